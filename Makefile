@@ -4,14 +4,18 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 # Node >= 22.19 first on PATH (a pinned Node 24 in .tools/ when the system one is older),
-# then the Go tools of hack/build-tools.
+# then the Go tools of hack/build-tools and the npm packages' commands.
 NODE_BIN := $(shell hack/ensure-node)
 export PATH := $(NODE_BIN):$(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
+NAME ?= dev
+
+##@ General
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
 
+##@ Build
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -23,6 +27,15 @@ deps: node_modules/.package-lock.json ## Install npm packages (npm ci)
 tools: ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and kubo into bin/ (cached)
 	hack/build-tools
 
+.PHONY: manifests
+manifests: deps ## Regenerate crds/ and config/crd/ from the schemas in operators/schema/
+	node hack/gen-manifests.ts
+
+.PHONY: verify-manifests
+verify-manifests: deps ## Fail when committed generated files differ from freshly generated ones
+	node hack/gen-manifests.ts --check
+
+##@ Test
 .PHONY: lint
 lint: deps ## ESLint over every TypeScript file
 	eslint .
@@ -36,12 +49,49 @@ test-unit: deps ## Unit tests (pure logic)
 	mocha --config .mocharc.unit.json
 
 .PHONY: test-integration
-test-integration: deps tools ## Integration tests against a real local control plane
+test-integration: deps tools ## Integration tests against a real local control plane (one cluster)
 	mocha --config .mocharc.integration.json
 
 .PHONY: test-e2e
-test-e2e: deps tools ## End-to-end tests (several local clusters)
+test-e2e: deps tools ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json
 
+.PHONY: conformance-required
+conformance-required: deps ## CWL v1.2 conformance, tag "required" (fast subset CI runs; fails on regressions)
+	hack/conformance --tags required
+
+.PHONY: conformance
+conformance: deps ## Full CWL v1.2 conformance run with archipel-cwl-runner (prints per-tag results)
+	hack/conformance
+
 .PHONY: test
-test: lint typecheck test-unit test-integration test-e2e ## Everything CI runs: lint, typecheck, unit, integration, e2e
+test: lint typecheck verify-manifests test-unit conformance-required test-integration test-e2e ## Everything CI runs
+
+##@ Run
+.PHONY: cluster-up
+cluster-up: tools ## Start a local control plane NAME (default dev): .clusters/NAME/kubeconfig
+	hack/cluster up $(NAME)
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane NAME
+	hack/cluster down $(NAME)
+
+.PHONY: run
+run: deps ## Run the manager and the API (starts a local cluster when KUBECONFIG is unset)
+	hack/run
+
+.PHONY: install
+install: ## Install the CRDs into the cluster of KUBECONFIG
+	kubectl apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and every Archipel object) from the cluster of KUBECONFIG
+	kubectl delete -k config/crd --ignore-not-found
+
+.PHONY: deploy
+deploy: ## Deploy Archipel (config/default) into the cluster of KUBECONFIG
+	kubectl apply --server-side -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove the deployment of config/default
+	kubectl delete -k config/default --ignore-not-found

@@ -1,0 +1,13 @@
+# The one Archipel image: every component (manager, api, cwl entrypoint) runs from it.
+# Node 24 runs the TypeScript sources directly (type stripping): no build stage.
+# Not built in this project's CI: its machines have no Docker engine.
+FROM node:24-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY operators/ operators/
+COPY crds/ crds/
+USER node
+ENTRYPOINT ["node"]
+CMD ["operators/manager/main.ts"]
