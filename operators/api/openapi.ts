@@ -1,0 +1,130 @@
+// The OpenAPI 3.1 document, generated from the schemas the routes validate with (which come
+// from the same TypeBox source as the CRDs). Pure: the server collects its routes and calls this.
+// OpenAPI 3.1 schemas are JSON Schema 2020-12, so route schemas go in as they are; named ones
+// are moved to components.schemas and referenced, so each kind's schema appears once.
+
+type Json = Record<string, unknown>;
+
+/** The documentation part of a route's schema (Fastify ignores these keys when validating). */
+export interface RouteSchema {
+  operationId?: string;
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  /** `[]` marks a route that needs no token. */
+  security?: Record<string, string[]>[];
+  hide?: boolean;
+  params?: unknown;
+  querystring?: unknown;
+  body?: unknown;
+  response?: Record<string, unknown>;
+}
+
+export interface DocumentedRoute {
+  method: string | string[];
+  url: string;
+  schema?: RouteSchema;
+}
+
+export interface OpenApiInput {
+  title: string;
+  version: string;
+  description?: string;
+  routes: readonly DocumentedRoute[];
+  /** Schemas to publish under components.schemas; equal subschemas of routes become $refs. */
+  namedSchemas: Record<string, unknown>;
+  securitySchemes: Record<string, unknown>;
+  /** Applied to every operation that does not set its own `security`. */
+  security: Record<string, string[]>[];
+}
+
+const httpMethods = new Set(["get", "put", "post", "delete", "patch", "options"]);
+
+/** `/api/v1/namespaces/:namespace/providers/:name` → `/api/v1/namespaces/{namespace}/providers/{name}`. */
+export function openApiPath(url: string): string {
+  return url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+/** Replaces every subschema equal to a named schema by a `$ref` to it. */
+class SchemaNamer {
+  private readonly byJson = new Map<string, string>();
+
+  constructor(named: Record<string, unknown>) {
+    for (const [name, schema] of Object.entries(named)) this.byJson.set(JSON.stringify(schema), name);
+  }
+
+  /** `skipRoot`: when publishing a named schema itself, only its children may become refs. */
+  refer(schema: unknown, skipRoot = false): unknown {
+    if (Array.isArray(schema)) return schema.map((s) => this.refer(s));
+    if (typeof schema !== "object" || schema === null) return schema;
+    const name = skipRoot ? undefined : this.byJson.get(JSON.stringify(schema));
+    if (name !== undefined) return { $ref: `#/components/schemas/${name}` };
+    return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, this.refer(v)]));
+  }
+}
+
+function asJson(value: unknown): Json {
+  return typeof value === "object" && value !== null ? (value as Json) : {};
+}
+
+function parametersOf(schema: unknown, where: "path" | "query", namer: SchemaNamer): Json[] {
+  const object = asJson(schema);
+  const required = new Set(Array.isArray(object.required) ? (object.required as string[]) : []);
+  return Object.entries(asJson(object.properties)).map(([name, property]) => {
+    const description = asJson(property).description;
+    return {
+      name,
+      in: where,
+      required: where === "path" || required.has(name),
+      ...(typeof description === "string" ? { description } : {}),
+      schema: namer.refer(property),
+    };
+  });
+}
+
+function responseOf(status: string, schema: unknown, namer: SchemaNamer): Json {
+  const description = asJson(schema).description;
+  const text = typeof description === "string" ? description : `HTTP ${status}`;
+  if (status === "204") return { description: text };
+  return { description: text, content: { "application/json": { schema: namer.refer(schema) } } };
+}
+
+function operationOf(schema: RouteSchema, namer: SchemaNamer, defaultSecurity: OpenApiInput["security"]): Json {
+  const op: Json = {};
+  for (const key of ["operationId", "summary", "description", "tags"] as const) {
+    if (schema[key] !== undefined) op[key] = schema[key];
+  }
+  const parameters = [...parametersOf(schema.params, "path", namer), ...parametersOf(schema.querystring, "query", namer)];
+  if (parameters.length > 0) op.parameters = parameters;
+  if (schema.body !== undefined) {
+    op.requestBody = { required: true, content: { "application/json": { schema: namer.refer(schema.body) } } };
+  }
+  const responses = Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [
+    status.toUpperCase(), // Fastify's "4xx" is OpenAPI's "4XX"
+    responseOf(status, s, namer),
+  ]);
+  op.responses = Object.fromEntries(responses);
+  op.security = schema.security ?? defaultSecurity;
+  return op;
+}
+
+/** Builds the document. Routes without a schema or with `hide: true`, and HEAD routes, are left out. */
+export function buildOpenApiDocument(input: OpenApiInput): Json {
+  const namer = new SchemaNamer(input.namedSchemas);
+  const paths: Record<string, Json> = {};
+  for (const route of input.routes) {
+    if (!route.schema || route.schema.hide) continue;
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => m.toLowerCase());
+    for (const method of methods.filter((m) => httpMethods.has(m))) {
+      const path = openApiPath(route.url);
+      paths[path] = { ...paths[path], [method]: operationOf(route.schema, namer, input.security) };
+    }
+  }
+  const schemas = Object.fromEntries(Object.entries(input.namedSchemas).map(([name, s]) => [name, namer.refer(s, true)]));
+  return {
+    openapi: "3.1.0",
+    info: { title: input.title, version: input.version, ...(input.description ? { description: input.description } : {}) },
+    paths,
+    components: { schemas, securitySchemes: input.securitySchemes },
+  };
+}

@@ -1,0 +1,112 @@
+// Builds the API server: health routes, the OpenAPI document, one error model, and the thin
+// per-kind views executed as the caller. `main.ts` runs it; tests start it in-process.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Type } from "typebox";
+import { callerKubeConfig, serverCluster } from "./caller.ts";
+import { ApiError, notFound, toApiError } from "./errors.ts";
+import { kindClient } from "./kind-client.ts";
+import { registerKindRoutes, type CallerClientFactory } from "./kind-routes.ts";
+import { commonNamedSchemas, ErrorResponse, kindSchemas } from "./kind-schemas.ts";
+import { buildOpenApiDocument, type DocumentedRoute } from "./openapi.ts";
+import { validatorCompiler } from "./validation.ts";
+import type { ApiKind } from "./view.ts";
+
+export interface ApiServerOptions {
+  /** The server's own kubeconfig: only its cluster (address, CA) is used for user requests. */
+  kubeConfig: KubeConfig;
+  /** The kinds to serve, each as a thin view (list/get/create/replace/delete). */
+  kinds: readonly ApiKind[];
+  /** Whether Kubernetes can be reached; /readyz answers 503 while it says false. */
+  readiness?: () => Promise<boolean>;
+  /** Fastify/pino logger options, or false (tests). */
+  logger?: FastifyServerOptions["logger"];
+  version?: string;
+}
+
+/** Pino options: JSON lines, and never a bearer token even if a serializer starts logging headers. */
+export function loggerOptions(level = "info"): FastifyServerOptions["logger"] {
+  return {
+    level,
+    redact: { paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"], censor: "[redacted]" },
+  };
+}
+
+const Health = Type.Object({ status: Type.String() });
+
+function registerHealthRoutes(app: FastifyInstance, readiness: () => Promise<boolean>): void {
+  const common = { tags: ["health"], security: [] };
+  app.get("/healthz", { schema: { ...common, operationId: "healthz", summary: "The process is alive", response: { 200: Health } } }, async () => ({
+    status: "ok",
+  }));
+  app.get(
+    "/readyz",
+    { schema: { ...common, operationId: "readyz", summary: "The Kubernetes API server can be reached", response: { 200: Health, 503: ErrorResponse } } },
+    async () => {
+      if (!(await readiness().catch(() => false))) {
+        throw new ApiError(503, "NotReady", "the Kubernetes API server cannot be reached yet");
+      }
+      return { status: "ok" };
+    },
+  );
+}
+
+function registerOpenApiRoute(app: FastifyInstance, routes: DocumentedRoute[], options: ApiServerOptions): void {
+  const namedSchemas = Object.assign({}, commonNamedSchemas, ...options.kinds.map((k) => kindSchemas(k).named)) as Record<string, unknown>;
+  let document: Record<string, unknown> | undefined;
+  // No schema: the document does not describe itself.
+  app.get("/openapi.json", async () => {
+    document ??= buildOpenApiDocument({
+      title: "Archipel API",
+      version: options.version ?? "v1",
+      description: "Thin views over Archipel's custom resources, executed with the caller's Kubernetes identity.",
+      routes,
+      namedSchemas,
+      securitySchemes: {
+        kubernetesToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "A token the Kubernetes API server accepts (ServiceAccount, OIDC or static). Kubernetes RBAC decides.",
+        },
+      },
+      security: [{ kubernetesToken: [] }],
+    });
+    return document;
+  });
+}
+
+function callerClients(kubeConfig: KubeConfig): CallerClientFactory {
+  const cluster = serverCluster(kubeConfig);
+  return (token, kind) => kindClient(callerKubeConfig(cluster, token), kind);
+}
+
+export function buildServer(options: ApiServerOptions): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, exposeHeadRoutes: false });
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API; serialising with them would silently drop fields they
+  // do not list (fast-json-stringify), so responses are sent as they are.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  const routes: DocumentedRoute[] = [];
+  app.addHook("onRoute", (route) => {
+    routes.push({ method: route.method, url: route.url, ...(route.schema ? { schema: route.schema as DocumentedRoute["schema"] } : {}) });
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) request.log.error({ err }, "request failed");
+    else request.log.info({ code: apiError.code, status: apiError.status, field: apiError.field }, apiError.message);
+    if (apiError.status === 401) void reply.header("WWW-Authenticate", 'Bearer realm="archipel"');
+    return reply.code(apiError.status).send(apiError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const e = notFound(`no route ${request.method} ${request.url.split("?")[0]}; see /openapi.json`);
+    return reply.code(404).send(e.toBody());
+  });
+
+  registerHealthRoutes(app, options.readiness ?? (async () => true));
+  registerOpenApiRoute(app, routes, options);
+  const clientFor = callerClients(options.kubeConfig);
+  for (const kind of options.kinds) registerKindRoutes(app, kind, clientFor);
+  return app;
+}
