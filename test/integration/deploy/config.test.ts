@@ -1,0 +1,56 @@
+// config/default is what a user or Argo CD applies: it must be accepted by a real API server,
+// and each component's RBAC must allow what it needs and nothing more.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+
+const run = promisify(execFile);
+const kubectl = path.join(repoRoot, "bin/kubectl");
+
+async function kc(cluster: TestCluster, ...args: string[]): Promise<string> {
+  const { stdout } = await run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, ...args], { maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+async function canI(cluster: TestCluster, sa: string, verb: string, resource: string): Promise<boolean> {
+  const as = `system:serviceaccount:archipel-system:${sa}`;
+  const out = await kc(cluster, "auth", "can-i", verb, resource, "--as", as, "-n", "default").catch(
+    (err: { stdout?: string }) => err.stdout ?? "",
+  );
+  return out.trim() === "yes";
+}
+
+describe("config/default (kustomize overlay)", function () {
+  let cluster: TestCluster;
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await sharedCluster();
+    await kc(cluster, "apply", "--server-side", "--force-conflicts", "-k", path.join(repoRoot, "config/default"));
+  });
+
+  it("creates the manager and API Deployments with their ServiceAccounts", async () => {
+    const deployments = await kc(cluster, "get", "deployments", "-n", "archipel-system", "-o", "name");
+    assert.match(deployments, /deployment.apps\/archipel-manager/);
+    assert.match(deployments, /deployment.apps\/archipel-api/);
+    const sas = await kc(cluster, "get", "serviceaccounts", "-n", "archipel-system", "-o", "name");
+    assert.match(sas, /archipel-manager/);
+    assert.match(sas, /archipel-api/);
+  });
+
+  it("lets the manager write status and finalizers of what it reconciles", async () => {
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "providers.archipel.io/status"));
+    assert.ok(await canI(cluster, "archipel-manager", "update", "providers.archipel.io/finalizers"));
+    assert.ok(await canI(cluster, "archipel-manager", "create", "events.events.k8s.io"));
+    assert.ok(await canI(cluster, "archipel-manager", "watch", "peers.archipel.io"));
+  });
+
+  it("does not let the manager delete what users own, nor the API act beyond reading", async () => {
+    assert.equal(await canI(cluster, "archipel-manager", "delete", "providers.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "create", "providers.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-api", "create", "providers.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-api", "get", "secrets"), false);
+  });
+});

@@ -1,0 +1,70 @@
+// Component processes (manager, API) started as the user would start them, for e2e and
+// integration tests that must kill and restart them.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { repoRoot } from "./cluster.ts";
+
+export interface ComponentProcess {
+  name: string;
+  logFile: string;
+  child: ChildProcess;
+  /** Sends the signal (default SIGTERM) and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A free TCP port on loopback (the kernel picks it; released before returning). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Runs `node <script> ...args` from the repository root; output goes to logDir/<name>.log. */
+export async function startComponent(
+  name: string,
+  script: string,
+  args: string[],
+  opts: { env?: Record<string, string>; logDir: string },
+): Promise<ComponentProcess> {
+  await mkdir(opts.logDir, { recursive: true });
+  const logFile = path.join(opts.logDir, `${name}.log`);
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(process.execPath, [path.join(repoRoot, script), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    name,
+    logFile,
+    child,
+    stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Polls an HTTP URL until it answers 2xx. */
+export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 2xx within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
