@@ -125,6 +125,8 @@ describe("api errors", () => {
       assert.equal(toApiError(media).status, 415);
       const refused = Object.assign(new Error("request failed"), { type: "system", code: "ECONNREFUSED" });
       assert.deepEqual([toApiError(refused).status, toApiError(refused).code], [503, "UpstreamUnavailable"]);
+      const fetchFailed = new TypeError("fetch failed", { cause: Object.assign(new Error("connect"), { code: "ECONNREFUSED" }) });
+      assert.equal(toApiError(fetchFailed).status, 503);
     });
 
     it("reveals nothing of an unexpected error", () => {

@@ -258,6 +258,8 @@ function fromFastifyClientError(err: Record<string, unknown>): ApiError | undefi
 
 function fromSystemError(err: Record<string, unknown>): ApiError | undefined {
   const sys = systemErrorCode(err);
-  if (sys === undefined || !upstreamUnreachable.has(sys)) return undefined;
+  // undici's fetch (under client-node) wraps every network failure as TypeError("fetch failed").
+  const fetchFailed = err instanceof TypeError && err.message === "fetch failed";
+  if (!fetchFailed && (sys === undefined || !upstreamUnreachable.has(sys))) return undefined;
   return new ApiError(503, "UpstreamUnavailable", "the Kubernetes API server cannot be reached; retry later");
 }

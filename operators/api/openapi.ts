@@ -50,7 +50,10 @@ class SchemaNamer {
   private readonly byJson = new Map<string, string>();
 
   constructor(named: Record<string, unknown>) {
-    for (const [name, schema] of Object.entries(named)) this.byJson.set(JSON.stringify(schema), name);
+    for (const [name, schema] of Object.entries(named)) {
+      const json = JSON.stringify(schema);
+      if (!this.byJson.has(json)) this.byJson.set(json, name); // equal schemas: the first name wins
+    }
   }
 
   /** `skipRoot`: when publishing a named schema itself, only its children may become refs. */
