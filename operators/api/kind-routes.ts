@@ -6,7 +6,7 @@ import { bearerToken } from "./caller.ts";
 import type { KindClient, ListQuery } from "./kind-client.ts";
 import { ErrorResponse, kindSchemas, NamespaceName, ObjectName } from "./kind-schemas.ts";
 import { ApiError } from "./errors.ts";
-import { newObject, replacedObject, toListView, toObjectView, type ApiKind, type CreateRequest, type ReplaceRequest } from "./view.ts";
+import { isDeletedStatus, newObject, replacedObject, toListView, toObjectView, type ApiKind, type CreateRequest, type ReplaceRequest } from "./view.ts";
 
 /** Builds a client of `kind` that authenticates to Kubernetes with `token` only. */
 export type CallerClientFactory = (token: string, kind: ApiKind) => KindClient;
@@ -140,16 +140,23 @@ export function registerKindRoutes(app: FastifyInstance, kind: ApiKind, clientFo
     onRequest,
     schema: {
       operationId: `delete${kind.kind}`,
-      summary: `Delete a ${kind.singular}; the object is returned, with deletionTimestamp while finalizers remain`,
+      summary: `Delete a ${kind.singular}: 204 when it is gone, 202 with the object while finalizers hold it`,
       tags,
       params: params.item,
       querystring: DeleteQuerystring,
-      response: { 200: schemas.object, ...errorResponses(401, 403, 404, 409) },
+      response: {
+        202: schemas.object,
+        204: { description: "deleted" },
+        ...errorResponses(401, 403, 404, 409),
+      },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { namespace, name } = request.params as ObjectParams;
       const { resourceVersion } = request.query as { resourceVersion?: string };
-      return toObjectView(kind, await client(request).delete(namespace, name, resourceVersion));
+      const result = await client(request).delete(namespace, name, resourceVersion);
+      // Kubernetes answers a Status when the object is gone, and the object while finalizers remain.
+      if (isDeletedStatus(result)) return reply.code(204).send();
+      return reply.code(202).send(toObjectView(kind, result));
     },
   });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Type } from "typebox";
-import { newObject, replacedObject, toListView, toObjectView, type ApiKind } from "./view.ts";
+import { isDeletedStatus, newObject, replacedObject, toListView, toObjectView, type ApiKind } from "./view.ts";
 
 const widget: ApiKind = {
   group: "example.io",
@@ -82,5 +82,10 @@ describe("api view", () => {
     assert.deepEqual(stored.spec, { size: 2 }, "the current object is not mutated");
     const relabelled = replacedObject(stored, { metadata: { resourceVersion: "42", labels: {} }, spec: { size: 2 } });
     assert.deepEqual((relabelled.metadata as Record<string, unknown>).labels, {});
+  });
+
+  it("tells a DELETE that removed the object from one that left it to its finalizers", () => {
+    assert.equal(isDeletedStatus({ kind: "Status", apiVersion: "v1", status: "Success", details: { name: "w" } }), true);
+    assert.equal(isDeletedStatus({ ...stored, metadata: { ...stored.metadata, deletionTimestamp: "2026-01-01T00:00:01Z" } }), false);
   });
 });

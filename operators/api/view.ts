@@ -100,6 +100,11 @@ export function toListView(kind: ApiKind, raw: unknown): ListView {
   return { apiVersion: apiVersionOf(kind), kind: `${kind.kind}List`, metadata, items: items.map((i) => toObjectView(kind, i)) };
 }
 
+/** Whether a DELETE answer is a Status (the object is gone) rather than the object itself. */
+export function isDeletedStatus(raw: unknown): boolean {
+  return asRecord(raw).kind === "Status";
+}
+
 /** What a client sends to create an object. */
 export interface CreateRequest {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
