@@ -191,7 +191,8 @@ export function fromKubernetes(httpCode: number, body: unknown): ApiError {
 function kubernetesCauses(status: KubernetesStatus | undefined): { field?: string; message: string }[] {
   return (status?.details?.causes ?? [])
     .filter((c) => c.message !== undefined || c.field !== undefined)
-    .map((c) => ({ ...(c.field ? { field: c.field } : {}), message: c.message ?? c.reason ?? "invalid" }));
+    // Rules on the whole object are reported on "<nil>": that names no field.
+    .map((c) => ({ ...(c.field && c.field !== "<nil>" ? { field: c.field } : {}), message: c.message ?? c.reason ?? "invalid" }));
 }
 
 function upstreamMessage(httpCode: number, status: KubernetesStatus | undefined): string {
