@@ -154,7 +154,12 @@ describe("api server (in-process, no cluster)", () => {
     await app.inject({ url: ns, headers: auth });
     const all = logLines.join("");
     assert.ok(logLines.length > 0);
-    for (const line of logLines) JSON.parse(line);
+    for (const line of logLines) {
+      const entry = JSON.parse(line);
+      assert.equal(typeof entry.level, "string");
+      assert.equal(entry.component, "api");
+    }
+    assert.ok(logLines.some((l) => JSON.parse(l).message === "request completed"));
     assert.doesNotMatch(all, /caller-secret-token|the-servers-own-token/);
   });
 });

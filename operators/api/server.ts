@@ -24,10 +24,18 @@ export interface ApiServerOptions {
   version?: string;
 }
 
-/** Pino options: JSON lines, and never a bearer token even if a serializer starts logging headers. */
+/**
+ * Pino options: JSON lines shaped like the winston JSON logs of the other components
+ * (`level` as a word, `message`, ISO `timestamp`, `component`), and never a bearer token even
+ * if a serializer starts logging headers.
+ */
 export function loggerOptions(level = "info"): FastifyServerOptions["logger"] {
   return {
     level,
+    base: { component: "api" },
+    messageKey: "message",
+    timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"], censor: "[redacted]" },
   };
 }

@@ -1,0 +1,85 @@
+// Composition root of the API server: reads flags/env once, lists the kinds it serves, runs.
+//   node operators/api/main.ts [--port 8080] [--host 127.0.0.1] [--kubeconfig PATH] [--log-level info]
+// Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL. Without a kubeconfig inside a pod,
+// the in-cluster configuration is used (only for the cluster's address and CA, and readiness).
+import { parseArgs } from "node:util";
+import { KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { providerKind } from "../schema/provider.ts";
+import { buildServer, loggerOptions } from "./server.ts";
+import type { ApiKind } from "./view.ts";
+
+/** Every kind the API serves; a new one is one line here. */
+const servedKinds: readonly ApiKind[] = [providerKind];
+
+interface ApiFlags {
+  port: number;
+  host: string;
+  kubeconfig: string | undefined;
+  logLevel: string;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port (or API_PORT) must be an integer between 0 and 65535, got "${text}"`);
+  }
+  return port;
+}
+
+function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string", default: env.API_PORT ?? "8080" },
+      host: { type: "string", default: env.API_HOST ?? "127.0.0.1" },
+      kubeconfig: { type: "string" },
+      "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
+    },
+    strict: true,
+  });
+  return {
+    port: parsePort(values.port),
+    host: values.host,
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    logLevel: values["log-level"],
+  };
+}
+
+function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+async function main(): Promise<void> {
+  const flags = readFlags(process.argv.slice(2), process.env);
+  const kubeConfig = loadKubeConfig(flags.kubeconfig, process.env);
+  // Readiness is the one call made with the server's own identity: /version is public info.
+  const version = kubeConfig.makeApiClient(VersionApi);
+  const app = buildServer({
+    kubeConfig,
+    kinds: servedKinds,
+    logger: loggerOptions(flags.logLevel),
+    readiness: async () => (await version.getCode()).gitVersion !== "",
+  });
+  const shutdown = (signal: string): void => {
+    app.log.info({ signal }, "shutting down");
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+  await app.listen({ port: flags.port, host: flags.host });
+}
+
+main().catch((err: unknown) => {
+  console.error(JSON.stringify({ level: "fatal", msg: "archipel api failed to start", error: err instanceof Error ? err.message : String(err) }));
+  process.exit(1);
+});
