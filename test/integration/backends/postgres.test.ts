@@ -1,0 +1,252 @@
+// Grants on a real PostgreSQL (hack/postgres): what the database itself allows the granted
+// credentials to do, asserted through PostgreSQL's error codes.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import {
+  type GrantCredentials,
+  type PostgresAdmin,
+  applyGrantPlan,
+  applyRevokePlan,
+  credentialsUrl,
+  grantCredentials,
+  newGrantPassword,
+  roleExists,
+} from "../../../operators/catalog/backends/postgresClient.ts";
+import {
+  type GrantNames,
+  type ReadSource,
+  grantNames,
+  readGrantPlan,
+  revokeGrantPlan,
+  storageGrantPlan,
+} from "../../../operators/catalog/backends/postgresGrant.ts";
+import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
+
+const insufficientPrivilege = "42501";
+const invalidPassword = "28P01";
+const wrongObjectType = "42809";
+const adminShutdown = "57P01";
+
+function rejectsWithCode(code: string): (err: unknown) => boolean {
+  return (err: unknown) => {
+    assert.equal((err as { code?: string }).code, code, `expected SQLSTATE ${code}, got: ${String(err)}`);
+    return true;
+  };
+}
+
+async function connect(c: GrantCredentials): Promise<pg.Client> {
+  const client = new pg.Client({ host: c.host, port: c.port, database: c.database, user: c.user, password: c.password });
+  await client.connect();
+  return client;
+}
+
+async function withGrantee<T>(c: GrantCredentials, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(c);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+describe("PostgreSQL grants (real server)", function () {
+  this.timeout(60_000);
+  let server: TestPostgres;
+  let admin: PostgresAdmin;
+  let database: string;
+  let adminClient: pg.Client;
+
+  async function grantRead(key: string, source: ReadSource, validUntil?: Date): Promise<{ names: GrantNames; creds: GrantCredentials }> {
+    const names = grantNames(key);
+    const { password, verifier } = newGrantPassword();
+    const plan = readGrantPlan({ names, database, passwordVerifier: verifier, source, validUntil });
+    await applyGrantPlan(admin, plan);
+    return { names, creds: grantCredentials({ host: server.host, port: server.port, database }, names, password, plan.view?.name) };
+  }
+
+  before(async function () {
+    this.timeout(120_000);
+    server = await startPostgres(`it-backends-${process.pid}`);
+    database = `shop_${randomBytes(3).toString("hex")}`;
+    const root = new pg.Client({ connectionString: server.url });
+    await root.connect();
+    await root.query(`CREATE DATABASE ${database}`);
+    await root.end();
+    admin = { host: server.host, port: server.port, database, user: server.superuser, password: server.password };
+    adminClient = new pg.Client(admin);
+    await adminClient.connect();
+    await adminClient.query(`
+      CREATE TABLE public.orders (id int PRIMARY KEY, customer text, total numeric);
+      INSERT INTO public.orders VALUES (1, 'ada', 12.5), (2, 'bob', 99), (3, 'cy', 3);
+      CREATE TABLE public.salaries (name text, amount int);
+      INSERT INTO public.salaries VALUES ('ada', 100);
+      CREATE TABLE public."weird""; DROP TABLE orders; --" (v int);
+      INSERT INTO public."weird""; DROP TABLE orders; --" VALUES (7);
+    `);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await adminClient?.end().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it("a read grant on a table creates the role and the view; the credentials can SELECT the view", async () => {
+    const { names, creds } = await grantRead("ns/orders-read", { kind: "table", schema: "public", table: "orders" });
+    assert.equal(await roleExists(admin, names.role), true);
+    const views = await adminClient.query("SELECT viewname FROM pg_views WHERE schemaname = $1", [names.schema]);
+    assert.deepEqual(views.rows, [{ viewname: "data" }]);
+    await withGrantee(creds, async (c) => {
+      const rows = await c.query("SELECT id, customer FROM data ORDER BY id");
+      assert.deepEqual(rows.rows, [
+        { id: 1, customer: "ada" },
+        { id: 2, customer: "bob" },
+        { id: 3, customer: "cy" },
+      ]);
+      const qualified = await c.query(`SELECT count(*)::int AS n FROM "${names.schema}".data`);
+      assert.equal(qualified.rows[0].n, 3);
+    });
+    const viaUrl = new pg.Client({ connectionString: credentialsUrl(creds) });
+    await viaUrl.connect();
+    assert.equal((await viaUrl.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3);
+    await viaUrl.end();
+  });
+
+  it("the read credentials cannot INSERT, UPDATE or DELETE through the view, even with read-only turned off", async () => {
+    const { creds } = await grantRead("ns/orders-write-attempt", { kind: "table", schema: "public", table: "orders" });
+    await withGrantee(creds, async (c) => {
+      // Read-only transactions are the role's default, but only a default the session can turn off:
+      // the privileges are what forbid writes.
+      assert.equal((await c.query("SHOW default_transaction_read_only")).rows[0].default_transaction_read_only, "on");
+      await c.query("SET default_transaction_read_only = off");
+      await assert.rejects(c.query("INSERT INTO data VALUES (4, 'eve', 1)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("UPDATE data SET total = 0"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("DELETE FROM data"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("TRUNCATE data"), rejectsWithCode(wrongObjectType));
+      await assert.rejects(c.query("TRUNCATE public.orders"), rejectsWithCode(insufficientPrivilege));
+    });
+    const count = await adminClient.query("SELECT count(*)::int AS n FROM public.orders");
+    assert.equal(count.rows[0].n, 3);
+  });
+
+  it("the read credentials cannot read or write the base table, other tables, or create objects", async () => {
+    const { names, creds } = await grantRead("ns/orders-escape", { kind: "table", schema: "public", table: "orders" });
+    await withGrantee(creds, async (c) => {
+      await c.query("SET default_transaction_read_only = off");
+      await assert.rejects(c.query("SELECT * FROM public.orders"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("SELECT * FROM public.salaries"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("INSERT INTO public.orders VALUES (5, 'x', 1)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("CREATE TABLE public.mine (x int)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query(`CREATE TABLE "${names.schema}".mine (x int)`), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query(`CREATE VIEW "${names.schema}".v2 AS SELECT 1`), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query(`DROP VIEW "${names.schema}".data`), rejectsWithCode(insufficientPrivilege));
+      // Without the grant option PostgreSQL only warns "no privileges were granted".
+      await c.query(`GRANT SELECT ON "${names.schema}".data TO PUBLIC`);
+    });
+    const acl = await adminClient.query("SELECT relacl::text AS acl FROM pg_class WHERE oid = $1::regclass", [`"${names.schema}".data`]);
+    assert.doesNotMatch(String(acl.rows[0].acl), /[{,]=/, "PUBLIC holds no privilege on the view");
+  });
+
+  it("a read grant over a query shows only the query's rows and columns", async () => {
+    const { creds } = await grantRead("ns/big-orders", { kind: "query", sql: "SELECT id, total FROM public.orders WHERE total > 10;" });
+    await withGrantee(creds, async (c) => {
+      const rows = await c.query("SELECT * FROM data ORDER BY id");
+      assert.deepEqual(rows.fields.map((f) => f.name), ["id", "total"]);
+      assert.deepEqual(rows.rows.map((r) => r.id), [1, 2]);
+    });
+  });
+
+  it("a table whose name is an injection attempt is quoted, not run", async () => {
+    const { creds } = await grantRead("ns/weird", { kind: "table", schema: "public", table: 'weird"; DROP TABLE orders; --' });
+    await withGrantee(creds, async (c) => {
+      assert.deepEqual((await c.query("SELECT v FROM data")).rows, [{ v: 7 }]);
+    });
+    assert.equal((await adminClient.query("SELECT to_regclass('public.orders') IS NOT NULL AS ok")).rows[0].ok, true);
+  });
+
+  it("re-applying converges: a new password replaces the old one and privileges granted by hand are revoked", async () => {
+    const key = "ns/rotate";
+    const first = await grantRead(key, { kind: "table", schema: "public", table: "orders" });
+    await adminClient.query(`GRANT SELECT ON public.salaries TO "${first.names.role}"`);
+    await withGrantee(first.creds, async (c) => {
+      assert.equal((await c.query("SELECT count(*)::int AS n FROM public.salaries")).rows[0].n, 1, "drift is in place");
+    });
+    const second = await grantRead(key, { kind: "table", schema: "public", table: "orders" });
+    await assert.rejects(connect(first.creds), rejectsWithCode(invalidPassword));
+    await withGrantee(second.creds, async (c) => {
+      assert.equal((await c.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3);
+      await assert.rejects(c.query("SELECT * FROM public.salaries"), rejectsWithCode(insufficientPrivilege));
+    });
+  });
+
+  it("an expired grant no longer authenticates (VALID UNTIL)", async () => {
+    const { creds } = await grantRead("ns/expired", { kind: "table", schema: "public", table: "orders" }, new Date(Date.now() - 60_000));
+    await assert.rejects(connect(creds), rejectsWithCode(invalidPassword));
+  });
+
+  it("revoking a grant ends its sessions, drops role and view, and the credentials stop working", async () => {
+    const { names, creds } = await grantRead("ns/to-revoke", { kind: "table", schema: "public", table: "orders" });
+    const open = await connect(creds);
+    open.on("error", () => undefined); // the server ends this session: expected
+    assert.equal((await open.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3);
+
+    await applyRevokePlan(admin, revokeGrantPlan(names));
+
+    await assert.rejects(open.query("SELECT 1"), (err: unknown) => {
+      const code = (err as { code?: string }).code;
+      assert.ok(code === adminShutdown || /terminat|Connection/i.test(String(err)), `session should be ended, got ${String(err)}`);
+      return true;
+    });
+    await open.end().catch(() => undefined);
+    assert.equal(await roleExists(admin, names.role), false);
+    const schema = await adminClient.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1", [names.schema]);
+    assert.equal(schema.rows[0].n, 0);
+    await assert.rejects(connect(creds), rejectsWithCode(invalidPassword));
+    // Idempotent: revoking again (role already gone) is not an error.
+    await applyRevokePlan(admin, revokeGrantPlan(names));
+  });
+
+  describe("storage grants (a schema with a write role)", () => {
+    let names: GrantNames;
+    let creds: GrantCredentials;
+
+    before(async () => {
+      names = grantNames("ns/results");
+      const { password, verifier } = newGrantPassword();
+      await applyGrantPlan(admin, storageGrantPlan({ names, database, passwordVerifier: verifier }));
+      creds = grantCredentials({ host: server.host, port: server.port, database }, names, password);
+    });
+
+    it("can create tables and write them in its own schema", async () => {
+      await withGrantee(creds, async (c) => {
+        await c.query("CREATE TABLE results (run text, value int)");
+        await c.query("INSERT INTO results VALUES ('r1', 1), ('r2', 2)");
+        await c.query("UPDATE results SET value = 3 WHERE run = 'r2'");
+        await c.query("DELETE FROM results WHERE run = 'r1'");
+        assert.deepEqual((await c.query("SELECT * FROM results")).rows, [{ run: "r2", value: 3 }]);
+      });
+      const owner = await adminClient.query("SELECT schemaname FROM pg_tables WHERE tablename = 'results'");
+      assert.deepEqual(owner.rows, [{ schemaname: names.schema }]);
+    });
+
+    it("cannot write anywhere else: not schema public, not other tables, not another grant's schema", async () => {
+      const other = await grantRead("ns/other-read", { kind: "table", schema: "public", table: "orders" });
+      await withGrantee(creds, async (c) => {
+        await assert.rejects(c.query("CREATE TABLE public.escape (x int)"), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query("INSERT INTO public.orders VALUES (9, 'x', 1)"), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query("SELECT * FROM public.orders"), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query(`CREATE TABLE "${other.names.schema}".x (x int)`), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query(`DROP SCHEMA "${names.schema}"`), rejectsWithCode(insufficientPrivilege));
+      });
+    });
+
+    it("revoking drops the schema with its tables and the role", async () => {
+      await applyRevokePlan(admin, revokeGrantPlan(names));
+      assert.equal(await roleExists(admin, names.role), false);
+      const tables = await adminClient.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1", [names.schema]);
+      assert.equal(tables.rows[0].n, 0);
+      await assert.rejects(connect(creds), rejectsWithCode(invalidPassword));
+    });
+  });
+});
