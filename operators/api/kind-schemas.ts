@@ -15,7 +15,9 @@ export const ObjectName = Type.String({
   description: "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
 });
 export const NamespaceName = Type.String({ minLength: 1, maxLength: 63, pattern: dnsLabel, description: "a namespace" });
-const StringMap = Type.Record(Type.String(), Type.String());
+// additionalProperties rather than Type.Record's patternProperties: what CRDs and client
+// generators understand.
+const StringMap = Type.Object({}, { additionalProperties: Type.String() });
 
 export const ObjectMeta = Type.Object(
   {
@@ -122,6 +124,8 @@ export function kindSchemas(kind: ApiKind): KindSchemas {
     [`${kind.kind}List`]: list,
     [`${kind.kind}Spec`]: kind.spec,
     [`${kind.kind}Status`]: kind.status,
+    [`${kind.kind}Create`]: createBody,
+    [`${kind.kind}Replace`]: replaceBody,
   };
   return { object, list, createBody, replaceBody, named };
 }

@@ -141,7 +141,8 @@ describe("api server (in-process, no cluster)", () => {
     assert.deepEqual(doc.components.schemas.Widget.properties.spec, { $ref: "#/components/schemas/WidgetSpec" });
     const list = doc.paths["/api/v1/namespaces/{namespace}/widgets"];
     assert.deepEqual(Object.keys(list).sort(), ["get", "post"]);
-    assert.equal(list.post.requestBody.content["application/json"].schema.properties.spec.$ref, "#/components/schemas/WidgetSpec");
+    assert.equal(list.post.requestBody.content["application/json"].schema.$ref, "#/components/schemas/WidgetCreate");
+    assert.equal(doc.components.schemas.WidgetCreate.properties.spec.$ref, "#/components/schemas/WidgetSpec");
     assert.equal(list.get.responses["200"].content["application/json"].schema.$ref, "#/components/schemas/WidgetList");
     assert.equal(list.get.responses["401"].content["application/json"].schema.$ref, "#/components/schemas/Error");
     assert.deepEqual(list.get.security, [{ kubernetesToken: [] }]);

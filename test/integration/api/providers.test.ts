@@ -9,20 +9,19 @@ import { freshNamespace, sharedCluster, type TestCluster, type TestNamespace } f
 import { as, startApi, type RunningApi } from "./api-server.ts";
 import { invalidProviderSpec, validProviderSpec, otherValidProviderSpec } from "./provider-specs.ts";
 
-async function grantProviderEditor(cluster: TestCluster, namespace: string, user: string): Promise<void> {
+/** The admin creates a Role on providers with `verbs` and binds it to `user` in `namespace`. */
+async function grantOnProviders(cluster: TestCluster, namespace: string, user: string, verbs: string[]): Promise<void> {
   const rbac = cluster.kubeConfig("admin").makeApiClient(RbacAuthorizationV1Api);
+  const name = `providers-${user}`;
   await rbac.createNamespacedRole({
     namespace,
-    body: {
-      metadata: { name: "provider-editor" },
-      rules: [{ apiGroups: ["archipel.io"], resources: ["providers"], verbs: ["get", "list", "watch", "create", "update", "delete"] }],
-    },
+    body: { metadata: { name }, rules: [{ apiGroups: ["archipel.io"], resources: ["providers"], verbs }] },
   });
   await rbac.createNamespacedRoleBinding({
     namespace,
     body: {
-      metadata: { name: `provider-editor-${user}` },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "provider-editor" },
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
       subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
     },
   });
@@ -37,7 +36,8 @@ describe("API: Providers as the caller (real kube-apiserver)", function () {
   before(async function () {
     cluster = await sharedCluster();
     ns = await freshNamespace(cluster, "api");
-    await grantProviderEditor(cluster, ns.name, "alice");
+    await grantOnProviders(cluster, ns.name, "alice", ["get", "list", "watch", "create", "update", "delete"]);
+    await grantOnProviders(cluster, ns.name, "carol", ["get", "list"]);
     api = await startApi(cluster, [providerKind]);
     providers = `/api/v1/namespaces/${ns.name}/providers`;
   });
@@ -109,6 +109,19 @@ describe("API: Providers as the caller (real kube-apiserver)", function () {
     assert.equal(create.status, 403);
     // The server's own credentials are admin: had it used them, bob's create would have worked.
     assert.equal((await alice().get(`${providers}/bobs`)).status, 404);
+  });
+
+  it("lets carol, bound to get/list only, read but not write", async () => {
+    const made = await alice().post(providers, { metadata: { name: "shared" }, spec: validProviderSpec });
+    assert.equal(made.status, 201);
+    const carol = as(api, cluster.userTokens.carol);
+    assert.equal((await carol.get(`${providers}/shared`)).status, 200);
+    assert.equal((await carol.get(providers)).status, 200);
+    const write = await carol.put(`${providers}/shared`, { metadata: { resourceVersion: made.body.metadata.resourceVersion }, spec: otherValidProviderSpec });
+    assert.equal(write.status, 403);
+    assert.match(write.body.error.message, /User "carol" cannot update/);
+    assert.equal((await carol.delete(`${providers}/shared`)).status, 403);
+    assert.equal((await carol.get(`/api/v1/namespaces/default/providers`)).status, 403, "the binding holds in its namespace only");
   });
 
   it("answers 401 without a token and with a token Kubernetes rejects, never echoing it", async () => {
