@@ -1,0 +1,117 @@
+// AccessGrant: credentials a provider issues for one Resource to one grantee (read for data,
+// write for storage), until expiresAt. The credentials go into a Secret the grant owns; status
+// names the Secret, never its content.
+import { Type, type Static } from "typebox";
+import type { KindDefinition } from "./kind.ts";
+import {
+  ageColumn,
+  category,
+  cel,
+  column,
+  DnsLabel,
+  group,
+  immutable,
+  kindObject,
+  LocalObjectReference,
+  ObjectName,
+  readyColumn,
+  reasonColumn,
+  SecretReference,
+  statusBase,
+  StringEnum,
+  strictObject,
+  Timestamp,
+  version,
+} from "./common.ts";
+
+export const granteeKinds = ["User", "Group", "ServiceAccount", "Peer"] as const;
+export const grantModes = ["read", "write"] as const;
+
+export const Grantee = strictObject(
+  {
+    kind: StringEnum(granteeKinds),
+    name: Type.String({ minLength: 1, maxLength: 253 }),
+    namespace: Type.Optional(DnsLabel),
+    peer: Type.Optional(ObjectName),
+  },
+  {
+    description: "who receives the credentials; peer: the Peer whose cluster the user or group belongs to",
+    "x-kubernetes-validations": [
+      cel(
+        "has(self.namespace) == (self.kind == 'ServiceAccount')",
+        "spec.grantee.namespace must be set for a ServiceAccount grantee, and only then",
+        ".namespace",
+      ),
+      cel("self == oldSelf", "spec.grantee is immutable; create a new AccessGrant"),
+    ],
+  },
+);
+export type Grantee = Static<typeof Grantee>;
+
+export const AccessGrantSpec = strictObject({
+  resourceRef: strictObject(
+    { name: ObjectName },
+    { description: "the Resource in this namespace", ...immutable("spec.resourceRef", "create a new AccessGrant") },
+  ),
+  grantee: Grantee,
+  mode: StringEnum(grantModes, {
+    description: "read (data resources) or write (storage resources)",
+    ...immutable("spec.mode", "create a new AccessGrant"),
+  }),
+  expiresAt: Timestamp,
+  purpose: Type.Optional(Type.String({ maxLength: 1024 })),
+  pipelineRunRef: Type.Optional(LocalObjectReference),
+});
+export type AccessGrantSpec = Static<typeof AccessGrantSpec>;
+
+export const AccessGrantStatus = strictObject({
+  ...statusBase,
+  secretRef: Type.Optional(SecretReference),
+  issuedAt: Type.Optional(Timestamp),
+  revokedAt: Type.Optional(Timestamp),
+  access: Type.Optional(
+    strictObject(
+      {
+        endpoint: Type.Optional(Type.String({ maxLength: 2048 })),
+        bucket: Type.Optional(Type.String({ maxLength: 63 })),
+        prefix: Type.Optional(Type.String({ maxLength: 1024 })),
+        database: Type.Optional(Type.String({ maxLength: 63 })),
+        schema: Type.Optional(Type.String({ maxLength: 63 })),
+        view: Type.Optional(Type.String({ maxLength: 127 })),
+        role: Type.Optional(Type.String({ maxLength: 63 })),
+      },
+      { description: "where the credentials work (no secret here)" },
+    ),
+  ),
+});
+export type AccessGrantStatus = Static<typeof AccessGrantStatus>;
+
+export const AccessGrant = kindObject("AccessGrant", AccessGrantSpec, AccessGrantStatus);
+export type AccessGrant = Static<typeof AccessGrant>;
+
+export const accessGrantKind: KindDefinition = {
+  group,
+  version,
+  kind: "AccessGrant",
+  plural: "accessgrants",
+  singular: "accessgrant",
+  listKind: "AccessGrantList",
+  scope: "Namespaced",
+  shortNames: ["agrant"],
+  categories: [category],
+  description: "Credentials a provider issues for one Resource to one grantee (read or write), until expiresAt.",
+  spec: AccessGrantSpec,
+  status: AccessGrantStatus,
+  printerColumns: [
+    column("Resource", ".spec.resourceRef.name"),
+    column("Mode", ".spec.mode"),
+    column("Grantee Kind", ".spec.grantee.kind", { priority: 1 }),
+    column("Grantee", ".spec.grantee.name"),
+    column("Expires", ".spec.expiresAt", { type: "date" }),
+    column("Secret", ".status.secretRef.name", { priority: 1 }),
+    readyColumn,
+    reasonColumn,
+    ageColumn,
+  ],
+  validations: [],
+};

@@ -1,0 +1,169 @@
+// PipelineRun: a user workflow. Steps name service Resources (image + CWL) here or on a peer,
+// inputs name data Resources or give literal CWL values, outputs go to storage Resources.
+// Status mirrors the Argo Workflow it becomes.
+import { Type, type Static } from "typebox";
+import type { KindDefinition } from "./kind.ts";
+import {
+  ageColumn,
+  CatalogRef,
+  category,
+  cel,
+  column,
+  DnsLabel,
+  exactlyOneOf,
+  group,
+  kindObject,
+  LocalObjectReference,
+  Money,
+  ObjectName,
+  readyColumn,
+  reasonColumn,
+  statusBase,
+  StringEnum,
+  strictObject,
+  Timestamp,
+  version,
+} from "./common.ts";
+
+export const placementStrategies = ["Local", "Explicit", "ComputeToData", "Auto"] as const;
+
+export const Placement = strictObject(
+  {
+    strategy: Type.Optional(
+      StringEnum(placementStrategies, {
+        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: cheapest Ready offer",
+      }),
+    ),
+    peer: Type.Optional(ObjectName),
+    reservationRef: Type.Optional(CatalogRef),
+  },
+  {
+    "x-kubernetes-validations": [
+      cel("!has(self.strategy) || self.strategy != 'Explicit' || has(self.peer)", "placement.peer is required when placement.strategy is Explicit", ".peer"),
+    ],
+  },
+);
+export type Placement = Static<typeof Placement>;
+
+/** A CWL value: anything JSON (a File object, a number, an array...). */
+const CwlValue = Type.Unsafe<unknown>({ "x-kubernetes-preserve-unknown-fields": true, description: "a CWL value (any JSON)" });
+
+export const PipelineInput = strictObject(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+    resourceRef: Type.Optional(CatalogRef),
+    value: Type.Optional(CwlValue),
+  },
+  { "x-kubernetes-validations": [exactlyOneOf("spec.inputs[]", ["resourceRef", "value"])] },
+);
+export type PipelineInput = Static<typeof PipelineInput>;
+
+export const PipelineStep = strictObject({
+  name: DnsLabel,
+  serviceRef: CatalogRef,
+  in: Type.Optional(
+    Type.Record(Type.String(), Type.String({ minLength: 1, maxLength: 256 }), {
+      description: "CWL input id → source: a pipeline input name, or <step>/<output>",
+    }),
+  ),
+  placement: Type.Optional(Placement),
+});
+export type PipelineStep = Static<typeof PipelineStep>;
+
+export const PipelineOutput = strictObject({
+  name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+  source: Type.String({ minLength: 3, maxLength: 256, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[A-Za-z_][A-Za-z0-9_]*$", description: "<step>/<output>" }),
+  storageRef: CatalogRef,
+  prefix: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+export type PipelineOutput = Static<typeof PipelineOutput>;
+
+export const PipelineRunSpec = strictObject(
+  {
+    description: Type.Optional(Type.String({ maxLength: 4096 })),
+    projectRef: Type.Optional(strictObject({ name: DnsLabel }, { description: "the Project billed for this run" })),
+    steps: Type.Array(PipelineStep, {
+      minItems: 1,
+      maxItems: 64,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["name"],
+    }),
+    inputs: Type.Optional(
+      Type.Array(PipelineInput, { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    ),
+    outputs: Type.Optional(
+      Type.Array(PipelineOutput, { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    ),
+    placement: Type.Optional(Placement),
+    budget: Type.Optional(Money),
+    serviceAccountName: Type.Optional(ObjectName),
+  },
+  {
+    "x-kubernetes-validations": [
+      cel(
+        "!has(self.outputs) || self.outputs.all(o, self.steps.exists(s, s.name == o.source.split('/')[0]))",
+        "spec.outputs[].source must name a step of spec.steps",
+        ".outputs",
+      ),
+    ],
+  },
+);
+export type PipelineRunSpec = Static<typeof PipelineRunSpec>;
+
+export const workflowPhases = ["Pending", "Running", "Succeeded", "Failed", "Error"] as const;
+
+export const StepStatus = strictObject({
+  name: DnsLabel,
+  phase: StringEnum(workflowPhases),
+  peer: Type.Optional(ObjectName),
+  startedAt: Type.Optional(Timestamp),
+  finishedAt: Type.Optional(Timestamp),
+  message: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+export type StepStatus = Static<typeof StepStatus>;
+
+export const PipelineRunStatus = strictObject({
+  ...statusBase,
+  phase: Type.Optional(StringEnum(workflowPhases, { description: "the Argo Workflow's phase, mirrored" })),
+  workflowRef: Type.Optional(LocalObjectReference),
+  startedAt: Type.Optional(Timestamp),
+  finishedAt: Type.Optional(Timestamp),
+  steps: Type.Optional(Type.Array(StepStatus, { maxItems: 64, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })),
+  outputs: Type.Optional(
+    Type.Array(
+      strictObject({ name: Type.String({ maxLength: 128 }), location: Type.String({ maxLength: 2048 }) }),
+      { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] },
+    ),
+  ),
+  quote: Type.Optional(Money),
+  cost: Type.Optional(Money),
+});
+export type PipelineRunStatus = Static<typeof PipelineRunStatus>;
+
+export const PipelineRun = kindObject("PipelineRun", PipelineRunSpec, PipelineRunStatus);
+export type PipelineRun = Static<typeof PipelineRun>;
+
+export const pipelineRunKind: KindDefinition = {
+  group,
+  version,
+  kind: "PipelineRun",
+  plural: "pipelineruns",
+  singular: "pipelinerun",
+  listKind: "PipelineRunList",
+  scope: "Namespaced",
+  shortNames: ["apr"],
+  categories: [category],
+  description: "A user workflow: steps (services), data inputs, storage outputs and placement; status mirrors its Argo Workflow.",
+  spec: PipelineRunSpec,
+  status: PipelineRunStatus,
+  printerColumns: [
+    column("Phase", ".status.phase"),
+    column("Workflow", ".status.workflowRef.name", { priority: 1 }),
+    column("Started", ".status.startedAt", { type: "date" }),
+    column("Cost", ".status.cost.amount", { priority: 1 }),
+    readyColumn,
+    reasonColumn,
+    ageColumn,
+  ],
+  validations: [],
+};
