@@ -2,10 +2,10 @@
 // caller, so what alice may do is exactly what her RoleBinding says, bob (no binding) is refused
 // by Kubernetes, and the server's own (admin) credentials never leak into a user request.
 import assert from "node:assert/strict";
-import { RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from "@kubernetes/client-node";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { providerKind } from "../../../operators/schema/provider.ts";
-import { freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 import { as, startApi, type RunningApi } from "./api-server.ts";
 import { invalidProviderSpec, validProviderSpec, otherValidProviderSpec } from "./provider-specs.ts";
 
@@ -35,6 +35,10 @@ describe("API: Providers as the caller (real kube-apiserver)", function () {
 
   before(async function () {
     cluster = await sharedCluster();
+    const crds = cluster.kubeConfig("admin").makeApiClient(ApiextensionsV1Api);
+    await crds.readCustomResourceDefinition({ name: "providers.archipel.io" }).catch((err: unknown) => {
+      throw new Error("the providers.archipel.io CRD is not installed: hack/cluster installs crds/ (make manifests)", { cause: err });
+    });
     ns = await freshNamespace(cluster, "api");
     await grantOnProviders(cluster, ns.name, "alice", ["get", "list", "watch", "create", "update", "delete"]);
     await grantOnProviders(cluster, ns.name, "carol", ["get", "list"]);
@@ -169,6 +173,24 @@ describe("API: Providers as the caller (real kube-apiserver)", function () {
     assert.equal(again.body.error.code, "AlreadyExists");
     const staleDelete = await alice().delete(`${providers}/contended?resourceVersion=${created.body.metadata.resourceVersion}`);
     assert.equal(staleDelete.status, 409);
+  });
+
+  it("keeps finalizers through an update, and answers 202 to a DELETE they hold back", async () => {
+    const made = await alice().post(providers, { metadata: { name: "held" }, spec: validProviderSpec });
+    assert.equal(made.status, 201);
+    const objects = cluster.kubeConfig("admin").makeApiClient(CustomObjectsApi);
+    const at = { group: "archipel.io", version: "v1alpha1", namespace: ns.name, plural: "providers", name: "held" };
+    const finalizer = { metadata: { finalizers: ["test.archipel.io/hold"] } };
+    await objects.patchNamespacedCustomObject({ ...at, body: finalizer }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const current = await alice().get(`${providers}/held`);
+    const updated = await alice().put(`${providers}/held`, { metadata: { resourceVersion: current.body.metadata.resourceVersion }, spec: otherValidProviderSpec });
+    assert.equal(updated.status, 200);
+    assert.deepEqual(updated.body.metadata.finalizers, ["test.archipel.io/hold"]);
+    const deleting = await alice().delete(`${providers}/held`);
+    assert.equal(deleting.status, 202);
+    assert.ok(deleting.body.metadata.deletionTimestamp);
+    await objects.patchNamespacedCustomObject({ ...at, body: { metadata: { finalizers: null } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await eventually("the Provider to be gone", async () => (await alice().get(`${providers}/held`)).status === 404);
   });
 
   it("answers 404 for a missing Provider on read, update and delete", async () => {
