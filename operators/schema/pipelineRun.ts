@@ -10,7 +10,6 @@ import {
   cel,
   column,
   DnsLabel,
-  exactlyOneOf,
   group,
   kindObject,
   LocalObjectReference,
@@ -45,16 +44,12 @@ export const Placement = strictObject(
 );
 export type Placement = Static<typeof Placement>;
 
-/** A CWL value: anything JSON (a File object, a number, an array...). */
-const CwlValue = Type.Unsafe<unknown>({ "x-kubernetes-preserve-unknown-fields": true, description: "a CWL value (any JSON)" });
-
 export const PipelineInput = strictObject(
   {
-    name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
-    resourceRef: Type.Optional(CatalogRef),
-    value: Type.Optional(CwlValue),
+    name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "a pipeline input name" }),
+    resourceRef: CatalogRef,
   },
-  { "x-kubernetes-validations": [exactlyOneOf("spec.inputs[]", ["resourceRef", "value"])] },
+  { description: "binds a pipeline input to a data Resource (here or on a peer)" },
 );
 export type PipelineInput = Static<typeof PipelineInput>;
 
@@ -93,6 +88,13 @@ export const PipelineRunSpec = strictObject(
     ),
     outputs: Type.Optional(
       Type.Array(PipelineOutput, { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    ),
+    job: Type.Optional(
+      Type.Unsafe<Record<string, unknown>>({
+        type: "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        description: "literal pipeline input values, as a CWL job object; inputs bound to Resources take precedence",
+      }),
     ),
     placement: Type.Optional(Placement),
     budget: Type.Optional(Money),
