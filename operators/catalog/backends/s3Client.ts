@@ -1,0 +1,166 @@
+// Thin executor of S3 storage grants (s3Grant.ts) against an S3 server with an IAM-compatible API
+// (AWS IAM, SeaweedFS's embedded IAM on its S3 port), as the provider's admin identity.
+// No decision is taken here.
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  GetUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  ListUserPoliciesCommand,
+  PutUserPolicyCommand,
+} from "@aws-sdk/client-iam";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
+
+/** How the provider reaches its S3 server as admin. */
+export interface S3Admin {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The IAM API's URL when it is not the S3 endpoint (AWS: the IAM endpoint). */
+  iamEndpoint?: string;
+}
+
+/** What the grantee gets (the reconciler puts it in the grant's Secret). */
+export interface S3GrantCredentials {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  prefix: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export function s3ClientFor(
+  endpoint: string,
+  region: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): S3Client {
+  // Path-style: a loopback or in-cluster endpoint has no per-bucket DNS names.
+  return new S3Client({ endpoint, region, credentials, forcePathStyle: true });
+}
+
+function adminS3(admin: S3Admin): S3Client {
+  return s3ClientFor(admin.endpoint, admin.region, admin);
+}
+
+function adminIam(admin: S3Admin): IAMClient {
+  return new IAMClient({ endpoint: admin.iamEndpoint ?? admin.endpoint, region: admin.region, credentials: admin });
+}
+
+function errorName(err: unknown): string {
+  return (err as { name?: string }).name ?? "";
+}
+
+function isNoSuchEntity(err: unknown): boolean {
+  return ["NoSuchEntity", "NoSuchEntityException"].includes(errorName(err));
+}
+
+function isMissingBucket(err: unknown): boolean {
+  return ["NotFound", "NoSuchBucket"].includes(errorName(err)) || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+}
+
+async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return;
+  } catch (err) {
+    if (!isMissingBucket(err)) throw err;
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (errorName(err) !== "BucketAlreadyOwnedByYou") throw err;
+  }
+}
+
+async function ensureUser(iam: IAMClient, user: string): Promise<void> {
+  try {
+    await iam.send(new GetUserCommand({ UserName: user }));
+  } catch (err) {
+    if (!isNoSuchEntity(err)) throw err;
+    await iam.send(new CreateUserCommand({ UserName: user }));
+  }
+}
+
+/** Creates or converges the grant's bucket, user and policy (idempotent; issues no key). */
+export async function applyS3Grant(admin: S3Admin, names: S3GrantNames): Promise<void> {
+  await ensureBucket(adminS3(admin), names.bucket);
+  const iam = adminIam(admin);
+  await ensureUser(iam, names.user);
+  const document = JSON.stringify(s3PolicyDocument(names));
+  await iam.send(new PutUserPolicyCommand({ UserName: names.user, PolicyName: names.policyName, PolicyDocument: document }));
+}
+
+async function deleteAccessKeys(iam: IAMClient, user: string): Promise<void> {
+  const keys = await iam.send(new ListAccessKeysCommand({ UserName: user }));
+  for (const key of keys.AccessKeyMetadata ?? []) {
+    if (key.AccessKeyId) await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: key.AccessKeyId }));
+  }
+}
+
+/** Replaces the user's access keys by a new one (first issue, or rotation) and returns it. */
+export async function issueS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
+  const iam = adminIam(admin);
+  await deleteAccessKeys(iam, names.user);
+  const created = await iam.send(new CreateAccessKeyCommand({ UserName: names.user }));
+  const key = created.AccessKey;
+  if (!key?.AccessKeyId || !key.SecretAccessKey) throw new Error(`the IAM API returned no access key for user ${names.user}`);
+  return {
+    endpoint: admin.endpoint,
+    region: admin.region,
+    bucket: names.bucket,
+    prefix: names.prefix,
+    accessKeyId: key.AccessKeyId,
+    secretAccessKey: key.SecretAccessKey,
+  };
+}
+
+async function deleteObjectsUnder(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+  for (;;) {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1000 }));
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length === 0) return;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+  }
+}
+
+async function removeGrantData(s3: S3Client, names: S3GrantNames): Promise<void> {
+  try {
+    await deleteObjectsUnder(s3, names.bucket, names.prefix);
+    if (names.prefix === "") await s3.send(new DeleteBucketCommand({ Bucket: names.bucket }));
+  } catch (err) {
+    if (!isMissingBucket(err)) throw err;
+  }
+}
+
+/**
+ * Ends a grant: its keys, policy and user are deleted, so the credentials stop working. The data
+ * stays (pipeline results outlive the grant that wrote them) unless `removeData`.
+ */
+export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
+  const iam = adminIam(admin);
+  try {
+    await deleteAccessKeys(iam, names.user);
+    const policies = await iam.send(new ListUserPoliciesCommand({ UserName: names.user }));
+    for (const policy of policies.PolicyNames ?? []) {
+      await iam.send(new DeleteUserPolicyCommand({ UserName: names.user, PolicyName: policy }));
+    }
+    await iam.send(new DeleteUserCommand({ UserName: names.user }));
+  } catch (err) {
+    if (!isNoSuchEntity(err)) throw err;
+  }
+  if (opts.removeData) await removeGrantData(adminS3(admin), names);
+}
