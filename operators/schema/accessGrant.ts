@@ -107,7 +107,7 @@ export const accessGrantKind: KindDefinition = {
     column("Mode", ".spec.mode"),
     column("Grantee Kind", ".spec.grantee.kind", { priority: 1 }),
     column("Grantee", ".spec.grantee.name"),
-    column("Expires", ".spec.expiresAt", { type: "date" }),
+    column("Expires", ".spec.expiresAt"),
     column("Secret", ".status.secretRef.name", { priority: 1 }),
     readyColumn,
     reasonColumn,

@@ -76,7 +76,7 @@ export const priceKind: KindDefinition = {
     column("Target", ".spec.targetRef.name"),
     column("Currency", ".spec.currency"),
     column("CPU/h", ".spec.rates.cpuCoreHour", { priority: 1 }),
-    column("Valid From", ".spec.validFrom", { type: "date" }),
+    column("Valid From", ".spec.validFrom"),
     column("Valid Until", ".spec.validUntil", { priority: 1 }),
     readyColumn,
     reasonColumn,

@@ -74,7 +74,7 @@ export const reservationKind: KindDefinition = {
     column("Provider", ".spec.providerRef.name"),
     column("CPU", ".spec.cpu"),
     column("Memory", ".spec.memory"),
-    column("Start", ".spec.start", { type: "date" }),
+    column("Start", ".spec.start"),
     column("End", ".spec.end", { priority: 1 }),
     column("Reserved", '.status.conditions[?(@.type=="Reserved")].status'),
     readyColumn,
