@@ -26,6 +26,7 @@ import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 const insufficientPrivilege = "42501";
 const invalidPassword = "28P01";
 const wrongObjectType = "42809";
+const syntaxError = "42601";
 const adminShutdown = "57P01";
 
 function rejectsWithCode(code: string): (err: unknown) => boolean {
@@ -163,6 +164,15 @@ describe("PostgreSQL grants (real server)", function () {
       assert.deepEqual((await c.query("SELECT v FROM data")).rows, [{ v: 7 }]);
     });
     assert.equal((await adminClient.query("SELECT to_regclass('public.orders') IS NOT NULL AS ok")).rows[0].ok, true);
+  });
+
+  it("the executor runs one statement per call and all or nothing: a smuggled second statement fails the whole grant", async () => {
+    const names = grantNames("ns/smuggled");
+    const plan = readGrantPlan({ names, database, passwordVerifier: newGrantPassword().verifier, source: { kind: "table", schema: "public", table: "orders" } });
+    plan.statements.push("SELECT 1; DROP TABLE public.orders");
+    await assert.rejects(applyGrantPlan(admin, plan), rejectsWithCode(syntaxError));
+    assert.equal((await adminClient.query("SELECT to_regclass('public.orders') IS NOT NULL AS ok")).rows[0].ok, true);
+    assert.equal(await roleExists(admin, names.role), false, "the role created earlier in the transaction is rolled back");
   });
 
   it("re-applying converges: a new password replaces the old one and privileges granted by hand are revoked", async () => {
