@@ -260,7 +260,8 @@ export class IpfsClient {
       await this.call("pubsub ls", opts, (signal) => this.kubo.pubsub.ls({ signal }));
       return true;
     } catch (err) {
-      if (err instanceof IpfsError && /not enabled|pubsub/i.test(err.message) && !/timed out/.test(err.message)) return false;
+      // kubo: "experimental pubsub feature not enabled, run daemon with --enable-pubsub-experiment…"
+      if (err instanceof IpfsError && /pubsub feature not enabled/i.test(describe(err.cause))) return false;
       throw err;
     }
   }

@@ -61,14 +61,14 @@ export function newSwarmKey(): string {
 }
 
 /** Starts (init + daemon) kubo node `name` in the private network of `swarmKey` (file text). */
-export async function startKubo(name: string, swarmKey: string): Promise<TestKubo> {
+export async function startKubo(name: string, swarmKey: string, options: { pubsub?: boolean } = {}): Promise<TestKubo> {
   const dir = await mkdtemp(path.join(tmpdir(), "archipel-swarm-key-"));
   const keyFile = path.join(dir, "swarm.key");
   const host = nextHost();
   let info: KuboJson;
   try {
     await writeFile(keyFile, swarmKey, { mode: 0o600 });
-    info = JSON.parse(await hackKubo(["up", name, "--swarm-key", keyFile, "--host", host])) as KuboJson;
+    info = JSON.parse(await hackKubo(["up", name, "--swarm-key", keyFile, "--host", host, "--pubsub", options.pubsub === false ? "off" : "on"])) as KuboJson;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
 // RTT, refusing a peer, a node going down and coming back. No Kubernetes is needed; the
 // integration root hook starts the shared cluster anyway.
 import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
 import {
   buildDescriptor,
   DescriptorReason,
@@ -30,8 +31,8 @@ async function peersOf(client: IpfsClient): Promise<string[]> {
 describe("discovery: real kubo nodes in private networks", function () {
   this.timeout(120_000);
   const nodes: TestKubo[] = [];
-  let a: TestKubo, b: TestKubo, c: TestKubo;
-  let ipfsA: IpfsClient, ipfsB: IpfsClient, ipfsC: IpfsClient;
+  let a: TestKubo, b: TestKubo, c: TestKubo, d: TestKubo;
+  let ipfsA: IpfsClient, ipfsB: IpfsClient, ipfsC: IpfsClient, ipfsD: IpfsClient;
   const identityA = generateIdentityKey();
   let descriptorCid = "";
 
@@ -46,10 +47,13 @@ describe("discovery: real kubo nodes in private networks", function () {
     nodes.push(b);
     c = await startKubo(`disc-c-${suffix}`, other);
     nodes.push(c);
+    d = await startKubo(`disc-d-${suffix}`, science, { pubsub: false });
+    nodes.push(d);
     for (const n of nodes) log(`kubo ${n.name} init + start until RPC answers`, n.startMs);
     ipfsA = new IpfsClient({ apiURL: a.apiURL });
     ipfsB = new IpfsClient({ apiURL: b.apiURL });
     ipfsC = new IpfsClient({ apiURL: c.apiURL });
+    ipfsD = new IpfsClient({ apiURL: d.apiURL });
   });
 
   after(async function () {
@@ -143,7 +147,7 @@ describe("discovery: real kubo nodes in private networks", function () {
   });
 
   it("a node outside the network cannot resolve the descriptor", async () => {
-    await assert.rejects(ipfsC.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 5_000 }), IpfsError);
+    await assert.rejects(ipfsC.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 5_000 }), /name resolve .*(could not resolve|timed out)/);
   });
 
   it("pubsub announcements reach a peer when kubo has pubsub on (optional path)", async function () {
@@ -166,6 +170,15 @@ describe("discovery: real kubo nodes in private networks", function () {
     } finally {
       stop.abort();
     }
+  });
+
+  it("without pubsub, a node still finds, resolves and verifies a peer's descriptor", async () => {
+    assert.equal(await ipfsD.pubsubEnabled(), false);
+    assert.equal(await ipfsA.pubsubEnabled(), true);
+    await ipfsD.connect(a.swarmAddrs[0] ?? "");
+    const path = await eventually("D resolves A's IPNS name", () => ipfsD.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 10_000 }), 30_000, 500);
+    const result = verifyDescriptor(await ipfsD.catBytes(path.replace("/ipfs/", ""), MAX_DESCRIPTOR_BYTES, { timeoutMs: 15_000 }), Date.now(), { peerId: a.peerId });
+    assert.equal(result.ok ? "ok" : result.reason, "ok");
   });
 
   it("refusing a peer disconnects it, and it stays disconnected (both directions), until allowed again", async function () {
@@ -212,5 +225,29 @@ describe("discovery: real kubo nodes in private networks", function () {
     start = performance.now();
     await eventually("A reconnects B through peering", async () => (await peersOf(ipfsA)).includes(b.peerId), 90_000, 250);
     log("B back → in A's swarm peers again (peering re-dial, no explicit connect)", performance.now() - start);
+  });
+
+  it("every call has a deadline: a kubo that never answers fails fast with the operation named", async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((sock) => sockets.push(sock)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const stuck = new IpfsClient({ apiURL: `http://127.0.0.1:${port}`, timeoutMs: 500 });
+      const start = performance.now();
+      await assert.rejects(stuck.swarmPeers(), (err: unknown) => {
+        assert.ok(err instanceof IpfsError);
+        assert.match(err.message, new RegExp(`kubo at http://127.0.0.1:${port}: swarm peers: timed out`));
+        return true;
+      });
+      await assert.rejects(stuck.peeringList({ timeoutMs: 300 }), /swarm peering ls: timed out/);
+      const aborted = new AbortController();
+      setTimeout(() => aborted.abort(new Error("reconciler shutting down")), 100);
+      await assert.rejects(stuck.id({ signal: aborted.signal, timeoutMs: 10_000 }), /id: .*reconciler shutting down/);
+      assert.ok(performance.now() - start < 5_000, "deadlines were not honoured");
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });
