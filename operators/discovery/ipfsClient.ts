@@ -235,7 +235,8 @@ export class IpfsClient {
     return this.call(`name resolve ${name}`, opts, async (signal) => {
       let last: string | undefined;
       for await (const path of this.kubo.name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal })) last = path;
-      if (!last) throw new Error("no value");
+      // With streaming on, kubo reports a failed lookup only in a trailer the client ignores.
+      if (!last) throw new Error("could not resolve: no record found in this network");
       return last;
     });
   }
