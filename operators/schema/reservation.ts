@@ -39,8 +39,8 @@ export const ReservationSpec = strictObject(
   {
     "x-kubernetes-validations": [
       cel("self.end > self.start", "spec.end must be after spec.start", ".end"),
-      cel("quantity(self.cpu).isGreaterThan(quantity('0'))", "spec.cpu must be greater than zero", ".cpu"),
-      cel("quantity(self.memory).isGreaterThan(quantity('0'))", "spec.memory must be greater than zero", ".memory"),
+      cel("!isQuantity(self.cpu) || quantity(self.cpu).isGreaterThan(quantity('0'))", "spec.cpu must be greater than zero", ".cpu"),
+      cel("!isQuantity(self.memory) || quantity(self.memory).isGreaterThan(quantity('0'))", "spec.memory must be greater than zero", ".memory"),
     ],
   },
 );
