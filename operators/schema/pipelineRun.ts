@@ -34,7 +34,12 @@ export const Placement = strictObject(
       }),
     ),
     peer: Type.Optional(ObjectName),
-    reservationRef: Type.Optional(CatalogRef),
+    reservationRef: Type.Optional(
+      strictObject(
+        { name: ObjectName, peer: Type.Optional(ObjectName) },
+        { description: "a Reservation in this namespace, or on the cluster of Peer `peer`" },
+      ),
+    ),
   },
   {
     "x-kubernetes-validations": [
