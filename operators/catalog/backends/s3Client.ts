@@ -21,7 +21,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
+import { type S3Access, type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
 
 /** How the provider reaches its S3 server as admin. */
 export interface S3Admin {
@@ -31,6 +31,8 @@ export interface S3Admin {
   secretAccessKey: string;
   /** The IAM API's URL when it is not the S3 endpoint (AWS: the IAM endpoint). */
   iamEndpoint?: string;
+  /** Address buckets as endpoint/bucket (default true: self-hosted servers have no per-bucket DNS names). */
+  forcePathStyle?: boolean;
 }
 
 /** What the grantee gets (the reconciler puts it in the grant's Secret). */
@@ -47,13 +49,13 @@ export function s3ClientFor(
   endpoint: string,
   region: string,
   credentials: { accessKeyId: string; secretAccessKey: string },
+  forcePathStyle = true,
 ): S3Client {
-  // Path-style: a loopback or in-cluster endpoint has no per-bucket DNS names.
-  return new S3Client({ endpoint, region, credentials, forcePathStyle: true });
+  return new S3Client({ endpoint, region, credentials, forcePathStyle });
 }
 
 function adminS3(admin: S3Admin): S3Client {
-  return s3ClientFor(admin.endpoint, admin.region, admin);
+  return s3ClientFor(admin.endpoint, admin.region, admin, admin.forcePathStyle ?? true);
 }
 
 function adminIam(admin: S3Admin): IAMClient {
@@ -95,12 +97,17 @@ async function ensureUser(iam: IAMClient, user: string): Promise<void> {
   }
 }
 
-/** Creates or converges the grant's bucket, user and policy (idempotent; issues no key). */
-export async function applyS3Grant(admin: S3Admin, names: S3GrantNames): Promise<void> {
-  await ensureBucket(adminS3(admin), names.bucket);
+/**
+ * Creates or converges the grant's user and policy, and its bucket when the grant owns it
+ * (idempotent; issues no key). A bucket the grant does not own must exist: it is the provider's.
+ */
+export async function applyS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
+  const document = JSON.stringify(s3PolicyDocument(names, access));
+  const s3 = adminS3(admin);
+  if (names.owned) await ensureBucket(s3, names.bucket);
+  else await s3.send(new HeadBucketCommand({ Bucket: names.bucket }));
   const iam = adminIam(admin);
   await ensureUser(iam, names.user);
-  const document = JSON.stringify(s3PolicyDocument(names));
   await iam.send(new PutUserPolicyCommand({ UserName: names.user, PolicyName: names.policyName, PolicyDocument: document }));
 }
 
@@ -148,9 +155,13 @@ async function removeGrantData(s3: S3Client, names: S3GrantNames): Promise<void>
 
 /**
  * Ends a grant: its keys, policy and user are deleted, so the credentials stop working. The data
- * stays (pipeline results outlive the grant that wrote them) unless `removeData`.
+ * stays (pipeline results outlive the grant that wrote them) unless `removeData`, which only a
+ * grant that owns its bucket or prefix may ask for.
  */
 export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
+  if (opts.removeData && !names.owned) {
+    throw new Error(`removeData: ${names.bucket}/${names.prefix} is shared by the Resource's grantees, not owned by this grant`);
+  }
   const iam = adminIam(admin);
   try {
     await deleteAccessKeys(iam, names.user);

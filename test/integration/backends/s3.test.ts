@@ -1,4 +1,4 @@
-// Storage grants on a real S3 server (SeaweedFS via hack/s3): what the server itself allows the
+// Read and storage grants on a real S3 server (SeaweedFS via hack/s3): what the server itself allows the
 // granted keys to do.
 import assert from "node:assert/strict";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -33,18 +33,28 @@ function denied(err: unknown): boolean {
   return true;
 }
 
-describe("S3 storage grants (real SeaweedFS server)", function () {
+describe("S3 grants (real SeaweedFS server)", function () {
   this.timeout(60_000);
   let server: TestS3;
   let admin: S3Admin;
   let adminClient: S3Client;
 
   async function grant(key: string, names: S3GrantNames): Promise<S3GrantCredentials> {
-    await applyS3Grant(admin, names);
+    await applyS3Grant(admin, names, "write");
     const creds = await issueS3AccessKey(admin, names);
     // SeaweedFS applies IAM changes to its S3 gateway asynchronously (through its filer).
     await eventually(`grant ${key} usable`, async () => {
       await put(clientOf(creds), names.bucket, `${names.prefix}.probe`);
+      return true;
+    }, 15_000, 200);
+    return creds;
+  }
+
+  async function readGrant(key: string, names: S3GrantNames, probeKey: string): Promise<S3GrantCredentials> {
+    await applyS3Grant(admin, names, "read");
+    const creds = await issueS3AccessKey(admin, names);
+    await eventually(`read grant ${key} usable`, async () => {
+      await read(clientOf(creds), names.bucket, probeKey);
       return true;
     }, 15_000, 200);
     return creds;
@@ -59,6 +69,10 @@ describe("S3 storage grants (real SeaweedFS server)", function () {
     await adminClient.send(new CreateBucketCommand({ Bucket: "provider-private" }));
     await put(adminClient, "provider-private", "secret.txt", "not yours");
     await put(adminClient, "shared-results", "outside/secret.txt", "not yours either");
+    await adminClient.send(new CreateBucketCommand({ Bucket: "imagery" }));
+    await put(adminClient, "imagery", "s2/tile-1.tif", "tile 1");
+    await put(adminClient, "imagery", "s2/tile-2.tif", "tile 2");
+    await put(adminClient, "imagery", "landsat/scene.tif", "scene");
   });
 
   after(async function () {
@@ -69,6 +83,36 @@ describe("S3 storage grants (real SeaweedFS server)", function () {
   it("rejects wrong admin keys (the server really authenticates)", async () => {
     const wrong = s3ClientFor(server.endpoint, server.region, { accessKeyId: server.accessKeyId, secretAccessKey: "wrong-secret" });
     await assert.rejects(wrong.send(new ListObjectsV2Command({ Bucket: "shared-results" })), denied);
+  });
+
+  describe("read grants on the Resource's own objects (data provider)", () => {
+    it("a prefix read grant can get and list under the prefix, and write nothing", async () => {
+      const names = s3GrantNames("team-d/s2-read", { kind: "exact", bucket: "imagery", prefix: "s2/" });
+      const c = clientOf(await readGrant("team-d/s2-read", names, "s2/tile-1.tif"));
+      assert.equal(await read(c, "imagery", "s2/tile-2.tif"), "tile 2");
+      const listed = await c.send(new ListObjectsV2Command({ Bucket: "imagery", Prefix: "s2/" }));
+      assert.deepEqual(listed.Contents?.map((o) => o.Key).sort(), ["s2/tile-1.tif", "s2/tile-2.tif"]);
+      await assert.rejects(put(c, "imagery", "s2/tile-3.tif"), denied);
+      await assert.rejects(read(c, "imagery", "landsat/scene.tif"), denied);
+      await assert.rejects(c.send(new ListObjectsV2Command({ Bucket: "imagery" })), denied);
+      await assert.rejects(revokeS3Grant(admin, names, { removeData: true }), /shared by the Resource's grantees/);
+      await revokeS3Grant(admin, names);
+      assert.equal(await read(adminClient, "imagery", "s2/tile-1.tif"), "tile 1", "the Resource's data stays");
+    });
+
+    it("an object read grant can get that one object only", async () => {
+      const names = s3GrantNames("team-d/one-tile", { kind: "exact", bucket: "imagery", prefix: "s2/tile-1.tif" });
+      const c = clientOf(await readGrant("team-d/one-tile", names, "s2/tile-1.tif"));
+      assert.equal(await read(c, "imagery", "s2/tile-1.tif"), "tile 1");
+      await assert.rejects(read(c, "imagery", "s2/tile-2.tif"), denied);
+      await assert.rejects(put(c, "imagery", "s2/tile-1.tif", "overwritten"), denied);
+      assert.equal(await read(adminClient, "imagery", "s2/tile-1.tif"), "tile 1");
+    });
+
+    it("a grant on a bucket that does not exist fails instead of creating the provider's bucket", async () => {
+      const names = s3GrantNames("team-d/missing", { kind: "exact", bucket: "no-such-bucket", prefix: "x/" });
+      await assert.rejects(applyS3Grant(admin, names, "read"), (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404);
+    });
   });
 
   describe("a bucket of its own", () => {
