@@ -135,9 +135,14 @@ export class IpfsClient {
     await this.call(`swarm disconnect ${peerId}`, opts, (signal) => this.kubo.swarm.disconnect(multiaddr(`/p2p/${peerId}`), { signal }));
   }
 
-  /** Peering: kubo keeps a connection to these peers and re-dials them with back-off. */
-  async peeringAdd(addr: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm peering add ${addr}`, opts, (signal) => this.rpc("swarm/peering/add", [addr], signal));
+  /**
+   * Peering: kubo keeps a connection to these peers and re-dials them with back-off. One call
+   * per peer with all its full multiaddrs: kubo replaces the peer's addresses with the call's.
+   */
+  async peeringAdd(addrs: string | string[], opts?: CallOptions): Promise<void> {
+    const list = typeof addrs === "string" ? [addrs] : addrs;
+    if (list.length === 0) return;
+    await this.call(`swarm peering add ${list.join(" ")}`, opts, (signal) => this.rpc("swarm/peering/add", list, signal));
   }
 
   async peeringRemove(peerId: string, opts?: CallOptions): Promise<void> {

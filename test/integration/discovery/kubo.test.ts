@@ -14,6 +14,7 @@ import {
   verifyDescriptor,
 } from "../../../operators/discovery/descriptor.ts";
 import { IpfsClient, IpfsError } from "../../../operators/discovery/ipfsClient.ts";
+import { planPeering } from "../../../operators/discovery/peering.ts";
 import { planRefusal } from "../../../operators/discovery/refusal.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { eventually, newSwarmKey, startKubo, type TestKubo } from "../../support/kubo.ts";
@@ -179,6 +180,20 @@ describe("discovery: real kubo nodes in private networks", function () {
     const path = await eventually("D resolves A's IPNS name", () => ipfsD.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 10_000 }), 30_000, 500);
     const result = verifyDescriptor(await ipfsD.catBytes(path.replace("/ipfs/", ""), MAX_DESCRIPTOR_BYTES, { timeoutMs: 15_000 }), Date.now(), { peerId: a.peerId });
     assert.equal(result.ok ? "ok" : result.reason, "ok");
+  });
+
+  it("a peering plan applied to a real node converges: applying it again changes nothing", async () => {
+    const apply = async (wanted: Array<{ peerId: string; addrs: string[] }>): Promise<ReturnType<typeof planPeering>> => {
+      const plan = planPeering(await ipfsA.peeringList(), wanted);
+      for (const peerId of plan.remove) await ipfsA.peeringRemove(peerId);
+      for (const addrs of plan.add) await ipfsA.peeringAdd(addrs);
+      return plan;
+    };
+    const wanted = [{ peerId: b.peerId, addrs: b.swarmAddrs }, { peerId: d.peerId, addrs: d.swarmAddrs }];
+    assert.equal((await apply(wanted)).add.length, 2);
+    assert.deepEqual(await apply(wanted), { add: [], remove: [] });
+    assert.deepEqual((await apply([])).remove.sort(), [b.peerId, d.peerId].sort());
+    assert.deepEqual(await ipfsA.peeringList(), []);
   });
 
   it("refusing a peer disconnects it, and it stays disconnected (both directions), until allowed again", async function () {
