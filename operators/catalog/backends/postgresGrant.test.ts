@@ -4,7 +4,8 @@ import {
   grantNames,
   hardenDatabaseStatements,
   readGrantPlan,
-  revokeGrantPlan,
+  revokeReadGrantPlan,
+  revokeStorageGrantPlan,
   storageGrantPlan,
 } from "./postgresGrant.ts";
 import { scramSha256Verifier } from "./scram.ts";
@@ -146,15 +147,50 @@ describe("storageGrantPlan", () => {
     ]);
     assert.ok(!plan.statements.some((st) => /AUTHORIZATION/.test(st)), "the grantee does not own its schema");
   });
+
+  it("in the Resource's shared schema, leaves the schema's other privileges alone", () => {
+    const shared = { role: names.role, schema: "results" };
+    const plan = storageGrantPlan({ names: shared, database: "results", passwordVerifier: verifier, sharedSchema: true });
+    assert.deepEqual(plan.statements, [
+      `GRANT CONNECT ON DATABASE "results" TO "${names.role}"`,
+      `CREATE SCHEMA IF NOT EXISTS "results"`,
+      `GRANT USAGE, CREATE ON SCHEMA "results" TO "${names.role}"`,
+      `ALTER ROLE "${names.role}" SET search_path TO "results"`,
+    ]);
+  });
+
+  it("refuses system schemas", () => {
+    for (const schema of ["pg_catalog", "pg_toast", "information_schema"]) {
+      assert.throws(
+        () => storageGrantPlan({ names: { role: names.role, schema }, database: "d", passwordVerifier: verifier, sharedSchema: true }),
+        /system schema/,
+      );
+    }
+  });
 });
 
-describe("revokeGrantPlan and hardenDatabaseStatements", () => {
-  it("disables login first, then drops schema, owned objects and role", () => {
-    const plan = revokeGrantPlan(names);
-    const r = `"${names.role}"`;
+describe("revoke plans and hardenDatabaseStatements", () => {
+  const r = `"${names.role}"`;
+  const dropSchema = `DROP SCHEMA IF EXISTS "${names.schema}" CASCADE`;
+
+  it("a read grant: disables login first, then drops the view's schema, the role's privileges and the role", () => {
+    const plan = revokeReadGrantPlan(names);
     assert.equal(plan.disableLogin, `ALTER ROLE ${r} NOLOGIN`);
-    assert.deepEqual(plan.whenRoleExists, [`DROP SCHEMA IF EXISTS "${names.schema}" CASCADE`, `DROP OWNED BY ${r}`, `DROP ROLE ${r}`]);
-    assert.deepEqual(plan.always, [`DROP SCHEMA IF EXISTS "${names.schema}" CASCADE`]);
+    assert.deepEqual(plan.whenRoleExists, [dropSchema, `DROP OWNED BY ${r}`, `DROP ROLE ${r}`]);
+    assert.deepEqual(plan.always, [dropSchema]);
+  });
+
+  it("a storage grant: keeps the tables it wrote (handed to the provider) unless asked to remove them", () => {
+    assert.deepEqual(revokeStorageGrantPlan(names).whenRoleExists, [`REASSIGN OWNED BY ${r} TO CURRENT_USER`, `DROP OWNED BY ${r}`, `DROP ROLE ${r}`]);
+    assert.deepEqual(revokeStorageGrantPlan(names).always, []);
+    assert.deepEqual(revokeStorageGrantPlan(names, { removeData: true }).whenRoleExists, [dropSchema, `DROP OWNED BY ${r}`, `DROP ROLE ${r}`]);
+    assert.deepEqual(revokeStorageGrantPlan(names, { removeData: true }).always, [dropSchema]);
+  });
+
+  it("a storage grant in a shared schema: removing data drops the role's own tables, never the schema", () => {
+    const plan = revokeStorageGrantPlan(names, { sharedSchema: true, removeData: true });
+    assert.deepEqual(plan.whenRoleExists, [`DROP OWNED BY ${r}`, `DROP ROLE ${r}`]);
+    assert.deepEqual(plan.always, []);
   });
 
   it("revokes PUBLIC's write paths on the database", () => {

@@ -1,9 +1,11 @@
 // What an AccessGrant on a PostgreSQL Resource means in SQL, as pure statement builders:
 //  - read (data provider): a VIEW over a table or a query, in a schema of the grant's own, and a
 //    LOGIN role that can SELECT that view and nothing else;
-//  - write (storage provider): a schema of the grant's own and a LOGIN role that can create and
-//    write tables in it and nothing else;
-//  - revoke: the role can no longer log in, its sessions end, schema and role are dropped.
+//  - write (storage provider): a schema (the grant's own, or the Resource's, shared by its
+//    grantees) and a LOGIN role that can create and write tables in it and nothing else;
+//  - revoke: the role can no longer log in, its sessions end, the role is dropped; a read grant's
+//    view schema goes with it, a storage grant's tables stay (handed to the provider) unless
+//    their removal is asked for.
 // Read-only is enforced by the database's privileges, not by the client. Names and literals are
 // quoted (sql.ts); the role's password arrives as a SCRAM verifier, never in plain text.
 import { createHash } from "node:crypto";
@@ -42,6 +44,11 @@ export interface ReadGrantSpec extends RoleOptions {
 
 export interface StorageGrantSpec extends RoleOptions {
   names: GrantNames;
+  /**
+   * names.schema is the Resource's schema, shared by its grantees (not the grant's own): it is
+   * created if missing but its other privileges are left alone.
+   */
+  sharedSchema?: boolean;
 }
 
 /** Statements that converge one grant; the executor runs them in a single transaction. */
@@ -150,9 +157,18 @@ export function readGrantPlan(spec: ReadGrantSpec): GrantPlan {
   };
 }
 
-/** A role that can create and write tables in a schema of its own, and nothing else. */
+/** Schemas no grant may write into. */
+export function checkStorageSchema(schema: string): string {
+  if (schema === "information_schema" || schema.startsWith("pg_")) {
+    throw new Error(`spec.storage.postgres.schema ${JSON.stringify(schema)} is a system schema: choose another`);
+  }
+  return schema;
+}
+
+/** A role that can create and write tables in one schema, and nothing else. */
 export function storageGrantPlan(spec: StorageGrantSpec): GrantPlan {
-  const { role, schema } = spec.names;
+  const { role } = spec.names;
+  const schema = checkStorageSchema(spec.names.schema);
   const r = quoteIdent(role);
   const s = quoteIdent(schema);
   return {
@@ -162,7 +178,7 @@ export function storageGrantPlan(spec: StorageGrantSpec): GrantPlan {
       `GRANT CONNECT ON DATABASE ${quoteIdent(spec.database)} TO ${r}`,
       // Owned by the provider, not the grantee: the grantee cannot drop the schema or open it to others.
       `CREATE SCHEMA IF NOT EXISTS ${s}`,
-      `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`,
+      ...(spec.sharedSchema ? [] : [`REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`]),
       `GRANT USAGE, CREATE ON SCHEMA ${s} TO ${r}`,
       `ALTER ROLE ${r} SET search_path TO ${s}`,
     ],
@@ -180,14 +196,42 @@ export interface RevokePlan {
   always: string[];
 }
 
-export function revokeGrantPlan(names: GrantNames): RevokePlan {
+export interface RevokeOptions {
+  /** Drop the schema and everything in it (a read grant's view schema; a removed storage schema of the grant's own). */
+  dropSchema: boolean;
+  /** Hand the objects the role created (a storage grant's tables) to the provider instead of dropping them. */
+  keepOwnedObjects: boolean;
+}
+
+function revokePlan(names: GrantNames, opts: RevokeOptions): RevokePlan {
   const r = quoteIdent(names.role);
+  const dropSchema = opts.dropSchema ? [`DROP SCHEMA IF EXISTS ${quoteIdent(names.schema)} CASCADE`] : [];
   return {
     names,
     disableLogin: `ALTER ROLE ${r} NOLOGIN`,
-    whenRoleExists: [`DROP SCHEMA IF EXISTS ${quoteIdent(names.schema)} CASCADE`, `DROP OWNED BY ${r}`, `DROP ROLE ${r}`],
-    always: [`DROP SCHEMA IF EXISTS ${quoteIdent(names.schema)} CASCADE`],
+    whenRoleExists: [
+      ...dropSchema,
+      ...(opts.keepOwnedObjects ? [`REASSIGN OWNED BY ${r} TO CURRENT_USER`] : []),
+      // Revokes every privilege the role holds here (and drops what it still owns), so DROP ROLE can succeed.
+      `DROP OWNED BY ${r}`,
+      `DROP ROLE ${r}`,
+    ],
+    always: dropSchema,
   };
+}
+
+/** Ends a read grant: role, view and the view's schema. */
+export function revokeReadGrantPlan(names: GrantNames): RevokePlan {
+  return revokePlan(names, { dropSchema: true, keepOwnedObjects: false });
+}
+
+/**
+ * Ends a storage grant. The tables it wrote stay, owned by the provider (results outlive the
+ * grant), unless `removeData`: then they are dropped, with the schema when it is the grant's own.
+ */
+export function revokeStorageGrantPlan(names: GrantNames, opts: { sharedSchema?: boolean; removeData?: boolean } = {}): RevokePlan {
+  const removeData = opts.removeData ?? false;
+  return revokePlan(names, { dropSchema: removeData && !opts.sharedSchema, keepOwnedObjects: !removeData });
 }
 
 /**

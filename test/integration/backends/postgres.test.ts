@@ -18,7 +18,8 @@ import {
   type ReadSource,
   grantNames,
   readGrantPlan,
-  revokeGrantPlan,
+  revokeReadGrantPlan,
+  revokeStorageGrantPlan,
   storageGrantPlan,
 } from "../../../operators/catalog/backends/postgresGrant.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
@@ -201,7 +202,7 @@ describe("PostgreSQL grants (real server)", function () {
     open.on("error", () => undefined); // the server ends this session: expected
     assert.equal((await open.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3);
 
-    await applyRevokePlan(admin, revokeGrantPlan(names));
+    await applyRevokePlan(admin, revokeReadGrantPlan(names));
 
     await assert.rejects(open.query("SELECT 1"), (err: unknown) => {
       const code = (err as { code?: string }).code;
@@ -214,7 +215,7 @@ describe("PostgreSQL grants (real server)", function () {
     assert.equal(schema.rows[0].n, 0);
     await assert.rejects(connect(creds), rejectsWithCode(invalidPassword));
     // Idempotent: revoking again (role already gone) is not an error.
-    await applyRevokePlan(admin, revokeGrantPlan(names));
+    await applyRevokePlan(admin, revokeReadGrantPlan(names));
   });
 
   describe("storage grants (a schema with a write role)", () => {
@@ -251,12 +252,52 @@ describe("PostgreSQL grants (real server)", function () {
       });
     });
 
-    it("revoking drops the schema with its tables and the role", async () => {
-      await applyRevokePlan(admin, revokeGrantPlan(names));
+    it("revoking drops the role; the tables it wrote stay, handed to the provider", async () => {
+      await applyRevokePlan(admin, revokeStorageGrantPlan(names));
       assert.equal(await roleExists(admin, names.role), false);
-      const tables = await adminClient.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1", [names.schema]);
-      assert.equal(tables.rows[0].n, 0);
+      const tables = await adminClient.query("SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = 'results'", [names.schema]);
+      assert.deepEqual(tables.rows, [{ tableowner: server.superuser }]);
+      assert.deepEqual((await adminClient.query(`SELECT * FROM "${names.schema}".results`)).rows, [{ run: "r2", value: 3 }]);
       await assert.rejects(connect(creds), rejectsWithCode(invalidPassword));
+    });
+
+    it("revoking with removeData drops the grant's own schema and its tables", async () => {
+      const own = grantNames("ns/results-removed");
+      const { password, verifier } = newGrantPassword();
+      await applyGrantPlan(admin, storageGrantPlan({ names: own, database, passwordVerifier: verifier }));
+      await withGrantee(grantCredentials({ host: server.host, port: server.port, database }, own, password), (c) => c.query("CREATE TABLE t (x int)"));
+      await applyRevokePlan(admin, revokeStorageGrantPlan(own, { removeData: true }));
+      const schema = await adminClient.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1", [own.schema]);
+      assert.equal(schema.rows[0].n, 0);
+      assert.equal(await roleExists(admin, own.role), false);
+    });
+  });
+
+  describe("storage grants in the Resource's shared schema", () => {
+    const shared = "pipeline_results";
+    async function sharedGrant(key: string): Promise<{ names: GrantNames; creds: GrantCredentials }> {
+      const names = { ...grantNames(key), schema: shared };
+      const { password, verifier } = newGrantPassword();
+      await applyGrantPlan(admin, storageGrantPlan({ names, database, passwordVerifier: verifier, sharedSchema: true }));
+      return { names, creds: grantCredentials({ host: server.host, port: server.port, database }, names, password) };
+    }
+
+    it("each grantee writes its own tables; none can write another's; removing one grantee's data leaves the rest", async () => {
+      const a = await sharedGrant("ns/run-a");
+      const b = await sharedGrant("ns/run-b");
+      await withGrantee(a.creds, (c) => c.query("CREATE TABLE run_a (x int); INSERT INTO run_a VALUES (1)"));
+      await withGrantee(b.creds, async (c) => {
+        await c.query("CREATE TABLE run_b (x int)");
+        await assert.rejects(c.query("INSERT INTO run_a VALUES (2)"), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query("SELECT * FROM run_a"), rejectsWithCode(insufficientPrivilege));
+        await assert.rejects(c.query("DROP TABLE run_a"), rejectsWithCode(insufficientPrivilege));
+      });
+      await applyRevokePlan(admin, revokeStorageGrantPlan(a.names, { sharedSchema: true, removeData: true }));
+      const left = await adminClient.query("SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", [shared]);
+      assert.deepEqual(left.rows, [{ tablename: "run_b" }]);
+      await applyRevokePlan(admin, revokeStorageGrantPlan(b.names, { sharedSchema: true }));
+      const kept = await adminClient.query("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = $1", [shared]);
+      assert.deepEqual(kept.rows, [{ tablename: "run_b", tableowner: server.superuser }]);
     });
   });
 });
