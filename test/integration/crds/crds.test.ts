@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { load } from "js-yaml";
 import { kinds } from "../../../operators/schema/index.ts";
 import type { KindDefinition } from "../../../operators/schema/kind.ts";
-import { freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 import { objects, rejection, type Obj, type Objects } from "./objects.ts";
 
 const run = promisify(execFile);
@@ -168,7 +168,10 @@ describe("CRDs on a real API server", function () {
 
     it("lists every kind under `kubectl get archipel`, with the kinds' columns", async () => {
       const kubectl = path.join(repoRoot, "bin/kubectl");
-      const { stdout } = await run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "get", "archipel", "-A", "-o", "name"], { maxBuffer: 16 << 20 });
+      // The API server publishes a new CRD's category in discovery a moment after Established.
+      const { stdout } = await eventually("the archipel category in discovery", () =>
+        run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "get", "archipel", "-A", "-o", "name"], { maxBuffer: 16 << 20 }),
+      );
       for (const kind of kinds) assert.match(stdout, new RegExp(`^${kind.singular}\\.archipel\\.io/.*${suffix}$`, "m"), kind.kind);
       const table = await run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "get", "resources.archipel.io", "-n", ns.name]);
       assert.match(table.stdout, /^NAME\s+TYPE\s+PROVIDER\s+VISIBILITY\s+READY\s+AGE$/m);
@@ -184,7 +187,9 @@ describe("CRDs on a real API server", function () {
         .filter((line) => line.trim() !== "" && !/\barchipel\.io\//.test(line))
         .flatMap((line) => (line.split(/\s+/)[1] ?? "").split(","));
       for (const short of others) assert.ok(!ours.has(short), `short name ${short} is also served by another resource`);
-      const byShort = await run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "get", "ares", "-n", ns.name, "-o", "name"]);
+      const byShort = await eventually("short name ares in discovery", () =>
+        run(kubectl, ["--kubeconfig", cluster.kubeconfigPath, "get", "ares", "-n", ns.name, "-o", "name"]),
+      );
       assert.match(byShort.stdout, /resource\.archipel\.io\/sentinel2-paris-summer-2025-/);
     });
   });
