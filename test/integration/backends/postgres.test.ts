@@ -17,6 +17,7 @@ import {
   type GrantNames,
   type ReadSource,
   grantNames,
+  hardenDatabaseStatements,
   readGrantPlan,
   revokeReadGrantPlan,
   revokeStorageGrantPlan,
@@ -188,6 +189,19 @@ describe("PostgreSQL grants (real server)", function () {
     await withGrantee(second.creds, async (c) => {
       assert.equal((await c.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3);
       await assert.rejects(c.query("SELECT * FROM public.salaries"), rejectsWithCode(insufficientPrivilege));
+    });
+  });
+
+  it("hardening the database takes away PUBLIC's temporary tables from grant roles", async () => {
+    const { creds } = await grantRead("ns/temp-tables", { kind: "table", schema: "public", table: "orders" });
+    await withGrantee(creds, async (c) => {
+      await c.query("SET default_transaction_read_only = off");
+      await c.query("CREATE TEMPORARY TABLE scratch (x int)"); // through PUBLIC's TEMPORARY privilege
+    });
+    for (const statement of hardenDatabaseStatements(database)) await adminClient.query(statement);
+    await withGrantee(creds, async (c) => {
+      await c.query("SET default_transaction_read_only = off");
+      await assert.rejects(c.query("CREATE TEMPORARY TABLE scratch (x int)"), rejectsWithCode(insufficientPrivilege));
     });
   });
 
