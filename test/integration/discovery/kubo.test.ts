@@ -13,9 +13,11 @@ import {
   type SignedDescriptor,
   verifyDescriptor,
 } from "../../../operators/discovery/descriptor.ts";
+import { type Announcement, announcementTopic, encodeAnnouncement, parseAnnouncement } from "../../../operators/discovery/announcement.ts";
 import { IpfsClient, IpfsError } from "../../../operators/discovery/ipfsClient.ts";
 import { planPeering } from "../../../operators/discovery/peering.ts";
 import { planRefusal } from "../../../operators/discovery/refusal.ts";
+import { parseSwarmKey, swarmKeyFingerprint } from "../../../operators/discovery/swarmKey.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { eventually, newSwarmKey, startKubo, type TestKubo } from "../../support/kubo.ts";
 
@@ -36,10 +38,11 @@ describe("discovery: real kubo nodes in private networks", function () {
   let ipfsA: IpfsClient, ipfsB: IpfsClient, ipfsC: IpfsClient, ipfsD: IpfsClient;
   const identityA = generateIdentityKey();
   let descriptorCid = "";
+  const scienceKey = newSwarmKey();
 
   before(async function () {
     this.timeout(180_000);
-    const science = newSwarmKey();
+    const science = scienceKey;
     const other = newSwarmKey();
     // One at a time: the machine has 2 cores shared with other jobs.
     a = await startKubo(`disc-a-${suffix}`, science);
@@ -151,23 +154,36 @@ describe("discovery: real kubo nodes in private networks", function () {
     await assert.rejects(ipfsC.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 5_000 }), /name resolve .*(could not resolve|timed out)/);
   });
 
-  it("pubsub announcements reach a peer when kubo has pubsub on (optional path)", async function () {
+  it("pubsub announcements reach a peer when kubo has pubsub on, and lead to a verified descriptor (optional path)", async function () {
     if (!(await ipfsB.pubsubEnabled())) this.skip();
-    const topic = `archipel/discovery/v1/it-${suffix}`;
-    const received: Array<{ from?: string; text: string }> = [];
+    const key = parseSwarmKey(scienceKey);
+    assert.ok(key.ok);
+    const topic = announcementTopic(swarmKeyFingerprint(key.key));
+    const received: Announcement[] = [];
     const stop = new AbortController();
     try {
-      await ipfsB.pubsubSubscribe(topic, (m) => received.push({ from: m.from, text: Buffer.from(m.data).toString() }), { signal: stop.signal });
+      await ipfsB.pubsubSubscribe(
+        topic,
+        (m) => {
+          const parsed = parseAnnouncement(m.data, m.from);
+          if (parsed.ok) received.push(parsed.announcement);
+        },
+        { signal: stop.signal },
+      );
       // Gossipsub needs a heartbeat or two to graft the mesh: publish until it arrives.
-      await eventually(
+      const start = performance.now();
+      const heard = await eventually(
         "B receives A's announcement",
         async () => {
-          await ipfsA.pubsubPublish(topic, `/ipfs/${descriptorCid}`);
-          return received.some((m) => m.from === a.peerId && m.text === `/ipfs/${descriptorCid}`);
+          await ipfsA.pubsubPublish(topic, encodeAnnouncement(a.peerId, descriptorCid));
+          return received.find((x) => x.peerId === a.peerId);
         },
         20_000,
         500,
       );
+      log("pubsub announcement A→B (subscribe to first delivery)", performance.now() - start);
+      const result = verifyDescriptor(await ipfsB.catBytes(heard.descriptorCid, MAX_DESCRIPTOR_BYTES), Date.now(), { peerId: heard.peerId });
+      assert.equal(result.ok ? "ok" : result.reason, "ok");
     } finally {
       stop.abort();
     }
