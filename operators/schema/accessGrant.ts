@@ -8,6 +8,7 @@ import {
   category,
   cel,
   column,
+  described,
   DnsLabel,
   group,
   immutable,
@@ -58,7 +59,7 @@ export const AccessGrantSpec = strictObject({
     description: "read (data resources) or write (storage resources)",
     ...immutable("spec.mode", "create a new AccessGrant"),
   }),
-  expiresAt: Timestamp,
+  expiresAt: described(Timestamp, "the credentials stop working then, and are deleted"),
   purpose: Type.Optional(Type.String({ maxLength: 1024 })),
   pipelineRunRef: Type.Optional(LocalObjectReference),
 });

@@ -25,6 +25,13 @@ export function StringEnum<const V extends readonly string[]>(
   return Type.Unsafe<V[number]>({ type: "string", enum: [...values], ...options });
 }
 
+/** The same schema with its own description (TypeBox's hidden markers kept). */
+export function described<T extends TSchema>(schema: T, description: string): T {
+  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(schema)) as T & { description?: string };
+  copy.description = description;
+  return copy;
+}
+
 /** A CEL rule for `x-kubernetes-validations`. `fieldPath` is relative to the node carrying it. */
 export function cel(rule: string, message: string, fieldPath?: string): ValidationRule {
   return fieldPath === undefined ? { rule, message } : { rule, message, fieldPath };

@@ -123,8 +123,8 @@ export function objectSchemaOf(kind: KindDefinition): JsonObject {
       apiVersion: { description: "archipel.io/v1alpha1", type: "string" },
       kind: { description: kind.kind, type: "string" },
       metadata: { type: "object" },
-      spec: structural(kind.spec, "spec"),
-      status: structural(kind.status, "status"),
+      spec: { description: `what the user wants of this ${kind.kind}`, ...structural(kind.spec, "spec") },
+      status: { description: "what the controllers observed (written through the status subresource)", ...structural(kind.status, "status") },
     },
   };
   if (kind.validations.length > 0) root["x-kubernetes-validations"] = kind.validations.map(orderedRule);

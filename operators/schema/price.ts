@@ -9,6 +9,7 @@ import {
   column,
   Currency,
   Decimal,
+  described,
   group,
   kindObject,
   ObjectName,
@@ -23,11 +24,11 @@ import {
 
 export const PriceRates = strictObject(
   {
-    cpuCoreHour: Type.Optional(Decimal),
-    memoryGiBHour: Type.Optional(Decimal),
-    storageGiBMonth: Type.Optional(Decimal),
-    egressGiB: Type.Optional(Decimal),
-    perRun: Type.Optional(Decimal),
+    cpuCoreHour: Type.Optional(described(Decimal, "per cpu core and hour")),
+    memoryGiBHour: Type.Optional(described(Decimal, "per GiB of memory and hour")),
+    storageGiBMonth: Type.Optional(described(Decimal, "per GiB stored and month (30 days)")),
+    egressGiB: Type.Optional(described(Decimal, "per GiB leaving the cluster")),
+    perRun: Type.Optional(described(Decimal, "per PipelineRun step using the target")),
   },
   { minProperties: 1, description: "at least one rate, each a decimal string in spec.currency" },
 );
@@ -41,8 +42,8 @@ export const PriceSpec = strictObject(
     ),
     currency: Currency,
     rates: PriceRates,
-    validFrom: Timestamp,
-    validUntil: Type.Optional(Timestamp),
+    validFrom: described(Timestamp, "the rates apply from this time (RFC 3339)"),
+    validUntil: Type.Optional(described(Timestamp, "and until this time, when given")),
   },
   {
     "x-kubernetes-validations": [

@@ -7,6 +7,7 @@ import {
   category,
   cel,
   column,
+  described,
   group,
   kindObject,
   LocalObjectReference,
@@ -23,11 +24,11 @@ import {
 
 export const ReservationSpec = strictObject(
   {
-    providerRef: LocalObjectReference,
-    cpu: Quantity,
-    memory: Quantity,
-    start: Timestamp,
-    end: Timestamp,
+    providerRef: strictObject({ name: ObjectName }, { description: "the compute Provider in this namespace" }),
+    cpu: described(Quantity, "cpu to hold, a quantity (e.g. 4, 500m)"),
+    memory: described(Quantity, "memory to hold, a quantity (e.g. 16Gi)"),
+    start: described(Timestamp, "the window opens (RFC 3339)"),
+    end: described(Timestamp, "the window closes; after start"),
     pipelineRunRef: Type.Optional(LocalObjectReference),
     requester: Type.Optional(
       strictObject(

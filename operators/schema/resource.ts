@@ -16,7 +16,7 @@ import {
   HttpUrl,
   immutable,
   kindObject,
-  LocalObjectReference,
+  ObjectName,
   Quantity,
   readyColumn,
   reasonColumn,
@@ -158,9 +158,9 @@ export type ServiceResource = Static<typeof ServiceResource>;
 
 export const ResourceSpec = strictObject(
   {
-    providerRef: LocalObjectReference,
+    providerRef: strictObject({ name: ObjectName }, { description: "the Provider in this namespace that offers this entry" }),
     type: StringEnum(providerTypes, { description: "equals the provider's type", ...immutable("spec.type", "create a new Resource") }),
-    title: Type.String({ minLength: 1, maxLength: 256 }),
+    title: Type.String({ minLength: 1, maxLength: 256, description: "shown in catalog searches" }),
     description: Type.Optional(Type.String({ maxLength: 8192 })),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32, "x-kubernetes-list-type": "set" })),
     visibility: StringEnum(visibilities, {

@@ -7,10 +7,10 @@ import {
   category,
   cel,
   column,
+  described,
   DnsLabel,
   group,
   kindObject,
-  LocalObjectReference,
   Money,
   ObjectName,
   readyColumn,
@@ -22,9 +22,9 @@ import {
 
 export const UsageRecordSpec = strictObject(
   {
-    pipelineRunRef: LocalObjectReference,
-    step: DnsLabel,
-    peer: Type.Optional(ObjectName),
+    pipelineRunRef: strictObject({ name: ObjectName }, { description: "the PipelineRun in this namespace" }),
+    step: described(DnsLabel, "the step's name in the PipelineRun"),
+    peer: Type.Optional(described(ObjectName, "the Peer whose cluster ran the step (absent: here)")),
     projectRef: Type.Optional(strictObject({ name: DnsLabel })),
     startedAt: Timestamp,
     finishedAt: Timestamp,
