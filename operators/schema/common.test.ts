@@ -32,8 +32,8 @@ describe("schema building blocks", () => {
 
   it("described() changes the description only: optionality and validation stay", () => {
     const d = described(Decimal, "per hour");
-    assert.equal(d.description, "per hour");
-    assert.notEqual(Decimal.description, "per hour");
+    assert.equal((d as { description?: string }).description, "per hour");
+    assert.notEqual((Decimal as { description?: string }).description, "per hour");
     const obj = Type.Object({ a: Type.Optional(d), b: described(Decimal, "b") });
     assert.deepEqual(obj.required, ["b"]);
     assert.ok(Value.Check(obj, { b: "1" }));
