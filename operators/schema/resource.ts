@@ -47,7 +47,7 @@ const fileFacts = {
 
 export const TimeRange = strictObject(
   { start: Timestamp, end: Timestamp },
-  { "x-kubernetes-validations": [cel("self.end > self.start", "end must be after start", ".end")] },
+  { "x-kubernetes-validations": [cel("self.end > self.start", "spec.data.stac.datetime.end must be after start", ".end")] },
 );
 export type TimeRange = Static<typeof TimeRange>;
 
@@ -56,9 +56,9 @@ export const BoundingBox = strictObject(
   {
     description: "WGS84 degrees, as decimal strings",
     "x-kubernetes-validations": [
-      cel("double(self.south) <= double(self.north)", "south must not be greater than north", ".south"),
-      cel("double(self.south) >= -90.0 && double(self.north) <= 90.0", "latitudes must be within [-90, 90]", ".north"),
-      cel("double(self.west) >= -180.0 && double(self.east) <= 180.0", "longitudes must be within [-180, 180]", ".east"),
+      cel("double(self.south) <= double(self.north)", "spec.data.stac.bbox.south must not be greater than north", ".south"),
+      cel("double(self.south) >= -90.0 && double(self.north) <= 90.0", "spec.data.stac.bbox: latitudes must be within [-90, 90]", ".north"),
+      cel("double(self.west) >= -180.0 && double(self.east) <= 180.0", "spec.data.stac.bbox: longitudes must be within [-180, 180]", ".east"),
     ],
   },
 );

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { load } from "js-yaml";
+import { celRulesOf } from "../../../operators/schema/crd.ts";
 import { kinds } from "../../../operators/schema/index.ts";
 import type { KindDefinition } from "../../../operators/schema/kind.ts";
 import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
@@ -70,6 +71,13 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "an overcommit ratio that is not a decimal string", change: (o) => {
       o.spec = { type: "compute", compute: { overcommit: { cpu: "1.5x" } } };
     }, names: "spec.compute.overcommit.cpu" },
+    { why: "type storage with a data block", change: (o) => { o.spec.type = "storage"; }, names: "spec.storage" },
+    { why: "type service with a data block", change: (o) => { o.spec.type = "service"; }, names: "spec.service" },
+    { why: "source url without its block", change: (o) => { spec(o, "data").source = "url"; }, names: "spec.data.url" },
+    { why: "source postgres without its block", change: (o) => { spec(o, "data").source = "postgres"; }, names: "spec.data.postgres" },
+    { why: "a storage backend whose block is missing", change: (o) => {
+      o.spec = { type: "storage", storage: { backend: "s3", postgres: { host: "db", database: "results", credentialsSecretRef: { name: "db-admin" } } } };
+    }, names: "spec.storage.s3" },
     { why: "an inline secret", change: (o) => { spec(o, "data", "stac").token = "s3cr3t"; }, names: /unknown field "spec\.data\.stac\.token"/ },
   ],
   Resource: [
@@ -79,6 +87,23 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "two data sources at once", change: (o) => { spec(o, "data").url = { url: "https://example.org/a.tif" }; }, names: "spec.data" },
     { why: "a time range that ends before it starts", change: (o) => { spec(o, "data", "stac", "datetime").end = "2025-05-01T00:00:00Z"; }, names: "spec.data.stac.datetime.end" },
     { why: "a bounding box upside down", change: (o) => { spec(o, "data", "stac", "bbox").south = "49.5"; }, names: "spec.data.stac.bbox.south" },
+    { why: "type compute with a data block", change: (o) => { o.spec.type = "compute"; }, names: "spec.compute" },
+    { why: "type service with a data block", change: (o) => { o.spec.type = "service"; }, names: "spec.service" },
+    { why: "a latitude beyond 90", change: (o) => { spec(o, "data", "stac", "bbox").north = "91"; }, names: "spec.data.stac.bbox.north" },
+    { why: "a longitude beyond 180", change: (o) => { spec(o, "data", "stac", "bbox").east = "180.5"; }, names: "spec.data.stac.bbox.east" },
+    { why: "a postgres entry with both table and query", change: (o) => {
+      o.spec.data = { postgres: { table: { name: "scenes" }, query: "select 1" } };
+    }, names: "spec.data.postgres" },
+    { why: "storage in a bucket and a schema at once", change: (o) => {
+      o.spec.type = "storage";
+      delete o.spec.data;
+      o.spec.storage = { s3: { bucket: "results" }, postgres: { schema: "results" } };
+    }, names: "spec.storage" },
+    { why: "a service with no CWL document", change: (o) => {
+      o.spec.type = "service";
+      delete o.spec.data;
+      o.spec.service = { image: "registry.example.org/ndvi:1.0", cwl: {} };
+    }, names: "spec.service.cwl" },
     { why: "an unknown visibility", change: (o) => { o.spec.visibility = "secret"; }, names: "spec.visibility" },
   ],
   AccessGrant: [
@@ -97,6 +122,7 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "an end before the start", change: (o) => { o.spec.end = "2026-12-01T12:00:00Z"; }, names: "spec.end" },
     { why: "an empty window", change: (o) => { o.spec.end = o.spec.start; }, names: "spec.end" },
     { why: "zero cpu", change: (o) => { o.spec.cpu = "0"; }, names: "spec.cpu" },
+    { why: "zero memory", change: (o) => { o.spec.memory = "0Gi"; }, names: "spec.memory" },
     { why: "memory that is not a quantity", change: (o) => { o.spec.memory = "16 GB"; }, names: "spec.memory" },
   ],
   PipelineRun: [
@@ -104,6 +130,7 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "two steps with one name", change: (o) => { spec<Json[]>(o, "steps")[1]!.name = "ndvi"; }, names: "spec.steps[1]" },
     { why: "an output from a step that does not exist", change: (o) => { spec<Json[]>(o, "outputs")[0]!.source = "mosaic/composites"; }, names: "spec.outputs" },
     { why: "explicit placement without a peer", change: (o) => { delete (spec<Json[]>(o, "steps")[1]!.placement as Json).peer; }, names: "spec.steps[1].placement.peer" },
+    { why: "a default explicit placement without a peer", change: (o) => { o.spec.placement = { strategy: "Explicit" }; }, names: "spec.placement.peer" },
     { why: "a budget as a float", change: (o) => { spec(o, "budget").amount = 25.5; }, names: "spec.budget.amount" },
   ],
   UsageRecord: [
@@ -138,6 +165,7 @@ describe("CRDs on a real API server", function () {
   let api: Objects;
   const suffix = randomBytes(3).toString("hex");
   const clusterScoped: { kind: KindDefinition; name: string }[] = [];
+  const seen: string[] = []; // every rejection message, to prove each CEL rule fired somewhere
 
   before(async function () {
     this.timeout(120_000);
@@ -202,6 +230,7 @@ describe("CRDs on a real API server", function () {
         it(`${kind.kind}: ${c.why} → ${String(c.names)}`, async () => {
           const obj = await variant(kind, `bad-${suffix}`, c.change);
           const { code, message } = await rejection(api.create(kind, obj, { dryRun: true }));
+          seen.push(message);
           assert.ok(code === 422 || code === 400, `HTTP ${code}: ${message}`);
           const names = typeof c.names === "string" ? new RegExp(`(^|[\\s:[])${escape(c.names)}: `) : c.names;
           assert.match(message, names);
@@ -218,6 +247,7 @@ describe("CRDs on a real API server", function () {
         const changed = structuredClone(created);
         change(changed);
         const { code, message } = await rejection(api.replace(kind, changed));
+        seen.push(message);
         assert.equal(code, 422, message);
         assert.match(message, new RegExp(`(^|[\\s:[])${escape(field)}: Invalid value: .*${escape(field)} is immutable`));
         if (kindName === "UsageRecord") return; // a record's whole spec is immutable
@@ -230,6 +260,18 @@ describe("CRDs on a real API server", function () {
         assert.equal(updated.metadata.generation, 2);
       });
     }
+  });
+
+  describe("CEL coverage", () => {
+    it("every CEL rule of every kind refused at least one of the objects above", function () {
+      if (seen.length === 0) this.skip(); // run alone (--grep): the cases above did not run
+      const silent = kinds.flatMap((kind) =>
+        celRulesOf(kind)
+          .filter(({ rule }) => !seen.some((m) => rule.message !== undefined && m.includes(rule.message)))
+          .map(({ path, rule }) => `${kind.kind} ${path}: ${rule.message ?? rule.rule}`),
+      );
+      assert.deepEqual(silent, []);
+    });
   });
 
   describe("status subresource", () => {
