@@ -260,6 +260,22 @@ export class IpfsClient {
     });
   }
 
+  /**
+   * One reachability observation of a peer, for peerState: a libp2p ping within `timeoutMs`.
+   * `swarm peers` alone is not enough — measured: a frozen peer stays listed ~45 s (until the
+   * connection's keep-alive fails), while its ping fails at once. Throws only when this node
+   * itself does not answer, so a local kubo outage is never blamed on the peers.
+   */
+  async probePeer(peerId: string, timeoutMs = 3_000): Promise<{ reachable: true; rttMs: number } | { reachable: false; message: string }> {
+    try {
+      const m = await this.ping(peerId, 1, { timeoutMs });
+      return { reachable: true, rttMs: m.rttMs };
+    } catch (err) {
+      await this.id({ timeoutMs });
+      return { reachable: false, message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
   /** False when the node runs without Pubsub.Enabled (discovery then relies on the swarm only). */
   async pubsubEnabled(opts?: CallOptions): Promise<boolean> {
     try {

@@ -1,7 +1,7 @@
 // Peer reachability: Discovered → Connected → Unreachable → Lost (and back to Connected as soon
-// as the peer answers again). Pure: the reconciler observes (is the peer connected in the
-// swarm / did it answer?) and passes the time; this decides the state, its reason, and when
-// to look again (the reconciler's requeueAfter).
+// as the peer answers again). Pure: the reconciler observes (IpfsClient.probePeer: a libp2p
+// ping with a 3 s deadline — `swarm peers` keeps listing a hung peer for ~45 s) and passes the
+// time; this decides the state, its reason, and when to look again (the requeueAfter).
 //
 // Timing (documented in the Peer CRD and the issue's e2e bound):
 //   - a peer is probed every PROBE_INTERVAL_MS (5 s);

@@ -27,6 +27,9 @@ export interface TestKubo {
   halt(): Promise<void>;
   /** Stops (if running) and starts again with the same identity and addresses. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT the daemon: a hung or partitioned node whose connections stay open. */
+  freeze(): void;
+  thaw(): void;
 }
 
 interface KuboJson {
@@ -35,6 +38,7 @@ interface KuboJson {
   peerId: string;
   swarmAddrs: string[];
   startMs: number;
+  pid: number;
 }
 
 let hostCounter = 0;
@@ -72,6 +76,7 @@ export async function startKubo(name: string, swarmKey: string, options: { pubsu
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  let pid = info.pid;
   const node: TestKubo = {
     name,
     apiURL: info.apiURL,
@@ -80,6 +85,11 @@ export async function startKubo(name: string, swarmKey: string, options: { pubsu
     host,
     startMs: info.startMs,
     stop: async () => {
+      try {
+        process.kill(pid, "SIGCONT"); // a frozen daemon cannot handle SIGTERM
+      } catch {
+        // already gone
+      }
       await hackKubo(["down", name]);
     },
     halt: async () => {
@@ -89,7 +99,10 @@ export async function startKubo(name: string, swarmKey: string, options: { pubsu
       await hackKubo(["stop", name]);
       const again = JSON.parse(await hackKubo(["up", name])) as KuboJson;
       node.startMs = again.startMs;
+      pid = again.pid;
     },
+    freeze: () => process.kill(pid, "SIGSTOP"),
+    thaw: () => process.kill(pid, "SIGCONT"),
   };
   return node;
 }

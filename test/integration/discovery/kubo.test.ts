@@ -240,6 +240,29 @@ describe("discovery: real kubo nodes in private networks", function () {
     assert.ok((await peersOf(ipfsA)).includes(b.peerId));
   });
 
+  it("a hung peer fails a probe within its deadline, while swarm peers still lists it", async function () {
+    this.timeout(60_000);
+    await ipfsA.connect(b.swarmAddrs[0] ?? "");
+    const before = await ipfsA.probePeer(b.peerId);
+    assert.equal(before.reachable, true);
+    b.freeze();
+    try {
+      const start = performance.now();
+      const probe = await ipfsA.probePeer(b.peerId, 3_000);
+      log("probe of a frozen peer (ping deadline 3 s)", performance.now() - start);
+      assert.equal(probe.reachable, false);
+      assert.ok((await peersOf(ipfsA)).includes(b.peerId), "the stale connection is still listed");
+    } finally {
+      b.thaw();
+    }
+    await eventually("B answers probes again", async () => (await ipfsA.probePeer(b.peerId)).reachable, 20_000, 500);
+  });
+
+  it("a probe blames this node, not the peer, when this node's kubo is down", async () => {
+    const dead = new IpfsClient({ apiURL: "http://127.0.0.1:9", timeoutMs: 1_000 });
+    await assert.rejects(dead.probePeer(b.peerId, 1_000), /kubo at http:\/\/127.0.0.1:9: id:/);
+  });
+
   it("a peer that goes down disappears from swarm peers and, kept by peering, comes back after a restart", async function () {
     this.timeout(120_000);
     await ipfsA.peeringAdd(b.swarmAddrs[0] ?? "");
