@@ -3,6 +3,7 @@
 //   node hack/gen-manifests.ts [--check]
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { dump } from "js-yaml";
 import { crdName, crdOf } from "../operators/schema/crd.ts";
 import { kinds } from "../operators/schema/index.ts";
@@ -86,4 +87,7 @@ async function main(argv: string[]): Promise<number> {
   return argv.includes("--check") ? check(files) : write(files);
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+// Run as a script only (tests import manifests()); import.meta.main needs Node 24.2, engines allow 22.19.
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
