@@ -1,0 +1,87 @@
+// archipel-cwl-runner [--outdir DIR] [--quiet] TOOL.cwl [JOB.yml]
+// Translates the process to an Argo Workflow, runs the translated steps' entrypoint on
+// this machine without containers, and prints the CWL output object as JSON.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { loadProcess, readDocument } from "../cwl/load.ts";
+import { InvalidDocument, isObj } from "../cwl/normalize.ts";
+import { ExpressionError, initSandbox, Sandbox } from "../cwl/sandbox.ts";
+import { InvalidJob } from "../cwl/values.ts";
+import { InputError } from "../entrypoint/files.ts";
+import { ToolFailed, UnsupportedFeature } from "../entrypoint/tool.ts";
+import { runLocally } from "../runner/local.ts";
+
+interface CliOptions { outdir: string; quiet: boolean; tool?: string; job?: string; keep: boolean }
+
+export const exitUnsupported = 33;
+
+export function parseArgs(argv: string[]): CliOptions {
+  const options: CliOptions = { outdir: process.cwd(), quiet: false, keep: false };
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--outdir") options.outdir = argv[++i] ?? options.outdir;
+    else if (arg.startsWith("--outdir=")) options.outdir = arg.slice("--outdir=".length);
+    else if (arg === "--quiet") options.quiet = true;
+    else if (arg === "--keep-tmp") options.keep = true;
+    else if (arg.startsWith("--")) continue;
+    else positional.push(arg);
+  }
+  if (positional[0] !== undefined) options.tool = positional[0];
+  if (positional[1] !== undefined) options.job = positional[1];
+  return options;
+}
+
+function readJob(path: string | undefined): { job: Record<string, unknown>; jobDir: string } {
+  if (path === undefined) return { job: {}, jobDir: process.cwd() };
+  const data = readDocument(resolve(path));
+  if (data !== null && data !== undefined && !isObj(data)) throw new InvalidJob(`${path}: a job must be a mapping of input names to values`);
+  const job = { ...((data ?? {}) as Record<string, unknown>) };
+  delete job["cwl:tool"];
+  return { job, jobDir: dirname(resolve(path)) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const options = parseArgs(argv);
+  if (argv.includes("--version")) {
+    process.stdout.write("archipel-cwl-runner 0.1.0\n");
+    return 0;
+  }
+  if (options.tool === undefined) {
+    process.stderr.write("usage: archipel-cwl-runner [--outdir DIR] [--quiet] TOOL.cwl [JOB.yml]\n");
+    return 2;
+  }
+  await initSandbox();
+  const sandbox = new Sandbox();
+  const scratch = mkdtempSync(join(tmpdir(), "archipel-cwl-"));
+  try {
+    const process_ = await loadProcess(options.tool);
+    const { job, jobDir } = readJob(options.job);
+    mkdirSync(options.outdir, { recursive: true });
+    const outputs = runLocally(process_, job, { scratch, sandbox, jobDir, outdir: resolve(options.outdir) });
+    process.stdout.write(`${JSON.stringify(outputs, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    return reportFailure(error);
+  } finally {
+    sandbox.dispose();
+    if (!options.keep) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function reportFailure(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UnsupportedFeature) {
+    process.stderr.write(`unsupported: ${message}\n`);
+    return exitUnsupported;
+  }
+  const known = [InvalidDocument, InvalidJob, InputError, ToolFailed, ExpressionError].some((k) => error instanceof k);
+  process.stderr.write(`${known ? "" : "internal error: "}${message}\n`);
+  if (!known && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return 1;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

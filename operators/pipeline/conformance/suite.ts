@@ -1,0 +1,132 @@
+// Helpers of hack/conformance, decided by feature, never by test id:
+//   suite.ts container-tests TESTS.json     ids of tests that need a container runtime
+//   suite.ts summary TESTS.json JUNIT.xml [--baseline FILE] [--update-baseline]
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+
+interface TestEntry { id: string; tool?: string; tags: string[]; should_fail?: boolean; baseDir: string }
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Reads the test list that hack/conformance exported to JSON (its YAML needs a lenient parser). */
+export function readTests(path: string): TestEntry[] {
+  const data = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  return (Array.isArray(data) ? data : []).filter(isObj).map((item) => ({
+    id: String(item.id ?? ""),
+    ...(typeof item.tool === "string" ? { tool: item.tool } : {}),
+    tags: Array.isArray(item.tags) ? item.tags.map(String) : [],
+    ...(item.should_fail === true ? { should_fail: true } : {}),
+    baseDir: String(item.baseDir ?? "."),
+  }));
+}
+
+/** True when a document (or any process it runs) has DockerRequirement under requirements. */
+export function requiresContainer(file: string, seen = new Set<string>()): boolean {
+  if (seen.has(file) || !existsSync(file)) return false;
+  seen.add(file);
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(file, "utf8"));
+  } catch {
+    return false;
+  }
+  return containerIn(data, dirname(file), seen);
+}
+
+function containerIn(value: unknown, baseDir: string, seen: Set<string>): boolean {
+  if (Array.isArray(value)) return value.some((v) => containerIn(v, baseDir, seen));
+  if (!isObj(value)) return false;
+  if (hasDockerRequirement(value.requirements) || "dockerOutputDirectory" in value) return true;
+  if (typeof value.run === "string" && !value.run.startsWith("#")) {
+    if (requiresContainer(resolve(baseDir, value.run.split("#")[0] ?? ""), seen)) return true;
+  }
+  return Object.entries(value).some(([key, v]) => key !== "hints" && containerIn(v, baseDir, seen));
+}
+
+function hasDockerRequirement(requirements: unknown): boolean {
+  if (Array.isArray(requirements)) return requirements.some((r) => isObj(r) && r.class === "DockerRequirement");
+  return isObj(requirements) && "DockerRequirement" in requirements;
+}
+
+export function needsContainer(test: TestEntry): boolean {
+  if (test.tags.includes("docker") || test.tags.includes("container")) return true;
+  return test.tool !== undefined && requiresContainer(resolve(test.baseDir, test.tool.split("#")[0] ?? ""));
+}
+
+interface Outcome { id: string; result: "passed" | "failed" | "unsupported"; message: string }
+
+/** Reads cwltest's JUnit report. */
+export function readJunit(path: string): Outcome[] {
+  const xml = readFileSync(path, "utf8");
+  const outcomes: Outcome[] = [];
+  for (const match of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const attrs = match[1] ?? "";
+    const body = match[2] ?? "";
+    const id = /name="([^"]*)"/.exec(attrs)?.[1] ?? "";
+    const result = /<failure|<error/.test(body) ? "failed" : /<skipped/.test(body) ? "unsupported" : "passed";
+    const message = /message="([^"]*)"/.exec(body)?.[1] ?? "";
+    outcomes.push({ id, result, message });
+  }
+  return outcomes;
+}
+
+function summary(testsPath: string, junitPath: string, baselinePath: string | undefined, update: boolean): number {
+  const tests = new Map(readTests(testsPath).map((t) => [t.id, t]));
+  const outcomes = readJunit(junitPath);
+  const perTag = new Map<string, { passed: number; failed: number; unsupported: number }>();
+  for (const outcome of outcomes) {
+    for (const tag of ["all", ...(tests.get(outcome.id)?.tags ?? [])]) {
+      const counts = perTag.get(tag) ?? { passed: 0, failed: 0, unsupported: 0 };
+      counts[outcome.result]++;
+      perTag.set(tag, counts);
+    }
+  }
+  process.stdout.write(`${"tag".padEnd(28)} passed failed unsupported\n`);
+  for (const [tag, c] of [...perTag].sort(([a], [b]) => (a === "all" ? -1 : b === "all" ? 1 : a.localeCompare(b)))) {
+    process.stdout.write(`${tag.padEnd(28)} ${String(c.passed).padStart(6)} ${String(c.failed).padStart(6)} ${String(c.unsupported).padStart(11)}\n`);
+  }
+  const failing = outcomes.filter((o) => o.result !== "passed").map((o) => `${o.id} (${o.result})`);
+  if (failing.length > 0) process.stdout.write(`not passed: ${failing.join(", ")}\n`);
+  return checkBaseline(outcomes, baselinePath, update);
+}
+
+/** The baseline lists the tests that passed before: any of them failing now is a regression. */
+function checkBaseline(outcomes: Outcome[], baselinePath: string | undefined, update: boolean): number {
+  if (baselinePath === undefined) return 0;
+  const passed = outcomes.filter((o) => o.result === "passed").map((o) => o.id).sort();
+  if (update) {
+    writeFileSync(baselinePath, `${passed.join("\n")}\n`);
+    process.stdout.write(`baseline ${baselinePath} updated: ${passed.length} passing tests\n`);
+    return 0;
+  }
+  if (!existsSync(baselinePath)) return 0;
+  const expected = readFileSync(baselinePath, "utf8").split("\n").filter((l) => l !== "");
+  const ran = new Set(outcomes.map((o) => o.id));
+  const regressions = expected.filter((id) => ran.has(id) && !passed.includes(id));
+  if (regressions.length === 0) return 0;
+  process.stdout.write(`REGRESSIONS (passed in ${baselinePath}, fail now): ${regressions.join(", ")}\n`);
+  return 1;
+}
+
+function main(argv: string[]): number {
+  const [command, testsPath, ...rest] = argv;
+  if (command === "container-tests" && testsPath !== undefined) {
+    // cwltest's -N takes 1-based positions in the whole list (its -S fails under --tags).
+    const tests = readTests(testsPath);
+    const positions = tests.flatMap((t, i) => (needsContainer(t) ? [i + 1] : []));
+    process.stderr.write(`container tests: ${positions.map((p) => tests[p - 1]?.id).join(" ")}\n`);
+    process.stdout.write(positions.join(","));
+    return 0;
+  }
+  if (command === "summary" && testsPath !== undefined && rest[0] !== undefined) {
+    const baselineIndex = rest.indexOf("--baseline");
+    const baseline = baselineIndex >= 0 ? rest[baselineIndex + 1] : undefined;
+    return summary(testsPath, rest[0], baseline, rest.includes("--update-baseline"));
+  }
+  process.stderr.write("usage: suite.ts container-tests TESTS.yaml | summary TESTS.json JUNIT.xml [--baseline FILE] [--update-baseline]\n");
+  return 2;
+}
+
+if (import.meta.main) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,130 @@
+// CWL parameter references `$(...)` and, under InlineJavascriptRequirement, JavaScript
+// expressions `$(...)` / `${...}` (CWL v1.2 "Expressions" and "Parameter references").
+import { ExpressionError, Sandbox } from "./sandbox.ts";
+
+export interface ExpressionContext {
+  inputs: Record<string, unknown>;
+  self: unknown;
+  runtime: Record<string, unknown>;
+}
+
+export interface Evaluator {
+  /** true when InlineJavascriptRequirement is in force */
+  javascript: boolean;
+  expressionLib: string[];
+  sandbox: Sandbox;
+}
+
+interface Segment { kind: "text" | "paren" | "brace"; text: string }
+
+/** Splits a string into literal text and `$(...)` / `${...}` expressions (with `\$` escapes). */
+export function scanExpressions(source: string): Segment[] {
+  const segments: Segment[] = [];
+  let text = "";
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i];
+    if (c === "\\" && (source[i + 1] === "$" || source[i + 1] === "\\")) {
+      text += source[i + 1];
+      i += 2;
+      continue;
+    }
+    if (c === "$" && (source[i + 1] === "(" || source[i + 1] === "{")) {
+      const end = findClose(source, i + 1);
+      if (text !== "") segments.push({ kind: "text", text });
+      text = "";
+      segments.push({ kind: source[i + 1] === "(" ? "paren" : "brace", text: source.slice(i + 2, end) });
+      i = end + 1;
+      continue;
+    }
+    text += c;
+    i++;
+  }
+  if (text !== "" || segments.length === 0) segments.push({ kind: "text", text });
+  return segments;
+}
+
+const closers: Record<string, string> = { "(": ")", "{": "}", "[": "]" };
+
+function findClose(source: string, open: number): number {
+  const stack: string[] = [];
+  let quote = "";
+  for (let i = open; i < source.length; i++) {
+    const c = source[i] ?? "";
+    if (quote !== "") {
+      if (c === "\\") i++;
+      else if (c === quote) quote = "";
+      continue;
+    }
+    if (c === "'" || c === '"' || c === "`") quote = c;
+    else if (c in closers) stack.push(closers[c] ?? "");
+    else if (c === stack[stack.length - 1]) {
+      stack.pop();
+      if (stack.length === 0) return i;
+    }
+  }
+  throw new ExpressionError(`unterminated expression in ${JSON.stringify(source)}`);
+}
+
+/** True when the string contains an (unescaped) expression. */
+export function hasExpression(value: unknown): value is string {
+  return typeof value === "string" && scanExpressions(value).some((s) => s.kind !== "text");
+}
+
+/**
+ * Evaluates every expression in `source`. A string that is exactly one expression yields
+ * that expression's value; otherwise the pieces are concatenated as strings.
+ */
+export function evaluate(source: unknown, context: ExpressionContext, evaluator: Evaluator): unknown {
+  if (typeof source !== "string") return source;
+  const trimmed = source.trim();
+  const segments = scanExpressions(trimmed);
+  if (segments.length === 1 && segments[0]?.kind !== "text") return evalSegment(segments[0] as Segment, context, evaluator);
+  if (segments.every((s) => s.kind === "text")) return scanExpressions(source).map((s) => s.text).join("");
+  return scanExpressions(source)
+    .map((s) => (s.kind === "text" ? s.text : interpolationString(evalSegment(s, context, evaluator))))
+    .join("");
+}
+
+function interpolationString(value: unknown): string {
+  if (typeof value === "string") return value;
+  return JSON.stringify(value ?? null);
+}
+
+function evalSegment(segment: Segment, context: ExpressionContext, evaluator: Evaluator): unknown {
+  if (!evaluator.javascript) {
+    if (segment.kind === "brace") throw new ExpressionError("a ${...} expression needs InlineJavascriptRequirement");
+    return parameterReference(segment.text, context);
+  }
+  const body = segment.kind === "paren" ? `return (${segment.text});` : segment.text;
+  const variables = { inputs: context.inputs, self: context.self ?? null, runtime: context.runtime };
+  return evaluator.sandbox.evaluate(body, variables, evaluator.expressionLib.join("\n"));
+}
+
+const referencePattern = /^\s*(inputs|self|runtime)((?:\.[A-Za-z_][A-Za-z0-9_]*|\['(?:[^'\\]|\\.)*'\]|\["(?:[^"\\]|\\.)*"\]|\[\d+\])*)\s*$/;
+const segmentPattern = /\.([A-Za-z_][A-Za-z0-9_]*)|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]/g;
+
+/** Evaluates a parameter reference without JavaScript (`inputs.x.y`, `self[0]`, `.length`). */
+export function parameterReference(reference: string, context: ExpressionContext): unknown {
+  const match = referencePattern.exec(reference);
+  if (match === null) {
+    throw new ExpressionError(`${JSON.stringify(reference)} is not a parameter reference; use InlineJavascriptRequirement for JavaScript`);
+  }
+  const root = match[1] as keyof ExpressionContext;
+  let value: unknown = context[root];
+  for (const part of (match[2] ?? "").matchAll(segmentPattern)) {
+    const key = part[1] ?? part[2] ?? part[3] ?? part[4] ?? "";
+    value = step(value, key, reference);
+  }
+  return value ?? null;
+}
+
+function step(value: unknown, key: string, reference: string): unknown {
+  if (Array.isArray(value)) {
+    if (key === "length") return value.length;
+    return value[Number(key)];
+  }
+  if (typeof value === "string" && key === "length") return value.length;
+  if (value !== null && typeof value === "object") return (value as Record<string, unknown>)[key];
+  throw new ExpressionError(`${reference}: cannot read ${JSON.stringify(key)} of ${JSON.stringify(value ?? null)}`);
+}

@@ -1,0 +1,87 @@
+// JavaScript sandbox for CWL expressions: a QuickJS interpreter compiled to WebAssembly.
+// The expression runs in a separate heap with no host bindings at all (no require,
+// process, fs, fetch): only the JSON values we copy in. See
+// docs/decisions/cwl-expression-sandbox.md for why not node:vm.
+import { getQuickJS, shouldInterruptAfterDeadline } from "quickjs-emscripten";
+import type { QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
+
+export interface SandboxLimits {
+  /** wall-clock budget of one evaluation, in milliseconds */
+  timeoutMs: number;
+  /** heap limit of the interpreter, in bytes */
+  memoryBytes: number;
+}
+
+export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 5000, memoryBytes: 64 * 1024 * 1024 };
+
+export class ExpressionError extends Error {}
+
+let quickjs: QuickJSWASMModule | undefined;
+
+/** Loads the WebAssembly module once; evaluations after that are synchronous. */
+export async function initSandbox(): Promise<void> {
+  quickjs ??= await getQuickJS();
+}
+
+export class Sandbox {
+  readonly limits: SandboxLimits;
+  private runtime: QuickJSRuntime | undefined;
+
+  constructor(limits: SandboxLimits = defaultSandboxLimits) {
+    this.limits = limits;
+  }
+
+  /**
+   * Evaluates `code` (a JS expression or statement list ending in a value) with the given
+   * JSON-serialisable variables bound as globals (after `prelude`, e.g. CWL's expressionLib),
+   * and returns its JSON value. `code` is a function body: it must `return` its value.
+   */
+  evaluate(code: string, variables: Record<string, unknown>, prelude = ""): unknown {
+    if (quickjs === undefined) throw new ExpressionError("sandbox not initialised: call initSandbox() first");
+    const runtime = (this.runtime ??= this.newRuntime(quickjs));
+    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + this.limits.timeoutMs));
+    const context = runtime.newContext();
+    try {
+      const bindings = Object.entries(variables)
+        .map(([name, value]) => `var ${name} = JSON.parse(${JSON.stringify(JSON.stringify(value ?? null))});`)
+        .join("\n");
+      const wrapped = `${bindings}\n${prelude}\n(function(){ var __r = (function(){ ${code} })(); return __r === undefined ? "null" : JSON.stringify(__r); })()`;
+      const result = context.evalCode(wrapped, "expression.js");
+      if (result.error) {
+        const failure: unknown = context.dump(result.error);
+        result.error.dispose();
+        throw new ExpressionError(describeFailure(failure));
+      }
+      const text: unknown = context.dump(result.value);
+      result.value.dispose();
+      return typeof text === "string" ? (JSON.parse(text) as unknown) : null;
+    } catch (error) {
+      // An out-of-memory or interrupted interpreter may hold broken state: start afresh.
+      context.dispose();
+      this.dispose();
+      throw error instanceof ExpressionError ? error : new ExpressionError(String(error));
+    } finally {
+      if (context.alive) context.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.runtime?.alive) this.runtime.dispose();
+    this.runtime = undefined;
+  }
+
+  private newRuntime(module: QuickJSWASMModule): QuickJSRuntime {
+    const runtime = module.newRuntime();
+    runtime.setMemoryLimit(this.limits.memoryBytes);
+    runtime.setMaxStackSize(1024 * 1024);
+    return runtime;
+  }
+}
+
+function describeFailure(failure: unknown): string {
+  if (failure !== null && typeof failure === "object") {
+    const { name, message } = failure as { name?: unknown; message?: unknown };
+    if (typeof message === "string") return `${typeof name === "string" ? name : "Error"}: ${message}`;
+  }
+  return `expression failed: ${JSON.stringify(failure)}`;
+}

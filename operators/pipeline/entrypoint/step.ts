@@ -1,0 +1,161 @@
+// One workflow step at run time: gathers its inputs from upstream outputs (linkMerge,
+// pickValue, defaults, valueFrom), evaluates `when`, expands `scatter`, and runs the step's
+// process. Argo runs this inside the step's pod; the local runner calls it directly.
+import { evaluate } from "../cwl/expression.ts";
+import type { Process, Requirement, Step, StepInput } from "../cwl/model.ts";
+import { isObj } from "../cwl/normalize.ts";
+import { parseSource } from "../cwl/validate.ts";
+import { evaluatorFor, loadContents, ToolFailed, UnsupportedFeature, type RunOptions } from "./tool.ts";
+import { isFsObject, mapFsObjects } from "./files.ts";
+
+export interface WorkflowState {
+  workflow: Process;
+  inputs: Record<string, unknown>;
+  /** outputs of finished steps, by step id */
+  stepOutputs: Map<string, Record<string, unknown>>;
+}
+
+export type ProcessRunner = (process: Process, job: Record<string, unknown>, options: RunOptions) => Record<string, unknown>;
+
+/** Requirements flow from workflow to step to process; the innermost of a class wins. */
+export function inherit(process: Process, requirements: Requirement[], hints: Requirement[]): Process {
+  const merge = (outer: Requirement[], inner: Requirement[]): Requirement[] => [
+    ...outer.filter((o) => !inner.some((i) => i.class === o.class)),
+    ...inner,
+  ];
+  const mergedRequirements = merge(requirements, process.requirements);
+  const mergedHints = merge(hints, process.hints).filter((h) => !mergedRequirements.some((r) => r.class === h.class));
+  return { ...process, requirements: mergedRequirements, hints: mergedHints };
+}
+
+export function sourceValue(source: string, state: WorkflowState): unknown {
+  const parsed = parseSource(source, state.workflow);
+  if (parsed === undefined) throw new ToolFailed(`source ${source} is unknown`);
+  if (parsed.step === undefined) return state.inputs[parsed.name] ?? null;
+  return state.stepOutputs.get(parsed.step)?.[parsed.name] ?? null;
+}
+
+/** linkMerge then pickValue over the values of several sources (Workflow.yml). */
+export function mergeSources(values: unknown[], asList: boolean, linkMerge: string | undefined, pickValue: string | undefined): unknown {
+  let merged: unknown;
+  if (!asList && values.length === 1 && linkMerge === undefined) merged = values[0];
+  else if (linkMerge === "merge_flattened") merged = values.flatMap((v) => (Array.isArray(v) ? v : [v]));
+  else merged = values;
+  if (pickValue === undefined) return merged;
+  const list = Array.isArray(merged) ? merged : [merged];
+  const nonNull = list.filter((v) => v !== null && v !== undefined);
+  if (pickValue === "first_non_null") {
+    if (nonNull.length === 0) throw new ToolFailed("pickValue first_non_null: every source is null");
+    return nonNull[0];
+  }
+  if (pickValue === "the_only_non_null") {
+    if (nonNull.length !== 1) throw new ToolFailed(`pickValue the_only_non_null: ${nonNull.length} sources are non-null`);
+    return nonNull[0];
+  }
+  if (pickValue === "all_non_null") return nonNull;
+  throw new UnsupportedFeature(`pickValue ${pickValue} is not supported`);
+}
+
+function gatherInput(input: StepInput, state: WorkflowState): unknown {
+  const values = input.source.map((s) => sourceValue(s, state));
+  let value = input.source.length === 0 ? null : mergeSources(values, input.sourceIsList || input.source.length > 1, input.linkMerge, input.pickValue);
+  if ((value === null || value === undefined) && input.default !== undefined) value = structuredClone(input.default);
+  if (input.loadContents === true) value = mapFsObjects(value, loadContents);
+  return value ?? null;
+}
+
+function applyValueFrom(step: Step, process: Process, gathered: Record<string, unknown>, options: RunOptions): Record<string, unknown> {
+  const withExpressions = step.in.filter((i) => i.valueFrom !== undefined);
+  if (withExpressions.length === 0) return gathered;
+  const evaluator = evaluatorFor(process, options.sandbox);
+  const result = { ...gathered };
+  for (const input of withExpressions) {
+    result[input.id] = evaluate(input.valueFrom, { inputs: gathered, self: gathered[input.id] ?? null, runtime: {} }, evaluator);
+  }
+  return result;
+}
+
+/** Cartesian or dot product of the scattered inputs; nested results keep the shape. */
+function scatterJobs(step: Step, job: Record<string, unknown>): { jobs: Record<string, unknown>[]; shape: number[] } {
+  const lists = step.scatter.map((name) => {
+    const value = job[name];
+    if (!Array.isArray(value)) throw new ToolFailed(`step ${step.id}: scatter input ${name} must be an array, got ${JSON.stringify(value)}`);
+    return value;
+  });
+  const method = step.scatterMethod ?? "dotproduct";
+  if (method === "dotproduct" || step.scatter.length === 1) {
+    const length = lists[0]?.length ?? 0;
+    if (lists.some((l) => l.length !== length)) throw new ToolFailed(`step ${step.id}: dotproduct scatter needs arrays of the same length`);
+    return { jobs: Array.from({ length }, (_, i) => withScattered(job, step.scatter, lists.map((l) => l[i]))), shape: [length] };
+  }
+  let combos: unknown[][] = [[]];
+  for (const list of lists) combos = combos.flatMap((c) => list.map((v) => [...c, v]));
+  return { jobs: combos.map((c) => withScattered(job, step.scatter, c)), shape: method === "nested_crossproduct" ? lists.map((l) => l.length) : [combos.length] };
+}
+
+function withScattered(job: Record<string, unknown>, names: string[], values: unknown[]): Record<string, unknown> {
+  const out = { ...job };
+  names.forEach((name, i) => (out[name] = values[i]));
+  return out;
+}
+
+function nest(values: unknown[], shape: number[]): unknown[] {
+  if (shape.length <= 1) return values;
+  const size = shape.slice(1).reduce((a, b) => a * b, 1);
+  const out: unknown[] = [];
+  for (let i = 0; i < (shape[0] ?? 0); i++) out.push(nest(values.slice(i * size, (i + 1) * size), shape.slice(1)));
+  return out;
+}
+
+function conditionHolds(step: Step, process: Process, job: Record<string, unknown>, options: RunOptions): boolean {
+  if (step.when === undefined) return true;
+  const result = evaluate(step.when, { inputs: job, self: null, runtime: {} }, evaluatorFor(process, options.sandbox));
+  if (typeof result !== "boolean") throw new ToolFailed(`step ${step.id}: when must evaluate to true or false, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+function runOne(step: Step, process: Process, job: Record<string, unknown>, options: RunOptions, run: ProcessRunner): Record<string, unknown> | null {
+  if (!conditionHolds(step, process, job, options)) return null;
+  const processJob: Record<string, unknown> = {};
+  for (const input of process.inputs) if (job[input.id] !== undefined) processJob[input.id] = job[input.id];
+  return run(process, processJob, options);
+}
+
+/** Runs one step (all its scatter jobs) and returns its outputs by `out` id. */
+export function runStep(step: Step, state: WorkflowState, options: RunOptions, run: ProcessRunner): Record<string, unknown> {
+  const process = inherit(step.run, [...state.workflow.requirements, ...step.requirements], [...state.workflow.hints, ...step.hints]);
+  if (step.scatter.length > 0 && !process.requirements.some((r) => r.class === "ScatterFeatureRequirement") && !state.workflow.requirements.some((r) => r.class === "ScatterFeatureRequirement")) {
+    throw new UnsupportedFeature(`step ${step.id} scatters without ScatterFeatureRequirement`);
+  }
+  const gathered: Record<string, unknown> = {};
+  for (const input of step.in) gathered[input.id] = gatherInput(input, state);
+  const outputs: Record<string, unknown> = {};
+  if (step.scatter.length === 0) {
+    const job = applyValueFrom(step, process, gathered, options);
+    const result = runOne(step, process, job, options, run);
+    for (const out of step.out) outputs[out] = result?.[out] ?? null;
+    return outputs;
+  }
+  const { jobs, shape } = scatterJobs(step, gathered);
+  const results = jobs.map((job) => runOne(step, process, applyValueFrom(step, process, job, options), options, run));
+  for (const out of step.out) outputs[out] = nest(results.map((r) => r?.[out] ?? null), shape);
+  return outputs;
+}
+
+/** The workflow's output object from its outputSource wiring. */
+export function workflowOutputs(state: WorkflowState): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const output of state.workflow.outputs) {
+    const sources = output.outputSource ?? [];
+    const values = sources.map((s) => sourceValue(s, state));
+    const value = sources.length === 0 ? null : mergeSources(values, sources.length > 1, output.linkMerge, output.pickValue);
+    outputs[output.id] = value ?? null;
+  }
+  return outputs;
+}
+
+export function hasFiles(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasFiles);
+  if (isFsObject(value)) return true;
+  return isObj(value) && Object.values(value).some(hasFiles);
+}

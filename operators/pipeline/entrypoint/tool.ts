@@ -1,0 +1,469 @@
+// Runs one CommandLineTool or ExpressionTool for one job in a working directory: the
+// entrypoint of every Argo step template, and what the local runner calls.
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
+import { globSync } from "node:fs";
+import { buildCommandLine, shellQuote, type BuildContext } from "../cwl/commandline.ts";
+import { evaluate, type Evaluator } from "../cwl/expression.ts";
+import { findRequirement, type CwlType, type Parameter, type Process, type Requirement, type SecondaryFileSpec } from "../cwl/model.ts";
+import { expandFormat, isObj } from "../cwl/normalize.ts";
+import type { Sandbox } from "../cwl/sandbox.ts";
+import { fillJob, matchesType } from "../cwl/values.ts";
+import { completeFsObject, copyInto, InputError, isFsObject, listDirectory, localPath, mapFsObjects, nameParts, stageLink, type FsObject } from "./files.ts";
+
+export class UnsupportedFeature extends Error {}
+export class ToolFailed extends Error {}
+
+export interface RunOptions {
+  /** directory under which the run makes its work, staging and temporary directories */
+  scratch: string;
+  sandbox: Sandbox;
+  /** where relative locations in the job are resolved */
+  jobDir: string;
+}
+
+const supportedRequirements = new Set([
+  "InlineJavascriptRequirement", "SchemaDefRequirement", "ShellCommandRequirement", "EnvVarRequirement",
+  "InitialWorkDirRequirement", "ResourceRequirement", "DockerRequirement", "SoftwareRequirement",
+  "LoadListingRequirement", "ToolTimeLimit", "NetworkAccess", "WorkReuse", "InplaceUpdateRequirement",
+  "SubworkflowFeatureRequirement", "ScatterFeatureRequirement", "MultipleInputFeatureRequirement",
+  "StepInputExpressionRequirement",
+]);
+
+export function checkRequirements(process: Process): void {
+  for (const requirement of process.requirements) {
+    if (!supportedRequirements.has(requirement.class)) throw new UnsupportedFeature(`requirement ${requirement.class} is not supported`);
+  }
+}
+
+export function evaluatorFor(process: Process, sandbox: Sandbox): Evaluator {
+  const js = findRequirement(process, "InlineJavascriptRequirement");
+  const lib = js !== undefined && Array.isArray(js.expressionLib) ? js.expressionLib.map(String) : [];
+  return { javascript: js !== undefined, expressionLib: lib, sandbox };
+}
+
+let counter = 0;
+function freshDir(parent: string, prefix: string): string {
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, `${prefix}${++counter}-`));
+}
+
+function loadListingOf(process: Process, parameter: Parameter): string {
+  if (parameter.loadListing !== undefined) return parameter.loadListing;
+  const requirement = findRequirement(process, "LoadListingRequirement");
+  if (typeof requirement?.loadListing === "string") return requirement.loadListing;
+  return process.cwlVersion === "v1.0" ? "deep_listing" : "no_listing";
+}
+
+/** Completes File/Directory inputs: fields, literals, listings, secondary files, contents. */
+export function prepareInputs(process: Process, job: Record<string, unknown>, options: RunOptions, evaluator: Evaluator): Record<string, unknown> {
+  const filled = fillJob(process, completeAll(job, options));
+  for (const input of process.inputs) {
+    let value = completeAll(filled[input.id], options);
+    const listing = loadListingOf(process, input);
+    value = mapFsObjects(value, (o) => withListing(o, listing));
+    if (input.secondaryFiles !== undefined) value = withSecondaryFiles(value, input.secondaryFiles, { inputs: filled, evaluator, required: true });
+    if (input.loadContents === true || input.inputBinding?.loadContents === true) value = mapFsObjects(value, loadContents);
+    if (input.format !== undefined) checkFormat(input, value, filled, evaluator);
+    filled[input.id] = value;
+  }
+  return filled;
+}
+
+function completeAll(value: unknown, options: RunOptions): unknown {
+  return mapFsObjects(value, (o) => completeFsObject(o, options.jobDir, options.scratch));
+}
+
+function withListing(o: FsObject, listing: string): FsObject {
+  if (o.class !== "Directory" || listing === "no_listing" || Array.isArray(o.listing)) return o;
+  return { ...o, listing: listDirectory(String(o.path), listing === "deep_listing") };
+}
+
+const contentLimit = 64 * 1024;
+
+export function loadContents(o: FsObject): FsObject {
+  if (o.class !== "File") return o;
+  const data = readFileSync(String(o.path));
+  if (data.length > contentLimit) throw new ToolFailed(`${String(o.path)}: loadContents reads at most 64 KiB, the file has ${data.length} bytes`);
+  return { ...o, contents: data.toString("utf8") };
+}
+
+function checkFormat(input: Parameter, value: unknown, inputs: Record<string, unknown>, evaluator: Evaluator): void {
+  const allowed = [input.format].flat().map((f) => evaluate(f, { inputs, self: value, runtime: {} }, evaluator)).flat();
+  mapFsObjects(value, (o) => {
+    if (o.class === "File" && typeof o.format === "string" && allowed.length > 0 && !allowed.includes(o.format)) {
+      throw new InputError(`input ${input.id}: file format ${o.format} is not one of ${allowed.join(", ")}`);
+    }
+    return o;
+  });
+}
+
+interface SecondaryContext { inputs: Record<string, unknown>; evaluator: Evaluator; required: boolean }
+
+/** The name a secondaryFiles pattern gives: `^` strips one extension each. */
+export function secondaryName(primary: string, pattern: string): string {
+  let name = primary;
+  let rest = pattern;
+  while (rest.startsWith("^")) {
+    const ext = nameParts(name).nameext;
+    name = ext === "" ? name : name.slice(0, -ext.length);
+    rest = rest.slice(1);
+  }
+  return name + rest;
+}
+
+function withSecondaryFiles(value: unknown, specs: SecondaryFileSpec[], ctx: SecondaryContext): unknown {
+  if (Array.isArray(value)) return value.map((v) => withSecondaryFiles(v, specs, ctx));
+  if (!isFsObject(value) || value.class !== "File") return value;
+  const existing = Array.isArray(value.secondaryFiles) ? (value.secondaryFiles as FsObject[]) : [];
+  const found: FsObject[] = [...existing];
+  for (const spec of specs) {
+    for (const entry of secondaryEntries(value, spec, ctx)) {
+      if (!found.some((f) => f.path === entry.path)) found.push(entry);
+    }
+  }
+  return { ...value, secondaryFiles: found };
+}
+
+function secondaryEntries(primary: FsObject, spec: SecondaryFileSpec, ctx: SecondaryContext): FsObject[] {
+  const dir = dirname(String(primary.path));
+  const required = ctx.required && spec.required !== false;
+  const produced = spec.pattern.includes("$(") || spec.pattern.includes("${")
+    ? evaluate(spec.pattern, { inputs: ctx.inputs, self: primary, runtime: {} }, ctx.evaluator)
+    : secondaryName(String(primary.basename), spec.pattern);
+  const list = [produced].flat().filter((p) => p !== null && p !== undefined);
+  const entries: FsObject[] = [];
+  for (const item of list) {
+    const o: FsObject = typeof item === "string" ? { class: existsSync(join(dir, item)) && statSync(join(dir, item)).isDirectory() ? "Directory" : "File", path: join(dir, item) } : (item as FsObject);
+    const path = localPath(o, dir);
+    if (path !== undefined && existsSync(path)) entries.push(completeFsObject({ ...o, path, location: undefined } as FsObject, dir, dir));
+    else if (required && !isObj(item)) throw new InputError(`secondary file ${basename(String(path))} of ${String(primary.path)} is missing`);
+    else if (isObj(item) && path === undefined) entries.push(item as FsObject);
+  }
+  return entries;
+}
+
+interface ToolContext {
+  process: Process;
+  inputs: Record<string, unknown>;
+  evaluator: Evaluator;
+  runtime: Record<string, unknown>;
+  outdir: string;
+  tmpdir: string;
+}
+
+function resourceRuntime(process: Process, inputs: Record<string, unknown>, evaluator: Evaluator): Record<string, number> {
+  const requirement = findRequirement(process, "ResourceRequirement") ?? { class: "ResourceRequirement" };
+  const value = (min: string, max: string, fallback: number): number => {
+    const v = evaluate(requirement[min] ?? requirement[max], { inputs, self: null, runtime: {} }, evaluator);
+    return typeof v === "number" ? v : fallback;
+  };
+  return {
+    cores: Math.ceil(value("coresMin", "coresMax", 1)),
+    ram: Math.ceil(value("ramMin", "ramMax", 256)),
+    outdirSize: Math.ceil(value("outdirMin", "outdirMax", 1024)),
+    tmpdirSize: Math.ceil(value("tmpdirMin", "tmpdirMax", 1024)),
+  };
+}
+
+/** Stages File/Directory inputs as links named by their basename, each in its own folder. */
+function stageInputs(inputs: Record<string, unknown>, stageDir: string): Record<string, unknown> {
+  const staged: Record<string, unknown> = {};
+  for (const [id, value] of Object.entries(inputs)) {
+    staged[id] = mapFsObjects(value, (o) => {
+      if (typeof o.path !== "string") return o;
+      const target = join(freshDir(stageDir, "in"), String(o.basename));
+      stageLink(o.path, target);
+      const moved: FsObject = { ...o, path: target, dirname: dirname(target) };
+      if (Array.isArray(o.secondaryFiles)) {
+        moved.secondaryFiles = (o.secondaryFiles as FsObject[]).map((s) => stageSecondary(s, dirname(target)));
+      }
+      return moved;
+    });
+  }
+  return staged;
+}
+
+function stageSecondary(s: FsObject, dir: string): FsObject {
+  if (typeof s.path !== "string") return s;
+  const target = join(dir, String(s.basename));
+  stageLink(s.path, target);
+  return { ...s, path: target, dirname: dir };
+}
+
+export interface ToolResult { outputs: Record<string, unknown>; workdir: string }
+
+/** Runs a CommandLineTool or an ExpressionTool. */
+export function runProcess(process: Process, job: Record<string, unknown>, options: RunOptions): ToolResult {
+  checkRequirements(process);
+  const evaluator = evaluatorFor(process, options.sandbox);
+  const prepared = prepareInputs(process, job, options, evaluator);
+  if (process.class === "ExpressionTool") return runExpressionTool(process, prepared, evaluator, options);
+  if (process.class !== "CommandLineTool") throw new UnsupportedFeature(`${process.class} cannot run as a single tool`);
+  return runCommandLineTool(process, prepared, evaluator, options);
+}
+
+function runExpressionTool(process: Process, inputs: Record<string, unknown>, evaluator: Evaluator, options: RunOptions): ToolResult {
+  const workdir = freshDir(options.scratch, "expr");
+  const runtime = { outdir: workdir, tmpdir: workdir, ...resourceRuntime(process, inputs, evaluator) };
+  const result = evaluate(process.expression ?? "", { inputs, self: null, runtime }, evaluator);
+  if (!isObj(result)) throw new ToolFailed(`ExpressionTool ${process.id}: the expression must return an object, got ${JSON.stringify(result)}`);
+  const outputs: Record<string, unknown> = {};
+  for (const output of process.outputs) {
+    const value = completeAll(result[output.id] ?? null, { ...options, jobDir: workdir });
+    outputs[output.id] = value;
+    checkOutput(output, value);
+  }
+  return { outputs, workdir };
+}
+
+function runCommandLineTool(process: Process, inputs: Record<string, unknown>, evaluator: Evaluator, options: RunOptions): ToolResult {
+  const outdir = freshDir(options.scratch, "out");
+  const tmpdir = freshDir(options.scratch, "tmp");
+  const staged = stageInputs(inputs, join(options.scratch, "stage"));
+  const runtime: Record<string, unknown> = { outdir, tmpdir, ...resourceRuntime(process, staged, evaluator) };
+  const ctx: ToolContext = { process, inputs: staged, evaluator, runtime, outdir, tmpdir };
+  ctx.inputs = initialWorkDir(ctx);
+  const exitCode = execute(ctx);
+  const outputs = collectOutputs(ctx, exitCode);
+  return { outputs, workdir: outdir };
+}
+
+// ---------------------------------------------------------------- InitialWorkDir
+
+function initialWorkDir(ctx: ToolContext): Record<string, unknown> {
+  const requirement = findRequirement(ctx.process, "InitialWorkDirRequirement");
+  if (requirement === undefined) return ctx.inputs;
+  const listing = evaluate(requirement.listing, exprCtx(ctx, null), ctx.evaluator);
+  const entries = Array.isArray(listing) ? listing.flat() : [listing];
+  const moved = new Map<string, string>();
+  for (const entry of entries) placeEntry(entry, ctx, moved);
+  // Inputs placed in the working directory are seen there by the tool's expressions.
+  const inputs = mapFsObjects(ctx.inputs, (o) => {
+    const target = typeof o.path === "string" ? moved.get(o.path) : undefined;
+    return target === undefined ? o : { ...o, path: target, dirname: dirname(target) };
+  }) as Record<string, unknown>;
+  return inputs;
+}
+
+function placeEntry(entry: unknown, ctx: ToolContext, moved: Map<string, string>): void {
+  if (entry === null || entry === undefined) return;
+  if (Array.isArray(entry)) {
+    for (const e of entry) placeEntry(e, ctx, moved);
+    return;
+  }
+  if (isFsObject(entry)) {
+    placeFsObject(entry, undefined, true, ctx, moved);
+    return;
+  }
+  if (!isObj(entry)) throw new ToolFailed(`InitialWorkDirRequirement: listing entry ${JSON.stringify(entry)} is neither a File, a Directory nor a Dirent`);
+  placeDirent(entry, ctx, moved);
+}
+
+function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Map<string, string>): void {
+  const name = entry.entryname === undefined ? undefined : String(evaluate(entry.entryname, exprCtx(ctx, null), ctx.evaluator));
+  const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator);
+  const writable = entry.writable === true;
+  if (name !== undefined && isAbsolute(name) && !name.startsWith(ctx.outdir)) {
+    throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
+  }
+  if (isFsObject(value)) {
+    placeFsObject(value, name, writable, ctx, moved);
+    return;
+  }
+  if (Array.isArray(value) && value.every(isFsObject) && name === undefined) {
+    for (const v of value) placeFsObject(v, undefined, writable, ctx, moved);
+    return;
+  }
+  if (name === undefined) throw new ToolFailed("InitialWorkDirRequirement: a Dirent with text contents needs an entryname");
+  const text = typeof value === "string" ? value : JSON.stringify(value, null, value !== null && typeof value === "object" ? undefined : undefined);
+  const target = isAbsolute(name) ? name : join(ctx.outdir, name);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, text);
+}
+
+function placeFsObject(o: FsObject, name: string | undefined, writable: boolean, ctx: ToolContext, moved: Map<string, string>): void {
+  const target = name !== undefined && isAbsolute(name) ? name : join(ctx.outdir, name ?? String(o.basename));
+  const source = typeof o.path === "string" ? o.path : undefined;
+  if (source === undefined) {
+    const literal = completeFsObject(o, ctx.outdir, ctx.tmpdir);
+    copyInto(String(literal.path), target);
+    return;
+  }
+  // Writable entries are copies (the tool may change them); others are copies too, since
+  // without a container a link would let the tool write through to the original.
+  copyInto(source, target);
+  if (!writable || o.class === "File") moved.set(source, target);
+  else moved.set(source, target);
+}
+
+// ---------------------------------------------------------------- execution
+
+function exprCtx(ctx: ToolContext, self: unknown): { inputs: Record<string, unknown>; self: unknown; runtime: Record<string, unknown> } {
+  return { inputs: ctx.inputs, self, runtime: ctx.runtime };
+}
+
+function environment(ctx: ToolContext): Record<string, string> {
+  const env: Record<string, string> = {
+    HOME: ctx.outdir,
+    TMPDIR: ctx.tmpdir,
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+  };
+  const requirement = findRequirement(ctx.process, "EnvVarRequirement");
+  const defs = requirement?.envDef;
+  const list = Array.isArray(defs) ? defs : isObj(defs) ? Object.entries(defs).map(([envName, envValue]) => ({ envName, envValue })) : [];
+  for (const def of list as { envName: string; envValue: unknown }[]) {
+    env[def.envName] = String(evaluate(def.envValue, exprCtx(ctx, null), ctx.evaluator));
+  }
+  return env;
+}
+
+function streamName(ctx: ToolContext, field: "stdin" | "stdout" | "stderr"): string | undefined {
+  let value = ctx.process[field];
+  if (value === undefined && field !== "stdin" && ctx.process.outputs.some((o) => o.type === field)) value = `${field}-${randomName()}`;
+  if (value === undefined) return undefined;
+  const evaluated = evaluate(value, exprCtx(ctx, null), ctx.evaluator);
+  if (typeof evaluated !== "string" || evaluated === "") throw new ToolFailed(`${field} must evaluate to a file name, got ${JSON.stringify(evaluated)}`);
+  if (field !== "stdin" && (evaluated.includes("/") || evaluated === "..")) throw new ToolFailed(`${field} ${evaluated} must be a plain file name in the output directory`);
+  if (field !== "stdin") ctx.process = { ...ctx.process, [field]: evaluated };
+  return evaluated;
+}
+
+function randomName(): string {
+  return Math.random().toString(16).slice(2, 10);
+}
+
+function timeLimitMs(ctx: ToolContext): number | undefined {
+  const requirement = findRequirement(ctx.process, "ToolTimeLimit");
+  if (requirement === undefined) return undefined;
+  const seconds = evaluate(requirement.timelimit, exprCtx(ctx, null), ctx.evaluator);
+  if (typeof seconds !== "number" || seconds < 0) throw new ToolFailed("ToolTimeLimit.timelimit must be a non-negative number of seconds");
+  return seconds === 0 ? undefined : seconds * 1000;
+}
+
+function execute(ctx: ToolContext): number {
+  const args = buildCommandLine(ctx as BuildContext);
+  const shell = findRequirement(ctx.process, "ShellCommandRequirement") !== undefined && ctx.process.requirements.some((r) => r.class === "ShellCommandRequirement");
+  const argv = shell ? ["/bin/sh", "-c", args.map((a) => (a.quote ? shellQuote(a.value) : a.value)).join(" ")] : args.map((a) => a.value);
+  if (argv.length === 0 || argv[0] === undefined) throw new ToolFailed("the command line is empty: set baseCommand or arguments");
+  const stdinName = streamName(ctx, "stdin");
+  const stdoutName = streamName(ctx, "stdout");
+  const stderrName = streamName(ctx, "stderr");
+  const stdin = stdinName === undefined ? "ignore" : openSync(stdinName, "r");
+  const stdout = stdoutName === undefined ? process.stderr.fd : openSync(join(ctx.outdir, stdoutName), "w");
+  const stderr = stderrName === undefined ? process.stderr.fd : openSync(join(ctx.outdir, stderrName), "w");
+  const timeout = timeLimitMs(ctx);
+  const result = spawnSync(argv[0], argv.slice(1), { cwd: ctx.outdir, env: environment(ctx), stdio: [stdin, stdout, stderr], ...(timeout ? { timeout, killSignal: "SIGKILL" } : {}) });
+  for (const fd of [stdin, stdout, stderr]) if (typeof fd === "number" && fd > 2) closeSync(fd);
+  if (result.error !== undefined) {
+    if ((result.error as NodeJS.ErrnoException).code === "ETIMEDOUT") throw new ToolFailed(`the tool exceeded its ToolTimeLimit of ${String(timeout)} ms`);
+    throw new ToolFailed(`cannot run ${argv[0]}: ${result.error.message}`);
+  }
+  const code = result.status ?? 128;
+  checkExitCode(ctx.process, code);
+  return code;
+}
+
+function checkExitCode(process: Process, code: number): void {
+  if (process.successCodes.includes(code)) return;
+  if (process.temporaryFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a temporaryFailCode`);
+  if (process.permanentFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a permanentFailCode`);
+  if (code !== 0) throw new ToolFailed(`the tool exited with code ${code}`);
+}
+
+// ---------------------------------------------------------------- outputs
+
+function collectOutputs(ctx: ToolContext, exitCode: number): Record<string, unknown> {
+  ctx.runtime = { ...ctx.runtime, exitCode };
+  const customPath = join(ctx.outdir, "cwl.output.json");
+  if (existsSync(customPath)) {
+    const custom = JSON.parse(readFileSync(customPath, "utf8")) as Record<string, unknown>;
+    const outputs: Record<string, unknown> = {};
+    for (const output of ctx.process.outputs) {
+      outputs[output.id] = mapFsObjects(custom[output.id] ?? null, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
+    }
+    return outputs;
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const output of ctx.process.outputs) {
+    const value = collectOutput(output, output.type, ctx);
+    checkOutput(output, value);
+    outputs[output.id] = value;
+  }
+  return outputs;
+}
+
+function checkOutput(output: Parameter, value: unknown): void {
+  if (!matchesType(output.type, value)) throw new ToolFailed(`output ${output.id}: ${JSON.stringify(value)?.slice(0, 200)} does not match its declared type`);
+}
+
+function streamOutputGlob(output: Parameter, ctx: ToolContext): string | undefined {
+  if (output.type === "stdout") return ctx.process.stdout;
+  if (output.type === "stderr") return ctx.process.stderr;
+  return undefined;
+}
+
+function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unknown {
+  if (isObj(type) && !Array.isArray(type) && type.type === "record" && output.outputBinding === undefined) {
+    const record: Record<string, unknown> = {};
+    for (const field of type.fields) record[field.id] = collectOutput(field, field.type, ctx);
+    return record;
+  }
+  const binding = output.outputBinding ?? {};
+  const streamGlob = streamOutputGlob(output, ctx);
+  if (binding.glob === undefined && streamGlob === undefined && binding.outputEval === undefined) return null;
+  let files = globFiles(streamGlob ?? binding.glob, ctx);
+  const listing = output.loadListing ?? binding.loadListing ?? loadListingOf(ctx.process, output);
+  files = files.map((f) => withListing(f, listing === "no_listing" ? "deep_listing" : listing));
+  if (binding.loadContents === true || output.loadContents === true) files = files.map(loadContents);
+  let value: unknown = files;
+  if (binding.outputEval !== undefined) value = evaluate(binding.outputEval, exprCtx(ctx, files), ctx.evaluator);
+  else value = singleIfWanted(type, files);
+  value = mapFsObjects(value, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
+  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false });
+  if (output.format !== undefined) value = withFormat(value, output.format, ctx);
+  return value;
+}
+
+function singleIfWanted(type: CwlType, files: FsObject[]): unknown {
+  const types = Array.isArray(type) ? type : [type];
+  const wantsArray = types.some((t) => isObj(t) && t.type === "array") || types.includes("Any");
+  const wantsSingle = types.some((t) => t === "File" || t === "Directory" || t === "stdout" || t === "stderr");
+  if (wantsSingle && !(wantsArray && files.length !== 1)) {
+    if (files.length > 1 && !wantsArray) throw new ToolFailed(`a glob for a single File matched ${files.length} files`);
+    return files[0] ?? null;
+  }
+  if (wantsArray) return files;
+  return files.length === 0 ? null : files;
+}
+
+function withFormat(value: unknown, format: string | string[], ctx: ToolContext): unknown {
+  return mapFsObjects(value, (o) => {
+    if (o.class !== "File") return o;
+    const evaluated = evaluate(format, exprCtx(ctx, o), ctx.evaluator);
+    return { ...o, format: expandFormat(evaluated, {}) };
+  });
+}
+
+function globFiles(pattern: unknown, ctx: ToolContext): FsObject[] {
+  const evaluated = typeof pattern === "string" ? evaluate(pattern, exprCtx(ctx, null), ctx.evaluator) : pattern;
+  const patterns = [evaluated].flat().filter((p): p is string => typeof p === "string");
+  const found: FsObject[] = [];
+  for (const p of patterns) {
+    const relativePattern = p.startsWith(ctx.outdir) ? p.slice(ctx.outdir.length).replace(/^\/+/, "") || "." : p;
+    const matches = relativePattern === "." ? ["."] : globSync(relativePattern, { cwd: ctx.outdir }).sort();
+    for (const m of matches) {
+      const path = join(ctx.outdir, m);
+      const isDir = statSync(path).isDirectory();
+      found.push(completeFsObject({ class: isDir ? "Directory" : "File", path }, ctx.outdir, ctx.tmpdir));
+    }
+  }
+  return found;
+}
+
+export function writeJob(path: string, job: unknown): void {
+  writeFileSync(path, JSON.stringify(job));
+}
+
+export type { Requirement };
