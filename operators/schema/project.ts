@@ -13,8 +13,15 @@ export const ProjectSpec = strictObject({
     {
       users: Type.Optional(Type.Array(Subject, { maxItems: 1024, "x-kubernetes-list-type": "set" })),
       groups: Type.Optional(Type.Array(Subject, { maxItems: 256, "x-kubernetes-list-type": "set" })),
+      clusters: Type.Optional(
+        Type.Array(Subject, {
+          maxItems: 256,
+          "x-kubernetes-list-type": "set",
+          description: "member clusters (Peer cluster names) whose users may act for this project in federated requests",
+        }),
+      ),
     },
-    { description: "Kubernetes user and group names (as the API server authenticates them) acting for this project" },
+    { description: "Kubernetes user and group names (as the API server authenticates them) and member clusters acting for this project" },
   ),
   budget: Type.Optional(Money),
 });
