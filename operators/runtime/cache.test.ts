@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { keyString, objectKey, parseKey, Store } from "./cache.ts";
+
+interface Labeled extends KubernetesObject {
+  spec?: { provider?: string };
+}
+
+const obj = (ns: string | undefined, name: string, rv: string, provider?: string): Labeled => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, resourceVersion: rv, ...(ns ? { namespace: ns } : {}) },
+  ...(provider ? { spec: { provider } } : {}),
+});
+
+describe("runtime/cache", () => {
+  it("keys like client-go: namespace/name, or name when cluster-scoped", () => {
+    assert.equal(keyString({ namespace: "a", name: "b" }), "a/b");
+    assert.equal(keyString({ name: "b" }), "b");
+    assert.deepEqual(parseKey("a/b"), { namespace: "a", name: "b" });
+    assert.deepEqual(parseKey("b"), { name: "b" });
+    assert.deepEqual(objectKey(obj(undefined, "x", "1")), { name: "x" });
+  });
+
+  it("is not synced until the first list, then reports what a relist changed", () => {
+    const store = new Store<Labeled>();
+    assert.equal(store.hasSynced(), false);
+    const first = store.replace([obj("a", "1", "10"), obj("a", "2", "11")]);
+    assert.equal(store.hasSynced(), true);
+    assert.equal(first.added.length, 2);
+    const relist = store.replace([obj("a", "1", "10"), obj("a", "3", "12"), obj("a", "2", "13")]);
+    assert.deepEqual(relist.added.map((o) => o.metadata?.name), ["3"]);
+    assert.deepEqual(relist.updated.map((u) => [u.old.metadata?.resourceVersion, u.current.metadata?.resourceVersion]), [["11", "13"]]);
+    const gone = store.replace([obj("a", "3", "12")]);
+    assert.deepEqual(gone.deleted.map((o) => o.metadata?.name).sort(), ["1", "2"]);
+  });
+
+  it("upsert ignores a repeat of the same resourceVersion and returns the old version otherwise", () => {
+    const store = new Store<Labeled>();
+    assert.equal(store.upsert(obj("a", "x", "1")), null);
+    assert.equal(store.upsert(obj("a", "x", "1")), "unchanged");
+    const old = store.upsert(obj("a", "x", "2"));
+    assert.equal(old !== null && old !== "unchanged" ? old.metadata?.resourceVersion : "?", "1");
+    assert.equal(store.get({ namespace: "a", name: "x" })?.metadata?.resourceVersion, "2");
+  });
+
+  it("lists by namespace and keeps secondary indexes in step with updates and deletes", () => {
+    const store = new Store<Labeled>();
+    store.upsert(obj("a", "r1", "1", "p1"));
+    store.addIndex("provider", (o) => (o.spec?.provider ? [o.spec.provider] : []));
+    store.upsert(obj("a", "r2", "1", "p1"));
+    store.upsert(obj("b", "r3", "1", "p2"));
+    assert.deepEqual(store.byIndex("provider", "p1").map((o) => o.metadata?.name), ["r1", "r2"]);
+    store.upsert(obj("a", "r2", "2", "p2"));
+    assert.deepEqual(store.byIndex("provider", "p2").map((o) => o.metadata?.name).sort(), ["r2", "r3"]);
+    store.remove(obj("b", "r3", "1"));
+    assert.deepEqual(store.byIndex("provider", "p2").map((o) => o.metadata?.name), ["r2"]);
+    assert.deepEqual(store.list("a").map((o) => o.metadata?.name).sort(), ["r1", "r2"]);
+    assert.equal(store.list().length, 2);
+  });
+
+  it("names the missing or duplicate index in its error", () => {
+    const store = new Store<Labeled>();
+    assert.throws(() => store.byIndex("nope", "x"), /index "nope" does not exist/);
+    store.addIndex("p", () => []);
+    assert.throws(() => store.addIndex("p", () => []), /already exists/);
+  });
+});
