@@ -34,6 +34,7 @@ export const clusterTargetLabel = "multicluster.admiralty.io/cluster-target-name
 export const outputsParameter = "cwl-outputs";
 export const outdirArtifact = "outdir";
 const outdirPath = "/cwl/out";
+export const workflowOutputsTask = "workflow-outputs";
 
 /** A DNS-1123-ish Argo name from a CWL id. */
 export function argoName(id: string): string {
@@ -73,6 +74,7 @@ export function toolTemplate(name: string, stepPath: string, process: Process, c
       artifacts: [{ name: "upstream", path: "/cwl/upstream", optional: true }],
     },
     container: {
+      name: "main",
       image: imageOf(process, config),
       command: config.entrypoint,
       args: ["run", "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", "/cwl/upstream", "--outdir", outdirPath],
@@ -121,11 +123,33 @@ function stepTask(step: Step, workflow: Process, path: string, config: Translate
   };
 }
 
+/**
+ * The last task of every DAG: it gathers the workflow's outputs from its steps' outputs
+ * (outputSource, linkMerge, pickValue) with the same entrypoint, in `outputs` mode.
+ */
+function outputsTask(workflow: Process, path: string, config: TranslateConfig, collected: Collected): IDAGTask {
+  const name = argoName(`${path.replace(/\//g, "-")}-outputs`);
+  collected.templates.push({
+    name,
+    inputs: { parameters: [{ name: "spec" }, { name: "job" }] },
+    container: { name: "main", image: config.defaultImage, command: config.entrypoint, args: ["outputs", "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--outdir", outdirPath] },
+    outputs: { parameters: [{ name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } }] },
+  });
+  const steps = workflow.steps.map((s) => argoName(s.id));
+  const job = JSON.stringify(Object.fromEntries(workflow.steps.map((s) => [s.id, `{{tasks.${argoName(s.id)}.outputs.parameters.${outputsParameter}}}`])));
+  return {
+    name: workflowOutputsTask,
+    template: name,
+    ...(steps.length ? { dependencies: steps } : {}),
+    arguments: { parameters: [{ name: "spec", value: JSON.stringify({ outputs: workflow.outputs }) }, { name: "job", value: job }] },
+  };
+}
+
 function dagTemplate(name: string, workflow: Process, path: string, config: TranslateConfig, collected: Collected): Template {
   return {
     name,
     inputs: { parameters: [{ name: "spec", value: "{}" }, { name: "job", value: "{}" }] },
-    dag: { tasks: workflow.steps.map((step) => stepTask(step, workflow, path, config, collected)) },
+    dag: { tasks: [...workflow.steps.map((step) => stepTask(step, workflow, path, config, collected)), outputsTask(workflow, path, config, collected)] },
   };
 }
 

@@ -101,7 +101,7 @@ function evalSegment(segment: Segment, context: ExpressionContext, evaluator: Ev
   return evaluator.sandbox.evaluate(body, variables, evaluator.expressionLib.join("\n"));
 }
 
-const referencePattern = /^\s*(inputs|self|runtime)((?:\.[A-Za-z_][A-Za-z0-9_]*|\['(?:[^'\\]|\\.)*'\]|\["(?:[^"\\]|\\.)*"\]|\[\d+\])*)\s*$/;
+const referencePattern = /^\s*(inputs|self|runtime|null)((?:\.[A-Za-z_][A-Za-z0-9_]*|\['(?:[^'\\]|\\.)*'\]|\["(?:[^"\\]|\\.)*"\]|\[\d+\])*)\s*$/;
 const segmentPattern = /\.([A-Za-z_][A-Za-z0-9_]*)|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]/g;
 
 /** Evaluates a parameter reference without JavaScript (`inputs.x.y`, `self[0]`, `.length`). */
@@ -110,10 +110,10 @@ export function parameterReference(reference: string, context: ExpressionContext
   if (match === null) {
     throw new ExpressionError(`${JSON.stringify(reference)} is not a parameter reference; use InlineJavascriptRequirement for JavaScript`);
   }
-  const root = match[1] as keyof ExpressionContext;
-  let value: unknown = context[root];
+  const root = match[1] ?? "null";
+  let value: unknown = root === "null" ? null : context[root as keyof ExpressionContext];
   for (const part of (match[2] ?? "").matchAll(segmentPattern)) {
-    const key = part[1] ?? part[2] ?? part[3] ?? part[4] ?? "";
+    const key = (part[1] ?? part[2] ?? part[3] ?? part[4] ?? "").replace(/\\(.)/g, "$1");
     value = step(value, key, reference);
   }
   return value ?? null;

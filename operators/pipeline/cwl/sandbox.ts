@@ -2,7 +2,7 @@
 // The expression runs in a separate heap with no host bindings at all (no require,
 // process, fs, fetch): only the JSON values we copy in. See
 // docs/decisions/cwl-expression-sandbox.md for why not node:vm.
-import { getQuickJS, shouldInterruptAfterDeadline } from "quickjs-emscripten";
+import { newQuickJSWASMModule, shouldInterruptAfterDeadline } from "quickjs-emscripten";
 import type { QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
 
 export interface SandboxLimits {
@@ -17,10 +17,24 @@ export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 5000, memoryByte
 export class ExpressionError extends Error {}
 
 let quickjs: QuickJSWASMModule | undefined;
+// A second, ready instance replaces one whose WebAssembly aborted, so that evaluation can
+// stay synchronous; a new spare is then loaded in the background.
+let spare: QuickJSWASMModule | undefined;
 
-/** Loads the WebAssembly module once; evaluations after that are synchronous. */
+async function loadSpare(): Promise<void> {
+  spare ??= await newQuickJSWASMModule();
+}
+
+/** Loads the WebAssembly modules once; evaluations after that are synchronous. */
 export async function initSandbox(): Promise<void> {
-  quickjs ??= await getQuickJS();
+  quickjs ??= await newQuickJSWASMModule();
+  await loadSpare();
+}
+
+function replaceAbortedModule(): void {
+  quickjs = spare;
+  spare = undefined;
+  loadSpare().catch(() => undefined);
 }
 
 export class Sandbox {
@@ -56,17 +70,22 @@ export class Sandbox {
       result.value.dispose();
       return typeof text === "string" ? (JSON.parse(text) as unknown) : null;
     } catch (error) {
-      // An out-of-memory or interrupted interpreter may hold broken state: start afresh.
-      context.dispose();
-      this.dispose();
+      // An out-of-memory or interrupted interpreter may hold broken state: drop it (without
+      // freeing: QuickJS aborts when freeing a runtime that still holds objects) and start
+      // afresh on the next evaluation, in a new WebAssembly instance if this one aborted.
+      this.runtime = undefined;
+      if (!(error instanceof ExpressionError)) replaceAbortedModule();
       throw error instanceof ExpressionError ? error : new ExpressionError(String(error));
-    } finally {
-      if (context.alive) context.dispose();
     }
+    context.dispose();
   }
 
+  /**
+   * Drops the interpreter. It is not freed explicitly: QuickJS aborts the whole WebAssembly
+   * instance when a runtime is freed while the interrupt handler still holds objects; the
+   * garbage collector reclaims the instance's memory instead.
+   */
   dispose(): void {
-    if (this.runtime?.alive) this.runtime.dispose();
     this.runtime = undefined;
   }
 

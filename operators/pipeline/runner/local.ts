@@ -3,7 +3,7 @@
 // step containers run, with the host's programs standing in for the images.
 import type { IDAGTask } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask";
 import type { Process } from "../cwl/model.ts";
-import { executionOrder, translate, type TranslateConfig } from "../argo/translate.ts";
+import { executionOrder, translate, workflowOutputsTask, type TranslateConfig } from "../argo/translate.ts";
 import { evaluatorFor, prepareInputs, runProcess, ToolFailed, type RunOptions } from "../entrypoint/tool.ts";
 import { runStep, workflowOutputs, type WorkflowState } from "../entrypoint/step.ts";
 import { Relocator } from "./relocate.ts";
@@ -44,6 +44,7 @@ function runWorkflow(workflow: Process, job: Record<string, unknown>, options: R
   const inputs = prepareInputs(workflow, job, options, evaluatorFor(workflow, options.sandbox));
   const state: WorkflowState = { workflow, inputs, stepOutputs: new Map() };
   for (const task of executionOrder(tasks)) {
+    if (task.name === workflowOutputsTask) continue;
     const spec = JSON.parse(String(task.arguments?.parameters?.find((p) => p.name === "spec")?.value ?? "{}")) as { step?: { id?: string } };
     const step = workflow.steps.find((s) => s.id === spec.step?.id);
     if (step === undefined) throw new ToolFailed(`DAG task ${task.name} names no step of workflow ${workflow.id}`);
