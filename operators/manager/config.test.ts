@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { ConfigError, parseDuration, parseManagerConfig } from "./config.ts";
+
+const known = ["provider", "resource", "discovery"] as const;
+
+describe("manager/config", () => {
+  it("defaults: every controller, leader election with controller-runtime's timings", () => {
+    const cfg = parseManagerConfig([], {}, known);
+    assert.deepEqual(cfg?.controllers, ["provider", "resource", "discovery"]);
+    assert.equal(cfg?.metricsPort, 8080);
+    assert.equal(cfg?.healthPort, 8081);
+    assert.equal(cfg?.namespace, undefined);
+    assert.ok(cfg?.leaderElection);
+    assert.deepEqual(
+      { ...cfg.leaderElection, identity: undefined },
+      { leaseName: "archipel-manager", leaseNamespace: "default", identity: undefined, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    );
+  });
+
+  it("reads the environment, and flags win over it", () => {
+    const env = { ARCHIPEL_CONTROLLERS: "provider", ARCHIPEL_LEASE_NAMESPACE: "ops", POD_NAME: "pod-1", ARCHIPEL_METRICS_PORT: "9000" };
+    const cfg = parseManagerConfig(["--metrics-port=9100", "--lease-duration=3s", "--renew-deadline=2s", "--retry-period=500ms"], env, known);
+    assert.deepEqual(cfg?.controllers, ["provider"]);
+    assert.equal(cfg?.metricsPort, 9100);
+    assert.ok(cfg?.leaderElection);
+    assert.equal(cfg.leaderElection.leaseName, "archipel-provider");
+    assert.equal(cfg.leaderElection.leaseNamespace, "ops");
+    assert.equal(cfg.leaderElection.identity, "pod-1");
+    assert.equal(cfg.leaderElection.retryPeriodMs, 500);
+  });
+
+  it("turns leader election off", () => {
+    assert.equal(parseManagerConfig(["--leader-elect=false"], {}, known)?.leaderElection, false);
+    assert.equal(parseManagerConfig([], { ARCHIPEL_LEADER_ELECT: "0" }, known)?.leaderElection, false);
+  });
+
+  it("refuses what it cannot use, naming the flag", () => {
+    assert.throws(() => parseManagerConfig(["--controllers=provider,billing"], {}, known), (e: Error) => e instanceof ConfigError && /unknown controller\(s\) billing/.test(e.message));
+    assert.throws(() => parseManagerConfig(["--metrics-port=http"], {}, known), /--metrics-port="http"/);
+    assert.throws(() => parseManagerConfig(["--lease-duration=2s", "--renew-deadline=5s"], {}, known), /lease-duration > renew-deadline/);
+    assert.throws(() => parseManagerConfig(["--leader-elect=maybe"], {}, known), /--leader-elect="maybe"/);
+    assert.throws(() => parseManagerConfig(["--frobnicate"], {}, known), ConfigError);
+  });
+
+  it("parses durations", () => {
+    assert.equal(parseDuration("x", "1m30s"), 90_000);
+    assert.equal(parseDuration("x", "250ms"), 250);
+    assert.throws(() => parseDuration("x", "15"), /--x="15"/);
+  });
+
+  it("returns undefined for --help", () => {
+    assert.equal(parseManagerConfig(["--help"], {}, known), undefined);
+  });
+});
