@@ -1,0 +1,128 @@
+// Fixtures for the Provider controller's integration tests: typed reads and writes of Providers,
+// Resources and Events in a test namespace, and the manager started as a child process.
+import { CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import path from "node:path";
+import type { Provider, ProviderSpec } from "../../../operators/schema/provider.ts";
+import type { Resource } from "../../../operators/schema/resource.ts";
+import { repoRoot, type TestCluster } from "../../support/cluster.ts";
+import { type ComponentProcess, freePort, startComponent } from "../../support/processes.ts";
+
+const group = "archipel.io";
+const version = "v1alpha1";
+
+export interface Objects {
+  createProvider(name: string, spec: ProviderSpec): Promise<Provider>;
+  getProvider(name: string): Promise<Provider>;
+  /** Merge-patches spec (retried by the caller when needed). */
+  patchProviderSpec(name: string, spec: Partial<ProviderSpec>): Promise<Provider>;
+  deleteProvider(name: string): Promise<void>;
+  providerExists(name: string): Promise<boolean>;
+  createResource(name: string, providerName: string): Promise<Resource>;
+  deleteResource(name: string): Promise<void>;
+  events(): Promise<EventsV1Event[]>;
+  eventsFor(providerName: string): Promise<EventsV1Event[]>;
+}
+
+export function objects(cluster: TestCluster, namespace: string): Objects {
+  const api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  const eventsApi = cluster.kubeConfig().makeApiClient(EventsV1Api);
+  const at = (plural: string, name: string) => ({ group, version, namespace, plural, name });
+  const asMerge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  const events = async (): Promise<EventsV1Event[]> => (await eventsApi.listNamespacedEvent({ namespace })).items;
+  return {
+    createProvider: async (name, spec) =>
+      (await api.createNamespacedCustomObject({ group, version, namespace, plural: "providers", body: { apiVersion: `${group}/${version}`, kind: "Provider", metadata: { name }, spec } })) as Provider,
+    getProvider: async (name) => (await api.getNamespacedCustomObject(at("providers", name))) as Provider,
+    patchProviderSpec: async (name, spec) => (await api.patchNamespacedCustomObject({ ...at("providers", name), body: { spec } }, asMerge)) as Provider,
+    deleteProvider: async (name) => {
+      await api.deleteNamespacedCustomObject(at("providers", name));
+    },
+    providerExists: async (name) =>
+      api.getNamespacedCustomObject(at("providers", name)).then(
+        () => true,
+        (err: { code?: number }) => {
+          if (err.code === 404) return false;
+          throw err;
+        },
+      ),
+    createResource: async (name, providerName) =>
+      (await api.createNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural: "resources",
+        body: {
+          apiVersion: `${group}/${version}`,
+          kind: "Resource",
+          metadata: { name },
+          spec: { providerRef: { name: providerName }, type: "compute", title: `compute ${name}`, visibility: "private", compute: { cpu: "1", memory: "1Gi" } },
+        },
+      })) as Resource,
+    deleteResource: async (name) => {
+      await api.deleteNamespacedCustomObject(at("resources", name));
+    },
+    events,
+    eventsFor: async (providerName) => (await events()).filter((e) => e.regarding?.kind === "Provider" && e.regarding.name === providerName),
+  };
+}
+
+export const computeSpec: ProviderSpec = { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } };
+
+export function readyOf(p: Provider): { status: string; reason: string; message: string; observedGeneration?: number } | undefined {
+  return p.status?.conditions?.find((c) => c.type === "Ready");
+}
+
+export interface ManagerProcess extends ComponentProcess {
+  metricsPort: number;
+  healthPort: number;
+  identity: string;
+  /** The manager's /metrics text. */
+  metrics(): Promise<string>;
+}
+
+export const logDir = path.join(repoRoot, ".clusters", "test-logs");
+
+/** Starts `node operators/manager/main.ts` watching one namespace, with a short lease by default. */
+export async function startManager(
+  cluster: TestCluster,
+  namespace: string,
+  identity: string,
+  extraArgs: string[] = [],
+): Promise<ManagerProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const proc = await startComponent(
+    `manager-${namespace}-${identity}`,
+    "operators/manager/main.ts",
+    [
+      "--controllers=provider",
+      `--namespace=${namespace}`,
+      `--lease-namespace=${namespace}`,
+      "--lease-duration=4s",
+      "--renew-deadline=3s",
+      "--retry-period=500ms",
+      `--identity=${identity}`,
+      `--metrics-port=${metricsPort}`,
+      `--health-port=${healthPort}`,
+      ...extraArgs,
+    ],
+    { env: { KUBECONFIG: cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
+  );
+  return {
+    ...proc,
+    metricsPort,
+    healthPort,
+    identity,
+    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(3000) })).text(),
+  };
+}
+
+/** Sum of `controller_runtime_reconcile_total{controller="provider"}` over results. */
+export function reconcileTotal(metricsText: string): number {
+  let sum = 0;
+  for (const line of metricsText.split("\n")) {
+    if (line.startsWith("controller_runtime_reconcile_total{") && line.includes('controller="provider"')) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
