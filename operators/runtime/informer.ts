@@ -249,7 +249,7 @@ export function apiListWatch<T extends KubernetesObject>(kc: KubeConfig, kind: K
       if (!server) throw new Error("kubeconfig has no current cluster: set current-context");
       const items: T[] = [];
       let cont: string | undefined;
-      let resourceVersion = "";
+      let resourceVersion: string;
       do {
         const query = new URLSearchParams({ limit: "500", ...(cont ? { continue: cont } : {}) });
         const page = await getJson<RawList<T>>(kc, `${server}${path}?${query.toString()}`, signal);

@@ -117,9 +117,10 @@ describe("runtime/workqueue", () => {
   });
 
   it("QueueWaiter wakes a waiting worker on add, on a delay's expiry and on shutdown", async () => {
-    let waiter: QueueWaiter | undefined;
-    const q = new WorkQueue({ clock: Date.now, onChange: () => waiter?.wake() });
-    waiter = new QueueWaiter(q);
+    const hooks = { wake: (): void => {} };
+    const q = new WorkQueue({ clock: Date.now, onChange: () => hooks.wake() });
+    const waiter = new QueueWaiter(q);
+    hooks.wake = () => waiter.wake();
     const first = waiter.take();
     q.add("a");
     assert.equal(await first, "a");
