@@ -95,23 +95,29 @@ function pick(values: Values, flag: keyof typeof options, env: Record<string, st
   return undefined;
 }
 
-function leaderElection(values: Values, env: Record<string, string | undefined>, controllers: string[], known: readonly string[]): LeaderElectionConfig | false {
-  const enabled = parseBool("leader-elect", pick(values, "leader-elect", env, "ARCHIPEL_LEADER_ELECT") ?? "true");
-  if (!enabled) return false;
-  const subset = controllers.length === known.length ? "manager" : [...controllers].sort().join("-");
-  const cfg: LeaderElectionConfig = {
-    leaseName: pick(values, "lease-name", env, "ARCHIPEL_LEASE_NAME") ?? `archipel-${subset}`,
-    leaseNamespace: pick(values, "lease-namespace", env, "ARCHIPEL_LEASE_NAMESPACE", "POD_NAMESPACE") ?? "default",
-    identity: pick(values, "identity", env, "POD_NAME") ?? `${os.hostname()}-${process.pid}`,
+function leaseTimings(values: Values, env: Record<string, string | undefined>): Pick<LeaderElectionConfig, "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs"> {
+  const t = {
     leaseDurationMs: parseDuration("lease-duration", pick(values, "lease-duration", env, "ARCHIPEL_LEASE_DURATION") ?? "15s"),
     renewDeadlineMs: parseDuration("renew-deadline", pick(values, "renew-deadline", env, "ARCHIPEL_RENEW_DEADLINE") ?? "10s"),
     retryPeriodMs: parseDuration("retry-period", pick(values, "retry-period", env, "ARCHIPEL_RETRY_PERIOD") ?? "2s"),
   };
   // client-go's rules: the leader must give up before another may take over.
-  if (!(cfg.leaseDurationMs > cfg.renewDeadlineMs && cfg.renewDeadlineMs > cfg.retryPeriodMs && cfg.retryPeriodMs > 0)) {
+  if (!(t.leaseDurationMs > t.renewDeadlineMs && t.renewDeadlineMs > t.retryPeriodMs && t.retryPeriodMs > 0)) {
     throw new ConfigError("leader election needs lease-duration > renew-deadline > retry-period > 0");
   }
-  return cfg;
+  return t;
+}
+
+function leaderElection(values: Values, env: Record<string, string | undefined>, controllers: string[], known: readonly string[]): LeaderElectionConfig | false {
+  const enabled = parseBool("leader-elect", pick(values, "leader-elect", env, "ARCHIPEL_LEADER_ELECT") ?? "true");
+  if (!enabled) return false;
+  const subset = controllers.length === known.length ? "manager" : [...controllers].sort().join("-");
+  return {
+    leaseName: pick(values, "lease-name", env, "ARCHIPEL_LEASE_NAME") ?? `archipel-${subset}`,
+    leaseNamespace: pick(values, "lease-namespace", env, "ARCHIPEL_LEASE_NAMESPACE", "POD_NAMESPACE") ?? "default",
+    identity: pick(values, "identity", env, "POD_NAME") ?? `${os.hostname()}-${process.pid}`,
+    ...leaseTimings(values, env),
+  };
 }
 
 /** Returns the config, or undefined when --help was asked for. */

@@ -2,6 +2,7 @@
 // Resources and Events in a test namespace, and the manager started as a child process.
 import { CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import path from "node:path";
+import type { Condition } from "../../../operators/schema/common.ts";
 import type { Provider, ProviderSpec } from "../../../operators/schema/provider.ts";
 import type { Resource } from "../../../operators/schema/resource.ts";
 import { repoRoot, type TestCluster } from "../../support/cluster.ts";
@@ -68,7 +69,7 @@ export function objects(cluster: TestCluster, namespace: string): Objects {
 
 export const computeSpec: ProviderSpec = { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } };
 
-export function readyOf(p: Provider): { status: string; reason: string; message: string; observedGeneration?: number } | undefined {
+export function readyOf(p: Provider): Condition | undefined {
   return p.status?.conditions?.find((c) => c.type === "Ready");
 }
 
@@ -116,13 +117,15 @@ export async function startManager(
   };
 }
 
-/** Sum of `controller_runtime_reconcile_total{controller="provider"}` over results. */
-export function reconcileTotal(metricsText: string): number {
+/** Sum of a counter's samples for controller="provider" (over its other labels, e.g. result). */
+export function providerMetric(metricsText: string, name: string, extraLabel = ""): number {
   let sum = 0;
   for (const line of metricsText.split("\n")) {
-    if (line.startsWith("controller_runtime_reconcile_total{") && line.includes('controller="provider"')) {
+    if (line.startsWith(`${name}{`) && line.includes('controller="provider"') && line.includes(extraLabel)) {
       sum += Number(line.slice(line.lastIndexOf(" ") + 1));
     }
   }
   return sum;
 }
+
+export const reconcileTotal = (metricsText: string): number => providerMetric(metricsText, "controller_runtime_reconcile_total");

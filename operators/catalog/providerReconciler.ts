@@ -1,0 +1,127 @@
+// The Provider controller: keeps Ready (from the pure readiness chain), observedGeneration and
+// resourceCount in status, and holds the `archipel.io/provider-in-use` finalizer while Resources
+// of the same namespace still reference the Provider.
+import os from "node:os";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
+import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
+import { StatusWriter } from "../runtime/status.ts";
+import type { KindDefinition } from "../schema/kind.ts";
+import { type Provider, providerKind } from "../schema/provider.ts";
+import { type Resource, resourceKind } from "../schema/resource.ts";
+import { deletionBlockedMessage, ProviderReason, providerReadiness } from "./providerReadiness.ts";
+
+export const providerControllerName = "provider";
+export const providerFinalizer = "archipel.io/provider-in-use";
+export const providerFieldManager = "archipel-provider-controller";
+export const providerReportingController = "archipel.io/provider-controller";
+const readyType = "Ready";
+const resourcesByProvider = "spec.providerRef.name";
+
+export function kindRefOf(def: KindDefinition): KindRef {
+  return { group: def.group, version: def.version, kind: def.kind, plural: def.plural, namespaced: def.scope === "Namespaced" };
+}
+
+export const providerKindRef = kindRefOf(providerKind);
+export const resourceKindRef = kindRefOf(resourceKind);
+
+/** "namespace/provider" for a Resource's providerRef: the index key and the Provider it wakes. */
+function providerOf(resource: Resource): ObjectKey | undefined {
+  const namespace = resource.metadata?.namespace;
+  const name = resource.spec?.providerRef?.name;
+  return namespace && name ? { namespace, name } : undefined;
+}
+
+export interface ProviderReconcilerDeps {
+  status: StatusWriter;
+  events: EventRecorder;
+  now?: () => Date;
+}
+
+export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconciler {
+  const indexed = new WeakSet<object>();
+  const now = deps.now ?? ((): Date => new Date());
+
+  /** The Resources that reference `key`, from a cache index (no LIST per reconcile). */
+  function referencingResources(ctx: ReconcileContext, key: ObjectKey): string[] {
+    const resources = ctx.cache<Resource>(resourceKindRef);
+    ensureIndex(resources);
+    return resources
+      .byIndex(resourcesByProvider, `${key.namespace ?? ""}/${key.name}`)
+      .map((r) => r.metadata?.name ?? "")
+      .sort();
+  }
+
+  // The index is added on first use so it does not matter whether the manager creates the
+  // Resource cache before or after this controller is registered; Store indexes existing objects.
+  function ensureIndex(resources: Cache<Resource>): void {
+    if (indexed.has(resources)) return;
+    resources.addIndex(resourcesByProvider, (r) => {
+      const p = providerOf(r);
+      return p ? [`${p.namespace}/${p.name}`] : [];
+    });
+    indexed.add(resources);
+  }
+
+  async function writeReady(ctx: ReconcileContext, provider: Provider, update: ConditionUpdate, resourceCount: number): Promise<void> {
+    const generation = provider.metadata?.generation;
+    const conditions = setCondition(provider.status?.conditions, update, generation, now());
+    const ready = conditions.filter((c) => c.type === readyType);
+    const wrote = await deps.status.apply(providerKindRef, provider, { conditions: ready, observedGeneration: generation, resourceCount });
+    if (!wrote || conditionMatches(provider.status?.conditions, update)) return;
+    ctx.logger.info("provider readiness changed", { namespace: provider.metadata?.namespace, name: provider.metadata?.name, status: update.status, reason: update.reason });
+    await deps.events.record(provider as KubernetesObject, {
+      type: update.status === "True" ? "Normal" : "Warning",
+      reason: update.reason,
+      action: update.reason === ProviderReason.DeletionBlocked ? "Delete" : "Validate",
+      note: update.message,
+    });
+  }
+
+  async function finalize(ctx: ReconcileContext, provider: Provider, users: string[]): Promise<void> {
+    if (!hasFinalizer(provider as KubernetesObject, providerFinalizer)) return;
+    if (users.length > 0) {
+      const update = { type: readyType, status: "False", reason: ProviderReason.DeletionBlocked, message: deletionBlockedMessage(users) } as const;
+      await writeReady(ctx, provider, update, users.length);
+      return;
+    }
+    await removeFinalizer(ctx.client, provider as KubernetesObject, providerFinalizer);
+    ctx.logger.info("finalizer removed: no Resource references the provider any more", { namespace: provider.metadata?.namespace, name: provider.metadata?.name });
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
+    const cached = ctx.cache<Provider>(providerKindRef).get(key);
+    if (!cached) return;
+    const users = referencingResources(ctx, key);
+    if (isBeingDeleted(cached as KubernetesObject)) return finalize(ctx, cached, users);
+    // Status goes with the resourceVersion the finalizer patch returned, not the cached one.
+    const updated = await ensureFinalizer(ctx.client, cached as KubernetesObject, providerFinalizer);
+    const provider = updated ? { ...cached, metadata: { ...cached.metadata, resourceVersion: updated.metadata?.resourceVersion } } : cached;
+    const readiness = providerReadiness(provider.spec);
+    if (!readiness.ready) ctx.logger.debug("provider not ready", { ...key, check: readiness.failedCheck, reason: readiness.reason });
+    const status = readiness.ready ? "True" : "False";
+    await writeReady(ctx, provider, { type: readyType, status, reason: readiness.reason, message: readiness.message }, users.length);
+  };
+}
+
+/** Identifies this process in Events (the pod name in a cluster). */
+export function reportingInstance(): string {
+  return process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
+}
+
+/** The controller as the manager registers it. */
+export function providerController(kubeConfig: KubeConfig, opts: { logger?: import("winston").Logger } = {}): ControllerOptions {
+  const reconcile = createProviderReconciler({
+    status: new StatusWriter(kubeConfig, providerFieldManager),
+    events: new EventRecorder(kubeConfig, { reportingController: providerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
+  });
+  return {
+    name: providerControllerName,
+    for: providerKindRef,
+    reconcile,
+    concurrency: 2,
+    watches: [{ kind: resourceKindRef, map: (obj: KubernetesObject) => [providerOf(obj as Resource)].filter((k): k is ObjectKey => k !== undefined) }],
+  };
+}

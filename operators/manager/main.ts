@@ -1,0 +1,86 @@
+// The composition root: reads flags and environment once, builds the controllers it was asked
+// for from the one list below, and runs them in a Manager until SIGTERM/SIGINT.
+//   node operators/manager/main.ts --controllers=provider
+import { KubeConfig } from "@kubernetes/client-node";
+import type winston from "winston";
+import { providerController } from "../catalog/providerReconciler.ts";
+import type { ControllerOptions } from "../runtime/index.ts";
+import { Manager } from "../runtime/index.ts";
+import { createLogger } from "../runtime/logger.ts";
+import { ConfigError, parseManagerConfig, usage } from "./config.ts";
+
+export interface ControllerEnv {
+  kubeConfig: KubeConfig;
+  logger: winston.Logger;
+}
+
+/** Every controller this binary can run, by the name `--controllers` uses. */
+const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
+  provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
+};
+
+function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
+  return kc;
+}
+
+async function main(): Promise<number> {
+  const logger = createLogger("manager");
+  let config;
+  try {
+    config = parseManagerConfig(process.argv.slice(2), process.env, Object.keys(controllers));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 2;
+  }
+  if (!config) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const kubeConfig = loadKubeConfig();
+  const manager = new Manager({
+    kubeConfig,
+    logger,
+    leaderElection: config.leaderElection,
+    // 0 turns an endpoint off here (the Manager would read 0 as "any free port").
+    ...(config.metricsPort > 0 ? { metricsPort: config.metricsPort } : {}),
+    ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+  });
+  const env: ControllerEnv = { kubeConfig, logger };
+  for (const name of config.controllers) manager.add(controllers[name]!(env));
+
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn("second signal: exiting without waiting for in-flight reconciles", { signal });
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info("stopping", { signal });
+      manager.stop().then(resolve, (err: unknown) => {
+        logger.error("stop failed", { error: err });
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+
+  logger.info("starting", { controllers: config.controllers, leaderElection: config.leaderElection, namespace: config.namespace ?? "(all)" });
+  await manager.start();
+  await stopped;
+  logger.info("stopped");
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`manager failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
