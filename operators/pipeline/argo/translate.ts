@@ -64,14 +64,14 @@ function imageOf(process: Process, config: TranslateConfig): string {
 }
 
 /** The container template of one tool: our entrypoint runs the tool described in `spec`. */
-export function toolTemplate(name: string, stepPath: string, process: Process, config: TranslateConfig): Template {
+export function toolTemplate(name: string, stepPath: string, process: Process, config: TranslateConfig, upstream: string[] = []): Template {
   const resources = containerResources(process);
   const cluster = config.placement?.(stepPath);
   return {
     name,
     inputs: {
       parameters: [{ name: "spec" }, { name: "job" }],
-      artifacts: [{ name: "upstream", path: "/cwl/upstream", optional: true }],
+      ...(upstream.length ? { artifacts: upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `/cwl/upstream/${u}` })) } : {}),
     },
     container: {
       name: "main",
@@ -105,9 +105,9 @@ function stepTask(step: Step, workflow: Process, path: string, config: Translate
   const stepPath = `${path}/${step.id}`;
   const template = argoName(stepPath.replace(/\//g, "-"));
   const run = step.run;
-  if (run.class === "Workflow") collected.templates.push(dagTemplate(template, run, stepPath, config, collected));
-  else collected.templates.push(toolTemplate(template, stepPath, run, config));
   const upstream = upstreamSteps(step, workflow);
+  if (run.class === "Workflow") collected.templates.push(dagTemplate(template, run, stepPath, config, collected));
+  else collected.templates.push(toolTemplate(template, stepPath, run, config, upstream));
   const spec = JSON.stringify({ stepPath, step: { ...step, run: undefined } });
   const job = JSON.stringify(Object.fromEntries(upstream.map((u) => [u, `{{tasks.${argoName(u)}.outputs.parameters.${outputsParameter}}}`])));
   return {
@@ -117,7 +117,7 @@ function stepTask(step: Step, workflow: Process, path: string, config: Translate
     arguments: {
       parameters: [{ name: "spec", value: spec }, { name: "job", value: job }],
       ...(upstream.length && run.class !== "Workflow"
-        ? { artifacts: upstream.map((u) => ({ name: "upstream", from: `{{tasks.${argoName(u)}.outputs.artifacts.${outdirArtifact}}}` })).slice(0, 1) }
+        ? { artifacts: upstream.map((u) => ({ name: `upstream-${argoName(u)}`, from: `{{tasks.${argoName(u)}.outputs.artifacts.${outdirArtifact}}}` })) }
         : {}),
     },
   };

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { loadProcess, readDocument } from "../cwl/load.ts";
 import { InvalidDocument, isObj } from "../cwl/normalize.ts";
+import { toJson } from "../cwl/json.ts";
 import { ExpressionError, initSandbox, Sandbox } from "../cwl/sandbox.ts";
 import { InvalidJob } from "../cwl/values.ts";
 import { InputError } from "../entrypoint/files.ts";
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     const { job, jobDir } = readJob(options.job);
     mkdirSync(options.outdir, { recursive: true });
     const outputs = runLocally(process_, job, { scratch, sandbox, jobDir, outdir: resolve(options.outdir) });
-    process.stdout.write(`${JSON.stringify(outputs, null, 2)}\n`);
+    process.stdout.write(`${toJson(outputs)}\n`);
     return 0;
   } catch (error) {
     return reportFailure(error);

@@ -1,5 +1,5 @@
 // Helpers of hack/conformance, decided by feature, never by test id:
-//   suite.ts container-tests TESTS.json     ids of tests that need a container runtime
+//   suite.ts without-container-tests TESTS.json   the list less the tests that need a container runtime
 //   suite.ts summary TESTS.json JUNIT.xml [--baseline FILE] [--update-baseline]
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -64,7 +64,7 @@ export function readJunit(path: string): Outcome[] {
   for (const match of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
     const attrs = match[1] ?? "";
     const body = match[2] ?? "";
-    const id = /name="([^"]*)"/.exec(attrs)?.[1] ?? "";
+    const id = /file="([^"]*)"/.exec(attrs)?.[1] ?? /name="([^"]*)"/.exec(attrs)?.[1] ?? "";
     const result = /<failure|<error/.test(body) ? "failed" : /<skipped/.test(body) ? "unsupported" : "passed";
     const message = /message="([^"]*)"/.exec(body)?.[1] ?? "";
     outcomes.push({ id, result, message });
@@ -112,12 +112,13 @@ function checkBaseline(outcomes: Outcome[], baselinePath: string | undefined, up
 
 function main(argv: string[]): number {
   const [command, testsPath, ...rest] = argv;
-  if (command === "container-tests" && testsPath !== undefined) {
-    // cwltest's -N takes 1-based positions in the whole list (its -S fails under --tags).
+  if (command === "without-container-tests" && testsPath !== undefined) {
+    const entries = JSON.parse(readFileSync(testsPath, "utf8")) as Obj[];
     const tests = readTests(testsPath);
-    const positions = tests.flatMap((t, i) => (needsContainer(t) ? [i + 1] : []));
-    process.stderr.write(`container tests: ${positions.map((p) => tests[p - 1]?.id).join(" ")}\n`);
-    process.stdout.write(positions.join(","));
+    const skipped = tests.filter(needsContainer).map((t) => t.id);
+    process.stderr.write(`skipping ${skipped.length} tests that need a container runtime: ${skipped.join(" ")}\n`);
+    const kept = entries.filter((_, i) => tests[i] !== undefined && !needsContainer(tests[i]));
+    process.stdout.write(JSON.stringify(kept.map(({ baseDir: _baseDir, ...entry }) => entry)));
     return 0;
   }
   if (command === "summary" && testsPath !== undefined && rest[0] !== undefined) {

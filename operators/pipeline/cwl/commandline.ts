@@ -4,6 +4,7 @@
 import { evaluate, type Evaluator, type ExpressionContext } from "./expression.ts";
 import type { Binding, CwlType, Process } from "./model.ts";
 import { isObj } from "./normalize.ts";
+import { formatNumber, toJson } from "./json.ts";
 import { matchesType } from "./values.ts";
 
 type Key = (number | string)[];
@@ -102,7 +103,8 @@ function bindArrayItems(items: CwlType, itemBinding: Binding | undefined, datum:
 function toText(value: unknown): string {
   if (isObj(value) && (value.class === "File" || value.class === "Directory")) return String(value.path ?? value.location);
   if (typeof value === "string") return value;
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
+  if (typeof value === "number") return formatNumber(value);
+  return typeof value === "object" ? toJson(value, 0) : String(value);
 }
 
 function renderListValue(binding: Bound, value: unknown[]): string[] {
@@ -132,6 +134,8 @@ export function renderBinding(binding: Bound, ctx: BuildContext): string[] {
 export function buildCommandLine(ctx: BuildContext): CommandArg[] {
   const bindings = [...bindArguments(ctx)];
   for (const input of ctx.process.inputs) {
+    // Inputs without a value take no part in the command line (not even their valueFrom).
+    if (ctx.inputs[input.id] === null || ctx.inputs[input.id] === undefined) continue;
     bindings.push(...bindInput(input, ctx.inputs[input.id], [], [input.id], ctx));
   }
   bindings.sort((a, b) => compareKeys(a.key, b.key));

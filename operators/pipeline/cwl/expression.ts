@@ -1,6 +1,7 @@
 // CWL parameter references `$(...)` and, under InlineJavascriptRequirement, JavaScript
 // expressions `$(...)` / `${...}` (CWL v1.2 "Expressions" and "Parameter references").
 import { ExpressionError, Sandbox } from "./sandbox.ts";
+import { formatNumber } from "./json.ts";
 
 export interface ExpressionContext {
   inputs: Record<string, unknown>;
@@ -88,6 +89,7 @@ export function evaluate(source: unknown, context: ExpressionContext, evaluator:
 
 function interpolationString(value: unknown): string {
   if (typeof value === "string") return value;
+  if (typeof value === "number") return formatNumber(value);
   return JSON.stringify(value ?? null);
 }
 

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { loadDocument } from "cwl-ts-auto";
+import { CommandLineTool, ExpressionTool, Operation, Workflow } from "cwl-ts-auto";
+import { LoadingOptions } from "cwl-ts-auto/dist/util/LoadingOptions.js";
 import type { Process } from "./model.ts";
 import { InvalidDocument, isObj, normalizeProcess, shortName, type NormalizeContext } from "./normalize.ts";
 import { validateProcess } from "./validate.ts";
@@ -96,6 +97,7 @@ export async function loadProcess(reference: string): Promise<Process> {
     baseDir: top.baseDir,
     cwlVersion: typeof top.raw.cwlVersion === "string" ? top.raw.cwlVersion : "v1.2",
     namespaces: top.namespaces,
+    ontologies: Array.isArray((readCached(path) as Obj).$schemas),
     types: new Map(),
     resolveRun: (run, baseDir) => {
       const [runFile, runFragment] = splitFragment(run);
@@ -115,17 +117,31 @@ function selectFromGraph(graph: Obj[], fragment: string | undefined, top: Loaded
   return { raw: withVersion(found, top.raw), baseDir: top.baseDir, namespaces: top.namespaces };
 }
 
+const schemaClasses: Record<string, { fromDoc: (doc: unknown, baseuri: string, options: LoadingOptions) => Promise<unknown> }> = {
+  CommandLineTool, ExpressionTool, Workflow, Operation,
+};
+
 /**
- * cwl-ts-auto parses against the CWL schema (it does not check everything). It mutates its
- * input when it retries another class, so it gets a deep copy.
+ * cwl-ts-auto parses against the CWL schema (it does not check everything). Its generic
+ * loader mutates the document when it retries another class (and then reports errors
+ * that are not there), so each process is parsed by the loader of its own class, from a
+ * deep copy.
  */
 async function schemaCheck(path: string, raw: Obj): Promise<void> {
-  const data = readCached(path);
-  const copy = structuredClone(Array.isArray((data as Obj).$graph) ? data : raw) as Obj;
-  try {
-    await loadDocument(copy, pathToFileURL(path).href);
-  } catch (error) {
-    const message = (error as Error).message.split("\n").slice(0, 12).join("\n");
-    throw new InvalidDocument(`${path} does not match the CWL schema: ${message}`);
+  const data = readCached(path) as Obj;
+  const processes = Array.isArray(data.$graph) ? (data.$graph as Obj[]) : [raw];
+  const namespaces = isObj(data.$namespaces) ? (data.$namespaces as Record<string, string>) : {};
+  const fileUri = pathToFileURL(path).href;
+  for (const process of processes) {
+    const copy = structuredClone(process);
+    for (const key of ["$namespaces", "$schemas", "$graph"]) delete copy[key];
+    const loader = schemaClasses[String(copy.class)];
+    if (loader === undefined) throw new InvalidDocument(`${path}: class ${JSON.stringify(copy.class)} is not a CWL process class`);
+    try {
+      await loader.fromDoc(copy, fileUri, new LoadingOptions({ fileUri, namespaces }));
+    } catch (error) {
+      const message = (error as Error).message.trim().split("\n").slice(0, 12).join("\n");
+      throw new InvalidDocument(`${path} does not match the CWL schema: ${message}`);
+    }
   }
 }

@@ -89,6 +89,10 @@ export interface Process {
   permanentFailCodes: number[];
   expression?: string;
   steps: Step[];
+  /** `$namespaces` of the document, for format IRIs */
+  namespaces?: Record<string, string>;
+  /** true when the document names ontologies (`$schemas`): formats are then not compared literally */
+  ontologies?: boolean;
 }
 
 export function findRequirement(process: { requirements: Requirement[]; hints: Requirement[] }, name: string): Requirement | undefined {

@@ -9,6 +9,7 @@ export interface NormalizeContext {
   baseDir: string;
   cwlVersion: string;
   namespaces: Record<string, string>;
+  ontologies?: boolean;
   /** named types from SchemaDefRequirement, by short name */
   types: Map<string, CwlType>;
   /** resolves a `run:` string to a raw document and its base directory */
@@ -53,6 +54,8 @@ export function normalizeProcess(raw: Obj, context: NormalizeContext): Process {
     temporaryFailCodes: numberList(raw.temporaryFailCodes),
     permanentFailCodes: numberList(raw.permanentFailCodes),
     steps: [],
+    namespaces: ctx.namespaces,
+    ontologies: ctx.ontologies === true,
   };
   assignStreams(process, raw);
   if (cls === "ExpressionTool") process.expression = requireString(raw.expression, "expression");
@@ -112,9 +115,11 @@ export function normalizeRequirements(value: unknown, field: string): Requiremen
 function registerSchemaDefs(requirements: Requirement[], ctx: NormalizeContext): void {
   for (const requirement of requirements) {
     if (requirement.class !== "SchemaDefRequirement" || !Array.isArray(requirement.types)) continue;
+    // An $import of a file of several types inlines a list.
+    requirement.types = requirement.types.flat();
     // Two passes so that types may refer to each other regardless of order.
-    for (const t of requirement.types) if (isObj(t) && typeof t.name === "string") ctx.types.set(shortName(t.name), t as unknown as CwlType);
-    for (const t of requirement.types) {
+    for (const t of requirement.types as unknown[]) if (isObj(t) && typeof t.name === "string") ctx.types.set(shortName(t.name), t as unknown as CwlType);
+    for (const t of requirement.types as unknown[]) {
       if (isObj(t) && typeof t.name === "string") ctx.types.set(shortName(t.name), normalizeType(t, ctx, new Set([shortName(t.name)])));
     }
   }

@@ -33,11 +33,13 @@ export function mapFsObjects(value: unknown, fn: (o: FsObject) => FsObject): unk
 }
 
 export function localPath(o: Record<string, unknown>, baseDir: string): string | undefined {
-  const loc = typeof o.path === "string" ? o.path : typeof o.location === "string" ? o.location : undefined;
+  if (typeof o.path === "string") return resolve(baseDir, o.path);
+  const loc = typeof o.location === "string" ? o.location : undefined;
   if (loc === undefined) return undefined;
   if (loc.startsWith("file://")) return fileURLToPath(loc);
   if (/^[a-z][a-z0-9+.-]*:/i.test(loc)) throw new InputError(`${loc}: only local files are supported by this runner`);
-  return resolve(baseDir, loc);
+  // A location is a URI reference: percent-escapes stand for their characters.
+  return resolve(baseDir, decodeURIComponent(loc));
 }
 
 export function nameParts(name: string): { nameroot: string; nameext: string } {
@@ -47,7 +49,7 @@ export function nameParts(name: string): { nameroot: string; nameext: string } {
 
 /** Sets path/location/basename/nameroot/nameext/dirname (and size for files) from the disk. */
 export function completeFsObject(o: FsObject, baseDir: string, scratch: string): FsObject {
-  const path = localPath(o, baseDir) ?? materializeLiteral(o, scratch);
+  const path = localPath(o, baseDir) ?? materializeLiteral(o, baseDir, scratch);
   const name = typeof o.basename === "string" && o.path === undefined && o.location === undefined ? o.basename : basename(path);
   const out: FsObject = { ...o, location: pathToFileURL(path).href, path, basename: typeof o.basename === "string" ? o.basename : name };
   if (o.class === "File") {
@@ -63,7 +65,7 @@ export function completeFsObject(o: FsObject, baseDir: string, scratch: string):
 let literalCounter = 0;
 
 /** A File literal (`contents`) or Directory literal (`listing`) without a location. */
-function materializeLiteral(o: FsObject, scratch: string): string {
+function materializeLiteral(o: FsObject, baseDir: string, scratch: string): string {
   const dir = join(scratch, `literal${++literalCounter}`);
   mkdirSync(dir, { recursive: true });
   const name = typeof o.basename === "string" ? o.basename : o.class === "File" ? "file.txt" : "dir";
@@ -75,7 +77,7 @@ function materializeLiteral(o: FsObject, scratch: string): string {
   mkdirSync(path, { recursive: true });
   for (const entry of Array.isArray(o.listing) ? o.listing : []) {
     if (!isFsObject(entry)) continue;
-    const source = localPath(entry, scratch) ?? materializeLiteral(entry, scratch);
+    const source = localPath(entry, baseDir) ?? materializeLiteral(entry, baseDir, scratch);
     const target = join(path, typeof entry.basename === "string" ? entry.basename : basename(source));
     cpSync(source, target, { recursive: true });
   }

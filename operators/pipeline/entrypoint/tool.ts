@@ -63,9 +63,8 @@ export function prepareInputs(process: Process, job: Record<string, unknown>, op
     let value = completeAll(filled[input.id], options);
     const listing = loadListingOf(process, input);
     value = mapFsObjects(value, (o) => withListing(o, listing));
-    if (input.secondaryFiles !== undefined) value = withSecondaryFiles(value, input.secondaryFiles, { inputs: filled, evaluator, required: true });
+    value = secondaryFilesByType(input, value, { inputs: filled, evaluator, required: true, process });
     if (input.loadContents === true || input.inputBinding?.loadContents === true) value = mapFsObjects(value, loadContents);
-    if (input.format !== undefined) checkFormat(input, value, filled, evaluator);
     filled[input.id] = value;
   }
   return filled;
@@ -89,17 +88,46 @@ export function loadContents(o: FsObject): FsObject {
   return { ...o, contents: data.toString("utf8") };
 }
 
-function checkFormat(input: Parameter, value: unknown, inputs: Record<string, unknown>, evaluator: Evaluator): void {
-  const allowed = [input.format].flat().map((f) => evaluate(f, { inputs, self: value, runtime: {} }, evaluator)).flat();
+/**
+ * A File's format must be one the parameter accepts. Without an ontology that is literal
+ * equality; with `$schemas` (subclasses, equivalent classes) we accept, not having a reasoner.
+ */
+function checkFormat(input: Parameter, value: unknown, ctx: SecondaryContext): void {
+  if (input.format === undefined || ctx.process.ontologies === true) return;
+  const allowed = [input.format].flat().map((f) => evaluate(f, { inputs: ctx.inputs, self: value, runtime: {} }, ctx.evaluator)).flat();
   mapFsObjects(value, (o) => {
-    if (o.class === "File" && typeof o.format === "string" && allowed.length > 0 && !allowed.includes(o.format)) {
-      throw new InputError(`input ${input.id}: file format ${o.format} is not one of ${allowed.join(", ")}`);
+    const format = typeof o.format === "string" ? expandFormat(o.format, ctx.process.namespaces ?? {}) : undefined;
+    if (o.class === "File" && allowed.length > 0 && !allowed.includes(format)) {
+      throw new InputError(`input ${input.id}: file format ${String(format)} is not one of ${allowed.join(", ")}`);
     }
     return o;
   });
 }
 
-interface SecondaryContext { inputs: Record<string, unknown>; evaluator: Evaluator; required: boolean }
+interface SecondaryContext { inputs: Record<string, unknown>; evaluator: Evaluator; required: boolean; process: Process }
+
+/** secondaryFiles of a parameter and of the fields of the records it holds. */
+function secondaryFilesByType(parameter: Parameter, value: unknown, ctx: SecondaryContext): unknown {
+  if (ctx.required) checkFormat(parameter, value, ctx);
+  let result = parameter.secondaryFiles === undefined ? value : withSecondaryFiles(value, parameter.secondaryFiles, ctx);
+  result = secondaryInType(parameter.type, result, ctx);
+  return result;
+}
+
+function secondaryInType(type: CwlType, value: unknown, ctx: SecondaryContext): unknown {
+  if (value === null || value === undefined || typeof type === "string") return value;
+  if (Array.isArray(type)) {
+    const branch = type.find((t) => matchesType(t, value));
+    return branch === undefined ? value : secondaryInType(branch, value, ctx);
+  }
+  if (type.type === "array" && Array.isArray(value)) return value.map((v) => secondaryInType(type.items, v, ctx));
+  if (type.type === "record" && isObj(value)) {
+    const record: Record<string, unknown> = { ...value };
+    for (const field of type.fields) record[field.id] = secondaryFilesByType(field, value[field.id], ctx);
+    return record;
+  }
+  return value;
+}
 
 /** The name a secondaryFiles pattern gives: `^` strips one extension each. */
 export function secondaryName(primary: string, pattern: string): string {
@@ -236,7 +264,7 @@ function initialWorkDir(ctx: ToolContext): Record<string, unknown> {
   const requirement = findRequirement(ctx.process, "InitialWorkDirRequirement");
   if (requirement === undefined) return ctx.inputs;
   const listing = evaluate(requirement.listing, exprCtx(ctx, null), ctx.evaluator);
-  const entries = Array.isArray(listing) ? listing.flat() : [listing];
+  const entries = (Array.isArray(listing) ? listing : [listing]).map((e) => evaluate(e, exprCtx(ctx, null), ctx.evaluator)).flat();
   const moved = new Map<string, string>();
   for (const entry of entries) placeEntry(entry, ctx, moved);
   // Inputs placed in the working directory are seen there by the tool's expressions.
@@ -265,6 +293,7 @@ function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Ma
   const name = entry.entryname === undefined ? undefined : String(evaluate(entry.entryname, exprCtx(ctx, null), ctx.evaluator));
   const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator);
   const writable = entry.writable === true;
+  if (value === null || value === undefined) return;
   if (name !== undefined && isAbsolute(name) && !name.startsWith(ctx.outdir)) {
     throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
   }
@@ -395,6 +424,7 @@ function collectOutputs(ctx: ToolContext, exitCode: number): Record<string, unkn
 }
 
 function checkOutput(output: Parameter, value: unknown): void {
+  if (value === null && output.type === "Any") return;
   if (!matchesType(output.type, value)) throw new ToolFailed(`output ${output.id}: ${JSON.stringify(value)?.slice(0, 200)} does not match its declared type`);
 }
 
@@ -421,7 +451,7 @@ function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unkn
   if (binding.outputEval !== undefined) value = evaluate(binding.outputEval, exprCtx(ctx, files), ctx.evaluator);
   else value = singleIfWanted(type, files);
   value = mapFsObjects(value, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
-  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false });
+  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false, process: ctx.process });
   if (output.format !== undefined) value = withFormat(value, output.format, ctx);
   return value;
 }
@@ -442,7 +472,7 @@ function withFormat(value: unknown, format: string | string[], ctx: ToolContext)
   return mapFsObjects(value, (o) => {
     if (o.class !== "File") return o;
     const evaluated = evaluate(format, exprCtx(ctx, o), ctx.evaluator);
-    return { ...o, format: expandFormat(evaluated, {}) };
+    return { ...o, format: expandFormat(evaluated, ctx.process.namespaces ?? {}) };
   });
 }
 
