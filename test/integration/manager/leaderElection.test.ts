@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 import { waitForHttp } from "../../support/processes.ts";
-import { computeSpec, type ManagerProcess, objects, type Objects, readyOf, reconcileTotal, startManager } from "../provider/fixtures.ts";
+import { computeSpec, type ManagerProcess, objects, type Objects, readyOf, reconcileTotal, startManager, testLeaseName } from "../provider/fixtures.ts";
 
-const leaseName = "archipel-provider";
 const leaseDurationMs = 4_000;
 
 describe("leader election between two manager processes", function () {
@@ -31,7 +30,7 @@ describe("leader election between two manager processes", function () {
     if (this.currentTest?.state === "failed") for (const m of managers) console.log(`    ${m.identity} log: ${m.logFile}`);
   });
 
-  const lease = (): Promise<V1Lease | undefined> => leases.readNamespacedLease({ name: leaseName, namespace: ns.name }).catch(() => undefined);
+  const lease = (): Promise<V1Lease | undefined> => leases.readNamespacedLease({ name: testLeaseName, namespace: ns.name }).catch(() => undefined);
   const holder = async (): Promise<string | undefined> => (await lease())?.spec?.holderIdentity || undefined;
   const readyProvider = (name: string) =>
     eventually(`${name} Ready`, async () => {

@@ -81,6 +81,8 @@ export interface ManagerProcess extends ComponentProcess {
   metrics(): Promise<string>;
 }
 
+export const testLeaseName = "archipel-provider-it";
+
 export const logDir = path.join(repoRoot, ".clusters", "test-logs");
 
 /** Starts `node operators/manager/main.ts` watching one namespace, with a short lease by default. */
@@ -96,6 +98,7 @@ export async function startManager(
     "operators/manager/main.ts",
     [
       "--controllers=provider",
+      `--lease-name=${testLeaseName}`,
       `--namespace=${namespace}`,
       `--lease-namespace=${namespace}`,
       "--lease-duration=4s",
