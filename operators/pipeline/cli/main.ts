@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { loadProcess, readDocument } from "../cwl/load.ts";
-import { InvalidDocument, isObj } from "../cwl/normalize.ts";
+import { InvalidDocument, isObj, normalizeRequirements } from "../cwl/normalize.ts";
+import type { Requirement } from "../cwl/model.ts";
+import { layer } from "../entrypoint/step.ts";
 import { toJson } from "../cwl/json.ts";
 import { ExpressionError, initSandbox, Sandbox } from "../cwl/sandbox.ts";
 import { InvalidJob } from "../cwl/values.ts";
@@ -34,13 +36,18 @@ export function parseArgs(argv: string[]): CliOptions {
   return options;
 }
 
-function readJob(path: string | undefined): { job: Record<string, unknown>; jobDir: string } {
-  if (path === undefined) return { job: {}, jobDir: process.cwd() };
+interface Job { job: Record<string, unknown>; jobDir: string; requirements: Requirement[] }
+
+function readJob(path: string | undefined): Job {
+  if (path === undefined) return { job: {}, jobDir: process.cwd(), requirements: [] };
   const data = readDocument(resolve(path));
   if (data !== null && data !== undefined && !isObj(data)) throw new InvalidJob(`${path}: a job must be a mapping of input names to values`);
   const job = { ...((data ?? {}) as Record<string, unknown>) };
+  // `cwl:requirements` in the input object take precedence over the process's own.
+  const requirements = normalizeRequirements(job["cwl:requirements"], "cwl:requirements");
   delete job["cwl:tool"];
-  return { job, jobDir: dirname(resolve(path)) };
+  delete job["cwl:requirements"];
+  return { job, jobDir: dirname(resolve(path)), requirements };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -57,8 +64,9 @@ export async function main(argv: string[]): Promise<number> {
   const sandbox = new Sandbox();
   const scratch = mkdtempSync(join(tmpdir(), "archipel-cwl-"));
   try {
-    const process_ = await loadProcess(options.tool);
-    const { job, jobDir } = readJob(options.job);
+    const loaded = await loadProcess(options.tool);
+    const { job, jobDir, requirements } = readJob(options.job);
+    const process_ = { ...loaded, requirements: layer(loaded.requirements, requirements) };
     mkdirSync(options.outdir, { recursive: true });
     const outputs = runLocally(process_, job, { scratch, sandbox, jobDir, outdir: resolve(options.outdir) });
     process.stdout.write(`${toJson(outputs)}\n`);

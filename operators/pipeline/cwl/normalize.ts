@@ -35,8 +35,9 @@ export function normalizeProcess(raw: Obj, context: NormalizeContext): Process {
     throw new InvalidDocument(`class: ${JSON.stringify(cls)} is not a CWL process class (CommandLineTool, ExpressionTool, Workflow, Operation)`);
   }
   const cwlVersion = typeof raw.cwlVersion === "string" ? raw.cwlVersion : context.cwlVersion;
-  const requirements = normalizeRequirements(raw.requirements, "requirements");
-  const hints = normalizeRequirements(raw.hints, "hints");
+  // File and Directory literals in requirements (InitialWorkDir) are relative to the document.
+  const requirements = resolveLocations(normalizeRequirements(raw.requirements, "requirements"), context.baseDir) as Requirement[];
+  const hints = resolveLocations(normalizeRequirements(raw.hints, "hints"), context.baseDir) as Requirement[];
   const ctx: NormalizeContext = { ...context, cwlVersion, types: new Map(context.types) };
   registerSchemaDefs([...hints, ...requirements], ctx);
   const process: Process = {

@@ -18,13 +18,13 @@ export interface WorkflowState {
 export type ProcessRunner = (process: Process, job: Record<string, unknown>, options: RunOptions) => Record<string, unknown>;
 
 /** Requirements flow from workflow to step to process; the innermost of a class wins. */
+export function layer(outer: Requirement[], inner: Requirement[]): Requirement[] {
+  return [...outer.filter((o) => !inner.some((i) => i.class === o.class)), ...inner];
+}
+
 export function inherit(process: Process, requirements: Requirement[], hints: Requirement[]): Process {
-  const merge = (outer: Requirement[], inner: Requirement[]): Requirement[] => [
-    ...outer.filter((o) => !inner.some((i) => i.class === o.class)),
-    ...inner,
-  ];
-  const mergedRequirements = merge(requirements, process.requirements);
-  const mergedHints = merge(hints, process.hints).filter((h) => !mergedRequirements.some((r) => r.class === h.class));
+  const mergedRequirements = layer(requirements, process.requirements);
+  const mergedHints = layer(hints, process.hints).filter((h) => !mergedRequirements.some((r) => r.class === h.class));
   return { ...process, requirements: mergedRequirements, hints: mergedHints };
 }
 
@@ -58,7 +58,8 @@ export function mergeSources(values: unknown[], asList: boolean, linkMerge: stri
 
 function gatherInput(input: StepInput, state: WorkflowState): unknown {
   const values = input.source.map((s) => sourceValue(s, state));
-  let value = input.source.length === 0 ? null : mergeSources(values, input.sourceIsList || input.source.length > 1, input.linkMerge, input.pickValue);
+  // A single source is not wrapped in a list, even written as a list, unless linkMerge says so.
+  let value = input.source.length === 0 ? null : mergeSources(values, input.source.length > 1, input.linkMerge, input.pickValue);
   if ((value === null || value === undefined) && input.default !== undefined) value = structuredClone(input.default);
   if (input.loadContents === true) value = mapFsObjects(value, loadContents);
   return value ?? null;
@@ -123,7 +124,7 @@ function runOne(step: Step, process: Process, job: Record<string, unknown>, opti
 
 /** Runs one step (all its scatter jobs) and returns its outputs by `out` id. */
 export function runStep(step: Step, state: WorkflowState, options: RunOptions, run: ProcessRunner): Record<string, unknown> {
-  const process = inherit(step.run, [...state.workflow.requirements, ...step.requirements], [...state.workflow.hints, ...step.hints]);
+  const process = inherit(step.run, layer(state.workflow.requirements, step.requirements), layer(state.workflow.hints, step.hints));
   if (step.scatter.length > 0 && !process.requirements.some((r) => r.class === "ScatterFeatureRequirement") && !state.workflow.requirements.some((r) => r.class === "ScatterFeatureRequirement")) {
     throw new UnsupportedFeature(`step ${step.id} scatters without ScatterFeatureRequirement`);
   }

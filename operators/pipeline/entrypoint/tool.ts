@@ -312,7 +312,8 @@ function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Ma
   writeFileSync(target, text);
 }
 
-function placeFsObject(o: FsObject, name: string | undefined, writable: boolean, ctx: ToolContext, moved: Map<string, string>): void {
+function placeFsObject(entry: FsObject, name: string | undefined, writable: boolean, ctx: ToolContext, moved: Map<string, string>): void {
+  const o = typeof entry.basename === "string" && typeof entry.path === "string" ? entry : completeFsObject(entry, ctx.process.baseDir, ctx.tmpdir);
   const target = name !== undefined && isAbsolute(name) ? name : join(ctx.outdir, name ?? String(o.basename));
   const source = typeof o.path === "string" ? o.path : undefined;
   if (source === undefined) {

@@ -10,6 +10,7 @@ export class Relocator {
   private readonly outdir: string;
   private readonly workdirs: string[];
   private readonly placed = new Map<string, string>();
+  private readonly taken = new Set<string>();
 
   constructor(outdir: string, workdirs: string[]) {
     this.outdir = outdir;
@@ -27,18 +28,17 @@ export class Relocator {
     return value;
   }
 
+  /** Keeps the place relative to the run's directory; two outputs never share a path. */
   private targetFor(path: string, name: string): string {
+    let rel = name;
     for (const dir of this.workdirs) {
-      const rel = relative(dir, path);
-      if (!rel.startsWith("..") && rel !== "" && !rel.startsWith("/")) return join(this.outdir, rel);
+      const candidate = relative(dir, path);
+      if (!candidate.startsWith("..") && candidate !== "" && !candidate.startsWith("/")) rel = candidate;
     }
-    let target = join(this.outdir, name);
-    for (let n = 2; existsSync(target) && !this.sameAsPlaced(target, path); n++) target = join(this.outdir, `${n}_${name}`);
+    let target = join(this.outdir, rel);
+    for (let n = 2; this.taken.has(target); n++) target = join(this.outdir, `_${n}`, rel);
+    this.taken.add(target);
     return target;
-  }
-
-  private sameAsPlaced(target: string, path: string): boolean {
-    return this.placed.get(path) === target;
   }
 
   private relocateObject(o: FsObject): FsObject {
