@@ -80,8 +80,19 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
     });
   }
 
-  async function finalize(ctx: ReconcileContext, provider: Provider, users: string[]): Promise<void> {
+  /**
+   * The cache may not hold a Resource created a moment ago. Releasing the finalizer cannot be
+   * undone, so that one decision (once per Provider) is confirmed with a live LIST.
+   */
+  async function liveUsers(ctx: ReconcileContext, provider: Provider): Promise<string[]> {
+    const namespace = provider.metadata?.namespace ?? "";
+    const list = await ctx.client.list<Resource & KubernetesObject>(`${resourceKindRef.group}/${resourceKindRef.version}`, resourceKindRef.kind, namespace);
+    return list.items.filter((r) => providerOf(r)?.name === provider.metadata?.name).map((r) => r.metadata?.name ?? "").sort();
+  }
+
+  async function finalize(ctx: ReconcileContext, provider: Provider, cachedUsers: string[]): Promise<void> {
     if (!hasFinalizer(provider as KubernetesObject, providerFinalizer)) return;
+    const users = cachedUsers.length > 0 ? cachedUsers : await liveUsers(ctx, provider);
     if (users.length > 0) {
       const update = { type: readyType, status: "False", reason: ProviderReason.DeletionBlocked, message: deletionBlockedMessage(users) } as const;
       await writeReady(ctx, provider, update, users.length);

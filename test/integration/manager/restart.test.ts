@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { ProviderSpec } from "../../../operators/schema/provider.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
-import { computeSpec, type ManagerProcess, objects, type Objects, readyOf, startManager } from "../provider/fixtures.ts";
+import { computeSpec, deleteNamespaceAndWait, type ManagerProcess, objects, type Objects, readyOf, startManager } from "../provider/fixtures.ts";
 import { providerFinalizer } from "../../../operators/catalog/providerReconciler.ts";
 
 const count = 30;
@@ -23,9 +23,12 @@ describe("manager restarted mid-stream", function () {
     ns = await freshNamespace(cluster, "restart");
     o = objects(cluster, ns.name);
   });
-  after(async () => {
+  after(async function () {
+    this.timeout(90_000);
+    // A running manager releases the Provider finalizers; if none survives, strip them.
+    if (started.every((m) => m.child.exitCode !== null || m.child.signalCode !== null)) await o?.stripFinalizers();
+    if (ns) await deleteNamespaceAndWait(cluster, ns);
     await Promise.all(started.map((m) => m.stop("SIGKILL")));
-    await ns?.cleanup();
   });
   afterEach(function () {
     if (this.currentTest?.state === "failed") for (const m of started) console.log(`    ${m.identity} log: ${m.logFile}`);

@@ -1,6 +1,6 @@
 // Fixtures for the Provider controller's integration tests: typed reads and writes of Providers,
 // Resources and Events in a test namespace, and the manager started as a child process.
-import { CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import path from "node:path";
 import type { Condition } from "../../../operators/schema/common.ts";
 import type { Provider, ProviderSpec } from "../../../operators/schema/provider.ts";
@@ -20,6 +20,8 @@ export interface Objects {
   providerExists(name: string): Promise<boolean>;
   createResource(name: string, providerName: string): Promise<Resource>;
   deleteResource(name: string): Promise<void>;
+  /** Removes every finalizer from the namespace's Providers (cleanup where no manager runs). */
+  stripFinalizers(): Promise<void>;
   events(): Promise<EventsV1Event[]>;
   eventsFor(providerName: string): Promise<EventsV1Event[]>;
 }
@@ -61,6 +63,12 @@ export function objects(cluster: TestCluster, namespace: string): Objects {
       })) as Resource,
     deleteResource: async (name) => {
       await api.deleteNamespacedCustomObject(at("resources", name));
+    },
+    stripFinalizers: async () => {
+      const list = (await api.listNamespacedCustomObject({ group, version, namespace, plural: "providers" })) as { items: Provider[] };
+      await Promise.all(
+        list.items.map((p) => api.patchNamespacedCustomObject({ ...at("providers", p.metadata?.name ?? ""), body: { metadata: { finalizers: null } } }, asMerge).catch(() => undefined)),
+      );
     },
     events,
     eventsFor: async (providerName) => (await events()).filter((e) => e.regarding?.kind === "Provider" && e.regarding.name === providerName),
@@ -132,3 +140,19 @@ export function providerMetric(metricsText: string, name: string, extraLabel = "
 }
 
 export const reconcileTotal = (metricsText: string): number => providerMetric(metricsText, "controller_runtime_reconcile_total");
+
+/**
+ * Deletes the namespace and waits until it is gone, while a manager still runs to release its
+ * finalizers (a Provider finalizer would otherwise keep the namespace Terminating forever).
+ */
+export async function deleteNamespaceAndWait(cluster: TestCluster, ns: { name: string; cleanup(): Promise<void> }, timeoutMs = 60_000): Promise<void> {
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  await ns.cleanup();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const gone = await core.readNamespace({ name: ns.name }).then(() => false, () => true);
+    if (gone) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  console.log(`    namespace ${ns.name} still terminating after ${timeoutMs} ms`);
+}

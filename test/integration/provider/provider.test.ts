@@ -16,7 +16,7 @@ import { StatusWriter } from "../../../operators/runtime/status.ts";
 import type { Provider } from "../../../operators/schema/provider.ts";
 import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 import { waitForHttp } from "../../support/processes.ts";
-import { computeSpec, type ManagerProcess, objects, type Objects, providerMetric, readyOf, startManager } from "./fixtures.ts";
+import { computeSpec, deleteNamespaceAndWait, type ManagerProcess, objects, type Objects, providerMetric, readyOf, startManager } from "./fixtures.ts";
 
 const run = promisify(execFile);
 
@@ -38,9 +38,10 @@ describe("Provider controller (manager process, real API server)", function () {
     });
   });
 
-  after(async () => {
+  after(async function () {
+    this.timeout(90_000);
+    if (ns) await deleteNamespaceAndWait(cluster, ns);
     await manager?.stop();
-    await ns?.cleanup();
   });
 
   afterEach(function () {
@@ -156,6 +157,45 @@ describe("Provider controller (manager process, real API server)", function () {
       assert.equal(fresh.status?.observedGeneration, 2);
       assert.equal(readyOf(fresh)?.reason, "Valid");
     } finally {
+      await objects(cluster, side.name).stripFinalizers();
+      await side.cleanup();
+    }
+  });
+
+  it("does not release the finalizer on a cache that has not seen a new Resource yet", async () => {
+    const side = await freshNamespace(cluster, "provider-lag");
+    try {
+      const so = objects(cluster, side.name);
+      const client = KubernetesObjectApi.makeApiClient(cluster.kubeConfig());
+      const created = (await so.createProvider("lagging", computeSpec)) as KubernetesObject;
+      await ensureFinalizer(client, created, providerFinalizer);
+      await so.createResource("just-created", "lagging");
+      await so.deleteProvider("lagging");
+      const deleting = (await so.getProvider("lagging")) as Provider & KubernetesObject;
+      const reconcile = createProviderReconciler({
+        status: new StatusWriter(cluster.kubeConfig(), providerFieldManager),
+        events: new EventRecorder(cluster.kubeConfig(), { reportingController: "archipel.io/provider-controller", reportingInstance: "in-test" }),
+      });
+      const providers = new Store<Provider & KubernetesObject>();
+      const emptyResources = new Store<KubernetesObject>();
+      providers.replace([deleting]);
+      emptyResources.replace([]);
+      const ctx = {
+        logger: createLogger("test", { silent: true }),
+        client,
+        cache: <T>(kind: { kind: string }) => (kind.kind === "Provider" ? providers : emptyResources) as unknown as Cache<T>,
+      };
+      await reconcile({ namespace: side.name, name: "lagging" }, ctx);
+      const p = await so.getProvider("lagging");
+      assert.deepEqual(p.metadata?.finalizers, [providerFinalizer]);
+      assert.equal(readyOf(p)?.reason, "DeletionBlocked");
+      assert.match(readyOf(p)?.message ?? "", /\(just-created\)/);
+      await so.deleteResource("just-created");
+      providers.replace([p as Provider & KubernetesObject]);
+      await reconcile({ namespace: side.name, name: "lagging" }, ctx);
+      assert.equal(await so.providerExists("lagging"), false);
+    } finally {
+      await objects(cluster, side.name).stripFinalizers();
       await side.cleanup();
     }
   });
