@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import yaml from "js-yaml";
+import { loadAll } from "js-yaml";
 import { eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 
@@ -57,7 +57,7 @@ describe("local clusters side by side (hack/cluster + manager + API)", function 
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const rendered = await kubectl(members[0]!.cluster, "kustomize", path.join(repoRoot, "config/samples"));
-    samples = yaml.loadAll(rendered) as SampleObject[];
+    samples = loadAll(rendered) as SampleObject[];
     assert.ok(samples.length >= 11, `config/samples renders ${samples.length} objects, expected one per kind`);
   });
 
