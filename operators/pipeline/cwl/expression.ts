@@ -1,7 +1,7 @@
 // CWL parameter references `$(...)` and, under InlineJavascriptRequirement, JavaScript
 // expressions `$(...)` / `${...}` (CWL v1.2 "Expressions" and "Parameter references").
 import { ExpressionError, Sandbox } from "./sandbox.ts";
-import { formatNumber } from "./json.ts";
+import { formatNumber, toSpacedJson } from "./json.ts";
 
 export interface ExpressionContext {
   inputs: Record<string, unknown>;
@@ -25,9 +25,14 @@ export function scanExpressions(source: string): Segment[] {
   let i = 0;
   while (i < source.length) {
     const c = source[i];
-    if (c === "\\" && (source[i + 1] === "$" || source[i + 1] === "\\")) {
-      text += source[i + 1];
+    if (c === "\\" && source[i + 1] === "\\") {
+      text += "\\";
       i += 2;
+      continue;
+    }
+    if (c === "\\" && source[i + 1] === "$" && (source[i + 2] === "(" || source[i + 2] === "{")) {
+      text += source.slice(i + 1, i + 3);
+      i += 3;
       continue;
     }
     if (c === "$" && (source[i + 1] === "(" || source[i + 1] === "{")) {
@@ -76,9 +81,9 @@ export function hasExpression(value: unknown): value is string {
  * Evaluates every expression in `source`. A string that is exactly one expression yields
  * that expression's value; otherwise the pieces are concatenated as strings.
  */
-export function evaluate(source: unknown, context: ExpressionContext, evaluator: Evaluator): unknown {
+export function evaluate(source: unknown, context: ExpressionContext, evaluator: Evaluator, strip = true): unknown {
   if (typeof source !== "string") return source;
-  const trimmed = source.trim();
+  const trimmed = strip ? source.trim() : source;
   const segments = scanExpressions(trimmed);
   if (segments.length === 1 && segments[0]?.kind !== "text") return evalSegment(segments[0] as Segment, context, evaluator);
   if (segments.every((s) => s.kind === "text")) return scanExpressions(source).map((s) => s.text).join("");
@@ -90,7 +95,7 @@ export function evaluate(source: unknown, context: ExpressionContext, evaluator:
 function interpolationString(value: unknown): string {
   if (typeof value === "string") return value;
   if (typeof value === "number") return formatNumber(value);
-  return JSON.stringify(value ?? null);
+  return toSpacedJson(value ?? null);
 }
 
 function evalSegment(segment: Segment, context: ExpressionContext, evaluator: Evaluator): unknown {

@@ -27,3 +27,15 @@ export function toJson(value: unknown, indent = 2, depth = 0): string {
   if (entries.length === 0) return "{}";
   return `{\n${entries.map(([k, v]) => `${pad}${JSON.stringify(k)}: ${toJson(v, indent, depth + 1)}`).join(",\n")}\n${end}}`;
 }
+
+/**
+ * JSON text as the reference runner writes it into files and interpolated strings:
+ * keys sorted, `", "` and `": "` separators (Python's json.dumps defaults).
+ */
+export function toSpacedJson(value: unknown): string {
+  if (typeof value === "number") return Number.isFinite(value) ? formatNumber(value) : "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(toSpacedJson).join(", ")}]`;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${toSpacedJson(v)}`).join(", ")}}`;
+}

@@ -15,10 +15,11 @@ export function isFsObject(value: unknown): value is FsObject {
 }
 
 /** Applies `fn` to every File/Directory inside `value` (records and arrays), outermost first. */
-export function mapFsObjects(value: unknown, fn: (o: FsObject) => FsObject): unknown {
-  if (Array.isArray(value)) return value.map((v) => mapFsObjects(v, fn));
+export function mapFsObjects(value: unknown, fn: (o: FsObject) => FsObject, descend = true): unknown {
+  if (Array.isArray(value)) return value.map((v) => mapFsObjects(v, fn, descend));
   if (isFsObject(value)) {
     const mapped = fn(value);
+    if (!descend) return mapped;
     const out: Record<string, unknown> = { ...mapped };
     if (Array.isArray(mapped.secondaryFiles)) out.secondaryFiles = mapped.secondaryFiles.map((v) => mapFsObjects(v, fn));
     if (Array.isArray(mapped.listing)) out.listing = mapped.listing.map((v) => mapFsObjects(v, fn));
@@ -26,7 +27,7 @@ export function mapFsObjects(value: unknown, fn: (o: FsObject) => FsObject): unk
   }
   if (isObj(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = mapFsObjects(v, fn);
+    for (const [k, v] of Object.entries(value)) out[k] = mapFsObjects(v, fn, descend);
     return out;
   }
   return value;
@@ -79,7 +80,12 @@ function materializeLiteral(o: FsObject, baseDir: string, scratch: string): stri
     if (!isFsObject(entry)) continue;
     const source = localPath(entry, baseDir) ?? materializeLiteral(entry, baseDir, scratch);
     const target = join(path, typeof entry.basename === "string" ? entry.basename : basename(source));
-    cpSync(source, target, { recursive: true });
+    cpSync(source, target, { recursive: true, dereference: true });
+    // A File's secondary files travel with it.
+    for (const secondary of Array.isArray(entry.secondaryFiles) ? entry.secondaryFiles : []) {
+      const from = isFsObject(secondary) ? localPath(secondary, baseDir) : undefined;
+      if (from !== undefined) cpSync(from, join(path, typeof secondary.basename === "string" ? secondary.basename : basename(from)), { recursive: true, dereference: true });
+    }
   }
   return path;
 }

@@ -8,6 +8,7 @@ import { buildCommandLine, shellQuote, type BuildContext } from "../cwl/commandl
 import { evaluate, type Evaluator } from "../cwl/expression.ts";
 import { findRequirement, type CwlType, type Parameter, type Process, type Requirement, type SecondaryFileSpec } from "../cwl/model.ts";
 import { expandFormat, isObj } from "../cwl/normalize.ts";
+import { toSpacedJson } from "../cwl/json.ts";
 import type { Sandbox } from "../cwl/sandbox.ts";
 import { fillJob, matchesType } from "../cwl/values.ts";
 import { completeFsObject, copyInto, InputError, isFsObject, listDirectory, localPath, mapFsObjects, nameParts, stageLink, type FsObject } from "./files.ts";
@@ -62,7 +63,7 @@ export function prepareInputs(process: Process, job: Record<string, unknown>, op
   for (const input of process.inputs) {
     let value = completeAll(filled[input.id], options);
     const listing = loadListingOf(process, input);
-    value = mapFsObjects(value, (o) => withListing(o, listing));
+    value = mapFsObjects(value, (o) => withListing(o, listing), false);
     value = secondaryFilesByType(input, value, { inputs: filled, evaluator, required: true, process });
     if (input.loadContents === true || input.inputBinding?.loadContents === true) value = mapFsObjects(value, loadContents);
     filled[input.id] = value;
@@ -291,7 +292,8 @@ function placeEntry(entry: unknown, ctx: ToolContext, moved: Map<string, string>
 
 function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Map<string, string>): void {
   const name = entry.entryname === undefined ? undefined : String(evaluate(entry.entryname, exprCtx(ctx, null), ctx.evaluator));
-  const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator);
+  // Dirent contents keep their surrounding whitespace (a trailing newline is content).
+  const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator, false);
   const writable = entry.writable === true;
   if (value === null || value === undefined) return;
   if (name !== undefined && isAbsolute(name) && !name.startsWith(ctx.outdir)) {
@@ -306,7 +308,7 @@ function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Ma
     return;
   }
   if (name === undefined) throw new ToolFailed("InitialWorkDirRequirement: a Dirent with text contents needs an entryname");
-  const text = typeof value === "string" ? value : JSON.stringify(value, null, value !== null && typeof value === "object" ? undefined : undefined);
+  const text = typeof value === "string" ? value : toSpacedJson(value);
   const target = isAbsolute(name) ? name : join(ctx.outdir, name);
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, text);
@@ -321,11 +323,13 @@ function placeFsObject(entry: FsObject, name: string | undefined, writable: bool
     copyInto(String(literal.path), target);
     return;
   }
-  // Writable entries are copies (the tool may change them); others are copies too, since
-  // without a container a link would let the tool write through to the original.
-  copyInto(source, target);
-  if (!writable || o.class === "File") moved.set(source, target);
-  else moved.set(source, target);
+  // With InplaceUpdateRequirement a writable entry is the original itself (a link), so the
+  // tool's changes are seen downstream; otherwise entries are copies, since without a
+  // container a link would let the tool write through to the original.
+  const inplace = findRequirement(ctx.process, "InplaceUpdateRequirement")?.inplaceUpdate === true;
+  if (writable && inplace) stageLink(source, target);
+  else copyInto(source, target);
+  moved.set(source, target);
 }
 
 // ---------------------------------------------------------------- execution
