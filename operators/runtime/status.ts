@@ -78,6 +78,8 @@ export class StatusWriter {
       metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: target.metadata?.resourceVersion },
       status: normalised(desired),
     };
+    // force: the controller is the authority over the fields it applies; without it, a field
+    // someone else once set (kubectl edit --subresource=status) would fail every write forever.
     const common = { group: kind.group, version: kind.version, plural: kind.plural, name, body, fieldManager: this.fieldManager, force: true };
     const asApply = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
     if (kind.namespaced) {
