@@ -59,7 +59,7 @@ function loadListingOf(process: Process, parameter: Parameter): string {
 
 /** Completes File/Directory inputs: fields, literals, listings, secondary files, contents. */
 export function prepareInputs(process: Process, job: Record<string, unknown>, options: RunOptions, evaluator: Evaluator): Record<string, unknown> {
-  const filled = fillJob(process, completeAll(job, options));
+  const filled = fillJob(process, completeAll(job, options) as Record<string, unknown>);
   for (const input of process.inputs) {
     let value = completeAll(filled[input.id], options);
     const listing = loadListingOf(process, input);
@@ -440,7 +440,7 @@ function streamOutputGlob(output: Parameter, ctx: ToolContext): string | undefin
 }
 
 function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unknown {
-  if (isObj(type) && !Array.isArray(type) && type.type === "record" && output.outputBinding === undefined) {
+  if (typeof type === "object" && !Array.isArray(type) && type.type === "record" && output.outputBinding === undefined) {
     const record: Record<string, unknown> = {};
     for (const field of type.fields) record[field.id] = collectOutput(field, field.type, ctx);
     return record;
