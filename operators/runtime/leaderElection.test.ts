@@ -28,7 +28,7 @@ describe("runtime/leaderElection", () => {
     assert.equal(renewed.acquireTime?.getTime(), 5_000);
     assert.equal(renewed.renewTime?.getTime(), 7_000);
     assert.equal(acquiredSpec(undefined, "a", 0, 15_000).leaseTransitions, 0);
-    assert.equal(acquiredSpec(releasedSpec(taken, 8_000), "c", 9_000, 15_000).leaseTransitions, 3, "a released lease is not a transition");
+    assert.equal(acquiredSpec(releasedSpec(taken, 8_000), "c", 9_000, 15_000).leaseTransitions, 4, "taking a released lease is a transition too");
   });
 
   it("release empties the holder and shortens the lease to 1 s", () => {

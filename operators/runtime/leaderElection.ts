@@ -63,7 +63,8 @@ export function acquiredSpec(old: V1LeaseSpec | undefined, identity: string, now
     leaseDurationSeconds: Math.round(leaseDurationMs / 1000),
     acquireTime: renewing && old?.acquireTime ? new V1MicroTime(new Date(old.acquireTime).getTime()) : now,
     renewTime: now,
-    leaseTransitions: (old?.leaseTransitions ?? 0) + (renewing || !old?.holderIdentity ? 0 : 1),
+    // As client-go: any change of holder (a released lease too) counts; a new Lease starts at 0.
+    leaseTransitions: (old?.leaseTransitions ?? 0) + (renewing || old === undefined ? 0 : 1),
   };
 }
 

@@ -6,21 +6,13 @@ import { CoreV1Api, type V1ConfigMap } from "@kubernetes/client-node";
 import type { KindRef, ObjectKey, ReconcileContext } from "../../../operators/runtime/index.ts";
 import { Manager } from "../../../operators/runtime/index.ts";
 import { createLogger } from "../../../operators/runtime/logger.ts";
+import { metricValue } from "./promText.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 
 const configMaps: KindRef = { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true };
 const secrets: KindRef = { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true };
 const logger = createLogger("manager-it", { silent: !process.env.TEST_LOGS });
 
-/** The value of one series in a Prometheus text exposition, or undefined when absent. */
-export function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
-}
 
 describe("runtime Manager (real API server)", function () {
   this.timeout(60_000);
