@@ -3,6 +3,7 @@
 // of the same namespace still reference the Provider.
 import os from "node:os";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type winston from "winston";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { EventRecorder } from "../runtime/events.ts";
@@ -123,7 +124,7 @@ export function reportingInstance(): string {
 }
 
 /** The controller as the manager registers it. */
-export function providerController(kubeConfig: KubeConfig, opts: { logger?: import("winston").Logger } = {}): ControllerOptions {
+export function providerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
   const reconcile = createProviderReconciler({
     status: new StatusWriter(kubeConfig, providerFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: providerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
