@@ -134,6 +134,19 @@ describe("runtime/informer", () => {
     await informer.stop();
   });
 
+  it("backs off instead of spinning when the server ends each watch at once with no events", async () => {
+    const source = new FakeSource();
+    source.lists.push({ items: [], resourceVersion: "4" });
+    const { informer } = recordingInformer(source);
+    informer.start();
+    (await source.nextWatch(1)).end(null);
+    (await source.nextWatch(2)).end(null);
+    await source.nextWatch(3);
+    assert.equal(informer.restarts, 2, "each empty close counted as a failure (and waited for)");
+    assert.equal(source.listCalls, 1, "still resumed from the resourceVersion");
+    await informer.stop();
+  });
+
   it("stop ends the loop while it waits in back-off", async () => {
     const source = new FakeSource();
     const informer = new Informer({ name: "t", source, logger: silent, backoffBaseMs: 60_000 });

@@ -54,6 +54,8 @@ export function isGone(err: unknown): boolean {
   return e?.code === 410 || e?.statusCode === 410;
 }
 
+const quickCloseMs = 1000;
+
 class WatchEventError extends Error {
   readonly code: number | undefined;
   constructor(status: { code?: number; reason?: string; message?: string }) {
@@ -163,13 +165,18 @@ export class Informer<T extends KubernetesObject> {
   private watchOnce(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let eventError: unknown;
+      let events = 0;
+      const openedAt = Date.now();
       const onDone = (err: unknown): void => {
         this.currentWatch = undefined;
         const failure = eventError ?? err;
         if (failure && !(failure instanceof Error && failure.name === "TimeoutError")) reject(failure);
+        // A watch the server ends at once, with nothing in it, would otherwise be reopened in a tight loop.
+        else if (events === 0 && Date.now() - openedAt < quickCloseMs && !this.stopped) reject(new Error("watch closed at once without events"));
         else resolve();
       };
       const onEvent = (type: WatchEventType, obj: T): void => {
+        events++;
         if (type === "ERROR") {
           eventError = new WatchEventError(obj as { code?: number });
           this.currentWatch?.abort();
