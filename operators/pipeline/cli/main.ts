@@ -19,21 +19,24 @@ interface CliOptions { outdir: string; quiet: boolean; tool?: string; job?: stri
 
 export const exitUnsupported = 33;
 
+function takeFlag(options: CliOptions, arg: string, next: () => string | undefined): boolean {
+  if (arg === "--outdir") options.outdir = next() ?? options.outdir;
+  else if (arg.startsWith("--outdir=")) options.outdir = arg.slice("--outdir=".length);
+  else if (arg === "--quiet") options.quiet = true;
+  else if (arg === "--keep-tmp") options.keep = true;
+  else return arg.startsWith("--");
+  return true;
+}
+
 export function parseArgs(argv: string[]): CliOptions {
   const options: CliOptions = { outdir: process.cwd(), quiet: false, keep: false };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
-    if (arg === "--outdir") options.outdir = argv[++i] ?? options.outdir;
-    else if (arg.startsWith("--outdir=")) options.outdir = arg.slice("--outdir=".length);
-    else if (arg === "--quiet") options.quiet = true;
-    else if (arg === "--keep-tmp") options.keep = true;
-    else if (arg.startsWith("--")) continue;
-    else positional.push(arg);
+    if (!takeFlag(options, arg, () => argv[++i])) positional.push(arg);
   }
-  if (positional[0] !== undefined) options.tool = positional[0];
-  if (positional[1] !== undefined) options.job = positional[1];
-  return options;
+  const [tool, job] = positional;
+  return { ...options, ...(tool === undefined ? {} : { tool }), ...(job === undefined ? {} : { job }) };
 }
 
 interface Job { job: Record<string, unknown>; jobDir: string; requirements: Requirement[] }

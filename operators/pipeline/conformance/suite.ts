@@ -57,24 +57,39 @@ export function needsContainer(test: TestEntry): boolean {
 
 interface Outcome { id: string; result: "passed" | "failed" | "unsupported"; message: string }
 
+function outcomeOf(attrs: string, body: string): Outcome {
+  const id = /file="([^"]*)"/.exec(attrs)?.[1] ?? /name="([^"]*)"/.exec(attrs)?.[1] ?? "";
+  const result = /<failure|<error/.test(body) ? "failed" : /<skipped/.test(body) ? "unsupported" : "passed";
+  return { id, result, message: /message="([^"]*)"/.exec(body)?.[1] ?? "" };
+}
+
 /** Reads cwltest's JUnit report. */
 export function readJunit(path: string): Outcome[] {
   const xml = readFileSync(path, "utf8");
   const outcomes: Outcome[] = [];
   for (const match of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
-    const attrs = match[1] ?? "";
-    const body = match[2] ?? "";
-    const id = /file="([^"]*)"/.exec(attrs)?.[1] ?? /name="([^"]*)"/.exec(attrs)?.[1] ?? "";
-    const result = /<failure|<error/.test(body) ? "failed" : /<skipped/.test(body) ? "unsupported" : "passed";
-    const message = /message="([^"]*)"/.exec(body)?.[1] ?? "";
-    outcomes.push({ id, result, message });
+    outcomes.push(outcomeOf(match[1] ?? "", match[2] ?? ""));
   }
   return outcomes;
 }
 
+/**
+ * Test ids that cwltest's log reports failed. Its JUnit report misses some (a should_fail
+ * test whose run succeeded), so the log is read as well.
+ */
+export function failedInLog(log: string): Set<string> {
+  const idByNumber = new Map<string, string>();
+  for (const m of log.matchAll(/^Test \[(\d+)\/\d+\] ([^:\s]+):/gm)) idByNumber.set(m[1] ?? "", m[2] ?? "");
+  const failed = new Set<string>();
+  for (const m of log.matchAll(/^Test (\d+) failed/gm)) failed.add(idByNumber.get(m[1] ?? "") ?? "");
+  return failed;
+}
+
 function summary(testsPath: string, junitPath: string, baselinePath: string | undefined, update: boolean): number {
   const tests = new Map(readTests(testsPath).map((t) => [t.id, t]));
-  const outcomes = readJunit(junitPath);
+  const logPath = junitPath.replace(/junit\.xml$/, "cwltest.log");
+  const failedByLog = existsSync(logPath) ? failedInLog(readFileSync(logPath, "utf8")) : new Set<string>();
+  const outcomes = readJunit(junitPath).map((o) => (failedByLog.has(o.id) && o.result === "passed" ? { ...o, result: "failed" as const } : o));
   const perTag = new Map<string, { passed: number; failed: number; unsupported: number }>();
   for (const outcome of outcomes) {
     for (const tag of ["all", ...(tests.get(outcome.id)?.tags ?? [])]) {

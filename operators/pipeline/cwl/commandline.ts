@@ -2,7 +2,7 @@
 // bindings), sorted by their sort keys, rendered by the CommandLineBinding rules
 // (CommandLineTool.yml, "Input binding" and "Runtime environment").
 import { evaluate, type Evaluator, type ExpressionContext } from "./expression.ts";
-import type { Binding, CwlType, Process } from "./model.ts";
+import type { ArrayType, Binding, CwlType, Parameter, Process } from "./model.ts";
 import { isObj } from "./normalize.ts";
 import { formatNumber, toJson } from "./json.ts";
 import { matchesType } from "./values.ts";
@@ -61,10 +61,12 @@ function bindArguments(ctx: BuildContext): Bound[] {
   });
 }
 
-function bindInput(schema: Schema, datum: unknown, lead: Key, tail: Key, ctx: BuildContext): Bound[] {
+interface Place { lead: Key; tail: Key }
+
+function bindInput(schema: Schema, datum: unknown, place: Place, ctx: BuildContext): Bound[] {
   let binding: Bound | undefined;
   if (isObj(schema.inputBinding)) {
-    const key = [...lead, ...positionOf(schema.inputBinding, datum, ctx), ...tail];
+    const key = [...place.lead, ...positionOf(schema.inputBinding, datum, ctx), ...place.tail];
     binding = { ...schema.inputBinding, key, datum, hasDatum: true };
   }
   const nested = bindNested(schema, datum, binding, ctx);
@@ -74,30 +76,26 @@ function bindInput(schema: Schema, datum: unknown, lead: Key, tail: Key, ctx: Bu
   return [...nested, parent];
 }
 
+/** Bindings inside a value: the branch of a union, the fields of a record, array items. */
 function bindNested(schema: Schema, datum: unknown, binding: Bound | undefined, ctx: BuildContext): Bound[] {
-  const type = schema.type;
-  if (Array.isArray(type)) {
-    const branch = type.find((t) => matchesType(t, datum));
-    if (branch === undefined) return [];
-    return bindNested({ type: branch }, datum, binding, ctx);
-  }
-  if (typeof type === "string") return [];
-  if (binding?.valueFrom !== undefined) return [];
-  if (type.type === "record" && isObj(datum)) {
-    return type.fields.flatMap((field) =>
-      datum[field.id] === undefined || datum[field.id] === null ? [] : bindInput(field, datum[field.id], [], [field.id], ctx),
-    );
-  }
-  if (type.type === "array" && Array.isArray(datum)) {
-    // An array bound with a prefix but no itemSeparator puts each item after the prefix.
-    const itemBinding = type.inputBinding ?? (binding !== undefined && binding.itemSeparator === undefined ? {} : undefined);
-    return bindArrayItems(type.items, itemBinding, datum, ctx);
-  }
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => matchesType(t, datum)) : schema.type;
+  // A valueFrom replaces the value: what is inside it is not bound.
+  if (typeof type !== "object" || Array.isArray(type) || binding?.valueFrom !== undefined) return [];
+  if (type.type === "record" && isObj(datum)) return bindFields(type.fields, datum, ctx);
+  if (type.type === "array" && Array.isArray(datum)) return bindArrayItems(type, binding, datum, ctx);
   return [];
 }
 
-function bindArrayItems(items: CwlType, itemBinding: Binding | undefined, datum: unknown[], ctx: BuildContext): Bound[] {
-  return datum.flatMap((item, n) => bindInput({ type: items, inputBinding: itemBinding }, item, [n], [], ctx));
+function bindFields(fields: Parameter[], datum: Record<string, unknown>, ctx: BuildContext): Bound[] {
+  return fields.flatMap((field) =>
+    datum[field.id] === undefined || datum[field.id] === null ? [] : bindInput(field, datum[field.id], { lead: [], tail: [field.id] }, ctx),
+  );
+}
+
+function bindArrayItems(type: ArrayType, binding: Bound | undefined, datum: unknown[], ctx: BuildContext): Bound[] {
+  // An array bound with a prefix but no itemSeparator puts each item after the prefix.
+  const itemBinding = type.inputBinding ?? (binding !== undefined && binding.itemSeparator === undefined ? {} : undefined);
+  return datum.flatMap((item, n) => bindInput({ type: type.items, inputBinding: itemBinding }, item, { lead: [n], tail: [] }, ctx));
 }
 
 function toText(value: unknown): string {
@@ -119,13 +117,18 @@ function withPrefix(binding: Bound, values: string[]): string[] {
   return values.flatMap((v) => (binding.separate === false ? [prefix + v] : [prefix, v]));
 }
 
+function bindingValue(binding: Bound, ctx: BuildContext): unknown {
+  const value = binding.hasDatum ? binding.datum : null;
+  return binding.valueFrom === undefined ? value : evaluate(binding.valueFrom, exprContext(ctx, value), ctx.evaluator);
+}
+
 /** The strings one binding contributes, in order. */
 export function renderBinding(binding: Bound, ctx: BuildContext): string[] {
-  let value = binding.hasDatum ? binding.datum : null;
-  if (binding.valueFrom !== undefined) value = evaluate(binding.valueFrom, exprContext(ctx, value), ctx.evaluator);
+  const value = bindingValue(binding, ctx);
   if (Array.isArray(value)) return renderListValue(binding, value);
-  if (isObj(value) && value.class !== "File" && value.class !== "Directory") return binding.prefix ? [binding.prefix] : [];
-  if (value === true) return binding.prefix ? [binding.prefix] : [];
+  const isRecord = isObj(value) && value.class !== "File" && value.class !== "Directory";
+  // A record or `true` contributes its prefix alone.
+  if (isRecord || value === true) return binding.prefix ? [binding.prefix] : [];
   if (value === false || value === null || value === undefined) return [];
   return withPrefix(binding, [toText(value)]);
 }
@@ -136,7 +139,7 @@ export function buildCommandLine(ctx: BuildContext): CommandArg[] {
   for (const input of ctx.process.inputs) {
     // Inputs without a value take no part in the command line (not even their valueFrom).
     if (ctx.inputs[input.id] === null || ctx.inputs[input.id] === undefined) continue;
-    bindings.push(...bindInput(input, ctx.inputs[input.id], [], [input.id], ctx));
+    bindings.push(...bindInput(input, ctx.inputs[input.id], { lead: [], tail: [input.id] }, ctx));
   }
   bindings.sort((a, b) => compareKeys(a.key, b.key));
   const args: CommandArg[] = ctx.process.baseCommand.map((value) => ({ value, quote: true }));

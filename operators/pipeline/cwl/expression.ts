@@ -18,58 +18,72 @@ export interface Evaluator {
 
 interface Segment { kind: "text" | "paren" | "brace"; text: string }
 
-/** Splits a string into literal text and `$(...)` / `${...}` expressions (with `\$` escapes). */
+/**
+ * The escape at `i`, if any (CWL v1.1+): `\\` is one backslash, `\$(` and `\${` are the
+ * literal `$(` and `${`; any other backslash is itself.
+ */
+function escapeAt(source: string, i: number): { text: string; length: number } | undefined {
+  if (source[i] !== "\\") return undefined;
+  if (source[i + 1] === "\\") return { text: "\\", length: 2 };
+  const opensExpression = source[i + 2] === "(" || source[i + 2] === "{";
+  return source[i + 1] === "$" && opensExpression ? { text: source.slice(i + 1, i + 3), length: 3 } : undefined;
+}
+
+function expressionAt(source: string, i: number): Segment & { end: number } | undefined {
+  const opener = source[i + 1];
+  if (source[i] !== "$" || (opener !== "(" && opener !== "{")) return undefined;
+  const end = findClose(source, i + 1);
+  return { kind: opener === "(" ? "paren" : "brace", text: source.slice(i + 2, end), end };
+}
+
+/** Splits a string into literal text and `$(...)` / `${...}` expressions (with escapes). */
 export function scanExpressions(source: string): Segment[] {
   const segments: Segment[] = [];
   let text = "";
   let i = 0;
   while (i < source.length) {
-    const c = source[i];
-    if (c === "\\" && source[i + 1] === "\\") {
-      text += "\\";
-      i += 2;
-      continue;
-    }
-    if (c === "\\" && source[i + 1] === "$" && (source[i + 2] === "(" || source[i + 2] === "{")) {
-      text += source.slice(i + 1, i + 3);
-      i += 3;
-      continue;
-    }
-    if (c === "$" && (source[i + 1] === "(" || source[i + 1] === "{")) {
-      const end = findClose(source, i + 1);
+    const escape = escapeAt(source, i);
+    const expression = escape === undefined ? expressionAt(source, i) : undefined;
+    if (escape !== undefined) {
+      text += escape.text;
+      i += escape.length;
+    } else if (expression !== undefined) {
       if (text !== "") segments.push({ kind: "text", text });
       text = "";
-      segments.push({ kind: source[i + 1] === "(" ? "paren" : "brace", text: source.slice(i + 2, end) });
-      i = end + 1;
-      continue;
+      segments.push({ kind: expression.kind, text: expression.text });
+      i = expression.end + 1;
+    } else {
+      text += source[i];
+      i++;
     }
-    text += c;
-    i++;
   }
   if (text !== "" || segments.length === 0) segments.push({ kind: "text", text });
   return segments;
 }
 
 const closers: Record<string, string> = { "(": ")", "{": "}", "[": "]" };
+const quotes = new Set(["'", '"', "`"]);
 
+/** The index of the bracket closing the one at `open`, skipping quoted strings. */
 function findClose(source: string, open: number): number {
   const stack: string[] = [];
-  let quote = "";
   for (let i = open; i < source.length; i++) {
     const c = source[i] ?? "";
-    if (quote !== "") {
-      if (c === "\\") i++;
-      else if (c === quote) quote = "";
-      continue;
-    }
-    if (c === "'" || c === '"' || c === "`") quote = c;
+    if (quotes.has(c)) i = skipQuoted(source, i);
     else if (c in closers) stack.push(closers[c] ?? "");
-    else if (c === stack[stack.length - 1]) {
-      stack.pop();
-      if (stack.length === 0) return i;
-    }
+    else if (c === stack[stack.length - 1]) stack.pop();
+    if (stack.length === 0) return i;
   }
   throw new ExpressionError(`unterminated expression in ${JSON.stringify(source)}`);
+}
+
+function skipQuoted(source: string, start: number): number {
+  const quote = source[start];
+  for (let i = start + 1; i < source.length; i++) {
+    if (source[i] === "\\") i++;
+    else if (source[i] === quote) return i;
+  }
+  throw new ExpressionError(`unterminated string in ${JSON.stringify(source)}`);
 }
 
 /** True when the string contains an (unescaped) expression. */
@@ -119,11 +133,19 @@ export function parameterReference(reference: string, context: ExpressionContext
   }
   const root = match[1] ?? "null";
   let value: unknown = root === "null" ? null : context[root as keyof ExpressionContext];
-  for (const part of (match[2] ?? "").matchAll(segmentPattern)) {
-    const key = (part[1] ?? part[2] ?? part[3] ?? part[4] ?? "").replace(/\\(.)/g, "$1");
-    value = step(value, key, reference);
+  const parts = [...(match[2] ?? "").matchAll(segmentPattern)].map(segmentKey);
+  // `inputs` holds every declared input (null when absent): any other name is an error.
+  const first = parts[0];
+  if (root === "inputs" && first !== undefined && !(first in context.inputs)) {
+    throw new ExpressionError(`${reference}: the process has no input ${JSON.stringify(first)}`);
   }
+  for (const key of parts) value = step(value, key, reference);
   return value ?? null;
+}
+
+function segmentKey(part: RegExpMatchArray): string {
+  const raw = part[1] ?? part[2] ?? part[3] ?? part[4] ?? "";
+  return raw.replace(/\\(.)/g, "$1");
 }
 
 function step(value: unknown, key: string, reference: string): unknown {

@@ -14,18 +14,20 @@ export function formatNumber(n: number): string {
 }
 
 /** JSON text like JSON.stringify(value, null, indent), with formatNumber for numbers. */
-export function toJson(value: unknown, indent = 2, depth = 0): string {
+function scalarJson(value: unknown): string {
   if (typeof value === "number") return Number.isFinite(value) ? formatNumber(value) : "null";
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  return JSON.stringify(value) ?? "null";
+}
+
+export function toJson(value: unknown, indent = 2, depth = 0): string {
+  if (value === null || typeof value !== "object") return scalarJson(value);
   const pad = " ".repeat(indent * (depth + 1));
   const end = " ".repeat(indent * depth);
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[]";
-    return `[\n${value.map((v) => pad + toJson(v, indent, depth + 1)).join(",\n")}\n${end}]`;
-  }
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-  if (entries.length === 0) return "{}";
-  return `{\n${entries.map(([k, v]) => `${pad}${JSON.stringify(k)}: ${toJson(v, indent, depth + 1)}`).join(",\n")}\n${end}}`;
+  const items = Array.isArray(value)
+    ? value.map((v) => pad + toJson(v, indent, depth + 1))
+    : Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${pad}${JSON.stringify(k)}: ${toJson(v, indent, depth + 1)}`);
+  const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  return items.length === 0 ? open + close : `${open}\n${items.join(",\n")}\n${end}${close}`;
 }
 
 /**
@@ -33,8 +35,7 @@ export function toJson(value: unknown, indent = 2, depth = 0): string {
  * keys sorted, `", "` and `": "` separators (Python's json.dumps defaults).
  */
 export function toSpacedJson(value: unknown): string {
-  if (typeof value === "number") return Number.isFinite(value) ? formatNumber(value) : "null";
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (value === null || typeof value !== "object") return scalarJson(value);
   if (Array.isArray(value)) return `[${value.map(toSpacedJson).join(", ")}]`;
   const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${toSpacedJson(v)}`).join(", ")}}`;

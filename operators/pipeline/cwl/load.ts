@@ -58,23 +58,26 @@ function readCached(path: string): unknown {
 }
 
 /** Picks one process of a document: the `#fragment`, else the only one, else `#main`. */
-function selectProcess(path: string, fragment: string | undefined, inherited?: Obj[]): LoadedDocument {
+function selectProcess(path: string, fragment: string | undefined): LoadedDocument {
   const data = readCached(path);
   if (!isObj(data)) throw new InvalidDocument(`${path}: a CWL document must be a mapping`);
   const namespaces = isObj(data.$namespaces) ? (data.$namespaces as Record<string, string>) : {};
-  const graph = Array.isArray(data.$graph) ? (data.$graph as Obj[]) : inherited;
   const baseDir = dirname(path);
   if (!Array.isArray(data.$graph)) {
-    if (fragment !== undefined && inherited === undefined && data.id !== undefined && shortName(String(data.id)) !== fragment) {
+    if (fragment !== undefined && data.id !== undefined && shortName(String(data.id)) !== fragment) {
       throw new InvalidDocument(`${path} has no process #${fragment}`);
     }
-    return { raw: withVersion(data, data), baseDir, namespaces, ...(graph ? { graph } : {}) };
+    return { raw: data, baseDir, namespaces };
   }
   const processes = data.$graph as Obj[];
-  const wanted = fragment ?? (processes.length === 1 ? shortName(String(processes[0]?.id ?? "main")) : "main");
+  const wanted = fragment ?? defaultGraphEntry(processes);
   const found = processes.find((p) => isObj(p) && shortName(String(p.id ?? "")) === wanted);
   if (found === undefined) throw new InvalidDocument(`${path}: $graph has no process #${wanted}; name one with TOOL.cwl#id`);
   return { raw: withVersion(found, data), baseDir, namespaces, graph: processes };
+}
+
+function defaultGraphEntry(processes: Obj[]): string {
+  return processes.length === 1 ? shortName(String(processes[0]?.id ?? "main")) : "main";
 }
 
 function withVersion(process: Obj, document: Obj): Obj {

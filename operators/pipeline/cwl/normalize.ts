@@ -200,18 +200,28 @@ function normalizeTypeName(type: string, ctx: NormalizeContext, expanding: Set<s
 function normalizeTypeObject(type: Obj, ctx: NormalizeContext, expanding: Set<string>): CwlType {
   const name = typeof type.name === "string" ? shortName(type.name) : undefined;
   const base = { ...(name === undefined ? {} : { name }), ...(isObj(type.inputBinding) ? { inputBinding: type.inputBinding as Binding } : {}) };
+  const label = name ?? "";
   switch (type.type) {
     case "array":
       return { ...base, type: "array", items: normalizeType(type.items, ctx, expanding) };
     case "enum":
-      if (!Array.isArray(type.symbols)) throw new InvalidDocument(`enum ${name ?? ""} needs symbols`);
-      return { ...base, type: "enum", symbols: type.symbols.map((s) => shortName(String(s))) };
+      return { ...base, type: "enum", symbols: enumSymbols(type.symbols, label) };
     case "record":
-      return { ...base, type: "record", fields: normalizeParameters(type.fields ?? [], `record ${name ?? ""} fields`, ctx) };
+      return { ...base, type: "record", fields: normalizeParameters(type.fields ?? [], `record ${label} fields`, ctx) };
     default:
-      if (typeof type.type === "string" || Array.isArray(type.type)) return normalizeType(type.type, ctx, expanding);
-      throw new InvalidDocument(`invalid type ${JSON.stringify(type)}`);
+      return normalizeType(nestedType(type), ctx, expanding);
   }
+}
+
+function enumSymbols(symbols: unknown, label: string): string[] {
+  if (!Array.isArray(symbols)) throw new InvalidDocument(`enum ${label} needs symbols`);
+  return symbols.map((s) => shortName(String(s)));
+}
+
+/** `{type: T}` wrapping another type. */
+function nestedType(type: Obj): unknown {
+  if (typeof type.type === "string" || Array.isArray(type.type)) return type.type;
+  throw new InvalidDocument(`invalid type ${JSON.stringify(type)}`);
 }
 
 /** Makes `location`/`path` of File and Directory literals absolute against the document. */

@@ -15,7 +15,27 @@ export function parseSource(source: string, workflow: Process): { step?: string;
   return undefined;
 }
 
+const resourceFields = ["coresMin", "coresMax", "ramMin", "ramMax", "tmpdirMin", "tmpdirMax", "outdirMin", "outdirMax"];
+
+/** Features that a document may use only from the CWL version that introduced them. */
+function validateVersion(process: Process): void {
+  if (process.cwlVersion !== "v1.0" && process.cwlVersion !== "v1.1") return;
+  for (const requirement of [...process.requirements, ...process.hints]) {
+    if (requirement.class !== "ResourceRequirement") continue;
+    for (const field of resourceFields) {
+      const value = requirement[field];
+      if (typeof value === "number" && !Number.isInteger(value)) {
+        throw new InvalidDocument(`ResourceRequirement.${field}: ${value} is not an integer; fractional values need cwlVersion v1.2`);
+      }
+    }
+  }
+  for (const step of process.steps) {
+    if (step.when !== undefined) throw new InvalidDocument(`step ${step.id}: when needs cwlVersion v1.2 (the document says ${process.cwlVersion})`);
+  }
+}
+
 export function validateProcess(process: Process): void {
+  validateVersion(process);
   if (process.class !== "Workflow") return;
   for (const step of process.steps) validateStep(step, process);
   for (const output of process.outputs) {

@@ -4,22 +4,26 @@ import { isObj } from "./normalize.ts";
 
 export class InvalidJob extends Error {}
 
+const isInteger = (v: unknown): boolean => typeof v === "number" && Number.isInteger(v);
+const isFsClass = (cls: string) => (v: unknown): boolean => isObj(v) && v.class === cls;
+
+const namedTypeChecks: Record<string, (value: unknown) => boolean> = {
+  null: (v) => v === null || v === undefined,
+  Any: (v) => v !== null && v !== undefined,
+  boolean: (v) => typeof v === "boolean",
+  int: isInteger,
+  long: isInteger,
+  float: (v) => typeof v === "number",
+  double: (v) => typeof v === "number",
+  string: (v) => typeof v === "string",
+  File: isFsClass("File"),
+  stdout: isFsClass("File"),
+  stderr: isFsClass("File"),
+  Directory: isFsClass("Directory"),
+};
+
 function matchesName(type: string, value: unknown): boolean {
-  switch (type) {
-    case "null": return value === null || value === undefined;
-    case "Any": return value !== null && value !== undefined;
-    case "boolean": return typeof value === "boolean";
-    case "int":
-    case "long": return typeof value === "number" && Number.isInteger(value);
-    case "float":
-    case "double": return typeof value === "number";
-    case "string": return typeof value === "string";
-    case "File":
-    case "stdout":
-    case "stderr": return isObj(value) && value.class === "File";
-    case "Directory": return isObj(value) && value.class === "Directory";
-    default: return false;
-  }
+  return namedTypeChecks[type]?.(value) ?? false;
 }
 
 /** True when `value` is an instance of `type`. */
@@ -40,7 +44,7 @@ export function selectBranch(type: CwlType, value: unknown): CwlType | undefined
 }
 
 export function isOptional(type: CwlType): boolean {
-  return Array.isArray(type) ? type.some(isOptional) : type === "null" || type === "Any" && false;
+  return Array.isArray(type) ? type.some(isOptional) : type === "null";
 }
 
 /** Applies defaults, drops nothing, and checks every input against its declared type. */

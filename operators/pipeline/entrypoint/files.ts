@@ -65,29 +65,36 @@ export function completeFsObject(o: FsObject, baseDir: string, scratch: string):
 
 let literalCounter = 0;
 
+function nameOf(o: FsObject, source: string): string {
+  return typeof o.basename === "string" ? o.basename : basename(source);
+}
+
 /** A File literal (`contents`) or Directory literal (`listing`) without a location. */
 function materializeLiteral(o: FsObject, baseDir: string, scratch: string): string {
   const dir = join(scratch, `literal${++literalCounter}`);
   mkdirSync(dir, { recursive: true });
-  const name = typeof o.basename === "string" ? o.basename : o.class === "File" ? "file.txt" : "dir";
-  const path = join(dir, name);
+  const path = join(dir, nameOf(o, o.class === "File" ? "file.txt" : "dir"));
   if (o.class === "File") {
     writeFileSync(path, typeof o.contents === "string" ? o.contents : "");
     return path;
   }
   mkdirSync(path, { recursive: true });
-  for (const entry of Array.isArray(o.listing) ? o.listing : []) {
-    if (!isFsObject(entry)) continue;
+  const entries = (Array.isArray(o.listing) ? o.listing : []).filter(isFsObject);
+  for (const entry of entries) {
     const source = localPath(entry, baseDir) ?? materializeLiteral(entry, baseDir, scratch);
-    const target = join(path, typeof entry.basename === "string" ? entry.basename : basename(source));
-    cpSync(source, target, { recursive: true, dereference: true });
-    // A File's secondary files travel with it.
-    for (const secondary of Array.isArray(entry.secondaryFiles) ? entry.secondaryFiles : []) {
-      const from = isFsObject(secondary) ? localPath(secondary, baseDir) : undefined;
-      if (from !== undefined) cpSync(from, join(path, typeof secondary.basename === "string" ? secondary.basename : basename(from)), { recursive: true, dereference: true });
-    }
+    cpSync(source, join(path, nameOf(entry, source)), { recursive: true, dereference: true });
+    copySecondaryFiles(entry, path, baseDir);
   }
   return path;
+}
+
+/** A File's secondary files travel with it. */
+function copySecondaryFiles(entry: FsObject, dir: string, baseDir: string): void {
+  const secondaries = (Array.isArray(entry.secondaryFiles) ? entry.secondaryFiles : []).filter(isFsObject);
+  for (const secondary of secondaries) {
+    const from = localPath(secondary, baseDir);
+    if (from !== undefined) cpSync(from, join(dir, nameOf(secondary, from)), { recursive: true, dereference: true });
+  }
 }
 
 /** The listing of a directory: `deep` recurses, otherwise one level. */

@@ -5,6 +5,7 @@ import { evaluate } from "../cwl/expression.ts";
 import type { Process, Requirement, Step, StepInput } from "../cwl/model.ts";
 import { isObj } from "../cwl/normalize.ts";
 import { parseSource } from "../cwl/validate.ts";
+import { describeType, matchesType } from "../cwl/values.ts";
 import { evaluatorFor, loadContents, ToolFailed, UnsupportedFeature, type RunOptions } from "./tool.ts";
 import { isFsObject, mapFsObjects } from "./files.ts";
 
@@ -41,19 +42,25 @@ export function mergeSources(values: unknown[], asList: boolean, linkMerge: stri
   if (!asList && values.length === 1 && linkMerge === undefined) merged = values[0];
   else if (linkMerge === "merge_flattened") merged = values.flatMap((v) => (Array.isArray(v) ? v : [v]));
   else merged = values;
-  if (pickValue === undefined) return merged;
-  const list = Array.isArray(merged) ? merged : [merged];
-  const nonNull = list.filter((v) => v !== null && v !== undefined);
-  if (pickValue === "first_non_null") {
+  return pickValue === undefined ? merged : pick(pickValue, Array.isArray(merged) ? merged : [merged]);
+}
+
+const pickers: Record<string, (nonNull: unknown[]) => unknown> = {
+  first_non_null: (nonNull) => {
     if (nonNull.length === 0) throw new ToolFailed("pickValue first_non_null: every source is null");
     return nonNull[0];
-  }
-  if (pickValue === "the_only_non_null") {
+  },
+  the_only_non_null: (nonNull) => {
     if (nonNull.length !== 1) throw new ToolFailed(`pickValue the_only_non_null: ${nonNull.length} sources are non-null`);
     return nonNull[0];
-  }
-  if (pickValue === "all_non_null") return nonNull;
-  throw new UnsupportedFeature(`pickValue ${pickValue} is not supported`);
+  },
+  all_non_null: (nonNull) => nonNull,
+};
+
+function pick(method: string, list: unknown[]): unknown {
+  const picker = pickers[method];
+  if (picker === undefined) throw new UnsupportedFeature(`pickValue ${method} is not supported`);
+  return picker(list.filter((v) => v !== null && v !== undefined));
 }
 
 function gatherInput(input: StepInput, state: WorkflowState): unknown {
@@ -115,7 +122,10 @@ function conditionHolds(step: Step, process: Process, job: Record<string, unknow
   return result;
 }
 
-function runOne(step: Step, process: Process, job: Record<string, unknown>, options: RunOptions, run: ProcessRunner): Record<string, unknown> | null {
+interface StepRun { step: Step; process: Process; options: RunOptions; run: ProcessRunner }
+
+function runOne(ctx: StepRun, job: Record<string, unknown>): Record<string, unknown> | null {
+  const { step, process, options, run } = ctx;
   if (!conditionHolds(step, process, job, options)) return null;
   const processJob: Record<string, unknown> = {};
   for (const input of process.inputs) if (job[input.id] !== undefined) processJob[input.id] = job[input.id];
@@ -133,12 +143,12 @@ export function runStep(step: Step, state: WorkflowState, options: RunOptions, r
   const outputs: Record<string, unknown> = {};
   if (step.scatter.length === 0) {
     const job = applyValueFrom(step, process, gathered, options);
-    const result = runOne(step, process, job, options, run);
+    const result = runOne({ step, process, options, run }, job);
     for (const out of step.out) outputs[out] = result?.[out] ?? null;
     return outputs;
   }
   const { jobs, shape } = scatterJobs(step, gathered);
-  const results = jobs.map((job) => runOne(step, process, applyValueFrom(step, process, job, options), options, run));
+  const results = jobs.map((job) => runOne({ step, process, options, run }, applyValueFrom(step, process, job, options)));
   for (const out of step.out) outputs[out] = nest(results.map((r) => r?.[out] ?? null), shape);
   return outputs;
 }
@@ -149,8 +159,11 @@ export function workflowOutputs(state: WorkflowState): Record<string, unknown> {
   for (const output of state.workflow.outputs) {
     const sources = output.outputSource ?? [];
     const values = sources.map((s) => sourceValue(s, state));
-    const value = sources.length === 0 ? null : mergeSources(values, sources.length > 1, output.linkMerge, output.pickValue);
-    outputs[output.id] = value ?? null;
+    const value = (sources.length === 0 ? null : mergeSources(values, sources.length > 1, output.linkMerge, output.pickValue)) ?? null;
+    if (!(value === null && output.type === "Any") && !matchesType(output.type, value)) {
+      throw new ToolFailed(`workflow output ${output.id}: ${JSON.stringify(value)?.slice(0, 200)} is not a ${describeType(output.type)}`);
+    }
+    outputs[output.id] = value;
   }
   return outputs;
 }

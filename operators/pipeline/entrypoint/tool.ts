@@ -1,8 +1,8 @@
 // Runs one CommandLineTool or ExpressionTool for one job in a working directory: the
 // entrypoint of every Argo step template, and what the local runner calls.
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { globSync } from "node:fs";
 import { buildCommandLine, shellQuote, type BuildContext } from "../cwl/commandline.ts";
 import { evaluate, type Evaluator } from "../cwl/expression.ts";
@@ -22,6 +22,11 @@ export interface RunOptions {
   sandbox: Sandbox;
   /** where relative locations in the job are resolved */
   jobDir: string;
+  /**
+   * Search secondary files beside their File (true for a user's job); inside a workflow
+   * they must have been passed along with it.
+   */
+  discoverSecondaryFiles?: boolean;
 }
 
 const supportedRequirements = new Set([
@@ -64,7 +69,7 @@ export function prepareInputs(process: Process, job: Record<string, unknown>, op
     let value = completeAll(filled[input.id], options);
     const listing = loadListingOf(process, input);
     value = mapFsObjects(value, (o) => withListing(o, listing), false);
-    value = secondaryFilesByType(input, value, { inputs: filled, evaluator, required: true, process });
+    value = secondaryFilesByType(input, value, { inputs: filled, evaluator, required: true, process, discover: options.discoverSecondaryFiles !== false });
     if (input.loadContents === true || input.inputBinding?.loadContents === true) value = mapFsObjects(value, loadContents);
     filled[input.id] = value;
   }
@@ -75,9 +80,10 @@ function completeAll(value: unknown, options: RunOptions): unknown {
   return mapFsObjects(value, (o) => completeFsObject(o, options.jobDir, options.scratch));
 }
 
+/** Lists a directory from the disk (a listing carried from an earlier step may be stale). */
 function withListing(o: FsObject, listing: string): FsObject {
-  if (o.class !== "Directory" || listing === "no_listing" || Array.isArray(o.listing)) return o;
-  return { ...o, listing: listDirectory(String(o.path), listing === "deep_listing") };
+  if (o.class !== "Directory" || listing === "no_listing" || typeof o.path !== "string") return o;
+  return { ...o, listing: listDirectory(o.path, listing === "deep_listing") };
 }
 
 const contentLimit = 64 * 1024;
@@ -105,7 +111,7 @@ function checkFormat(input: Parameter, value: unknown, ctx: SecondaryContext): v
   });
 }
 
-interface SecondaryContext { inputs: Record<string, unknown>; evaluator: Evaluator; required: boolean; process: Process }
+interface SecondaryContext { inputs: Record<string, unknown>; evaluator: Evaluator; required: boolean; process: Process; discover: boolean }
 
 /** secondaryFiles of a parameter and of the fields of the records it holds. */
 function secondaryFilesByType(parameter: Parameter, value: unknown, ctx: SecondaryContext): unknown {
@@ -155,22 +161,41 @@ function withSecondaryFiles(value: unknown, specs: SecondaryFileSpec[], ctx: Sec
   return { ...value, secondaryFiles: found };
 }
 
-function secondaryEntries(primary: FsObject, spec: SecondaryFileSpec, ctx: SecondaryContext): FsObject[] {
-  const dir = dirname(String(primary.path));
-  const required = ctx.required && spec.required !== false;
+function secondaryCandidates(primary: FsObject, spec: SecondaryFileSpec, ctx: SecondaryContext): unknown[] {
   const produced = spec.pattern.includes("$(") || spec.pattern.includes("${")
     ? evaluate(spec.pattern, { inputs: ctx.inputs, self: primary, runtime: {} }, ctx.evaluator)
     : secondaryName(String(primary.basename), spec.pattern);
-  const list = [produced].flat().filter((p) => p !== null && p !== undefined);
-  const entries: FsObject[] = [];
-  for (const item of list) {
-    const o: FsObject = typeof item === "string" ? { class: existsSync(join(dir, item)) && statSync(join(dir, item)).isDirectory() ? "Directory" : "File", path: join(dir, item) } : (item as FsObject);
-    const path = localPath(o, dir);
-    if (path !== undefined && existsSync(path)) entries.push(completeFsObject({ ...o, path, location: undefined } as FsObject, dir, dir));
-    else if (required && !isObj(item)) throw new InputError(`secondary file ${basename(String(path))} of ${String(primary.path)} is missing`);
-    else if (isObj(item) && path === undefined) entries.push(item as FsObject);
+  return [produced].flat().filter((p) => p !== null && p !== undefined);
+}
+
+function secondaryEntries(primary: FsObject, spec: SecondaryFileSpec, ctx: SecondaryContext): FsObject[] {
+  const required = ctx.required && spec.required !== false;
+  return secondaryCandidates(primary, spec, ctx).flatMap((item) => {
+    if (isObj(item)) return [secondaryObject(item as FsObject, primary)];
+    const name = String(item);
+    const present = ((primary.secondaryFiles ?? []) as FsObject[]).some((f) => f.basename === name);
+    // Inside a workflow, secondary files travel with their File: they are checked, not searched.
+    if (!ctx.discover) {
+      if (required && !present) throw new InputError(`secondary file ${name} of ${String(primary.basename)} was not passed along with it`);
+      return [];
+    }
+    return discoverSecondary(join(dirname(String(primary.path)), name), required, primary);
+  });
+}
+
+function secondaryObject(item: FsObject, primary: FsObject): FsObject {
+  const dir = dirname(String(primary.path));
+  const path = localPath(item, dir);
+  return path !== undefined && existsSync(path) ? completeFsObject({ ...item, path, location: undefined } as FsObject, dir, dir) : item;
+}
+
+function discoverSecondary(path: string, required: boolean, primary: FsObject): FsObject[] {
+  if (!existsSync(path)) {
+    if (required) throw new InputError(`secondary file ${basename(path)} of ${String(primary.path)} is missing`);
+    return [];
   }
-  return entries;
+  const cls = statSync(path).isDirectory() ? "Directory" : "File";
+  return [completeFsObject({ class: cls, path }, dirname(path), dirname(path))];
 }
 
 interface ToolContext {
@@ -296,6 +321,9 @@ function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Ma
   const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator, false);
   const writable = entry.writable === true;
   if (value === null || value === undefined) return;
+  if (name !== undefined && !isAbsolute(name) && relative(ctx.outdir, join(ctx.outdir, name)).startsWith("..")) {
+    throw new ToolFailed(`InitialWorkDirRequirement: entryname ${name} points outside the output directory`);
+  }
   if (name !== undefined && isAbsolute(name) && !name.startsWith(ctx.outdir)) {
     throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
   }
@@ -330,6 +358,10 @@ function placeFsObject(entry: FsObject, name: string | undefined, writable: bool
   if (writable && inplace) stageLink(source, target);
   else copyInto(source, target);
   moved.set(source, target);
+  // A File's secondary files are placed beside it.
+  for (const secondary of (Array.isArray(o.secondaryFiles) ? o.secondaryFiles : []).filter(isFsObject)) {
+    if (typeof secondary.path === "string") copyInto(secondary.path, join(dirname(target), String(secondary.basename)));
+  }
 }
 
 // ---------------------------------------------------------------- execution
@@ -456,7 +488,7 @@ function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unkn
   if (binding.outputEval !== undefined) value = evaluate(binding.outputEval, exprCtx(ctx, files), ctx.evaluator);
   else value = singleIfWanted(type, files);
   value = mapFsObjects(value, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
-  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false, process: ctx.process });
+  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false, process: ctx.process, discover: true });
   if (output.format !== undefined) value = withFormat(value, output.format, ctx);
   return value;
 }
@@ -490,11 +522,33 @@ function globFiles(pattern: unknown, ctx: ToolContext): FsObject[] {
     const matches = relativePattern === "." ? ["."] : globSync(relativePattern, { cwd: ctx.outdir }).sort();
     for (const m of matches) {
       const path = join(ctx.outdir, m);
+      checkInsideOutputs(path, ctx);
       const isDir = statSync(path).isDirectory();
       found.push(completeFsObject({ class: isDir ? "Directory" : "File", path }, ctx.outdir, ctx.tmpdir));
     }
   }
   return found;
+}
+
+/**
+ * An output may be a link only to something in the output directory or to an input: a
+ * link elsewhere would hand the host's files (or, in a pod, nothing) to the next step.
+ */
+function checkInsideOutputs(path: string, ctx: ToolContext): void {
+  const real = realpathSync(path);
+  const allowed = [realpathSync(ctx.outdir), ...inputPaths(ctx.inputs)];
+  if (!allowed.some((root) => real === root || real.startsWith(`${root}/`))) {
+    throw new ToolFailed(`output ${path} is a link to ${real}, outside the output directory`);
+  }
+}
+
+function inputPaths(inputs: Record<string, unknown>): string[] {
+  const paths: string[] = [];
+  mapFsObjects(inputs, (o) => {
+    if (typeof o.path === "string" && existsSync(o.path)) paths.push(realpathSync(o.path));
+    return o;
+  });
+  return paths;
 }
 
 export function writeJob(path: string, job: unknown): void {

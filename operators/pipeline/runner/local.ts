@@ -2,7 +2,7 @@
 // DAG's tasks in dependency order on this machine, calling the same step entrypoint the
 // step containers run, with the host's programs standing in for the images.
 import type { IDAGTask } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask";
-import type { Process } from "../cwl/model.ts";
+import type { Process, Step } from "../cwl/model.ts";
 import { executionOrder, translate, workflowOutputsTask, type TranslateConfig } from "../argo/translate.ts";
 import { evaluatorFor, prepareInputs, runProcess, ToolFailed, type RunOptions } from "../entrypoint/tool.ts";
 import { runStep, workflowOutputs, type WorkflowState } from "../entrypoint/step.ts";
@@ -45,10 +45,17 @@ function runWorkflow(workflow: Process, job: Record<string, unknown>, options: R
   const state: WorkflowState = { workflow, inputs, stepOutputs: new Map() };
   for (const task of executionOrder(tasks)) {
     if (task.name === workflowOutputsTask) continue;
-    const spec = JSON.parse(String(task.arguments?.parameters?.find((p) => p.name === "spec")?.value ?? "{}")) as { step?: { id?: string } };
-    const step = workflow.steps.find((s) => s.id === spec.step?.id);
-    if (step === undefined) throw new ToolFailed(`DAG task ${task.name} names no step of workflow ${workflow.id}`);
-    state.stepOutputs.set(step.id, runStep(step, state, options, runner));
+    const step = stepOfTask(task, workflow);
+    state.stepOutputs.set(step.id, runStep(step, state, { ...options, discoverSecondaryFiles: false }, runner));
   }
   return workflowOutputs(state);
+}
+
+/** The CWL step a DAG task runs, named in the task's `spec` parameter. */
+function stepOfTask(task: IDAGTask, workflow: Process): Step {
+  const value = task.arguments?.parameters?.find((p) => p.name === "spec")?.value;
+  const spec = JSON.parse(String(value ?? "{}")) as { step?: { id?: string } };
+  const step = workflow.steps.find((s) => s.id === spec.step?.id);
+  if (step === undefined) throw new ToolFailed(`DAG task ${task.name} names no step of workflow ${workflow.id}`);
+  return step;
 }

@@ -67,7 +67,8 @@ function describe(o: FsObject, target: string): FsObject {
     if (Array.isArray(o.secondaryFiles)) out.secondaryFiles = o.secondaryFiles.map((s) => (isFsObject(s) && typeof s.path === "string" ? describeSibling(s, target) : s));
     return out;
   }
-  if (Array.isArray(o.listing)) out.listing = describeListing(target);
+  // Output directories always carry their (deep) listing.
+  out.listing = describeListing(target);
   return out;
 }
 
