@@ -147,6 +147,22 @@ describe("runtime/informer", () => {
     await informer.stop();
   });
 
+  it("stop does not wait for a watch whose response has not started", async () => {
+    const source = new FakeSource();
+    source.lists.push({ items: [], resourceVersion: "1" });
+    let opened = false;
+    source.watch = () => {
+      opened = true;
+      return new Promise(() => {});
+    };
+    const { informer } = recordingInformer(source);
+    informer.start();
+    while (!opened) await new Promise((r) => setTimeout(r, 1));
+    const started = Date.now();
+    await informer.stop();
+    assert.ok(Date.now() - started < 100);
+  });
+
   it("stop ends the loop while it waits in back-off", async () => {
     const source = new FakeSource();
     const informer = new Informer({ name: "t", source, logger: silent, backoffBaseMs: 60_000 });

@@ -77,6 +77,8 @@ export class Informer<T extends KubernetesObject> {
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
+  private readonly stopping: Promise<void>;
+  private signalStop: () => void = () => {};
   private currentWatch: WatchHandle | undefined;
   private wakeSleep: (() => void) | undefined;
   /** How often the loop recovered from an error (a broken watch, a failed list). */
@@ -89,6 +91,7 @@ export class Informer<T extends KubernetesObject> {
     this.logger = opts.logger;
     this.baseMs = opts.backoffBaseMs ?? 1000;
     this.maxMs = opts.backoffMaxMs ?? 30_000;
+    this.stopping = new Promise<void>((resolve) => (this.signalStop = resolve));
   }
 
   addHandlers(h: InformerHandlers<T>): void {
@@ -111,6 +114,7 @@ export class Informer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     this.abort.abort();
     this.currentWatch?.abort();
     this.wakeSleep?.();
@@ -122,7 +126,10 @@ export class Informer<T extends KubernetesObject> {
       try {
         if (!this.rv) await this.relist();
         if (this.stopped) break;
-        await this.watchOnce();
+        // client-node's Watch cannot be aborted before the response headers arrive (it hands
+        // out its AbortController only then): stop does not wait for such a watch, which is
+        // aborted as soon as it opens.
+        await Promise.race([this.watchOnce(), this.stopping]);
       } catch (err) {
         await this.recover(err);
       }

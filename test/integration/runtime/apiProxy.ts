@@ -51,6 +51,8 @@ export async function startApiProxy(cluster: TestCluster): Promise<ApiProxy> {
       { host: upstream.hostname, port: upstream.port, path: url.pathname + url.search, method: req.method, headers: { ...req.headers, host: upstream.host }, agent },
       (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        // Pass the headers on at once, as the API server sends them when a watch starts.
+        res.flushHeaders();
         upstreamRes.pipe(res);
       },
     );
