@@ -143,7 +143,7 @@ async function schemaCheck(path: string, raw: Obj): Promise<void> {
     try {
       await loader.fromDoc(copy, fileUri, new LoadingOptions({ fileUri, namespaces }));
     } catch (error) {
-      const message = (error as Error).message.trim().split("\n").slice(0, 12).join("\n");
+      const message = String(error).trim().split("\n").slice(0, 15).join("\n");
       throw new InvalidDocument(`${path} does not match the CWL schema: ${message}`);
     }
   }
