@@ -158,9 +158,13 @@ export class Manager {
     this.transitions = this.transitions.then(step).catch((err: unknown) => void this.logger.error("leadership transition failed", { error: String(err) }));
   }
 
-  /** Starts controllers once every cache they read has its initial list (controller-runtime's WaitForCacheSync). */
+  /**
+   * Starts controllers once every cache has its initial list (controller-runtime's
+   * WaitForCacheSync): their own kinds and every kind asked for with cache() so far.
+   */
   private async startWhenSynced(controllers: Controller[]): Promise<void> {
-    const informers = controllers.flatMap((c) => c.kinds()).map((k) => this.informer(k));
+    for (const kind of controllers.flatMap((c) => c.kinds())) this.informer(kind);
+    const informers = [...this.informers.values()];
     while (!informers.every((i) => i.hasSynced())) {
       if (!this.leading || this.state !== "running") return;
       await new Promise((r) => setTimeout(r, 50));
