@@ -1,10 +1,11 @@
 // Leader election on a real Lease: of two Managers in one process exactly one runs its
 // controllers; stop() releases the Lease so the other takes over at once; a leader that dies
-// without releasing (SIGKILL of a manager process) is replaced within the lease duration.
+// without releasing (SIGKILL of a manager process) is replaced within the lease duration; a
+// leader that cannot renew steps down and stops reconciling.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { CoordinationV1Api, CoreV1Api, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import type { KindRef } from "../../../operators/runtime/index.ts";
 import { Manager } from "../../../operators/runtime/index.ts";
 import { createLogger } from "../../../operators/runtime/logger.ts";
@@ -120,5 +121,30 @@ describe("runtime leader election (real Lease)", function () {
     assert.ok(tookMs >= timings.leaseDurationMs - timings.retryPeriodMs * 1.2 - 100, `took over too early: ${tookMs} ms`);
     assert.ok(tookMs <= timings.leaseDurationMs + timings.retryPeriodMs * 1.2 + 500, `took over too late: ${tookMs} ms`);
     assert.equal((await lease("crash")).spec?.holderIdentity, "survivor");
+  });
+
+  it("a leader that cannot renew steps down within the renew deadline, and leads again when the Lease is free", async () => {
+    const leader = members.find((m) => m.identity === "survivor");
+    assert.ok(leader?.manager.isLeader());
+    // Another writer takes the Lease (as a partitioned-then-returning peer could): renewals now fail.
+    const stolen = await lease("crash");
+    await leases.replaceNamespacedLease({
+      name: "crash",
+      namespace: ns.name,
+      body: { ...stolen, spec: { ...stolen.spec, holderIdentity: "intruder", leaseDurationSeconds: 3600, renewTime: new V1MicroTime() } },
+    });
+    const stolenAt = Date.now();
+    await eventually("leader steps down", async () => !leader.manager.isLeader(), 10_000, 20);
+    const tookMs = Date.now() - stolenAt;
+    console.log(`      stepped down ${tookMs} ms after losing the Lease (renew deadline ${timings.renewDeadlineMs} ms)`);
+    assert.ok(tookMs <= timings.renewDeadlineMs + timings.retryPeriodMs + 500, `stepped down after ${tookMs} ms`);
+    await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "while-following" } } });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!leader.reconciled.includes("while-following"), "a former leader must not reconcile");
+
+    const held = await lease("crash");
+    await leases.replaceNamespacedLease({ name: "crash", namespace: ns.name, body: { ...held, spec: { ...held.spec, holderIdentity: "", leaseDurationSeconds: 1 } } });
+    await eventually("leads again", async () => leader.manager.isLeader(), 10_000, 20);
+    await eventually("reconciles again", async () => leader.reconciled.includes("while-following"));
   });
 });
