@@ -125,7 +125,8 @@ describe("runtime leader election (real Lease)", function () {
 
   it("a leader that cannot renew steps down within the renew deadline, and leads again when the Lease is free", async () => {
     const leader = members.find((m) => m.identity === "survivor");
-    assert.ok(leader?.manager.isLeader());
+    if (!leader) throw new Error("the previous test did not start the survivor");
+    assert.ok(leader.manager.isLeader());
     // Another writer takes the Lease (as a partitioned-then-returning peer could): renewals now fail.
     const stolen = await lease("crash");
     await leases.replaceNamespacedLease({
