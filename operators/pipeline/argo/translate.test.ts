@@ -60,11 +60,19 @@ describe("CWL → Argo translation", () => {
     assert.equal(artifact?.s3?.endpoint, "s3.example:9000");
     assert.equal(artifact?.s3?.key, "runs/{{workflow.name}}/main/second");
     assert.deepEqual(artifact?.s3?.accessKeySecret, { name: "s3", key: "access" });
+    assert.deepEqual(artifact?.archive, { none: {} }, "files stay addressable one by one");
     const task = wf.spec.templates?.[0]?.dag?.tasks?.find((t) => t.name === "second");
     assert.deepEqual(task?.arguments?.artifacts, [{ name: "upstream-first", from: "{{tasks.first.outputs.artifacts.outdir}}" }]);
     assert.deepEqual(second?.inputs?.artifacts, [{ name: "upstream-first", path: "/cwl/upstream/first" }]);
-    const job = JSON.parse(String(task?.arguments?.parameters?.find((p) => p.name === "job")?.value)) as Record<string, string>;
-    assert.equal(job.first, "{{tasks.first.outputs.parameters.cwl-outputs}}");
+    // Argo substitutes JSON into JSON: the job is valid once the placeholders are replaced.
+    const jobText = String(task?.arguments?.parameters?.find((p) => p.name === "job")?.value);
+    assert.equal(jobText, '{"inputs": {{workflow.parameters.job}}, "steps": {"first": {{tasks.first.outputs.parameters.cwl-outputs}}}}');
+    const substituted = jobText.replace("{{workflow.parameters.job}}", '{"in": 1}').replace("{{tasks.first.outputs.parameters.cwl-outputs}}", '{"out": 2}');
+    assert.deepEqual(JSON.parse(substituted), { inputs: { in: 1 }, steps: { first: { out: 2 } } });
+    const spec = JSON.parse(String(task?.arguments?.parameters?.find((p) => p.name === "spec")?.value)) as { stepPath: string; step: { id: string }; workflow: { steps: unknown[] } };
+    assert.equal(spec.stepPath, "main/second");
+    assert.equal(spec.step.id, "second");
+    assert.deepEqual(spec.workflow.steps, [{ id: "first", out: ["out"] }, { id: "second", out: ["out"] }]);
   });
 
   it("uses DockerRequirement's image and ResourceRequirement's resources, else the default image", () => {

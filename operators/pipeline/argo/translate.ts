@@ -63,32 +63,53 @@ function imageOf(process: Process, config: TranslateConfig): string {
   return typeof docker?.dockerPull === "string" ? docker.dockerPull : config.defaultImage;
 }
 
-/** The container template of one tool: our entrypoint runs the tool described in `spec`. */
-export function toolTemplate(name: string, stepPath: string, process: Process, config: TranslateConfig, upstream: string[] = []): Template {
-  const resources = containerResources(process);
-  const cluster = config.placement?.(stepPath);
+export const upstreamDir = "/cwl/upstream";
+
+/** What a step's pod needs to know about its workflow: inputs, step outputs, requirements. */
+export interface StepSpec {
+  stepPath: string;
+  workflow: Pick<Process, "id" | "cwlVersion" | "inputs" | "outputs" | "requirements" | "hints"> & { steps: Pick<Step, "id" | "out">[] };
+  step?: Step;
+  process?: Process;
+}
+
+interface Translation { config: TranslateConfig; templates: Template[] }
+
+function wiring(workflow: Process): StepSpec["workflow"] {
+  const { id, cwlVersion, inputs, outputs, requirements, hints } = workflow;
+  return { id, cwlVersion, inputs, outputs, requirements, hints, steps: workflow.steps.map((s) => ({ id: s.id, out: s.out })) };
+}
+
+interface ContainerPlan { name: string; stepPath: string; process: Process; mode: "tool" | "step" | "outputs"; upstream: string[] }
+
+/** A container template running our entrypoint in one of its modes. */
+function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
+  const resources = containerResources(plan.process);
+  const cluster = plan.mode === "outputs" ? undefined : t.config.placement?.(plan.stepPath);
+  const artifacts = plan.upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `${upstreamDir}/${u}` }));
   return {
-    name,
-    inputs: {
-      parameters: [{ name: "spec" }, { name: "job" }],
-      ...(upstream.length ? { artifacts: upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `/cwl/upstream/${u}` })) } : {}),
-    },
+    name: plan.name,
+    inputs: { parameters: [{ name: "spec" }, { name: "job" }], ...(artifacts.length ? { artifacts } : {}) },
     container: {
       name: "main",
-      image: imageOf(process, config),
-      command: config.entrypoint,
-      args: ["run", "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", "/cwl/upstream", "--outdir", outdirPath],
+      image: plan.mode === "outputs" ? t.config.defaultImage : imageOf(plan.process, t.config),
+      command: t.config.entrypoint,
+      args: [plan.mode, "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", upstreamDir, "--outdir", outdirPath],
       ...(resources ? { resources } : {}),
     },
     outputs: {
       parameters: [{ name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } }],
-      artifacts: [{ name: outdirArtifact, path: outdirPath, s3: { key: s3Key(config, stepPath) } }],
+      // Files stay individually addressable (no archive): the final output object names them.
+      artifacts: [{ name: outdirArtifact, path: outdirPath, archive: { none: {} }, s3: { key: s3Key(t.config, plan.stepPath) } }],
     },
     ...(cluster === undefined ? {} : { metadata: { annotations: { [electAnnotation]: "" } }, nodeSelector: { [clusterTargetLabel]: cluster } }),
   };
 }
 
-interface Collected { templates: Template[] }
+/** The container template of one tool run on its own (the workflow's job is its job). */
+export function toolTemplate(name: string, process: Process, config: TranslateConfig): Template {
+  return entrypointTemplate({ name, stepPath: "main", process, mode: "tool", upstream: [] }, { config, templates: [] });
+}
 
 function upstreamSteps(step: Step, workflow: Process): string[] {
   const found = new Set<string>();
@@ -101,80 +122,78 @@ function upstreamSteps(step: Step, workflow: Process): string[] {
   return [...found];
 }
 
-function stepTask(step: Step, workflow: Process, path: string, config: TranslateConfig, collected: Collected): IDAGTask {
-  const stepPath = `${path}/${step.id}`;
+/**
+ * The `job` parameter of a task: JSON text in which Argo substitutes the workflow's job and
+ * the upstream tasks' output objects (themselves JSON, so they are inserted unquoted).
+ */
+function jobTemplate(upstream: string[]): string {
+  const steps = upstream.map((u) => `${JSON.stringify(u)}: {{tasks.${argoName(u)}.outputs.parameters.${outputsParameter}}}`);
+  return `{"inputs": {{workflow.parameters.job}}, "steps": {${steps.join(", ")}}}`;
+}
+
+function taskArguments(upstream: string[], spec: StepSpec): NonNullable<IDAGTask["arguments"]> {
+  const artifacts = upstream.map((u) => ({ name: `upstream-${argoName(u)}`, from: `{{tasks.${argoName(u)}.outputs.artifacts.${outdirArtifact}}}` }));
+  return { parameters: [{ name: "spec", value: JSON.stringify(spec) }, { name: "job", value: jobTemplate(upstream) }], ...(artifacts.length ? { artifacts } : {}) };
+}
+
+/** One task per step; a scattered step or a subworkflow runs in the step's one pod. */
+function stepTask(step: Step, workflow: Process, t: Translation): IDAGTask {
+  const stepPath = `main/${step.id}`;
   const template = argoName(stepPath.replace(/\//g, "-"));
-  const run = step.run;
   const upstream = upstreamSteps(step, workflow);
-  if (run.class === "Workflow") collected.templates.push(dagTemplate(template, run, stepPath, config, collected));
-  else collected.templates.push(toolTemplate(template, stepPath, run, config, upstream));
-  const spec = JSON.stringify({ stepPath, step: { ...step, run: undefined } });
-  const job = JSON.stringify(Object.fromEntries(upstream.map((u) => [u, `{{tasks.${argoName(u)}.outputs.parameters.${outputsParameter}}}`])));
+  t.templates.push(entrypointTemplate({ name: template, stepPath, process: step.run, mode: "step", upstream }, t));
   return {
     name: argoName(step.id),
     template,
     ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}),
-    arguments: {
-      parameters: [{ name: "spec", value: spec }, { name: "job", value: job }],
-      ...(upstream.length && run.class !== "Workflow"
-        ? { artifacts: upstream.map((u) => ({ name: `upstream-${argoName(u)}`, from: `{{tasks.${argoName(u)}.outputs.artifacts.${outdirArtifact}}}` })) }
-        : {}),
-    },
+    arguments: taskArguments(upstream, { stepPath, workflow: wiring(workflow), step }),
   };
 }
 
 /**
- * The last task of every DAG: it gathers the workflow's outputs from its steps' outputs
- * (outputSource, linkMerge, pickValue) with the same entrypoint, in `outputs` mode.
+ * The last task of every DAG: it gathers the workflow's output object from the steps'
+ * output objects (outputSource, linkMerge, pickValue), naming files by their S3 location.
  */
-function outputsTask(workflow: Process, path: string, config: TranslateConfig, collected: Collected): IDAGTask {
-  const name = argoName(`${path.replace(/\//g, "-")}-outputs`);
-  collected.templates.push({
-    name,
-    inputs: { parameters: [{ name: "spec" }, { name: "job" }] },
-    container: { name: "main", image: config.defaultImage, command: config.entrypoint, args: ["outputs", "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--outdir", outdirPath] },
-    outputs: { parameters: [{ name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } }] },
-  });
-  const steps = workflow.steps.map((s) => argoName(s.id));
-  const job = JSON.stringify(Object.fromEntries(workflow.steps.map((s) => [s.id, `{{tasks.${argoName(s.id)}.outputs.parameters.${outputsParameter}}}`])));
-  return {
-    name: workflowOutputsTask,
-    template: name,
-    ...(steps.length ? { dependencies: steps } : {}),
-    arguments: { parameters: [{ name: "spec", value: JSON.stringify({ outputs: workflow.outputs }) }, { name: "job", value: job }] },
-  };
+function outputsTask(workflow: Process, t: Translation): IDAGTask {
+  const name = "main-outputs";
+  const upstream = workflow.steps.map((s) => s.id);
+  t.templates.push(entrypointTemplate({ name, stepPath: "main/outputs", process: workflow, mode: "outputs", upstream: [] }, t));
+  const args = taskArguments([], { stepPath: "main/outputs", workflow: wiring(workflow) });
+  const job = args.parameters?.find((p) => p.name === "job");
+  if (job) job.value = jobTemplate(upstream);
+  return { name: workflowOutputsTask, template: name, ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args };
 }
 
-function dagTemplate(name: string, workflow: Process, path: string, config: TranslateConfig, collected: Collected): Template {
-  return {
-    name,
-    inputs: { parameters: [{ name: "spec", value: "{}" }, { name: "job", value: "{}" }] },
-    dag: { tasks: [...workflow.steps.map((step) => stepTask(step, workflow, path, config, collected)), outputsTask(workflow, path, config, collected)] },
-  };
+function dagTemplate(workflow: Process, t: Translation): Template {
+  return { name: "main", dag: { tasks: [...workflow.steps.map((step) => stepTask(step, workflow, t)), outputsTask(workflow, t)] } };
 }
 
 /** The Argo Workflow of a CWL process (a tool becomes a one-template workflow). */
 export function translate(process: Process, job: Record<string, unknown>, config: TranslateConfig): Workflow {
-  const collected: Collected = { templates: [] };
-  const main = process.class === "Workflow" ? dagTemplate("main", process, "main", config, collected) : toolTemplate("main", "main", process, config);
-  const { endpoint, bucket, insecure, accessKeySecret, secretKeySecret } = config.artifacts;
+  const t: Translation = { config, templates: [] };
+  const main = process.class === "Workflow" ? dagTemplate(process, t) : toolTemplate("main", process, config);
+  const mainSpec: StepSpec = { stepPath: "main", workflow: wiring(process), process };
+  if (main.container) main.inputs = { parameters: [{ name: "spec", value: JSON.stringify(mainSpec) }, { name: "job", value: "{{workflow.parameters.job}}" }] };
   const workflow = new Workflow({
     metadata: { name: config.name, ...(config.namespace ? { namespace: config.namespace } : {}), labels: { "app.kubernetes.io/managed-by": "archipel" } },
     spec: {
       entrypoint: "main",
-      arguments: { parameters: [{ name: "spec", value: "{}" }, { name: "job", value: JSON.stringify(job) }] },
-      artifactRepositoryRef: undefined,
-      templates: [main, ...collected.templates],
+      arguments: { parameters: [{ name: "job", value: JSON.stringify(job) }] },
+      templates: [main, ...t.templates],
     },
   });
+  withRepository(workflow, config.artifacts);
+  workflow.validate();
+  return workflow;
+}
+
+function withRepository(workflow: Workflow, repository: S3Repository): void {
+  const { endpoint, bucket, insecure, accessKeySecret, secretKeySecret } = repository;
   for (const template of workflow.spec.templates ?? []) {
     for (const artifact of template.outputs?.artifacts ?? []) {
       if (artifact.s3) Object.assign(artifact.s3, { endpoint, bucket, insecure: insecure ?? false, accessKeySecret, secretKeySecret });
     }
   }
-  delete workflow.spec.artifactRepositoryRef;
-  workflow.validate();
-  return workflow;
 }
 
 /** Task names of a DAG in an order that respects `dependencies` (Kahn's algorithm). */

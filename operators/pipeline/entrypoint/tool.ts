@@ -6,7 +6,7 @@ import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { globSync } from "node:fs";
 import { buildCommandLine, shellQuote, type BuildContext } from "../cwl/commandline.ts";
 import { evaluate, type Evaluator } from "../cwl/expression.ts";
-import { findRequirement, type CwlType, type Parameter, type Process, type Requirement, type SecondaryFileSpec } from "../cwl/model.ts";
+import { findRequirement, type CwlType, type Parameter, type Process, type RecordType, type Requirement, type SecondaryFileSpec } from "../cwl/model.ts";
 import { expandFormat, isObj } from "../cwl/normalize.ts";
 import { toSpacedJson } from "../cwl/json.ts";
 import type { Sandbox } from "../cwl/sandbox.ts";
@@ -121,19 +121,18 @@ function secondaryFilesByType(parameter: Parameter, value: unknown, ctx: Seconda
   return result;
 }
 
+function unionBranch(type: CwlType, value: unknown): CwlType | undefined {
+  return Array.isArray(type) ? type.find((t) => matchesType(t, value)) : type;
+}
+
 function secondaryInType(type: CwlType, value: unknown, ctx: SecondaryContext): unknown {
-  if (value === null || value === undefined || typeof type === "string") return value;
-  if (Array.isArray(type)) {
-    const branch = type.find((t) => matchesType(t, value));
-    return branch === undefined ? value : secondaryInType(branch, value, ctx);
-  }
-  if (type.type === "array" && Array.isArray(value)) return value.map((v) => secondaryInType(type.items, v, ctx));
-  if (type.type === "record" && isObj(value)) {
-    const record: Record<string, unknown> = { ...value };
-    for (const field of type.fields) record[field.id] = secondaryFilesByType(field, value[field.id], ctx);
-    return record;
-  }
-  return value;
+  const branch = unionBranch(type, value);
+  if (value === null || value === undefined || typeof branch !== "object" || Array.isArray(branch)) return value;
+  if (branch.type === "array") return Array.isArray(value) ? value.map((v) => secondaryInType(branch.items, v, ctx)) : value;
+  if (branch.type !== "record" || !isObj(value)) return value;
+  const record: Record<string, unknown> = { ...value };
+  for (const field of branch.fields) record[field.id] = secondaryFilesByType(field, value[field.id], ctx);
+  return record;
 }
 
 /** The name a secondaryFiles pattern gives: `^` strips one extension each. */
@@ -308,59 +307,60 @@ function placeEntry(entry: unknown, ctx: ToolContext, moved: Map<string, string>
     return;
   }
   if (isFsObject(entry)) {
-    placeFsObject(entry, undefined, true, ctx, moved);
+    placeFsObject(entry, undefined, ctx, { writable: true, moved });
     return;
   }
   if (!isObj(entry)) throw new ToolFailed(`InitialWorkDirRequirement: listing entry ${JSON.stringify(entry)} is neither a File, a Directory nor a Dirent`);
   placeDirent(entry, ctx, moved);
 }
 
+/** Where a Dirent's entryname puts it; relative names may not climb out of the outdir. */
+function direntTarget(name: string, ctx: ToolContext): string {
+  if (isAbsolute(name)) {
+    if (!name.startsWith(ctx.outdir)) throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
+    return name;
+  }
+  if (relative(ctx.outdir, join(ctx.outdir, name)).startsWith("..")) {
+    throw new ToolFailed(`InitialWorkDirRequirement: entryname ${name} points outside the output directory`);
+  }
+  return join(ctx.outdir, name);
+}
+
 function placeDirent(entry: Record<string, unknown>, ctx: ToolContext, moved: Map<string, string>): void {
   const name = entry.entryname === undefined ? undefined : String(evaluate(entry.entryname, exprCtx(ctx, null), ctx.evaluator));
   // Dirent contents keep their surrounding whitespace (a trailing newline is content).
   const value = evaluate(entry.entry, exprCtx(ctx, null), ctx.evaluator, false);
-  const writable = entry.writable === true;
   if (value === null || value === undefined) return;
-  if (name !== undefined && !isAbsolute(name) && relative(ctx.outdir, join(ctx.outdir, name)).startsWith("..")) {
-    throw new ToolFailed(`InitialWorkDirRequirement: entryname ${name} points outside the output directory`);
-  }
-  if (name !== undefined && isAbsolute(name) && !name.startsWith(ctx.outdir)) {
-    throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
-  }
-  if (isFsObject(value)) {
-    placeFsObject(value, name, writable, ctx, moved);
-    return;
-  }
-  if (Array.isArray(value) && value.every(isFsObject) && name === undefined) {
-    for (const v of value) placeFsObject(v, undefined, writable, ctx, moved);
-    return;
-  }
-  if (name === undefined) throw new ToolFailed("InitialWorkDirRequirement: a Dirent with text contents needs an entryname");
-  const text = typeof value === "string" ? value : toSpacedJson(value);
-  const target = isAbsolute(name) ? name : join(ctx.outdir, name);
-  mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, text);
+  const target = name === undefined ? undefined : direntTarget(name, ctx);
+  const placement = { writable: entry.writable === true, moved };
+  if (isFsObject(value)) placeFsObject(value, target, ctx, placement);
+  else if (Array.isArray(value) && value.every(isFsObject) && target === undefined) for (const v of value) placeFsObject(v, undefined, ctx, placement);
+  else writeDirentText(value, target);
 }
 
-function placeFsObject(entry: FsObject, name: string | undefined, writable: boolean, ctx: ToolContext, moved: Map<string, string>): void {
+/** Text contents: strings as they are, anything else as JSON. */
+function writeDirentText(value: unknown, target: string | undefined): void {
+  if (target === undefined) throw new ToolFailed("InitialWorkDirRequirement: a Dirent with text contents needs an entryname");
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, typeof value === "string" ? value : toSpacedJson(value));
+}
+
+interface Placement { writable: boolean; moved: Map<string, string> }
+
+function placeFsObject(entry: FsObject, target: string | undefined, ctx: ToolContext, placement: Placement): void {
   const o = typeof entry.basename === "string" && typeof entry.path === "string" ? entry : completeFsObject(entry, ctx.process.baseDir, ctx.tmpdir);
-  const target = name !== undefined && isAbsolute(name) ? name : join(ctx.outdir, name ?? String(o.basename));
-  const source = typeof o.path === "string" ? o.path : undefined;
-  if (source === undefined) {
-    const literal = completeFsObject(o, ctx.outdir, ctx.tmpdir);
-    copyInto(String(literal.path), target);
-    return;
-  }
+  const destination = target ?? join(ctx.outdir, String(o.basename));
+  const source = String(o.path);
   // With InplaceUpdateRequirement a writable entry is the original itself (a link), so the
   // tool's changes are seen downstream; otherwise entries are copies, since without a
   // container a link would let the tool write through to the original.
   const inplace = findRequirement(ctx.process, "InplaceUpdateRequirement")?.inplaceUpdate === true;
-  if (writable && inplace) stageLink(source, target);
-  else copyInto(source, target);
-  moved.set(source, target);
+  if (placement.writable && inplace) stageLink(source, destination);
+  else copyInto(source, destination);
+  placement.moved.set(source, destination);
   // A File's secondary files are placed beside it.
   for (const secondary of (Array.isArray(o.secondaryFiles) ? o.secondaryFiles : []).filter(isFsObject)) {
-    if (typeof secondary.path === "string") copyInto(secondary.path, join(dirname(target), String(secondary.basename)));
+    if (typeof secondary.path === "string") copyInto(secondary.path, join(dirname(destination), String(secondary.basename)));
   }
 }
 
@@ -386,13 +386,15 @@ function environment(ctx: ToolContext): Record<string, string> {
 }
 
 function streamName(ctx: ToolContext, field: "stdin" | "stdout" | "stderr"): string | undefined {
-  let value = ctx.process[field];
-  if (value === undefined && field !== "stdin" && ctx.process.outputs.some((o) => o.type === field)) value = `${field}-${randomName()}`;
+  const declared = ctx.process[field];
+  const implied = field !== "stdin" && ctx.process.outputs.some((o) => o.type === field);
+  const value = declared ?? (implied ? `${field}-${randomName()}` : undefined);
   if (value === undefined) return undefined;
   const evaluated = evaluate(value, exprCtx(ctx, null), ctx.evaluator);
   if (typeof evaluated !== "string" || evaluated === "") throw new ToolFailed(`${field} must evaluate to a file name, got ${JSON.stringify(evaluated)}`);
-  if (field !== "stdin" && (evaluated.includes("/") || evaluated === "..")) throw new ToolFailed(`${field} ${evaluated} must be a plain file name in the output directory`);
-  if (field !== "stdin") ctx.process = { ...ctx.process, [field]: evaluated };
+  if (field === "stdin") return evaluated;
+  if (evaluated.includes("/") || evaluated === "..") throw new ToolFailed(`${field} ${evaluated} must be a plain file name in the output directory`);
+  ctx.process = { ...ctx.process, [field]: evaluated };
   return evaluated;
 }
 
@@ -408,23 +410,34 @@ function timeLimitMs(ctx: ToolContext): number | undefined {
   return seconds === 0 ? undefined : seconds * 1000;
 }
 
-function execute(ctx: ToolContext): number {
+function commandArgv(ctx: ToolContext): string[] {
   const args = buildCommandLine(ctx as BuildContext);
-  const shell = findRequirement(ctx.process, "ShellCommandRequirement") !== undefined && ctx.process.requirements.some((r) => r.class === "ShellCommandRequirement");
+  // ShellCommandRequirement counts only as a requirement, not as a hint.
+  const shell = ctx.process.requirements.some((r) => r.class === "ShellCommandRequirement");
   const argv = shell ? ["/bin/sh", "-c", args.map((a) => (a.quote ? shellQuote(a.value) : a.value)).join(" ")] : args.map((a) => a.value);
-  if (argv.length === 0 || argv[0] === undefined) throw new ToolFailed("the command line is empty: set baseCommand or arguments");
+  if (argv.length === 0) throw new ToolFailed("the command line is empty: set baseCommand or arguments");
+  return argv;
+}
+
+/** stdin, stdout, stderr of the tool: files when the tool names them, else our stderr. */
+function openStreams(ctx: ToolContext): [number | "ignore", number, number] {
   const stdinName = streamName(ctx, "stdin");
-  const stdoutName = streamName(ctx, "stdout");
-  const stderrName = streamName(ctx, "stderr");
-  const stdin = stdinName === undefined ? "ignore" : openSync(stdinName, "r");
-  const stdout = stdoutName === undefined ? process.stderr.fd : openSync(join(ctx.outdir, stdoutName), "w");
-  const stderr = stderrName === undefined ? process.stderr.fd : openSync(join(ctx.outdir, stderrName), "w");
+  const open = (field: "stdout" | "stderr"): number => {
+    const name = streamName(ctx, field);
+    return name === undefined ? process.stderr.fd : openSync(join(ctx.outdir, name), "w");
+  };
+  return [stdinName === undefined ? "ignore" : openSync(stdinName, "r"), open("stdout"), open("stderr")];
+}
+
+function execute(ctx: ToolContext): number {
+  const [command = "", ...args] = commandArgv(ctx);
+  const stdio = openStreams(ctx);
   const timeout = timeLimitMs(ctx);
-  const result = spawnSync(argv[0], argv.slice(1), { cwd: ctx.outdir, env: environment(ctx), stdio: [stdin, stdout, stderr], ...(timeout ? { timeout, killSignal: "SIGKILL" } : {}) });
-  for (const fd of [stdin, stdout, stderr]) if (typeof fd === "number" && fd > 2) closeSync(fd);
+  const result = spawnSync(command, args, { cwd: ctx.outdir, env: environment(ctx), stdio, ...(timeout ? { timeout, killSignal: "SIGKILL" } : {}) });
+  for (const fd of stdio) if (typeof fd === "number" && fd > 2) closeSync(fd);
   if (result.error !== undefined) {
     if ((result.error as NodeJS.ErrnoException).code === "ETIMEDOUT") throw new ToolFailed(`the tool exceeded its ToolTimeLimit of ${String(timeout)} ms`);
-    throw new ToolFailed(`cannot run ${argv[0]}: ${result.error.message}`);
+    throw new ToolFailed(`cannot run ${command}: ${result.error.message}`);
   }
   const code = result.status ?? 128;
   checkExitCode(ctx.process, code);
@@ -471,38 +484,50 @@ function streamOutputGlob(output: Parameter, ctx: ToolContext): string | undefin
   return undefined;
 }
 
-function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unknown {
-  if (typeof type === "object" && !Array.isArray(type) && type.type === "record" && output.outputBinding === undefined) {
-    const record: Record<string, unknown> = {};
-    for (const field of type.fields) record[field.id] = collectOutput(field, field.type, ctx);
-    return record;
-  }
-  const binding = output.outputBinding ?? {};
-  const streamGlob = streamOutputGlob(output, ctx);
-  if (binding.glob === undefined && streamGlob === undefined && binding.outputEval === undefined) return null;
-  let files = globFiles(streamGlob ?? binding.glob, ctx);
-  const listing = output.loadListing ?? binding.loadListing ?? loadListingOf(ctx.process, output);
-  files = files.map((f) => withListing(f, listing === "no_listing" ? "deep_listing" : listing));
-  if (binding.loadContents === true || output.loadContents === true) files = files.map(loadContents);
-  let value: unknown = files;
-  if (binding.outputEval !== undefined) value = evaluate(binding.outputEval, exprCtx(ctx, files), ctx.evaluator);
-  else value = singleIfWanted(type, files);
-  value = mapFsObjects(value, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
-  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false, process: ctx.process, discover: true });
-  if (output.format !== undefined) value = withFormat(value, output.format, ctx);
-  return value;
+function collectRecord(type: RecordType, ctx: ToolContext): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const field of type.fields) record[field.id] = collectOutput(field, field.type, ctx);
+  return record;
 }
 
+/** The files an output's glob (or stdout/stderr) names, with listing and contents. */
+function boundFiles(output: Parameter, ctx: ToolContext): FsObject[] {
+  const binding = output.outputBinding ?? {};
+  const files = globFiles(streamOutputGlob(output, ctx) ?? binding.glob, ctx);
+  const declared = output.loadListing ?? binding.loadListing ?? loadListingOf(ctx.process, output);
+  // Output directories are listed in full unless the document asks for less.
+  const listing = declared === "no_listing" ? "deep_listing" : declared;
+  const contents = binding.loadContents === true || output.loadContents === true;
+  return files.map((f) => withListing(f, listing)).map((f) => (contents ? loadContents(f) : f));
+}
+
+function isBound(output: Parameter, ctx: ToolContext): boolean {
+  const binding = output.outputBinding ?? {};
+  return binding.glob !== undefined || binding.outputEval !== undefined || streamOutputGlob(output, ctx) !== undefined;
+}
+
+function collectOutput(output: Parameter, type: CwlType, ctx: ToolContext): unknown {
+  if (typeof type === "object" && !Array.isArray(type) && type.type === "record" && output.outputBinding === undefined) return collectRecord(type, ctx);
+  if (!isBound(output, ctx)) return null;
+  const outputEval = output.outputBinding?.outputEval;
+  const files = boundFiles(output, ctx);
+  const evaluated = outputEval === undefined ? singleIfWanted(type, files) : evaluate(outputEval, exprCtx(ctx, files), ctx.evaluator);
+  let value = mapFsObjects(evaluated, (o) => completeFsObject(o, ctx.outdir, ctx.tmpdir));
+  if (output.secondaryFiles !== undefined) value = withSecondaryFiles(value, output.secondaryFiles, { inputs: ctx.inputs, evaluator: ctx.evaluator, required: false, process: ctx.process, discover: true });
+  return output.format === undefined ? value : withFormat(value, output.format, ctx);
+}
+
+const singleTypes = new Set(["File", "Directory", "stdout", "stderr"]);
+
+/** A glob yields a list; a File (not array) output takes its only match. */
 function singleIfWanted(type: CwlType, files: FsObject[]): unknown {
   const types = Array.isArray(type) ? type : [type];
-  const wantsArray = types.some((t) => isObj(t) && t.type === "array") || types.includes("Any");
-  const wantsSingle = types.some((t) => t === "File" || t === "Directory" || t === "stdout" || t === "stderr");
-  if (wantsSingle && !(wantsArray && files.length !== 1)) {
-    if (files.length > 1 && !wantsArray) throw new ToolFailed(`a glob for a single File matched ${files.length} files`);
-    return files[0] ?? null;
-  }
-  if (wantsArray) return files;
-  return files.length === 0 ? null : files;
+  const wantsArray = types.some((t) => (typeof t === "object" && !Array.isArray(t) && t.type === "array") || t === "Any");
+  const wantsSingle = types.some((t) => typeof t === "string" && singleTypes.has(t));
+  if (!wantsSingle) return wantsArray || files.length > 0 ? files : null;
+  if (wantsArray && files.length !== 1) return files;
+  if (files.length > 1) throw new ToolFailed(`a glob for a single File matched ${files.length} files`);
+  return files[0] ?? null;
 }
 
 function withFormat(value: unknown, format: string | string[], ctx: ToolContext): unknown {
