@@ -107,20 +107,4 @@ export async function startKubo(name: string, swarmKey: string, options: { pubsu
   return node;
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes; returns that value. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not true within ${timeoutMs} ms${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { eventually } from "./eventually.ts";
