@@ -71,6 +71,8 @@ export interface StepSpec {
   workflow: Pick<Process, "id" | "cwlVersion" | "inputs" | "outputs" | "requirements" | "hints"> & { steps: Pick<Step, "id" | "out">[] };
   step?: Step;
   process?: Process;
+  /** for the outputs task: where each step's output directory is kept (`s3://bucket/key`) */
+  artifactLocations?: Record<string, string>;
 }
 
 interface Translation { config: TranslateConfig; templates: Template[] }
@@ -158,7 +160,8 @@ function outputsTask(workflow: Process, t: Translation): IDAGTask {
   const name = "main-outputs";
   const upstream = workflow.steps.map((s) => s.id);
   t.templates.push(entrypointTemplate({ name, stepPath: "main/outputs", process: workflow, mode: "outputs", upstream: [] }, t));
-  const args = taskArguments([], { stepPath: "main/outputs", workflow: wiring(workflow) });
+  const artifactLocations = Object.fromEntries(upstream.map((id) => [id, `s3://${t.config.artifacts.bucket}/${s3Key(t.config, `main/${id}`)}`]));
+  const args = taskArguments([], { stepPath: "main/outputs", workflow: wiring(workflow), artifactLocations });
   const job = args.parameters?.find((p) => p.name === "job");
   if (job) job.value = jobTemplate(upstream);
   return { name: workflowOutputsTask, template: name, ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args };
