@@ -317,8 +317,12 @@ function placeEntry(entry: unknown, ctx: ToolContext, moved: Map<string, string>
 /** Where a Dirent's entryname puts it; relative names may not climb out of the outdir. */
 function direntTarget(name: string, ctx: ToolContext): string {
   if (isAbsolute(name)) {
-    if (!name.startsWith(ctx.outdir)) throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
-    return name;
+    if (name.startsWith(`${ctx.outdir}/`)) return name;
+    // CWL allows absolute entrynames only with DockerRequirement as a requirement (a
+    // container's file system); we run without one.
+    const container = ctx.process.requirements.some((r) => r.class === "DockerRequirement");
+    if (!container) throw new ToolFailed(`InitialWorkDirRequirement: entryname ${name} is absolute; that needs DockerRequirement under requirements`);
+    throw new UnsupportedFeature(`InitialWorkDirRequirement: entryname ${name} outside the output directory needs a container`);
   }
   if (relative(ctx.outdir, join(ctx.outdir, name)).startsWith("..")) {
     throw new ToolFailed(`InitialWorkDirRequirement: entryname ${name} points outside the output directory`);

@@ -75,8 +75,15 @@ steps:
   });
 
   it("exits 33 for a feature that needs a container (a file placed outside the working directory)", () => {
-    const tool = "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: []\noutputs: []\nrequirements:\n  InitialWorkDirRequirement:\n    listing: [{entryname: /var/lib/elsewhere.txt, entry: x}]\n";
+    const tool = "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: []\noutputs: []\nrequirements:\n  DockerRequirement: {dockerPull: debian:12}\n  InitialWorkDirRequirement:\n    listing: [{entryname: /var/lib/elsewhere.txt, entry: x}]\n";
     const { code } = run(dir, { "t.cwl": tool }, ["t.cwl"]);
     assert.equal(code, 33);
+  });
+
+  it("exits 1 for an absolute entryname without DockerRequirement under requirements", () => {
+    const tool = "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: []\noutputs: []\nrequirements:\n  InitialWorkDirRequirement:\n    listing: [{entryname: /var/lib/elsewhere.txt, entry: x}]\n";
+    const { code, stderr } = run(dir, { "t.cwl": tool }, ["t.cwl"]);
+    assert.equal(code, 1);
+    assert.match(stderr, /needs DockerRequirement under requirements/);
   });
 });
