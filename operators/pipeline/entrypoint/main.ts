@@ -66,11 +66,17 @@ function stateOf(args: EntrypointArgs): WorkflowState {
   return { workflow, inputs: job.inputs ?? {}, stepOutputs };
 }
 
+function checkSpec(args: EntrypointArgs): void {
+  const needed = { tool: args.spec.process, step: args.spec.step, outputs: args.spec.workflow }[args.mode];
+  if (!["tool", "step", "outputs"].includes(args.mode)) throw new Error(`archipel-cwl-entrypoint: unknown mode ${JSON.stringify(args.mode)} (tool, step, outputs)`);
+  if (needed === undefined) throw new Error(`archipel-cwl-entrypoint ${args.mode}: --spec lacks the ${args.mode === "tool" ? "process" : args.mode === "step" ? "step" : "workflow"}`);
+}
+
 function runMode(args: EntrypointArgs, options: RunOptions): Record<string, unknown> {
+  checkSpec(args);
   if (args.mode === "tool" && args.spec.process !== undefined) return runLocally(args.spec.process, args.job, { ...options, outdir: args.outdir });
   const state = stateOf(args);
-  if (args.mode === "outputs") return workflowOutputs(state);
-  if (args.mode !== "step" || args.spec.step === undefined) throw new Error(`archipel-cwl-entrypoint: unknown mode ${args.mode} (tool, step, outputs)`);
+  if (args.mode === "outputs" || args.spec.step === undefined) return workflowOutputs(state);
   const workdirs: string[] = [];
   const run = (p: Process, j: Record<string, unknown>, o: RunOptions): Record<string, unknown> => {
     if (p.class === "Workflow") return runLocally(p, j, { ...o, outdir: join(o.scratch, "subworkflow") });
@@ -83,7 +89,13 @@ function runMode(args: EntrypointArgs, options: RunOptions): Record<string, unkn
 }
 
 export async function entrypoint(argv: string[]): Promise<number> {
-  const args = parseEntrypointArgs(argv);
+  let args: EntrypointArgs;
+  try {
+    args = parseEntrypointArgs(argv);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
   await initSandbox();
   const scratch = mkdtempSync(join(tmpdir(), "archipel-step-"));
   try {
