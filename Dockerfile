@@ -5,6 +5,8 @@ FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+# archipel-cwl-runner / archipel-cwl-entrypoint are a file: dependency (npm links their bins)
+COPY operators/pipeline/cli/ operators/pipeline/cli/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY operators/ operators/
 COPY crds/ crds/
