@@ -65,12 +65,16 @@ export class Manager {
     this.metrics.leaderStatus.set({ name: this.leaseName }, 0);
     if (le) {
       const identity = le.identity ?? `${hostname()}_${randomUUID()}`;
+      let observedLeader: string | undefined; // a follower sees the holder on every retry: log changes only
       this.elector = new LeaderElector(this.kubeConfig, { ...le, identity }, {
         logger: this.logger,
         callbacks: {
           onStartedLeading: () => this.setLeading(true),
           onStoppedLeading: () => this.setLeading(false),
-          onLeaderObserved: (holder) => this.logger.info("another replica leads", { leader: holder }),
+          onLeaderObserved: (holder) => {
+            if (holder !== observedLeader) this.logger.info("another replica leads", { leader: holder });
+            observedLeader = holder;
+          },
         },
       });
     }
