@@ -4,12 +4,12 @@
 import os from "node:os";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
-import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
+import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
-import type { KindDefinition } from "../schema/kind.ts";
+import { kindRefOf } from "../schema/kind.ts";
 import { type Provider, providerKind } from "../schema/provider.ts";
 import { type Resource, resourceKind } from "../schema/resource.ts";
 import { deletionBlockedMessage, ProviderReason, providerReadiness } from "./providerReadiness.ts";
@@ -20,10 +20,6 @@ export const providerFieldManager = "archipel-provider-controller";
 export const providerReportingController = "archipel.io/provider-controller";
 const readyType = "Ready";
 const resourcesByProvider = "spec.providerRef.name";
-
-export function kindRefOf(def: KindDefinition): KindRef {
-  return { group: def.group, version: def.version, kind: def.kind, plural: def.plural, namespaced: def.scope === "Namespaced" };
-}
 
 export const providerKindRef = kindRefOf(providerKind);
 export const resourceKindRef = kindRefOf(resourceKind);

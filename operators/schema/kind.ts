@@ -46,3 +46,8 @@ export interface KindDefinition {
    */
   validations: ValidationRule[];
 }
+
+/** What the runtime needs to watch a kind (structurally the runtime's KindRef). */
+export function kindRefOf(def: KindDefinition): { group: string; version: string; kind: string; plural: string; namespaced: boolean } {
+  return { group: def.group, version: def.version, kind: def.kind, plural: def.plural, namespaced: def.scope === "Namespaced" };
+}
