@@ -22,6 +22,8 @@ export interface ApiServerOptions {
   /** Fastify/pino logger options, or false (tests). */
   logger?: FastifyServerOptions["logger"];
   version?: string;
+  /** Routes beyond the per-kind views (discovery, catalog, federation), registered in order. */
+  routes?: readonly ((app: FastifyInstance) => void)[];
 }
 
 /**
@@ -116,5 +118,6 @@ export function buildServer(options: ApiServerOptions): FastifyInstance {
   registerOpenApiRoute(app, routes, options);
   const clientFor = callerClients(options.kubeConfig);
   for (const kind of options.kinds) registerKindRoutes(app, kind, clientFor);
+  for (const register of options.routes ?? []) register(app);
   return app;
 }

@@ -4,6 +4,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
+import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
 import { createLogger } from "../runtime/logger.ts";
@@ -12,6 +13,8 @@ import { ConfigError, parseManagerConfig, usage } from "./config.ts";
 export interface ControllerEnv {
   kubeConfig: KubeConfig;
   logger: winston.Logger;
+  /** Where the operator keeps its own objects (identity key, managed kubo): POD_NAMESPACE or archipel-system. */
+  systemNamespace: string;
 }
 
 /** Every controller this binary can run, by the name `--controllers` uses. */
@@ -49,7 +52,7 @@ async function main(): Promise<number> {
     ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
-  const env: ControllerEnv = { kubeConfig, logger };
+  const env: ControllerEnv = { kubeConfig, logger, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace };
   for (const name of config.controllers) manager.add(controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {
