@@ -5,6 +5,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
+import { peerDiscoveryController } from "../discovery/peerDiscoveryReconciler.ts";
+import { peerController } from "../discovery/peerReconciler.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
 import { createLogger } from "../runtime/logger.ts";
@@ -20,6 +22,8 @@ export interface ControllerEnv {
 /** Every controller this binary can run, by the name `--controllers` uses. */
 const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
+  "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
+  peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace }),
 };
 
 function loadKubeConfig(): KubeConfig {

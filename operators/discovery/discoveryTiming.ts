@@ -1,0 +1,41 @@
+// How often discovery looks at a Network and probes its Peers, from the Network's
+// spec.discovery overrides (Go durations, as Kubernetes users write them). Pure.
+import { defaultPeerTiming, type PeerTiming } from "./peerState.ts";
+
+/** Default pause between discovery passes of a Network with no unresolved candidate. */
+export const DISCOVERY_INTERVAL_MS = 5_000;
+/** Pause while a candidate peer's descriptor is not resolved yet (it is being published). */
+export const UNRESOLVED_RETRY_MS = 2_000;
+/** Fast retries of one candidate before it is only retried at the discovery interval. */
+export const FAST_RETRIES = 10;
+
+const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "30s", "1m30s", "500ms" → milliseconds; undefined for text that is not a Go duration. */
+export function durationMs(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return undefined;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * (unitMs[p[2] ?? "ms"] ?? 1), 0);
+}
+
+export interface DiscoverySettings {
+  interval?: string;
+  unreachableAfterMissed?: number;
+  lostAfter?: string;
+}
+
+/** The interval of discovery passes and peer probes (spec.discovery.interval, default 5 s, at least 500 ms). */
+export function discoveryIntervalMs(settings: DiscoverySettings | undefined): number {
+  const interval = durationMs(settings?.interval);
+  return interval === undefined ? DISCOVERY_INTERVAL_MS : Math.max(500, interval);
+}
+
+/** peerState's timing with a Network's overrides applied. */
+export function peerTimingFor(settings: DiscoverySettings | undefined): PeerTiming {
+  const probeIntervalMs = settings?.interval ? discoveryIntervalMs(settings) : defaultPeerTiming.probeIntervalMs;
+  const missed = settings?.unreachableAfterMissed;
+  const unreachableAfterMs = missed ? probeIntervalMs * missed : (defaultPeerTiming.unreachableAfterMs / defaultPeerTiming.probeIntervalMs) * probeIntervalMs;
+  const lostAfterMs = Math.max(durationMs(settings?.lostAfter) ?? defaultPeerTiming.lostAfterMs, unreachableAfterMs + probeIntervalMs);
+  return { ...defaultPeerTiming, probeIntervalMs, unreachableAfterMs, lostAfterMs };
+}

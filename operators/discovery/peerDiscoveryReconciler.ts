@@ -1,0 +1,213 @@
+// The peer-discovery controller, one pass per Network: gather candidate peer IDs (the node's
+// swarm peers, pubsub announcements when enabled, bootstrap peers), drop this node and peers
+// that already have a Peer, fetch and verify each candidate's descriptor from /ipns/<peer ID>,
+// and create a Peer for each one that verifies — named deterministically, so a restarted
+// manager meets AlreadyExists rather than making a duplicate. A descriptor that does not
+// verify creates nothing: a Warning Event on the Network says why, once per peer and reason.
+import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type winston from "winston";
+import { reportingInstance } from "../catalog/providerReconciler.ts";
+import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
+import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import { isBeingDeleted } from "../runtime/finalizers.ts";
+import type { Network } from "../schema/network.ts";
+import type { Peer } from "../schema/peer.ts";
+import { AnnouncementListener } from "./announcementListener.ts";
+import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
+import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
+import { discoveryIntervalMs } from "./discoveryTiming.ts";
+import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
+import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
+import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
+import type { DescriptorCheck } from "./peerStatus.ts";
+import { parseSwarmKey, swarmKeyFingerprint } from "./swarmKey.ts";
+
+export const peerDiscoveryControllerName = "peer-discovery";
+export const peerDiscoveryReportingController = "archipel.io/peer-discovery-controller";
+export const DiscoveryReason = { DescriptorRefused: "DescriptorRefused", PeerDiscovered: "PeerDiscovered" } as const;
+/** Candidates examined at once: each may wait for an IPNS lookup. */
+const CANDIDATE_CONCURRENCY = 4;
+
+/** Reads the swarm key's fingerprint (never the key itself) for the pubsub topic. */
+export type SwarmKeyFingerprintReader = (network: Network) => Promise<string | undefined>;
+
+export interface PeerDiscoveryDeps {
+  events: EventRecorder;
+  systemNamespace?: string;
+  now?: () => number;
+  swarmKeyFingerprint?: SwarmKeyFingerprintReader;
+}
+
+/** Per-network memory between passes (lost on restart, which costs only a few early retries). */
+interface NetworkMemory {
+  attempts: Map<string, CandidateAttempts>;
+  /** "<peer ID> <reason>" already reported by an Event. */
+  reported: Set<string>;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+interface Pass {
+  ctx: ReconcileContext;
+  network: Network;
+  name: string;
+  ipfs: IpfsClient;
+  own: NodeIdentity;
+  memory: NetworkMemory;
+}
+
+export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconciler & { stop(): void } {
+  const now = deps.now ?? Date.now;
+  const ipfsFor = ipfsClients();
+  const memories = new Map<string, NetworkMemory>();
+  const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
+  let logger: winston.Logger | undefined;
+  const listener = new AnnouncementListener((network, err) => logger?.info("pubsub subscription ended; subscribing again on the next pass", { network, error: err.message }));
+
+  function memoryOf(name: string): NetworkMemory {
+    let m = memories.get(name);
+    if (!m) memories.set(name, (m = { attempts: new Map(), reported: new Set() }));
+    return m;
+  }
+
+  async function announcements(pass: Pass): Promise<Map<string, string>> {
+    if (!pass.network.spec?.ipfs?.pubsub || !deps.swarmKeyFingerprint) {
+      listener.stop(pass.name);
+      return new Map();
+    }
+    try {
+      const fingerprint = await deps.swarmKeyFingerprint(pass.network);
+      if (fingerprint) await listener.ensure(pass.name, pass.ipfs, fingerprint);
+    } catch (err) {
+      pass.ctx.logger.debug("no pubsub announcements (the swarm stays the discovery path)", { network: pass.name, error: errorMessage(err) });
+    }
+    return listener.drain(pass.name);
+  }
+
+  async function candidates(pass: Pass): Promise<Candidate[]> {
+    const swarmPeerIds = (await pass.ipfs.swarmPeers()).map((s) => s.peerId);
+    const announced = await announcements(pass);
+    const bootstrap = pass.network.spec?.bootstrap ?? [];
+    const peers = pass.ctx.cache<Peer>(peerKindRef);
+    const ids = [...swarmPeerIds, ...announced.keys(), ...bootstrap.map(peerIdOfMultiaddr)].filter((id): id is string => !!id);
+    const known = new Set(ids.filter((id) => peers.byIndex(peersByNetworkPeerId, networkPeerKey(pass.name, id)).length > 0));
+    return selectCandidates({ ownPeerId: pass.own.peerId, swarmPeerIds, announced, bootstrap, known });
+  }
+
+  async function createPeer(pass: Pass, candidate: Candidate, check: Extract<DescriptorCheck, { kind: "verified" }>): Promise<void> {
+    const addresses = await peerListenAddresses(pass.ipfs, candidate.peerId);
+    const body = discoveredPeerObject({ networkName: pass.name, peerId: candidate.peerId, addresses, descriptor: check.descriptor, approvalPolicy: pass.network.spec?.approvalPolicy });
+    try {
+      await pass.ctx.client.create(body as KubernetesObject);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      return; // created before (by us before a restart, or a moment ago): nothing to do
+    }
+    pass.ctx.logger.info("peer discovered", { network: pass.name, peerId: candidate.peerId, peer: body.metadata.name, clusterName: check.descriptor.clusterName, approval: body.spec.approval });
+    await deps.events.record(pass.network as KubernetesObject, {
+      type: "Normal",
+      reason: DiscoveryReason.PeerDiscovered,
+      action: "Discover",
+      note: `peer ${candidate.peerId} (${check.descriptor.clusterName}) verified; Peer ${body.metadata.name} created ${body.spec.approval}`,
+    });
+  }
+
+  async function refused(pass: Pass, peerId: string, check: Extract<DescriptorCheck, { kind: "refused" }>): Promise<void> {
+    const key = `${peerId} ${check.reason}`;
+    if (pass.memory.reported.has(key)) return;
+    pass.memory.reported.add(key);
+    pass.ctx.logger.warn("descriptor refused", { network: pass.name, peerId, reason: check.reason, message: check.message });
+    await deps.events.record(pass.network as KubernetesObject, {
+      type: "Warning",
+      reason: DiscoveryReason.DescriptorRefused,
+      action: "VerifyDescriptor",
+      note: `peer ${peerId}: ${check.reason}: ${check.message}`,
+    });
+  }
+
+  async function examine(pass: Pass, candidate: Candidate): Promise<void> {
+    const check = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
+    if (check.kind === "verified") {
+      await createPeer(pass, candidate, check);
+      pass.memory.attempts.delete(candidate.peerId);
+      return;
+    }
+    if (check.kind === "refused") await refused(pass, candidate.peerId, check);
+    else pass.ctx.logger.debug("candidate not resolved yet", { network: pass.name, peerId: candidate.peerId, message: check.message });
+    pass.memory.attempts.set(candidate.peerId, afterFailure(pass.memory.attempts.get(candidate.peerId), now(), discoveryIntervalMs(pass.network.spec?.discovery)));
+  }
+
+  async function discover(pass: Pass): Promise<ReconcileResult> {
+    const interval = discoveryIntervalMs(pass.network.spec?.discovery);
+    const found = await candidates(pass);
+    const present = new Set(found.map((c) => c.peerId));
+    for (const id of pass.memory.attempts.keys()) if (!present.has(id)) pass.memory.attempts.delete(id);
+    const due = found.filter((c) => isDue(pass.memory.attempts.get(c.peerId), now()));
+    await mapLimit(due, CANDIDATE_CONCURRENCY, (c) => examine(pass, c));
+    return { requeueAfter: nextPassAfterMs([...pass.memory.attempts.values()], now(), interval) };
+  }
+
+  const reconcile = async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    logger ??= ctx.logger;
+    ensurePeerIndexes(ctx.cache<Peer>(peerKindRef));
+    const network = ctx.cache<Network>(networkKindRef).get(key);
+    const url = network && !isBeingDeleted(network as KubernetesObject) ? kuboRpcUrl(network, systemNamespace) : undefined;
+    if (!network || !url) {
+      listener.stop(key.name);
+      memories.delete(key.name);
+      return;
+    }
+    const ipfs = ipfsFor(url);
+    let own: NodeIdentity;
+    try {
+      own = await ipfs.id({ timeoutMs: 3_000 });
+    } catch (err) {
+      ctx.logger.info("this cluster's IPFS node does not answer; discovery waits", { network: key.name, error: errorMessage(err) });
+      return { requeueAfter: discoveryIntervalMs(network.spec?.discovery) };
+    }
+    return discover({ ctx, network, name: key.name, ipfs, own, memory: memoryOf(key.name) });
+  };
+  return Object.assign(reconcile, { stop: () => listener.stopAll() });
+}
+
+/** The swarm key Secret's fingerprint, read live (Secrets are not cached by this controller). */
+export function swarmKeyFingerprintReader(kubeConfig: KubeConfig): SwarmKeyFingerprintReader {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return async (network) => {
+    const ref = network.status?.swarmKeySecretRef ?? network.spec?.swarmKeySecretRef;
+    if (!ref) return undefined;
+    const secret = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+    const text = Buffer.from(secret.data?.[swarmKeyField] ?? "", "base64").toString("utf8");
+    const parsed = parseSwarmKey(text);
+    return parsed.ok ? swarmKeyFingerprint(parsed.key) : undefined;
+  };
+}
+
+/** The controller as the manager registers it. */
+export function peerDiscoveryController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+  const reconcile = createPeerDiscoveryReconciler({
+    events: new EventRecorder(kubeConfig, { reportingController: peerDiscoveryReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
+    swarmKeyFingerprint: swarmKeyFingerprintReader(kubeConfig),
+    ...(opts.systemNamespace ? { systemNamespace: opts.systemNamespace } : {}),
+  });
+  return {
+    name: peerDiscoveryControllerName,
+    for: networkKindRef,
+    reconcile,
+    concurrency: 2,
+    // A Peer deleted (or edited) sends its Network through discovery again.
+    watches: [{ kind: peerKindRef, map: (obj) => [(obj as Peer).spec?.networkRef?.name].filter((n): n is string => !!n).map((name) => ({ name })) }],
+  };
+}

@@ -1,0 +1,80 @@
+// The I/O the discovery and Peer reconcilers share: fetching and verifying a peer's descriptor
+// through IPFS, a peer's listen addresses as our kubo knows them, and timing its API's ping.
+import { federationPingPath } from "./contracts.ts";
+import { MAX_DESCRIPTOR_BYTES, verifyDescriptor } from "./descriptor.ts";
+import type { IpfsClient } from "./ipfsClient.ts";
+import type { DescriptorCheck, ApiCheck } from "./peerStatus.ts";
+
+/** Deadline of one IPNS resolve and of one descriptor fetch. */
+export const DESCRIPTOR_LOOKUP_TIMEOUT_MS = 5_000;
+/** Deadline of the API ping: an API that does not answer must not hold up a pass. */
+export const API_PING_TIMEOUT_MS = 2_000;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function resolveCid(ipfs: IpfsClient, peerId: string, fresh: boolean, cidHint: string | undefined): Promise<string> {
+  try {
+    const path = await ipfs.resolveName(`/ipns/${peerId}`, { fresh, timeoutMs: DESCRIPTOR_LOOKUP_TIMEOUT_MS });
+    return path.replace(/^\/ipfs\//, "");
+  } catch (err) {
+    if (cidHint) return cidHint;
+    throw err;
+  }
+}
+
+export interface DescriptorLookup {
+  peerId: string;
+  /** The key pinned on the Peer: a descriptor signed by another key is refused. */
+  pinnedKey?: string;
+  /** Bypass kubo's IPNS cache (a periodic re-check). */
+  fresh?: boolean;
+  /** A CID announced over pubsub, used only when the IPNS name does not resolve. */
+  cidHint?: string;
+}
+
+/**
+ * Resolves /ipns/<peerId>, fetches the document and verifies it: it must be signed by the key
+ * it carries (and by the pinned key, if any), and list `peerId` — the node it was fetched from.
+ */
+export async function checkDescriptor(ipfs: IpfsClient, lookup: DescriptorLookup, now: () => number): Promise<DescriptorCheck> {
+  let cid: string;
+  let bytes: Uint8Array;
+  try {
+    cid = await resolveCid(ipfs, lookup.peerId, lookup.fresh ?? false, lookup.cidHint);
+    bytes = await ipfs.catBytes(cid, MAX_DESCRIPTOR_BYTES, { timeoutMs: DESCRIPTOR_LOOKUP_TIMEOUT_MS });
+  } catch (err) {
+    return { kind: "unavailable", message: message(err) };
+  }
+  const expect = { peerId: lookup.peerId, ...(lookup.pinnedKey ? { publicKey: lookup.pinnedKey } : {}) };
+  const result = verifyDescriptor(bytes, now(), expect);
+  return result.ok ? { kind: "verified", cid, descriptor: result.descriptor } : { kind: "refused", cid, reason: result.reason, message: result.message };
+}
+
+/** A peer's listen addresses from our node's peerstore (identify); empty when it knows none. */
+export async function peerListenAddresses(ipfs: IpfsClient, peerId: string, timeoutMs = 3_000): Promise<string[]> {
+  try {
+    const res = await fetch(`${ipfs.apiURL}/api/v0/id?arg=${encodeURIComponent(peerId)}`, { method: "POST", signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return [];
+    const body = (await res.json()) as { Addresses?: string[] | null };
+    return body.Addresses ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** GET <apiEndpoint>/federation/v1/ping, timed; any 2xx within the deadline counts. */
+export async function pingApi(apiEndpoint: string, timeoutMs = API_PING_TIMEOUT_MS): Promise<ApiCheck> {
+  const url = `${apiEndpoint.replace(/\/+$/, "")}${federationPingPath}`;
+  const start = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    if (!res.ok) return { ok: false, url, message: `HTTP ${res.status}` };
+    return { ok: true, url, rttMs: performance.now() - start };
+  } catch (err) {
+    const e = err as Error;
+    return { ok: false, url, message: e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : message(e.cause ?? e) };
+  }
+}

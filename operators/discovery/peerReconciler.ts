@@ -1,0 +1,270 @@
+// The Peer controller: keeps each Peer's IPFS node connected (peering + dial) unless it is
+// Rejected (then refused: out of peering, address-filtered, disconnected, on every pass),
+// probes it (libp2p ping → peerState), re-verifies its descriptor with the key pinned, times
+// its API's ping, accepts discovered peers under an `auto` Network, and writes status.
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { PatchStrategy } from "@kubernetes/client-node";
+import type winston from "winston";
+import { reportingInstance } from "../catalog/providerReconciler.ts";
+import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
+import { findCondition } from "../runtime/conditions.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { StatusWriter } from "../runtime/status.ts";
+import { kindRefOf } from "../schema/kind.ts";
+import { type Network, networkKind } from "../schema/network.ts";
+import { type Peer, peerKind, type PeerStatus } from "../schema/peer.ts";
+import { dialableAddresses, networkPeerKey } from "./candidates.ts";
+import { defaultSystemNamespace, kuboRpcUrl } from "./contracts.ts";
+import { DISCOVERY_INTERVAL_MS, peerTimingFor } from "./discoveryTiming.ts";
+import { IpfsClient, type NodeIdentity } from "./ipfsClient.ts";
+import { checkDescriptor, peerListenAddresses, pingApi } from "./peerLookups.ts";
+import { planPeering } from "./peering.ts";
+import { PeerState } from "./peerState.ts";
+import { blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
+import { planRefusal } from "./refusal.ts";
+
+export const peerControllerName = "peer";
+export const peerFieldManager = "archipel-peer-controller";
+export const peerReportingController = "archipel.io/peer-controller";
+export const peerKindRef = kindRefOf(peerKind);
+export const networkKindRef = kindRefOf(networkKind);
+/** A verified descriptor is fetched again (bypassing kubo's cache) this often, to follow re-publications. */
+export const DESCRIPTOR_RECHECK_MS = 60_000;
+/** Peer cache index: "<network>/<peer ID>" (shared with the discovery controller's own cache use). */
+export const peersByNetworkPeerId = "archipel.io/network-peer-id";
+/** Peer cache index: network name. */
+export const peersByNetwork = "archipel.io/network";
+const PROBE_TIMEOUT_MS = 3_000;
+const DIAL_TIMEOUT_MS = 3_000;
+
+export type PeerApiPing = (apiEndpoint: string) => ReturnType<typeof pingApi>;
+
+export interface PeerReconcilerDeps {
+  status: StatusWriter;
+  events: EventRecorder;
+  systemNamespace?: string;
+  now?: () => number;
+  pingApi?: PeerApiPing;
+}
+
+/** One IpfsClient per kubo RPC URL, shared by every reconcile. */
+export function ipfsClients(): (url: string) => IpfsClient {
+  const clients = new Map<string, IpfsClient>();
+  return (url) => {
+    let c = clients.get(url);
+    if (!c) clients.set(url, (c = new IpfsClient({ apiURL: url })));
+    return c;
+  };
+}
+
+const indexed = new WeakSet<object>();
+
+/** Adds the Peer indexes discovery and this controller use, once per cache. */
+export function ensurePeerIndexes(peers: Cache<Peer>): void {
+  if (indexed.has(peers)) return;
+  indexed.add(peers);
+  peers.addIndex(peersByNetworkPeerId, (p) => (p.spec?.networkRef?.name && p.spec.peerId ? [networkPeerKey(p.spec.networkRef.name, p.spec.peerId)] : []));
+  peers.addIndex(peersByNetwork, (p) => (p.spec?.networkRef?.name ? [p.spec.networkRef.name] : []));
+}
+
+interface Pass {
+  ctx: ReconcileContext;
+  peer: Peer;
+  network: Network;
+  ipfs: IpfsClient;
+  own: NodeIdentity;
+  now: () => number;
+}
+
+function peerIdOf(peer: Peer): string {
+  return peer.spec?.peerId ?? "";
+}
+
+function log(pass: Pass): Record<string, string> {
+  return { peer: pass.peer.metadata?.name ?? "", peerId: peerIdOf(pass.peer), network: pass.network.metadata?.name ?? "" };
+}
+
+/** Peering (kubo re-dials by itself after a restart) and, when not connected, one dial now. */
+async function ensureConnected(pass: Pass): Promise<void> {
+  const peerId = peerIdOf(pass.peer);
+  const addrs = dialableAddresses(peerId, pass.peer.spec?.addresses ?? []);
+  if (addrs.length > 0) {
+    const current = (await pass.ipfs.peeringList()).filter((e) => e.peerId === peerId);
+    if (planPeering(current, [{ peerId, addrs }]).add.length > 0) await pass.ipfs.peeringAdd(addrs);
+  }
+  if (await pass.ipfs.isConnected(peerId)) return;
+  for (const addr of addrs.length > 0 ? addrs : [`/p2p/${peerId}`]) {
+    try {
+      await pass.ipfs.connect(addr, { timeoutMs: DIAL_TIMEOUT_MS });
+      return;
+    } catch (err) {
+      pass.ctx.logger.debug("dial failed", { ...log(pass), addr, error: errorMessage(err) });
+    }
+  }
+}
+
+/** Every address known for `peerIds`: declared, and of live connections. */
+function addressesOf(peers: readonly Peer[], swarm: ReadonlyArray<{ peerId: string; addr: string }>): string[] {
+  const ids = new Set(peers.map(peerIdOf));
+  return [...peers.flatMap((p) => p.spec?.addresses ?? []), ...swarm.filter((s) => ids.has(s.peerId)).map((s) => s.addr)];
+}
+
+async function refusalPlan(pass: Pass): Promise<ReturnType<typeof planRefusal>> {
+  const peers = pass.ctx.cache<Peer>(peerKindRef);
+  const swarm = await pass.ipfs.swarmPeers();
+  const sameNetwork = peers.byIndex(peersByNetwork, pass.network.metadata?.name ?? "");
+  const kept = sameNetwork.filter((p) => p.spec?.approval !== "Rejected" && p.metadata?.name !== pass.peer.metadata?.name);
+  const refused = [...addressesOf([pass.peer], swarm), ...(await peerListenAddresses(pass.ipfs, peerIdOf(pass.peer)))];
+  return planRefusal(refused, addressesOf(kept, swarm), pass.own.addresses);
+}
+
+/** Rejected: out of peering, filtered where safe, disconnected — again on every pass. */
+async function refuse(pass: Pass): Promise<string | undefined> {
+  const plan = await refusalPlan(pass);
+  await pass.ipfs.refusePeer(peerIdOf(pass.peer), plan.filters);
+  if (plan.unfiltered.length === 0) return undefined;
+  return `not filtered (disconnected on every pass instead): ${plan.unfiltered.map((u) => `${u.ip} (${u.why})`).join(", ")}`;
+}
+
+/** An admin accepted a peer it had rejected: lift the address filters added for it. */
+async function allowIfWasRejected(pass: Pass): Promise<void> {
+  if (findCondition(pass.peer.status?.conditions, PeerConditionType.Ready)?.reason !== PeerReason.Rejected) return;
+  const plan = await refusalPlan(pass);
+  await pass.ipfs.allowPeer(plan.filters);
+  pass.ctx.logger.info("peer no longer rejected: address filters lifted", { ...log(pass), filters: plan.filters });
+}
+
+function descriptorDue(peer: Peer, lastCheck: number | undefined, now: number): boolean {
+  const verified = findCondition(peer.status?.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
+  return !verified || !peer.status?.descriptor || lastCheck === undefined || now - lastCheck >= DESCRIPTOR_RECHECK_MS;
+}
+
+/** Under an `auto` Network a discovered Pending peer whose descriptor verified is Accepted. */
+async function autoAccept(pass: Pass, descriptorOk: boolean): Promise<Peer> {
+  const p = pass.peer;
+  if (pass.network.spec?.approvalPolicy !== "auto" || p.spec?.approval !== "Pending" || p.spec.origin !== "Discovered" || !descriptorOk) return p;
+  const patch = { apiVersion: p.apiVersion, kind: p.kind, metadata: { name: p.metadata?.name, resourceVersion: p.metadata?.resourceVersion }, spec: { approval: "Accepted" } };
+  const updated = (await pass.ctx.client.patch(patch as KubernetesObject, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch)) as Peer;
+  pass.ctx.logger.info("peer accepted by the Network's auto approval policy", log(pass));
+  return updated;
+}
+
+interface Observed {
+  reachable: boolean;
+  descriptor?: DescriptorCheck;
+}
+
+export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
+  const now = deps.now ?? Date.now;
+  const ipfsFor = ipfsClients();
+  const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint));
+  const lastDescriptorCheck = new Map<string, number>();
+  const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
+
+  async function write(peer: Peer, status: PeerStatus): Promise<void> {
+    await deps.status.apply(peerKindRef, peer, status as Record<string, unknown>);
+  }
+
+  async function blocked(ctx: ReconcileContext, peer: Peer, reason: string, message: string): Promise<{ requeueAfter: number }> {
+    ctx.logger.debug("peer not probed", { peer: peer.metadata?.name, reason, message });
+    await write(peer, blockedPeerStatus(peer, reason, message, now()));
+    return { requeueAfter: DISCOVERY_INTERVAL_MS };
+  }
+
+  async function observe(pass: Pass): Promise<Observed> {
+    const name = pass.peer.metadata?.name ?? "";
+    const due = descriptorDue(pass.peer, lastDescriptorCheck.get(name), now());
+    const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
+    const [probe, descriptor] = await Promise.all([
+      pass.ipfs.probePeer(peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
+      due ? checkDescriptor(pass.ipfs, lookup, now) : Promise.resolve(undefined),
+    ]);
+    if (descriptor && descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
+    return { reachable: probe.reachable, ...(descriptor ? { descriptor } : {}) };
+  }
+
+  async function recordEvents(peer: Peer, events: ReturnType<typeof planPeerStatus>["events"]): Promise<void> {
+    for (const e of events) await deps.events.record(peer as KubernetesObject, { ...e, action: "Probe" });
+  }
+
+  async function rejected(pass: Pass): Promise<{ requeueAfter: number }> {
+    const timing = peerTimingFor(pass.network.spec?.discovery);
+    const refusalNote = await refuse(pass);
+    const plan = planPeerStatus(pass.peer, { now: now(), timing, ...(refusalNote ? { refusalNote } : {}) });
+    await write(pass.peer, plan.status);
+    await recordEvents(pass.peer, plan.events);
+    return { requeueAfter: timing.probeIntervalMs };
+  }
+
+  async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
+    const timing = peerTimingFor(pass.network.spec?.discovery);
+    await allowIfWasRejected(pass);
+    await ensureConnected(pass).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
+    const observed = await observe(pass);
+    const endpoint = observed.descriptor?.kind === "verified" ? observed.descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
+    const api = endpoint ? await ping(endpoint) : undefined;
+    const obs: PeerObservations = { now: now(), timing, reachable: observed.reachable, ...(observed.descriptor ? { descriptor: observed.descriptor } : {}), ...(api ? { api } : {}) };
+    const plan = planPeerStatus(pass.peer, obs);
+    const descriptorOk = findCondition(plan.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
+    const peer = await autoAccept(pass, descriptorOk);
+    await write(peer, peer === pass.peer ? plan.status : planPeerStatus(peer, obs).status);
+    await recordEvents(peer, plan.events);
+    const lost = plan.status.reachability === PeerState.Lost;
+    return { requeueAfter: lost ? timing.lostProbeIntervalMs : Math.min(timing.probeIntervalMs, plan.checkAfterMs) };
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext) => {
+    const peers = ctx.cache<Peer>(peerKindRef);
+    ensurePeerIndexes(peers);
+    const peer = peers.get(key);
+    if (!peer || isBeingDeleted(peer as KubernetesObject)) {
+      lastDescriptorCheck.delete(key.name);
+      return;
+    }
+    const networkName = peer.spec?.networkRef?.name ?? "";
+    const network = ctx.cache<Network>(networkKindRef).get({ name: networkName });
+    if (!network) return blocked(ctx, peer, PeerReason.NetworkNotFound, `Network ${networkName} (spec.networkRef.name) does not exist`);
+    const url = kuboRpcUrl(network, systemNamespace);
+    if (!url) return blocked(ctx, peer, PeerReason.NetworkNotFound, `Network ${networkName} names no IPFS node (spec.ipfs)`);
+    const ipfs = ipfsFor(url);
+    let own: NodeIdentity;
+    try {
+      own = await ipfs.id({ timeoutMs: PROBE_TIMEOUT_MS });
+    } catch (err) {
+      return blocked(ctx, peer, PeerReason.LocalNodeUnavailable, `this cluster's IPFS node for Network ${networkName} does not answer: ${errorMessage(err)}`);
+    }
+    const pass: Pass = { ctx, peer, network, ipfs, own, now };
+    return peer.spec?.approval === "Rejected" ? rejected(pass) : converge(pass);
+  };
+}
+
+/** Peers of a Network, for waking them when it changes (its approval policy or timing). */
+function peersOfNetwork(peers: () => Cache<Peer> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) => {
+    const cache = peers();
+    if (!cache) return [];
+    return cache.byIndex(peersByNetwork, obj.metadata?.name ?? "").map((p) => ({ name: p.metadata?.name ?? "" }));
+  };
+}
+
+/** The controller as the manager registers it. */
+export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+  const reconcile = createPeerReconciler({
+    status: new StatusWriter(kubeConfig, peerFieldManager),
+    events: new EventRecorder(kubeConfig, { reportingController: peerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
+    ...(opts.systemNamespace ? { systemNamespace: opts.systemNamespace } : {}),
+  });
+  let peerCache: Cache<Peer> | undefined;
+  return {
+    name: peerControllerName,
+    for: peerKindRef,
+    reconcile: async (key, ctx) => {
+      peerCache ??= ctx.cache<Peer>(peerKindRef);
+      return reconcile(key, ctx);
+    },
+    concurrency: 4,
+    watches: [{ kind: networkKindRef, map: peersOfNetwork(() => peerCache) }],
+  };
+}
