@@ -23,6 +23,20 @@ export function managedKuboName(networkName: string): string {
   return `kubo-${networkName}`.slice(0, 63).replace(/-+$/, "");
 }
 
+/**
+ * The swarm key Secret of a managed kubo node, in the system namespace, owned by its Network:
+ * the generated key when spec.swarmKeySecretRef is absent, else a copy of the given one.
+ */
+export function managedKuboSwarmKeySecretName(networkName: string): string {
+  return `${managedKuboName(networkName).slice(0, 253 - "-swarm-key".length)}-swarm-key`;
+}
+
+/**
+ * Label on the identity key Secret. The Secret has no ownerReference on purpose (deleting the
+ * Identity must not garbage-collect the key: peers pin it); the label says who made it.
+ */
+export const identityKeyLabel = "archipel.io/identity-key";
+
 interface NetworkLike {
   metadata?: { name?: string };
   spec?: { ipfs?: { mode?: string; apiURL?: string } };
