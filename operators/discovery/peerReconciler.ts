@@ -30,8 +30,8 @@ export const peerFieldManager = "archipel-peer-controller";
 export const peerReportingController = "archipel.io/peer-controller";
 export const peerKindRef = kindRefOf(peerKind);
 export const networkKindRef = kindRefOf(networkKind);
-/** A verified descriptor is fetched again (bypassing kubo's cache) this often, to follow re-publications. */
-export const DESCRIPTOR_RECHECK_MS = 60_000;
+/** A verified descriptor is fetched again (bypassing kubo's cache) every this many probe intervals (30 s by default), to follow re-publications and key changes. */
+export const DESCRIPTOR_RECHECK_INTERVALS = 6;
 /** Peer cache index: "<network>/<peer ID>" (shared with the discovery controller's own cache use). */
 export const peersByNetworkPeerId = "archipel.io/network-peer-id";
 /** Peer cache index: network name. */
@@ -136,9 +136,9 @@ async function allowIfWasRejected(pass: Pass): Promise<void> {
   pass.ctx.logger.info("peer no longer rejected: address filters lifted", { ...log(pass), filters: plan.filters });
 }
 
-function descriptorDue(peer: Peer, lastCheck: number | undefined, now: number): boolean {
+function descriptorDue(peer: Peer, lastCheck: number | undefined, now: number, probeIntervalMs: number): boolean {
   const verified = findCondition(peer.status?.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
-  return !verified || !peer.status?.descriptor || lastCheck === undefined || now - lastCheck >= DESCRIPTOR_RECHECK_MS;
+  return !verified || !peer.status?.descriptor || lastCheck === undefined || now - lastCheck >= DESCRIPTOR_RECHECK_INTERVALS * probeIntervalMs;
 }
 
 /** Under an `auto` Network a discovered Pending peer whose descriptor verified is Accepted. */
@@ -175,7 +175,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
 
   async function observe(pass: Pass): Promise<Observed> {
     const name = pass.peer.metadata?.name ?? "";
-    const due = descriptorDue(pass.peer, lastDescriptorCheck.get(name), now());
+    const due = descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs);
     const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
     const [probe, descriptor] = await Promise.all([
       pass.ipfs.probePeer(peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
