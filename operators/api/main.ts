@@ -4,12 +4,17 @@
 // the in-cluster configuration is used (only for the cluster's address and CA, and readiness).
 import { parseArgs } from "node:util";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { defaultSystemNamespace } from "../discovery/contracts.ts";
+import { identityKind } from "../schema/identity.ts";
+import { networkKind } from "../schema/network.ts";
+import { peerKind } from "../schema/peer.ts";
 import { providerKind } from "../schema/provider.ts";
+import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { buildServer, loggerOptions } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
 /** Every kind the API serves; a new one is one line here. */
-const servedKinds: readonly ApiKind[] = [providerKind];
+const servedKinds: readonly ApiKind[] = [providerKind, identityKind, networkKind, peerKind];
 
 interface ApiFlags {
   port: number;
@@ -61,6 +66,7 @@ async function main(): Promise<void> {
   const app = buildServer({
     kubeConfig,
     kinds: servedKinds,
+    routes: [(app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace })],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",
   });
