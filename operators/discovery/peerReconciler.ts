@@ -198,21 +198,40 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: timing.probeIntervalMs };
   }
 
-  async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
+  async function observations(pass: Pass): Promise<PeerObservations> {
+    const { reachable, descriptor } = await observe(pass);
+    const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
+    const api = endpoint ? await ping(endpoint) : undefined;
     const timing = peerTimingFor(pass.network.spec?.discovery);
+    return { now: now(), timing, reachable, ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
+  }
+
+  async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
     await allowIfWasRejected(pass);
     await ensureConnected(pass).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
-    const observed = await observe(pass);
-    const endpoint = observed.descriptor?.kind === "verified" ? observed.descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
-    const api = endpoint ? await ping(endpoint) : undefined;
-    const obs: PeerObservations = { now: now(), timing, reachable: observed.reachable, ...(observed.descriptor ? { descriptor: observed.descriptor } : {}), ...(api ? { api } : {}) };
+    const obs = await observations(pass);
     const plan = planPeerStatus(pass.peer, obs);
     const descriptorOk = findCondition(plan.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
     const peer = await autoAccept(pass, descriptorOk);
     await write(peer, peer === pass.peer ? plan.status : planPeerStatus(peer, obs).status);
     await recordEvents(peer, plan.events);
     const lost = plan.status.reachability === PeerState.Lost;
-    return { requeueAfter: lost ? timing.lostProbeIntervalMs : Math.min(timing.probeIntervalMs, plan.checkAfterMs) };
+    return { requeueAfter: lost ? obs.timing.lostProbeIntervalMs : Math.min(obs.timing.probeIntervalMs, Math.max(200, plan.checkAfterMs)) };
+  }
+
+  /** The Peer's Network and its kubo node, or why the peer cannot be looked at. */
+  async function locate(ctx: ReconcileContext, peer: Peer): Promise<{ network: Network; ipfs: IpfsClient; own: NodeIdentity } | { reason: string; message: string }> {
+    const networkName = peer.spec?.networkRef?.name ?? "";
+    const network = ctx.cache<Network>(networkKindRef).get({ name: networkName });
+    if (!network) return { reason: PeerReason.NetworkNotFound, message: `Network ${networkName} (spec.networkRef.name) does not exist` };
+    const url = kuboRpcUrl(network, systemNamespace);
+    if (!url) return { reason: PeerReason.NetworkNotFound, message: `Network ${networkName} names no IPFS node (spec.ipfs)` };
+    const ipfs = ipfsFor(url);
+    try {
+      return { network, ipfs, own: await ipfs.id({ timeoutMs: PROBE_TIMEOUT_MS }) };
+    } catch (err) {
+      return { reason: PeerReason.LocalNodeUnavailable, message: `this cluster's IPFS node for Network ${networkName} does not answer: ${errorMessage(err)}` };
+    }
   }
 
   return async (key: ObjectKey, ctx: ReconcileContext) => {
@@ -223,19 +242,9 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
       lastDescriptorCheck.delete(key.name);
       return;
     }
-    const networkName = peer.spec?.networkRef?.name ?? "";
-    const network = ctx.cache<Network>(networkKindRef).get({ name: networkName });
-    if (!network) return blocked(ctx, peer, PeerReason.NetworkNotFound, `Network ${networkName} (spec.networkRef.name) does not exist`);
-    const url = kuboRpcUrl(network, systemNamespace);
-    if (!url) return blocked(ctx, peer, PeerReason.NetworkNotFound, `Network ${networkName} names no IPFS node (spec.ipfs)`);
-    const ipfs = ipfsFor(url);
-    let own: NodeIdentity;
-    try {
-      own = await ipfs.id({ timeoutMs: PROBE_TIMEOUT_MS });
-    } catch (err) {
-      return blocked(ctx, peer, PeerReason.LocalNodeUnavailable, `this cluster's IPFS node for Network ${networkName} does not answer: ${errorMessage(err)}`);
-    }
-    const pass: Pass = { ctx, peer, network, ipfs, own, now };
+    const where = await locate(ctx, peer);
+    if ("reason" in where) return blocked(ctx, peer, where.reason, where.message);
+    const pass: Pass = { ctx, peer, ...where, now };
     return peer.spec?.approval === "Rejected" ? rejected(pass) : converge(pass);
   };
 }

@@ -71,20 +71,19 @@ function parseTime(text: string | undefined): number | undefined {
 
 const stateReasons = new Set<string>(Object.values(StateReasons));
 
+function previousReason(peer: Peer): PeerStateReason {
+  const reason = findCondition(peer.status?.conditions, PeerConditionType.Reachable)?.reason;
+  return reason && stateReasons.has(reason) ? (reason as PeerStateReason) : StateReasons.FirstSeen;
+}
+
 /** The reachability the previous pass wrote, rebuilt from status (undefined: never probed). */
 export function previousReachability(peer: Peer): PeerReachability | undefined {
   const state = peer.status?.reachability;
   if (!state) return undefined;
-  const cond = findCondition(peer.status?.conditions, PeerConditionType.Reachable);
   const created = parseTime(peer.metadata?.creationTimestamp as string | undefined) ?? 0;
+  const since = parseTime(findCondition(peer.status?.conditions, PeerConditionType.Reachable)?.lastTransitionTime) ?? created;
   const lastSeen = parseTime(peer.status?.lastSeen);
-  return {
-    state,
-    reason: cond && stateReasons.has(cond.reason) ? (cond.reason as PeerStateReason) : StateReasons.FirstSeen,
-    since: parseTime(cond?.lastTransitionTime) ?? created,
-    ...(lastSeen !== undefined ? { lastSeen } : {}),
-    discoveredAt: created,
-  };
+  return { state, reason: previousReason(peer), since, ...(lastSeen !== undefined ? { lastSeen } : {}), discoveredAt: created };
 }
 
 /** What status.descriptor holds for a verified descriptor. */
@@ -101,21 +100,30 @@ export function descriptorStatus(cid: string, d: ClusterDescriptor): PeerDescrip
   };
 }
 
-function descriptorCondition(current: PeerDescriptor | undefined, check: DescriptorCheck | undefined, prev: Condition | undefined, now: number): ConditionUpdate {
-  if (check?.kind === "verified") {
-    return { type: PeerConditionType.DescriptorVerified, status: "True", reason: PeerReason.Verified, message: `descriptor ${check.cid} of ${check.descriptor.clusterName} verified; valid until ${check.descriptor.expiresAt}` };
+function checkedCondition(check: Exclude<DescriptorCheck, { kind: "unavailable" }>): ConditionUpdate {
+  const type = PeerConditionType.DescriptorVerified;
+  if (check.kind === "verified") {
+    return { type, status: "True", reason: PeerReason.Verified, message: `descriptor ${check.cid} of ${check.descriptor.clusterName} verified; valid until ${check.descriptor.expiresAt}` };
   }
-  if (check?.kind === "refused") {
-    const reason = check.reason === DescriptorReason.KeyMismatch ? PeerReason.KeyChanged : check.reason;
-    return { type: PeerConditionType.DescriptorVerified, status: "False", reason, message: `descriptor ${check.cid} refused: ${check.message}` };
-  }
+  const reason = check.reason === DescriptorReason.KeyMismatch ? PeerReason.KeyChanged : check.reason;
+  return { type, status: "False", reason, message: `descriptor ${check.cid} refused: ${check.message}` };
+}
+
+function isExpired(current: PeerDescriptor | undefined, now: number): boolean {
   const expiresAt = parseTime(current?.expiresAt);
-  if (current && expiresAt !== undefined && expiresAt <= now) {
-    return { type: PeerConditionType.DescriptorVerified, status: "False", reason: DescriptorReason.Expired, message: `the last verified descriptor expired at ${current.expiresAt} and no newer one could be fetched` };
+  return expiresAt !== undefined && expiresAt <= now;
+}
+
+/** Verified or refused this pass decides; otherwise the previous verdict stands unless the pinned descriptor expired. */
+function descriptorCondition(current: PeerDescriptor | undefined, check: DescriptorCheck | undefined, prev: Condition | undefined, now: number): ConditionUpdate {
+  const type = PeerConditionType.DescriptorVerified;
+  if (check && check.kind !== "unavailable") return checkedCondition(check);
+  if (current && isExpired(current, now)) {
+    return { type, status: "False", reason: DescriptorReason.Expired, message: `the last verified descriptor expired at ${current.expiresAt} and no newer one could be fetched` };
   }
-  if (prev) return { type: prev.type, status: prev.status, reason: prev.reason, message: prev.message };
+  if (prev) return { type, status: prev.status, reason: prev.reason, message: prev.message };
   const why = check?.kind === "unavailable" ? check.message : "not fetched yet";
-  return { type: PeerConditionType.DescriptorVerified, status: "Unknown", reason: PeerReason.DescriptorUnavailable, message: `no descriptor of this peer verified yet: ${why}` };
+  return { type, status: "Unknown", reason: PeerReason.DescriptorUnavailable, message: `no descriptor of this peer verified yet: ${why}` };
 }
 
 function apiCondition(api: ApiCheck | undefined): ConditionUpdate {
@@ -177,33 +185,61 @@ function missedIntervals(r: PeerReachability | undefined, now: number, timing: P
   return Math.floor((now - (r.lastSeen ?? r.discoveredAt)) / timing.probeIntervalMs);
 }
 
-/** The whole status this controller owns, and the Events for what changed. */
-export function planPeerStatus(peer: Peer, obs: PeerObservations): PeerStatusPlan {
+function conditionsOf(peer: Peer, updates: Array<ConditionUpdate | undefined>, at: Date): Condition[] {
+  let conditions = peer.status?.conditions;
+  for (const u of updates) if (u) conditions = setCondition(conditions, u, peer.metadata?.generation, at);
+  const ours = new Set<string>(Object.values(PeerConditionType));
+  return (conditions ?? []).filter((c) => ours.has(c.type));
+}
+
+function reachabilityFields(next: PeerReachability | undefined, obs: PeerObservations): Partial<PeerStatus> {
+  if (!next) return {};
+  return {
+    reachability: next.state,
+    ...(next.lastSeen !== undefined ? { lastSeen: new Date(next.lastSeen).toISOString() } : {}),
+    missedIntervals: missedIntervals(next, obs.now, obs.timing),
+  };
+}
+
+interface Verdicts {
+  descriptor: PeerDescriptor | undefined;
+  descriptorUpdate: ConditionUpdate;
+  ready: ConditionUpdate;
+}
+
+function verdicts(peer: Peer, obs: PeerObservations, next: PeerReachability | undefined): Verdicts {
+  const check = obs.descriptor;
+  const previous = findCondition(peer.status?.conditions, PeerConditionType.DescriptorVerified);
+  const descriptorUpdate = descriptorCondition(peer.status?.descriptor, check, previous, obs.now);
+  return {
+    descriptor: check?.kind === "verified" ? descriptorStatus(check.cid, check.descriptor) : peer.status?.descriptor,
+    descriptorUpdate,
+    ready: readyCondition(peer, next?.state, descriptorUpdate.status === "True", obs.refusalNote),
+  };
+}
+
+function optionalFields(peer: Peer, obs: PeerObservations, descriptor: PeerDescriptor | undefined): Partial<PeerStatus> {
   const generation = peer.metadata?.generation;
-  const at = new Date(obs.now);
-  const prevConditions = peer.status?.conditions;
-  const { prev, next, checkAfterMs } = reachability(peer, obs);
-  const descriptor = obs.descriptor?.kind === "verified" ? descriptorStatus(obs.descriptor.cid, obs.descriptor.descriptor) : peer.status?.descriptor;
-  const descriptorUpdate = descriptorCondition(peer.status?.descriptor, obs.descriptor, findCondition(prevConditions, PeerConditionType.DescriptorVerified), obs.now);
-  const ready = readyCondition(peer, next?.state, descriptorUpdate.status === "True", obs.refusalNote);
-  let conditions = setCondition(prevConditions, descriptorUpdate, generation, at);
-  conditions = setCondition(conditions, apiCondition(obs.api), generation, at);
-  if (next) conditions = setCondition(conditions, reachableCondition(next), generation, at);
-  conditions = setCondition(conditions, ready, generation, at);
-  const rejected = peer.spec?.approval === "Rejected";
-  const status: PeerStatus = {
-    conditions: conditions.filter((c) => (Object.values(PeerConditionType) as string[]).includes(c.type)),
+  const rtt = obs.api?.ok && peer.spec?.approval !== "Rejected" ? Math.max(0, Math.round(obs.api.rttMs)) : undefined;
+  return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    ...(next ? { reachability: next.state } : {}),
-    ...(next?.lastSeen !== undefined ? { lastSeen: new Date(next.lastSeen).toISOString() } : {}),
-    ...(obs.api?.ok && !rejected ? { rttMilliseconds: Math.max(0, Math.round(obs.api.rttMs)) } : {}),
-    ...(next ? { missedIntervals: missedIntervals(next, obs.now, obs.timing) } : {}),
+    ...(rtt !== undefined ? { rttMilliseconds: rtt } : {}),
     ...(descriptor ? { descriptor } : {}),
   };
+}
+
+/** The whole status this controller owns, and the Events for what changed. */
+export function planPeerStatus(peer: Peer, obs: PeerObservations): PeerStatusPlan {
+  const { prev, next, checkAfterMs } = reachability(peer, obs);
+  const v = verdicts(peer, obs, next);
+  const reachable = next ? reachableCondition(next) : undefined;
+  const conditions = conditionsOf(peer, [v.descriptorUpdate, apiCondition(obs.api), reachable, v.ready], new Date(obs.now));
+  const status: PeerStatus = { conditions, ...reachabilityFields(next, obs), ...optionalFields(peer, obs, v.descriptor) };
+  const probed = peer.spec?.approval !== "Rejected" && next !== undefined;
   const events = [
-    ...(rejected ? [] : reachabilityEvents(prev, next ?? { state: PeerState.Discovered, reason: StateReasons.FirstSeen, since: obs.now, discoveredAt: obs.now })),
-    ...conditionEvents(prevConditions, ready, "Ready"),
-    ...conditionEvents(prevConditions, descriptorUpdate, "DescriptorVerified"),
+    ...(probed && next ? reachabilityEvents(prev, next) : []),
+    ...conditionEvents(peer.status?.conditions, v.ready, "Ready"),
+    ...conditionEvents(peer.status?.conditions, v.descriptorUpdate, "DescriptorVerified"),
   ];
   return { status, events, checkAfterMs };
 }

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, peerTimingFor } from "./discoveryTiming.ts";
+import { defaultPeerTiming } from "./peerState.ts";
+
+describe("discovery timing", () => {
+  it("parses Go durations", () => {
+    assert.equal(durationMs("5s"), 5_000);
+    assert.equal(durationMs("1m30s"), 90_000);
+    assert.equal(durationMs("250ms"), 250);
+    assert.equal(durationMs("1.5h"), 5_400_000);
+    assert.equal(durationMs("5"), undefined);
+    assert.equal(durationMs("5s junk"), undefined);
+    assert.equal(durationMs(undefined), undefined);
+  });
+
+  it("defaults to peerState's documented timing", () => {
+    assert.equal(discoveryIntervalMs(undefined), DISCOVERY_INTERVAL_MS);
+    assert.deepEqual(peerTimingFor(undefined), defaultPeerTiming);
+    assert.deepEqual(peerTimingFor({}), defaultPeerTiming);
+  });
+
+  it("applies a Network's overrides: interval, missed intervals, lost after", () => {
+    const t = peerTimingFor({ interval: "2s", unreachableAfterMissed: 4, lostAfter: "1m" });
+    assert.equal(t.probeIntervalMs, 2_000);
+    assert.equal(t.unreachableAfterMs, 8_000);
+    assert.equal(t.lostAfterMs, 60_000);
+    assert.equal(peerTimingFor({ interval: "2s" }).unreachableAfterMs, 6_000, "3 missed intervals by default");
+  });
+
+  it("keeps the timing sane: interval at least 500 ms, Lost after Unreachable", () => {
+    assert.equal(discoveryIntervalMs({ interval: "1ms" }), 500);
+    const t = peerTimingFor({ interval: "10s", lostAfter: "5s" });
+    assert.ok(t.lostAfterMs > t.unreachableAfterMs);
+  });
+});
