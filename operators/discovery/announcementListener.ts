@@ -49,6 +49,12 @@ export class AnnouncementListener {
     }
   }
 
+  /** The topic `network` is subscribed to, while the subscription lives. */
+  topicOf(network: string): string | undefined {
+    const sub = this.subs.get(network);
+    return sub?.alive ? sub.topic : undefined;
+  }
+
   /** The announcements heard since the last call. */
   drain(network: string): Map<string, string> {
     const sub = this.subs.get(network);

@@ -11,8 +11,11 @@ import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, R
 import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { type Identity, identityKind } from "../schema/identity.ts";
+import { kindRefOf } from "../schema/kind.ts";
 import type { Network } from "../schema/network.ts";
 import type { Peer } from "../schema/peer.ts";
+import { encodeAnnouncement } from "./announcement.ts";
 import { AnnouncementListener } from "./announcementListener.ts";
 import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
@@ -26,6 +29,7 @@ import { parseSwarmKey, swarmKeyFingerprint } from "./swarmKey.ts";
 export const peerDiscoveryControllerName = "peer-discovery";
 export const peerDiscoveryReportingController = "archipel.io/peer-discovery-controller";
 export const DiscoveryReason = { DescriptorRefused: "DescriptorRefused", PeerDiscovered: "PeerDiscovered" } as const;
+export const identityKindRef = kindRefOf(identityKind);
 /** Candidates examined at once: each may wait for an IPNS lookup. */
 const CANDIDATE_CONCURRENCY = 4;
 
@@ -96,9 +100,27 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     return listener.drain(pass.name);
   }
 
+  /** The CID of this cluster's descriptor as published into `network` (the Identity reconciler's status). */
+  function ownDescriptorCid(ctx: ReconcileContext, network: string): string | undefined {
+    const identity = ctx.cache<Identity>(identityKindRef).list()[0];
+    const published = identity?.status?.networks?.find((n) => n.network === network && n.publishedAt);
+    return published?.descriptorCID ?? identity?.status?.descriptorCID;
+  }
+
+  /** Tells the network's pubsub listeners where our descriptor is (each pass: new members hear it soon). */
+  async function announce(pass: Pass): Promise<void> {
+    const topic = listener.topicOf(pass.name);
+    const cid = ownDescriptorCid(pass.ctx, pass.name);
+    if (!topic || !cid) return;
+    await pass.ipfs.pubsubPublish(topic, encodeAnnouncement(pass.own.peerId, cid), { timeoutMs: 3_000 }).catch((err: unknown) => {
+      pass.ctx.logger.debug("announcement not published", { network: pass.name, error: errorMessage(err) });
+    });
+  }
+
   async function candidates(pass: Pass): Promise<Candidate[]> {
     const swarmPeerIds = (await pass.ipfs.swarmPeers()).map((s) => s.peerId);
     const announced = await announcements(pass);
+    await announce(pass);
     const bootstrap = pass.network.spec?.bootstrap ?? [];
     const peers = pass.ctx.cache<Peer>(peerKindRef);
     const ids = [...swarmPeerIds, ...announced.keys(), ...bootstrap.map(peerIdOfMultiaddr)].filter((id): id is string => !!id);
@@ -208,6 +230,10 @@ export function peerDiscoveryController(kubeConfig: KubeConfig, opts: { logger?:
     reconcile,
     concurrency: 2,
     // A Peer deleted (or edited) sends its Network through discovery again.
-    watches: [{ kind: peerKindRef, map: (obj) => [(obj as Peer).spec?.networkRef?.name].filter((n): n is string => !!n).map((name) => ({ name })) }],
+    watches: [
+      { kind: peerKindRef, map: (obj) => [(obj as Peer).spec?.networkRef?.name].filter((n): n is string => !!n).map((name) => ({ name })) },
+      // A newly published descriptor of ours is announced on the next pass of its networks.
+      { kind: identityKindRef, map: (obj) => ((obj as Identity).status?.networks ?? []).map((n) => ({ name: n.network })) },
+    ],
   };
 }

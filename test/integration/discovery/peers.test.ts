@@ -6,10 +6,12 @@
 // The test connects the swarm by hand (what the Network reconciler does from spec.bootstrap).
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
-import { CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { discoveredPeerName, federationPingPath, peerLabels } from "../../../operators/discovery/contracts.ts";
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { announcementTopic, encodeAnnouncement, parseAnnouncement } from "../../../operators/discovery/announcement.ts";
+import { discoveredPeerName, federationPingPath, peerLabels, swarmKeyField } from "../../../operators/discovery/contracts.ts";
 import { buildDescriptor, type ClusterDescriptor, serializeSignedDescriptor, signDescriptor } from "../../../operators/discovery/descriptor.ts";
 import { IpfsClient } from "../../../operators/discovery/ipfsClient.ts";
+import { parseSwarmKey, swarmKeyFingerprint } from "../../../operators/discovery/swarmKey.ts";
 import { generateIdentityKey, type IdentityKeyPair } from "../../../operators/federation/keys.ts";
 import type { Condition } from "../../../operators/schema/common.ts";
 import type { NetworkSpec } from "../../../operators/schema/network.ts";
@@ -295,6 +297,50 @@ describe("peer discovery and the Peer controller (manager process, real kubo, re
     await patchPeerSpec(name, { approval: "Accepted" });
     await peerWhere(name, "Connected and Ready again", (q) => q.status?.reachability === "Connected" && cond(q, "Ready")?.status === "True", 40_000);
     assert.ok(!(await ipfsA.filtersList()).includes(`/ip4/${charlie.kubo.host}/ipcidr/32`));
+  });
+
+  it("pubsub on: an announced descriptor CID is a hint that finds a peer before its IPNS record exists; our own descriptor is announced", async () => {
+    const p = await startKubo(`peers-p-${suffix}`, scienceKey);
+    nodes.push(p);
+    const ipfsP = new IpfsClient({ apiURL: p.apiURL });
+    const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "science-swarm-key" }, stringData: { [swarmKeyField]: scienceKey } } });
+    // This cluster's Identity, as the Identity reconciler leaves it after publishing into science-pubsub.
+    const ownCid = await ipfsP.addBytes("our descriptor stands in here");
+    await api.createClusterCustomObject({ group, version, plural: "identities", body: { apiVersion: `${group}/${version}`, kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "alpha", displayName: "Alpha", apiEndpoint: pingUrl } } });
+    await api.patchClusterCustomObjectStatus(
+      { group, version, plural: "identities", name: "self", body: { status: { descriptorCID: ownCid, networks: [{ network: "science-pubsub", peerId: p.peerId, descriptorCID: ownCid, publishedAt: new Date().toISOString() }] } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const echo = await remote("peers-e");
+    await ipfsP.connect(echo.kubo.swarmAddrs[0] ?? "");
+    const parsed = parseSwarmKey(scienceKey);
+    assert.ok(parsed.ok);
+    const topic = announcementTopic(swarmKeyFingerprint(parsed.key));
+    const heard: string[] = [];
+    const stop = new AbortController();
+    await echo.ipfs.pubsubSubscribe(topic, (msg) => {
+      const a = parseAnnouncement(msg.data, msg.from);
+      if (a.ok) heard.push(`${a.announcement.peerId} ${a.announcement.descriptorCid}`);
+    }, { signal: stop.signal });
+    try {
+      await createNetwork("science-pubsub", { ipfs: { mode: "external", apiURL: p.apiURL, pubsub: true }, approvalPolicy: "auto", swarmKeySecretRef: { namespace: "default", name: "science-swarm-key" } });
+      // E's descriptor is on IPFS but not under its IPNS name: only the announcement says where.
+      const signed = signDescriptor(buildDescriptor({ clusterName: "echo", displayName: "Echo", apiEndpoint: pingUrl, publicKey: echo.key.publicKey, networks: [{ name: "science", peerId: echo.kubo.peerId }] }, Date.now()), echo.key.privateKeyPem);
+      const cid = await echo.ipfs.addBytes(serializeSignedDescriptor(signed));
+      const name = discoveredPeerName("science-pubsub", echo.kubo.peerId);
+      await eventually("Peer created from the announcement", async () => {
+        await echo.ipfs.pubsubPublish(topic, encodeAnnouncement(echo.kubo.peerId, cid));
+        return getPeer(name);
+      }, 40_000, 500);
+      await eventually("our descriptor announced on the network's topic", async () => heard.includes(`${p.peerId} ${ownCid}`), 20_000, 250);
+      // The Peer controller reads the IPNS name only: verified once E publishes it.
+      await echo.ipfs.publishName(cid, { key: "self", lifetimeMs: 24 * 3_600_000, ttlMs: 1_000, timeoutMs: 30_000 });
+      const peer = await peerWhere(name, "Ready", (q) => cond(q, "Ready")?.status === "True", 40_000);
+      assert.equal(peer.status?.descriptor?.cid, cid);
+    } finally {
+      stop.abort();
+    }
   });
 
   it("a restarted manager creates no duplicate Peers and keeps them Connected", async () => {
