@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import type { Network } from "../schema/network.ts";
+import { swarmKeyField } from "./contracts.ts";
+import { checkSwarmKeySecret, NetworkReason, nodeInUseBy, peerIdOfAddr, planBootstrap, swarmKeySource } from "./networkPlan.ts";
+import { generateSwarmKey } from "./swarmKey.ts";
+
+const peerA = "12D3KooWAbCdEfGhJkLmNpQrStUvWxYz1234567891aBcDeFgHjK";
+const peerB = "12D3KooWBbCdEfGhJkLmNpQrStUvWxYz1234567891aBcDeFgHjK";
+const peerC = "12D3KooWCbCdEfGhJkLmNpQrStUvWxYz1234567891aBcDeFgHjK";
+
+function net(name: string, created: string, spec: Partial<Network["spec"]>, peerId?: string): Network {
+  return { metadata: { name, creationTimestamp: created }, spec: { approvalPolicy: "auto", ipfs: { mode: "managed" }, ...spec }, status: peerId ? { peerId } : {} } as Network;
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString("base64");
+
+describe("networkPlan", () => {
+  it("the swarm key: given ref, or a generated Secret for managed nodes only", () => {
+    assert.deepEqual(swarmKeySource(net("sci", "2026-01-01T00:00:00Z", {}), "sys"), { source: { namespace: "sys", name: "kubo-sci-swarm-key" }, generated: true });
+    assert.deepEqual(swarmKeySource(net("sci", "2026-01-01T00:00:00Z", { swarmKeySecretRef: { namespace: "n", name: "k" } }), "sys"), { source: { namespace: "n", name: "k" }, generated: false });
+    assert.equal(swarmKeySource(net("sci", "2026-01-01T00:00:00Z", { ipfs: { mode: "external", apiURL: "http://x" } }), "sys"), undefined);
+  });
+
+  it("a missing or invalid swarm key names spec.swarmKeySecretRef, never the key", () => {
+    const loc = { namespace: "n", name: "k" };
+    const missing = checkSwarmKeySecret(loc, undefined);
+    assert.equal(!missing.ok && missing.reason, NetworkReason.SwarmKeyMissing);
+    assert.match(!missing.ok ? missing.message : "", /spec\.swarmKeySecretRef \(Secret n\/k\) does not exist/);
+    assert.equal(!checkSwarmKeySecret(loc, {}).ok && NetworkReason.SwarmKeyMissing, NetworkReason.SwarmKeyMissing);
+    const secretDigits = "ab".repeat(31);
+    const bad = checkSwarmKeySecret(loc, { [swarmKeyField]: b64(`/key/swarm/psk/1.0.0/\n/base16/\n${secretDigits}\n`) });
+    assert.equal(!bad.ok && bad.reason, NetworkReason.SwarmKeyInvalid);
+    assert.match(!bad.ok ? bad.message : "", /spec\.swarmKeySecretRef .* line 3 must be 64 hexadecimal digits/);
+    assert.doesNotMatch(!bad.ok ? bad.message : "", new RegExp(secretDigits));
+    const key = generateSwarmKey();
+    const ok = checkSwarmKeySecret(loc, { [swarmKeyField]: b64(key.replace(/\n/g, "\r\n")) });
+    assert.equal(ok.ok && ok.keyText, key);
+  });
+
+  it("the younger of two Networks on one node (same URL or same peer ID) is the one in use", () => {
+    const urlOf = (n: Network): string | undefined => n.spec?.ipfs?.apiURL;
+    const old = net("old", "2026-01-01T00:00:00Z", { ipfs: { mode: "external", apiURL: "http://127.0.0.1:5001/" } }, peerA);
+    const young = net("young", "2026-01-02T00:00:00Z", { ipfs: { mode: "external", apiURL: "http://127.0.0.1:5001" } });
+    const other = net("other", "2026-01-03T00:00:00Z", { ipfs: { mode: "external", apiURL: "http://127.0.0.1:6001" } });
+    assert.equal(nodeInUseBy(young, [other, young, old], { url: "http://127.0.0.1:5001", peerId: undefined }, urlOf)?.metadata?.name, "old");
+    assert.equal(nodeInUseBy(old, [other, young, old], { url: "http://127.0.0.1:5001/", peerId: peerA }, urlOf), undefined);
+    assert.equal(nodeInUseBy(other, [other, young, old], { url: "http://127.0.0.1:6001", peerId: peerA }, urlOf)?.metadata?.name, "old", "same peer ID through another URL");
+    assert.equal(nodeInUseBy(other, [other, young, old], { url: "http://127.0.0.1:6001", peerId: peerB }, urlOf), undefined);
+  });
+
+  it("reads the peer ID of a full multiaddr", () => {
+    assert.equal(peerIdOfAddr(`/ip4/127.0.0.1/tcp/4001/p2p/${peerA}`), peerA);
+    assert.equal(peerIdOfAddr("/ip4/127.0.0.1/tcp/4001"), undefined);
+  });
+
+  it("bootstrap peers are added to peering and dialled, never this node nor a Rejected peer, and nothing is removed", () => {
+    const a1 = `/ip4/127.0.0.2/tcp/4001/p2p/${peerA}`;
+    const b1 = `/ip4/127.0.0.3/tcp/4001/p2p/${peerB}`;
+    const c1 = `/ip4/127.0.0.4/tcp/4001/p2p/${peerC}`;
+    const plan = planBootstrap([a1, b1, c1, "/ip4/1.2.3.4/tcp/1"], { ownPeerId: peerC, peering: [{ peerId: "12D3KooWOtherPeerKeptByThePeerController1234567", addrs: ["/ip4/9.9.9.9/tcp/1"] }], connected: new Set([peerB]) }, new Set());
+    assert.deepEqual(plan.add, [[a1], [b1]]);
+    assert.deepEqual(plan.connect, [a1]);
+    assert.deepEqual(plan.invalid, ["/ip4/1.2.3.4/tcp/1"]);
+    const again = planBootstrap([a1, b1], { ownPeerId: peerC, peering: [{ peerId: peerA, addrs: ["/ip4/127.0.0.2/tcp/4001"] }, { peerId: peerB, addrs: [b1] }], connected: new Set([peerA, peerB]) }, new Set());
+    assert.deepEqual(again, { add: [], connect: [], invalid: [] });
+    assert.deepEqual(planBootstrap([a1], { ownPeerId: peerC, peering: [], connected: new Set() }, new Set([peerA])), { add: [], connect: [], invalid: [] });
+  });
+});
