@@ -5,6 +5,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
+import { identityController } from "../discovery/identityReconciler.ts";
+import { networkController } from "../discovery/networkReconciler.ts";
 import { peerDiscoveryController } from "../discovery/peerDiscoveryReconciler.ts";
 import { peerController } from "../discovery/peerReconciler.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
@@ -24,6 +26,8 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
   "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
   peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace }),
+  identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
+  network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
 };
 
 function loadKubeConfig(): KubeConfig {
