@@ -187,7 +187,7 @@ export function createIdentityReconciler(deps: IdentityReconcilerDeps): Identity
     const conditions = setCondition(identity.status?.conditions, ready, generation, now()).filter((c) => c.type === readyType);
     const wrote = await deps.status.apply(identityKindRef, identity, { conditions, observedGeneration: generation, ...fields });
     if (!wrote || !isReadyTransition(identity.status?.conditions, ready)) return;
-    ctx.logger.info("identity readiness changed", { identity: identity.metadata?.name, status: ready.status, reason: ready.reason, message: ready.message });
+    ctx.logger.info("identity readiness changed", { identity: identity.metadata?.name, status: ready.status, reason: ready.reason, detail: ready.message });
     await deps.events.record(identity as KubernetesObject, { type: ready.status === "True" ? "Normal" : "Warning", reason: ready.reason, action: "Publish", note: ready.message });
   }
 

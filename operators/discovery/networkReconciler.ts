@@ -198,7 +198,7 @@ export function createNetworkReconciler(deps: NetworkReconcilerDeps): Reconciler
     const conditions = setCondition(network.status?.conditions, observed.ready, generation, now()).filter((c) => c.type === readyType);
     const wrote = await deps.status.apply(networkKindRef, network, { conditions, observedGeneration: generation, ...networkStatusFields(network.status, observed) });
     if (!wrote || !isReadyTransition(network.status?.conditions, observed.ready)) return;
-    ctx.logger.info("network readiness changed", { network: network.metadata?.name, status: observed.ready.status, reason: observed.ready.reason, message: observed.ready.message });
+    ctx.logger.info("network readiness changed", { network: network.metadata?.name, status: observed.ready.status, reason: observed.ready.reason, detail: observed.ready.message });
     await deps.events.record(network as KubernetesObject, {
       type: observed.ready.status === "True" ? "Normal" : "Warning",
       reason: observed.ready.reason,
