@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, peerTimingFor } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, peerTimingFor } from "./discoveryTiming.ts";
 import { defaultPeerTiming } from "./peerState.ts";
 
 describe("discovery timing", () => {
@@ -31,5 +31,17 @@ describe("discovery timing", () => {
     assert.equal(discoveryIntervalMs({ interval: "1ms" }), 500);
     const t = peerTimingFor({ interval: "10s", lostAfter: "5s" });
     assert.ok(t.lostAfterMs > t.unreachableAfterMs);
+  });
+});
+
+describe("deferWake", () => {
+  it("runs the first pass, a pass on a changed spec, and a pass that is due", () => {
+    assert.equal(deferWake(undefined, "1", 0), undefined);
+    assert.equal(deferWake({ nextAt: 5_000, specKey: "1" }, "2", 0), undefined);
+    assert.equal(deferWake({ nextAt: 5_000, specKey: "1" }, "1", 4_990), undefined);
+  });
+
+  it("defers an early wake on the same spec to the planned time", () => {
+    assert.equal(deferWake({ nextAt: 5_000, specKey: "1" }, "1", 1_000), 4_000);
   });
 });

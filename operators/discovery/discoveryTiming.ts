@@ -39,3 +39,20 @@ export function peerTimingFor(settings: DiscoverySettings | undefined): PeerTimi
   const lostAfterMs = Math.max(durationMs(settings?.lostAfter) ?? defaultPeerTiming.lostAfterMs, unreachableAfterMs + probeIntervalMs);
   return { ...defaultPeerTiming, probeIntervalMs, unreachableAfterMs, lostAfterMs };
 }
+
+/** When the last pass of one object planned the next, and on which spec (generations) it ran. */
+export interface PlannedPass {
+  nextAt: number;
+  specKey: string;
+}
+
+/**
+ * A wake before the planned pass on the same spec comes from our own status writes (or another
+ * controller's): such passes would probe in a loop, since every probe changes lastSeen. Returns
+ * how long to wait instead, or undefined to run now (first pass, a spec changed, or it is time).
+ */
+export function deferWake(planned: PlannedPass | undefined, specKey: string, now: number): number | undefined {
+  if (!planned || planned.specKey !== specKey) return undefined;
+  const wait = planned.nextAt - now;
+  return wait > 50 ? wait : undefined;
+}

@@ -19,7 +19,7 @@ import { encodeAnnouncement } from "./announcement.ts";
 import { AnnouncementListener } from "./announcementListener.ts";
 import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
-import { discoveryIntervalMs } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, type PlannedPass } from "./discoveryTiming.ts";
 import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
 import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
@@ -48,6 +48,8 @@ interface NetworkMemory {
   attempts: Map<string, CandidateAttempts>;
   /** "<peer ID> <reason>" already reported by an Event. */
   reported: Set<string>;
+  /** Peer status writes wake discovery too; it runs on its own schedule unless the Network's spec changed. */
+  planned?: PlannedPass;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -150,7 +152,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     const key = `${peerId} ${check.reason}`;
     if (pass.memory.reported.has(key)) return;
     pass.memory.reported.add(key);
-    pass.ctx.logger.warn("descriptor refused", { network: pass.name, peerId, reason: check.reason, message: check.message });
+    pass.ctx.logger.warn("descriptor refused", { network: pass.name, peerId, reason: check.reason, detail: check.message });
     await deps.events.record(pass.network as KubernetesObject, {
       type: "Warning",
       reason: DiscoveryReason.DescriptorRefused,
@@ -167,11 +169,11 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
       return;
     }
     if (check.kind === "refused") await refused(pass, candidate.peerId, check);
-    else pass.ctx.logger.debug("candidate not resolved yet", { network: pass.name, peerId: candidate.peerId, message: check.message });
+    else pass.ctx.logger.debug("candidate not resolved yet", { network: pass.name, peerId: candidate.peerId, detail: check.message });
     pass.memory.attempts.set(candidate.peerId, afterFailure(pass.memory.attempts.get(candidate.peerId), now(), discoveryIntervalMs(pass.network.spec?.discovery)));
   }
 
-  async function discover(pass: Pass): Promise<ReconcileResult> {
+  async function discover(pass: Pass): Promise<{ requeueAfter: number }> {
     const interval = discoveryIntervalMs(pass.network.spec?.discovery);
     const found = await candidates(pass);
     const present = new Set(found.map((c) => c.peerId));
@@ -191,16 +193,27 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
       memories.delete(key.name);
       return;
     }
+    const memory = memoryOf(key.name);
+    const specKey = `${network.metadata?.uid}/${network.metadata?.generation}`;
+    const wait = deferWake(memory.planned, specKey, now());
+    if (wait !== undefined) return { requeueAfter: wait };
+    const result = await pass(ctx, network, url, memory);
+    memory.planned = { nextAt: now() + result.requeueAfter, specKey };
+    return result;
+  };
+
+  async function pass(ctx: ReconcileContext, network: Network, url: string, memory: NetworkMemory): Promise<{ requeueAfter: number }> {
+    const name = network.metadata?.name ?? "";
     const ipfs = ipfsFor(url);
     let own: NodeIdentity;
     try {
       own = await ipfs.id({ timeoutMs: 3_000 });
     } catch (err) {
-      ctx.logger.info("this cluster's IPFS node does not answer; discovery waits", { network: key.name, error: errorMessage(err) });
+      ctx.logger.info("this cluster's IPFS node does not answer; discovery waits", { network: name, error: errorMessage(err) });
       return { requeueAfter: discoveryIntervalMs(network.spec?.discovery) };
     }
-    return discover({ ctx, network, name: key.name, ipfs, own, memory: memoryOf(key.name) });
-  };
+    return discover({ ctx, network, name, ipfs, own, memory });
+  }
   return Object.assign(reconcile, { stop: () => listener.stopAll() });
 }
 

@@ -78,3 +78,52 @@ export async function pingApi(apiEndpoint: string, timeoutMs = API_PING_TIMEOUT_
     return { ok: false, url, message: e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : message(e.cause ?? e) };
   }
 }
+
+export type ProbeResult = { reachable: true; rttMs: number } | { reachable: false; message: string };
+
+interface PingLine {
+  Success?: boolean;
+  Time?: number;
+  Text?: string;
+}
+
+/** Reads kubo's streamed ping answer up to the first measured round trip (or the end). */
+async function firstPong(body: ReadableStream<Uint8Array>): Promise<ProbeResult> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const failure = "no answer";
+  for await (const chunk of body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines.filter((l) => l.trim())) {
+      const r = JSON.parse(line) as PingLine;
+      if (r.Success && (r.Time ?? 0) > 0) return { reachable: true, rttMs: (r.Time ?? 0) / 1e6 };
+      if (r.Success === false) return { reachable: false, message: r.Text || failure };
+    }
+  }
+  return { reachable: false, message: failure };
+}
+
+/**
+ * One libp2p ping, as IpfsClient.probePeer, but returning at the first pong: kubo waits a
+ * second after each ping before it ends the answer (measured: 1004 ms for count=1 on loopback),
+ * which would add a second to every probe. Throws only when our own node does not answer.
+ */
+export async function probePeerFast(ipfs: IpfsClient, peerId: string, timeoutMs = 3_000): Promise<ProbeResult> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no pong within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    const res = await fetch(`${ipfs.apiURL}/api/v0/ping?arg=${encodeURIComponent(peerId)}&count=1`, { method: "POST", signal: abort.signal });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+    const result = await firstPong(res.body);
+    if (!result.reachable) await ipfs.id({ timeoutMs });
+    return result;
+  } catch (err) {
+    await ipfs.id({ timeoutMs }); // our own node down: not the peer's fault
+    return { reachable: false, message: abort.signal.aborted ? `no pong within ${timeoutMs} ms` : message(err) };
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}

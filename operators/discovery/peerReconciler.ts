@@ -17,9 +17,9 @@ import { type Network, networkKind } from "../schema/network.ts";
 import { type Peer, peerKind, type PeerStatus } from "../schema/peer.ts";
 import { dialableAddresses, networkPeerKey } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl } from "./contracts.ts";
-import { DISCOVERY_INTERVAL_MS, peerTimingFor } from "./discoveryTiming.ts";
+import { deferWake, DISCOVERY_INTERVAL_MS, peerTimingFor, type PlannedPass } from "./discoveryTiming.ts";
 import { IpfsClient, type NodeIdentity } from "./ipfsClient.ts";
-import { checkDescriptor, peerListenAddresses, pingApi } from "./peerLookups.ts";
+import { checkDescriptor, peerListenAddresses, pingApi, probePeerFast } from "./peerLookups.ts";
 import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
 import { blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
@@ -76,6 +76,13 @@ interface Pass {
   ipfs: IpfsClient;
   own: NodeIdentity;
   now: () => number;
+}
+
+/** What a pass depends on besides observations: the Peer's spec and its Network's spec. */
+function specKeyOf(ctx: ReconcileContext, peer: Peer): string {
+  const network = ctx.cache<Network>(networkKindRef).get({ name: peer.spec?.networkRef?.name ?? "" });
+  const generations = (o: { metadata?: { uid?: string; generation?: number } } | undefined): string => `${o?.metadata?.uid}/${o?.metadata?.generation}`;
+  return `${generations(peer)} ${generations(network)}`;
 }
 
 function peerIdOf(peer: Peer): string {
@@ -161,6 +168,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   const ipfsFor = ipfsClients();
   const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint));
   const lastDescriptorCheck = new Map<string, number>();
+  const planned = new Map<string, PlannedPass>();
   const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
 
   async function write(peer: Peer, status: PeerStatus): Promise<void> {
@@ -168,7 +176,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   }
 
   async function blocked(ctx: ReconcileContext, peer: Peer, reason: string, message: string): Promise<{ requeueAfter: number }> {
-    ctx.logger.debug("peer not probed", { peer: peer.metadata?.name, reason, message });
+    ctx.logger.debug("peer not probed", { peer: peer.metadata?.name, reason, detail: message });
     await write(peer, blockedPeerStatus(peer, reason, message, now()));
     return { requeueAfter: DISCOVERY_INTERVAL_MS };
   }
@@ -178,7 +186,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     const due = descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs);
     const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
     const [probe, descriptor] = await Promise.all([
-      pass.ipfs.probePeer(peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
+      probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
       due ? checkDescriptor(pass.ipfs, lookup, now) : Promise.resolve(undefined),
     ]);
     if (descriptor && descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
@@ -219,6 +227,13 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: lost ? obs.timing.lostProbeIntervalMs : Math.min(obs.timing.probeIntervalMs, Math.max(200, plan.checkAfterMs)) };
   }
 
+  async function pass(ctx: ReconcileContext, peer: Peer): Promise<{ requeueAfter: number }> {
+    const where = await locate(ctx, peer);
+    if ("reason" in where) return blocked(ctx, peer, where.reason, where.message);
+    const p: Pass = { ctx, peer, ...where, now };
+    return peer.spec?.approval === "Rejected" ? rejected(p) : converge(p);
+  }
+
   /** The Peer's Network and its kubo node, or why the peer cannot be looked at. */
   async function locate(ctx: ReconcileContext, peer: Peer): Promise<{ network: Network; ipfs: IpfsClient; own: NodeIdentity } | { reason: string; message: string }> {
     const networkName = peer.spec?.networkRef?.name ?? "";
@@ -240,12 +255,15 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     const peer = peers.get(key);
     if (!peer || isBeingDeleted(peer as KubernetesObject)) {
       lastDescriptorCheck.delete(key.name);
+      planned.delete(key.name);
       return;
     }
-    const where = await locate(ctx, peer);
-    if ("reason" in where) return blocked(ctx, peer, where.reason, where.message);
-    const pass: Pass = { ctx, peer, ...where, now };
-    return peer.spec?.approval === "Rejected" ? rejected(pass) : converge(pass);
+    const specKey = specKeyOf(ctx, peer);
+    const wait = deferWake(planned.get(key.name), specKey, now());
+    if (wait !== undefined) return { requeueAfter: wait };
+    const result = await pass(ctx, peer);
+    planned.set(key.name, { nextAt: now() + result.requeueAfter, specKey });
+    return result;
   };
 }
 
