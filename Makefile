@@ -67,6 +67,11 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 .PHONY: test
 test: lint typecheck verify-manifests test-unit conformance-required test-integration test-e2e ## Everything CI runs
 
+##@ Benchmarks
+.PHONY: bench-discovery
+bench-discovery: deps tools ## Discovery convergence time and manager memory for local federations of 3, 6 and 10 clusters (not a test)
+	node bench/discovery.ts $(BENCH_SIZES)
+
 ##@ Run
 .PHONY: cluster-up
 cluster-up: tools ## Start a local control plane NAME (default dev): .clusters/NAME/kubeconfig

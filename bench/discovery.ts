@@ -1,0 +1,122 @@
+// Benchmark (not a test): how long a local federation of N clusters takes until every member
+// sees every other as a Connected Peer, and how much memory each member's manager uses.
+//   node bench/discovery.ts [N ...]        (default 3 6 10; `make bench-discovery`)
+// Each size starts a fresh federation through hack/federation (test/support/federation.ts),
+// measures, and stops it. Convergence is timed from the creation of the last Network (before
+// it no member can look for peers). RSS is read from /proc once converged and again after a
+// settling period, for the manager (all controllers) and the API server of every member.
+import { readFileSync } from "node:fs";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import type { Peer } from "../operators/schema/peer.ts";
+import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
+
+const SETTLE_MS = 15_000;
+const CONVERGENCE_TIMEOUT_MS = 300_000;
+
+interface SizeResult {
+  n: number;
+  upSeconds: number;
+  /** Time until every member saw every other Connected, from the last Network's creation. */
+  convergeSeconds: number | undefined;
+  /** Per member: when it saw all the others Connected. */
+  memberSeconds: number[];
+  managerRssMiB: number[];
+  managerRssSettledMiB: number[];
+  apiRssMiB: number[];
+}
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function connectedOthers(m: FederationMember, fed: Federation): Promise<number> {
+  const api = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  const peers = ((await api.listClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers" })) as { items: Peer[] }).items;
+  const others = new Set(fed.members.filter((o) => o.name !== m.name).map((o) => o.kuboPeerId));
+  return peers.filter((p) => p.spec?.networkRef?.name === fed.state.network && others.has(p.spec.peerId) && p.status?.reachability === "Connected").length;
+}
+
+/** Polls every member until each sees all others Connected; returns per-member times (s). */
+async function convergence(fed: Federation, since: number): Promise<number[] | undefined> {
+  const done = new Map<string, number>();
+  const deadline = Date.now() + CONVERGENCE_TIMEOUT_MS;
+  while (done.size < fed.members.length && Date.now() < deadline) {
+    for (const m of fed.members.filter((x) => !done.has(x.name))) {
+      const seen = await connectedOthers(m, fed).catch(() => 0);
+      if (seen === fed.members.length - 1) done.set(m.name, (Date.now() - since) / 1000);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return done.size === fed.members.length ? [...done.values()] : undefined;
+}
+
+async function measureSize(n: number): Promise<SizeResult> {
+  process.stderr.write(`bench/discovery: N=${n}: starting the federation\n`);
+  const started = Date.now();
+  const fed = await startFederation({ clusters: n, namePrefix: `bench${n}` });
+  try {
+    const upSeconds = (Date.now() - started) / 1000;
+    const since = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
+    const memberSeconds = (await convergence(fed, since)) ?? [];
+    const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    return {
+      n,
+      upSeconds,
+      convergeSeconds: memberSeconds.length === n ? Math.max(...memberSeconds) : undefined,
+      memberSeconds,
+      managerRssMiB,
+      managerRssSettledMiB: fed.members.map((m) => rssMiB(m.pids.manager)),
+      apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
+    };
+  } finally {
+    process.stderr.write(`bench/discovery: N=${n}: stopping the federation\n`);
+    await fed.stop();
+  }
+}
+
+function stats(values: number[]): string {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return "n/a";
+  const median = v[Math.floor(v.length / 2)] ?? Number.NaN;
+  return `${v[0]?.toFixed(0)}/${median.toFixed(0)}/${v[v.length - 1]?.toFixed(0)}`;
+}
+
+function report(results: SizeResult[]): string {
+  const lines = [
+    "Discovery convergence (every member sees every other Connected, from the last Network's creation)",
+    "and memory per member (RSS MiB, min/median/max over members).",
+    "",
+    "   N   up(s)  converge(s)  first member(s)  manager RSS converged  manager RSS +15 s  API RSS",
+  ];
+  for (const r of results) {
+    const converge = r.convergeSeconds === undefined ? `>${CONVERGENCE_TIMEOUT_MS / 1000}` : r.convergeSeconds.toFixed(1);
+    const first = r.memberSeconds.length > 0 ? Math.min(...r.memberSeconds).toFixed(1) : "n/a";
+    lines.push(
+      `${String(r.n).padStart(4)}  ${r.upSeconds.toFixed(1).padStart(6)}  ${converge.padStart(11)}  ${first.padStart(15)}  ${stats(r.managerRssMiB).padStart(21)}  ${stats(r.managerRssSettledMiB).padStart(17)}  ${stats(r.apiRssMiB).padStart(7)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function sizes(argv: string[]): number[] {
+  const ns = (argv.length > 0 ? argv : ["3", "6", "10"]).map(Number);
+  const bad = ns.find((n) => !Number.isInteger(n) || n < 2 || n > 20);
+  if (bad !== undefined) throw new Error(`cluster counts must be whole numbers from 2 to 20, got ${bad}`);
+  return ns;
+}
+
+const results: SizeResult[] = [];
+try {
+  for (const n of sizes(process.argv.slice(2))) results.push(await measureSize(n));
+} catch (err) {
+  process.stderr.write(`bench/discovery: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}
+if (results.length > 0) process.stdout.write(`${report(results)}\n`);
