@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../operators/discovery/contracts.ts";
 import { generateSwarmKey } from "../operators/discovery/swarmKey.ts";
+import type { Peer } from "../operators/schema/peer.ts";
 import {
   bootstrapFor,
   type Command,
@@ -242,6 +243,10 @@ async function up(opts: UpOptions): Promise<void> {
   const swarmKey = generateSwarmKey();
   writeFileSync(state.swarmKeyFile, swarmKey, { mode: 0o600 });
   saveState(state); // from here on, `down` knows what to stop
+  process.once("SIGINT", () => {
+    progress(`interrupted; what started is recorded in ${stateFile}: stop it with 'hack/federation down'`);
+    process.exit(130);
+  });
   try {
     progress(`starting ${opts.clusters} member(s) ${state.clusters.map((c) => c.name).join(", ")} in private network "${state.network}" (approval ${opts.approval})`);
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => startCluster(state, m));
@@ -299,6 +304,19 @@ async function memberHealth(m: MemberState): Promise<{ line: string; ok: boolean
   };
 }
 
+/** "fed-2 Connected/Accepted, …": what this member's Peers of the federation's network say. */
+async function peerSummary(state: FederationState, m: MemberState): Promise<string> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(m.kubeconfig);
+  const list = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .listClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers" })) as { items: Peer[] };
+  const peers = list.items.filter((p) => p.spec?.networkRef?.name === state.network);
+  if (peers.length === 0) return "  peers: none yet";
+  const describe = (p: Peer): string => `${p.status?.descriptor?.clusterName ?? p.spec.peerId} ${p.status?.reachability ?? "?"}/${p.spec.approval}`;
+  return `  peers: ${peers.map(describe).join(", ")}`;
+}
+
 async function status(): Promise<number> {
   const state = requireState();
   process.stdout.write(`federation "${state.network}" (${state.phase}, approval ${state.approval}) in ${state.dir}\n`);
@@ -306,7 +324,8 @@ async function status(): Promise<number> {
   for (const m of state.clusters) {
     const health = await memberHealth(m);
     allUp &&= health.ok;
-    process.stdout.write(`${describeMember(m)}\n${health.line}\n`);
+    const peers = await peerSummary(state, m).catch((err: unknown) => `  peers: cannot be listed (${(err as Error).message})`);
+    process.stdout.write(`${describeMember(m)}\n${health.line}\n${peers}\n`);
   }
   return allUp ? 0 : 1;
 }
