@@ -123,10 +123,12 @@ describe("identityPlan", () => {
     assert.equal(publicationAction(published, { peerId: target.peerId, cid: "bafy1" }, t0 + PUBLICATION_CHECK_INTERVAL_MS, t0), "check");
   });
 
-  it("the next pass comes at the refresh, the check interval, or sooner after a failure", () => {
-    assert.equal(nextPassInMs(t0, t0 + 86_400_000, false, true), PUBLICATION_CHECK_INTERVAL_MS);
-    assert.equal(nextPassInMs(t0, t0 + 86_400_000, true, true), 5_000);
-    assert.equal(nextPassInMs(t0, t0 + 2_000, false, true), 2_000);
-    assert.equal(nextPassInMs(t0, t0 - 5, false, false), 1_000);
+  it("the next pass comes at the refresh, the next check, or sooner after a failure", () => {
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 + 86_400_000, failed: false, nextCheckAt: t0 + PUBLICATION_CHECK_INTERVAL_MS }), PUBLICATION_CHECK_INTERVAL_MS);
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 + 86_400_000, failed: false, nextCheckAt: t0 + 7_000 }), 7_000);
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 + 86_400_000, failed: true, nextCheckAt: t0 + 7_000 }), 5_000);
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 + 2_000, failed: false, nextCheckAt: t0 + 7_000 }), 2_000);
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 + 86_400_000, failed: false }), 60_000, "no network: look again in a minute");
+    assert.equal(nextPassInMs(t0, { refreshAt: t0 - 5, failed: false }), 1_000);
   });
 });

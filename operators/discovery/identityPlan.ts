@@ -235,10 +235,10 @@ export function publicationAction(
   return "none";
 }
 
-/** When the next pass is due: the earliest refresh, check or retry. */
-export function nextPassInMs(now: number, refreshAt: number, anyFailed: boolean, anyTarget: boolean): number {
-  const retry = anyFailed ? 5_000 : anyTarget ? PUBLICATION_CHECK_INTERVAL_MS : 60_000;
-  return Math.max(1_000, Math.min(retry, refreshAt - now));
+/** When the next pass is due (ms from now): the earliest refresh or check, sooner after a failure. */
+export function nextPassInMs(now: number, due: { refreshAt: number; failed: boolean; nextCheckAt?: number | undefined }): number {
+  const retry = due.failed ? 5_000 : due.nextCheckAt !== undefined ? due.nextCheckAt - now : 60_000;
+  return Math.max(1_000, Math.min(retry, due.refreshAt - now));
 }
 
 /** The IPNS name a network's peers resolve: the node's own key, i.e. its peer ID. */

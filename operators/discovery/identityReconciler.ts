@@ -34,6 +34,7 @@ import {
   ipnsPath,
   nextPassInMs,
   planDescriptor,
+  PUBLICATION_CHECK_INTERVAL_MS,
   publicationAction,
   type PublishTarget,
   publishTargets,
@@ -141,10 +142,14 @@ export function createIdentityReconciler(deps: IdentityReconcilerDeps): Identity
     return { network: target.network, peerId: target.peerId, descriptorCID: cid, ipnsName: ipnsPath(target.peerId), publishedAt: at.toISOString().replace(/\.\d{3}Z$/, "Z") };
   }
 
-  /** True when the node itself still resolves its name to the current descriptor. */
+  /**
+   * True when the node itself still resolves its name to the current descriptor. Bypassing
+   * kubo's cache (measured: a cached resolve on the publishing node returns the previous value
+   * after another publish), which costs ~10 ms in a small network, alone or not.
+   */
   async function stillResolves(target: PublishTarget, cid: string): Promise<boolean> {
     try {
-      return (await ipfs(target.apiURL).resolveName(ipnsPath(target.peerId), { timeoutMs: CHECK_TIMEOUT_MS })) === `/ipfs/${cid}`;
+      return (await ipfs(target.apiURL).resolveName(ipnsPath(target.peerId), { fresh: true, timeoutMs: CHECK_TIMEOUT_MS })) === `/ipfs/${cid}`;
     } catch {
       return false;
     }
@@ -153,6 +158,7 @@ export function createIdentityReconciler(deps: IdentityReconcilerDeps): Identity
   async function publishOne(ctx: ReconcileContext, target: PublishTarget, current: CurrentDescriptor, previous: NetworkPublication | undefined): Promise<NetworkPublication> {
     const at = now();
     const action = publicationAction(previous, { peerId: target.peerId, cid: current.cid }, at.getTime(), lastChecked.get(target.network));
+    ctx.logger.debug("publication", { network: target.network, action, cid: current.cid });
     if (action === "none" && previous) return previous;
     if (action === "check" && previous && (await stillResolves(target, current.cid))) {
       lastChecked.set(target.network, at.getTime());
@@ -223,7 +229,9 @@ export function createIdentityReconciler(deps: IdentityReconcilerDeps): Identity
       descriptorExpiresAt: current.descriptor.expiresAt,
       networks: outcome.publications,
     });
-    return { requeueAfter: nextPassInMs(at, current.refreshAt, outcome.failures.length > 0, targets.length > 0) };
+    const checks = targets.map((t) => (lastChecked.get(t.network) ?? at) + PUBLICATION_CHECK_INTERVAL_MS);
+    const nextCheckAt = checks.length > 0 ? Math.min(...checks) : undefined;
+    return { requeueAfter: nextPassInMs(now().getTime(), { refreshAt: current.refreshAt, failed: outcome.failures.length > 0, nextCheckAt }) };
   }
 
   let cache: Cache<Identity> | undefined;

@@ -141,6 +141,19 @@ describe("Identity controller (manager process, real kubo, real API server)", fu
     measure("A restarted → descriptor resolvable on B", performance.now() - start);
   });
 
+  it("a record that no longer points at the descriptor is published again within the check interval", async function () {
+    this.timeout(90_000);
+    const cid = (await identity()).status?.descriptorCID ?? "";
+    const ipfsA = new IpfsClient({ apiURL: a.apiURL });
+    const other = await ipfsA.addBytes(`not a descriptor ${Date.now()}`);
+    await ipfsA.publishName(other, { key: "self", lifetimeMs: 3_600_000, ttlMs: 1_000, timeoutMs: 30_000 });
+    assert.equal(await ipfsA.resolveName(`/ipns/${a.peerId}`, { fresh: true }), `/ipfs/${other}`);
+    const start = performance.now();
+    await eventually("A's record points at the descriptor again", async () => (await ipfsA.resolveName(`/ipns/${a.peerId}`, { fresh: true })) === `/ipfs/${cid}`, 45_000, 500);
+    measure("IPNS record overwritten → re-published by the controller", performance.now() - start);
+    await eventually("B resolves the descriptor again", () => resolvedOnB(cid), 30_000, 500);
+  });
+
   it("a second Identity is refused as DuplicateIdentity and publishes nothing", async () => {
     await env.createIdentity("beta", { ...spec, clusterName: "beta" });
     const dup = await env.readyWith(() => env.getIdentity("beta"), "False", "DuplicateIdentity");
@@ -160,5 +173,17 @@ describe("Identity controller (manager process, real kubo, real API server)", fu
     const secret = await env.readSecret(env.systemNamespace, "broken-key");
     assert.deepEqual(Object.keys(secret?.data ?? {}), ["other"], "the Secret was left alone");
     assert.ok(await env.readSecret(env.systemNamespace, defaultIdentityKeySecret.name), "the deleted Identity's key is kept");
+  });
+
+  it("an Identity created again finds the kept key: same public key, nothing generated", async () => {
+    const kept = await env.readSecret(env.systemNamespace, defaultIdentityKeySecret.name);
+    const publicKey = publicKeyOf(Buffer.from(kept?.data?.[identityPrivateKeyField] ?? "", "base64").toString());
+    await env.deleteIdentity("gamma");
+    await env.createIdentity("delta", { ...spec, clusterName: "alpha" });
+    const again = await env.readyWith(() => env.getIdentity("delta"), "True", "Published", 60_000);
+    assert.equal(again.status?.publicKey, publicKey);
+    assert.equal((await env.readSecret(env.systemNamespace, defaultIdentityKeySecret.name))?.metadata?.resourceVersion, kept?.metadata?.resourceVersion);
+    assert.ok(!(await env.events("Identity", "delta")).some((e) => e.reason === "KeyGenerated"));
+    await eventually("B resolves delta's descriptor", () => resolvedOnB(again.status?.descriptorCID), 30_000, 250);
   });
 });
