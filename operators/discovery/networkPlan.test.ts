@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { Network } from "../schema/network.ts";
 import { swarmKeyField } from "./contracts.ts";
-import { checkSwarmKeySecret, NetworkReason, nodeInUseBy, peerIdOfAddr, planBootstrap, swarmKeySource } from "./networkPlan.ts";
+import { checkSwarmKeySecret, NetworkReason, networkStatusFields, nodeInUseBy, peerIdOfAddr, planBootstrap, swarmKeySource } from "./networkPlan.ts";
+import { isReadyTransition } from "./readyTransition.ts";
 import { generateSwarmKey } from "./swarmKey.ts";
 
 const peerA = "12D3KooWAbCdEfGhJkLmNpQrStUvWxYz1234567891aBcDeFgHjK";
@@ -64,5 +65,22 @@ describe("networkPlan", () => {
     const again = planBootstrap([a1, b1], { ownPeerId: peerC, peering: [{ peerId: peerA, addrs: ["/ip4/127.0.0.2/tcp/4001"] }, { peerId: peerB, addrs: [b1] }], connected: new Set([peerA, peerB]) }, new Set());
     assert.deepEqual(again, { add: [], connect: [], invalid: [] });
     assert.deepEqual(planBootstrap([a1], { ownPeerId: peerC, peering: [], connected: new Set() }, new Set([peerA])), { add: [], connect: [], invalid: [] });
+  });
+
+  it("status: a node that does not answer keeps its last identity; a node in use by another Network shows none", () => {
+    const previous = { peerId: peerA, addresses: [`/ip4/127.0.0.2/tcp/4001/p2p/${peerA}`], connectedPeers: 2 };
+    const ready = (reason: string): { type: string; status: "True" | "False"; reason: string; message: string } => ({ type: "Ready", status: reason === "NodeReady" ? "True" : "False", reason, message: "" });
+    const node = { peerId: peerB, addresses: ["/ip4/127.0.0.3/tcp/4001"], agentVersion: "kubo" };
+    assert.deepEqual(networkStatusFields(previous, { ready: ready("NodeReady"), node, connectedPeers: 1 }), { swarmKeySecretRef: undefined, peerId: peerB, addresses: node.addresses, connectedPeers: 1 });
+    assert.deepEqual(networkStatusFields(previous, { ready: ready("NodeUnreachable") }), { swarmKeySecretRef: undefined, peerId: peerA, addresses: previous.addresses, connectedPeers: 0 });
+    assert.equal(networkStatusFields(previous, { ready: ready("NodeInUse") }).peerId, undefined);
+    assert.equal(networkStatusFields(previous, { ready: ready("SwarmKeyInvalid") }).connectedPeers, undefined);
+  });
+
+  it("an Event is worth it when Ready's status or reason changes, not its message", () => {
+    const c = [{ type: "Ready", status: "True" as const, reason: "NodeReady", message: "a", lastTransitionTime: "2026-01-01T00:00:00Z" }];
+    assert.equal(isReadyTransition(c, { type: "Ready", status: "True", reason: "NodeReady", message: "b" }), false);
+    assert.equal(isReadyTransition(c, { type: "Ready", status: "False", reason: "NodeUnreachable", message: "b" }), true);
+    assert.equal(isReadyTransition(undefined, { type: "Ready", status: "True", reason: "NodeReady", message: "b" }), true);
   });
 });
