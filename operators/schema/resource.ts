@@ -200,7 +200,13 @@ export const ResourceStatus = strictObject({
       { description: "what the validated CWL document declares" },
     ),
   ),
-  data: Type.Optional(strictObject({ sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: "int64" })), checkedAt: Type.Optional(Timestamp) })),
+  data: Type.Optional(
+    strictObject({
+      sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: "int64" })),
+      itemCount: Type.Optional(Type.Integer({ minimum: 0, description: "STAC items matching spec.data.stac (at most its limit)" })),
+      checkedAt: Type.Optional(Timestamp),
+    }),
+  ),
 });
 export type ResourceStatus = Static<typeof ResourceStatus>;
 
