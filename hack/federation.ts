@@ -2,7 +2,7 @@
 // (hack/cluster), kubo node (hack/kubo, all in ONE private network), manager and API server,
 // plus each cluster's Identity and Network. The newcomer's demo and the e2e tests' fixture.
 // Run through the hack/federation launcher (it picks Node >= 22.19); see `hack/federation help`.
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -49,14 +49,31 @@ const progress = (message: string): void => {
 // ---------------------------------------------------------------------------------------------
 // Small I/O helpers
 
+/** hack scripts running now: an interrupted `up` stops them before it exits, so none finishes after `down`. */
+const running = new Set<ChildProcess>();
+
 async function hack(script: "cluster" | "kubo", args: string[]): Promise<string> {
+  const pending = exec(path.join(root, "hack", script), args, { maxBuffer: 1 << 20, timeout: 180_000 });
+  running.add(pending.child);
   try {
-    const { stdout } = await exec(path.join(root, "hack", script), args, { maxBuffer: 1 << 20, timeout: 180_000 });
-    return stdout;
+    return (await pending).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new FederationError(`hack/${script} ${args.join(" ")} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
+  } finally {
+    running.delete(pending.child);
   }
+}
+
+async function stopRunningScripts(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(STOP_GRACE_MS)]);
+    }),
+  );
 }
 
 function freePort(): Promise<number> {
@@ -243,10 +260,12 @@ async function up(opts: UpOptions): Promise<void> {
   const swarmKey = generateSwarmKey();
   writeFileSync(state.swarmKeyFile, swarmKey, { mode: 0o600 });
   saveState(state); // from here on, `down` knows what to stop
-  process.once("SIGINT", () => {
-    progress(`interrupted; what started is recorded in ${stateFile}: stop it with 'hack/federation down'`);
-    process.exit(130);
-  });
+  const interrupted = (): void => {
+    progress(`interrupted; stopping the scripts in progress. What started is recorded in ${stateFile}: stop it with 'hack/federation down'`);
+    void stopRunningScripts().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     progress(`starting ${opts.clusters} member(s) ${state.clusters.map((c) => c.name).join(", ")} in private network "${state.network}" (approval ${opts.approval})`);
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => startCluster(state, m));

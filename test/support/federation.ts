@@ -1,7 +1,7 @@
 // Test fixture: a local federation started and stopped through hack/federation (the script a
 // newcomer runs), so e2e tests and benchmarks never re-implement it. Each test prefix gets its
-// own state directory (.federation/test-<prefix>/), so a developer's demo federation in
-// .federation/ is left alone, and a federation a crashed run left behind is stopped first.
+// own state directory (.federation/test-<prefix>-<pid>/) and cluster names, so a developer's
+// demo federation in .federation/ and a concurrent test run on the same machine are left alone.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -19,7 +19,10 @@ export interface FederationOptions {
   clusters: number;
   /** The Networks' approvalPolicy (default auto). */
   approval?: Approval;
-  /** Cluster names are <namePrefix>-1..N; also the Network's name. Unique per test file. */
+  /**
+   * Unique per test file; this process's pid is appended (clusters are <namePrefix>-<pid>-1..N,
+   * the Network is <namePrefix>-<pid>), so two runs on one machine never touch each other's.
+   */
   namePrefix: string;
   /** State directory; default .federation/test-<namePrefix>. */
   dir?: string;
@@ -104,9 +107,10 @@ export async function attachFederation(dir: string): Promise<Federation> {
  * A failed start is stopped again before the error is thrown.
  */
 export async function startFederation(options: FederationOptions): Promise<Federation> {
-  const dir = options.dir ?? path.join(repoRoot, ".federation", `test-${options.namePrefix}`);
+  const prefix = `${options.namePrefix}-${process.pid}`;
+  const dir = options.dir ?? path.join(repoRoot, ".federation", `test-${prefix}`);
   if (existsSync(path.join(dir, "state.json"))) await federation(dir, ["down"]);
-  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", options.namePrefix];
+  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", prefix];
   try {
     await federation(dir, args);
     return await attachFederation(dir);
