@@ -71,7 +71,7 @@ describe("discovery across a local federation (hack/federation: control planes, 
     it("every cluster has the other two as Accepted, Connected Peers within 10 s, and never the outsider", async () => {
       const networksAt = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
       // The outsider dials every member while the federation converges: the PSK handshake fails.
-      outsider = await startKubo("e2e-disc-outsider", newSwarmKey());
+      outsider = await startKubo(`e2e-disc-outsider-${process.pid}`, newSwarmKey());
       const dialer = new IpfsClient({ apiURL: outsider.apiURL });
       for (const m of fed.members) {
         await assert.rejects(dialer.connect(m.kuboAddrs?.[0] ?? "", { timeoutMs: 5_000 }), `${m.name}'s kubo let the outsider in`);
@@ -123,7 +123,7 @@ describe("discovery across a local federation (hack/federation: control planes, 
 
     it("a node with the swarm key publishing a descriptor altered after signing becomes no Peer anywhere", async () => {
       const [a] = fed.members as [FederationMember];
-      rogue = await startKubo("e2e-disc-rogue", await readFile(fed.state.swarmKeyFile, "utf8"));
+      rogue = await startKubo(`e2e-disc-rogue-${process.pid}`, await readFile(fed.state.swarmKeyFile, "utf8"));
       const ipfs = new IpfsClient({ apiURL: rogue.apiURL });
       await ipfs.connect(a.kuboAddrs?.[0] ?? "");
       const key = generateIdentityKey();
