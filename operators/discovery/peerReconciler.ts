@@ -169,6 +169,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint));
   const lastDescriptorCheck = new Map<string, number>();
   const planned = new Map<string, PlannedPass>();
+  const keptInPeering = new Map<string, { url: string; network: string; peerId: string }>();
   const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
 
   async function write(peer: Peer, status: PeerStatus): Promise<void> {
@@ -215,10 +216,12 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   }
 
   async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
+    const started = now();
     await allowIfWasRejected(pass);
     await ensureConnected(pass).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
     const obs = await observations(pass);
     const plan = planPeerStatus(pass.peer, obs);
+    pass.ctx.logger.debug("peer probed", { ...log(pass), reachable: obs.reachable, reachability: plan.status.reachability, descriptor: obs.descriptor?.kind ?? "not due", passMs: now() - started });
     const descriptorOk = findCondition(plan.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
     const peer = await autoAccept(pass, descriptorOk);
     await write(peer, peer === pass.peer ? plan.status : planPeerStatus(peer, obs).status);
@@ -227,11 +230,31 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: lost ? obs.timing.lostProbeIntervalMs : Math.min(obs.timing.probeIntervalMs, Math.max(200, plan.checkAfterMs)) };
   }
 
+  /**
+   * A deleted Peer leaves kubo's peering set (best effort: remembered from this process's passes;
+   * no finalizer, so deleting a Peer never waits on a kubo node). Discovery may find it again.
+   */
+  async function forget(ctx: ReconcileContext, name: string): Promise<void> {
+    const last = keptInPeering.get(name);
+    keptInPeering.delete(name);
+    if (!last) return;
+    const peers = ctx.cache<Peer>(peerKindRef);
+    if (peers.byIndex(peersByNetworkPeerId, networkPeerKey(last.network, last.peerId)).length > 0) return;
+    await ipfsFor(last.url)
+      .peeringRemove(last.peerId, { timeoutMs: PROBE_TIMEOUT_MS })
+      .catch((err: unknown) => ctx.logger.debug("could not remove a deleted Peer from peering", { peer: name, error: errorMessage(err) }));
+  }
+
   async function pass(ctx: ReconcileContext, peer: Peer): Promise<{ requeueAfter: number }> {
     const where = await locate(ctx, peer);
     if ("reason" in where) return blocked(ctx, peer, where.reason, where.message);
     const p: Pass = { ctx, peer, ...where, now };
-    return peer.spec?.approval === "Rejected" ? rejected(p) : converge(p);
+    if (peer.spec?.approval === "Rejected") {
+      keptInPeering.delete(peer.metadata?.name ?? "");
+      return rejected(p);
+    }
+    keptInPeering.set(peer.metadata?.name ?? "", { url: where.ipfs.apiURL, network: where.network.metadata?.name ?? "", peerId: peerIdOf(peer) });
+    return converge(p);
   }
 
   /** The Peer's Network and its kubo node, or why the peer cannot be looked at. */
@@ -256,6 +279,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     if (!peer || isBeingDeleted(peer as KubernetesObject)) {
       lastDescriptorCheck.delete(key.name);
       planned.delete(key.name);
+      await forget(ctx, key.name);
       return;
     }
     const specKey = specKeyOf(ctx, peer);

@@ -248,8 +248,8 @@ describe("peer discovery and the Peer controller (manager process, real kubo, re
   it("a peer whose kubo stops becomes Unreachable within 3 missed probes + 1 interval, and Connected again after it restarts", async () => {
     const name = discoveredPeerName("science", bravo.kubo.peerId);
     await peerWhere(name, "Connected", (p) => p.status?.reachability === "Connected");
+    const stopped = performance.now(); // before halt(): `hack/kubo stop` returns once the process exited
     await bravo.kubo.halt();
-    const stopped = performance.now();
     const down = await peerWhere(name, "Unreachable", (p) => p.status?.reachability === "Unreachable", 40_000);
     const unreachableMs = performance.now() - stopped;
     measure("kubo stopped → Peer Unreachable (bound 20 s)", unreachableMs);
@@ -341,6 +341,33 @@ describe("peer discovery and the Peer controller (manager process, real kubo, re
     } finally {
       stop.abort();
     }
+  });
+
+  it("a Network's discovery overrides set the timing: Unreachable after 2 missed 1 s intervals, Lost after 6 s, Connected again", async () => {
+    const f = await startKubo(`peers-f-${suffix}`, scienceKey);
+    nodes.push(f);
+    await createNetwork("science-fast", { ipfs: { mode: "external", apiURL: f.apiURL }, approvalPolicy: "auto", discovery: { interval: "1s", unreachableAfterMissed: 2, lostAfter: "6s" } });
+    const golf = await remote("peers-g");
+    await new IpfsClient({ apiURL: f.apiURL }).connect(golf.kubo.swarmAddrs[0] ?? "");
+    await publish(golf, "golf", pingUrl);
+    const name = discoveredPeerName("science-fast", golf.kubo.peerId);
+    await peerWhere(name, "Connected", (p) => p.status?.reachability === "Connected");
+    const stopped = performance.now(); // before halt(): `hack/kubo stop` returns once the process exited
+    await golf.kubo.halt();
+    await peerWhere(name, "Unreachable", (p) => p.status?.reachability === "Unreachable", 10_000);
+    const unreachableMs = performance.now() - stopped;
+    const lost = await peerWhere(name, "Lost", (p) => p.status?.reachability === "Lost", 15_000);
+    const lostMs = performance.now() - stopped;
+    measure("interval 1s, 2 missed: kubo stopped → Unreachable (bound 3 s)", unreachableMs);
+    measure("lostAfter 6s: kubo stopped → Lost (bound 7 s)", lostMs);
+    assert.ok(unreachableMs <= 3_500, `${unreachableMs} ms`);
+    assert.ok(lostMs >= 5_000 && lostMs <= 7_500, `${lostMs} ms`);
+    assert.equal(cond(lost, "Reachable")?.reason, "NotSeenForLong");
+    assert.ok((await peerEvents(name)).some((e) => e.reason === "Lost" && e.type === "Warning"));
+    // A Lost peer is probed every LOST_PROBE_INTERVAL_MS (60 s); its Network's change (here: none) or a restart is noticed then.
+    await golf.kubo.restart();
+    await patchPeerSpec(name, { addresses: golf.kubo.swarmAddrs.map((addr) => addr.replace(/\/p2p\/[^/]+$/, "")) }); // a spec change: probed at once
+    await peerWhere(name, "Connected again", (p) => p.status?.reachability === "Connected", 20_000);
   });
 
   it("a restarted manager creates no duplicate Peers and keeps them Connected", async () => {
