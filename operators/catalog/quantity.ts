@@ -32,17 +32,20 @@ function toNano(digits: string, scale: number, multiplier: bigint, exponent: num
 export function parseQuantity(text: string, field = "quantity"): bigint {
   const match = grammar.exec(text.trim());
   if (!match) throw new QuantityError(`${field} ${JSON.stringify(text)} is not a Kubernetes quantity; write it like 500m, 4, 16Gi`);
-  const [, sign = "", number = "", suffix = ""] = match;
-  const [whole = "", fraction = ""] = number.split(".");
-  const digits = `${whole}${fraction}` || "0";
-  let multiplier = 1n;
-  let exponent = 0;
-  if (suffix in binarySuffixes) multiplier = binarySuffixes[suffix]!;
-  else if (/^[eE]/.test(suffix)) exponent = Number(suffix.slice(1));
-  else exponent = decimalExponents[suffix]!;
+  const [sign, number, suffix] = match.slice(1).map((g) => g ?? "") as [string, string, string];
+  const { multiplier, exponent } = suffixScale(suffix);
   if (Math.abs(exponent) > 60) throw new QuantityError(`${field} ${JSON.stringify(text)} has an exponent out of range`);
-  const value = toNano(digits, fraction.length, multiplier, exponent);
+  const dot = number.indexOf(".");
+  const fraction = dot < 0 ? "" : number.slice(dot + 1);
+  const value = toNano(number.replace(".", "") || "0", fraction.length, multiplier, exponent);
   return sign === "-" ? -value : value;
+}
+
+function suffixScale(suffix: string): { multiplier: bigint; exponent: number } {
+  const binary = binarySuffixes[suffix];
+  if (binary !== undefined) return { multiplier: binary, exponent: 0 };
+  if (/^[eE]/.test(suffix)) return { multiplier: 1n, exponent: Number(suffix.slice(1)) };
+  return { multiplier: 1n, exponent: decimalExponents[suffix] ?? 0 };
 }
 
 /** CPU as Kubernetes writes it: whole cores ("4") or millicores ("3500m"), rounded up to 1m. */

@@ -194,6 +194,7 @@ export const ResourceStatus = strictObject({
       {
         cwlVersion: Type.String({ maxLength: 16 }),
         class: Type.String({ maxLength: 32 }),
+        image: Type.Optional(Type.String({ maxLength: 512, description: "the image steps run: spec.service.image or the provider's defaultImage" })),
         inputs: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 256 }),
         outputs: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 256 }),
       },

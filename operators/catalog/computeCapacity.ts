@@ -1,0 +1,160 @@
+// Compute capacity of a compute Provider and admission of the Resources that offer it. Pure.
+//
+// Where the figures live: the Provider's status.compute (written by the Provider controller,
+// which already owns that status and watches the Resources) shows capacity, allocatable
+// (capacity × overcommit), offered (what its admitted Resources offer) and free. The Resource
+// controller does not read those figures back (they may lag): it runs the same functions on
+// the same cache, so both controllers always agree, and writes only Ready (InsufficientCapacity
+// names the figures). Reservations (a later issue) will take from `free` as `reserved`.
+//
+// Admission is first come, first served: the provider's compute Resources in creation order
+// (then name), each admitted when it fits in what the earlier admitted ones left. A Resource
+// that does not fit counts for nothing, so a later smaller one may still fit, and deleting an
+// admitted Resource lets the next waiting one in on the following pass.
+import type { ComputeProvider, ComputeStatus } from "../schema/provider.ts";
+import type { Resource } from "../schema/resource.ts";
+import { formatCpu, formatMemory, parseQuantity, QuantityError, scaleByRatio } from "./quantity.ts";
+
+export interface CpuMemoryNano {
+  cpu: bigint;
+  memory: bigint;
+}
+
+/** The parts of a Node capacity depends on. */
+export interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean };
+  status?: { allocatable?: Record<string, string> };
+}
+
+/** Admiralty's virtual nodes stand for other clusters: their capacity is not ours to offer. */
+export function isVirtualNode(node: NodeLike): boolean {
+  const labels = node.metadata?.labels ?? {};
+  return labels.type === "virtual-kubelet" || labels["virtual-kubelet.io/provider"] !== undefined;
+}
+
+function matchesSelector(node: NodeLike, selector: Record<string, string> | undefined): boolean {
+  const labels = node.metadata?.labels ?? {};
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/** A node's allocatable; a malformed figure counts as 0 rather than failing the whole provider. */
+function allocatableOf(node: NodeLike): CpuMemoryNano {
+  const read = (key: string): bigint => {
+    const value = node.status?.allocatable?.[key];
+    if (value === undefined) return 0n;
+    try {
+      return parseQuantity(value);
+    } catch {
+      return 0n;
+    }
+  };
+  return { cpu: read("cpu"), memory: read("memory") };
+}
+
+export interface Capacity {
+  source: "Nodes" | "Declared";
+  /** What the nodes have (or what is declared). */
+  capacity: CpuMemoryNano;
+  /** capacity × overcommit: what Resources may offer in total. */
+  allocatable: CpuMemoryNano;
+  /** Nodes that counted (0 when declared). */
+  nodeCount: number;
+}
+
+/**
+ * The declared capacity when the spec gives one (the nodes are then not this provider's to
+ * count, e.g. not visible), else the sum of the allocatable of the schedulable, non-virtual
+ * nodes matching spec.nodeSelector. Throws QuantityError naming the spec field.
+ */
+function nodesCapacity(spec: ComputeProvider, nodes: readonly NodeLike[]): { capacity: CpuMemoryNano; nodeCount: number } {
+  const counted = nodes.filter((n) => !n.spec?.unschedulable && !isVirtualNode(n) && matchesSelector(n, spec.nodeSelector));
+  const capacity = counted.map(allocatableOf).reduce((sum, a) => ({ cpu: sum.cpu + a.cpu, memory: sum.memory + a.memory }), { cpu: 0n, memory: 0n });
+  return { capacity, nodeCount: counted.length };
+}
+
+export function providerCapacity(spec: ComputeProvider, nodes: readonly NodeLike[]): Capacity {
+  const source: Capacity["source"] = spec.capacity ? "Declared" : "Nodes";
+  const { capacity, nodeCount } = spec.capacity
+    ? { capacity: { cpu: parseQuantity(spec.capacity.cpu, "spec.compute.capacity.cpu"), memory: parseQuantity(spec.capacity.memory, "spec.compute.capacity.memory") }, nodeCount: 0 }
+    : nodesCapacity(spec, nodes);
+  const allocatable = {
+    cpu: scaleByRatio(capacity.cpu, spec.overcommit?.cpu ?? "1", "spec.compute.overcommit.cpu"),
+    memory: scaleByRatio(capacity.memory, spec.overcommit?.memory ?? "1", "spec.compute.overcommit.memory"),
+  };
+  return { source, capacity, allocatable, nodeCount };
+}
+
+export type AdmissionVerdict =
+  | { admitted: true; request: CpuMemoryNano }
+  | { admitted: false; reason: "InvalidSpec" | "InsufficientCapacity"; message: string };
+
+export interface Admission {
+  verdicts: Map<string, AdmissionVerdict>;
+  /** Sum of the admitted Resources' offers. */
+  offered: CpuMemoryNano;
+  /** allocatable − offered (never negative). */
+  free: CpuMemoryNano;
+}
+
+/** RFC 3339 creation time then name: a total order every reconcile agrees on. */
+function orderKey(r: Resource): string {
+  return `${String(r.metadata?.creationTimestamp ?? "")}\u0000${r.metadata?.name ?? ""}`;
+}
+
+function creationOrder(a: Resource, b: Resource): number {
+  const ka = orderKey(a);
+  const kb = orderKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+function requestOf(resource: Resource): CpuMemoryNano {
+  const compute = resource.spec.compute;
+  if (!compute) throw new QuantityError("spec.compute is required when spec.type is \"compute\"");
+  return { cpu: parseQuantity(compute.cpu, "spec.compute.cpu"), memory: parseQuantity(compute.memory, "spec.compute.memory") };
+}
+
+function shortfallMessage(request: CpuMemoryNano, left: CpuMemoryNano, capacity: Capacity): string {
+  const parts: string[] = [];
+  if (request.cpu > left.cpu) parts.push(`spec.compute.cpu ${formatCpu(request.cpu)} exceeds the provider's free CPU ${formatCpu(left.cpu)}`);
+  if (request.memory > left.memory) parts.push(`spec.compute.memory ${formatMemory(request.memory)} exceeds the provider's free memory ${formatMemory(left.memory)}`);
+  const whence = capacity.source === "Declared" ? "declared capacity" : `${capacity.nodeCount} node(s)`;
+  return `${parts.join("; ")} (allocatable ${formatCpu(capacity.allocatable.cpu)} CPU, ${formatMemory(capacity.allocatable.memory)} memory from ${whence}, overcommit included); ask for less or free capacity`;
+}
+
+/** Admits `resources` (the provider's compute Resources, any order) against `capacity`. */
+export function admitComputeResources(capacity: Capacity, resources: readonly Resource[]): Admission {
+  const verdicts = new Map<string, AdmissionVerdict>();
+  let left = { ...capacity.allocatable };
+  for (const resource of [...resources].sort(creationOrder)) {
+    const name = resource.metadata?.name ?? "";
+    let request: CpuMemoryNano;
+    try {
+      request = requestOf(resource);
+    } catch (err) {
+      verdicts.set(name, { admitted: false, reason: "InvalidSpec", message: (err as Error).message });
+      continue;
+    }
+    if (request.cpu > left.cpu || request.memory > left.memory) {
+      verdicts.set(name, { admitted: false, reason: "InsufficientCapacity", message: shortfallMessage(request, left, capacity) });
+      continue;
+    }
+    left = { cpu: left.cpu - request.cpu, memory: left.memory - request.memory };
+    verdicts.set(name, { admitted: true, request });
+  }
+  const offered = { cpu: capacity.allocatable.cpu - left.cpu, memory: capacity.allocatable.memory - left.memory };
+  return { verdicts, offered, free: left };
+}
+
+const cpuMemory = (v: CpuMemoryNano): { cpu: string; memory: string } => ({ cpu: formatCpu(v.cpu), memory: formatMemory(v.memory) });
+
+/** The Provider's status.compute. */
+export function computeStatusOf(capacity: Capacity, admission: Admission): ComputeStatus {
+  return {
+    source: capacity.source,
+    capacity: cpuMemory(capacity.capacity),
+    allocatable: cpuMemory(capacity.allocatable),
+    offered: cpuMemory(admission.offered),
+    free: cpuMemory(admission.free),
+  };
+}

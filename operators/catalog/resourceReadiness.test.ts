@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import type { Provider } from "../schema/provider.ts";
+import type { Resource } from "../schema/resource.ts";
+import { type CheckRecord, checkStillValid, nextRecord, notReady, providerGate, recheckDelay, ResourceReason, trimMessage, verifyFileFacts } from "./resourceReadiness.ts";
+
+const readyProvider = (spec: Provider["spec"], generation = 1, status = "True"): Provider => ({
+  apiVersion: "archipel.io/v1alpha1",
+  kind: "Provider",
+  metadata: { name: "p", namespace: "ns", generation },
+  spec,
+  status: { conditions: [{ type: "Ready", status: status as "True", reason: "Valid", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }] },
+});
+
+const resource = (spec: Partial<Resource["spec"]>): Resource => ({
+  apiVersion: "archipel.io/v1alpha1",
+  kind: "Resource",
+  metadata: { name: "r", namespace: "ns", generation: 1 },
+  spec: { providerRef: { name: "p" }, type: "data", title: "t", visibility: "public", ...spec } as Resource["spec"],
+});
+
+const urlProvider = readyProvider({ type: "data", data: { source: "url", url: {} } });
+const urlResource = resource({ data: { url: { url: "http://x/f" } } });
+
+describe("resourceReadiness", () => {
+  describe("providerGate", () => {
+    it("passes a Resource whose Provider is Ready with the same type and source", () => {
+      assert.equal(providerGate(urlResource, urlProvider), undefined);
+    });
+    it("names spec.providerRef.name when the Provider is missing", () => {
+      const v = providerGate(urlResource, undefined);
+      assert.equal(v?.reason, ResourceReason.ProviderNotFound);
+      assert.match(v?.message ?? "", /spec\.providerRef\.name: Provider "p" does not exist/);
+    });
+    it("refuses another type before looking at readiness", () => {
+      const v = providerGate(urlResource, readyProvider({ type: "compute", compute: {} }, 1, "False"));
+      assert.equal(v?.reason, ResourceReason.ProviderTypeMismatch);
+      assert.match(v?.message ?? "", /spec\.type is "data" but Provider "p" offers "compute"/);
+    });
+    it("waits for a Provider that is not Ready, or whose Ready is about an older generation", () => {
+      assert.equal(providerGate(urlResource, readyProvider(urlProvider.spec, 1, "False"))?.reason, ResourceReason.ProviderNotReady);
+      const stale = providerGate(urlResource, readyProvider(urlProvider.spec, 2));
+      assert.equal(stale?.reason, ResourceReason.ProviderNotReady);
+      assert.match(stale?.message ?? "", /not validated its current spec/);
+    });
+    it("refuses a data block the provider does not serve, naming both", () => {
+      const v = providerGate(resource({ data: { s3: { bucket: "bkt", key: "k" } } }), urlProvider);
+      assert.equal(v?.reason, ResourceReason.SourceMismatch);
+      assert.match(v?.message ?? "", /spec\.data\.s3 is set but Provider "p" serves data from "url"/);
+    });
+  });
+
+  describe("verifyFileFacts", () => {
+    const checksum = { algorithm: "sha256" as const, value: "a".repeat(64) };
+    it("accepts matching facts and facts that were not declared", () => {
+      assert.equal(verifyFileFacts("spec.data.url", { sizeBytes: 3, checksum }, { sizeBytes: 3, digest: "a".repeat(64) }), undefined);
+      assert.equal(verifyFileFacts("spec.data.url", {}, { sizeBytes: 3 }), undefined);
+    });
+    it("names sizeBytes or checksum.value on a mismatch", () => {
+      const size = verifyFileFacts("spec.data.url", { sizeBytes: 4 }, { sizeBytes: 3 });
+      assert.equal(size?.reason, ResourceReason.SizeMismatch);
+      assert.match(size?.message ?? "", /spec\.data\.url\.sizeBytes is 4 but the source has 3 bytes/);
+      const sum = verifyFileFacts("spec.data.s3", { checksum }, { digest: "b".repeat(64) });
+      assert.equal(sum?.reason, ResourceReason.ChecksumMismatch);
+      assert.match(sum?.message ?? "", /spec\.data\.s3\.checksum\.value does not match/);
+    });
+  });
+
+  describe("re-check policy", () => {
+    const policy = { readyIntervalMs: 300_000, minRetryMs: 5_000, maxRetryMs: 300_000 };
+    const ok = { ready: true, reason: ResourceReason.Available, message: "" };
+    const down = notReady(ResourceReason.SourceUnreachable, "down");
+    it("keeps a success for the ready interval, and only for the same inputs", () => {
+      const r = nextRecord(undefined, "f1", ok, 1000);
+      assert.ok(checkStillValid(r, "f1", 1000 + 299_999, policy));
+      assert.ok(!checkStillValid(r, "f1", 1000 + 300_000, policy));
+      assert.ok(!checkStillValid(r, "f2", 1001, policy));
+      assert.ok(!checkStillValid(undefined, "f1", 1001, policy));
+    });
+    it("backs off a transient failure: 5 s first, then as long as it has been failing, capped", () => {
+      let r: CheckRecord = nextRecord(undefined, "f", down, 0);
+      assert.equal(recheckDelay(r, policy), 5_000);
+      r = nextRecord(r, "f", down, 5_000);
+      assert.equal(recheckDelay(r, policy), 5_000);
+      r = nextRecord(r, "f", down, 10_000);
+      assert.equal(recheckDelay(r, policy), 10_000);
+      r = nextRecord(r, "f", down, 20_000);
+      assert.equal(recheckDelay(r, policy), 20_000);
+      r = nextRecord(r, "f", down, 1_000_000);
+      assert.equal(recheckDelay(r, policy), 300_000);
+      r = nextRecord(r, "f", ok, 1_000_001);
+      assert.equal(r.failingSince, undefined);
+    });
+    it("re-checks a permanent failure (a spec problem) only at the longest interval", () => {
+      const r = nextRecord(undefined, "f", notReady(ResourceReason.ChecksumMismatch, "x"), 0);
+      assert.equal(recheckDelay(r, policy), 300_000);
+    });
+  });
+
+  it("trims long backend messages", () => {
+    assert.equal(trimMessage("x".repeat(2000), 100).length, 100);
+    assert.equal(trimMessage("  short \n"), "short");
+  });
+});
