@@ -3,26 +3,26 @@ import type { Resource } from "../schema/resource.ts";
 import { admitComputeResources, computeStatusOf, type NodeLike, providerCapacity } from "./computeCapacity.ts";
 import { parseQuantity } from "./quantity.ts";
 
-const node = (name: string, cpu: string, memory: string, labels: Record<string, string> = {}, unschedulable = false): NodeLike => ({
-  metadata: { name, labels },
-  spec: { unschedulable },
+const node = (name: string, cpu: string, memory: string, extra: { labels?: Record<string, string>; unschedulable?: boolean } = {}): NodeLike => ({
+  metadata: { name, labels: extra.labels ?? {} },
+  spec: { unschedulable: extra.unschedulable ?? false },
   status: { allocatable: { cpu, memory, pods: "110" } },
 });
 
 const compute = (name: string, cpu: string, memory: string, created: string): Resource => ({
   apiVersion: "archipel.io/v1alpha1",
   kind: "Resource",
-  metadata: { name, namespace: "ns", creationTimestamp: created as unknown as Date },
+  metadata: { name, namespace: "ns", creationTimestamp: created },
   spec: { providerRef: { name: "p" }, type: "compute", title: name, visibility: "public", compute: { cpu, memory } },
 });
 
 describe("computeCapacity", () => {
   const nodes = [
-    node("a", "4", "8Gi", { pool: "lab" }),
-    node("b", "3500m", "4Gi", { pool: "lab" }),
-    node("c", "64", "256Gi", { pool: "other" }),
-    node("d", "8", "8Gi", { pool: "lab" }, true),
-    node("admiralty", "100", "1Ti", { pool: "lab", type: "virtual-kubelet" }),
+    node("a", "4", "8Gi", { labels: { pool: "lab" } }),
+    node("b", "3500m", "4Gi", { labels: { pool: "lab" } }),
+    node("c", "64", "256Gi", { labels: { pool: "other" } }),
+    node("d", "8", "8Gi", { labels: { pool: "lab" }, unschedulable: true }),
+    node("admiralty", "100", "1Ti", { labels: { pool: "lab", type: "virtual-kubelet" } }),
   ];
 
   it("sums the allocatable of schedulable, non-virtual nodes matching the selector", () => {
