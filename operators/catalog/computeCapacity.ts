@@ -11,9 +11,13 @@
 // (then name), each admitted when it fits in what the earlier admitted ones left. A Resource
 // that does not fit counts for nothing, so a later smaller one may still fit, and deleting an
 // admitted Resource lets the next waiting one in on the following pass.
+import type { KindRef } from "../runtime/cache.ts";
 import type { ComputeProvider, ComputeStatus } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
 import { formatCpu, formatMemory, parseQuantity, QuantityError, scaleByRatio } from "./quantity.ts";
+
+/** Nodes, as both catalog controllers watch them (cluster-scoped, core group). */
+export const nodeKindRef: KindRef = { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false };
 
 export interface CpuMemoryNano {
   cpu: bigint;

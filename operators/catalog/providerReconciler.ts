@@ -10,8 +10,9 @@ import { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
-import { type Provider, providerKind } from "../schema/provider.ts";
+import { type ComputeStatus, type Provider, providerKind } from "../schema/provider.ts";
 import { type Resource, resourceKind } from "../schema/resource.ts";
+import { admitComputeResources, computeStatusOf, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
 import { deletionBlockedMessage, ProviderReason, providerReadiness } from "./providerReadiness.ts";
 
 export const providerControllerName = "provider";
@@ -42,13 +43,10 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
   const now = deps.now ?? ((): Date => new Date());
 
   /** The Resources that reference `key`, from a cache index (no LIST per reconcile). */
-  function referencingResources(ctx: ReconcileContext, key: ObjectKey): string[] {
+  function referencingResources(ctx: ReconcileContext, key: ObjectKey): Resource[] {
     const resources = ctx.cache<Resource>(resourceKindRef);
     ensureIndex(resources);
-    return resources
-      .byIndex(resourcesByProvider, `${key.namespace ?? ""}/${key.name}`)
-      .map((r) => r.metadata?.name ?? "")
-      .sort();
+    return resources.byIndex(resourcesByProvider, `${key.namespace ?? ""}/${key.name}`);
   }
 
   // The index is added on first use so it does not matter whether the manager creates the
@@ -62,11 +60,11 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
     indexed.add(resources);
   }
 
-  async function writeReady(ctx: ReconcileContext, provider: Provider, update: ConditionUpdate, resourceCount: number): Promise<void> {
+  async function writeReady(ctx: ReconcileContext, provider: Provider, update: ConditionUpdate, figures: { resourceCount: number; compute?: ComputeStatus }): Promise<void> {
     const generation = provider.metadata?.generation;
     const conditions = setCondition(provider.status?.conditions, update, generation, now());
     const ready = conditions.filter((c) => c.type === readyType);
-    const wrote = await deps.status.apply(providerKindRef, provider, { conditions: ready, observedGeneration: generation, resourceCount });
+    const wrote = await deps.status.apply(providerKindRef, provider, { conditions: ready, observedGeneration: generation, resourceCount: figures.resourceCount, compute: figures.compute });
     if (!wrote || conditionMatches(provider.status?.conditions, update)) return;
     ctx.logger.info("provider readiness changed", { namespace: provider.metadata?.namespace, name: provider.metadata?.name, status: update.status, reason: update.reason });
     await deps.events.record(provider as KubernetesObject, {
@@ -92,7 +90,7 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
     const users = cachedUsers.length > 0 ? cachedUsers : await liveUsers(ctx, provider);
     if (users.length > 0) {
       const update = { type: readyType, status: "False", reason: ProviderReason.DeletionBlocked, message: deletionBlockedMessage(users) } as const;
-      await writeReady(ctx, provider, update, users.length);
+      await writeReady(ctx, provider, update, { resourceCount: users.length });
       return;
     }
     await removeFinalizer(ctx.client, provider as KubernetesObject, providerFinalizer);
@@ -102,7 +100,8 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
     const cached = ctx.cache<Provider>(providerKindRef).get(key);
     if (!cached) return;
-    const users = referencingResources(ctx, key);
+    const referencing = referencingResources(ctx, key);
+    const users = referencing.map((r) => r.metadata?.name ?? "").sort();
     if (isBeingDeleted(cached as KubernetesObject)) return finalize(ctx, cached, users);
     // Status goes with the resourceVersion the finalizer patch returned, not the cached one.
     const updated = await ensureFinalizer(ctx.client, cached as KubernetesObject, providerFinalizer);
@@ -110,8 +109,34 @@ export function createProviderReconciler(deps: ProviderReconcilerDeps): Reconcil
     const readiness = providerReadiness(provider.spec);
     if (!readiness.ready) ctx.logger.debug("provider not ready", { ...key, check: readiness.failedCheck, reason: readiness.reason });
     const status = readiness.ready ? "True" : "False";
-    await writeReady(ctx, provider, { type: readyType, status, reason: readiness.reason, message: readiness.message }, users.length);
+    const compute = readiness.ready ? computeFigures(ctx, provider, referencing) : undefined;
+    await writeReady(ctx, provider, { type: readyType, status, reason: readiness.reason, message: readiness.message }, { resourceCount: users.length, ...(compute ? { compute } : {}) });
   };
+}
+
+/**
+ * status.compute of a Ready compute Provider: the same pure functions the Resource controller
+ * admits with (computeCapacity.ts), on the same caches. A malformed quantity leaves it out
+ * (the Resource controller reports it on each Resource).
+ */
+function computeFigures(ctx: ReconcileContext, provider: Provider, referencing: Resource[]): ComputeStatus | undefined {
+  if (provider.spec.type !== "compute" || !provider.spec.compute) return undefined;
+  try {
+    const capacity = providerCapacity(provider.spec.compute, ctx.cache<NodeLike>(nodeKindRef).list());
+    const offers = referencing.filter((r) => r.spec?.type === "compute" && !isBeingDeleted(r as KubernetesObject));
+    return computeStatusOf(capacity, admitComputeResources(capacity, offers));
+  } catch (err) {
+    ctx.logger.debug("no compute figures", { name: provider.metadata?.name, error: (err as Error).message });
+    return undefined;
+  }
+}
+
+/** Compute Providers (from the cache) that a Node change may concern. */
+function computeProviders(providers: () => Cache<Provider> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return () =>
+    (providers()?.list() ?? [])
+      .filter((p) => p.spec?.type === "compute" && !p.spec.compute?.capacity)
+      .map((p) => ({ namespace: p.metadata?.namespace ?? "", name: p.metadata?.name ?? "" }));
 }
 
 /** Identifies this process in Events (the pod name in a cluster). */
@@ -125,11 +150,19 @@ export function providerController(kubeConfig: KubeConfig, opts: { logger?: wins
     status: new StatusWriter(kubeConfig, providerFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: providerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
   });
+  let providers: Cache<Provider> | undefined;
   return {
     name: providerControllerName,
     for: providerKindRef,
-    reconcile,
+    reconcile: async (key, ctx) => {
+      providers ??= ctx.cache<Provider>(providerKindRef);
+      return reconcile(key, ctx);
+    },
     concurrency: 2,
-    watches: [{ kind: resourceKindRef, map: (obj: KubernetesObject) => [providerOf(obj as Resource)].filter((k): k is ObjectKey => k !== undefined) }],
+    watches: [
+      { kind: resourceKindRef, map: (obj: KubernetesObject) => [providerOf(obj as Resource)].filter((k): k is ObjectKey => k !== undefined) },
+      // Node allocatable feeds status.compute of the compute Providers that count nodes.
+      { kind: nodeKindRef, map: computeProviders(() => providers) },
+    ],
   };
 }

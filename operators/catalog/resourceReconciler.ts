@@ -14,7 +14,9 @@ import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource, ResourceStatus } from "../schema/resource.ts";
-import { admitComputeResources, type Capacity, type NodeLike, providerCapacity } from "./computeCapacity.ts";
+import { admitComputeResources, type Capacity, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
+
+export { nodeKindRef };
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
 import { defaultProbeEnv, type ProbeEnv, type ProbeResult, probeFor, runProbe } from "./resourceProbes.ts";
 import {
@@ -36,7 +38,6 @@ export const resourceFieldManager = "archipel-resource-controller";
 export const resourceReportingController = "archipel.io/resource-controller";
 const readyType = "Ready";
 
-export const nodeKindRef: KindRef = { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false };
 export const configMapKindRef: KindRef = { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true };
 
 // Index names of this controller on the shared Resource cache (the Provider controller has its own).
