@@ -2,7 +2,7 @@
 // answered as a Verdict (resourceReadiness.ts) plus the facts status shows. No decision beyond
 // mapping a backend's answer to a reason; every call has a deadline.
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
@@ -114,23 +114,30 @@ function checkSizeCap(size: number | undefined, env: ProbeEnv, at: string): void
   }
 }
 
+/** Size, and the digest when a checksum is declared, of the file behind `url`. */
+async function observeUrl(url: string, checksum: Checksum | undefined, headers: Record<string, string>, env: ProbeEnv): Promise<ObservedFile> {
+  const size = await urlSize(url, headers, env);
+  const observed: ObservedFile = size === undefined ? {} : { sizeBytes: size };
+  if (!checksum) return observed;
+  checkSizeCap(size, env, "spec.data.url");
+  // The checksum download gets the deadline per 16 MiB on top of the first one.
+  const deadline = env.timeoutMs * (1 + Math.ceil((size ?? 0) / (16 << 20)));
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(deadline) });
+  checkHttpStatus(res, url);
+  if (!res.body) return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${url} sent no content`);
+  observed.digest = await digestOf(res.body, checksum.algorithm, env.maxChecksumBytes, "spec.data.url");
+  return observed;
+}
+
 async function probeUrlFile(resource: Resource, provider: Provider, env: ProbeEnv): Promise<ObservedFile> {
   const spec = resource.spec.data?.url;
   if (!spec) return fail(ResourceReason.InvalidSpec, "spec.data.url is required for a url data provider");
+  const base = provider.spec.data?.url?.baseURL;
+  // The provider's baseURL bounds what its Resources may make the operator fetch (and send its headers to).
+  if (base && !spec.url.startsWith(base)) fail(ResourceReason.InvalidSpec, `spec.data.url.url must start with the Provider's baseURL ${base}`);
   const headers = await urlHeaders(env, provider);
-  const observed: ObservedFile = {};
   try {
-    const size = await urlSize(spec.url, headers, env);
-    if (size !== undefined) observed.sizeBytes = size;
-    if (!spec.checksum) return observed;
-    checkSizeCap(size, env, "spec.data.url");
-    // The checksum download gets the deadline per 16 MiB on top of the first one.
-    const deadline = env.timeoutMs * (1 + Math.ceil((size ?? 0) / (16 << 20)));
-    const res = await fetch(spec.url, { headers, signal: AbortSignal.timeout(deadline) });
-    checkHttpStatus(res, spec.url);
-    if (!res.body) return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${spec.url} sent no content`);
-    observed.digest = await digestOf(res.body, spec.checksum.algorithm, env.maxChecksumBytes, "spec.data.url");
-    return observed;
+    return await observeUrl(spec.url, spec.checksum, headers, env);
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
     return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${spec.url} is unreachable: ${messageOf(err)}`);
@@ -413,6 +420,8 @@ async function probeService(resource: Resource, provider: Provider, env: ProbeEn
   } catch (err) {
     const message = messageOf(err).replaceAll(file, "document").replaceAll(path.dirname(file), ".");
     return fail(ResourceReason.InvalidCWL, `spec.service.cwl: ${message}`);
+  } finally {
+    await rm(file, { force: true });
   }
 }
 

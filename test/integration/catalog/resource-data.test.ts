@@ -134,6 +134,17 @@ describe("Resource controller: data Resources (manager process, real backends)",
     });
   });
 
+  describe("url bounds", () => {
+    it("refuses a URL outside the Provider's baseURL, naming both", async () => {
+      await w.createProvider("tiles-only", { type: "data", data: { source: "url", url: { baseURL: `${files.url}/tiles/` } } });
+      await w.createResource("outside", { providerRef: { name: "tiles-only" }, type: "data", data: { url: { url: `${files.url}/readme.txt` } } });
+      const r = await w.readyWith("outside", { status: "False", reason: "InvalidSpec" });
+      assert.match(readyOf(r)?.message ?? "", /spec\.data\.url\.url must start with the Provider's baseURL http:\/\/127\.0\.0\.1:\d+\/tiles\//);
+      await w.createResource("inside", { providerRef: { name: "tiles-only" }, type: "data", data: { url: { url: `${files.url}/tiles/t1.tif` } } });
+      await w.readyWith("inside", { status: "True", reason: "Available" });
+    });
+  });
+
   describe("s3", () => {
     it("HeadObject with the provider's credentials gives the size; the checksum is verified", async () => {
       await w.createResource("object", {
