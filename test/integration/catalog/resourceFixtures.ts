@@ -51,7 +51,13 @@ export function readyOf(obj: { status?: { conditions?: Condition[] } }): Conditi
   return obj.status?.conditions?.find((c) => c.type === "Ready");
 }
 
-async function startCatalogManager(cluster: TestCluster, namespace: string): Promise<ManagerProcess> {
+export interface ManagerIdentity {
+  /** A kubeconfig the manager uses instead of the admin's (e.g. a ServiceAccount bound to config/rbac). */
+  kubeconfigPath: string;
+  extraArgs?: string[];
+}
+
+async function startCatalogManager(cluster: TestCluster, namespace: string, as?: ManagerIdentity): Promise<ManagerProcess> {
   const [metricsPort, healthPort] = [await freePort(), await freePort()];
   const identity = `resource-it-${namespace}`;
   const proc = await startComponent(
@@ -65,8 +71,9 @@ async function startCatalogManager(cluster: TestCluster, namespace: string): Pro
       `--identity=${identity}`,
       `--metrics-port=${metricsPort}`,
       `--health-port=${healthPort}`,
+      ...(as?.extraArgs ?? []),
     ],
-    { env: { KUBECONFIG: cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
+    { env: { KUBECONFIG: as?.kubeconfigPath ?? cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
   );
   await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}; see ${proc.logFile}`);
@@ -80,7 +87,8 @@ async function startCatalogManager(cluster: TestCluster, namespace: string): Pro
   };
 }
 
-export async function catalogWorld(cluster: TestCluster, prefix: string): Promise<CatalogWorld> {
+/** A fresh namespace and a manager watching it; `identity` prepares who the manager runs as. */
+export async function catalogWorld(cluster: TestCluster, prefix: string, identity?: (namespace: string) => Promise<ManagerIdentity>): Promise<CatalogWorld> {
   const ns = await freshNamespace(cluster, prefix);
   const namespace = ns.name;
   const api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
@@ -88,7 +96,7 @@ export async function catalogWorld(cluster: TestCluster, prefix: string): Promis
   const eventsApi = cluster.kubeConfig().makeApiClient(EventsV1Api);
   const asMerge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
   const at = (plural: string, name: string) => ({ group, version, namespace, plural, name });
-  const manager = await startCatalogManager(cluster, namespace);
+  const manager = await startCatalogManager(cluster, namespace, identity ? await identity(namespace) : undefined);
   const getResource = async (name: string): Promise<Resource> => (await api.getNamespacedCustomObject(at("resources", name))) as Resource;
   const getProvider = async (name: string): Promise<Provider> => (await api.getNamespacedCustomObject(at("providers", name))) as Provider;
   return {

@@ -1,0 +1,83 @@
+// The provider and resource controllers run as a ServiceAccount bound to nothing but
+// config/rbac/catalog_role.yaml: proves that role holds every verb they use (nodes, configmaps,
+// secrets get, resources/status, providers/status and finalizers, events).
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { load as loadYaml } from "js-yaml";
+import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+import { type CatalogWorld, catalogWorld, type ManagerIdentity, readyOf, startFileServer, type FileServer } from "./resourceFixtures.ts";
+
+async function serviceAccountIdentity(cluster: TestCluster, namespace: string): Promise<ManagerIdentity> {
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  const role = loadYaml(await readFile(path.join(repoRoot, "config/rbac/catalog_role.yaml"), "utf8")) as V1ClusterRole;
+  const roleName = `archipel-catalog-${namespace}`;
+  await rbac.createClusterRole({ body: { ...role, metadata: { name: roleName, labels: { "archipel.io/test": "true" } } } });
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "catalog" } } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: roleName, labels: { "archipel.io/test": "true" } },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+      subjects: [{ kind: "ServiceAccount", name: "catalog", namespace }],
+    },
+  });
+  const token = await core.createNamespacedServiceAccountToken({ namespace, name: "catalog", body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: cluster.server, caFile: cluster.caFile }],
+    users: [{ name: "catalog", token: token.status?.token ?? "" }],
+    contexts: [{ name: "catalog", cluster: "c", user: "catalog", namespace }],
+    currentContext: "catalog",
+  });
+  const kubeconfigPath = path.join(cluster.dir, `catalog-${namespace}.kubeconfig`);
+  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+  return { kubeconfigPath, extraArgs: ["--leader-elect=false"] };
+}
+
+describe("Resource controller: runs with the catalog role only", function () {
+  this.timeout(120_000);
+  let cluster: TestCluster;
+  let w: CatalogWorld;
+  let files: FileServer;
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await sharedCluster();
+    files = await startFileServer({ "/a.txt": "abc" });
+    w = await catalogWorld(cluster, "resource-rbac", (ns) => serviceAccountIdentity(cluster, ns));
+  });
+
+  after(async function () {
+    this.timeout(90_000);
+    await w?.stop();
+    await files?.close();
+    const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const name = `archipel-catalog-${w?.ns.name}`;
+    await rbac.deleteClusterRoleBinding({ name }).catch(() => undefined);
+    await rbac.deleteClusterRole({ name }).catch(() => undefined);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") console.log(`    manager log: ${w.manager.logFile}`);
+  });
+
+  it("reconciles url (Secret headers), service (ConfigMap) and compute (Nodes) Resources, with Events", async () => {
+    await w.createSecret("headers", { authorization: "Bearer t0ken" });
+    await w.createProvider("files", { type: "data", data: { source: "url", url: { headersSecretRef: { name: "headers" } } } });
+    await w.createResource("a", { providerRef: { name: "files" }, type: "data", data: { url: { url: `${files.url}/a.txt` } } });
+    assert.equal((await w.readyWith("a", { status: "True", reason: "Available" })).status?.data?.sizeBytes, 3);
+    await w.createProvider("tools", { type: "service", service: { defaultImage: "busybox" } });
+    await w.createConfigMap("tool", { "tool.cwl": "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: 'true'\ninputs: []\noutputs: []\n" });
+    await w.createResource("t", { providerRef: { name: "tools" }, type: "service", service: { cwl: { configMapRef: { name: "tool", key: "tool.cwl" } } } });
+    await w.readyWith("t", { status: "True", reason: "Available" });
+    await w.createProvider("cpu", { type: "compute", compute: { nodeSelector: { "archipel.io/none": w.ns.name } } });
+    await w.createResource("c", { providerRef: { name: "cpu" }, type: "compute", compute: { cpu: "1", memory: "1Gi" } });
+    const c = await w.readyWith("c", { status: "False", reason: "InsufficientCapacity" });
+    assert.match(readyOf(c)?.message ?? "", /from 0 node\(s\)/);
+    const events = await w.eventsFor("c");
+    assert.ok(events.some((e) => e.reason === "InsufficientCapacity"));
+    assert.doesNotMatch(await readFile(w.manager.logFile, "utf8"), /forbidden/i);
+  });
+});
