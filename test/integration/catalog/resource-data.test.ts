@@ -134,6 +134,25 @@ describe("Resource controller: data Resources (manager process, real backends)",
     });
   });
 
+  describe("url retries", () => {
+    it("retries an unavailable source with back-off and becomes Available without any edit", async () => {
+      files.unavailable.add("/readme.txt");
+      await w.createResource("flaky", { providerRef: { name: "files" }, type: "data", data: { url: { url: `${files.url}/readme.txt` } } });
+      const down = await w.readyWith("flaky", { status: "False", reason: "SourceUnreachable" });
+      assert.match(readyOf(down)?.message ?? "", /spec\.data\.url\.url: .*readme\.txt answered 503/);
+      const asked = (): number => files.requests.filter((r) => r === "HEAD /readme.txt").length;
+      const first = asked();
+      await new Promise((r) => setTimeout(r, 7_000));
+      const retries = asked() - first;
+      // Back-off: 5 s after the first failure, then longer; never a tight loop.
+      assert.ok(retries >= 1 && retries <= 2, `retried ${retries} time(s) in 7 s`);
+      files.unavailable.delete("/readme.txt");
+      const up = await w.readyWith("flaky", { status: "True", reason: "Available" }, 30_000);
+      assert.equal(up.status?.data?.sizeBytes, 6);
+      assert.equal(up.metadata?.generation, 1, "no spec edit was needed");
+    });
+  });
+
   describe("url bounds", () => {
     it("refuses a URL outside the Provider's baseURL, naming both", async () => {
       await w.createProvider("tiles-only", { type: "data", data: { source: "url", url: { baseURL: `${files.url}/tiles/` } } });

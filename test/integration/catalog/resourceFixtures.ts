@@ -160,6 +160,8 @@ export interface FileServer {
   files: Map<string, Buffer>;
   /** Requests answered, as "METHOD path". */
   requests: string[];
+  /** Paths answered 503 while listed here. */
+  unavailable: Set<string>;
   close(): Promise<void>;
 }
 
@@ -179,11 +181,13 @@ function serveFile(req: http.IncomingMessage, res: http.ServerResponse, body: Bu
 export async function startFileServer(files: Record<string, Buffer | string>): Promise<FileServer> {
   const map = new Map(Object.entries(files).map(([k, v]) => [k, Buffer.from(v)]));
   const requests: string[] = [];
+  const unavailable = new Set<string>();
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://files.local").pathname;
     requests.push(`${req.method} ${path}`);
-    if (req.method === "HEAD" && path.startsWith("/no-head/")) {
-      res.writeHead(405).end();
+    const refusal = unavailable.has(path) ? 503 : req.method === "HEAD" && path.startsWith("/no-head/") ? 405 : 0;
+    if (refusal) {
+      res.writeHead(refusal).end();
       return;
     }
     const body = map.get(path);
@@ -195,7 +199,7 @@ export async function startFileServer(files: Record<string, Buffer | string>): P
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, files: map, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}`, files: map, requests, unavailable, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 export const sha256 = (content: string | Buffer): string => createHash("sha256").update(content).digest("hex");
