@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
-import { type CheckRecord, checkStillValid, nextRecord, notReady, providerGate, recheckDelay, ResourceReason, trimMessage, verifyFileFacts } from "./resourceReadiness.ts";
+import { type CheckRecord, checkInputs, checkStillValid, nextRecord, notReady, providerGate, providerRelevance, recheckDelay, ResourceReason, trimMessage, verifyFileFacts } from "./resourceReadiness.ts";
 
 const readyProvider = (spec: Provider["spec"], generation = 1, status = "True"): Provider => ({
   apiVersion: "archipel.io/v1alpha1",
@@ -36,11 +36,12 @@ describe("resourceReadiness", () => {
       assert.equal(v?.reason, ResourceReason.ProviderTypeMismatch);
       assert.match(v?.message ?? "", /spec\.type is "data" but Provider "p" offers "compute"/);
     });
-    it("waits for a Provider that is not Ready, or whose Ready is about an older generation", () => {
+    it("waits for a Provider that is not Ready or not yet validated, but keeps its last verdict during a spec edit", () => {
       assert.equal(providerGate(urlResource, readyProvider(urlProvider.spec, 1, "False"))?.reason, ResourceReason.ProviderNotReady);
-      const stale = providerGate(urlResource, readyProvider(urlProvider.spec, 2));
-      assert.equal(stale?.reason, ResourceReason.ProviderNotReady);
-      assert.match(stale?.message ?? "", /not validated its current spec/);
+      const fresh = providerGate(urlResource, { ...urlProvider, status: {} });
+      assert.equal(fresh?.reason, ResourceReason.ProviderNotReady);
+      assert.match(fresh?.message ?? "", /not validated it yet/);
+      assert.equal(providerGate(urlResource, readyProvider(urlProvider.spec, 2)), undefined, "no flap while the Provider controller catches up");
     });
     it("refuses a data block the provider does not serve, naming both", () => {
       const v = providerGate(resource({ data: { s3: { bucket: "bkt", key: "k" } } }), urlProvider);
@@ -99,5 +100,29 @@ describe("resourceReadiness", () => {
   it("trims long backend messages", () => {
     assert.equal(trimMessage("x".repeat(2000), 100).length, 100);
     assert.equal(trimMessage("  short \n"), "short");
+  });
+});
+
+describe("resourceReadiness: what wakes and what re-checks", () => {
+  const base: Provider = {
+    apiVersion: "archipel.io/v1alpha1",
+    kind: "Provider",
+    metadata: { name: "p", namespace: "ns", generation: 1 },
+    spec: { type: "data", displayName: "Files", data: { source: "url", url: {} } },
+    status: { resourceCount: 1, conditions: [{ type: "Ready", status: "True", reason: "Valid", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }] },
+  };
+  it("providerRelevance ignores status-only figures but not spec, deletion or readiness", () => {
+    const r = providerRelevance(base);
+    assert.equal(providerRelevance({ ...base, status: { ...base.status, resourceCount: 500 } }), r);
+    assert.notEqual(providerRelevance({ ...base, metadata: { ...base.metadata, generation: 2 } }), r);
+    assert.notEqual(providerRelevance({ ...base, metadata: { ...base.metadata, deletionTimestamp: "2026-01-02T00:00:00Z" } }), r);
+    assert.notEqual(providerRelevance({ ...base, status: { conditions: [{ ...base.status!.conditions![0]!, status: "False" }] } }), r);
+  });
+  it("checkInputs ignores the provider's displayName but not its backend block", () => {
+    const res = resource({ data: { url: { url: "http://x/f" } } });
+    const inputs = JSON.stringify(checkInputs(res, base, undefined));
+    assert.equal(JSON.stringify(checkInputs(res, { ...base, spec: { ...base.spec, displayName: "Other" } }, undefined)), inputs);
+    assert.notEqual(JSON.stringify(checkInputs(res, { ...base, spec: { ...base.spec, data: { source: "url", url: { baseURL: "http://x/" } } } }, undefined)), inputs);
+    assert.notEqual(JSON.stringify(checkInputs(res, base, "12")), inputs);
   });
 });

@@ -85,11 +85,15 @@ export function providerGate(resource: Resource, provider: Provider | undefined)
   return providerReadyGate(name, provider) ?? sourceGate(resource, provider);
 }
 
+/**
+ * The Provider's last Ready verdict stands while its controller catches up with a new
+ * generation (a displayName edit must not flap every Resource); the catch-up is a relevant
+ * change that wakes the Resources again.
+ */
 function providerReadyGate(name: string, provider: Provider): Verdict | undefined {
   const ready = readyOf(provider.status?.conditions);
-  const current = ready?.observedGeneration === undefined || ready.observedGeneration === provider.metadata?.generation;
-  if (ready?.status === "True" && current) return undefined;
-  const why = ready && current ? `${ready.reason}: ${ready.message}` : "its controller has not validated its current spec yet";
+  if (ready?.status === "True") return undefined;
+  const why = ready ? `${ready.reason}: ${ready.message}` : "its controller has not validated it yet";
   return notReady(ResourceReason.ProviderNotReady, `Provider "${name}" is not Ready (${why})`);
 }
 
@@ -102,6 +106,25 @@ function sourceGate(resource: Resource, provider: Provider): Verdict | undefined
     return notReady(ResourceReason.SourceMismatch, `${field} is set but Provider "${name}" serves ${resource.spec.type} from "${offered}"; use spec.${resource.spec.type}.${offered} or another Provider`);
   }
   return undefined;
+}
+
+/**
+ * What a Provider's Resources depend on, as one comparable string: its spec (generation), its
+ * deletion and its Ready condition. Status-only changes of other fields (resourceCount, compute
+ * figures) leave it unchanged, so they do not wake every Resource of a large Provider.
+ */
+export function providerRelevance(provider: Provider): string {
+  const ready = readyOf(provider.status?.conditions);
+  return JSON.stringify([provider.metadata?.generation, provider.metadata?.deletionTimestamp ?? null, ready?.status, ready?.reason, ready?.message, ready?.observedGeneration]);
+}
+
+/**
+ * The inputs a backend check depends on: the Resource's spec and, of its Provider, only the type
+ * and the block of that type (a displayName edit re-checks nothing).
+ */
+export function checkInputs(resource: Resource, provider: Provider, configMapVersion: string | undefined): unknown[] {
+  const spec = provider.spec;
+  return [resource.metadata?.generation, resource.spec, spec.type, spec[spec.type], configMapVersion];
 }
 
 /** What a backend told about one file or object. */

@@ -21,12 +21,14 @@ import { providerKindRef, reportingInstance, resourceKindRef } from "./providerR
 import { defaultProbeEnv, type ProbeEnv, type ProbeResult, probeFor, runProbe } from "./resourceProbes.ts";
 import {
   available,
+  checkInputs,
   type CheckRecord,
   checkStillValid,
   defaultRecheckPolicy,
   nextRecord,
   notReady,
   providerGate,
+  providerRelevance,
   type RecheckPolicy,
   ResourceReason,
   recheckDelay,
@@ -80,8 +82,7 @@ interface Remembered {
 }
 
 function fingerprintOf(resource: Resource, provider: Provider, configMapVersion: string | undefined): string {
-  const inputs = [resource.metadata?.generation, resource.spec, provider.metadata?.generation, provider.spec, configMapVersion];
-  return createHash("sha256").update(JSON.stringify(inputs)).digest("base64url");
+  return createHash("sha256").update(JSON.stringify(checkInputs(resource, provider, configMapVersion))).digest("base64url");
 }
 
 function capacityOf(ctx: ReconcileContext, provider: Provider): Capacity | Verdict {
@@ -188,6 +189,26 @@ function resourcesIn(cache: () => Cache<Resource> | undefined, index: string, va
 
 const namespacedName = (obj: KubernetesObject): string => `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
 
+/**
+ * Provider events → its Resources, only when providerRelevance changed (or the Provider is
+ * gone). It reads the cached Provider, not the event's object: the watch calls this with the
+ * old then the current version, and only the first call after a change may enqueue.
+ */
+function onRelevantProviderChange(caches: () => { resources: Cache<Resource>; providers: Cache<Provider> } | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  const seen = new Map<string, string>();
+  return (obj) => {
+    const c = caches();
+    if (!c) return [];
+    const key = namespacedName(obj);
+    const current = c.providers.get({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" });
+    const relevance = current ? providerRelevance(current) : undefined;
+    if (relevance !== undefined && seen.get(key) === relevance) return [];
+    if (relevance === undefined) seen.delete(key);
+    else seen.set(key, relevance);
+    return c.resources.byIndex(byProvider, key).map((r) => ({ namespace: r.metadata?.namespace ?? "", name: r.metadata?.name ?? "" }));
+  };
+}
+
 /** The controller as the manager registers it. */
 export function resourceController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; policy?: RecheckPolicy } = {}): ControllerOptions {
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -205,16 +226,18 @@ export function resourceController(kubeConfig: KubeConfig, opts: { logger?: wins
     ...(opts.policy ? { policy: opts.policy } : {}),
   });
   let resources: Cache<Resource> | undefined;
+  let providers: Cache<Provider> | undefined;
   return {
     name: resourceControllerName,
     for: resourceKindRef,
     reconcile: async (key, ctx) => {
       resources ??= indexedResources(ctx.cache<Resource>(resourceKindRef));
+      providers ??= ctx.cache<Provider>(providerKindRef);
       return reconcile(key, ctx);
     },
     concurrency: 4,
     watches: [
-      { kind: providerKindRef, map: resourcesIn(() => resources, byProvider, namespacedName) },
+      { kind: providerKindRef, map: onRelevantProviderChange(() => (resources && providers ? { resources, providers } : undefined)) },
       { kind: configMapKindRef, map: resourcesIn(() => resources, byConfigMap, namespacedName) },
       { kind: nodeKindRef, map: resourcesIn(() => resources, byType, () => "compute") },
       // Admission is first come, first served: any change to a compute Resource can move the others.

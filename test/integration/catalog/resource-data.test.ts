@@ -82,7 +82,7 @@ describe("Resource controller: data Resources (manager process, real backends)",
       // CEL refuses most invalid Providers at admission; this one passes CEL and fails readiness.
       await w.createProvider("broken", { type: "service", service: {} });
       await w.createResource("on-broken", { providerRef: { name: "broken" }, type: "service", service: { image: "busybox", cwl: { document: { cwlVersion: "v1.2", class: "CommandLineTool", baseCommand: "true", inputs: [], outputs: [] } } } });
-      const r = await w.readyWith("on-broken", { status: "False", reason: "ProviderNotReady" });
+      const r = await w.readyWith("on-broken", { status: "False", reason: "ProviderNotReady", message: /MissingField/ });
       assert.match(readyOf(r)?.message ?? "", /Provider "broken" is not Ready \(MissingField: spec\.service\.defaultImage or spec\.service\.registry\.server is required/);
     });
   });
@@ -256,13 +256,13 @@ describe("Resource controller: data Resources (manager process, real backends)",
   });
 
   describe("idempotency", () => {
-    it("is idempotent: a Provider event re-runs every Resource, which writes nothing and asks no backend again", async () => {
+    it("is idempotent: a Provider edit that does not touch its backend re-runs every Resource, which writes nothing and asks no backend", async () => {
       const names = ["tile", "object", "provence-june", "stations", "bad-size"];
       const before = await Promise.all(names.map((n) => w.getResource(n)));
       const requestsBefore = { files: files.requests.length, stac: stac.requests.length };
       const reconcilesBefore = await w.resourceReconciles();
-      await Promise.all(["files", "objects", "stac", "db"].map((p) => w.annotateProvider(p, { "example.com/touched": String(Date.now()) })));
-      // Each annotation is a Provider event: it enqueues that Provider's Resources.
+      await Promise.all(["files", "objects", "stac", "db"].map((p) => w.patchProviderSpec(p, { displayName: `edited ${Date.now()}` })));
+      // A new generation is a relevant Provider change: it enqueues that Provider's Resources.
       const { eventually } = await import("../../support/eventually.ts");
       await eventually("the Resources reconciled again", async () => (await w.resourceReconciles()) >= reconcilesBefore + names.length);
       await new Promise((r) => setTimeout(r, 1000));
@@ -270,6 +270,11 @@ describe("Resource controller: data Resources (manager process, real backends)",
       assert.deepEqual(after.map((r) => r.metadata?.resourceVersion), before.map((r) => r.metadata?.resourceVersion), "no status write");
       assert.equal(files.requests.length, requestsBefore.files, "no HTTP request to the file server");
       assert.equal(stac.requests.length, requestsBefore.stac, "no STAC request");
+      // A status-only or metadata-only Provider event wakes no Resource at all.
+      const settled = await w.resourceReconciles();
+      await Promise.all(["files", "stac"].map((p) => w.annotateProvider(p, { "example.com/touched": "1" })));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await w.resourceReconciles(), settled, "an annotation on a Provider reconciles no Resource");
     });
   });
 });

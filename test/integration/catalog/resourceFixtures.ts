@@ -23,6 +23,8 @@ export interface CatalogWorld {
   getProvider(name: string): Promise<Provider>;
   /** Merge-patches metadata (e.g. an annotation: a Provider event without a spec change). */
   annotateProvider(name: string, annotations: Record<string, string>): Promise<void>;
+  /** Merge-patches spec (a new generation). */
+  patchProviderSpec(name: string, spec: Partial<ProviderSpec>): Promise<void>;
   createResource(name: string, spec: Omit<ResourceSpec, "title" | "visibility"> & Partial<ResourceSpec>): Promise<Resource>;
   getResource(name: string): Promise<Resource>;
   patchResourceSpec(name: string, spec: Partial<ResourceSpec>): Promise<void>;
@@ -32,7 +34,7 @@ export interface CatalogWorld {
   patchConfigMap(name: string, data: Record<string, string>): Promise<void>;
   eventsFor(resourceName: string): Promise<EventsV1Event[]>;
   /** Waits until Ready has this status and reason for the current generation. */
-  readyWith(name: string, want: { status: "True" | "False"; reason: string }, timeoutMs?: number): Promise<Resource>;
+  readyWith(name: string, want: { status: "True" | "False"; reason: string; message?: RegExp }, timeoutMs?: number): Promise<Resource>;
   providerReady(name: string): Promise<Provider>;
   /** controller_runtime_reconcile_total of the resource controller. */
   resourceReconciles(): Promise<number>;
@@ -109,6 +111,9 @@ export async function catalogWorld(cluster: TestCluster, prefix: string, identit
     annotateProvider: async (name, annotations) => {
       await api.patchNamespacedCustomObject({ ...at("providers", name), body: { metadata: { annotations } } }, asMerge);
     },
+    patchProviderSpec: async (name, spec) => {
+      await api.patchNamespacedCustomObject({ ...at("providers", name), body: { spec } }, asMerge);
+    },
     createResource: async (name, spec) =>
       (await api.createNamespacedCustomObject({
         group,
@@ -139,7 +144,8 @@ export async function catalogWorld(cluster: TestCluster, prefix: string, identit
       eventually(`Resource ${name} Ready=${want.status} ${want.reason}`, async () => {
         const r = await getResource(name);
         const c = readyOf(r);
-        return c?.status === want.status && c.reason === want.reason && r.status?.observedGeneration === r.metadata?.generation ? r : undefined;
+        const matches = c?.status === want.status && c.reason === want.reason && (!want.message || want.message.test(c.message));
+        return matches && r.status?.observedGeneration === r.metadata?.generation ? r : undefined;
       }, timeoutMs),
     providerReady: (name) =>
       eventually(`Provider ${name} Ready`, async () => {
