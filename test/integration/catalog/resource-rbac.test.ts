@@ -67,7 +67,10 @@ describe("Resource controller: runs with the catalog role only", function () {
     await w.createSecret("headers", { authorization: "Bearer t0ken" });
     await w.createProvider("files", { type: "data", data: { source: "url", url: { headersSecretRef: { name: "headers" } } } });
     await w.createResource("a", { providerRef: { name: "files" }, type: "data", data: { url: { url: `${files.url}/a.txt` } } });
-    assert.equal((await w.readyWith("a", { status: "True", reason: "Available" })).status?.data?.sizeBytes, 3);
+    const a = await w.readyWith("a", { status: "True", reason: "Available" });
+    assert.equal(a.status?.data?.sizeBytes, 3);
+    assert.equal(files.headers.get("/a.txt")?.authorization, "Bearer t0ken", "the Provider's header Secret was read and sent");
+    assert.doesNotMatch(JSON.stringify(a), /t0ken/);
     await w.createProvider("tools", { type: "service", service: { defaultImage: "busybox" } });
     await w.createConfigMap("tool", { "tool.cwl": "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: 'true'\ninputs: []\noutputs: []\n" });
     await w.createResource("t", { providerRef: { name: "tools" }, type: "service", service: { cwl: { configMapRef: { name: "tool", key: "tool.cwl" } } } });

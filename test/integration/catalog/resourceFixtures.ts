@@ -168,6 +168,8 @@ export interface FileServer {
   requests: string[];
   /** Paths answered 503 while listed here. */
   unavailable: Set<string>;
+  /** The request headers last seen per path. */
+  headers: Map<string, http.IncomingHttpHeaders>;
   close(): Promise<void>;
 }
 
@@ -188,9 +190,11 @@ export async function startFileServer(files: Record<string, Buffer | string>): P
   const map = new Map(Object.entries(files).map(([k, v]) => [k, Buffer.from(v)]));
   const requests: string[] = [];
   const unavailable = new Set<string>();
+  const headers = new Map<string, http.IncomingHttpHeaders>();
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://files.local").pathname;
     requests.push(`${req.method} ${path}`);
+    headers.set(path, req.headers);
     const refusal = unavailable.has(path) ? 503 : req.method === "HEAD" && path.startsWith("/no-head/") ? 405 : 0;
     if (refusal) {
       res.writeHead(refusal).end();
@@ -205,7 +209,7 @@ export async function startFileServer(files: Record<string, Buffer | string>): P
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, files: map, requests, unavailable, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}`, files: map, requests, unavailable, headers, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 export const sha256 = (content: string | Buffer): string => createHash("sha256").update(content).digest("hex");
