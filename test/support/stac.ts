@@ -2,6 +2,7 @@
 // /collections/{id}, /collections/{id}/items, GET and POST /search with collections, bbox,
 // datetime, limit and the Query extension's eo:cloud_cover) serving a few Sentinel-2-like
 // items written here. Tests and demos use it; it records the requests it answered.
+// For a demo: `node test/support/stac.ts [PORT]` serves until interrupted.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -134,7 +135,7 @@ async function bodyOf(req: http.IncomingMessage): Promise<string> {
 }
 
 /** Starts the STAC API on 127.0.0.1 (a free port). */
-export async function startStacServer(items: readonly StacItem[] = sentinelItems, collections: readonly StacCollection[] = sentinelCollections): Promise<StacServer> {
+export async function startStacServer(items: readonly StacItem[] = sentinelItems, collections: readonly StacCollection[] = sentinelCollections, port = 0): Promise<StacServer> {
   const state = { requests: [] as string[], refusePost: false };
   const send = (res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void => {
     res.writeHead(status, { "content-type": type });
@@ -166,10 +167,10 @@ export async function startStacServer(items: readonly StacItem[] = sentinelItems
       return send(res, 404, { code: "NotFound", description: url.pathname });
     })().catch((err: unknown) => send(res, 400, { code: "BadRequest", description: String(err) }));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     requests: state.requests,
     get refusePost() {
       return state.refusePost;
@@ -179,4 +180,9 @@ export async function startStacServer(items: readonly StacItem[] = sentinelItems
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+if (import.meta.main) {
+  const server = await startStacServer(sentinelItems, sentinelCollections, Number(process.argv[2] ?? 0));
+  process.stdout.write(`STAC API on ${server.url} (collections: ${sentinelCollections.map((c) => c.id).join(", ")})\n`);
 }
