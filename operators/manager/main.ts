@@ -5,6 +5,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
+import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
@@ -26,6 +27,7 @@ export interface ControllerEnv {
 const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
   resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }) }),
+  "access-grant": (env) => accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }) }),
   "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
   peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace }),
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),

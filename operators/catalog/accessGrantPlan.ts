@@ -1,0 +1,118 @@
+// What an AccessGrant means, as pure decisions: which backend action its Resource and mode call
+// for (or why none), whether it is live or expired, who it is for as a visibility Caller, and the
+// names derived from it. No I/O and no clock here: the reconciler passes `now` in.
+import type { PeerApproval, Caller } from "./visibility.ts";
+import type { ReadSource } from "./backends/postgresGrant.ts";
+import type { S3GrantScope } from "./backends/s3Grant.ts";
+import type { AccessGrant, Grantee } from "../schema/accessGrant.ts";
+import type { PostgresConnection, Provider, S3Connection } from "../schema/provider.ts";
+import type { Resource } from "../schema/resource.ts";
+
+export const AccessGrantReason = {
+  Issued: "Issued",
+  UnsupportedGrant: "UnsupportedGrant",
+  ResourceNotFound: "ResourceNotFound",
+  ProviderNotFound: "ProviderNotFound",
+  CredentialsNotFound: "CredentialsNotFound",
+  NotVisible: "NotVisible",
+  BackendError: "BackendError",
+  Expired: "Expired",
+} as const;
+export type AccessGrantReason = (typeof AccessGrantReason)[keyof typeof AccessGrantReason];
+
+/** The backend action one grant calls for. */
+export type GrantAction =
+  | { kind: "postgres-read"; connection: PostgresConnection; source: ReadSource }
+  | { kind: "postgres-write"; connection: PostgresConnection; schema: string }
+  | { kind: "s3-read"; connection: S3Connection; scope: S3GrantScope }
+  | { kind: "s3-write"; connection: S3Connection; scope: S3GrantScope };
+
+export type GrantActionDecision = { ok: true; action: GrantAction } | { ok: false; reason: AccessGrantReason; message: string };
+
+function unsupported(message: string): GrantActionDecision {
+  return { ok: false, reason: AccessGrantReason.UnsupportedGrant, message };
+}
+
+function postgresReadSource(pg: NonNullable<NonNullable<Resource["spec"]["data"]>["postgres"]>): ReadSource | undefined {
+  if (pg.query) return { kind: "query", sql: pg.query };
+  if (!pg.table) return undefined;
+  return { kind: "table", schema: pg.table.schema ?? "public", table: pg.table.name, ...(pg.table.columns ? { columns: pg.table.columns } : {}) };
+}
+
+function sourceOf(provider: Provider): string {
+  return provider.spec.data?.source ?? "unknown";
+}
+
+function dataAction(resource: Resource, provider: Provider): GrantActionDecision {
+  const data = resource.spec.data ?? {};
+  const backend = provider.spec.data;
+  const source = data.postgres ? postgresReadSource(data.postgres) : undefined;
+  if (source && backend?.postgres) return { ok: true, action: { kind: "postgres-read", connection: backend.postgres, source } };
+  if (data.s3 && backend?.s3) return { ok: true, action: { kind: "s3-read", connection: backend.s3, scope: { kind: "exact", bucket: data.s3.bucket, prefix: data.s3.key } } };
+  return unsupported(`spec.mode read is not supported for this data Resource (source ${sourceOf(provider)}): only postgres and s3 data can be granted`);
+}
+
+/** The Resource's prefix is the Resource's; each grant writes under a prefix of its own below it. */
+function grantsUnder(prefix: string | undefined): { under?: string } {
+  if (!prefix) return {};
+  return { under: prefix.endsWith("/") ? prefix : `${prefix}/` };
+}
+
+function storageAction(resource: Resource, provider: Provider): GrantActionDecision {
+  const storage = resource.spec.storage ?? {};
+  const backend = provider.spec.storage;
+  if (storage.s3 && backend?.s3) {
+    return { ok: true, action: { kind: "s3-write", connection: backend.s3, scope: { kind: "prefix", bucket: storage.s3.bucket, ...grantsUnder(storage.s3.prefix) } } };
+  }
+  if (storage.postgres && backend?.postgres) return { ok: true, action: { kind: "postgres-write", connection: backend.postgres, schema: storage.postgres.schema } };
+  return unsupported("spec.mode write: the storage Resource and its Provider do not name the same backend (s3 or postgres)");
+}
+
+/** The backend action for `mode` on `resource` of `provider`, or why there is none. */
+export function decideGrantAction(mode: string, resource: Resource, provider: Provider): GrantActionDecision {
+  const type = resource.spec.type;
+  if (type === "data" && mode === "read") return dataAction(resource, provider);
+  if (type === "storage" && mode === "write") return storageAction(resource, provider);
+  return unsupported(`spec.mode ${mode} is not supported on a ${type} Resource: grant read on data, write on storage`);
+}
+
+/** A grant's phase at `now`: live (with the delay until it expires) or expired. */
+export function grantPhase(expiresAt: string, now: Date): { expired: true } | { expired: false; remainingMs: number } {
+  const at = Date.parse(expiresAt);
+  if (Number.isNaN(at)) return { expired: true };
+  const remainingMs = at - now.getTime();
+  return remainingMs <= 0 ? { expired: true } : { expired: false, remainingMs };
+}
+
+/** The visibility Caller a grantee stands for; a ServiceAccount is a local user. */
+export function granteeCaller(grantee: Grantee, peerApproval: (peer: string) => PeerApproval, groupsOfUser: readonly string[] = []): Caller {
+  switch (grantee.kind) {
+    case "Peer":
+      return { kind: "peer", cluster: grantee.name, approval: peerApproval(grantee.name), signature: "Verified" };
+    case "Group":
+      return { kind: "local", user: "", groups: [grantee.name] };
+    case "ServiceAccount":
+      return { kind: "local", user: `system:serviceaccount:${grantee.namespace ?? ""}:${grantee.name}`, groups: [] };
+    default:
+      return { kind: "local", user: grantee.name, groups: groupsOfUser };
+  }
+}
+
+/** The Secret holding the grant's credentials. */
+export function credentialsSecretName(grantName: string): string {
+  return `${grantName}-credentials`;
+}
+
+/** Backend names come from the UID: a deleted and re-created grant of the same name gets new ones. */
+export function grantKey(grant: AccessGrant): string {
+  const uid = grant.metadata?.uid;
+  if (!uid) throw new Error("an AccessGrant without metadata.uid cannot be issued");
+  return `g-${uid}`;
+}
+
+/** The RBAC subject of a grantee that may read the Secret (a Peer reads it through the API only). */
+export function granteeSubject(grantee: Grantee): { kind: string; name: string; apiGroup?: string; namespace?: string } | undefined {
+  if (grantee.kind === "User" || grantee.kind === "Group") return { kind: grantee.kind, name: grantee.name, apiGroup: "rbac.authorization.k8s.io" };
+  if (grantee.kind === "ServiceAccount") return { kind: "ServiceAccount", name: grantee.name, namespace: grantee.namespace ?? "" };
+  return undefined;
+}
