@@ -1,0 +1,133 @@
+// Signed outgoing federation requests: every request to a peer carries this cluster's
+// signature (requestSigning) and is abandoned at its deadline (AbortSignal), so a slow or dead
+// peer costs at most the deadline. The private key is read once from the Identity's key Secret
+// with the caller's (the API's own) kubeconfig, and never logged or returned.
+import { randomBytes } from "node:crypto";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { defaultIdentityKeySecret, identityPrivateKeyField } from "../discovery/contracts.ts";
+import { kindRefOf } from "../schema/kind.ts";
+import { identityKind, type Identity } from "../schema/identity.ts";
+import { signRequest } from "./requestSigning.ts";
+
+export interface SigningIdentity {
+  /** This cluster's name: the key id peers look our key up by. */
+  clusterName: string;
+  privateKeyPem: string;
+}
+
+export interface SignedRequest {
+  /** The peer's API endpoint (Peer.status.descriptor.apiEndpoint), e.g. https://b.example:8443. */
+  endpoint: string;
+  /** The peer's cluster name: the audience of the signature. */
+  audience: string;
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  /** Path and query, starting with '/'. */
+  target: string;
+  /** JSON body (sent as application/json). */
+  body?: unknown;
+  /** Extra headers (e.g. the project claim); the signature headers win on a clash. */
+  headers?: Record<string, string>;
+  deadlineMs: number;
+  signal?: AbortSignal;
+}
+
+export interface SignedResponse {
+  status: number;
+  body: unknown;
+}
+
+export class FederationRequestError extends Error {
+  readonly code: "Timeout" | "Unreachable" | "BadResponse" | "Refused";
+  readonly status: number | undefined;
+
+  constructor(code: FederationRequestError["code"], message: string, status?: number) {
+    super(message);
+    this.name = "FederationRequestError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export function newNonce(): string {
+  return randomBytes(18).toString("base64url");
+}
+
+function joinUrl(endpoint: string, target: string): string {
+  return endpoint.replace(/\/+$/, "") + target;
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new FederationRequestError("BadResponse", `the peer answered ${response.status} with a body that is not JSON`, response.status);
+  }
+}
+
+function failureOf(err: unknown, req: SignedRequest): FederationRequestError {
+  if (err instanceof FederationRequestError) return err;
+  const name = err instanceof Error ? err.name : "";
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new FederationRequestError("Timeout", `${req.audience} did not answer within ${req.deadlineMs} ms`);
+  }
+  return new FederationRequestError("Unreachable", `${req.audience} at ${req.endpoint} cannot be reached`);
+}
+
+/**
+ * Sends one signed request and returns the parsed JSON answer (any status: the caller decides
+ * what a 4xx means). Throws FederationRequestError on timeout, network failure or a non-JSON body.
+ */
+export async function signedFetch(identity: SigningIdentity, req: SignedRequest, now: number = Date.now()): Promise<SignedResponse> {
+  const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+  const signature = signRequest(
+    { method: req.method, target: req.target, ...(body === undefined ? {} : { body }), keyId: identity.clusterName, audience: req.audience, now, nonce: newNonce() },
+    identity.privateKeyPem,
+  );
+  const timeout = AbortSignal.timeout(req.deadlineMs);
+  const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+  try {
+    const response = await fetch(joinUrl(req.endpoint, req.target), {
+      method: req.method,
+      headers: { ...req.headers, ...(body === undefined ? {} : { "content-type": "application/json" }), ...signature },
+      ...(body === undefined ? {} : { body }),
+      signal,
+    });
+    return { status: response.status, body: await readJson(response) };
+  } catch (err) {
+    throw failureOf(err, req);
+  }
+}
+
+/**
+ * This cluster's signing identity: the (single) Identity's clusterName and the private key from
+ * its key Secret (spec.keySecretRef, default contracts.defaultIdentityKeySecret). Read with
+ * `kubeConfig` — the API's own credentials, which RBAC lets read that one Secret.
+ */
+export async function loadSigningIdentity(kubeConfig: KubeConfig): Promise<SigningIdentity> {
+  const ref = kindRefOf(identityKind);
+  const objects = kubeConfig.makeApiClient(CustomObjectsApi);
+  const list = (await objects.listClusterCustomObject({ group: ref.group, version: ref.version, plural: ref.plural })) as { items?: Identity[] };
+  const identity = list.items?.[0];
+  if (!identity) throw new Error("no Identity object exists; create one (kind Identity) before sending federation requests");
+  const secretRef = identity.spec.keySecretRef ?? defaultIdentityKeySecret;
+  const secret = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: secretRef.namespace, name: secretRef.name });
+  const encoded = secret.data?.[identityPrivateKeyField];
+  if (!encoded) {
+    throw new Error(`Secret ${secretRef.namespace}/${secretRef.name} has no data.${identityPrivateKeyField}; the discovery controller generates it`);
+  }
+  return { clusterName: identity.spec.clusterName, privateKeyPem: Buffer.from(encoded, "base64").toString("utf8") };
+}
+
+/** Loads the identity on first use and keeps it; a failed load is retried on the next call. */
+export function cachedSigningIdentity(load: () => Promise<SigningIdentity>): () => Promise<SigningIdentity> {
+  let pending: Promise<SigningIdentity> | undefined;
+  return () => {
+    pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
