@@ -1,0 +1,191 @@
+// Catalog search, pure: filters (text over title/description/tags, type, tags, provider),
+// a stable order (namespace/name), pagination with an opaque continue token, and visibility
+// decided by decideVisibility for every item — the search never has its own rules.
+// The HTTP layer feeds it candidates from the informer cache (indexes narrow them first).
+import type { Project } from "../schema/project.ts";
+import type { Resource } from "../schema/resource.ts";
+import { type Caller, decideVisibility, type ProjectMemberships } from "./visibility.ts";
+
+export const defaultPageSize = 50;
+export const maxPageSize = 500;
+
+export interface CatalogQuery {
+  /** Case-insensitive substring of title, description or a tag. */
+  text?: string;
+  type?: string;
+  /** Every listed tag must be present (case-insensitive). */
+  tags?: readonly string[];
+  /** Provider name (in the Resource's namespace). */
+  provider?: string;
+  limit?: number;
+  /** The opaque token of the previous page. */
+  continueToken?: string;
+}
+
+export interface CatalogItem {
+  /** The cluster the Resource lives in (set by the federated search; local search sets this cluster's name). */
+  origin?: string;
+  namespace: string;
+  name: string;
+  type: string;
+  title: string;
+  description?: string;
+  tags: string[];
+  provider: string;
+  visibility: string;
+  projects?: string[];
+  ready: boolean;
+}
+
+export interface CatalogPage {
+  items: CatalogItem[];
+  /** Present when more items follow: pass it back as `continue`. */
+  continue?: string;
+}
+
+/** A query the search cannot run; `field` names the query parameter. */
+export class CatalogQueryError extends Error {
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = "CatalogQueryError";
+    this.field = field;
+  }
+}
+
+/** Index functions for an informer cache of Resources (values are lower-cased). */
+export const catalogIndexes = {
+  type: (r: Resource): string[] => [r.spec.type],
+  tag: (r: Resource): string[] => (r.spec.tags ?? []).map((t) => t.toLowerCase()),
+  provider: (r: Resource): string[] => [r.spec.providerRef.name],
+} as const;
+
+/** Project objects → the memberships decideVisibility reads. */
+export function projectMemberships(projects: readonly Project[]): ProjectMemberships {
+  return new Map(
+    projects.map((p) => [
+      p.metadata.name ?? "",
+      { users: p.spec.members.users ?? [], groups: p.spec.members.groups ?? [], clusters: p.spec.members.clusters ?? [] },
+    ]),
+  );
+}
+
+function keyOf(r: { namespace?: string; name?: string }): string {
+  return `${r.namespace ?? ""}/${r.name ?? ""}`;
+}
+
+export function encodeContinue(afterKey: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, after: afterKey })).toString("base64url");
+}
+
+export function decodeContinue(token: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { v?: unknown; after?: unknown };
+    if (parsed.v === 1 && typeof parsed.after === "string") return parsed.after;
+  } catch {
+    // fall through: a token we did not issue
+  }
+  throw new CatalogQueryError("continue", "continue is not a token this server issued; start again without it");
+}
+
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return defaultPageSize;
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    throw new CatalogQueryError("limit", `limit must be an integer between 1 and ${maxPageSize}`);
+  }
+  return limit;
+}
+
+function matchesText(r: Resource, text: string | undefined): boolean {
+  if (!text) return true;
+  const needle = text.toLowerCase();
+  const haystack = [r.spec.title, r.spec.description ?? "", ...(r.spec.tags ?? [])];
+  return haystack.some((s) => s.toLowerCase().includes(needle));
+}
+
+function matchesFilters(r: Resource, q: CatalogQuery): boolean {
+  if (q.type && r.spec.type !== q.type) return false;
+  if (q.provider && r.spec.providerRef.name !== q.provider) return false;
+  const tags = (r.spec.tags ?? []).map((t) => t.toLowerCase());
+  if (q.tags && !q.tags.every((t) => tags.includes(t.toLowerCase()))) return false;
+  return matchesText(r, q.text);
+}
+
+function isReady(r: Resource): boolean {
+  return (r.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+/** The catalog view of a Resource: spec facts only, never status details or backend config. */
+export function catalogItem(r: Resource, origin?: string): CatalogItem {
+  return {
+    ...(origin ? { origin } : {}),
+    namespace: r.metadata.namespace ?? "",
+    name: r.metadata.name ?? "",
+    type: r.spec.type,
+    title: r.spec.title,
+    ...(r.spec.description ? { description: r.spec.description } : {}),
+    tags: [...(r.spec.tags ?? [])],
+    provider: r.spec.providerRef.name,
+    visibility: r.spec.visibility,
+    ...(r.spec.projects ? { projects: [...r.spec.projects] } : {}),
+    ready: isReady(r),
+  };
+}
+
+/**
+ * One page of the Resources `caller` may see that match `query`, in namespace/name order.
+ * `candidates` may be any superset of the matches (e.g. one index bucket).
+ */
+export interface SearchViewer {
+  caller: Caller;
+  memberships: ProjectMemberships;
+  /** This cluster's name, set as each item's origin when given. */
+  origin?: string;
+}
+
+export function searchCatalog(candidates: readonly Resource[], query: CatalogQuery, viewer: SearchViewer): CatalogPage {
+  const { caller, memberships, origin } = viewer;
+  const limit = pageLimit(query.limit);
+  const after = query.continueToken === undefined ? undefined : decodeContinue(query.continueToken);
+  const visible = candidates
+    .filter((r) => after === undefined || keyOf(r.metadata) > after)
+    .filter((r) => matchesFilters(r, query))
+    .filter((r) => decideVisibility({ visibility: r.spec.visibility, ...(r.spec.projects ? { projects: r.spec.projects } : {}) }, caller, memberships).visible)
+    .sort((a, b) => (keyOf(a.metadata) < keyOf(b.metadata) ? -1 : keyOf(a.metadata) > keyOf(b.metadata) ? 1 : 0));
+  const page = visible.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => catalogItem(r, origin)),
+    ...(visible.length > limit && last ? { continue: encodeContinue(keyOf(last.metadata)) } : {}),
+  };
+}
+
+export interface PeerOutcome {
+  cluster: string;
+  items?: readonly CatalogItem[];
+  error?: { code: string; message: string };
+}
+
+export interface FederatedResult {
+  items: CatalogItem[];
+  errors: { cluster: string; code: string; message: string }[];
+}
+
+/**
+ * Local items plus every peer's, each tagged with its origin, de-duplicated by
+ * origin/namespace/name (first wins: local before peers), ordered by origin then key.
+ */
+export function mergeFederated(localCluster: string, local: readonly CatalogItem[], peers: readonly PeerOutcome[]): FederatedResult {
+  const seen = new Map<string, CatalogItem>();
+  const add = (origin: string, item: CatalogItem): void => {
+    const tagged = { ...item, origin };
+    const key = `${origin}/${keyOf(tagged)}`;
+    if (!seen.has(key)) seen.set(key, tagged);
+  };
+  for (const item of local) add(localCluster, item);
+  for (const p of peers) for (const item of p.items ?? []) add(p.cluster, item);
+  const items = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item);
+  const errors = peers.filter((p) => p.error).map((p) => ({ cluster: p.cluster, code: p.error?.code ?? "Error", message: p.error?.message ?? "" }));
+  return { items, errors };
+}
