@@ -10,6 +10,7 @@ import { networkKind } from "../schema/network.ts";
 import { peerKind } from "../schema/peer.ts";
 import { providerKind } from "../schema/provider.ts";
 import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
+import { registerGrantsRoutes } from "./grantsRoutes.ts";
 import { buildServer, loggerOptions } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
@@ -66,7 +67,10 @@ async function main(): Promise<void> {
   const app = buildServer({
     kubeConfig,
     kinds: servedKinds,
-    routes: [(app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace })],
+    routes: [
+      (app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace }),
+      (app) => registerGrantsRoutes(app, { kubeConfig }),
+    ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",
   });

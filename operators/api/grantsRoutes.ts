@@ -1,0 +1,144 @@
+// The Grants API (local part): request an AccessGrant, read its status, read its credentials —
+// every call made with the caller's own token, so Kubernetes RBAC decides. The credentials come
+// from the grant's Secret, which the AccessGrant controller lets only the grantee read: anyone
+// else gets the API server's 403. The grantee defaults to the caller (a SelfSubjectReview made
+// with the caller's token says who that is).
+import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static, type TSchema } from "typebox";
+import { credentialsSecretName } from "../catalog/accessGrantPlan.ts";
+import { accessGrantKind } from "../schema/accessGrant.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { ErrorResponse, kindSchemas, NamespaceName, ObjectName } from "./kind-schemas.ts";
+import { toObjectView } from "./view.ts";
+
+export interface GrantsDeps {
+  kubeConfig: KubeConfig;
+}
+
+export const grantsBase = "/api/v1/namespaces/:namespace/grants";
+const tags = ["Grants"];
+const errors = (...codes: number[]): Record<number, TSchema> => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+
+export const GrantRequest = Type.Object(
+  {
+    name: ObjectName,
+    resource: Type.String({ minLength: 1, maxLength: 253, description: "the Resource (in this namespace) to grant access to" }),
+    mode: Type.Union([Type.Literal("read"), Type.Literal("write")], { description: "read (data) or write (storage)" }),
+    expiresAt: Type.String({ format: "date-time", description: "RFC 3339; the credentials stop working then" }),
+    grantee: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal("User"), Type.Literal("Group"), Type.Literal("ServiceAccount")]),
+          name: Type.String({ minLength: 1, maxLength: 253 }),
+          namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+        },
+        { additionalProperties: false, description: "who receives the credentials (default: the caller)" },
+      ),
+    ),
+    purpose: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type GrantRequest = Static<typeof GrantRequest>;
+
+const Params = Type.Object({ namespace: NamespaceName });
+const NamedParams = Type.Object({ namespace: NamespaceName, name: ObjectName });
+const Credentials = Type.Object(
+  {
+    grant: Type.String(),
+    secret: Type.String({ description: "the Secret the credentials are kept in" }),
+    data: Type.Record(Type.String(), Type.String(), { description: "e.g. host, port, database, username, password, view — or endpoint, bucket, prefix, accessKeyId, secretAccessKey" }),
+  },
+  { additionalProperties: false },
+);
+
+const onRequest = async (request: FastifyRequest): Promise<void> => {
+  bearerToken(request.headers.authorization);
+};
+
+/** The caller's user name, as the API server authenticated the token. */
+async function callerName(kc: KubeConfig): Promise<string> {
+  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
+  const user = review.status?.userInfo?.username;
+  if (!user) throw new ApiError(422, "Unprocessable", "the API server did not say who the caller is; give body.grantee");
+  return user;
+}
+
+/** A ServiceAccount's user name becomes a ServiceAccount grantee (RBAC subject of its own kind). */
+export function granteeOfUser(user: string): { kind: "User" | "ServiceAccount"; name: string; namespace?: string } {
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user);
+  if (sa?.[1] && sa[2]) return { kind: "ServiceAccount", namespace: sa[1], name: sa[2] };
+  return { kind: "User", name: user };
+}
+
+/** The AccessGrant a request asks for. */
+export function grantObject(body: GrantRequest, grantee: { kind: string; name: string; namespace?: string }): Record<string, unknown> {
+  if (Number.isNaN(Date.parse(body.expiresAt))) throw new ApiError(400, "BadRequest", "body.expiresAt must be an RFC 3339 date-time", { field: "body.expiresAt" });
+  if (grantee.kind === "ServiceAccount" && !grantee.namespace) throw new ApiError(400, "BadRequest", "body.grantee.namespace is required for a ServiceAccount", { field: "body.grantee.namespace" });
+  return {
+    apiVersion: `${accessGrantKind.group}/${accessGrantKind.version}`,
+    kind: accessGrantKind.kind,
+    metadata: { name: body.name },
+    spec: { resourceRef: { name: body.resource }, grantee, mode: body.mode, expiresAt: body.expiresAt, ...(body.purpose ? { purpose: body.purpose } : {}) },
+  };
+}
+
+export function registerGrantsRoutes(app: FastifyInstance, deps: GrantsDeps): void {
+  const cluster = serverCluster(deps.kubeConfig);
+  const as = (request: FastifyRequest): KubeConfig => callerKubeConfig(cluster, bearerToken(request.headers.authorization));
+  const schemas = kindSchemas(accessGrantKind);
+  const at = { group: accessGrantKind.group, version: accessGrantKind.version, plural: accessGrantKind.plural };
+
+  app.post(grantsBase, {
+    onRequest,
+    schema: {
+      operationId: "requestGrant",
+      summary: "Request an AccessGrant on a Resource of this namespace (as the caller; the grantee defaults to the caller)",
+      tags,
+      params: Params,
+      body: GrantRequest,
+      response: { 201: schemas.object, ...errors(400, 401, 403, 409, 422) },
+    },
+    handler: async (request, reply) => {
+      const { namespace } = request.params as Static<typeof Params>;
+      const body = request.body as GrantRequest;
+      const kc = as(request);
+      const grantee = body.grantee ?? granteeOfUser(await callerName(kc));
+      const created = await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ ...at, namespace, body: grantObject(body, grantee) });
+      return reply.code(201).send(toObjectView(accessGrantKind, created));
+    },
+  });
+
+  app.get(`${grantsBase}/:name`, {
+    onRequest,
+    schema: { operationId: "readGrant", summary: "One AccessGrant and its status (never the credentials)", tags, params: NamedParams, response: { 200: schemas.object, ...errors(401, 403, 404) } },
+    handler: async (request) => {
+      const { namespace, name } = request.params as Static<typeof NamedParams>;
+      return toObjectView(accessGrantKind, await as(request).makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...at, namespace, name }));
+    },
+  });
+
+  app.get(`${grantsBase}/:name/credentials`, {
+    onRequest,
+    schema: {
+      operationId: "readGrantCredentials",
+      summary: "The grant's credentials; only the grantee may read them (403 otherwise, 404 before they are issued or after revocation)",
+      tags,
+      params: NamedParams,
+      response: { 200: Credentials, ...errors(401, 403, 404) },
+    },
+    handler: async (request, reply) => {
+      const { namespace, name } = request.params as Static<typeof NamedParams>;
+      const secret = credentialsSecretName(name);
+      const s = await as(request).makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name: secret });
+      if (!s.data) throw notFound(`grant ${name} has no credentials yet`);
+      const data = Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+      // Credentials must not be kept by proxies or browsers.
+      void reply.header("Cache-Control", "no-store");
+      return { grant: name, secret, data };
+    },
+  });
+}
