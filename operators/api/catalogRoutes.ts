@@ -1,0 +1,312 @@
+// The Catalog API. Local search is served from warm informer caches (indexes by type, tag and
+// provider narrow the candidates; no LIST per request); the caller's user and groups come from
+// a SelfSubjectReview made with the caller's token, cached briefly by the token's digest.
+// Federated search fans out, signed and in parallel, to Accepted peers with a deadline, and
+// returns partial results with a per-peer error list. The federation endpoint answers signed
+// requests from Accepted peers with only what decideVisibility allows them.
+import { createHash } from "node:crypto";
+import { AuthenticationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
+import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
+import type { Caller } from "../catalog/visibility.ts";
+import { federationCatalogPath } from "../discovery/contracts.ts";
+import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import type { NonceCache } from "../federation/requestSigning.ts";
+import type { Cache } from "../runtime/cache.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { type Identity, identityKind } from "../schema/identity.ts";
+import { kindRefOf } from "../schema/kind.ts";
+import { type Peer, peerKind } from "../schema/peer.ts";
+import { type Project, projectKind } from "../schema/project.ts";
+import { type Resource, resourceKind } from "../schema/resource.ts";
+import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
+import { ApiError } from "./errors.ts";
+import type { RouteSchema } from "./openapi.ts";
+import { captureRawBody, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
+
+export const catalogPath = "/api/v1/catalog";
+export const federatedCatalogPath = "/api/v1/catalog/federated";
+export const defaultDeadlineMs = 2_000;
+
+export interface CatalogCaches {
+  resources: Cache<Resource>;
+  projects: Cache<Project>;
+  peers: Cache<Peer>;
+  identities: Cache<Identity>;
+}
+
+/** The caches the catalog reads, with its indexes; call before manager.start(). */
+export function catalogCaches(manager: Manager): CatalogCaches {
+  const resources = manager.cache<Resource>(kindRefOf(resourceKind));
+  resources.addIndex("type", catalogIndexes.type);
+  resources.addIndex("tag", catalogIndexes.tag);
+  resources.addIndex("provider", catalogIndexes.provider);
+  return {
+    resources,
+    projects: manager.cache<Project>(kindRefOf(projectKind)),
+    peers: manager.cache<Peer>(kindRefOf(peerKind)),
+    identities: manager.cache<Identity>(kindRefOf(identityKind)),
+  };
+}
+
+export interface LocalUser {
+  user: string;
+  groups: string[];
+}
+
+export interface CatalogDeps {
+  kubeConfig: KubeConfig;
+  caches: CatalogCaches;
+  nonces: NonceCache;
+  signingIdentity: () => Promise<SigningIdentity>;
+  /** Who a token belongs to (default: a SelfSubjectReview with that token). */
+  whoAmI?: (token: string) => Promise<LocalUser>;
+  /** How long a token's identity is reused (default 10 s). */
+  identityTtlMs?: number;
+  now?: () => number;
+}
+
+const CatalogQueryString = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 256, description: "case-insensitive text in title, description or tags" })),
+    type: Type.Optional(Type.Union([Type.Literal("data"), Type.Literal("storage"), Type.Literal("compute"), Type.Literal("service")])),
+    tag: Type.Optional(Type.String({ maxLength: 1024, description: "comma-separated tags, all required" })),
+    provider: Type.Optional(Type.String({ maxLength: 253 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    continue: Type.Optional(Type.String({ maxLength: 2048, description: "the token of the previous page" })),
+  },
+  { additionalProperties: false },
+);
+type CatalogQueryString = Static<typeof CatalogQueryString>;
+
+const FederatedQueryString = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 256 })),
+    type: Type.Optional(Type.Union([Type.Literal("data"), Type.Literal("storage"), Type.Literal("compute"), Type.Literal("service")])),
+    tag: Type.Optional(Type.String({ maxLength: 1024 })),
+    provider: Type.Optional(Type.String({ maxLength: 253 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "per cluster" })),
+    deadlineMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 30_000, default: defaultDeadlineMs, description: "how long to wait for peers" })),
+    project: Type.Optional(Type.String({ maxLength: 63, description: "the project peers should consider this search made for" })),
+  },
+  { additionalProperties: false },
+);
+type FederatedQueryString = Static<typeof FederatedQueryString>;
+
+export const FederationCatalogBody = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 256 })),
+    type: Type.Optional(Type.String({ maxLength: 32 })),
+    tags: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 32 })),
+    provider: Type.Optional(Type.String({ maxLength: 253 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  },
+  { additionalProperties: false },
+);
+type FederationCatalogBody = Static<typeof FederationCatalogBody>;
+
+const CatalogItemSchema = Type.Object({
+  origin: Type.Optional(Type.String()),
+  namespace: Type.String(),
+  name: Type.String(),
+  type: Type.String(),
+  title: Type.String(),
+  description: Type.Optional(Type.String()),
+  tags: Type.Array(Type.String()),
+  provider: Type.String(),
+  visibility: Type.String(),
+  projects: Type.Optional(Type.Array(Type.String())),
+  ready: Type.Boolean(),
+});
+const CatalogPageSchema = Type.Object({ items: Type.Array(CatalogItemSchema), continue: Type.Optional(Type.String()) });
+const FederatedSchema = Type.Object({
+  items: Type.Array(CatalogItemSchema),
+  errors: Type.Array(Type.Object({ cluster: Type.String(), code: Type.String(), message: Type.String() })),
+});
+
+function splitTags(tag: string | undefined): string[] | undefined {
+  const tags = (tag ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "");
+  return tags.length > 0 ? tags : undefined;
+}
+
+function toQuery(q: { q?: string; type?: string; tags?: string[]; provider?: string; limit?: number; continue?: string }): CatalogQuery {
+  return {
+    ...(q.q ? { text: q.q } : {}),
+    ...(q.type ? { type: q.type } : {}),
+    ...(q.tags ? { tags: q.tags } : {}),
+    ...(q.provider ? { provider: q.provider } : {}),
+    ...(q.limit !== undefined ? { limit: q.limit } : {}),
+    ...(q.continue ? { continueToken: q.continue } : {}),
+  };
+}
+
+/** The smallest index bucket that holds every match, or every cached Resource. */
+export function candidatesFor(resources: Cache<Resource>, query: CatalogQuery): Resource[] {
+  const buckets: Resource[][] = [];
+  if (query.type) buckets.push(resources.byIndex("type", query.type));
+  if (query.provider) buckets.push(resources.byIndex("provider", query.provider));
+  const firstTag = query.tags?.[0];
+  if (firstTag) buckets.push(resources.byIndex("tag", firstTag.toLowerCase()));
+  if (buckets.length === 0) return resources.list();
+  return buckets.reduce((a, b) => (b.length < a.length ? b : a));
+}
+
+function clusterName(caches: CatalogCaches): string | undefined {
+  return caches.identities.list()[0]?.spec.clusterName;
+}
+
+function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller): { items: CatalogItem[]; continue?: string } {
+  try {
+    const origin = clusterName(deps.caches);
+    return searchCatalog(candidatesFor(deps.caches.resources, query), query, {
+      caller,
+      memberships: projectMemberships(deps.caches.projects.list()),
+      ...(origin ? { origin } : {}),
+    });
+  } catch (err) {
+    if (err instanceof CatalogQueryError) throw new ApiError(400, "BadRequest", err.message, { field: err.field, details: { in: "query" } });
+    throw err;
+  }
+}
+
+async function selfSubjectReview(kubeConfig: KubeConfig, token: string): Promise<LocalUser> {
+  const kc = callerKubeConfig(serverCluster(kubeConfig), token);
+  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
+  const info = review.status?.userInfo;
+  if (!info?.username) throw new ApiError(401, "Unauthorized", "Kubernetes did not say who this token belongs to");
+  return { user: info.username, groups: info.groups ?? [] };
+}
+
+/** Token → user, remembered by the token's SHA-256 (never the token itself) for `ttlMs`. */
+export function identityCache(lookup: (token: string) => Promise<LocalUser>, ttlMs: number, now: () => number): (token: string) => Promise<LocalUser> {
+  const entries = new Map<string, { user: Promise<LocalUser>; expiresAt: number }>();
+  return (token) => {
+    const key = createHash("sha256").update(token).digest("base64url");
+    const t = now();
+    const hit = entries.get(key);
+    if (hit && hit.expiresAt > t) return hit.user;
+    if (entries.size > 10_000) for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
+    const user = lookup(token);
+    entries.set(key, { user, expiresAt: t + ttlMs });
+    user.catch(() => entries.delete(key));
+    return user;
+  };
+}
+
+async function peerSearch(identity: SigningIdentity, peer: Peer, body: FederationCatalogBody, opts: { deadlineMs: number; project?: string }): Promise<PeerOutcome> {
+  const descriptor = peer.status?.descriptor;
+  if (!descriptor) return { cluster: peer.metadata.name ?? "", error: { code: "NoDescriptor", message: `peer ${peer.metadata.name ?? ""} has no verified descriptor yet` } };
+  const cluster = descriptor.clusterName;
+  try {
+    const res = await signedFetch(identity, {
+      endpoint: descriptor.apiEndpoint,
+      audience: descriptor.clusterName,
+      method: "POST",
+      target: federationCatalogPath,
+      body,
+      ...(opts.project ? { headers: { [projectHeader]: opts.project } } : {}),
+      deadlineMs: opts.deadlineMs,
+    });
+    return peerAnswer(cluster, res.status, res.body);
+  } catch (err) {
+    const e = err instanceof FederationRequestError ? err : new FederationRequestError("Unreachable", `${cluster} failed`);
+    return { cluster, error: { code: e.code, message: e.message } };
+  }
+}
+
+function peerAnswer(cluster: string, status: number, body: unknown): PeerOutcome {
+  const answer = body as { items?: CatalogItem[]; error?: { code?: string; message?: string } } | undefined;
+  if (status === 200 && Array.isArray(answer?.items)) return { cluster, items: answer.items };
+  return { cluster, error: { code: answer?.error?.code ?? `Http${status}`, message: answer?.error?.message ?? `peer answered ${status}` } };
+}
+
+function acceptedPeers(caches: CatalogCaches): Peer[] {
+  return caches.peers.list().filter((p) => p.spec.approval === "Accepted");
+}
+
+const security = [{ bearerAuth: [] }];
+const localSchema: RouteSchema = {
+  operationId: "searchCatalog",
+  summary: "Search this cluster's catalog (what the caller may see)",
+  tags: ["catalog"],
+  security,
+  querystring: CatalogQueryString,
+  response: { 200: CatalogPageSchema },
+};
+const federatedSchema: RouteSchema = {
+  operationId: "searchFederatedCatalog",
+  summary: "Search this cluster's and every Accepted peer's catalog: partial results with per-peer errors, within deadlineMs",
+  tags: ["catalog"],
+  security,
+  querystring: FederatedQueryString,
+  response: { 200: FederatedSchema },
+};
+const federationSchema: RouteSchema = {
+  operationId: "federationSearchCatalog",
+  summary: "Federation: this catalog as a signed request from an Accepted peer may see it",
+  tags: ["federation"],
+  security: [],
+  body: FederationCatalogBody,
+  response: { 200: CatalogPageSchema },
+};
+
+function federationBody(qs: FederatedQueryString, tags: string[] | undefined): FederationCatalogBody {
+  return { ...(qs.q ? { q: qs.q } : {}), ...(qs.type ? { type: qs.type } : {}), ...(tags ? { tags } : {}), ...(qs.provider ? { provider: qs.provider } : {}), ...(qs.limit ? { limit: qs.limit } : {}) };
+}
+
+export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): void {
+  const now = deps.now ?? Date.now;
+  const whoAmI = identityCache(deps.whoAmI ?? ((token) => selfSubjectReview(deps.kubeConfig, token)), deps.identityTtlMs ?? 10_000, now);
+  const localCaller = async (request: FastifyRequest): Promise<Caller> => {
+    const who = await whoAmI(bearerToken(request.headers.authorization));
+    return { kind: "local", user: who.user, groups: who.groups };
+  };
+
+  app.get<{ Querystring: CatalogQueryString }>(
+    catalogPath,
+    { schema: localSchema },
+    async (request) => {
+      const caller = await localCaller(request);
+      const qs = request.query;
+      const tags = splitTags(qs.tag);
+      return search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller);
+    },
+  );
+
+  app.get<{ Querystring: FederatedQueryString }>(
+    federatedCatalogPath,
+    { schema: federatedSchema },
+    async (request) => {
+      const caller = await localCaller(request);
+      const qs = request.query;
+      const tags = splitTags(qs.tag);
+      const local = search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller).items;
+      const body = federationBody(qs, tags);
+      const peers = acceptedPeers(deps.caches);
+      const identity = peers.length > 0 ? await deps.signingIdentity() : undefined;
+      const deadlineMs = qs.deadlineMs ?? defaultDeadlineMs;
+      const outcomes = identity ? await Promise.all(peers.map((p) => peerSearch(identity, p, body, { deadlineMs, ...(qs.project ? { project: qs.project } : {}) }))) : [];
+      return mergeFederated(clusterName(deps.caches) ?? "local", local, outcomes);
+    },
+  );
+
+  // The federation endpoint sits in its own scope: its JSON bodies are kept raw for the digest.
+  void app.register(async (scope) => {
+    captureRawBody(scope);
+    scope.post<{ Body: FederationCatalogBody | undefined }>(
+      federationCatalogPath,
+      { schema: federationSchema },
+      async (request) => {
+        const caller = requirePeer(request, {
+          audience: () => clusterName(deps.caches),
+          peerByCluster: peerFinder(() => deps.caches.peers.list()),
+          nonces: deps.nonces,
+          now,
+        });
+        const b = request.body ?? {};
+        return { items: search(deps, toQuery(b), caller).items };
+      },
+    );
+  });
+}
