@@ -11,10 +11,10 @@ import { Type, type Static } from "typebox";
 import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
 import type { Caller } from "../catalog/visibility.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
-import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
-import type { NonceCache } from "../federation/requestSigning.ts";
+import { cachedSigningIdentity, FederationRequestError, loadSigningIdentity, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import { MemoryNonceCache, type NonceCache } from "../federation/requestSigning.ts";
 import type { Cache } from "../runtime/cache.ts";
-import type { Manager } from "../runtime/manager.ts";
+import { Manager } from "../runtime/manager.ts";
 import { type Identity, identityKind } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
@@ -309,4 +309,24 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       },
     );
   });
+}
+
+export interface CatalogRuntime {
+  deps: CatalogDeps;
+  stop(): Promise<void>;
+}
+
+/**
+ * The catalog's caches (a Manager without controllers: warm informers only), a nonce cache and
+ * the signing identity, for the API's composition root. Informers start here; the routes answer
+ * from whatever the caches hold (empty until the first list lands).
+ */
+export async function catalogRuntime(kubeConfig: KubeConfig): Promise<CatalogRuntime> {
+  const manager = new Manager({ kubeConfig, leaderElection: false });
+  const caches = catalogCaches(manager);
+  await manager.start();
+  return {
+    deps: { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
+    stop: () => manager.stop(),
+  };
 }

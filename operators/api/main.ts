@@ -9,6 +9,7 @@ import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
 import { peerKind } from "../schema/peer.ts";
 import { providerKind } from "../schema/provider.ts";
+import { catalogRuntime, registerCatalogRoutes } from "./catalogRoutes.ts";
 import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { registerGrantsRoutes } from "./grantsRoutes.ts";
 import { buildServer, loggerOptions } from "./server.ts";
@@ -64,19 +65,21 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig(flags.kubeconfig, process.env);
   // Readiness is the one call made with the server's own identity: /version is public info.
   const version = kubeConfig.makeApiClient(VersionApi);
+  const catalog = await catalogRuntime(kubeConfig);
   const app = buildServer({
     kubeConfig,
     kinds: servedKinds,
     routes: [
       (app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace }),
       (app) => registerGrantsRoutes(app, { kubeConfig }),
+      (app) => registerCatalogRoutes(app, catalog.deps),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",
   });
   const shutdown = (signal: string): void => {
     app.log.info({ signal }, "shutting down");
-    app.close().then(
+    Promise.all([app.close(), catalog.stop()]).then(
       () => process.exit(0),
       (err: unknown) => {
         app.log.error({ err }, "shutdown failed");
