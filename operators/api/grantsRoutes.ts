@@ -7,7 +7,10 @@ import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/cl
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { credentialsSecretName } from "../catalog/accessGrantPlan.ts";
-import { accessGrantKind } from "../schema/accessGrant.ts";
+import { type AccessGrant, accessGrantKind } from "../schema/accessGrant.ts";
+import { federationGrantsPath } from "../discovery/contracts.ts";
+import type { Peer } from "../schema/peer.ts";
+import { captureRawBody, type FederationAuthDeps, peerFinder, requirePeer } from "./federationAuth.ts";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError, notFound } from "./errors.ts";
@@ -140,5 +143,78 @@ export function registerGrantsRoutes(app: FastifyInstance, deps: GrantsDeps): vo
       void reply.header("Cache-Control", "no-store");
       return { grant: name, secret, data };
     },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Federation (receiving side): a signed request from an Accepted peer creates an AccessGrant
+// whose grantee is that Peer; the AccessGrant controller decides visibility and issues. Peers have
+// no Kubernetes identity here, so the API acts with its own credentials, and answers a peer only
+// about the grants whose grantee it is: the credentials leave only in the signed response to it.
+
+export interface FederationGrantsDeps {
+  /** The API's own kubeconfig (its ServiceAccount: create/get AccessGrants, get their Secrets). */
+  kubeConfig: KubeConfig;
+  auth: FederationAuthDeps;
+  peers(): readonly Peer[];
+}
+
+export const FederationGrantRequest = Type.Object(
+  {
+    namespace: NamespaceName,
+    name: ObjectName,
+    resource: Type.String({ minLength: 1, maxLength: 253 }),
+    mode: Type.Union([Type.Literal("read"), Type.Literal("write")]),
+    expiresAt: Type.String({ format: "date-time" }),
+    purpose: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type FederationGrantRequest = Static<typeof FederationGrantRequest>;
+
+/** A peer's grant is named after the Peer, so two peers never collide on one name. */
+export function peerGrantName(peerName: string, name: string): string {
+  return `${peerName}-${name}`.slice(0, 253);
+}
+
+function peerObjectName(deps: FederationGrantsDeps, cluster: string): string {
+  const peer = peerFinder(deps.peers)(cluster);
+  const name = peer?.metadata?.name;
+  if (!name) throw new ApiError(401, "PeerUnknown", `peer ${cluster} is not known here`);
+  return name;
+}
+
+export function registerFederationGrantsRoutes(app: FastifyInstance, deps: FederationGrantsDeps): void {
+  const custom = deps.kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = deps.kubeConfig.makeApiClient(CoreV1Api);
+  const at = { group: accessGrantKind.group, version: accessGrantKind.version, plural: accessGrantKind.plural };
+  void app.register(async (scope) => {
+    captureRawBody(scope);
+    scope.post(federationGrantsPath, {
+      schema: { summary: "Federation: request an AccessGrant for the signing peer", tags: ["federation"], body: FederationGrantRequest, response: { 201: Type.Unknown() } },
+      handler: async (request, reply) => {
+        const caller = requirePeer(request, deps.auth);
+        const peerName = peerObjectName(deps, caller.cluster);
+        const body = request.body as FederationGrantRequest;
+        const object = grantObject({ ...body, name: peerGrantName(peerName, body.name) }, { kind: "Peer", name: peerName });
+        const created = await custom.createNamespacedCustomObject({ ...at, namespace: body.namespace, body: object });
+        return reply.code(201).send(toObjectView(accessGrantKind, created));
+      },
+    });
+    scope.get(`${federationGrantsPath}/:namespace/:name`, {
+      schema: { summary: "Federation: the signing peer's grant, with its credentials once issued", tags: ["federation"], params: NamedParams },
+      handler: async (request, reply) => {
+        const caller = requirePeer(request, deps.auth);
+        const peerName = peerObjectName(deps, caller.cluster);
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        const grant = (await custom.getNamespacedCustomObject({ ...at, namespace, name }).catch(() => undefined)) as AccessGrant | undefined;
+        // Another grantee's grant is answered as absent: a peer learns nothing about others' grants.
+        if (!grant || grant.spec.grantee.kind !== "Peer" || grant.spec.grantee.name !== peerName) throw notFound(`no grant ${namespace}/${name} for peer ${caller.cluster}`);
+        const secret = await core.readNamespacedSecret({ namespace, name: credentialsSecretName(name) }).catch(() => undefined);
+        const data = secret?.data ? Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")])) : undefined;
+        void reply.header("Cache-Control", "no-store");
+        return { grant: toObjectView(accessGrantKind, grant), ...(data ? { credentials: data } : {}) };
+      },
+    });
   });
 }

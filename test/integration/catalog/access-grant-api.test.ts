@@ -1,10 +1,15 @@
 // The Grants API against a real apiserver, the AccessGrant controller and a real PostgreSQL:
 // alice requests a grant for herself, reads its status and credentials; bob gets 403 on them.
 import assert from "node:assert/strict";
-import { RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { CustomObjectsApi, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { federationGrantsPath } from "../../../operators/discovery/contracts.ts";
+import { signedFetch } from "../../../operators/federation/client.ts";
+import { generateIdentityKey } from "../../../operators/federation/keys.ts";
+import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
+import type { Peer } from "../../../operators/schema/peer.ts";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
-import { registerGrantsRoutes } from "../../../operators/api/grantsRoutes.ts";
+import { registerFederationGrantsRoutes, registerGrantsRoutes } from "../../../operators/api/grantsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
 import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
@@ -19,6 +24,9 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
   let alice: ApiCaller;
   let bob: ApiCaller;
   let base: string;
+  let peerName: string;
+  const gamma = generateIdentityKey();
+  const stranger = generateIdentityKey();
 
   before(async function () {
     this.timeout(180_000);
@@ -42,7 +50,26 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
         subjects: ["alice", "bob"].map((name) => ({ kind: "User", name, apiGroup: "rbac.authorization.k8s.io" })),
       },
     });
-    const app: FastifyInstance = buildServer({ kubeConfig: w.cluster.kubeConfig("admin"), kinds: [], routes: [(a) => registerGrantsRoutes(a, { kubeConfig: w.cluster.kubeConfig("admin") })] });
+    // A peer "gamma" as discovery would have it: an Accepted Peer object (its name is what the
+    // grant names) whose published descriptor carries gamma's public key.
+    peerName = `gamma-${process.pid}`;
+    await w.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      group: "archipel.io",
+      version: "v1alpha1",
+      plural: "peers",
+      body: { apiVersion: "archipel.io/v1alpha1", kind: "Peer", metadata: { name: peerName }, spec: { peerId: "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo", networkRef: { name: "net" }, approval: "Accepted" } },
+    });
+    const descriptor = { cid: "cid", clusterName: "gamma", apiEndpoint: "http://127.0.0.1:1", publicKey: gamma.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2027-01-01T00:00:00Z" };
+    const peers = [{ metadata: { name: peerName }, spec: { approval: "Accepted" }, status: { descriptor } } as unknown as Peer];
+    const kubeConfig = w.cluster.kubeConfig("admin");
+    const app: FastifyInstance = buildServer({
+      kubeConfig,
+      kinds: [],
+      routes: [
+        (a) => registerGrantsRoutes(a, { kubeConfig }),
+        (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: (c) => peers.find((p) => p.status?.descriptor?.clusterName === c), nonces: new MemoryNonceCache() } }),
+      ],
+    });
     const url = await app.listen({ port: 0, host: "127.0.0.1" });
     api = { url, app, stop: () => app.close() };
     alice = as(api, w.cluster.userTokens.alice);
@@ -53,6 +80,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
   after(async function () {
     this.timeout(120_000);
     await api?.stop();
+    await w?.cluster.kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers", name: peerName }).catch(() => undefined);
     await w?.stop();
     await postgres?.stop();
   });
@@ -91,5 +119,30 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     assert.equal(noExpiry.status, 400);
     assert.match(JSON.stringify(noExpiry.body), /expiresAt/);
     assert.equal((await as(api, undefined).get(`${base}/alice-t/credentials`)).status, 401);
+  });
+
+  it("federation: a signed request from an Accepted peer creates a Peer grant; the credentials go only to that peer", async () => {
+    const send = (key: { clusterName: string; privateKeyPem: string }, method: "GET" | "POST", target: string, body?: unknown) =>
+      signedFetch(key, { endpoint: api.url, audience: "beta", method, target, ...(body ? { body } : {}), deadlineMs: 5000 });
+    const asGamma = { clusterName: "gamma", privateKeyPem: gamma.privateKeyPem };
+    const created = await send(asGamma, "POST", federationGrantsPath, { namespace: w.ns.name, name: "t", resource: "t", mode: "read", expiresAt: inOneHour() });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const grantName = `${peerName}-t`;
+    assert.deepEqual((created.body as { spec: { grantee: unknown } }).spec.grantee, { kind: "Peer", name: peerName });
+    const target = `${federationGrantsPath}/${w.ns.name}/${grantName}`;
+    const issued = await eventually("peer grant issued", async () => {
+      const r = await send(asGamma, "GET", target);
+      return (r.body as { credentials?: Record<string, string> }).credentials ? r : undefined;
+    }, 30_000);
+    const creds = (issued.body as { credentials: Record<string, string> }).credentials;
+    const client = new pg.Client({ host: creds.host, port: Number(creds.port), database: creds.database, user: creds.username, password: creds.password });
+    await client.connect();
+    assert.deepEqual((await client.query("SELECT count(*)::int AS n FROM data")).rows, [{ n: 3 }]);
+    await client.end();
+    const unsigned = await fetch(`${api.url}${target}`);
+    assert.equal(unsigned.status, 401);
+    const forged = await send({ clusterName: "gamma", privateKeyPem: stranger.privateKeyPem }, "GET", target);
+    assert.equal(forged.status, 401);
+    assert.ok(!JSON.stringify(forged.body).includes(creds.password ?? "none"));
   });
 });
