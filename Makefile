@@ -72,6 +72,10 @@ test: lint typecheck verify-manifests test-unit conformance-required test-integr
 bench-discovery: deps tools ## Discovery convergence time and manager memory for local federations of 3, 6 and 10 clusters (not a test)
 	node bench/discovery.ts $(BENCH_SIZES)
 
+.PHONY: bench-catalog
+bench-catalog: deps ## Catalog search p50/p99, local and federated (3 peers x 1,000 Resources, in process, signed) (not a test)
+	node bench/catalog.ts 200
+
 ##@ Run
 .PHONY: cluster-up
 cluster-up: tools ## Start a local control plane NAME (default dev): .clusters/NAME/kubeconfig
