@@ -90,7 +90,10 @@ async function main(): Promise<void> {
     const others = nodes.filter((o) => o !== node).map((o) => ({
       metadata: { name: o.name },
       spec: { approval: "Accepted" },
-      status: { descriptor: { clusterName: o.name, apiEndpoint: o.url, publicKey: o.key.publicKey } },
+      status: {
+        descriptor: { clusterName: o.name, apiEndpoint: o.url, publicKey: o.key.publicKey },
+        conditions: [{ type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: new Date().toISOString() }],
+      },
     }));
     node.peers.replace(others as never[]);
   }

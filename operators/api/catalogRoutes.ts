@@ -23,7 +23,7 @@ import { type Resource, resourceKind } from "../schema/resource.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError } from "./errors.ts";
 import type { RouteSchema } from "./openapi.ts";
-import { captureRawBody, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
+import { captureRawBody, descriptorTrusted, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
 
 export const catalogPath = "/api/v1/catalog";
 export const federatedCatalogPath = "/api/v1/catalog/federated";
@@ -198,6 +198,7 @@ async function peerSearch(identity: SigningIdentity, peer: Peer, body: Federatio
   const descriptor = peer.status?.descriptor;
   if (!descriptor) return { cluster: peer.metadata.name ?? "", error: { code: "NoDescriptor", message: `peer ${peer.metadata.name ?? ""} has no verified descriptor yet` } };
   const cluster = descriptor.clusterName;
+  if (!descriptorTrusted(peer)) return { cluster, error: { code: "DescriptorNotVerified", message: `peer ${cluster}'s descriptor is not verified now (see its Peer's DescriptorVerified condition)` } };
   try {
     const res = await signedFetch(identity, {
       endpoint: descriptor.apiEndpoint,

@@ -12,19 +12,24 @@ const gamma = generateIdentityKey();
 const mallory = generateIdentityKey();
 const now = 1_790_000_000_000;
 
-function peer(clusterName: string, publicKey: string, approval: "Accepted" | "Pending" | "Rejected"): Peer {
+const verified = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
+
+function peer(clusterName: string, publicKey: string, approval: "Accepted" | "Pending" | "Rejected", conditions = [verified]): Peer {
   return {
     apiVersion: "archipel.io/v1alpha1",
     kind: "Peer",
     metadata: { name: `peer-${clusterName}` },
     spec: { peerId: "12D3KooWtest", networkRef: { name: "net" }, approval },
     status: {
-      descriptor: { cid: "cid", clusterName, apiEndpoint: "http://127.0.0.1:1", publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2027-01-01T00:00:00Z" },
+      descriptor: { cid: "cid", clusterName, apiEndpoint: "http://127.0.0.1:1", publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" },
+      conditions,
     },
   } as Peer;
 }
 
-const peers = [peer("alpha", alpha.publicKey, "Accepted"), peer("gamma", gamma.publicKey, "Pending")];
+const keyChanged = { ...verified, status: "False", reason: "KeyChanged" };
+const delta = generateIdentityKey();
+const peers = [peer("alpha", alpha.publicKey, "Accepted"), peer("gamma", gamma.publicKey, "Pending"), peer("delta", delta.publicKey, "Accepted", [keyChanged])];
 
 function ctx(nonces = new MemoryNonceCache()): PeerAuthContext {
   return { audience: "beta", peerByCluster: peerFinder(() => peers), nonces, now };
@@ -40,6 +45,13 @@ describe("federationAuth.authenticatePeer", () => {
   it("an Accepted peer's signed request becomes a verified peer caller, with its project claim", () => {
     const result = authenticatePeer(signed("alpha", alpha.privateKeyPem, { [projectHeader]: "ocean" }), ctx());
     assert.deepEqual(result, { ok: true, caller: { kind: "peer", cluster: "alpha", approval: "Accepted", project: "ocean", signature: "Verified" } });
+  });
+
+  it("refuses an Accepted peer whose descriptor is no longer verified (e.g. it now publishes another key)", () => {
+    const result = authenticatePeer(signed("delta", delta.privateKeyPem), ctx());
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.reason, "PeerNotVerified");
+    assert.equal(authenticatePeer(signed("alpha", alpha.privateKeyPem), ctx()).ok, true);
   });
 
   it("refuses an unsigned request as Missing", () => {

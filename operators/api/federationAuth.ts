@@ -6,7 +6,9 @@
 // The core (`authenticatePeer`) is pure: peers, audience, clock and nonce cache are passed in.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Caller, PeerApproval, SignatureCheck } from "../catalog/visibility.ts";
+import { PeerConditionType } from "../discovery/peerStatus.ts";
 import { RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
+import { findCondition } from "../runtime/conditions.ts";
 import type { Peer } from "../schema/peer.ts";
 import { ApiError } from "./errors.ts";
 
@@ -51,6 +53,15 @@ const approvalMessages: Record<Exclude<PeerApproval, "Accepted">, string> = {
 };
 
 /**
+ * Whether the key in status.descriptor is one to trust now: the discovery controller keeps the
+ * last verified descriptor even after a newer one is refused (KeyChanged, bad signature) or the
+ * pinned one expired, and says so in the DescriptorVerified condition.
+ */
+export function descriptorTrusted(peer: Peer | undefined): boolean {
+  return peer?.status?.descriptor !== undefined && findCondition(peer.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
+}
+
+/**
  * Verifies `req` and says who sent it. A Pending or Rejected peer's signature is still checked
  * (so the refusal names the real reason) but the request is refused; an unknown sender is
  * refused as UnknownKey before any crypto.
@@ -75,6 +86,9 @@ export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): Pe
   const caller: PeerCaller = { ...base, signature: "Verified" };
   if (caller.approval !== "Accepted") {
     return { ok: false, reason: `Peer${caller.approval}`, message: `peer ${claimed} ${approvalMessages[caller.approval]}`, caller };
+  }
+  if (!descriptorTrusted(peer)) {
+    return { ok: false, reason: "PeerNotVerified", message: `peer ${claimed}'s descriptor is not verified now (its Peer's DescriptorVerified condition is not True)`, caller };
   }
   return { ok: true, caller };
 }

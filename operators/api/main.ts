@@ -7,11 +7,13 @@ import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
-import { peerKind } from "../schema/peer.ts";
+import { type Peer, peerKind } from "../schema/peer.ts";
 import { providerKind } from "../schema/provider.ts";
 import { catalogRuntime, registerCatalogRoutes } from "./catalogRoutes.ts";
 import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
-import { registerGrantsRoutes } from "./grantsRoutes.ts";
+import { peerFinder } from "./federationAuth.ts";
+import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
+import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
 import { buildServer, loggerOptions } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
@@ -66,6 +68,9 @@ async function main(): Promise<void> {
   // Readiness is the one call made with the server's own identity: /version is public info.
   const version = kubeConfig.makeApiClient(VersionApi);
   const catalog = await catalogRuntime(kubeConfig);
+  // Federation routes share the catalog's warm caches and its nonce cache: one replay window.
+  const peers = (): Peer[] => catalog.deps.caches.peers.list();
+  const audience = (): string | undefined => catalog.deps.caches.identities.list()[0]?.spec.clusterName;
   const app = buildServer({
     kubeConfig,
     kinds: servedKinds,
@@ -73,6 +78,8 @@ async function main(): Promise<void> {
       (app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace }),
       (app) => registerGrantsRoutes(app, { kubeConfig }),
       (app) => registerCatalogRoutes(app, catalog.deps),
+      (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces } }),
+      (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity }),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",

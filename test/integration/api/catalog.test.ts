@@ -53,12 +53,15 @@ describe("Catalog API (real apiserver)", function () {
     await core.createNamespacedSecret({ namespace: ref.namespace, body: { metadata: { name: ref.name }, stringData: { [identityPrivateKeyField]: selfKey } } });
   }
 
+  // As the discovery controller leaves a Peer whose descriptor it verified.
+  const verifiedCondition = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "verified by the test", lastTransitionTime: "2026-01-01T00:00:00Z" };
+
   async function declarePeer(name: string, clusterName: string, publicKey: string, apiEndpoint: string): Promise<void> {
     const approval = "Accepted";
     await objects().createClusterCustomObject({ group, version, plural: "peers", body: { apiVersion: `${group}/${version}`, kind: "Peer", metadata: { name }, spec: { peerId: peerIdA, networkRef: { name: "net" }, approval, origin: "Declared" } } });
     const descriptor = { cid: "bafy-test", clusterName, apiEndpoint, publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" };
     const current = (await objects().getClusterCustomObject({ group, version, plural: "peers", name })) as Record<string, unknown>;
-    await objects().replaceClusterCustomObjectStatus({ group, version, plural: "peers", name, body: { ...current, status: { descriptor } } });
+    await objects().replaceClusterCustomObjectStatus({ group, version, plural: "peers", name, body: { ...current, status: { descriptor, conditions: [verifiedCondition] } } });
   }
 
   async function resource(name: string, visibility: string, extra: Record<string, unknown> = {}): Promise<void> {

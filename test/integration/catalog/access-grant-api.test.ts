@@ -10,6 +10,7 @@ import type { Peer } from "../../../operators/schema/peer.ts";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "../../../operators/api/grantsRoutes.ts";
+import { registerPeerGrantsRoutes } from "../../../operators/api/peerGrantsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
 import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
@@ -26,7 +27,10 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
   let base: string;
   let peerName: string;
   const gamma = generateIdentityKey();
+  const beta = generateIdentityKey();
   const stranger = generateIdentityKey();
+  let peers: Peer[];
+  let selfPeerName: string;
 
   before(async function () {
     this.timeout(180_000);
@@ -59,8 +63,9 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
       plural: "peers",
       body: { apiVersion: "archipel.io/v1alpha1", kind: "Peer", metadata: { name: peerName }, spec: { peerId: "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo", networkRef: { name: "net" }, approval: "Accepted" } },
     });
-    const descriptor = { cid: "cid", clusterName: "gamma", apiEndpoint: "http://127.0.0.1:1", publicKey: gamma.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2027-01-01T00:00:00Z" };
-    const peers = [{ metadata: { name: peerName }, spec: { approval: "Accepted" }, status: { descriptor } } as unknown as Peer];
+    const descriptor = { cid: "cid", clusterName: "gamma", apiEndpoint: "http://127.0.0.1:1", publicKey: gamma.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" };
+    const verified = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
+    peers = [{ metadata: { name: peerName }, spec: { approval: "Accepted" }, status: { descriptor, conditions: [verified] } } as unknown as Peer];
     const kubeConfig = w.cluster.kubeConfig("admin");
     const app: FastifyInstance = buildServer({
       kubeConfig,
@@ -68,9 +73,18 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
       routes: [
         (a) => registerGrantsRoutes(a, { kubeConfig }),
         (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: (c) => peers.find((p) => p.status?.descriptor?.clusterName === c), nonces: new MemoryNonceCache() } }),
+        // The requesting side, looped back: this server signs as gamma and knows "beta" (itself,
+        // the receiving side above) as a Peer, so a forwarded request lands on its own federation routes.
+        (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000 }),
       ],
     });
     const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    selfPeerName = `beta-self-${process.pid}`;
+    peers.push({ metadata: { name: selfPeerName }, spec: { approval: "Accepted" }, status: { descriptor: { ...descriptor, clusterName: "beta", apiEndpoint: url, publicKey: beta.publicKey }, conditions: [verified] } } as unknown as Peer);
+    await rbac.createClusterRole({ body: { metadata: { name: selfPeerName }, rules: [{ apiGroups: ["archipel.io"], resources: ["peers/grants"], resourceNames: [selfPeerName], verbs: ["create", "get"] }] } });
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name: selfPeerName }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: selfPeerName }, subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }] },
+    });
     api = { url, app, stop: () => app.close() };
     alice = as(api, w.cluster.userTokens.alice);
     bob = as(api, w.cluster.userTokens.bob);
@@ -80,6 +94,9 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
   after(async function () {
     this.timeout(120_000);
     await api?.stop();
+    const rbac = w?.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    await rbac?.deleteClusterRoleBinding({ name: selfPeerName }).catch(() => undefined);
+    await rbac?.deleteClusterRole({ name: selfPeerName }).catch(() => undefined);
     await w?.cluster.kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers", name: peerName }).catch(() => undefined);
     await w?.stop();
     await postgres?.stop();
@@ -144,5 +161,43 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     const forged = await send({ clusterName: "gamma", privateKeyPem: stranger.privateKeyPem }, "GET", target);
     assert.equal(forged.status, 401);
     assert.ok(!JSON.stringify(forged.body).includes(creds.password ?? "none"));
+  });
+
+  it("forwarding: alice (RBAC create/get peers/grants) asks a peer for a grant signed as this cluster and reads its credentials; bob gets 403", async () => {
+    const base = "/api/v1/peers/beta/grants";
+    const request = { namespace: w.ns.name, name: "fwd", resource: "t", mode: "read", expiresAt: inOneHour() };
+    const denied = await bob.post(base, request);
+    assert.equal(denied.status, 403, JSON.stringify(denied.body));
+    assert.match(denied.body.error.message, /peers\/grants/);
+    const created = await alice.post(base, request);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    // On the peer the grantee is this cluster (gamma's Peer object there), not alice.
+    assert.deepEqual(created.body.spec.grantee, { kind: "Peer", name: peerName });
+    const grantName = created.body.metadata.name as string;
+    assert.equal(grantName, `${peerName}-fwd`);
+    const issued = await eventually("forwarded grant issued", async () => {
+      const r = await alice.get(`${base}/${w.ns.name}/${grantName}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.credentials ? r : undefined;
+    }, 30_000);
+    assert.equal(issued.headers.get("cache-control"), "no-store");
+    const creds = issued.body.credentials as Record<string, string>;
+    const client = new pg.Client({ host: creds.host, port: Number(creds.port), database: creds.database, user: creds.username, password: creds.password });
+    await client.connect();
+    assert.deepEqual((await client.query("SELECT count(*)::int AS n FROM data")).rows, [{ n: 3 }]);
+    await client.end();
+    const bobReads = await bob.get(`${base}/${w.ns.name}/${grantName}`);
+    assert.equal(bobReads.status, 403);
+    assert.ok(!JSON.stringify(bobReads.body).includes(creds.password ?? "none"));
+  });
+
+  it("forwarding: unknown peer 404 naming the path field, bad body 400 naming the field (nothing sent), no token 401", async () => {
+    const unknown = await alice.post("/api/v1/peers/omega/grants", { namespace: w.ns.name, name: "x", resource: "t", mode: "read", expiresAt: inOneHour() });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.field, "cluster");
+    const bad = await alice.post("/api/v1/peers/beta/grants", { namespace: w.ns.name, name: "x", resource: "t", mode: "delete", expiresAt: inOneHour() });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /mode/);
+    assert.equal((await as(api, undefined).post("/api/v1/peers/beta/grants", {})).status, 401);
   });
 });

@@ -1,0 +1,161 @@
+// The Grants API, requesting side: a user of this cluster asks a peer for an AccessGrant on one
+// of the peer's Resources. On the peer the grantee is this cluster (its Peer object there), so
+// the request goes out signed with this cluster's identity. Who here may ask is decided by
+// Kubernetes RBAC on the virtual subresource `peers/grants` of the Peer object, checked with a
+// SelfSubjectAccessReview made with the caller's token: `create` to request, `get` to read a
+// grant and its credentials. Nothing is stored here — the peer's AccessGrant is the source of
+// truth — and the credentials pass through once, marked no-store.
+import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static, type TSchema } from "typebox";
+import { federationGrantsPath } from "../discovery/contracts.ts";
+import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import { accessGrantKind } from "../schema/accessGrant.ts";
+import type { Peer } from "../schema/peer.ts";
+import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
+import { ApiError } from "./errors.ts";
+import { descriptorTrusted } from "./federationAuth.ts";
+import { FederationGrantRequest } from "./grantsRoutes.ts";
+import { ErrorResponse, kindSchemas, NamespaceName, ObjectName } from "./kind-schemas.ts";
+
+export const peerGrantsBase = "/api/v1/peers/:cluster/grants";
+export const defaultPeerDeadlineMs = 10_000;
+
+export interface PeerGrantsDeps {
+  /** The API's own kubeconfig: only its server address is used, every check runs as the caller. */
+  kubeConfig: KubeConfig;
+  peers(): readonly Peer[];
+  signingIdentity(): Promise<SigningIdentity>;
+  deadlineMs?: number;
+}
+
+export interface PeerTarget {
+  /** The Peer object's name here: what RBAC rules name. */
+  peerName: string;
+  cluster: string;
+  endpoint: string;
+}
+
+/** The Peer a user means by a cluster name (the catalog's `origin`), if this cluster may talk to it. */
+export function grantTarget(peers: readonly Peer[], cluster: string): PeerTarget {
+  const peer = peers.find((p) => p.status?.descriptor?.clusterName === cluster);
+  const descriptor = peer?.status?.descriptor;
+  if (!peer || !descriptor) throw new ApiError(404, "NotFound", `no Peer here has cluster name "${cluster}" (see GET /api/v1/discovery/peers)`, { field: "cluster", details: { in: "path" } });
+  const peerName = peer.metadata.name ?? "";
+  if (peer.spec.approval !== "Accepted") {
+    throw new ApiError(409, "PeerNotAccepted", `Peer ${peerName} (${cluster}) is ${peer.spec.approval ?? "Pending"}; an admin must accept it before grants can be requested`);
+  }
+  if (!descriptorTrusted(peer)) throw new ApiError(409, "PeerNotVerified", `Peer ${peerName} (${cluster}) has no verified descriptor now (see its DescriptorVerified condition)`);
+  return { peerName, cluster, endpoint: descriptor.apiEndpoint };
+}
+
+/** Statuses whose meaning is the user's to act on (bad field, no such resource, name taken). */
+const relayedStatuses = new Set([400, 404, 409, 422]);
+
+interface PeerErrorBody {
+  code?: string;
+  message?: string;
+  field?: string;
+}
+
+function peerError(body: unknown): PeerErrorBody {
+  return (body as { error?: PeerErrorBody } | undefined)?.error ?? {};
+}
+
+/**
+ * The peer's answer → what the user gets: a 2xx body as is; the peer's verdict on the request
+ * itself passed on (prefixed with the peer's name); its refusal of this cluster's signature a
+ * 502, since the user cannot fix that.
+ */
+export function peerAnswer(cluster: string, status: number, body: unknown): unknown {
+  if (status >= 200 && status < 300) return body;
+  const error = peerError(body);
+  const message = `peer ${cluster}: ${error.message ?? `answered ${status}`}`;
+  if (relayedStatuses.has(status)) throw new ApiError(status, error.code ?? "PeerRefused", message, error.field ? { field: error.field } : {});
+  if (status === 401 || status === 403) throw new ApiError(502, "PeerRefusedCluster", `${message} (is this cluster Accepted there?)`);
+  throw new ApiError(502, "PeerError", message);
+}
+
+export function peerFailure(err: unknown, cluster: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof FederationRequestError && err.code === "Timeout") return new ApiError(504, "PeerTimeout", err.message);
+  if (err instanceof FederationRequestError) return new ApiError(502, `Peer${err.code}`, err.message);
+  return new ApiError(502, "PeerUnreachable", `peer ${cluster} cannot be reached`);
+}
+
+type Verb = "create" | "get";
+
+async function authorize(kc: KubeConfig, verb: Verb, target: PeerTarget): Promise<void> {
+  const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+    body: {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { group: accessGrantKind.group, resource: "peers", subresource: "grants", verb, name: target.peerName } },
+    },
+  });
+  if (review.status?.allowed === true) return;
+  throw new ApiError(403, "Forbidden", `you may not ${verb} grants on peer ${target.cluster}: RBAC must allow verb "${verb}" on resource "peers/grants" (apiGroup archipel.io) for Peer ${target.peerName}`);
+}
+
+const tags = ["Grants"];
+const errors = (...codes: number[]): Record<number, TSchema> => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+const Params = Type.Object({ cluster: ObjectName });
+const GrantParams = Type.Object({ cluster: ObjectName, namespace: NamespaceName, name: ObjectName });
+// Who is asking comes first: an anonymous request learns nothing about peers or fields.
+const onRequest = async (request: FastifyRequest): Promise<void> => {
+  bearerToken(request.headers.authorization);
+};
+
+export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsDeps): void {
+  const cluster = serverCluster(deps.kubeConfig);
+  const schemas = kindSchemas(accessGrantKind);
+  const deadlineMs = deps.deadlineMs ?? defaultPeerDeadlineMs;
+
+  /** Checks the caller, then sends the signed request and relays the answer. */
+  const forward = async (request: FastifyRequest, call: { verb: Verb; method: "GET" | "POST"; target: string; body?: unknown }): Promise<unknown> => {
+    const kc = callerKubeConfig(cluster, bearerToken(request.headers.authorization));
+    const peer = grantTarget(deps.peers(), (request.params as { cluster: string }).cluster);
+    await authorize(kc, call.verb, peer);
+    try {
+      const { method, target, body } = call;
+      const res = await signedFetch(await deps.signingIdentity(), { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs });
+      return peerAnswer(peer.cluster, res.status, res.body);
+    } catch (err) {
+      throw peerFailure(err, peer.cluster);
+    }
+  };
+
+  app.post(peerGrantsBase, {
+    onRequest,
+    schema: {
+      operationId: "requestPeerGrant",
+      summary: "Ask a peer for an AccessGrant on one of its Resources, for this cluster (RBAC: create peers/grants)",
+      tags,
+      params: Params,
+      body: FederationGrantRequest,
+      response: { 201: schemas.object, ...errors(400, 401, 403, 404, 409, 422, 502, 504) },
+    },
+    handler: async (request, reply) => {
+      const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body });
+      return reply.code(201).send(created);
+    },
+  });
+
+  app.get(`${peerGrantsBase}/:namespace/:name`, {
+    onRequest,
+    schema: {
+      operationId: "readPeerGrant",
+      summary: "A grant this cluster holds on a peer, with its credentials once issued (RBAC: get peers/grants)",
+      tags,
+      params: GrantParams,
+      response: { 200: Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) }), ...errors(401, 403, 404, 409, 502, 504) },
+    },
+    handler: async (request, reply) => {
+      const { namespace, name } = request.params as Static<typeof GrantParams>;
+      const grant = await forward(request, { verb: "get", method: "GET", target: `${federationGrantsPath}/${namespace}/${name}` });
+      // Credentials must not be kept by proxies or browsers.
+      void reply.header("Cache-Control", "no-store");
+      return grant;
+    },
+  });
+}
