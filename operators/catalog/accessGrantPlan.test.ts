@@ -76,5 +76,6 @@ describe("accessGrantPlan", () => {
     assert.deepEqual(granteeSubject({ kind: "User", name: "alice" }), { kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" });
     assert.deepEqual(granteeSubject({ kind: "ServiceAccount", name: "sa", namespace: "ns" }), { kind: "ServiceAccount", name: "sa", namespace: "ns" });
     assert.equal(granteeSubject({ kind: "Peer", name: "b" }), undefined);
+    assert.deepEqual(granteeSubject({ kind: "Peer", name: "b" }, { namespace: "archipel-system", name: "archipel-api" }), { kind: "ServiceAccount", name: "archipel-api", namespace: "archipel-system" });
   });
 });

@@ -110,9 +110,18 @@ export function grantKey(grant: AccessGrant): string {
   return `g-${uid}`;
 }
 
-/** The RBAC subject of a grantee that may read the Secret (a Peer reads it through the API only). */
-export function granteeSubject(grantee: Grantee): { kind: string; name: string; apiGroup?: string; namespace?: string } | undefined {
+export interface ServiceAccountRef {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * The RBAC subject that may read the grant's Secret. A Peer has no identity in this cluster: it
+ * gets its credentials through the API's signed federation route, so the API's ServiceAccount
+ * (`peerReader`) reads them on its behalf; without one, nobody is bound.
+ */
+export function granteeSubject(grantee: Grantee, peerReader?: ServiceAccountRef): { kind: string; name: string; apiGroup?: string; namespace?: string } | undefined {
   if (grantee.kind === "User" || grantee.kind === "Group") return { kind: grantee.kind, name: grantee.name, apiGroup: "rbac.authorization.k8s.io" };
   if (grantee.kind === "ServiceAccount") return { kind: "ServiceAccount", name: grantee.name, namespace: grantee.namespace ?? "" };
-  return undefined;
+  return peerReader ? { kind: "ServiceAccount", name: peerReader.name, namespace: peerReader.namespace } : undefined;
 }

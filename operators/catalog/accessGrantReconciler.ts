@@ -25,6 +25,7 @@ import {
   type GrantAction,
   granteeCaller,
   granteeSubject,
+  type ServiceAccountRef,
   grantKey,
   grantPhase,
 } from "./accessGrantPlan.ts";
@@ -55,6 +56,8 @@ export interface AccessGrantDeps {
   events: EventRecorder;
   core: CoreV1Api;
   rbac: RbacAuthorizationV1Api;
+  /** Who reads a Peer grantee's credentials for it: the API's ServiceAccount. */
+  peerReader?: ServiceAccountRef;
   now?: () => Date;
 }
 
@@ -142,7 +145,7 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   }
 
   async function ensureReader(grant: AccessGrant): Promise<void> {
-    const subject = granteeSubject(grant.spec.grantee);
+    const subject = granteeSubject(grant.spec.grantee, deps.peerReader);
     if (!subject) return;
     const namespace = grant.metadata?.namespace ?? "";
     const secret = credentialsSecretName(grant.metadata?.name ?? "");
@@ -239,12 +242,13 @@ async function createOrKeep(fn: () => Promise<unknown>): Promise<void> {
 }
 
 /** The controller as the manager registers it. */
-export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
+export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef } = {}): ControllerOptions {
   const reconcile = createAccessGrantReconciler({
     status: new StatusWriter(kubeConfig, accessGrantFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     core: kubeConfig.makeApiClient(CoreV1Api),
     rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
+    ...(opts.peerReader ? { peerReader: opts.peerReader } : {}),
   });
   let grants: (() => AccessGrant[]) | undefined;
   const keys = (list: AccessGrant[]): ObjectKey[] => list.map((g) => ({ namespace: g.metadata?.namespace ?? "", name: g.metadata?.name ?? "" }));

@@ -7,6 +7,8 @@ import { createHash } from "node:crypto";
 export const defaultSystemNamespace = "archipel-system";
 
 /** The Identity key Secret when Identity.spec.keySecretRef is absent. */
+/** The API's ServiceAccount (in the system namespace): the federation front door, which alone reads a Peer grantee's credentials. */
+export const defaultApiServiceAccount = "archipel-api";
 export const defaultIdentityKeySecret = { namespace: defaultSystemNamespace, name: "archipel-identity" } as const;
 /** Data key of the identity Secret holding the Ed25519 private key (PKCS#8 PEM). */
 export const identityPrivateKeyField = "private.pem";

@@ -6,7 +6,7 @@ import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
-import { defaultSystemNamespace } from "../discovery/contracts.ts";
+import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
 import { peerDiscoveryController } from "../discovery/peerDiscoveryReconciler.ts";
@@ -21,18 +21,25 @@ export interface ControllerEnv {
   logger: winston.Logger;
   /** Where the operator keeps its own objects (identity key, managed kubo): POD_NAMESPACE or archipel-system. */
   systemNamespace: string;
+  /** The API's ServiceAccount there (API_SERVICE_ACCOUNT or archipel-api): it reads Peer grantees' credentials. */
+  apiServiceAccount: string;
 }
 
 /** Every controller this binary can run, by the name `--controllers` uses. */
 const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
   resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }) }),
-  "access-grant": (env) => accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }) }),
+  "access-grant": (env) =>
+    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount } }),
   "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
   peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace }),
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
 };
+
+function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv): ControllerEnv {
+  return { kubeConfig, logger, systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace, apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount };
+}
 
 function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -64,7 +71,7 @@ async function main(): Promise<number> {
     ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
-  const env: ControllerEnv = { kubeConfig, logger, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace };
+  const env = controllerEnv(kubeConfig, logger, process.env);
   for (const name of config.controllers) manager.add(controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {

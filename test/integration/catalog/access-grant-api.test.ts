@@ -152,6 +152,10 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
       return (r.body as { credentials?: Record<string, string> }).credentials ? r : undefined;
     }, 30_000);
     const creds = (issued.body as { credentials: Record<string, string> }).credentials;
+    // In a deployment the API reads a Peer's credentials with its own ServiceAccount, bound by the
+    // controller to this one Secret only (here the API runs as admin).
+    const reader = await w.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api).readNamespacedRoleBinding({ namespace: w.ns.name, name: `${grantName}-credentials-reader` });
+    assert.deepEqual(reader.subjects?.map((x) => ({ ...x })), [{ kind: "ServiceAccount", name: "archipel-api", namespace: "archipel-system" }]);
     const client = new pg.Client({ host: creds.host, port: Number(creds.port), database: creds.database, user: creds.username, password: creds.password });
     await client.connect();
     assert.deepEqual((await client.query("SELECT count(*)::int AS n FROM data")).rows, [{ n: 3 }]);

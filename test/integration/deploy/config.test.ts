@@ -15,8 +15,14 @@ async function kc(cluster: TestCluster, ...args: string[]): Promise<string> {
 }
 
 async function canI(cluster: TestCluster, sa: string, verb: string, resource: string): Promise<boolean> {
+  return canIn(cluster, "default", sa, `${verb} ${resource}`);
+}
+
+/** `what` is "VERB RESOURCE", as kubectl auth can-i takes them. */
+async function canIn(cluster: TestCluster, namespace: string, sa: string, what: string): Promise<boolean> {
+  const [verb = "", resource = ""] = what.split(" ");
   const as = `system:serviceaccount:archipel-system:${sa}`;
-  const out = await kc(cluster, "auth", "can-i", verb, resource, "--as", as, "-n", "default").catch(
+  const out = await kc(cluster, "auth", "can-i", verb, resource, "--as", as, "-n", namespace).catch(
     (err: { stdout?: string }) => err.stdout ?? "",
   );
   return out.trim() === "yes";
@@ -52,5 +58,13 @@ describe("config/default (kustomize overlay)", function () {
     assert.equal(await canI(cluster, "archipel-manager", "create", "providers.archipel.io"), false);
     assert.equal(await canI(cluster, "archipel-api", "create", "providers.archipel.io"), false);
     assert.equal(await canI(cluster, "archipel-api", "get", "secrets"), false);
+    assert.equal(await canIn(cluster, "archipel-system", "archipel-api", "get secrets"), false);
+  });
+
+  it("lets the API serve federation: create peers' AccessGrants and read only the identity key Secret", async () => {
+    assert.ok(await canI(cluster, "archipel-api", "create", "accessgrants.archipel.io"));
+    assert.ok(await canIn(cluster, "archipel-system", "archipel-api", "get secrets/archipel-identity"));
+    assert.equal(await canIn(cluster, "archipel-system", "archipel-api", "get secrets/other"), false);
+    assert.equal(await canI(cluster, "archipel-api", "delete", "accessgrants.archipel.io"), false);
   });
 });
