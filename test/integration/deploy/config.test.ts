@@ -67,4 +67,21 @@ describe("config/default (kustomize overlay)", function () {
     assert.equal(await canIn(cluster, "archipel-system", "archipel-api", "get secrets/other"), false);
     assert.equal(await canI(cluster, "archipel-api", "delete", "accessgrants.archipel.io"), false);
   });
+
+  it("ships user roles: peers/grants for grant requesters, Networks and Peers for discovery admins; neither reads Secrets nor creates AccessGrants", async () => {
+    const suffix = String(process.pid);
+    await kc(cluster, "create", "clusterrolebinding", `carol-peer-grants-${suffix}`, "--clusterrole=archipel-peer-grant-requester", "--user=carol");
+    await kc(cluster, "create", "clusterrolebinding", `carol-discovery-${suffix}`, "--clusterrole=archipel-discovery-admin", "--user=carol");
+    try {
+      const carolCan = async (...args: string[]): Promise<boolean> =>
+        (await kc(cluster, "auth", "can-i", ...args, "--as", "carol").catch((err: { stdout?: string }) => err.stdout ?? "")).trim() === "yes";
+      assert.ok(await carolCan("create", "peers.archipel.io", "--subresource=grants"));
+      assert.ok(await carolCan("create", "networks.archipel.io"));
+      assert.ok(await carolCan("patch", "peers.archipel.io"));
+      assert.equal(await carolCan("get", "secrets", "-n", "archipel-system"), false);
+      assert.equal(await carolCan("create", "accessgrants.archipel.io", "-n", "default"), false);
+    } finally {
+      await kc(cluster, "delete", "clusterrolebinding", `carol-peer-grants-${suffix}`, `carol-discovery-${suffix}`);
+    }
+  });
 });
