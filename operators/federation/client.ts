@@ -102,7 +102,7 @@ export async function signedFetch(identity: SigningIdentity, req: SignedRequest,
 
 /**
  * This cluster's signing identity: the (single) Identity's clusterName and the private key from
- * its key Secret (spec.keySecretRef, default contracts.defaultIdentityKeySecret). Read with
+ * its key Secret (status.keySecretRef, else spec.keySecretRef, else contracts.defaultIdentityKeySecret). Read with
  * `kubeConfig` — the API's own credentials, which RBAC lets read that one Secret.
  */
 export async function loadSigningIdentity(kubeConfig: KubeConfig): Promise<SigningIdentity> {
@@ -111,7 +111,8 @@ export async function loadSigningIdentity(kubeConfig: KubeConfig): Promise<Signi
   const list = (await objects.listClusterCustomObject({ group: ref.group, version: ref.version, plural: ref.plural })) as { items?: Identity[] };
   const identity = list.items?.[0];
   if (!identity) throw new Error("no Identity object exists; create one (kind Identity) before sending federation requests");
-  const secretRef = identity.spec.keySecretRef ?? defaultIdentityKeySecret;
+  // status says where the Identity controller actually keeps the key (its system namespace).
+  const secretRef = identity.status?.keySecretRef ?? identity.spec.keySecretRef ?? defaultIdentityKeySecret;
   const secret = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: secretRef.namespace, name: secretRef.name });
   const encoded = secret.data?.[identityPrivateKeyField];
   if (!encoded) {
