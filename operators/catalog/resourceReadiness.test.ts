@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
-import { type CheckRecord, checkInputs, checkStillValid, nextRecord, notReady, providerGate, providerRelevance, recheckDelay, ResourceReason, trimMessage, verifyFileFacts } from "./resourceReadiness.ts";
+import { type CheckRecord, checkInputs, checkStillValid, dataStatus, nextRecord, notReady, providerGate, providerRelevance, recheckDelay, ResourceReason, trimMessage, verifyFileFacts } from "./resourceReadiness.ts";
 
 const readyProvider = (spec: Provider["spec"], generation = 1, status = "True"): Provider => ({
   apiVersion: "archipel.io/v1alpha1",
@@ -124,5 +124,20 @@ describe("resourceReadiness: what wakes and what re-checks", () => {
     assert.equal(JSON.stringify(checkInputs(res, { ...base, spec: { ...base.spec, displayName: "Other" } }, undefined)), inputs);
     assert.notEqual(JSON.stringify(checkInputs(res, { ...base, spec: { ...base.spec, data: { source: "url", url: { baseURL: "http://x/" } } } }, undefined)), inputs);
     assert.notEqual(JSON.stringify(checkInputs(res, base, "12")), inputs);
+  });
+});
+
+describe("resourceReadiness.dataStatus", () => {
+  const at = (data?: { sizeBytes?: number; itemCount?: number; checkedAt?: string }): Resource => ({ status: data ? { data } : {} }) as unknown as Resource;
+
+  it("keeps the stored checkedAt when a re-check finds the same size and count (no status write)", () => {
+    const stored = at({ sizeBytes: 10, checkedAt: "2026-11-28T10:00:00Z" });
+    assert.deepEqual(dataStatus(stored, { sizeBytes: 10 }, "2026-11-28T10:05:00Z"), { sizeBytes: 10, checkedAt: "2026-11-28T10:00:00Z" });
+  });
+
+  it("moves checkedAt when the observation changed or was never stored", () => {
+    assert.equal(dataStatus(at({ sizeBytes: 10, checkedAt: "2026-11-28T10:00:00Z" }), { sizeBytes: 11 }, "2026-11-28T10:05:00Z").checkedAt, "2026-11-28T10:05:00Z");
+    assert.equal(dataStatus(at({ itemCount: 3, checkedAt: "2026-11-28T10:00:00Z" }), { itemCount: 4 }, "2026-11-28T10:05:00Z").checkedAt, "2026-11-28T10:05:00Z");
+    assert.equal(dataStatus(at(), { sizeBytes: 10 }, "2026-11-28T10:05:00Z").checkedAt, "2026-11-28T10:05:00Z");
   });
 });

@@ -24,6 +24,7 @@ import {
   checkInputs,
   type CheckRecord,
   checkStillValid,
+  dataStatus,
   defaultRecheckPolicy,
   nextRecord,
   notReady,
@@ -167,7 +168,7 @@ export function createResourceReconciler(deps: ResourceReconcilerDeps): Reconcil
     if (gate || !provider) return writeStatus(ctx, resource, gate ?? notReady(ResourceReason.ProviderNotFound, "no provider"), {});
     if (resource.spec.type === "compute") return writeStatus(ctx, resource, computeVerdict(ctx, resource, provider), {});
     const { record, result } = await probed(ctx, id, resource, provider);
-    const data = result.data ? { ...result.data, checkedAt: conditionTime(new Date(record.checkedAt)) } : undefined;
+    const data = result.data ? dataStatus(resource, result.data, conditionTime(new Date(record.checkedAt))) : undefined;
     await writeStatus(ctx, resource, result.verdict, { data, service: result.service });
     return { requeueAfter: Math.max(1000, record.checkedAt + recheckDelay(record, policy) - now().getTime()) };
   };

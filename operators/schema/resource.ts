@@ -205,7 +205,7 @@ export const ResourceStatus = strictObject({
     strictObject({
       sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: "int64" })),
       itemCount: Type.Optional(Type.Integer({ minimum: 0, description: "STAC items matching spec.data.stac (at most its limit)" })),
-      checkedAt: Type.Optional(Timestamp),
+      checkedAt: Type.Optional(Type.String({ format: "date-time", description: "when the backend was found as described here (later re-checks that find the same do not move it)" })),
     }),
   ),
 });
