@@ -8,7 +8,7 @@ import path from "node:path";
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { parse as parseYaml } from "yaml";
-import { loadProcess } from "../pipeline/cwl/load.ts";
+import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
 import type { PostgresConnection, Provider, S3Connection } from "../schema/provider.ts";
 import type { Checksum, Resource, ResourceStatus } from "../schema/resource.ts";
 import { s3ClientFor } from "./backends/s3Client.ts";
@@ -409,7 +409,7 @@ async function probeService(resource: Resource, provider: Provider, env: ProbeEn
   const doc = cwlText(resource, env);
   const external = externalReference(doc);
   if (external) return fail(ResourceReason.InvalidCWL, `the CWL document must be self-contained: ${external} refers to another file; inline it`);
-  // The library reads files; the name is the content's digest, so its per-path cache stays right.
+  // The library reads files; the name is the content's digest, and the file leaves its cache after.
   const json = JSON.stringify(doc);
   const file = path.join(env.scratchDir, `${createHash("sha256").update(json).digest("hex")}.cwl`);
   await mkdir(env.scratchDir, { recursive: true });
@@ -421,6 +421,7 @@ async function probeService(resource: Resource, provider: Provider, env: ProbeEn
     const message = messageOf(err).replaceAll(file, "document").replaceAll(path.dirname(file), ".");
     return fail(ResourceReason.InvalidCWL, `spec.service.cwl: ${message}`);
   } finally {
+    forgetDocument(file);
     await rm(file, { force: true });
   }
 }

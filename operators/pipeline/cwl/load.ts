@@ -57,6 +57,11 @@ function readCached(path: string): unknown {
   return cache.get(path);
 }
 
+/** Drops a document from the per-path cache: a long-running caller that loads throw-away files must not keep them all. */
+export function forgetDocument(reference: string): void {
+  cache.delete(toPath(splitFragment(reference)[0], process.cwd()));
+}
+
 /** Picks one process of a document: the `#fragment`, else the only one, else `#main`. */
 function selectProcess(path: string, fragment: string | undefined): LoadedDocument {
   const data = readCached(path);
