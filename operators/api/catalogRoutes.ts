@@ -9,7 +9,7 @@ import { AuthenticationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
-import type { Caller } from "../catalog/visibility.ts";
+import { type Caller, decideVisibility } from "../catalog/visibility.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
 import { cachedSigningIdentity, FederationRequestError, loadSigningIdentity, type SigningIdentity, signedFetch } from "../federation/client.ts";
 import { MemoryNonceCache, type NonceCache } from "../federation/requestSigning.ts";
@@ -226,6 +226,17 @@ function acceptedPeers(caches: CatalogCaches): Peer[] {
   return caches.peers.list().filter((p) => p.spec.approval === "Accepted");
 }
 
+/**
+ * Peers trust this cluster's project claim, so it is made only for a caller who is a member of
+ * that Project here (the same rule as a restricted Resource of that project).
+ */
+function requireProjectMember(deps: CatalogDeps, caller: Caller, project: string): void {
+  const decision = decideVisibility({ visibility: "restricted", projects: [project] }, caller, projectMemberships(deps.caches.projects.list()));
+  if (!decision.visible) {
+    throw new ApiError(403, "NotProjectMember", `query.project: you may search for project "${project}" only as its member here (${decision.message})`, { field: "project", details: { in: "query" } });
+  }
+}
+
 const security = [{ bearerAuth: [] }];
 const localSchema: RouteSchema = {
   operationId: "searchCatalog",
@@ -281,6 +292,7 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
     async (request) => {
       const caller = await localCaller(request);
       const qs = request.query;
+      if (qs.project) requireProjectMember(deps, caller, qs.project);
       const tags = splitTags(qs.tag);
       const local = search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller).items;
       const body = federationBody(qs, tags);

@@ -179,6 +179,15 @@ describe("Catalog API (real apiserver)", function () {
     assert.ok(!res.body.errors.some((e: { cluster: string }) => e.cluster === self), JSON.stringify(res.body.errors));
   });
 
+  it("federated search for a project: only its members here may make the claim (403 naming query.project)", async () => {
+    const project = `ocean-${ns.name.slice(-8)}`;
+    const bob = await get(`/api/v1/catalog/federated?tag=sentinel&deadlineMs=500&project=${project}`, cluster.userTokens.bob);
+    assert.equal(bob.status, 403, JSON.stringify(bob.body));
+    assert.equal(bob.body.error.field, "project");
+    const alice = await get(`/api/v1/catalog/federated?tag=sentinel&deadlineMs=500&project=${project}`, cluster.userTokens.alice);
+    assert.equal(alice.status, 200, JSON.stringify(alice.body));
+  });
+
   it("searches are served while the apiserver is frozen: no LIST per request", async function () {
     const pid = apiserverPid(cluster);
     if (!pid) this.skip();
