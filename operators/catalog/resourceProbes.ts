@@ -1,7 +1,7 @@
 // The I/O half of the Resource controller: ask a backend about one Resource and return what it
 // answered as a Verdict (resourceReadiness.ts) plus the facts status shows. No decision beyond
 // mapping a backend's answer to a reason; every call has a deadline.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -409,9 +409,10 @@ async function probeService(resource: Resource, provider: Provider, env: ProbeEn
   const doc = cwlText(resource, env);
   const external = externalReference(doc);
   if (external) return fail(ResourceReason.InvalidCWL, `the CWL document must be self-contained: ${external} refers to another file; inline it`);
-  // The library reads files; the name is the content's digest, and the file leaves its cache after.
+  // The library reads files. One file per probe: Resources sharing a document are probed
+  // concurrently, and one probe's cleanup must not remove another's file. It leaves the cache after.
   const json = JSON.stringify(doc);
-  const file = path.join(env.scratchDir, `${createHash("sha256").update(json).digest("hex")}.cwl`);
+  const file = path.join(env.scratchDir, `${randomUUID()}.cwl`);
   await mkdir(env.scratchDir, { recursive: true });
   await writeFile(file, json);
   try {

@@ -56,6 +56,12 @@ describe("Resource controller: service Resources (manager process)", function ()
     if (this.currentTest?.state === "failed") console.log(`    manager log: ${w.manager.logFile}`);
   });
 
+  it("validates many Resources sharing one document at once (concurrent probes do not share a scratch file)", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `same-${i}`);
+    await Promise.all(names.map((name) => w.createResource(name, { providerRef: { name: "tools" }, type: "service", service: { cwl: { document: ndvi } } })));
+    for (const name of names) await w.readyWith(name, { status: "True", reason: "Available" });
+  });
+
   it("validates an inline CommandLineTool and shows what it declares; the image defaults to the provider's", async () => {
     await w.createResource("ndvi", { providerRef: { name: "tools" }, type: "service", service: { cwl: { document: ndvi } } });
     const r = await w.readyWith("ndvi", { status: "True", reason: "Available" });
