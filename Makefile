@@ -68,13 +68,15 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 test: lint typecheck verify-manifests test-unit conformance-required test-integration test-e2e ## Everything CI runs
 
 ##@ Benchmarks
+BENCH_RESOURCES ?= 10000
 .PHONY: bench-discovery
 bench-discovery: deps tools ## Discovery convergence time and manager memory for local federations of 3, 6 and 10 clusters (not a test)
 	node bench/discovery.ts $(BENCH_SIZES)
 
 .PHONY: bench-catalog
-bench-catalog: deps ## Catalog search p50/p99, local and federated (3 peers x 1,000 Resources, in process, signed) (not a test)
+bench-catalog: deps tools ## Catalog search p50/p99, local and federated (3 peers x 1,000 Resources, signed), then manager/API memory and search with $(BENCH_RESOURCES) Resources on real processes (not a test)
 	node bench/catalog.ts 200
+	node bench/catalog-scale.ts $(BENCH_RESOURCES)
 
 ##@ Run
 .PHONY: cluster-up

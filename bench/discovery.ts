@@ -5,10 +5,10 @@
 // measures, and stops it. Convergence is timed from the creation of the last Network (before
 // it no member can look for peers). RSS is read from /proc once converged and again after a
 // settling period, for the manager (all controllers) and the API server of every member.
-import { readFileSync } from "node:fs";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Peer } from "../operators/schema/peer.ts";
 import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
+import { rssMiB } from "./procMemory.ts";
 
 const SETTLE_MS = 15_000;
 const CONVERGENCE_TIMEOUT_MS = 300_000;
@@ -23,16 +23,6 @@ interface SizeResult {
   managerRssMiB: number[];
   managerRssSettledMiB: number[];
   apiRssMiB: number[];
-}
-
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function connectedOthers(m: FederationMember, fed: Federation): Promise<number> {
