@@ -116,9 +116,12 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
     const kc = callerKubeConfig(cluster, bearerToken(request.headers.authorization));
     const peer = grantTarget(deps.peers(), (request.params as { cluster: string }).cluster);
     await authorize(kc, call.verb, peer);
+    const identity = await deps.signingIdentity().catch((err: unknown) => {
+      throw new ApiError(503, "NoSigningIdentity", `this cluster cannot sign federation requests yet: ${err instanceof Error ? err.message : String(err)}`);
+    });
     try {
       const { method, target, body } = call;
-      const res = await signedFetch(await deps.signingIdentity(), { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs });
+      const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs });
       return peerAnswer(peer.cluster, res.status, res.body);
     } catch (err) {
       throw peerFailure(err, peer.cluster);
@@ -133,7 +136,7 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
       tags,
       params: Params,
       body: FederationGrantRequest,
-      response: { 201: schemas.object, ...errors(400, 401, 403, 404, 409, 422, 502, 504) },
+      response: { 201: schemas.object, ...errors(400, 401, 403, 404, 409, 422, 502, 503, 504) },
     },
     handler: async (request, reply) => {
       const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body });
@@ -148,7 +151,7 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
       summary: "A grant this cluster holds on a peer, with its credentials once issued (RBAC: get peers/grants)",
       tags,
       params: GrantParams,
-      response: { 200: Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) }), ...errors(401, 403, 404, 409, 502, 504) },
+      response: { 200: Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) }), ...errors(401, 403, 404, 409, 502, 503, 504) },
     },
     handler: async (request, reply) => {
       const { namespace, name } = request.params as Static<typeof GrantParams>;
