@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { s3ClientFor } from "../../../operators/catalog/backends/s3Client.ts";
-import { sharedCluster } from "../../support/cluster.ts";
+import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type TestS3, startS3 } from "../../support/s3.ts";
 import { type StacServer, startStacServer } from "../../support/stac.ts";
@@ -119,7 +119,11 @@ describe("Resource controller: data Resources (manager process, real backends)",
       await w.createResource("bad-size", { providerRef: { name: "files" }, type: "data", data: { url: { url: `${files.url}/readme.txt`, sizeBytes: 7 } } });
       const s = await w.readyWith("bad-size", { status: "False", reason: "SizeMismatch" });
       assert.match(readyOf(s)?.message ?? "", /spec\.data\.url\.sizeBytes is 7 but the source has 6 bytes/);
-      const events = await w.eventsFor("bad-size");
+      // The Event is written after the status (best effort): it may land a moment later.
+      const events = await eventually("a SizeMismatch Event", async () => {
+        const list = await w.eventsFor("bad-size");
+        return list.some((e) => e.reason === "SizeMismatch") ? list : undefined;
+      }, 10_000, 200);
       assert.equal(events.filter((e) => e.reason === "SizeMismatch").length, 1);
       assert.equal(events[0]?.type, "Warning");
     });

@@ -6,7 +6,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
 import { load as loadYaml } from "js-yaml";
-import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+import { eventually, repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
 import { type CatalogWorld, catalogWorld, type ManagerIdentity, readyOf, startFileServer, type FileServer } from "./resourceFixtures.ts";
 
 async function serviceAccountIdentity(cluster: TestCluster, namespace: string): Promise<ManagerIdentity> {
@@ -79,8 +79,8 @@ describe("Resource controller: runs with the catalog role only", function () {
     await w.createResource("c", { providerRef: { name: "cpu" }, type: "compute", compute: { cpu: "1", memory: "1Gi" } });
     const c = await w.readyWith("c", { status: "False", reason: "InsufficientCapacity" });
     assert.match(readyOf(c)?.message ?? "", /from 0 node\(s\)/);
-    const events = await w.eventsFor("c");
-    assert.ok(events.some((e) => e.reason === "InsufficientCapacity"));
+    // The Event is written after the status (best effort): it may land a moment later.
+    await eventually("an InsufficientCapacity Event for c", async () => (await w.eventsFor("c")).some((e) => e.reason === "InsufficientCapacity"), 10_000, 200);
     assert.doesNotMatch(await readFile(w.manager.logFile, "utf8"), /forbidden/i);
   });
 });
