@@ -56,6 +56,10 @@ test-integration: deps tools ## Integration tests against a real local control p
 test-e2e: deps tools ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json
 
+.PHONY: e2e-deploy
+e2e-deploy: deps tools ## config/default on a cluster with a real node: manager (2 replicas, leader takeover) and API as Pods from the project image
+	mocha --extension ts --timeout 120000 test/e2e/deploy.test.ts
+
 .PHONY: conformance-required
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
 	hack/conformance --tags required -j2

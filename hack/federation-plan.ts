@@ -20,6 +20,8 @@ export interface UpOptions {
   clusters: number;
   approval: Approval;
   namePrefix: string;
+  /** hack/cluster flags for every member: a real node, Argo Workflows on it. */
+  clusterFlags: ("--node" | "--argo")[];
 }
 
 export type Command = UpOptions | { command: "down" } | { command: "status" } | ComponentCommand | { command: "help" };
@@ -35,10 +37,11 @@ export interface ComponentCommand {
 }
 
 export const usage = `usage:
-  hack/federation up N [--approval auto|manual] [--name-prefix fed]
+  hack/federation up N [--approval auto|manual] [--name-prefix fed] [--node] [--argo]
                                start N local clusters <prefix>-1..N, one kubo each in ONE private
                                network, each cluster's manager and API; create each cluster's
-                               Identity and Network; print name, kubeconfig, API and kubo URLs
+                               Identity and Network; print name, kubeconfig, API and kubo URLs;
+                               --node gives each cluster a real node, --argo Argo Workflows too
   hack/federation down         stop everything 'up' started (also after a partial 'up')
   hack/federation status       what runs; exit 1 when a part of the federation is down
   hack/federation stop CLUSTER manager|api|kubo
@@ -63,7 +66,7 @@ function flagValue(args: string[], i: number, flag: string): string {
 }
 
 function parseUp(args: string[]): UpOptions {
-  const options: UpOptions = { command: "up", clusters: 0, approval: "auto", namePrefix: "fed" };
+  const options: UpOptions = { command: "up", clusters: 0, approval: "auto", namePrefix: "fed", clusterFlags: [] };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
@@ -73,6 +76,8 @@ function parseUp(args: string[]): UpOptions {
       if (inline === undefined) i++;
       if (flag === "--approval") options.approval = parseApproval(value);
       else options.namePrefix = parsePrefix(value);
+    } else if (arg === "--node" || arg === "--argo") {
+      if (!options.clusterFlags.includes(arg)) options.clusterFlags.push(arg);
     } else if (arg.startsWith("--")) {
       throw new UsageError(`up: unknown flag ${arg}\n${usage}`);
     } else positionals.push(arg);
@@ -167,6 +172,7 @@ export interface FederationState {
   /** The Network's object name in every member cluster. */
   network: string;
   approval: Approval;
+  clusterFlags: ("--node" | "--argo")[];
   swarmKeyFile: string;
   /** "starting" while up runs; "up" once every member answered and has its Identity and Network. */
   phase: "starting" | "up";
@@ -183,6 +189,7 @@ export function initialState(opts: UpOptions, dir: string, clustersDir: string, 
     namePrefix: opts.namePrefix,
     network: opts.namePrefix,
     approval: opts.approval,
+    clusterFlags: opts.clusterFlags,
     swarmKeyFile: `${dir}/swarm.key`,
     phase: "starting",
     startedAt: now.toISOString(),

@@ -200,7 +200,7 @@ async function startKubo(state: FederationState, m: MemberState): Promise<void> 
 
 async function startCluster(state: FederationState, m: MemberState): Promise<void> {
   progress(`${m.name}: starting control plane and kubo`);
-  await hack("cluster", ["up", m.name]);
+  await hack("cluster", ["up", m.name, ...(state.clusterFlags ?? [])]);
   await startKubo(state, m);
   progress(`${m.name}: control plane up, kubo ${m.kuboPeerId} at ${m.kuboApi}`);
 }

@@ -68,10 +68,13 @@ export async function attachCluster(name: string, owned = false): Promise<TestCl
   };
 }
 
-/** Starts a fresh cluster (etcd + kube-apiserver + kube-controller-manager, crds/ installed). */
-export async function startCluster(name: string): Promise<TestCluster> {
+/**
+ * Starts a fresh cluster (etcd + kube-apiserver + kube-controller-manager, crds/ installed);
+ * `--node` adds a real node (containerd + kubelet), `--argo` Argo Workflows on it.
+ */
+export async function startCluster(name: string, flags: ("--node" | "--argo")[] = []): Promise<TestCluster> {
   try {
-    await run(clusterScript, ["up", name], { maxBuffer: 1 << 20 });
+    await run(clusterScript, ["up", name, ...flags], { maxBuffer: 1 << 20 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`hack/cluster up ${name} failed: ${e.stderr ?? e.message}`, { cause: err });

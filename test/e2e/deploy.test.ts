@@ -1,0 +1,126 @@
+// config/default as a user deploys it, on a cluster with a real node: the manager (2 replicas,
+// one leader, takeover when the leader Pod is deleted) and the API run as Pods from the project
+// image, and the API answers through its Service. `make e2e-deploy` runs this file alone.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
+
+const run = promisify(execFile);
+const ns = "archipel-system";
+const leaseName = "archipel-manager";
+
+async function kubectl(cluster: TestCluster, ...args: string[]): Promise<string> {
+  const { stdout } = await run(path.join(repoRoot, "bin/kubectl"), ["--kubeconfig", cluster.kubeconfigPath, ...args], { maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+/** config/default with the image the node has (hack/images loads archipel.local/archipel:dev). */
+async function applyDefault(cluster: TestCluster): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "archipel-deploy-"));
+  try {
+    const overlay = [
+      "resources:",
+      `  - ${path.join(repoRoot, "config/default")}`,
+      "images:",
+      "  - name: archipel",
+      "    newName: archipel.local/archipel",
+      "    newTag: dev",
+      "",
+    ].join("\n");
+    await writeFile(path.join(dir, "kustomization.yaml"), overlay);
+    await kubectl(cluster, "apply", "--server-side", "-k", dir, "--load-restrictor=LoadRestrictionsNone");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function holder(kc: KubeConfig): Promise<string | undefined> {
+  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: leaseName, namespace: ns }).catch(() => undefined);
+  return lease?.spec?.holderIdentity ?? undefined;
+}
+
+describe("config/default deployed on a cluster with a node (make e2e-deploy)", function () {
+  this.timeout(420_000);
+  let cluster: TestCluster;
+  let kc: KubeConfig;
+
+  before(async function () {
+    cluster = await startCluster(`deploy-${process.pid}`, ["--node"]);
+    kc = cluster.kubeConfig();
+    await applyDefault(cluster);
+  });
+
+  after(async function () {
+    if (this.currentTest?.state === "failed" || process.env.KEEP_LOGS) {
+      const pods = await kubectl(cluster, "get", "pods", "-n", ns, "-o", "wide").catch(() => "");
+      console.log(pods);
+    }
+    if (cluster) await cluster.stop();
+  });
+
+  it("runs both manager replicas and the API as Ready Pods from the project image", async function () {
+    const apps = kc.makeApiClient(AppsV1Api);
+    for (const [name, replicas] of [["archipel-manager", 2], ["archipel-api", 1]] as const) {
+      await eventually(
+        `${name} to have ${replicas} ready replicas`,
+        async () => (await apps.readNamespacedDeployment({ name, namespace: ns })).status?.readyReplicas === replicas,
+        240_000,
+        1000,
+      ).catch(async (err: Error) => {
+        const describe = await kubectl(cluster, "describe", "pods", "-n", ns, "-l", `app.kubernetes.io/component=${name.replace("archipel-", "")}`).catch(() => "");
+        throw new Error(`${err.message}\n${describe.slice(-4000)}`);
+      });
+    }
+    const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
+    for (const p of pods.items) {
+      assert.equal(p.spec?.containers[0]?.image, "archipel.local/archipel:dev");
+      assert.equal(p.status?.containerStatuses?.[0]?.restartCount, 0, `${p.metadata?.name} restarted`);
+    }
+  });
+
+  it("has exactly one leader, and another replica takes over when the leader Pod is deleted", async function () {
+    const core = kc.makeApiClient(CoreV1Api);
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=manager" })).items;
+    const names = pods.map((p) => p.metadata!.name!);
+    const leader = await eventually("a manager to hold the Lease", async () => {
+      const h = await holder(kc);
+      return h && names.some((n) => h.startsWith(n)) ? h : undefined;
+    }, 60_000, 500);
+    const leaderPod = names.find((n) => leader.startsWith(n))!;
+    await core.deleteNamespacedPod({ name: leaderPod, namespace: ns });
+    const next = await eventually("another manager Pod to take the Lease", async () => {
+      const h = await holder(kc);
+      return h && !h.startsWith(leaderPod) ? h : undefined;
+    }, 90_000, 500);
+    assert.ok(names.some((n) => next.startsWith(n)) || !next.startsWith(leaderPod), `new holder ${next}`);
+  });
+
+  it("reconciles as deployed: a Provider created with kubectl becomes Ready", async function () {
+    await kubectl(cluster, "create", "namespace", "team-deploy");
+    const provider = {
+      apiVersion: "archipel.io/v1alpha1",
+      kind: "Provider",
+      metadata: { name: "cpu", namespace: "team-deploy" },
+      spec: { type: "compute", displayName: "in-cluster test", compute: { nodeSelector: {} } },
+    };
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "archipel-provider-")), "p.json");
+    await writeFile(file, JSON.stringify(provider));
+    await kubectl(cluster, "apply", "-f", file);
+    await eventually("the Provider to be Ready", async () => {
+      const out = await kubectl(cluster, "get", "providers.archipel.io", "cpu", "-n", "team-deploy", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}");
+      return out === "True";
+    }, 90_000, 1000);
+  });
+
+  it("answers through the API's Service", async function () {
+    const body = await kubectl(cluster, "get", "--raw", `/api/v1/namespaces/${ns}/services/archipel-api:http/proxy/healthz`);
+    assert.match(body, /ok/i);
+    const openapi = JSON.parse(await kubectl(cluster, "get", "--raw", `/api/v1/namespaces/${ns}/services/archipel-api:http/proxy/openapi.json`)) as { openapi?: string };
+    assert.match(openapi.openapi ?? "", /^3\./);
+  });
+});
