@@ -121,6 +121,11 @@ node_sysctls=(
   "kernel/keys/root_maxkeys=1000000" "kernel/keys/root_maxbytes=25000000"
 )
 
+own_netns() { # $1: pid — true once it runs in a network namespace other than ours
+  local theirs; theirs=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
+  [ "$theirs" != "$(readlink /proc/self/ns/net)" ]
+}
+
 node_namespace_up() { # $1: dir
   local d=$1 name holder
   name=$(basename "$d")
@@ -131,7 +136,7 @@ node_namespace_up() { # $1: dir
     /sys/fs/cgroup "$name" > "$d/logs/netns.log" 2>&1 < /dev/null &
   holder=$!
   echo "$holder" > "$d/pids/netns"
-  wait_for netns 5 test "$(readlink "/proc/$holder/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ||
+  wait_for netns 5 own_netns "$holder" ||
     die "the node's network namespace did not appear"
   local s key value sysctl_mounts=""
   for s in "${node_sysctls[@]}"; do
@@ -308,10 +313,13 @@ node_ready() { # $1: dir
 }
 
 node_down() { # $1: dir — everything in the node's cgroup, then the cgroups; the namespaces go with their processes
-  local d=$1 name
+  local d=$1 name holder=""
   name=$(basename "$d")
+  [ -f "$d/pids/netns" ] && holder=$(cat "$d/pids/netns")
   [ -f "$d/pids/kubelet" ] && kill -TERM "$(cat "$d/pids/kubelet")" 2>/dev/null || true
   cg_remove "$name"
+  # killed processes are reaped by init a moment later: the namespaces are gone when the holder is
+  [ -z "$holder" ] || wait_for "the node's namespaces to go" 10 test ! -e "/proc/$holder" || log "warning: process $holder is still there"
   # Nothing may stay mounted under the cluster's folder (the mounts lived in the namespace).
   if grep -q " $d/" /proc/self/mounts; then log "warning: mounts left under $d"; fi
   rm -f "$d"/pids/*
