@@ -1,6 +1,7 @@
 # The one Archipel image: every component (manager, api, cwl entrypoint) runs from it.
 # Node 24 runs the TypeScript sources directly (type stripping): no build stage.
-# Not built in this project's CI: its machines have no Docker engine.
+# Not built in this project's CI (its machines have no Docker engine): hack/images builds the same
+# content as archipel.local/archipel (docs/decisions/images-without-registry.md).
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -10,6 +11,7 @@ COPY operators/pipeline/cli/ operators/pipeline/cli/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY operators/ operators/
 COPY crds/ crds/
-USER node
+# node:24-slim's `node` user, numerically: runAsNonRoot (config/manager) can only verify a numeric user
+USER 1000:1000
 ENTRYPOINT ["node"]
 CMD ["operators/manager/main.ts"]
