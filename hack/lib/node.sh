@@ -129,7 +129,7 @@ own_netns() { # $1: pid — true once it runs in a network namespace other than 
 node_namespace_up() { # $1: dir
   local d=$1 name holder
   name=$(basename "$d")
-  mkdir -p "$d/node/sysctl" "$d/node/containerd" "$d/node/kubelet" "$d/node/cni/net.d" "$d/sock"
+  mkdir -p "$d/node/sysctl" "$d/node/cni/net.d" "$d/sock"
   cg_create "$name"
   # The holder: the namespaces live as long as it does.
   setsid bash -c 'for c in "$0"/*/archipel-"$1"; do echo $$ > "$c/cgroup.procs" 2>/dev/null || true; done; exec unshare --mount --net --propagation private sleep infinity' \
@@ -146,6 +146,7 @@ node_namespace_up() { # $1: dir
   done
   in_node "$d" bash -euc "
     mount -t tmpfs -o mode=755 tmpfs /run
+    # images, snapshots and Pod volumes live here: gone with the namespace, nothing to delete on disk
     mount -t tmpfs -o mode=755 tmpfs /var/lib
     mount -t tmpfs -o mode=755 tmpfs /var/log
     $sysctl_mounts
@@ -181,7 +182,7 @@ write_containerd_config() { # $1: dir
   local d=$1
   cat > "$d/node/containerd.toml" <<EOF
 version = 3
-root = "$d/node/containerd/root"
+root = "/var/lib/containerd"
 state = "/run/containerd"
 [grpc]
   address = "$d/sock/containerd.sock"
@@ -304,7 +305,7 @@ node_start_runtime() { # $1: dir — containerd, then the images, then kubelet
     die "could not load the node's images (hack/images load)"
   write_kubelet_config "$d"
   node_bg "$d" kubelet "$bin/kubelet" --config "$d/node/kubelet.yaml" --kubeconfig "$d/node/kubeconfig" \
-    --root-dir "$d/node/kubelet" --hostname-override "$(basename "$d")" --node-ip "$node_ip" --v 1
+    --root-dir /var/lib/kubelet --hostname-override "$(basename "$d")" --node-ip "$node_ip" --v 1
 }
 
 node_ready() { # $1: dir

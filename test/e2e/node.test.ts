@@ -96,7 +96,7 @@ describe("a local cluster with a real node (hack/cluster up --node)", function (
   });
 
   it("runs a Pod: its logs and its exit code come back through the kubelet", async function () {
-    await core.createNamespacedPod({ namespace: ns, body: pod("exit-three", "echo hello from $(hostname); exit 3") });
+    await core.createNamespacedPod({ namespace: ns, body: pod("exit-three", "echo hello from $HOSTNAME; exit 3") });
     const p = await finished(core, ns, "exit-three");
     assert.equal(p.status?.phase, "Failed");
     assert.equal(p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 3);
