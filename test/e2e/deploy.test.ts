@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -21,11 +20,12 @@ async function kubectl(cluster: TestCluster, ...args: string[]): Promise<string>
 
 /** config/default with the image the node has (hack/images loads archipel.local/archipel:dev). */
 async function applyDefault(cluster: TestCluster): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), "archipel-deploy-"));
+  // kustomize takes a base only by a relative path
+  const dir = await mkdtemp(path.join(cluster.dir, "deploy-"));
   try {
     const overlay = [
       "resources:",
-      `  - ${path.join(repoRoot, "config/default")}`,
+      `  - ${path.relative(dir, path.join(repoRoot, "config/default"))}`,
       "images:",
       "  - name: archipel",
       "    newName: archipel.local/archipel",
@@ -33,7 +33,7 @@ async function applyDefault(cluster: TestCluster): Promise<void> {
       "",
     ].join("\n");
     await writeFile(path.join(dir, "kustomization.yaml"), overlay);
-    await kubectl(cluster, "apply", "--server-side", "-k", dir, "--load-restrictor=LoadRestrictionsNone");
+    await kubectl(cluster, "apply", "--server-side", "-k", dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -100,21 +100,24 @@ describe("config/default deployed on a cluster with a node (make e2e-deploy)", f
     assert.ok(names.some((n) => next.startsWith(n)) || !next.startsWith(leaderPod), `new holder ${next}`);
   });
 
-  it("reconciles as deployed: a Provider created with kubectl becomes Ready", async function () {
+  it("reconciles as deployed: a compute Provider becomes Ready, a service Resource is validated (scratch files on a read-only root)", async function () {
     await kubectl(cluster, "create", "namespace", "team-deploy");
-    const provider = {
-      apiVersion: "archipel.io/v1alpha1",
-      kind: "Provider",
-      metadata: { name: "cpu", namespace: "team-deploy" },
-      spec: { type: "compute", displayName: "in-cluster test", compute: { nodeSelector: {} } },
-    };
-    const file = path.join(await mkdtemp(path.join(tmpdir(), "archipel-provider-")), "p.json");
-    await writeFile(file, JSON.stringify(provider));
+    const tool = { cwlVersion: "v1.2", class: "CommandLineTool", baseCommand: "echo", inputs: { message: { type: "string", inputBinding: { position: 1 } } }, outputs: {} };
+    const objects = [
+      { kind: "Provider", metadata: { name: "cpu" }, spec: { type: "compute", displayName: "in-cluster test", compute: { nodeSelector: {} } } },
+      { kind: "Provider", metadata: { name: "tools" }, spec: { type: "service", service: { defaultImage: "archipel.local/cwl-step:dev" } } },
+      { kind: "Resource", metadata: { name: "echo" }, spec: { title: "echo", visibility: "public", providerRef: { name: "tools" }, type: "service", service: { cwl: { document: tool } } } },
+    ].map((o) => ({ apiVersion: "archipel.io/v1alpha1", ...o, metadata: { ...o.metadata, namespace: "team-deploy" } }));
+    const file = path.join(await mkdtemp(path.join(cluster.dir, "objects-")), "objects.json");
+    await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
     await kubectl(cluster, "apply", "-f", file);
-    await eventually("the Provider to be Ready", async () => {
-      const out = await kubectl(cluster, "get", "providers.archipel.io", "cpu", "-n", "team-deploy", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}");
-      return out === "True";
-    }, 90_000, 1000);
+    const ready = (kind: string, name: string) => async (): Promise<boolean> =>
+      (await kubectl(cluster, "get", kind, name, "-n", "team-deploy", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")) === "True";
+    await eventually("the compute Provider to be Ready", ready("providers.archipel.io", "cpu"), 90_000, 1000);
+    await eventually("the service Resource to be Ready", ready("resources.archipel.io", "echo"), 90_000, 1000).catch(async (err: Error) => {
+      const status = await kubectl(cluster, "get", "resources.archipel.io", "echo", "-n", "team-deploy", "-o", "jsonpath={.status.conditions}");
+      throw new Error(`${err.message}: ${status}`);
+    });
   });
 
   it("answers through the API's Service", async function () {
