@@ -60,6 +60,10 @@ test-e2e: deps tools ## End-to-end tests (several local clusters, managers and A
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
 	hack/conformance --tags required -j2
 
+.PHONY: conformance-cwltest
+conformance-cwltest: deps ## CWL v1.2 "required" the way users run it: cwltest --tool archipel-cwl-runner -j2 from the suite's directory, nothing filtered (same baseline)
+	hack/conformance --as-user --tags required -j2
+
 .PHONY: conformance
 conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-runner (~6 min; per-tag results)
 	hack/conformance -j2
