@@ -64,6 +64,10 @@ e2e-deploy: deps tools ## config/default on a cluster with a real node: manager 
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
 	hack/conformance --tags required -j2
 
+.PHONY: conformance-cwltest
+conformance-cwltest: deps ## CWL v1.2 "required" the way users run it: cwltest --tool archipel-cwl-runner -j2 from the suite's directory, nothing filtered (same baseline)
+	hack/conformance --as-user --tags required -j2
+
 .PHONY: conformance
 conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-runner (~6 min; per-tag results)
 	hack/conformance -j2

@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { loadProcess, readDocument } from "../cwl/load.ts";
+import { loadProcess, readDocument, toPath } from "../cwl/load.ts";
 import { InvalidDocument, isObj, normalizeRequirements } from "../cwl/normalize.ts";
 import type { Requirement } from "../cwl/model.ts";
 import { layer } from "../entrypoint/step.ts";
@@ -41,16 +41,22 @@ export function parseArgs(argv: string[]): CliOptions {
 
 interface Job { job: Record<string, unknown>; jobDir: string; requirements: Requirement[] }
 
-function readJob(path: string | undefined): Job {
-  if (path === undefined) return { job: {}, jobDir: process.cwd(), requirements: [] };
-  const data = readDocument(resolve(path));
+/**
+ * Reads the job named on the command line: a path, or a `file://` URI (cwltest passes URIs
+ * when the suite's path does not start with the physical working directory, e.g. when it
+ * is reached through a symbolic link). Its directory stays as the user named it.
+ */
+export function readJob(reference: string | undefined, cwd = process.cwd()): Job {
+  if (reference === undefined) return { job: {}, jobDir: cwd, requirements: [] };
+  const path = toPath(reference, cwd);
+  const data = readDocument(path);
   if (data !== null && data !== undefined && !isObj(data)) throw new InvalidJob(`${path}: a job must be a mapping of input names to values`);
   const job = { ...((data ?? {}) as Record<string, unknown>) };
   // `cwl:requirements` in the input object take precedence over the process's own.
   const requirements = normalizeRequirements(job["cwl:requirements"], "cwl:requirements");
   delete job["cwl:tool"];
   delete job["cwl:requirements"];
-  return { job, jobDir: dirname(resolve(path)), requirements };
+  return { job, jobDir: dirname(path), requirements };
 }
 
 export async function main(argv: string[]): Promise<number> {

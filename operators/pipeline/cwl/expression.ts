@@ -14,6 +14,8 @@ export interface Evaluator {
   javascript: boolean;
   expressionLib: string[];
   sandbox: Sandbox;
+  /** budget of each evaluation in ms; the sandbox's own (timeoutMs) when absent */
+  timeoutMs?: number;
 }
 
 interface Segment { kind: "text" | "paren" | "brace"; text: string }
@@ -119,7 +121,7 @@ function evalSegment(segment: Segment, context: ExpressionContext, evaluator: Ev
   }
   const body = segment.kind === "paren" ? `return (${segment.text});` : segment.text;
   const variables = { inputs: context.inputs, self: context.self ?? null, runtime: context.runtime };
-  return evaluator.sandbox.evaluate(body, variables, evaluator.expressionLib.join("\n"));
+  return evaluator.sandbox.evaluate(body, variables, evaluator.expressionLib.join("\n"), evaluator.timeoutMs);
 }
 
 const referencePattern = /^\s*(inputs|self|runtime|null)((?:\.[A-Za-z_][A-Za-z0-9_]*|\['(?:[^'\\]|\\.)*'\]|\["(?:[^"\\]|\\.)*"\]|\[\d+\])*)\s*$/;

@@ -1,14 +1,23 @@
 // Numbers as decimals, never in exponent notation (CWL tools read them as text).
+//
+// A number is written with the shortest digits that read back as the same double, the
+// digits its source document most likely wrote: the integer literal
+// 4200000000000000000000000000000000000000000 of a YAML document comes back as those 43
+// digits, as the reference runner (Python, exact integers) prints it, not as the exact value
+// of the nearest double (4199999999999999909983484408708288647004160), which a Python reader
+// such as cwltest compares unequal to the literal. Integers beyond 2^53 with more than 17
+// significant digits cannot survive a JavaScript number; they keep their first 17.
 
-/** `1.23e-5` → `0.0000123`, `1e+42` → `1000…000`; other numbers as JavaScript prints them. */
+/** `1.23e-5` → `0.0000123`, `4.2e+42` → `42` and 41 zeros; other numbers as JavaScript prints them. */
 export function formatNumber(n: number): string {
   const plain = String(n);
   if (!plain.includes("e") || !Number.isFinite(n)) return plain;
-  if (Number.isInteger(n)) return BigInt(n).toString();
-  const [mantissa = "", exponentText = "0"] = n.toExponential().split("e");
+  const [mantissa = "", exponentText = "0"] = plain.split("e");
   const negative = mantissa.startsWith("-");
   const digits = mantissa.replace("-", "").replace(".", "");
   const exponent = Number(exponentText);
+  // JavaScript uses exponents only below 1e-6 and from 1e21 on, so a positive exponent
+  // always exceeds the (at most 17) digits: the number is an integer.
   const body = exponent < 0 ? `0.${"0".repeat(-exponent - 1)}${digits}` : digits.padEnd(exponent + 1, "0");
   return (negative ? "-" : "") + body;
 }

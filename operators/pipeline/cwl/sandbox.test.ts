@@ -8,7 +8,7 @@ describe("CWL expression sandbox (QuickJS in WebAssembly)", function () {
     await initSandbox();
   });
   beforeEach(() => {
-    sandbox = new Sandbox({ timeoutMs: 500, memoryBytes: 16 * 1024 * 1024 });
+    sandbox = new Sandbox({ timeoutMs: 500, processTimeoutMs: 500, memoryBytes: 16 * 1024 * 1024 });
   });
   afterEach(() => sandbox.dispose());
 
@@ -45,6 +45,12 @@ describe("CWL expression sandbox (QuickJS in WebAssembly)", function () {
     assert.throws(() => sandbox.evaluate("while (true) {}", {}), /interrupted/i);
     assert.ok(Date.now() - started < 5000, "the loop was not stopped in time");
     assert.equal(sandbox.evaluate("return 1 + 1;", {}), 2, "the sandbox works again after an interrupt");
+  });
+
+  it("gives one evaluation the budget it is passed instead of the default", () => {
+    const spin = "var start = Date.now(); while (Date.now() - start < 1000) {} return 'finished';";
+    assert.throws(() => sandbox.evaluate(spin, {}), /interrupted/i);
+    assert.equal(sandbox.evaluate(spin, {}, "", 60_000), "finished");
   });
 
   it("stops a memory bomb at the memory limit", () => {

@@ -8,11 +8,17 @@ import type { QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
 export interface SandboxLimits {
   /** wall-clock budget of one evaluation, in milliseconds */
   timeoutMs: number;
+  /**
+   * wall-clock budget of an ExpressionTool's `expression`, in milliseconds: that expression
+   * is the whole process, as a CommandLineTool's command is, and CWL exempts it from
+   * ToolTimeLimit, so it gets far more than the expressions that merely fill in a field
+   */
+  processTimeoutMs: number;
   /** heap limit of the interpreter, in bytes */
   memoryBytes: number;
 }
 
-export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 5000, memoryBytes: 64 * 1024 * 1024 };
+export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 5000, processTimeoutMs: 60 * 60 * 1000, memoryBytes: 64 * 1024 * 1024 };
 
 export class ExpressionError extends Error {}
 
@@ -49,11 +55,12 @@ export class Sandbox {
    * Evaluates `code` (a JS expression or statement list ending in a value) with the given
    * JSON-serialisable variables bound as globals (after `prelude`, e.g. CWL's expressionLib),
    * and returns its JSON value. `code` is a function body: it must `return` its value.
+   * `timeoutMs` overrides the budget of this one evaluation.
    */
-  evaluate(code: string, variables: Record<string, unknown>, prelude = ""): unknown {
+  evaluate(code: string, variables: Record<string, unknown>, prelude = "", timeoutMs = this.limits.timeoutMs): unknown {
     if (quickjs === undefined) throw new ExpressionError("sandbox not initialised: call initSandbox() first");
     const runtime = (this.runtime ??= this.newRuntime(quickjs));
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + this.limits.timeoutMs));
+    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + timeoutMs));
     const context = runtime.newContext();
     try {
       const bindings = Object.entries(variables)

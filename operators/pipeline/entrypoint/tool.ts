@@ -260,7 +260,10 @@ export function runProcess(process: Process, job: Record<string, unknown>, optio
 function runExpressionTool(process: Process, inputs: Record<string, unknown>, evaluator: Evaluator, options: RunOptions): ToolResult {
   const workdir = freshDir(options.scratch, "expr");
   const runtime = { outdir: workdir, tmpdir: workdir, ...resourceRuntime(process, inputs, evaluator) };
-  const result = evaluate(process.expression ?? "", { inputs, self: null, runtime }, evaluator);
+  // The expression is the whole process: CWL exempts it from ToolTimeLimit, and the
+  // sandbox's per-expression cap would be one; it gets the process budget instead.
+  const processEvaluator = { ...evaluator, timeoutMs: options.sandbox.limits.processTimeoutMs };
+  const result = evaluate(process.expression ?? "", { inputs, self: null, runtime }, processEvaluator);
   if (!isObj(result)) throw new ToolFailed(`ExpressionTool ${process.id}: the expression must return an object, got ${JSON.stringify(result)}`);
   const outputs: Record<string, unknown> = {};
   for (const output of process.outputs) {
