@@ -60,6 +60,10 @@ test-e2e: deps tools ## End-to-end tests (several local clusters, managers and A
 e2e-deploy: deps tools ## config/default on a cluster with a real node: manager (2 replicas, leader takeover) and API as Pods from the project image
 	mocha --extension ts --timeout 120000 test/e2e/deploy.test.ts
 
+.PHONY: conformance-argo
+conformance-argo: deps tools ## CWL v1.2 conformance (tag "required") through real Pods: Argo Workflows on a local cluster with a node
+	hack/conformance-argo --tags required -j2
+
 .PHONY: conformance-required
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
 	hack/conformance --tags required -j2
