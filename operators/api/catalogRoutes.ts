@@ -23,7 +23,7 @@ import { type Resource, resourceKind } from "../schema/resource.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError } from "./errors.ts";
 import type { RouteSchema } from "./openapi.ts";
-import { captureRawBody, descriptorTrusted, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
+import { captureRawBody, descriptorTrusted, peerFinder, requirePeer } from "./federationAuth.ts";
 
 export const catalogPath = "/api/v1/catalog";
 export const federatedCatalogPath = "/api/v1/catalog/federated";
@@ -206,7 +206,7 @@ async function peerSearch(identity: SigningIdentity, peer: Peer, body: Federatio
       method: "POST",
       target: federationCatalogPath,
       body,
-      ...(opts.project ? { headers: { [projectHeader]: opts.project } } : {}),
+      ...(opts.project ? { project: opts.project } : {}),
       deadlineMs: opts.deadlineMs,
     });
     return peerAnswer(cluster, res.status, res.body);
@@ -339,7 +339,7 @@ export async function catalogRuntime(kubeConfig: KubeConfig): Promise<CatalogRun
   const caches = catalogCaches(manager);
   await manager.start();
   return {
-    deps: { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
+    deps: { kubeConfig, caches, nonces: new MemoryNonceCache({ startedAt: Date.now() }), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
     stop: () => manager.stop(),
   };
 }

@@ -7,15 +7,15 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Caller, PeerApproval, SignatureCheck } from "../catalog/visibility.ts";
 import { PeerConditionType } from "../discovery/peerStatus.ts";
-import { RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
+import { ProjectClaimHeader, RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
 import { findCondition } from "../runtime/conditions.ts";
 import type { Peer } from "../schema/peer.ts";
 import { ApiError } from "./errors.ts";
 
 export type PeerCaller = Extract<Caller, { kind: "peer" }>;
 
-/** Header a peer sets when its request is made for one project (restricted visibility). */
-export const projectHeader = "x-archipel-project";
+/** Header a peer sets when its request is made for one project (restricted visibility); signed. */
+export const projectHeader = ProjectClaimHeader;
 
 export interface PeerAuthContext {
   /** This cluster's name (Identity.spec.clusterName); undefined refuses every request. */
@@ -69,8 +69,8 @@ export function descriptorTrusted(peer: Peer | undefined): boolean {
 export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): PeerAuthentication {
   const claimed = headerValue(req.headers, "x-archipel-key-id") ?? "";
   const peer = claimed === "" ? undefined : ctx.peerByCluster(claimed);
-  const project = headerValue(req.headers, projectHeader);
-  const base = { kind: "peer" as const, cluster: claimed, approval: approvalOf(peer), ...(project ? { project } : {}) };
+  // The project claim is taken from the verified signature only (it is part of the signed string).
+  const base = { kind: "peer" as const, cluster: claimed, approval: approvalOf(peer) };
   if (ctx.audience === undefined) {
     return { ok: false, reason: "NoIdentity", message: "this cluster has no Identity yet; it cannot accept federation requests", caller: { ...base, signature: "Invalid" } };
   }
@@ -83,7 +83,7 @@ export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): Pe
   if (!verification.ok) {
     return { ok: false, reason: verification.reason, message: verification.message, caller: { ...base, signature: signatureCheckOf(verification.reason) } };
   }
-  const caller: PeerCaller = { ...base, signature: "Verified" };
+  const caller: PeerCaller = { ...base, ...(verification.project ? { project: verification.project } : {}), signature: "Verified" };
   if (caller.approval !== "Accepted") {
     return { ok: false, reason: `Peer${caller.approval}`, message: `peer ${claimed} ${approvalMessages[caller.approval]}`, caller };
   }

@@ -52,8 +52,8 @@ const peers = [peer("alpha", alpha.publicKey, "Accepted"), peer("gamma", gamma.p
 let counter = 0;
 function signedBy(keyId: string, key: string, project?: string): ReceivedRequest {
   const nonce = `nonce-${keyId}-${String(counter++).padStart(20, "0")}`;
-  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body: "{}", keyId, audience: "beta", now, nonce }, key);
-  return { method: "POST", target: "/federation/v1/catalog", body: "{}", headers: { ...headers, ...(project ? { "x-archipel-project": project } : {}) } };
+  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body: "{}", keyId, audience: "beta", now, nonce, ...(project ? { project } : {}) }, key);
+  return { method: "POST", target: "/federation/v1/catalog", body: "{}", headers };
 }
 const nonces = new MemoryNonceCache();
 function peerCaller(req: ReceivedRequest): Caller {
