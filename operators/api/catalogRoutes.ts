@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
 import { type Caller, decideVisibility } from "../catalog/visibility.ts";
+import { peerForClusterName } from "../discovery/clusterNames.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
 import { cachedSigningIdentity, FederationRequestError, loadSigningIdentity, type SigningIdentity, signedFetch } from "../federation/client.ts";
 import { MemoryNonceCache, type NonceCache } from "../federation/requestSigning.ts";
@@ -222,8 +223,24 @@ function peerAnswer(cluster: string, status: number, body: unknown): PeerOutcome
   return { cluster, error: { code: answer?.error?.code ?? `Http${status}`, message: answer?.error?.message ?? `peer answered ${status}` } };
 }
 
-function acceptedPeers(caches: CatalogCaches): Peer[] {
-  return caches.peers.list().filter((p) => p.spec.approval === "Accepted");
+/**
+ * The Peers to fan out to: one per cluster name (a cluster may be a Peer in several Networks),
+ * chosen as the federation endpoint chooses a sender (peerForClusterName); an ambiguous name
+ * (two keys) is asked nothing and reported as an error.
+ */
+function fanOutTargets(caches: CatalogCaches): { peers: Peer[]; refused: PeerOutcome[] } {
+  const all = caches.peers.list();
+  const accepted = all.filter((p) => p.spec.approval === "Accepted");
+  const unnamed = accepted.filter((p) => !p.status?.descriptor);
+  const names = [...new Set(accepted.flatMap((p) => (p.status?.descriptor ? [p.status.descriptor.clusterName] : [])))];
+  const peers: Peer[] = [...unnamed];
+  const refused: PeerOutcome[] = [];
+  for (const name of names) {
+    const found = peerForClusterName(all, name);
+    if (found.kind === "ambiguous") refused.push({ cluster: name, error: { code: "AmbiguousClusterName", message: found.message } });
+    else if (found.kind === "found" && found.peer.spec.approval === "Accepted") peers.push(found.peer);
+  }
+  return { peers, refused };
 }
 
 /**
@@ -296,11 +313,11 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       const tags = splitTags(qs.tag);
       const local = search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller).items;
       const body = federationBody(qs, tags);
-      const peers = acceptedPeers(deps.caches);
+      const { peers, refused } = fanOutTargets(deps.caches);
       const identity = peers.length > 0 ? await deps.signingIdentity() : undefined;
       const deadlineMs = qs.deadlineMs ?? defaultDeadlineMs;
       const outcomes = identity ? await Promise.all(peers.map((p) => peerSearch(identity, p, body, { deadlineMs, ...(qs.project ? { project: qs.project } : {}) }))) : [];
-      return mergeFederated(clusterName(deps.caches) ?? "local", local, outcomes);
+      return mergeFederated(clusterName(deps.caches) ?? "local", local, [...outcomes, ...refused]);
     },
   );
 

@@ -54,6 +54,15 @@ describe("federationAuth.authenticatePeer", () => {
     assert.equal(result.caller.project, undefined);
   });
 
+  it("refuses a cluster name two Peers claim with different keys, whichever key signs (AmbiguousClusterName)", () => {
+    const impostor = { ...peer("alpha", mallory.publicKey, "Accepted"), metadata: { name: "peer-alpha-impostor" } } as Peer;
+    const both = { ...ctx(), peerByCluster: peerFinder(() => [...peers, impostor]) };
+    for (const key of [alpha.privateKeyPem, mallory.privateKeyPem]) {
+      const result = authenticatePeer(signed("alpha", key), both);
+      assert.equal(!result.ok && result.reason, "AmbiguousClusterName");
+    }
+  });
+
   it("refuses an Accepted peer whose descriptor is no longer verified (e.g. it now publishes another key)", () => {
     const result = authenticatePeer(signed("delta", delta.privateKeyPem), ctx());
     assert.equal(result.ok, false);

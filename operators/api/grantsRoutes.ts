@@ -178,8 +178,8 @@ export function peerGrantName(peerName: string, name: string): string {
 }
 
 function peerObjectName(deps: FederationGrantsDeps, cluster: string): string {
-  const peer = peerFinder(deps.peers)(cluster);
-  const name = peer?.metadata?.name;
+  const found = peerFinder(deps.peers)(cluster);
+  const name = found.kind === "found" ? found.peer.metadata?.name : undefined;
   if (!name) throw new ApiError(401, "PeerUnknown", `peer ${cluster} is not known here`);
   return name;
 }

@@ -9,6 +9,7 @@ import { MemoryNonceCache } from "../../../operators/federation/requestSigning.t
 import type { Peer } from "../../../operators/schema/peer.ts";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
+import { peerFinder } from "../../../operators/api/federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "../../../operators/api/grantsRoutes.ts";
 import { registerPeerGrantsRoutes } from "../../../operators/api/peerGrantsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
@@ -72,7 +73,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
       kinds: [],
       routes: [
         (a) => registerGrantsRoutes(a, { kubeConfig }),
-        (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: (c) => peers.find((p) => p.status?.descriptor?.clusterName === c), nonces: new MemoryNonceCache() } }),
+        (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() } }),
         // The requesting side, looped back: this server signs as gamma and knows "beta" (itself,
         // the receiving side above) as a Peer, so a forwarded request lands on its own federation routes.
         (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000 }),
