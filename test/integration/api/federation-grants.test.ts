@@ -14,7 +14,7 @@ import { signedFetch } from "../../../operators/federation/client.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
 import type { Peer } from "../../../operators/schema/peer.ts";
-import { freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 
 const hour = 3_600_000;
 
@@ -47,6 +47,8 @@ describe("federation grants: open namespaces and a maximum lifetime (real apiser
   before(async () => {
     cluster = await sharedCluster();
     ns = await freshNamespace(cluster, "peer-grants");
+    // Right after start, CRD storage may answer 429 "(re)initializing" for a moment.
+    await eventually("AccessGrants can be listed", () => grantNames().catch(() => undefined));
     const kubeConfig = cluster.kubeConfig("admin");
     app = buildServer({
       kubeConfig,
