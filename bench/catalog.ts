@@ -58,7 +58,7 @@ async function startNode(name: string, key: IdentityKeyPair): Promise<Node> {
   const app = buildServer({
     kubeConfig,
     kinds: [],
-    routes: [(a) => registerCatalogRoutes(a, { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: async () => ({ clusterName: name, privateKeyPem: key.privateKeyPem }), whoAmI: async () => ({ user: "alice", groups: [] }) })],
+    routes: [(a) => registerCatalogRoutes(a, { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: async () => ({ clusterName: name, privateKeyPem: key.privateKeyPem }), whoAmI: async () => ({ user: "alice", groups: [] }), accessReview: async () => true })],
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return { name, key, app, url, peers };

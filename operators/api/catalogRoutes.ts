@@ -1,15 +1,19 @@
 // The Catalog API. Local search is served from warm informer caches (indexes by type, tag and
 // provider narrow the candidates; no LIST per request); the caller's user and groups come from
-// a SelfSubjectReview made with the caller's token, cached briefly by the token's digest.
-// Federated search fans out, signed and in parallel, to Accepted peers with a deadline, and
-// returns partial results with a per-peer error list. The federation endpoint answers signed
-// requests from Accepted peers with only what decideVisibility allows them.
+// a SelfSubjectReview made with the caller's token, and the namespaces whose private Resources
+// it may see from SelfSubjectAccessReviews (verb list on resources.archipel.io), all cached
+// briefly by the token's digest. Federated search needs a permission of its own (verb get on
+// the virtual resource catalog/federated), since it makes this cluster sign requests to every
+// peer; it fans out, signed and in parallel, to Accepted peers with a deadline, and returns
+// partial results with a per-peer error list. The federation endpoint answers signed requests
+// from Accepted peers with only what decideVisibility allows them.
 import { createHash } from "node:crypto";
-import { AuthenticationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
-import { type Caller, decideVisibility } from "../catalog/visibility.ts";
+import { type Caller, decideVisibility, type ListableNamespaces } from "../catalog/visibility.ts";
+import { peerForClusterName } from "../discovery/clusterNames.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
 import { cachedSigningIdentity, FederationRequestError, loadSigningIdentity, type SigningIdentity, signedFetch } from "../federation/client.ts";
 import { MemoryNonceCache, type NonceCache } from "../federation/requestSigning.ts";
@@ -22,12 +26,17 @@ import { type Project, projectKind } from "../schema/project.ts";
 import { type Resource, resourceKind } from "../schema/resource.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError } from "./errors.ts";
+import { ErrorResponse } from "./kind-schemas.ts";
 import type { RouteSchema } from "./openapi.ts";
-import { captureRawBody, descriptorTrusted, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
+import { captureRawBody, descriptorTrusted, peerFinder, requirePeer } from "./federationAuth.ts";
 
 export const catalogPath = "/api/v1/catalog";
 export const federatedCatalogPath = "/api/v1/catalog/federated";
 export const defaultDeadlineMs = 2_000;
+/** The virtual resource (group archipel.io) whose verb `get` allows a federated search. */
+export const federatedSearchPermission = { group: "archipel.io", resource: "catalog", subresource: "federated", verb: "get" } as const;
+/** Access reviews of one request made at once (a caller with private Resources in many namespaces). */
+const REVIEW_CONCURRENCY = 8;
 
 export interface CatalogCaches {
   resources: Cache<Resource>;
@@ -50,6 +59,16 @@ export function catalogCaches(manager: Manager): CatalogCaches {
   };
 }
 
+/** What a SelfSubjectAccessReview asks about (resourceAttributes). */
+export interface AccessAttributes {
+  group: string;
+  resource: string;
+  subresource?: string;
+  verb: string;
+  /** Absent: cluster-wide (every namespace). */
+  namespace?: string;
+}
+
 export interface LocalUser {
   user: string;
   groups: string[];
@@ -62,7 +81,9 @@ export interface CatalogDeps {
   signingIdentity: () => Promise<SigningIdentity>;
   /** Who a token belongs to (default: a SelfSubjectReview with that token). */
   whoAmI?: (token: string) => Promise<LocalUser>;
-  /** How long a token's identity is reused (default 10 s). */
+  /** Whether RBAC allows the token's holder an action (default: a SelfSubjectAccessReview with that token). */
+  accessReview?: (token: string, attributes: AccessAttributes) => Promise<boolean>;
+  /** How long a token's identity and access reviews are reused (default 10 s). */
   identityTtlMs?: number;
   now?: () => number;
 }
@@ -156,10 +177,10 @@ function clusterName(caches: CatalogCaches): string | undefined {
   return caches.identities.list()[0]?.spec.clusterName;
 }
 
-function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller): { items: CatalogItem[]; continue?: string } {
+function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller, candidates = candidatesFor(deps.caches.resources, query)): { items: CatalogItem[]; continue?: string } {
   try {
     const origin = clusterName(deps.caches);
-    return searchCatalog(candidatesFor(deps.caches.resources, query), query, {
+    return searchCatalog(candidates, query, {
       caller,
       memberships: projectMemberships(deps.caches.projects.list()),
       ...(origin ? { origin } : {}),
@@ -178,20 +199,71 @@ async function selfSubjectReview(kubeConfig: KubeConfig, token: string): Promise
   return { user: info.username, groups: info.groups ?? [] };
 }
 
-/** Token → user, remembered by the token's SHA-256 (never the token itself) for `ttlMs`. */
-export function identityCache(lookup: (token: string) => Promise<LocalUser>, ttlMs: number, now: () => number): (token: string) => Promise<LocalUser> {
-  const entries = new Map<string, { user: Promise<LocalUser>; expiresAt: number }>();
-  return (token) => {
-    const key = createHash("sha256").update(token).digest("base64url");
+/** Answers keyed by a string, each remembered for `ttlMs`; failures are forgotten at once. */
+function ttlCache<T>(ttlMs: number, now: () => number): (key: string, compute: () => Promise<T>) => Promise<T> {
+  const entries = new Map<string, { value: Promise<T>; expiresAt: number }>();
+  return (key, compute) => {
     const t = now();
     const hit = entries.get(key);
-    if (hit && hit.expiresAt > t) return hit.user;
+    if (hit && hit.expiresAt > t) return hit.value;
     if (entries.size > 10_000) for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
-    const user = lookup(token);
-    entries.set(key, { user, expiresAt: t + ttlMs });
-    user.catch(() => entries.delete(key));
-    return user;
+    const value = compute();
+    entries.set(key, { value, expiresAt: t + ttlMs });
+    value.catch(() => entries.delete(key));
+    return value;
   };
+}
+
+function tokenDigest(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
+
+/** Token → user, remembered by the token's SHA-256 (never the token itself) for `ttlMs`. */
+export function identityCache(lookup: (token: string) => Promise<LocalUser>, ttlMs: number, now: () => number): (token: string) => Promise<LocalUser> {
+  const cache = ttlCache<LocalUser>(ttlMs, now);
+  return (token) => cache(tokenDigest(token), () => lookup(token));
+}
+
+/** (token, attributes) → allowed, remembered by the token's SHA-256 for `ttlMs`. */
+export function accessReviewCache(review: (token: string, attributes: AccessAttributes) => Promise<boolean>, ttlMs: number, now: () => number): (token: string, attributes: AccessAttributes) => Promise<boolean> {
+  const cache = ttlCache<boolean>(ttlMs, now);
+  return (token, a) => cache(`${tokenDigest(token)} ${a.verb} ${a.group}/${a.resource}/${a.subresource ?? ""} ${a.namespace ?? "*"}`, () => review(token, a));
+}
+
+async function selfSubjectAccessReview(kubeConfig: KubeConfig, token: string, attributes: AccessAttributes): Promise<boolean> {
+  const kc = callerKubeConfig(serverCluster(kubeConfig), token);
+  const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+    body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } },
+  });
+  return review.status?.allowed === true;
+}
+
+/** Namespaces holding a private Resource among `candidates`: the only ones whose rights matter. */
+export function privateNamespaces(candidates: readonly Resource[]): string[] {
+  return [...new Set(candidates.filter((r) => r.spec.visibility === "private").map((r) => r.metadata.namespace ?? ""))].filter((n) => n !== "").sort();
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const listResources = { group: resourceKind.group, resource: resourceKind.plural, verb: "list" } as const;
+
+/** Where the caller may list Resources, as far as `namespaces` go: a cluster-wide right first, then one review per namespace. */
+async function listableNamespaces(review: (attributes: AccessAttributes) => Promise<boolean>, namespaces: readonly string[]): Promise<ListableNamespaces> {
+  if (namespaces.length === 0) return new Set();
+  if (await review(listResources)) return "all";
+  const allowed = await mapLimit(namespaces, REVIEW_CONCURRENCY, (namespace) => review({ ...listResources, namespace }));
+  return new Set(namespaces.filter((_, i) => allowed[i]));
 }
 
 async function peerSearch(identity: SigningIdentity, peer: Peer, body: FederationCatalogBody, opts: { deadlineMs: number; project?: string }): Promise<PeerOutcome> {
@@ -206,7 +278,7 @@ async function peerSearch(identity: SigningIdentity, peer: Peer, body: Federatio
       method: "POST",
       target: federationCatalogPath,
       body,
-      ...(opts.project ? { headers: { [projectHeader]: opts.project } } : {}),
+      ...(opts.project ? { project: opts.project } : {}),
       deadlineMs: opts.deadlineMs,
     });
     return peerAnswer(cluster, res.status, res.body);
@@ -222,8 +294,24 @@ function peerAnswer(cluster: string, status: number, body: unknown): PeerOutcome
   return { cluster, error: { code: answer?.error?.code ?? `Http${status}`, message: answer?.error?.message ?? `peer answered ${status}` } };
 }
 
-function acceptedPeers(caches: CatalogCaches): Peer[] {
-  return caches.peers.list().filter((p) => p.spec.approval === "Accepted");
+/**
+ * The Peers to fan out to: one per cluster name (a cluster may be a Peer in several Networks),
+ * chosen as the federation endpoint chooses a sender (peerForClusterName); an ambiguous name
+ * (two keys) is asked nothing and reported as an error.
+ */
+function fanOutTargets(caches: CatalogCaches): { peers: Peer[]; refused: PeerOutcome[] } {
+  const all = caches.peers.list();
+  const accepted = all.filter((p) => p.spec.approval === "Accepted");
+  const unnamed = accepted.filter((p) => !p.status?.descriptor);
+  const names = [...new Set(accepted.flatMap((p) => (p.status?.descriptor ? [p.status.descriptor.clusterName] : [])))];
+  const peers: Peer[] = [...unnamed];
+  const refused: PeerOutcome[] = [];
+  for (const name of names) {
+    const found = peerForClusterName(all, name);
+    if (found.kind === "ambiguous") refused.push({ cluster: name, error: { code: "AmbiguousClusterName", message: found.message } });
+    else if (found.kind === "found" && found.peer.spec.approval === "Accepted") peers.push(found.peer);
+  }
+  return { peers, refused };
 }
 
 /**
@@ -244,15 +332,15 @@ const localSchema: RouteSchema = {
   tags: ["catalog"],
   security,
   querystring: CatalogQueryString,
-  response: { 200: CatalogPageSchema },
+  response: { 200: CatalogPageSchema, 400: ErrorResponse, 401: ErrorResponse },
 };
 const federatedSchema: RouteSchema = {
   operationId: "searchFederatedCatalog",
-  summary: "Search this cluster's and every Accepted peer's catalog: partial results with per-peer errors, within deadlineMs",
+  summary: "Search this cluster's and every Accepted peer's catalog (RBAC: get catalog/federated): partial results with per-peer errors, within deadlineMs",
   tags: ["catalog"],
   security,
   querystring: FederatedQueryString,
-  response: { 200: FederatedSchema },
+  response: { 200: FederatedSchema, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse },
 };
 const federationSchema: RouteSchema = {
   operationId: "federationSearchCatalog",
@@ -269,20 +357,31 @@ function federationBody(qs: FederatedQueryString, tags: string[] | undefined): F
 
 export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): void {
   const now = deps.now ?? Date.now;
-  const whoAmI = identityCache(deps.whoAmI ?? ((token) => selfSubjectReview(deps.kubeConfig, token)), deps.identityTtlMs ?? 10_000, now);
-  const localCaller = async (request: FastifyRequest): Promise<Caller> => {
-    const who = await whoAmI(bearerToken(request.headers.authorization));
-    return { kind: "local", user: who.user, groups: who.groups };
+  const ttlMs = deps.identityTtlMs ?? 10_000;
+  const whoAmI = identityCache(deps.whoAmI ?? ((token) => selfSubjectReview(deps.kubeConfig, token)), ttlMs, now);
+  const mayI = accessReviewCache(deps.accessReview ?? ((token, a) => selfSubjectAccessReview(deps.kubeConfig, token, a)), ttlMs, now);
+  /** The caller, with the rights its search needs: where it may list the candidates' private Resources. */
+  const localCaller = async (request: FastifyRequest, candidates: readonly Resource[]): Promise<Caller> => {
+    const token = bearerToken(request.headers.authorization);
+    const who = await whoAmI(token);
+    const listable = await listableNamespaces((a) => mayI(token, a), privateNamespaces(candidates));
+    return { kind: "local", user: who.user, groups: who.groups, listableNamespaces: listable };
+  };
+  const requireFederatedSearch = async (request: FastifyRequest): Promise<void> => {
+    if (await mayI(bearerToken(request.headers.authorization), federatedSearchPermission)) return;
+    const p = federatedSearchPermission;
+    throw new ApiError(403, "Forbidden", `a federated search makes this cluster sign requests to every peer: RBAC must allow verb "${p.verb}" on resource "${p.resource}/${p.subresource}" (apiGroup ${p.group}), e.g. ClusterRole archipel-catalog-user`);
   };
 
   app.get<{ Querystring: CatalogQueryString }>(
     catalogPath,
     { schema: localSchema },
     async (request) => {
-      const caller = await localCaller(request);
       const qs = request.query;
       const tags = splitTags(qs.tag);
-      return search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller);
+      const query = toQuery({ ...qs, ...(tags ? { tags } : {}) });
+      const candidates = candidatesFor(deps.caches.resources, query);
+      return search(deps, query, await localCaller(request, candidates), candidates);
     },
   );
 
@@ -290,17 +389,21 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
     federatedCatalogPath,
     { schema: federatedSchema },
     async (request) => {
-      const caller = await localCaller(request);
+      await whoAmI(bearerToken(request.headers.authorization)); // an unknown token is a 401 before any 403
+      await requireFederatedSearch(request);
       const qs = request.query;
-      if (qs.project) requireProjectMember(deps, caller, qs.project);
       const tags = splitTags(qs.tag);
-      const local = search(deps, toQuery({ ...qs, ...(tags ? { tags } : {}) }), caller).items;
+      const query = toQuery({ ...qs, ...(tags ? { tags } : {}) });
+      const candidates = candidatesFor(deps.caches.resources, query);
+      const caller = await localCaller(request, candidates);
+      if (qs.project) requireProjectMember(deps, caller, qs.project);
+      const local = search(deps, query, caller, candidates).items;
       const body = federationBody(qs, tags);
-      const peers = acceptedPeers(deps.caches);
+      const { peers, refused } = fanOutTargets(deps.caches);
       const identity = peers.length > 0 ? await deps.signingIdentity() : undefined;
       const deadlineMs = qs.deadlineMs ?? defaultDeadlineMs;
       const outcomes = identity ? await Promise.all(peers.map((p) => peerSearch(identity, p, body, { deadlineMs, ...(qs.project ? { project: qs.project } : {}) }))) : [];
-      return mergeFederated(clusterName(deps.caches) ?? "local", local, outcomes);
+      return mergeFederated(clusterName(deps.caches) ?? "local", local, [...outcomes, ...refused]);
     },
   );
 
@@ -339,7 +442,7 @@ export async function catalogRuntime(kubeConfig: KubeConfig): Promise<CatalogRun
   const caches = catalogCaches(manager);
   await manager.start();
   return {
-    deps: { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
+    deps: { kubeConfig, caches, nonces: new MemoryNonceCache({ startedAt: Date.now() }), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
     stop: () => manager.stop(),
   };
 }

@@ -35,16 +35,32 @@ function ctx(nonces = new MemoryNonceCache()): PeerAuthContext {
   return { audience: "beta", peerByCluster: peerFinder(() => peers), nonces, now };
 }
 
-function signed(keyId: string, key: string, extra: Record<string, string> = {}, body = '{"q":"x"}'): ReceivedRequest {
+function signed(keyId: string, key: string, extra: Record<string, string> = {}, opts: { body?: string; project?: string } = {}): ReceivedRequest {
+  const { body = '{"q":"x"}', project } = opts;
   const nonce = Buffer.from(`${keyId}-${Math.random()}-nonce-padding`).toString("base64url").slice(0, 40);
-  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body, keyId, audience: "beta", now, nonce }, key);
+  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body, keyId, audience: "beta", now, nonce, ...(project ? { project } : {}) }, key);
   return { method: "POST", target: "/federation/v1/catalog", body, headers: { ...headers, ...extra } };
 }
 
 describe("federationAuth.authenticatePeer", () => {
-  it("an Accepted peer's signed request becomes a verified peer caller, with its project claim", () => {
-    const result = authenticatePeer(signed("alpha", alpha.privateKeyPem, { [projectHeader]: "ocean" }), ctx());
+  it("an Accepted peer's signed request becomes a verified peer caller, with its signed project claim", () => {
+    const result = authenticatePeer(signed("alpha", alpha.privateKeyPem, {}, { project: "ocean" }), ctx());
     assert.deepEqual(result, { ok: true, caller: { kind: "peer", cluster: "alpha", approval: "Accepted", project: "ocean", signature: "Verified" } });
+  });
+
+  it("refuses a project claim added after signing (BadSignature)", () => {
+    const result = authenticatePeer(signed("alpha", alpha.privateKeyPem, { [projectHeader]: "ocean" }), ctx());
+    assert.equal(!result.ok && result.reason, "BadSignature");
+    assert.equal(result.caller.project, undefined);
+  });
+
+  it("refuses a cluster name two Peers claim with different keys, whichever key signs (AmbiguousClusterName)", () => {
+    const impostor = { ...peer("alpha", mallory.publicKey, "Accepted"), metadata: { name: "peer-alpha-impostor" } } as Peer;
+    const both = { ...ctx(), peerByCluster: peerFinder(() => [...peers, impostor]) };
+    for (const key of [alpha.privateKeyPem, mallory.privateKeyPem]) {
+      const result = authenticatePeer(signed("alpha", key), both);
+      assert.equal(!result.ok && result.reason, "AmbiguousClusterName");
+    }
   });
 
   it("refuses an Accepted peer whose descriptor is no longer verified (e.g. it now publishes another key)", () => {
@@ -102,7 +118,8 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
   const nonces = new MemoryNonceCache();
 
   before(async () => {
-    app = Fastify();
+    // The /slow handler outlives its aborted client: close must not wait for it.
+    app = Fastify({ forceCloseConnections: true });
     app.setErrorHandler((err, _request, reply) => {
       const e = toApiError(err);
       return reply.code(e.status).send(e.toBody());
@@ -127,6 +144,16 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
     );
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { caller: { kind: "peer", cluster: "alpha", approval: "Accepted", signature: "Verified" }, echo: { q: "sentinel" } });
+  });
+
+  it("signedFetch signs the project claim; a claim only in the extra headers is refused", async () => {
+    const identity = { clusterName: "alpha", privateKeyPem: alpha.privateKeyPem };
+    const base = { endpoint, audience: "beta", method: "POST" as const, target: "/federation/v1/catalog", body: {}, deadlineMs: 2_000 };
+    const signedClaim = await signedFetch(identity, { ...base, project: "ocean" });
+    assert.equal(signedClaim.status, 200);
+    assert.equal((signedClaim.body as { caller: { project?: string } }).caller.project, "ocean");
+    const unsignedClaim = await signedFetch(identity, { ...base, headers: { [projectHeader]: "ocean" } });
+    assert.equal(unsignedClaim.status, 401);
   });
 
   it("an unsigned request gets 401 naming the reason", async () => {

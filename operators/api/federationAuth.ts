@@ -6,22 +6,23 @@
 // The core (`authenticatePeer`) is pure: peers, audience, clock and nonce cache are passed in.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Caller, PeerApproval, SignatureCheck } from "../catalog/visibility.ts";
+import { type ClusterNameLookup, peerForClusterName } from "../discovery/clusterNames.ts";
 import { PeerConditionType } from "../discovery/peerStatus.ts";
-import { RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
+import { ProjectClaimHeader, RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
 import { findCondition } from "../runtime/conditions.ts";
 import type { Peer } from "../schema/peer.ts";
 import { ApiError } from "./errors.ts";
 
 export type PeerCaller = Extract<Caller, { kind: "peer" }>;
 
-/** Header a peer sets when its request is made for one project (restricted visibility). */
-export const projectHeader = "x-archipel-project";
+/** Header a peer sets when its request is made for one project (restricted visibility); signed. */
+export const projectHeader = ProjectClaimHeader;
 
 export interface PeerAuthContext {
   /** This cluster's name (Identity.spec.clusterName); undefined refuses every request. */
   audience: string | undefined;
-  /** The Peer whose descriptor carries this cluster name, if any. */
-  peerByCluster(clusterName: string): Peer | undefined;
+  /** The Peer whose descriptor carries this cluster name (see discovery/clusterNames.ts). */
+  peerByCluster(clusterName: string): ClusterNameLookup;
   nonces: NonceCache;
   now: number;
 }
@@ -68,12 +69,14 @@ export function descriptorTrusted(peer: Peer | undefined): boolean {
  */
 export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): PeerAuthentication {
   const claimed = headerValue(req.headers, "x-archipel-key-id") ?? "";
-  const peer = claimed === "" ? undefined : ctx.peerByCluster(claimed);
-  const project = headerValue(req.headers, projectHeader);
-  const base = { kind: "peer" as const, cluster: claimed, approval: approvalOf(peer), ...(project ? { project } : {}) };
+  const lookup: ClusterNameLookup = claimed === "" ? { kind: "none" } : ctx.peerByCluster(claimed);
+  const peer = lookup.kind === "found" ? lookup.peer : undefined;
+  // The project claim is taken from the verified signature only (it is part of the signed string).
+  const base = { kind: "peer" as const, cluster: claimed, approval: approvalOf(peer) };
   if (ctx.audience === undefined) {
     return { ok: false, reason: "NoIdentity", message: "this cluster has no Identity yet; it cannot accept federation requests", caller: { ...base, signature: "Invalid" } };
   }
+  if (lookup.kind === "ambiguous") return { ok: false, reason: "AmbiguousClusterName", message: lookup.message, caller: { ...base, signature: "Invalid" } };
   const verification = verifyRequest(req, {
     audience: ctx.audience,
     now: ctx.now,
@@ -83,7 +86,7 @@ export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): Pe
   if (!verification.ok) {
     return { ok: false, reason: verification.reason, message: verification.message, caller: { ...base, signature: signatureCheckOf(verification.reason) } };
   }
-  const caller: PeerCaller = { ...base, signature: "Verified" };
+  const caller: PeerCaller = { ...base, ...(verification.project ? { project: verification.project } : {}), signature: "Verified" };
   if (caller.approval !== "Accepted") {
     return { ok: false, reason: `Peer${caller.approval}`, message: `peer ${claimed} ${approvalMessages[caller.approval]}`, caller };
   }
@@ -93,9 +96,9 @@ export function authenticatePeer(req: ReceivedRequest, ctx: PeerAuthContext): Pe
   return { ok: true, caller };
 }
 
-/** A Peer lookup by descriptor cluster name over any list of Peers (e.g. an informer cache). */
-export function peerFinder(peers: () => readonly Peer[]): (clusterName: string) => Peer | undefined {
-  return (clusterName) => peers().find((p) => p.status?.descriptor?.clusterName === clusterName);
+/** A Peer lookup by descriptor cluster name over any list of Peers (e.g. an informer cache); refuses ambiguity. */
+export function peerFinder(peers: () => readonly Peer[]): (clusterName: string) => ClusterNameLookup {
+  return (clusterName) => peerForClusterName(peers(), clusterName);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +133,7 @@ export function captureRawBody(scope: FastifyInstance): void {
 
 export interface FederationAuthDeps {
   audience(): string | undefined;
-  peerByCluster(clusterName: string): Peer | undefined;
+  peerByCluster(clusterName: string): ClusterNameLookup;
   nonces: NonceCache;
   now?: () => number;
 }

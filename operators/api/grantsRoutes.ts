@@ -15,6 +15,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { ErrorResponse, kindSchemas, NamespaceName, ObjectName } from "./kind-schemas.ts";
+import { checkPeerGrant, defaultPeerGrantMaxLifetimeMs, type NamespaceFacts } from "./peerGrantPolicy.ts";
 import { toObjectView } from "./view.ts";
 
 export interface GrantsDeps {
@@ -148,15 +149,19 @@ export function registerGrantsRoutes(app: FastifyInstance, deps: GrantsDeps): vo
 
 // ---------------------------------------------------------------------------------------------
 // Federation (receiving side): a signed request from an Accepted peer creates an AccessGrant
-// whose grantee is that Peer; the AccessGrant controller decides visibility and issues. Peers have
+// whose grantee is that Peer, only in a namespace the admin opened to peers and within a maximum
+// lifetime (peerGrantPolicy.ts); the AccessGrant controller decides visibility and issues. Peers have
 // no Kubernetes identity here, so the API acts with its own credentials, and answers a peer only
 // about the grants whose grantee it is: the credentials leave only in the signed response to it.
 
 export interface FederationGrantsDeps {
-  /** The API's own kubeconfig (its ServiceAccount: create/get AccessGrants, get their Secrets). */
+  /** The API's own kubeconfig (its ServiceAccount: create/get AccessGrants, get their Secrets, get Namespaces). */
   kubeConfig: KubeConfig;
   auth: FederationAuthDeps;
   peers(): readonly Peer[];
+  /** The longest a peer's grant may last (default peerGrantPolicy.defaultPeerGrantMaxLifetimeMs, 168h). */
+  maxLifetimeMs?: number;
+  now?: () => number;
 }
 
 export const FederationGrantRequest = Type.Object(
@@ -178,10 +183,26 @@ export function peerGrantName(peerName: string, name: string): string {
 }
 
 function peerObjectName(deps: FederationGrantsDeps, cluster: string): string {
-  const peer = peerFinder(deps.peers)(cluster);
-  const name = peer?.metadata?.name;
+  const found = peerFinder(deps.peers)(cluster);
+  const name = found.kind === "found" ? found.peer.metadata?.name : undefined;
   if (!name) throw new ApiError(401, "PeerUnknown", `peer ${cluster} is not known here`);
   return name;
+}
+
+/** The namespace's labels and annotations, or undefined when it does not exist (read with the API's own rights). */
+async function namespaceFacts(core: CoreV1Api, name: string): Promise<NamespaceFacts | undefined> {
+  try {
+    const ns = await core.readNamespace({ name });
+    return { ...(ns.metadata?.labels ? { labels: ns.metadata.labels } : {}), ...(ns.metadata?.annotations ? { annotations: ns.metadata.annotations } : {}) };
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+async function requireOpenNamespace(core: CoreV1Api, body: FederationGrantRequest, opts: { now: number; maxLifetimeMs: number }): Promise<void> {
+  const refusal = checkPeerGrant(body, await namespaceFacts(core, body.namespace), opts);
+  if (refusal) throw new ApiError(refusal.status, refusal.code, refusal.message, { field: refusal.field });
 }
 
 export function registerFederationGrantsRoutes(app: FastifyInstance, deps: FederationGrantsDeps): void {
@@ -196,6 +217,7 @@ export function registerFederationGrantsRoutes(app: FastifyInstance, deps: Feder
         const caller = requirePeer(request, deps.auth);
         const peerName = peerObjectName(deps, caller.cluster);
         const body = request.body as FederationGrantRequest;
+        await requireOpenNamespace(core, body, { now: (deps.now ?? Date.now)(), maxLifetimeMs: deps.maxLifetimeMs ?? defaultPeerGrantMaxLifetimeMs });
         const object = grantObject({ ...body, name: peerGrantName(peerName, body.name) }, { kind: "Peer", name: peerName });
         const created = await custom.createNamespacedCustomObject({ ...at, namespace: body.namespace, body: object });
         return reply.code(201).send(toObjectView(accessGrantKind, created));

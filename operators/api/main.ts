@@ -1,10 +1,12 @@
 // Composition root of the API server: reads flags/env once, lists the kinds it serves, runs.
 //   node operators/api/main.ts [--port 8080] [--host 127.0.0.1] [--kubeconfig PATH] [--log-level info]
-// Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL. Without a kubeconfig inside a pod,
+//                              [--peer-grant-max-lifetime 168h]
+// Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL, PEER_GRANT_MAX_LIFETIME. Without a kubeconfig inside a pod,
 // the in-cluster configuration is used (only for the cluster's address and CA, and readiness).
 import { parseArgs } from "node:util";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
+import { durationMs } from "../discovery/discoveryTiming.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
@@ -25,6 +27,13 @@ interface ApiFlags {
   host: string;
   kubeconfig: string | undefined;
   logLevel: string;
+  peerGrantMaxLifetimeMs: number;
+}
+
+function parseLifetime(text: string): number {
+  const ms = durationMs(text);
+  if (ms === undefined || ms <= 0) throw new Error(`--peer-grant-max-lifetime (or PEER_GRANT_MAX_LIFETIME) must be a positive Go duration such as 168h, got "${text}"`);
+  return ms;
 }
 
 function parsePort(text: string): number {
@@ -43,6 +52,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
       host: { type: "string", default: env.API_HOST ?? "127.0.0.1" },
       kubeconfig: { type: "string" },
       "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
+      "peer-grant-max-lifetime": { type: "string", default: env.PEER_GRANT_MAX_LIFETIME ?? "168h" },
     },
     strict: true,
   });
@@ -51,6 +61,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
     host: values.host,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     logLevel: values["log-level"],
+    peerGrantMaxLifetimeMs: parseLifetime(values["peer-grant-max-lifetime"]),
   };
 }
 
@@ -78,7 +89,7 @@ async function main(): Promise<void> {
       (app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace }),
       (app) => registerGrantsRoutes(app, { kubeConfig }),
       (app) => registerCatalogRoutes(app, catalog.deps),
-      (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces } }),
+      (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
       (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity }),
     ],
     logger: loggerOptions(flags.logLevel),

@@ -8,6 +8,7 @@
 import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
+import { peerForClusterName } from "../discovery/clusterNames.ts";
 import { federationGrantsPath } from "../discovery/contracts.ts";
 import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
 import { accessGrantKind } from "../schema/accessGrant.ts";
@@ -36,9 +37,15 @@ export interface PeerTarget {
   endpoint: string;
 }
 
+function peerNamed(peers: readonly Peer[], cluster: string): Peer | undefined {
+  const found = peerForClusterName(peers, cluster);
+  if (found.kind === "ambiguous") throw new ApiError(409, "AmbiguousClusterName", found.message, { field: "cluster", details: { in: "path" } });
+  return found.kind === "found" ? found.peer : undefined;
+}
+
 /** The Peer a user means by a cluster name (the catalog's `origin`), if this cluster may talk to it. */
 export function grantTarget(peers: readonly Peer[], cluster: string): PeerTarget {
-  const peer = peers.find((p) => p.status?.descriptor?.clusterName === cluster);
+  const peer = peerNamed(peers, cluster);
   const descriptor = peer?.status?.descriptor;
   if (!peer || !descriptor) throw new ApiError(404, "NotFound", `no Peer here has cluster name "${cluster}" (see GET /api/v1/discovery/peers)`, { field: "cluster", details: { in: "path" } });
   const peerName = peer.metadata.name ?? "";

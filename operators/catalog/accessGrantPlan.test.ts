@@ -62,9 +62,9 @@ describe("accessGrantPlan", () => {
 
   it("granteeCaller: users and service accounts are local, peers carry their approval", () => {
     const approval = (peer: string): "Accepted" | "Unknown" => (peer === "b" ? "Accepted" : "Unknown");
-    assert.deepEqual(granteeCaller({ kind: "User", name: "alice" }, approval), { kind: "local", user: "alice", groups: [] });
-    assert.deepEqual(granteeCaller({ kind: "Group", name: "team" }, approval), { kind: "local", user: "", groups: ["team"] });
-    assert.deepEqual(granteeCaller({ kind: "ServiceAccount", name: "sa", namespace: "ns" }, approval), { kind: "local", user: "system:serviceaccount:ns:sa", groups: [] });
+    assert.deepEqual(granteeCaller({ kind: "User", name: "alice" }, approval), { kind: "local", user: "alice", groups: [], listableNamespaces: "all" });
+    assert.deepEqual(granteeCaller({ kind: "Group", name: "team" }, approval), { kind: "local", user: "", groups: ["team"], listableNamespaces: "all" });
+    assert.deepEqual(granteeCaller({ kind: "ServiceAccount", name: "sa", namespace: "ns" }, approval), { kind: "local", user: "system:serviceaccount:ns:sa", groups: [], listableNamespaces: "all" });
     assert.deepEqual(granteeCaller({ kind: "Peer", name: "b" }, approval), { kind: "peer", cluster: "b", approval: "Accepted", signature: "Verified" });
     assert.equal((granteeCaller({ kind: "Peer", name: "c" }, approval) as { approval: string }).approval, "Unknown");
   });

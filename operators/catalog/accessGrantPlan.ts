@@ -84,17 +84,21 @@ export function grantPhase(expiresAt: string, now: Date): { expired: true } | { 
   return remainingMs <= 0 ? { expired: true } : { expired: false, remainingMs };
 }
 
-/** The visibility Caller a grantee stands for; a ServiceAccount is a local user. */
+/**
+ * The visibility Caller a grantee stands for; a ServiceAccount is a local user. A local grantee
+ * sees private Resources ("all" listable namespaces): RBAC already let the grant's creator create
+ * it in the Resource's namespace.
+ */
 export function granteeCaller(grantee: Grantee, peerApproval: (peer: string) => PeerApproval, groupsOfUser: readonly string[] = []): Caller {
   switch (grantee.kind) {
     case "Peer":
       return { kind: "peer", cluster: grantee.name, approval: peerApproval(grantee.name), signature: "Verified" };
     case "Group":
-      return { kind: "local", user: "", groups: [grantee.name] };
+      return { kind: "local", user: "", groups: [grantee.name], listableNamespaces: "all" };
     case "ServiceAccount":
-      return { kind: "local", user: `system:serviceaccount:${grantee.namespace ?? ""}:${grantee.name}`, groups: [] };
+      return { kind: "local", user: `system:serviceaccount:${grantee.namespace ?? ""}:${grantee.name}`, groups: [], listableNamespaces: "all" };
     default:
-      return { kind: "local", user: grantee.name, groups: groupsOfUser };
+      return { kind: "local", user: grantee.name, groups: groupsOfUser, listableNamespaces: "all" };
   }
 }
 

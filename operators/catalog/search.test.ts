@@ -52,8 +52,8 @@ const peers = [peer("alpha", alpha.publicKey, "Accepted"), peer("gamma", gamma.p
 let counter = 0;
 function signedBy(keyId: string, key: string, project?: string): ReceivedRequest {
   const nonce = `nonce-${keyId}-${String(counter++).padStart(20, "0")}`;
-  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body: "{}", keyId, audience: "beta", now, nonce }, key);
-  return { method: "POST", target: "/federation/v1/catalog", body: "{}", headers: { ...headers, ...(project ? { "x-archipel-project": project } : {}) } };
+  const headers = signRequest({ method: "POST", target: "/federation/v1/catalog", body: "{}", keyId, audience: "beta", now, nonce, ...(project ? { project } : {}) }, key);
+  return { method: "POST", target: "/federation/v1/catalog", body: "{}", headers };
 }
 const nonces = new MemoryNonceCache();
 function peerCaller(req: ReceivedRequest): Caller {
@@ -64,15 +64,20 @@ function peerCaller(req: ReceivedRequest): Caller {
 
 describe("catalog search: visibility matrix", () => {
   it("a local user in the project sees public, private and that project's restricted", () => {
-    assert.deepEqual(names({ kind: "local", user: "alice", groups: [] }), ["ocean", "priv", "pub", "tool"]);
+    assert.deepEqual(names({ kind: "local", user: "alice", groups: [], listableNamespaces: new Set(["data"]) }), ["ocean", "priv", "pub", "tool"]);
   });
 
   it("a local user who is a member through a group sees the project's restricted too", () => {
-    assert.deepEqual(names({ kind: "local", user: "dave", groups: ["oceanographers"] }), ["ocean", "priv", "pub", "tool"]);
+    assert.deepEqual(names({ kind: "local", user: "dave", groups: ["oceanographers"], listableNamespaces: "all" }), ["ocean", "priv", "pub", "tool"]);
   });
 
   it("a local user in no project sees public and private only", () => {
-    assert.deepEqual(names({ kind: "local", user: "bob", groups: ["system:authenticated"] }), ["priv", "pub", "tool"]);
+    assert.deepEqual(names({ kind: "local", user: "bob", groups: ["system:authenticated"], listableNamespaces: new Set(["data"]) }), ["priv", "pub", "tool"]);
+  });
+
+  it("a private Resource is hidden from a local user RBAC does not let list Resources in its namespace", () => {
+    assert.deepEqual(names({ kind: "local", user: "bob", groups: [], listableNamespaces: new Set(["other"]) }), ["pub", "tool"]);
+    assert.deepEqual(names({ kind: "local", user: "bob", groups: [] }), ["pub", "tool"], "unknown rights: hidden");
   });
 
   it("an Accepted peer's signed request without a project sees public only", () => {
@@ -139,7 +144,7 @@ describe("catalog search: filters and pages", () => {
   it("text matches title, description and tags case-insensitively", () => {
     assert.deepEqual(searchCatalog(catalog, { text: "brittany" }, bob).items.map((i) => i.name), ["pub"]);
     assert.deepEqual(searchCatalog(catalog, { text: "ndvi" }, bob).items.map((i) => i.name), ["tool"]);
-    assert.deepEqual(searchCatalog(catalog, { text: "INTERNAL" }, bob).items.map((i) => i.name), ["priv"]);
+    assert.deepEqual(searchCatalog(catalog, { text: "INTERNAL" }, { ...bob, caller: { ...bob.caller, listableNamespaces: "all" } as Caller }).items.map((i) => i.name), ["priv"]);
   });
 
   it("type, tags (all required) and provider filter", () => {

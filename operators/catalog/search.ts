@@ -151,7 +151,7 @@ export function searchCatalog(candidates: readonly Resource[], query: CatalogQue
   const visible = candidates
     .filter((r) => after === undefined || keyOf(r.metadata) > after)
     .filter((r) => matchesFilters(r, query))
-    .filter((r) => decideVisibility({ visibility: r.spec.visibility, ...(r.spec.projects ? { projects: r.spec.projects } : {}) }, caller, memberships).visible)
+    .filter((r) => decideVisibility({ visibility: r.spec.visibility, ...(r.spec.projects ? { projects: r.spec.projects } : {}), ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) }, caller, memberships).visible)
     .sort((a, b) => (keyOf(a.metadata) < keyOf(b.metadata) ? -1 : keyOf(a.metadata) > keyOf(b.metadata) ? 1 : 0));
   const page = visible.slice(0, limit);
   const last = page[page.length - 1];

@@ -14,12 +14,12 @@ const memberships: ProjectMemberships = new Map([
 ]);
 
 const publicRes: ResourceVisibility = { visibility: "public" };
-const privateRes: ResourceVisibility = { visibility: "private" };
+const privateRes: ResourceVisibility = { visibility: "private", namespace: "data" };
 const oceanRes: ResourceVisibility = { visibility: "restricted", projects: ["ocean"] };
 const bothRes: ResourceVisibility = { visibility: "restricted", projects: ["forest", "ocean"] };
 
 const alice: Caller = { kind: "local", user: "alice", groups: ["system:authenticated"] };
-const carol: Caller = { kind: "local", user: "carol", groups: ["system:authenticated"] };
+const carol: Caller = { kind: "local", user: "carol", groups: ["system:authenticated"], listableNamespaces: new Set(["data"]) };
 const carolInGroup: Caller = { kind: "local", user: "carol", groups: ["system:authenticated", "oceanographers"] };
 
 function peer(cluster: string, approval: PeerApproval, signature: SignatureCheck, project?: string): Caller {
@@ -34,9 +34,13 @@ function check(resource: ResourceVisibility, caller: Caller, visible: boolean, r
 
 describe("decideVisibility", () => {
   describe("local users", () => {
-    it("see public and private resources", () => {
+    it("see public resources, and private ones in namespaces where RBAC lets them list Resources", () => {
       check(publicRes, carol, true, "Public");
       check(privateRes, carol, true, "PrivateLocalUser");
+      check(privateRes, { ...carol, listableNamespaces: "all" }, true, "PrivateLocalUser");
+      check(privateRes, { ...carol, listableNamespaces: new Set(["other"]) }, false, "PrivateNotListable");
+      check(privateRes, alice, false, "PrivateNotListable");
+      check({ visibility: "private" }, carol, false, "PrivateNotListable");
     });
 
     it("see a restricted resource only as a member of one of its projects, by user name or by group", () => {

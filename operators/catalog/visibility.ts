@@ -1,7 +1,9 @@
 // Who may see a catalog Resource: the one decision every read path (local search, federated
 // search, grant requests) takes, so that no path can be more generous than another.
 //   public     — every local user, and any Accepted peer whose request is signed and fresh;
-//   private    — local users only, never a peer;
+//   private    — local users whom Kubernetes RBAC lets list Resources in its namespace (the
+//                caller's `listableNamespaces`, checked by the API with access reviews), never
+//                a peer;
 //   restricted — only callers acting for one of the Resource's projects: a local user who is a
 //                member of the project (by user name or group), or an Accepted peer's signed
 //                request made for a project that lists that peer's cluster.
@@ -13,6 +15,8 @@ export type Visibility = "public" | "private" | "restricted";
 export interface ResourceVisibility {
   visibility: Visibility | (string & {});
   projects?: readonly string[];
+  /** The Resource's namespace: a private Resource is shown to those who may list Resources there. */
+  namespace?: string;
 }
 
 /** A Project and who may act for it. */
@@ -31,8 +35,15 @@ export type PeerApproval = "Accepted" | "Pending" | "Rejected" | "Unknown";
 /** The outcome of checking a federation request's signature and replay window (done elsewhere). */
 export type SignatureCheck = "Verified" | "Missing" | "Invalid" | "Replayed";
 
+/**
+ * Namespaces in which RBAC lets a local caller list Resources: "all" (a cluster-wide right, or an
+ * AccessGrant's grantee, whom a user RBAC allowed to create that grant named), or a set.
+ * Absent: unknown, so private Resources stay hidden (fail closed).
+ */
+export type ListableNamespaces = ReadonlySet<string> | "all";
+
 export type Caller =
-  | { kind: "local"; user: string; groups: readonly string[] }
+  | { kind: "local"; user: string; groups: readonly string[]; listableNamespaces?: ListableNamespaces }
   | {
       kind: "peer";
       /** The peer cluster's name (its Peer object). */
@@ -46,6 +57,7 @@ export type Caller =
 export const VisibilityReason = {
   Public: "Public",
   PrivateLocalUser: "PrivateLocalUser",
+  PrivateNotListable: "PrivateNotListable",
   PrivateNotForPeers: "PrivateNotForPeers",
   ProjectMember: "ProjectMember",
   NotProjectMember: "NotProjectMember",
@@ -94,13 +106,23 @@ function isMember(user: string, groups: readonly string[], members: ProjectMembe
   return members.users.includes(user) || groups.some((g) => members.groups.includes(g));
 }
 
+function mayList(listable: ListableNamespaces | undefined, namespace: string | undefined): boolean {
+  if (listable === "all") return true;
+  return namespace !== undefined && listable !== undefined && listable.has(namespace);
+}
+
+function decidePrivate(resource: ResourceVisibility, caller: Extract<Caller, { kind: "local" }>): VisibilityDecision {
+  if (mayList(caller.listableNamespaces, resource.namespace)) return allow(VisibilityReason.PrivateLocalUser, "private resource; the caller may list Resources in its namespace");
+  return deny(VisibilityReason.PrivateNotListable, `private resource; RBAC does not let ${caller.user || "the caller"} list Resources in namespace ${resource.namespace ?? "(unknown)"}`);
+}
+
 function decideForLocalUser(
   resource: ResourceVisibility,
   caller: Extract<Caller, { kind: "local" }>,
   memberships: ProjectMemberships,
 ): VisibilityDecision {
   if (resource.visibility === "public") return allow(VisibilityReason.Public, "public resource");
-  if (resource.visibility === "private") return allow(VisibilityReason.PrivateLocalUser, "private resource, local user");
+  if (resource.visibility === "private") return decidePrivate(resource, caller);
   const project = (resource.projects ?? []).find((p) => isMember(caller.user, caller.groups, memberships.get(p)));
   return project
     ? allow(VisibilityReason.ProjectMember, `user ${caller.user} is a member of project ${project}`)

@@ -4,6 +4,8 @@
 // and create a Peer for each one that verifies — named deterministically, so a restarted
 // manager meets AlreadyExists rather than making a duplicate. A descriptor that does not
 // verify creates nothing: a Warning Event on the Network says why, once per peer and reason.
+// Nor does one that claims a cluster name another Peer holds with another key (clusterNames.ts),
+// whatever the approval policy: one name, one key.
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
 import { reportingInstance } from "../catalog/providerReconciler.ts";
@@ -17,6 +19,7 @@ import type { Network } from "../schema/network.ts";
 import type { Peer } from "../schema/peer.ts";
 import { encodeAnnouncement } from "./announcement.ts";
 import { AnnouncementListener } from "./announcementListener.ts";
+import { checkClusterName } from "./clusterNames.ts";
 import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
 import { deferWake, discoveryIntervalMs, type PlannedPass } from "./discoveryTiming.ts";
@@ -162,7 +165,8 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   }
 
   async function examine(pass: Pass, candidate: Candidate): Promise<void> {
-    const check = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
+    const fetched = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
+    const check = checkClusterName(fetched, pass.ctx.cache<Peer>(peerKindRef).list());
     if (check.kind === "verified") {
       await createPeer(pass, candidate, check);
       pass.memory.attempts.delete(candidate.peerId);

@@ -1,7 +1,9 @@
 // The Peer controller: keeps each Peer's IPFS node connected (peering + dial) unless it is
 // Rejected (then refused: out of peering, address-filtered, disconnected, on every pass),
 // probes it (libp2p ping → peerState), re-verifies its descriptor with the key pinned, times
-// its API's ping, accepts discovered peers under an `auto` Network, and writes status.
+// its API's ping, accepts discovered peers under an `auto` Network, and writes status. A
+// descriptor claiming a cluster name another Peer holds with another key is refused
+// (ClusterNameTaken): it is never pinned, so it can neither sign as that cluster nor lock it out.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { PatchStrategy } from "@kubernetes/client-node";
 import type winston from "winston";
@@ -16,6 +18,7 @@ import { kindRefOf } from "../schema/kind.ts";
 import { type Network, networkKind } from "../schema/network.ts";
 import { type Peer, peerKind, type PeerStatus } from "../schema/peer.ts";
 import { dialableAddresses, networkPeerKey } from "./candidates.ts";
+import { checkClusterName } from "./clusterNames.ts";
 import { defaultSystemNamespace, kuboRpcUrl } from "./contracts.ts";
 import { deferWake, DISCOVERY_INTERVAL_MS, peerTimingFor, type PlannedPass } from "./discoveryTiming.ts";
 import { IpfsClient, type NodeIdentity } from "./ipfsClient.ts";
@@ -190,8 +193,9 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
       probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
       due ? checkDescriptor(pass.ipfs, lookup, now) : Promise.resolve(undefined),
     ]);
-    if (descriptor && descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
-    return { reachable: probe.reachable, ...(descriptor ? { descriptor } : {}) };
+    if (!descriptor) return { reachable: probe.reachable };
+    if (descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
+    return { reachable: probe.reachable, descriptor: checkClusterName(descriptor, pass.ctx.cache<Peer>(peerKindRef).list(), name) };
   }
 
   async function recordEvents(peer: Peer, events: ReturnType<typeof planPeerStatus>["events"]): Promise<void> {

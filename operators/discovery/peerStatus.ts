@@ -32,7 +32,7 @@ export const PeerReason = {
 
 export type DescriptorCheck =
   | { kind: "verified"; cid: string; descriptor: ClusterDescriptor }
-  | { kind: "refused"; cid: string; reason: DescriptorReason; message: string }
+  | { kind: "refused"; cid: string; reason: DescriptorReason | "ClusterNameTaken"; message: string }
   | { kind: "unavailable"; message: string };
 
 export type ApiCheck = { ok: true; url: string; rttMs: number } | { ok: false; url: string; message: string };

@@ -25,7 +25,9 @@ export interface SignedRequest {
   target: string;
   /** JSON body (sent as application/json). */
   body?: unknown;
-  /** Extra headers (e.g. the project claim); the signature headers win on a clash. */
+  /** The project the request acts for: signed, sent as the project claim header. */
+  project?: string;
+  /** Extra headers; the signature headers (project claim included) win on a clash. */
   headers?: Record<string, string>;
   deadlineMs: number;
   signal?: AbortSignal;
@@ -82,7 +84,7 @@ function failureOf(err: unknown, req: SignedRequest): FederationRequestError {
 export async function signedFetch(identity: SigningIdentity, req: SignedRequest, now: number = Date.now()): Promise<SignedResponse> {
   const body = req.body === undefined ? undefined : JSON.stringify(req.body);
   const signature = signRequest(
-    { method: req.method, target: req.target, ...(body === undefined ? {} : { body }), keyId: identity.clusterName, audience: req.audience, now, nonce: newNonce() },
+    { method: req.method, target: req.target, ...(body === undefined ? {} : { body }), keyId: identity.clusterName, audience: req.audience, now, nonce: newNonce(), ...(req.project !== undefined ? { project: req.project } : {}) },
     identity.privateKeyPem,
   );
   const timeout = AbortSignal.timeout(req.deadlineMs);

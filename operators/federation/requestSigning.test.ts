@@ -6,6 +6,7 @@ import {
   type ReceivedRequest,
   REPLAY_WINDOW_MS,
   RequestRefusal,
+  ProjectClaimHeader,
   SignatureHeader,
   signRequest,
   type VerifyContext,
@@ -81,6 +82,32 @@ describe("requestSigning", () => {
     assert.equal(tamper(SignatureHeader.Signature, signed().headers[SignatureHeader.Signature] as string), RequestRefusal.BadSignature);
   });
 
+  it("signs the project claim: it is returned verified, and adding, changing or dropping it after signing is a bad signature", () => {
+    const claimed = signed({ project: "ocean" });
+    assert.equal(claimed.headers[ProjectClaimHeader], "ocean");
+    assert.deepEqual(verifyRequest(claimed, ctx()), { ok: true, keyId: "alpha", project: "ocean" });
+    const added = signed();
+    added.headers[ProjectClaimHeader] = "ocean";
+    assert.equal(reason(added), RequestRefusal.BadSignature);
+    const changed = signed({ project: "ocean" });
+    changed.headers[ProjectClaimHeader] = "forest";
+    assert.equal(reason(changed), RequestRefusal.BadSignature);
+    const dropped = signed({ project: "ocean" });
+    delete dropped.headers[ProjectClaimHeader];
+    assert.equal(reason(dropped), RequestRefusal.BadSignature);
+    const twice = signed({ project: "ocean" });
+    twice.headers[ProjectClaimHeader] = ["ocean", "forest"];
+    assert.equal(reason(twice), RequestRefusal.MalformedHeader);
+    assert.throws(() => signed({ project: "Not A Project" }), /project/);
+  });
+
+  it("refuses a request stamped before the nonce cache existed (a restarted server cannot tell a replay)", () => {
+    const started = now + 500;
+    const c = ctx({ now: now + 1_000, nonces: new MemoryNonceCache({ startedAt: started }) });
+    assert.equal(reason(signed({ now }), c), RequestRefusal.BeforeStart);
+    assert.equal(reason(signed({ now: started }), c), "ok");
+  });
+
   it("refuses a request addressed to another cluster", () => {
     assert.equal(reason(signed({ audience: "gamma" })), RequestRefusal.WrongAudience);
   });
@@ -138,7 +165,7 @@ describe("requestSigning", () => {
   });
 
   it("MemoryNonceCache forgets expired nonces and stays bounded", () => {
-    const cache = new MemoryNonceCache(2);
+    const cache = new MemoryNonceCache({ maxEntries: 2 });
     assert.equal(cache.addIfAbsent("a", 100, 0), true);
     assert.equal(cache.addIfAbsent("a", 100, 50), false);
     assert.equal(cache.addIfAbsent("b", 100, 50), true);

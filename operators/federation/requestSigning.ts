@@ -1,13 +1,15 @@
 // Signed federation requests. Every request a cluster sends to a peer carries an Ed25519
 // signature by its identity key over: method, request target (path + query, exactly as sent),
-// SHA-256 of the body, timestamp, nonce, the sender's cluster name (key id) and the receiver's
-// cluster name (audience, so a request for B cannot be replayed to C). The receiver checks the
-// signature against the key it pinned for that peer, a replay window, and a nonce cache.
+// SHA-256 of the body, timestamp, nonce, the sender's cluster name (key id), the receiver's
+// cluster name (audience, so a request for B cannot be replayed to C) and the project the request
+// claims to act for (empty when none): everything the receiver decides access on is signed, so a
+// claim added or changed on the way is a bad signature. The receiver checks the signature against
+// the key it pinned for that peer, a replay window, and a nonce cache.
 // Pure: the clock (`now`), the key lookup and the nonce cache are passed in.
 import { createHash } from "node:crypto";
 import { signBytes, verifyBytes } from "./keys.ts";
 
-export const SIGNATURE_SCHEME = "archipel-request-v1";
+export const SIGNATURE_SCHEME = "archipel-request-v2";
 /** A request is accepted only if its timestamp is within ± this of the receiver's clock. */
 export const REPLAY_WINDOW_MS = 60_000;
 
@@ -21,6 +23,12 @@ export const SignatureHeader = {
   Signature: "x-archipel-signature",
 } as const;
 
+/**
+ * The project a request acts for (restricted visibility). Optional, but signed: its value (or
+ * the empty string when absent) is part of the signing string.
+ */
+export const ProjectClaimHeader = "x-archipel-project";
+
 export const RequestRefusal = {
   MissingHeader: "MissingSignatureHeader",
   MalformedHeader: "MalformedSignatureHeader",
@@ -30,6 +38,7 @@ export const RequestRefusal = {
   BadSignature: "BadSignature",
   Expired: "TimestampOutsideWindow",
   Replayed: "NonceReplayed",
+  BeforeStart: "TimestampBeforeNonceCache",
 } as const;
 export type RequestRefusal = (typeof RequestRefusal)[keyof typeof RequestRefusal];
 
@@ -46,6 +55,8 @@ export interface RequestToSign {
   now: number;
   /** At least 16 random bytes, encoded (base64url recommended). */
   nonce: string;
+  /** The project this request acts for, if any (a Project name). */
+  project?: string;
 }
 
 export interface ReceivedRequest {
@@ -56,11 +67,15 @@ export interface ReceivedRequest {
 }
 
 /**
- * Remembers nonces until they leave the replay window. Implementations may be shared by
- * several server replicas; `addIfAbsent` must be atomic: true when newly added, false when
- * already present (a replay).
+ * Remembers nonces until they leave the replay window. `addIfAbsent` must be atomic: true when
+ * newly added, false when already present (a replay). A cache remembers only what it saw: a
+ * request stamped before `coversSince` (e.g. before this process started) may have been
+ * accepted by a process whose memory is gone, so it is refused (see
+ * docs/decisions/federation-nonce-cache.md for why one API replica with one cache suffices).
  */
 export interface NonceCache {
+  /** Epoch ms from which every accepted nonce went through this cache. */
+  readonly coversSince: number;
   addIfAbsent(scopedNonce: string, expiresAt: number, now: number): boolean;
 }
 
@@ -74,11 +89,13 @@ export interface VerifyContext {
 }
 
 export type RequestVerification =
-  | { ok: true; keyId: string }
+  | { ok: true; keyId: string; project?: string }
   | { ok: false; reason: RequestRefusal; message: string };
 
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A Project is cluster-scoped: its name is a DNS subdomain. */
+const PROJECT_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 export function bodySha256(body: Uint8Array | string | undefined): string {
   return createHash("sha256").update(body ?? "").digest("base64url");
@@ -92,16 +109,19 @@ interface SignedFields {
   nonce: string;
   keyId: string;
   audience: string;
+  /** "" when the request makes no project claim. */
+  project: string;
 }
 
 function signingString(f: SignedFields): string {
-  return [SIGNATURE_SCHEME, f.method.toUpperCase(), f.target, f.contentSha256, f.timestamp, f.nonce, f.keyId, f.audience, ""].join("\n");
+  return [SIGNATURE_SCHEME, f.method.toUpperCase(), f.target, f.contentSha256, f.timestamp, f.nonce, f.keyId, f.audience, f.project, ""].join("\n");
 }
 
 /** The headers to add to the request (all of them are needed by the receiver). */
 export function signRequest(req: RequestToSign, privateKeyPem: string): Record<string, string> {
   if (!req.target.startsWith("/")) throw new Error(`request target must start with '/': ${req.target}`);
   if (!NONCE_PATTERN.test(req.nonce)) throw new Error("nonce must be 22-128 base64url characters (≥ 16 random bytes)");
+  if (req.project !== undefined && !PROJECT_PATTERN.test(req.project)) throw new Error(`project must be a Project name: ${req.project}`);
   const fields: SignedFields = {
     method: req.method,
     target: req.target,
@@ -110,8 +130,10 @@ export function signRequest(req: RequestToSign, privateKeyPem: string): Record<s
     nonce: req.nonce,
     keyId: req.keyId,
     audience: req.audience,
+    project: req.project ?? "",
   };
   return {
+    ...(req.project !== undefined ? { [ProjectClaimHeader]: req.project } : {}),
     [SignatureHeader.KeyId]: fields.keyId,
     [SignatureHeader.Audience]: fields.audience,
     [SignatureHeader.Timestamp]: fields.timestamp,
@@ -125,7 +147,8 @@ function refuse(reason: RequestRefusal, message: string): RequestVerification {
   return { ok: false, reason, message };
 }
 
-type HeaderRead = { ok: true; values: Record<keyof typeof SignatureHeader, string> } | { ok: false; failure: RequestVerification };
+type HeaderValues = Record<keyof typeof SignatureHeader, string> & { Project: string };
+type HeaderRead = { ok: true; values: HeaderValues } | { ok: false; failure: RequestVerification };
 
 function readHeaders(headers: ReceivedRequest["headers"]): HeaderRead {
   const values: Partial<Record<keyof typeof SignatureHeader, string>> = {};
@@ -135,13 +158,16 @@ function readHeaders(headers: ReceivedRequest["headers"]): HeaderRead {
     if (Array.isArray(value)) return { ok: false, failure: refuse(RequestRefusal.MalformedHeader, `header ${name} appears more than once`) };
     values[field] = value;
   }
-  return { ok: true, values: values as Record<keyof typeof SignatureHeader, string> };
+  const project = headers[ProjectClaimHeader] ?? "";
+  if (Array.isArray(project)) return { ok: false, failure: refuse(RequestRefusal.MalformedHeader, `header ${ProjectClaimHeader} appears more than once`) };
+  return { ok: true, values: { ...(values as Record<keyof typeof SignatureHeader, string>), Project: project } };
 }
 
-function checkShape(v: Record<keyof typeof SignatureHeader, string>): RequestVerification | undefined {
+function checkShape(v: HeaderValues): RequestVerification | undefined {
   if (!NAME_PATTERN.test(v.KeyId)) return refuse(RequestRefusal.MalformedHeader, `header ${SignatureHeader.KeyId} is not a cluster name`);
   if (!/^\d{1,16}$/.test(v.Timestamp)) return refuse(RequestRefusal.MalformedHeader, `header ${SignatureHeader.Timestamp} must be epoch milliseconds`);
   if (!NONCE_PATTERN.test(v.Nonce)) return refuse(RequestRefusal.MalformedHeader, `header ${SignatureHeader.Nonce} must be 22-128 base64url characters`);
+  if (v.Project !== "" && !PROJECT_PATTERN.test(v.Project)) return refuse(RequestRefusal.MalformedHeader, `header ${ProjectClaimHeader} is not a Project name`);
   return undefined;
 }
 
@@ -159,31 +185,45 @@ export function verifyRequest(req: ReceivedRequest, ctx: VerifyContext): Request
   const publicKey = ctx.lookupKey(v.KeyId);
   if (!publicKey) return refuse(RequestRefusal.UnknownKey, `no accepted peer named ${v.KeyId}`);
   if (bodySha256(req.body) !== v.ContentSha256) return refuse(RequestRefusal.DigestMismatch, "the body does not match its SHA-256 header");
-  const fields: SignedFields = { method: req.method, target: req.target, contentSha256: v.ContentSha256, timestamp: v.Timestamp, nonce: v.Nonce, keyId: v.KeyId, audience: v.Audience };
+  const fields: SignedFields = { method: req.method, target: req.target, contentSha256: v.ContentSha256, timestamp: v.Timestamp, nonce: v.Nonce, keyId: v.KeyId, audience: v.Audience, project: v.Project };
   if (!verifyBytes(publicKey, Buffer.from(signingString(fields)), v.Signature)) {
-    return refuse(RequestRefusal.BadSignature, `signature does not verify with the key of peer ${v.KeyId}`);
+    return refuse(RequestRefusal.BadSignature, `signature does not verify with the key of peer ${v.KeyId} (method, target, body digest, timestamp, nonce, key id, audience and project claim are signed)`);
   }
+  const fresh = checkFreshness(v, ctx);
+  if (fresh) return fresh;
+  return { ok: true, keyId: v.KeyId, ...(v.Project !== "" ? { project: v.Project } : {}) };
+}
+
+/** Within the window, after the nonce cache's start, and never seen: remembered from now on. */
+function checkFreshness(v: HeaderValues, ctx: VerifyContext): RequestVerification | undefined {
   const timestamp = Number(v.Timestamp);
   if (Math.abs(ctx.now - timestamp) > REPLAY_WINDOW_MS) {
     return refuse(RequestRefusal.Expired, `timestamp is ${Math.round((ctx.now - timestamp) / 1000)} s from this cluster's clock; the window is ±${REPLAY_WINDOW_MS / 1000} s`);
   }
+  if (timestamp < ctx.nonces.coversSince) {
+    return refuse(RequestRefusal.BeforeStart, "the request is stamped before this server started remembering nonces (it restarted); sign and send it again");
+  }
   if (!ctx.nonces.addIfAbsent(`${v.KeyId}/${v.Nonce}`, timestamp + REPLAY_WINDOW_MS, ctx.now)) {
     return refuse(RequestRefusal.Replayed, `nonce already used by ${v.KeyId}`);
   }
-  return { ok: true, keyId: v.KeyId };
+  return undefined;
 }
 
 /**
- * A NonceCache in process memory for one API replica, bounded: expired entries are swept on
+ * A NonceCache in process memory for the one API replica, bounded: expired entries are swept on
  * insert, and beyond `maxEntries` live nonces new requests are refused (as replays) rather than
  * letting memory grow — a flood of validly signed requests is the only way to get there.
+ * `startedAt` (the process's start, passed in: the module has no clock) becomes `coversSince`;
+ * 0 (the default, for unit tests with a fixed clock) covers every timestamp.
  */
 export class MemoryNonceCache implements NonceCache {
+  readonly coversSince: number;
   private readonly entries = new Map<string, number>();
   private readonly maxEntries: number;
 
-  constructor(maxEntries = 100_000) {
-    this.maxEntries = maxEntries;
+  constructor(opts: { maxEntries?: number; startedAt?: number } = {}) {
+    this.maxEntries = opts.maxEntries ?? 100_000;
+    this.coversSince = opts.startedAt ?? 0;
   }
 
   get size(): number {

@@ -5,8 +5,12 @@
 // with one peer's API stopped (or frozen) the others' results plus that peer's error, within the
 // deadline.
 import assert from "node:assert/strict";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { loadAll } from "js-yaml";
 import type { Peer } from "../../operators/schema/peer.ts";
+import { repoRoot } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
 
@@ -75,7 +79,19 @@ describe("federated catalog across a local federation (3 clusters, mixed visibil
     return { status: res.status, ms, items, errors: body.errors ?? [], body };
   }
 
+  /** alice and bob may search the federation and see private Resources (ClusterRole archipel-catalog-user, as shipped). */
+  async function bindCatalogUsers(m: FederationMember): Promise<void> {
+    const role = (loadAll(readFileSync(path.join(repoRoot, "config/rbac/user_roles.yaml"), "utf8")) as V1ClusterRole[]).find((d) => d.metadata?.name === "archipel-catalog-user");
+    if (!role) throw new Error("config/rbac/user_roles.yaml has no archipel-catalog-user");
+    const rbac = m.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createClusterRole({ body: role });
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name: "catalog-users" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "archipel-catalog-user" }, subjects: ["alice", "bob"].map((name) => ({ kind: "User", name, apiGroup: "rbac.authorization.k8s.io" })) },
+    });
+  }
+
   async function publish(m: FederationMember): Promise<void> {
+    await bindCatalogUsers(m);
     const objects = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
     await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     const project = (name: string, users: string[], clusters: string[]): Promise<unknown> =>

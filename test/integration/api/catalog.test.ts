@@ -1,12 +1,15 @@
 // The Catalog API against a real apiserver: local search as alice (project member) and bob,
-// pagination, 400s naming the parameter; the signed federation endpoint (unsigned and replayed
-// requests refused, a peer sees public only); the federated search fanning out (to this same
-// server, declared as a Peer by hand, and to a dead peer whose error comes back in time); and
-// "no LIST per request": searches are still answered while the apiserver is frozen (SIGSTOP).
+// pagination, 400s naming the parameter; private Resources only for callers RBAC lets list
+// Resources in their namespace; the signed federation endpoint (unsigned and replayed requests
+// refused, a peer sees public only, a project claim counts only when signed); the federated
+// search, a right of its own (ClusterRole archipel-catalog-user from config/rbac), fanning out
+// (to this same server, declared as a Peer by hand, and to a dead peer whose error comes back in
+// time); and "no LIST per request": searches are still answered while the apiserver is frozen.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { loadAll } from "js-yaml";
 import type { FastifyInstance } from "fastify";
 import { catalogRuntime, type CatalogRuntime, registerCatalogRoutes } from "../../../operators/api/catalogRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
@@ -14,7 +17,7 @@ import { defaultIdentityKeySecret, federationCatalogPath, identityPrivateKeyFiel
 import { generateIdentityKey, publicKeyOf } from "../../../operators/federation/keys.ts";
 import { signRequest } from "../../../operators/federation/requestSigning.ts";
 import { newNonce } from "../../../operators/federation/client.ts";
-import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 
 const group = "archipel.io";
 const version = "v1alpha1";
@@ -76,8 +79,28 @@ describe("Catalog API (real apiserver)", function () {
     return { status: res.status, body: await res.json() };
   }
 
-  function signedAsAlpha(body: string, nonce = newNonce()): Record<string, string> {
-    return { "content-type": "application/json", ...signRequest({ method: "POST", target: federationCatalogPath, body, keyId: "alpha", audience: self, now: Date.now(), nonce }, alphaKey.privateKeyPem) };
+  function signedAsAlpha(body: string, opts: { nonce?: string; project?: string } = {}): Record<string, string> {
+    const { nonce = newNonce(), project } = opts;
+    return { "content-type": "application/json", ...signRequest({ method: "POST", target: federationCatalogPath, body, keyId: "alpha", audience: self, now: Date.now(), nonce, ...(project ? { project } : {}) }, alphaKey.privateKeyPem) };
+  }
+
+  // The shipped ClusterRole archipel-catalog-user (config/rbac/user_roles.yaml), under a name of
+  // this run: bound cluster-wide to alice and bob; carol gets nothing (then a RoleBinding here).
+  let catalogUserRole = "";
+  async function bindCatalogUser(): Promise<void> {
+    const docs = loadAll(readFileSync(path.join(repoRoot, "config/rbac/user_roles.yaml"), "utf8")) as V1ClusterRole[];
+    const role = docs.find((d) => d.metadata?.name === "archipel-catalog-user");
+    assert.ok(role, "config/rbac/user_roles.yaml defines archipel-catalog-user");
+    const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    catalogUserRole = `archipel-catalog-user-${ns.name}`;
+    await rbac.createClusterRole({ body: { ...role, metadata: { name: catalogUserRole, labels: { "archipel.io/test": "true" } } } });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: catalogUserRole, labels: { "archipel.io/test": "true" } },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: catalogUserRole },
+        subjects: ["alice", "bob"].map((name) => ({ kind: "User", name, apiGroup: "rbac.authorization.k8s.io" })),
+      },
+    });
   }
 
   before(async () => {
@@ -90,6 +113,7 @@ describe("Catalog API (real apiserver)", function () {
     await resource("priv", "private");
     await resource("ocean", "restricted", { projects: [`ocean-${suffix}`] });
     for (let i = 0; i < 12; i++) await resource(`bulk-${String(i).padStart(2, "0")}`, "public", { tags: ["bulk"] });
+    await bindCatalogUser();
     runtime = await catalogRuntime(cluster.kubeConfig("admin"));
     app = buildServer({ kubeConfig: cluster.kubeConfig("admin"), kinds: [], routes: [(a) => registerCatalogRoutes(a, runtime.deps)] });
     url = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -104,6 +128,9 @@ describe("Catalog API (real apiserver)", function () {
   after(async () => {
     await app?.close();
     await runtime?.stop();
+    const rbac = cluster?.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    await rbac?.deleteClusterRoleBinding({ name: catalogUserRole }).catch(() => undefined);
+    await rbac?.deleteClusterRole({ name: catalogUserRole }).catch(() => undefined);
     await ns?.cleanup();
   });
 
@@ -117,6 +144,20 @@ describe("Catalog API (real apiserver)", function () {
     const bob = await get("/api/v1/catalog?limit=500", cluster.userTokens.bob);
     assert.ok(!mine(bob.body).includes("ocean"));
     assert.ok(mine(bob.body).includes("priv"));
+  });
+
+  it("a private Resource is shown only to callers RBAC lets list Resources in its namespace", async () => {
+    const before = await get("/api/v1/catalog?limit=500", cluster.userTokens.carol);
+    assert.equal(before.status, 200);
+    assert.ok(mine(before.body).includes("pub"));
+    assert.ok(!mine(before.body).includes("priv"), "carol may not list Resources here: no private Resource");
+    const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns.name,
+      body: { metadata: { name: "carol-catalog" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: catalogUserRole }, subjects: [{ kind: "User", name: "carol", apiGroup: "rbac.authorization.k8s.io" }] },
+    });
+    // Access reviews are remembered 10 s per token: the binding shows within that.
+    await eventually("carol sees the private Resource once bound in its namespace", async () => mine((await get("/api/v1/catalog?limit=500", cluster.userTokens.carol)).body).includes("priv"), 15_000, 500);
   });
 
   it("needs a token; bad parameters are 400s naming them", async () => {
@@ -159,12 +200,24 @@ describe("Catalog API (real apiserver)", function () {
     assert.equal(((await unsigned.json()) as { error: { code: string } }).error.code, "MissingSignatureHeader");
   });
 
-  it("a peer acting for a project that lists its cluster sees that project's restricted Resource", async () => {
+  it("a peer acting for a project that lists its cluster sees that project's restricted Resource (the claim is signed)", async () => {
     const body = JSON.stringify({ limit: 500 });
-    const headers = { ...signedAsAlpha(body), "x-archipel-project": `ocean-${ns.name.slice(-8)}` };
+    const headers = signedAsAlpha(body, { project: `ocean-${ns.name.slice(-8)}` });
     const res = await fetch(`${url}${federationCatalogPath}`, { method: "POST", headers, body });
     assert.equal(res.status, 200);
     assert.ok(mine((await res.json()) as never).includes("ocean"));
+  });
+
+  it("a project claim added after signing is refused (401 BadSignature), and so is one changed", async () => {
+    const body = JSON.stringify({ limit: 500 });
+    const project = `ocean-${ns.name.slice(-8)}`;
+    const added = await fetch(`${url}${federationCatalogPath}`, { method: "POST", headers: { ...signedAsAlpha(body), "x-archipel-project": project }, body });
+    assert.equal(added.status, 401);
+    const addedBody = (await added.json()) as { error: { code: string }; items?: unknown };
+    assert.equal(addedBody.error.code, "BadSignature");
+    assert.equal(addedBody.items, undefined);
+    const changed = await fetch(`${url}${federationCatalogPath}`, { method: "POST", headers: { ...signedAsAlpha(body, { project: "another" }), "x-archipel-project": project }, body });
+    assert.equal(changed.status, 401);
   });
 
   it("federated search: signed fan-out returns results plus the dead peer's error within the deadline", async () => {
@@ -177,6 +230,21 @@ describe("Catalog API (real apiserver)", function () {
     const alphaError = res.body.errors.find((e: { cluster: string }) => e.cluster === "alpha");
     assert.ok(alphaError, JSON.stringify(res.body.errors));
     assert.ok(!res.body.errors.some((e: { cluster: string }) => e.cluster === self), JSON.stringify(res.body.errors));
+  });
+
+  it("federated search is a right of its own: carol (no binding) and a pod's ServiceAccount token get 403, nothing is signed", async () => {
+    const carol = await get("/api/v1/catalog/federated?tag=sentinel&deadlineMs=500", cluster.userTokens.carol);
+    assert.equal(carol.status, 403, JSON.stringify(carol.body));
+    assert.match(carol.body.error.message, /catalog\/federated/);
+    const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name: "some-pod" } } });
+    const token = (await core.createNamespacedServiceAccountToken({ namespace: ns.name, name: "some-pod", body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? "";
+    const pod = await get("/api/v1/catalog/federated?tag=sentinel&deadlineMs=500", token);
+    assert.equal(pod.status, 403, JSON.stringify(pod.body));
+    // Its local search still works, without this namespace's private Resources.
+    const local = await get("/api/v1/catalog?limit=500", token);
+    assert.equal(local.status, 200);
+    assert.ok(mine(local.body).includes("pub") && !mine(local.body).includes("priv"));
   });
 
   it("federated search for a project: only its members here may make the claim (403 naming query.project)", async () => {

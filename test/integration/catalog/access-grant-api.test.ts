@@ -1,7 +1,8 @@
 // The Grants API against a real apiserver, the AccessGrant controller and a real PostgreSQL:
 // alice requests a grant for herself, reads its status and credentials; bob gets 403 on them.
 import assert from "node:assert/strict";
-import { CustomObjectsApi, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from "@kubernetes/client-node";
+import { peerGrantsLabel } from "../../../operators/api/peerGrantPolicy.ts";
 import { federationGrantsPath } from "../../../operators/discovery/contracts.ts";
 import { signedFetch } from "../../../operators/federation/client.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
@@ -9,6 +10,7 @@ import { MemoryNonceCache } from "../../../operators/federation/requestSigning.t
 import type { Peer } from "../../../operators/schema/peer.ts";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
+import { peerFinder } from "../../../operators/api/federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "../../../operators/api/grantsRoutes.ts";
 import { registerPeerGrantsRoutes } from "../../../operators/api/peerGrantsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
@@ -45,6 +47,8 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     await w.createResource("t", { providerRef: { name: "warehouse" }, type: "data", data: { postgres: { table: { name: "t" } } } });
     const rbac = w.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const namespace = w.ns.name;
+    // Peers may ask for grants here (the admin opened this namespace to peers).
+    await w.cluster.kubeConfig().makeApiClient(CoreV1Api).patchNamespace({ name: namespace, body: { metadata: { labels: { [peerGrantsLabel]: "true" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     await rbac.createNamespacedRole({ namespace, body: { metadata: { name: "grant-requester" }, rules: [{ apiGroups: ["archipel.io"], resources: ["accessgrants"], verbs: ["create", "get"] }] } });
     await rbac.createNamespacedRoleBinding({
       namespace,
@@ -72,7 +76,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
       kinds: [],
       routes: [
         (a) => registerGrantsRoutes(a, { kubeConfig }),
-        (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: (c) => peers.find((p) => p.status?.descriptor?.clusterName === c), nonces: new MemoryNonceCache() } }),
+        (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() } }),
         // The requesting side, looped back: this server signs as gamma and knows "beta" (itself,
         // the receiving side above) as a Peer, so a forwarded request lands on its own federation routes.
         (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000 }),
