@@ -148,10 +148,12 @@ describe("AccessGrant security (manager under the shipped catalog role, real Pos
       });
       await w.createGrant("steady", { resourceRef: { name: "t" }, grantee: { kind: "Peer", name: peerName }, mode: "read", expiresAt: inOneHour() });
       const g = await w.grantReady("steady", { status: "True", reason: "Issued" });
-      const role = g.status?.issued?.postgres?.role ?? "";
+      const secret = await w.readSecret("steady-credentials");
+      const role = secret?.username ?? "";
+      assert.equal(g.status?.issued?.postgres?.role, role);
       const verifier = await rolpassword(role);
       assert.ok(verifier);
-      const before = (await w.readSecret("steady-credentials"))?.password;
+      const before = secret?.password;
 
       await w.restartManager();
       await eventually("the restarted manager's first pass", async () => reconciles(await w.metrics()) >= 1, 30_000, 200);
