@@ -158,7 +158,14 @@ export async function grantWorld(cluster: TestCluster, prefix: string, identity?
       return JSON.stringify(list.items.filter((e) => e.regarding?.name === name).map((e) => ({ reason: e.reason, note: e.note })));
     },
     stop: async () => {
-      // The manager stays up while the namespace goes: the grants' finalizers revoke in the backends.
+      // Grants go first, while the Providers' admin Secrets (and the manager's ServiceAccount, if
+      // it runs as one) still exist: deleting the namespace deletes those too, and a grant that
+      // cannot revoke keeps its finalizer (RevokeFailed) and the namespace with it.
+      const list = (await api.listNamespacedCustomObject({ group, version, namespace, plural: "accessgrants" })) as { items: AccessGrant[] };
+      await Promise.all(list.items.map((g) => api.deleteNamespacedCustomObject(at("accessgrants", g.metadata?.name ?? "")).catch(() => undefined)));
+      await eventually("the namespace's grants revoked and gone", async () => ((await api.listNamespacedCustomObject({ group, version, namespace, plural: "accessgrants" })) as { items: unknown[] }).items.length === 0, 60_000, 250).catch(
+        (err: Error) => console.log(`    ${err.message}; see ${manager.logFile}`),
+      );
       await deleteNamespaceAndWait(cluster, ns).catch(() => undefined);
       await manager.stop();
     },
