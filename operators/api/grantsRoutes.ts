@@ -2,8 +2,10 @@
 // every call made with the caller's own token, so Kubernetes RBAC decides. The credentials come
 // from the grant's Secret, which the AccessGrant controller lets only the grantee read: anyone
 // else gets the API server's 403. The grantee defaults to the caller (a SelfSubjectReview made
-// with the caller's token says who that is).
-import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+// with the caller's token says who that is); naming anyone else needs accessgrants/on-behalf,
+// checked by the API server's admission policy for this route and kubectl alike
+// (docs/decisions/grant-grantee-authorization.md).
+import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, type V1Secret } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { credentialsSecretName } from "../catalog/accessGrantPlan.ts";
@@ -138,7 +140,8 @@ export function registerGrantsRoutes(app: FastifyInstance, deps: GrantsDeps): vo
       const { namespace, name } = request.params as Static<typeof NamedParams>;
       const secret = credentialsSecretName(name);
       const s = await as(request).makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name: secret });
-      if (!s.data) throw notFound(`grant ${name} has no credentials yet`);
+      // A revoked grant's Secret is emptied (it goes with the grant).
+      if (!s.data || Object.keys(s.data).length === 0) throw notFound(`grant ${name} has no credentials (not issued yet, or revoked)`);
       const data = Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
       // Credentials must not be kept by proxies or browsers.
       void reply.header("Cache-Control", "no-store");
@@ -205,6 +208,17 @@ async function requireOpenNamespace(core: CoreV1Api, body: FederationGrantReques
   if (refusal) throw new ApiError(refusal.status, refusal.code, refusal.message, { field: refusal.field });
 }
 
+/**
+ * The decoded credentials in `secret` if the grant controls it and it holds any (a revoked
+ * grant's Secret is empty; a Secret merely bearing the name is not the grant's).
+ */
+function grantCredentials(secret: V1Secret, grant: AccessGrant): Record<string, string> | undefined {
+  const owned = secret.metadata?.ownerReferences?.some((r) => r.controller === true && r.uid === grant.metadata?.uid) ?? false;
+  const data = Object.entries(secret.data ?? {});
+  if (!owned || data.length === 0) return undefined;
+  return Object.fromEntries(data.map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
 export function registerFederationGrantsRoutes(app: FastifyInstance, deps: FederationGrantsDeps): void {
   const custom = deps.kubeConfig.makeApiClient(CustomObjectsApi);
   const core = deps.kubeConfig.makeApiClient(CoreV1Api);
@@ -233,7 +247,7 @@ export function registerFederationGrantsRoutes(app: FastifyInstance, deps: Feder
         // Another grantee's grant is answered as absent: a peer learns nothing about others' grants.
         if (!grant || grant.spec.grantee.kind !== "Peer" || grant.spec.grantee.name !== peerName) throw notFound(`no grant ${namespace}/${name} for peer ${caller.cluster}`);
         const secret = await core.readNamespacedSecret({ namespace, name: credentialsSecretName(name) }).catch(() => undefined);
-        const data = secret?.data ? Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")])) : undefined;
+        const data = secret ? grantCredentials(secret, grant) : undefined;
         void reply.header("Cache-Control", "no-store");
         return { grant: toObjectView(accessGrantKind, grant), ...(data ? { credentials: data } : {}) };
       },

@@ -9,6 +9,7 @@ import { s3GrantNames } from "./backends/s3Grant.ts";
 import { applyS3Grant, issueS3AccessKey, revokeS3Grant, type S3Admin } from "./backends/s3Client.ts";
 import type { GrantAction } from "./accessGrantPlan.ts";
 import type { PostgresConnection, S3Connection } from "../schema/provider.ts";
+import type { IssuedRecord } from "../schema/accessGrant.ts";
 
 /** Where the credentials work (status.access: no secret). */
 export interface GrantAccess {
@@ -98,14 +99,24 @@ export function issueGrant(input: IssueInput): Promise<IssueResult> {
   return issueS3({ ...input, action });
 }
 
-/** Ends the grant in the backend; idempotent (an absent role or user is fine). Data written stays. */
-export async function revokeGrant(action: GrantAction, key: string, adminCreds: Record<string, string>): Promise<void> {
-  if (action.kind === "postgres-read") return applyRevokePlan(postgresAdmin(action.connection, adminCreds), revokeReadGrantPlan(grantNames(key)));
-  if (action.kind === "postgres-write") {
-    const names = { role: grantNames(key).role, schema: action.schema };
-    return applyRevokePlan(postgresAdmin(action.connection, adminCreds), revokeStorageGrantPlan(names, { sharedSchema: true }));
+/**
+ * Ends what `record` says was issued, from the record alone (the Resource and Provider may be
+ * gone); idempotent. Throws when the backend cannot confirm it: the caller keeps its finalizer.
+ */
+export async function revokeIssued(record: IssuedRecord, adminCreds: Record<string, string>): Promise<void> {
+  if (record.postgres) {
+    const p = record.postgres;
+    const conn: PostgresConnection = { host: p.host, port: p.port, database: p.database, credentialsSecretRef: record.adminSecretRef, ...(p.sslMode ? { sslMode: p.sslMode as PostgresConnection["sslMode"] } : {}) };
+    const names = { role: p.role, schema: p.schema };
+    const plan = record.backend === "postgres-read" ? revokeReadGrantPlan(names) : revokeStorageGrantPlan(names, { sharedSchema: true });
+    return applyRevokePlan(postgresAdmin(conn, adminCreds), plan);
   }
-  return revokeS3Grant(s3Admin(action.connection, adminCreds), s3GrantNames(key, action.scope));
+  if (record.s3) {
+    const r = record.s3;
+    const conn: S3Connection = { endpoint: r.endpoint, region: r.region, forcePathStyle: r.forcePathStyle, credentialsSecretRef: record.adminSecretRef };
+    return revokeS3Grant(s3Admin(conn, adminCreds), { user: r.user, policyName: r.policyName, bucket: r.bucket, prefix: r.prefix, owned: r.owned });
+  }
+  throw new Error(`the issued record of backend ${record.backend} names no ${record.backend.startsWith("s3") ? "s3" : "postgres"} target`);
 }
 
 /** The Provider connection's admin Secret name. */

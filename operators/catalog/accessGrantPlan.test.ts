@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
-import { credentialsSecretName, decideGrantAction, granteeCaller, granteeSubject, grantKey, grantPhase } from "./accessGrantPlan.ts";
+import { boundedName, credentialsReaderName, credentialsSecretName, decideGrantAction, grantLabelValue, granteeCaller, granteeSubject, grantKey, grantPhase } from "./accessGrantPlan.ts";
 
 const pg = { host: "db", database: "d", credentialsSecretRef: { name: "pg-admin" } };
 const s3 = { endpoint: "http://s3", credentialsSecretRef: { name: "s3-admin" } };
@@ -77,5 +77,23 @@ describe("accessGrantPlan", () => {
     assert.deepEqual(granteeSubject({ kind: "ServiceAccount", name: "sa", namespace: "ns" }), { kind: "ServiceAccount", name: "sa", namespace: "ns" });
     assert.equal(granteeSubject({ kind: "Peer", name: "b" }), undefined);
     assert.deepEqual(granteeSubject({ kind: "Peer", name: "b" }, { namespace: "archipel-system", name: "archipel-api" }), { kind: "ServiceAccount", name: "archipel-api", namespace: "archipel-system" });
+  });
+
+  it("child names stay within their limits for long grant names: cut, hash of the whole name, deterministic", () => {
+    const long = `${"a".repeat(200)}.${"b".repeat(52)}`;
+    assert.equal(long.length, 253);
+    const secret = credentialsSecretName(long);
+    assert.ok(secret.length <= 253 && secret.endsWith("-credentials"), secret);
+    assert.match(secret, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+    assert.equal(credentialsSecretName(long), secret, "deterministic");
+    assert.notEqual(credentialsSecretName(`${long.slice(0, 252)}c`), secret, "names cut alike still differ");
+    assert.ok(credentialsReaderName(long).length <= 253 && credentialsReaderName(long).endsWith("-credentials-reader"));
+    assert.equal(credentialsReaderName("g1"), "g1-credentials-reader");
+    const label = grantLabelValue(long);
+    assert.ok(label.length <= 63, label);
+    assert.match(label, /^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/);
+    assert.equal(grantLabelValue("short"), "short");
+    // A cut that would end in "-" or "." loses it: the hash follows a letter or digit.
+    assert.match(boundedName(`${"x".repeat(20)}.-.yyyy`, "-s", 20), /^x+-[0-9a-f]{10}-s$/);
   });
 });

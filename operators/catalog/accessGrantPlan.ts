@@ -1,6 +1,7 @@
 // What an AccessGrant means, as pure decisions: which backend action its Resource and mode call
 // for (or why none), whether it is live or expired, who it is for as a visibility Caller, and the
 // names derived from it. No I/O and no clock here: the reconciler passes `now` in.
+import { createHash } from "node:crypto";
 import type { PeerApproval, Caller } from "./visibility.ts";
 import type { ReadSource } from "./backends/postgresGrant.ts";
 import type { S3GrantScope } from "./backends/s3Grant.ts";
@@ -17,6 +18,10 @@ export const AccessGrantReason = {
   NotVisible: "NotVisible",
   BackendError: "BackendError",
   Expired: "Expired",
+  /** A child's name (Secret, Role, RoleBinding) is held by an object this grant does not control. */
+  NameTaken: "NameTaken",
+  /** Revocation did not succeed: the finalizer stays and the controller retries. */
+  RevokeFailed: "RevokeFailed",
 } as const;
 export type AccessGrantReason = (typeof AccessGrantReason)[keyof typeof AccessGrantReason];
 
@@ -102,9 +107,36 @@ export function granteeCaller(grantee: Grantee, peerApproval: (peer: string) => 
   }
 }
 
+/** Longest name of a Secret, Role or RoleBinding (a DNS subdomain). */
+const maxObjectName = 253;
+/** Longest label value. */
+const maxLabelValue = 63;
+
+/**
+ * `base` + `suffix` in at most `max` characters. A base too long is cut and a hash of all of it
+ * appended, so names stay deterministic and two long bases cut alike still differ.
+ */
+export function boundedName(base: string, suffix: string, max: number): string {
+  const whole = `${base}${suffix}`;
+  if (whole.length <= max) return whole;
+  const hash = createHash("sha256").update(base).digest("hex").slice(0, 10);
+  const cut = base.slice(0, Math.max(0, max - suffix.length - hash.length - 1)).replace(/[-._]+$/, "");
+  return cut ? `${cut}-${hash}${suffix}` : `${hash}${suffix}`;
+}
+
 /** The Secret holding the grant's credentials. */
 export function credentialsSecretName(grantName: string): string {
-  return `${grantName}-credentials`;
+  return boundedName(grantName, "-credentials", maxObjectName);
+}
+
+/** The Role and RoleBinding that let the grantee read that Secret (one name for both). */
+export function credentialsReaderName(grantName: string): string {
+  return boundedName(grantName, "-credentials-reader", maxObjectName);
+}
+
+/** The grant's name as a label value (at most 63 characters). */
+export function grantLabelValue(grantName: string): string {
+  return boundedName(grantName, "", maxLabelValue);
 }
 
 /** Backend names come from the UID: a deleted and re-created grant of the same name gets new ones. */

@@ -3,6 +3,9 @@
 // in the Secret `<grant>-credentials` (owned by the grant, readable by the grantee only), and
 // revokes them at spec.expiresAt or on deletion (finalizer). The password or key is generated once
 // and kept in the Secret; backend names derive from the grant's UID, so a restart converges.
+// It touches only children it controls (a name held by anything else is NameTaken), records what
+// it issues in status.issued before touching the backend and revokes from that record, and skips
+// the backend when the plan hash says nothing changed.
 import { CoreV1Api, type KubeConfig, type KubernetesObject, RbacAuthorizationV1Api, type V1Secret } from "@kubernetes/client-node";
 import type winston from "winston";
 import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
@@ -10,16 +13,17 @@ import { conditionMatches, setCondition } from "../runtime/conditions.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
-import { controllerRef } from "../runtime/ownerReferences.ts";
+import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
-import { type AccessGrant, accessGrantKind } from "../schema/accessGrant.ts";
+import { type AccessGrant, accessGrantKind, type IssuedRecord } from "../schema/accessGrant.ts";
 import { kindRefOf } from "../schema/kind.ts";
-import { peerKind } from "../schema/peer.ts";
+import { type Peer, peerKind } from "../schema/peer.ts";
 import { type Project, projectKind } from "../schema/project.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
 import {
   AccessGrantReason,
+  credentialsReaderName,
   credentialsSecretName,
   decideGrantAction,
   type GrantAction,
@@ -27,9 +31,11 @@ import {
   granteeSubject,
   type ServiceAccountRef,
   grantKey,
+  grantLabelValue,
   grantPhase,
 } from "./accessGrantPlan.ts";
-import { adminSecretName, type GrantAccess, issueGrant, revokeGrant } from "./accessGrantBackend.ts";
+import { adminSecretName, type GrantAccess, issueGrant, revokeIssued } from "./accessGrantBackend.ts";
+import { backendFailure, issuedRecordOf, PeerApprovalTracker, planHash, sameTarget } from "./accessGrantRecord.ts";
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
 import { decideVisibility, type PeerApproval, type ProjectMemberships } from "./visibility.ts";
 
@@ -41,8 +47,12 @@ export const accessGrantKindRef = kindRefOf(accessGrantKind);
 const peerKindRef = kindRefOf(peerKind);
 const projectKindRef = kindRefOf(projectKind);
 const readyType = "Ready";
-/** Re-check a live grant at least this often (backend drift, e.g. a role dropped by hand). */
+/** Re-check a live grant at least this often (its expiry, its children); the backend only if its plan changed. */
 const resyncMs = 10 * 60 * 1000;
+/** A failed revocation is retried this often (the admin Secret may come back, the server wake up). */
+const revokeRetryMs = 10_000;
+/** Changing this annotation forces one full re-issue (e.g. after a role was dropped by hand). */
+export const reissueAnnotation = "archipel.io/reissue";
 
 type Failure = { reason: string; message: string };
 
@@ -77,27 +87,28 @@ function membersOf(p: Project): { users: string[]; groups: string[]; clusters: s
 /** The status fields a failed pass keeps as they were. */
 function keptFields(grant: AccessGrant): Record<string, unknown> {
   const s = grant.status ?? {};
-  return { secretRef: s.secretRef, access: s.access, issuedAt: s.issuedAt };
+  return { secretRef: s.secretRef, access: s.access, issuedAt: s.issuedAt, revokedAt: s.revokedAt, issued: s.issued };
+}
+
+function hasCredentials(data: Record<string, string> | undefined): boolean {
+  return data !== undefined && (data.password !== undefined || data.secretAccessKey !== undefined);
 }
 
 export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
 
-  async function readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
     try {
-      return decode((await deps.core.readNamespacedSecret({ namespace, name })).data);
+      return await read();
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
-  async function deleteIgnoringMissing(fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+  async function readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    const secret = await readOrUndefined(() => deps.core.readNamespacedSecret({ namespace, name }));
+    return secret ? decode(secret.data) : undefined;
   }
 
   async function writeStatus(ctx: ReconcileContext, grant: AccessGrant, ready: { status: "True" | "False"; reason: string; message: string }, fields: Record<string, unknown>): Promise<void> {
@@ -108,6 +119,12 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     if (!wrote || conditionMatches(grant.status?.conditions, update)) return;
     ctx.logger.info("access grant readiness changed", { namespace: grant.metadata?.namespace, name: grant.metadata?.name, status: ready.status, reason: ready.reason });
     await deps.events.record(grant as KubernetesObject, { type: ready.status === "True" ? "Normal" : "Warning", reason: ready.reason, action: "Issue", note: ready.message });
+  }
+
+  /** Writes status.issued alone, every other owned field as it is (the write-ahead record). */
+  async function writeRecord(grant: AccessGrant, issued: IssuedRecord): Promise<void> {
+    const conditions = (grant.status?.conditions ?? []).filter((c) => c.type === readyType);
+    await deps.status.apply(accessGrantKindRef, grant, { conditions, observedGeneration: grant.status?.observedGeneration, ...keptFields(grant), issued });
   }
 
   async function resolve(ctx: ReconcileContext, grant: AccessGrant): Promise<Resolved | Failure> {
@@ -136,12 +153,30 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     return decision.visible ? undefined : { reason: AccessGrantReason.NotVisible, message: `the grantee may not see Resource "${resource.metadata?.name}": ${decision.message}` };
   }
 
-  async function writeCredentials(grant: AccessGrant, data: Record<string, string>, existing: boolean): Promise<void> {
+  /**
+   * The grant's children as they are: the credentials Secret if this grant controls it, or why
+   * the grant may not go on (a Secret, Role or RoleBinding of its names held by someone else).
+   */
+  async function inspectChildren(grant: AccessGrant): Promise<{ secret?: V1Secret } | Failure> {
+    const namespace = grant.metadata?.namespace ?? "";
+    const secretName = credentialsSecretName(grant.metadata?.name ?? "");
+    const readerName = credentialsReaderName(grant.metadata?.name ?? "");
+    const secret = await readOrUndefined(() => deps.core.readNamespacedSecret({ namespace, name: secretName }));
+    const role = await readOrUndefined(() => deps.rbac.readNamespacedRole({ namespace, name: readerName }));
+    const binding = await readOrUndefined(() => deps.rbac.readNamespacedRoleBinding({ namespace, name: readerName }));
+    const children: [string, string, KubernetesObject | undefined][] = [["Secret", secretName, secret], ["Role", readerName, role], ["RoleBinding", readerName, binding]];
+    const taken = children.find(([, , obj]) => obj && !isControlledBy(obj, grant as KubernetesObject));
+    if (taken) return nameTaken(taken[0], taken[1]);
+    return secret ? { secret } : {};
+  }
+
+  async function writeCredentials(grant: AccessGrant, data: Record<string, string>, current: V1Secret | undefined): Promise<void> {
     const namespace = grant.metadata?.namespace ?? "";
     const name = credentialsSecretName(grant.metadata?.name ?? "");
-    const body: V1Secret = { metadata: { name, namespace, ownerReferences: [controllerRef(grant as KubernetesObject)], labels: { "archipel.io/access-grant": grant.metadata?.name ?? "" } }, type: "Opaque", stringData: data };
-    if (existing) await deps.core.replaceNamespacedSecret({ namespace, name, body });
-    else await deps.core.createNamespacedSecret({ namespace, body });
+    const metadata = { name, namespace, ownerReferences: [controllerRef(grant as KubernetesObject)], labels: { "archipel.io/access-grant": grantLabelValue(grant.metadata?.name ?? "") } };
+    // Replaced with the resourceVersion read: a Secret changed since (or taken over) fails with 409.
+    if (current) await deps.core.replaceNamespacedSecret({ namespace, name, body: { metadata: { ...metadata, resourceVersion: current.metadata?.resourceVersion }, type: "Opaque", stringData: data } });
+    else await deps.core.createNamespacedSecret({ namespace, body: { metadata, type: "Opaque", stringData: data } });
   }
 
   async function ensureReader(grant: AccessGrant): Promise<void> {
@@ -149,71 +184,146 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     if (!subject) return;
     const namespace = grant.metadata?.namespace ?? "";
     const secret = credentialsSecretName(grant.metadata?.name ?? "");
-    const metadata = { name: `${secret}-reader`, namespace, ownerReferences: [controllerRef(grant as KubernetesObject)] };
+    const metadata = { name: credentialsReaderName(grant.metadata?.name ?? ""), namespace, ownerReferences: [controllerRef(grant as KubernetesObject)] };
     const role = { metadata, rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [secret], verbs: ["get"] }] };
     const binding = { metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: metadata.name }, subjects: [subject] };
-    await createOrKeep(() => deps.rbac.createNamespacedRole({ namespace, body: role }));
-    await createOrKeep(() => deps.rbac.createNamespacedRoleBinding({ namespace, body: binding }));
+    const read = { namespace, name: metadata.name };
+    await createOwned(grant, "Role", () => deps.rbac.createNamespacedRole({ namespace, body: role }), () => deps.rbac.readNamespacedRole(read));
+    await createOwned(grant, "RoleBinding", () => deps.rbac.createNamespacedRoleBinding({ namespace, body: binding }), () => deps.rbac.readNamespacedRoleBinding(read));
   }
 
-  async function issue(ctx: ReconcileContext, grant: AccessGrant, resolved: Resolved, remainingMs: number): Promise<ReconcileResult> {
-    const namespace = grant.metadata?.namespace ?? "";
-    const secretName = credentialsSecretName(grant.metadata?.name ?? "");
-    const existing = await readSecret(namespace, secretName);
-    const result = await issueGrant({ action: resolved.action, key: grantKey(grant), adminCreds: resolved.adminCreds, existing, expiresAt: new Date(grant.spec.expiresAt) });
-    if (!existing || !sameData(existing, result.secret)) await writeCredentials(grant, result.secret, existing !== undefined);
+  /** The kept secret part to issue with: a password always, S3 keys only if they are the recorded key. */
+  function reusable(previous: IssuedRecord, existing: Record<string, string> | undefined): Record<string, string> | undefined {
+    if (!existing || !previous.s3) return existing;
+    return previous.s3.keyId !== undefined && existing.accessKeyId === previous.s3.keyId ? existing : undefined;
+  }
+
+  async function issue(ctx: ReconcileContext, grant: AccessGrant, plan: { resolved: Resolved; record: IssuedRecord; hash: string; secret: V1Secret | undefined }): Promise<void> {
+    const existing = plan.secret ? decode(plan.secret.data) : undefined;
+    const result = await issueGrant({ action: plan.resolved.action, key: grantKey(grant), adminCreds: plan.resolved.adminCreds, existing: reusable(plan.record, existing), expiresAt: new Date(grant.spec.expiresAt) });
+    if (!existing || !sameData(existing, result.secret)) await writeCredentials(grant, result.secret, plan.secret);
     await ensureReader(grant);
-    const access: GrantAccess = result.access;
+    const keyId = result.secret.accessKeyId;
+    const issued: IssuedRecord = { ...plan.record, planHash: plan.hash, ...(plan.record.s3 && keyId ? { s3: { ...plan.record.s3, keyId } } : {}) };
+    await markIssued(ctx, grant, result.access, issued);
+  }
+
+  async function markIssued(ctx: ReconcileContext, grant: AccessGrant, access: GrantAccess | undefined, issued: IssuedRecord): Promise<void> {
+    const secretName = credentialsSecretName(grant.metadata?.name ?? "");
     const issuedAt = grant.status?.issuedAt ?? now().toISOString();
-    await writeStatus(ctx, grant, { status: "True", reason: AccessGrantReason.Issued, message: `credentials in Secret ${secretName} until ${grant.spec.expiresAt}` }, { secretRef: { name: secretName }, access, issuedAt });
-    return { requeueAfter: Math.min(remainingMs, resyncMs) };
+    await writeStatus(ctx, grant, { status: "True", reason: AccessGrantReason.Issued, message: `credentials in Secret ${secretName} until ${grant.spec.expiresAt}` }, { secretRef: { name: secretName }, access, issuedAt, issued });
   }
 
-  /** Backend first, then the Secret: a failed revocation keeps the finalizer and is retried. */
-  async function revoke(ctx: ReconcileContext, grant: AccessGrant): Promise<void> {
-    const resolved = await resolveForRevoke(ctx, grant);
-    if (resolved) await revokeGrant(resolved.action, grantKey(grant), resolved.adminCreds);
-    else ctx.logger.warn("access grant revoked without its backend (Resource, Provider or its credentials gone)", { namespace: grant.metadata?.namespace, name: grant.metadata?.name });
-    const namespace = grant.metadata?.namespace ?? "";
-    await deleteIgnoringMissing(() => deps.core.deleteNamespacedSecret({ namespace, name: credentialsSecretName(grant.metadata?.name ?? "") }));
+  /** What to revoke: the record; for a grant issued before records were kept, the live Resource's. */
+  function recordToRevoke(ctx: ReconcileContext, grant: AccessGrant): IssuedRecord | Failure | undefined {
+    if (grant.status?.issued) return grant.status.issued;
+    if (!grant.status?.issuedAt) return undefined;
+    return liveRecord(ctx, grant) ?? { reason: AccessGrantReason.RevokeFailed, message: "issued before records were kept, and its Resource or Provider is gone: revoke in the backend by hand, then remove the finalizer" };
   }
 
-  async function resolveForRevoke(ctx: ReconcileContext, grant: AccessGrant): Promise<Resolved | undefined> {
+  function liveRecord(ctx: ReconcileContext, grant: AccessGrant): IssuedRecord | undefined {
     const namespace = grant.metadata?.namespace ?? "";
     const resource = ctx.cache<Resource>(resourceKindRef).get({ namespace, name: grant.spec.resourceRef.name });
     const provider = resource && ctx.cache<Provider>(providerKindRef).get({ namespace, name: resource.spec.providerRef.name });
-    if (!resource || !provider) return undefined;
-    const decision = decideGrantAction(grant.spec.mode, resource, provider);
-    if (!decision.ok) return undefined;
-    const adminCreds = await readSecret(namespace, adminSecretName(decision.action));
-    return adminCreds ? { action: decision.action, adminCreds } : undefined;
+    const decision = resource && provider ? decideGrantAction(grant.spec.mode, resource, provider) : undefined;
+    const record = decision?.ok ? recordOf(decision.action, grantKey(grant)) : undefined;
+    return record && !("reason" in record) ? record : undefined;
   }
 
-  async function expire(ctx: ReconcileContext, grant: AccessGrant): Promise<void> {
-    if (!grant.status?.revokedAt) await revoke(ctx, grant);
+  async function revokeRecord(namespace: string, record: IssuedRecord): Promise<Failure | undefined> {
+    const adminCreds = await readSecret(namespace, record.adminSecretRef.name);
+    if (!adminCreds) return { reason: AccessGrantReason.RevokeFailed, message: `the admin Secret "${record.adminSecretRef.name}" named by status.issued does not exist; retrying` };
+    try {
+      await revokeIssued(record, adminCreds);
+      return undefined;
+    } catch (err) {
+      return { reason: AccessGrantReason.RevokeFailed, message: `revocation not confirmed: ${backendFailure(err)}; retrying` };
+    }
+  }
+
+  /** Empties the credentials Secret if this grant controls it (it is deleted with the grant). */
+  async function emptyCredentials(grant: AccessGrant): Promise<void> {
+    const namespace = grant.metadata?.namespace ?? "";
+    const name = credentialsSecretName(grant.metadata?.name ?? "");
+    const secret = await readOrUndefined(() => deps.core.readNamespacedSecret({ namespace, name }));
+    if (!secret || !holdsDataOf(secret, grant)) return;
+    const metadata = { ...secret.metadata, annotations: { ...secret.metadata?.annotations, "archipel.io/revoked-at": now().toISOString() } };
+    await deps.core.replaceNamespacedSecret({ namespace, name, body: { metadata, type: secret.type ?? "Opaque", data: {} } });
+  }
+
+  /** Backend first, then the Secret; a failure is returned (and the finalizer stays). */
+  async function revoke(ctx: ReconcileContext, grant: AccessGrant): Promise<Failure | undefined> {
+    const record = grant.status?.revokedAt ? undefined : recordToRevoke(ctx, grant);
+    if (record && "reason" in record) return record;
+    const failed = record ? await revokeRecord(grant.metadata?.namespace ?? "", record) : undefined;
+    if (failed) return failed;
+    await emptyCredentials(grant);
+    return undefined;
+  }
+
+  async function expire(ctx: ReconcileContext, grant: AccessGrant): Promise<ReconcileResult | void> {
+    const failed = await revoke(ctx, grant);
+    if (failed) {
+      await writeStatus(ctx, grant, { status: "False", ...failed }, keptFields(grant));
+      return { requeueAfter: revokeRetryMs };
+    }
     const revokedAt = grant.status?.revokedAt ?? now().toISOString();
-    await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.Expired, message: `expired at ${grant.spec.expiresAt}; credentials revoked` }, { secretRef: undefined, access: grant.status?.access, issuedAt: grant.status?.issuedAt, revokedAt });
+    const what = grant.status?.issued || grant.status?.issuedAt ? "credentials revoked" : "nothing had been issued";
+    await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.Expired, message: `expired at ${grant.spec.expiresAt}; ${what}` }, { ...keptFields(grant), secretRef: undefined, revokedAt });
   }
 
-  async function finalize(ctx: ReconcileContext, grant: AccessGrant): Promise<void> {
+  async function finalize(ctx: ReconcileContext, grant: AccessGrant): Promise<ReconcileResult | void> {
     if (!hasFinalizer(grant as KubernetesObject, accessGrantFinalizer)) return;
-    await revoke(ctx, grant);
+    const failed = await revoke(ctx, grant);
+    if (failed) {
+      await writeStatus(ctx, grant, { status: "False", ...failed }, keptFields(grant));
+      return { requeueAfter: revokeRetryMs };
+    }
     await removeFinalizer(ctx.client, grant as KubernetesObject, accessGrantFinalizer);
   }
 
-  async function converge(ctx: ReconcileContext, grant: AccessGrant, remainingMs: number): Promise<ReconcileResult> {
-    const resolved = await resolve(ctx, grant);
-    if ("reason" in resolved) {
-      await writeStatus(ctx, grant, { status: "False", ...resolved }, keptFields(grant));
-      return { requeueAfter: Math.min(remainingMs, 30_000) };
-    }
+  async function fail(ctx: ReconcileContext, grant: AccessGrant, failure: Failure, remainingMs: number): Promise<ReconcileResult> {
+    await writeStatus(ctx, grant, { status: "False", ...failure }, keptFields(grant));
+    return { requeueAfter: Math.min(remainingMs, 30_000) };
+  }
+
+  /** The record is written before the backend is touched; a record pointing elsewhere is revoked first. */
+  async function recordFirst(ctx: ReconcileContext, grant: AccessGrant, record: IssuedRecord): Promise<ReconcileResult | void> {
+    const previous = grant.status?.issued;
+    const failed = previous ? await revokeRecord(grant.metadata?.namespace ?? "", previous) : undefined;
+    if (failed) return fail(ctx, grant, failed, revokeRetryMs);
+    // Its own pass: the status write re-enqueues the grant, which then issues.
+    await writeRecord(grant, record);
+  }
+
+  async function applyPlan(ctx: ReconcileContext, grant: AccessGrant, plan: { resolved: Resolved; record: IssuedRecord; secret: V1Secret | undefined }, remainingMs: number): Promise<ReconcileResult> {
+    const hash = planHash({ action: plan.resolved.action, record: plan.record, expiresAt: grant.spec.expiresAt, reissue: grant.metadata?.annotations?.[reissueAnnotation] });
     try {
-      return await issue(ctx, grant, resolved, remainingMs);
+      if (isUpToDate(plan.record, hash, plan.secret)) {
+        await ensureReader(grant);
+        await markIssued(ctx, grant, grant.status?.access, plan.record);
+      } else {
+        await issue(ctx, grant, { ...plan, hash });
+      }
     } catch (err) {
-      // The backend's message may quote SQL but never the password (it travels as a SCRAM verifier).
-      await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.BackendError, message: (err as Error).message }, keptFields(grant));
+      if (err instanceof NameTakenError) return fail(ctx, grant, err.failure, remainingMs);
+      await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.BackendError, message: backendFailure(err) }, keptFields(grant));
       throw err;
     }
+    return { requeueAfter: Math.min(remainingMs, resyncMs) };
+  }
+
+  /** One pass over a live grant: resolve, check the children's names, record, then issue. */
+  async function converge(ctx: ReconcileContext, grant: AccessGrant, remainingMs: number): Promise<ReconcileResult | void> {
+    const resolved = await resolve(ctx, grant);
+    if ("reason" in resolved) return fail(ctx, grant, resolved, remainingMs);
+    const children = await inspectChildren(grant);
+    if ("reason" in children) return fail(ctx, grant, children, remainingMs);
+    const record = recordOf(resolved.action, grantKey(grant));
+    if ("reason" in record) return fail(ctx, grant, record, remainingMs);
+    const previous = grant.status?.issued;
+    if (!previous || !sameTarget(previous, record)) return recordFirst(ctx, grant, record);
+    return applyPlan(ctx, grant, { resolved, record: previous, secret: children.secret }, remainingMs);
   }
 
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
@@ -228,16 +338,50 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   };
 }
 
+/** The record for the action; names the backend refuses (e.g. an invalid bucket) are the grant's error. */
+function recordOf(action: GrantAction, key: string): IssuedRecord | Failure {
+  try {
+    return issuedRecordOf(action, key);
+  } catch (err) {
+    return { reason: AccessGrantReason.UnsupportedGrant, message: (err as Error).message };
+  }
+}
+
+function nameTaken(kind: string, name: string): Failure {
+  return { reason: AccessGrantReason.NameTaken, message: `${kind} "${name}" exists and is not controlled by this AccessGrant: rename the grant or remove that ${kind}` };
+}
+
+class NameTakenError extends Error {
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
+
+/** The backend already has this plan and the Secret still holds the credentials. */
+function isUpToDate(record: IssuedRecord, hash: string, secret: V1Secret | undefined): boolean {
+  return record.planHash === hash && hasCredentials(secret ? decode(secret.data) : undefined);
+}
+
+/** The Secret is this grant's and still holds something. */
+function holdsDataOf(secret: V1Secret, grant: AccessGrant): boolean {
+  return isControlledBy(secret, grant as KubernetesObject) && Object.keys(secret.data ?? {}).length > 0;
+}
+
 function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].every((k) => a[k] === b[k]);
 }
 
-async function createOrKeep(fn: () => Promise<unknown>): Promise<void> {
+/** Creates a child; one that already exists is kept only if this grant controls it. */
+async function createOwned(grant: AccessGrant, kind: string, create: () => Promise<unknown>, read: () => Promise<KubernetesObject>): Promise<void> {
   try {
-    await fn();
+    await create();
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
+    const existing = await read();
+    if (!isControlledBy(existing, grant as KubernetesObject)) throw new NameTakenError(nameTaken(kind, existing.metadata?.name ?? ""));
   }
 }
 
@@ -250,24 +394,43 @@ export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: w
     rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
     ...(opts.peerReader ? { peerReader: opts.peerReader } : {}),
   });
-  let grants: (() => AccessGrant[]) | undefined;
+  let cache: ReconcileContext["cache"] | undefined;
+  const grants = (): AccessGrant[] => cache?.<AccessGrant>(accessGrantKindRef).list() ?? [];
   const keys = (list: AccessGrant[]): ObjectKey[] => list.map((g) => ({ namespace: g.metadata?.namespace ?? "", name: g.metadata?.name ?? "" }));
-  const inNamespace = (obj: KubernetesObject): ObjectKey[] => keys((grants?.() ?? []).filter((g) => g.metadata?.namespace === obj.metadata?.namespace));
-  // Peers and Projects change rarely and decide visibility: every grant is re-checked.
-  const every = (): ObjectKey[] => keys(grants?.() ?? []);
+  const inNamespace = (obj: KubernetesObject): ObjectKey[] => keys(grants().filter((g) => g.metadata?.namespace === obj.metadata?.namespace));
+  // Projects change rarely and decide visibility: every grant is re-checked.
+  const every = (): ObjectKey[] => keys(grants());
   return {
     name: accessGrantControllerName,
     for: accessGrantKindRef,
     reconcile: async (key, ctx) => {
-      grants ??= (): AccessGrant[] => ctx.cache<AccessGrant>(accessGrantKindRef).list();
+      cache ??= ctx.cache;
       return reconcile(key, ctx);
     },
     concurrency: 2,
     watches: [
       { kind: resourceKindRef, map: inNamespace },
       { kind: providerKindRef, map: inNamespace },
-      { kind: peerKindRef, map: every },
+      { kind: peerKindRef, map: peerGrantKeys(() => cache, grants) },
       { kind: projectKindRef, map: every },
     ],
+  };
+}
+
+/**
+ * Which grants a Peer event concerns: those whose grantee is that Peer, and only when its
+ * approval changed (or it appeared or went). A status heartbeat enqueues nothing. The approval
+ * is read from the cache (already updated when handlers run), so a deletion is seen as one.
+ */
+export function peerGrantKeys(cache: () => ReconcileContext["cache"] | undefined, grants: () => AccessGrant[]): (obj: KubernetesObject) => ObjectKey[] {
+  const tracker = new PeerApprovalTracker();
+  return (obj) => {
+    const name = obj.metadata?.name ?? "";
+    const store = cache();
+    const current = store ? store<Peer>(peerKindRef).get({ name }) : (obj as Peer);
+    if (!tracker.changed(name, current?.spec?.approval)) return [];
+    return grants()
+      .filter((g) => g.spec.grantee.kind === "Peer" && g.spec.grantee.name === name)
+      .map((g) => ({ namespace: g.metadata?.namespace ?? "", name: g.metadata?.name ?? "" }));
   };
 }

@@ -65,9 +65,50 @@ export const AccessGrantSpec = strictObject({
 });
 export type AccessGrantSpec = Static<typeof AccessGrantSpec>;
 
+export const issuedBackends = ["postgres-read", "postgres-write", "s3-read", "s3-write"] as const;
+
+/**
+ * What was issued, recorded before the backend is touched: revocation works from this record
+ * alone (plus the admin Secret it names), even when the Resource or Provider is gone. No secret.
+ */
+export const IssuedRecord = strictObject(
+  {
+    backend: StringEnum(issuedBackends),
+    adminSecretRef: SecretReference,
+    postgres: Type.Optional(
+      strictObject({
+        host: Type.String({ minLength: 1, maxLength: 253 }),
+        port: Type.Integer({ minimum: 1, maximum: 65535 }),
+        database: Type.String({ minLength: 1, maxLength: 63 }),
+        sslMode: Type.Optional(Type.String({ maxLength: 16 })),
+        role: Type.String({ maxLength: 63 }),
+        schema: Type.String({ maxLength: 63 }),
+        view: Type.Optional(Type.String({ maxLength: 63 })),
+      }),
+    ),
+    s3: Type.Optional(
+      strictObject({
+        endpoint: Type.String({ minLength: 1, maxLength: 2048 }),
+        region: Type.String({ maxLength: 64 }),
+        forcePathStyle: Type.Boolean(),
+        user: Type.String({ maxLength: 64 }),
+        policyName: Type.String({ maxLength: 128 }),
+        bucket: Type.String({ maxLength: 63 }),
+        prefix: Type.String({ maxLength: 1024 }),
+        owned: Type.Boolean(),
+        keyId: Type.Optional(Type.String({ maxLength: 128, description: "the access key id issued (not its secret)" })),
+      }),
+    ),
+    planHash: Type.Optional(Type.String({ maxLength: 64, description: "hash of the plan last applied in full; absent until the backend has it" })),
+  },
+  { description: "what was issued in the backend, kept so revocation needs neither the Resource nor the Provider" },
+);
+export type IssuedRecord = Static<typeof IssuedRecord>;
+
 export const AccessGrantStatus = strictObject({
   ...statusBase,
   secretRef: Type.Optional(SecretReference),
+  issued: Type.Optional(IssuedRecord),
   issuedAt: Type.Optional(Timestamp),
   revokedAt: Type.Optional(Timestamp),
   access: Type.Optional(

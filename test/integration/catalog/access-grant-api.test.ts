@@ -132,6 +132,17 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     assert.ok(!JSON.stringify(denied.body).includes(data.password));
   });
 
+  it("a caller naming another grantee through the API (Group system:authenticated, another user) gets 403 naming accessgrants/on-behalf; nothing created", async () => {
+    const everyone = await eventually("policy in force", async () => {
+      const r = await bob.post(base, { name: "bob-for-all", resource: "t", mode: "read", expiresAt: inOneHour(), grantee: { kind: "Group", name: "system:authenticated" } });
+      return r.status === 403 ? r : undefined;
+    }, 30_000, 500);
+    assert.match(JSON.stringify(everyone.body), /accessgrants\/on-behalf/);
+    const forAlice = await bob.post(base, { name: "bob-for-alice", resource: "t", mode: "read", expiresAt: inOneHour(), grantee: { kind: "User", name: "alice" } });
+    assert.equal(forAlice.status, 403, JSON.stringify(forAlice.body));
+    assert.equal((await alice.get(`${base}/bob-for-all`)).status, 404);
+  });
+
   it("bad input → 400 naming the field; no token → 401", async () => {
     const badMode = await alice.post(base, { name: "x", resource: "t", mode: "delete", expiresAt: inOneHour() });
     assert.equal(badMode.status, 400);
