@@ -1,7 +1,7 @@
 // The egress decision for addresses no test may ever connect to: only this pure function sees them.
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { decideAddress, decideUrl, defaultEgressPolicy, type EgressPolicy, nextHop, parseCidr, parseCidrList, withinBase } from "./egress.ts";
+import { decideAddress, decideUrl, defaultEgressPolicy, type EgressPolicy, egressPolicyFrom, nextHop, parseCidr, parseCidrList, withinBase } from "./egress.ts";
 
 const policy = (over: Partial<EgressPolicy> = {}): EgressPolicy => ({ ...defaultEgressPolicy, ...over });
 const rule = (address: string, p: EgressPolicy = defaultEgressPolicy): string => {
@@ -173,5 +173,20 @@ describe("egress policy: nextHop", () => {
     assert.equal(nextHop(at, "https://b.example/y", 5, 5), "more than 5 redirects");
     assert.equal(nextHop(at, null, 0, 5), "a redirect without a Location header");
     assert.equal(nextHop(at, "file:///etc/passwd", 0, 5), "a redirect to a file: URL");
+  });
+});
+
+describe("egress policy: egressPolicyFrom (flags)", () => {
+  it("builds the policy, empty by default", () => {
+    assert.deepEqual(egressPolicyFrom({}), defaultEgressPolicy);
+    const p = egressPolicyFrom({ allowCidrs: "127.0.0.0/8, ::1/128", clusterCidrs: "10.96.0.0/12", allowHttpPeers: "true" });
+    assert.deepEqual(p.allow.map((c) => c.text), ["127.0.0.0/8", "::1/128"]);
+    assert.deepEqual(p.cluster.map((c) => c.text), ["10.96.0.0/12"]);
+    assert.equal(p.allowHttpPeers, true);
+  });
+  it("names the flag of a bad value", () => {
+    assert.throws(() => egressPolicyFrom({ allowCidrs: "127.0.0.0/99" }), /--egress-allow-cidrs: "127\.0\.0\.0\/99"/);
+    assert.throws(() => egressPolicyFrom({ clusterCidrs: "nope" }), /--egress-cluster-cidrs: "nope" is not a CIDR range/);
+    assert.throws(() => egressPolicyFrom({ allowHttpPeers: "maybe" }), /--egress-allow-http-peers="maybe"/);
   });
 });

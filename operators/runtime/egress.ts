@@ -203,3 +203,36 @@ export function nextHop(current: URL, location: string | null, hop: number, maxH
   }
   return next.protocol === "https:" || next.protocol === "http:" ? next : `a redirect to a ${next.protocol} URL`;
 }
+
+/** The flags (or their environment variables) as text; each component's config reads them. */
+export interface EgressFlags {
+  allowCidrs?: string | undefined;
+  clusterCidrs?: string | undefined;
+  allowHttpPeers?: string | undefined;
+}
+
+export const egressFlagsUsage = `  --egress-allow-cidrs=LIST     ranges outbound calls on a user's or peer's behalf may reach although refused by default
+                                (loopback, link-local, private, cluster ranges), e.g. 127.0.0.0/8,::1/128 for local tests
+                                (env ARCHIPEL_EGRESS_ALLOW_CIDRS; default none)
+  --egress-cluster-cidrs=LIST   this cluster's service and pod ranges, always refused unless allowed above
+                                (env ARCHIPEL_EGRESS_CLUSTER_CIDRS; private ranges are refused anyway)
+  --egress-allow-http-peers=bool  accept plain-HTTP peer API endpoints (tests on loopback only;
+                                env ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS; default false)`;
+
+/** Builds the policy from flag text; a bad value throws naming the flag. */
+export function egressPolicyFrom(flags: EgressFlags): EgressPolicy {
+  const list = (flag: string, text: string | undefined): Cidr[] => {
+    try {
+      return parseCidrList(text);
+    } catch (err) {
+      throw new CidrError(`--${flag}: ${(err as Error).message}`);
+    }
+  };
+  const http = (flags.allowHttpPeers ?? "false").trim();
+  if (!/^(true|false|1|0|yes|no|)$/i.test(http)) throw new CidrError(`--egress-allow-http-peers="${http}" is not true or false`);
+  return {
+    allow: list("egress-allow-cidrs", flags.allowCidrs),
+    cluster: list("egress-cluster-cidrs", flags.clusterCidrs),
+    allowHttpPeers: /^(true|1|yes)$/i.test(http),
+  };
+}
