@@ -5,16 +5,13 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import { generateIdentityKey } from "../federation/keys.ts";
 import { MemoryNonceCache } from "../federation/requestSigning.ts";
 import { Store } from "../runtime/cache.ts";
 import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
-import type { Identity } from "../schema/identity.ts";
 import type { Peer } from "../schema/peer.ts";
-import type { Project } from "../schema/project.ts";
-import type { Resource } from "../schema/resource.ts";
 import { loopbackEgress } from "../../test/support/egress.ts";
 import { catalogIndexes } from "../catalog/search.ts";
 import { type CatalogCaches, federatedCatalogPath, registerCatalogRoutes } from "./catalogRoutes.ts";
@@ -77,11 +74,13 @@ function unreachableCluster(port: number): KubeConfig {
 }
 
 async function apiWith(peers: FakePeer[], egress: EgressPolicy): Promise<FastifyInstance> {
-  const resources = new Store<Resource>();
-  for (const [name, fn] of Object.entries(catalogIndexes)) resources.addIndex(name, fn);
-  const caches: CatalogCaches = { resources, projects: new Store<Project>(), peers: new Store<Peer>(), identities: new Store<Identity>() };
-  caches.identities.upsert({ apiVersion: "archipel.io/v1alpha1", kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "beta" } } as unknown as Identity);
-  for (const p of peers) caches.peers.upsert(peerObject(p));
+  // The caches hold API objects (string timestamps); Store is typed on client-node's objects.
+  const store = (): Store<KubernetesObject> => new Store<KubernetesObject>();
+  const [resources, projects, peerStore, identities] = [store(), store(), store(), store()];
+  for (const [name, fn] of Object.entries(catalogIndexes)) resources.addIndex(name, fn as unknown as (o: KubernetesObject) => string[]);
+  identities.upsert({ apiVersion: "archipel.io/v1alpha1", kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "beta" } } as KubernetesObject);
+  for (const p of peers) peerStore.upsert(peerObject(p) as unknown as KubernetesObject);
+  const caches = { resources, projects, peers: peerStore, identities } as unknown as CatalogCaches;
   const key = generateIdentityKey();
   const app = buildServer({
     kubeConfig: unreachableCluster(await closedPort()),
