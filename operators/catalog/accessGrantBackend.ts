@@ -9,6 +9,7 @@ import { s3GrantNames } from "./backends/s3Grant.ts";
 import { applyS3Grant, issueS3AccessKey, revokeS3Grant, type S3Admin } from "./backends/s3Client.ts";
 import type { GrantAction } from "./accessGrantPlan.ts";
 import type { PostgresConnection, S3Connection } from "../schema/provider.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 
 /** Where the credentials work (status.access: no secret). */
 export interface GrantAccess {
@@ -27,13 +28,14 @@ export interface IssueResult {
   access: GrantAccess;
 }
 
-export function postgresAdmin(conn: PostgresConnection, creds: Record<string, string>): PostgresAdmin {
+export function postgresAdmin(conn: PostgresConnection, creds: Record<string, string>, egress?: EgressPolicy): PostgresAdmin {
   const ssl = conn.sslMode && conn.sslMode !== "disable" ? { rejectUnauthorized: conn.sslMode !== "require" } : undefined;
-  return { host: conn.host, port: conn.port ?? 5432, database: conn.database, user: creds.username, password: creds.password, ...(ssl ? { ssl } : {}) };
+  return { host: conn.host, port: conn.port ?? 5432, database: conn.database, user: creds.username, password: creds.password, ...(ssl ? { ssl } : {}), ...(egress ? { egress } : {}) };
 }
 
-export function s3Admin(conn: S3Connection, creds: Record<string, string>): S3Admin {
+export function s3Admin(conn: S3Connection, creds: Record<string, string>, egress?: EgressPolicy): S3Admin {
   return {
+    ...(egress ? { egress } : {}),
     endpoint: conn.endpoint,
     region: conn.region ?? "us-east-1",
     accessKeyId: creds.accessKeyId ?? "",
@@ -49,11 +51,13 @@ interface IssueInput {
   /** The grant's Secret as it is now (its password or key is reused, never rotated per pass). */
   existing: Record<string, string> | undefined;
   expiresAt: Date;
+  /** Where the backend may be reached (the manager's --egress-* flags). */
+  egress?: EgressPolicy;
 }
 
 async function issuePostgres(input: IssueInput & { action: { kind: "postgres-read" | "postgres-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
-  const admin = postgresAdmin(action.connection, input.adminCreds);
+  const admin = postgresAdmin(action.connection, input.adminCreds, input.egress);
   const names = grantNames(key);
   const password = existing?.password || randomBytes(24).toString("base64url");
   const role = { database: action.connection.database, passwordVerifier: scramSha256Verifier(password, randomBytes(16)), validUntil: input.expiresAt };
@@ -75,7 +79,7 @@ async function issuePostgres(input: IssueInput & { action: { kind: "postgres-rea
 
 async function issueS3(input: IssueInput & { action: { kind: "s3-read" | "s3-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
-  const admin = s3Admin(action.connection, input.adminCreds);
+  const admin = s3Admin(action.connection, input.adminCreds, input.egress);
   const names = s3GrantNames(key, action.scope);
   await applyS3Grant(admin, names, action.kind === "s3-write" ? "write" : "read");
   const kept = existing?.accessKeyId && existing.secretAccessKey ? { accessKeyId: existing.accessKeyId, secretAccessKey: existing.secretAccessKey } : undefined;
@@ -99,13 +103,13 @@ export function issueGrant(input: IssueInput): Promise<IssueResult> {
 }
 
 /** Ends the grant in the backend; idempotent (an absent role or user is fine). Data written stays. */
-export async function revokeGrant(action: GrantAction, key: string, adminCreds: Record<string, string>): Promise<void> {
-  if (action.kind === "postgres-read") return applyRevokePlan(postgresAdmin(action.connection, adminCreds), revokeReadGrantPlan(grantNames(key)));
+export async function revokeGrant(action: GrantAction, key: string, adminCreds: Record<string, string>, egress?: EgressPolicy): Promise<void> {
+  if (action.kind === "postgres-read") return applyRevokePlan(postgresAdmin(action.connection, adminCreds, egress), revokeReadGrantPlan(grantNames(key)));
   if (action.kind === "postgres-write") {
     const names = { role: grantNames(key).role, schema: action.schema };
-    return applyRevokePlan(postgresAdmin(action.connection, adminCreds), revokeStorageGrantPlan(names, { sharedSchema: true }));
+    return applyRevokePlan(postgresAdmin(action.connection, adminCreds, egress), revokeStorageGrantPlan(names, { sharedSchema: true }));
   }
-  return revokeS3Grant(s3Admin(action.connection, adminCreds), s3GrantNames(key, action.scope));
+  return revokeS3Grant(s3Admin(action.connection, adminCreds, egress), s3GrantNames(key, action.scope));
 }
 
 /** The Provider connection's admin Secret name. */

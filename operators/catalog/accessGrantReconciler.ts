@@ -29,6 +29,7 @@ import {
   grantKey,
   grantPhase,
 } from "./accessGrantPlan.ts";
+import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
 import { adminSecretName, type GrantAccess, issueGrant, revokeGrant } from "./accessGrantBackend.ts";
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
 import { decideVisibility, type PeerApproval, type ProjectMemberships } from "./visibility.ts";
@@ -59,6 +60,8 @@ export interface AccessGrantDeps {
   /** Who reads a Peer grantee's credentials for it: the API's ServiceAccount. */
   peerReader?: ServiceAccountRef;
   now?: () => Date;
+  /** Where the backends may be reached (the manager's --egress-* flags; default: the default policy). */
+  egress?: EgressPolicy;
 }
 
 function decode(data: Record<string, string> | undefined): Record<string, string> {
@@ -82,6 +85,7 @@ function keptFields(grant: AccessGrant): Record<string, unknown> {
 
 export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
+  const egress = deps.egress ?? defaultEgressPolicy;
 
   async function readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     try {
@@ -160,7 +164,7 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     const namespace = grant.metadata?.namespace ?? "";
     const secretName = credentialsSecretName(grant.metadata?.name ?? "");
     const existing = await readSecret(namespace, secretName);
-    const result = await issueGrant({ action: resolved.action, key: grantKey(grant), adminCreds: resolved.adminCreds, existing, expiresAt: new Date(grant.spec.expiresAt) });
+    const result = await issueGrant({ action: resolved.action, key: grantKey(grant), adminCreds: resolved.adminCreds, existing, expiresAt: new Date(grant.spec.expiresAt), egress });
     if (!existing || !sameData(existing, result.secret)) await writeCredentials(grant, result.secret, existing !== undefined);
     await ensureReader(grant);
     const access: GrantAccess = result.access;
@@ -172,7 +176,7 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   /** Backend first, then the Secret: a failed revocation keeps the finalizer and is retried. */
   async function revoke(ctx: ReconcileContext, grant: AccessGrant): Promise<void> {
     const resolved = await resolveForRevoke(ctx, grant);
-    if (resolved) await revokeGrant(resolved.action, grantKey(grant), resolved.adminCreds);
+    if (resolved) await revokeGrant(resolved.action, grantKey(grant), resolved.adminCreds, egress);
     else ctx.logger.warn("access grant revoked without its backend (Resource, Provider or its credentials gone)", { namespace: grant.metadata?.namespace, name: grant.metadata?.name });
     const namespace = grant.metadata?.namespace ?? "";
     await deleteIgnoringMissing(() => deps.core.deleteNamespacedSecret({ namespace, name: credentialsSecretName(grant.metadata?.name ?? "") }));
@@ -242,13 +246,14 @@ async function createOrKeep(fn: () => Promise<unknown>): Promise<void> {
 }
 
 /** The controller as the manager registers it. */
-export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef } = {}): ControllerOptions {
+export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef; egress?: EgressPolicy } = {}): ControllerOptions {
   const reconcile = createAccessGrantReconciler({
     status: new StatusWriter(kubeConfig, accessGrantFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     core: kubeConfig.makeApiClient(CoreV1Api),
     rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
     ...(opts.peerReader ? { peerReader: opts.peerReader } : {}),
+    ...(opts.egress ? { egress: opts.egress } : {}),
   });
   let grants: (() => AccessGrant[]) | undefined;
   const keys = (list: AccessGrant[]): ObjectKey[] => list.map((g) => ({ namespace: g.metadata?.namespace ?? "", name: g.metadata?.name ?? "" }));

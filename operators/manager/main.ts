@@ -33,7 +33,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
   resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }), egress: env.egress }),
   "access-grant": (env) =>
-    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount } }),
+    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount }, egress: env.egress }),
   "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
   peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace, egress: env.egress }),
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
