@@ -15,6 +15,7 @@ import { Store } from "../operators/runtime/cache.ts";
 import type { Identity } from "../operators/schema/identity.ts";
 import type { Project } from "../operators/schema/project.ts";
 import type { Resource } from "../operators/schema/resource.ts";
+import { defaultEgressPolicy } from "../operators/runtime/egress.ts";
 
 const names = ["alpha", "beta", "gamma", "delta"];
 const perCluster = 1_000;
@@ -58,7 +59,7 @@ async function startNode(name: string, key: IdentityKeyPair): Promise<Node> {
   const app = buildServer({
     kubeConfig,
     kinds: [],
-    routes: [(a) => registerCatalogRoutes(a, { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: async () => ({ clusterName: name, privateKeyPem: key.privateKeyPem }), whoAmI: async () => ({ user: "alice", groups: [] }), accessReview: async () => true })],
+    routes: [(a) => registerCatalogRoutes(a, { kubeConfig, caches, nonces: new MemoryNonceCache(), signingIdentity: async () => ({ clusterName: name, privateKeyPem: key.privateKeyPem }), whoAmI: async () => ({ user: "alice", groups: [] }), accessReview: async () => true, egress: defaultEgressPolicy })],
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return { name, key, app, url, peers };

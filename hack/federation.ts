@@ -222,8 +222,11 @@ async function startComponents(state: FederationState, m: MemberState): Promise<
   m.ports = { api, metrics, health };
   m.apiUrl = `http://127.0.0.1:${api}`;
   const node = process.execPath;
-  const managerArgv = [node, path.join(root, "operators/manager/main.ts"), "--leader-elect=false", `--metrics-port=${metrics}`, `--health-port=${health}`];
-  const apiArgv = [node, path.join(root, "operators/api/main.ts"), "--port", String(api), "--host", "127.0.0.1", "--kubeconfig", m.kubeconfig];
+  // Every member, kubo and backend of a local federation is on loopback over plain HTTP, which
+  // the egress policy refuses by default: allow exactly that, as an administrator would.
+  const egress = ["--egress-allow-cidrs=127.0.0.0/8,::1/128", "--egress-allow-http-peers=true"];
+  const managerArgv = [node, path.join(root, "operators/manager/main.ts"), "--leader-elect=false", `--metrics-port=${metrics}`, `--health-port=${health}`, ...egress];
+  const apiArgv = [node, path.join(root, "operators/api/main.ts"), "--port", String(api), "--host", "127.0.0.1", "--kubeconfig", m.kubeconfig, ...egress];
   m.logs.manager = path.join(m.dir, "manager.log");
   m.logs.api = path.join(m.dir, "api.log");
   m.processes = { manager: { pid: 0, log: m.logs.manager, argv: managerArgv }, api: { pid: 0, log: m.logs.api, argv: apiArgv } };

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
 import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
 import { type Caller, decideVisibility, type ListableNamespaces } from "../catalog/visibility.ts";
 import { peerForClusterName } from "../discovery/clusterNames.ts";
@@ -18,6 +19,7 @@ import { federationCatalogPath } from "../discovery/contracts.ts";
 import { cachedSigningIdentity, FederationRequestError, loadSigningIdentity, type SigningIdentity, signedFetch } from "../federation/client.ts";
 import { MemoryNonceCache, type NonceCache } from "../federation/requestSigning.ts";
 import type { Cache } from "../runtime/cache.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 import { Manager } from "../runtime/manager.ts";
 import { type Identity, identityKind } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -79,6 +81,8 @@ export interface CatalogDeps {
   caches: CatalogCaches;
   nonces: NonceCache;
   signingIdentity: () => Promise<SigningIdentity>;
+  /** Where the fan-out may connect (peer endpoints from descriptors: the API's --egress-* flags). */
+  egress: EgressPolicy;
   /** Who a token belongs to (default: a SelfSubjectReview with that token). */
   whoAmI?: (token: string) => Promise<LocalUser>;
   /** Whether RBAC allows the token's holder an action (default: a SelfSubjectAccessReview with that token). */
@@ -141,6 +145,34 @@ const CatalogItemSchema = Type.Object({
   ready: Type.Boolean(),
 });
 const CatalogPageSchema = Type.Object({ items: Type.Array(CatalogItemSchema), continue: Type.Optional(Type.String()) });
+
+// What a peer's answer must be before anything of it is merged: the item schema with the bounds
+// of a Resource's spec (a peer is another cluster's API, not trusted to be well-formed).
+const bounded = (maxLength: number): ReturnType<typeof Type.String> => Type.String({ maxLength });
+const PeerCatalogItemSchema = Type.Object({
+  namespace: bounded(63),
+  name: bounded(253),
+  type: Type.Union([Type.Literal("data"), Type.Literal("storage"), Type.Literal("compute"), Type.Literal("service")]),
+  title: bounded(256),
+  description: Type.Optional(bounded(8192)),
+  tags: Type.Array(bounded(63), { maxItems: 32 }),
+  provider: bounded(253),
+  visibility: Type.Union([Type.Literal("public"), Type.Literal("restricted")]),
+  projects: Type.Optional(Type.Array(bounded(63), { maxItems: 64 })),
+  ready: Type.Boolean(),
+});
+const PeerCatalogPageSchema = Type.Object({ items: Type.Array(PeerCatalogItemSchema, { maxItems: maxPeerItems() }) });
+const PeerErrorSchema = Type.Object({ error: Type.Object({ code: Type.Optional(bounded(64)), message: Type.Optional(bounded(1024)) }) });
+
+function maxPeerItems(): number {
+  return 500; // FederatedQueryString's limit maximum: a peer never has a reason to send more
+}
+
+/** Only the fields of the item schema (a newer peer's extra fields are not passed on). */
+function peerItem(item: Static<typeof PeerCatalogItemSchema>): CatalogItem {
+  const { namespace, name, type, title, description, tags, provider, visibility, projects, ready } = item;
+  return { namespace, name, type, title, ...(description === undefined ? {} : { description }), tags, provider, visibility, ...(projects ? { projects } : {}), ready };
+}
 const FederatedSchema = Type.Object({
   items: Type.Array(CatalogItemSchema),
   errors: Type.Array(Type.Object({ cluster: Type.String(), code: Type.String(), message: Type.String() })),
@@ -266,7 +298,7 @@ async function listableNamespaces(review: (attributes: AccessAttributes) => Prom
   return new Set(namespaces.filter((_, i) => allowed[i]));
 }
 
-async function peerSearch(identity: SigningIdentity, peer: Peer, body: FederationCatalogBody, opts: { deadlineMs: number; project?: string }): Promise<PeerOutcome> {
+async function peerSearch(identity: SigningIdentity, peer: Peer, body: FederationCatalogBody, opts: { deadlineMs: number; egress: EgressPolicy; project?: string }): Promise<PeerOutcome> {
   const descriptor = peer.status?.descriptor;
   if (!descriptor) return { cluster: peer.metadata.name ?? "", error: { code: "NoDescriptor", message: `peer ${peer.metadata.name ?? ""} has no verified descriptor yet` } };
   const cluster = descriptor.clusterName;
@@ -280,6 +312,7 @@ async function peerSearch(identity: SigningIdentity, peer: Peer, body: Federatio
       body,
       ...(opts.project ? { project: opts.project } : {}),
       deadlineMs: opts.deadlineMs,
+      egress: opts.egress,
     });
     return peerAnswer(cluster, res.status, res.body);
   } catch (err) {
@@ -288,10 +321,19 @@ async function peerSearch(identity: SigningIdentity, peer: Peer, body: Federatio
   }
 }
 
-function peerAnswer(cluster: string, status: number, body: unknown): PeerOutcome {
-  const answer = body as { items?: CatalogItem[]; error?: { code?: string; message?: string } } | undefined;
-  if (status === 200 && Array.isArray(answer?.items)) return { cluster, items: answer.items };
-  return { cluster, error: { code: answer?.error?.code ?? `Http${status}`, message: answer?.error?.message ?? `peer answered ${status}` } };
+/** A peer's answer as that peer's items, or as that peer's error when it is not a valid page. */
+export function peerAnswer(cluster: string, status: number, body: unknown): PeerOutcome {
+  if (status === 200) {
+    if (Value.Check(PeerCatalogPageSchema, body)) return { cluster, items: body.items.map(peerItem) };
+    return { cluster, error: { code: "BadResponse", message: `${cluster} answered 200 with a body that is not a catalog page (${firstError(PeerCatalogPageSchema, body)}); nothing of it was merged` } };
+  }
+  const error = Value.Check(PeerErrorSchema, body) ? body.error : {};
+  return { cluster, error: { code: error.code ?? `Http${status}`, message: error.message ?? `peer answered ${status}` } };
+}
+
+function firstError(schema: typeof PeerCatalogPageSchema, body: unknown): string {
+  const e = Value.Errors(schema, body)[0];
+  return e ? `${e.instancePath || "/"}: ${e.message}` : "invalid";
 }
 
 /**
@@ -402,7 +444,7 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       const { peers, refused } = fanOutTargets(deps.caches);
       const identity = peers.length > 0 ? await deps.signingIdentity() : undefined;
       const deadlineMs = qs.deadlineMs ?? defaultDeadlineMs;
-      const outcomes = identity ? await Promise.all(peers.map((p) => peerSearch(identity, p, body, { deadlineMs, ...(qs.project ? { project: qs.project } : {}) }))) : [];
+      const outcomes = identity ? await Promise.all(peers.map((p) => peerSearch(identity, p, body, { deadlineMs, egress: deps.egress, ...(qs.project ? { project: qs.project } : {}) }))) : [];
       return mergeFederated(clusterName(deps.caches) ?? "local", local, [...outcomes, ...refused]);
     },
   );
@@ -437,12 +479,12 @@ export interface CatalogRuntime {
  * the signing identity, for the API's composition root. Informers start here; the routes answer
  * from whatever the caches hold (empty until the first list lands).
  */
-export async function catalogRuntime(kubeConfig: KubeConfig): Promise<CatalogRuntime> {
+export async function catalogRuntime(kubeConfig: KubeConfig, egress: EgressPolicy): Promise<CatalogRuntime> {
   const manager = new Manager({ kubeConfig, leaderElection: false });
   const caches = catalogCaches(manager);
   await manager.start();
   return {
-    deps: { kubeConfig, caches, nonces: new MemoryNonceCache({ startedAt: Date.now() }), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)) },
+    deps: { kubeConfig, caches, nonces: new MemoryNonceCache({ startedAt: Date.now() }), signingIdentity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)), egress },
     stop: () => manager.stop(),
   };
 }

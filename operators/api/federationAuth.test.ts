@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import Fastify, { type FastifyInstance } from "fastify";
 import { signedFetch } from "../federation/client.ts";
+import { loopbackEgress } from "../../test/support/egress.ts";
 import { generateIdentityKey } from "../federation/keys.ts";
 import { MemoryNonceCache, type ReceivedRequest, signRequest } from "../federation/requestSigning.ts";
 import type { Peer } from "../schema/peer.ts";
@@ -140,7 +141,7 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
   it("a signed request from an Accepted peer is authenticated end to end", async () => {
     const res = await signedFetch(
       { clusterName: "alpha", privateKeyPem: alpha.privateKeyPem },
-      { endpoint, audience: "beta", method: "POST", target: "/federation/v1/catalog", body: { q: "sentinel" }, deadlineMs: 2_000 },
+      { endpoint, audience: "beta", method: "POST", target: "/federation/v1/catalog", body: { q: "sentinel" }, deadlineMs: 2_000, egress: loopbackEgress },
     );
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { caller: { kind: "peer", cluster: "alpha", approval: "Accepted", signature: "Verified" }, echo: { q: "sentinel" } });
@@ -148,7 +149,7 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
 
   it("signedFetch signs the project claim; a claim only in the extra headers is refused", async () => {
     const identity = { clusterName: "alpha", privateKeyPem: alpha.privateKeyPem };
-    const base = { endpoint, audience: "beta", method: "POST" as const, target: "/federation/v1/catalog", body: {}, deadlineMs: 2_000 };
+    const base = { endpoint, audience: "beta", method: "POST" as const, target: "/federation/v1/catalog", body: {}, deadlineMs: 2_000, egress: loopbackEgress };
     const signedClaim = await signedFetch(identity, { ...base, project: "ocean" });
     assert.equal(signedClaim.status, 200);
     assert.equal((signedClaim.body as { caller: { project?: string } }).caller.project, "ocean");
@@ -166,7 +167,7 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
   it("a request signed for another audience is refused", async () => {
     const res = await signedFetch(
       { clusterName: "alpha", privateKeyPem: alpha.privateKeyPem },
-      { endpoint, audience: "delta", method: "POST", target: "/federation/v1/catalog", body: {}, deadlineMs: 2_000 },
+      { endpoint, audience: "delta", method: "POST", target: "/federation/v1/catalog", body: {}, deadlineMs: 2_000, egress: loopbackEgress },
     );
     assert.equal(res.status, 401);
     assert.equal((res.body as { error: { code: string } }).error.code, "WrongAudience");
@@ -175,7 +176,7 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
   it("the client gives up at its deadline with a Timeout error", async () => {
     const started = Date.now();
     await assert.rejects(
-      signedFetch({ clusterName: "alpha", privateKeyPem: alpha.privateKeyPem }, { endpoint, audience: "beta", method: "GET", target: "/slow", deadlineMs: 200 }),
+      signedFetch({ clusterName: "alpha", privateKeyPem: alpha.privateKeyPem }, { endpoint, audience: "beta", method: "GET", target: "/slow", deadlineMs: 200, egress: loopbackEgress }),
       (err: Error & { code?: string }) => err.code === "Timeout",
     );
     assert.ok(Date.now() - started < 1_500);
@@ -183,7 +184,7 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
 
   it("an unreachable peer is an Unreachable error", async () => {
     await assert.rejects(
-      signedFetch({ clusterName: "alpha", privateKeyPem: alpha.privateKeyPem }, { endpoint: "http://127.0.0.1:9", audience: "beta", method: "GET", target: "/x", deadlineMs: 1_000 }),
+      signedFetch({ clusterName: "alpha", privateKeyPem: alpha.privateKeyPem }, { endpoint: "http://127.0.0.1:9", audience: "beta", method: "GET", target: "/x", deadlineMs: 1_000, egress: loopbackEgress }),
       (err: Error & { code?: string }) => err.code === "Unreachable",
     );
   });

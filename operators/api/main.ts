@@ -1,12 +1,15 @@
 // Composition root of the API server: reads flags/env once, lists the kinds it serves, runs.
 //   node operators/api/main.ts [--port 8080] [--host 127.0.0.1] [--kubeconfig PATH] [--log-level info]
 //                              [--peer-grant-max-lifetime 168h]
-// Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL, PEER_GRANT_MAX_LIFETIME. Without a kubeconfig inside a pod,
+//   [--egress-allow-cidrs LIST] [--egress-cluster-cidrs LIST] [--egress-allow-http-peers bool]
+// Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL, PEER_GRANT_MAX_LIFETIME, ARCHIPEL_EGRESS_ALLOW_CIDRS,
+// ARCHIPEL_EGRESS_CLUSTER_CIDRS, ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS. Without a kubeconfig inside a pod,
 // the in-cluster configuration is used (only for the cluster's address and CA, and readiness).
 import { parseArgs } from "node:util";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import { durationMs } from "../discovery/discoveryTiming.ts";
+import { type EgressPolicy, egressPolicyFrom } from "../runtime/egress.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
@@ -28,6 +31,7 @@ interface ApiFlags {
   kubeconfig: string | undefined;
   logLevel: string;
   peerGrantMaxLifetimeMs: number;
+  egress: EgressPolicy;
 }
 
 function parseLifetime(text: string): number {
@@ -53,6 +57,9 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
       kubeconfig: { type: "string" },
       "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
       "peer-grant-max-lifetime": { type: "string", default: env.PEER_GRANT_MAX_LIFETIME ?? "168h" },
+      "egress-allow-cidrs": { type: "string" },
+      "egress-cluster-cidrs": { type: "string" },
+      "egress-allow-http-peers": { type: "string" },
     },
     strict: true,
   });
@@ -62,6 +69,12 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     logLevel: values["log-level"],
     peerGrantMaxLifetimeMs: parseLifetime(values["peer-grant-max-lifetime"]),
+    // Where federation calls may connect; see egressFlagsUsage (runtime/egress.ts).
+    egress: egressPolicyFrom({
+      allowCidrs: values["egress-allow-cidrs"] ?? env.ARCHIPEL_EGRESS_ALLOW_CIDRS,
+      clusterCidrs: values["egress-cluster-cidrs"] ?? env.ARCHIPEL_EGRESS_CLUSTER_CIDRS,
+      allowHttpPeers: values["egress-allow-http-peers"] ?? env.ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS,
+    }),
   };
 }
 
@@ -78,7 +91,7 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig(flags.kubeconfig, process.env);
   // Readiness is the one call made with the server's own identity: /version is public info.
   const version = kubeConfig.makeApiClient(VersionApi);
-  const catalog = await catalogRuntime(kubeConfig);
+  const catalog = await catalogRuntime(kubeConfig, flags.egress);
   // Federation routes share the catalog's warm caches and its nonce cache: one replay window.
   const peers = (): Peer[] => catalog.deps.caches.peers.list();
   const audience = (): string | undefined => catalog.deps.caches.identities.list()[0]?.spec.clusterName;
@@ -90,7 +103,7 @@ async function main(): Promise<void> {
       (app) => registerGrantsRoutes(app, { kubeConfig }),
       (app) => registerCatalogRoutes(app, catalog.deps),
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
-      (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity }),
+      (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { FederationRequestError } from "../federation/client.ts";
 import type { Peer } from "../schema/peer.ts";
 import { ApiError } from "./errors.ts";
-import { grantTarget, peerAnswer, peerFailure } from "./peerGrantsRoutes.ts";
+import { accessGrantKind } from "../schema/accessGrant.ts";
+import { kindSchemas } from "./kind-schemas.ts";
+import { checkedPeerBody, grantTarget, peerAnswer, peerFailure } from "./peerGrantsRoutes.ts";
 
 const verified = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
 
@@ -54,5 +56,30 @@ describe("peerGrantsRoutes: which peer, and what its answer means", () => {
     assert.equal(peerFailure(new FederationRequestError("Timeout", "alpha did not answer within 10 ms"), "alpha").status, 504);
     assert.deepEqual([peerFailure(new FederationRequestError("Unreachable", "x"), "alpha").code], ["PeerUnreachable"]);
     assert.equal(peerFailure(new Error("boom"), "alpha").status, 502);
+  });
+
+  it("relays a 2xx answer only when it is the documented object; anything else is a 502 and nothing of it is relayed", () => {
+    const schema = kindSchemas(accessGrantKind).object;
+    const grant = {
+      apiVersion: "archipel.io/v1alpha1",
+      kind: "AccessGrant",
+      metadata: { name: "g1", namespace: "sat", uid: "u", resourceVersion: "7", creationTimestamp: "2026-01-01T00:00:00Z" },
+      spec: { resourceRef: { name: "tiles" }, grantee: { kind: "Peer", name: "beta" }, mode: "read", expiresAt: "2026-02-01T00:00:00Z" },
+      status: { conditions: [{ type: "Ready", status: "True", reason: "Issued", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] },
+    };
+    assert.equal(checkedPeerBody("alpha", schema, grant), grant);
+    for (const bad of [undefined, "<html>", { items: [] }, { ...grant, kind: "Secret" }, { ...grant, spec: { ...grant.spec, mode: 7 } }]) {
+      const e = refusal(() => checkedPeerBody("alpha", schema, bad));
+      assert.equal(e.status, 502);
+      assert.equal(e.code, "PeerBadResponse");
+      assert.match(e.message, /peer alpha answered with a body that is not the documented object/);
+    }
+  });
+
+  it("an oversized or egress-refused peer answer is a 502 naming why", () => {
+    const big = peerFailure(new FederationRequestError("TooLarge", "alpha: the answer is more than the 1048576 bytes accepted"), "alpha");
+    assert.deepEqual([big.status, big.code], [502, "PeerTooLarge"]);
+    const egress = peerFailure(new FederationRequestError("EgressRefused", "alpha: egress to 127.0.0.1:1 refused: loopback"), "alpha");
+    assert.deepEqual([egress.status, egress.code], [502, "PeerEgressRefused"]);
   });
 });

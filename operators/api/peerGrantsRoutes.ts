@@ -9,8 +9,10 @@ import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { peerForClusterName } from "../discovery/clusterNames.ts";
+import { Value } from "typebox/value";
 import { federationGrantsPath } from "../discovery/contracts.ts";
 import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 import { accessGrantKind } from "../schema/accessGrant.ts";
 import type { Peer } from "../schema/peer.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
@@ -28,7 +30,12 @@ export interface PeerGrantsDeps {
   peers(): readonly Peer[];
   signingIdentity(): Promise<SigningIdentity>;
   deadlineMs?: number;
+  /** Where the relay may connect (peer endpoints from descriptors: the API's --egress-* flags). */
+  egress: EgressPolicy;
 }
+
+// A peer's grant answer is one object: 1 MiB is generous (the client's own cap is larger).
+const maxGrantAnswerBytes = 1 << 20;
 
 export interface PeerTarget {
   /** The Peer object's name here: what RBAC rules name. */
@@ -83,6 +90,13 @@ export function peerAnswer(cluster: string, status: number, body: unknown): unkn
   throw new ApiError(502, "PeerError", message);
 }
 
+/** A 2xx answer relayed only when it has the shape this API documents for it (else a 502, nothing relayed). */
+export function checkedPeerBody(cluster: string, schema: TSchema, body: unknown): unknown {
+  if (Value.Check(schema, body)) return body;
+  const e = Value.Errors(schema, body)[0];
+  throw new ApiError(502, "PeerBadResponse", `peer ${cluster} answered with a body that is not the documented object (${e ? `${e.instancePath || "/"}: ${e.message}` : "invalid"})`);
+}
+
 export function peerFailure(err: unknown, cluster: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof FederationRequestError && err.code === "Timeout") return new ApiError(504, "PeerTimeout", err.message);
@@ -117,9 +131,10 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
   const cluster = serverCluster(deps.kubeConfig);
   const schemas = kindSchemas(accessGrantKind);
   const deadlineMs = deps.deadlineMs ?? defaultPeerDeadlineMs;
+  const GrantWithCredentials = Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) });
 
   /** Checks the caller, then sends the signed request and relays the answer. */
-  const forward = async (request: FastifyRequest, call: { verb: Verb; method: "GET" | "POST"; target: string; body?: unknown }): Promise<unknown> => {
+  const forward = async (request: FastifyRequest, call: { verb: Verb; method: "GET" | "POST"; target: string; body?: unknown; answer: TSchema }): Promise<unknown> => {
     const kc = callerKubeConfig(cluster, bearerToken(request.headers.authorization));
     const peer = grantTarget(deps.peers(), (request.params as { cluster: string }).cluster);
     await authorize(kc, call.verb, peer);
@@ -128,8 +143,17 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
     });
     try {
       const { method, target, body } = call;
-      const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs });
-      return peerAnswer(peer.cluster, res.status, res.body);
+      const res = await signedFetch(identity, {
+        endpoint: peer.endpoint,
+        audience: peer.cluster,
+        method,
+        target,
+        ...(body === undefined ? {} : { body }),
+        deadlineMs,
+        egress: deps.egress,
+        maxAnswerBytes: maxGrantAnswerBytes,
+      });
+      return checkedPeerBody(peer.cluster, call.answer, peerAnswer(peer.cluster, res.status, res.body));
     } catch (err) {
       throw peerFailure(err, peer.cluster);
     }
@@ -146,7 +170,7 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
       response: { 201: schemas.object, ...errors(400, 401, 403, 404, 409, 422, 502, 503, 504) },
     },
     handler: async (request, reply) => {
-      const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body });
+      const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body, answer: schemas.object });
       return reply.code(201).send(created);
     },
   });
@@ -158,11 +182,11 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
       summary: "A grant this cluster holds on a peer, with its credentials once issued (RBAC: get peers/grants)",
       tags,
       params: GrantParams,
-      response: { 200: Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) }), ...errors(401, 403, 404, 409, 502, 503, 504) },
+      response: { 200: GrantWithCredentials, ...errors(401, 403, 404, 409, 502, 503, 504) },
     },
     handler: async (request, reply) => {
       const { namespace, name } = request.params as Static<typeof GrantParams>;
-      const grant = await forward(request, { verb: "get", method: "GET", target: `${federationGrantsPath}/${namespace}/${name}` });
+      const grant = await forward(request, { verb: "get", method: "GET", target: `${federationGrantsPath}/${namespace}/${name}`, answer: GrantWithCredentials });
       // Credentials must not be kept by proxies or browsers.
       void reply.header("Cache-Control", "no-store");
       return grant;

@@ -10,6 +10,7 @@ import { applyS3Grant, issueS3AccessKey, revokeS3Grant, type S3Admin } from "./b
 import type { GrantAction } from "./accessGrantPlan.ts";
 import type { PostgresConnection, S3Connection } from "../schema/provider.ts";
 import type { IssuedRecord } from "../schema/accessGrant.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 
 /** Where the credentials work (status.access: no secret). */
 export interface GrantAccess {
@@ -28,13 +29,14 @@ export interface IssueResult {
   access: GrantAccess;
 }
 
-export function postgresAdmin(conn: PostgresConnection, creds: Record<string, string>): PostgresAdmin {
+export function postgresAdmin(conn: PostgresConnection, creds: Record<string, string>, egress?: EgressPolicy): PostgresAdmin {
   const ssl = conn.sslMode && conn.sslMode !== "disable" ? { rejectUnauthorized: conn.sslMode !== "require" } : undefined;
-  return { host: conn.host, port: conn.port ?? 5432, database: conn.database, user: creds.username, password: creds.password, ...(ssl ? { ssl } : {}) };
+  return { host: conn.host, port: conn.port ?? 5432, database: conn.database, user: creds.username, password: creds.password, ...(ssl ? { ssl } : {}), ...(egress ? { egress } : {}) };
 }
 
-export function s3Admin(conn: S3Connection, creds: Record<string, string>): S3Admin {
+export function s3Admin(conn: S3Connection, creds: Record<string, string>, egress?: EgressPolicy): S3Admin {
   return {
+    ...(egress ? { egress } : {}),
     endpoint: conn.endpoint,
     region: conn.region ?? "us-east-1",
     accessKeyId: creds.accessKeyId ?? "",
@@ -50,11 +52,13 @@ interface IssueInput {
   /** The grant's Secret as it is now (its password or key is reused, never rotated per pass). */
   existing: Record<string, string> | undefined;
   expiresAt: Date;
+  /** Where the backend may be reached (the manager's --egress-* flags). */
+  egress?: EgressPolicy;
 }
 
 async function issuePostgres(input: IssueInput & { action: { kind: "postgres-read" | "postgres-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
-  const admin = postgresAdmin(action.connection, input.adminCreds);
+  const admin = postgresAdmin(action.connection, input.adminCreds, input.egress);
   const names = grantNames(key);
   const password = existing?.password || randomBytes(24).toString("base64url");
   const role = { database: action.connection.database, passwordVerifier: scramSha256Verifier(password, randomBytes(16)), validUntil: input.expiresAt };
@@ -76,7 +80,7 @@ async function issuePostgres(input: IssueInput & { action: { kind: "postgres-rea
 
 async function issueS3(input: IssueInput & { action: { kind: "s3-read" | "s3-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
-  const admin = s3Admin(action.connection, input.adminCreds);
+  const admin = s3Admin(action.connection, input.adminCreds, input.egress);
   const names = s3GrantNames(key, action.scope);
   await applyS3Grant(admin, names, action.kind === "s3-write" ? "write" : "read");
   const kept = existing?.accessKeyId && existing.secretAccessKey ? { accessKeyId: existing.accessKeyId, secretAccessKey: existing.secretAccessKey } : undefined;
@@ -103,18 +107,18 @@ export function issueGrant(input: IssueInput): Promise<IssueResult> {
  * Ends what `record` says was issued, from the record alone (the Resource and Provider may be
  * gone); idempotent. Throws when the backend cannot confirm it: the caller keeps its finalizer.
  */
-export async function revokeIssued(record: IssuedRecord, adminCreds: Record<string, string>): Promise<void> {
+export async function revokeIssued(record: IssuedRecord, adminCreds: Record<string, string>, egress?: EgressPolicy): Promise<void> {
   if (record.postgres) {
     const p = record.postgres;
     const conn: PostgresConnection = { host: p.host, port: p.port, database: p.database, credentialsSecretRef: record.adminSecretRef, ...(p.sslMode ? { sslMode: p.sslMode as PostgresConnection["sslMode"] } : {}) };
     const names = { role: p.role, schema: p.schema };
     const plan = record.backend === "postgres-read" ? revokeReadGrantPlan(names) : revokeStorageGrantPlan(names, { sharedSchema: true });
-    return applyRevokePlan(postgresAdmin(conn, adminCreds), plan);
+    return applyRevokePlan(postgresAdmin(conn, adminCreds, egress), plan);
   }
   if (record.s3) {
     const r = record.s3;
     const conn: S3Connection = { endpoint: r.endpoint, region: r.region, forcePathStyle: r.forcePathStyle, credentialsSecretRef: record.adminSecretRef };
-    return revokeS3Grant(s3Admin(conn, adminCreds), { user: r.user, policyName: r.policyName, bucket: r.bucket, prefix: r.prefix, owned: r.owned });
+    return revokeS3Grant(s3Admin(conn, adminCreds, egress), { user: r.user, policyName: r.policyName, bucket: r.bucket, prefix: r.prefix, owned: r.owned });
   }
   throw new Error(`the issued record of backend ${record.backend} names no ${record.backend.startsWith("s3") ? "s3" : "postgres"} target`);
 }

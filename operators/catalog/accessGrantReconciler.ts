@@ -34,6 +34,7 @@ import {
   grantLabelValue,
   grantPhase,
 } from "./accessGrantPlan.ts";
+import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
 import { adminSecretName, type GrantAccess, issueGrant, revokeIssued } from "./accessGrantBackend.ts";
 import { backendFailure, issuedRecordOf, PeerApprovalTracker, planHash, sameTarget } from "./accessGrantRecord.ts";
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
@@ -69,6 +70,8 @@ export interface AccessGrantDeps {
   /** Who reads a Peer grantee's credentials for it: the API's ServiceAccount. */
   peerReader?: ServiceAccountRef;
   now?: () => Date;
+  /** Where the backends may be reached (the manager's --egress-* flags; default: the default policy). */
+  egress?: EgressPolicy;
 }
 
 function decode(data: Record<string, string> | undefined): Record<string, string> {
@@ -96,6 +99,7 @@ function hasCredentials(data: Record<string, string> | undefined): boolean {
 
 export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
+  const egress = deps.egress ?? defaultEgressPolicy;
 
   async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -200,7 +204,7 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
 
   async function issue(ctx: ReconcileContext, grant: AccessGrant, plan: { resolved: Resolved; record: IssuedRecord; hash: string; secret: V1Secret | undefined }): Promise<void> {
     const existing = plan.secret ? decode(plan.secret.data) : undefined;
-    const result = await issueGrant({ action: plan.resolved.action, key: grantKey(grant), adminCreds: plan.resolved.adminCreds, existing: reusable(plan.record, existing), expiresAt: new Date(grant.spec.expiresAt) });
+    const result = await issueGrant({ action: plan.resolved.action, key: grantKey(grant), adminCreds: plan.resolved.adminCreds, existing: reusable(plan.record, existing), expiresAt: new Date(grant.spec.expiresAt), egress });
     if (!existing || !sameData(existing, result.secret)) await writeCredentials(grant, result.secret, plan.secret);
     await ensureReader(grant);
     const keyId = result.secret.accessKeyId;
@@ -234,7 +238,7 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     const adminCreds = await readSecret(namespace, record.adminSecretRef.name);
     if (!adminCreds) return { reason: AccessGrantReason.RevokeFailed, message: `the admin Secret "${record.adminSecretRef.name}" named by status.issued does not exist; retrying` };
     try {
-      await revokeIssued(record, adminCreds);
+      await revokeIssued(record, adminCreds, egress);
       return undefined;
     } catch (err) {
       return { reason: AccessGrantReason.RevokeFailed, message: `revocation not confirmed: ${backendFailure(err)}; retrying` };
@@ -386,13 +390,14 @@ async function createOwned(grant: AccessGrant, kind: string, create: () => Promi
 }
 
 /** The controller as the manager registers it. */
-export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef } = {}): ControllerOptions {
+export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef; egress?: EgressPolicy } = {}): ControllerOptions {
   const reconcile = createAccessGrantReconciler({
     status: new StatusWriter(kubeConfig, accessGrantFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     core: kubeConfig.makeApiClient(CoreV1Api),
     rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
     ...(opts.peerReader ? { peerReader: opts.peerReader } : {}),
+    ...(opts.egress ? { egress: opts.egress } : {}),
   });
   let cache: ReconcileContext["cache"] | undefined;
   const grants = (): AccessGrant[] => cache?.<AccessGrant>(accessGrantKindRef).list() ?? [];

@@ -3,17 +3,21 @@
 // mapping a backend's answer to a reason; every call has a deadline.
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
+import type { Response } from "undici";
 import { parse as parseYaml } from "yaml";
 import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
 import type { PostgresConnection, Provider, S3Connection } from "../schema/provider.ts";
 import type { Checksum, Resource, ResourceStatus } from "../schema/resource.ts";
-import { s3ClientFor } from "./backends/s3Client.ts";
+import { defaultEgressPolicy, type EgressPolicy, withinBase } from "../runtime/egress.ts";
+import { BodyTooLarge, checkUrl, EgressRefused, egressAgents, egressFetch, readCapped, resolveChecked, unwrap } from "../runtime/egressHttp.ts";
 import { checkStorageSchema, checkViewQuery } from "./backends/postgresGrant.ts";
 import { checkBucketName, checkKeyPrefix } from "./backends/s3Grant.ts";
+import { DownloadSlots } from "./downloadSlots.ts";
 import { quoteQualified } from "./backends/sql.ts";
 import { available, notReady, type ObservedFile, ResourceReason, trimMessage, type Verdict, verifyFileFacts } from "./resourceReadiness.ts";
 import { externalReference, serviceSummary } from "./serviceDocument.ts";
@@ -36,9 +40,19 @@ export interface ProbeEnv {
   maxChecksumBytes: number;
   /** Where CWL documents are written for the CWL library, which reads files. */
   scratchDir: string;
+  /** Where probes may connect (data URLs, STAC, S3 endpoints, PostgreSQL hosts). */
+  egress: EgressPolicy;
+  /** Checksum downloads in flight, per Provider and in all. */
+  downloads: DownloadSlots;
 }
 
-export const defaultProbeEnv = { timeoutMs: 10_000, maxChecksumBytes: 1 << 30, scratchDir: path.join(os.tmpdir(), "archipel-cwl") };
+export const defaultProbeEnv = {
+  timeoutMs: 10_000,
+  maxChecksumBytes: 1 << 30,
+  scratchDir: path.join(os.tmpdir(), "archipel-cwl"),
+  egress: defaultEgressPolicy,
+  downloads: new DownloadSlots(),
+};
 
 class ProbeFailure extends Error {
   readonly verdict: Verdict;
@@ -57,6 +71,14 @@ const messageOf = (err: unknown): string => {
   const cause = e.cause?.code ?? e.cause?.message;
   return `${e.message ?? String(err)}${cause ? ` (${cause})` : ""}`;
 };
+
+/** An egress refusal becomes EgressRefused naming the host and the rule; anything else is rethrown. */
+function failIfRefused(err: unknown, field: string): void {
+  const e = unwrap(err);
+  if (e instanceof EgressRefused) fail(ResourceReason.EgressRefused, `${field}: ${e.message}`);
+}
+
+const providerKey = (provider: Provider): string => `${provider.metadata?.namespace ?? ""}/${provider.metadata?.name ?? ""}`;
 
 async function secretKeys(env: ProbeEnv, name: string, keys: string[], field: string): Promise<Record<string, string>> {
   const data = await env.secret(name);
@@ -86,11 +108,11 @@ function checkHttpStatus(res: Response, url: string): void {
 
 /** Size from HEAD, or from a one-byte ranged GET when HEAD is refused or does not say. */
 async function urlSize(url: string, headers: Record<string, string>, env: ProbeEnv): Promise<number | undefined> {
-  const head = await fetch(url, { method: "HEAD", headers, signal: AbortSignal.timeout(env.timeoutMs) });
+  const head = await egressFetch(url, { method: "HEAD", headers, signal: AbortSignal.timeout(env.timeoutMs) }, { policy: env.egress, purpose: "data" });
   const length = head.headers.get("content-length");
   if (head.ok && length !== null) return Number(length);
   if (![405, 501].includes(head.status)) checkHttpStatus(head, url);
-  const ranged = await fetch(url, { headers: { ...headers, range: "bytes=0-0" }, signal: AbortSignal.timeout(env.timeoutMs) });
+  const ranged = await egressFetch(url, { headers: { ...headers, range: "bytes=0-0" }, signal: AbortSignal.timeout(env.timeoutMs) }, { policy: env.egress, purpose: "data" });
   checkHttpStatus(ranged, url);
   await ranged.body?.cancel();
   return ranged.status === 206 ? totalFromContentRange(ranged.headers.get("content-range")) : Number(ranged.headers.get("content-length") ?? Number.NaN) || undefined;
@@ -115,17 +137,19 @@ function checkSizeCap(size: number | undefined, env: ProbeEnv, at: string): void
 }
 
 /** Size, and the digest when a checksum is declared, of the file behind `url`. */
-async function observeUrl(url: string, checksum: Checksum | undefined, headers: Record<string, string>, env: ProbeEnv): Promise<ObservedFile> {
+async function observeUrl(url: string, checksum: Checksum | undefined, headers: Record<string, string>, env: ProbeEnv & { provider: string }): Promise<ObservedFile> {
   const size = await urlSize(url, headers, env);
   const observed: ObservedFile = size === undefined ? {} : { sizeBytes: size };
   if (!checksum) return observed;
   checkSizeCap(size, env, "spec.data.url");
-  // The checksum download gets the deadline per 16 MiB on top of the first one.
+  // The checksum download gets the deadline per 16 MiB on top of the first one (counted from its slot).
   const deadline = env.timeoutMs * (1 + Math.ceil((size ?? 0) / (16 << 20)));
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(deadline) });
-  checkHttpStatus(res, url);
-  if (!res.body) return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${url} sent no content`);
-  observed.digest = await digestOf(res.body, checksum.algorithm, env.maxChecksumBytes, "spec.data.url");
+  observed.digest = await env.downloads.run(env.provider, async () => {
+    const res = await egressFetch(url, { headers, signal: AbortSignal.timeout(deadline) }, { policy: env.egress, purpose: "data" });
+    checkHttpStatus(res, url);
+    if (!res.body) return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${url} sent no content`);
+    return digestOf(res.body, checksum.algorithm, env.maxChecksumBytes, "spec.data.url");
+  });
   return observed;
 }
 
@@ -133,29 +157,46 @@ async function probeUrlFile(resource: Resource, provider: Provider, env: ProbeEn
   const spec = resource.spec.data?.url;
   if (!spec) return fail(ResourceReason.InvalidSpec, "spec.data.url is required for a url data provider");
   const base = provider.spec.data?.url?.baseURL;
-  // The provider's baseURL bounds what its Resources may make the operator fetch (and send its headers to).
-  if (base && !spec.url.startsWith(base)) fail(ResourceReason.InvalidSpec, `spec.data.url.url must start with the Provider's baseURL ${base}`);
+  // The provider's baseURL bounds what its Resources may make the operator fetch (and send its
+  // headers to): the same origin and whole path segments, never a string prefix.
+  if (base && !withinBase(base, spec.url)) {
+    fail(ResourceReason.InvalidSpec, `spec.data.url.url must start with the Provider's baseURL ${base} (the same scheme, host and port, and whole path segments)`);
+  }
   const headers = await urlHeaders(env, provider);
   try {
-    return await observeUrl(spec.url, spec.checksum, headers, env);
+    return await observeUrl(spec.url, spec.checksum, headers, { ...env, provider: providerKey(provider) });
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
+    failIfRefused(err, "spec.data.url.url");
     return fail(ResourceReason.SourceUnreachable, `spec.data.url.url: ${spec.url} is unreachable: ${messageOf(err)}`);
   }
 }
 
 // ---------------------------------------------------------------- S3
 
+/** An S3 client whose connections go through the egress policy (the endpoint checked, names resolved by the checked lookup). */
 async function s3For(connection: S3Connection, env: ProbeEnv, field: string): Promise<S3Client> {
+  try {
+    checkUrl(new URL(connection.endpoint), "data", env.egress);
+  } catch (err) {
+    failIfRefused(err, `${field}.endpoint`);
+    return fail(ResourceReason.InvalidSpec, `${field}.endpoint: ${connection.endpoint} is not a URL`);
+  }
   const creds = await secretKeys(env, connection.credentialsSecretRef.name, ["accessKeyId", "secretAccessKey"], `${field}.credentialsSecretRef`);
-  return s3ClientFor(connection.endpoint, connection.region ?? "us-east-1", { accessKeyId: creds.accessKeyId!, secretAccessKey: creds.secretAccessKey! }, connection.forcePathStyle ?? true);
+  return new S3Client({
+    endpoint: connection.endpoint,
+    region: connection.region ?? "us-east-1",
+    credentials: { accessKeyId: creds.accessKeyId!, secretAccessKey: creds.secretAccessKey! },
+    forcePathStyle: connection.forcePathStyle ?? true,
+    requestHandler: egressAgents(env.egress),
+  });
 }
 
 const s3Status = (err: unknown): number | undefined => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 const s3Name = (err: unknown): string => (err as { name?: string }).name ?? "";
 const s3Missing = (err: unknown, names: string[]): boolean => s3Status(err) === 404 || names.includes(s3Name(err));
 
-async function probeS3Object(client: S3Client, spec: NonNullable<NonNullable<Resource["spec"]["data"]>["s3"]>, env: ProbeEnv): Promise<ObservedFile> {
+async function probeS3Object(client: S3Client, spec: NonNullable<NonNullable<Resource["spec"]["data"]>["s3"]>, env: ProbeEnv & { provider: string }): Promise<ObservedFile> {
   const where = `s3://${spec.bucket}/${spec.key}`;
   if (spec.key.endsWith("/")) {
     const list = await client.send(new ListObjectsV2Command({ Bucket: spec.bucket, Prefix: spec.key, MaxKeys: 1 }), { abortSignal: AbortSignal.timeout(env.timeoutMs) });
@@ -167,8 +208,11 @@ async function probeS3Object(client: S3Client, spec: NonNullable<NonNullable<Res
   if (!spec.checksum) return observed;
   checkSizeCap(head.ContentLength, env, "spec.data.s3");
   const deadline = env.timeoutMs * (1 + Math.ceil((head.ContentLength ?? 0) / (16 << 20)));
-  const got = await client.send(new GetObjectCommand({ Bucket: spec.bucket, Key: spec.key }), { abortSignal: AbortSignal.timeout(deadline) });
-  observed.digest = await digestOf(got.Body as AsyncIterable<Uint8Array>, spec.checksum.algorithm, env.maxChecksumBytes, "spec.data.s3");
+  const algorithm = spec.checksum.algorithm;
+  observed.digest = await env.downloads.run(env.provider, async () => {
+    const got = await client.send(new GetObjectCommand({ Bucket: spec.bucket, Key: spec.key }), { abortSignal: AbortSignal.timeout(deadline) });
+    return digestOf(got.Body as AsyncIterable<Uint8Array>, algorithm, env.maxChecksumBytes, "spec.data.s3");
+  });
   return observed;
 }
 
@@ -178,9 +222,10 @@ async function probeS3File(resource: Resource, provider: Provider, env: ProbeEnv
   if (!spec || !connection) return fail(ResourceReason.InvalidSpec, "spec.data.s3 is required for an s3 data provider");
   const client = await s3For(connection, env, "Provider spec.data.s3");
   try {
-    return await probeS3Object(client, spec, env);
+    return await probeS3Object(client, spec, { ...env, provider: providerKey(provider) });
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
+    failIfRefused(err, "Provider spec.data.s3.endpoint");
     if (s3Status(err) === 404 || ["NotFound", "NoSuchKey", "NoSuchBucket"].includes(s3Name(err))) {
       return fail(ResourceReason.ObjectNotFound, `spec.data.s3: s3://${spec.bucket}/${spec.key} does not exist on ${connection.endpoint}`);
     }
@@ -213,24 +258,44 @@ async function stacHeaders(provider: Provider, env: ProbeEnv): Promise<Record<st
   return { authorization: `Bearer ${data.token!}` };
 }
 
+// A /search answer is an ItemCollection of at most `limit` items: a few MiB is generous.
+const maxStacAnswerBytes = 8 << 20;
+
+async function stacJson(res: Response, what: string): Promise<unknown> {
+  try {
+    return JSON.parse((await readCapped(res, maxStacAnswerBytes)).toString("utf8"));
+  } catch (err) {
+    if (err instanceof BodyTooLarge) return fail(ResourceReason.SourceUnreachable, `the STAC API's ${what} answer is larger than ${maxStacAnswerBytes} bytes`);
+    return fail(ResourceReason.SourceUnreachable, `the STAC API's ${what} answer is not JSON`);
+  }
+}
+
+// The remote body never reaches status: only the status code does.
+async function stacRefused(res: Response, what: string): Promise<never> {
+  await res.body?.cancel().catch(() => undefined);
+  return fail(ResourceReason.SourceUnreachable, `the STAC API's ${what} answered ${res.status}`);
+}
+
 async function stacSearch(apiURL: string, body: ReturnType<typeof stacSearchBody>, headers: Record<string, string>, env: ProbeEnv): Promise<unknown> {
-  const post = await fetch(stacUrl(apiURL, "search"), {
+  const egress = { policy: env.egress, purpose: "data" } as const;
+  const post = await egressFetch(stacUrl(apiURL, "search"), {
     method: "POST",
     headers: { ...headers, "content-type": "application/json", accept: "application/geo+json, application/json" },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(env.timeoutMs),
-  });
-  if (post.ok) return post.json();
-  if (![404, 405, 501].includes(post.status)) return fail(ResourceReason.SourceUnreachable, `the STAC API's POST /search answered ${post.status}: ${trimMessage(await post.text(), 300)}`);
+  }, egress);
+  if (post.ok) return stacJson(post, "POST /search");
+  if (![404, 405, 501].includes(post.status)) return stacRefused(post, "POST /search");
+  await post.body?.cancel().catch(() => undefined);
   const url = stacUrl(apiURL, "search");
   url.search = stacSearchParams(body).toString();
-  const get = await fetch(url, { headers, signal: AbortSignal.timeout(env.timeoutMs) });
-  if (!get.ok) return fail(ResourceReason.SourceUnreachable, `the STAC API's GET /search answered ${get.status}: ${trimMessage(await get.text(), 300)}`);
-  return get.json();
+  const get = await egressFetch(url, { headers, signal: AbortSignal.timeout(env.timeoutMs) }, egress);
+  if (!get.ok) return stacRefused(get, "GET /search");
+  return stacJson(get, "GET /search");
 }
 
 async function checkCollection(apiURL: string, id: string, headers: Record<string, string>, env: ProbeEnv): Promise<void> {
-  const collection = await fetch(stacUrl(apiURL, `collections/${encodeURIComponent(id)}`), { headers, signal: AbortSignal.timeout(env.timeoutMs) });
+  const collection = await egressFetch(stacUrl(apiURL, `collections/${encodeURIComponent(id)}`), { headers, signal: AbortSignal.timeout(env.timeoutMs) }, { policy: env.egress, purpose: "data" });
   await collection.body?.cancel();
   if (collection.status === 404) fail(ResourceReason.CollectionNotFound, `spec.data.stac.collection: the STAC API at ${apiURL} has no collection "${id}"`);
   if (!collection.ok) fail(ResourceReason.SourceUnreachable, `the STAC API at ${apiURL} answered ${collection.status} for collection "${id}"`);
@@ -249,17 +314,28 @@ async function probeStac(resource: Resource, provider: Provider, env: ProbeEnv):
     return { verdict: available(`${count} item(s) of collection "${spec.collection}" match`), data: { itemCount: count } };
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
+    failIfRefused(err, "Provider spec.data.stac.apiURL");
     return fail(ResourceReason.SourceUnreachable, `the STAC API at ${apiURL} is unreachable: ${messageOf(err)}`);
   }
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
+/** The checked address to connect to (pg then connects to that address, not to a second lookup). */
+async function postgresAddress(host: string, env: ProbeEnv, field: string): Promise<string> {
+  try {
+    return await resolveChecked(host, env.egress);
+  } catch (err) {
+    failIfRefused(err, `${field}.host`);
+    return fail(ResourceReason.BackendUnreachable, `${field}: cannot resolve ${host}: ${messageOf(err)}`);
+  }
+}
+
 async function postgresClient(connection: PostgresConnection, env: ProbeEnv, field: string): Promise<pg.Client> {
   const creds = await secretKeys(env, connection.credentialsSecretRef.name, ["username", "password"], `${field}.credentialsSecretRef`);
-  const ssl = connection.sslMode === undefined || connection.sslMode === "disable" ? false : { rejectUnauthorized: connection.sslMode !== "require" };
+  const ssl = connection.sslMode === undefined || connection.sslMode === "disable" ? false : { rejectUnauthorized: connection.sslMode !== "require", ...(isIP(connection.host) ? {} : { servername: connection.host }) };
   const client = new pg.Client({
-    host: connection.host,
+    host: await postgresAddress(connection.host, env, field),
     port: connection.port ?? 5432,
     database: connection.database,
     user: creds.username,
@@ -359,6 +435,8 @@ async function probeStorageS3(resource: Resource, provider: Provider, env: Probe
     await client.send(new HeadBucketCommand({ Bucket: spec.bucket }), { abortSignal: AbortSignal.timeout(env.timeoutMs) });
     return { verdict: available(`bucket ${spec.bucket} exists on ${connection.endpoint}`) };
   } catch (err) {
+    const refused = unwrap(err);
+    if (refused instanceof EgressRefused) return { verdict: notReady(ResourceReason.EgressRefused, `Provider spec.storage.s3.endpoint: ${refused.message}`) };
     if (s3Missing(err, ["NotFound", "NoSuchBucket"])) {
       return { verdict: available(`${connection.endpoint} answers; bucket ${spec.bucket} does not exist yet and is created by the first grant`) };
     }

@@ -30,6 +30,7 @@ export const ResourceReason = {
   InvalidCWL: "InvalidCWL",
   CWLNotFound: "CWLNotFound",
   InsufficientCapacity: "InsufficientCapacity",
+  EgressRefused: "EgressRefused",
 } as const;
 export type ResourceReason = (typeof ResourceReason)[keyof typeof ResourceReason];
 

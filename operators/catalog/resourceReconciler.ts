@@ -18,6 +18,7 @@ import { admitComputeResources, type Capacity, type NodeLike, nodeKindRef, provi
 
 export { nodeKindRef };
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 import { defaultProbeEnv, type ProbeEnv, type ProbeResult, probeFor, runProbe } from "./resourceProbes.ts";
 import {
   available,
@@ -211,7 +212,7 @@ function onRelevantProviderChange(caches: () => { resources: Cache<Resource>; pr
 }
 
 /** The controller as the manager registers it. */
-export function resourceController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; policy?: RecheckPolicy } = {}): ControllerOptions {
+export function resourceController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; policy?: RecheckPolicy; egress?: EgressPolicy } = {}): ControllerOptions {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const reconcile = createResourceReconciler({
     status: new StatusWriter(kubeConfig, resourceFieldManager),
@@ -225,6 +226,7 @@ export function resourceController(kubeConfig: KubeConfig, opts: { logger?: wins
       }
     },
     ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(opts.egress ? { probe: { egress: opts.egress } } : {}),
   });
   let resources: Cache<Resource> | undefined;
   let providers: Cache<Provider> | undefined;

@@ -1,5 +1,7 @@
 // The I/O the discovery and Peer reconcilers share: fetching and verifying a peer's descriptor
 // through IPFS, a peer's listen addresses as our kubo knows them, and timing its API's ping.
+import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
+import { EgressRefused, egressFetch, readCapped } from "../runtime/egressHttp.ts";
 import { federationPingPath } from "./contracts.ts";
 import { MAX_DESCRIPTOR_BYTES, verifyDescriptor } from "./descriptor.ts";
 import type { IpfsClient } from "./ipfsClient.ts";
@@ -64,16 +66,20 @@ export async function peerListenAddresses(ipfs: IpfsClient, peerId: string, time
   }
 }
 
-/** GET <apiEndpoint>/federation/v1/ping, timed; any 2xx within the deadline counts. */
-export async function pingApi(apiEndpoint: string, timeoutMs = API_PING_TIMEOUT_MS): Promise<ApiCheck> {
+/**
+ * GET <apiEndpoint>/federation/v1/ping through the egress policy (a peer's descriptor names the
+ * endpoint, so the peer chooses where this cluster connects), timed; any 2xx within the deadline counts.
+ */
+export async function pingApi(apiEndpoint: string, egress: EgressPolicy = defaultEgressPolicy, timeoutMs = API_PING_TIMEOUT_MS): Promise<ApiCheck> {
   const url = `${apiEndpoint.replace(/\/+$/, "")}${federationPingPath}`;
   const start = performance.now();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
+    const res = await egressFetch(url, { signal: AbortSignal.timeout(timeoutMs) }, { policy: egress, purpose: "peer", maxRedirects: 0 });
+    await readCapped(res, 64 << 10);
     if (!res.ok) return { ok: false, url, message: `HTTP ${res.status}` };
     return { ok: true, url, rttMs: performance.now() - start };
   } catch (err) {
+    if (err instanceof EgressRefused) return { ok: false, url, message: err.message };
     const e = err as Error;
     return { ok: false, url, message: e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : message(e.cause ?? e) };
   }

@@ -27,6 +27,7 @@ import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
 import { blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
 import { planRefusal } from "./refusal.ts";
+import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
 
 export const peerControllerName = "peer";
 export const peerFieldManager = "archipel-peer-controller";
@@ -50,6 +51,8 @@ export interface PeerReconcilerDeps {
   systemNamespace?: string;
   now?: () => number;
   pingApi?: PeerApiPing;
+  /** Where the API ping may connect (peer endpoints: https unless configured for tests). */
+  egress?: EgressPolicy;
 }
 
 /** One IpfsClient per kubo RPC URL, shared by every reconcile. */
@@ -169,7 +172,8 @@ interface Observed {
 export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   const now = deps.now ?? Date.now;
   const ipfsFor = ipfsClients();
-  const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint));
+  const egress = deps.egress ?? defaultEgressPolicy;
+  const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint, egress));
   const lastDescriptorCheck = new Map<string, number>();
   const planned = new Map<string, PlannedPass>();
   const keptInPeering = new Map<string, { url: string; network: string; peerId: string }>();
@@ -305,11 +309,12 @@ function peersOfNetwork(peers: () => Cache<Peer> | undefined): (obj: KubernetesO
 }
 
 /** The controller as the manager registers it. */
-export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string; egress?: EgressPolicy } = {}): ControllerOptions {
   const reconcile = createPeerReconciler({
     status: new StatusWriter(kubeConfig, peerFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: peerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     ...(opts.systemNamespace ? { systemNamespace: opts.systemNamespace } : {}),
+    ...(opts.egress ? { egress: opts.egress } : {}),
   });
   let peerCache: Cache<Peer> | undefined;
   return {

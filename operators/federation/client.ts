@@ -1,13 +1,19 @@
 // Signed outgoing federation requests: every request to a peer carries this cluster's
 // signature (requestSigning) and is abandoned at its deadline (AbortSignal), so a slow or dead
-// peer costs at most the deadline. The private key is read once from the Identity's key Secret
-// with the caller's (the API's own) kubeconfig, and never logged or returned.
+// peer costs at most the deadline. A peer's descriptor names its endpoint, so the connection goes
+// through the egress policy (https only unless configured for tests, no loopback or cluster
+// addresses, no redirects followed) and its answer is read up to a byte cap. The private key is
+// read once from the Identity's key Secret with the caller's (the API's own) kubeconfig, and
+// never logged or returned.
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { defaultIdentityKeySecret, identityPrivateKeyField } from "../discovery/contracts.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
+import { BodyTooLarge, EgressRefused, egressFetch, readCapped } from "../runtime/egressHttp.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
 import { signRequest } from "./requestSigning.ts";
+import type { Response } from "undici";
 
 export interface SigningIdentity {
   /** This cluster's name: the key id peers look our key up by. */
@@ -31,7 +37,14 @@ export interface SignedRequest {
   headers?: Record<string, string>;
   deadlineMs: number;
   signal?: AbortSignal;
+  /** Where this cluster may connect (the API's --egress-* flags). */
+  egress: EgressPolicy;
+  /** The largest answer read (default defaultMaxAnswerBytes); a larger one is a TooLarge error. */
+  maxAnswerBytes?: number;
 }
+
+/** A federation answer is a page of catalog items or one object: 4 MiB is generous. */
+export const defaultMaxAnswerBytes = 4 << 20;
 
 export interface SignedResponse {
   status: number;
@@ -39,7 +52,7 @@ export interface SignedResponse {
 }
 
 export class FederationRequestError extends Error {
-  readonly code: "Timeout" | "Unreachable" | "BadResponse" | "Refused";
+  readonly code: "Timeout" | "Unreachable" | "BadResponse" | "Refused" | "EgressRefused" | "TooLarge";
   readonly status: number | undefined;
 
   constructor(code: FederationRequestError["code"], message: string, status?: number) {
@@ -58,8 +71,8 @@ function joinUrl(endpoint: string, target: string): string {
   return endpoint.replace(/\/+$/, "") + target;
 }
 
-async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
+async function readJson(response: Response, maxBytes: number): Promise<unknown> {
+  const text = (await readCapped(response, maxBytes)).toString("utf8");
   if (text === "") return undefined;
   try {
     return JSON.parse(text);
@@ -70,6 +83,8 @@ async function readJson(response: Response): Promise<unknown> {
 
 function failureOf(err: unknown, req: SignedRequest): FederationRequestError {
   if (err instanceof FederationRequestError) return err;
+  if (err instanceof EgressRefused) return new FederationRequestError("EgressRefused", `${req.audience}: ${err.message}`);
+  if (err instanceof BodyTooLarge) return new FederationRequestError("TooLarge", `${req.audience}: ${err.message}`);
   const name = err instanceof Error ? err.name : "";
   if (name === "TimeoutError" || name === "AbortError") {
     return new FederationRequestError("Timeout", `${req.audience} did not answer within ${req.deadlineMs} ms`);
@@ -90,13 +105,10 @@ export async function signedFetch(identity: SigningIdentity, req: SignedRequest,
   const timeout = AbortSignal.timeout(req.deadlineMs);
   const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
   try {
-    const response = await fetch(joinUrl(req.endpoint, req.target), {
-      method: req.method,
-      headers: { ...req.headers, ...(body === undefined ? {} : { "content-type": "application/json" }), ...signature },
-      ...(body === undefined ? {} : { body }),
-      signal,
-    });
-    return { status: response.status, body: await readJson(response) };
+    const url = joinUrl(req.endpoint, req.target);
+    const init = { method: req.method, headers: { ...req.headers, ...(body === undefined ? {} : { "content-type": "application/json" }), ...signature }, ...(body === undefined ? {} : { body }), signal };
+    const response = await egressFetch(url, init, { policy: req.egress, purpose: "peer", maxRedirects: 0 });
+    return { status: response.status, body: await readJson(response, req.maxAnswerBytes ?? defaultMaxAnswerBytes) };
   } catch (err) {
     throw failureOf(err, req);
   }

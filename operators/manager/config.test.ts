@@ -42,6 +42,17 @@ describe("manager/config", () => {
     assert.throws(() => parseManagerConfig(["--frobnicate"], {}, known), ConfigError);
   });
 
+  it("egress: nothing allowed by default; the allow-list and cluster ranges from flags or environment", () => {
+    const none = parseManagerConfig([], {}, known);
+    assert.deepEqual(none?.egress, { allow: [], cluster: [], allowHttpPeers: false });
+    const env = { ARCHIPEL_EGRESS_ALLOW_CIDRS: "127.0.0.0/8,::1/128", ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS: "true" };
+    const cfg = parseManagerConfig(["--egress-cluster-cidrs=10.96.0.0/12,10.244.0.0/16"], env, known);
+    assert.deepEqual(cfg?.egress.allow.map((c) => c.text), ["127.0.0.0/8", "::1/128"]);
+    assert.deepEqual(cfg?.egress.cluster.map((c) => c.text), ["10.96.0.0/12", "10.244.0.0/16"]);
+    assert.equal(cfg?.egress.allowHttpPeers, true);
+    assert.throws(() => parseManagerConfig(["--egress-allow-cidrs=localhost"], {}, known), (e: Error) => e instanceof ConfigError && /--egress-allow-cidrs: "localhost" is not a CIDR range/.test(e.message));
+  });
+
   it("parses durations", () => {
     assert.equal(parseDuration("x", "1m30s"), 90_000);
     assert.equal(parseDuration("x", "250ms"), 250);

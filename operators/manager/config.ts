@@ -2,6 +2,7 @@
 // are passed in, so the parsing is unit-tested without starting anything.
 import os from "node:os";
 import { parseArgs } from "node:util";
+import { CidrError, type EgressPolicy, egressFlagsUsage, egressPolicyFrom } from "../runtime/egress.ts";
 
 export interface LeaderElectionConfig {
   leaseName: string;
@@ -19,6 +20,8 @@ export interface ManagerConfig {
   healthPort: number;
   /** Watch one namespace only; undefined = all namespaces. */
   namespace: string | undefined;
+  /** Where probes and grants may connect on a user's or peer's behalf. */
+  egress: EgressPolicy;
 }
 
 /** Thrown for a bad flag or variable; main prints it and exits 2 (usage error). */
@@ -38,6 +41,9 @@ const options = {
   "metrics-port": { type: "string" },
   "health-port": { type: "string" },
   namespace: { type: "string" },
+  "egress-allow-cidrs": { type: "string" },
+  "egress-cluster-cidrs": { type: "string" },
+  "egress-allow-http-peers": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -53,6 +59,7 @@ export const usage = `Usage: node operators/manager/main.ts [flags]
   --metrics-port=8080      Prometheus /metrics (env ARCHIPEL_METRICS_PORT; 0 disables)
   --health-port=8081       /healthz and /readyz (env ARCHIPEL_HEALTH_PORT; 0 disables)
   --namespace=NS           watch one namespace only (env ARCHIPEL_WATCH_NAMESPACE; default all)
+${egressFlagsUsage}
 Kubernetes access: KUBECONFIG, else ~/.kube/config, else the in-cluster service account.
 Log level: LOG_LEVEL (error, warn, info, debug).`;
 
@@ -120,6 +127,19 @@ function leaderElection(values: Values, env: Record<string, string | undefined>,
   };
 }
 
+function egress(values: Values, env: Record<string, string | undefined>): EgressPolicy {
+  try {
+    return egressPolicyFrom({
+      allowCidrs: pick(values, "egress-allow-cidrs", env, "ARCHIPEL_EGRESS_ALLOW_CIDRS"),
+      clusterCidrs: pick(values, "egress-cluster-cidrs", env, "ARCHIPEL_EGRESS_CLUSTER_CIDRS"),
+      allowHttpPeers: pick(values, "egress-allow-http-peers", env, "ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS"),
+    });
+  } catch (err) {
+    if (err instanceof CidrError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 /** Returns the config, or undefined when --help was asked for. */
 export function parseManagerConfig(argv: string[], env: Record<string, string | undefined>, known: readonly string[]): ManagerConfig | undefined {
   let values: Values;
@@ -136,5 +156,6 @@ export function parseManagerConfig(argv: string[], env: Record<string, string | 
     metricsPort: parsePort("metrics-port", pick(values, "metrics-port", env, "ARCHIPEL_METRICS_PORT") ?? "8080"),
     healthPort: parsePort("health-port", pick(values, "health-port", env, "ARCHIPEL_HEALTH_PORT") ?? "8081"),
     namespace: pick(values, "namespace", env, "ARCHIPEL_WATCH_NAMESPACE"),
+    egress: egress(values, env),
   };
 }

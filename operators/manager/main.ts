@@ -11,6 +11,7 @@ import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
 import { peerDiscoveryController } from "../discovery/peerDiscoveryReconciler.ts";
 import { peerController } from "../discovery/peerReconciler.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
 import { createLogger } from "../runtime/logger.ts";
@@ -23,22 +24,24 @@ export interface ControllerEnv {
   systemNamespace: string;
   /** The API's ServiceAccount there (API_SERVICE_ACCOUNT or archipel-api): it reads Peer grantees' credentials. */
   apiServiceAccount: string;
+  /** Where controllers may connect on a user's or a peer's behalf (--egress-* flags). */
+  egress: EgressPolicy;
 }
 
 /** Every controller this binary can run, by the name `--controllers` uses. */
 const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
-  resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }) }),
+  resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }), egress: env.egress }),
   "access-grant": (env) =>
-    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount } }),
+    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount }, egress: env.egress }),
   "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
-  peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace }),
+  peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace, egress: env.egress }),
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
 };
 
-function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv): ControllerEnv {
-  return { kubeConfig, logger, systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace, apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount };
+function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, egress: EgressPolicy): ControllerEnv {
+  return { kubeConfig, logger, systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace, apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount, egress };
 }
 
 function loadKubeConfig(): KubeConfig {
@@ -71,7 +74,7 @@ async function main(): Promise<number> {
     ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
-  const env = controllerEnv(kubeConfig, logger, process.env);
+  const env = controllerEnv(kubeConfig, logger, process.env, config.egress);
   for (const name of config.controllers) manager.add(controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {
@@ -92,7 +95,8 @@ async function main(): Promise<number> {
     process.on("SIGINT", onSignal);
   });
 
-  logger.info("starting", { controllers: config.controllers, leaderElection: config.leaderElection, namespace: config.namespace ?? "(all)" });
+  const egressAllowed = config.egress.allow.map((c) => c.text);
+  logger.info("starting", { controllers: config.controllers, leaderElection: config.leaderElection, namespace: config.namespace ?? "(all)", egressAllowed });
   await manager.start();
   await stopped;
   logger.info("stopped");

@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { repoRoot } from "./cluster.ts";
+import { loopbackEgressEnv } from "./egress.ts";
 
 export interface ComponentProcess {
   name: string;
@@ -27,7 +28,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs `node <script> ...args` from the repository root; output goes to logDir/<name>.log. */
+/**
+ * Runs `node <script> ...args` from the repository root; output goes to logDir/<name>.log.
+ * Components may reach loopback (the test servers) unless `opts.env` says otherwise.
+ */
 export async function startComponent(
   name: string,
   script: string,
@@ -39,7 +43,7 @@ export async function startComponent(
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, [path.join(repoRoot, script), ...args], {
     cwd: repoRoot,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...loopbackEgressEnv, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.pipe(log);

@@ -2,12 +2,27 @@
 // admin role (a superuser, or a role with CREATEROLE that is a member of the grant roles and owns
 // the base tables). No decision is taken here.
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import pg from "pg";
+import type { EgressPolicy } from "../../runtime/egress.ts";
+import { resolveChecked } from "../../runtime/egressHttp.ts";
 import type { GrantNames, GrantPlan, RevokePlan } from "./postgresGrant.ts";
 import { scramSha256Verifier } from "./scram.ts";
 
-/** How the provider reaches its database as admin (host, port, database, user, password, ssl). */
-export type PostgresAdmin = pg.ClientConfig;
+/**
+ * How the provider reaches its database as admin (host, port, database, user, password, ssl), and
+ * the egress policy the host is checked against (the manager always sets it).
+ */
+export type PostgresAdmin = pg.ClientConfig & { egress?: EgressPolicy };
+
+/** The config with the host replaced by a checked address (TLS still verifies the host name). */
+async function checkedConfig(admin: PostgresAdmin): Promise<pg.ClientConfig> {
+  const { egress, ...config } = admin;
+  const host = config.host;
+  if (!egress || !host) return config;
+  const ssl = typeof config.ssl === "object" && !isIP(host) ? { ...config.ssl, servername: host } : config.ssl;
+  return { ...config, host: await resolveChecked(host, egress), ...(ssl === undefined ? {} : { ssl }) };
+}
 
 /** What the grantee gets (the reconciler puts it in the grant's Secret). */
 export interface GrantCredentials {
@@ -43,7 +58,7 @@ function oneStatement(text: string, values: unknown[] = []): pg.QueryConfig {
 }
 
 async function withClient<T>(admin: PostgresAdmin, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(admin);
+  const client = new pg.Client(await checkedConfig(admin));
   await client.connect();
   try {
     return await fn(client);

@@ -21,6 +21,8 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
+import type { EgressPolicy } from "../../runtime/egress.ts";
+import { checkUrl, egressAgents } from "../../runtime/egressHttp.ts";
 import { type S3Access, type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
 
 /** How the provider reaches its S3 server as admin. */
@@ -33,6 +35,8 @@ export interface S3Admin {
   iamEndpoint?: string;
   /** Address buckets as endpoint/bucket (default true: self-hosted servers have no per-bucket DNS names). */
   forcePathStyle?: boolean;
+  /** The egress policy the endpoints are checked against (the manager always sets it). */
+  egress?: EgressPolicy;
 }
 
 /** What the grantee gets (the reconciler puts it in the grant's Secret). */
@@ -54,12 +58,21 @@ export function s3ClientFor(
   return new S3Client({ endpoint, region, credentials, forcePathStyle });
 }
 
+/** Connections through the egress policy: the endpoint checked now, host names at each connect. */
+function egressHandler(admin: S3Admin, endpoint: string): { requestHandler?: ReturnType<typeof egressAgents> } {
+  if (!admin.egress) return {};
+  checkUrl(new URL(endpoint), "data", admin.egress);
+  return { requestHandler: egressAgents(admin.egress) };
+}
+
 function adminS3(admin: S3Admin): S3Client {
-  return s3ClientFor(admin.endpoint, admin.region, admin, admin.forcePathStyle ?? true);
+  const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+  return new S3Client({ endpoint: admin.endpoint, region: admin.region, credentials, forcePathStyle: admin.forcePathStyle ?? true, ...egressHandler(admin, admin.endpoint) });
 }
 
 function adminIam(admin: S3Admin): IAMClient {
-  return new IAMClient({ endpoint: admin.iamEndpoint ?? admin.endpoint, region: admin.region, credentials: admin });
+  const endpoint = admin.iamEndpoint ?? admin.endpoint;
+  return new IAMClient({ endpoint, region: admin.region, credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey }, ...egressHandler(admin, endpoint) });
 }
 
 function errorName(err: unknown): string {

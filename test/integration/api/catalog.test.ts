@@ -18,6 +18,7 @@ import { generateIdentityKey, publicKeyOf } from "../../../operators/federation/
 import { signRequest } from "../../../operators/federation/requestSigning.ts";
 import { newNonce } from "../../../operators/federation/client.ts";
 import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 
 const group = "archipel.io";
 const version = "v1alpha1";
@@ -114,7 +115,7 @@ describe("Catalog API (real apiserver)", function () {
     await resource("ocean", "restricted", { projects: [`ocean-${suffix}`] });
     for (let i = 0; i < 12; i++) await resource(`bulk-${String(i).padStart(2, "0")}`, "public", { tags: ["bulk"] });
     await bindCatalogUser();
-    runtime = await catalogRuntime(cluster.kubeConfig("admin"));
+    runtime = await catalogRuntime(cluster.kubeConfig("admin"), loopbackEgress);
     app = buildServer({ kubeConfig: cluster.kubeConfig("admin"), kinds: [], routes: [(a) => registerCatalogRoutes(a, runtime.deps)] });
     url = await app.listen({ port: 0, host: "127.0.0.1" });
     await declarePeer(`alpha-${suffix}`, "alpha", alphaKey.publicKey, "http://127.0.0.1:9");

@@ -14,6 +14,7 @@ import { signedFetch } from "../../../operators/federation/client.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
 import type { Peer } from "../../../operators/schema/peer.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 
 const hour = 3_600_000;
@@ -36,7 +37,7 @@ describe("federation grants: open namespaces and a maximum lifetime (real apiser
   ];
 
   const ask = (body: Record<string, unknown>): ReturnType<typeof signedFetch> =>
-    signedFetch({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }, { endpoint: url, audience: "beta", method: "POST", target: federationGrantsPath, body, deadlineMs: 5_000 });
+    signedFetch({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }, { endpoint: url, audience: "beta", method: "POST", target: federationGrantsPath, body, deadlineMs: 5_000, egress: loopbackEgress });
   const request = (name: string, lifetimeMs: number): Record<string, unknown> => ({ namespace: ns.name, name, resource: "t", mode: "read", expiresAt: new Date(Date.now() + lifetimeMs).toISOString() });
   const grantNames = async (): Promise<string[]> =>
     ((await cluster.kubeConfig().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "archipel.io", version: "v1alpha1", namespace: ns.name, plural: "accessgrants" })) as { items: { metadata: { name: string } }[] }).items.map((g) => g.metadata.name);

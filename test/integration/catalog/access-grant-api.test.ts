@@ -5,6 +5,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, set
 import { peerGrantsLabel } from "../../../operators/api/peerGrantPolicy.ts";
 import { federationGrantsPath } from "../../../operators/discovery/contracts.ts";
 import { signedFetch } from "../../../operators/federation/client.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
 import type { Peer } from "../../../operators/schema/peer.ts";
@@ -79,7 +80,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
         (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() } }),
         // The requesting side, looped back: this server signs as gamma and knows "beta" (itself,
         // the receiving side above) as a Peer, so a forwarded request lands on its own federation routes.
-        (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000 }),
+        (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000, egress: loopbackEgress }),
       ],
     });
     const url = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -155,7 +156,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
 
   it("federation: a signed request from an Accepted peer creates a Peer grant; the credentials go only to that peer", async () => {
     const send = (key: { clusterName: string; privateKeyPem: string }, method: "GET" | "POST", target: string, body?: unknown) =>
-      signedFetch(key, { endpoint: api.url, audience: "beta", method, target, ...(body ? { body } : {}), deadlineMs: 5000 });
+      signedFetch(key, { endpoint: api.url, audience: "beta", method, target, ...(body ? { body } : {}), deadlineMs: 5000, egress: loopbackEgress });
     const asGamma = { clusterName: "gamma", privateKeyPem: gamma.privateKeyPem };
     const created = await send(asGamma, "POST", federationGrantsPath, { namespace: w.ns.name, name: "t", resource: "t", mode: "read", expiresAt: inOneHour() });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { defaultProbeEnv, type ProbeEnv, probeFor, runProbe } from "../../../operators/catalog/resourceProbes.ts";
 import type { Provider } from "../../../operators/schema/provider.ts";
 import type { Resource } from "../../../operators/schema/resource.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 import { type FileServer, sha256, startFileServer } from "./resourceFixtures.ts";
 
 const provider: Provider = { apiVersion: "archipel.io/v1alpha1", kind: "Provider", metadata: { name: "files", namespace: "ns" }, spec: { type: "data", data: { source: "url", url: {} } } };
@@ -22,7 +23,7 @@ describe("Resource probes (loopback backends, no API server)", () => {
   let slow: http.Server;
   let slowUrl: string;
   const big = Buffer.alloc(5000, 1);
-  const env = (over: Partial<ProbeEnv> = {}): ProbeEnv => ({ ...defaultProbeEnv, secret: async () => undefined, configMap: () => undefined, ...over });
+  const env = (over: Partial<ProbeEnv> = {}): ProbeEnv => ({ ...defaultProbeEnv, egress: loopbackEgress, secret: async () => undefined, configMap: () => undefined, ...over });
 
   before(async () => {
     files = await startFileServer({ "/big.bin": big });

@@ -20,6 +20,7 @@ import { signRequest } from "../../../operators/federation/requestSigning.ts";
 import type { Condition } from "../../../operators/schema/common.ts";
 import type { Peer } from "../../../operators/schema/peer.ts";
 import { startCluster, type TestCluster } from "../../support/cluster.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 import { eventually, newSwarmKey, startKubo, type TestKubo } from "../../support/kubo.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
 import { logDir } from "../provider/fixtures.ts";
@@ -120,7 +121,7 @@ describe("one cluster name, one key (manager process, real kubo, real API server
       group, version, namespace: "catalog", plural: "resources",
       body: { apiVersion: `${group}/${version}`, kind: "Resource", metadata: { name: "pub" }, spec: { providerRef: { name: "files" }, type: "data", title: "Public", data: { url: { url: "http://127.0.0.1:9/pub" } }, visibility: "public" } },
     });
-    runtime = await catalogRuntime(cluster.kubeConfig("admin"));
+    runtime = await catalogRuntime(cluster.kubeConfig("admin"), loopbackEgress);
     const deps = runtime.deps;
     app = buildServer({ kubeConfig: cluster.kubeConfig("admin"), kinds: [], routes: [(s) => registerCatalogRoutes(s, deps)] });
     apiUrl = await app.listen({ port: 0, host: "127.0.0.1" });
