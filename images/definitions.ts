@@ -115,7 +115,17 @@ function sourceEntries(ctx: BuildContext, paths: string[], keep: (rel: string) =
 
 // ---- npm production install (the Dockerfile's RUN npm ci --omit=dev) -------------------
 
+const npmKeys = new Map<string, string>();
+
 function npmKey(ctx: BuildContext): string {
+  const known = npmKeys.get(ctx.root);
+  if (known !== undefined) return known;
+  const key = computeNpmKey(ctx);
+  npmKeys.set(ctx.root, key);
+  return key;
+}
+
+function computeNpmKey(ctx: BuildContext): string {
   const inputs = dockerfileEquivalent.copyBeforeInstall.flatMap((p) => sourceEntries(ctx, [p]));
   const npm = execFileSync("npm", ["--version"], { encoding: "utf8" }).trim();
   return hashOf(npm, pinnedNodeVersion(ctx.root), ...inputs.map((e) => `${e.path} ${e.mode} ${e.source ? readFileSync(e.source, "utf8") : e.linkname ?? ""}`));
@@ -161,28 +171,41 @@ export function importClosure(root: string, entries: string[]): { files: string[
 const cwlEntrypoint = "operators/pipeline/entrypoint/main.ts";
 const cwlLauncher = "operators/pipeline/cli/archipel-cwl-runner.mjs";
 
-function cwlAppEntries(ctx: BuildContext, npmDir: string): LayerEntry[] {
+interface CwlApp { sources: LayerEntry[]; modules: string[] }
+
+function cwlApp(ctx: BuildContext): CwlApp {
   const closure = importClosure(ctx.root, [cwlEntrypoint, cwlLauncher]);
   const lock = JSON.parse(readFileSync(join(ctx.root, "package-lock.json"), "utf8")) as Lockfile;
-  const modules = dependencyClosure(lock, closure.packages);
-  const out: LayerEntry[] = sourceEntries(ctx, ["package.json", "operators/pipeline/cli/package.json", ...closure.files]);
-  for (const m of modules) {
-    if (!m.startsWith("node_modules/")) continue; // a file: link's target is a source directory, already in
+  // a file: link's target is a source directory, already among the sources
+  const modules = dependencyClosure(lock, closure.packages).filter((m) => m.startsWith("node_modules/"));
+  const sources = sourceEntries(ctx, ["package.json", "operators/pipeline/cli/package.json", ...closure.files])
+    // run through /usr/local/bin/archipel-cwl-entrypoint, so executable whatever mode the checkout gave it
+    .map((e) => (e.path === `app/${cwlLauncher}` ? { ...e, mode: 0o755 } : e));
+  return { sources, modules };
+}
+
+function cwlAppEntries(ctx: BuildContext, app: CwlApp): LayerEntry[] {
+  const npmDir = npmProduction(ctx);
+  const out: LayerEntry[] = [...app.sources, symlinkEntry("usr/local/bin/archipel-cwl-entrypoint", `/app/${cwlLauncher}`)];
+  for (const m of app.modules) {
     const abs = join(npmDir, m);
-    if (lstatSync(abs).isSymbolicLink()) {
-      out.push(symlinkEntry(`app/${m}`, readlinkSync(abs)));
-      continue;
-    }
+    if (lstatSync(abs).isSymbolicLink()) out.push(symlinkEntry(`app/${m}`, readlinkSync(abs)));
     // a package's own nested node_modules hold its dependencies, which the closure lists itself
-    out.push(...treeEntries(abs, `app/${m}`).filter((e) => !e.path.slice(`app/${m}/`.length).split("/").includes("node_modules")));
+    else out.push(...treeEntries(abs, `app/${m}`).filter((e) => !e.path.slice(`app/${m}/`.length).split("/").includes("node_modules")));
   }
-  out.push(symlinkEntry("usr/local/bin/archipel-cwl-entrypoint", `/app/${cwlLauncher}`));
-  // run through that link, so executable whatever mode the checkout gave it
-  return out.map((e) => (e.path === `app/${cwlLauncher}` ? { ...e, mode: 0o755 } : e));
+  return out;
 }
 
 function cwlAppLayer(): LayerRecipe {
-  return { name: "cwl-entrypoint", key: (ctx) => entriesKey(cwlAppEntries(ctx, npmProduction(ctx))), entries: (ctx) => cwlAppEntries(ctx, npmProduction(ctx)) };
+  return {
+    name: "cwl-entrypoint",
+    // the npm install is immutable per npmKey: its files need not be hashed again
+    key: async (ctx) => {
+      const app = cwlApp(ctx);
+      return hashOf(npmKey(ctx), app.modules.join("\n"), await entriesKey(app.sources));
+    },
+    entries: (ctx) => cwlAppEntries(ctx, cwlApp(ctx)),
+  };
 }
 
 // ---- pause ---------------------------------------------------------------------------------
