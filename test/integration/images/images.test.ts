@@ -4,11 +4,13 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { repoRoot } from "../../support/cluster.ts";
 import { eventually } from "../../support/eventually.ts";
+import { translate } from "../../../operators/pipeline/argo/translate.ts";
+import { loadProcess } from "../../../operators/pipeline/cwl/load.ts";
 
 const images = path.join(repoRoot, "hack", "images");
 const bin = (name: string): string => path.join(repoRoot, "bin", name);
@@ -76,6 +78,9 @@ describe("hack/images", function () {
       socket = path.join(dir, "containerd.sock");
       writeFileSync(path.join(dir, "config.toml"), containerdConfig(dir));
       // /run inside the namespace is a fresh tmpfs: shims put their sockets under /run/containerd
+      mkdirSync(path.join(dir, "fifo"));
+      // ctr makes a task's stdio FIFOs on its side (default /run/containerd/fifo, which the
+      // namespace's /run hides): --fifo-dir puts them where both sides see them
       containerd = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--fork", "--kill-child=SIGTERM", "sh", "-c", `mount -t tmpfs tmpfs /run && exec "$0" --config "$1"`, bin("containerd"), path.join(dir, "config.toml")], {
         env: { ...process.env, PATH: `${path.join(repoRoot, "bin")}:${process.env.PATH ?? ""}` },
         stdio: ["ignore", "ignore", "pipe"],
@@ -87,12 +92,7 @@ describe("hack/images", function () {
 
     after(async function () {
       this.timeout(60_000);
-      if (containerd !== undefined && containerd.exitCode === null) {
-        const exited = new Promise((resolve) => containerd?.once("exit", resolve));
-        containerd.kill("SIGTERM");
-        await exited;
-      }
-      killLeftovers(dir);
+      await stopProcessesOf(dir);
       if (dir !== "") rmSync(dir, { recursive: true, force: true });
     });
 
@@ -107,7 +107,7 @@ describe("hack/images", function () {
     });
 
     const run = (image: string, name: string, args: string[], extra: string[] = []): string =>
-      ctr(["run", "--rm", "--cgroup", "", ...extra, image, `images-test-${name}-${process.pid}`, ...args]);
+      ctr(["run", "--rm", "--cgroup", "", "--fifo-dir", path.join(dir, "fifo"), ...extra, image, `images-test-${name}-${process.pid}`, ...args]);
 
     it("runs the CWL step image: bash, coreutils, python3, Node 24 and the entrypoint on PATH", () => {
       const out = run("archipel.local/cwl-step:dev", "cwl", ["bash", "-c", 'python3 -c "print(6*7)"; node -p process.versions.node; command -v archipel-cwl-entrypoint; echo a b | wc -w']);
@@ -116,8 +116,20 @@ describe("hack/images", function () {
       assert.match(node ?? "", /^24\./);
       assert.equal(entrypoint, "/usr/local/bin/archipel-cwl-entrypoint");
       assert.equal(words?.trim(), "2");
-      const usage = runFailing(() => run("archipel.local/cwl-step:dev", "cwl2", ["archipel-cwl-entrypoint", "tool", "--spec", "{}", "--job", "{}", "--outdir", "/tmp/o"]));
-      assert.match(usage, /exit status 1/);
+    });
+
+    it("runs a CWL tool through the in-pod entrypoint, as an Argo step would (python3 writes the output file)", async () => {
+      const cwl = path.join(dir, "tool.cwl");
+      writeFileSync(cwl, ["cwlVersion: v1.2", "class: CommandLineTool", `baseCommand: [python3, -c, "import sys; open('out.txt', 'w').write(sys.argv[1] * 2)"]`, "inputs:", "  word: {type: string, inputBinding: {position: 1}}", "outputs:", "  out: {type: File, outputBinding: {glob: out.txt}}", ""].join("\n"));
+      const job = { word: "ab" };
+      const workflow = translate(await loadProcess(cwl), job, { name: "images-test", defaultImage: "archipel.local/cwl-step:dev", entrypoint: ["archipel-cwl-entrypoint"], artifacts: { endpoint: "127.0.0.1:1", bucket: "b", keyPrefix: "k", accessKeySecret: { name: "s", key: "a" }, secretKeySecret: { name: "s", key: "s" } } });
+      const main = workflow.spec.templates?.find((t) => t.name === workflow.spec.entrypoint);
+      const spec = main?.inputs?.parameters?.find((p) => p.name === "spec")?.value;
+      assert.equal(main?.container?.image, "archipel.local/cwl-step:dev");
+      const script = 'archipel-cwl-entrypoint tool --spec "$1" --job "$2" --outdir /cwl/out >&2 && cat /cwl/out/cwl.output.json && echo && cat /cwl/out/out.txt';
+      const out = run("archipel.local/cwl-step:dev", "cwl-tool", ["bash", "-c", script, "step", String(spec), JSON.stringify(job)]).trim().split("\n");
+      const outputs = JSON.parse(out.slice(0, -1).join("\n")) as { out: { path: string; size: number } };
+      assert.deepEqual([outputs.out.path, outputs.out.size, out.at(-1)], ["/cwl/out/out.txt", 4, "abab"]);
     });
 
     it("runs the project image as uid 1000 from /app with its production dependencies", () => {
@@ -128,7 +140,7 @@ describe("hack/images", function () {
 
     it("runs pause until it is told to stop", () => {
       const id = `images-test-pause-${process.pid}`;
-      ctr(["run", "-d", "--cgroup", "", "archipel.local/pause:3.10", id]);
+      ctr(["run", "-d", "--cgroup", "", "--fifo-dir", path.join(dir, "fifo"), "archipel.local/pause:3.10", id]);
       try {
         assert.match(ctr(["tasks", "ls"]), new RegExp(`${id}\\s+\\d+\\s+RUNNING`));
       } finally {
@@ -149,15 +161,6 @@ describe("hack/images", function () {
     });
   });
 });
-
-function runFailing(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return `${(err as Error).message}`;
-  }
-  return "did not fail";
-}
 
 /** containerd 2.x: every path private to `dir`, and the two host workarounds of the facts file. */
 export function containerdConfig(dir: string): string {
@@ -194,14 +197,37 @@ function cgroupNames(): string[] {
   return names.sort();
 }
 
-/** Shims of a failed run outlive containerd: stop the ones that name this test's directory. */
-function killLeftovers(dir: string): void {
-  if (dir === "") return;
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(Number(pid), "SIGKILL");
-    } catch {
-      // gone meanwhile
+/** The processes whose command line names `dir`: unshare, containerd, and shims a failed run left. */
+function processesOf(dir: string): number[] {
+  if (dir === "") return [];
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(dir);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** SIGTERM, then SIGKILL after 10 s, to exactly those processes; returns when they are gone. */
+async function stopProcessesOf(dir: string): Promise<void> {
+  const signal = (pids: number[], sig: NodeJS.Signals): void => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
     }
+  };
+  signal(processesOf(dir), "SIGTERM");
+  try {
+    await eventually(`processes of ${dir} to exit`, async () => processesOf(dir).length === 0, 10_000);
+  } catch {
+    signal(processesOf(dir), "SIGKILL");
+    await eventually(`processes of ${dir} to die`, async () => processesOf(dir).length === 0, 10_000);
   }
 }
