@@ -4,10 +4,10 @@
 //   cwl-step  Node 24 + the in-pod CWL entrypoint + bash, coreutils, python3 (conformance tools)
 //   archipel  the project image: the content ./Dockerfile gives (see dockerfileEquivalent)
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { downloadPackages, extractRootfs, resolvePackages, type PackageRequest } from "./debian.ts";
-import { dirEntry, fileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
+import { dirEntry, fileEntry, sourceFileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
 import { dependencyClosure, runtimeImports, type Lockfile } from "./npm.ts";
 import { entriesKey, fileHash, hashOf, type BuildContext, type ImageRecipe, type LayerRecipe } from "./recipe.ts";
 
@@ -94,7 +94,7 @@ function pinnedNode(ctx: BuildContext): string {
 function nodeLayer(): LayerRecipe {
   const entries = (ctx: BuildContext): LayerEntry[] => {
     const node = pinnedNode(ctx);
-    return [{ path: "usr/local/bin/node", type: "file", mode: 0o755, uid: 0, gid: 0, size: lstatSync(node).size, source: node }];
+    return [sourceFileEntry("usr/local/bin/node", node, 0o755)];
   };
   return { name: "node", key: (ctx) => entriesKey(entries(ctx)), entries };
 }
@@ -104,7 +104,7 @@ function sourceEntries(ctx: BuildContext, paths: string[], keep: (rel: string) =
   const out: LayerEntry[] = [];
   for (const p of paths) {
     const abs = join(ctx.root, p);
-    const entries = lstatSync(abs).isDirectory() ? treeEntries(abs, `app/${p.replace(/\/$/, "")}`) : [{ ...fileEntry(`app/${p}`, ""), size: lstatSync(abs).size, content: undefined, source: abs }];
+    const entries = lstatSync(abs).isDirectory() ? treeEntries(abs, `app/${p.replace(/\/$/, "")}`) : [sourceFileEntry(`app/${p}`, abs, lstatSync(abs).mode & 0o7777)];
     for (const e of entries) {
       if (!keep(e.path.slice(4))) continue;
       out.push({ ...e, mode: e.type === "dir" ? 0o755 : e.type === "file" ? (e.mode & 0o111 ? 0o755 : 0o644) : e.mode });
@@ -136,9 +136,13 @@ function npmProduction(ctx: BuildContext): string {
   const dir = join(ctx.cache, "npm", npmKey(ctx).slice(0, 24));
   if (existsSync(join(dir, "node_modules", ".package-lock.json"))) return dir;
   ctx.log("  npm ci --omit=dev (production dependencies)");
+  // installed aside and renamed: a concurrent build never sees half an install
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  for (const p of dockerfileEquivalent.copyBeforeInstall) cpSync(join(ctx.root, p), join(partial, p), { recursive: true });
+  execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: partial, stdio: ["ignore", "ignore", "inherit"] });
   rmSync(dir, { recursive: true, force: true });
-  for (const p of dockerfileEquivalent.copyBeforeInstall) cpSync(join(ctx.root, p), join(dir, p), { recursive: true });
-  execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  renameSync(partial, dir);
   return dir;
 }
 
@@ -237,9 +241,12 @@ function pauseLayer(): LayerRecipe {
     key: async (ctx) => hashOf(await fileHash(source(ctx)), flags(ctx).join(" "), execFileSync("gcc", ["--version"], { encoding: "utf8" }), await fileHash("/usr/lib/x86_64-linux-gnu/libc.a")),
     entries: (ctx) => {
       const dir = join(ctx.cache, "pause");
+      const binary = join(dir, `pause-${process.pid}`);
       mkdirSync(dir, { recursive: true });
-      execFileSync("gcc", [...flags(ctx), "-o", join(dir, "pause"), source(ctx)]);
-      return [fileEntry("pause", readFileSync(join(dir, "pause")), 0o755)];
+      execFileSync("gcc", [...flags(ctx), "-o", binary, source(ctx)]);
+      const entry = fileEntry("pause", readFileSync(binary), 0o755);
+      rmSync(binary);
+      return [entry];
     },
   };
 }
@@ -269,7 +276,7 @@ export function recipes(root: string): ImageRecipe[] {
       unavailable: () => (existsSync(argoexec) ? undefined : "bin/argoexec is not built yet (hack/build-tools argo)"),
       layers: [
         debianLayer("argoexec-base", { packages: ["ca-certificates", "media-types", "netbase", "tzdata"], withDependencies: false }, () => [...accounts(), symlinkEntry("bin", "usr/bin")]),
-        { name: "argoexec", key: () => fileHash(argoexec), entries: () => [{ path: "usr/bin/argoexec", type: "file", mode: 0o755, uid: 0, gid: 0, size: lstatSync(argoexec).size, source: argoexec }] },
+        { name: "argoexec", key: () => fileHash(argoexec), entries: () => [sourceFileEntry("usr/bin/argoexec", argoexec, 0o755)] },
       ],
       run: { env: [PATH], entrypoint: ["argoexec"] },
     },
