@@ -100,15 +100,12 @@ function nodeLayer(): LayerRecipe {
 }
 
 /** Files as a checkout has them, modes normalised (0755 if executable, else 0644). */
-function sourceEntries(ctx: BuildContext, paths: string[], keep: (rel: string) => boolean = () => true): LayerEntry[] {
+function sourceEntries(ctx: BuildContext, paths: string[]): LayerEntry[] {
   const out: LayerEntry[] = [];
   for (const p of paths) {
     const abs = join(ctx.root, p);
     const entries = lstatSync(abs).isDirectory() ? treeEntries(abs, `app/${p.replace(/\/$/, "")}`) : [sourceFileEntry(`app/${p}`, abs, lstatSync(abs).mode & 0o7777)];
-    for (const e of entries) {
-      if (!keep(e.path.slice(4))) continue;
-      out.push({ ...e, mode: e.type === "dir" ? 0o755 : e.type === "file" ? (e.mode & 0o111 ? 0o755 : 0o644) : e.mode });
-    }
+    for (const e of entries) out.push({ ...e, mode: e.type === "dir" ? 0o755 : e.type === "file" ? (e.mode & 0o111 ? 0o755 : 0o644) : e.mode });
   }
   return out;
 }

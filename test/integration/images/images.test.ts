@@ -118,9 +118,20 @@ describe("hack/images", function () {
       assert.equal(words?.trim(), "2");
     });
 
-    it("runs a CWL tool through the in-pod entrypoint, as an Argo step would (python3 writes the output file)", async () => {
+    it("runs a CWL tool through the in-pod entrypoint, as an Argo step would (a JS expression, python3 writes the output file)", async () => {
       const cwl = path.join(dir, "tool.cwl");
-      writeFileSync(cwl, ["cwlVersion: v1.2", "class: CommandLineTool", `baseCommand: [python3, -c, "import sys; open('out.txt', 'w').write(sys.argv[1] * 2)"]`, "inputs:", "  word: {type: string, inputBinding: {position: 1}}", "outputs:", "  out: {type: File, outputBinding: {glob: out.txt}}", ""].join("\n"));
+      // a JavaScript expression too: the expression sandbox (QuickJS, WebAssembly) must load in the image
+      writeFileSync(cwl, [
+        "cwlVersion: v1.2",
+        "class: CommandLineTool",
+        "requirements: [{class: InlineJavascriptRequirement}]",
+        `baseCommand: [python3, -c, "import sys; open('out.txt', 'w').write(sys.argv[1] * 2)"]`,
+        "inputs:",
+        "  word: {type: string, inputBinding: {position: 1, valueFrom: $(self.toUpperCase())}}",
+        "outputs:",
+        "  out: {type: File, outputBinding: {glob: out.txt}}",
+        "",
+      ].join("\n"));
       const job = { word: "ab" };
       const workflow = translate(await loadProcess(cwl), job, { name: "images-test", defaultImage: "archipel.local/cwl-step:dev", entrypoint: ["archipel-cwl-entrypoint"], artifacts: { endpoint: "127.0.0.1:1", bucket: "b", keyPrefix: "k", accessKeySecret: { name: "s", key: "a" }, secretKeySecret: { name: "s", key: "s" } } });
       const main = workflow.spec.templates?.find((t) => t.name === workflow.spec.entrypoint);
@@ -129,7 +140,7 @@ describe("hack/images", function () {
       const script = 'archipel-cwl-entrypoint tool --spec "$1" --job "$2" --outdir /cwl/out >&2 && cat /cwl/out/cwl.output.json && echo && cat /cwl/out/out.txt';
       const out = run("archipel.local/cwl-step:dev", "cwl-tool", ["bash", "-c", script, "step", String(spec), JSON.stringify(job)]).trim().split("\n");
       const outputs = JSON.parse(out.slice(0, -1).join("\n")) as { out: { path: string; size: number } };
-      assert.deepEqual([outputs.out.path, outputs.out.size, out.at(-1)], ["/cwl/out/out.txt", 4, "abab"]);
+      assert.deepEqual([outputs.out.path, outputs.out.size, out.at(-1)], ["/cwl/out/out.txt", 4, "ABAB"]);
     });
 
     it("runs the project image as uid 1000 from /app with its production dependencies", () => {
