@@ -27,6 +27,10 @@ deps: node_modules/.package-lock.json ## Install npm packages (npm ci)
 tools: ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and kubo into bin/ (cached)
 	hack/build-tools
 
+.PHONY: images
+images: ## Build the OCI images (pause, argoexec, cwl-step, archipel) into .images/ (cached; hack/images load imports them)
+	hack/images build
+
 .PHONY: manifests
 manifests: deps ## Regenerate crds/ and config/crd/ from the schemas in operators/schema/
 	node hack/gen-manifests.ts

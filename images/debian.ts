@@ -116,7 +116,7 @@ function mergeInto(src: string, dst: string): void {
     const target = existsSync(to) || isSymlink(to);
     if (!target) renameSync(from, to);
     else if (lstatSync(from).isDirectory() && lstatSync(to).isDirectory()) mergeInto(from, to);
-    else throw new Error(`hack/images: /${from} and /${to} both exist; cannot merge /usr`);
+    else throw new Error(`hack/images: ${from} and ${to} both exist; cannot merge /usr`);
   }
   rmSync(src, { recursive: true });
 }

@@ -4,10 +4,10 @@
 //   cwl-step  Node 24 + the in-pod CWL entrypoint + bash, coreutils, python3 (conformance tools)
 //   archipel  the project image: the content ./Dockerfile gives (see dockerfileEquivalent)
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { downloadPackages, extractRootfs, resolvePackages, type PackageRequest } from "./debian.ts";
-import { dirEntry, fileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
+import { dirEntry, fileEntry, sourceFileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
 import { dependencyClosure, runtimeImports, type Lockfile } from "./npm.ts";
 import { entriesKey, fileHash, hashOf, type BuildContext, type ImageRecipe, type LayerRecipe } from "./recipe.ts";
 
@@ -94,28 +94,35 @@ function pinnedNode(ctx: BuildContext): string {
 function nodeLayer(): LayerRecipe {
   const entries = (ctx: BuildContext): LayerEntry[] => {
     const node = pinnedNode(ctx);
-    return [{ path: "usr/local/bin/node", type: "file", mode: 0o755, uid: 0, gid: 0, size: lstatSync(node).size, source: node }];
+    return [sourceFileEntry("usr/local/bin/node", node, 0o755)];
   };
   return { name: "node", key: (ctx) => entriesKey(entries(ctx)), entries };
 }
 
 /** Files as a checkout has them, modes normalised (0755 if executable, else 0644). */
-function sourceEntries(ctx: BuildContext, paths: string[], keep: (rel: string) => boolean = () => true): LayerEntry[] {
+function sourceEntries(ctx: BuildContext, paths: string[]): LayerEntry[] {
   const out: LayerEntry[] = [];
   for (const p of paths) {
     const abs = join(ctx.root, p);
-    const entries = lstatSync(abs).isDirectory() ? treeEntries(abs, `app/${p.replace(/\/$/, "")}`) : [{ ...fileEntry(`app/${p}`, ""), size: lstatSync(abs).size, content: undefined, source: abs }];
-    for (const e of entries) {
-      if (!keep(e.path.slice(4))) continue;
-      out.push({ ...e, mode: e.type === "dir" ? 0o755 : e.type === "file" ? (e.mode & 0o111 ? 0o755 : 0o644) : e.mode });
-    }
+    const entries = lstatSync(abs).isDirectory() ? treeEntries(abs, `app/${p.replace(/\/$/, "")}`) : [sourceFileEntry(`app/${p}`, abs, lstatSync(abs).mode & 0o7777)];
+    for (const e of entries) out.push({ ...e, mode: e.type === "dir" ? 0o755 : e.type === "file" ? (e.mode & 0o111 ? 0o755 : 0o644) : e.mode });
   }
   return out;
 }
 
 // ---- npm production install (the Dockerfile's RUN npm ci --omit=dev) -------------------
 
+const npmKeys = new Map<string, string>();
+
 function npmKey(ctx: BuildContext): string {
+  const known = npmKeys.get(ctx.root);
+  if (known !== undefined) return known;
+  const key = computeNpmKey(ctx);
+  npmKeys.set(ctx.root, key);
+  return key;
+}
+
+function computeNpmKey(ctx: BuildContext): string {
   const inputs = dockerfileEquivalent.copyBeforeInstall.flatMap((p) => sourceEntries(ctx, [p]));
   const npm = execFileSync("npm", ["--version"], { encoding: "utf8" }).trim();
   return hashOf(npm, pinnedNodeVersion(ctx.root), ...inputs.map((e) => `${e.path} ${e.mode} ${e.source ? readFileSync(e.source, "utf8") : e.linkname ?? ""}`));
@@ -126,9 +133,13 @@ function npmProduction(ctx: BuildContext): string {
   const dir = join(ctx.cache, "npm", npmKey(ctx).slice(0, 24));
   if (existsSync(join(dir, "node_modules", ".package-lock.json"))) return dir;
   ctx.log("  npm ci --omit=dev (production dependencies)");
+  // installed aside and renamed: a concurrent build never sees half an install
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  for (const p of dockerfileEquivalent.copyBeforeInstall) cpSync(join(ctx.root, p), join(partial, p), { recursive: true });
+  execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: partial, stdio: ["ignore", "ignore", "inherit"] });
   rmSync(dir, { recursive: true, force: true });
-  for (const p of dockerfileEquivalent.copyBeforeInstall) cpSync(join(ctx.root, p), join(dir, p), { recursive: true });
-  execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  renameSync(partial, dir);
   return dir;
 }
 
@@ -161,28 +172,41 @@ export function importClosure(root: string, entries: string[]): { files: string[
 const cwlEntrypoint = "operators/pipeline/entrypoint/main.ts";
 const cwlLauncher = "operators/pipeline/cli/archipel-cwl-runner.mjs";
 
-function cwlAppEntries(ctx: BuildContext, npmDir: string): LayerEntry[] {
+interface CwlApp { sources: LayerEntry[]; modules: string[] }
+
+function cwlApp(ctx: BuildContext): CwlApp {
   const closure = importClosure(ctx.root, [cwlEntrypoint, cwlLauncher]);
   const lock = JSON.parse(readFileSync(join(ctx.root, "package-lock.json"), "utf8")) as Lockfile;
-  const modules = dependencyClosure(lock, closure.packages);
-  const out: LayerEntry[] = sourceEntries(ctx, ["package.json", "operators/pipeline/cli/package.json", ...closure.files]);
-  for (const m of modules) {
-    if (!m.startsWith("node_modules/")) continue; // a file: link's target is a source directory, already in
+  // a file: link's target is a source directory, already among the sources
+  const modules = dependencyClosure(lock, closure.packages).filter((m) => m.startsWith("node_modules/"));
+  const sources = sourceEntries(ctx, ["package.json", "operators/pipeline/cli/package.json", ...closure.files])
+    // run through /usr/local/bin/archipel-cwl-entrypoint, so executable whatever mode the checkout gave it
+    .map((e) => (e.path === `app/${cwlLauncher}` ? { ...e, mode: 0o755 } : e));
+  return { sources, modules };
+}
+
+function cwlAppEntries(ctx: BuildContext, app: CwlApp): LayerEntry[] {
+  const npmDir = npmProduction(ctx);
+  const out: LayerEntry[] = [...app.sources, symlinkEntry("usr/local/bin/archipel-cwl-entrypoint", `/app/${cwlLauncher}`)];
+  for (const m of app.modules) {
     const abs = join(npmDir, m);
-    if (lstatSync(abs).isSymbolicLink()) {
-      out.push(symlinkEntry(`app/${m}`, readlinkSync(abs)));
-      continue;
-    }
+    if (lstatSync(abs).isSymbolicLink()) out.push(symlinkEntry(`app/${m}`, readlinkSync(abs)));
     // a package's own nested node_modules hold its dependencies, which the closure lists itself
-    out.push(...treeEntries(abs, `app/${m}`).filter((e) => !e.path.slice(`app/${m}/`.length).split("/").includes("node_modules")));
+    else out.push(...treeEntries(abs, `app/${m}`).filter((e) => !e.path.slice(`app/${m}/`.length).split("/").includes("node_modules")));
   }
-  out.push(symlinkEntry("usr/local/bin/archipel-cwl-entrypoint", `/app/${cwlLauncher}`));
-  // run through that link, so executable whatever mode the checkout gave it
-  return out.map((e) => (e.path === `app/${cwlLauncher}` ? { ...e, mode: 0o755 } : e));
+  return out;
 }
 
 function cwlAppLayer(): LayerRecipe {
-  return { name: "cwl-entrypoint", key: (ctx) => entriesKey(cwlAppEntries(ctx, npmProduction(ctx))), entries: (ctx) => cwlAppEntries(ctx, npmProduction(ctx)) };
+  return {
+    name: "cwl-entrypoint",
+    // the npm install is immutable per npmKey: its files need not be hashed again
+    key: async (ctx) => {
+      const app = cwlApp(ctx);
+      return hashOf(npmKey(ctx), app.modules.join("\n"), await entriesKey(app.sources));
+    },
+    entries: (ctx) => cwlAppEntries(ctx, cwlApp(ctx)),
+  };
 }
 
 // ---- pause ---------------------------------------------------------------------------------
@@ -214,9 +238,12 @@ function pauseLayer(): LayerRecipe {
     key: async (ctx) => hashOf(await fileHash(source(ctx)), flags(ctx).join(" "), execFileSync("gcc", ["--version"], { encoding: "utf8" }), await fileHash("/usr/lib/x86_64-linux-gnu/libc.a")),
     entries: (ctx) => {
       const dir = join(ctx.cache, "pause");
+      const binary = join(dir, `pause-${process.pid}`);
       mkdirSync(dir, { recursive: true });
-      execFileSync("gcc", [...flags(ctx), "-o", join(dir, "pause"), source(ctx)]);
-      return [fileEntry("pause", readFileSync(join(dir, "pause")), 0o755)];
+      execFileSync("gcc", [...flags(ctx), "-o", binary, source(ctx)]);
+      const entry = fileEntry("pause", readFileSync(binary), 0o755);
+      rmSync(binary);
+      return [entry];
     },
   };
 }
@@ -246,7 +273,7 @@ export function recipes(root: string): ImageRecipe[] {
       unavailable: () => (existsSync(argoexec) ? undefined : "bin/argoexec is not built yet (hack/build-tools argo)"),
       layers: [
         debianLayer("argoexec-base", { packages: ["ca-certificates", "media-types", "netbase", "tzdata"], withDependencies: false }, () => [...accounts(), symlinkEntry("bin", "usr/bin")]),
-        { name: "argoexec", key: () => fileHash(argoexec), entries: () => [{ path: "usr/bin/argoexec", type: "file", mode: 0o755, uid: 0, gid: 0, size: lstatSync(argoexec).size, source: argoexec }] },
+        { name: "argoexec", key: () => fileHash(argoexec), entries: () => [sourceFileEntry("usr/bin/argoexec", argoexec, 0o755)] },
       ],
       run: { env: [PATH], entrypoint: ["argoexec"] },
     },

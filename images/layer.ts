@@ -39,9 +39,15 @@ export function treeEntries(dir: string, prefix: string, owner: Owner = root): L
       // sockets, fifos and devices are never part of an image
     }
   };
-  walk(dir, prefix.replace(/^\/+|\/+$/g, ""));
-  if (prefix.replace(/^\/+|\/+$/g, "") !== "") out.push({ path: prefix.replace(/^\/+|\/+$/g, ""), type: "dir", mode: 0o755, uid: owner.uid, gid: owner.gid, size: 0 });
+  const top = prefix.replace(/^\/+|\/+$/g, "");
+  walk(dir, top);
+  if (top !== "") out.push(dirEntry(top, 0o755, owner));
   return out;
+}
+
+/** One file on disk at `path` in the layer. */
+export function sourceFileEntry(path: string, source: string, mode: number, owner: Owner = root): LayerEntry {
+  return { path, type: "file", mode, uid: owner.uid, gid: owner.gid, size: lstatSync(source).size, source };
 }
 
 export function fileEntry(path: string, content: Buffer | string, mode = 0o644, owner: Owner = root): LayerEntry {
@@ -124,7 +130,7 @@ export async function writeLayoutTar(file: string, members: { index: Buffer; blo
     seen.add(blob.digest);
     entries.push({ path: `blobs/sha256/${blob.digest.slice(7)}`, type: "file", mode: 0o644, uid: 0, gid: 0, size: blob.size, ...(blob.source ? { source: blob.source } : {}), ...(blob.content ? { content: blob.content } : {}) });
   }
-  const tmp = `${file}.partial`;
+  const tmp = `${file}.partial-${process.pid}`;
   rmSync(tmp, { force: true });
   await pipeline(Readable.from(tarStream(finalEntries(entries), mtime)), createWriteStream(tmp));
   renameSync(tmp, file);

@@ -2,7 +2,8 @@
 //   hack/images build [NAME...]                  → .images/<name>.tar (OCI layout, tagged archipel.local/<name>:<tag>)
 //   hack/images load --address SOCKET [NAME...]  → ctr -n k8s.io images import of those files
 //   hack/images list                             → the names it knows
-// SOURCE_DATE_EPOCH sets every mtime (default 0); ARCHIPEL_IMAGES_CACHE the cache (default ~/.cache/archipel-images).
+// SOURCE_DATE_EPOCH sets every mtime (default 0); ARCHIPEL_IMAGES_CACHE the cache (default
+// ~/.cache/archipel-images); ARCHIPEL_IMAGES_OUT the output directory (default .images/).
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -15,13 +16,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 function context(): BuildContext {
   const own = join(root, "images");
-  const sources = readdirSync(own).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts")).sort();
+  // the modules that decide layer content (not this CLI): a change to them rebuilds every layer
+  const sources = readdirSync(own).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts") && n !== "main.ts").sort();
   const epoch = process.env.SOURCE_DATE_EPOCH ?? "0";
   if (!/^\d+$/.test(epoch)) throw new Error(`SOURCE_DATE_EPOCH must be whole seconds, not '${epoch}'`);
   return {
     root,
     cache: process.env.ARCHIPEL_IMAGES_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "archipel-images"),
-    out: join(root, ".images"),
+    out: process.env.ARCHIPEL_IMAGES_OUT ?? join(root, ".images"),
     mtime: Number(epoch),
     builder: hashOf(...sources.map((n) => readFileSync(join(own, n)))),
     log: (m) => process.stderr.write(`hack/images: ${m}\n`),
@@ -53,9 +55,9 @@ function load(args: string[]): void {
   const ctr = join(root, "bin", "ctr");
   if (!existsSync(ctr)) throw new Error("bin/ctr is missing: run hack/build-tools containerd");
   for (const name of names) {
-    const file = join(root, ".images", `${name}.tar`);
+    const file = join(process.env.ARCHIPEL_IMAGES_OUT ?? join(root, ".images"), `${name}.tar`);
     if (!existsSync(file)) {
-      process.stderr.write(`hack/images: ${name}: SKIPPED — .images/${name}.tar is not built (hack/images build ${name})\n`);
+      process.stderr.write(`hack/images: ${name}: SKIPPED — ${file} is not built (hack/images build ${name})\n`);
       continue;
     }
     const start = Date.now();

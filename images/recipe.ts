@@ -52,10 +52,19 @@ export function hashOf(...parts: (string | Buffer)[]): string {
   return hash.digest("hex");
 }
 
+const fileHashes = new Map<string, string>();
+
+/** sha256 of a file's bytes; remembered per path, size and mtime for this process. */
 export async function fileHash(path: string): Promise<string> {
+  const st = statSync(path);
+  const id = `${path}\0${st.size}\0${st.mtimeMs}`;
+  const known = fileHashes.get(id);
+  if (known !== undefined) return known;
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+  const hex = hash.digest("hex");
+  fileHashes.set(id, hex);
+  return hex;
 }
 
 /** A key over entries as they will be archived: metadata and the contents of every file. */
