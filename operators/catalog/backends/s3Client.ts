@@ -33,6 +33,22 @@ export interface S3Admin {
   iamEndpoint?: string;
   /** Address buckets as endpoint/bucket (default true: self-hosted servers have no per-bucket DNS names). */
   forcePathStyle?: boolean;
+  /** Bounds of every S3 and IAM request (default defaultS3Timeouts). */
+  timeouts?: S3Timeouts;
+}
+
+/** How long one S3 or IAM request may take to connect, and in all (the SDK retries a timed-out request up to twice). */
+export interface S3Timeouts {
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** A silent endpoint (accepts, never answers) must fail the grant pass, not hold a controller worker forever. */
+export const defaultS3Timeouts: S3Timeouts = { connectionTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+
+/** The SDK's node handler options: without throwOnRequestTimeout an expired request only logs a warning and goes on waiting. */
+function requestHandler(timeouts: S3Timeouts): { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true } {
+  return { connectionTimeout: timeouts.connectionTimeoutMs, requestTimeout: timeouts.requestTimeoutMs, throwOnRequestTimeout: true };
 }
 
 /** What the grantee gets (the reconciler puts it in the grant's Secret). */
@@ -45,21 +61,25 @@ export interface S3GrantCredentials {
   secretAccessKey: string;
 }
 
+/** An S3 client whose every request is bounded (defaultS3Timeouts; the caller may add an abortSignal per call). */
 export function s3ClientFor(
   endpoint: string,
   region: string,
   credentials: { accessKeyId: string; secretAccessKey: string },
   forcePathStyle = true,
 ): S3Client {
-  return new S3Client({ endpoint, region, credentials, forcePathStyle });
+  return adminS3({ endpoint, region, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, forcePathStyle });
 }
 
 function adminS3(admin: S3Admin): S3Client {
-  return s3ClientFor(admin.endpoint, admin.region, admin, admin.forcePathStyle ?? true);
+  const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+  const handler = requestHandler(admin.timeouts ?? defaultS3Timeouts);
+  return new S3Client({ endpoint: admin.endpoint, region: admin.region, credentials, forcePathStyle: admin.forcePathStyle ?? true, requestHandler: handler });
 }
 
 function adminIam(admin: S3Admin): IAMClient {
-  return new IAMClient({ endpoint: admin.iamEndpoint ?? admin.endpoint, region: admin.region, credentials: admin });
+  const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+  return new IAMClient({ endpoint: admin.iamEndpoint ?? admin.endpoint, region: admin.region, credentials, requestHandler: requestHandler(admin.timeouts ?? defaultS3Timeouts) });
 }
 
 function errorName(err: unknown): string {
