@@ -210,8 +210,10 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
     try {
       return await issue(ctx, grant, resolved, remainingMs);
     } catch (err) {
-      // The backend's message may quote SQL but never the password (it travels as a SCRAM verifier).
-      await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.BackendError, message: (err as Error).message }, keptFields(grant));
+      // A BackendError (postgresErrors.ts) or SqlSpecError carries its reason and a message of ours; the server's text only reaches a debug log.
+      const failure = err as { reason?: string; detail?: string };
+      if (failure.detail) ctx.logger.debug("access grant backend failure", { namespace: grant.metadata?.namespace, name: grant.metadata?.name, detail: failure.detail });
+      await writeStatus(ctx, grant, { status: "False", reason: failure.reason ?? AccessGrantReason.BackendError, message: (err as Error).message }, keptFields(grant));
       throw err;
     }
   }

@@ -7,6 +7,8 @@
 /** A Resource's SQL or schema is refused; the message names the field. */
 export class SqlSpecError extends Error {
   readonly field: string;
+  /** The condition reason a controller reports for it. */
+  readonly reason = "InvalidSpec";
   constructor(field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = "SqlSpecError";
