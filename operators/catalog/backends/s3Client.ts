@@ -21,6 +21,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { s3BackendError } from "./s3Errors.ts";
 import { type S3Access, type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
 
 /** How the provider reaches its S3 server as admin. */
@@ -121,7 +122,7 @@ async function ensureUser(iam: IAMClient, user: string): Promise<void> {
  * Creates or converges the grant's user and policy, and its bucket when the grant owns it
  * (idempotent; issues no key). A bucket the grant does not own must exist: it is the provider's.
  */
-export async function applyS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
+async function convergeS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
   const document = JSON.stringify(s3PolicyDocument(names, access));
   const s3 = adminS3(admin);
   if (names.owned) await ensureBucket(s3, names.bucket);
@@ -139,7 +140,7 @@ async function deleteAccessKeys(iam: IAMClient, user: string): Promise<void> {
 }
 
 /** Replaces the user's access keys by a new one (first issue, or rotation) and returns it. */
-export async function issueS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
+async function replaceS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
   const iam = adminIam(admin);
   await deleteAccessKeys(iam, names.user);
   const created = await iam.send(new CreateAccessKeyCommand({ UserName: names.user }));
@@ -178,10 +179,7 @@ async function removeGrantData(s3: S3Client, names: S3GrantNames): Promise<void>
  * stays (pipeline results outlive the grant that wrote them) unless `removeData`, which only a
  * grant that owns its bucket or prefix may ask for.
  */
-export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
-  if (opts.removeData && !names.owned) {
-    throw new Error(`removeData: ${names.bucket}/${names.prefix} is shared by the Resource's grantees, not owned by this grant`);
-  }
+async function endS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean }): Promise<void> {
   const iam = adminIam(admin);
   try {
     await deleteAccessKeys(iam, names.user);
@@ -194,4 +192,37 @@ export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: {
     if (!isNoSuchEntity(err)) throw err;
   }
   if (opts.removeData) await removeGrantData(adminS3(admin), names);
+}
+
+/** Failures leave as a BackendError (s3Errors.ts): a reason and a message of ours, the server's text kept aside. */
+async function mapped<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw s3BackendError(err, what);
+  }
+}
+
+/**
+ * Creates or converges the grant's user and policy, and its bucket when the grant owns it
+ * (idempotent; issues no key). A bucket the grant does not own must exist: it is the provider's.
+ */
+export function applyS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
+  return mapped("issuing the grant", () => convergeS3Grant(admin, names, access));
+}
+
+/** Replaces the user's access keys by a new one (first issue, or rotation) and returns it. */
+export function issueS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
+  return mapped("issuing the grant's key", () => replaceS3AccessKey(admin, names));
+}
+
+/**
+ * Ends a grant: its keys, policy and user are deleted, so the credentials stop working. The data
+ * stays unless `removeData`, which only a grant that owns its bucket or prefix may ask for.
+ */
+export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
+  if (opts.removeData && !names.owned) {
+    throw new Error(`removeData: ${names.bucket}/${names.prefix} is shared by the Resource's grantees, not owned by this grant`);
+  }
+  return mapped("revoking the grant", () => endS3Grant(admin, names, opts));
 }

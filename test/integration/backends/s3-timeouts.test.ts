@@ -2,6 +2,7 @@
 // accepts connections and never answers fails the call instead of holding a controller worker.
 import assert from "node:assert/strict";
 import net from "node:net";
+import { BackendError, BackendReason } from "../../../operators/catalog/backends/postgresErrors.ts";
 import { applyS3Grant, issueS3AccessKey, revokeS3Grant, type S3Admin } from "../../../operators/catalog/backends/s3Client.ts";
 import { s3GrantNames } from "../../../operators/catalog/backends/s3Grant.ts";
 
@@ -30,7 +31,9 @@ describe("S3 and IAM calls against a silent endpoint", function () {
   });
 
   const timedOut = (err: unknown): boolean => {
-    assert.equal((err as { name?: string }).name, "TimeoutError", String(err));
+    assert.ok(err instanceof BackendError, String(err));
+    assert.equal(err.reason, BackendReason.BackendTimeout, err.message);
+    assert.match(err.message, /the S3\/IAM server did not answer in time/);
     return true;
   };
 
