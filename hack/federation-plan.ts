@@ -65,22 +65,31 @@ function flagValue(args: string[], i: number, flag: string): string {
   return v;
 }
 
+const clusterFlagChoices = new Set<string>(["--node", "--argo"]);
+
+/** Applies one flag at args[i]; returns how many extra arguments it took (0 or 1). */
+function applyUpFlag(options: UpOptions, args: string[], i: number): number {
+  const arg = args[i] ?? "";
+  const [flag, inline] = arg.split("=", 2) as [string, string | undefined];
+  if (flag === "--approval" || flag === "--name-prefix") {
+    const value = inline ?? flagValue(args, i, flag);
+    if (flag === "--approval") options.approval = parseApproval(value);
+    else options.namePrefix = parsePrefix(value);
+    return inline === undefined ? 1 : 0;
+  }
+  if (!clusterFlagChoices.has(arg)) throw new UsageError(`up: unknown flag ${arg}\n${usage}`);
+  const clusterFlag = arg as "--node" | "--argo";
+  if (!options.clusterFlags.includes(clusterFlag)) options.clusterFlags.push(clusterFlag);
+  return 0;
+}
+
 function parseUp(args: string[]): UpOptions {
   const options: UpOptions = { command: "up", clusters: 0, approval: "auto", namePrefix: "fed", clusterFlags: [] };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
-    const [flag, inline] = arg.split("=", 2) as [string, string | undefined];
-    if (flag === "--approval" || flag === "--name-prefix") {
-      const value = inline ?? flagValue(args, i, flag);
-      if (inline === undefined) i++;
-      if (flag === "--approval") options.approval = parseApproval(value);
-      else options.namePrefix = parsePrefix(value);
-    } else if (arg === "--node" || arg === "--argo") {
-      if (!options.clusterFlags.includes(arg)) options.clusterFlags.push(arg);
-    } else if (arg.startsWith("--")) {
-      throw new UsageError(`up: unknown flag ${arg}\n${usage}`);
-    } else positionals.push(arg);
+    if (arg.startsWith("--")) i += applyUpFlag(options, args, i);
+    else positionals.push(arg);
   }
   if (positionals.length !== 1) throw new UsageError(`up takes exactly one N (number of clusters)\n${usage}`);
   options.clusters = parseCount(positionals[0]);

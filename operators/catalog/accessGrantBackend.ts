@@ -65,7 +65,7 @@ async function issuePostgres(input: IssueInput & { action: { kind: "postgres-rea
   const storageNames = { role: names.role, schema: action.kind === "postgres-write" ? action.schema : names.schema };
   const plan =
     action.kind === "postgres-read"
-      ? readGrantPlan({ ...role, names, source: action.source })
+      ? readGrantPlan({ ...role, names, source: action.source, allowedSchemas: action.connection.schemas })
       : storageGrantPlan({ ...role, names: storageNames, sharedSchema: true });
   await applyGrantPlan(admin, plan);
   const host = action.connection.host;

@@ -35,6 +35,9 @@ import {
   grantPhase,
 } from "./accessGrantPlan.ts";
 import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
+import { EgressRefused } from "../runtime/egressHttp.ts";
+import { BackendError } from "./backends/postgresErrors.ts";
+import { SqlSpecError } from "./backends/sqlCheck.ts";
 import { adminSecretName, type GrantAccess, issueGrant, revokeIssued } from "./accessGrantBackend.ts";
 import { backendFailure, issuedRecordOf, PeerApprovalTracker, planHash, sameTarget } from "./accessGrantRecord.ts";
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
@@ -311,10 +314,24 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
       }
     } catch (err) {
       if (err instanceof NameTakenError) return fail(ctx, grant, err.failure, remainingMs);
-      await writeStatus(ctx, grant, { status: "False", reason: AccessGrantReason.BackendError, message: backendFailure(err) }, keptFields(grant));
+      await writeStatus(ctx, grant, { status: "False", ...grantFailure(ctx, grant, err) }, keptFields(grant));
       throw err;
     }
     return { requeueAfter: Math.min(remainingMs, resyncMs) };
+  }
+
+  /**
+   * What a failed backend pass shows: a BackendError (postgresErrors.ts, s3Errors.ts), SqlSpecError
+   * or EgressRefused carries a reason and a message of ours; anything else is summarised by its
+   * code. The server's own text only reaches a debug log.
+   */
+  function grantFailure(ctx: ReconcileContext, grant: AccessGrant, err: unknown): Failure {
+    if (err instanceof BackendError) {
+      if (err.detail) ctx.logger.debug("access grant backend failure", { namespace: grant.metadata?.namespace, name: grant.metadata?.name, detail: err.detail });
+      return { reason: err.reason, message: err.message };
+    }
+    if (err instanceof SqlSpecError || err instanceof EgressRefused) return { reason: err instanceof SqlSpecError ? err.reason : AccessGrantReason.BackendError, message: err.message };
+    return { reason: AccessGrantReason.BackendError, message: backendFailure(err) };
   }
 
   /** One pass over a live grant: resolve, check the children's names, record, then issue. */

@@ -15,10 +15,13 @@ import type { PostgresConnection, Provider, S3Connection } from "../schema/provi
 import type { Checksum, Resource, ResourceStatus } from "../schema/resource.ts";
 import { defaultEgressPolicy, type EgressPolicy, withinBase } from "../runtime/egress.ts";
 import { BodyTooLarge, checkUrl, EgressRefused, egressAgents, egressFetch, readCapped, resolveChecked, unwrap } from "../runtime/egressHttp.ts";
-import { checkStorageSchema, checkViewQuery } from "./backends/postgresGrant.ts";
+import { boundedConfig, type DescribedColumn, describeColumns } from "./backends/postgresClient.ts";
+import { classifyPostgresError, sqlstateOf } from "./backends/postgresErrors.ts";
+import { checkStorageSchema, checkViewQuery, queryField } from "./backends/postgresGrant.ts";
+import { allowedReadSchemas, checkReadSchema } from "./backends/sqlCheck.ts";
 import { checkBucketName, checkKeyPrefix } from "./backends/s3Grant.ts";
 import { DownloadSlots } from "./downloadSlots.ts";
-import { quoteQualified } from "./backends/sql.ts";
+import { quoteIdent, quoteQualified } from "./backends/sql.ts";
 import { available, notReady, type ObservedFile, ResourceReason, trimMessage, type Verdict, verifyFileFacts } from "./resourceReadiness.ts";
 import { externalReference, serviceSummary } from "./serviceDocument.ts";
 import { stacItemCount, stacSearchBody, stacSearchParams, stacUrl } from "./stacSearch.ts";
@@ -320,6 +323,10 @@ async function probeStac(resource: Resource, provider: Provider, env: ProbeEnv):
 }
 
 // ---------------------------------------------------------------- PostgreSQL
+// Every call is bounded (boundedConfig: connect, statement, lock and read timeouts). The server's
+// error text never reaches the status: a failure becomes a short message of ours with its SQLSTATE
+// (postgresErrors.ts). A query is checked on its text (sqlCheck.ts) and then only parsed and
+// described by the server, never planned or run.
 
 /** The checked address to connect to (pg then connects to that address, not to a second lookup). */
 async function postgresAddress(host: string, env: ProbeEnv, field: string): Promise<string> {
@@ -334,31 +341,39 @@ async function postgresAddress(host: string, env: ProbeEnv, field: string): Prom
 async function postgresClient(connection: PostgresConnection, env: ProbeEnv, field: string): Promise<pg.Client> {
   const creds = await secretKeys(env, connection.credentialsSecretRef.name, ["username", "password"], `${field}.credentialsSecretRef`);
   const ssl = connection.sslMode === undefined || connection.sslMode === "disable" ? false : { rejectUnauthorized: connection.sslMode !== "require", ...(isIP(connection.host) ? {} : { servername: connection.host }) };
-  const client = new pg.Client({
-    host: await postgresAddress(connection.host, env, field),
-    port: connection.port ?? 5432,
-    database: connection.database,
-    user: creds.username,
-    password: creds.password,
-    ssl,
-    connectionTimeoutMillis: env.timeoutMs,
-    statement_timeout: env.timeoutMs,
-    application_name: "archipel-resource-check",
-  });
+  const timeouts = { connectionTimeoutMillis: env.timeoutMs, statement_timeout: env.timeoutMs, lock_timeout: env.timeoutMs, query_timeout: env.timeoutMs + 1000 };
+  const host = await postgresAddress(connection.host, env, field);
+  const config = { host, port: connection.port ?? 5432, database: connection.database, user: creds.username, password: creds.password, ssl, ...timeouts };
+  const client = new pg.Client(boundedConfig(config, "archipel-resource-check"));
   client.on("error", () => undefined); // a dropped connection surfaces on the pending query
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    return fail(ResourceReason.BackendUnreachable, `${field}: cannot connect to ${connection.host}:${connection.port ?? 5432}/${connection.database}: ${messageOf(err)}`);
+    const failure = classifyPostgresError(err);
+    return fail(ResourceReason.BackendUnreachable, `${field}: cannot connect to ${connection.host}:${connection.port ?? 5432}/${connection.database}: ${failure.message} [${failure.reason}]`);
   }
   return client;
 }
 
 type PostgresTable = NonNullable<NonNullable<NonNullable<Resource["spec"]["data"]>["postgres"]>["table"]>;
 
-async function checkTable(client: pg.Client, table: PostgresTable): Promise<Verdict> {
+/** The Provider's allowed schemas, or the verdict refusing its declaration. */
+function readSchemas(connection: PostgresConnection): string[] | Verdict {
+  try {
+    return allowedReadSchemas(connection.schemas, "Provider spec.data.postgres.schemas");
+  } catch (err) {
+    return notReady(ResourceReason.InvalidSpec, (err as Error).message);
+  }
+}
+
+async function checkTable(client: pg.Client, table: PostgresTable, allowed: readonly string[]): Promise<Verdict> {
   const schema = table.schema ?? "public";
+  try {
+    checkReadSchema(schema, allowed, "spec.data.postgres.table.schema");
+  } catch (err) {
+    return notReady(ResourceReason.InvalidSpec, (err as Error).message);
+  }
   const res = await client.query<{ column_name: string }>(
     "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
     [schema, table.name],
@@ -372,20 +387,45 @@ async function checkTable(client: pg.Client, table: PostgresTable): Promise<Verd
   return available(`table ${quoteQualified(schema, table.name)} has ${table.columns?.length ?? have.size} column(s) to serve`);
 }
 
-/** Plans the query without reading a row, in a read-only transaction that is always rolled back. */
-async function checkQuery(client: pg.Client, sql: string): Promise<Verdict> {
+/** Schemas outside `allowed` that the described columns come from (the server names each column's table). */
+async function schemasOutside(client: pg.Client, columns: DescribedColumn[], allowed: readonly string[]): Promise<string[]> {
+  const tables = [...new Set(columns.map((c) => c.tableID).filter((id) => id > 0))];
+  if (tables.length === 0) return [];
+  const res = await client.query<{ nspname: string }>(
+    "SELECT DISTINCT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[]) AND NOT (n.nspname = ANY($2::text[])) ORDER BY 1",
+    [tables, allowed],
+  );
+  return res.rows.map((r) => r.nspname);
+}
+
+function refusedQuery(err: unknown): Verdict {
+  const failure = classifyPostgresError(err);
+  const position = (err as { position?: string }).position;
+  const at = position ? ` at character ${position}` : "";
+  return notReady(ResourceReason.InvalidQuery, `${queryField}: the database refused it${at}: ${failure.message}`);
+}
+
+/** Parses and describes the query (never runs it) with the grants' search_path, in a read-only transaction always rolled back. */
+async function checkQuery(client: pg.Client, sql: string, allowed: readonly string[]): Promise<Verdict> {
   let statement: string;
   try {
     statement = checkViewQuery(sql);
   } catch (err) {
-    return notReady(ResourceReason.InvalidQuery, (err as Error).message.replace("spec.postgres.query", "spec.data.postgres.query"));
+    return notReady(ResourceReason.InvalidQuery, (err as Error).message);
   }
   await client.query("BEGIN TRANSACTION READ ONLY");
   try {
-    const res = await client.query({ text: `SELECT * FROM (${statement}) AS archipel_check LIMIT 0`, queryMode: "extended" } as pg.QueryConfig);
-    return available(`the query is a valid SELECT of ${res.fields.length} column(s)`);
-  } catch (err) {
-    return notReady(ResourceReason.InvalidQuery, trimMessage(`spec.data.postgres.query: the database refused it: ${(err as Error).message}`));
+    await client.query(`SET LOCAL search_path TO ${allowed.map(quoteIdent).join(", ")}`);
+    let columns: DescribedColumn[];
+    try {
+      columns = await describeColumns(client, statement);
+    } catch (err) {
+      if (sqlstateOf(err) === undefined) throw err; // the connection, not the query
+      return refusedQuery(err);
+    }
+    const outside = await schemasOutside(client, columns, allowed);
+    if (outside.length > 0) return notReady(ResourceReason.InvalidQuery, `${queryField}: reads schema ${outside.join(", ")}, which the Provider does not allow (${allowed.join(", ")})`);
+    return available(`the query is a valid SELECT of ${columns.length} column(s): ${trimMessage(columns.map((c) => c.name).join(", "), 300)}`);
   } finally {
     await client.query("ROLLBACK").catch(() => undefined);
   }
@@ -396,7 +436,8 @@ async function withPostgres(connection: PostgresConnection, env: ProbeEnv, field
   try {
     return await fn(client);
   } catch (err) {
-    return notReady(ResourceReason.BackendUnreachable, trimMessage(`${field}: ${messageOf(err)}`));
+    const failure = classifyPostgresError(err);
+    return notReady(ResourceReason.BackendUnreachable, `${field}: ${failure.message} [${failure.reason}]`);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -406,8 +447,10 @@ async function probePostgresData(resource: Resource, provider: Provider, env: Pr
   const spec = resource.spec.data?.postgres;
   const connection = provider.spec.data?.postgres;
   if (!spec || !connection) return fail(ResourceReason.InvalidSpec, "spec.data.postgres is required for a postgres data provider");
+  const allowed = readSchemas(connection);
+  if (!Array.isArray(allowed)) return { verdict: allowed };
   const verdict = await withPostgres(connection, env, "Provider spec.data.postgres", (client) =>
-    spec.table ? checkTable(client, spec.table) : checkQuery(client, spec.query ?? ""),
+    spec.table ? checkTable(client, spec.table, allowed) : checkQuery(client, spec.query ?? "", allowed),
   );
   return { verdict };
 }

@@ -45,6 +45,13 @@ export const PostgresConnection = strictObject(
     database: Type.String({ minLength: 1, maxLength: 63 }),
     sslMode: Type.Optional(StringEnum(["disable", "require", "verify-ca", "verify-full"] as const)),
     credentialsSecretRef: SecretReference,
+    schemas: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+        maxItems: 64,
+        "x-kubernetes-list-type": "set",
+        description: "data: the schemas whose tables and views Resources may expose (a table's schema; what a query may read); default [public]; pg_* and information_schema are never allowed",
+      }),
+    ),
   },
   { description: "a PostgreSQL database; the Secret holds keys username and password of a role that may create roles and views" },
 );

@@ -8,9 +8,15 @@
 //    their removal is asked for.
 // Read-only is enforced by the database's privileges, not by the client. Names and literals are
 // quoted (sql.ts); the role's password arrives as a SCRAM verifier, never in plain text.
+// Least privilege: a read grant's view is owned by a NOLOGIN role of the grant's own that may
+// read the Provider's allowed schemas only (a query cannot reach pg_authid, another schema, or a
+// superuser-only function through the view); every grant role is stripped of what PUBLIC would
+// give it (TEMPORARY, CREATE on public, CONNECT to the server's other databases), and the
+// executor checks that after each apply (hardeningCheck).
 import { createHash } from "node:crypto";
 import { isScramVerifier } from "./scram.ts";
 import { maxIdentifierBytes, quoteIdent, quoteLiteral, quoteQualified } from "./sql.ts";
+import { allowedReadSchemas, checkReadSchema, checkSelectQuery, isSystemSchema } from "./sqlCheck.ts";
 
 /** Where a read grant's view takes its rows from. */
 export type ReadSource =
@@ -40,6 +46,8 @@ export interface ReadGrantSpec extends RoleOptions {
   source: ReadSource;
   /** The view's name inside the grant's schema (default "data"). */
   viewName?: string;
+  /** Schemas the Provider lets Resources read (its spec's postgres.schemas); default sqlCheck.defaultReadSchemas. */
+  allowedSchemas?: readonly string[];
 }
 
 export interface StorageGrantSpec extends RoleOptions {
@@ -60,8 +68,12 @@ export interface GrantPlan {
   createRole: string;
   /** Runs when it does: resets password, expiry and attributes to the spec's. */
   alterRole: string;
-  /** Runs after createRole/alterRole, in order. */
+  /** A read grant's view owner (NOLOGIN): created when missing, its attributes reset when not. */
+  viewOwner?: { role: string; createRole: string; alterRole: string };
+  /** Runs after the roles, in order. */
   statements: string[];
+  /** Asks what the grantee's role may still do that it must not; hardeningViolations reads the row. */
+  hardeningCheck: { text: string; values: string[]; write: boolean };
 }
 
 export const defaultViewName = "data";
@@ -85,22 +97,106 @@ export function grantNames(key: string): GrantNames {
   return { role: name, schema: name };
 }
 
-/** Checks a query Resource's SQL is one statement; the view makes it read-only, this keeps it single. */
+/**
+ * The NOLOGIN role owning a read grant's view: the view reads with its rights, which are SELECT on
+ * the Resource's table (or the allowed schemas' tables, for a query) and nothing else.
+ */
+export function viewOwnerRole(names: GrantNames): string {
+  if (!names.role.startsWith(namePrefix)) throw new Error(`grant role ${JSON.stringify(names.role)} was not made by grantNames`);
+  return `archipel_v_${names.role.slice(namePrefix.length)}`;
+}
+
+/** The field a query Resource's SQL is refused under. */
+export const queryField = "spec.data.postgres.query";
+const schemasField = "Provider spec.data.postgres.schemas";
+
+/** Checks a query Resource's SQL (sqlCheck.checkSelectQuery) and returns the statement without its final ';'. */
 export function checkViewQuery(sql: string): string {
-  const trimmed = sql.trim().replace(/;\s*$/, "").trim();
-  if (trimmed.length === 0) throw new Error("spec.postgres.query is empty: give one SELECT statement");
-  // A ';' inside a string literal is refused too: simpler to explain than a partial SQL parser.
-  if (trimmed.includes(";")) throw new Error("spec.postgres.query must be a single SELECT statement without ';'");
-  if (!/^(select|with|values|table)\b/i.test(trimmed.replace(/^\(+\s*/, ""))) {
-    throw new Error("spec.postgres.query must start with SELECT, WITH, VALUES or TABLE");
-  }
-  return trimmed;
+  return checkSelectQuery(sql, queryField);
 }
 
 function viewBody(source: ReadSource): string {
   if (source.kind === "query") return checkViewQuery(source.sql);
   const columns = source.columns?.length ? source.columns.map(quoteIdent).join(", ") : "*";
   return `SELECT ${columns} FROM ${quoteQualified(source.schema, source.table)}`;
+}
+
+/** What the view owner may read: the table alone, or (a query) every table and view of the allowed schemas. */
+function viewOwnerReads(source: ReadSource, allowed: readonly string[], owner: string): string[] {
+  const o = quoteIdent(owner);
+  if (source.kind === "table") {
+    checkReadSchema(source.schema, allowed, "spec.data.postgres.table.schema");
+    return [`GRANT USAGE ON SCHEMA ${quoteIdent(source.schema)} TO ${o}`, `GRANT SELECT ON TABLE ${quoteQualified(source.schema, source.table)} TO ${o}`];
+  }
+  return allowed.flatMap((schema) => [`GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${o}`, `GRANT SELECT ON ALL TABLES IN SCHEMA ${quoteIdent(schema)} TO ${o}`]);
+}
+
+// Literal-free DO block (names are quoted by format('%I')): PUBLIC's TEMPORARY on this database,
+// CREATE on schema public (PUBLIC's before PostgreSQL 15) and CONNECT on every other database
+// that accepts connections reach every role, grant roles included, and cannot be revoked per
+// role. Only what PUBLIC still holds is revoked, so a converged server sees no catalog write.
+const revokePublicDefaults = `DO $archipel$
+DECLARE other name;
+BEGIN
+  IF has_database_privilege('public', current_database(), 'TEMPORARY') THEN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  END IF;
+  IF to_regnamespace('public') IS NOT NULL AND has_schema_privilege('public', 'public', 'CREATE') THEN
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+  END IF;
+  FOR other IN SELECT datname FROM pg_database WHERE datname <> current_database() AND datallowconn AND has_database_privilege('public', oid, 'CONNECT') LOOP
+    EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', other);
+  END LOOP;
+END
+$archipel$`;
+
+/** Statements every grant runs after its role exists: PUBLIC's defaults revoked, CONNECT to this database only. */
+function hardeningStatements(database: string, role: string): string[] {
+  return [revokePublicDefaults, `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`];
+}
+
+/** One row: what the role may still do beyond its grant (an empty answer everywhere is the goal). */
+function hardeningCheck(role: string, schema: string, write: boolean): GrantPlan["hardeningCheck"] {
+  return {
+    write,
+    text:
+      "SELECT has_database_privilege($1, current_database(), 'TEMPORARY') AS temporary, " +
+      "has_database_privilege($1, current_database(), 'CREATE') AS create_database, " +
+      "coalesce(has_schema_privilege($1, to_regnamespace('public'), 'CREATE'), false) AS create_public, " +
+      "has_schema_privilege($1, $2, 'CREATE') AS create_own_schema, " +
+      "r.rolsuper OR r.rolcreatedb OR r.rolcreaterole OR r.rolreplication OR r.rolbypassrls OR r.rolinherit AS attributes, " +
+      "r.rolconnlimit < 0 AS unlimited_connections, " +
+      "ARRAY(SELECT datname::text FROM pg_database WHERE datname <> current_database() AND datallowconn AND has_database_privilege($1, oid, 'CONNECT') ORDER BY 1) AS other_databases " +
+      "FROM pg_roles r WHERE r.rolname = $1",
+    values: [role, schema],
+  };
+}
+
+export interface HardeningRow {
+  temporary: boolean;
+  create_database: boolean;
+  create_public: boolean;
+  create_own_schema: boolean;
+  attributes: boolean;
+  unlimited_connections: boolean;
+  other_databases: string[];
+}
+
+const hardeningFlags: ReadonlyArray<[keyof Omit<HardeningRow, "other_databases">, string]> = [
+  ["temporary", "TEMPORARY on the database"],
+  ["create_database", "CREATE on the database"],
+  ["create_public", "CREATE on schema public"],
+  ["create_own_schema", "CREATE on its view's schema"],
+  ["attributes", "a role attribute (SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS or INHERIT)"],
+  ["unlimited_connections", "no connection limit"],
+];
+
+/** What the grantee's role may still do that a grant must not give (empty: hardened); CREATE on its schema is a storage grant's purpose. */
+export function hardeningViolations(row: HardeningRow | undefined, write = false): string[] {
+  if (!row) return ["the role does not exist"];
+  const found = hardeningFlags.filter(([flag]) => row[flag] && !(write && flag === "create_own_schema")).map(([, what]) => what);
+  if (row.other_databases.length > 0) found.push(`CONNECT on ${row.other_databases.length} other database(s)`);
+  return found;
 }
 
 function roleAttributes(opts: RoleOptions): string {
@@ -116,6 +212,8 @@ function roleAttributes(opts: RoleOptions): string {
   );
 }
 
+const viewOwnerAttributes = "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS";
+
 function roleStatements(role: string, opts: RoleOptions): Pick<GrantPlan, "createRole" | "alterRole"> {
   const attributes = roleAttributes(opts);
   return {
@@ -127,39 +225,50 @@ function roleStatements(role: string, opts: RoleOptions): Pick<GrantPlan, "creat
 /** A role that can SELECT one view over `source`, and nothing else in the database. */
 export function readGrantPlan(spec: ReadGrantSpec): GrantPlan {
   const { role, schema } = spec.names;
+  const allowed = allowedReadSchemas(spec.allowedSchemas, schemasField);
+  const owner = viewOwnerRole(spec.names);
   const view = { schema, name: spec.viewName ?? defaultViewName };
   const r = quoteIdent(role);
+  const o = quoteIdent(owner);
   const s = quoteIdent(schema);
   const v = quoteQualified(view.schema, view.name);
+  const body = viewBody(spec.source);
   return {
     names: spec.names,
     view,
     ...roleStatements(role, spec),
+    viewOwner: { role: owner, createRole: `CREATE ROLE ${o} ${viewOwnerAttributes}`, alterRole: `ALTER ROLE ${o} WITH ${viewOwnerAttributes}` },
     statements: [
-      // Start from nothing: whatever was granted to this role since (by hand, by an older
-      // version of the grant) is revoked, then exactly the minimum is granted again.
+      // Start from nothing: whatever was granted to these roles since (by hand, by an older
+      // version of the grant) is revoked, the owner's view dropped, then exactly the minimum is
+      // granted again.
       `DROP OWNED BY ${r}`,
-      `GRANT CONNECT ON DATABASE ${quoteIdent(spec.database)} TO ${r}`,
+      `DROP OWNED BY ${o}`,
+      ...hardeningStatements(spec.database, role),
       `CREATE SCHEMA IF NOT EXISTS ${s}`,
       `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`,
       `GRANT USAGE ON SCHEMA ${s} TO ${r}`,
+      ...viewOwnerReads(spec.source, allowed, owner),
       // Dropped and created, not replaced: CREATE OR REPLACE refuses a changed column list.
       `DROP VIEW IF EXISTS ${v}`,
-      // The view runs with its owner's (the provider's) rights on the base table; the grantee
-      // has no privilege on the table itself.
-      `CREATE VIEW ${v} AS ${viewBody(spec.source)}`,
+      // Unqualified names in a query resolve in the allowed schemas (and pg_catalog) only.
+      `SET LOCAL search_path TO ${allowed.map(quoteIdent).join(", ")}`,
+      `CREATE VIEW ${v} AS ${body}`,
+      // The view runs with its owner's rights on what it reads; the grantee has none of its own.
+      `ALTER VIEW ${v} OWNER TO ${o}`,
       `REVOKE ALL ON TABLE ${v} FROM PUBLIC`,
       `GRANT SELECT ON TABLE ${v} TO ${r}`,
       `ALTER ROLE ${r} SET search_path TO ${s}`,
       // Defence in depth only (a session can SET it back): the privileges above are what forbid writes.
       `ALTER ROLE ${r} SET default_transaction_read_only TO on`,
     ],
+    hardeningCheck: hardeningCheck(role, schema, false),
   };
 }
 
 /** Schemas no grant may write into. */
 export function checkStorageSchema(schema: string): string {
-  if (schema === "information_schema" || schema.startsWith("pg_")) {
+  if (isSystemSchema(schema)) {
     throw new Error(`spec.storage.postgres.schema ${JSON.stringify(schema)} is a system schema: choose another`);
   }
   return schema;
@@ -175,13 +284,14 @@ export function storageGrantPlan(spec: StorageGrantSpec): GrantPlan {
     names: spec.names,
     ...roleStatements(role, spec),
     statements: [
-      `GRANT CONNECT ON DATABASE ${quoteIdent(spec.database)} TO ${r}`,
+      ...hardeningStatements(spec.database, role),
       // Owned by the provider, not the grantee: the grantee cannot drop the schema or open it to others.
       `CREATE SCHEMA IF NOT EXISTS ${s}`,
       ...(spec.sharedSchema ? [] : [`REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`]),
       `GRANT USAGE, CREATE ON SCHEMA ${s} TO ${r}`,
       `ALTER ROLE ${r} SET search_path TO ${s}`,
     ],
+    hardeningCheck: hardeningCheck(role, schema, true),
   };
 }
 
@@ -220,9 +330,24 @@ function revokePlan(names: GrantNames, opts: RevokeOptions): RevokePlan {
   };
 }
 
-/** Ends a read grant: role, view and the view's schema. */
+/** Drops a role if it exists, with its privileges (names from grantNames only: [a-z0-9_]). */
+function dropRoleIfExists(role: string): string {
+  if (!/^[a-z0-9_]+$/.test(role)) throw new Error(`unexpected role name ${JSON.stringify(role)}`);
+  return `DO $archipel$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
+    DROP OWNED BY ${quoteIdent(role)};
+    DROP ROLE ${quoteIdent(role)};
+  END IF;
+END
+$archipel$`;
+}
+
+/** Ends a read grant: role, view, the view's schema and the view's owner. */
 export function revokeReadGrantPlan(names: GrantNames): RevokePlan {
-  return revokePlan(names, { dropSchema: true, keepOwnedObjects: false });
+  const plan = revokePlan(names, { dropSchema: true, keepOwnedObjects: false });
+  const dropOwner = dropRoleIfExists(viewOwnerRole(names));
+  return { ...plan, whenRoleExists: [...plan.whenRoleExists, dropOwner], always: [...plan.always, dropOwner] };
 }
 
 /**
@@ -234,12 +359,3 @@ export function revokeStorageGrantPlan(names: GrantNames, opts: { sharedSchema?:
   return revokePlan(names, { dropSchema: removeData && !opts.sharedSchema, keepOwnedObjects: !removeData });
 }
 
-/**
- * One-time database hardening a provider may apply (opt-in: it changes what every role of that
- * database may do). PUBLIC's privileges reach every role and cannot be revoked per role, so a
- * grant role inherits them: on servers before PostgreSQL 15, CREATE on schema public (a write
- * path); on all, TEMPORARY tables.
- */
-export function hardenDatabaseStatements(database: string): string[] {
-  return [`REVOKE CREATE ON SCHEMA public FROM PUBLIC`, `REVOKE TEMPORARY ON DATABASE ${quoteIdent(database)} FROM PUBLIC`];
-}

@@ -23,6 +23,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { EgressPolicy } from "../../runtime/egress.ts";
 import { checkUrl, egressAgents } from "../../runtime/egressHttp.ts";
+import { s3BackendError } from "./s3Errors.ts";
 import { type S3Access, type S3GrantNames, s3PolicyDocument } from "./s3Grant.ts";
 
 /** How the provider reaches its S3 server as admin. */
@@ -37,6 +38,22 @@ export interface S3Admin {
   forcePathStyle?: boolean;
   /** The egress policy the endpoints are checked against (the manager always sets it). */
   egress?: EgressPolicy;
+  /** Bounds of every S3 and IAM request (default defaultS3Timeouts). */
+  timeouts?: S3Timeouts;
+}
+
+/** How long one S3 or IAM request may take to connect, and in all (the SDK retries a timed-out request up to twice). */
+export interface S3Timeouts {
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** A silent endpoint (accepts, never answers) must fail the grant pass, not hold a controller worker forever. */
+export const defaultS3Timeouts: S3Timeouts = { connectionTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+
+/** The SDK's node handler options: without throwOnRequestTimeout an expired request only logs a warning and goes on waiting. */
+function requestHandler(timeouts: S3Timeouts): { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true } {
+  return { connectionTimeout: timeouts.connectionTimeoutMs, requestTimeout: timeouts.requestTimeoutMs, throwOnRequestTimeout: true };
 }
 
 /** What the grantee gets (the reconciler puts it in the grant's Secret). */
@@ -49,30 +66,36 @@ export interface S3GrantCredentials {
   secretAccessKey: string;
 }
 
+/** An S3 client whose every request is bounded (defaultS3Timeouts; the caller may add an abortSignal per call). */
 export function s3ClientFor(
   endpoint: string,
   region: string,
   credentials: { accessKeyId: string; secretAccessKey: string },
   forcePathStyle = true,
 ): S3Client {
-  return new S3Client({ endpoint, region, credentials, forcePathStyle });
+  return adminS3({ endpoint, region, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, forcePathStyle });
 }
 
-/** Connections through the egress policy: the endpoint checked now, host names at each connect. */
-function egressHandler(admin: S3Admin, endpoint: string): { requestHandler?: ReturnType<typeof egressAgents> } {
-  if (!admin.egress) return {};
+/**
+ * Every request bounded in time, and connections through the egress policy: the endpoint
+ * checked now, host names at each connect.
+ */
+function handlerFor(admin: S3Admin, endpoint: string): ReturnType<typeof requestHandler> & Partial<ReturnType<typeof egressAgents>> {
+  const bounded = requestHandler(admin.timeouts ?? defaultS3Timeouts);
+  if (!admin.egress) return bounded;
   checkUrl(new URL(endpoint), "data", admin.egress);
-  return { requestHandler: egressAgents(admin.egress) };
+  return { ...bounded, ...egressAgents(admin.egress) };
 }
 
 function adminS3(admin: S3Admin): S3Client {
   const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
-  return new S3Client({ endpoint: admin.endpoint, region: admin.region, credentials, forcePathStyle: admin.forcePathStyle ?? true, ...egressHandler(admin, admin.endpoint) });
+  return new S3Client({ endpoint: admin.endpoint, region: admin.region, credentials, forcePathStyle: admin.forcePathStyle ?? true, requestHandler: handlerFor(admin, admin.endpoint) });
 }
 
 function adminIam(admin: S3Admin): IAMClient {
   const endpoint = admin.iamEndpoint ?? admin.endpoint;
-  return new IAMClient({ endpoint, region: admin.region, credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey }, ...egressHandler(admin, endpoint) });
+  const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+  return new IAMClient({ endpoint, region: admin.region, credentials, requestHandler: handlerFor(admin, endpoint) });
 }
 
 function errorName(err: unknown): string {
@@ -114,7 +137,7 @@ async function ensureUser(iam: IAMClient, user: string): Promise<void> {
  * Creates or converges the grant's user and policy, and its bucket when the grant owns it
  * (idempotent; issues no key). A bucket the grant does not own must exist: it is the provider's.
  */
-export async function applyS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
+async function convergeS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
   const document = JSON.stringify(s3PolicyDocument(names, access));
   const s3 = adminS3(admin);
   if (names.owned) await ensureBucket(s3, names.bucket);
@@ -132,7 +155,7 @@ async function deleteAccessKeys(iam: IAMClient, user: string): Promise<void> {
 }
 
 /** Replaces the user's access keys by a new one (first issue, or rotation) and returns it. */
-export async function issueS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
+async function replaceS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
   const iam = adminIam(admin);
   await deleteAccessKeys(iam, names.user);
   const created = await iam.send(new CreateAccessKeyCommand({ UserName: names.user }));
@@ -171,10 +194,7 @@ async function removeGrantData(s3: S3Client, names: S3GrantNames): Promise<void>
  * stays (pipeline results outlive the grant that wrote them) unless `removeData`, which only a
  * grant that owns its bucket or prefix may ask for.
  */
-export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
-  if (opts.removeData && !names.owned) {
-    throw new Error(`removeData: ${names.bucket}/${names.prefix} is shared by the Resource's grantees, not owned by this grant`);
-  }
+async function endS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean }): Promise<void> {
   const iam = adminIam(admin);
   try {
     await deleteAccessKeys(iam, names.user);
@@ -187,4 +207,37 @@ export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: {
     if (!isNoSuchEntity(err)) throw err;
   }
   if (opts.removeData) await removeGrantData(adminS3(admin), names);
+}
+
+/** Failures leave as a BackendError (s3Errors.ts): a reason and a message of ours, the server's text kept aside. */
+async function mapped<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw s3BackendError(err, what);
+  }
+}
+
+/**
+ * Creates or converges the grant's user and policy, and its bucket when the grant owns it
+ * (idempotent; issues no key). A bucket the grant does not own must exist: it is the provider's.
+ */
+export function applyS3Grant(admin: S3Admin, names: S3GrantNames, access: S3Access): Promise<void> {
+  return mapped("issuing the grant", () => convergeS3Grant(admin, names, access));
+}
+
+/** Replaces the user's access keys by a new one (first issue, or rotation) and returns it. */
+export function issueS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<S3GrantCredentials> {
+  return mapped("issuing the grant's key", () => replaceS3AccessKey(admin, names));
+}
+
+/**
+ * Ends a grant: its keys, policy and user are deleted, so the credentials stop working. The data
+ * stays unless `removeData`, which only a grant that owns its bucket or prefix may ask for.
+ */
+export async function revokeS3Grant(admin: S3Admin, names: S3GrantNames, opts: { removeData?: boolean } = {}): Promise<void> {
+  if (opts.removeData && !names.owned) {
+    throw new Error(`removeData: ${names.bucket}/${names.prefix} is shared by the Resource's grantees, not owned by this grant`);
+  }
+  return mapped("revoking the grant", () => endS3Grant(admin, names, opts));
 }

@@ -2,6 +2,7 @@
 // credentials to do, asserted through PostgreSQL's error codes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import pg from "pg";
 import {
   type GrantCredentials,
@@ -17,12 +18,12 @@ import {
   type GrantNames,
   type ReadSource,
   grantNames,
-  hardenDatabaseStatements,
   readGrantPlan,
   revokeReadGrantPlan,
   revokeStorageGrantPlan,
   storageGrantPlan,
 } from "../../../operators/catalog/backends/postgresGrant.ts";
+import { BackendError, BackendReason } from "../../../operators/catalog/backends/postgresErrors.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 
 const insufficientPrivilege = "42501";
@@ -31,9 +32,11 @@ const wrongObjectType = "42809";
 const syntaxError = "42601";
 const adminShutdown = "57P01";
 
+/** The SQLSTATE of a server error (the grantee's client) or of a BackendError (the executor's, which maps it). */
 function rejectsWithCode(code: string): (err: unknown) => boolean {
   return (err: unknown) => {
-    assert.equal((err as { code?: string }).code, code, `expected SQLSTATE ${code}, got: ${String(err)}`);
+    const e = err as { code?: string; sqlstate?: string };
+    assert.equal(e instanceof BackendError ? e.sqlstate : e.code, code, `expected SQLSTATE ${code}, got: ${String(err)}`);
     return true;
   };
 }
@@ -192,17 +195,126 @@ describe("PostgreSQL grants (real server)", function () {
     });
   });
 
-  it("hardening the database takes away PUBLIC's temporary tables from grant roles", async () => {
-    const { creds } = await grantRead("ns/temp-tables", { kind: "table", schema: "public", table: "orders" });
-    await withGrantee(creds, async (c) => {
-      await c.query("SET default_transaction_read_only = off");
-      await c.query("CREATE TEMPORARY TABLE scratch (x int)"); // through PUBLIC's TEMPORARY privilege
-    });
-    for (const statement of hardenDatabaseStatements(database)) await adminClient.query(statement);
+  it("a grant alone leaves its role no TEMPORARY, no CREATE on public or the database, no CONNECT to other databases", async () => {
+    // What PUBLIC holds on a fresh server (and CREATE on public, as before PostgreSQL 15).
+    await adminClient.query("GRANT CREATE ON SCHEMA public TO PUBLIC");
+    await adminClient.query(`GRANT TEMPORARY ON DATABASE ${database} TO PUBLIC`);
+    await adminClient.query("GRANT CONNECT ON DATABASE postgres TO PUBLIC");
+    const { names, creds } = await grantRead("ns/hardened", { kind: "table", schema: "public", table: "orders" });
     await withGrantee(creds, async (c) => {
       await c.query("SET default_transaction_read_only = off");
       await assert.rejects(c.query("CREATE TEMPORARY TABLE scratch (x int)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("CREATE TABLE public.mine (x int)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("CREATE SCHEMA mine"), rejectsWithCode(insufficientPrivilege));
+      assert.equal((await c.query("SELECT count(*)::int AS n FROM data")).rows[0].n, 3, "the grant itself works");
     });
+    await assert.rejects(connect({ ...creds, database: "postgres" }), rejectsWithCode(insufficientPrivilege));
+    await assert.rejects(connect({ ...creds, database: "template1" }), rejectsWithCode(insufficientPrivilege));
+    const role = await adminClient.query(
+      "SELECT rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = $1",
+      [names.role],
+    );
+    assert.deepEqual(role.rows[0], { rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolinherit: false, rolreplication: false, rolbypassrls: false, rolconnlimit: 10 });
+  });
+
+  it("a storage grant's role is hardened the same way: its schema only", async () => {
+    const names = grantNames("ns/storage-hardened");
+    const { password, verifier } = newGrantPassword();
+    await applyGrantPlan(admin, storageGrantPlan({ names, database, passwordVerifier: verifier }));
+    const creds = grantCredentials({ host: server.host, port: server.port, database }, names, password);
+    await withGrantee(creds, async (c) => {
+      await c.query("CREATE TABLE mine (x int)");
+      await assert.rejects(c.query("CREATE TEMPORARY TABLE scratch (x int)"), rejectsWithCode(insufficientPrivilege));
+      await assert.rejects(c.query("CREATE TABLE public.mine (x int)"), rejectsWithCode(insufficientPrivilege));
+    });
+    await assert.rejects(connect({ ...creds, database: "postgres" }), rejectsWithCode(insufficientPrivilege));
+    await applyRevokePlan(admin, revokeStorageGrantPlan(names, { removeData: true }));
+  });
+
+  it("a read grant refuses system schemas and schemas the Provider does not declare, before touching the database", async () => {
+    const names = grantNames("ns/system");
+    const base = { names, database, passwordVerifier: newGrantPassword().verifier };
+    assert.throws(() => readGrantPlan({ ...base, source: { kind: "table", schema: "pg_catalog", table: "pg_authid" } }), /spec\.data\.postgres\.table\.schema: "pg_catalog" is a system schema/);
+    assert.throws(() => readGrantPlan({ ...base, source: { kind: "table", schema: "information_schema", table: "tables" } }), /system schema/);
+    assert.throws(() => readGrantPlan({ ...base, source: { kind: "table", schema: "hr", table: "salaries" } }), /not one the Provider allows/);
+    assert.throws(() => readGrantPlan({ ...base, source: { kind: "query", sql: "SELECT rolname, rolpassword FROM pg_authid" } }), /spec\.data\.postgres\.query: names "pg_authid"/);
+    assert.throws(() => readGrantPlan({ ...base, source: { kind: "query", sql: "SELECT * FROM orders -- all of them" } }), /must not contain comments/);
+    assert.equal(await roleExists(admin, names.role), false);
+  });
+
+  it("a query's view reads with its owner's rights, the allowed schemas only: not another schema", async () => {
+    await adminClient.query("CREATE SCHEMA IF NOT EXISTS hr; CREATE TABLE IF NOT EXISTS hr.salaries (name text, amount int); INSERT INTO hr.salaries VALUES ('ada', 100)");
+    // The text check passes (hr is an ordinary name); the database refuses, because the view's
+    // owner is a role of the grant that may read the Provider's schemas only, not the admin.
+    const other = await grantRead("ns/other-schema", { kind: "query", sql: "SELECT name, amount FROM hr.salaries" });
+    await withGrantee(other.creds, (c) => assert.rejects(c.query("SELECT * FROM data"), rejectsWithCode(insufficientPrivilege)));
+    // Declared by the Provider, the same schema is readable.
+    const names = grantNames("ns/hr-allowed");
+    const { password, verifier } = newGrantPassword();
+    const plan = readGrantPlan({ names, database, passwordVerifier: verifier, allowedSchemas: ["public", "hr"], source: { kind: "query", sql: "SELECT name, amount FROM hr.salaries" } });
+    await applyGrantPlan(admin, plan);
+    const creds = grantCredentials({ host: server.host, port: server.port, database }, names, password, plan.view?.name);
+    await withGrantee(creds, async (c) => assert.deepEqual((await c.query("SELECT * FROM data")).rows, [{ name: "ada", amount: 100 }]));
+  });
+
+  it("a failure reaches the caller as a reason and a message of ours, never the server's text", async () => {
+    const names = grantNames("ns/missing-table");
+    const plan = readGrantPlan({ names, database, passwordVerifier: newGrantPassword().verifier, source: { kind: "table", schema: "public", table: "nope_secret_table" } });
+    await assert.rejects(applyGrantPlan(admin, plan), (err: unknown) => {
+      assert.ok(err instanceof BackendError, String(err));
+      assert.equal(err.reason, BackendReason.BackendObjectMissing);
+      assert.equal(err.message, "issuing the grant: a table or view it names does not exist (SQLSTATE 42P01)");
+      assert.doesNotMatch(String(err.stack), /nope_secret_table/);
+      assert.match(err.detail, /nope_secret_table/, "the server's text is kept for a debug log");
+      return true;
+    });
+    await assert.rejects(applyGrantPlan({ ...admin, password: "wrong" }, readGrantPlan({ ...plan, names, database, passwordVerifier: newGrantPassword().verifier, source: { kind: "table", schema: "public", table: "orders" } })), (err: unknown) => {
+      assert.ok(err instanceof BackendError);
+      assert.equal(err.reason, BackendReason.BackendPermissionDenied);
+      assert.doesNotMatch(err.message, new RegExp(server.superuser));
+      return true;
+    });
+  });
+
+  it("a lock held on the view by the grantee's open transaction fails the grant pass fast with BackendTimeout", async () => {
+    const key = "ns/locked";
+    const { creds } = await grantRead(key, { kind: "table", schema: "public", table: "orders" });
+    const holder = await connect(creds);
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT count(*) FROM data"); // ACCESS SHARE on the view until the transaction ends
+      const plan = readGrantPlan({ names: grantNames(key), database, passwordVerifier: newGrantPassword().verifier, source: { kind: "table", schema: "public", table: "orders" } });
+      await assert.rejects(applyGrantPlan({ ...admin, lock_timeout: 200 }, plan), (err: unknown) => {
+        assert.ok(err instanceof BackendError, String(err));
+        assert.equal(err.reason, BackendReason.BackendTimeout);
+        assert.equal(err.sqlstate, "55P03");
+        return true;
+      });
+    } finally {
+      await holder.end().catch(() => undefined);
+    }
+    await grantRead(key, { kind: "table", schema: "public", table: "orders" }); // the lock gone, the next pass converges
+  });
+
+  it("a host that accepts the connection and never answers makes connect time out (BackendTimeout)", async () => {
+    const silent = net.createServer(() => undefined); // holds every socket open, says nothing
+    const sockets: net.Socket[] = [];
+    silent.on("connection", (s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const plan = readGrantPlan({ names: grantNames("ns/silent"), database, passwordVerifier: newGrantPassword().verifier, source: { kind: "table", schema: "public", table: "orders" } });
+      await assert.rejects(applyGrantPlan({ ...admin, host: "127.0.0.1", port, connectionTimeoutMillis: 300 }, plan), (err: unknown) => {
+        assert.ok(err instanceof BackendError, String(err));
+        assert.equal(err.reason, BackendReason.BackendTimeout);
+        return true;
+      });
+      await assert.rejects(roleExists({ ...admin, host: "127.0.0.1", port, connectionTimeoutMillis: 300 }, "x"), (err: unknown) => (err as BackendError).reason === BackendReason.BackendTimeout);
+      assert.ok(sockets.length >= 2, "the client did reach the silent listener");
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("an expired grant no longer authenticates (VALID UNTIL)", async () => {

@@ -111,7 +111,7 @@ describe("S3 grants (real SeaweedFS server)", function () {
 
     it("a grant on a bucket that does not exist fails instead of creating the provider's bucket", async () => {
       const names = s3GrantNames("team-d/missing", { kind: "exact", bucket: "no-such-bucket", prefix: "x/" });
-      await assert.rejects(applyS3Grant(admin, names, "read"), (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404);
+      await assert.rejects(applyS3Grant(admin, names, "read"), (err: unknown) => (err as { reason?: string }).reason === "BackendObjectMissing");
     });
   });
 
