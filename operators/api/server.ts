@@ -42,6 +42,20 @@ export function loggerOptions(level = "info"): FastifyServerOptions["logger"] {
   };
 }
 
+/** How long SIGTERM waits for in-flight requests and the caches to stop; config/manager/api.yaml's terminationGracePeriodSeconds exceeds it. */
+export const shutdownTimeoutMs = 15_000;
+
+/** Runs `close`, giving up after `ms`: true when it finished in time. */
+export async function closeWithin(close: () => Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([close().then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const Health = Type.Object({ status: Type.String() });
 
 function registerHealthRoutes(app: FastifyInstance, readiness: () => Promise<boolean>): void {
