@@ -52,6 +52,10 @@ test-unit: deps ## Unit tests (pure logic)
 test-integration: deps tools ## Integration tests against a real local control plane (one cluster)
 	mocha --config .mocharc.integration.json
 
+.PHONY: fuzz
+fuzz: deps tools ## OpenAPI fuzzing of the REST API (schemathesis, bounded and seeded) against a real local cluster and API
+	hack/fuzz
+
 .PHONY: test-e2e
 test-e2e: deps tools ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json

@@ -1,6 +1,6 @@
 // Builds the API server: health routes, the OpenAPI document, one error model, and the thin
 // per-kind views executed as the caller. `main.ts` runs it; tests start it in-process.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Type } from "typebox";
 import { callerKubeConfig, serverCluster } from "./caller.ts";
@@ -94,6 +94,8 @@ function registerOpenApiRoute(app: FastifyInstance, routes: DocumentedRoute[], o
         },
       },
       security: [{ kubernetesToken: [] }],
+      errorSchema: ErrorResponse,
+      signedPathPrefix,
     });
     return document;
   });
@@ -104,8 +106,34 @@ function callerClients(kubeConfig: KubeConfig): CallerClientFactory {
   return (token, kind) => kindClient(callerKubeConfig(cluster, token), kind);
 }
 
+/**
+ * Longest path parameter routed; longer ones get 414. Above the longest Kubernetes name (253),
+ * so a name too long for Kubernetes is a 400 naming the parameter, not a 414.
+ */
+export const maxPathParamLength = 1024;
+
+/** Routes under this prefix authenticate peers by request signature (documented as answering 401). */
+const signedPathPrefix = "/federation/";
+
+/** Errors Fastify raises before routing (bad URL encoding, a path parameter too long) → our error model. */
+export function frameworkError(err: { code?: string; message: string }): ApiError {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return new ApiError(414, "URITooLong", `a path parameter is longer than ${maxPathParamLength} characters: no name is that long`, { details: { in: "path" } });
+  }
+  if (err.code === "FST_ERR_BAD_URL") return new ApiError(400, "BadRequest", "the URL path is not valid percent-encoding", { details: { in: "path" } });
+  return toApiError(err);
+}
+
 export function buildServer(options: ApiServerOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, exposeHeadRoutes: false });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    exposeHeadRoutes: false,
+    maxParamLength: maxPathParamLength,
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const apiError = frameworkError(err);
+      void reply.code(apiError.status).send(apiError.toBody());
+    },
+  });
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API; serialising with them would silently drop fields they
   // do not list (fast-json-stringify), so responses are sent as they are.

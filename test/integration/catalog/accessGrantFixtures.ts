@@ -6,6 +6,7 @@ import type { AccessGrant, AccessGrantSpec } from "../../../operators/schema/acc
 import type { ProviderSpec } from "../../../operators/schema/provider.ts";
 import type { ResourceSpec } from "../../../operators/schema/resource.ts";
 import { eventually, freshNamespace, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { actingAs, systemNamespace } from "../../support/rbac.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
 
@@ -41,9 +42,10 @@ async function startGrantManager(cluster: TestCluster, namespace: string): Promi
     "operators/manager/main.ts",
     [
       "--controllers=provider,resource,access-grant",
-      "--lease-name=archipel-access-grant-it",
+      // As deployed: the Lease in the manager's own namespace (its RBAC allows no other).
+      `--lease-name=archipel-access-grant-it-${namespace}`,
       `--namespace=${namespace}`,
-      `--lease-namespace=${namespace}`,
+      `--lease-namespace=${systemNamespace}`,
       "--lease-duration=4s",
       "--renew-deadline=3s",
       "--retry-period=500ms",
@@ -51,7 +53,8 @@ async function startGrantManager(cluster: TestCluster, namespace: string): Promi
       `--metrics-port=${await freePort()}`,
       `--health-port=${healthPort}`,
     ],
-    { env: { KUBECONFIG: cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
+    // The manager runs as its ServiceAccount under config/rbac, never as the admin.
+    { env: { KUBECONFIG: (await actingAs(cluster, "archipel-manager")).kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
   );
   await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}; see ${proc.logFile}`);
