@@ -128,7 +128,7 @@ export function buildServer(options: ApiServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     exposeHeadRoutes: false,
-    maxParamLength: maxPathParamLength,
+    routerOptions: { maxParamLength: maxPathParamLength },
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       const apiError = frameworkError(err);
       void reply.code(apiError.status).send(apiError.toBody());

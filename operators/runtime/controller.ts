@@ -21,8 +21,9 @@ export interface ReconcileContext {
    * Aborted when this replica must stop reconciling: it lost the Lease, or it is shutting down.
    * A long reconcile checks it (or passes it to its I/O) and returns early; the Manager waits
    * for every reconcile to return before anyone, this replica included, can lead again.
+   * Always set by the Controller (optional only for reconcilers that tests call directly).
    */
-  signal?: AbortSignal; // always set by the Controller; optional for reconcilers called directly in tests
+  signal?: AbortSignal;
 }
 
 export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
