@@ -62,12 +62,12 @@ describe("api openapi", () => {
     assert.deepEqual(doc.paths["/shown"].get.security, []);
   });
 
-  it("knows the errors any route of a shape answers: 400 with input, 404/414 with path parameters, 401/403 when secured or signed", () => {
+  it("knows the errors any route of a shape answers: 414 always, 400 with input, 404 with path parameters, 401/403 when secured or signed", () => {
     const params = { type: "object", properties: { name: { type: "string" } } };
-    assert.deepEqual(frameworkStatuses({ url: "/healthz", schema: { security: [] } }), []);
-    assert.deepEqual(frameworkStatuses({ url: "/things", schema: {} }), [401, 403]);
+    assert.deepEqual(frameworkStatuses({ url: "/healthz", schema: { security: [] } }), [414]);
+    assert.deepEqual(frameworkStatuses({ url: "/things", schema: {} }), [401, 403, 414]);
     assert.deepEqual(frameworkStatuses({ url: "/things/:name", schema: { params } }), [400, 401, 403, 404, 414]);
-    assert.deepEqual(frameworkStatuses({ url: "/federation/v1/things", schema: { security: [], body: {} } }, "/federation/"), [400, 401]);
+    assert.deepEqual(frameworkStatuses({ url: "/federation/v1/things", schema: { security: [], body: {} } }, "/federation/"), [400, 401, 414]);
   });
 
   it("documents those errors with the error schema unless the route documents the status (or its range) itself", () => {

@@ -47,12 +47,12 @@ const errorDescriptions: Record<number, string> = {
   401: "no valid credentials",
   403: "the caller may not do this",
   404: "what the path names does not exist",
-  414: "a path parameter is longer than any name can be",
+  414: "the URI is too long (a path parameter longer than any name, or too many or too long parameters)",
 };
 
 /**
  * The error statuses any route of this shape answers, whatever its handler does: 400 from request
- * validation, 404 and 414 for what its path names, 401/403 when it needs credentials (a token, or
+ * validation, 414 for a URI too long, 404 for what its path names, 401/403 when it needs credentials (a token, or
  * a signature under `signedPathPrefix`). The document lists them so clients (and the fuzzing run)
  * can rely on "every status is documented".
  */
@@ -60,7 +60,8 @@ export function frameworkStatuses(route: { url: string; schema: RouteSchema }, s
   const s = route.schema;
   const statuses = new Set<number>();
   if (s.params !== undefined || s.querystring !== undefined || s.body !== undefined) statuses.add(400);
-  if (/:[A-Za-z0-9_]+/.test(route.url)) [404, 414].forEach((c) => statuses.add(c));
+  statuses.add(414); // any URI can be too long
+  if (/:[A-Za-z0-9_]+/.test(route.url)) statuses.add(404);
   if (s.security === undefined || s.security.length > 0) [401, 403].forEach((c) => statuses.add(c));
   if (signedPathPrefix !== undefined && route.url.startsWith(signedPathPrefix)) statuses.add(401);
   return [...statuses].sort((a, b) => a - b);

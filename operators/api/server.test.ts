@@ -180,4 +180,14 @@ describe("api server (in-process, no cluster)", () => {
     for (const status of ["200", "400", "401", "403", "404", "414"]) assert.ok(read.responses[status], `GET documents ${status}`);
     assert.deepEqual(read.responses["414"].content["application/json"].schema, { $ref: "#/components/schemas/Error" });
   });
+
+  it("answers a request line beyond Node's header limit with 414, other header overflows with 431, in the error model", async () => {
+    const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    const longQuery = await fetch(`${url}${ns}?continue=${"x".repeat(20_000)}`, { headers: auth });
+    assert.equal(longQuery.status, 414);
+    assert.equal(((await longQuery.json()) as { error: { code: string } }).error.code, "URITooLong");
+    const bigHeader = await fetch(`${url}${ns}`, { headers: { ...auth, "x-padding": "y".repeat(20_000) } });
+    assert.equal(bigHeader.status, 431);
+    assert.equal(((await bigHeader.json()) as { error: { code: string } }).error.code, "RequestHeaderFieldsTooLarge");
+  });
 });

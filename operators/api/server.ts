@@ -1,5 +1,7 @@
 // Builds the API server: health routes, the OpenAPI document, one error model, and the thin
 // per-kind views executed as the caller. `main.ts` runs it; tests start it in-process.
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Type } from "typebox";
@@ -124,11 +126,41 @@ export function frameworkError(err: { code?: string; message: string }): ApiErro
   return toApiError(err);
 }
 
+/** Requests whose line (method, URI, version) exceeds this, or Node's header limit with it, get 414. */
+export const maxRequestLineBytes = 8192;
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request → our error model: a request
+ * whose header section overflows Node's limit is a 414 when its request line is what is too long
+ * (a long URI), a 431 otherwise; a timeout 408; anything else a 400.
+ */
+export function httpParseError(err: { code?: string; rawPacket?: unknown }): ApiError {
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return new ApiError(408, "RequestTimeout", "the request was not received in time");
+  if (err.code !== "HPE_HEADER_OVERFLOW") return new ApiError(400, "BadRequest", "the request is not valid HTTP/1.1");
+  const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString("latin1") : "";
+  const lineEnd = packet.indexOf("\r\n");
+  if (lineEnd < 0 || lineEnd > maxRequestLineBytes) {
+    return new ApiError(414, "URITooLong", `the request URI is too long (the request line may take ${maxRequestLineBytes} bytes); send fewer or shorter parameters`);
+  }
+  return new ApiError(431, "RequestHeaderFieldsTooLarge", "the request headers are too large");
+}
+
+function onClientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  if (socket.writable) {
+    const e = httpParseError(err);
+    const body = JSON.stringify(e.toBody());
+    socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ""}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
 export function buildServer(options: ApiServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: maxPathParamLength },
+    clientErrorHandler: onClientError,
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       const apiError = frameworkError(err);
       void reply.code(apiError.status).send(apiError.toBody());
