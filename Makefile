@@ -69,7 +69,7 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 	hack/conformance -j2
 
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration test-e2e ## Everything CI runs
+test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e ## Everything CI runs
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000
