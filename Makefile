@@ -56,6 +56,10 @@ test-unit: deps ## Unit tests (pure logic)
 test-integration: deps tools ## Integration tests against a real local control plane (one cluster)
 	mocha --config .mocharc.integration.json
 
+.PHONY: fuzz
+fuzz: deps tools ## OpenAPI fuzzing of the REST API (schemathesis, bounded and seeded) against a real local cluster and API
+	hack/fuzz
+
 .PHONY: test-e2e
 test-e2e: deps tools ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json
@@ -81,7 +85,7 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 	hack/conformance -j2
 
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration test-e2e ## Everything CI runs
+test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e ## Everything CI runs
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ApiError, dottedPath, fromKubernetes, fromSchemaViolations, toApiError, violationField } from "./errors.ts";
+import { ApiError, dottedPath, fromKubernetes, fromSchemaViolations, resourceVersionError, toApiError, violationField } from "./errors.ts";
 
 describe("api errors", () => {
   describe("dottedPath", () => {
@@ -134,5 +134,14 @@ describe("api errors", () => {
       assert.equal(e.status, 500);
       assert.doesNotMatch(JSON.stringify(e.toBody()), /secret-token-123/);
     });
+  });
+
+  it("takes only an API server's resourceVersions (decimal counters) back, naming the field otherwise", () => {
+    assert.equal(resourceVersionError(undefined, "metadata.resourceVersion", "body"), undefined);
+    assert.equal(resourceVersionError("12345", "metadata.resourceVersion", "body"), undefined);
+    for (const garbage of ["", "abc", "-1", "1.5", " 1", "1".repeat(20)]) {
+      const e = resourceVersionError(garbage, "resourceVersion", "query");
+      assert.deepEqual([e?.status, e?.field, e?.details?.in], [400, "resourceVersion", "query"], JSON.stringify(garbage));
+    }
   });
 });

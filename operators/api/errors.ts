@@ -119,6 +119,21 @@ export function fromSchemaViolations(part: RequestPart, violations: readonly Sch
 }
 
 // ---------------------------------------------------------------------------------------------
+// resourceVersion sent back by a client
+
+/**
+ * resourceVersions are opaque to clients, but the only ones a Kubernetes API server hands out
+ * are decimal counters, and it answers anything else in an update with a 500 (it fails to parse
+ * it). So what is not one is the caller's mistake: a 400 naming the field, never a 502.
+ */
+export const resourceVersionPattern = "^[0-9]{1,19}$";
+
+export function resourceVersionError(value: string | undefined, field: string, where: "body" | "query"): ApiError | undefined {
+  if (value === undefined || new RegExp(resourceVersionPattern).test(value)) return undefined;
+  return new ApiError(400, "BadRequest", `${field}: "${value.slice(0, 40)}" is not a resourceVersion; send back the one you read from the object`, { field, details: { in: where } });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Kubernetes Status responses (metav1.Status)
 
 /** The parts of a metav1.Status this mapping reads. */

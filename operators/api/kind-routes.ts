@@ -5,7 +5,7 @@ import { Type, type TSchema } from "typebox";
 import { bearerToken } from "./caller.ts";
 import type { KindClient, ListQuery } from "./kind-client.ts";
 import { ErrorResponse, kindSchemas, NamespaceName, ObjectName } from "./kind-schemas.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, resourceVersionError, resourceVersionPattern } from "./errors.ts";
 import { isDeletedStatus, newObject, replacedObject, toListView, toObjectView, type ApiKind, type CreateRequest, type ReplaceRequest } from "./view.ts";
 
 /** Builds a client of `kind` that authenticates to Kubernetes with `token` only. */
@@ -30,7 +30,7 @@ const ListQuerystring = Type.Object(
 );
 
 const DeleteQuerystring = Type.Object(
-  { resourceVersion: Type.Optional(Type.String({ minLength: 1, description: "delete only if unchanged (409 otherwise)" })) },
+  { resourceVersion: Type.Optional(Type.String({ pattern: resourceVersionPattern, description: "delete only if unchanged (409 otherwise)" })) },
   { additionalProperties: false },
 );
 
@@ -44,6 +44,11 @@ function paramsSchemas(kind: ApiKind): { collection: TSchema | undefined; item: 
   const collection = namespaced ? Type.Object({ namespace: NamespaceName }) : undefined;
   const item = namespaced ? Type.Object({ namespace: NamespaceName, name: ObjectName }) : Type.Object({ name: ObjectName });
   return { collection, item };
+}
+
+function checkResourceVersion(body: ReplaceRequest): void {
+  const error = resourceVersionError(body.metadata.resourceVersion, "metadata.resourceVersion", "body");
+  if (error) throw error;
 }
 
 function checkNameMatches(path: string, body: ReplaceRequest): void {
@@ -91,7 +96,7 @@ export function registerKindRoutes(app: FastifyInstance, kind: ApiKind, clientFo
       summary: `Read one ${kind.singular}`,
       tags,
       params: params.item,
-      response: { 200: schemas.object, ...errorResponses(401, 403, 404) },
+      response: { 200: schemas.object, ...errorResponses(400, 401, 403, 404) },
     },
     handler: async (request) => {
       const { namespace, name } = request.params as ObjectParams;
@@ -107,7 +112,8 @@ export function registerKindRoutes(app: FastifyInstance, kind: ApiKind, clientFo
       tags,
       ...(params.collection ? { params: params.collection } : {}),
       body: schemas.createBody,
-      response: { 201: schemas.object, ...errorResponses(400, 401, 403, 409, 422) },
+      // 404: the namespace does not exist.
+      response: { 201: schemas.object, ...errorResponses(400, 401, 403, 404, 409, 422) },
     },
     handler: async (request, reply) => {
       const { namespace } = request.params as { namespace?: string };
@@ -130,6 +136,7 @@ export function registerKindRoutes(app: FastifyInstance, kind: ApiKind, clientFo
       const { namespace, name } = request.params as ObjectParams;
       const body = request.body as ReplaceRequest;
       checkNameMatches(name, body);
+      checkResourceVersion(body);
       const kinds = client(request);
       const current = await kinds.get(namespace, name);
       return toObjectView(kind, await kinds.replace(namespace, name, replacedObject(current, body)));
@@ -147,7 +154,7 @@ export function registerKindRoutes(app: FastifyInstance, kind: ApiKind, clientFo
       response: {
         202: schemas.object,
         204: { description: "deleted" },
-        ...errorResponses(401, 403, 404, 409),
+        ...errorResponses(400, 401, 403, 404, 409),
       },
     },
     handler: async (request, reply) => {

@@ -19,7 +19,7 @@ import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { peerFinder } from "./federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
-import { buildServer, loggerOptions } from "./server.ts";
+import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
 /** Every kind the API serves; a new one is one line here. */
@@ -110,8 +110,11 @@ async function main(): Promise<void> {
   });
   const shutdown = (signal: string): void => {
     app.log.info({ signal }, "shutting down");
-    Promise.all([app.close(), catalog.stop()]).then(
-      () => process.exit(0),
+    closeWithin(() => Promise.all([app.close(), catalog.stop()]), shutdownTimeoutMs).then(
+      (finished) => {
+        if (!finished) app.log.warn({ shutdownTimeoutMs }, "requests still running after the shutdown timeout: exiting");
+        process.exit(finished ? 0 : 1);
+      },
       (err: unknown) => {
         app.log.error({ err }, "shutdown failed");
         process.exit(1);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildOpenApiDocument, openApiPath, type DocumentedRoute } from "./openapi.ts";
+import { buildOpenApiDocument, frameworkStatuses, openApiPath, type DocumentedRoute } from "./openapi.ts";
 
 const Thing = { type: "object", properties: { size: { type: "integer" } }, required: ["size"] };
 const ThingList = { type: "object", properties: { items: { type: "array", items: Thing } } };
@@ -60,5 +60,43 @@ describe("api openapi", () => {
     assert.deepEqual(Object.keys(doc.paths), ["/shown"]);
     assert.deepEqual(Object.keys(doc.paths["/shown"]), ["get"]);
     assert.deepEqual(doc.paths["/shown"].get.security, []);
+  });
+
+  it("knows the errors any route of a shape answers: 414 always, 400 with input, 404 with path parameters, 401/403 when secured or signed", () => {
+    const params = { type: "object", properties: { name: { type: "string" } } };
+    assert.deepEqual(frameworkStatuses({ url: "/healthz", schema: { security: [] } }), [414]);
+    assert.deepEqual(frameworkStatuses({ url: "/things", schema: {} }), [401, 403, 414]);
+    assert.deepEqual(frameworkStatuses({ url: "/things/:name", schema: { params } }), [400, 401, 403, 404, 414]);
+    assert.deepEqual(frameworkStatuses({ url: "/federation/v1/things", schema: { security: [], body: {} } }, "/federation/"), [400, 401, 414]);
+  });
+
+  it("documents those errors with the error schema unless the route documents the status (or its range) itself", () => {
+    const Err = { type: "object", properties: { error: { type: "object" } } };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads deep into the document
+    const doc: Record<string, any> = buildOpenApiDocument({
+      title: "t",
+      version: "1",
+      routes: [{ method: "GET", url: "/things/:name", schema: { params: { type: "object", properties: { name: { type: "string" } } }, response: { 200: Thing, 404: { type: "object", description: "no such thing" }, "4xx": Err } } }],
+      namedSchemas: { Thing, Err },
+      securitySchemes: {},
+      security: [],
+      errorSchema: Err,
+    });
+    const responses = doc.paths["/things/{name}"].get.responses as Record<string, { description: string; content?: unknown }>;
+    assert.deepEqual(Object.keys(responses), ["200", "404", "4XX"], "a 4xx range covers the framework's 4xx errors");
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads deep into the document
+    const narrow: Record<string, any> = buildOpenApiDocument({
+      title: "t",
+      version: "1",
+      routes: [{ method: "GET", url: "/things/:name", schema: { params: { type: "object", properties: { name: { type: "string" } } }, response: { 200: Thing, 404: { type: "object", description: "no such thing" } } } }],
+      namedSchemas: { Thing, Err },
+      securitySchemes: {},
+      security: [],
+      errorSchema: Err,
+    });
+    const narrowResponses = narrow.paths["/things/{name}"].get.responses as Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
+    assert.deepEqual(Object.keys(narrowResponses), ["200", "400", "404", "414"], "security [] needs no 401/403");
+    assert.equal(narrowResponses["404"]?.description, "no such thing", "the route's own description wins");
+    assert.deepEqual(narrowResponses["414"]?.content?.["application/json"]?.schema, { $ref: "#/components/schemas/Err" });
   });
 });

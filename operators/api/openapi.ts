@@ -36,6 +36,35 @@ export interface OpenApiInput {
   securitySchemes: Record<string, unknown>;
   /** Applied to every operation that does not set its own `security`. */
   security: Record<string, string[]>[];
+  /** The error body; with it every operation also documents the errors any route of its shape answers (frameworkStatuses). */
+  errorSchema?: unknown;
+  /** Routes under this prefix authenticate with a request signature, not `security`: they answer 401 too. */
+  signedPathPrefix?: string;
+}
+
+const errorDescriptions: Record<number, string> = {
+  400: "the request does not match this operation's schema (the body names the field)",
+  401: "no valid credentials",
+  403: "the caller may not do this",
+  404: "what the path names does not exist",
+  414: "the URI is too long (a path parameter longer than any name, or too many or too long parameters)",
+};
+
+/**
+ * The error statuses any route of this shape answers, whatever its handler does: 400 from request
+ * validation, 414 for a URI too long, 404 for what its path names, 401/403 when it needs credentials (a token, or
+ * a signature under `signedPathPrefix`). The document lists them so clients (and the fuzzing run)
+ * can rely on "every status is documented".
+ */
+export function frameworkStatuses(route: { url: string; schema: RouteSchema }, signedPathPrefix?: string): number[] {
+  const s = route.schema;
+  const statuses = new Set<number>();
+  if (s.params !== undefined || s.querystring !== undefined || s.body !== undefined) statuses.add(400);
+  statuses.add(414); // any URI can be too long
+  if (/:[A-Za-z0-9_]+/.test(route.url)) statuses.add(404);
+  if (s.security === undefined || s.security.length > 0) [401, 403].forEach((c) => statuses.add(c));
+  if (signedPathPrefix !== undefined && route.url.startsWith(signedPathPrefix)) statuses.add(401);
+  return [...statuses].sort((a, b) => a - b);
 }
 
 const httpMethods = new Set(["get", "put", "post", "delete", "patch", "options"]);
@@ -92,7 +121,19 @@ function responseOf(status: string, schema: unknown, namer: SchemaNamer): Json {
   return { description: text, content: { "application/json": { schema: namer.refer(schema) } } };
 }
 
-function operationOf(schema: RouteSchema, namer: SchemaNamer, defaultSecurity: OpenApiInput["security"]): Json {
+/** The framework errors a route does not document itself, with their descriptions. */
+function undocumentedFrameworkErrors(url: string, schema: RouteSchema, input: OpenApiInput): [string, string][] {
+  if (input.errorSchema === undefined) return [];
+  const documented = schema.response ?? {};
+  return frameworkStatuses({ url, schema: { ...schema, security: schema.security ?? input.security } }, input.signedPathPrefix)
+    .filter((status) => {
+      const range = `${String(status)[0]}xx`;
+      return [String(status), range, range.toUpperCase()].every((key) => documented[key] === undefined);
+    })
+    .map((status) => [String(status), errorDescriptions[status] ?? `HTTP ${status}`]);
+}
+
+function operationOf(url: string, schema: RouteSchema, namer: SchemaNamer, input: OpenApiInput): Json {
   const op: Json = {};
   for (const key of ["operationId", "summary", "description", "tags"] as const) {
     if (schema[key] !== undefined) op[key] = schema[key];
@@ -106,8 +147,12 @@ function operationOf(schema: RouteSchema, namer: SchemaNamer, defaultSecurity: O
     status.toUpperCase(), // Fastify's "4xx" is OpenAPI's "4XX"
     responseOf(status, s, namer),
   ]);
-  op.responses = Object.fromEntries(responses);
-  op.security = schema.security ?? defaultSecurity;
+  const frameworkErrors = undocumentedFrameworkErrors(url, schema, input).map(([status, description]) => [
+    status,
+    { description, content: { "application/json": { schema: namer.refer(input.errorSchema) } } },
+  ]);
+  op.responses = Object.fromEntries([...responses, ...frameworkErrors].sort(([a], [b]) => String(a).localeCompare(String(b))));
+  op.security = schema.security ?? input.security;
   return op;
 }
 
@@ -120,7 +165,7 @@ export function buildOpenApiDocument(input: OpenApiInput): Json {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => m.toLowerCase());
     for (const method of methods.filter((m) => httpMethods.has(m))) {
       const path = openApiPath(route.url);
-      paths[path] = { ...paths[path], [method]: operationOf(route.schema, namer, input.security) };
+      paths[path] = { ...paths[path], [method]: operationOf(route.url, route.schema, namer, input) };
     }
   }
   const schemas = Object.fromEntries(Object.entries(input.namedSchemas).map(([name, s]) => [name, namer.refer(s, true)]));

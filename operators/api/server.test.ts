@@ -163,4 +163,31 @@ describe("api server (in-process, no cluster)", () => {
     assert.ok(logLines.some((l) => JSON.parse(l).message === "request completed"));
     assert.doesNotMatch(all, /caller-secret-token|the-servers-own-token/);
   });
+
+  it("answers a garbage resourceVersion with 400 naming the field, before Kubernetes is asked (its answer would be a 500)", async () => {
+    const put = await app.inject({ method: "PUT", url: `${ns}/w`, headers: auth, payload: { metadata: { resourceVersion: "not-a-version" }, spec: { size: 1 } } });
+    assert.deepEqual([put.statusCode, put.json().error.field, put.json().error.details.in], [400, "metadata.resourceVersion", "body"]);
+    const del = await app.inject({ method: "DELETE", url: `${ns}/w?resourceVersion=-1`, headers: auth });
+    assert.deepEqual([del.statusCode, del.json().error.field, del.json().error.details.in], [400, "resourceVersion", "query"]);
+  });
+
+  it("answers a name too long for Kubernetes with 400, a path parameter beyond any name with 414, both in the error model and documented", async () => {
+    const tooLong = await app.inject({ url: `${ns}/${"a".repeat(254)}`, headers: auth });
+    assert.deepEqual([tooLong.statusCode, tooLong.json().error.field], [400, "name"]);
+    const huge = await app.inject({ url: `${ns}/${"a".repeat(2000)}`, headers: auth });
+    assert.deepEqual([huge.statusCode, huge.json().error.code, huge.json().error.status], [414, "URITooLong", 414]);
+    const read = (await app.inject({ url: "/openapi.json" })).json().paths["/api/v1/namespaces/{namespace}/widgets/{name}"].get;
+    for (const status of ["200", "400", "401", "403", "404", "414"]) assert.ok(read.responses[status], `GET documents ${status}`);
+    assert.deepEqual(read.responses["414"].content["application/json"].schema, { $ref: "#/components/schemas/Error" });
+  });
+
+  it("answers a request line beyond Node's header limit with 414, other header overflows with 431, in the error model", async () => {
+    const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    const longQuery = await fetch(`${url}${ns}?continue=${"x".repeat(20_000)}`, { headers: auth });
+    assert.equal(longQuery.status, 414);
+    assert.equal(((await longQuery.json()) as { error: { code: string } }).error.code, "URITooLong");
+    const bigHeader = await fetch(`${url}${ns}`, { headers: { ...auth, "x-padding": "y".repeat(20_000) } });
+    assert.equal(bigHeader.status, 431);
+    assert.equal(((await bigHeader.json()) as { error: { code: string } }).error.code, "RequestHeaderFieldsTooLarge");
+  });
 });

@@ -246,6 +246,43 @@ describe("runtime/controller", () => {
     assert.equal(await slow.controller.stop(30), false);
   });
 
+  it("stop aborts the signal of in-flight reconciles, and start refuses to run beside one that ignores it", async () => {
+    let aborted = 0;
+    let entered = 0;
+    const polite = harness({
+      reconcile: (_key, ctx) =>
+        new Promise<void>((resolve) => {
+          entered++;
+          const onAbort = (): void => {
+            aborted++;
+            resolve();
+          };
+          if (ctx.signal?.aborted) onAbort();
+          else ctx.signal?.addEventListener("abort", onAbort);
+        }),
+    });
+    polite.informers.add(configMaps, obj("ConfigMap", "a", "x"));
+    polite.controller.start();
+    await until("the reconcile runs", () => entered === 1);
+    assert.equal(await polite.controller.stop(60_000), true, "the aborted reconcile returned long before the bound");
+    assert.equal(aborted, 1);
+    assert.equal(polite.controller.runningWorkers(), 0);
+    polite.controller.start();
+    assert.equal(polite.controller.isRunning(), true, "a fresh run starts with a fresh signal");
+    await polite.controller.stop();
+
+    let release: (() => void) | undefined;
+    const stubborn = harness({ reconcile: () => new Promise<void>((resolve) => (release = resolve)) });
+    stubborn.informers.add(configMaps, obj("ConfigMap", "a", "y"));
+    stubborn.controller.start();
+    await until("the reconcile runs", () => release !== undefined);
+    assert.equal(await stubborn.controller.stop(20), false);
+    assert.throws(() => stubborn.controller.start(), /cannot start: 1 worker\(s\) of its previous run are still reconciling/);
+    release?.();
+    assert.equal(await stubborn.controller.stop(1000), true, "a later stop still waits for the old run");
+    assert.equal(stubborn.controller.runningWorkers(), 0);
+  });
+
   it("resync re-enqueues every cached object", async () => {
     let calls = 0;
     const { controller, informers } = harness({ resyncPeriodMs: 30, reconcile: async () => void calls++ });

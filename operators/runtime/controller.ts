@@ -17,6 +17,13 @@ export interface ReconcileContext {
   logger: winston.Logger;
   cache: <T>(kind: KindRef) => Cache<T>;
   client: KubernetesObjectApi;
+  /**
+   * Aborted when this replica must stop reconciling: it lost the Lease, or it is shutting down.
+   * A long reconcile checks it (or passes it to its I/O) and returns early; the Manager waits
+   * for every reconcile to return before anyone, this replica included, can lead again.
+   * Always set by the Controller (optional only for reconcilers that tests call directly).
+   */
+  signal?: AbortSignal;
 }
 
 export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
@@ -91,6 +98,9 @@ export class Controller {
   private readonly clock: () => number;
   private queue: WorkQueue | undefined;
   private workers: Promise<void>[] = [];
+  /** Workers of any run (the current one or a stopped one) that have not returned yet. */
+  private liveWorkers = 0;
+  private abort = new AbortController();
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly logger: winston.Logger;
 
@@ -116,30 +126,46 @@ export class Controller {
   /** Starts workers on a fresh queue holding every cached object (a new leader owes them all a reconcile). */
   start(): void {
     if (this.isRunning()) return;
+    // A key must never be reconciled by an old and a new worker at once.
+    if (this.liveWorkers > 0) throw new Error(`controller "${this.name}" cannot start: ${this.liveWorkers} worker(s) of its previous run are still reconciling`);
+    this.abort = new AbortController();
     const hooks = { wake: (): void => {} };
     const queue = new WorkQueue({ clock: this.clock, metrics: this.deps.metrics.queueSink(this.name), onChange: () => hooks.wake() });
     const waiter = new QueueWaiter(queue, this.clock);
     hooks.wake = () => waiter.wake();
     this.queue = queue;
     this.enqueueAll();
-    this.workers = Array.from({ length: this.concurrency() }, () => this.work(queue, waiter));
+    const signal = this.abort.signal;
+    this.workers = Array.from({ length: this.concurrency() }, () => this.work(queue, waiter, signal));
     const period = this.opts.resyncPeriodMs ?? defaultResyncPeriodMs;
     if (period > 0) this.resyncTimer = setInterval(() => this.enqueueAll(), period);
     this.logger.info("controller started", { workers: this.concurrency(), kind: this.opts.for.kind });
   }
 
-  /** Stops taking work and waits (at most `timeoutMs`) for in-flight reconciles; true if all finished. */
+  /**
+   * Stops taking work, aborts the signal of in-flight reconciles and waits (at most `timeoutMs`;
+   * Infinity waits for ever) for them to return; true if all did. Workers that did not are
+   * still awaited by a later stop(), and start() refuses to run beside them.
+   */
   async stop(timeoutMs = 30_000): Promise<boolean> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.resyncTimer = undefined;
     this.queue?.shutDown();
+    this.abort.abort(new Error(`controller "${this.name}" is stopping`));
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const timedOut = new Promise<false>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+    });
     const finished = await Promise.race([Promise.all(this.workers).then(() => true as const), timedOut]);
     clearTimeout(timer);
-    if (!finished) this.logger.warn("reconciles still running after the shutdown grace period", { timeoutMs });
-    this.workers = [];
+    if (!finished) this.logger.warn("reconciles still running after the stop grace period", { timeoutMs, workers: this.liveWorkers });
+    else this.workers = [];
     return finished;
+  }
+
+  /** Workers (of this or a stopped run) still inside a reconcile or about to return. */
+  runningWorkers(): number {
+    return this.liveWorkers;
   }
 
   /** Adds a key to the queue (ignored while stopped). */
@@ -177,23 +203,28 @@ export class Controller {
     });
   }
 
-  private async work(queue: WorkQueue, waiter: QueueWaiter): Promise<void> {
-    for (let key = await waiter.take(); key !== undefined; key = await waiter.take()) {
-      this.deps.metrics.activeWorkers.inc({ controller: this.name });
-      try {
-        await this.processOne(queue, key);
-      } finally {
-        this.deps.metrics.activeWorkers.dec({ controller: this.name });
-        queue.done(key);
+  private async work(queue: WorkQueue, waiter: QueueWaiter, signal: AbortSignal): Promise<void> {
+    this.liveWorkers++;
+    try {
+      for (let key = await waiter.take(); key !== undefined; key = await waiter.take()) {
+        this.deps.metrics.activeWorkers.inc({ controller: this.name });
+        try {
+          await this.processOne(queue, key, signal);
+        } finally {
+          this.deps.metrics.activeWorkers.dec({ controller: this.name });
+          queue.done(key);
+        }
       }
+    } finally {
+      this.liveWorkers--;
     }
   }
 
   /** Runs one reconcile of `key` and files the outcome with the queue, metrics and log. */
-  async processOne(queue: WorkQueue, key: string): Promise<Outcome> {
+  async processOne(queue: WorkQueue, key: string, signal: AbortSignal = this.abort.signal): Promise<Outcome> {
     const started = this.clock();
     const logger = this.logger.child({ key, kind: this.opts.for.kind, apiVersion: apiVersionOf(this.opts.for) });
-    const ctx: ReconcileContext = { logger, cache: this.deps.cache, client: this.deps.client };
+    const ctx: ReconcileContext = { logger, cache: this.deps.cache, client: this.deps.client, signal };
     let outcome: Outcome;
     let failure: unknown;
     try {

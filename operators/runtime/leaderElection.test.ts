@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acquiredSpec, heldByOther, leaseTimings, recordFingerprint, releasedSpec } from "./leaderElection.ts";
+import { acquiredSpec, heldByOther, leaseTimings, recordFingerprint, releasedSpec, renewBudgetMs } from "./leaderElection.ts";
 
 describe("runtime/leaderElection", () => {
   it("defaults to controller-runtime's 15 s lease, 10 s renew deadline, 2 s retry, and checks their order", () => {
@@ -42,5 +42,12 @@ describe("runtime/leaderElection", () => {
     const a = acquiredSpec(undefined, "a", 1_000, 15_000);
     assert.equal(recordFingerprint(a), recordFingerprint({ ...a, renewTime: new Date(1_000) }));
     assert.notEqual(recordFingerprint(a), recordFingerprint(acquiredSpec(a, "a", 3_000, 15_000)));
+  });
+
+  it("a leader's renew budget counts from the start of its last successful renewal, and is 0 once the deadline passed", () => {
+    assert.equal(renewBudgetMs(1_000, 10_000, 1_000), 10_000);
+    assert.equal(renewBudgetMs(1_000, 10_000, 8_500), 2_500);
+    assert.equal(renewBudgetMs(1_000, 10_000, 11_000), 0);
+    assert.equal(renewBudgetMs(1_000, 10_000, 20_000), 0);
   });
 });

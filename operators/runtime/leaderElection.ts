@@ -4,6 +4,10 @@
 // between machines does not matter); the leader renews every retry period and steps down when it
 // could not renew within the renew deadline; release empties the holder so another takes over at
 // once. Every write carries the read resourceVersion: two candidates cannot both win.
+// Stepping down is awaited: the elector does not campaign again until onStoppedLeading's promise
+// settles, so the Manager can abort and wait for in-flight reconciles first. The leader steps
+// down exactly at (start of its last successful renewal + renew deadline), leaving the rest of the
+// lease duration (leaseExpiresAtMs) for that wait before any other candidate can take the Lease.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import type winston from "winston";
 import { isAlreadyExists, isConflict, isNotFound, errorMessage } from "./errors.ts";
@@ -68,6 +72,14 @@ export function acquiredSpec(old: V1LeaseSpec | undefined, identity: string, now
   };
 }
 
+/**
+ * How long a leader's next attempt may take before it must step down: its last successful
+ * renewal started at `lastRenewMs`, and the renew deadline counts from there. 0 = step down now.
+ */
+export function renewBudgetMs(lastRenewMs: number, renewDeadlineMs: number, nowMs: number): number {
+  return Math.max(0, lastRenewMs + renewDeadlineMs - nowMs);
+}
+
 /** The spec that hands the Lease back: no holder, a 1 s duration (client-go's ReleaseOnCancel). */
 export function releasedSpec(old: V1LeaseSpec | undefined, nowMs: number): V1LeaseSpec {
   const now = new V1MicroTime(nowMs);
@@ -76,7 +88,8 @@ export function releasedSpec(old: V1LeaseSpec | undefined, nowMs: number): V1Lea
 
 export interface LeaderCallbacks {
   onStartedLeading(): void;
-  onStoppedLeading(): void;
+  /** The elector campaigns again only once this settles (its rejection is ignored). */
+  onStoppedLeading(): void | Promise<void>;
   onLeaderObserved?(identity: string): void;
 }
 
@@ -93,6 +106,8 @@ export class LeaderElector {
   private observed = "";
   private observedAtMs = 0;
   private lastRenewMs = 0;
+  /** The last attempt found the Lease held, and renewed, by another candidate while we led. */
+  private lostToOther = false;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
@@ -114,41 +129,67 @@ export class LeaderElector {
     this.running ??= this.run();
   }
 
-  /** Stops campaigning; a leader steps down first, then hands the Lease back. */
-  async stop(): Promise<void> {
+  /**
+   * When, on our clock, another candidate may take the Lease at the earliest, as far as our own
+   * renewals go: the start of our last successful renewal plus the lease duration (a candidate
+   * counts the duration from when it saw that renewal, which is later).
+   */
+  leaseExpiresAtMs(): number {
+    return this.lastRenewMs + this.timings.leaseDurationMs;
+  }
+
+  /**
+   * Stops campaigning; a leader steps down first, then hands the Lease back. `release: false`
+   * keeps the record so nobody else leads before it expires (the Manager's choice when
+   * reconciles did not return in time).
+   */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.wake?.();
     await this.running;
     if (this.leader) {
       this.leader = false;
-      this.callbacks.onStoppedLeading();
+      await Promise.resolve(this.callbacks.onStoppedLeading()).catch(() => undefined);
     }
-    await this.release();
+    if (opts.release ?? true) await this.release();
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const ok = await this.tryAcquireOrRenew();
+      const started = this.clock();
+      const budget = this.leader ? renewBudgetMs(this.lastRenewMs, this.timings.renewDeadlineMs, started) : this.timings.renewDeadlineMs;
+      const ok = budget > 0 && (await this.tryAcquireOrRenew(budget));
       if (this.stopped) break;
-      this.afterAttempt(ok);
-      // client-go jitters the acquire retry by up to 20 % so candidates do not move in lockstep.
-      const jitter = this.leader ? 0 : Math.random() * 0.2 * this.timings.retryPeriodMs;
-      await this.sleep(this.timings.retryPeriodMs + jitter);
+      await this.afterAttempt(ok, started);
+      await this.sleep(this.nextDelayMs());
     }
   }
 
-  private afterAttempt(ok: boolean): void {
-    const now = this.clock();
-    if (ok) this.lastRenewMs = now;
+  private nextDelayMs(): number {
+    const retry = this.timings.retryPeriodMs;
+    // A leader wakes up no later than its renew deadline, so it steps down on time.
+    if (this.leader) return Math.min(retry, renewBudgetMs(this.lastRenewMs, this.timings.renewDeadlineMs, this.clock()));
+    // client-go jitters the acquire retry by up to 20 % so candidates do not move in lockstep.
+    return retry + Math.random() * 0.2 * retry;
+  }
+
+  private async afterAttempt(ok: boolean, startedMs: number): Promise<void> {
+    // The renewal counts from when it was sent: others measure the lease from later than that.
+    if (ok) this.lastRenewMs = startedMs;
     if (ok && !this.leader) {
       this.leader = true;
       this.logger.info("acquired the lease: leading");
       this.callbacks.onStartedLeading();
-    } else if (!ok && this.leader && now - this.lastRenewMs >= this.timings.renewDeadlineMs) {
-      this.leader = false;
-      this.logger.error("could not renew the lease within the renew deadline: stepping down", { renewDeadlineMs: this.timings.renewDeadlineMs });
-      this.callbacks.onStoppedLeading();
+      return;
     }
+    if (ok || !this.leader) return;
+    const lost = this.lostToOther;
+    if (!lost && this.clock() - this.lastRenewMs < this.timings.renewDeadlineMs) return;
+    this.leader = false;
+    if (lost) this.logger.error("another candidate holds the lease: stepping down");
+    else this.logger.error("could not renew the lease within the renew deadline: stepping down", { renewDeadlineMs: this.timings.renewDeadlineMs });
+    // Nothing is attempted until the step-down is complete (in-flight reconciles returned).
+    await Promise.resolve(this.callbacks.onStoppedLeading()).catch((err: unknown) => void this.logger.error("stepping down failed", { error: errorMessage(err) }));
   }
 
   private sleep(ms: number): Promise<void> {
@@ -162,9 +203,10 @@ export class LeaderElector {
   }
 
   /** One attempt; false when someone else holds the Lease, we lost a race, or the API failed. */
-  async tryAcquireOrRenew(): Promise<boolean> {
+  async tryAcquireOrRenew(budgetMs = this.timings.renewDeadlineMs): Promise<boolean> {
+    this.lostToOther = false;
     try {
-      return await this.withDeadline(this.acquireOrRenewOnce());
+      return await this.withDeadline(this.acquireOrRenewOnce(), budgetMs);
     } catch (err) {
       const level = isConflict(err) || isAlreadyExists(err) ? "debug" : "warn";
       this.logger.log(level, "lease attempt failed", { error: errorMessage(err) });
@@ -186,7 +228,10 @@ export class LeaderElector {
       return true;
     }
     this.observe(lease.spec, now);
-    if (heldByOther(lease.spec, this.identity, this.observedAtMs, now)) return false;
+    if (heldByOther(lease.spec, this.identity, this.observedAtMs, now)) {
+      this.lostToOther = this.leader;
+      return false;
+    }
     const spec = acquiredSpec(lease.spec, this.identity, now, this.timings.leaseDurationMs);
     // The body keeps metadata.resourceVersion: a concurrent writer makes this a 409.
     await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
@@ -215,11 +260,10 @@ export class LeaderElector {
     }
   }
 
-  private withDeadline<T>(p: Promise<T>): Promise<T> {
-    const ms = this.timings.renewDeadlineMs;
+  private withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lease request took longer than the renew deadline (${ms} ms)`)), ms);
+      timer = setTimeout(() => reject(new Error(`lease request took longer than ${ms} ms (renew deadline)`)), ms);
     });
     return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
   }

@@ -1,6 +1,10 @@
 // The Manager runs a set of controllers in one process: one shared informer per watched kind,
 // leader election (only the leader runs controllers; every replica keeps warm caches), the
 // /metrics, /healthz and /readyz endpoints, and a graceful stop.
+// Losing the Lease aborts every in-flight reconcile (ReconcileContext.signal) and waits for them,
+// at most until the Lease could pass to another replica; only then may this replica campaign
+// again. A reconcile that ignores the abort past that point ends the process (controller-runtime
+// exits on a lost Lease), so no key is ever reconciled by two replicas, or two runs, at once.
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
@@ -26,11 +30,20 @@ export interface ManagerOptions {
   namespace?: string;
   /** Address the HTTP endpoints listen on (default 0.0.0.0). */
   bindAddress?: string;
-  /** How long stop() waits for in-flight reconciles (default 30 s). */
+  /** How long stop() waits for in-flight reconciles (default 30 s; the pod's grace period must be longer). */
   shutdownTimeoutMs?: number;
+  /**
+   * Called when the Lease was lost and reconciles did not return before another replica could
+   * lead. Default: log and exit the process (status 1), as controller-runtime does. A hook that
+   * returns makes the Manager wait for those reconciles, however long, before campaigning again.
+   */
+  onReconcilesOutlivedLease?: () => void;
   /** Back-off of a failing list/watch (default 1 s doubling to 30 s). */
   informerBackoff?: { baseMs: number; maxMs: number };
 }
+
+/** stop()'s default bound on in-flight reconciles; config/manager's terminationGracePeriodSeconds exceeds it. */
+export const defaultShutdownTimeoutMs = 30_000;
 
 function kindId(kind: KindRef): string {
   return kind.group ? `${kind.plural}.${kind.group}` : kind.plural;
@@ -70,7 +83,7 @@ export class Manager {
         logger: this.logger,
         callbacks: {
           onStartedLeading: () => this.setLeading(true),
-          onStoppedLeading: () => this.setLeading(false),
+          onStoppedLeading: () => this.loseLeadership(),
           onLeaderObserved: (holder) => {
             if (holder !== observedLeader) this.logger.info("another replica leads", { leader: holder });
             observedLeader = holder;
@@ -118,14 +131,18 @@ export class Manager {
     else this.setLeading(true);
   }
 
-  /** Stops taking work, waits for in-flight reconciles (bounded), releases the Lease, stops informers. */
+  /**
+   * Stops taking work, aborts and waits for in-flight reconciles (bounded), releases the Lease
+   * (only if they all returned: otherwise it is left to expire, so nobody leads beside them),
+   * stops informers.
+   */
   async stop(): Promise<void> {
     if (this.state !== "running") return;
     this.state = "stopping";
     this.leading = false;
     await this.transitions;
-    await Promise.all(this.controllers.map((c) => c.stop(this.opts.shutdownTimeoutMs)));
-    await this.elector?.stop();
+    const drained = await this.stopControllers(this.opts.shutdownTimeoutMs ?? defaultShutdownTimeoutMs);
+    await this.elector?.stop({ release: drained });
     this.metrics.leaderStatus.set({ name: this.leaseName }, 0);
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     await Promise.all(this.servers.map((s) => s.close()));
@@ -155,7 +172,34 @@ export class Manager {
     this.leading = leading;
     this.metrics.leaderStatus.set({ name: this.leaseName }, leading ? 1 : 0);
     if (leading) this.transition(() => this.startWhenSynced(this.controllers));
-    else this.transition(async () => void (await Promise.all(this.controllers.map((c) => c.stop(this.opts.shutdownTimeoutMs)))));
+  }
+
+  /**
+   * The elector lost the Lease: abort every reconcile and wait for them until the Lease could
+   * pass to another replica. The elector campaigns again only after this returns.
+   */
+  private async loseLeadership(): Promise<void> {
+    if (this.state !== "running") return;
+    this.leading = false;
+    this.metrics.leaderStatus.set({ name: this.leaseName }, 0);
+    const budgetMs = (this.elector?.leaseExpiresAtMs() ?? Date.now()) - Date.now();
+    let drained = false;
+    this.transition(async () => void (drained = await this.stopControllers(budgetMs)));
+    await this.transitions;
+    if (drained) {
+      this.logger.info("lost the lease: every reconcile returned; campaigning again");
+      return;
+    }
+    this.logger.error("lost the lease and reconciles did not return before another replica may lead", { budgetMs });
+    const hook = this.opts.onReconcilesOutlivedLease ?? ((): never => process.exit(1));
+    hook();
+    await this.stopControllers(Infinity);
+  }
+
+  /** Stops every controller; true when all their reconciles returned within `timeoutMs`. */
+  private async stopControllers(timeoutMs: number): Promise<boolean> {
+    const results = await Promise.all(this.controllers.map((c) => c.stop(timeoutMs)));
+    return results.every(Boolean);
   }
 
   private transition(step: () => Promise<void>): void {

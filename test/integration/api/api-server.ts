@@ -3,7 +3,14 @@
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../../operators/api/server.ts";
 import type { ApiKind } from "../../../operators/api/view.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { TestCluster } from "../../support/cluster.ts";
+import { actingAs } from "../../support/rbac.ts";
+
+/** The API's own identity, as deployed: its ServiceAccount bound to config/rbac's roles. */
+export async function apiKubeConfig(cluster: TestCluster): Promise<KubeConfig> {
+  return (await actingAs(cluster, "archipel-api")).kubeConfig();
+}
 
 export interface RunningApi {
   url: string;
@@ -12,9 +19,9 @@ export interface RunningApi {
 }
 
 export async function startApi(cluster: TestCluster, kinds: readonly ApiKind[]): Promise<RunningApi> {
-  // The server gets the admin kubeconfig, as in production it gets its ServiceAccount's: the
-  // tests prove user requests never use it (bob is refused although the server could do it).
-  const app = buildServer({ kubeConfig: cluster.kubeConfig("admin"), kinds });
+  // The server gets its ServiceAccount's kubeconfig under config/rbac, as in production; the
+  // tests prove user requests never use it (each caller's own RBAC decides).
+  const app = buildServer({ kubeConfig: await apiKubeConfig(cluster), kinds });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return { url, app, stop: () => app.close() };
 }

@@ -19,6 +19,7 @@ import { signRequest } from "../../../operators/federation/requestSigning.ts";
 import { newNonce } from "../../../operators/federation/client.ts";
 import { eventually, freshNamespace, repoRoot, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
 import { loopbackEgress } from "../../support/egress.ts";
+import { apiKubeConfig } from "./api-server.ts";
 
 const group = "archipel.io";
 const version = "v1alpha1";
@@ -115,8 +116,8 @@ describe("Catalog API (real apiserver)", function () {
     await resource("ocean", "restricted", { projects: [`ocean-${suffix}`] });
     for (let i = 0; i < 12; i++) await resource(`bulk-${String(i).padStart(2, "0")}`, "public", { tags: ["bulk"] });
     await bindCatalogUser();
-    runtime = await catalogRuntime(cluster.kubeConfig("admin"), loopbackEgress);
-    app = buildServer({ kubeConfig: cluster.kubeConfig("admin"), kinds: [], routes: [(a) => registerCatalogRoutes(a, runtime.deps)] });
+    runtime = await catalogRuntime(await apiKubeConfig(cluster), loopbackEgress);
+    app = buildServer({ kubeConfig: runtime.deps.kubeConfig, kinds: [], routes: [(a) => registerCatalogRoutes(a, runtime.deps)] });
     url = await app.listen({ port: 0, host: "127.0.0.1" });
     await declarePeer(`alpha-${suffix}`, "alpha", alphaKey.publicKey, "http://127.0.0.1:9");
     await declarePeer(`self-${suffix}`, self, publicKeyOf(selfKey), url);

@@ -17,7 +17,7 @@ import { registerPeerGrantsRoutes } from "../../../operators/api/peerGrantsRoute
 import { buildServer } from "../../../operators/api/server.ts";
 import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
-import { type ApiCaller, as, type RunningApi } from "../api/api-server.ts";
+import { type ApiCaller, apiKubeConfig, as, type RunningApi } from "../api/api-server.ts";
 import { type GrantWorld, grantWorld } from "./accessGrantFixtures.ts";
 
 describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)", function () {
@@ -71,7 +71,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     const descriptor = { cid: "cid", clusterName: "gamma", apiEndpoint: "http://127.0.0.1:1", publicKey: gamma.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" };
     const verified = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
     peers = [{ metadata: { name: peerName }, spec: { approval: "Accepted" }, status: { descriptor, conditions: [verified] } } as unknown as Peer];
-    const kubeConfig = w.cluster.kubeConfig("admin");
+    const kubeConfig = await apiKubeConfig(w.cluster);
     const app: FastifyInstance = buildServer({
       kubeConfig,
       kinds: [],

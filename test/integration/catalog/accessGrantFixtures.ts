@@ -10,6 +10,7 @@ import type { AccessGrant, AccessGrantSpec } from "../../../operators/schema/acc
 import type { ProviderSpec } from "../../../operators/schema/provider.ts";
 import type { ResourceSpec } from "../../../operators/schema/resource.ts";
 import { eventually, freshNamespace, repoRoot, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { actingAs, systemNamespace } from "../../support/rbac.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
 import type { ManagerIdentity } from "./resourceFixtures.ts";
@@ -52,9 +53,10 @@ async function startGrantManager(cluster: TestCluster, namespace: string, as?: M
     "operators/manager/main.ts",
     [
       "--controllers=provider,resource,access-grant",
-      "--lease-name=archipel-access-grant-it",
+      // As deployed: the Lease in the manager's own namespace (its RBAC allows no other).
+      `--lease-name=archipel-access-grant-it-${namespace}`,
       `--namespace=${namespace}`,
-      `--lease-namespace=${namespace}`,
+      `--lease-namespace=${systemNamespace}`,
       "--lease-duration=4s",
       "--renew-deadline=3s",
       "--retry-period=500ms",
@@ -63,7 +65,8 @@ async function startGrantManager(cluster: TestCluster, namespace: string, as?: M
       `--health-port=${healthPort}`,
       ...(as?.extraArgs ?? []),
     ],
-    { env: { KUBECONFIG: as?.kubeconfigPath ?? cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
+    // The manager runs as its ServiceAccount under config/rbac (or as a narrower one a test names), never as the admin.
+    { env: { KUBECONFIG: as?.kubeconfigPath ?? (await actingAs(cluster, "archipel-manager")).kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
   );
   await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}; see ${proc.logFile}`);

@@ -9,6 +9,7 @@ import type { Condition } from "../../../operators/schema/common.ts";
 import type { Provider, ProviderSpec } from "../../../operators/schema/provider.ts";
 import type { Resource, ResourceSpec } from "../../../operators/schema/resource.ts";
 import { eventually, freshNamespace, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { actingAs, systemNamespace } from "../../support/rbac.ts";
 import { freePort, startComponent, waitForHttp } from "../../support/processes.ts";
 import { deleteNamespaceAndWait, logDir, type ManagerProcess } from "../provider/fixtures.ts";
 
@@ -67,15 +68,17 @@ async function startCatalogManager(cluster: TestCluster, namespace: string, as?:
     "operators/manager/main.ts",
     [
       "--controllers=provider,resource",
-      `--lease-name=archipel-resource-it`,
+      // As deployed: the Lease in the manager's own namespace (its RBAC allows no other).
+      `--lease-name=archipel-resource-it-${namespace}`,
       `--namespace=${namespace}`,
-      `--lease-namespace=${namespace}`,
+      `--lease-namespace=${systemNamespace}`,
       `--identity=${identity}`,
       `--metrics-port=${metricsPort}`,
       `--health-port=${healthPort}`,
       ...(as?.extraArgs ?? []),
     ],
-    { env: { KUBECONFIG: as?.kubeconfigPath ?? cluster.kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
+    // By default the manager runs as its ServiceAccount under config/rbac, never as the admin.
+    { env: { KUBECONFIG: as?.kubeconfigPath ?? (await actingAs(cluster, "archipel-manager")).kubeconfigPath, POD_NAME: identity, LOG_LEVEL: "debug" }, logDir },
   );
   await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}; see ${proc.logFile}`);

@@ -1,10 +1,15 @@
 // config/default is what a user or Argo CD applies: it must be accepted by a real API server,
-// and each component's RBAC must allow what it needs and nothing more.
+// each component's RBAC must allow what it needs and nothing more, and its Deployments must
+// work as deployed (no kubelet here: the container's filesystem is reproduced in a sandbox).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { shutdownTimeoutMs as apiShutdownTimeoutMs } from "../../../operators/api/server.ts";
+import { defaultShutdownTimeoutMs } from "../../../operators/runtime/manager.ts";
 import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+import { runInContainerSandbox } from "./containerSandbox.ts";
 
 const run = promisify(execFile);
 const kubectl = path.join(repoRoot, "bin/kubectl");
@@ -44,6 +49,43 @@ describe("config/default (kustomize overlay)", function () {
     const sas = await kc(cluster, "get", "serviceaccounts", "-n", "archipel-system", "-o", "name");
     assert.match(sas, /archipel-manager/);
     assert.match(sas, /archipel-api/);
+  });
+
+  const deployment = async (name: string): Promise<V1Deployment> =>
+    JSON.parse(await kc(cluster, "get", "deployment", name, "-n", "archipel-system", "-o", "json")) as V1Deployment;
+
+  it("runs the manager's service probe with the Deployment's read-only root and volumes (scratch files land in an emptyDir)", async function () {
+    this.timeout(60_000);
+    const pod = (await deployment("archipel-manager")).spec?.template.spec;
+    const container = pod?.containers.find((c) => c.name === "manager");
+    assert.ok(pod && container, "the manager Deployment has a manager container");
+    assert.equal(container.securityContext?.readOnlyRootFilesystem, true, "the root filesystem stays read-only");
+    const out = await runInContainerSandbox(pod, container, [process.execPath, path.join(repoRoot, "test/integration/deploy/serviceProbe.ts")], repoRoot).catch(
+      (err: { stdout?: string; stderr?: string; message: string }) => {
+        throw new Error(`the service probe failed in the manager's container filesystem: ${err.stdout || err.stderr || err.message}`);
+      },
+    );
+    const result = JSON.parse(out) as { reason?: string; scratchDir: string };
+    assert.equal(result.reason, "Available", out);
+    const scratchVolume = container.volumeMounts?.find((m) => result.scratchDir.startsWith(`${m.mountPath}/`));
+    assert.ok(scratchVolume, `the scratch directory ${result.scratchDir} is under a mounted volume`);
+    assert.ok(pod.volumes?.some((v) => v.name === scratchVolume.name && v.emptyDir), "that volume is an emptyDir");
+  });
+
+  it("gives each Deployment a termination grace period longer than its graceful stop", async () => {
+    const grace = async (name: string): Promise<number> => (await deployment(name)).spec?.template.spec?.terminationGracePeriodSeconds ?? 30;
+    const manager = await grace("archipel-manager");
+    const api = await grace("archipel-api");
+    assert.ok(manager * 1000 > defaultShutdownTimeoutMs, `manager: ${manager} s > ${defaultShutdownTimeoutMs} ms of graceful stop`);
+    assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
+  });
+
+  it("binds no role for controllers that do not exist yet (billing, pipeline orchestrator)", async () => {
+    const bindings = await kc(cluster, "get", "clusterrolebindings", "-o", "name");
+    assert.doesNotMatch(bindings, /archipel-manager-(billing|pipeline)\b/);
+    assert.equal(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io/status"), false);
   });
 
   it("lets the manager write status and finalizers of what it reconciles", async () => {
