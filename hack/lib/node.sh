@@ -184,6 +184,8 @@ write_containerd_config() { # $1: dir
 version = 3
 root = "/var/lib/containerd"
 state = "/run/containerd"
+# NRI would listen under /var/run/nri; nothing here uses it
+disabled_plugins = ["io.containerd.nri.v1.nri"]
 [grpc]
   address = "$d/sock/containerd.sock"
 [plugins."io.containerd.cri.v1.images"]
@@ -205,6 +207,9 @@ state = "/run/containerd"
       SystemdCgroup = false
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
+# the default is /opt/containerd on the host's file system (outside the namespace's tmpfs)
+[plugins."io.containerd.internal.v1.opt"]
+  path = "/var/lib/containerd-opt"
 EOF
   cat > "$d/node/cni/net.d/10-archipel.conflist" <<EOF
 {

@@ -61,6 +61,10 @@ async function hostTraces(dir: string, name: string): Promise<string[]> {
   return traces;
 }
 
+/** Fixed paths containerd and kubelet write to by default: the node must keep them inside its namespace. */
+const hostPaths = ["/opt/containerd", "/etc/cni", "/var/lib/kubelet", "/var/lib/containerd", "/var/lib/cni", "/var/log/pods", "/run/containerd", "/var/run/nri"];
+const existingHostPaths = (): string[] => hostPaths.filter((p) => existsSync(p));
+
 async function hostLinks(): Promise<string> {
   const { stdout } = await run("ip", ["-o", "link", "show"]);
   return stdout
@@ -76,10 +80,12 @@ describe("a local cluster with a real node (hack/cluster up --node)", function (
   let cluster: TestCluster;
   let core: CoreV1Api;
   let linksBefore: string;
+  let pathsBefore: string[];
   const ns = "default";
 
   before(async function () {
     linksBefore = await hostLinks();
+    pathsBefore = existingHostPaths();
     cluster = await startCluster(`node-${process.pid}`, ["--node"]);
     core = cluster.kubeConfig().makeApiClient(CoreV1Api);
   });
@@ -152,6 +158,7 @@ describe("a local cluster with a real node (hack/cluster up --node)", function (
     assert.deepEqual(await hostTraces(dir, name), []);
     assert.equal(existsSync(`/proc/${holder}`), false, "the namespace holder is gone");
     assert.equal(await hostLinks(), linksBefore, "no network device was added to or removed from the host");
+    assert.deepEqual(existingHostPaths(), pathsBefore, "no runtime folder was created on the host");
     assert.equal(existsSync(dir), false);
   });
 });
