@@ -5,12 +5,16 @@
 // not execution. Execution is proven once hack/cluster has nodes.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { eventually, repoRoot, startCluster, type TestCluster } from "../../support/cluster.ts";
 import { startS3, type TestS3 } from "../../support/s3.ts";
+import { loadProcess } from "../../../operators/pipeline/cwl/load.ts";
+import { runOnArgo } from "../../../operators/pipeline/runner/argo.ts";
 
 const run = promisify(execFile);
 const argoScript = path.join(repoRoot, "hack/argo");
@@ -116,7 +120,7 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
     assert.equal(container(pod, "wait").image, executorImage);
     const main = container(pod, "main");
     assert.deepEqual(main.command?.slice(0, 2), ["/var/run/argo/argoexec", "emissary"], "the emissary wraps the step's command");
-    assert.deepEqual(main.args?.slice(-3), ["sh", "-c", "echo hi > /tmp/out.txt"]);
+    assert.deepEqual(main.command?.slice(-4), ["--", "sh", "-c", "echo hi > /tmp/out.txt"]);
     assert.equal(pod.spec?.nodeName, undefined, "no node: the Pod stays unscheduled");
     // The wait container uploads outputs with the repository's credentials, mounted from the Secret.
     const volumes = pod.spec?.volumes ?? [];
@@ -129,5 +133,52 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
       const pods = await core.listNamespacedPod({ namespace, labelSelector: `workflows.argoproj.io/workflow=${wfName}` });
       return pods.items.length === 0;
     }, 30_000, 250);
+  });
+
+  it("archipel-cwl-runner's Argo backend uploads the job's files and submits the translated Workflow (it cannot finish without a node)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "argo-runner-"));
+    try {
+      await writeFile(path.join(dir, "tool.cwl"), [
+        "cwlVersion: v1.2", "class: CommandLineTool", "baseCommand: [cat]",
+        "inputs: {f: {type: File, inputBinding: {position: 1}}}", "outputs: {out: {type: stdout}}", "",
+      ].join("\n"));
+      await writeFile(path.join(dir, "in.txt"), "hello from the host\n");
+      const env = {
+        KUBECONFIG: cluster.kubeconfigPath, ARCHIPEL_CWL_NAMESPACE: namespace, ARCHIPEL_CWL_S3_ENDPOINT: s3.endpoint,
+        ARCHIPEL_CWL_TIMEOUT_SECONDS: "3",
+      };
+      const tool = await loadProcess(path.join(dir, "tool.cwl"));
+      await assert.rejects(
+        runOnArgo(tool, { f: { class: "File", location: "in.txt" } }, { jobDir: dir, outdir: path.join(dir, "out"), scratch: path.join(dir, "scratch"), keep: true }, env),
+        /did not finish in 3 s/,
+      );
+      const list = (await custom.listNamespacedCustomObject({ ...workflows, namespace, labelSelector: "app.kubernetes.io/managed-by=archipel" })) as { items: { metadata: { name: string } }[] };
+      const wfName = list.items[0]?.metadata.name ?? "";
+      assert.match(wfName, /^cwl-[0-9a-f]{10}$/);
+      const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials: s3, forcePathStyle: true });
+      try {
+        const keys = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `cwl/${wfName}/inputs/` }))).Contents?.map((o) => o.Key);
+        assert.deepEqual(keys, [`cwl/${wfName}/inputs/0/in.txt`]);
+        const body = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `cwl/${wfName}/inputs/0/in.txt` }))).Body?.transformToString();
+        assert.equal(body, "hello from the host\n");
+      } finally {
+        client.destroy();
+      }
+      const pod = await eventually("the tool's Pod", async () => {
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: `workflows.argoproj.io/workflow=${wfName}` });
+        return pods.items[0];
+      }, 30_000, 250);
+      const main = container(pod, "main");
+      assert.equal(main.image, "archipel.local/cwl-step:dev");
+      assert.deepEqual(main.command?.slice(-2), ["--", "archipel-cwl-entrypoint"], "the emissary runs the CWL entrypoint");
+    assert.equal(main.args?.[0], "tool");
+      const job = main.args?.[main.args.indexOf("--job") + 1] ?? "";
+      assert.match(job, /"location":"file:\/\/\/cwl\/inputs\/0\/in.txt"/, "the job names the staged file where the pod finds it");
+      const template = container(pod, "wait").env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
+      assert.match(template, new RegExp(`"key":"cwl/${wfName}/inputs"`), "the pod downloads the staged inputs");
+      await custom.deleteNamespacedCustomObject({ ...workflows, namespace, name: wfName });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
