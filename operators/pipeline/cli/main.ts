@@ -77,7 +77,14 @@ export async function main(argv: string[]): Promise<number> {
     const { job, jobDir, requirements } = readJob(options.job);
     const process_ = { ...loaded, requirements: layer(loaded.requirements, requirements) };
     mkdirSync(options.outdir, { recursive: true });
-    const outputs = runLocally(process_, job, { scratch, sandbox, jobDir, outdir: resolve(options.outdir) });
+    const backend = process.env.ARCHIPEL_CWL_BACKEND ?? "local";
+    const outdir = resolve(options.outdir);
+    // argo: the cluster of KUBECONFIG runs the steps as Pods (runner/argo.ts); local: this machine.
+    if (backend !== "local" && backend !== "argo") throw new InvalidJob(`ARCHIPEL_CWL_BACKEND: expected local or argo, got ${JSON.stringify(backend)}`);
+    // Loaded on demand: the Kubernetes and S3 clients would slow every local run's start.
+    const outputs = backend === "argo"
+      ? await (await import("../runner/argo.ts")).runOnArgo(process_, job, { scratch, jobDir, outdir, keep: options.keep })
+      : runLocally(process_, job, { scratch, sandbox, jobDir, outdir });
     process.stdout.write(`${toJson(outputs)}\n`);
     return 0;
   } catch (error) {
