@@ -24,11 +24,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 deps: node_modules/.package-lock.json ## Install npm packages (npm ci)
 
 .PHONY: tools
-tools: ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and kubo into bin/ (cached)
+tools: ## Build the Go tools into bin/: control plane, kubelet, kubo, SeaweedFS, containerd, CNI plugins, Argo (cached per content hash)
 	hack/build-tools
 
 .PHONY: images
-images: ## Build the OCI images (pause, argoexec, cwl-step, archipel) into .images/ (cached; hack/images load imports them)
+images: deps tools ## Build the OCI images (pause, argoexec, cwl-step, archipel) into .images/ (cached; hack/images load imports them)
 	hack/images build
 
 .PHONY: manifests
@@ -61,15 +61,15 @@ fuzz: deps tools ## OpenAPI fuzzing of the REST API (schemathesis, bounded and s
 	hack/fuzz
 
 .PHONY: test-e2e
-test-e2e: deps tools ## End-to-end tests (several local clusters, managers and APIs on loopback)
+test-e2e: deps tools images ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json
 
 .PHONY: e2e-deploy
-e2e-deploy: deps tools ## config/default on a cluster with a real node: manager (2 replicas, leader takeover) and API as Pods from the project image
+e2e-deploy: deps tools images ## config/default on a cluster with a real node: manager (2 replicas, leader takeover) and API as Pods from the project image
 	mocha --extension ts --timeout 120000 test/e2e/deploy.test.ts
 
 .PHONY: conformance-argo
-conformance-argo: deps tools ## CWL v1.2 conformance (tag "required") through real Pods: Argo Workflows on a local cluster with a node
+conformance-argo: deps tools images ## CWL v1.2 conformance (tag "required") through real Pods: Argo Workflows on a local cluster with a node
 	hack/conformance-argo --tags required -j2
 
 .PHONY: conformance-required

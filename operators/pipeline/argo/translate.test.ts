@@ -84,6 +84,11 @@ describe("CWL → Argo translation", () => {
     assert.equal(wf.spec.templates?.find((t) => t.name === "main-second")?.container?.image, config.defaultImage);
   });
 
+  it("ignores a DockerRequirement given as a hint: the step runs on the default image", () => {
+    const hinted = translate(tool("cat1", { hints: [{ class: "DockerRequirement", dockerPull: "python:3-slim" }] }), {}, config);
+    assert.equal(hinted.spec.templates?.[0]?.container?.image, config.defaultImage);
+  });
+
   it("pins a step to a cluster with Admiralty's elect annotation and cluster-target nodeSelector", () => {
     const wf = translate(workflow, {}, config);
     const second = wf.spec.templates?.find((t) => t.name === "main-second");

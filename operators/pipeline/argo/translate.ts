@@ -58,8 +58,13 @@ function containerResources(process: Process): Record<string, Record<string, str
   return { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
 }
 
+/**
+ * A DockerRequirement under `requirements` names the step's image; one under `hints` is a wish a
+ * runner may ignore (CWL), and is: an image the cluster cannot pull would leave the step pending
+ * forever, while the default image holds the entrypoint and the usual tools.
+ */
 function imageOf(process: Process, config: TranslateConfig): string {
-  const docker = findRequirement(process, "DockerRequirement");
+  const docker = process.requirements.find((r) => r.class === "DockerRequirement");
   return typeof docker?.dockerPull === "string" ? docker.dockerPull : config.defaultImage;
 }
 

@@ -5,7 +5,7 @@
 //   outputs --spec S --job J --outdir D              gather the workflow's output object
 // Each writes D/cwl.output.json (the `cwl-outputs` output parameter); D is the step's
 // `outdir` artifact. Upstream steps' files arrive at U/<step>/ (their D, via S3).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Process } from "../cwl/model.ts";
@@ -104,10 +104,25 @@ export async function entrypoint(argv: string[]): Promise<number> {
     writeFileSync(join(args.outdir, "cwl.output.json"), toJson(outputs));
     return 0;
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${message}\n`);
+    terminationMessage(message);
     return 1;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * In a Pod, the failure's message goes to the container's termination log too: the kubelet puts
+ * it in the container status, where Argo reads a failed step's message (the kubelet keeps 4 KiB).
+ */
+function terminationMessage(message: string, path = process.env.ARCHIPEL_TERMINATION_LOG ?? "/dev/termination-log"): void {
+  if (!existsSync(path)) return;
+  try {
+    writeFileSync(path, Buffer.from(message).subarray(0, 4000));
+  } catch {
+    // not writable: the message is on stderr, in the step's log
   }
 }
 

@@ -1,8 +1,9 @@
 // Runs one CommandLineTool or ExpressionTool for one job in a working directory: the
 // entrypoint of every Argo step template, and what the local runner calls.
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { tmpdir } from "node:os";
 import { globSync } from "node:fs";
 import { buildCommandLine, shellQuote, type BuildContext } from "../cwl/commandline.ts";
 import { evaluate, type Evaluator } from "../cwl/expression.ts";
@@ -426,36 +427,51 @@ function commandArgv(ctx: ToolContext): string[] {
   return argv;
 }
 
-/** stdin, stdout, stderr of the tool: files when the tool names them, else our stderr. */
-function openStreams(ctx: ToolContext): [number | "ignore", number, number] {
+/**
+ * stdin, stdout, stderr of the tool: files when the tool names them, else our stderr. An
+ * undeclared stderr goes through a scratch file, copied to ours afterwards, so that a failure can
+ * quote the tool's last words (what a user reads in the Workflow's status).
+ */
+function openStreams(ctx: ToolContext): { stdio: [number | "ignore", number, number]; stderrCopy?: string } {
   const stdinName = streamName(ctx, "stdin");
-  const open = (field: "stdout" | "stderr"): number => {
-    const name = streamName(ctx, field);
-    return name === undefined ? process.stderr.fd : openSync(join(ctx.outdir, name), "w");
-  };
-  return [stdinName === undefined ? "ignore" : openSync(stdinName, "r"), open("stdout"), open("stderr")];
+  const stdoutName = streamName(ctx, "stdout");
+  const stderrName = streamName(ctx, "stderr");
+  const stdout = stdoutName === undefined ? process.stderr.fd : openSync(join(ctx.outdir, stdoutName), "w");
+  const stderrCopy = stderrName === undefined ? join(mkdtempSync(join(tmpdir(), "archipel-stderr-")), "stderr") : undefined;
+  const stderr = openSync(stderrCopy ?? join(ctx.outdir, stderrName ?? ""), "w");
+  return { stdio: [stdinName === undefined ? "ignore" : openSync(stdinName, "r"), stdout, stderr], ...(stderrCopy ? { stderrCopy } : {}) };
+}
+
+/** Copies the tool's stderr to ours and returns its last line(s), at most `max` characters. */
+function releaseStderr(file: string, max = 1000): string {
+  const text = readFileSync(file, "utf8");
+  process.stderr.write(text);
+  rmSync(dirname(file), { recursive: true, force: true });
+  return text.trimEnd().slice(-max).trim();
 }
 
 function execute(ctx: ToolContext): number {
   const [command = "", ...args] = commandArgv(ctx);
-  const stdio = openStreams(ctx);
+  const { stdio, stderrCopy } = openStreams(ctx);
   const timeout = timeLimitMs(ctx);
   const result = spawnSync(command, args, { cwd: ctx.outdir, env: environment(ctx), stdio, ...(timeout ? { timeout, killSignal: "SIGKILL" } : {}) });
   for (const fd of stdio) if (typeof fd === "number" && fd > 2) closeSync(fd);
+  const lastWords = stderrCopy ? releaseStderr(stderrCopy) : "";
   if (result.error !== undefined) {
     if ((result.error as NodeJS.ErrnoException).code === "ETIMEDOUT") throw new ToolFailed(`the tool exceeded its ToolTimeLimit of ${String(timeout)} ms`);
     throw new ToolFailed(`cannot run ${command}: ${result.error.message}`);
   }
   const code = result.status ?? 128;
-  checkExitCode(ctx.process, code);
+  checkExitCode(ctx.process, code, lastWords);
   return code;
 }
 
-function checkExitCode(process: Process, code: number): void {
+function checkExitCode(process: Process, code: number, lastWords: string): void {
   if (process.successCodes.includes(code)) return;
-  if (process.temporaryFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a temporaryFailCode`);
-  if (process.permanentFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a permanentFailCode`);
-  if (code !== 0) throw new ToolFailed(`the tool exited with code ${code}`);
+  const said = lastWords === "" ? "" : `: ${lastWords}`;
+  if (process.temporaryFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a temporaryFailCode${said}`);
+  if (process.permanentFailCodes.includes(code)) throw new ToolFailed(`the tool exited with ${code}, a permanentFailCode${said}`);
+  if (code !== 0) throw new ToolFailed(`the tool exited with code ${code}${said}`);
 }
 
 // ---------------------------------------------------------------- outputs
