@@ -24,7 +24,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 deps: node_modules/.package-lock.json ## Install npm packages (npm ci)
 
 .PHONY: tools
-tools: ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and kubo into bin/ (cached)
+tools: ## Build the Go tools (Kubernetes, etcd, kubo, weed, Argo) into bin/ (cached)
 	hack/build-tools
 
 .PHONY: manifests
