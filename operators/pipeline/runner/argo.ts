@@ -151,9 +151,10 @@ async function awaitFinished(cluster: Cluster, namespace: string, name: string, 
   }
 }
 
-function connect(): Cluster {
+function connect(env: NodeJS.ProcessEnv): Cluster {
   const kc = new KubeConfig();
-  kc.loadFromDefault();
+  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+  else kc.loadFromDefault();
   return { kc, core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
 }
 
@@ -161,7 +162,7 @@ function connect(): Cluster {
 export async function runOnArgo(process: Process, job: Record<string, unknown>, options: ArgoRunOptions, env: NodeJS.ProcessEnv = globalThis.process.env): Promise<Record<string, unknown>> {
   checkRequirements(process);
   const settings = settingsFromEnv(env);
-  const cluster = connect();
+  const cluster = connect(env);
   const { repository, s3 } = await artifactStore(cluster, settings);
   const name = `cwl-${randomBytes(5).toString("hex")}`;
   const runPrefix = `${keyPrefix}/${name}`;

@@ -34,7 +34,7 @@ function container(pod: V1Pod, name: string, init = false): V1Container {
 }
 
 describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are created, never run)", function () {
-  this.timeout(120_000);
+  this.timeout(150_000);
   const name = `argo-${process.pid}`;
   const namespace = "wf";
   const bucket = "argo-it";
@@ -125,14 +125,16 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
     // The wait container uploads outputs with the repository's credentials, mounted from the Secret.
     const volumes = pod.spec?.volumes ?? [];
     assert.ok(volumes.some((v) => v.secret?.secretName === "argo-artifacts-s3"), `no volume from Secret argo-artifacts-s3 in ${JSON.stringify(volumes.map((v) => v.name))}`);
-    const template = container(pod, "wait").env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
-    assert.match(template, new RegExp(`"bucket":"${bucket}"`), "the step archives to the configured bucket");
+    const template = container(pod, "init", true).env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
+    assert.match(template, new RegExp(`"bucket":"${bucket}"`), `the step archives to the configured bucket: ${template}`);
 
     await custom.deleteNamespacedCustomObject({ ...workflows, namespace, name: wfName });
     await eventually("the Workflow's Pod to be garbage-collected", async () => {
       const pods = await core.listNamespacedPod({ namespace, labelSelector: `workflows.argoproj.io/workflow=${wfName}` });
       return pods.items.length === 0;
-    }, 30_000, 250);
+      // kube-controller-manager's garbage collector learns new CRDs (Argo's) on its discovery
+      // resync, every 30 s: a cluster seconds old may need that long before it follows a Workflow.
+    }, 90_000, 500);
   });
 
   it("archipel-cwl-runner's Argo backend uploads the job's files and submits the translated Workflow (it cannot finish without a node)", async () => {
@@ -174,7 +176,7 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
     assert.equal(main.args?.[0], "tool");
       const job = main.args?.[main.args.indexOf("--job") + 1] ?? "";
       assert.match(job, /"location":"file:\/\/\/cwl\/inputs\/0\/in.txt"/, "the job names the staged file where the pod finds it");
-      const template = container(pod, "wait").env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
+      const template = container(pod, "init", true).env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
       assert.match(template, new RegExp(`"key":"cwl/${wfName}/inputs"`), "the pod downloads the staged inputs");
       await custom.deleteNamespacedCustomObject({ ...workflows, namespace, name: wfName });
     } finally {
