@@ -1,7 +1,7 @@
 // The images hack/images builds, all named archipel.local/<name>:<tag>:
 //   pause     the sandbox image: pause.c from the Kubernetes module, gcc -Os -static
 //   argoexec  Argo's executor: bin/argoexec (hack/build-tools argo) + CA bundle, mime types
-//   cwl-step  Node 24 + the in-pod CWL entrypoint + bash, coreutils, python3 (conformance tools)
+//   cwl-step  Node 24 + the in-pod CWL entrypoint + bash, coreutils, python3 as python too (conformance tools)
 //   archipel  the project image: the content ./Dockerfile gives (see dockerfileEquivalent)
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from "node:fs";
@@ -282,7 +282,7 @@ export function recipes(root: string): ImageRecipe[] {
       tags: () => ["dev"],
       contentTagged: true,
       layers: [
-        debianLayer("cwl-step-base", { packages: [...shellTools, "tar", "gzip", "python3", "ca-certificates"], withDependencies: true }, () => accounts()),
+        debianLayer("cwl-step-base", { packages: [...shellTools, "tar", "gzip", "python3", "python-is-python3", "ca-certificates"], withDependencies: true }, () => accounts()),
         nodeLayer(),
         cwlAppLayer(),
       ],
