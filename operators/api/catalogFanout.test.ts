@@ -93,6 +93,7 @@ async function apiWith(peers: FakePeer[], egress: EgressPolicy): Promise<Fastify
           nonces: new MemoryNonceCache(),
           signingIdentity: async () => ({ clusterName: "beta", privateKeyPem: key.privateKeyPem }),
           whoAmI: async () => ({ user: "alice", groups: [] }),
+          accessReview: async () => true,
           egress,
         }),
     ],
