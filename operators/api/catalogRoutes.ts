@@ -31,6 +31,7 @@ import { ApiError } from "./errors.ts";
 import { ErrorResponse } from "./kind-schemas.ts";
 import type { RouteSchema } from "./openapi.ts";
 import { captureRawBody, descriptorTrusted, peerFinder, requirePeer } from "./federationAuth.ts";
+import { mapLimit } from "../runtime/mapLimit.ts";
 
 export const catalogPath = "/api/v1/catalog";
 export const federatedCatalogPath = "/api/v1/catalog/federated";
@@ -275,18 +276,6 @@ export function privateNamespaces(candidates: readonly Resource[]): string[] {
   return [...new Set(candidates.filter((r) => r.spec.visibility === "private").map((r) => r.metadata.namespace ?? ""))].filter((n) => n !== "").sort();
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 const listResources = { group: resourceKind.group, resource: resourceKind.plural, verb: "list" } as const;
 

@@ -28,6 +28,7 @@ import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
 import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
 import type { DescriptorCheck } from "./peerStatus.ts";
 import { parseSwarmKey, swarmKeyFingerprint } from "./swarmKey.ts";
+import { mapLimit } from "../runtime/mapLimit.ts";
 
 export const peerDiscoveryControllerName = "peer-discovery";
 export const peerDiscoveryReportingController = "archipel.io/peer-discovery-controller";
@@ -55,18 +56,6 @@ interface NetworkMemory {
   planned?: PlannedPass;
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 interface Pass {
   ctx: ReconcileContext;
