@@ -194,13 +194,17 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 `;
 }
 
-/** Top-level cgroup directories of every v1 controller and of the unified hierarchy. */
+/**
+ * Top-level cgroup directories of every v1 controller and of the unified hierarchy, but for the
+ * local clusters' nodes (`archipel-<cluster>`, hack/lib/node.sh), which come and go with clusters
+ * other tests or a developer start meanwhile.
+ */
 function cgroupNames(): string[] {
   const names: string[] = [];
   for (const controller of readdirSync("/sys/fs/cgroup")) {
     const dir = path.join("/sys/fs/cgroup", controller);
     try {
-      for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) names.push(`${controller}/${d.name}`);
+      for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory() && !d.name.startsWith("archipel-")) names.push(`${controller}/${d.name}`);
     } catch {
       // not a directory (a file of the unified hierarchy)
     }
