@@ -282,7 +282,7 @@ export function recipes(root: string): ImageRecipe[] {
       tags: () => ["dev"],
       contentTagged: true,
       layers: [
-        debianLayer("cwl-step-base", { packages: [...shellTools, "tar", "gzip", "python3", "python-is-python3", "bsdextrautils", "ca-certificates"], withDependencies: true }, () => accounts()),
+        debianLayer("cwl-step-base", { packages: [...shellTools, "tar", "gzip", "python3", "python-is-python3", "util-linux", "ca-certificates"], withDependencies: true }, () => accounts()),
         nodeLayer(),
         cwlAppLayer(),
       ],
