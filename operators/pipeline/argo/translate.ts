@@ -5,7 +5,7 @@
 import { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
 import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Template as Template } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Template";
 import type { IDAGTask } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask";
-import { findRequirement, type Process, type Step } from "../cwl/model.ts";
+import { findRequirement, inherit, layer, type Process, type Step } from "../cwl/model.ts";
 import { parseSource } from "../cwl/validate.ts";
 
 export interface S3Repository {
@@ -69,6 +69,14 @@ function imageOf(process: Process, config: TranslateConfig): string {
 }
 
 export const upstreamDir = "/cwl/upstream";
+/** Where a run's input files appear in every pod (the runner adds them as an input artifact). */
+export const podInputsDir = "/cwl/inputs";
+/** A fanned-out step's job files (its `-inputs` task's outdir), and a nested DAG's input files. */
+export const stepInputsDir = "/cwl/step-inputs";
+const stepInputsArtifact = "step-inputs";
+/** A gather task reads every item's outdir from here (one directory per item index). */
+export const itemsDir = "/cwl/items";
+export const itemsParameter = "items";
 
 /** What a step's pod needs to know about its workflow: inputs, step outputs, requirements. */
 export interface StepSpec {
@@ -78,7 +86,22 @@ export interface StepSpec {
   process?: Process;
   /** for the outputs task: where each step's output directory is kept (`s3://bucket/key`) */
   artifactLocations?: Record<string, string>;
+  /** for a nested workflow's outputs task: copy the output files into its own outdir */
+  relocate?: boolean;
 }
+
+type Mode = "tool" | "step" | "outputs" | "scatter" | "item" | "gather";
+
+/** Where the tasks of one DAG (the workflow's, or a subworkflow's nested one) get their inputs. */
+interface Scope {
+  /** Argo expression of the workflow's input object */
+  inputsJob: string;
+  /** a nested DAG's input files arrive as its step-inputs artifact */
+  nested: boolean;
+}
+
+const topScope: Scope = { inputsJob: "{{workflow.parameters.job}}", nested: false };
+const nestedScope: Scope = { inputsJob: "{{inputs.parameters.job}}", nested: true };
 
 interface Translation { config: TranslateConfig; templates: Template[] }
 
@@ -87,27 +110,58 @@ function wiring(workflow: Process): StepSpec["workflow"] {
   return { id, cwlVersion, inputs, outputs, requirements, hints, steps: workflow.steps.map((s) => ({ id: s.id, out: s.out })) };
 }
 
-interface ContainerPlan { name: string; stepPath: string; process: Process; mode: "tool" | "step" | "outputs"; upstream: string[] }
+interface ContainerPlan {
+  name: string;
+  stepPath: string;
+  process: Process;
+  mode: Mode;
+  /** sibling steps whose outdir the pod reads */
+  upstream: string[];
+  /** the pod reads the step-inputs artifact */
+  stepInputs?: boolean;
+  /** where the outdir is kept in the bucket (Argo expressions allowed) */
+  outKey: string;
+  /** input parameters besides spec and job */
+  params?: string[];
+  /** gather: the S3 key under which every item left its outdir */
+  itemsKey?: string;
+  /** scatter: the item list Argo fans out over */
+  items?: boolean;
+}
+
+function podKey(config: TranslateConfig): string {
+  return `${config.artifacts.keyPrefix}/{{workflow.name}}/{{pod.name}}`;
+}
 
 /** A container template running our entrypoint in one of its modes. */
 function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
-  const resources = containerResources(plan.process);
+  const resources = plan.mode === "scatter" || plan.mode === "gather" ? undefined : containerResources(plan.process);
   const cluster = plan.mode === "outputs" ? undefined : t.config.placement?.(plan.stepPath);
-  const artifacts = plan.upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `${upstreamDir}/${u}` }));
+  const artifacts: NonNullable<NonNullable<Template["inputs"]>["artifacts"]> = plan.upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `${upstreamDir}/${u}` }));
+  if (plan.stepInputs) artifacts.push({ name: stepInputsArtifact, path: stepInputsDir });
+  // No item ran (an empty scatter, or `when` false everywhere): nothing was written there.
+  if (plan.itemsKey !== undefined) artifacts.push({ name: "items", path: itemsDir, optional: true, s3: { key: plan.itemsKey } });
+  const args = [plan.mode, "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", upstreamDir, "--outdir", outdirPath];
+  if (plan.stepInputs) args.push("--step-inputs", stepInputsDir);
+  if (plan.itemsKey !== undefined) args.push("--items", itemsDir);
+  const runsTool = plan.mode === "tool" || plan.mode === "step" || plan.mode === "item";
   return {
     name: plan.name,
-    inputs: { parameters: [{ name: "spec" }, { name: "job" }], ...(artifacts.length ? { artifacts } : {}) },
+    inputs: { parameters: ["spec", "job", ...(plan.params ?? [])].map((name) => ({ name })), ...(artifacts.length ? { artifacts } : {}) },
     container: {
       name: "main",
-      image: plan.mode === "outputs" ? t.config.defaultImage : imageOf(plan.process, t.config),
+      image: runsTool ? imageOf(plan.process, t.config) : t.config.defaultImage,
       command: t.config.entrypoint,
-      args: [plan.mode, "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", upstreamDir, "--outdir", outdirPath],
+      args,
       ...(resources ? { resources } : {}),
     },
     outputs: {
-      parameters: [{ name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } }],
+      parameters: [
+        { name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } },
+        ...(plan.items ? [{ name: itemsParameter, valueFrom: { path: `${outdirPath}/${itemsParameter}.json` } }] : []),
+      ],
       // Files stay individually addressable (no archive): the final output object names them.
-      artifacts: [{ name: outdirArtifact, path: outdirPath, archive: { none: {} }, s3: { key: s3Key(t.config, plan.stepPath) } }],
+      artifacts: [{ name: outdirArtifact, path: outdirPath, archive: { none: {} }, s3: { key: plan.outKey } }],
     },
     ...(cluster === undefined ? {} : { metadata: { annotations: { [electAnnotation]: "" } }, nodeSelector: { [clusterTargetLabel]: cluster } }),
   };
@@ -115,7 +169,7 @@ function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
 
 /** The container template of one tool run on its own (the workflow's job is its job). */
 export function toolTemplate(name: string, process: Process, config: TranslateConfig): Template {
-  return entrypointTemplate({ name, stepPath: "main", process, mode: "tool", upstream: [] }, { config, templates: [] });
+  return entrypointTemplate({ name, stepPath: "main", process, mode: "tool", upstream: [], outKey: s3Key(config, "main") }, { config, templates: [] });
 }
 
 function upstreamSteps(step: Step, workflow: Process): string[] {
@@ -133,28 +187,112 @@ function upstreamSteps(step: Step, workflow: Process): string[] {
  * The `job` parameter of a task: JSON text in which Argo substitutes the workflow's job and
  * the upstream tasks' output objects (themselves JSON, so they are inserted unquoted).
  */
-function jobTemplate(upstream: string[]): string {
+function jobTemplate(upstream: string[], scope: Scope): string {
   const steps = upstream.map((u) => `${JSON.stringify(u)}: {{tasks.${argoName(u)}.outputs.parameters.${outputsParameter}}}`);
-  return `{"inputs": {{workflow.parameters.job}}, "steps": {${steps.join(", ")}}}`;
+  return `{"inputs": ${scope.inputsJob}, "steps": {${steps.join(", ")}}}`;
 }
 
-function taskArguments(upstream: string[], spec: StepSpec): NonNullable<IDAGTask["arguments"]> {
+type TaskArguments = NonNullable<IDAGTask["arguments"]>;
+
+function taskArguments(upstream: string[], spec: StepSpec, scope: Scope): TaskArguments {
   const artifacts = upstream.map((u) => ({ name: `upstream-${argoName(u)}`, from: `{{tasks.${argoName(u)}.outputs.artifacts.${outdirArtifact}}}` }));
-  return { parameters: [{ name: "spec", value: JSON.stringify(spec) }, { name: "job", value: jobTemplate(upstream) }], ...(artifacts.length ? { artifacts } : {}) };
+  if (scope.nested) artifacts.push({ name: stepInputsArtifact, from: `{{inputs.artifacts.${stepInputsArtifact}}}` });
+  return { parameters: [{ name: "spec", value: JSON.stringify(spec) }, { name: "job", value: jobTemplate(upstream, scope) }], ...(artifacts.length ? { artifacts } : {}) };
 }
 
-/** One task per step; a scattered step or a subworkflow runs in the step's one pod. */
-function stepTask(step: Step, workflow: Process, t: Translation): IDAGTask {
-  const stepPath = `main/${step.id}`;
-  const template = argoName(stepPath.replace(/\//g, "-"));
+function templateName(stepPath: string, suffix = ""): string {
+  return argoName(`${stepPath.replace(/\//g, "-")}${suffix}`);
+}
+
+/** Where a step's outdir is kept: at a known key at the top level, per pod inside nested DAGs. */
+function outKeyOf(stepPath: string, scope: Scope, config: TranslateConfig): string {
+  return scope.nested ? podKey(config) : s3Key(config, stepPath);
+}
+
+/** A step that runs in one pod: a tool, neither scattered nor a subworkflow. */
+function stepTask(step: Step, workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask {
+  const stepPath = `${prefix}/${step.id}`;
+  const template = templateName(stepPath);
   const upstream = upstreamSteps(step, workflow);
-  t.templates.push(entrypointTemplate({ name: template, stepPath, process: step.run, mode: "step", upstream }, t));
+  t.templates.push(entrypointTemplate({ name: template, stepPath, process: step.run, mode: "step", upstream, stepInputs: scope.nested, outKey: outKeyOf(stepPath, scope, t.config) }, t));
   return {
     name: argoName(step.id),
     template,
     ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}),
-    arguments: taskArguments(upstream, { stepPath, workflow: wiring(workflow), step }),
+    arguments: taskArguments(upstream, { stepPath, workflow: wiring(workflow), step }, scope),
   };
+}
+
+/**
+ * A scattered step, or one that runs a subworkflow, fans out in Argo: `<step>-inputs` decides the
+ * jobs (scatter, valueFrom, when) and copies their files into its outdir; `<step>-items` runs one
+ * pod (or nested DAG) per job through `withParam`, each leaving its outdir under a key unique to
+ * this instance of the step; `<step>` gathers them into the step's output object, in order.
+ */
+function fanOutTasks(step: Step, workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask[] {
+  const stepPath = `${prefix}/${step.id}`;
+  const base = argoName(step.id);
+  const inputsTask = argoName(`${base}-inputs`);
+  const itemsTask = argoName(`${base}-items`);
+  const upstream = upstreamSteps(step, workflow);
+  const spec: StepSpec = { stepPath, workflow: wiring(workflow), step };
+  const itemsKey = `${t.config.artifacts.keyPrefix}/{{workflow.name}}/{{tasks.${inputsTask}.id}}`;
+  t.templates.push(entrypointTemplate({ name: templateName(stepPath, "-inputs"), stepPath, process: step.run, mode: "scatter", upstream, stepInputs: scope.nested, outKey: podKey(t.config), items: true }, t));
+  const perItem = [{ name: "index", value: "{{item.index}}" }, { name: "job", value: "{{item.job}}" }, { name: "items-key", value: itemsKey }];
+  const stepInputs = { name: stepInputsArtifact, from: `{{tasks.${inputsTask}.outputs.artifacts.${outdirArtifact}}}` };
+  const itemTemplate = step.run.class === "Workflow" ? nestedDag(step, workflow, stepPath, t) : itemContainer(step, stepPath, t);
+  t.templates.push(entrypointTemplate({ name: templateName(stepPath), stepPath, process: step.run, mode: "gather", upstream: [], outKey: outKeyOf(stepPath, scope, t.config), params: ["items-key"], itemsKey: "{{inputs.parameters.items-key}}" }, t));
+  return [
+    { name: inputsTask, template: templateName(stepPath, "-inputs"), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: taskArguments(upstream, spec, scope) },
+    {
+      name: itemsTask,
+      template: itemTemplate,
+      dependencies: [inputsTask],
+      withParam: `{{tasks.${inputsTask}.outputs.parameters.${itemsParameter}}}`,
+      arguments: { parameters: step.run.class === "Workflow" ? perItem : [{ name: "spec", value: JSON.stringify(spec) }, ...perItem], artifacts: [stepInputs] },
+    },
+    {
+      name: base,
+      template: templateName(stepPath),
+      dependencies: [itemsTask],
+      arguments: { parameters: [{ name: "spec", value: JSON.stringify(spec) }, { name: "job", value: `{{tasks.${inputsTask}.outputs.parameters.${outputsParameter}}}` }, { name: "items-key", value: itemsKey }] },
+    },
+  ];
+}
+
+/** One job of a fanned-out tool step: its outdir goes to `<items-key>/<index>`. */
+function itemContainer(step: Step, stepPath: string, t: Translation): string {
+  const name = templateName(stepPath, "-item");
+  const outKey = "{{inputs.parameters.items-key}}/{{inputs.parameters.index}}";
+  t.templates.push(entrypointTemplate({ name, stepPath, process: step.run, mode: "item", upstream: [], stepInputs: true, outKey, params: ["index", "items-key"] }, t));
+  return name;
+}
+
+/**
+ * A subworkflow as a nested DAG template: its input object is a parameter, its input files an
+ * artifact, and its last task copies the output files into `<items-key>/<index>`.
+ */
+function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation): string {
+  const name = templateName(stepPath, "-dag");
+  const workflow = inherit(step.run, layer(parent.requirements, step.requirements), layer(parent.hints, step.hints));
+  const tasks = dagTasks(workflow, stepPath, nestedScope, t);
+  const outputsPath = `${stepPath}/outputs`;
+  const upstream = workflow.steps.map((s) => s.id);
+  const outKey = "{{inputs.parameters.items-key}}/{{inputs.parameters.index}}";
+  t.templates.push(entrypointTemplate({ name: templateName(outputsPath), stepPath: outputsPath, process: workflow, mode: "outputs", upstream, stepInputs: true, outKey, params: ["index", "items-key"] }, t));
+  const args = taskArguments(upstream, { stepPath: outputsPath, workflow: wiring(workflow), relocate: true }, nestedScope);
+  args.parameters?.push({ name: "index", value: "{{inputs.parameters.index}}" }, { name: "items-key", value: "{{inputs.parameters.items-key}}" });
+  tasks.push({ name: workflowOutputsTask, template: templateName(outputsPath), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args });
+  t.templates.push({
+    name,
+    inputs: { parameters: [{ name: "job" }, { name: "index" }, { name: "items-key" }], artifacts: [{ name: stepInputsArtifact, path: stepInputsDir }] },
+    dag: { tasks },
+  });
+  return name;
+}
+
+function dagTasks(workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask[] {
+  return workflow.steps.flatMap((step) => (step.scatter.length > 0 || step.run.class === "Workflow" ? fanOutTasks(step, workflow, prefix, scope, t) : [stepTask(step, workflow, prefix, scope, t)]));
 }
 
 /**
@@ -164,16 +302,16 @@ function stepTask(step: Step, workflow: Process, t: Translation): IDAGTask {
 function outputsTask(workflow: Process, t: Translation): IDAGTask {
   const name = "main-outputs";
   const upstream = workflow.steps.map((s) => s.id);
-  t.templates.push(entrypointTemplate({ name, stepPath: "main/outputs", process: workflow, mode: "outputs", upstream: [] }, t));
+  t.templates.push(entrypointTemplate({ name, stepPath: "main/outputs", process: workflow, mode: "outputs", upstream: [], outKey: s3Key(t.config, "main/outputs") }, t));
   const artifactLocations = Object.fromEntries(upstream.map((id) => [id, `s3://${t.config.artifacts.bucket}/${s3Key(t.config, `main/${id}`)}`]));
-  const args = taskArguments([], { stepPath: "main/outputs", workflow: wiring(workflow), artifactLocations });
+  const args = taskArguments([], { stepPath: "main/outputs", workflow: wiring(workflow), artifactLocations }, topScope);
   const job = args.parameters?.find((p) => p.name === "job");
-  if (job) job.value = jobTemplate(upstream);
+  if (job) job.value = jobTemplate(upstream, topScope);
   return { name: workflowOutputsTask, template: name, ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args };
 }
 
 function dagTemplate(workflow: Process, t: Translation): Template {
-  return { name: "main", dag: { tasks: [...workflow.steps.map((step) => stepTask(step, workflow, t)), outputsTask(workflow, t)] } };
+  return { name: "main", dag: { tasks: [...dagTasks(workflow, "main", topScope, t), outputsTask(workflow, t)] } };
 }
 
 /** The Argo Workflow of a CWL process (a tool becomes a one-template workflow). */
@@ -198,7 +336,7 @@ export function translate(process: Process, job: Record<string, unknown>, config
 function withRepository(workflow: Workflow, repository: S3Repository): void {
   const { endpoint, bucket, insecure, accessKeySecret, secretKeySecret } = repository;
   for (const template of workflow.spec.templates ?? []) {
-    for (const artifact of template.outputs?.artifacts ?? []) {
+    for (const artifact of [...(template.outputs?.artifacts ?? []), ...(template.inputs?.artifacts ?? [])]) {
       if (artifact.s3) Object.assign(artifact.s3, { endpoint, bucket, insecure: insecure ?? false, accessKeySecret, secretKeySecret });
     }
   }

@@ -98,3 +98,14 @@ export interface Process {
 export function findRequirement(process: { requirements: Requirement[]; hints: Requirement[] }, name: string): Requirement | undefined {
   return process.requirements.find((r) => r.class === name) ?? process.hints.find((r) => r.class === name);
 }
+
+/** Requirements flow from workflow to step to process; the innermost of a class wins. */
+export function layer(outer: Requirement[], inner: Requirement[]): Requirement[] {
+  return [...outer.filter((o) => !inner.some((i) => i.class === o.class)), ...inner];
+}
+
+export function inherit(process: Process, requirements: Requirement[], hints: Requirement[]): Process {
+  const mergedRequirements = layer(requirements, process.requirements);
+  const mergedHints = layer(hints, process.hints).filter((h) => !mergedRequirements.some((r) => r.class === h.class));
+  return { ...process, requirements: mergedRequirements, hints: mergedHints };
+}

@@ -3,22 +3,39 @@
 //   tool    --spec S --job J --outdir D              run the whole process (a lone tool)
 //   step    --spec S --job J --upstream U --outdir D  run one workflow step
 //   outputs --spec S --job J --outdir D              gather the workflow's output object
+//   scatter --spec S --job J --upstream U --outdir D  decide a fanned-out step's jobs (D/items.json)
+//   item    --spec S --job J --step-inputs I --outdir D  run one of those jobs
+//   gather  --spec S --job PLAN --items T --outdir D  the step's output object from T/<index>/
 // Each writes D/cwl.output.json (the `cwl-outputs` output parameter); D is the step's
-// `outdir` artifact. Upstream steps' files arrive at U/<step>/ (their D, via S3).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// `outdir` artifact. Upstream steps' files arrive at U/<step>/ (their D, via S3); inside a
+// nested DAG, or for an item, the input object's files arrive at I (the deciding pod's D).
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Process } from "../cwl/model.ts";
+import { inherit, layer, type Process } from "../cwl/model.ts";
 import { initSandbox, Sandbox } from "../cwl/sandbox.ts";
 import { toJson } from "../cwl/json.ts";
-import type { StepSpec } from "../argo/translate.ts";
+import { podInputsDir, type StepSpec } from "../argo/translate.ts";
 import { runLocally } from "../runner/local.ts";
 import { Relocator } from "../runner/relocate.ts";
 import { mapFsObjects } from "./files.ts";
-import { runStep, workflowOutputs, type WorkflowState } from "./step.ts";
+import { runStep, stepJobs, stepOutputs, workflowOutputs, type WorkflowState } from "./step.ts";
 import { runProcess, type RunOptions } from "./tool.ts";
 
-export interface EntrypointArgs { mode: string; spec: StepSpec; job: Record<string, unknown>; upstream: string; outdir: string }
+export interface EntrypointArgs {
+  mode: string;
+  spec: StepSpec;
+  job: Record<string, unknown>;
+  upstream: string;
+  outdir: string;
+  /** where the input object's files are when they came from another pod's outdir */
+  stepInputs?: string;
+  /** gather: one directory per item index */
+  items?: string;
+}
+
+/** What a fanned-out step's deciding pod tells the gathering pod. */
+interface FanOutPlan { count: number; ran: number[]; shape?: number[] }
 
 interface StepJob { inputs?: Record<string, unknown>; steps?: Record<string, Record<string, unknown>> }
 
@@ -31,7 +48,15 @@ export function parseEntrypointArgs(argv: string[]): EntrypointArgs {
     if (value === undefined) throw new Error(`archipel-cwl-entrypoint ${mode}: --${name} is required`);
     return value;
   };
-  return { mode, spec: JSON.parse(text("spec")) as StepSpec, job: JSON.parse(text("job")) as Record<string, unknown>, upstream: flags.get("--upstream") ?? "/cwl/upstream", outdir: text("outdir") };
+  return {
+    mode,
+    spec: JSON.parse(text("spec")) as StepSpec,
+    job: JSON.parse(text("job")) as Record<string, unknown>,
+    upstream: flags.get("--upstream") ?? "/cwl/upstream",
+    outdir: text("outdir"),
+    stepInputs: flags.get("--step-inputs"),
+    items: flags.get("--items"),
+  };
 }
 
 /**
@@ -63,29 +88,90 @@ function stateOf(args: EntrypointArgs): WorkflowState {
     stepOutputs.set(id, kept === undefined ? remapUpstream(outputs, args.outdir, join(args.upstream, id)) : toArtifactLocations(outputs, args.outdir, kept));
   }
   const workflow = { ...args.spec.workflow, class: "Workflow", baseDir: args.outdir, steps: args.spec.workflow.steps } as unknown as Process;
-  return { workflow, inputs: job.inputs ?? {}, stepOutputs };
+  const inputs = job.inputs ?? {};
+  return { workflow, inputs: args.stepInputs === undefined ? inputs : remapUpstream(inputs, args.outdir, args.stepInputs), stepOutputs };
 }
+
+const modes = ["tool", "step", "outputs", "scatter", "item", "gather"];
 
 function checkSpec(args: EntrypointArgs): void {
-  const needed = { tool: args.spec.process, step: args.spec.step, outputs: args.spec.workflow }[args.mode];
-  if (!["tool", "step", "outputs"].includes(args.mode)) throw new Error(`archipel-cwl-entrypoint: unknown mode ${JSON.stringify(args.mode)} (tool, step, outputs)`);
-  if (needed === undefined) throw new Error(`archipel-cwl-entrypoint ${args.mode}: --spec lacks the ${args.mode === "tool" ? "process" : args.mode === "step" ? "step" : "workflow"}`);
+  if (!modes.includes(args.mode)) throw new Error(`archipel-cwl-entrypoint: unknown mode ${JSON.stringify(args.mode)} (${modes.join(", ")})`);
+  const [needed, what] = args.mode === "tool" ? [args.spec.process, "process"] : args.mode === "outputs" ? [args.spec.workflow, "workflow"] : [args.spec.step, "step"];
+  if (needed === undefined) throw new Error(`archipel-cwl-entrypoint ${args.mode}: --spec lacks the ${what}`);
+  if (args.mode === "item" && args.stepInputs === undefined) throw new Error("archipel-cwl-entrypoint item: --step-inputs is required");
+  if (args.mode === "gather" && args.items === undefined) throw new Error("archipel-cwl-entrypoint gather: --items is required");
 }
 
-function runMode(args: EntrypointArgs, options: RunOptions): Record<string, unknown> {
-  checkSpec(args);
-  if (args.mode === "tool" && args.spec.process !== undefined) return runLocally(args.spec.process, args.job, { ...options, outdir: args.outdir });
-  const state = stateOf(args);
-  if (args.mode === "outputs" || args.spec.step === undefined) return workflowOutputs(state);
-  const workdirs: string[] = [];
-  const run = (p: Process, j: Record<string, unknown>, o: RunOptions): Record<string, unknown> => {
+/** A run's staged inputs are in every pod already: only files made by other pods are copied. */
+const staged = (path: string): boolean => path.startsWith(`${podInputsDir}/`);
+
+/** Runs processes in this pod, remembering their working directories for relocation. */
+function processRunner(workdirs: string[]): (p: Process, j: Record<string, unknown>, o: RunOptions) => Record<string, unknown> {
+  return (p, j, o) => {
     if (p.class === "Workflow") return runLocally(p, j, { ...o, outdir: join(o.scratch, "subworkflow") });
     const result = runProcess(p, j, o);
     workdirs.push(result.workdir);
     return result.outputs;
   };
-  const outputs = runStep(args.spec.step, state, { ...options, discoverSecondaryFiles: false }, run);
+}
+
+function runMode(args: EntrypointArgs, options: RunOptions): Record<string, unknown> {
+  checkSpec(args);
+  if (args.mode === "tool" && args.spec.process !== undefined) return runLocally(args.spec.process, args.job, { ...options, outdir: args.outdir });
+  if (args.mode === "gather") return gather(args);
+  if (args.mode === "item") return runItem(args, options);
+  const state = stateOf(args);
+  const step = args.spec.step;
+  if (args.mode === "outputs" || step === undefined) {
+    const outputs = workflowOutputs(state);
+    return args.spec.relocate ? (new Relocator(args.outdir, [], staged).relocate(outputs) as Record<string, unknown>) : outputs;
+  }
+  const stepOptions = { ...options, discoverSecondaryFiles: false };
+  if (args.mode === "scatter") return decideItems(args, stepJobs(step, state, stepOptions));
+  const workdirs: string[] = [];
+  const outputs = runStep(step, state, stepOptions, processRunner(workdirs));
   return new Relocator(args.outdir, workdirs).relocate(outputs) as Record<string, unknown>;
+}
+
+/**
+ * The jobs of a fanned-out step, their files copied into this pod's outdir (the items read it as
+ * their step-inputs); items.json is what Argo's withParam fans out over.
+ */
+function decideItems(args: EntrypointArgs, decided: ReturnType<typeof stepJobs>): Record<string, unknown> {
+  const relocator = new Relocator(args.outdir, [], staged);
+  const items: Array<{ index: number; job: string }> = [];
+  decided.jobs.forEach((job, index) => {
+    if (job !== null) items.push({ index, job: toJson(relocator.relocate(job), 0) });
+  });
+  writeFileSync(join(args.outdir, "items.json"), JSON.stringify(items));
+  const plan: FanOutPlan = { count: decided.jobs.length, ran: items.map((i) => i.index), ...(decided.shape ? { shape: decided.shape } : {}) };
+  return plan as unknown as Record<string, unknown>;
+}
+
+/** One job of a fanned-out step: the step's process (with what it inherits) on that job. */
+function runItem(args: EntrypointArgs, options: RunOptions): Record<string, unknown> {
+  const step = args.spec.step as NonNullable<StepSpec["step"]>;
+  const workflow = args.spec.workflow;
+  const process = inherit(step.run, layer(workflow.requirements, step.requirements), layer(workflow.hints, step.hints));
+  const job = remapUpstream(args.job, args.outdir, args.stepInputs ?? args.outdir);
+  const workdirs: string[] = [];
+  const outputs = processRunner(workdirs)(process, job, { ...options, discoverSecondaryFiles: false });
+  return new Relocator(args.outdir, workdirs, staged).relocate(outputs) as Record<string, unknown>;
+}
+
+/** The step's output object from its items' outdirs, in job order, nulls where none ran. */
+function gather(args: EntrypointArgs): Record<string, unknown> {
+  const plan = args.job as unknown as FanOutPlan;
+  const results: Array<Record<string, unknown> | null> = Array.from({ length: plan.count }, () => null);
+  for (const index of plan.ran) {
+    const from = join(args.items ?? "", String(index));
+    const text = existsSync(join(from, "cwl.output.json")) ? readFileSync(join(from, "cwl.output.json"), "utf8") : undefined;
+    if (text === undefined) throw new Error(`gather: job ${index} of step ${args.spec.stepPath} left no output object`);
+    const into = join(args.outdir, String(index));
+    cpSync(from, into, { recursive: true });
+    results[index] = remapUpstream(JSON.parse(text) as Record<string, unknown>, args.outdir, into);
+  }
+  return stepOutputs(args.spec.step as NonNullable<StepSpec["step"]>, results, plan.shape);
 }
 
 export async function entrypoint(argv: string[]): Promise<number> {

@@ -2,7 +2,9 @@
 // pickValue, defaults, valueFrom), evaluates `when`, expands `scatter`, and runs the step's
 // process. Argo runs this inside the step's pod; the local runner calls it directly.
 import { evaluate } from "../cwl/expression.ts";
-import type { Process, Requirement, Step, StepInput } from "../cwl/model.ts";
+import { inherit, layer, type Process, type Step, type StepInput } from "../cwl/model.ts";
+
+export { inherit, layer };
 import { isObj } from "../cwl/normalize.ts";
 import { parseSource } from "../cwl/validate.ts";
 import { describeType, matchesType } from "../cwl/values.ts";
@@ -18,16 +20,6 @@ export interface WorkflowState {
 
 export type ProcessRunner = (process: Process, job: Record<string, unknown>, options: RunOptions) => Record<string, unknown>;
 
-/** Requirements flow from workflow to step to process; the innermost of a class wins. */
-export function layer(outer: Requirement[], inner: Requirement[]): Requirement[] {
-  return [...outer.filter((o) => !inner.some((i) => i.class === o.class)), ...inner];
-}
-
-export function inherit(process: Process, requirements: Requirement[], hints: Requirement[]): Process {
-  const mergedRequirements = layer(requirements, process.requirements);
-  const mergedHints = layer(hints, process.hints).filter((h) => !mergedRequirements.some((r) => r.class === h.class));
-  return { ...process, requirements: mergedRequirements, hints: mergedHints };
-}
 
 export function sourceValue(source: string, state: WorkflowState): unknown {
   const parsed = parseSource(source, state.workflow);
@@ -122,35 +114,49 @@ function conditionHolds(step: Step, process: Process, job: Record<string, unknow
   return result;
 }
 
-interface StepRun { step: Step; process: Process; options: RunOptions; run: ProcessRunner }
-
-function runOne(ctx: StepRun, job: Record<string, unknown>): Record<string, unknown> | null {
-  const { step, process, options, run } = ctx;
-  if (!conditionHolds(step, process, job, options)) return null;
-  const processJob: Record<string, unknown> = {};
-  for (const input of process.inputs) if (job[input.id] !== undefined) processJob[input.id] = job[input.id];
-  return run(process, processJob, options);
+/** The jobs of one step: one per scatter combination (null where `when` is false). */
+export interface StepJobs {
+  /** the step's process, with the requirements and hints it inherits */
+  process: Process;
+  jobs: Array<Record<string, unknown> | null>;
+  /** a scattered step's output shape (nested_crossproduct nests); absent when not scattered */
+  shape?: number[];
 }
 
-/** Runs one step (all its scatter jobs) and returns its outputs by `out` id. */
-export function runStep(step: Step, state: WorkflowState, options: RunOptions, run: ProcessRunner): Record<string, unknown> {
+function processJob(step: Step, process: Process, job: Record<string, unknown>, options: RunOptions): Record<string, unknown> | null {
+  if (!conditionHolds(step, process, job, options)) return null;
+  const out: Record<string, unknown> = {};
+  for (const input of process.inputs) if (job[input.id] !== undefined) out[input.id] = job[input.id];
+  return out;
+}
+
+/**
+ * Everything about a step decided before its process runs: gathered inputs, scatter, valueFrom
+ * and `when`. The Argo translation runs this in its own pod and fans the jobs out.
+ */
+export function stepJobs(step: Step, state: WorkflowState, options: RunOptions): StepJobs {
   const process = inherit(step.run, layer(state.workflow.requirements, step.requirements), layer(state.workflow.hints, step.hints));
   if (step.scatter.length > 0 && !process.requirements.some((r) => r.class === "ScatterFeatureRequirement") && !state.workflow.requirements.some((r) => r.class === "ScatterFeatureRequirement")) {
     throw new UnsupportedFeature(`step ${step.id} scatters without ScatterFeatureRequirement`);
   }
   const gathered: Record<string, unknown> = {};
   for (const input of step.in) gathered[input.id] = gatherInput(input, state);
-  const outputs: Record<string, unknown> = {};
-  if (step.scatter.length === 0) {
-    const job = applyValueFrom(step, process, gathered, options);
-    const result = runOne({ step, process, options, run }, job);
-    for (const out of step.out) outputs[out] = result?.[out] ?? null;
-    return outputs;
-  }
+  if (step.scatter.length === 0) return { process, jobs: [processJob(step, process, applyValueFrom(step, process, gathered, options), options)] };
   const { jobs, shape } = scatterJobs(step, gathered);
-  const results = jobs.map((job) => runOne({ step, process, options, run }, applyValueFrom(step, process, job, options)));
-  for (const out of step.out) outputs[out] = nest(results.map((r) => r?.[out] ?? null), shape);
+  return { process, jobs: jobs.map((job) => processJob(step, process, applyValueFrom(step, process, job, options), options)), shape };
+}
+
+/** The step's outputs by `out` id from its jobs' results (null for a job that did not run). */
+export function stepOutputs(step: Step, results: Array<Record<string, unknown> | null>, shape: number[] | undefined): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const out of step.out) outputs[out] = shape === undefined ? (results[0]?.[out] ?? null) : nest(results.map((r) => r?.[out] ?? null), shape);
   return outputs;
+}
+
+/** Runs one step (all its scatter jobs) and returns its outputs by `out` id. */
+export function runStep(step: Step, state: WorkflowState, options: RunOptions, run: ProcessRunner): Record<string, unknown> {
+  const { process, jobs, shape } = stepJobs(step, state, options);
+  return stepOutputs(step, jobs.map((job) => (job === null ? null : run(process, job, options))), shape);
 }
 
 /** The workflow's output object from its outputSource wiring. */

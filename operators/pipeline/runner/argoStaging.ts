@@ -4,7 +4,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import type { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
 import { parse } from "yaml";
-import type { S3Repository } from "../argo/translate.ts";
+import { podInputsDir, type S3Repository } from "../argo/translate.ts";
 import { isObj } from "../cwl/normalize.ts";
 import { type FsObject, isFsObject, localPath } from "../entrypoint/files.ts";
 
@@ -38,8 +38,7 @@ export function repositoryFromConfig(text: string | undefined, keyPrefix: string
   };
 }
 
-/** Where a run's input files appear in every pod (an input artifact of every container template). */
-export const podInputsDir = "/cwl/inputs";
+export { podInputsDir };
 export const inputsArtifact = "cwl-inputs";
 /** The output directory of every container template (argo/translate.ts). */
 export const podOutdir = "/cwl/out";

@@ -3,7 +3,7 @@
 // step containers run, with the host's programs standing in for the images.
 import type { IDAGTask } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask";
 import type { Process, Step } from "../cwl/model.ts";
-import { executionOrder, translate, workflowOutputsTask, type TranslateConfig } from "../argo/translate.ts";
+import { argoName, executionOrder, translate, type TranslateConfig } from "../argo/translate.ts";
 import { evaluatorFor, prepareInputs, runProcess, ToolFailed, type RunOptions } from "../entrypoint/tool.ts";
 import { runStep, workflowOutputs, type WorkflowState } from "../entrypoint/step.ts";
 import { Relocator } from "./relocate.ts";
@@ -44,17 +44,20 @@ function runWorkflow(workflow: Process, job: Record<string, unknown>, options: R
   const inputs = prepareInputs(workflow, job, options, evaluatorFor(workflow, options.sandbox));
   const state: WorkflowState = { workflow, inputs, stepOutputs: new Map() };
   for (const task of executionOrder(tasks)) {
-    if (task.name === workflowOutputsTask) continue;
+    // A fanned-out step's deciding and per-item tasks are Argo's business: here the task that
+    // carries the step's name runs the whole step.
     const step = stepOfTask(task, workflow);
+    if (step === undefined || task.name !== argoName(step.id)) continue;
     state.stepOutputs.set(step.id, runStep(step, state, { ...options, discoverSecondaryFiles: false }, runner));
   }
   return workflowOutputs(state);
 }
 
-/** The CWL step a DAG task runs, named in the task's `spec` parameter. */
-function stepOfTask(task: IDAGTask, workflow: Process): Step {
+/** The CWL step a DAG task works for, named in the task's `spec` parameter (none: the outputs task). */
+function stepOfTask(task: IDAGTask, workflow: Process): Step | undefined {
   const value = task.arguments?.parameters?.find((p) => p.name === "spec")?.value;
   const spec = JSON.parse(String(value ?? "{}")) as { step?: { id?: string } };
+  if (spec.step === undefined) return undefined;
   const step = workflow.steps.find((s) => s.id === spec.step?.id);
   if (step === undefined) throw new ToolFailed(`DAG task ${task.name} names no step of workflow ${workflow.id}`);
   return step;

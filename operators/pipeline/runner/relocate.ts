@@ -11,10 +11,13 @@ export class Relocator {
   private readonly workdirs: string[];
   private readonly placed = new Map<string, string>();
   private readonly taken = new Set<string>();
+  private readonly stays: (path: string) => boolean;
 
-  constructor(outdir: string, workdirs: string[]) {
+  /** stays: files already where every reader finds them (a run's staged inputs) are not copied */
+  constructor(outdir: string, workdirs: string[], stays: (path: string) => boolean = () => false) {
     this.outdir = outdir;
     this.workdirs = workdirs;
+    this.stays = stays;
   }
 
   relocate(value: unknown): unknown {
@@ -42,7 +45,7 @@ export class Relocator {
   }
 
   private relocateObject(o: FsObject): FsObject {
-    if (typeof o.path !== "string") return o;
+    if (typeof o.path !== "string" || this.stays(o.path)) return o;
     const source = o.path;
     let target = this.placed.get(source);
     if (target === undefined) {
