@@ -100,6 +100,9 @@ interface Scope {
   nested: boolean;
 }
 
+/** The DAG a step's tasks go into: its workflow, the workflow's step path, the scope. */
+interface Place { workflow: Process; prefix: string; scope: Scope }
+
 const topScope: Scope = { inputsJob: "{{workflow.parameters.job}}", nested: false };
 const nestedScope: Scope = { inputsJob: "{{inputs.parameters.job}}", nested: true };
 
@@ -133,18 +136,40 @@ function podKey(config: TranslateConfig): string {
   return `${config.artifacts.keyPrefix}/{{workflow.name}}/{{pod.name}}`;
 }
 
-/** A container template running our entrypoint in one of its modes. */
-function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
-  const resources = plan.mode === "scatter" || plan.mode === "gather" ? undefined : containerResources(plan.process);
-  const cluster = plan.mode === "outputs" ? undefined : t.config.placement?.(plan.stepPath);
-  const artifacts: NonNullable<NonNullable<Template["inputs"]>["artifacts"]> = plan.upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `${upstreamDir}/${u}` }));
+type InputArtifacts = NonNullable<NonNullable<Template["inputs"]>["artifacts"]>;
+
+function inputArtifacts(plan: ContainerPlan): InputArtifacts {
+  const artifacts: InputArtifacts = plan.upstream.map((u) => ({ name: `upstream-${argoName(u)}`, path: `${upstreamDir}/${u}` }));
   if (plan.stepInputs) artifacts.push({ name: stepInputsArtifact, path: stepInputsDir });
   // No item ran (an empty scatter, or `when` false everywhere): nothing was written there.
   if (plan.itemsKey !== undefined) artifacts.push({ name: "items", path: itemsDir, optional: true, s3: { key: plan.itemsKey } });
+  return artifacts;
+}
+
+function entrypointArgs(plan: ContainerPlan): string[] {
   const args = [plan.mode, "--spec", "{{inputs.parameters.spec}}", "--job", "{{inputs.parameters.job}}", "--upstream", upstreamDir, "--outdir", outdirPath];
   if (plan.stepInputs) args.push("--step-inputs", stepInputsDir);
   if (plan.itemsKey !== undefined) args.push("--items", itemsDir);
+  return args;
+}
+
+function outputParameters(plan: ContainerPlan): Array<{ name: string; valueFrom: { path: string } }> {
+  const parameters = [{ name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } }];
+  if (plan.items) parameters.push({ name: itemsParameter, valueFrom: { path: `${outdirPath}/${itemsParameter}.json` } });
+  return parameters;
+}
+
+/** Admiralty's annotation and node selector when the placement hook names a cluster. */
+function placementOf(plan: ContainerPlan, t: Translation): Partial<Template> {
+  const cluster = plan.mode === "outputs" ? undefined : t.config.placement?.(plan.stepPath);
+  return cluster === undefined ? {} : { metadata: { annotations: { [electAnnotation]: "" } }, nodeSelector: { [clusterTargetLabel]: cluster } };
+}
+
+/** A container template running our entrypoint in one of its modes. */
+function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
   const runsTool = plan.mode === "tool" || plan.mode === "step" || plan.mode === "item";
+  const resources = runsTool ? containerResources(plan.process) : undefined;
+  const artifacts = inputArtifacts(plan);
   return {
     name: plan.name,
     inputs: { parameters: ["spec", "job", ...(plan.params ?? [])].map((name) => ({ name })), ...(artifacts.length ? { artifacts } : {}) },
@@ -152,18 +177,15 @@ function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
       name: "main",
       image: runsTool ? imageOf(plan.process, t.config) : t.config.defaultImage,
       command: t.config.entrypoint,
-      args,
+      args: entrypointArgs(plan),
       ...(resources ? { resources } : {}),
     },
     outputs: {
-      parameters: [
-        { name: outputsParameter, valueFrom: { path: `${outdirPath}/cwl.output.json` } },
-        ...(plan.items ? [{ name: itemsParameter, valueFrom: { path: `${outdirPath}/${itemsParameter}.json` } }] : []),
-      ],
+      parameters: outputParameters(plan),
       // Files stay individually addressable (no archive): the final output object names them.
       artifacts: [{ name: outdirArtifact, path: outdirPath, archive: { none: {} }, s3: { key: plan.outKey } }],
     },
-    ...(cluster === undefined ? {} : { metadata: { annotations: { [electAnnotation]: "" } }, nodeSelector: { [clusterTargetLabel]: cluster } }),
+    ...placementOf(plan, t),
   };
 }
 
@@ -210,7 +232,7 @@ function outKeyOf(stepPath: string, scope: Scope, config: TranslateConfig): stri
 }
 
 /** A step that runs in one pod: a tool, neither scattered nor a subworkflow. */
-function stepTask(step: Step, workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask {
+function stepTask(step: Step, { workflow, prefix, scope }: Place, t: Translation): IDAGTask {
   const stepPath = `${prefix}/${step.id}`;
   const template = templateName(stepPath);
   const upstream = upstreamSteps(step, workflow);
@@ -229,7 +251,7 @@ function stepTask(step: Step, workflow: Process, prefix: string, scope: Scope, t
  * pod (or nested DAG) per job through `withParam`, each leaving its outdir under a key unique to
  * this instance of the step; `<step>` gathers them into the step's output object, in order.
  */
-function fanOutTasks(step: Step, workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask[] {
+function fanOutTasks(step: Step, { workflow, prefix, scope }: Place, t: Translation): IDAGTask[] {
   const stepPath = `${prefix}/${step.id}`;
   const base = argoName(step.id);
   const inputsTask = argoName(`${base}-inputs`);
@@ -275,7 +297,7 @@ function itemContainer(step: Step, stepPath: string, t: Translation): string {
 function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation): string {
   const name = templateName(stepPath, "-dag");
   const workflow = inherit(step.run, layer(parent.requirements, step.requirements), layer(parent.hints, step.hints));
-  const tasks = dagTasks(workflow, stepPath, nestedScope, t);
+  const tasks = dagTasks({ workflow, prefix: stepPath, scope: nestedScope }, t);
   const outputsPath = `${stepPath}/outputs`;
   const upstream = workflow.steps.map((s) => s.id);
   const outKey = "{{inputs.parameters.items-key}}/{{inputs.parameters.index}}";
@@ -291,8 +313,8 @@ function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation
   return name;
 }
 
-function dagTasks(workflow: Process, prefix: string, scope: Scope, t: Translation): IDAGTask[] {
-  return workflow.steps.flatMap((step) => (step.scatter.length > 0 || step.run.class === "Workflow" ? fanOutTasks(step, workflow, prefix, scope, t) : [stepTask(step, workflow, prefix, scope, t)]));
+function dagTasks(place: Place, t: Translation): IDAGTask[] {
+  return place.workflow.steps.flatMap((step) => (step.scatter.length > 0 || step.run.class === "Workflow" ? fanOutTasks(step, place, t) : [stepTask(step, place, t)]));
 }
 
 /**
@@ -311,7 +333,7 @@ function outputsTask(workflow: Process, t: Translation): IDAGTask {
 }
 
 function dagTemplate(workflow: Process, t: Translation): Template {
-  return { name: "main", dag: { tasks: [...dagTasks(workflow, "main", topScope, t), outputsTask(workflow, t)] } };
+  return { name: "main", dag: { tasks: [...dagTasks({ workflow, prefix: "main", scope: topScope }, t), outputsTask(workflow, t)] } };
 }
 
 /** The Argo Workflow of a CWL process (a tool becomes a one-template workflow). */
