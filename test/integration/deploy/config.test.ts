@@ -83,12 +83,20 @@ describe("config/default (kustomize overlay)", function () {
     assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
   });
 
-  it("binds no role for controllers that do not exist yet (billing, pipeline orchestrator)", async () => {
+  it("binds no role for controllers that do not exist yet (pipeline orchestrator, billing's metering)", async () => {
     const bindings = await kc(cluster, "get", "clusterrolebindings", "-o", "name");
-    assert.doesNotMatch(bindings, /archipel-manager-(billing|pipeline)\b/);
+    assert.doesNotMatch(bindings, /archipel-manager-pipeline\b/);
     assert.equal(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"), false);
     assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
     assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"), false);
+  });
+
+  it("lets the manager's billing role write Price status, and not Prices themselves", async () => {
+    assert.match(await kc(cluster, "get", "clusterrolebindings", "-o", "name"), /archipel-manager-billing\b/);
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "prices.archipel.io --subresource=status"));
+    assert.ok(await canI(cluster, "archipel-manager", "watch", "prices.archipel.io"));
+    assert.equal(await canI(cluster, "archipel-manager", "create", "prices.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "prices.archipel.io"), false);
   });
 
   it("lets the manager write status and finalizers of what it reconciles", async () => {
