@@ -6,6 +6,7 @@ import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
+import { priceController } from "../billing/priceReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
@@ -38,6 +39,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace, egress: env.egress }),
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
+  price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
 };
 
 function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, egress: EgressPolicy): ControllerEnv {

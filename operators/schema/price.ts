@@ -1,5 +1,7 @@
 // Price: rates for a Resource or a Provider in one currency, valid from validFrom (until
-// validUntil when given). Rates are decimal strings: money is never a float.
+// validUntil when given), for everyone or only for an audience (named peers and/or projects:
+// custom rates). Rates are decimal strings: money is never a float. Which Price applies when
+// several could is decided in operators/billing/priceResolution.ts (docs/billing.md).
 import { Type, type Static } from "typebox";
 import type { KindDefinition } from "./kind.ts";
 import {
@@ -10,6 +12,7 @@ import {
   Currency,
   Decimal,
   described,
+  DnsLabel,
   group,
   kindObject,
   ObjectName,
@@ -34,6 +37,22 @@ export const PriceRates = strictObject(
 );
 export type PriceRates = Static<typeof PriceRates>;
 
+export const PriceAudience = strictObject(
+  {
+    peers: Type.Optional(
+      Type.Array(ObjectName, { minItems: 1, maxItems: 256, "x-kubernetes-list-type": "set", description: "Peer cluster names these rates are for" }),
+    ),
+    projects: Type.Optional(
+      Type.Array(DnsLabel, { minItems: 1, maxItems: 256, "x-kubernetes-list-type": "set", description: "Project names these rates are for" }),
+    ),
+  },
+  {
+    minProperties: 1,
+    description: "custom rates: only for requests from one of these peers or billed to one of these projects (absent: the default rates, for everyone)",
+  },
+);
+export type PriceAudience = Static<typeof PriceAudience>;
+
 export const PriceSpec = strictObject(
   {
     targetRef: strictObject(
@@ -42,8 +61,9 @@ export const PriceSpec = strictObject(
     ),
     currency: Currency,
     rates: PriceRates,
+    audience: Type.Optional(PriceAudience),
     validFrom: described(Timestamp, "the rates apply from this time (RFC 3339)"),
-    validUntil: Type.Optional(described(Timestamp, "and until this time, when given")),
+    validUntil: Type.Optional(described(Timestamp, "and until this time, excluded, when given")),
   },
   {
     "x-kubernetes-validations": [
@@ -80,7 +100,8 @@ export const priceKind: KindDefinition = {
     column("Valid From", ".spec.validFrom"),
     column("Valid Until", ".spec.validUntil", { priority: 1 }),
     readyColumn,
-    reasonColumn,
+    // Shown by default: Conflict, Expired and NotYetValid are what an operator looks for here.
+    { ...reasonColumn, priority: 0 },
     ageColumn,
   ],
   validations: [],

@@ -29,7 +29,7 @@ export const UsageRecordSpec = strictObject(
     startedAt: Timestamp,
     finishedAt: Timestamp,
     resourcesDuration: Type.Record(Type.String(), Type.Integer({ minimum: 0, format: "int64" }), {
-      description: "Argo's resourcesDuration: seconds of 1 cpu / 1 Gi memory (etc.) per resource name",
+      description: "Argo's resourcesDuration per resource name: cpu in core-seconds, memory in 100Mi-seconds (Argo v3's denominators)",
     }),
     priceRef: strictObject(
       { name: ObjectName, peer: Type.Optional(ObjectName) },

@@ -3,11 +3,11 @@
 // the RBAC part of config/default (what `make deploy` applies) and hands out a kubeconfig with a
 // token the TokenRequest API issues for the ServiceAccount.
 import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { loadAll } from "js-yaml";
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { load, loadAll } from "js-yaml";
 import { repoRoot, type TestCluster } from "./cluster.ts";
 
 const run = promisify(execFile);
@@ -73,4 +73,50 @@ export async function actingAs(cluster: TestCluster, serviceAccount: ShippedServ
   const kubeconfigPath = path.join(cluster.dir, `${serviceAccount}.kubeconfig`);
   await writeFile(kubeconfigPath, kubeConfig().exportConfig(), { mode: 0o600 });
   return { serviceAccount, kubeconfigPath, kubeConfig };
+}
+
+/** A kubeconfig acting as a ServiceAccount bound to one shipped role only, and how to unbind it. */
+export interface SingleRoleIdentity {
+  kubeconfigPath: string;
+  /** Deletes the test's copy of the ClusterRole and its binding (the namespace takes the ServiceAccount). */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A ServiceAccount `serviceAccount` in `namespace` bound to nothing but a copy of the ClusterRole
+ * in `roleFile` (e.g. config/rbac/billing_role.yaml): a component run with it proves that role
+ * holds every verb the component uses. The copy is named `<role>-<namespace>`.
+ */
+export async function boundOnlyTo(cluster: TestCluster, namespace: string, roleFile: string, serviceAccount: string): Promise<SingleRoleIdentity> {
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  const role = load(await readFile(path.join(repoRoot, roleFile), "utf8")) as V1ClusterRole;
+  const roleName = `${role.metadata?.name ?? "role"}-${namespace}`;
+  const labels = { "archipel.io/test": "true" };
+  await rbac.createClusterRole({ body: { ...role, metadata: { name: roleName, labels } } });
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: roleName, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
+    },
+  });
+  const token = await core.createNamespacedServiceAccountToken({ namespace, name: serviceAccount, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: cluster.server, caFile: cluster.caFile }],
+    users: [{ name: serviceAccount, token: token.status?.token ?? "" }],
+    contexts: [{ name: serviceAccount, cluster: "c", user: serviceAccount, namespace }],
+    currentContext: serviceAccount,
+  });
+  const kubeconfigPath = path.join(cluster.dir, `${serviceAccount}-${namespace}.kubeconfig`);
+  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+  return {
+    kubeconfigPath,
+    cleanup: async () => {
+      await rbac.deleteClusterRoleBinding({ name: roleName }).catch(() => undefined);
+      await rbac.deleteClusterRole({ name: roleName }).catch(() => undefined);
+    },
+  };
 }

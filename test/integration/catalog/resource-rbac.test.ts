@@ -2,61 +2,33 @@
 // config/rbac/catalog_role.yaml: proves that role holds every verb they use (nodes, configmaps,
 // secrets get, resources/status, providers/status and finalizers, events).
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
-import { load as loadYaml } from "js-yaml";
-import { eventually, repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
-import { type CatalogWorld, catalogWorld, type ManagerIdentity, readyOf, startFileServer, type FileServer } from "./resourceFixtures.ts";
-
-async function serviceAccountIdentity(cluster: TestCluster, namespace: string): Promise<ManagerIdentity> {
-  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
-  const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
-  const role = loadYaml(await readFile(path.join(repoRoot, "config/rbac/catalog_role.yaml"), "utf8")) as V1ClusterRole;
-  const roleName = `archipel-catalog-${namespace}`;
-  await rbac.createClusterRole({ body: { ...role, metadata: { name: roleName, labels: { "archipel.io/test": "true" } } } });
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "catalog" } } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: roleName, labels: { "archipel.io/test": "true" } },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
-      subjects: [{ kind: "ServiceAccount", name: "catalog", namespace }],
-    },
-  });
-  const token = await core.createNamespacedServiceAccountToken({ namespace, name: "catalog", body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: cluster.server, caFile: cluster.caFile }],
-    users: [{ name: "catalog", token: token.status?.token ?? "" }],
-    contexts: [{ name: "catalog", cluster: "c", user: "catalog", namespace }],
-    currentContext: "catalog",
-  });
-  const kubeconfigPath = path.join(cluster.dir, `catalog-${namespace}.kubeconfig`);
-  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
-  return { kubeconfigPath, extraArgs: ["--leader-elect=false"] };
-}
+import { readFile } from "node:fs/promises";
+import { eventually, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
+import { type CatalogWorld, catalogWorld, readyOf, startFileServer, type FileServer } from "./resourceFixtures.ts";
 
 describe("Resource controller: runs with the catalog role only", function () {
   this.timeout(120_000);
   let cluster: TestCluster;
   let w: CatalogWorld;
   let files: FileServer;
+  let identity: SingleRoleIdentity | undefined;
 
   before(async function () {
     this.timeout(120_000);
     cluster = await sharedCluster();
     files = await startFileServer({ "/a.txt": "abc" });
-    w = await catalogWorld(cluster, "resource-rbac", (ns) => serviceAccountIdentity(cluster, ns));
+    w = await catalogWorld(cluster, "resource-rbac", async (ns) => {
+      identity = await boundOnlyTo(cluster, ns, "config/rbac/catalog_role.yaml", "catalog");
+      return { kubeconfigPath: identity.kubeconfigPath, extraArgs: ["--leader-elect=false"] };
+    });
   });
 
   after(async function () {
     this.timeout(90_000);
     await w?.stop();
     await files?.close();
-    const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
-    const name = `archipel-catalog-${w?.ns.name}`;
-    await rbac.deleteClusterRoleBinding({ name }).catch(() => undefined);
-    await rbac.deleteClusterRole({ name }).catch(() => undefined);
+    await identity?.cleanup();
   });
 
   afterEach(function () {

@@ -23,11 +23,14 @@ async function canI(cluster: TestCluster, sa: string, verb: string, resource: st
   return canIn(cluster, "default", sa, `${verb} ${resource}`);
 }
 
-/** `what` is "VERB RESOURCE", as kubectl auth can-i takes them. */
+/**
+ * `what` is "VERB RESOURCE [FLAGS]", as kubectl auth can-i takes them. A subresource needs
+ * `--subresource=status`: kubectl reads "RESOURCE/status" as the object named "status".
+ */
 async function canIn(cluster: TestCluster, namespace: string, sa: string, what: string): Promise<boolean> {
-  const [verb = "", resource = ""] = what.split(" ");
+  const [verb = "", resource = "", ...flags] = what.split(" ");
   const as = `system:serviceaccount:archipel-system:${sa}`;
-  const out = await kc(cluster, "auth", "can-i", verb, resource, "--as", as, "-n", namespace).catch(
+  const out = await kc(cluster, "auth", "can-i", verb, resource, ...flags, "--as", as, "-n", namespace).catch(
     (err: { stdout?: string }) => err.stdout ?? "",
   );
   return out.trim() === "yes";
@@ -80,17 +83,25 @@ describe("config/default (kustomize overlay)", function () {
     assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
   });
 
-  it("binds no role for controllers that do not exist yet (billing, pipeline orchestrator)", async () => {
+  it("binds no role for controllers that do not exist yet (pipeline orchestrator, billing's metering)", async () => {
     const bindings = await kc(cluster, "get", "clusterrolebindings", "-o", "name");
-    assert.doesNotMatch(bindings, /archipel-manager-(billing|pipeline)\b/);
+    assert.doesNotMatch(bindings, /archipel-manager-pipeline\b/);
     assert.equal(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"), false);
     assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
-    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io/status"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"), false);
+  });
+
+  it("lets the manager's billing role write Price status, and not Prices themselves", async () => {
+    assert.match(await kc(cluster, "get", "clusterrolebindings", "-o", "name"), /archipel-manager-billing\b/);
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "prices.archipel.io --subresource=status"));
+    assert.ok(await canI(cluster, "archipel-manager", "watch", "prices.archipel.io"));
+    assert.equal(await canI(cluster, "archipel-manager", "create", "prices.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "prices.archipel.io"), false);
   });
 
   it("lets the manager write status and finalizers of what it reconciles", async () => {
-    assert.ok(await canI(cluster, "archipel-manager", "patch", "providers.archipel.io/status"));
-    assert.ok(await canI(cluster, "archipel-manager", "update", "providers.archipel.io/finalizers"));
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "providers.archipel.io --subresource=status"));
+    assert.ok(await canI(cluster, "archipel-manager", "update", "providers.archipel.io --subresource=finalizers"));
     assert.ok(await canI(cluster, "archipel-manager", "create", "events.events.k8s.io"));
     assert.ok(await canI(cluster, "archipel-manager", "watch", "peers.archipel.io"));
   });

@@ -1,0 +1,90 @@
+// Whether a quote fits a run's budget and its Project's remaining budget. Pure. The decision names
+// the budget that refuses and by how much, so the condition tells the user what to change.
+// A quote and a budget in different currencies are never converted: that is a refusal of its own.
+import type { Money } from "../schema/common.ts";
+import { compare, type Exact, formatDecimal, minorUnitsOf, parseDecimal, parseMoney, sub, zero } from "./money.ts";
+
+/** Reasons a run's budget condition can carry. */
+export const BudgetReason = {
+  WithinBudget: "WithinBudget",
+  RunBudgetExceeded: "RunBudgetExceeded",
+  ProjectBudgetExceeded: "ProjectBudgetExceeded",
+  CurrencyMismatch: "CurrencyMismatch",
+} as const;
+export type BudgetReason = (typeof BudgetReason)[keyof typeof BudgetReason];
+
+export interface BudgetInput {
+  /** The quote's totals, one per currency. */
+  totals: readonly Money[];
+  /** PipelineRun spec.budget. */
+  runBudget?: Money;
+  /** The Project billed: spec.budget and status.spent. */
+  project?: { name: string; budget?: Money; spent?: Money };
+}
+
+export interface BudgetDecision {
+  fits: boolean;
+  reason: BudgetReason;
+  message: string;
+  /** Which budget refused. */
+  budget?: "run" | "project";
+  /** By how much the quote exceeds it. */
+  over?: Money;
+}
+
+interface Limit {
+  budget: "run" | "project";
+  /** How a user finds it, e.g. `PipelineRun spec.budget`. */
+  label: string;
+  currency: string;
+  available: Exact;
+}
+
+const text = (x: Exact, currency: string): string => `${formatDecimal(x, minorUnitsOf(currency))} ${currency}`;
+
+function totalIn(totals: readonly Money[], currency: string): Exact {
+  const t = totals.find((m) => m.currency === currency);
+  return t ? parseDecimal(t.amount, `quote total in ${currency}`) : zero;
+}
+
+function check(totals: readonly Money[], limit: Limit): BudgetDecision | undefined {
+  const foreign = totals.filter((t) => t.currency !== limit.currency && parseDecimal(t.amount, `quote total in ${t.currency}`).num !== 0n);
+  if (foreign.length > 0) {
+    const currencies = foreign.map((t) => t.currency).join(", ");
+    return { fits: false, reason: BudgetReason.CurrencyMismatch, budget: limit.budget, message: `the quote has amounts in ${currencies} but ${limit.label} is in ${limit.currency}: amounts are never converted; set a budget in the quote's currency or choose Prices in ${limit.currency}` };
+  }
+  const over = sub(totalIn(totals, limit.currency), limit.available);
+  if (compare(over, zero) <= 0) return undefined;
+  const reason = limit.budget === "run" ? BudgetReason.RunBudgetExceeded : BudgetReason.ProjectBudgetExceeded;
+  const quoted = text(totalIn(totals, limit.currency), limit.currency);
+  return { fits: false, reason, budget: limit.budget, over: { amount: formatDecimal(over, minorUnitsOf(limit.currency)), currency: limit.currency }, message: `the quote (${quoted}) exceeds ${limit.label} (${text(limit.available, limit.currency)}) by ${text(over, limit.currency)}` };
+}
+
+function projectLimit(project: NonNullable<BudgetInput["project"]>): Limit | BudgetDecision | undefined {
+  if (!project.budget) return undefined;
+  const budget = parseMoney(project.budget, `Project ${project.name} spec.budget`);
+  const label = `the remaining budget of Project ${project.name} (spec.budget ${text(budget.value, budget.currency)} minus status.spent)`;
+  if (!project.spent) return { budget: "project", label, currency: budget.currency, available: budget.value };
+  const spent = parseMoney(project.spent, `Project ${project.name} status.spent`);
+  if (spent.currency !== budget.currency) {
+    return { fits: false, reason: BudgetReason.CurrencyMismatch, budget: "project", message: `Project ${project.name}: status.spent is in ${spent.currency} but spec.budget is in ${budget.currency}: amounts are never converted` };
+  }
+  return { budget: "project", label, currency: budget.currency, available: sub(budget.value, spent.value) };
+}
+
+/** The run's budget first, then the Project's remaining budget; equal to a budget fits. */
+export function decideBudget(input: BudgetInput): BudgetDecision {
+  const limits: (Limit | BudgetDecision)[] = [];
+  if (input.runBudget) {
+    const run = parseMoney(input.runBudget, "PipelineRun spec.budget");
+    limits.push({ budget: "run", label: "the PipelineRun's spec.budget", currency: run.currency, available: run.value });
+  }
+  const project = input.project ? projectLimit(input.project) : undefined;
+  if (project) limits.push(project);
+  for (const limit of limits) {
+    const refusal = "fits" in limit ? limit : check(input.totals, limit);
+    if (refusal) return refusal;
+  }
+  const message = limits.length === 0 ? "no budget applies to this run" : "the quote fits every budget that applies";
+  return { fits: true, reason: BudgetReason.WithinBudget, message };
+}
