@@ -78,6 +78,20 @@ describe("scatter and subworkflows as Argo fan-out (played)", function () {
     assert.deepEqual(empty.result, []);
   });
 
+  it("gives a workflow input the job leaves out its default, at the top and in a nested DAG", async () => {
+    const inner = process("Workflow", "inner", {
+      inputs: [{ id: "t", type: "string", default: "inner default" }], outputs: [{ id: "out", type: "File", outputSource: ["say/out"] }],
+      steps: [step("say", say, { t: "t" })],
+    });
+    const wf = process("Workflow", "wf", {
+      requirements: scatter, inputs: [{ id: "text", type: "string", default: "top default" }],
+      outputs: [{ id: "result", type: { type: "array", items: "File" }, outputSource: ["top/out", "sub/out"] }],
+      steps: [step("top", say, { t: "text" }), { ...step("sub", inner, {}), in: [] }],
+    });
+    const { result, player } = await play({ ...wf, requirements: [...scatter, { class: "MultipleInputFeatureRequirement" }] }, {});
+    assert.deepEqual(contents(player, result), ["top default", "inner default"]);
+  });
+
   it("runs a subworkflow as a nested DAG, scattered, its files coming back through the gather", async () => {
     const inner = process("Workflow", "inner", {
       inputs: [{ id: "t", type: "string" }], outputs: [{ id: "out", type: "File", outputSource: ["shout/out"] }],

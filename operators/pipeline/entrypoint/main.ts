@@ -88,8 +88,18 @@ function stateOf(args: EntrypointArgs): WorkflowState {
     stepOutputs.set(id, kept === undefined ? remapUpstream(outputs, args.outdir, join(args.upstream, id)) : toArtifactLocations(outputs, args.outdir, kept));
   }
   const workflow = { ...args.spec.workflow, class: "Workflow", baseDir: args.outdir, steps: args.spec.workflow.steps } as unknown as Process;
-  const inputs = job.inputs ?? {};
-  return { workflow, inputs: args.stepInputs === undefined ? inputs : remapUpstream(inputs, args.outdir, args.stepInputs), stepOutputs };
+  const given = job.inputs ?? {};
+  const inputs = withDefaults(args.stepInputs === undefined ? given : remapUpstream(given, args.outdir, args.stepInputs), args.spec.workflow.inputs);
+  return { workflow, inputs, stepOutputs };
+}
+
+/** A workflow input the job leaves out (or null) takes its default, as the local runner does. */
+function withDefaults(inputs: Record<string, unknown>, declared: StepSpec["workflow"]["inputs"]): Record<string, unknown> {
+  const out = { ...inputs };
+  for (const input of declared) {
+    if ((out[input.id] === undefined || out[input.id] === null) && input.default !== undefined) out[input.id] = structuredClone(input.default);
+  }
+  return out;
 }
 
 const modes = ["tool", "step", "outputs", "scatter", "item", "gather"];

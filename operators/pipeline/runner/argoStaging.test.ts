@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
 import type { S3Repository } from "../argo/translate.ts";
 import { failureMessage, InputStager, outputObjectOf, planOutputDownloads, podInputsDir, repositoryFromConfig, withInputsArtifact } from "./argoStaging.ts";
@@ -28,6 +29,12 @@ describe("Argo runner: the cluster's artifact repository", () => {
 });
 
 describe("Argo runner staging: inputs", () => {
+  it("writes pod locations as URIs: a # or % in a file name survives (filename_with_hash_mark)", () => {
+    const staged = new InputStager("cwl/wf-1/inputs").stage({ f: { class: "File", location: "octothorpe/item %231.txt" } }, "/job") as Record<string, { location: string }>;
+    assert.equal(staged.f?.location, `file://${podInputsDir}/0/item%20%231.txt`);
+    assert.equal(fileURLToPath(staged.f?.location ?? ""), `${podInputsDir}/0/item #1.txt`);
+  });
+
   it("puts files of one local directory in one pod directory and uploads each once", () => {
     const stager = new InputStager("cwl/wf-1/inputs");
     const job = {

@@ -2,6 +2,7 @@
 // repository, decided without I/O: which local files a run needs in its pods (and where they
 // appear there), which objects hold its outputs, and where they land locally.
 import { basename, dirname, join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
 import { parse } from "yaml";
 import { podInputsDir, type S3Repository } from "../argo/translate.ts";
@@ -85,7 +86,8 @@ export class InputStager {
     const podPath = this.podPathOf(path, o.class);
     delete out.path;
     delete out.dirname;
-    out.location = `file://${podPath}`;
+    // A URI: a `#` or `%` in a file's name must not read as a fragment or an escape in the pod.
+    out.location = pathToFileURL(podPath).href;
     // A staged directory travels whole: its listing's entries are found inside it.
     if (Array.isArray(o.listing)) out.listing = o.listing.map((entry) => this.insideDirectory(entry, path, podPath, baseDir));
     return out;
@@ -97,7 +99,7 @@ export class InputStager {
     const rel = path === undefined ? undefined : relative(dirPath, path);
     if (path === undefined || rel === undefined || rel.startsWith("..") || rel === "") return this.stage(entry, baseDir);
     const podPath = `${dirPodPath}/${rel.split("\\").join("/")}`;
-    const out: FsObject = { ...entry, location: `file://${podPath}` };
+    const out: FsObject = { ...entry, location: pathToFileURL(podPath).href };
     delete out.path;
     delete out.dirname;
     if (Array.isArray(entry.listing)) out.listing = entry.listing.map((e) => this.insideDirectory(e, path, podPath, baseDir));
@@ -161,7 +163,7 @@ export function planOutputDownloads(outputs: Record<string, unknown>, where: { b
     if (key !== undefined) {
       const localPath = join(where.downloadDir, key);
       if (!insideDownloaded) downloads.set(key, { key, localPath, kind: value.class });
-      Object.assign(out, { path: localPath, location: `file://${localPath}` });
+      Object.assign(out, { path: localPath, location: pathToFileURL(localPath).href });
       delete out.dirname;
     }
     if (Array.isArray(value.secondaryFiles)) out.secondaryFiles = value.secondaryFiles.map((v) => local(v, false));
