@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     if (backend !== "local" && backend !== "argo") throw new InvalidJob(`ARCHIPEL_CWL_BACKEND: expected local or argo, got ${JSON.stringify(backend)}`);
     // Loaded on demand: the Kubernetes and S3 clients would slow every local run's start.
     const outputs = backend === "argo"
-      ? await (await import("../runner/argo.ts")).runOnArgo(process_, job, { scratch, jobDir, outdir, keep: options.keep })
+      ? await (await import("../runner/argo.ts")).runOnArgo(process_, job, { scratch, sandbox, jobDir, outdir, keep: options.keep })
       : runLocally(process_, job, { scratch, sandbox, jobDir, outdir });
     process.stdout.write(`${toJson(outputs)}\n`);
     return 0;

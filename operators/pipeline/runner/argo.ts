@@ -14,7 +14,8 @@ import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObject
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { outputsParameter, translate, workflowOutputsTask, type S3Repository } from "../argo/translate.ts";
 import type { Process } from "../cwl/model.ts";
-import { checkRequirements, ToolFailed } from "../entrypoint/tool.ts";
+import { initSandbox, Sandbox } from "../cwl/sandbox.ts";
+import { checkRequirements, evaluatorFor, prepareInputs, ToolFailed } from "../entrypoint/tool.ts";
 import {
   failureMessage,
   finished,
@@ -29,7 +30,8 @@ import {
 } from "./argoStaging.ts";
 import { Relocator } from "./relocate.ts";
 
-export interface ArgoRunOptions { jobDir: string; outdir: string; scratch: string; keep?: boolean }
+/** sandbox: where input expressions are evaluated (a new one when not given) */
+export interface ArgoRunOptions { jobDir: string; outdir: string; scratch: string; sandbox?: Sandbox; keep?: boolean }
 
 const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
 const keyPrefix = "cwl";
@@ -158,6 +160,17 @@ function connect(env: NodeJS.ProcessEnv): Cluster {
   return { kc, core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
 }
 
+async function withSandbox<T>(given: Sandbox | undefined, use: (sandbox: Sandbox) => T): Promise<T> {
+  if (given !== undefined) return use(given);
+  await initSandbox();
+  const sandbox = new Sandbox();
+  try {
+    return use(sandbox);
+  } finally {
+    sandbox.dispose();
+  }
+}
+
 /** Runs the process on the Argo Workflows of the cluster in KUBECONFIG; returns the output object. */
 export async function runOnArgo(process: Process, job: Record<string, unknown>, options: ArgoRunOptions, env: NodeJS.ProcessEnv = globalThis.process.env): Promise<Record<string, unknown>> {
   checkRequirements(process);
@@ -167,7 +180,10 @@ export async function runOnArgo(process: Process, job: Record<string, unknown>, 
   const name = `cwl-${randomBytes(5).toString("hex")}`;
   const runPrefix = `${keyPrefix}/${name}`;
   const stager = new InputStager(`${runPrefix}/inputs`);
-  const stagedJob = stager.stage(job, options.jobDir) as Record<string, unknown>;
+  // The job as the local runner would see it: secondary files found beside their primaries and
+  // defaults filled, so every file a pod reads is uploaded (the pods cannot look on this machine).
+  const prepared = await withSandbox(options.sandbox, (sandbox) => prepareInputs(process, job, { ...options, sandbox, discoverSecondaryFiles: true }, evaluatorFor(process, sandbox)));
+  const stagedJob = stager.stage(prepared, options.jobDir) as Record<string, unknown>;
   const stagedProcess = stager.stage(process, options.jobDir) as Process;
   try {
     for (const item of stager.uploads) await upload(s3, repository.bucket, item);
