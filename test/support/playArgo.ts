@@ -61,10 +61,11 @@ export class ArgoPlayer {
     const scope = new Map(outer);
     const results = new Map<string, Result>();
     for (const task of executionOrder(template.dag?.tasks ?? [])) {
-      const items = task.withParam === undefined ? [undefined] : (JSON.parse(substitute(task.withParam, scope)) as Array<Record<string, unknown>>);
+      const items = task.withParam === undefined ? [undefined] : (JSON.parse(substitute(task.withParam, scope)) as unknown[]);
       for (const item of items) {
         const taskScope = new Map(scope);
-        for (const [k, v] of Object.entries(item ?? {})) taskScope.set(`item.${k}`, String(v));
+        if (item !== undefined) taskScope.set("item", typeof item === "object" ? JSON.stringify(item) : String(item));
+        for (const [k, v] of Object.entries(typeof item === "object" && item !== null ? item : {})) taskScope.set(`item.${k}`, String(v));
         const result = await this.task(task, taskScope);
         if (task.withParam === undefined) results.set(task.name, result);
       }

@@ -104,7 +104,17 @@ interface Scope {
 interface Place { workflow: Process; prefix: string; scope: Scope }
 
 const topScope: Scope = { inputsJob: "{{workflow.parameters.job}}", nested: false };
-const nestedScope: Scope = { inputsJob: "{{inputs.parameters.job}}", nested: true };
+/** A nested DAG's input object is the file its deciding pod wrote for this job (see jobRef). */
+const nestedScope: Scope = { inputsJob: JSON.stringify(jobRef("{{inputs.parameters.index}}")), nested: true };
+
+/**
+ * A job of a fanned-out step, named rather than carried: `@jobs/<index>.json` in the step-inputs
+ * artifact. Argo re-escapes text it substitutes from `withParam` items, and would put a whole
+ * job into node names: items are bare job indexes.
+ */
+export function jobRef(index: string): string {
+  return `@jobs/${index}.json`;
+}
 
 interface Translation { config: TranslateConfig; templates: Template[] }
 
@@ -260,7 +270,8 @@ function fanOutTasks(step: Step, { workflow, prefix, scope }: Place, t: Translat
   const spec: StepSpec = { stepPath, workflow: wiring(workflow), step };
   const itemsKey = `${t.config.artifacts.keyPrefix}/{{workflow.name}}/{{tasks.${inputsTask}.id}}`;
   t.templates.push(entrypointTemplate({ name: templateName(stepPath, "-inputs"), stepPath, process: step.run, mode: "scatter", upstream, stepInputs: scope.nested, outKey: podKey(t.config), items: true }, t));
-  const perItem = [{ name: "index", value: "{{item.index}}" }, { name: "job", value: "{{item.job}}" }, { name: "items-key", value: itemsKey }];
+  const perItem = [{ name: "index", value: "{{item}}" }, { name: "items-key", value: itemsKey }];
+  const itemJob = { name: "job", value: JSON.stringify(jobRef("{{item}}")) };
   const stepInputs = { name: stepInputsArtifact, from: `{{tasks.${inputsTask}.outputs.artifacts.${outdirArtifact}}}` };
   const itemTemplate = step.run.class === "Workflow" ? nestedDag(step, workflow, stepPath, t) : itemContainer(step, stepPath, t);
   t.templates.push(entrypointTemplate({ name: templateName(stepPath), stepPath, process: step.run, mode: "gather", upstream: [], outKey: outKeyOf(stepPath, scope, t.config), params: ["items-key"], itemsKey: "{{inputs.parameters.items-key}}" }, t));
@@ -271,7 +282,7 @@ function fanOutTasks(step: Step, { workflow, prefix, scope }: Place, t: Translat
       template: itemTemplate,
       dependencies: [inputsTask],
       withParam: `{{tasks.${inputsTask}.outputs.parameters.${itemsParameter}}}`,
-      arguments: { parameters: step.run.class === "Workflow" ? perItem : [{ name: "spec", value: JSON.stringify(spec) }, ...perItem], artifacts: [stepInputs] },
+      arguments: { parameters: step.run.class === "Workflow" ? perItem : [{ name: "spec", value: JSON.stringify(spec) }, itemJob, ...perItem], artifacts: [stepInputs] },
     },
     {
       name: base,
@@ -307,7 +318,7 @@ function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation
   tasks.push({ name: workflowOutputsTask, template: templateName(outputsPath), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args });
   t.templates.push({
     name,
-    inputs: { parameters: [{ name: "job" }, { name: "index" }, { name: "items-key" }], artifacts: [{ name: stepInputsArtifact, path: stepInputsDir }] },
+    inputs: { parameters: [{ name: "index" }, { name: "items-key" }], artifacts: [{ name: stepInputsArtifact, path: stepInputsDir }] },
     dag: { tasks },
   });
   return name;

@@ -6,6 +6,7 @@
 //   scatter --spec S --job J --upstream U --outdir D  decide a fanned-out step's jobs (D/items.json)
 //   item    --spec S --job J --step-inputs I --outdir D  run one of those jobs
 //   gather  --spec S --job PLAN --items T --outdir D  the step's output object from T/<index>/
+// A fanned-out step's jobs are files D/jobs/<index>.json of its deciding pod, named "@jobs/<index>.json".
 // Each writes D/cwl.output.json (the `cwl-outputs` output parameter); D is the step's
 // `outdir` artifact. Upstream steps' files arrive at U/<step>/ (their D, via S3); inside a
 // nested DAG, or for an item, the input object's files arrive at I (the deciding pod's D).
@@ -88,9 +89,17 @@ function stateOf(args: EntrypointArgs): WorkflowState {
     stepOutputs.set(id, kept === undefined ? remapUpstream(outputs, args.outdir, join(args.upstream, id)) : toArtifactLocations(outputs, args.outdir, kept));
   }
   const workflow = { ...args.spec.workflow, class: "Workflow", baseDir: args.outdir, steps: args.spec.workflow.steps } as unknown as Process;
-  const given = job.inputs ?? {};
+  const given = jobAt(job.inputs ?? {}, args.stepInputs);
   const inputs = withDefaults(args.stepInputs === undefined ? given : remapUpstream(given, args.outdir, args.stepInputs), args.spec.workflow.inputs);
   return { workflow, inputs, stepOutputs };
+}
+
+/** A job named by reference (argo/translate.ts jobRef) is read from the step-inputs directory. */
+function jobAt(value: unknown, stepInputs: string | undefined): Record<string, unknown> {
+  if (typeof value !== "string") return value as Record<string, unknown>;
+  const name = value.startsWith("@") ? value.slice(1) : "";
+  if (stepInputs === undefined || !/^jobs\/\d+\.json$/.test(name)) throw new Error(`archipel-cwl-entrypoint: job ${JSON.stringify(value)} is neither an object nor a job of the step inputs`);
+  return JSON.parse(readFileSync(join(stepInputs, name), "utf8")) as Record<string, unknown>;
 }
 
 /** A workflow input the job leaves out (or null) takes its default, as the local runner does. */
@@ -149,12 +158,15 @@ function runMode(args: EntrypointArgs, options: RunOptions): Record<string, unkn
  */
 function decideItems(args: EntrypointArgs, decided: ReturnType<typeof stepJobs>): Record<string, unknown> {
   const relocator = new Relocator(args.outdir, [], staged);
-  const items: Array<{ index: number; job: string }> = [];
+  const items: number[] = [];
+  mkdirSync(join(args.outdir, "jobs"), { recursive: true });
   decided.jobs.forEach((job, index) => {
-    if (job !== null) items.push({ index, job: toJson(relocator.relocate(job), 0) });
+    if (job === null) return;
+    writeFileSync(join(args.outdir, "jobs", `${index}.json`), toJson(relocator.relocate(job)));
+    items.push(index);
   });
   writeFileSync(join(args.outdir, "items.json"), JSON.stringify(items));
-  const plan: FanOutPlan = { count: decided.jobs.length, ran: items.map((i) => i.index), ...(decided.shape ? { shape: decided.shape } : {}) };
+  const plan: FanOutPlan = { count: decided.jobs.length, ran: items, ...(decided.shape ? { shape: decided.shape } : {}) };
   return plan as unknown as Record<string, unknown>;
 }
 
@@ -163,7 +175,7 @@ function runItem(args: EntrypointArgs, options: RunOptions): Record<string, unkn
   const step = args.spec.step as NonNullable<StepSpec["step"]>;
   const workflow = args.spec.workflow;
   const process = inherit(step.run, layer(workflow.requirements, step.requirements), layer(workflow.hints, step.hints));
-  const job = remapUpstream(args.job, args.outdir, args.stepInputs ?? args.outdir);
+  const job = remapUpstream(jobAt(args.job, args.stepInputs), args.outdir, args.stepInputs ?? args.outdir);
   const workdirs: string[] = [];
   const outputs = processRunner(workdirs)(process, job, { ...options, discoverSecondaryFiles: false });
   return new Relocator(args.outdir, workdirs, staged).relocate(outputs) as Record<string, unknown>;
