@@ -54,6 +54,8 @@ export class ArgoPlayer {
       scope.set(`inputs.parameters.${p.name}`, value);
     }
     for (const [artifact, dir] of Object.entries(artifacts)) scope.set(`inputs.artifacts.${artifact}`, dir);
+    // Argo's own rule, which its validation enforces when the Workflow is created.
+    if (template.dag && template.inputs?.artifacts?.some((a) => a.path !== undefined)) throw new Error(`playArgo: ${name}: a DAG's input artifact may not have a path`);
     return template.dag ? this.dag(template, scope) : this.pod(template, scope, artifacts);
   }
 

@@ -318,7 +318,8 @@ function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation
   tasks.push({ name: workflowOutputsTask, template: templateName(outputsPath), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args });
   t.templates.push({
     name,
-    inputs: { parameters: [{ name: "index" }, { name: "items-key" }], artifacts: [{ name: stepInputsArtifact, path: stepInputsDir }] },
+    // A DAG's input artifact has no path (Argo refuses one): its tasks pass it on by name.
+    inputs: { parameters: [{ name: "index" }, { name: "items-key" }], artifacts: [{ name: stepInputsArtifact }] },
     dag: { tasks },
   });
   return name;
