@@ -72,6 +72,14 @@ e2e-deploy: deps tools images ## config/default on a cluster with a real node: m
 conformance-argo: deps tools images ## CWL v1.2 conformance (tag "required") through real Pods: Argo Workflows on a local cluster with a node
 	hack/conformance-argo --tags required -j2
 
+# What CI runs through real Pods: tools, files between steps, defaults, secondary files, scatter
+# (dotproduct, nested crossproduct, empty, valueFrom, conditional) and subworkflows (nested, scattered).
+ARGO_CI_TESTS = wf_simple,output_reference_workflow_input,secondary_files_workflow_propagation,any_without_defaults_unspecified_fails,wf_scatter_two_nested_crossproduct,wf_scatter_emptylist,wf_scatter_oneparam_valuefrom,scatter_on_scattered_conditional_nojs,nested_workflow_noexp,scatter_multi_input_embedded_subworkflow,workflow_embedded_subworkflow_embedded_subsubworkflow
+
+.PHONY: conformance-argo-ci
+conformance-argo-ci: deps tools images ## A subset of CWL conformance through real Pods on Argo (in make test; a few minutes)
+	CONFORMANCE_CLUSTER=cwl-argo-ci hack/conformance-argo --only $(ARGO_CI_TESTS) -j2
+
 .PHONY: conformance-required
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
 	hack/conformance --tags required -j2
@@ -85,7 +93,7 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 	hack/conformance -j2
 
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e ## Everything CI runs
+test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e conformance-argo-ci ## Everything CI runs
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000

@@ -39,6 +39,11 @@ const workflow: Process = {
 };
 
 describe("CWL → Argo translation", () => {
+  it("bounds the pods running at once when asked (a wide scatter would start them all)", () => {
+    assert.equal(translate(workflow, {}, { ...config, parallelism: 3 }).spec.parallelism, 3);
+    assert.equal(translate(workflow, {}, config).spec.parallelism, undefined);
+  });
+
   it("makes a DAG with one task per step, wired by dependencies, and a final outputs task", () => {
     const wf = translate(workflow, { in: { class: "File", location: "a.txt" } }, config);
     assert.equal(wf.kind, "Workflow");

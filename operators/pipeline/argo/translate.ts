@@ -25,6 +25,8 @@ export interface TranslateConfig {
   /** the entrypoint inside every image, e.g. ["archipel-cwl-entrypoint"] */
   entrypoint: string[];
   artifacts: S3Repository;
+  /** at most this many of the workflow's pods run at once (Argo's spec.parallelism); unbounded when absent */
+  parallelism?: number;
   /** per-step placement hook: the Admiralty cluster target a step must run on, if any */
   placement?: (stepPath: string) => string | undefined;
 }
@@ -358,6 +360,7 @@ export function translate(process: Process, job: Record<string, unknown>, config
     metadata: { name: config.name, ...(config.namespace ? { namespace: config.namespace } : {}), labels: { "app.kubernetes.io/managed-by": "archipel" } },
     spec: {
       entrypoint: "main",
+      ...(config.parallelism === undefined ? {} : { parallelism: config.parallelism }),
       arguments: { parameters: [{ name: "job", value: JSON.stringify(job) }] },
       templates: [main, ...t.templates],
     },

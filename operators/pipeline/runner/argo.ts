@@ -6,7 +6,8 @@
 // Environment: KUBECONFIG (the cluster, e.g. .clusters/NAME/kubeconfig), ARCHIPEL_CWL_NAMESPACE
 // (default "default", readied by `hack/argo up --namespace`), ARCHIPEL_CWL_IMAGE (default
 // archipel.local/cwl-step:dev, hack/images), ARCHIPEL_CWL_S3_ENDPOINT (how this machine reaches the
-// S3 server; default the repository's endpoint), ARCHIPEL_CWL_TIMEOUT_SECONDS (default 3600).
+// S3 server; default the repository's endpoint), ARCHIPEL_CWL_TIMEOUT_SECONDS (default 3600),
+// ARCHIPEL_CWL_PARALLELISM (pods of one run at once, default 4).
 import { randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -37,16 +38,20 @@ const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflow
 const keyPrefix = "cwl";
 const requestTimeoutMs = 30_000;
 
-interface Settings { namespace: string; image: string; s3Endpoint?: string; timeoutMs: number }
+interface Settings { namespace: string; image: string; s3Endpoint?: string; timeoutMs: number; parallelism: number }
 
 function settingsFromEnv(env: NodeJS.ProcessEnv): Settings {
   const seconds = Number(env.ARCHIPEL_CWL_TIMEOUT_SECONDS ?? "3600");
   if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`ARCHIPEL_CWL_TIMEOUT_SECONDS: expected a positive number of seconds, got ${JSON.stringify(env.ARCHIPEL_CWL_TIMEOUT_SECONDS)}`);
+  // A wide scatter would otherwise start every job's pod at once.
+  const parallelism = Number(env.ARCHIPEL_CWL_PARALLELISM ?? "4");
+  if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`ARCHIPEL_CWL_PARALLELISM: expected a whole number of pods ≥ 1, got ${JSON.stringify(env.ARCHIPEL_CWL_PARALLELISM)}`);
   return {
     namespace: env.ARCHIPEL_CWL_NAMESPACE ?? "default",
     image: env.ARCHIPEL_CWL_IMAGE ?? "archipel.local/cwl-step:dev",
     ...(env.ARCHIPEL_CWL_S3_ENDPOINT ? { s3Endpoint: env.ARCHIPEL_CWL_S3_ENDPOINT } : {}),
     timeoutMs: seconds * 1000,
+    parallelism,
   };
 }
 
@@ -187,7 +192,7 @@ export async function runOnArgo(process: Process, job: Record<string, unknown>, 
   const stagedProcess = stager.stage(process, options.jobDir) as Process;
   try {
     for (const item of stager.uploads) await upload(s3, repository.bucket, item);
-    const workflow = translate(stagedProcess, stagedJob, { name, namespace: settings.namespace, defaultImage: settings.image, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository });
+    const workflow = translate(stagedProcess, stagedJob, { name, namespace: settings.namespace, defaultImage: settings.image, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, parallelism: settings.parallelism });
     withInputsArtifact(workflow, repository, `${runPrefix}/inputs`);
     await timed("creating the Workflow", cluster.custom.createNamespacedCustomObject({ ...workflows, namespace: settings.namespace, body: workflow.toJSON() }));
     const status = await awaitFinished(cluster, settings.namespace, name, settings.timeoutMs);
