@@ -69,6 +69,14 @@ describe("scatter and subworkflows as Argo fan-out (played)", function () {
     assert.equal(player.ran.filter((t) => t === "main-shout-item").length, 3, player.ran.join(" "));
   });
 
+  it("evaluates a scattered ExpressionTool's jobs in the step's one pod", async () => {
+    const double = process("ExpressionTool", "double", { inputs: [{ id: "t", type: "string" }], outputs: [{ id: "out", type: "string" }], expression: "${ return {out: inputs.t + inputs.t}; }" } as Partial<Process>);
+    const wf = workflow([step("double", double, { t: "texts" }, { scatter: ["t"] })], "double/out", { type: "array", items: "string" });
+    const { result, player } = await play(wf, { texts: ["a", "b", "c"] });
+    assert.deepEqual(result, ["aa", "bb", "cc"]);
+    assert.deepEqual(player.ran.filter((t) => t.startsWith("main-double")), ["main-double"]);
+  });
+
   it("leaves null where `when` is false, and gathers an empty scatter into an empty list", async () => {
     const when = step("say", say, { t: "texts" }, { scatter: ["t"], when: "$(inputs.t != 'skip')" });
     const { result, player } = await play(workflow([when], "say/out", { type: "array", items: ["null", "File"] }), { texts: ["x", "skip", "z"] });

@@ -327,8 +327,17 @@ function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation
   return name;
 }
 
+/**
+ * Subworkflows and scattered command-line tools fan out. A scattered ExpressionTool does not: its
+ * jobs are JavaScript evaluations that need no container of their own, so the step's one pod
+ * evaluates them all (a pod per expression costs seconds each and gains nothing).
+ */
+function fansOut(step: Step): boolean {
+  return step.run.class === "Workflow" || (step.scatter.length > 0 && step.run.class !== "ExpressionTool");
+}
+
 function dagTasks(place: Place, t: Translation): IDAGTask[] {
-  return place.workflow.steps.flatMap((step) => (step.scatter.length > 0 || step.run.class === "Workflow" ? fanOutTasks(step, place, t) : [stepTask(step, place, t)]));
+  return place.workflow.steps.flatMap((step) => (fansOut(step) ? fanOutTasks(step, place, t) : [stepTask(step, place, t)]));
 }
 
 /**
