@@ -3,7 +3,7 @@
 // real Ed25519-signed federation requests between them. Prints p50/p99 of local and federated
 // search over HTTP. The caller's identity lookup is stubbed (a SelfSubjectReview is cached per
 // token in production anyway). Not measured here: the manager's RSS with 10,000 Resources.
-//   node bench/catalog.ts [iterations]
+//   node bench/catalog.ts [iterations] [Resources per cluster, default 1,000]
 import { KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import { type CatalogCaches, registerCatalogRoutes } from "../operators/api/catalogRoutes.ts";
@@ -18,7 +18,7 @@ import type { Resource } from "../operators/schema/resource.ts";
 import { defaultEgressPolicy } from "../operators/runtime/egress.ts";
 
 const names = ["alpha", "beta", "gamma", "delta"];
-const perCluster = 1_000;
+const perCluster = Number(process.argv[3] ?? 1_000);
 const visibilities = ["public", "private", "restricted"];
 
 function resources(cluster: string): Resource[] {
