@@ -16,6 +16,7 @@ const resources = process.env.BENCH_RESOURCES ?? "10000";
 /** Every benchmark, cheapest first. */
 const benchmarks: Record<string, string[]> = {
   translate: ["bench/translate.ts"],
+  "cache-heap": ["--expose-gc", "bench/cache-heap.ts", "10000"],
   catalog: ["bench/catalog.ts", "200", "10000"],
   "reconcile-floor": ["bench/reconcile-floor.ts", process.env.BENCH_RECONCILE_RESOURCES ?? "2000"],
   "catalog-scale": ["bench/catalog-scale.ts", resources],
