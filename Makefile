@@ -97,6 +97,9 @@ test: lint typecheck verify-manifests test-unit conformance-required test-integr
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000
+.PHONY: bench
+bench: deps tools ## Every benchmark (BENCH=translate,catalog,... to choose): bench/results.json and one table of figures, targets and ratios to the floor (not a test; not in `make test`)
+	node bench/run.ts
 .PHONY: bench-discovery
 bench-discovery: deps tools ## Discovery convergence time and manager memory for local federations of 3, 6 and 10 clusters (not a test)
 	node bench/discovery.ts $(BENCH_SIZES)

@@ -11,6 +11,7 @@ import type { Resource } from "../operators/schema/resource.ts";
 import { repoRoot, startCluster, type TestCluster } from "../test/support/cluster.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../test/support/processes.ts";
 import { peakRssMiB, rssMiB } from "./procMemory.ts";
+import { report } from "./results.ts";
 
 const group = { group: "archipel.io", version: "v1alpha1" };
 const namespaces = ["bench-a", "bench-b", "bench-c", "bench-d"];
@@ -191,7 +192,13 @@ async function main(): Promise<void> {
     for (const [label, query] of Object.entries(queries)) {
       const l = await searchLatency(procs.apiUrl, alice, query, 200);
       latency.push(`  local search through the API, ${label.padEnd(18)} p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  (${l.items} items)`);
+      report({ name: `local search p99 through the API process, ${label}, ${n} Resources`, value: Number(l.p99.toFixed(2)), unit: "ms", atMost: 10, note: `p50 ${l.p50.toFixed(2)} ms` });
     }
+    const heapCap = process.env.BENCH_MANAGER_HEAP_MIB;
+    report({ name: `manager RSS with ${n} Resources, settled${heapCap ? ` (--max-old-space-size=${heapCap})` : " (no heap cap)"}`, value: Number(after.manager.toFixed(0)), unit: "MiB", atMost: 256, note: `peak ${peak.manager.toFixed(0)} MiB; before the Resources ${before.manager.toFixed(0)} MiB` });
+    report({ name: "manager RSS idle (providers only, no Resource)", value: Number(before.manager.toFixed(0)), unit: "MiB", atMost: 120 });
+    report({ name: `API RSS with ${n} Resources, settled`, value: Number(after.api.toFixed(0)), unit: "MiB", note: `peak ${peak.api.toFixed(0)} MiB` });
+    report({ name: `${n} Resources created and all reconciled`, value: Number(reconciledS.toFixed(1)), unit: "s", note: `created in ${createdS.toFixed(1)} s` });
     const mix = process.env.BENCH_ONLY ? `all ${process.env.BENCH_ONLY}` : "70% data files, 20% compute, 10% CWL services";
     const cap = process.env.BENCH_MANAGER_HEAP_MIB ? `, manager --max-old-space-size=${process.env.BENCH_MANAGER_HEAP_MIB}` : ", no heap cap";
     console.log(`catalog at scale: ${n} Resources (${mix}; 50% public, 30% private, 20% restricted${cap})`);

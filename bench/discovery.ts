@@ -9,6 +9,7 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Peer } from "../operators/schema/peer.ts";
 import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
 import { rssMiB } from "./procMemory.ts";
+import { report as record } from "./results.ts";
 
 const SETTLE_MS = 15_000;
 const CONVERGENCE_TIMEOUT_MS = 300_000;
@@ -110,3 +111,8 @@ try {
   process.exitCode = 1;
 }
 if (results.length > 0) process.stdout.write(`${report(results)}\n`);
+for (const r of results) {
+  const median = (xs: number[]): number => [...xs].filter(Number.isFinite).sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  record({ name: `discovery convergence, N=${r.n} (every member sees every other Connected)`, value: r.convergeSeconds === undefined ? Number.POSITIVE_INFINITY : Number(r.convergeSeconds.toFixed(1)), unit: "s", ...(r.n === 10 ? { atMost: 10 } : {}) });
+  record({ name: `manager RSS idle in a federation of ${r.n} (median of members, settled)`, value: Number(median(r.managerRssSettledMiB).toFixed(0)), unit: "MiB", atMost: 120 });
+}

@@ -1,5 +1,5 @@
-// The Catalog API. Local search is served from warm informer caches (indexes by type, tag and
-// provider narrow the candidates; no LIST per request); the caller's user and groups come from
+// The Catalog API. Local search is served from warm informer caches, in key order (indexes by
+// type, tag and provider narrow the candidates; no LIST, no sort and no copy per request); the caller's user and groups come from
 // a SelfSubjectReview made with the caller's token, and the namespaces whose private Resources
 // it may see from SelfSubjectAccessReviews (verb list on resources.archipel.io), all cached
 // briefly by the token's digest. Federated search needs a permission of its own (verb get on
@@ -12,7 +12,7 @@ import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from "@kuber
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
-import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchCatalog } from "../catalog/search.ts";
+import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type OrderedResources, type PeerOutcome, projectMemberships, searchOrdered } from "../catalog/search.ts";
 import { type Caller, decideVisibility, type ListableNamespaces } from "../catalog/visibility.ts";
 import { peerForClusterName } from "../discovery/clusterNames.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
@@ -51,9 +51,7 @@ export interface CatalogCaches {
 /** The caches the catalog reads, with its indexes; call before manager.start(). */
 export function catalogCaches(manager: Manager): CatalogCaches {
   const resources = manager.cache<Resource>(kindRefOf(resourceKind));
-  resources.addIndex("type", catalogIndexes.type);
-  resources.addIndex("tag", catalogIndexes.tag);
-  resources.addIndex("provider", catalogIndexes.provider);
+  for (const [name, fn] of Object.entries(catalogIndexes)) resources.addIndex(name, fn);
   return {
     resources,
     projects: manager.cache<Project>(kindRefOf(projectKind)),
@@ -196,24 +194,28 @@ function toQuery(q: { q?: string; type?: string; tags?: string[]; provider?: str
 }
 
 /** The smallest index bucket that holds every match, or every cached Resource. */
-export function candidatesFor(resources: Cache<Resource>, query: CatalogQuery): Resource[] {
-  const buckets: Resource[][] = [];
-  if (query.type) buckets.push(resources.byIndex("type", query.type));
-  if (query.provider) buckets.push(resources.byIndex("provider", query.provider));
+/**
+ * The Resources a query can match, in key order from after a key: the smallest index bucket among
+ * its type, provider and first tag (counted, not listed), else every Resource.
+ */
+export function candidatesFor(resources: Cache<Resource>, query: CatalogQuery): OrderedResources {
+  const buckets: { index: string; value: string }[] = [];
+  if (query.type) buckets.push({ index: "type", value: query.type });
+  if (query.provider) buckets.push({ index: "provider", value: query.provider });
   const firstTag = query.tags?.[0];
-  if (firstTag) buckets.push(resources.byIndex("tag", firstTag.toLowerCase()));
-  if (buckets.length === 0) return resources.list();
-  return buckets.reduce((a, b) => (b.length < a.length ? b : a));
+  if (firstTag) buckets.push({ index: "tag", value: firstTag.toLowerCase() });
+  const smallest = buckets.reduce<{ index: string; value: string } | undefined>((a, b) => (a === undefined || resources.indexCount(b.index, b.value) < resources.indexCount(a.index, a.value) ? b : a), undefined);
+  return (after) => resources.scan({ ...smallest, ...(after !== undefined ? { after } : {}) });
 }
 
 function clusterName(caches: CatalogCaches): string | undefined {
   return caches.identities.list()[0]?.spec.clusterName;
 }
 
-function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller, candidates = candidatesFor(deps.caches.resources, query)): { items: CatalogItem[]; continue?: string } {
+function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller): { items: CatalogItem[]; continue?: string } {
   try {
     const origin = clusterName(deps.caches);
-    return searchCatalog(candidates, query, {
+    return searchOrdered(candidatesFor(deps.caches.resources, query), query, {
       caller,
       memberships: projectMemberships(deps.caches.projects.list()),
       ...(origin ? { origin } : {}),
@@ -271,9 +273,12 @@ async function selfSubjectAccessReview(kubeConfig: KubeConfig, token: string, at
   return review.status?.allowed === true;
 }
 
-/** Namespaces holding a private Resource among `candidates`: the only ones whose rights matter. */
-export function privateNamespaces(candidates: readonly Resource[]): string[] {
-  return [...new Set(candidates.filter((r) => r.spec.visibility === "private").map((r) => r.metadata.namespace ?? ""))].filter((n) => n !== "").sort();
+/**
+ * Namespaces holding a private Resource: the only ones whose rights matter (kept by an index:
+ * a superset of those among one query's candidates, asked once per token for the TTL).
+ */
+export function privateNamespaces(resources: Cache<Resource>): string[] {
+  return resources.indexValues("privateNamespace");
 }
 
 
@@ -392,10 +397,10 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
   const whoAmI = identityCache(deps.whoAmI ?? ((token) => selfSubjectReview(deps.kubeConfig, token)), ttlMs, now);
   const mayI = accessReviewCache(deps.accessReview ?? ((token, a) => selfSubjectAccessReview(deps.kubeConfig, token, a)), ttlMs, now);
   /** The caller, with the rights its search needs: where it may list the candidates' private Resources. */
-  const localCaller = async (request: FastifyRequest, candidates: readonly Resource[]): Promise<Caller> => {
+  const localCaller = async (request: FastifyRequest): Promise<Caller> => {
     const token = bearerToken(request.headers.authorization);
     const who = await whoAmI(token);
-    const listable = await listableNamespaces((a) => mayI(token, a), privateNamespaces(candidates));
+    const listable = await listableNamespaces((a) => mayI(token, a), privateNamespaces(deps.caches.resources));
     return { kind: "local", user: who.user, groups: who.groups, listableNamespaces: listable };
   };
   const requireFederatedSearch = async (request: FastifyRequest): Promise<void> => {
@@ -411,8 +416,7 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       const qs = request.query;
       const tags = splitTags(qs.tag);
       const query = toQuery({ ...qs, ...(tags ? { tags } : {}) });
-      const candidates = candidatesFor(deps.caches.resources, query);
-      return search(deps, query, await localCaller(request, candidates), candidates);
+      return search(deps, query, await localCaller(request));
     },
   );
 
@@ -425,10 +429,9 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       const qs = request.query;
       const tags = splitTags(qs.tag);
       const query = toQuery({ ...qs, ...(tags ? { tags } : {}) });
-      const candidates = candidatesFor(deps.caches.resources, query);
-      const caller = await localCaller(request, candidates);
+      const caller = await localCaller(request);
       if (qs.project) requireProjectMember(deps, caller, qs.project);
-      const local = search(deps, query, caller, candidates).items;
+      const local = search(deps, query, caller).items;
       const body = federationBody(qs, tags);
       const { peers, refused } = fanOutTargets(deps.caches);
       const identity = peers.length > 0 ? await deps.signingIdentity() : undefined;

@@ -101,14 +101,14 @@ export interface Admission {
   free: CpuMemoryNano;
 }
 
-/** RFC 3339 creation time then name: a total order every reconcile agrees on. */
-function orderKey(r: Resource): string {
+/** RFC 3339 creation time then name: a total order every reconcile agrees on (a Resource's admission depends only on those before it). */
+export function admissionOrderKey(r: Resource): string {
   return `${String(r.metadata?.creationTimestamp ?? "")}\u0000${r.metadata?.name ?? ""}`;
 }
 
 function creationOrder(a: Resource, b: Resource): number {
-  const ka = orderKey(a);
-  const kb = orderKey(b);
+  const ka = admissionOrderKey(a);
+  const kb = admissionOrderKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 

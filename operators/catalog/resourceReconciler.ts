@@ -14,7 +14,7 @@ import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource, ResourceStatus } from "../schema/resource.ts";
-import { admitComputeResources, type Capacity, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
+import { admissionOrderKey, admitComputeResources, type Capacity, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
 
 export { nodeKindRef };
 import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
@@ -191,6 +191,43 @@ function resourcesIn(cache: () => Cache<Resource> | undefined, index: string, va
 
 const namespacedName = (obj: KubernetesObject): string => `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
 
+/** What admission reads of a compute Resource: its spec (generation) and whether it is going away. */
+function admissionFingerprint(r: Resource | undefined): string {
+  return r ? `${r.metadata?.generation ?? ""}/${r.metadata?.deletionTimestamp ? "deleting" : ""}/${r.spec.type}/${r.spec.providerRef.name}` : "gone";
+}
+
+/** True once per change admission reads (remembered in `seen`, by namespace/name). */
+function admissionChanged(seen: Map<string, string>, resources: Cache<Resource>, obj: KubernetesObject): boolean {
+  const key = namespacedName(obj);
+  const fingerprint = admissionFingerprint(resources.get({ namespace: obj.metadata?.namespace ?? "", name: obj.metadata?.name ?? "" }));
+  if (seen.get(key) === fingerprint) return false;
+  if (fingerprint === "gone") seen.delete(key);
+  else seen.set(key, fingerprint);
+  return true;
+}
+
+/**
+ * Compute Resource events → the siblings whose admission they can move. Admission is first come,
+ * first served (admissionOrderKey), so a change moves only the Resources ordered after the one
+ * that changed, and only a change admission reads: a status write (ours, on every reconcile)
+ * moves nothing. Without this, each of N Resources woke all N (N² reconciles, each O(N)).
+ * It reads the cached Resource, not the event's object (called with old then current).
+ */
+export function computeSiblingsToWake(cache: () => Cache<Resource> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  const seen = new Map<string, string>();
+  return (obj) => {
+    const resources = cache();
+    const changed = obj as Resource;
+    if (!resources || changed.spec?.type !== "compute") return [];
+    if (!admissionChanged(seen, resources, obj)) return [];
+    const after = admissionOrderKey(changed);
+    return resources
+      .byIndex(byProvider, namespacedName({ metadata: { namespace: obj.metadata?.namespace ?? "", name: changed.spec.providerRef.name } }))
+      .filter((r) => r.spec.type === "compute" && admissionOrderKey(r) > after)
+      .map((r) => ({ namespace: r.metadata?.namespace ?? "", name: r.metadata?.name ?? "" }));
+  };
+}
+
 /**
  * Provider events → its Resources, only when providerRelevance changed (or the Provider is
  * gone). It reads the cached Provider, not the event's object: the watch calls this with the
@@ -243,8 +280,8 @@ export function resourceController(kubeConfig: KubeConfig, opts: { logger?: wins
       { kind: providerKindRef, map: onRelevantProviderChange(() => (resources && providers ? { resources, providers } : undefined)) },
       { kind: configMapKindRef, map: resourcesIn(() => resources, byConfigMap, namespacedName) },
       { kind: nodeKindRef, map: resourcesIn(() => resources, byType, () => "compute") },
-      // Admission is first come, first served: any change to a compute Resource can move the others.
-      { kind: resourceKindRef, map: resourcesIn(() => resources, byProvider, (obj) => ((obj as Resource).spec?.type === "compute" ? `${obj.metadata?.namespace ?? ""}/${(obj as Resource).spec.providerRef.name}` : undefined)) },
+      // Admission is first come, first served: a change to a compute Resource can move those after it.
+      { kind: resourceKindRef, map: computeSiblingsToWake(() => resources) },
     ],
   };
 }

@@ -5,7 +5,9 @@ import { MemoryNonceCache, type ReceivedRequest, signRequest } from "../federati
 import type { Peer } from "../schema/peer.ts";
 import type { Project } from "../schema/project.ts";
 import type { Resource } from "../schema/resource.ts";
-import { CatalogQueryError, mergeFederated, projectMemberships, searchCatalog, type SearchViewer } from "./search.ts";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { type Cache, Store } from "../runtime/cache.ts";
+import { catalogIndexes, CatalogQueryError, mergeFederated, projectMemberships, searchCatalog, searchOrdered, type SearchViewer } from "./search.ts";
 import type { Caller } from "./visibility.ts";
 
 function resource(name: string, visibility: string, extra: Partial<Resource["spec"]> = {}, namespace = "data"): Resource {
@@ -168,6 +170,37 @@ describe("catalog search: filters and pages", () => {
     assert.equal(pages, 3);
     assert.equal(seen.length, 25);
     assert.deepEqual(seen, [...seen].sort());
+  });
+
+  it("from an ordered cache a page reads its own items plus one, whatever its page number", () => {
+    const raw = new Store<KubernetesObject>();
+    const store = raw as unknown as Cache<Resource>;
+    for (const [name, fn] of Object.entries(catalogIndexes)) store.addIndex(name, fn);
+    raw.replace(Array.from({ length: 1_000 }, (_, i) => resource(`r${String(i).padStart(4, "0")}`, i % 10 === 0 ? "private" : "public")) as unknown as KubernetesObject[]);
+    let read = 0;
+    const counted = (after: string | undefined): Iterable<Resource> => ({
+      *[Symbol.iterator]() {
+        for (const r of store.scan(after === undefined ? {} : { after })) {
+          read++;
+          yield r;
+        }
+      },
+    });
+    const perPage: number[] = [];
+    let token: string | undefined;
+    const seen: string[] = [];
+    do {
+      read = 0;
+      const page = searchOrdered(counted, { limit: 20, ...(token ? { continueToken: token } : {}) }, bob);
+      seen.push(...page.items.map((i) => i.name));
+      perPage.push(read);
+      token = page.continue;
+    } while (token);
+    assert.equal(seen.length, 900, "private ones hidden from bob");
+    assert.deepEqual(seen, [...seen].sort());
+    // 20 visible items need 22–23 reads (one private in ten) plus the one that says more follow.
+    assert.ok(perPage.slice(0, -1).every((n) => n <= 24), JSON.stringify(perPage));
+    assert.deepEqual(store.indexValues("privateNamespace"), ["data"]);
   });
 
   it("a bad token or limit is a query error naming the parameter", () => {

@@ -1,7 +1,9 @@
 // Catalog search, pure: filters (text over title/description/tags, type, tags, provider),
 // a stable order (namespace/name), pagination with an opaque continue token, and visibility
 // decided by decideVisibility for every item — the search never has its own rules.
-// The HTTP layer feeds it candidates from the informer cache (indexes narrow them first).
+// The HTTP layer feeds it candidates from the informer cache, already in key order from after
+// the continue key (an index narrows them first): a page reads only the candidates up to its
+// last item plus one, sorts nothing, and costs the same whatever its page number.
 import type { Project } from "../schema/project.ts";
 import type { Resource } from "../schema/resource.ts";
 import { type Caller, decideVisibility, type ProjectMemberships } from "./visibility.ts";
@@ -59,6 +61,8 @@ export const catalogIndexes = {
   type: (r: Resource): string[] => [r.spec.type],
   tag: (r: Resource): string[] => (r.spec.tags ?? []).map((t) => t.toLowerCase()),
   provider: (r: Resource): string[] => [r.spec.providerRef.name],
+  /** Namespaces holding a private Resource: the only ones whose list right a search asks about. */
+  privateNamespace: (r: Resource): string[] => (r.spec.visibility === "private" && r.metadata.namespace ? [r.metadata.namespace] : []),
 } as const;
 
 /** Project objects → the memberships decideVisibility reads. */
@@ -144,21 +148,39 @@ export interface SearchViewer {
   origin?: string;
 }
 
-export function searchCatalog(candidates: readonly Resource[], query: CatalogQuery, viewer: SearchViewer): CatalogPage {
-  const { caller, memberships, origin } = viewer;
+/** Resources in key order (namespace/name), starting after a key when one is given. */
+export type OrderedResources = (after: string | undefined) => Iterable<Resource>;
+
+function visibleTo(r: Resource, viewer: SearchViewer): boolean {
+  const target = { visibility: r.spec.visibility, ...(r.spec.projects ? { projects: r.spec.projects } : {}), ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) };
+  return decideVisibility(target, viewer.caller, viewer.memberships).visible;
+}
+
+/** One page from candidates already in key order: reads up to the page's last match plus one. */
+export function searchOrdered(ordered: OrderedResources, query: CatalogQuery, viewer: SearchViewer): CatalogPage {
   const limit = pageLimit(query.limit);
   const after = query.continueToken === undefined ? undefined : decodeContinue(query.continueToken);
-  const visible = candidates
-    .filter((r) => after === undefined || keyOf(r.metadata) > after)
-    .filter((r) => matchesFilters(r, query))
-    .filter((r) => decideVisibility({ visibility: r.spec.visibility, ...(r.spec.projects ? { projects: r.spec.projects } : {}), ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) }, caller, memberships).visible)
-    .sort((a, b) => (keyOf(a.metadata) < keyOf(b.metadata) ? -1 : keyOf(a.metadata) > keyOf(b.metadata) ? 1 : 0));
-  const page = visible.slice(0, limit);
+  const page: Resource[] = [];
+  let more = false;
+  for (const r of ordered(after)) {
+    if (!matchesFilters(r, query) || !visibleTo(r, viewer)) continue;
+    if (page.length === limit) {
+      more = true;
+      break;
+    }
+    page.push(r);
+  }
   const last = page[page.length - 1];
   return {
-    items: page.map((r) => catalogItem(r, origin)),
-    ...(visible.length > limit && last ? { continue: encodeContinue(keyOf(last.metadata)) } : {}),
+    items: page.map((r) => catalogItem(r, viewer.origin)),
+    ...(more && last ? { continue: encodeContinue(keyOf(last.metadata)) } : {}),
   };
+}
+
+/** searchOrdered over candidates in any order (sorted here: for callers without an ordered cache). */
+export function searchCatalog(candidates: readonly Resource[], query: CatalogQuery, viewer: SearchViewer): CatalogPage {
+  const sorted = [...candidates].sort((a, b) => (keyOf(a.metadata) < keyOf(b.metadata) ? -1 : keyOf(a.metadata) > keyOf(b.metadata) ? 1 : 0));
+  return searchOrdered((after) => (after === undefined ? sorted : sorted.filter((r) => keyOf(r.metadata) > after)), query, viewer);
 }
 
 export interface PeerOutcome {

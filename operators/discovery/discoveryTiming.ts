@@ -48,7 +48,7 @@ export interface PlannedPass {
 
 /**
  * A wake before the planned pass on the same spec comes from our own status writes (or another
- * controller's): such passes would probe in a loop, since every probe changes lastSeen. Returns
+ * controller's): such passes would probe in a loop whenever a probe changes status. Returns
  * how long to wait instead, or undefined to run now (first pass, a spec changed, or it is time).
  */
 export function deferWake(planned: PlannedPass | undefined, specKey: string, now: number): number | undefined {

@@ -175,6 +175,8 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   const egress = deps.egress ?? defaultEgressPolicy;
   const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint, egress));
   const lastDescriptorCheck = new Map<string, number>();
+  /** The exact last contact per Peer (status.lastSeen is to the minute): the Unreachable/Lost clock. */
+  const lastContact = new Map<string, number>();
   const planned = new Map<string, PlannedPass>();
   const keptInPeering = new Map<string, { url: string; network: string; peerId: string }>();
   const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
@@ -215,12 +217,20 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: timing.probeIntervalMs };
   }
 
+  /** The exact last contact before this probe; this probe's, when it answered, for the next. */
+  function remember(peer: Peer, reachable: boolean): { rememberedLastSeen?: number } {
+    const name = peer.metadata?.name ?? "";
+    const remembered = lastContact.get(name);
+    if (reachable) lastContact.set(name, now());
+    return remembered !== undefined ? { rememberedLastSeen: remembered } : {};
+  }
+
   async function observations(pass: Pass): Promise<PeerObservations> {
     const { reachable, descriptor } = await observe(pass);
     const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
     const api = endpoint ? await ping(endpoint) : undefined;
     const timing = peerTimingFor(pass.network.spec?.discovery);
-    return { now: now(), timing, reachable, ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
+    return { now: now(), timing, reachable, ...remember(pass.peer, reachable), ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
   }
 
   async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
@@ -286,6 +296,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     const peer = peers.get(key);
     if (!peer || isBeingDeleted(peer as KubernetesObject)) {
       lastDescriptorCheck.delete(key.name);
+      lastContact.delete(key.name);
       planned.delete(key.name);
       await forget(ctx, key.name);
       return;

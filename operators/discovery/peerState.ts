@@ -93,6 +93,9 @@ function silentFor(prev: PeerReachability, now: number): number {
 }
 
 function onSilence(prev: PeerReachability, obs: PeerObservation, t: PeerTiming): PeerReachability {
+  // Lost ends only with a contact (a last-seen time known less exactly after a restart must not
+  // bring a Lost peer back to Unreachable).
+  if (prev.state === PeerState.Lost) return to(prev, PeerState.Lost, prev.reason, obs);
   const silent = silentFor(prev, obs.now);
   if (silent >= t.lostAfterMs) return to(prev, PeerState.Lost, PeerStateReason.NotSeenForLong, obs);
   if (silent >= t.unreachableAfterMs) return to(prev, PeerState.Unreachable, PeerStateReason.MissedProbes, obs);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Peer } from "../schema/peer.ts";
 import { type ClusterDescriptor, DescriptorReason } from "./descriptor.ts";
 import { defaultPeerTiming } from "./peerState.ts";
-import { type DescriptorCheck, type PeerObservations, planPeerStatus, previousReachability } from "./peerStatus.ts";
+import { statusDiffers } from "../runtime/status.ts";
+import { type DescriptorCheck, LAST_SEEN_RESOLUTION_MS, type PeerObservations, planPeerStatus, previousReachability } from "./peerStatus.ts";
 
 const t0 = Date.parse("2026-11-28T12:00:00.000Z");
 const peerId = "12D3KooWBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -104,7 +105,7 @@ describe("peer status", () => {
     let peer = applied(newPeer(), obs(t0, { descriptor: verified })).peer;
     const events: string[] = [];
     for (let i = 1; i <= 3; i++) {
-      const r = applied(peer, obs(t0 + i * 5_000, { reachable: false }));
+      const r = applied(peer, obs(t0 + i * 5_000, { reachable: false, rememberedLastSeen: t0 }));
       peer = r.peer;
       events.push(...r.plan.events.map((e) => e.reason));
     }
@@ -120,13 +121,65 @@ describe("peer status", () => {
     assert.deepEqual(back.plan.events.map((e) => e.reason), ["Connected"]);
   });
 
-  it("rebuilds the previous reachability from status", () => {
+  it("rebuilds the previous reachability from status: the exact last contact from memory, else the latest the minute allows", () => {
     const peer = applied(newPeer(), obs(t0 + 1_000)).peer;
-    const prev = previousReachability(peer);
-    assert.equal(prev?.state, "Connected");
-    assert.equal(prev?.lastSeen, t0 + 1_000);
-    assert.equal(prev?.discoveredAt, t0);
+    assert.equal(peer.status?.lastSeen, new Date(t0).toISOString(), "to the minute");
+    const remembered = previousReachability(peer, t0 + 1_000);
+    assert.equal(remembered?.state, "Connected");
+    assert.equal(remembered?.lastSeen, t0 + 1_000);
+    assert.equal(remembered?.discoveredAt, t0);
+    assert.equal(previousReachability(peer)?.lastSeen, t0 + LAST_SEEN_RESOLUTION_MS - 1, "after a restart: never earlier than it may have been");
+    assert.equal(previousReachability(peer, t0 - 120_000)?.lastSeen, t0 + LAST_SEEN_RESOLUTION_MS - 1, "status of a later minute wins over an old memory");
     assert.equal(previousReachability(newPeer()), undefined);
+  });
+
+  it("a steady Connected peer plans the status it has: no write across many probes despite RTT jitter", () => {
+    let { peer } = applied(newPeer(), obs(t0, { descriptor: verified, api: { ok: true, url: "u", rttMs: 3 } }));
+    const written = peer.status;
+    for (let i = 1; i <= 10; i++) {
+      const now = t0 + i * 5_000;
+      const plan = planPeerStatus(peer, obs(now, { rememberedLastSeen: now - 5_000, api: { ok: true, url: "u", rttMs: [2, 9, 4, 15][i % 4] ?? 3 } }));
+      assert.equal(statusDiffers(peer.status, plan.status), false, `probe ${i} would write: ${JSON.stringify(plan.status)}`);
+      assert.deepEqual(plan.events, []);
+      peer = { ...peer, status: plan.status };
+    }
+    assert.deepEqual(peer.status, written);
+    // The minute turns: lastSeen moves (one write a minute at most).
+    const next = planPeerStatus(peer, obs(t0 + 60_000, { rememberedLastSeen: t0 + 55_000, api: { ok: true, url: "u", rttMs: 3 } }));
+    assert.equal(statusDiffers(peer.status, next.status), true);
+    assert.equal(next.status.lastSeen, new Date(t0 + 60_000).toISOString());
+  });
+
+  it("an RTT is written again when it changed significantly", () => {
+    const { peer } = applied(newPeer(), obs(t0, { descriptor: verified, api: { ok: true, url: "u", rttMs: 3 } }));
+    assert.equal(planPeerStatus(peer, obs(t0 + 5_000, { api: { ok: true, url: "u", rttMs: 20 } })).status.rttMilliseconds, 3);
+    assert.equal(planPeerStatus(peer, obs(t0 + 5_000, { api: { ok: true, url: "u", rttMs: 80 } })).status.rttMilliseconds, 80);
+    const slow = { ...peer, status: { ...peer.status, rttMilliseconds: 200 } };
+    assert.equal(planPeerStatus(slow, obs(t0 + 5_000, { api: { ok: true, url: "u", rttMs: 260 } })).status.rttMilliseconds, 200);
+    assert.equal(planPeerStatus(slow, obs(t0 + 5_000, { api: { ok: true, url: "u", rttMs: 90 } })).status.rttMilliseconds, 90);
+    assert.equal(planPeerStatus(slow, obs(t0 + 5_000, { api: { ok: false, url: "u", message: "m" } })).status.rttMilliseconds, undefined);
+  });
+
+  it("after a restart (no memory) a silent Connected peer is not declared Unreachable early", () => {
+    const peer = applied(newPeer(), obs(t0 + 30_000, { descriptor: verified })).peer; // lastSeen 12:00 (to the minute), really 12:00:30
+    const soon = planPeerStatus(peer, obs(t0 + 50_000, { reachable: false }));
+    assert.equal(soon.status.reachability, "Connected", "20 s after the real contact: within the grace period");
+    const late = planPeerStatus(peer, obs(t0 + LAST_SEEN_RESOLUTION_MS + 15_000, { reachable: false }));
+    assert.equal(late.status.reachability, "Unreachable");
+  });
+
+  it("a Lost peer stays Lost until it answers, and missedIntervals is refreshed when it doubles", () => {
+    let peer = applied(newPeer(), obs(t0, { descriptor: verified })).peer;
+    const missed: number[] = [];
+    for (let i = 1; i <= 40; i++) {
+      peer = applied(peer, obs(t0 + i * 5_000, { reachable: false, rememberedLastSeen: t0 })).peer;
+      missed.push(peer.status?.missedIntervals ?? -1);
+    }
+    assert.equal(peer.status?.reachability, "Unreachable");
+    assert.deepEqual([...new Set(missed)], [0, 3, 6, 12, 24], "0 while Connected, refreshed on the state change, then on doubling");
+    const lost = applied(peer, obs(t0 + 600_000, { reachable: false, rememberedLastSeen: t0 })).peer;
+    assert.equal(lost.status?.reachability, "Lost");
+    assert.equal(planPeerStatus(lost, obs(t0 + 660_000, { reachable: false })).status.reachability, "Lost", "no memory after a restart: still Lost");
   });
 
   it("an API that does not answer: ApiReachable=False, no RTT, still Ready", () => {

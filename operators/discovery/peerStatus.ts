@@ -1,6 +1,12 @@
 // A Peer's status from one reconcile pass's observations: reachability (peerState), the pinned
 // descriptor, the API's round-trip time, conditions, and the Events owed on transitions. Pure:
 // the Peer reconciler observes and passes `now`; this decides what to write.
+//
+// A steady Connected peer plans the status it already has, so probing it writes nothing
+// (docs/decisions/peer-status-writes.md): lastSeen is kept to the minute, the RTT only moves
+// when it changed significantly, missedIntervals is refreshed when it at least doubles, and no
+// condition message carries a per-probe figure. The exact last contact lives in the reconciler's
+// memory (PeerObservations.rememberedLastSeen) for the Unreachable/Lost thresholds.
 import { type ConditionUpdate, findCondition, setCondition } from "../runtime/conditions.ts";
 import type { Condition } from "../schema/common.ts";
 import type { Peer, PeerDescriptor, PeerStatus } from "../schema/peer.ts";
@@ -48,6 +54,8 @@ export interface PeerObservations {
   api?: ApiCheck;
   /** Why some of a Rejected peer's addresses could not be filtered (condition message). */
   refusalNote?: string;
+  /** The exact time this process last saw the peer connected (status.lastSeen is to the minute). */
+  rememberedLastSeen?: number;
 }
 
 export interface PeerEvent {
@@ -69,6 +77,32 @@ function parseTime(text: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+/** status.lastSeen is written to this resolution: at most one write a minute for a Connected peer. */
+export const LAST_SEEN_RESOLUTION_MS = 60_000;
+/** An RTT is written again only when it moved by at least this much… */
+export const RTT_MIN_CHANGE_MS = 20;
+/** …and by at least this fraction of the written one (hysteresis: no flapping at a boundary). */
+export const RTT_MIN_CHANGE_RATIO = 0.5;
+
+/** A time to the minute (what status.lastSeen holds). */
+export function toResolution(ms: number): number {
+  return Math.floor(ms / LAST_SEEN_RESOLUTION_MS) * LAST_SEEN_RESOLUTION_MS;
+}
+
+/** The RTT to report: the written one unless the measured one differs significantly. */
+export function rttToReport(written: number | undefined, measured: number): number {
+  if (written === undefined) return measured;
+  const change = Math.abs(measured - written);
+  return change >= RTT_MIN_CHANGE_MS && change >= written * RTT_MIN_CHANGE_RATIO ? measured : written;
+}
+
+/** missedIntervals as written: refreshed on a state change, or when it at least doubled (log-many writes for a dead peer). */
+function missedToReport(written: number | undefined, computed: number | undefined, stateChanged: boolean): number | undefined {
+  if (stateChanged || written === undefined || computed === undefined) return computed;
+  if (computed === 0 || written === 0) return computed;
+  return computed >= 2 * written ? computed : written;
+}
+
 const stateReasons = new Set<string>(Object.values(StateReasons));
 
 function previousReason(peer: Peer): PeerStateReason {
@@ -76,13 +110,26 @@ function previousReason(peer: Peer): PeerStateReason {
   return reason && stateReasons.has(reason) ? (reason as PeerStateReason) : StateReasons.FirstSeen;
 }
 
+/**
+ * The last contact as far as the thresholds are concerned: this process's exact memory, else the
+ * latest moment status.lastSeen (to the minute) can stand for — so that after a restart
+ * Unreachable and Lost are never declared early (at most one resolution late instead).
+ */
+function lastSeenOf(peer: Peer, remembered: number | undefined): number | undefined {
+  const written = parseTime(peer.status?.lastSeen);
+  if (written === undefined) return remembered;
+  // Our memory is exact unless status is of a later minute (another process saw it since).
+  if (remembered !== undefined && toResolution(remembered) >= toResolution(written)) return remembered;
+  return toResolution(written) + LAST_SEEN_RESOLUTION_MS - 1;
+}
+
 /** The reachability the previous pass wrote, rebuilt from status (undefined: never probed). */
-export function previousReachability(peer: Peer): PeerReachability | undefined {
+export function previousReachability(peer: Peer, rememberedLastSeen?: number): PeerReachability | undefined {
   const state = peer.status?.reachability;
   if (!state) return undefined;
   const created = parseTime(peer.metadata?.creationTimestamp as string | undefined) ?? 0;
   const since = parseTime(findCondition(peer.status?.conditions, PeerConditionType.Reachable)?.lastTransitionTime) ?? created;
-  const lastSeen = parseTime(peer.status?.lastSeen);
+  const lastSeen = lastSeenOf(peer, rememberedLastSeen);
   return { state, reason: previousReason(peer), since, ...(lastSeen !== undefined ? { lastSeen } : {}), discoveredAt: created };
 }
 
@@ -128,13 +175,19 @@ function descriptorCondition(current: PeerDescriptor | undefined, check: Descrip
 
 function apiCondition(api: ApiCheck | undefined): ConditionUpdate {
   if (!api) return { type: PeerConditionType.ApiReachable, status: "Unknown", reason: PeerReason.NoEndpoint, message: "no verified descriptor names this peer's API endpoint yet" };
-  if (api.ok) return { type: PeerConditionType.ApiReachable, status: "True", reason: PeerReason.Answered, message: `GET ${api.url} answered in ${Math.round(api.rttMs)} ms` };
+  // No RTT in the message: it would change it on every probe (the RTT is status.rttMilliseconds).
+  if (api.ok) return { type: PeerConditionType.ApiReachable, status: "True", reason: PeerReason.Answered, message: `GET ${api.url} answered` };
   return { type: PeerConditionType.ApiReachable, status: "False", reason: PeerReason.NoAnswer, message: `GET ${api.url}: ${api.message}` };
+}
+
+function reportedLastSeen(r: PeerReachability): string | undefined {
+  return r.lastSeen === undefined ? undefined : new Date(toResolution(r.lastSeen)).toISOString();
 }
 
 function reachableCondition(r: PeerReachability): ConditionUpdate {
   const connected = r.state === PeerState.Connected;
-  const message = connected ? "its IPFS node answers libp2p pings" : `its IPFS node is ${r.state.toLowerCase()}${r.lastSeen ? `; last seen ${new Date(r.lastSeen).toISOString()}` : "; never seen connected"}`;
+  const seen = reportedLastSeen(r);
+  const message = connected ? "its IPFS node answers libp2p pings" : `its IPFS node is ${r.state.toLowerCase()}${seen ? `; last seen ${seen} (to the minute)` : "; never seen connected"}`;
   return { type: PeerConditionType.Reachable, status: connected ? "True" : "False", reason: r.reason, message };
 }
 
@@ -154,7 +207,7 @@ function reachabilityEvents(prev: PeerReachability | undefined, next: PeerReacha
   if (prev?.state === next.state) return [];
   const type = transitionEvents[next.state];
   if (!type) return [];
-  const note = next.state === PeerState.Connected ? `IPFS node connected (${next.reason})` : `IPFS node ${next.state.toLowerCase()}: not seen since ${next.lastSeen ? new Date(next.lastSeen).toISOString() : "it was discovered"}`;
+  const note = next.state === PeerState.Connected ? `IPFS node connected (${next.reason})` : `IPFS node ${next.state.toLowerCase()}: not seen since ${reportedLastSeen(next) ?? "it was discovered"}`;
   return [{ type, reason: next.state, note }];
 }
 
@@ -173,7 +226,7 @@ interface Reach {
 }
 
 function reachability(peer: Peer, obs: PeerObservations): Reach {
-  const prev = previousReachability(peer);
+  const prev = previousReachability(peer, obs.rememberedLastSeen);
   if (obs.reachable === undefined) return { prev, next: prev, checkAfterMs: obs.timing.probeIntervalMs };
   const step = nextPeerState(prev, { now: obs.now, connected: obs.reachable }, obs.timing);
   return { prev, next: step.next, checkAfterMs: step.checkAfterMs };
@@ -192,13 +245,12 @@ function conditionsOf(peer: Peer, updates: Array<ConditionUpdate | undefined>, a
   return (conditions ?? []).filter((c) => ours.has(c.type));
 }
 
-function reachabilityFields(next: PeerReachability | undefined, obs: PeerObservations): Partial<PeerStatus> {
+function reachabilityFields(peer: Peer, next: PeerReachability | undefined, obs: PeerObservations): Partial<PeerStatus> {
   if (!next) return {};
-  return {
-    reachability: next.state,
-    ...(next.lastSeen !== undefined ? { lastSeen: new Date(next.lastSeen).toISOString() } : {}),
-    missedIntervals: missedIntervals(next, obs.now, obs.timing),
-  };
+  const seen = reportedLastSeen(next);
+  const stateChanged = peer.status?.reachability !== next.state;
+  const missed = missedToReport(peer.status?.missedIntervals, missedIntervals(next, obs.now, obs.timing), stateChanged);
+  return { reachability: next.state, ...(seen !== undefined ? { lastSeen: seen } : {}), ...(missed !== undefined ? { missedIntervals: missed } : {}) };
 }
 
 interface Verdicts {
@@ -218,9 +270,14 @@ function verdicts(peer: Peer, obs: PeerObservations, next: PeerReachability | un
   };
 }
 
+function reportedRtt(peer: Peer, obs: PeerObservations): number | undefined {
+  if (!obs.api?.ok || peer.spec?.approval === "Rejected") return undefined;
+  return rttToReport(peer.status?.rttMilliseconds, Math.max(0, Math.round(obs.api.rttMs)));
+}
+
 function optionalFields(peer: Peer, obs: PeerObservations, descriptor: PeerDescriptor | undefined): Partial<PeerStatus> {
   const generation = peer.metadata?.generation;
-  const rtt = obs.api?.ok && peer.spec?.approval !== "Rejected" ? Math.max(0, Math.round(obs.api.rttMs)) : undefined;
+  const rtt = reportedRtt(peer, obs);
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     ...(rtt !== undefined ? { rttMilliseconds: rtt } : {}),
@@ -234,7 +291,7 @@ export function planPeerStatus(peer: Peer, obs: PeerObservations): PeerStatusPla
   const v = verdicts(peer, obs, next);
   const reachable = next ? reachableCondition(next) : undefined;
   const conditions = conditionsOf(peer, [v.descriptorUpdate, apiCondition(obs.api), reachable, v.ready], new Date(obs.now));
-  const status: PeerStatus = { conditions, ...reachabilityFields(next, obs), ...optionalFields(peer, obs, v.descriptor) };
+  const status: PeerStatus = { conditions, ...reachabilityFields(peer, next, obs), ...optionalFields(peer, obs, v.descriptor) };
   const probed = peer.spec?.approval !== "Rejected" && next !== undefined;
   const events = [
     ...(probed && next ? reachabilityEvents(prev, next) : []),

@@ -65,4 +65,38 @@ describe("runtime/cache", () => {
     store.addIndex("p", () => []);
     assert.throws(() => store.addIndex("p", () => []), /already exists/);
   });
+
+  it("scans in key order, overall or within an index value, from after any key, kept in order through events", () => {
+    const store = new Store<Labeled>();
+    store.addIndex("provider", (o) => (o.spec?.provider ? [o.spec.provider] : []));
+    store.replace([obj("b", "2", "1", "p"), obj("a", "9", "1", "q"), obj("a", "10", "1", "p")]);
+    const names = (it: Iterable<Labeled>): string[] => [...it].map((o) => keyString(objectKey(o)));
+    assert.deepEqual(names(store.scan()), ["a/10", "a/9", "b/2"], "string order of namespace/name");
+    store.upsert(obj("a", "5", "2", "p"));
+    store.upsert(obj("a", "9", "3", "p")); // moves from q to p
+    store.remove(obj("b", "2", "4"));
+    assert.deepEqual(names(store.scan()), ["a/10", "a/5", "a/9"]);
+    assert.deepEqual(names(store.scan({ index: "provider", value: "p" })), ["a/10", "a/5", "a/9"]);
+    assert.deepEqual(names(store.scan({ index: "provider", value: "q" })), []);
+    assert.deepEqual(names(store.scan({ after: "a/10" })), ["a/5", "a/9"]);
+    assert.deepEqual(names(store.scan({ after: "a/6" })), ["a/9"], "after a key that is not stored");
+    assert.equal(store.indexCount("provider", "p"), 3);
+    assert.deepEqual(store.indexValues("provider"), ["p"]);
+    assert.deepEqual(store.byIndex("provider", "p").map((o) => o.metadata?.name), ["10", "5", "9"]);
+  });
+
+  it("a scan continues after the last key it gave when objects come and go meanwhile", () => {
+    const store = new Store<Labeled>();
+    store.replace([obj("a", "1", "1"), obj("a", "3", "1"), obj("a", "5", "1")]);
+    const seen: string[] = [];
+    for (const o of store.scan()) {
+      seen.push(o.metadata?.name ?? "");
+      if (o.metadata?.name === "1") {
+        store.upsert(obj("a", "0", "2")); // before the cursor: not seen
+        store.upsert(obj("a", "4", "2")); // after it: seen
+        store.remove(obj("a", "3", "3"));
+      }
+    }
+    assert.deepEqual(seen, ["1", "4", "5"]);
+  });
 });

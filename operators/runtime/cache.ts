@@ -1,6 +1,9 @@
 // The in-memory store behind an informer: objects of one kind by key, with secondary indexes.
 // Pure (no I/O): the informer feeds it list results and watch events; reconcilers read it.
+// Keys are kept sorted — overall and within each index value — on every event, so a reader can
+// page through objects in key order from any key without sorting or copying (scan()).
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { insertSorted, lowerBound, removeSorted } from "./sortedKeys.ts";
 
 export interface ObjectKey {
   namespace?: string;
@@ -23,6 +26,15 @@ export interface Cache<T> {
   /** Adds a secondary index; `fn` returns the index values of an object. */
   addIndex(name: string, fn: (o: T) => string[]): void;
   byIndex(name: string, value: string): T[];
+  /** How many objects an index value holds (without building the list). */
+  indexCount(name: string, value: string): number;
+  /** The values of an index that hold at least one object, in order. */
+  indexValues(name: string): string[];
+  /**
+   * Objects in key order (keyString, compared as strings), lazily: all of them or one index
+   * value's, starting after `after` (a key). Cost: a binary search, then one step per object read.
+   */
+  scan(options?: { index?: string; value?: string; after?: string }): IterableIterator<T>;
   /** True once the initial list has been loaded. */
   hasSynced(): boolean;
 }
@@ -55,11 +67,29 @@ export interface StoreChange<T> {
 
 const namespaceIndex = "__namespace";
 
+function indexKey(index: Map<string, string[]>, value: string, key: string): void {
+  let keys = index.get(value);
+  if (!keys) index.set(value, (keys = []));
+  insertSorted(keys, key);
+}
+
+function unindexKey(index: Map<string, string[]>, value: string, key: string): void {
+  const keys = index.get(value);
+  if (!keys) return;
+  removeSorted(keys, key);
+  if (keys.length === 0) index.delete(value);
+}
+
 export class Store<T extends KubernetesObject> implements Cache<T> {
   private readonly objects = new Map<string, T>();
+  /** Every key, sorted. */
+  private order: string[] = [];
   private readonly indexers = new Map<string, (o: T) => string[]>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  /** Per index, per value: the keys holding it, sorted. */
+  private readonly indices = new Map<string, Map<string, string[]>>();
   private synced = false;
+  /** During replace(): order and indices are rebuilt once at the end instead of per object. */
+  private bulk = false;
 
   constructor() {
     this.addIndex(namespaceIndex, (o) => [o.metadata?.namespace ?? ""]);
@@ -76,19 +106,38 @@ export class Store<T extends KubernetesObject> implements Cache<T> {
   addIndex(name: string, fn: (o: T) => string[]): void {
     if (this.indexers.has(name)) throw new Error(`cache index "${name}" already exists: pick another index name`);
     this.indexers.set(name, fn);
-    this.indices.set(name, new Map());
-    for (const [key, obj] of this.objects) this.indexOne(name, key, obj);
+    this.indices.set(name, this.buildIndex(fn));
   }
 
   byIndex(name: string, value: string): T[] {
-    const index = this.indices.get(name);
-    if (!index) throw new Error(`cache index "${name}" does not exist: call addIndex("${name}", fn) before start`);
     const out: T[] = [];
-    for (const key of index.get(value) ?? []) {
+    for (const key of this.indexKeys(name).get(value) ?? []) {
       const obj = this.objects.get(key);
       if (obj) out.push(obj);
     }
     return out;
+  }
+
+  indexCount(name: string, value: string): number {
+    return this.indexKeys(name).get(value)?.length ?? 0;
+  }
+
+  indexValues(name: string): string[] {
+    return [...this.indexKeys(name).keys()].sort();
+  }
+
+  *scan(options: { index?: string; value?: string; after?: string } = {}): IterableIterator<T> {
+    const keys = options.index === undefined ? this.order : (this.indexKeys(options.index).get(options.value ?? "") ?? []);
+    // The array may change while a caller iterates (it is lazy): continue after the last key
+    // yielded rather than at a position.
+    let last = options.after;
+    for (let i = last === undefined ? 0 : lowerBound(keys, last); i < keys.length; ) {
+      const key = keys[i] as string;
+      const obj = this.objects.get(key);
+      if (obj) yield obj;
+      last = key;
+      i = keys[i] === key ? i + 1 : lowerBound(keys, last);
+    }
   }
 
   hasSynced(): boolean {
@@ -99,14 +148,20 @@ export class Store<T extends KubernetesObject> implements Cache<T> {
   replace(items: T[]): StoreChange<T> {
     const change: StoreChange<T> = { added: [], updated: [], deleted: [] };
     const seen = new Set<string>();
-    for (const item of items) {
-      seen.add(keyString(objectKey(item)));
-      this.collect(change, item, this.upsert(item));
-    }
-    for (const [key, obj] of this.objects) {
-      if (seen.has(key)) continue;
-      this.remove(obj);
-      change.deleted.push(obj);
+    this.bulk = true;
+    try {
+      for (const item of items) {
+        seen.add(keyString(objectKey(item)));
+        this.collect(change, item, this.upsert(item));
+      }
+      for (const [key, obj] of this.objects) {
+        if (seen.has(key)) continue;
+        this.remove(obj);
+        change.deleted.push(obj);
+      }
+    } finally {
+      this.bulk = false;
+      this.rebuild();
     }
     this.synced = true;
     return change;
@@ -119,9 +174,11 @@ export class Store<T extends KubernetesObject> implements Cache<T> {
     if (old && old.metadata?.resourceVersion !== undefined && old.metadata.resourceVersion === obj.metadata?.resourceVersion) {
       return "unchanged";
     }
-    if (old) this.unindex(key, old);
     this.objects.set(key, obj);
-    for (const name of this.indexers.keys()) this.indexOne(name, key, obj);
+    if (!this.bulk) {
+      if (!old) insertSorted(this.order, key);
+      for (const name of this.indexers.keys()) this.reindex(name, key, old, obj);
+    }
     return old ?? null;
   }
 
@@ -130,8 +187,11 @@ export class Store<T extends KubernetesObject> implements Cache<T> {
     const key = keyString(objectKey(obj));
     const old = this.objects.get(key);
     if (!old) return undefined;
-    this.unindex(key, old);
     this.objects.delete(key);
+    if (!this.bulk) {
+      removeSorted(this.order, key);
+      for (const name of this.indexers.keys()) this.reindex(name, key, old, undefined);
+    }
     return old;
   }
 
@@ -140,25 +200,39 @@ export class Store<T extends KubernetesObject> implements Cache<T> {
     else if (previous !== "unchanged") change.updated.push({ old: previous, current: item });
   }
 
-  private indexOne(name: string, key: string, obj: T): void {
+  private indexKeys(name: string): Map<string, string[]> {
+    const index = this.indices.get(name);
+    if (!index) throw new Error(`cache index "${name}" does not exist: call addIndex("${name}", fn) before start`);
+    return index;
+  }
+
+  /** Moves `key` from the values `old` had to those `current` has (most updates change none). */
+  private reindex(name: string, key: string, old: T | undefined, current: T | undefined): void {
     const fn = this.indexers.get(name);
     const index = this.indices.get(name);
     if (!fn || !index) return;
-    for (const value of fn(obj)) {
-      let keys = index.get(value);
-      if (!keys) index.set(value, (keys = new Set()));
-      keys.add(key);
-    }
+    const before = new Set(old ? fn(old) : []);
+    const after = new Set(current ? fn(current) : []);
+    for (const value of before) if (!after.has(value)) unindexKey(index, value, key);
+    for (const value of after) if (!before.has(value)) indexKey(index, value, key);
   }
 
-  private unindex(key: string, obj: T): void {
-    for (const [name, fn] of this.indexers) {
-      const index = this.indices.get(name);
-      for (const value of fn(obj)) {
-        const keys = index?.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) index?.delete(value);
+  private buildIndex(fn: (o: T) => string[]): Map<string, string[]> {
+    const index = new Map<string, string[]>();
+    for (const key of this.order) {
+      const obj = this.objects.get(key);
+      if (!obj) continue;
+      for (const value of new Set(fn(obj))) {
+        let keys = index.get(value);
+        if (!keys) index.set(value, (keys = []));
+        keys.push(key); // in order: this.order is sorted
       }
     }
+    return index;
+  }
+
+  private rebuild(): void {
+    this.order = [...this.objects.keys()].sort();
+    for (const [name, fn] of this.indexers) this.indices.set(name, this.buildIndex(fn));
   }
 }

@@ -76,6 +76,25 @@ describe("runtime/informer", () => {
     await informer.stop();
   });
 
+  it("caches objects without managedFields or last-applied-configuration, from the list and from watch events", async () => {
+    const heavy = (name: string, rv: string): KubernetesObject => ({
+      ...cm(name, rv),
+      metadata: { ...cm(name, rv).metadata, managedFields: [{ manager: "kubectl", operation: "Apply" }], annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", note: "kept" } } as KubernetesObject["metadata"],
+    });
+    const source = new FakeSource();
+    source.lists.push({ items: [heavy("a", "5")], resourceVersion: "7" });
+    const { informer } = recordingInformer(source);
+    informer.start();
+    const w = await source.nextWatch(1);
+    w.send("ADDED", heavy("b", "8"));
+    for (const name of ["a", "b"]) {
+      const cached = informer.store.get({ namespace: "ns", name }) as KubernetesObject & { metadata: { managedFields?: unknown } };
+      assert.equal(cached.metadata.managedFields, undefined, name);
+      assert.deepEqual(cached.metadata.annotations, { note: "kept" }, name);
+    }
+    await informer.stop();
+  });
+
   it("resumes a closed watch from the last resourceVersion without relisting", async () => {
     const source = new FakeSource();
     source.lists.push({ items: [], resourceVersion: "1" });

@@ -15,6 +15,7 @@ import {
 import type winston from "winston";
 import { exponentialDelay } from "./backoff.ts";
 import { Store, type KindRef } from "./cache.ts";
+import { slimForCache } from "./cacheTransform.ts";
 
 export interface ListResult<T> {
   items: T[];
@@ -46,6 +47,11 @@ export interface InformerOptions<T> {
   /** Back-off after errors: first delay and cap (defaults 1 s and 30 s, like client-node's reconnect). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Applied to every object before it is stored, from list results and watch events alike
+   * (client-go's TransformFunc; it may change the object in place). Default: slimForCache.
+   */
+  transform?: (obj: T) => T;
 }
 
 /** 410 Gone: the resourceVersion is too old to resume from; only a relist helps. */
@@ -72,6 +78,7 @@ export class Informer<T extends KubernetesObject> {
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly transform: (obj: T) => T;
   private rv = "";
   private failures = 0;
   private running: Promise<void> | undefined;
@@ -91,6 +98,7 @@ export class Informer<T extends KubernetesObject> {
     this.logger = opts.logger;
     this.baseMs = opts.backoffBaseMs ?? 1000;
     this.maxMs = opts.backoffMaxMs ?? 30_000;
+    this.transform = opts.transform ?? slimForCache;
     this.stopping = new Promise<void>((resolve) => (this.signalStop = resolve));
   }
 
@@ -161,7 +169,7 @@ export class Informer<T extends KubernetesObject> {
     const { items, resourceVersion } = await this.source.list(this.abort.signal);
     if (this.stopped) return;
     this.relists++;
-    const change = this.store.replace(items);
+    const change = this.store.replace(items.map(this.transform));
     this.rv = resourceVersion;
     this.failures = 0;
     for (const obj of change.added) this.emit("onAdd", obj);
@@ -209,9 +217,10 @@ export class Informer<T extends KubernetesObject> {
       return;
     }
     if (type === "BOOKMARK") return;
-    const previous = this.store.upsert(obj);
-    if (previous === null) this.emit("onAdd", obj);
-    else if (previous !== "unchanged") this.emit("onUpdate", previous, obj);
+    const slim = this.transform(obj);
+    const previous = this.store.upsert(slim);
+    if (previous === null) this.emit("onAdd", slim);
+    else if (previous !== "unchanged") this.emit("onUpdate", previous, slim);
   }
 
   private emit(event: "onAdd" | "onDelete", obj: T): void;

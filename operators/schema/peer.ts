@@ -55,9 +55,9 @@ export type PeerDescriptor = Static<typeof PeerDescriptor>;
 export const PeerStatus = strictObject({
   ...statusBase,
   reachability: Type.Optional(StringEnum(reachabilities)),
-  lastSeen: Type.Optional(Timestamp),
-  rttMilliseconds: Type.Optional(Type.Integer({ minimum: 0, description: "round-trip time to its API" })),
-  missedIntervals: Type.Optional(Type.Integer({ minimum: 0 })),
+  lastSeen: Type.Optional(Type.String({ format: "date-time", description: "last contact, to the minute (status is written only when something a reader acts on changes)" })),
+  rttMilliseconds: Type.Optional(Type.Integer({ minimum: 0, description: "round-trip time to its API; updated when it moves by at least 20 ms and 50 %" })),
+  missedIntervals: Type.Optional(Type.Integer({ minimum: 0, description: "probe intervals without contact; updated when the reachability changes or the count doubles" })),
   descriptor: Type.Optional(PeerDescriptor),
 });
 export type PeerStatus = Static<typeof PeerStatus>;

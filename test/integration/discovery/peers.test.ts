@@ -6,11 +6,12 @@
 // The test connects the swarm by hand (what the Network reconciler does from spec.bootstrap).
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, type EventsV1Event, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import { announcementTopic, encodeAnnouncement, parseAnnouncement } from "../../../operators/discovery/announcement.ts";
 import { discoveredPeerName, federationPingPath, peerLabels, swarmKeyField } from "../../../operators/discovery/contracts.ts";
 import { buildDescriptor, type ClusterDescriptor, serializeSignedDescriptor, signDescriptor } from "../../../operators/discovery/descriptor.ts";
 import { IpfsClient } from "../../../operators/discovery/ipfsClient.ts";
+import { RTT_MIN_CHANGE_MS, RTT_MIN_CHANGE_RATIO } from "../../../operators/discovery/peerStatus.ts";
 import { parseSwarmKey, swarmKeyFingerprint } from "../../../operators/discovery/swarmKey.ts";
 import { generateIdentityKey, type IdentityKeyPair } from "../../../operators/federation/keys.ts";
 import type { Condition } from "../../../operators/schema/common.ts";
@@ -48,6 +49,26 @@ async function publish(remote: RemoteCluster, clusterName: string, apiEndpoint: 
   return cid;
 }
 
+/** Why a status write of a steady peer was owed, or undefined when nothing a reader acts on changed. */
+function owedBecause(before: Peer["status"], after: Peer["status"]): string | undefined {
+  const minute = (t: string | undefined): number => Math.floor(Date.parse(t ?? "") / 60_000);
+  if (minute(after?.lastSeen) > minute(before?.lastSeen)) return "lastSeen moved to a later minute";
+  const [was, is] = [before?.rttMilliseconds ?? 0, after?.rttMilliseconds ?? 0];
+  if (Math.abs(is - was) >= RTT_MIN_CHANGE_MS && Math.abs(is - was) >= was * RTT_MIN_CHANGE_RATIO) return "the RTT changed significantly";
+  return undefined;
+}
+
+/** Every version of one Peer written during `ms` (a watch from `resourceVersion`). */
+async function versionsDuring(kc: ReturnType<TestCluster["kubeConfig"]>, name: string, resourceVersion: string, ms: number): Promise<Peer[]> {
+  const seen: Peer[] = [];
+  const controller = await new Watch(kc).watch(`/apis/${group}/${version}/peers`, { fieldSelector: `metadata.name=${name}`, resourceVersion }, (type, obj: Peer) => {
+    if (type === "MODIFIED") seen.push(obj);
+  }, () => undefined);
+  await new Promise((r) => setTimeout(r, ms));
+  controller.abort();
+  return seen;
+}
+
 function cond(p: Peer | undefined, type: string): Condition | undefined {
   return p?.status?.conditions?.find((c) => c.type === type);
 }
@@ -64,6 +85,7 @@ describe("peer discovery and the Peer controller (manager process, real kubo, re
   let bravo: RemoteCluster, charlie: RemoteCluster, tango: RemoteCluster;
   let pingServer: Server;
   let pingUrl = "";
+  let golfName = "";
   let deadUrl = "";
   const scienceKey = newSwarmKey();
 
@@ -369,6 +391,23 @@ describe("peer discovery and the Peer controller (manager process, real kubo, re
     await golf.kubo.restart();
     await patchPeerSpec(name, { addresses: golf.kubo.swarmAddrs.map((addr) => addr.replace(/\/p2p\/[^/]+$/, "")) }); // a spec change: probed at once
     await peerWhere(name, "Connected again", (p) => p.status?.reachability === "Connected", 20_000);
+    golfName = name;
+  });
+
+  it("a steady Connected Peer gets no status write across several probes (1 s interval)", async () => {
+    const settled = await peerWhere(golfName, "Connected, Ready, with an RTT, spec observed", (p) =>
+      p.status?.reachability === "Connected" && cond(p, "Ready")?.status === "True" && p.status.rttMilliseconds !== undefined && p.status.observedGeneration === p.metadata?.generation, 30_000);
+    // Watch 4 probe intervals; each write in them must be one a reader acts on. A steady
+    // loopback peer writes none, unless the minute of lastSeen turns or the RTT really jumps.
+    const writes = await versionsDuring(cluster.kubeConfig(), golfName, settled.metadata?.resourceVersion ?? "", 4_500);
+    let before = settled.status;
+    const unexplained: string[] = [];
+    for (const w of writes) {
+      if (!owedBecause(before, w.status)) unexplained.push(JSON.stringify({ before, after: w.status }));
+      before = w.status;
+    }
+    assert.deepEqual(unexplained, [], "status writes of a steady peer that change nothing a reader acts on");
+    assert.ok(writes.length <= 2, `${writes.length} writes in 4 probe intervals`);
   });
 
   it("a restarted manager creates no duplicate Peers and keeps them Connected", async () => {

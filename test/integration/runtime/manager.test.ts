@@ -95,6 +95,20 @@ describe("runtime Manager (real API server)", function () {
     assert.equal(metricValue(await metrics(), "workqueue_retries_total", { name: "cm" }), settled, "no more retries after success");
   });
 
+  it("caches one copy per object for every controller, without managedFields or last-applied-configuration", async () => {
+    // kubectl apply's annotation, and managedFields the API server always keeps.
+    await core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: { metadata: { name: "heavy", annotations: { "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({ data: { mode: "ok" } }), note: "kept" } }, data: { mode: "ok" } },
+    });
+    const fromServer = await core.readNamespacedConfigMap({ namespace: ns.name, name: "heavy" });
+    assert.ok((fromServer.metadata?.managedFields ?? []).length > 0, "the API server sends managedFields");
+    const cached = await eventually("heavy cached", async () => manager.cache<V1ConfigMap>(configMaps).get({ namespace: ns.name, name: "heavy" }));
+    assert.equal(cached.metadata?.managedFields, undefined);
+    assert.deepEqual(Object.keys(cached.metadata?.annotations ?? {}).filter((k) => k !== "reconciled"), ["note"]);
+    assert.equal(manager.cache(configMaps), manager.cache({ ...configMaps }), "one cache per kind in a process, whoever asks");
+  });
+
   it("enqueues the owner when an owned object changes", async () => {
     const owner = await createCm("owner", { mode: "ok" });
     await eventually("owner reconciled", async () => reconciled.includes("owner"));
