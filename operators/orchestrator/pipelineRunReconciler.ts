@@ -12,7 +12,7 @@ import { translate } from "../pipeline/argo/translate.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
-import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
+import { apiErrorCode, errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
@@ -283,8 +283,9 @@ export async function workflowsServed(kubeConfig: KubeConfig, timeoutMs = defaul
     await timed("listing Argo Workflows", api.listClusterCustomObject({ group: workflowKindRef.group, version: workflowKindRef.version, plural: workflowKindRef.plural, limit: 1 }), timeoutMs);
     return true;
   } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
+    // Not served (404), or not ours to list (403): the cache could never fill. Anything else (the
+    // API server not answering yet) is what informers retry through: keep the controller.
+    return !(isNotFound(err) || apiErrorCode(err) === 403);
   }
 }
 
