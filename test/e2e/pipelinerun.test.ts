@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CustomObjectsApi } from "@kubernetes/client-node";
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
@@ -167,6 +167,18 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
       60_000,
       500,
     );
+  });
+
+  it("suspends a run through Argo's spec.suspend and resumes it", async function () {
+    const name = `paused-${suffix}`;
+    await create("pipelineruns", "PipelineRun", name, { ...twoSteps("shouter"), suspend: true });
+    const paused = await runWhen(name, "Ready reason Suspended", (r) => condition(r, "Ready")?.reason === "Suspended", 60_000);
+    assert.equal(condition(paused, "Succeeded")?.status, "Unknown");
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { spec: { suspend?: boolean } };
+    assert.equal(wf.spec.suspend, true);
+    await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name, body: { spec: { suspend: false } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const resumed = await runWhen(name, "finished after resuming", (r) => ["Succeeded", "Failed", "Error"].includes(r.status?.phase ?? ""));
+    assert.equal(resumed.status?.phase, "Succeeded", JSON.stringify(resumed.status?.conditions));
   });
 
   it("says why a run cannot start: a wiring naming no output, a service on a peer, a Workflow name taken", async function () {
