@@ -119,6 +119,14 @@ export const PipelineRunSpec = strictObject(
         "spec.outputs[].source must name a step of spec.steps",
         ".outputs",
       ),
+      // The Workflow is built once from these: a change would be silently ignored, so it is refused.
+      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName"] as const).map((field) =>
+        cel(
+          `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+          `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description and spec.budget may change)`,
+          `.${field}`,
+        ),
+      ),
     ],
   },
 );
