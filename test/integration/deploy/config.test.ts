@@ -83,12 +83,18 @@ describe("config/default (kustomize overlay)", function () {
     assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
   });
 
-  it("binds no role for controllers that do not exist yet (pipeline orchestrator, billing's metering)", async () => {
-    const bindings = await kc(cluster, "get", "clusterrolebindings", "-o", "name");
-    assert.doesNotMatch(bindings, /archipel-manager-pipeline\b/);
-    assert.equal(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"), false);
+  it("binds no role for controllers that do not exist yet (billing's metering)", async () => {
     assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
-    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"), false);
+  });
+
+  it("lets the orchestrator create and patch Workflows and write PipelineRun status; never delete Workflows nor change runs", async () => {
+    assert.match(await kc(cluster, "get", "clusterrolebindings", "-o", "name"), /archipel-manager-orchestrator\b/);
+    assert.ok(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"));
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "workflows.argoproj.io"));
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"));
+    assert.equal(await canI(cluster, "archipel-manager", "delete", "workflows.argoproj.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "delete", "pipelineruns.archipel.io"), false);
   });
 
   it("lets the manager's billing role write Price status, and not Prices themselves", async () => {
