@@ -17,6 +17,13 @@ describe("manager/config", () => {
     );
   });
 
+  it("tells controllers named by flag or environment from the default set (a controller whose API is missing is only left out of the default)", () => {
+    assert.equal(parseManagerConfig([], {}, known)?.controllersNamed, false);
+    assert.equal(parseManagerConfig(["--controllers=all"], {}, known)?.controllersNamed, false);
+    assert.equal(parseManagerConfig(["--controllers=provider"], {}, known)?.controllersNamed, true);
+    assert.equal(parseManagerConfig([], { ARCHIPEL_CONTROLLERS: "resource" }, known)?.controllersNamed, true);
+  });
+
   it("reads the environment, and flags win over it", () => {
     const env = { ARCHIPEL_CONTROLLERS: "provider", ARCHIPEL_LEASE_NAMESPACE: "ops", POD_NAME: "pod-1", ARCHIPEL_METRICS_PORT: "9000" };
     const cfg = parseManagerConfig(["--metrics-port=9100", "--lease-duration=3s", "--renew-deadline=2s", "--retry-period=500ms"], env, known);

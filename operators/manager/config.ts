@@ -15,6 +15,8 @@ export interface LeaderElectionConfig {
 
 export interface ManagerConfig {
   controllers: string[];
+  /** true when --controllers (or ARCHIPEL_CONTROLLERS) named them; false for the default "all" */
+  controllersNamed: boolean;
   leaderElection: LeaderElectionConfig | false;
   metricsPort: number;
   healthPort: number;
@@ -48,7 +50,8 @@ const options = {
 } as const;
 
 export const usage = `Usage: node operators/manager/main.ts [flags]
-  --controllers=a,b        controllers to run (env ARCHIPEL_CONTROLLERS; default: all)
+  --controllers=a,b        controllers to run (env ARCHIPEL_CONTROLLERS; default: all, but pipelinerun only
+                           where Argo Workflows is installed)
   --leader-elect=bool      elect a leader on a Lease before reconciling (env ARCHIPEL_LEADER_ELECT; default true)
   --lease-name=NAME        Lease name (env ARCHIPEL_LEASE_NAME; default archipel-manager, or archipel-<controllers> for a subset)
   --lease-namespace=NS     Lease namespace (env ARCHIPEL_LEASE_NAMESPACE, else POD_NAMESPACE, else default)
@@ -60,6 +63,8 @@ export const usage = `Usage: node operators/manager/main.ts [flags]
   --health-port=8081       /healthz and /readyz (env ARCHIPEL_HEALTH_PORT; 0 disables)
   --namespace=NS           watch one namespace only (env ARCHIPEL_WATCH_NAMESPACE; default all)
 ${egressFlagsUsage}
+pipelinerun: ARCHIPEL_ARGO_NAMESPACE (argo) and ARCHIPEL_ARGO_CONFIGMAP (workflow-controller-configmap)
+  locate Argo's artifact repository; ARCHIPEL_CWL_IMAGE (archipel.local/cwl-step:dev) runs the output task.
 Kubernetes access: KUBECONFIG, else ~/.kube/config, else the in-cluster service account.
 Log level: LOG_LEVEL (error, warn, info, debug).`;
 
@@ -149,9 +154,11 @@ export function parseManagerConfig(argv: string[], env: Record<string, string | 
     throw new ConfigError(`${(err as Error).message}\n${usage}`);
   }
   if (values.help) return undefined;
-  const controllers = parseControllers(pick(values, "controllers", env, "ARCHIPEL_CONTROLLERS"), known);
+  const named = pick(values, "controllers", env, "ARCHIPEL_CONTROLLERS");
+  const controllers = parseControllers(named, known);
   return {
     controllers,
+    controllersNamed: named !== undefined && named.trim() !== "" && named.trim() !== "all",
     leaderElection: leaderElection(values, env, controllers, known),
     metricsPort: parsePort("metrics-port", pick(values, "metrics-port", env, "ARCHIPEL_METRICS_PORT") ?? "8080"),
     healthPort: parsePort("health-port", pick(values, "health-port", env, "ARCHIPEL_HEALTH_PORT") ?? "8081"),

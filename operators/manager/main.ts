@@ -7,6 +7,7 @@ import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { priceController } from "../billing/priceReconciler.ts";
+import { type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
@@ -27,6 +28,8 @@ export interface ControllerEnv {
   apiServiceAccount: string;
   /** Where controllers may connect on a user's or a peer's behalf (--egress-* flags). */
   egress: EgressPolicy;
+  /** Where the pipelinerun controller finds Argo (ARCHIPEL_ARGO_* variables). */
+  orchestrator: OrchestratorSettings;
 }
 
 /** Every controller this binary can run, by the name `--controllers` uses. */
@@ -40,10 +43,45 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
   price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
+  pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator }),
 };
 
+/**
+ * Controllers that need an API besides ours (a cache of a kind the cluster does not serve never
+ * syncs, and the Manager starts no controller until every cache has): left out of the default
+ * set, with a warning, where it is missing; refused when named.
+ */
+const prerequisites: Record<string, { what: string; present: (kc: KubeConfig) => Promise<boolean> }> = {
+  pipelinerun: { what: "Argo Workflows (workflows.argoproj.io)", present: (kc) => workflowsServed(kc) },
+};
+
+/** The controllers to run; undefined (the reason written) when a named one cannot. */
+async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig, logger: winston.Logger): Promise<string[] | undefined> {
+  const kept: string[] = [];
+  for (const name of names) {
+    const need = prerequisites[name];
+    if (!need || (await need.present(kubeConfig))) {
+      kept.push(name);
+      continue;
+    }
+    if (named) {
+      process.stderr.write(`--controllers: ${name} needs ${need.what}, which this cluster does not serve\n`);
+      return undefined;
+    }
+    logger.warn("controller left out: the cluster lacks what it needs", { controller: name, needs: need.what });
+  }
+  return kept;
+}
+
 function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, egress: EgressPolicy): ControllerEnv {
-  return { kubeConfig, logger, systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace, apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount, egress };
+  return {
+    kubeConfig,
+    logger,
+    systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace,
+    apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount,
+    egress,
+    orchestrator: orchestratorSettingsFrom(env),
+  };
 }
 
 function loadKubeConfig(): KubeConfig {
@@ -77,7 +115,9 @@ async function main(): Promise<number> {
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
   const env = controllerEnv(kubeConfig, logger, process.env, config.egress);
-  for (const name of config.controllers) manager.add(controllers[name]!(env));
+  const names = await runnable(config.controllers, config.controllersNamed, kubeConfig, logger);
+  if (!names) return 2;
+  for (const name of names) manager.add(controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
@@ -98,7 +138,7 @@ async function main(): Promise<number> {
   });
 
   const egressAllowed = config.egress.allow.map((c) => c.text);
-  logger.info("starting", { controllers: config.controllers, leaderElection: config.leaderElection, namespace: config.namespace ?? "(all)", egressAllowed });
+  logger.info("starting", { controllers: names, leaderElection: config.leaderElection, namespace: config.namespace ?? "(all)", egressAllowed });
   await manager.start();
   await stopped;
   logger.info("stopped");

@@ -1,6 +1,7 @@
 // PipelineRun: a user workflow. Steps name service Resources (image + CWL) here or on a peer,
-// inputs name data Resources or give literal CWL values, outputs go to storage Resources.
-// Status mirrors the Argo Workflow it becomes.
+// inputs name data Resources or give literal CWL values, outputs go to storage Resources (or stay
+// in the Argo artifact repository). Status mirrors the Argo Workflow it becomes
+// (operators/orchestrator/, docs/orchestrator.md says what runs today).
 import { Type, type Static } from "typebox";
 import type { KindDefinition } from "./kind.ts";
 import {
@@ -9,6 +10,7 @@ import {
   category,
   cel,
   column,
+  described,
   DnsLabel,
   group,
   kindObject,
@@ -73,7 +75,9 @@ export type PipelineStep = Static<typeof PipelineStep>;
 export const PipelineOutput = strictObject({
   name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
   source: Type.String({ minLength: 3, maxLength: 256, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[A-Za-z_][A-Za-z0-9_]*$", description: "<step>/<output>" }),
-  storageRef: CatalogRef,
+  storageRef: Type.Optional(
+    described(CatalogRef, "a storage Resource to copy the output to; without it the output stays in the cluster's Argo artifact repository, at the location status.outputs names"),
+  ),
   prefix: Type.Optional(Type.String({ maxLength: 1024 })),
 });
 export type PipelineOutput = Static<typeof PipelineOutput>;
@@ -104,6 +108,9 @@ export const PipelineRunSpec = strictObject(
     placement: Type.Optional(Placement),
     budget: Type.Optional(Money),
     serviceAccountName: Type.Optional(ObjectName),
+    suspend: Type.Optional(
+      Type.Boolean({ description: "true pauses the run: steps already running finish, no new step starts (Argo's spec.suspend); false resumes it. Delete the run to cancel it." }),
+    ),
   },
   {
     "x-kubernetes-validations": [
@@ -112,6 +119,14 @@ export const PipelineRunSpec = strictObject(
         "spec.outputs[].source must name a step of spec.steps",
         ".outputs",
       ),
+      // The Workflow is built once from these: a change would be silently ignored, so it is refused.
+      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName"] as const).map((field) =>
+        cel(
+          `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+          `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description and spec.budget may change)`,
+          `.${field}`,
+        ),
+      ),
     ],
   },
 );
@@ -119,9 +134,13 @@ export type PipelineRunSpec = Static<typeof PipelineRunSpec>;
 
 export const workflowPhases = ["Pending", "Running", "Succeeded", "Failed", "Error"] as const;
 
+/** A step's phase: the workflow phases, and Skipped for a step that never ran (an upstream step failed). */
+export const stepPhases = [...workflowPhases, "Skipped"] as const;
+
 export const StepStatus = strictObject({
   name: DnsLabel,
-  phase: StringEnum(workflowPhases),
+  phase: StringEnum(stepPhases),
+  cluster: Type.Optional(Type.String({ maxLength: 253, description: "the cluster the step runs on (this cluster's Identity clusterName for Local placement)" })),
   peer: Type.Optional(ObjectName),
   startedAt: Type.Optional(Timestamp),
   finishedAt: Type.Optional(Timestamp),
@@ -133,12 +152,17 @@ export const PipelineRunStatus = strictObject({
   ...statusBase,
   phase: Type.Optional(StringEnum(workflowPhases, { description: "the Argo Workflow's phase, mirrored" })),
   workflowRef: Type.Optional(LocalObjectReference),
+  progress: Type.Optional(Type.String({ maxLength: 16, description: "steps succeeded / steps, e.g. 1/2" })),
   startedAt: Type.Optional(Timestamp),
   finishedAt: Type.Optional(Timestamp),
   steps: Type.Optional(Type.Array(StepStatus, { maxItems: 64, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })),
   outputs: Type.Optional(
     Type.Array(
-      strictObject({ name: Type.String({ maxLength: 128 }), location: Type.String({ maxLength: 2048 }) }),
+      strictObject({
+        name: Type.String({ maxLength: 128 }),
+        location: Type.Optional(Type.String({ maxLength: 2048, description: "where a File or Directory output is, e.g. s3://bucket/key" })),
+        value: Type.Optional(Type.String({ maxLength: 4096, description: "any other output value, as JSON" })),
+      }),
       { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] },
     ),
   ),
@@ -165,12 +189,13 @@ export const pipelineRunKind: KindDefinition = {
   status: PipelineRunStatus,
   printerColumns: [
     column("Phase", ".status.phase"),
-    column("Workflow", ".status.workflowRef.name", { priority: 1 }),
-    column("Started", ".status.startedAt", { type: "date" }),
-    column("Cost", ".status.cost.amount", { priority: 1 }),
+    column("Steps", ".status.progress", { description: "steps succeeded / steps" }),
     readyColumn,
-    reasonColumn,
+    { ...reasonColumn, priority: 0 },
     ageColumn,
+    column("Workflow", ".status.workflowRef.name", { priority: 1 }),
+    column("Started", ".status.startedAt", { type: "date", priority: 1 }),
+    column("Cost", ".status.cost.amount", { priority: 1 }),
   ],
   validations: [],
 };

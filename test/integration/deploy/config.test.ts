@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { V1Deployment } from "@kubernetes/client-node";
+import { AuthorizationV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { shutdownTimeoutMs as apiShutdownTimeoutMs } from "../../../operators/api/server.ts";
 import { defaultShutdownTimeoutMs } from "../../../operators/runtime/manager.ts";
 import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
@@ -34,6 +34,23 @@ async function canIn(cluster: TestCluster, namespace: string, sa: string, what: 
     (err: { stdout?: string }) => err.stdout ?? "",
   );
   return out.trim() === "yes";
+}
+
+/**
+ * A SubjectAccessReview for a kind this cluster does not serve (Argo's Workflows: no Argo here),
+ * which `kubectl auth can-i` cannot resolve to its group.
+ */
+async function mayOnWorkflows(cluster: TestCluster, sa: string, verb: string): Promise<boolean> {
+  const review = await cluster.kubeConfig().makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:archipel-system:${sa}`,
+        groups: ["system:serviceaccounts", "system:serviceaccounts:archipel-system", "system:authenticated"],
+        resourceAttributes: { group: "argoproj.io", resource: "workflows", verb, namespace: "default" },
+      },
+    },
+  });
+  return review.status?.allowed === true;
 }
 
 describe("config/default (kustomize overlay)", function () {
@@ -83,12 +100,18 @@ describe("config/default (kustomize overlay)", function () {
     assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
   });
 
-  it("binds no role for controllers that do not exist yet (pipeline orchestrator, billing's metering)", async () => {
-    const bindings = await kc(cluster, "get", "clusterrolebindings", "-o", "name");
-    assert.doesNotMatch(bindings, /archipel-manager-pipeline\b/);
-    assert.equal(await canI(cluster, "archipel-manager", "create", "workflows.argoproj.io"), false);
+  it("binds no role for controllers that do not exist yet (billing's metering)", async () => {
     assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
-    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"), false);
+  });
+
+  it("lets the orchestrator create and patch Workflows and write PipelineRun status; never delete Workflows nor change runs", async () => {
+    assert.match(await kc(cluster, "get", "clusterrolebindings", "-o", "name"), /archipel-manager-orchestrator\b/);
+    assert.ok(await mayOnWorkflows(cluster, "archipel-manager", "create"));
+    assert.ok(await mayOnWorkflows(cluster, "archipel-manager", "patch"));
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"));
+    assert.equal(await mayOnWorkflows(cluster, "archipel-manager", "delete"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "delete", "pipelineruns.archipel.io"), false);
   });
 
   it("lets the manager's billing role write Price status, and not Prices themselves", async () => {

@@ -1,0 +1,322 @@
+// The PipelineRun controller (first slice: Local placement on this cluster's own Argo). Steps:
+// find the run's Workflow (named after the run); if it exists and is ours, keep spec.suspend on it
+// and mirror its status (runStatus.ts); if another owner holds the name, say NameTaken; if there is
+// none, check what this slice supports, resolve the steps' services, build the one CWL Workflow
+// (pipelineWorkflow.ts), translate it with the artifact repository of Argo's own ConfigMap, and
+// create it owned by the run, so that deleting the run deletes it (garbage collection).
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
+import type winston from "winston";
+import { reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
+import { configMapKindRef } from "../catalog/resourceReconciler.ts";
+import { translate } from "../pipeline/argo/translate.ts";
+import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
+import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
+import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
+import { apiErrorCode, errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
+import { StatusWriter } from "../runtime/status.ts";
+import { identityKind, type Identity } from "../schema/identity.ts";
+import { kindRefOf } from "../schema/kind.ts";
+import { type PipelineRun, pipelineRunKind, type PipelineRunStatus } from "../schema/pipelineRun.ts";
+import type { Resource } from "../schema/resource.ts";
+import { pipelineWorkflow, type ServiceProcess } from "./pipelineWorkflow.ts";
+import { RunReason } from "./reasons.ts";
+import { type ArgoWorkflow, observeWorkflow, type RunObservation } from "./runStatus.ts";
+import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
+
+export const pipelineRunControllerName = "pipelinerun";
+export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
+export const pipelineRunReportingController = "archipel.io/pipelinerun-controller";
+export const pipelineRunKindRef = kindRefOf(pipelineRunKind);
+export const workflowKindRef: KindRef = { group: "argoproj.io", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true };
+const identityKindRef = kindRefOf(identityKind);
+const byService = "archipel.io/pipelinerun-by-service";
+
+/** Where the orchestrator finds Argo and what its pods run; defaults are what hack/argo sets up. */
+export interface OrchestratorSettings {
+  argoNamespace: string;
+  argoConfigMap: string;
+  /** the image of the tasks that are not a service's (the workflow-outputs task): it holds the entrypoint */
+  defaultImage: string;
+  /** where a run's artifacts go in the repository's bucket: `<keyPrefix>/<workflow>/…` */
+  keyPrefix: string;
+  /** used when no Identity names this cluster */
+  fallbackClusterName: string;
+  requestTimeoutMs: number;
+}
+
+export const defaultOrchestratorSettings: OrchestratorSettings = {
+  argoNamespace: "argo",
+  argoConfigMap: "workflow-controller-configmap",
+  defaultImage: "archipel.local/cwl-step:dev",
+  keyPrefix: "pipelineruns",
+  fallbackClusterName: "local",
+  requestTimeoutMs: 30_000,
+};
+
+/** The settings from the manager's environment (read once by the composition root). */
+export function orchestratorSettingsFrom(env: NodeJS.ProcessEnv): OrchestratorSettings {
+  return {
+    ...defaultOrchestratorSettings,
+    ...(env.ARCHIPEL_ARGO_NAMESPACE ? { argoNamespace: env.ARCHIPEL_ARGO_NAMESPACE } : {}),
+    ...(env.ARCHIPEL_ARGO_CONFIGMAP ? { argoConfigMap: env.ARCHIPEL_ARGO_CONFIGMAP } : {}),
+    ...(env.ARCHIPEL_CWL_IMAGE ? { defaultImage: env.ARCHIPEL_CWL_IMAGE } : {}),
+  };
+}
+
+/** The run's Workflow: one per run, named after it (deterministic, so a restart finds it). */
+export function workflowNameOf(run: PipelineRun): string {
+  return run.metadata.name ?? "";
+}
+
+const workflowFinished = (w: ArgoWorkflow): boolean => ["Succeeded", "Failed", "Error"].includes(w.status?.phase ?? "");
+
+const indexed = new WeakSet<object>();
+
+function indexedRuns(cache: Cache<PipelineRun>): Cache<PipelineRun> {
+  if (indexed.has(cache)) return cache;
+  cache.addIndex(byService, (r) => (r.spec?.steps ?? []).filter((s) => s.serviceRef.peer === undefined).map((s) => `${s.serviceRef.namespace ?? r.metadata?.namespace ?? ""}/${s.serviceRef.name}`));
+  indexed.add(cache);
+  return cache;
+}
+
+async function timed<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface PipelineRunReconcilerDeps {
+  status: StatusWriter;
+  events: EventRecorder;
+  settings: OrchestratorSettings;
+  now?: () => Date;
+}
+
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs">;
+
+/** This cluster's name: its Identity (`self`, else the oldest), else the configured fallback. */
+function clusterName(ctx: ReconcileContext, fallback: string): string {
+  const identities = ctx.cache<Identity>(identityKindRef).list();
+  const self = identities.find((i) => i.metadata.name === "self");
+  const oldest = [...identities].sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""))[0];
+  return (self ?? oldest)?.spec.clusterName ?? fallback;
+}
+
+export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Reconciler {
+  const now = deps.now ?? ((): Date => new Date());
+  const { settings } = deps;
+
+  async function writeStatus(ctx: ReconcileContext, run: PipelineRun, decision: { ready: ConditionUpdate; succeeded: ConditionUpdate }, fields: Mirrored): Promise<void> {
+    const generation = run.metadata.generation;
+    let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
+    conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
+    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields });
+    if (!wrote || conditionMatches(run.status?.conditions, decision.ready)) return;
+    ctx.logger.info("pipeline run changed", { namespace: run.metadata.namespace, name: run.metadata.name, reason: decision.ready.reason });
+    const warning = decision.ready.status === "False";
+    await deps.events.record(run as KubernetesObject, { type: warning ? "Warning" : "Normal", reason: decision.ready.reason, action: "Run", note: decision.ready.message });
+  }
+
+  /** Ready=False with the reason; Succeeded stays Unknown (nothing ran, a fix can still let it run). */
+  function block(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked): Promise<void> {
+    const decision = {
+      ready: { type: "Ready", status: "False" as const, reason: blocked.reason, message: blocked.message },
+      succeeded: { type: "Succeeded", status: "Unknown" as const, reason: blocked.reason, message: blocked.message },
+    };
+    return writeStatus(ctx, run, decision, { phase: "Pending", progress: `0/${run.spec.steps.length}` });
+  }
+
+  /** Each step's service process, or why one cannot be had. */
+  async function resolveServices(ctx: ReconcileContext, run: PipelineRun): Promise<Map<string, ServiceProcess> | Blocked> {
+    const namespace = run.metadata.namespace ?? "";
+    const resources = ctx.cache<Resource>(resourceKindRef);
+    const configMaps = ctx.cache<V1ConfigMap>(configMapKindRef);
+    const services = new Map<string, ServiceProcess>();
+    for (const [index, step] of run.spec.steps.entries()) {
+      const at = `spec.steps[${index}].serviceRef`;
+      const resource = resources.get({ namespace, name: step.serviceRef.name });
+      const verdict = serviceVerdict(resource, step.serviceRef.name, at);
+      if (verdict || !resource) return verdict ?? { reason: RunReason.ServiceNotFound, message: at };
+      try {
+        services.set(step.name, await loadService(resource, { configMap: (name) => configMaps.get({ namespace, name })?.data }));
+      } catch (err) {
+        return { reason: RunReason.ServiceNotReady, message: `${at}: service Resource ${step.serviceRef.name}: ${errorMessage(err)}` };
+      }
+    }
+    return services;
+  }
+
+  /** The S3 repository Argo's controller is configured with (the same one the CLI runner uses). */
+  async function artifactRepository(ctx: ReconcileContext): Promise<ReturnType<typeof repositoryFromConfig> | Blocked> {
+    const { argoNamespace: namespace, argoConfigMap: name } = settings;
+    try {
+      const cm = (await timed(`reading ConfigMap ${namespace}/${name}`, ctx.client.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { namespace, name } }), settings.requestTimeoutMs)) as V1ConfigMap;
+      return repositoryFromConfig(cm.data?.artifactRepository, settings.keyPrefix);
+    } catch (err) {
+      return { reason: RunReason.ArtifactRepositoryUnavailable, message: `Argo's ConfigMap ${namespace}/${name}: ${errorMessage(err)}` };
+    }
+  }
+
+  /** The Argo Workflow of the run, or why it cannot be built. */
+  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun): Promise<KubernetesObject | Blocked> {
+    const blocked = unsupported(run);
+    if (blocked) return blocked;
+    const services = await resolveServices(ctx, run);
+    if (!(services instanceof Map)) return services;
+    const built = pipelineWorkflow(run.spec, services);
+    if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
+    const repository = await artifactRepository(ctx);
+    if ("reason" in repository) return repository;
+    const name = workflowNameOf(run);
+    const workflow = translate(built.workflow, built.job, { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository });
+    const body = workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> };
+    body.metadata = { ...body.metadata, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { ...body.metadata?.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
+    if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
+    if (run.spec.suspend === true) body.spec.suspend = true;
+    return body;
+  }
+
+  async function readWorkflow(ctx: ReconcileContext, namespace: string, name: string): Promise<ArgoWorkflow & KubernetesObject | undefined> {
+    try {
+      return (await timed(`reading Workflow ${namespace}/${name}`, ctx.client.read({ apiVersion: "argoproj.io/v1alpha1", kind: "Workflow", metadata: { namespace, name } }), settings.requestTimeoutMs)) as ArgoWorkflow & KubernetesObject;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates the Workflow; an existing one (a stale cache, a name taken) is returned as found. */
+  async function createWorkflow(ctx: ReconcileContext, body: KubernetesObject): Promise<ArgoWorkflow & KubernetesObject> {
+    const { namespace = "", name = "" } = body.metadata ?? {};
+    try {
+      const created = await timed(`creating Workflow ${namespace}/${name}`, ctx.client.create(body, undefined, undefined, pipelineRunFieldManager), settings.requestTimeoutMs);
+      ctx.logger.info("workflow created", { namespace, name });
+      return created as ArgoWorkflow & KubernetesObject;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const found = await readWorkflow(ctx, namespace, name);
+      if (!found) throw new Error(`Workflow ${namespace}/${name} exists and vanished: retrying`, { cause: err });
+      return found;
+    }
+  }
+
+  /** Keeps Argo's spec.suspend equal to the run's (merge patch of that one field). */
+  async function ensureSuspend(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<ArgoWorkflow & KubernetesObject> {
+    const want = run.spec.suspend === true;
+    if ((workflow.spec?.suspend === true) === want || workflowFinished(workflow)) return workflow;
+    const { namespace, name } = workflow.metadata ?? {};
+    const patch = { apiVersion: "argoproj.io/v1alpha1", kind: "Workflow", metadata: { namespace, name }, spec: { suspend: want } } as KubernetesObject;
+    const patched = await timed("patching Workflow spec.suspend", ctx.client.patch(patch, undefined, undefined, pipelineRunFieldManager, undefined, PatchStrategy.MergePatch), settings.requestTimeoutMs);
+    ctx.logger.info(want ? "workflow suspended" : "workflow resumed", { namespace, name });
+    return patched as ArgoWorkflow & KubernetesObject;
+  }
+
+  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<void> {
+    const o: RunObservation = observeWorkflow(run.spec, workflow, clusterName(ctx, settings.fallbackClusterName));
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs };
+    return writeStatus(ctx, run, o, fields);
+  }
+
+  function nameTaken(ctx: ReconcileContext, run: PipelineRun, workflow: KubernetesObject): Promise<void> {
+    const owner = workflow.metadata?.ownerReferences?.find((r) => r.controller === true);
+    const by = owner ? `${owner.kind} ${owner.name}` : "no controller";
+    return block(ctx, run, { reason: RunReason.NameTaken, message: `Workflow ${run.metadata.namespace ?? ""}/${workflow.metadata?.name ?? ""} exists and is not this run's (controlled by ${by}); delete it or rename the run` });
+  }
+
+  /**
+   * The Workflow is gone after this run created it (status names it): a finished run keeps its
+   * record; an unfinished one fails, and is never run twice.
+   */
+  function workflowGone(ctx: ReconcileContext, run: PipelineRun): Promise<void> | undefined {
+    const ref = run.status?.workflowRef;
+    if (!ref) return undefined;
+    const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
+    if (succeeded === "True" || succeeded === "False") return Promise.resolve();
+    const message = `Workflow ${run.metadata.namespace ?? ""}/${ref.name} was deleted before it finished; create a new run to run the pipeline again`;
+    const decision = { ready: { type: "Ready", status: "False" as const, reason: RunReason.WorkflowFailed, message }, succeeded: { type: "Succeeded", status: "False" as const, reason: RunReason.WorkflowFailed, message } };
+    const { workflowRef, startedAt, progress, steps } = run.status ?? {};
+    return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
+  }
+
+  async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<ReconcileResult | void> {
+    if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
+    return mirror(ctx, run, await ensureSuspend(ctx, run, workflow));
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    const run = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
+    if (!run || isBeingDeleted(run as KubernetesObject)) return;
+    const namespace = run.metadata.namespace ?? "";
+    const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
+    if (cached) return converge(ctx, run, cached);
+    // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
+    const live = await readWorkflow(ctx, namespace, workflowNameOf(run));
+    if (live) return converge(ctx, run, live);
+    const gone = workflowGone(ctx, run);
+    if (gone) return gone;
+    const desired = await desiredWorkflow(ctx, run);
+    if ("reason" in desired) {
+      await block(ctx, run, desired);
+      // The Argo ConfigMap is not watched: look again later. Other blockers change with an event.
+      return desired.reason === RunReason.ArtifactRepositoryUnavailable ? { requeueAfter: 30_000 } : undefined;
+    }
+    return converge(ctx, run, await createWorkflow(ctx, desired));
+  };
+}
+
+/**
+ * Whether the cluster serves Argo's Workflow kind. Without it the Workflow cache never fills, and
+ * the Manager starts no controller before every cache has: the manager leaves this controller out.
+ */
+export async function workflowsServed(kubeConfig: KubeConfig, timeoutMs = defaultOrchestratorSettings.requestTimeoutMs): Promise<boolean> {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  try {
+    await timed("listing Argo Workflows", api.listClusterCustomObject({ group: workflowKindRef.group, version: workflowKindRef.version, plural: workflowKindRef.plural, limit: 1 }), timeoutMs);
+    return true;
+  } catch (err) {
+    // Not served (404), or not ours to list (403): the cache could never fill. Anything else (the
+    // API server not answering yet) is what informers retry through: keep the controller.
+    return !(isNotFound(err) || apiErrorCode(err) === 403);
+  }
+}
+
+/** Runs that name a Resource (any change to it can unblock them). */
+function runsOfService(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) =>
+    (runs()?.byIndex(byService, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+}
+
+/** The controller as the manager registers it. */
+export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings } = {}): ControllerOptions {
+  const reconcile = createPipelineRunReconciler({
+    status: new StatusWriter(kubeConfig, pipelineRunFieldManager),
+    events: new EventRecorder(kubeConfig, { reportingController: pipelineRunReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
+    settings: opts.settings ?? defaultOrchestratorSettings,
+  });
+  let runs: Cache<PipelineRun> | undefined;
+  return {
+    name: pipelineRunControllerName,
+    for: pipelineRunKindRef,
+    reconcile: async (key, ctx) => {
+      runs ??= indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef));
+      return reconcile(key, ctx);
+    },
+    concurrency: 2,
+    owns: [workflowKindRef],
+    watches: [
+      { kind: resourceKindRef, map: runsOfService(() => runs) },
+      // Caches the reconciler reads, registered so that they have synced before it runs.
+      { kind: configMapKindRef, map: () => [] },
+      { kind: identityKindRef, map: () => [] },
+    ],
+  };
+}

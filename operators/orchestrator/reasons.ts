@@ -1,0 +1,24 @@
+// The reasons of a PipelineRun's conditions, in one place (tests and users rely on them).
+export const RunReason = {
+  // the Workflow exists and is mirrored
+  Pending: "Pending",
+  Running: "Running",
+  Suspended: "Suspended",
+  Succeeded: "Succeeded",
+  StepFailed: "StepFailed",
+  WorkflowFailed: "WorkflowFailed",
+  // before the Workflow exists: why it cannot be created
+  InvalidSpec: "InvalidSpec",
+  ServiceNotFound: "ServiceNotFound",
+  ServiceNotReady: "ServiceNotReady",
+  NotAService: "NotAService",
+  PeerStepsNotSupported: "PeerStepsNotSupported",
+  CrossNamespaceNotSupported: "CrossNamespaceNotSupported",
+  DataInputsNotSupported: "DataInputsNotSupported",
+  StorageOutputsNotSupported: "StorageOutputsNotSupported",
+  PlacementNotSupported: "PlacementNotSupported",
+  ArtifactRepositoryUnavailable: "ArtifactRepositoryUnavailable",
+  NameTaken: "NameTaken",
+} as const;
+
+export type RunReason = (typeof RunReason)[keyof typeof RunReason];

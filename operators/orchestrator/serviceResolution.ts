@@ -1,0 +1,97 @@
+// Steps' services: which Resource each step names, whether it can run here, and its CWL process.
+// The checks are pure (a chain of named checks returning {reason, message}); loading the document
+// writes it to a scratch file because the CWL library reads files (as the Resource controller does).
+import { randomUUID } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { externalReference } from "../catalog/serviceDocument.ts";
+import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
+import type { Condition } from "../schema/common.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import type { Resource } from "../schema/resource.ts";
+import type { ServiceProcess } from "./pipelineWorkflow.ts";
+import { RunReason } from "./reasons.ts";
+
+export interface Blocked {
+  reason: RunReason;
+  message: string;
+}
+
+/** What this slice cannot do yet, found before anything is resolved (docs/orchestrator.md). */
+export function unsupported(run: PipelineRun): Blocked | undefined {
+  const spec = run.spec;
+  const peerStep = spec.steps.findIndex((s) => s.serviceRef.peer !== undefined);
+  if (peerStep >= 0) return { reason: RunReason.PeerStepsNotSupported, message: `spec.steps[${peerStep}].serviceRef.peer: services on peers are not supported yet; use a service Resource of this namespace` };
+  const otherNamespace = spec.steps.findIndex((s) => s.serviceRef.namespace !== undefined && s.serviceRef.namespace !== run.metadata.namespace);
+  if (otherNamespace >= 0) return { reason: RunReason.CrossNamespaceNotSupported, message: `spec.steps[${otherNamespace}].serviceRef.namespace: services of other namespaces are not supported yet` };
+  if ((spec.inputs ?? []).length > 0) return { reason: RunReason.DataInputsNotSupported, message: "spec.inputs: data Resource inputs are not supported yet; give literal values in spec.job" };
+  const stored = (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined);
+  if (stored >= 0) return { reason: RunReason.StorageOutputsNotSupported, message: `spec.outputs[${stored}].storageRef: copying outputs to storage Resources is not supported yet; leave it out and the output stays in the Argo artifact repository` };
+  return unsupportedPlacement(run);
+}
+
+function unsupportedPlacement(run: PipelineRun): Blocked | undefined {
+  const placements = [{ at: "spec.placement", p: run.spec.placement }, ...run.spec.steps.map((s, i) => ({ at: `spec.steps[${i}].placement`, p: s.placement }))];
+  const other = placements.find(({ p }) => p !== undefined && ((p.strategy ?? "Local") !== "Local" || p.peer !== undefined || p.reservationRef !== undefined));
+  if (!other) return undefined;
+  return { reason: RunReason.PlacementNotSupported, message: `${other.at}: only placement strategy Local (this cluster's Argo, no reservation) is supported yet` };
+}
+
+const ready = (r: Resource): Condition | undefined => r.status?.conditions?.find((c) => c.type === "Ready");
+
+/** The step's Resource must exist, be a service, be Ready for its current generation, and name its image. */
+export function serviceVerdict(resource: Resource | undefined, name: string, at: string): Blocked | undefined {
+  if (!resource) return { reason: RunReason.ServiceNotFound, message: `${at}: Resource "${name}" does not exist in this namespace` };
+  if (resource.spec.type !== "service" || !resource.spec.service) return { reason: RunReason.NotAService, message: `${at}: Resource ${name} is not a service (its type is ${resource.spec.type})` };
+  return readiness(resource, name, at);
+}
+
+/** Ready for the generation the run would use, with the image it runs. */
+function readiness(resource: Resource, name: string, at: string): Blocked | undefined {
+  const condition = ready(resource);
+  const current = resource.status?.observedGeneration === resource.metadata.generation;
+  if (condition?.status !== "True" || !current) {
+    const why = condition && current ? `${condition.reason}: ${condition.message}` : "not checked yet";
+    return { reason: RunReason.ServiceNotReady, message: `${at}: service Resource ${name} is not Ready (${why})` };
+  }
+  if (!resource.status?.service?.image) return { reason: RunReason.ServiceNotReady, message: `${at}: service Resource ${name} has no image in status.service yet` };
+  return undefined;
+}
+
+/** The service's CWL document: inline, or the ConfigMap key it names (read from the cache). */
+function documentOf(resource: Resource, configMap: (name: string) => Record<string, string> | undefined): unknown {
+  const cwl = resource.spec.service?.cwl;
+  if (cwl?.document) return cwl.document;
+  const ref = cwl?.configMapRef;
+  if (!ref) throw new Error("spec.service.cwl names no document");
+  const text = configMap(ref.name)?.[ref.key];
+  if (text === undefined) throw new Error(`its CWL document (ConfigMap ${ref.name} key ${ref.key}) cannot be read`);
+  return parseYaml(text);
+}
+
+export interface LoadOptions {
+  configMap: (name: string) => Record<string, string> | undefined;
+  scratchDir?: string;
+}
+
+/** Loads a Ready service's process. Throws with a message naming what is wrong. */
+export async function loadService(resource: Resource, options: LoadOptions): Promise<ServiceProcess> {
+  const doc = documentOf(resource, options.configMap);
+  const external = externalReference(doc);
+  if (external) throw new Error(`its CWL document is not self-contained (${external})`);
+  const dir = options.scratchDir ?? path.join(os.tmpdir(), "archipel-orchestrator");
+  // One file per load: runs load the same service concurrently, and one cleanup must not remove another's file.
+  const file = path.join(dir, `${randomUUID()}.cwl`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(file, JSON.stringify(doc));
+  try {
+    return { process: await loadProcess(file), image: resource.status?.service?.image ?? "" };
+  } catch (err) {
+    throw new Error((err as Error).message.replaceAll(file, "document"), { cause: err });
+  } finally {
+    forgetDocument(file);
+    await rm(file, { force: true });
+  }
+}

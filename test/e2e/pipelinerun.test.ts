@@ -1,0 +1,205 @@
+// PipelineRuns on a cluster with a real node and Argo (hack/cluster up --argo), first slice: Local
+// placement. Two service Resources (inline CWL tools in the CWL step image) wired into a run that
+// succeeds, with its steps, cluster and output location in status and the output's bytes in S3; a
+// run whose step fails says which; deleting a run deletes its Workflow (garbage collector); runs
+// that cannot start say why. The pipelinerun controller runs bound to nothing but
+// config/rbac/orchestrator_role.yaml, so the role is proven to hold every verb it uses.
+// ARCHIPEL_ARGO_TEST_CLUSTER=NAME reuses a cluster started with `hack/cluster up NAME --argo`.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
+import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
+import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
+import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
+
+const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
+const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
+const namespace = "default"; // readied for Workflows by hack/argo (executor Role, S3 Secret)
+const image = "archipel.local/cwl-step:dev";
+
+const writer = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", 'printf "%s" "$0" > greeting.txt'],
+  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
+  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
+};
+const shouter = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["tr", "a-z", "A-Z"],
+  stdin: "$(inputs.text.path)",
+  stdout: "upper.txt",
+  inputs: { text: "File" },
+  outputs: { shouted: "stdout" },
+};
+const failing = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", 'echo "the disk is full" >&2; exit 7'],
+  inputs: { text: "File" },
+  outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
+};
+
+interface S3Info { endpoint: string; credentialsFile: string }
+
+describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function () {
+  this.timeout(300_000);
+  const suffix = randomBytes(3).toString("hex");
+  const logDir = path.join(tmpdir(), `archipel-pipelinerun-e2e-${suffix}`);
+  let cluster: TestCluster;
+  let api: CustomObjectsApi;
+  let s3: S3Client;
+  let identity: SingleRoleIdentity | undefined;
+  const managers: ComponentProcess[] = [];
+
+  const create = (plural: string, kind: string, name: string, spec: unknown): Promise<unknown> =>
+    api.createNamespacedCustomObject({ ...archipel, plural, namespace, body: { apiVersion: "archipel.io/v1alpha1", kind, metadata: { name }, spec } });
+  const getRun = async (name: string): Promise<PipelineRun> => (await api.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
+  const condition = (run: PipelineRun, type: string): { status: string; reason: string; message: string } | undefined => run.status?.conditions?.find((c) => c.type === type);
+
+  async function startManager(name: string, controllers: string, kubeconfig: string): Promise<void> {
+    const [metricsPort, healthPort] = [await freePort(), await freePort()];
+    const manager = await startComponent(name, "operators/manager/main.ts", [`--controllers=${controllers}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`], {
+      env: { KUBECONFIG: kubeconfig, POD_NAME: name, LOG_LEVEL: "debug" },
+      logDir,
+    });
+    managers.push(manager);
+    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}; see ${manager.logFile}`);
+    });
+  }
+
+  /** The run once `done` holds for it (and its status describes its current generation). */
+  async function runWhen(name: string, what: string, done: (run: PipelineRun) => boolean, timeoutMs = 180_000): Promise<PipelineRun> {
+    return eventually(
+      `PipelineRun ${name}: ${what}`,
+      async () => {
+        const run = await getRun(name);
+        return run.status?.observedGeneration === run.metadata.generation && done(run) ? run : undefined;
+      },
+      timeoutMs,
+      500,
+    );
+  }
+
+  before(async function () {
+    const reuse = process.env.ARCHIPEL_ARGO_TEST_CLUSTER;
+    cluster = reuse ? await attachCluster(reuse) : await startCluster(`pr-${process.pid}`, ["--argo"]);
+    api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+    const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${cluster.name}`, "s3.json"), "utf8")) as S3Info;
+    const creds = JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string };
+    s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds });
+    await api.createClusterCustomObject({ ...archipel, plural: "identities", body: { apiVersion: "archipel.io/v1alpha1", kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "isle-1", displayName: "e2e", apiEndpoint: "https://isle-1.example" } } }).catch(() => undefined);
+    identity = await boundOnlyTo(cluster, namespace, "config/rbac/orchestrator_role.yaml", `orchestrator-${suffix}`);
+    await startManager(`catalog-${suffix}`, "provider,resource", cluster.kubeconfigPath);
+    await startManager(`orchestrator-${suffix}`, "pipelinerun", identity.kubeconfigPath);
+    await create("providers", "Provider", `tools-${suffix}`, { type: "service", service: { defaultImage: image } });
+    const services: [string, unknown][] = [["writer", writer], ["shouter", shouter], ["failing", failing]];
+    await Promise.all(services.map(([name, document]) => create("resources", "Resource", `${name}-${suffix}`, { providerRef: { name: `tools-${suffix}` }, type: "service", title: name, visibility: "private", service: { image, cwl: { document } } })));
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    for (const m of managers) await m.stop();
+    const orchestrator = managers.find((m) => m.name.startsWith("orchestrator-"));
+    s3?.destroy();
+    await identity?.cleanup();
+    if (cluster) await cluster.stop();
+    if (orchestrator) assert.doesNotMatch(await readFile(orchestrator.logFile, "utf8"), /forbidden/i, `the orchestrator role lacks a verb; see ${orchestrator.logFile}`);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") console.log(`    manager logs: ${logDir}`);
+  });
+
+  const twoSteps = (second: string): Record<string, unknown> => ({
+    steps: [
+      { name: "write", serviceRef: { name: `writer-${suffix}` }, in: { message: "greeting" } },
+      { name: "shout", serviceRef: { name: `${second}-${suffix}` }, in: { text: "write/out" } },
+    ],
+    outputs: [{ name: "result", source: "shout/shouted" }],
+    job: { greeting: "hello pipeline" },
+  });
+
+  it("runs two services wired into one pipeline: Succeeded, each step with its cluster, the output in S3; a failing step is named", async function () {
+    const ok = `greet-${suffix}`;
+    const bad = `broken-${suffix}`;
+    await Promise.all([create("pipelineruns", "PipelineRun", ok, twoSteps("shouter")), create("pipelineruns", "PipelineRun", bad, twoSteps("failing"))]);
+
+    const run = await runWhen(ok, "phase Succeeded", (r) => r.status?.phase === "Succeeded" || r.status?.phase === "Failed");
+    assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status));
+    assert.equal(condition(run, "Succeeded")?.status, "True");
+    assert.equal(condition(run, "Ready")?.reason, "Succeeded");
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["write", "Succeeded", "isle-1"], ["shout", "Succeeded", "isle-1"]]);
+    assert.ok(run.status?.steps?.every((s) => s.startedAt && s.finishedAt), JSON.stringify(run.status?.steps));
+    assert.equal(run.status?.progress, "2/2");
+    assert.equal(run.status?.workflowRef?.name, ok);
+    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
+    assert.ok(bucket && key, `an s3:// location: ${location}`);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    assert.equal(await object.Body?.transformToString(), "HELLO PIPELINE");
+
+    const failed = await runWhen(bad, "finished", (r) => r.status?.phase === "Failed" || r.status?.phase === "Succeeded" || r.status?.phase === "Error");
+    assert.equal(failed.status?.phase, "Failed");
+    const succeeded = condition(failed, "Succeeded");
+    assert.equal(succeeded?.status, "False");
+    assert.equal(succeeded?.reason, "StepFailed");
+    assert.match(succeeded?.message ?? "", /^step "shout" failed on cluster isle-1: .*the disk is full/);
+    assert.equal(condition(failed, "Ready")?.status, "False");
+    assert.deepEqual(failed.status?.steps?.map((s) => [s.name, s.phase]), [["write", "Succeeded"], ["shout", "Failed"]]);
+  });
+
+  it("deletes a run's Workflow with the run (owner reference, garbage collector)", async function () {
+    const name = `greet-${suffix}`;
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] } };
+    assert.deepEqual(wf.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.controller]), [["PipelineRun", name, true]]);
+    await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name });
+    await eventually(
+      `Workflow ${name} to be deleted`,
+      async () => api.getNamespacedCustomObject({ ...workflows, namespace, name }).then(() => false, (err: { code?: number }) => err.code === 404),
+      60_000,
+      500,
+    );
+  });
+
+  it("suspends a run through Argo's spec.suspend and resumes it", async function () {
+    const name = `paused-${suffix}`;
+    await create("pipelineruns", "PipelineRun", name, { ...twoSteps("shouter"), suspend: true });
+    const paused = await runWhen(name, "Ready reason Suspended", (r) => condition(r, "Ready")?.reason === "Suspended", 60_000);
+    assert.equal(condition(paused, "Succeeded")?.status, "Unknown");
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { spec: { suspend?: boolean } };
+    assert.equal(wf.spec.suspend, true);
+    await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name, body: { spec: { suspend: false } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const resumed = await runWhen(name, "finished after resuming", (r) => ["Succeeded", "Failed", "Error"].includes(r.status?.phase ?? ""));
+    assert.equal(resumed.status?.phase, "Succeeded", JSON.stringify(resumed.status?.conditions));
+  });
+
+  it("says why a run cannot start: a wiring naming no output, a service on a peer, a Workflow name taken", async function () {
+    const wiring = twoSteps("shouter") as { steps: { in: Record<string, string> }[] };
+    wiring.steps[1]!.in = { text: "write/bam" };
+    const peer = twoSteps("shouter") as { steps: { serviceRef: Record<string, string> }[] };
+    peer.steps[0]!.serviceRef.peer = "lyon-1";
+    const taken = `taken-${suffix}`;
+    // A Workflow no run owns (Argo refuses its empty spec at once: nothing runs).
+    await api.createNamespacedCustomObject({ ...workflows, namespace, body: { apiVersion: "argoproj.io/v1alpha1", kind: "Workflow", metadata: { name: taken }, spec: { entrypoint: "none", templates: [] } } });
+    await Promise.all([
+      create("pipelineruns", "PipelineRun", `wiring-${suffix}`, wiring),
+      create("pipelineruns", "PipelineRun", `peer-${suffix}`, peer),
+      create("pipelineruns", "PipelineRun", taken, twoSteps("shouter")),
+    ]);
+    const reasonOf = async (name: string, reason: string): Promise<string> =>
+      (await runWhen(name, `Ready=False ${reason}`, (r) => condition(r, "Ready")?.reason === reason, 60_000)).status?.conditions?.find((c) => c.type === "Ready")?.message ?? "";
+    assert.equal(await reasonOf(`wiring-${suffix}`, "InvalidSpec"), 'spec.steps[1].in.text: step "write" has no output "bam" (it has: out)');
+    assert.match(await reasonOf(`peer-${suffix}`, "PeerStepsNotSupported"), /^spec\.steps\[0\]\.serviceRef\.peer: /);
+    assert.match(await reasonOf(taken, "NameTaken"), new RegExp(`^Workflow ${namespace}/${taken} exists and is not this run's`));
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name: taken })) as { metadata: { ownerReferences?: unknown[] } };
+    assert.equal(wf.metadata.ownerReferences, undefined, "the controller adopts nothing it does not own");
+  });
+});
