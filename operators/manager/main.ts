@@ -7,6 +7,7 @@ import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { priceController } from "../billing/priceReconciler.ts";
+import { reservationController } from "../compute/reservationReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
@@ -40,6 +41,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
   price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
+  reservation: (env) => reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
 };
 
 function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, egress: EgressPolicy): ControllerEnv {
