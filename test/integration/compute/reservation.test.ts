@@ -96,8 +96,19 @@ describe("Reservation controller", function () {
     await createProvider("cpus", "10");
   });
 
+  /** Deletes every object of `plural` in the namespace and waits until their finalizers let them go. */
+  async function deleteAll(plural: string): Promise<void> {
+    await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns.name, plural });
+    await eventually(`every ${plural} gone`, async () => ((await api.listNamespacedCustomObject({ group, version, namespace: ns.name, plural })) as { items: unknown[] }).items.length === 0, 60_000, 500);
+  }
+
   after(async function () {
-    this.timeout(120_000);
+    this.timeout(180_000);
+    // Finalizers: the controllers must still run while Reservations and Providers go.
+    if (ns && managers.length > 0) {
+      await deleteAll("reservations");
+      await deleteAll("providers");
+    }
     for (const m of managers) assert.doesNotMatch(await readFile(m.logFile, "utf8"), /forbidden/i, `a role lacks a verb; see ${m.logFile}`);
     await Promise.all(managers.map((m) => m.stop()));
     if (ns) await deleteNamespaceAndWait(cluster, ns);
@@ -174,6 +185,12 @@ describe("Reservation controller", function () {
     await eventually("the quota of early removed", async () => (await quota("reservation-early")) === undefined);
     await assert.rejects(patchSpec("early", { release: false }), (err: { body?: string }) => /spec\.release cannot be unset/.test(String(err.body)));
     await assert.rejects(patchSpec("early", { cpu: "2" }), (err: { body?: string }) => /spec\.cpu is immutable/.test(String(err.body)));
+    // Deleting it takes its entry out of the Provider's ledger (finalizer) before it goes.
+    await api.deleteNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations", name: "early" });
+    await eventually("early gone", async () => (await getReservation("early").catch(() => undefined)) === undefined);
+    const ledger = await core.readNamespacedConfigMap({ namespace: ns.name, name: "cpus.reservation-ledger" });
+    assert.equal(ledger.data?.early, undefined);
+    assert.ok(ledger.data?.walk, "the other entries stay");
   });
 
   it("never touches a same-named ResourceQuota it does not own: Ready=False NameTaken", async () => {
