@@ -104,6 +104,10 @@ bench: deps tools ## Every benchmark (BENCH=translate,catalog,... to choose): be
 bench-discovery: deps tools ## Discovery convergence time and manager memory for local federations of 3, 6 and 10 clusters (not a test)
 	node bench/discovery.ts $(BENCH_SIZES)
 
+.PHONY: bench-reservations
+bench-reservations: deps tools ## Reservation admission latency p50/p99: 100 concurrent Reservations on one compute Provider of a local control plane, 3 rounds (not a test)
+	node bench/reservations.ts 100 3
+
 .PHONY: bench-catalog
 bench-catalog: deps tools ## Catalog search p50/p99, local and federated (3 peers x 1,000 Resources, signed), then manager/API memory and search with $(BENCH_RESOURCES) Resources on real processes (not a test)
 	node bench/catalog.ts 200

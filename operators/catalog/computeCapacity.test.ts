@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Resource } from "../schema/resource.ts";
-import { admitComputeResources, computeStatusOf, type NodeLike, providerCapacity } from "./computeCapacity.ts";
+import { admitComputeResources, computeStatusOf, type NodeLike, providerCapacity, reservedNow } from "./computeCapacity.ts";
 import { parseQuantity } from "./quantity.ts";
 
 const node = (name: string, cpu: string, memory: string, extra: { labels?: Record<string, string>; unschedulable?: boolean } = {}): NodeLike => ({
@@ -60,8 +60,23 @@ describe("computeCapacity", () => {
       capacity: { cpu: "4", memory: "8Gi" },
       allocatable: { cpu: "4", memory: "8Gi" },
       offered: { cpu: "3500m", memory: "5Gi" },
+      reserved: { cpu: "0", memory: "0" },
       free: { cpu: "500m", memory: "3Gi" },
     });
+  });
+
+  it("subtracts Active Reservations from free (never below zero), and only Active ones", () => {
+    const c = providerCapacity({ capacity: { cpu: "4", memory: "8Gi" } }, []);
+    const admission = admitComputeResources(c, [compute("vm", "1", "2Gi", "2026-01-01T00:00:01Z")]);
+    const reservations = [
+      { spec: { cpu: "2", memory: "4Gi" }, status: { state: "Active" } },
+      { spec: { cpu: "1", memory: "1Gi" }, status: { state: "Confirmed" } },
+      { spec: { cpu: "500m", memory: "1Gi" }, status: { state: "Active" } },
+    ];
+    const status = computeStatusOf(c, admission, reservedNow(reservations));
+    assert.deepEqual([status.reserved, status.free], [{ cpu: "2500m", memory: "5Gi" }, { cpu: "500m", memory: "1Gi" }]);
+    const over = computeStatusOf(c, admission, reservedNow([{ spec: { cpu: "9", memory: "9Gi" }, status: { state: "Active" } }]));
+    assert.deepEqual(over.free, { cpu: "0", memory: "0" });
   });
 
   it("orders same-second creations by name, so every reconcile agrees", () => {

@@ -5,7 +5,10 @@
 // (capacity × overcommit), offered (what its admitted Resources offer) and free. The Resource
 // controller does not read those figures back (they may lag): it runs the same functions on
 // the same cache, so both controllers always agree, and writes only Ready (InsufficientCapacity
-// names the figures). Reservations (a later issue) will take from `free` as `reserved`.
+// names the figures). Active Reservations (operators/compute) take from `free` as `reserved`:
+// the Reservation controller admits them against allocatable over time windows, and the
+// Provider controller only reads their status.state (reservedNow below), so each controller
+// writes what it owns and both read the same objects.
 //
 // Admission is first come, first served: the provider's compute Resources in creation order
 // (then name), each admitted when it fits in what the earlier admitted ones left. A Resource
@@ -152,13 +155,39 @@ export function admitComputeResources(capacity: Capacity, resources: readonly Re
 
 const cpuMemory = (v: CpuMemoryNano): { cpu: string; memory: string } => ({ cpu: formatCpu(v.cpu), memory: formatMemory(v.memory) });
 
-/** The Provider's status.compute. */
-export function computeStatusOf(capacity: Capacity, admission: Admission): ComputeStatus {
+/** The parts of a Reservation `reserved` depends on. */
+export interface ReservationLike {
+  spec?: { cpu?: string; memory?: string };
+  status?: { state?: string };
+}
+
+/**
+ * What the provider's Active Reservations hold (state as their controller last wrote it). A
+ * malformed quantity counts as 0: the API server's CEL rules refuse one on create.
+ */
+export function reservedNow(reservations: readonly ReservationLike[]): CpuMemoryNano {
+  const read = (q: string | undefined): bigint => {
+    try {
+      return q === undefined ? 0n : parseQuantity(q);
+    } catch {
+      return 0n;
+    }
+  };
+  return reservations
+    .filter((r) => r.status?.state === "Active")
+    .reduce((sum, r) => ({ cpu: sum.cpu + read(r.spec?.cpu), memory: sum.memory + read(r.spec?.memory) }), { cpu: 0n, memory: 0n });
+}
+
+const atLeastZero = (v: bigint): bigint => (v < 0n ? 0n : v);
+
+/** The Provider's status.compute: free is allocatable − offered − reserved (never negative). */
+export function computeStatusOf(capacity: Capacity, admission: Admission, reserved: CpuMemoryNano = { cpu: 0n, memory: 0n }): ComputeStatus {
   return {
     source: capacity.source,
     capacity: cpuMemory(capacity.capacity),
     allocatable: cpuMemory(capacity.allocatable),
     offered: cpuMemory(admission.offered),
-    free: cpuMemory(admission.free),
+    reserved: cpuMemory(reserved),
+    free: cpuMemory({ cpu: atLeastZero(admission.free.cpu - reserved.cpu), memory: atLeastZero(admission.free.memory - reserved.memory) }),
   };
 }

@@ -11,8 +11,9 @@ import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type ComputeStatus, type Provider, providerKind } from "../schema/provider.ts";
+import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import { type Resource, resourceKind } from "../schema/resource.ts";
-import { admitComputeResources, computeStatusOf, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
+import { admitComputeResources, computeStatusOf, type NodeLike, nodeKindRef, providerCapacity, reservedNow } from "./computeCapacity.ts";
 import { deletionBlockedMessage, ProviderReason, providerReadiness } from "./providerReadiness.ts";
 
 export const providerControllerName = "provider";
@@ -24,9 +25,10 @@ const resourcesByProvider = "spec.providerRef.name";
 
 export const providerKindRef = kindRefOf(providerKind);
 export const resourceKindRef = kindRefOf(resourceKind);
+const reservationKindRef = kindRefOf(reservationKind);
 
-/** "namespace/provider" for a Resource's providerRef: the index key and the Provider it wakes. */
-function providerOf(resource: Resource): ObjectKey | undefined {
+/** "namespace/provider" for a Resource's (or Reservation's) providerRef: the index key and the Provider it wakes. */
+function providerOf(resource: Pick<Resource, "metadata"> & { spec?: { providerRef?: { name?: string } } }): ObjectKey | undefined {
   const namespace = resource.metadata?.namespace;
   const name = resource.spec?.providerRef?.name;
   return namespace && name ? { namespace, name } : undefined;
@@ -124,7 +126,8 @@ function computeFigures(ctx: ReconcileContext, provider: Provider, referencing: 
   try {
     const capacity = providerCapacity(provider.spec.compute, ctx.cache<NodeLike>(nodeKindRef).list());
     const offers = referencing.filter((r) => r.spec?.type === "compute" && !isBeingDeleted(r as KubernetesObject));
-    return computeStatusOf(capacity, admitComputeResources(capacity, offers));
+    const reservations = ctx.cache<Reservation>(reservationKindRef).list(provider.metadata?.namespace ?? "").filter((r) => r.spec?.providerRef?.name === provider.metadata?.name);
+    return computeStatusOf(capacity, admitComputeResources(capacity, offers), reservedNow(reservations));
   } catch (err) {
     ctx.logger.debug("no compute figures", { name: provider.metadata?.name, error: (err as Error).message });
     return undefined;
@@ -163,6 +166,8 @@ export function providerController(kubeConfig: KubeConfig, opts: { logger?: wins
       { kind: resourceKindRef, map: (obj: KubernetesObject) => [providerOf(obj as Resource)].filter((k): k is ObjectKey => k !== undefined) },
       // Node allocatable feeds status.compute of the compute Providers that count nodes.
       { kind: nodeKindRef, map: computeProviders(() => providers) },
+      // A Reservation turning Active (or leaving Active) changes status.compute.reserved and free.
+      { kind: reservationKindRef, map: (obj: KubernetesObject) => [providerOf(obj as Reservation)].filter((k): k is ObjectKey => k !== undefined) },
     ],
   };
 }

@@ -8,6 +8,7 @@ import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { priceController } from "../billing/priceReconciler.ts";
 import { type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
+import { reservationController } from "../compute/reservationReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
 import { networkController } from "../discovery/networkReconciler.ts";
@@ -44,6 +45,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
   price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
   pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator }),
+  reservation: (env) => reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
 };
 
 /**

@@ -49,7 +49,7 @@ describe("Resource controller: compute Resources and capacity (manager process)"
 
   it("publishes capacity from the matching Nodes' allocatable, times the overcommit ratio", async () => {
     const c = await computeOf("lab", (x) => x.capacity.cpu === "3500m");
-    assert.deepEqual(c, { source: "Nodes", capacity: { cpu: "3500m", memory: "6Gi" }, allocatable: { cpu: "7", memory: "6Gi" }, offered: { cpu: "0", memory: "0" }, free: { cpu: "7", memory: "6Gi" } });
+    assert.deepEqual(c, { source: "Nodes", capacity: { cpu: "3500m", memory: "6Gi" }, allocatable: { cpu: "7", memory: "6Gi" }, offered: { cpu: "0", memory: "0" }, reserved: { cpu: "0", memory: "0" }, free: { cpu: "7", memory: "6Gi" } });
     const d = await computeOf("declared", (x) => x.source === "Declared");
     assert.deepEqual(d.capacity, { cpu: "2", memory: "2Gi" });
   });

@@ -1,0 +1,246 @@
+// The Reservation controller against a real API server, run by the manager as a ServiceAccount
+// bound to nothing but config/rbac/compute_role.yaml (so the role holds every verb it uses), and
+// the Provider controller beside it with the catalog role (status.compute.free): admission and
+// the Tentative → Confirmed → Active → Released walk with its ResourceQuota, rejection naming
+// the shortfall, expiry of an unconfirmed hold, early release, NameTaken, ProviderNotFound, the
+// immutable admitted fields, and 100 Reservations created at once against one Provider while two
+// replicas of the controller race (no leader election): never more admitted than fits.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
+import { parseQuantity } from "../../../operators/catalog/quantity.ts";
+import { type Claim, peakHeld } from "../../../operators/compute/reservationAdmission.ts";
+import type { Condition } from "../../../operators/schema/common.ts";
+import type { Provider } from "../../../operators/schema/provider.ts";
+import type { Reservation, ReservationSpec } from "../../../operators/schema/reservation.ts";
+import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
+import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
+import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
+
+const group = "archipel.io";
+const version = "v1alpha1";
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/** RFC 3339 at second precision, `seconds` from now. */
+const inSeconds = (seconds: number): string => new Date(Math.floor(Date.now() / 1000) * 1000 + seconds * 1000).toISOString().replace(".000Z", "Z");
+
+describe("Reservation controller", function () {
+  this.timeout(180_000);
+  let cluster: TestCluster;
+  let ns: TestNamespace;
+  const identities: SingleRoleIdentity[] = [];
+  const managers: ComponentProcess[] = [];
+  let api: CustomObjectsApi;
+  let core: CoreV1Api;
+
+  const createProvider = (name: string, cpu: string, memory = "16Gi"): Promise<unknown> =>
+    api.createNamespacedCustomObject({ group, version, namespace: ns.name, plural: "providers", body: { apiVersion: `${group}/${version}`, kind: "Provider", metadata: { name }, spec: { type: "compute", compute: { capacity: { cpu, memory } } } } });
+  const createReservation = (name: string, spec: Partial<ReservationSpec>): Promise<unknown> =>
+    api.createNamespacedCustomObject({
+      group,
+      version,
+      namespace: ns.name,
+      plural: "reservations",
+      body: { apiVersion: `${group}/${version}`, kind: "Reservation", metadata: { name }, spec: { providerRef: { name: "cpus" }, cpu: "1", memory: "1Gi", start: inSeconds(3600), end: inSeconds(7200), ...spec } },
+    });
+  const getReservation = async (name: string): Promise<Reservation> => (await api.getNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations", name })) as Reservation;
+  const patchSpec = (name: string, spec: Partial<ReservationSpec>): Promise<unknown> => api.patchNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations", name, body: { spec } }, mergePatch);
+  const condition = (r: Reservation, type: string): Condition | undefined => r.status?.conditions?.find((c) => c.type === type);
+  const quota = (name: string): Promise<V1ResourceQuota | undefined> => core.readNamespacedResourceQuota({ namespace: ns.name, name }).catch(() => undefined);
+
+  /** Waits until the reservation reports `state` for its current generation. */
+  async function inState(name: string, state: string, timeoutMs = 30_000): Promise<Reservation> {
+    return eventually(
+      `Reservation ${name} in state ${state}`,
+      async () => {
+        const r = await getReservation(name);
+        return r.status?.state === state && r.status.observedGeneration === r.metadata.generation ? r : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  const identityOf = new Map<string, SingleRoleIdentity>();
+
+  /** A manager process as a ServiceAccount bound to `roleFile` only (a second replica shares the first's). */
+  async function startManager(name: string, controllers: string, roleFile: string): Promise<void> {
+    let identity = identityOf.get(roleFile);
+    if (!identity) {
+      identity = await boundOnlyTo(cluster, ns.name, roleFile, name);
+      identityOf.set(roleFile, identity);
+      identities.push(identity);
+    }
+    const [metricsPort, healthPort] = [await freePort(), await freePort()];
+    const manager = await startComponent(
+      `${name}-${ns.name}`,
+      "operators/manager/main.ts",
+      [`--controllers=${controllers}`, `--namespace=${ns.name}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
+      { env: { KUBECONFIG: identity.kubeconfigPath, POD_NAME: `${name}-${ns.name}`, LOG_LEVEL: "debug" }, logDir },
+    );
+    managers.push(manager);
+    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; see ${manager.logFile}`);
+    });
+  }
+
+  before(async function () {
+    this.timeout(180_000);
+    cluster = await sharedCluster();
+    api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+    core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    ns = await freshNamespace(cluster, "reservation");
+    await startManager("compute", "reservation", "config/rbac/compute_role.yaml");
+    await startManager("catalog", "provider", "config/rbac/catalog_role.yaml");
+    await createProvider("cpus", "10");
+  });
+
+  /** Deletes every object of `plural` in the namespace and waits until their finalizers let them go. */
+  async function deleteAll(plural: string): Promise<void> {
+    await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns.name, plural });
+    await eventually(`every ${plural} gone`, async () => ((await api.listNamespacedCustomObject({ group, version, namespace: ns.name, plural })) as { items: unknown[] }).items.length === 0, 60_000, 500);
+  }
+
+  after(async function () {
+    this.timeout(180_000);
+    // Finalizers: the controllers must still run while Reservations and Providers go.
+    if (ns && managers.length > 0) {
+      await deleteAll("reservations");
+      await deleteAll("providers");
+    }
+    for (const m of managers) assert.doesNotMatch(await readFile(m.logFile, "utf8"), /forbidden/i, `a role lacks a verb; see ${m.logFile}`);
+    await Promise.all(managers.map((m) => m.stop()));
+    if (ns) await deleteNamespaceAndWait(cluster, ns);
+    await Promise.all(identities.map((i) => i.cleanup()));
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") for (const m of managers) console.log(`    manager log: ${m.logFile}`);
+  });
+
+  it("admits (Tentative), confirms, turns Active at the window's start with a ResourceQuota and less free capacity, and Released at its end without it", async () => {
+    await createReservation("walk", { cpu: "2", memory: "3Gi", start: inSeconds(6), end: inSeconds(14) });
+    const tentative = await inState("walk", "Tentative");
+    assert.deepEqual([condition(tentative, "Admitted")?.status, condition(tentative, "Admitted")?.reason], ["True", "Fits"]);
+    assert.equal(condition(tentative, "Ready")?.reason, "AwaitingConfirmation");
+    assert.ok(tentative.status?.holdUntil, "a Tentative hold says until when");
+    assert.equal(await quota("reservation-walk"), undefined, "a Tentative hold is not enforced yet");
+    await patchSpec("walk", { confirmed: true });
+    const confirmed = await inState("walk", "Confirmed");
+    assert.equal(confirmed.status?.quotaRef?.name, "reservation-walk");
+    const q = await quota("reservation-walk");
+    assert.deepEqual(q?.spec?.hard, { "requests.cpu": "2", "requests.memory": "3Gi" });
+    const owner = q?.metadata?.ownerReferences?.[0];
+    assert.deepEqual([owner?.kind, owner?.name, owner?.uid, owner?.controller], ["Reservation", "walk", confirmed.metadata.uid, true]);
+    await inState("walk", "Active", 20_000);
+    const free = await eventually("Provider cpus free cpu 8", async () => {
+      const p = (await api.getNamespacedCustomObject({ group, version, namespace: ns.name, plural: "providers", name: "cpus" })) as Provider;
+      return p.status?.compute?.free?.cpu === "8" ? p.status.compute : undefined;
+    });
+    assert.deepEqual(free.reserved, { cpu: "2", memory: "3Gi" });
+    const released = await inState("walk", "Released", 20_000);
+    assert.equal(condition(released, "Ready")?.reason, "Released");
+    await eventually("the quota of walk removed", async () => (await quota("reservation-walk")) === undefined);
+  });
+
+  it("rejects what does not fit, naming the resource, the instant and the shortfall; a decision is final", async () => {
+    await createProvider("small", "2", "4Gi");
+    const start = inSeconds(3600);
+    await createReservation("fits", { providerRef: { name: "small" }, cpu: "1500m", start, end: inSeconds(7200) });
+    await inState("fits", "Tentative");
+    await createReservation("too-much", { providerRef: { name: "small" }, cpu: "1", start: inSeconds(5400), end: inSeconds(9000) });
+    const rejected = await inState("too-much", "Rejected");
+    const admitted = condition(rejected, "Admitted");
+    assert.deepEqual([admitted?.status, admitted?.reason], ["False", "InsufficientCapacity"]);
+    assert.equal(
+      admitted?.message,
+      `spec.cpu 1 does not fit at ${new Date(Date.parse(start) + 1800_000).toISOString()}: admitted Reservations hold 1500m of 2 cpu (capacity × overcommit), 500m short; ask for less or another window`,
+    );
+    // Touching, not overlapping: [end of fits, …) is free again.
+    await createReservation("after", { providerRef: { name: "small" }, cpu: "2", start: inSeconds(7200), end: inSeconds(9000) });
+    await inState("after", "Tentative");
+  });
+
+  it("expires a Tentative hold that is not confirmed in time, and gives its capacity to the next", async () => {
+    await createProvider("one", "1", "1Gi");
+    await createReservation("brief", { providerRef: { name: "one" }, holdSeconds: 3 });
+    await inState("brief", "Tentative");
+    const expired = await inState("brief", "Expired", 20_000);
+    assert.equal(condition(expired, "Ready")?.reason, "Expired");
+    await patchSpec("brief", { confirmed: true });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await getReservation("brief")).status?.state, "Expired", "a late confirmation does not revive it");
+    await createReservation("next", { providerRef: { name: "one" } });
+    await inState("next", "Tentative");
+  });
+
+  it("releases on spec.release, removing the ResourceQuota; release cannot be undone", async () => {
+    await createReservation("early", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600) });
+    await inState("early", "Active");
+    assert.ok(await quota("reservation-early"));
+    await patchSpec("early", { release: true });
+    const released = await inState("early", "Released");
+    assert.ok(released.status?.releasedAt);
+    await eventually("the quota of early removed", async () => (await quota("reservation-early")) === undefined);
+    await assert.rejects(patchSpec("early", { release: false }), (err: { body?: string }) => /spec\.release cannot be unset/.test(String(err.body)));
+    await assert.rejects(patchSpec("early", { cpu: "2" }), (err: { body?: string }) => /spec\.cpu is immutable/.test(String(err.body)));
+    // Deleting it takes its entry out of the Provider's ledger (finalizer) before it goes.
+    await api.deleteNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations", name: "early" });
+    await eventually("early gone", async () => (await getReservation("early").catch(() => undefined)) === undefined);
+    const ledger = await core.readNamespacedConfigMap({ namespace: ns.name, name: "cpus.reservation-ledger" });
+    assert.equal(ledger.data?.early, undefined);
+    assert.ok(ledger.data?.walk, "the other entries stay");
+  });
+
+  it("never touches a same-named ResourceQuota it does not own: Ready=False NameTaken", async () => {
+    await core.createNamespacedResourceQuota({ namespace: ns.name, body: { metadata: { name: "reservation-taken" }, spec: { hard: { pods: "7" } } } });
+    await createReservation("taken", { confirmed: true });
+    const r = await eventually("taken NameTaken", async () => {
+      const x = await getReservation("taken");
+      return condition(x, "Ready")?.reason === "NameTaken" ? x : undefined;
+    });
+    assert.equal(r.status?.state, "Confirmed", "admitted all the same");
+    assert.match(condition(r, "Ready")?.message ?? "", /ResourceQuota .*\/reservation-taken exists and is not controlled by this Reservation/);
+    const foreign = await quota("reservation-taken");
+    assert.deepEqual([foreign?.spec?.hard, foreign?.metadata?.ownerReferences], [{ pods: "7" }, undefined]);
+  });
+
+  it("stays Pending with ProviderNotFound until the Provider exists, then decides", async () => {
+    await createReservation("early-bird", { providerRef: { name: "later" } });
+    const pending = await inState("early-bird", "Pending");
+    assert.equal(condition(pending, "Admitted")?.reason, "ProviderNotFound");
+    assert.match(condition(pending, "Admitted")?.message ?? "", /^spec\.providerRef: Provider "later" does not exist in namespace /);
+    await createProvider("later", "4");
+    await inState("early-bird", "Tentative");
+  });
+
+  it("admits exactly 10 of 100 one-cpu Reservations created at once on a 10-cpu Provider, with two replicas racing", async () => {
+    await startManager("compute-b", "reservation", "config/rbac/compute_role.yaml");
+    await createProvider("hundred", "10", "1Ti");
+    const window = { start: inSeconds(3600), end: inSeconds(7200) };
+    const names = Array.from({ length: 100 }, (_, i) => `burst-${i}`);
+    await Promise.all(names.map((name) => createReservation(name, { providerRef: { name: "hundred" }, cpu: "1", holdSeconds: 3600, ...window })));
+    const decided = await eventually(
+      "all 100 decided",
+      async () => {
+        const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations" })) as { items: Reservation[] };
+        const burst = list.items.filter((r) => r.spec.providerRef.name === "hundred");
+        return burst.length === 100 && burst.every((r) => r.status?.state === "Tentative" || r.status?.state === "Rejected") ? burst : undefined;
+      },
+      150_000,
+      500,
+    );
+    const admitted = decided.filter((r) => r.status?.state === "Tentative");
+    assert.equal(admitted.length, 10);
+    assert.ok(decided.filter((r) => r.status?.state === "Rejected").every((r) => condition(r, "Admitted")?.reason === "InsufficientCapacity"));
+    // The ledger is the record of admission: its admitted entries never exceed capacity at any instant.
+    const ledger = await core.readNamespacedConfigMap({ namespace: ns.name, name: "hundred.reservation-ledger" });
+    const entries = Object.entries(ledger.data ?? {}).map(([name, text]) => ({ name, ...(JSON.parse(text) as { outcome: string; cpu: string; memory: string; start: string; end: string }) }));
+    const claims: Claim[] = entries
+      .filter((e) => e.outcome === "Admitted")
+      .map((e) => ({ name: e.name, amounts: { cpu: parseQuantity(e.cpu), memory: parseQuantity(e.memory) }, start: Date.parse(e.start), end: Date.parse(e.end) }));
+    assert.deepEqual(claims.map((c) => c.name).sort(), admitted.map((r) => r.metadata.name).sort(), "status and ledger agree");
+    assert.ok(peakHeld(claims).cpu <= parseQuantity("10"), `peak ${peakHeld(claims).cpu} nano-cpu`);
+  });
+});
