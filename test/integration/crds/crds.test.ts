@@ -155,6 +155,24 @@ const immutableChanges: { kind: string; field: string; change: Change }[] = [
   { kind: "AccessGrant", field: "spec.grantee", change: (o) => { o.spec.grantee = { kind: "User", name: "bob" }; } },
   { kind: "AccessGrant", field: "spec.resourceRef", change: (o) => { o.spec.resourceRef = { name: "another-resource" }; } },
   { kind: "UsageRecord", field: "spec", change: (o) => { spec(o, "cost").amount = "0.01"; } },
+  { kind: "PipelineRun", field: "spec.steps", change: (o) => { spec<Json[]>(o, "steps")[0]!.placement = { strategy: "Local" }; } },
+  { kind: "PipelineRun", field: "spec.inputs", change: (o) => { delete o.spec.inputs; } },
+  { kind: "PipelineRun", field: "spec.outputs", change: (o) => { spec<Json[]>(o, "outputs")[0]!.prefix = "elsewhere/"; } },
+  { kind: "PipelineRun", field: "spec.job", change: (o) => { spec(o, "job").cloudMask = false; } },
+  { kind: "PipelineRun", field: "spec.placement", change: (o) => { o.spec.placement = { strategy: "Local" }; } },
+  { kind: "PipelineRun", field: "spec.serviceAccountName", change: (o) => { o.spec.serviceAccountName = "runner"; } },
+  { kind: "Reservation", field: "spec.providerRef", change: (o) => { o.spec.providerRef = { name: "another-compute" }; } },
+  { kind: "Reservation", field: "spec.cpu", change: (o) => { o.spec.cpu = "5"; } },
+  { kind: "Reservation", field: "spec.memory", change: (o) => { o.spec.memory = "8Gi"; } },
+  { kind: "Reservation", field: "spec.start", change: (o) => { o.spec.start = "2026-12-01T12:00:00Z"; } },
+  { kind: "Reservation", field: "spec.end", change: (o) => { o.spec.end = "2026-12-01T19:00:00Z"; } },
+  { kind: "Reservation", field: "spec.holdSeconds", change: (o) => { o.spec.holdSeconds = 600; } },
+];
+
+/** One-way switches: set on create, then turned off. */
+const oneWaySwitches: { kind: string; field: string }[] = [
+  { kind: "Reservation", field: "confirmed" },
+  { kind: "Reservation", field: "release" },
 ];
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -252,12 +270,28 @@ describe("CRDs on a real API server", function () {
         assert.match(message, new RegExp(`(^|[\\s:[])${escape(field)}: Invalid value: .*${escape(field)} is immutable`));
         if (kindName === "UsageRecord") return; // a record's whole spec is immutable
         const mutable = structuredClone(created);
-        mutable.spec.description = "changed";
+        if (kindName === "Reservation") mutable.spec.confirmed = true; // it has no description
+        else mutable.spec.description = "changed";
         if (kindName === "Peer" || kindName === "AccessGrant") delete mutable.spec.description;
         if (kindName === "Peer") mutable.spec.approval = "Rejected";
         if (kindName === "AccessGrant") mutable.spec.purpose = "changed";
         const updated = await api.replace(kind, mutable);
         assert.equal(updated.metadata.generation, 2);
+      });
+    }
+  });
+
+  describe("one-way switches", () => {
+    for (const { kind: kindName, field } of oneWaySwitches) {
+      it(`${kindName}: spec.${field} cannot be unset once true`, async () => {
+        const kind = kindNamed(kindName);
+        const created = await createForReal(kind, await variant(kind, `once-${randomBytes(3).toString("hex")}`, (o) => { o.spec[field] = true; }));
+        const changed = structuredClone(created);
+        changed.spec[field] = false;
+        const { code, message } = await rejection(api.replace(kind, changed));
+        seen.push(message);
+        assert.equal(code, 422, message);
+        assert.match(message, new RegExp(`spec\\.${field}: Invalid value: .*spec\\.${field} cannot be unset once true`));
       });
     }
   });
