@@ -111,5 +111,8 @@ describe("scatter and subworkflows as Argo fan-out (played)", function () {
     // two nested DAGs of two pods each, then their outputs tasks
     assert.equal(player.ran.filter((t) => t === "main-sub-say").length, 2, player.ran.join(" "));
     assert.equal(player.ran.filter((t) => t === "main-sub-outputs").length, 2, player.ran.join(" "));
+    // one workflow-outputs task per Workflow: the runner and the orchestrator read it by name
+    const tasks = translate(wf, { texts: [] }, config).spec.templates?.flatMap((t) => t.dag?.tasks ?? []) ?? [];
+    assert.equal(tasks.filter((t) => t.name === "workflow-outputs").length, 1);
   });
 });

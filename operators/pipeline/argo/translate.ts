@@ -37,6 +37,8 @@ export const outputsParameter = "cwl-outputs";
 export const outdirArtifact = "outdir";
 const outdirPath = "/cwl/out";
 export const workflowOutputsTask = "workflow-outputs";
+/** A nested DAG's last task: not `workflow-outputs`, which readers look up by name (one per Workflow). */
+export const subworkflowOutputsTask = "subworkflow-outputs";
 
 /** A DNS-1123-ish Argo name from a CWL id. */
 export function argoName(id: string): string {
@@ -317,7 +319,7 @@ function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation
   t.templates.push(entrypointTemplate({ name: templateName(outputsPath), stepPath: outputsPath, process: workflow, mode: "outputs", upstream, stepInputs: true, outKey, params: ["index", "items-key"] }, t));
   const args = taskArguments(upstream, { stepPath: outputsPath, workflow: wiring(workflow), relocate: true }, nestedScope);
   args.parameters?.push({ name: "index", value: "{{inputs.parameters.index}}" }, { name: "items-key", value: "{{inputs.parameters.items-key}}" });
-  tasks.push({ name: workflowOutputsTask, template: templateName(outputsPath), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args });
+  tasks.push({ name: subworkflowOutputsTask, template: templateName(outputsPath), ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}), arguments: args });
   t.templates.push({
     name,
     // A DAG's input artifact has no path (Argo refuses one): its tasks pass it on by name.
