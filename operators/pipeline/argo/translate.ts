@@ -306,8 +306,8 @@ function itemContainer(step: Step, stepPath: string, t: Translation): string {
 }
 
 /**
- * A subworkflow as a nested DAG template: its input object is a parameter, its input files an
- * artifact, and its last task copies the output files into `<items-key>/<index>`.
+ * A subworkflow as a nested DAG template, once per job: its input object is the job's file in its
+ * step-inputs artifact (jobRef), and its last task copies the output files into `<items-key>/<index>`.
  */
 function nestedDag(step: Step, parent: Process, stepPath: string, t: Translation): string {
   const name = templateName(stepPath, "-dag");
