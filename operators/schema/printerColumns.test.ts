@@ -33,6 +33,12 @@ describe("printer columns", () => {
   });
 
   for (const kind of kinds) {
+    it(`${kind.kind}: shows Ready in the default table (kubectl get archipel -A reads it for every kind)`, () => {
+      const ready = kind.printerColumns.find((c) => c.name === "Ready");
+      assert.ok(ready, "no Ready column");
+      assert.ok(!ready.priority, "the Ready column is hidden (priority > 0)");
+    });
+
     it(`${kind.kind}: every column reads a field of the schema, of a matching type`, () => {
       const root = objectSchemaOf(kind);
       for (const column of kind.printerColumns) {

@@ -114,7 +114,7 @@ export const reservationKind: KindDefinition = {
     column("Memory", ".spec.memory"),
     column("Start", ".spec.start"),
     column("End", ".spec.end"),
-    { ...readyColumn, priority: 1 },
+    readyColumn,
     reasonColumn,
     ageColumn,
   ],
