@@ -25,6 +25,7 @@ import { pipelineWorkflow, type ServiceProcess } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
 import { type ArgoWorkflow, observeWorkflow, type RunObservation } from "./runStatus.ts";
 import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
+import { timed } from "../pipeline/timed.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -80,18 +81,6 @@ function indexedRuns(cache: Cache<PipelineRun>): Cache<PipelineRun> {
   cache.addIndex(byService, (r) => (r.spec?.steps ?? []).filter((s) => s.serviceRef.peer === undefined).map((s) => `${s.serviceRef.namespace ?? r.metadata?.namespace ?? ""}/${s.serviceRef.name}`));
   indexed.add(cache);
   return cache;
-}
-
-async function timed<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface PipelineRunReconcilerDeps {

@@ -30,6 +30,7 @@ import {
   type WorkflowStatus,
 } from "./argoStaging.ts";
 import { Relocator } from "./relocate.ts";
+import { timed as timedFor } from "../timed.ts";
 
 /** sandbox: where input expressions are evaluated (a new one when not given) */
 export interface ArgoRunOptions { jobDir: string; outdir: string; scratch: string; sandbox?: Sandbox; keep?: boolean }
@@ -55,16 +56,8 @@ function settingsFromEnv(env: NodeJS.ProcessEnv): Settings {
   };
 }
 
-async function timed<T>(what: string, promise: Promise<T>, ms = requestTimeoutMs): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function timed<T>(what: string, promise: Promise<T>, ms = requestTimeoutMs): Promise<T> {
+  return timedFor(what, promise, ms);
 }
 
 interface Cluster { kc: KubeConfig; core: CoreV1Api; custom: CustomObjectsApi }
