@@ -7,11 +7,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Caller, PeerApproval, SignatureCheck } from "../catalog/visibility.ts";
 import { type ClusterNameLookup, peerForClusterName } from "../discovery/clusterNames.ts";
-import { PeerConditionType } from "../discovery/peerStatus.ts";
+import { descriptorTrusted } from "../discovery/peerStatus.ts";
 import { ProjectClaimHeader, RequestRefusal, verifyRequest, type NonceCache, type ReceivedRequest } from "../federation/requestSigning.ts";
-import { findCondition } from "../runtime/conditions.ts";
 import type { Peer } from "../schema/peer.ts";
 import { ApiError } from "./errors.ts";
+
+export { descriptorTrusted };
 
 export type PeerCaller = Extract<Caller, { kind: "peer" }>;
 
@@ -52,15 +53,6 @@ const approvalMessages: Record<Exclude<PeerApproval, "Accepted">, string> = {
   Rejected: "was rejected (Peer spec.approval is Rejected)",
   Unknown: "is not a known peer",
 };
-
-/**
- * Whether the key in status.descriptor is one to trust now: the discovery controller keeps the
- * last verified descriptor even after a newer one is refused (KeyChanged, bad signature) or the
- * pinned one expired, and says so in the DescriptorVerified condition.
- */
-export function descriptorTrusted(peer: Peer | undefined): boolean {
-  return peer?.status?.descriptor !== undefined && findCondition(peer.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
-}
 
 /**
  * Verifies `req` and says who sent it. A Pending or Rejected peer's signature is still checked

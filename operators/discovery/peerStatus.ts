@@ -307,3 +307,12 @@ export function blockedPeerStatus(peer: Peer, reason: string, message: string, n
   const conditions = setCondition(peer.status?.conditions, { type: PeerConditionType.Ready, status: "False", reason, message }, generation, new Date(now));
   return { ...peer.status, conditions, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
 }
+
+/**
+ * Whether the key in status.descriptor is one to trust now: the discovery controller keeps the
+ * last verified descriptor even after a newer one is refused (KeyChanged, bad signature) or the
+ * pinned one expired, and says so in the DescriptorVerified condition.
+ */
+export function descriptorTrusted(peer: Peer | undefined): boolean {
+  return peer?.status?.descriptor !== undefined && findCondition(peer.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
+}

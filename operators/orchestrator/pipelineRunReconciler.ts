@@ -26,6 +26,13 @@ import { RunReason } from "./reasons.ts";
 import { type ArgoWorkflow, observeWorkflow, type RunObservation } from "./runStatus.ts";
 import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
 import { timed } from "../pipeline/timed.ts";
+import { cachedSigningIdentity, loadSigningIdentity } from "../federation/client.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
+import { reservationKind, type Reservation } from "../schema/reservation.ts";
+import { PeerRunsClient } from "./peerClient.ts";
+import { defaultPeerRunSettings, plannedSteps } from "./peerRun.ts";
+import { createPeerSteps, peerKindRef } from "./peerSteps.ts";
+import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -33,7 +40,9 @@ export const pipelineRunReportingController = "archipel.io/pipelinerun-controlle
 export const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 export const workflowKindRef: KindRef = { group: "argoproj.io", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true };
 const identityKindRef = kindRefOf(identityKind);
+const reservationKindRef = kindRefOf(reservationKind);
 const byService = "archipel.io/pipelinerun-by-service";
+const byReservation = "archipel.io/pipelinerun-by-reservation";
 
 /** Where the orchestrator finds Argo and what its pods run; defaults are what hack/argo sets up. */
 export interface OrchestratorSettings {
@@ -79,6 +88,7 @@ const indexed = new WeakSet<object>();
 function indexedRuns(cache: Cache<PipelineRun>): Cache<PipelineRun> {
   if (indexed.has(cache)) return cache;
   cache.addIndex(byService, (r) => (r.spec?.steps ?? []).filter((s) => s.serviceRef.peer === undefined).map((s) => `${s.serviceRef.namespace ?? r.metadata?.namespace ?? ""}/${s.serviceRef.name}`));
+  cache.addIndex(byReservation, (r) => (r.spec?.placement?.reservationRef && !r.spec.placement.reservationRef.peer ? [`${r.metadata?.namespace ?? ""}/${r.spec.placement.reservationRef.name}`] : []));
   indexed.add(cache);
   return cache;
 }
@@ -87,10 +97,20 @@ export interface PipelineRunReconcilerDeps {
   status: StatusWriter;
   events: EventRecorder;
   settings: OrchestratorSettings;
+  /** Signed requests to peers (steps placed on a peer). */
+  peers: PeerRunsClient;
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs">;
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun">;
+
+/** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
+function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
+  return steps?.map((s) => {
+    const placed = plan.find((p) => p.step === s.name);
+    return placed ? { ...s, placement: placed.reason } : s;
+  });
+}
 
 /** This cluster's name: its Identity (`self`, else the oldest), else the configured fallback. */
 function clusterName(ctx: ReconcileContext, fallback: string): string {
@@ -116,12 +136,33 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** Ready=False with the reason; Succeeded stays Unknown (nothing ran, a fix can still let it run). */
-  function block(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked): Promise<void> {
+  function block(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked, plan?: StepPlacement[]): Promise<void> {
     const decision = {
       ready: { type: "Ready", status: "False" as const, reason: blocked.reason, message: blocked.message },
       succeeded: { type: "Succeeded", status: "Unknown" as const, reason: blocked.reason, message: blocked.message },
     };
-    return writeStatus(ctx, run, decision, { phase: "Pending", progress: `0/${run.spec.steps.length}` });
+    const steps = plan ? { steps: plannedSteps(plan, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName))) } : {};
+    return writeStatus(ctx, run, decision, { phase: "Pending", progress: `0/${run.spec.steps.length}`, ...steps });
+  }
+
+  const peerSteps = createPeerSteps({
+    client: deps.peers,
+    events: deps.events,
+    settings: defaultPeerRunSettings,
+    now,
+    giveUpAfterMs: 10 * 60_000,
+    write: (ctx, run, o, peerRun) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun }),
+  });
+
+  /** A run that names a Reservation of this namespace starts only while it holds capacity. */
+  function reservationBlocker(ctx: ReconcileContext, run: PipelineRun): Blocked | undefined {
+    const ref = run.spec.placement?.reservationRef;
+    if (!ref) return undefined;
+    const reservation = ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name: ref.name });
+    if (!reservation) return { reason: RunReason.ReservationNotFound, message: `spec.placement.reservationRef: Reservation ${ref.name} does not exist in namespace ${run.metadata.namespace ?? ""}` };
+    const state = reservation.status?.state ?? "Pending";
+    if (state === "Confirmed" || state === "Active") return undefined;
+    return { reason: RunReason.ReservationNotActive, message: `spec.placement.reservationRef: Reservation ${ref.name} is ${state}; the run starts once it is Confirmed or Active` };
   }
 
   /** Each step's service process, or why one cannot be had. */
@@ -157,7 +198,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   /** The Argo Workflow of the run, or why it cannot be built. */
   async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun): Promise<KubernetesObject | Blocked> {
-    const blocked = unsupported(run);
+    const blocked = unsupported(run, { kind: "local" }) ?? reservationBlocker(ctx, run);
     if (blocked) return blocked;
     const services = await resolveServices(ctx, run);
     if (!(services instanceof Map)) return services;
@@ -209,9 +250,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return patched as ArgoWorkflow & KubernetesObject;
   }
 
-  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<void> {
+  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, plan: StepPlacement[]): Promise<void> {
     const o: RunObservation = observeWorkflow(run.spec, workflow, clusterName(ctx, settings.fallbackClusterName));
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs };
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs };
     return writeStatus(ctx, run, o, fields);
   }
 
@@ -236,29 +277,45 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
   }
 
-  async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<ReconcileResult | void> {
+  async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, plan: StepPlacement[]): Promise<ReconcileResult | void> {
     if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
-    return mirror(ctx, run, await ensureSuspend(ctx, run, workflow));
+    return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), plan);
   }
 
-  return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
-    const run = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
-    if (!run || isBeingDeleted(run as KubernetesObject)) return;
+  /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
+  async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[]): Promise<ReconcileResult | void> {
     const namespace = run.metadata.namespace ?? "";
     const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
-    if (cached) return converge(ctx, run, cached);
+    if (cached) return converge(ctx, run, cached, plan);
     // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
     const live = await readWorkflow(ctx, namespace, workflowNameOf(run));
-    if (live) return converge(ctx, run, live);
+    if (live) return converge(ctx, run, live, plan);
     const gone = workflowGone(ctx, run);
     if (gone) return gone;
     const desired = await desiredWorkflow(ctx, run);
     if ("reason" in desired) {
-      await block(ctx, run, desired);
+      await block(ctx, run, desired, plan);
       // The Argo ConfigMap is not watched: look again later. Other blockers change with an event.
       return desired.reason === RunReason.ArtifactRepositoryUnavailable ? { requeueAfter: 30_000 } : undefined;
     }
-    return converge(ctx, run, await createWorkflow(ctx, desired));
+    return converge(ctx, run, await createWorkflow(ctx, desired), plan);
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    const run = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
+    if (!run) return;
+    if (isBeingDeleted(run as KubernetesObject)) return peerSteps.cleanup(ctx, run);
+    const plan = placementPlan(run.spec);
+    if (!plan.ok) return block(ctx, run, { reason: RunReason.InvalidSpec, message: plan.message });
+    const site = singleSite(plan.steps);
+    if (!site) {
+      const where = plan.steps.map((p) => `${p.step}: ${p.site.kind === "peer" ? `peer ${p.site.peer}` : "this cluster"}`).join(", ");
+      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans clusters (${where}); moving step outputs between clusters is not built yet: place every step on one cluster` }, plan.steps);
+    }
+    if (site.kind === "local") return runLocally(ctx, run, plan.steps);
+    const blocked = unsupported(run, site);
+    if (blocked) return block(ctx, run, blocked, plan.steps);
+    return peerSteps.drive(ctx, run, plan.steps, site.peer);
   };
 }
 
@@ -284,12 +341,20 @@ function runsOfService(runs: () => Cache<PipelineRun> | undefined): (obj: Kubern
     (runs()?.byIndex(byService, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
 }
 
+/** Runs that name a Reservation of their namespace (it becoming Confirmed lets them start). */
+function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) =>
+    (runs()?.byIndex(byReservation, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+}
+
 /** The controller as the manager registers it. */
-export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings } = {}): ControllerOptions {
+export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy }): ControllerOptions {
+  const settings = opts.settings ?? defaultOrchestratorSettings;
   const reconcile = createPipelineRunReconciler({
     status: new StatusWriter(kubeConfig, pipelineRunFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: pipelineRunReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
-    settings: opts.settings ?? defaultOrchestratorSettings,
+    settings,
+    peers: new PeerRunsClient({ identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)), egress: opts.egress, deadlineMs: settings.requestTimeoutMs }),
   });
   let runs: Cache<PipelineRun> | undefined;
   return {
@@ -303,6 +368,8 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
     owns: [workflowKindRef],
     watches: [
       { kind: resourceKindRef, map: runsOfService(() => runs) },
+      { kind: reservationKindRef, map: runsOfReservation(() => runs) },
+      { kind: peerKindRef, map: () => [] },
       // Caches the reconciler reads, registered so that they have synced before it runs.
       { kind: configMapKindRef, map: () => [] },
       { kind: identityKindRef, map: () => [] },

@@ -28,20 +28,25 @@ function service(overrides: { ready?: "True" | "False"; generation?: number; obs
 }
 
 describe("serviceResolution", () => {
-  it("lets a Local run of this namespace's services through", () => {
-    assert.equal(unsupported(run()), undefined);
-    assert.equal(unsupported(run({ placement: { strategy: "Local" } })), undefined);
+  const here = { kind: "local" } as const;
+  const peer = { kind: "peer", peer: "lyon-1" } as const;
+
+  it("lets a Local run of this namespace's services through, and a run in a local Reservation", () => {
+    assert.equal(unsupported(run(), here), undefined);
+    assert.equal(unsupported(run({ placement: { strategy: "Local" } }), here), undefined);
+    assert.equal(unsupported(run({ placement: { strategy: "Local", reservationRef: { name: "r" } } }), here), undefined);
   });
 
   it("names what this slice cannot do yet, with its reason", () => {
-    assert.deepEqual(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t" } }, { name: "b", serviceRef: { name: "t", peer: "lyon-1" } }] }))?.reason, "PeerStepsNotSupported");
-    assert.match(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", peer: "lyon-1" } }] }))?.message ?? "", /^spec\.steps\[0\]\.serviceRef\.peer: /);
-    assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "other" } }] }))?.reason, "CrossNamespaceNotSupported");
-    assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "team-a" } }] })), undefined);
-    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }))?.reason, "DataInputsNotSupported");
-    assert.equal(unsupported(run({ outputs: [{ name: "o", source: "a/x", storageRef: { name: "bucket" } }] }))?.reason, "StorageOutputsNotSupported");
-    assert.deepEqual(unsupported(run({ placement: { strategy: "Auto" } })), { reason: "PlacementNotSupported", message: "spec.placement: only placement strategy Local (this cluster's Argo, no reservation) is supported yet" });
-    assert.match(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t" }, placement: { reservationRef: { name: "r" } } }] }))?.message ?? "", /^spec\.steps\[0\]\.placement: /);
+    assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "other" } }] }), here)?.reason, "CrossNamespaceNotSupported");
+    assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "team-a" } }] }), here), undefined);
+    // On a peer, the namespace is the peer's, not ours.
+    assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "other", peer: "lyon-1" } }] }), peer), undefined);
+    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }), here)?.reason, "DataInputsNotSupported");
+    assert.equal(unsupported(run({ outputs: [{ name: "o", source: "a/x", storageRef: { name: "bucket" } }] }), peer)?.reason, "StorageOutputsNotSupported");
+    assert.match(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t" }, placement: { reservationRef: { name: "r" } } }] }), here)?.message ?? "", /^spec\.steps\[0\]\.placement\.reservationRef: /);
+    assert.equal(unsupported(run({ placement: { reservationRef: { name: "r", peer: "lyon-1" } } }), here)?.reason, "PlacementNotSupported");
+    assert.equal(unsupported(run({ placement: { strategy: "Explicit", peer: "lyon-1", reservationRef: { name: "r" } } }), peer)?.reason, "PlacementNotSupported");
   });
 
   it("needs the service Resource to exist, be a service, be Ready for its generation and name its image", () => {

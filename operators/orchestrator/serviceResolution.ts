@@ -11,6 +11,7 @@ import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
 import type { Condition } from "../schema/common.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Resource } from "../schema/resource.ts";
+import type { StepSite } from "./placement.ts";
 import type { ServiceProcess } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
 
@@ -19,24 +20,32 @@ export interface Blocked {
   message: string;
 }
 
-/** What this slice cannot do yet, found before anything is resolved (docs/orchestrator.md). */
-export function unsupported(run: PipelineRun): Blocked | undefined {
+/**
+ * What this slice cannot do yet, found before anything is resolved (docs/orchestrator.md). Where
+ * steps run is the placement plan's (placement.ts); this checks what the chosen site can run.
+ */
+export function unsupported(run: PipelineRun, site: StepSite): Blocked | undefined {
   const spec = run.spec;
-  const peerStep = spec.steps.findIndex((s) => s.serviceRef.peer !== undefined);
-  if (peerStep >= 0) return { reason: RunReason.PeerStepsNotSupported, message: `spec.steps[${peerStep}].serviceRef.peer: services on peers are not supported yet; use a service Resource of this namespace` };
-  const otherNamespace = spec.steps.findIndex((s) => s.serviceRef.namespace !== undefined && s.serviceRef.namespace !== run.metadata.namespace);
-  if (otherNamespace >= 0) return { reason: RunReason.CrossNamespaceNotSupported, message: `spec.steps[${otherNamespace}].serviceRef.namespace: services of other namespaces are not supported yet` };
+  if (site.kind === "local") {
+    const otherNamespace = spec.steps.findIndex((s) => s.serviceRef.namespace !== undefined && s.serviceRef.namespace !== run.metadata.namespace);
+    if (otherNamespace >= 0) return { reason: RunReason.CrossNamespaceNotSupported, message: `spec.steps[${otherNamespace}].serviceRef.namespace: services of other namespaces are not supported yet` };
+  }
   if ((spec.inputs ?? []).length > 0) return { reason: RunReason.DataInputsNotSupported, message: "spec.inputs: data Resource inputs are not supported yet; give literal values in spec.job" };
   const stored = (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined);
   if (stored >= 0) return { reason: RunReason.StorageOutputsNotSupported, message: `spec.outputs[${stored}].storageRef: copying outputs to storage Resources is not supported yet; leave it out and the output stays in the Argo artifact repository` };
-  return unsupportedPlacement(run);
+  return unsupportedReservation(run, site);
 }
 
-function unsupportedPlacement(run: PipelineRun): Blocked | undefined {
+/** A reservation named by the run is one of this namespace's, used when the steps run here. */
+function unsupportedReservation(run: PipelineRun, site: StepSite): Blocked | undefined {
   const placements = [{ at: "spec.placement", p: run.spec.placement }, ...run.spec.steps.map((s, i) => ({ at: `spec.steps[${i}].placement`, p: s.placement }))];
-  const other = placements.find(({ p }) => p !== undefined && ((p.strategy ?? "Local") !== "Local" || p.peer !== undefined || p.reservationRef !== undefined));
-  if (!other) return undefined;
-  return { reason: RunReason.PlacementNotSupported, message: `${other.at}: only placement strategy Local (this cluster's Argo, no reservation) is supported yet` };
+  const stepReservation = placements.slice(1).find(({ p }) => p?.reservationRef !== undefined);
+  if (stepReservation) return { reason: RunReason.PlacementNotSupported, message: `${stepReservation.at}.reservationRef: a reservation is the run's (spec.placement.reservationRef), not a step's` };
+  const ref = run.spec.placement?.reservationRef;
+  if (ref && (ref.peer !== undefined || site.kind === "peer")) {
+    return { reason: RunReason.PlacementNotSupported, message: "spec.placement.reservationRef: a reservation on a peer is made by the orchestrator itself; name only a Reservation of this namespace for steps that run here" };
+  }
+  return undefined;
 }
 
 const ready = (r: Resource): Condition | undefined => r.status?.conditions?.find((c) => c.type === "Ready");

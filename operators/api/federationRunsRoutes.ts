@@ -1,0 +1,252 @@
+// Federation (serving side) of peer steps: an Accepted peer, by signed request, holds compute
+// capacity here (a Reservation, two-phase: Tentative, then confirm or release) and runs steps of
+// its pipeline on this cluster's own Argo (a PipelineRun of this cluster, in the reservation).
+// Nothing here decides admission or runs anything: the Reservation and PipelineRun controllers
+// do, as for local users; the peer never gets credentials to this API server. The admin opens a
+// namespace to peers' runs with the label archipel.io/peer-runs=true; the namespace must be ready
+// for Argo (hack/argo up --namespace). A peer sees and changes only objects made for it (the
+// Reservation's spec.requester.peer, the PipelineRun's requester label); anything else is a 404.
+import { createHash } from "node:crypto";
+import { type ConfigurationOptions, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { withDeadline } from "../compute/apiDeadline.ts";
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { decideVisibility } from "../catalog/visibility.ts";
+import { projectMemberships } from "../catalog/search.ts";
+import type { Cache } from "../runtime/index.ts";
+import { federationReservationsPath, federationRunsPath, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, servedName } from "../federation/peerRuns.ts";
+import { apiVersion } from "../schema/common.ts";
+import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
+import type { Project } from "../schema/project.ts";
+import { type Provider, providerKind } from "../schema/provider.ts";
+import { type Reservation, reservationKind } from "../schema/reservation.ts";
+import type { Resource } from "../schema/resource.ts";
+import { captureRawBody, type FederationAuthDeps, type PeerCaller, peerFinder, requirePeer } from "./federationAuth.ts";
+import type { Peer } from "../schema/peer.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { NamespaceName, ObjectName } from "./kind-schemas.ts";
+
+export const peerRunsLabel = "archipel.io/peer-runs";
+/** On a PipelineRun made for a peer: the Peer object's name (who may read and cancel it). */
+export const requesterPeerLabel = "archipel.io/requester-peer";
+
+export interface FederationRunsDeps {
+  /** The API's own kubeconfig: create/get/patch Reservations, create/get/delete PipelineRuns, get Namespaces and Providers. */
+  kubeConfig: KubeConfig;
+  auth: FederationAuthDeps;
+  peers(): readonly Peer[];
+  resources: Cache<Resource>;
+  projects: Cache<Project>;
+  requestTimeoutMs?: number;
+}
+
+const NamedParams = Type.Object({ namespace: NamespaceName, name: ObjectName });
+const ActionParams = Type.Object({ namespace: NamespaceName, name: ObjectName, action: Type.Union([Type.Literal("confirm"), Type.Literal("release")]) });
+const tags = ["federation"];
+const hash = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+function peerObjectName(deps: FederationRunsDeps, caller: PeerCaller): string {
+  const found = peerFinder(deps.peers)(caller.cluster);
+  const name = found.kind === "found" ? found.peer.metadata?.name : undefined;
+  if (!name) throw new ApiError(401, "PeerUnknown", `peer ${caller.cluster} is not known here`);
+  return name;
+}
+
+const ready = (o: { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }, type: string): { status: string; reason?: string; message?: string } | undefined => {
+  const c = o.status?.conditions?.find((x) => x.type === type);
+  return c ? { status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) } : undefined;
+};
+
+export function reservationAnswer(r: Reservation): PeerReservationAnswer {
+  const admitted = ready(r as never, "Admitted") ?? ready(r as never, "Ready");
+  return {
+    namespace: r.metadata.namespace ?? "",
+    name: r.metadata.name ?? "",
+    ...(r.status?.state ? { state: r.status.state } : {}),
+    ...(admitted?.reason ? { reason: admitted.reason } : {}),
+    ...(admitted?.message ? { message: admitted.message } : {}),
+  };
+}
+
+export function runAnswer(run: PipelineRun): PeerRunAnswer {
+  const s = run.status;
+  const readyCondition = ready(run as never, "Ready");
+  const succeeded = ready(run as never, "Succeeded");
+  return {
+    namespace: run.metadata.namespace ?? "",
+    name: run.metadata.name ?? "",
+    ...(s?.phase ? { phase: s.phase } : {}),
+    ...(readyCondition ? { ready: readyCondition } : {}),
+    ...(succeeded ? { succeeded } : {}),
+    ...(s?.startedAt ? { startedAt: s.startedAt } : {}),
+    ...(s?.finishedAt ? { finishedAt: s.finishedAt } : {}),
+    steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...(step.startedAt ? { startedAt: step.startedAt } : {}), ...(step.finishedAt ? { finishedAt: step.finishedAt } : {}), ...(step.message ? { message: step.message } : {}) })),
+    outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
+  };
+}
+
+/** The namespace must exist and be opened to peers' runs; either failure is the same 403. */
+async function requireOpenNamespace(core: CoreV1Api, namespace: string, options: ConfigurationOptions): Promise<void> {
+  const ns = await core.readNamespace({ name: namespace }, options).catch(() => undefined);
+  if (ns?.metadata?.labels?.[peerRunsLabel] !== "true") {
+    throw new ApiError(403, "NamespaceNotOpenToPeers", `namespace ${namespace} is not open to peers' runs (an admin labels it ${peerRunsLabel}="true")`, { field: "body.namespace" });
+  }
+}
+
+const isCode = (err: unknown, code: number): boolean => (err as { code?: number }).code === code;
+
+export function registerFederationRunsRoutes(app: FastifyInstance, deps: FederationRunsDeps): void {
+  const custom = deps.kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = deps.kubeConfig.makeApiClient(CoreV1Api);
+  const timeout = deps.requestTimeoutMs ?? 10_000;
+  const opts = (): ConfigurationOptions => withDeadline(timeout);
+  const reservations = { group: reservationKind.group, version: reservationKind.version, plural: reservationKind.plural };
+  const runs = { group: pipelineRunKind.group, version: pipelineRunKind.version, plural: pipelineRunKind.plural };
+
+  /** The reservation made for `peerName`, or a 404 (another requester's is answered as absent). */
+  async function peersReservation(namespace: string, name: string, peerName: string, field?: string): Promise<Reservation> {
+    const r = (await custom.getNamespacedCustomObject({ ...reservations, namespace, name }, opts()).catch(() => undefined)) as Reservation | undefined;
+    if (!r || r.spec.requester?.peer !== peerName) throw new ApiError(404, "NotFound", `${field ? `${field}: ` : ""}no reservation ${namespace}/${name} for peer ${peerName}`, field ? { field } : {});
+    return r;
+  }
+
+  async function peersRun(namespace: string, name: string, peerName: string): Promise<PipelineRun> {
+    const run = (await custom.getNamespacedCustomObject({ ...runs, namespace, name }, opts()).catch(() => undefined)) as PipelineRun | undefined;
+    if (!run || run.metadata.labels?.[requesterPeerLabel] !== peerName) throw notFound(`no run ${namespace}/${name} for peer ${peerName}`);
+    return run;
+  }
+
+  /** body.provider, or the namespace's only compute Provider. */
+  async function computeProvider(body: PeerReservationRequest): Promise<string> {
+    if (body.provider) return body.provider;
+    const list = (await custom.listNamespacedCustomObject({ group: providerKind.group, version: providerKind.version, plural: providerKind.plural, namespace: body.namespace }, opts())) as { items: Provider[] };
+    const compute = list.items.filter((p) => p.spec.type === "compute").map((p) => p.metadata.name ?? "");
+    if (compute.length === 1 && compute[0]) return compute[0];
+    const found = compute.length === 0 ? "none" : compute.join(", ");
+    throw new ApiError(422, "ProviderAmbiguous", `body.provider: namespace ${body.namespace} has ${compute.length} compute Providers (${found}); name one`, { field: "body.provider" });
+  }
+
+  /** Every step's service must be a service Resource of the namespace that the peer may see. */
+  function requireServices(body: PeerRunRequest, caller: PeerCaller): void {
+    const memberships = projectMemberships(deps.projects.list());
+    for (const [i, step] of body.steps.entries()) {
+      const resource = deps.resources.get({ namespace: body.namespace, name: step.service });
+      const visible = resource && resource.spec.type === "service" && decideVisibility({ visibility: resource.spec.visibility, projects: resource.spec.projects ?? [], namespace: body.namespace }, caller, memberships).visible;
+      if (!visible) throw new ApiError(404, "NotFound", `body.steps[${i}].service: no service ${step.service} in namespace ${body.namespace} is visible to peer ${caller.cluster}`, { field: `body.steps[${i}].service` });
+    }
+  }
+
+  async function createOrFind<T>(create: () => Promise<unknown>, find: () => Promise<T>): Promise<{ created: boolean; object: T }> {
+    try {
+      return { created: true, object: (await create()) as T };
+    } catch (err) {
+      if (!isCode(err, 409)) throw err;
+      return { created: false, object: await find() };
+    }
+  }
+
+  void app.register(async (scope) => {
+    captureRawBody(scope);
+
+    scope.post(federationReservationsPath, {
+      schema: { summary: "Federation: hold compute capacity for the signing peer (Tentative until confirmed)", tags, body: PeerReservationRequest },
+      handler: async (request, reply) => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const body = request.body as PeerReservationRequest;
+        await requireOpenNamespace(core, body.namespace, opts());
+        const name = servedName(peerName, body.name, hash);
+        const provider = await computeProvider(body);
+        const object = {
+          apiVersion,
+          kind: "Reservation",
+          metadata: { name, namespace: body.namespace },
+          spec: { providerRef: { name: provider }, cpu: body.cpu, memory: body.memory, start: body.start, end: body.end, ...(body.holdSeconds ? { holdSeconds: body.holdSeconds } : {}), requester: { peer: peerName } },
+        };
+        const { created, object: r } = await createOrFind<Reservation>(
+          () => custom.createNamespacedCustomObject({ ...reservations, namespace: body.namespace, body: object }, opts()),
+          () => peersReservation(body.namespace, name, peerName),
+        );
+        return reply.code(created ? 201 : 200).send(reservationAnswer(r));
+      },
+    });
+
+    scope.get(`${federationReservationsPath}/:namespace/:name`, {
+      schema: { summary: "Federation: a reservation held for the signing peer", tags, params: NamedParams },
+      handler: async (request) => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        return reservationAnswer(await peersReservation(namespace, name, peerName));
+      },
+    });
+
+    scope.post(`${federationReservationsPath}/:namespace/:name/:action`, {
+      schema: { summary: "Federation: confirm (second phase) or release a reservation held for the signing peer", tags, params: ActionParams },
+      handler: async (request) => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name, action } = request.params as Static<typeof ActionParams>;
+        await peersReservation(namespace, name, peerName);
+        const field = action === "confirm" ? "confirmed" : "release";
+        const patched = await custom.patchNamespacedCustomObject({ ...reservations, namespace, name, body: { spec: { [field]: true } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, opts()));
+        return reservationAnswer(patched as Reservation);
+      },
+    });
+
+    scope.post(federationRunsPath, {
+      schema: { summary: "Federation: run steps for the signing peer on this cluster's Argo, within its reservation", tags, body: PeerRunRequest },
+      handler: async (request, reply) => {
+        const caller = requirePeer(request, deps.auth);
+        const peerName = peerObjectName(deps, caller);
+        const body = request.body as PeerRunRequest;
+        await requireOpenNamespace(core, body.namespace, opts());
+        const reservation = await peersReservation(body.namespace, body.reservation, peerName, "body.reservation");
+        requireServices(body, caller);
+        const name = servedName(peerName, body.name, hash);
+        const object = {
+          apiVersion,
+          kind: "PipelineRun",
+          metadata: {
+            name,
+            namespace: body.namespace,
+            labels: { [requesterPeerLabel]: peerName },
+            // Deleting the reservation deletes the run (and its Workflow) with it.
+            ownerReferences: [{ apiVersion, kind: "Reservation", name: reservation.metadata.name ?? "", uid: reservation.metadata.uid ?? "" }],
+          },
+          spec: {
+            steps: body.steps.map((s) => ({ name: s.name, serviceRef: { name: s.service }, ...(s.in ? { in: s.in } : {}) })),
+            ...(body.outputs?.length ? { outputs: body.outputs } : {}),
+            ...(body.job ? { job: body.job } : {}),
+            placement: { strategy: "Local", reservationRef: { name: body.reservation } },
+            description: `steps of a pipeline of peer ${caller.cluster}`,
+          },
+        };
+        const { created, object: run } = await createOrFind<PipelineRun>(
+          () => custom.createNamespacedCustomObject({ ...runs, namespace: body.namespace, body: object }, opts()),
+          () => peersRun(body.namespace, name, peerName),
+        );
+        return reply.code(created ? 201 : 200).send(runAnswer(run));
+      },
+    });
+
+    scope.get(`${federationRunsPath}/:namespace/:name`, {
+      schema: { summary: "Federation: the state, steps and outputs of a run made for the signing peer", tags, params: NamedParams },
+      handler: async (request) => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        return runAnswer(await peersRun(namespace, name, peerName));
+      },
+    });
+
+    scope.delete(`${federationRunsPath}/:namespace/:name`, {
+      schema: { summary: "Federation: cancel a run made for the signing peer (its Workflow goes with it)", tags, params: NamedParams },
+      handler: async (request, reply) => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        await peersRun(namespace, name, peerName);
+        await custom.deleteNamespacedCustomObject({ ...runs, namespace, name }, opts()).catch((err: unknown) => {
+          if (!isCode(err, 404)) throw err;
+        });
+        return reply.code(204).send();
+      },
+    });
+  });
+}

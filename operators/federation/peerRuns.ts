@@ -1,0 +1,94 @@
+// What two clusters say to each other to run a pipeline's steps on the serving one: the bodies of
+// /federation/v1/reservations and /federation/v1/runs. The requesting cluster's orchestrator sends
+// them signed (client.ts); the serving cluster's API checks them against these schemas, creates
+// a Reservation and a PipelineRun of its own, and its own reconcilers decide and run them. One
+// definition for both sides, so they cannot drift.
+import { Type, type Static } from "typebox";
+
+export const federationReservationsPath = "/federation/v1/reservations";
+export const federationRunsPath = "/federation/v1/runs";
+
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
+const Namespace = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
+const Quantity = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$" });
+
+/** A hold on the serving cluster's compute capacity (Tentative until confirmed: the first phase). */
+export const PeerReservationRequest = Type.Object(
+  {
+    namespace: Namespace,
+    name: Name,
+    provider: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "the compute Provider; default: the namespace's only one" })),
+    cpu: Quantity,
+    memory: Quantity,
+    start: Type.String({ format: "date-time" }),
+    end: Type.String({ format: "date-time" }),
+    holdSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+export type PeerReservationRequest = Static<typeof PeerReservationRequest>;
+
+/** What the serving cluster says of a reservation it holds for the requester. */
+export const PeerReservationAnswer = Type.Object({
+  namespace: Type.String(),
+  name: Type.String({ description: "the Reservation's name on the serving cluster" }),
+  state: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+});
+export type PeerReservationAnswer = Static<typeof PeerReservationAnswer>;
+
+export const PeerRunStep = Type.Object(
+  {
+    name: Name,
+    service: Type.String({ minLength: 1, maxLength: 253, description: "a service Resource of the namespace, visible to the requester" }),
+    in: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.String({ minLength: 1, maxLength: 256 }))),
+  },
+  { additionalProperties: false },
+);
+
+/** Steps to run on the serving cluster's Argo, within a reservation the requester holds there. */
+export const PeerRunRequest = Type.Object(
+  {
+    namespace: Namespace,
+    name: Name,
+    reservation: Type.String({ minLength: 1, maxLength: 253, description: "the Reservation (its name on the serving cluster) the steps run in" }),
+    steps: Type.Array(PeerRunStep, { minItems: 1, maxItems: 64 }),
+    outputs: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 128 }), source: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), { maxItems: 128 })),
+    job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export type PeerRunRequest = Static<typeof PeerRunRequest>;
+
+const StepAnswer = Type.Object({
+  name: Type.String(),
+  phase: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+});
+
+/** The serving cluster's PipelineRun as the requester sees it: state, steps, outputs; nothing else. */
+export const PeerRunAnswer = Type.Object({
+  namespace: Type.String(),
+  name: Type.String(),
+  phase: Type.Optional(Type.String()),
+  ready: Type.Optional(Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()), message: Type.Optional(Type.String()) })),
+  succeeded: Type.Optional(Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()), message: Type.Optional(Type.String()) })),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  steps: Type.Array(StepAnswer),
+  outputs: Type.Array(Type.Object({ name: Type.String(), location: Type.Optional(Type.String()), value: Type.Optional(Type.String()) })),
+});
+export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
+
+/**
+ * A requester's object is named after its Peer object on the serving cluster, so two peers never
+ * collide; names longer than a label get a hash suffix (stable: the same request, the same name).
+ */
+export function servedName(peerName: string, name: string, hash: (s: string) => string): string {
+  const full = `${peerName}-${name}`;
+  if (full.length <= 63) return full;
+  return `${full.slice(0, 52).replace(/-+$/, "")}-${hash(full).slice(0, 10)}`;
+}

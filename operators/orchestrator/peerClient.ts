@@ -1,0 +1,105 @@
+// The orchestrator's calls to a peer's federation API (operators/api/federationRunsRoutes.ts on the
+// peer): signed with this cluster's identity, through the egress policy, each with a deadline, and
+// every answer checked against the shared schema before it is believed. No credentials of the
+// peer's API server exist here: the signature is the only way in.
+import { Value } from "typebox/value";
+import type { TSchema } from "typebox";
+import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import {
+  federationReservationsPath,
+  federationRunsPath,
+  PeerReservationAnswer,
+  type PeerReservationRequest,
+  PeerRunAnswer,
+  type PeerRunRequest,
+} from "../federation/peerRuns.ts";
+import type { EgressPolicy } from "../runtime/egress.ts";
+
+export interface PeerEndpoint {
+  /** The Peer object's name here. */
+  peer: string;
+  /** The peer's cluster name: the signature's audience. */
+  cluster: string;
+  endpoint: string;
+}
+
+/** The peer answered, and refused: a verdict the run reports (and does not retry blindly). */
+export class PeerRefusal extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "PeerRefusal";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface PeerRunsClientOptions {
+  identity: () => Promise<SigningIdentity>;
+  egress: EgressPolicy;
+  deadlineMs: number;
+}
+
+type Method = "GET" | "POST" | "DELETE";
+
+export class PeerRunsClient {
+  private readonly opts: PeerRunsClientOptions;
+
+  constructor(opts: PeerRunsClientOptions) {
+    this.opts = opts;
+  }
+
+  private async call(peer: PeerEndpoint, method: Method, target: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const identity = await this.opts.identity();
+    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
+    if (res.status >= 200 && res.status < 300) return res;
+    const error = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
+  }
+
+  private async checked<T>(peer: PeerEndpoint, schema: TSchema, method: Method, target: string, body?: unknown): Promise<T> {
+    const res = await this.call(peer, method, target, body);
+    if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target} with a body that is not the documented object`);
+    return res.body as T;
+  }
+
+  /** Undefined when the peer has no such object for us (404). */
+  private async optional<T>(peer: PeerEndpoint, schema: TSchema, target: string): Promise<T | undefined> {
+    try {
+      return await this.checked<T>(peer, schema, "GET", target);
+    } catch (err) {
+      if (err instanceof PeerRefusal && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  reserve(peer: PeerEndpoint, request: PeerReservationRequest): Promise<PeerReservationAnswer> {
+    return this.checked(peer, PeerReservationAnswer, "POST", federationReservationsPath, request);
+  }
+
+  reservation(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerReservationAnswer | undefined> {
+    return this.optional(peer, PeerReservationAnswer, `${federationReservationsPath}/${namespace}/${name}`);
+  }
+
+  decide(peer: PeerEndpoint, namespace: string, name: string, action: "confirm" | "release"): Promise<PeerReservationAnswer> {
+    return this.checked(peer, PeerReservationAnswer, "POST", `${federationReservationsPath}/${namespace}/${name}/${action}`);
+  }
+
+  submit(peer: PeerEndpoint, request: PeerRunRequest): Promise<PeerRunAnswer> {
+    return this.checked(peer, PeerRunAnswer, "POST", federationRunsPath, request);
+  }
+
+  run(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerRunAnswer | undefined> {
+    return this.optional(peer, PeerRunAnswer, `${federationRunsPath}/${namespace}/${name}`);
+  }
+
+  async cancel(peer: PeerEndpoint, namespace: string, name: string): Promise<void> {
+    try {
+      await this.call(peer, "DELETE", `${federationRunsPath}/${namespace}/${name}`);
+    } catch (err) {
+      if (!(err instanceof PeerRefusal && err.status === 404)) throw err;
+    }
+  }
+}

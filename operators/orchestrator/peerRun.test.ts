@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { PeerRunAnswer } from "../federation/peerRuns.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import { defaultPeerRunSettings, failedPeerRun, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest } from "./peerRun.ts";
+import type { StepPlacement } from "./placement.ts";
+
+const run: PipelineRun = {
+  apiVersion: "archipel.io/v1alpha1",
+  kind: "PipelineRun",
+  metadata: { name: "greet", namespace: "team", uid: "0b6f6c9e-1" },
+  spec: { steps: [{ name: "write", serviceRef: { name: "writer", peer: "lyon", namespace: "shared" }, in: { message: "greeting" } }], job: { greeting: "hi" }, outputs: [{ name: "result", source: "write/out" }] },
+};
+const plan: StepPlacement[] = [{ step: "write", site: { kind: "peer", peer: "lyon" }, reason: "Local: the service writer is on peer lyon" }];
+const site = { peer: "lyon", cluster: "isle-2" };
+const answer = (over: Partial<PeerRunAnswer>): PeerRunAnswer => ({ namespace: "shared", name: "a-greet-1", steps: [], outputs: [], ...over });
+
+describe("peerRun", () => {
+  it("asks the peer with stable names, in the services' namespace, for a window from now", () => {
+    assert.equal(requestedName(run), requestedName(structuredClone(run)));
+    assert.match(requestedName(run), /^greet-[0-9a-f]{8}$/);
+    assert.equal(peerNamespace(run), "shared");
+    const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00.700Z"), defaultPeerRunSettings);
+    assert.deepEqual({ start: r.start, end: r.end, cpu: r.cpu }, { start: "2026-12-02T10:00:00Z", end: "2026-12-02T11:00:00Z", cpu: "1" });
+    assert.deepEqual(runRequest(run, "shared", "a-greet-1").steps, [{ name: "write", service: "writer", in: { message: "greeting" } }]);
+    const two = { ...run, spec: { ...run.spec, steps: [...run.spec.steps, { name: "b", serviceRef: { name: "x", peer: "lyon", namespace: "other" } }] } };
+    assert.match((peerNamespace(two) as { message: string }).message, /one namespace there \(they name other, shared\)/);
+  });
+
+  it("walks reserve → confirm → submit → follow → release, and fails on a refused hold", () => {
+    assert.equal(nextPeerAction(undefined, undefined, false).kind, "reserve");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Pending" }, undefined, false).kind, "wait");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Tentative" }, undefined, false).kind, "confirm");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Confirmed" }, undefined, false).kind, "submit");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Active" }, answer({ phase: "Running" }), true).kind, "follow");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Active" }, answer({ phase: "Failed" }), true).kind, "release");
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Released" }, answer({ phase: "Succeeded" }), true).kind, "done");
+    const rejected = nextPeerAction({ namespace: "s", name: "r", state: "Rejected", message: "cpu short by 2 at 10:00" }, undefined, false);
+    assert.deepEqual(rejected, { kind: "fail", reason: "ReservationRejected", message: "the peer's reservation r is Rejected: cpu short by 2 at 10:00" });
+    assert.equal(nextPeerAction({ namespace: "s", name: "r", state: "Active" }, undefined, true).kind, "fail");
+  });
+
+  it("reads the peer's answer as this run's status, naming the peer's cluster on each step", () => {
+    const waiting = observePeerRun(plan, site, undefined);
+    assert.equal(waiting.ready.reason, "Reserving");
+    assert.deepEqual(waiting.steps[0], { name: "write", phase: "Pending", cluster: "isle-2", peer: "lyon", placement: plan[0]?.reason });
+    const done = observePeerRun(plan, site, answer({ phase: "Succeeded", finishedAt: "2026-12-02T10:01:00Z", steps: [{ name: "write", phase: "Succeeded" }], outputs: [{ name: "result", location: "s3://b/k" }] }));
+    assert.deepEqual({ phase: done.phase, progress: done.progress, succeeded: done.succeeded.status, outputs: done.outputs }, { phase: "Succeeded", progress: "1/1", succeeded: "True", outputs: [{ name: "result", location: "s3://b/k" }] });
+    const failed = observePeerRun(plan, site, answer({ phase: "Failed", steps: [{ name: "write", phase: "Failed", message: "exit 3" }] }));
+    assert.equal(failed.succeeded.message, 'step "write" failed on cluster isle-2: exit 3');
+    const blocked = observePeerRun(plan, site, answer({ phase: "Pending", ready: { status: "False", reason: "ServiceNotReady", message: "image missing" } }));
+    assert.deepEqual([blocked.ready.reason, blocked.ready.message], ["PeerRefused", "on peer isle-2: ServiceNotReady: image missing"]);
+    const refused = failedPeerRun(plan, site, "ReservationRejected", "no room", "2026-12-02T10:00:00Z");
+    assert.deepEqual([refused.phase, refused.succeeded.status, refused.finishedAt], ["Failed", "False", "2026-12-02T10:00:00Z"]);
+  });
+});

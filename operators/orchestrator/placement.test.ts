@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
+import { placementPlan, singleSite } from "./placement.ts";
+
+const spec = (over: Partial<PipelineRunSpec> = {}): PipelineRunSpec => ({ steps: [{ name: "a", serviceRef: { name: "tool" } }], ...over });
+
+describe("placementPlan", () => {
+  it("places a step here by default, and says why", () => {
+    const plan = placementPlan(spec());
+    assert.deepEqual(plan, { ok: true, steps: [{ step: "a", site: { kind: "local" }, reason: "Local: this cluster" }] });
+  });
+
+  it("runs a peer's service on that peer, whatever the strategy", () => {
+    const plan = placementPlan(spec({ steps: [{ name: "a", serviceRef: { name: "tool", peer: "lyon" } }] }));
+    assert.ok(plan.ok);
+    assert.deepEqual(plan.steps[0]?.site, { kind: "peer", peer: "lyon" });
+    assert.match(plan.steps[0]?.reason ?? "", /service tool is on peer lyon/);
+  });
+
+  it("Explicit names the peer; a service of another peer is refused naming the field", () => {
+    const ok = placementPlan(spec({ placement: { strategy: "Explicit", peer: "lyon" } }));
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.steps[0]?.site, { kind: "peer", peer: "lyon" });
+    const clash = placementPlan(spec({ steps: [{ name: "a", serviceRef: { name: "tool", peer: "nice" }, placement: { strategy: "Explicit", peer: "lyon" } }] }));
+    assert.equal(clash.ok, false);
+    assert.match(!clash.ok ? clash.message : "", /^spec\.steps\[0\]\.placement\.peer: lyon is not where the step's service is \(serviceRef\.peer nice\)/);
+  });
+
+  it("ComputeToData follows the data Resource the step reads; a step's own placement wins over the run's", () => {
+    const inputs = [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon" } }];
+    const steps = [
+      { name: "read", serviceRef: { name: "ndvi", peer: "lyon" }, in: { images: "scenes" } },
+      { name: "plot", serviceRef: { name: "plotter" }, in: { data: "read/out" }, placement: { strategy: "Local" as const } },
+    ];
+    const plan = placementPlan({ steps, inputs, placement: { strategy: "ComputeToData" } });
+    assert.ok(plan.ok);
+    assert.deepEqual(plan.steps.map((s) => s.site), [{ kind: "peer", peer: "lyon" }, { kind: "local" }]);
+    assert.equal(singleSite(plan.steps), undefined);
+    // The data is on lyon but the service is here: refused, not silently run where the data is not.
+    const here = placementPlan({ steps: [{ name: "read", serviceRef: { name: "ndvi" }, in: { images: "scenes" } }], inputs, placement: { strategy: "ComputeToData" } });
+    assert.equal(here.ok, false);
+    assert.match(!here.ok ? here.message : "", /^spec\.placement\.strategy: ComputeToData wants peer lyon/);
+  });
+
+  it("singleSite names the one site of a plan", () => {
+    const plan = placementPlan(spec({ steps: [{ name: "a", serviceRef: { name: "t", peer: "lyon" } }, { name: "b", serviceRef: { name: "u", peer: "lyon" } }] }));
+    assert.ok(plan.ok);
+    assert.deepEqual(singleSite(plan.steps), { kind: "peer", peer: "lyon" });
+    const local = placementPlan(spec({ placement: { strategy: "Auto" } }));
+    assert.ok(local.ok);
+    assert.deepEqual(singleSite(local.steps), { kind: "local" });
+    assert.match(local.steps[0]?.reason ?? "", /not built yet/);
+  });
+});

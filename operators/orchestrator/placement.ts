@@ -1,0 +1,99 @@
+// The placement plan: which cluster each step runs on, and why, decided before anything runs and
+// written into status.steps[].placement. Pure: the run's spec goes in, one decision per step out.
+//
+// The rules (docs/orchestrator.md, "Placement"):
+// - a step whose service is on a peer (serviceRef.peer) runs on that peer: images and CWL documents
+//   are not copied between clusters, and the peer decides what runs on its nodes;
+// - Local: this cluster; Explicit: placement.peer (the service must be there, or be that peer's);
+// - ComputeToData: the cluster of the data Resource the step reads (a pipeline input bound to a
+//   Resource with `peer`), else this cluster;
+// - Auto: where the step's service is. Ranking offers by capacity, price and trust is not built
+//   yet, and the plan says so rather than pretending to have ranked.
+// A step's own placement wins over the run's.
+import type { Placement, PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
+
+/** Where a step runs: this cluster, or the cluster of a Peer (named by its Peer object here). */
+export type StepSite = { kind: "local" } | { kind: "peer"; peer: string };
+
+export interface StepPlacement {
+  step: string;
+  site: StepSite;
+  /** why, in words a user reads in status */
+  reason: string;
+}
+
+export type PlacementPlan = { ok: true; steps: StepPlacement[] } | { ok: false; field: string; message: string };
+
+const local: StepSite = { kind: "local" };
+const onPeer = (peer: string): StepSite => ({ kind: "peer", peer });
+
+/** The pipeline input names a step reads (its `in` values that are not <step>/<output>). */
+function inputsRead(step: PipelineStep): string[] {
+  return Object.values(step.in ?? {}).filter((source) => !source.includes("/"));
+}
+
+function dataPeerOf(spec: PipelineRunSpec, step: PipelineStep): { input: string; peer: string | undefined; resource: string } | undefined {
+  const read = new Set(inputsRead(step));
+  const bound = (spec.inputs ?? []).find((i) => read.has(i.name));
+  return bound ? { input: bound.name, peer: bound.resourceRef.peer, resource: bound.resourceRef.name } : undefined;
+}
+
+type Decision = { site: StepSite; reason: string } | { field: string; message: string };
+
+function computeToData(spec: PipelineRunSpec, step: PipelineStep): Decision {
+  const data = dataPeerOf(spec, step);
+  if (!data) return { site: local, reason: "ComputeToData: the step reads no data Resource, so it runs on this cluster" };
+  const where = data.peer ? `peer ${data.peer}` : "this cluster";
+  return { site: data.peer ? onPeer(data.peer) : local, reason: `ComputeToData: reads input ${data.input}, data Resource ${data.resource} on ${where}` };
+}
+
+function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement | undefined, at: string): Decision {
+  const servicePeer = step.serviceRef.peer;
+  const strategy = placement?.strategy ?? (placement?.peer ? "Explicit" : "Local");
+  if (strategy === "Explicit") {
+    const peer = placement?.peer ?? "";
+    if (servicePeer !== undefined && servicePeer !== peer) {
+      return { field: `${at}.peer`, message: `${at}.peer: ${peer} is not where the step's service is (serviceRef.peer ${servicePeer}); a service runs on its own cluster` };
+    }
+    return { site: onPeer(peer), reason: `Explicit: placement.peer ${peer}` };
+  }
+  if (servicePeer !== undefined) {
+    if (strategy === "ComputeToData") {
+      const data = computeToData(spec, step);
+      if ("site" in data && data.site.kind === "peer" && data.site.peer !== servicePeer) {
+        return { field: `${at}.strategy`, message: `${at}.strategy: ComputeToData wants peer ${data.site.peer} (${data.reason}) but the service is on peer ${servicePeer}` };
+      }
+    }
+    return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
+  }
+  if (strategy === "ComputeToData") {
+    const data = computeToData(spec, step);
+    if ("site" in data && data.site.kind === "peer") {
+      return { field: `${at}.strategy`, message: `${at}.strategy: ComputeToData wants peer ${data.site.peer} (${data.reason}) but the service ${step.serviceRef.name} is on this cluster; name a service of that peer (serviceRef.peer)` };
+    }
+    return data;
+  }
+  if (strategy === "Auto") return { site: local, reason: `Auto: the service ${step.serviceRef.name} is on this cluster (ranking by capacity, price and trust is not built yet)` };
+  return { site: local, reason: "Local: this cluster" };
+}
+
+/** The plan for every step, or the first step that cannot be placed (the field named). */
+export function placementPlan(spec: PipelineRunSpec): PlacementPlan {
+  const steps: StepPlacement[] = [];
+  for (const [index, step] of spec.steps.entries()) {
+    const own = step.placement !== undefined;
+    const at = own ? `spec.steps[${index}].placement` : "spec.placement";
+    const decision = decide(spec, step, own ? step.placement : spec.placement, at);
+    if ("field" in decision) return { ok: false, ...decision };
+    steps.push({ step: step.name, site: decision.site, reason: decision.reason });
+  }
+  return { ok: true, steps };
+}
+
+/** The one peer every step runs on, "local" when all run here, or undefined when the plan spans clusters. */
+export function singleSite(plan: StepPlacement[]): StepSite | undefined {
+  const peers = new Set(plan.map((p) => (p.site.kind === "peer" ? p.site.peer : "")));
+  if (peers.size !== 1) return undefined;
+  const [only] = peers;
+  return only ? onPeer(only) : local;
+}
