@@ -14,6 +14,7 @@ import { Type, type Static } from "typebox";
 import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
+import { present } from "../runtime/present.ts";
 import { federationReservationsPath, federationRunsPath, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, servedName } from "../federation/peerRuns.ts";
 import { apiVersion } from "../schema/common.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
@@ -70,17 +71,11 @@ export function reservationAnswer(r: Reservation): PeerReservationAnswer {
 
 export function runAnswer(run: PipelineRun): PeerRunAnswer {
   const s = run.status;
-  const readyCondition = ready(run as never, "Ready");
-  const succeeded = ready(run as never, "Succeeded");
   return {
     namespace: run.metadata.namespace ?? "",
     name: run.metadata.name ?? "",
-    ...(s?.phase ? { phase: s.phase } : {}),
-    ...(readyCondition ? { ready: readyCondition } : {}),
-    ...(succeeded ? { succeeded } : {}),
-    ...(s?.startedAt ? { startedAt: s.startedAt } : {}),
-    ...(s?.finishedAt ? { finishedAt: s.finishedAt } : {}),
-    steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...(step.startedAt ? { startedAt: step.startedAt } : {}), ...(step.finishedAt ? { finishedAt: step.finishedAt } : {}), ...(step.message ? { message: step.message } : {}) })),
+    ...present({ phase: s?.phase, ready: ready(run as never, "Ready"), succeeded: ready(run as never, "Succeeded"), startedAt: s?.startedAt, finishedAt: s?.finishedAt }),
+    steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
   };
 }

@@ -59,16 +59,16 @@ export class PeerRunsClient {
     throw new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
   }
 
-  private async checked<T>(peer: PeerEndpoint, schema: TSchema, method: Method, target: string, body?: unknown): Promise<T> {
-    const res = await this.call(peer, method, target, body);
-    if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target} with a body that is not the documented object`);
+  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown }): Promise<T> {
+    const res = await this.call(peer, req.method, req.target, req.body);
+    if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${req.target} with a body that is not the documented object`);
     return res.body as T;
   }
 
   /** Undefined when the peer has no such object for us (404). */
   private async optional<T>(peer: PeerEndpoint, schema: TSchema, target: string): Promise<T | undefined> {
     try {
-      return await this.checked<T>(peer, schema, "GET", target);
+      return await this.checked<T>(peer, schema, { method: "GET", target });
     } catch (err) {
       if (err instanceof PeerRefusal && err.status === 404) return undefined;
       throw err;
@@ -76,7 +76,7 @@ export class PeerRunsClient {
   }
 
   reserve(peer: PeerEndpoint, request: PeerReservationRequest): Promise<PeerReservationAnswer> {
-    return this.checked(peer, PeerReservationAnswer, "POST", federationReservationsPath, request);
+    return this.checked(peer, PeerReservationAnswer, { method: "POST", target: federationReservationsPath, body: request });
   }
 
   reservation(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerReservationAnswer | undefined> {
@@ -84,11 +84,11 @@ export class PeerRunsClient {
   }
 
   decide(peer: PeerEndpoint, namespace: string, name: string, action: "confirm" | "release"): Promise<PeerReservationAnswer> {
-    return this.checked(peer, PeerReservationAnswer, "POST", `${federationReservationsPath}/${namespace}/${name}/${action}`);
+    return this.checked(peer, PeerReservationAnswer, { method: "POST", target: `${federationReservationsPath}/${namespace}/${name}/${action}` });
   }
 
   submit(peer: PeerEndpoint, request: PeerRunRequest): Promise<PeerRunAnswer> {
-    return this.checked(peer, PeerRunAnswer, "POST", federationRunsPath, request);
+    return this.checked(peer, PeerRunAnswer, { method: "POST", target: federationRunsPath, body: request });
   }
 
   run(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerRunAnswer | undefined> {

@@ -50,7 +50,7 @@ describe("peerRun", () => {
     assert.equal(failed.succeeded.message, 'step "write" failed on cluster isle-2: exit 3');
     const blocked = observePeerRun(plan, site, answer({ phase: "Pending", ready: { status: "False", reason: "ServiceNotReady", message: "image missing" } }));
     assert.deepEqual([blocked.ready.reason, blocked.ready.message], ["PeerRefused", "on peer isle-2: ServiceNotReady: image missing"]);
-    const refused = failedPeerRun(plan, site, "ReservationRejected", "no room", "2026-12-02T10:00:00Z");
+    const refused = failedPeerRun(plan, site, { reason: "ReservationRejected", message: "no room", at: "2026-12-02T10:00:00Z" });
     assert.deepEqual([refused.phase, refused.succeeded.status, refused.finishedAt], ["Failed", "False", "2026-12-02T10:00:00Z"]);
   });
 });

@@ -8,6 +8,7 @@
 // reservation is released at once, so the peer's capacity is not held to the window's end.
 import { createHash } from "node:crypto";
 import type { ConditionUpdate } from "../runtime/conditions.ts";
+import { present } from "../runtime/present.ts";
 import type { PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
 import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -81,21 +82,31 @@ const finalRunPhases = new Set(["Succeeded", "Failed", "Error"]);
 
 export const runFinished = (run: PeerRunAnswer | undefined): boolean => run !== undefined && finalRunPhases.has(run.phase ?? "");
 
-/**
- * The next thing to do. `submitted`: the run was sent before (status names it), so a missing
- * answer means the peer deleted it, not that it is still to be sent.
- */
-export function nextPeerAction(reservation: PeerReservationAnswer | undefined, run: PeerRunAnswer | undefined, submitted: boolean): PeerAction {
-  if (run && runFinished(run)) return reservation && reservation.state !== "Released" && reservation.state !== "Expired" ? { kind: "release" } : { kind: "done" };
-  if (submitted && !run) return { kind: "fail", reason: RunReason.PeerRunDeleted, message: "the peer's run of these steps was deleted before it finished" };
-  if (!reservation) return { kind: "reserve" };
+/** Once the peer's run has ended: give the hold back, unless it is already. */
+function afterRun(reservation: PeerReservationAnswer | undefined): PeerAction {
+  return reservation && reservation.state !== "Released" && reservation.state !== "Expired" ? { kind: "release" } : { kind: "done" };
+}
+
+/** Before the steps are sent: the hold decides. */
+function beforeRun(reservation: PeerReservationAnswer): PeerAction {
   const state = reservation.state ?? "Pending";
   if (state === "Rejected" || state === "Expired" || state === "Released") {
     return { kind: "fail", reason: RunReason.ReservationRejected, message: `the peer's reservation ${reservation.name} is ${state}${reservation.message ? `: ${reservation.message}` : ""}` };
   }
   if (state === "Tentative") return { kind: "confirm" };
   if (!heldStates.has(state)) return { kind: "wait", message: `waiting for the peer to admit reservation ${reservation.name} (${state})` };
-  return run ? { kind: "follow" } : { kind: "submit" };
+  return { kind: "submit" };
+}
+
+/**
+ * The next thing to do. `submitted`: the run was sent before (status names it), so a missing
+ * answer means the peer deleted it, not that it is still to be sent.
+ */
+export function nextPeerAction(reservation: PeerReservationAnswer | undefined, run: PeerRunAnswer | undefined, submitted: boolean): PeerAction {
+  if (run && runFinished(run)) return afterRun(reservation);
+  if (run) return { kind: "follow" };
+  if (submitted) return { kind: "fail", reason: RunReason.PeerRunDeleted, message: "the peer's run of these steps was deleted before it finished" };
+  return reservation ? beforeRun(reservation) : { kind: "reserve" };
 }
 
 type Phase = NonNullable<PipelineRunStatus["phase"]>;
@@ -117,47 +128,55 @@ function peerSteps(plan: StepPlacement[], site: PeerSite, answer: PeerRunAnswer 
     const remote = answer?.steps.find((s) => s.name === planned.name);
     if (!remote) return planned;
     const phase = (stepPhases.has(remote.phase) ? remote.phase : "Pending") as StepStatus["phase"];
-    return { ...planned, phase, ...(remote.startedAt ? { startedAt: remote.startedAt } : {}), ...(remote.finishedAt ? { finishedAt: remote.finishedAt } : {}), ...(remote.message ? { message: remote.message.slice(0, 4096) } : {}) };
+    return { ...planned, phase, ...present({ startedAt: remote.startedAt, finishedAt: remote.finishedAt, message: remote.message?.slice(0, 4096) }) };
   });
 }
 
 const condition = (type: string, status: ConditionUpdate["status"], reason: string, message: string): ConditionUpdate => ({ type, status, reason, message: message.slice(0, 32768) });
 
+/** The same reason and message on both conditions. */
+const both = (ready: ConditionUpdate["status"], succeeded: ConditionUpdate["status"], reason: string, message: string): Pick<RunObservation, "ready" | "succeeded"> => ({
+  ready: condition("Ready", ready, reason, message),
+  succeeded: condition("Succeeded", succeeded, reason, message),
+});
+
+function failedAnswer(site: PeerSite, answer: PeerRunAnswer, steps: StepStatus[]): Pick<RunObservation, "ready" | "succeeded"> {
+  const failed = steps.find((s) => s.phase === "Failed" || s.phase === "Error");
+  const why = answer.succeeded?.message ?? answer.ready?.message ?? "no message";
+  if (failed) return both("False", "False", RunReason.StepFailed, `step "${failed.name}" failed on cluster ${site.cluster}: ${failed.message ?? why}`);
+  return both("False", "False", RunReason.WorkflowFailed, `the run failed on peer ${site.cluster}: ${why}`);
+}
+
+/** The conditions while the peer's run is not finished. */
+function unfinishedAnswer(site: PeerSite, answer: PeerRunAnswer, phase: Phase, progress: string): Pick<RunObservation, "ready" | "succeeded"> {
+  const on = `on peer ${site.cluster}`;
+  // The peer's orchestrator cannot start it (its own blocking reason): say it in the peer's words.
+  if (answer.ready?.status === "False") return both("False", "Unknown", RunReason.PeerRefused, `${on}: ${answer.ready.reason ?? "blocked"}: ${answer.ready.message ?? ""}`);
+  if (phase === "Running") return both("True", "Unknown", RunReason.Running, `${answer.name} runs ${on}: ${progress} steps succeeded`);
+  return both("True", "Unknown", RunReason.Pending, `${answer.name} is created ${on}; waiting for its Argo to start it`);
+}
+
+function answeredPhase(answer: PeerRunAnswer): Phase {
+  return phases.has(answer.phase ?? "") ? (answer.phase as Phase) : "Pending";
+}
+
 /** This run's status while its steps are with the peer (before any run answer, or from it). */
 export function observePeerRun(plan: StepPlacement[], site: PeerSite, answer: PeerRunAnswer | undefined, waiting?: string): RunObservation {
   const steps = peerSteps(plan, site, answer);
   const progress = `${steps.filter((s) => s.phase === "Succeeded").length}/${steps.length}`;
-  const phase: Phase = answer && phases.has(answer.phase ?? "") ? (answer.phase as Phase) : "Pending";
-  const on = `on peer ${site.cluster}`;
-  const base = { phase, progress, steps, ...(answer?.startedAt ? { startedAt: answer.startedAt } : {}) };
-  if (!answer) {
-    const message = waiting ?? `reserving capacity ${on}`;
-    return { ...base, ready: condition("Ready", "True", RunReason.Reserving, message), succeeded: condition("Succeeded", "Unknown", RunReason.Reserving, message) };
-  }
-  const ended = { ...(answer.finishedAt ? { finishedAt: answer.finishedAt } : {}) };
+  if (!answer) return { phase: "Pending", progress, steps, ...both("True", "Unknown", RunReason.Reserving, waiting ?? `reserving capacity on peer ${site.cluster}`) };
+  const phase = answeredPhase(answer);
+  const base = { phase, progress, steps, ...present({ startedAt: answer.startedAt }) };
   if (phase === "Succeeded") {
-    const outputs = answer.outputs.length > 0 ? { outputs: answer.outputs } : {};
-    return { ...base, ...ended, ...outputs, ready: condition("Ready", "True", RunReason.Succeeded, `all ${steps.length} steps succeeded ${on}`), succeeded: condition("Succeeded", "True", RunReason.Succeeded, `all ${steps.length} steps succeeded ${on}`) };
+    const message = `all ${steps.length} steps succeeded on peer ${site.cluster}`;
+    return { ...base, ...present({ finishedAt: answer.finishedAt, outputs: answer.outputs.length > 0 ? answer.outputs : undefined }), ...both("True", "True", RunReason.Succeeded, message) };
   }
-  if (phase === "Failed" || phase === "Error") {
-    const failed = steps.find((s) => s.phase === "Failed" || s.phase === "Error");
-    const why = answer.succeeded?.message ?? answer.ready?.message ?? "no message";
-    const message = failed ? `step "${failed.name}" failed on cluster ${site.cluster}: ${failed.message ?? why}` : `the run failed ${on}: ${why}`;
-    const reason = failed ? RunReason.StepFailed : RunReason.WorkflowFailed;
-    return { ...base, ...ended, ready: condition("Ready", "False", reason, message), succeeded: condition("Succeeded", "False", reason, message) };
-  }
-  if (answer.ready?.status === "False") {
-    // The peer's orchestrator cannot start it (its own blocking reason): say it in the peer's words.
-    const message = `${on}: ${answer.ready.reason ?? "blocked"}: ${answer.ready.message ?? ""}`;
-    return { ...base, ready: condition("Ready", "False", RunReason.PeerRefused, message), succeeded: condition("Succeeded", "Unknown", RunReason.PeerRefused, message) };
-  }
-  const running = phase === "Running" ? `runs ${on}: ${progress} steps succeeded` : `is created ${on}; waiting for its Argo to start it`;
-  const reason = phase === "Running" ? RunReason.Running : RunReason.Pending;
-  return { ...base, ready: condition("Ready", "True", reason, `${answer.name} ${running}`), succeeded: condition("Succeeded", "Unknown", reason, `${answer.name} ${running}`) };
+  if (phase === "Failed" || phase === "Error") return { ...base, ...present({ finishedAt: answer.finishedAt }), ...failedAnswer(site, answer, steps) };
+  return { ...base, ...unfinishedAnswer(site, answer, phase, progress) };
 }
 
 /** A run that failed before the peer ran anything (reservation refused, run deleted, peer refused). */
-export function failedPeerRun(plan: StepPlacement[], site: PeerSite, reason: string, message: string, now: string): RunObservation {
+export function failedPeerRun(plan: StepPlacement[], site: PeerSite, why: { reason: string; message: string; at: string }): RunObservation {
   const steps = peerSteps(plan, site, undefined);
-  return { phase: "Failed", progress: `0/${steps.length}`, steps, finishedAt: now, ready: condition("Ready", "False", reason, message), succeeded: condition("Succeeded", "False", reason, message) };
+  return { phase: "Failed", progress: `0/${steps.length}`, steps, finishedAt: why.at, ...both("False", "False", why.reason, why.message) };
 }

@@ -10,13 +10,14 @@ import type { PeerReservationAnswer, PeerRunAnswer } from "../federation/peerRun
 import type { ReconcileContext, ReconcileResult } from "../runtime/index.ts";
 import { conditionTime } from "../runtime/conditions.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { present } from "../runtime/present.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { failedPeerRun, nextPeerAction, observePeerRun, type PeerRunSettings, peerNamespace, reservationRequest, runRequest } from "./peerRun.ts";
+import { failedPeerRun, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, reservationRequest, runRequest } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -51,90 +52,148 @@ export function peerEndpoint(peer: Peer | undefined, name: string): PeerEndpoint
 const finished = (run: PipelineRun): boolean => ["True", "False"].includes(run.status?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "");
 const released = (state: string | undefined): boolean => state === "Released" || state === "Expired" || state === "Rejected";
 
+/** One pass's facts: the run, its plan, the peer and the namespace there. */
+interface Pass {
+  ctx: ReconcileContext;
+  run: PipelineRun;
+  plan: StepPlacement[];
+  ep: PeerEndpoint;
+  namespace: string;
+}
+
+/** What the peer said this pass. */
+interface Answers {
+  reservation: PeerReservationAnswer | undefined;
+  remote: PeerRunAnswer | undefined;
+}
+
+/** The status record of where the steps are on the peer, from this pass's answers. */
+function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
+  const known = p.run.status?.peerRun;
+  const reservation = answers.reservation?.name ?? known?.reservation ?? "";
+  return { peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, reservation, ...present({ reservationState: answers.reservation?.state, name: answers.remote?.name ?? known?.name }) };
+}
+
+const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
+
 export function createPeerSteps(deps: PeerStepsDeps): {
   drive(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void>;
   cleanup(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void>;
 } {
   const { client } = deps;
+  const at = (): string => conditionTime(deps.now());
 
-  function blocked(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], cluster: string, reason: string, message: string): Promise<void> {
-    const o = observePeerRun(plan, { peer: "", cluster }, undefined);
-    const observation = { ...o, ready: { ...o.ready, status: "False" as const, reason, message }, succeeded: { ...o.succeeded, reason, message } };
-    return deps.write(ctx, run, observation, run.status?.peerRun);
+  function blocked(p: Omit<Pass, "ep" | "namespace"> & { cluster: string }, why: { reason: string; message: string }): Promise<void> {
+    const o = observePeerRun(p.plan, { peer: "", cluster: p.cluster }, undefined);
+    const observation = { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
+    return deps.write(p.ctx, p.run, observation, p.run.status?.peerRun);
   }
 
-  async function pass(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], ep: PeerEndpoint, namespace: string): Promise<ReconcileResult | void> {
-    const site = { peer: ep.peer, cluster: ep.cluster };
-    const known = run.status?.peerRun;
-    let reservation: PeerReservationAnswer | undefined = known?.reservation ? await client.reservation(ep, namespace, known.reservation) : undefined;
-    let remote: PeerRunAnswer | undefined = known?.name ? await client.run(ep, namespace, known.name) : undefined;
-    const record = (r: PeerReservationAnswer | undefined, name?: string): PeerRunRecord => ({
-      peer: ep.peer,
-      cluster: ep.cluster,
-      namespace,
-      reservation: r?.name ?? known?.reservation ?? "",
-      ...(r?.state ? { reservationState: r.state } : {}),
-      ...((name ?? known?.name) ? { name: name ?? known?.name } : {}),
-    });
-    const action = nextPeerAction(reservation, remote, known?.name !== undefined);
-    switch (action.kind) {
-      case "reserve":
-        reservation = await client.reserve(ep, reservationRequest(run, namespace, deps.now().getTime(), deps.settings));
-        await deps.write(ctx, run, observePeerRun(plan, site, undefined, `reservation ${reservation.name} asked of peer ${ep.cluster}`), record(reservation));
-        return requeue(1000);
-      case "wait":
-        await deps.write(ctx, run, observePeerRun(plan, site, undefined, action.message), record(reservation));
-        return requeue(2000);
-      case "confirm":
-        reservation = await client.decide(ep, namespace, reservation?.name ?? "", "confirm");
-        await deps.write(ctx, run, observePeerRun(plan, site, undefined, `reservation ${reservation.name} confirmed on peer ${ep.cluster}`), record(reservation));
-        return requeue(1000);
-      case "submit":
-        remote = await client.submit(ep, runRequest(run, namespace, reservation?.name ?? ""));
-        await deps.write(ctx, run, observePeerRun(plan, site, remote), record(reservation, remote.name));
-        return requeue(3000);
-      case "follow":
-        await deps.write(ctx, run, observePeerRun(plan, site, remote), record(reservation));
-        return requeue(5000);
-      case "release":
-        reservation = await client.decide(ep, namespace, reservation?.name ?? "", "release");
-        await deps.write(ctx, run, observePeerRun(plan, site, remote), record(reservation));
-        return undefined;
-      case "done":
-        await deps.write(ctx, run, observePeerRun(plan, site, remote), record(reservation));
-        return undefined;
-      case "fail": {
-        if (reservation && !released(reservation.state)) reservation = await client.decide(ep, namespace, reservation.name, "release");
-        await deps.write(ctx, run, failedPeerRun(plan, site, action.reason, action.message, conditionTime(deps.now())), record(reservation));
-        return undefined;
-      }
+  const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => deps.write(p.ctx, p.run, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
+
+  /** Asks the peer for the hold's second phase or its release; the answer replaces the last one. */
+  const decide = async (p: Pass, a: Answers, action: "confirm" | "release"): Promise<Answers> => ({ ...a, reservation: await client.decide(p.ep, p.namespace, a.reservation?.name ?? "", action) });
+
+  type Handler<K extends PeerAction["kind"]> = (p: Pass, a: Answers, action: Extract<PeerAction, { kind: K }>) => Promise<ReconcileResult | void>;
+  const hold = (a: Answers): string => a.reservation?.name ?? "";
+
+  /** What each action does, and when to look again. */
+  const handlers: { [K in PeerAction["kind"]]: Handler<K> } = {
+    reserve: async (p, a) => {
+      const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), deps.settings));
+      await write(p, { ...a, reservation }, `reservation ${reservation.name} asked of peer ${p.ep.cluster}`);
+      return requeue(1000);
+    },
+    wait: async (p, a, action) => {
+      await write(p, a, action.message);
+      return requeue(2000);
+    },
+    confirm: async (p, a) => {
+      const confirmed = await decide(p, a, "confirm");
+      await write(p, confirmed, `reservation ${hold(confirmed)} confirmed on peer ${p.ep.cluster}`);
+      return requeue(1000);
+    },
+    submit: async (p, a) => {
+      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.namespace, hold(a))) });
+      return requeue(3000);
+    },
+    follow: async (p, a) => {
+      await write(p, a);
+      return requeue(5000);
+    },
+    release: async (p, a) => write(p, await decide(p, a, "release")),
+    done: async (p, a) => write(p, a),
+    fail: async (p, a, action) => {
+      const after = a.reservation && !released(a.reservation.state) ? await decide(p, a, "release") : a;
+      await deps.write(p.ctx, p.run, failedPeerRun(p.plan, siteOf(p), { ...action, at: at() }), peerRecord(p, after));
+    },
+  };
+
+  const act = (p: Pass, a: Answers, action: PeerAction): Promise<ReconcileResult | void> => (handlers[action.kind] as Handler<PeerAction["kind"]>)(p, a, action);
+
+  async function pass(p: Pass): Promise<ReconcileResult | void> {
+    const known = p.run.status?.peerRun;
+    const answers: Answers = {
+      reservation: known?.reservation ? await client.reservation(p.ep, p.namespace, known.reservation) : undefined,
+      remote: known?.name ? await client.run(p.ep, p.namespace, known.name) : undefined,
+    };
+    return act(p, answers, nextPeerAction(answers.reservation, answers.remote, known?.name !== undefined));
+  }
+
+  /** The peer refused a request: waiting will not change its verdict. The hold is given back. */
+  async function refused(p: Pass, err: PeerRefusal): Promise<void> {
+    let held = p.run.status?.peerRun;
+    if (held?.reservation && !released(held.reservationState)) {
+      const answer = await client.decide(p.ep, held.namespace, held.reservation, "release").catch(() => undefined);
+      if (answer?.state) held = { ...held, reservationState: answer.state };
     }
+    await deps.write(p.ctx, p.run, failedPeerRun(p.plan, siteOf(p), { reason: RunReason.PeerRefused, message: err.message, at: at() }), held);
+  }
+
+  /** The pass's facts, or why the peer cannot be asked now (written into status). */
+  async function prepare(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<Pass | ReconcileResult | void> {
+    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: peerName }), peerName);
+    if (!("endpoint" in ep)) {
+      await blocked({ ctx, run, plan, cluster: peerName }, { reason: RunReason.PeerNotReady, message: `the steps are placed on peer ${peerName}: ${ep.message}` });
+      return requeue(30_000);
+    }
+    const namespace = peerNamespace(run);
+    if (typeof namespace !== "string") return blocked({ ctx, run, plan, cluster: ep.cluster }, { reason: RunReason.InvalidSpec, message: namespace.message });
+    await ensureFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
+    return { ctx, run, plan, ep, namespace };
+  }
+
+  /** A failed request: the peer's verdict fails the run; anything else is asked again later. */
+  async function failedRequest(p: Pass, err: unknown): Promise<ReconcileResult | void> {
+    if (err instanceof PeerRefusal && err.status < 500) return refused(p, err);
+    if (!(err instanceof FederationRequestError || err instanceof PeerRefusal)) throw err;
+    // Unreachable, slow or failing: the run is not failed for it; say so and ask again.
+    await blocked({ ...p, cluster: p.ep.cluster }, { reason: RunReason.PeerUnreachable, message: `peer ${p.ep.cluster}: ${err.message} (asking again in 10 s)` });
+    return requeue(10_000);
   }
 
   async function drive(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
     // A finished run whose hold is given back has nothing left to ask.
     if (finished(run) && released(run.status?.peerRun?.reservationState)) return undefined;
-    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: peerName }), peerName);
-    if (!("endpoint" in ep)) {
-      await blocked(ctx, run, plan, peerName, RunReason.PeerNotReady, `the steps are placed on peer ${peerName}: ${ep.message}`);
-      return requeue(30_000);
-    }
-    const namespace = peerNamespace(run);
-    if (typeof namespace !== "string") return blocked(ctx, run, plan, ep.cluster, RunReason.InvalidSpec, namespace.message);
-    if (!hasFinalizer(run as KubernetesObject, peerRunFinalizer)) await ensureFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
-    try {
-      return await pass(ctx, run, plan, ep, namespace);
-    } catch (err) {
-      if (err instanceof PeerRefusal && err.status < 500) {
-        // The peer's verdict on the request itself: waiting will not change it.
-        await deps.write(ctx, run, failedPeerRun(plan, { peer: ep.peer, cluster: ep.cluster }, RunReason.PeerRefused, err.message, conditionTime(deps.now())), run.status?.peerRun);
-        return undefined;
-      }
-      if (!(err instanceof FederationRequestError || err instanceof PeerRefusal)) throw err;
-      // Unreachable, slow or failing: the run is not failed for it; say so and ask again.
-      await blocked(ctx, run, plan, ep.cluster, RunReason.PeerUnreachable, `peer ${ep.cluster}: ${err.message} (asking again in 10 s)`);
-      return requeue(10_000);
-    }
+    const p = await prepare(ctx, run, plan, peerName);
+    if (!p || !("ep" in p)) return p;
+    return pass(p).catch((err: unknown) => failedRequest(p, err));
+  }
+
+  /** Cancels the peer's run and gives the hold back; a hold already given back or gone is fine. */
+  async function cancelOnPeer(ep: PeerEndpoint, known: PeerRunRecord): Promise<void> {
+    if (known.name) await client.cancel(ep, known.namespace, known.name);
+    if (!known.reservation || released(known.reservationState)) return;
+    await client.decide(ep, known.namespace, known.reservation, "release").catch((err: unknown) => {
+      if (!(err instanceof PeerRefusal && err.status === 404)) throw err;
+    });
+  }
+
+  /** A peer unreachable for giveUpAfterMs after the run's deletion does not hold the deletion for ever. */
+  async function abandonLate(run: PipelineRun, known: PeerRunRecord, err: unknown): Promise<void> {
+    const since = Date.parse(run.metadata.deletionTimestamp ?? "") || deps.now().getTime();
+    if (deps.now().getTime() - since < deps.giveUpAfterMs) throw err;
+    await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "PeerCleanupAbandoned", action: "Delete", note: `could not cancel on peer ${known.cluster} (${errorMessage(err)}); its hold ends with its window` });
   }
 
   /** Before a deleted run goes: cancel the peer's run, release the hold, then drop the finalizer. */
@@ -142,18 +201,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     if (!hasFinalizer(run as KubernetesObject, peerRunFinalizer)) return undefined;
     const known = run.status?.peerRun;
     const ep = known ? peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: known.peer }), known.peer) : undefined;
-    if (known && ep && "endpoint" in ep) {
-      try {
-        if (known.name) await client.cancel(ep, known.namespace, known.name);
-        if (known.reservation && !released(known.reservationState)) await client.decide(ep, known.namespace, known.reservation, "release").catch((err: unknown) => {
-          if (!(err instanceof PeerRefusal && err.status === 404)) throw err;
-        });
-      } catch (err) {
-        const since = Date.parse(run.metadata.deletionTimestamp ?? "") || deps.now().getTime();
-        if (deps.now().getTime() - since < deps.giveUpAfterMs) throw err;
-        await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "PeerCleanupAbandoned", action: "Delete", note: `could not cancel on peer ${known.cluster} (${errorMessage(err)}); its hold ends with its window` });
-      }
-    }
+    if (known && ep && "endpoint" in ep) await cancelOnPeer(ep, known).catch((err: unknown) => abandonLate(run, known, err));
     await removeFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
     return undefined;
   }

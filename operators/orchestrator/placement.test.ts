@@ -29,9 +29,9 @@ describe("placementPlan", () => {
 
   it("ComputeToData follows the data Resource the step reads; a step's own placement wins over the run's", () => {
     const inputs = [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon" } }];
-    const steps = [
+    const steps: PipelineRunSpec["steps"] = [
       { name: "read", serviceRef: { name: "ndvi", peer: "lyon" }, in: { images: "scenes" } },
-      { name: "plot", serviceRef: { name: "plotter" }, in: { data: "read/out" }, placement: { strategy: "Local" as const } },
+      { name: "plot", serviceRef: { name: "plotter" }, in: { data: "read/out" }, placement: { strategy: "Local" } },
     ];
     const plan = placementPlan({ steps, inputs, placement: { strategy: "ComputeToData" } });
     assert.ok(plan.ok);

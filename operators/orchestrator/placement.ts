@@ -47,34 +47,43 @@ function computeToData(spec: PipelineRunSpec, step: PipelineStep): Decision {
   return { site: data.peer ? onPeer(data.peer) : local, reason: `ComputeToData: reads input ${data.input}, data Resource ${data.resource} on ${where}` };
 }
 
-function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement | undefined, at: string): Decision {
+function explicit(step: PipelineStep, peer: string, at: string): Decision {
   const servicePeer = step.serviceRef.peer;
-  const strategy = placement?.strategy ?? (placement?.peer ? "Explicit" : "Local");
-  if (strategy === "Explicit") {
-    const peer = placement?.peer ?? "";
-    if (servicePeer !== undefined && servicePeer !== peer) {
-      return { field: `${at}.peer`, message: `${at}.peer: ${peer} is not where the step's service is (serviceRef.peer ${servicePeer}); a service runs on its own cluster` };
-    }
-    return { site: onPeer(peer), reason: `Explicit: placement.peer ${peer}` };
+  if (servicePeer !== undefined && servicePeer !== peer) {
+    return { field: `${at}.peer`, message: `${at}.peer: ${peer} is not where the step's service is (serviceRef.peer ${servicePeer}); a service runs on its own cluster` };
   }
-  if (servicePeer !== undefined) {
-    if (strategy === "ComputeToData") {
-      const data = computeToData(spec, step);
-      if ("site" in data && data.site.kind === "peer" && data.site.peer !== servicePeer) {
-        return { field: `${at}.strategy`, message: `${at}.strategy: ComputeToData wants peer ${data.site.peer} (${data.reason}) but the service is on peer ${servicePeer}` };
-      }
-    }
-    return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
-  }
-  if (strategy === "ComputeToData") {
-    const data = computeToData(spec, step);
-    if ("site" in data && data.site.kind === "peer") {
-      return { field: `${at}.strategy`, message: `${at}.strategy: ComputeToData wants peer ${data.site.peer} (${data.reason}) but the service ${step.serviceRef.name} is on this cluster; name a service of that peer (serviceRef.peer)` };
-    }
-    return data;
-  }
+  return { site: onPeer(peer), reason: `Explicit: placement.peer ${peer}` };
+}
+
+/** ComputeToData must agree with where the service is: the data's cluster runs that cluster's services. */
+function dataDisagrees(spec: PipelineRunSpec, step: PipelineStep, at: string): Decision | undefined {
+  const data = computeToData(spec, step);
+  if (!("site" in data)) return data;
+  const wanted = data.site.kind === "peer" ? data.site.peer : undefined;
+  const servicePeer = step.serviceRef.peer;
+  if (wanted === servicePeer || wanted === undefined) return undefined;
+  const where = servicePeer ? `the service is on peer ${servicePeer}` : `the service ${step.serviceRef.name} is on this cluster; name a service of that peer (serviceRef.peer)`;
+  return { field: `${at}.strategy`, message: `${at}.strategy: ComputeToData wants peer ${wanted} (${data.reason}) but ${where}` };
+}
+
+/** Where a step runs when its service is here, by strategy. */
+function serviceHere(spec: PipelineRunSpec, step: PipelineStep, strategy: string): Decision {
+  if (strategy === "ComputeToData") return computeToData(spec, step);
   if (strategy === "Auto") return { site: local, reason: `Auto: the service ${step.serviceRef.name} is on this cluster (ranking by capacity, price and trust is not built yet)` };
   return { site: local, reason: "Local: this cluster" };
+}
+
+/** A placement naming a peer and no strategy is Explicit; none at all is Local. */
+const strategyOf = (placement: Placement | undefined): string => placement?.strategy ?? (placement?.peer ? "Explicit" : "Local");
+
+function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement | undefined, at: string): Decision {
+  const strategy = strategyOf(placement);
+  if (strategy === "Explicit") return explicit(step, placement?.peer ?? "", at);
+  const clash = strategy === "ComputeToData" ? dataDisagrees(spec, step, at) : undefined;
+  if (clash) return clash;
+  const servicePeer = step.serviceRef.peer;
+  if (servicePeer === undefined) return serviceHere(spec, step, strategy);
+  return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
 }
 
 /** The plan for every step, or the first step that cannot be placed (the field named). */

@@ -197,7 +197,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     const reasonOf = async (name: string, reason: string): Promise<string> =>
       (await runWhen(name, `Ready=False ${reason}`, (r) => condition(r, "Ready")?.reason === reason, 60_000)).status?.conditions?.find((c) => c.type === "Ready")?.message ?? "";
     assert.equal(await reasonOf(`wiring-${suffix}`, "InvalidSpec"), 'spec.steps[1].in.text: step "write" has no output "bam" (it has: out)');
-    assert.match(await reasonOf(`peer-${suffix}`, "PeerStepsNotSupported"), /^spec\.steps\[0\]\.serviceRef\.peer: /);
+    assert.match(await reasonOf(`peer-${suffix}`, "CrossClusterNotSupported"), /^the plan spans clusters \(write: peer lyon-1, shout: this cluster\)/);
     assert.match(await reasonOf(taken, "NameTaken"), new RegExp(`^Workflow ${namespace}/${taken} exists and is not this run's`));
     const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name: taken })) as { metadata: { ownerReferences?: unknown[] } };
     assert.equal(wf.metadata.ownerReferences, undefined, "the controller adopts nothing it does not own");

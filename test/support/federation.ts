@@ -24,6 +24,9 @@ export interface FederationOptions {
    * the Network is <namePrefix>-<pid>), so two runs on one machine never touch each other's.
    */
   namePrefix: string;
+  /** A real node for every member (hack/cluster --node), and Argo Workflows on it (--argo). */
+  node?: boolean;
+  argo?: boolean;
   /** State directory; default .federation/test-<namePrefix>. */
   dir?: string;
 }
@@ -110,7 +113,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const prefix = `${options.namePrefix}-${process.pid}`;
   const dir = options.dir ?? path.join(repoRoot, ".federation", `test-${prefix}`);
   if (existsSync(path.join(dir, "state.json"))) await federation(dir, ["down"]);
-  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", prefix];
+  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", prefix, ...(options.node || options.argo ? ["--node"] : []), ...(options.argo ? ["--argo"] : [])];
   try {
     await federation(dir, args);
     return await attachFederation(dir);

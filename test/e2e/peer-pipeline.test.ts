@@ -1,0 +1,154 @@
+// Steps placed on a peer run on the peer's own Argo (hack/federation up 2 --node --argo): a
+// PipelineRun on member A names a service of member B; A's orchestrator holds capacity on B
+// (signed /federation/v1/reservations: Tentative, then confirmed), asks B to run the steps (signed
+// /federation/v1/runs), follows them into its own status with B's cluster name on each step, and
+// releases the hold when they end. B's own controllers admit the Reservation (a ResourceQuota while
+// it holds) and run B's PipelineRun; A never holds credentials to B's API server.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { eventually, repoRoot } from "../support/cluster.ts";
+import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
+import type { Peer } from "../../operators/schema/peer.ts";
+import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
+import type { Reservation } from "../../operators/schema/reservation.ts";
+
+const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
+const namespace = "default"; // readied for Workflows on every member by hack/cluster --argo
+const image = "archipel.local/cwl-step:dev";
+
+const writer = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", 'printf "%s from the peer" "$0" > greeting.txt'],
+  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
+  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
+};
+
+describe("steps placed on a peer (hack/federation up 2 --node --argo)", function () {
+  this.timeout(600_000);
+  let fed: Federation;
+  let a: FederationMember;
+  let b: FederationMember;
+  let peerB: string;
+
+  const objects = (m: FederationMember): CustomObjectsApi => m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  const create = (m: FederationMember, plural: string, object: { kind: string; name: string; spec: unknown }): Promise<unknown> =>
+    objects(m).createNamespacedCustomObject({ ...archipel, plural, namespace, body: { apiVersion: "archipel.io/v1alpha1", kind: object.kind, metadata: { name: object.name }, spec: object.spec } });
+  const runOn = async (m: FederationMember, name: string): Promise<PipelineRun> => (await objects(m).getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
+  const condition = (run: PipelineRun, type: string): { status: string; reason: string; message: string } | undefined => run.status?.conditions?.find((c) => c.type === type);
+
+  /** B opens its default namespace to peers' runs and offers capacity and a public service. */
+  async function offer(m: FederationMember): Promise<void> {
+    const core = m.cluster.kubeConfig().makeApiClient(CoreV1Api);
+    await core.patchNamespace({ name: namespace, body: [{ op: "add", path: "/metadata/labels/archipel.io~1peer-runs", value: "true" }] });
+    // A reservation's ResourceQuota counts requests: pods that name none get these (Argo's own containers among them).
+    await core.createNamespacedLimitRange({ namespace, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" }, _default: { cpu: "1", memory: "512Mi" } }] } } });
+    await create(m, "providers", { kind: "Provider", name: "nodes", spec: { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } } });
+    await create(m, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
+    await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writer } } } });
+  }
+
+  before(async function () {
+    fed = await startFederation({ clusters: 2, namePrefix: "e2e-peerrun", node: true, argo: true });
+    [a, b] = fed.members as [FederationMember, FederationMember];
+    await offer(b);
+    peerB = await eventually(
+      `member ${a.name} trusts ${b.name}`,
+      async () => {
+        const peers = (await objects(a).listClusterCustomObject({ ...archipel, plural: "peers" })) as { items: Peer[] };
+        const p = peers.items.find((x) => x.status?.descriptor?.clusterName === b.name && x.spec.approval === "Accepted" && x.status.conditions?.some((c) => c.type === "DescriptorVerified" && c.status === "True"));
+        return p?.metadata.name;
+      },
+      120_000,
+      500,
+    );
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    await fed?.stop();
+  });
+
+  it("runs the step on B's Argo, shows B on the step, and releases B's reservation", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "greet", spec: {
+      job: { greeting: "hello" },
+      steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
+      outputs: [{ name: "result", source: "write/out" }],
+    } });
+    const run = await eventually(
+      "the run on A ends",
+      async () => {
+        const r = await runOn(a, "greet");
+        return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
+      },
+      420_000,
+      1000,
+    );
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    const step = run.status?.steps?.[0];
+    assert.deepEqual([step?.name, step?.phase, step?.cluster, step?.peer], ["write", "Succeeded", b.name, peerB]);
+    assert.match(step?.placement ?? "", new RegExp(`the service writer is on peer ${peerB}`));
+    const peerRun = run.status?.peerRun;
+    assert.ok(peerRun?.name && peerRun.reservation, `status.peerRun names B's run and reservation: ${JSON.stringify(peerRun)}`);
+
+    // B's own objects: its PipelineRun succeeded, its Reservation is Released (asked by A when the run ended).
+    const served = await runOn(b, peerRun.name);
+    assert.equal(condition(served, "Succeeded")?.status, "True");
+    const reservation = await eventually(
+      "B's reservation is Released",
+      async () => {
+        const r = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: peerRun.reservation })) as Reservation;
+        return r.status?.state === "Released" ? r : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.equal(reservation.spec.requester?.peer !== undefined, true, "B's Reservation names the requesting peer");
+
+    // The output is in B's artifact repository, with the content B's pod wrote.
+    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
+    assert.ok(bucket && key, `output location ${location}`);
+    const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${b.name}`, "s3.json"), "utf8")) as { endpoint: string; credentialsFile: string };
+    const s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string } });
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      assert.equal(await object.Body?.transformToString(), "hello from the peer");
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it("holds no credentials to B's API server on A", async () => {
+    const kubeconfig = await readFile(b.kubeconfig, "utf8");
+    const tokens = [...kubeconfig.matchAll(/(?:token|client-key-data|client-certificate-data):\s*(\S+)/g)].map((m) => m[1] ?? "").filter((t) => t.length > 16);
+    assert.ok(tokens.length > 0, "B's kubeconfig has credentials to look for");
+    const secrets = await a.cluster.kubeConfig().makeApiClient(CoreV1Api).listSecretForAllNamespaces();
+    for (const s of secrets.items) {
+      const text = Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8") + v).join("\n");
+      for (const t of tokens) assert.ok(!text.includes(t), `Secret ${s.metadata?.namespace}/${s.metadata?.name} on A holds a credential of B's API server`);
+    }
+  });
+
+  it("a run refused by the peer fails naming the field the peer named", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "missing", spec: { job: {}, steps: [{ name: "x", serviceRef: { name: "nosuch", peer: peerB } }] } });
+    const run = await eventually(
+      "the run on A fails",
+      async () => {
+        const r = await runOn(a, "missing");
+        return condition(r, "Succeeded")?.status === "False" ? r : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(condition(run, "Succeeded")?.reason, "PeerRefused");
+    assert.match(condition(run, "Succeeded")?.message ?? "", /body\.steps\[0\]\.service: no service nosuch in namespace default is visible to peer/);
+    // Its hold on B was given back.
+    const reservation = run.status?.peerRun?.reservation ?? "";
+    const r = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation;
+    assert.ok(["Released", "Expired"].includes(r.status?.state ?? ""), `B's reservation ${reservation} is ${r.status?.state}`);
+  });
+});
