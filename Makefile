@@ -126,6 +126,10 @@ cluster-down: ## Stop the local control plane NAME
 run: deps ## Run the manager and the API (starts a local cluster when KUBECONFIG is unset)
 	hack/run
 
+.PHONY: demo-pipeline
+demo-pipeline: deps tools images ## A pipeline step run on a peer's Argo: starts hack/federation up 2 --node --argo unless up, runs, prints the run's status, leaves the federation up
+	node hack/demo-pipeline.ts
+
 .PHONY: install
 install: ## Install the CRDs into the cluster of KUBECONFIG
 	kubectl apply --server-side -k config/crd

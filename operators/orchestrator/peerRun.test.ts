@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { defaultPeerRunSettings, failedPeerRun, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest } from "./peerRun.ts";
+import { defaultPeerRunSettings, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -52,5 +52,11 @@ describe("peerRun", () => {
     assert.deepEqual([blocked.ready.reason, blocked.ready.message], ["PeerRefused", "on peer isle-2: ServiceNotReady: image missing"]);
     const refused = failedPeerRun(plan, site, { reason: "ReservationRejected", message: "no room", at: "2026-12-02T10:00:00Z" });
     assert.deepEqual([refused.phase, refused.succeeded.status, refused.finishedAt], ["Failed", "False", "2026-12-02T10:00:00Z"]);
+  });
+
+  it("keeps a finished run's outcome as its status holds it (releasing the hold decides nothing again)", () => {
+    const status = { phase: "Failed" as const, progress: "0/1", finishedAt: "2026-12-02T10:00:00Z", conditions: [{ type: "Succeeded", status: "False" as const, reason: "PeerRefused", message: "peer isle-2: no", lastTransitionTime: "2026-12-02T10:00:00Z" }] };
+    const kept = keptObservation(status);
+    assert.deepEqual([kept.phase, kept.succeeded.status, kept.succeeded.reason, kept.finishedAt, kept.ready.status], ["Failed", "False", "PeerRefused", "2026-12-02T10:00:00Z", "Unknown"]);
   });
 });

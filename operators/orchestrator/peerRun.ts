@@ -180,3 +180,19 @@ export function failedPeerRun(plan: StepPlacement[], site: PeerSite, why: { reas
   const steps = peerSteps(plan, site, undefined);
   return { phase: "Failed", progress: `0/${steps.length}`, steps, finishedAt: why.at, ...both("False", "False", why.reason, why.message) };
 }
+
+/** A finished run's observation as its status holds it: the outcome is never decided twice. */
+export function keptObservation(status: PipelineRunStatus | undefined): RunObservation {
+  const kept = (type: string): ConditionUpdate => {
+    const c = status?.conditions?.find((x) => x.type === type);
+    return condition(type, c?.status ?? "Unknown", c?.reason ?? "Unknown", c?.message ?? "");
+  };
+  return {
+    phase: status?.phase ?? "Pending",
+    progress: status?.progress ?? "",
+    steps: status?.steps ?? [],
+    ...present({ startedAt: status?.startedAt, finishedAt: status?.finishedAt, outputs: status?.outputs }),
+    ready: kept("Ready"),
+    succeeded: kept("Succeeded"),
+  };
+}

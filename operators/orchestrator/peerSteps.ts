@@ -17,7 +17,7 @@ import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { failedPeerRun, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, reservationRequest, runRequest } from "./peerRun.ts";
+import { failedPeerRun, keptObservation, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, reservationRequest, runRequest } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -172,12 +172,27 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     return requeue(10_000);
   }
 
+  /**
+   * A finished run only gives its hold back: asks for the release until the peer says it is given
+   * back (its controller acts after the request), keeping the outcome as status holds it.
+   */
+  async function settle(p: Pass): Promise<ReconcileResult | void> {
+    const known = p.run.status?.peerRun;
+    if (!known?.reservation) return undefined;
+    let reservation = await client.reservation(p.ep, p.namespace, known.reservation);
+    if (reservation && !released(reservation.state)) reservation = await client.decide(p.ep, p.namespace, known.reservation, "release");
+    const state = reservation?.state ?? "Released";
+    await deps.write(p.ctx, p.run, keptObservation(p.run.status), { ...known, reservationState: state });
+    return released(state) ? undefined : requeue(2000);
+  }
+
   async function drive(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
     // A finished run whose hold is given back has nothing left to ask.
     if (finished(run) && released(run.status?.peerRun?.reservationState)) return undefined;
     const p = await prepare(ctx, run, plan, peerName);
     if (!p || !("ep" in p)) return p;
-    return pass(p).catch((err: unknown) => failedRequest(p, err));
+    const step = finished(run) ? settle(p) : pass(p);
+    return step.catch((err: unknown) => (finished(run) ? requeue(10_000) : failedRequest(p, err)));
   }
 
   /** Cancels the peer's run and gives the hold back; a hold already given back or gone is fine. */

@@ -1,4 +1,5 @@
-// The PipelineRun controller (first slice: Local placement on this cluster's own Argo). Steps:
+// The PipelineRun controller. Each pass plans where the steps run (placement.ts); steps placed on a
+// peer are driven through the peer's signed federation API (peerSteps.ts). Steps that run here:
 // find the run's Workflow (named after the run); if it exists and is ours, keep spec.suspend on it
 // and mirror its status (runStatus.ts); if another owner holds the name, say NameTaken; if there is
 // none, check what this slice supports, resolve the steps' services, build the one CWL Workflow

@@ -1,0 +1,147 @@
+// `make demo-pipeline`: a pipeline step placed on a peer, on a local federation of two members with
+// real nodes and Argo (hack/federation up 2 --node --argo, started unless it is up). Member 2 opens
+// its `default` namespace to peers' runs and offers compute capacity and a public service; member 1
+// runs a PipelineRun whose step uses that service: member 1's orchestrator reserves capacity on
+// member 2 (signed, two-phase), member 2's own Argo runs the step, member 1's run shows it. The
+// federation is left up; `hack/federation down` stops it. Progress goes to stderr, the final
+// status to stdout.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { Peer } from "../operators/schema/peer.ts";
+import type { PipelineRun } from "../operators/schema/pipelineRun.ts";
+import type { Reservation } from "../operators/schema/reservation.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const federationDir = path.resolve(process.env.FEDERATION_DIR ?? path.join(root, ".federation"));
+const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
+const namespace = "default";
+const image = "archipel.local/cwl-step:dev";
+const log = (message: string): void => void process.stderr.write(`demo-pipeline: ${message}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const greeter = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  doc: "writes a greeting into a file",
+  baseCommand: ["bash", "-c", 'printf "%s, written on $(hostname)\\n" "$0" > greeting.txt'],
+  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
+  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
+};
+
+interface Member {
+  name: string;
+  kubeconfig: string;
+}
+
+function members(): Member[] {
+  const file = path.join(federationDir, "state.json");
+  if (!existsSync(file)) {
+    log("starting a federation of 2 members with nodes and Argo (hack/federation up 2 --node --argo; a few minutes the first time)");
+    execFileSync(path.join(root, "hack/federation"), ["up", "2", "--node", "--argo", "--name-prefix", "demo"], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, FEDERATION_DIR: federationDir } });
+  }
+  const state = JSON.parse(readFileSync(file, "utf8")) as { members: Member[]; clusterFlags?: string[] };
+  if (!state.clusterFlags?.includes("--argo")) throw new Error(`the federation in ${federationDir} runs without Argo; stop it (hack/federation down) and run make demo-pipeline again`);
+  if (state.members.length < 2) throw new Error(`the federation in ${federationDir} has ${state.members.length} member; 2 are needed`);
+  return state.members;
+}
+
+function clients(m: Member): { objects: CustomObjectsApi; core: CoreV1Api } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(m.kubeconfig);
+  return { objects: kc.makeApiClient(CustomObjectsApi), core: kc.makeApiClient(CoreV1Api) };
+}
+
+/** Creates, or leaves alone what a previous demo created. */
+async function ensure(create: () => Promise<unknown>): Promise<void> {
+  await create().catch((err: { code?: number }) => {
+    if (err.code !== 409) throw err;
+  });
+}
+
+async function offer(m: Member): Promise<void> {
+  const { objects, core } = clients(m);
+  log(`${m.name}: opening namespace ${namespace} to peers' runs, offering compute capacity and the service "greeter"`);
+  await core.patchNamespace({ name: namespace, body: [{ op: "add", path: "/metadata/labels/archipel.io~1peer-runs", value: "true" }] });
+  // A reservation's ResourceQuota counts requests: containers that name none (Argo's own) get these.
+  await ensure(() => core.createNamespacedLimitRange({ namespace, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" }, _default: { cpu: "1", memory: "512Mi" } }] } } }));
+  const create = (plural: string, kind: string, name: string, spec: unknown): Promise<void> =>
+    ensure(() => objects.createNamespacedCustomObject({ ...archipel, plural, namespace, body: { apiVersion: "archipel.io/v1alpha1", kind, metadata: { name }, spec } }));
+  await create("providers", "Provider", "nodes", { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } });
+  await create("providers", "Provider", "tools", { type: "service", service: { defaultImage: image } });
+  await create("resources", "Resource", "greeter", { providerRef: { name: "tools" }, type: "service", title: "Greeter", visibility: "public", service: { image, cwl: { document: greeter } } });
+}
+
+async function trustedPeer(from: Member, to: Member): Promise<string> {
+  const { objects } = clients(from);
+  for (let i = 0; i < 240; i++) {
+    const peers = (await objects.listClusterCustomObject({ ...archipel, plural: "peers" })) as { items: Peer[] };
+    const p = peers.items.find((x) => x.status?.descriptor?.clusterName === to.name && x.spec.approval === "Accepted" && x.status.conditions?.some((c) => c.type === "DescriptorVerified" && c.status === "True"));
+    if (p?.metadata.name) return p.metadata.name;
+    await sleep(500);
+  }
+  throw new Error(`${from.name} does not trust ${to.name} after 2 minutes (kubectl get peers on ${from.name})`);
+}
+
+function summary(run: PipelineRun, reservation: Reservation | undefined, cluster: string): string {
+  const c = (type: string): string => {
+    const x = run.status?.conditions?.find((k) => k.type === type);
+    return x ? `${x.status} (${x.reason}) ${x.message}` : "-";
+  };
+  const lines = [
+    `PipelineRun ${namespace}/${run.metadata.name} on cluster ${cluster}`,
+    `  phase:     ${run.status?.phase ?? "-"}   steps: ${run.status?.progress ?? "-"}`,
+    `  Succeeded: ${c("Succeeded")}`,
+    ...(run.status?.steps ?? []).map((s) => `  step ${s.name}: ${s.phase} on cluster ${s.cluster ?? "?"}${s.peer ? ` (Peer ${s.peer})` : ""}; placement: ${s.placement ?? "-"}`),
+    ...(run.status?.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
+    `  on the peer: PipelineRun ${run.status?.peerRun?.namespace ?? ""}/${run.status?.peerRun?.name ?? "-"}, Reservation ${run.status?.peerRun?.reservation ?? "-"} ${reservation?.status?.state ?? ""}`,
+  ];
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const [a, b] = members() as [Member, Member];
+  await offer(b);
+  const peer = await trustedPeer(a, b);
+  const name = `demo-${Date.now().toString(36)}`;
+  const { objects } = clients(a);
+  log(`${a.name}: PipelineRun ${name}, its step placed on ${b.name} (Peer ${peer})`);
+  await objects.createNamespacedCustomObject({
+    ...archipel,
+    plural: "pipelineruns",
+    namespace,
+    body: {
+      apiVersion: "archipel.io/v1alpha1",
+      kind: "PipelineRun",
+      metadata: { name },
+      spec: { job: { greeting: "Hello from the federation" }, steps: [{ name: "greet", serviceRef: { name: "greeter", peer }, in: { message: "greeting" } }], outputs: [{ name: "greeting", source: "greet/out" }] },
+    },
+  });
+  let last = "";
+  let run: PipelineRun | undefined;
+  for (let i = 0; i < 600; i++) {
+    run = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
+    const ready = run.status?.conditions?.find((c) => c.type === "Ready");
+    const now = `${run.status?.phase ?? "-"} ${ready?.reason ?? ""}: ${ready?.message ?? ""}`;
+    if (now !== last) log(`${name}: ${now}`);
+    last = now;
+    if (["True", "False"].includes(run.status?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "")) break;
+    await sleep(1000);
+  }
+  if (!run) throw new Error("the run was never read");
+  await sleep(2000);
+  const peerRun = run.status?.peerRun;
+  const reservation = peerRun
+    ? ((await clients(b).objects.getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace: peerRun.namespace, name: peerRun.reservation }).catch(() => undefined)) as Reservation | undefined)
+    : undefined;
+  process.stdout.write(`${summary(run, reservation, a.name)}\n`);
+  log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
+  const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status === "True";
+  process.exitCode = succeeded ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  log(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+});
