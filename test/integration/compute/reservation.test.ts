@@ -4,7 +4,9 @@
 // the Tentative → Confirmed → Active → Released walk with its ResourceQuota, rejection naming
 // the shortfall, expiry of an unconfirmed hold, early release, NameTaken, ProviderNotFound, the
 // immutable admitted fields, and 100 Reservations created at once against one Provider while two
-// replicas of the controller race (no leader election): never more admitted than fits.
+// replicas of the controller race (no leader election): never more admitted than fits — and the
+// same through the federation endpoint (/federation/v1/reservations, signed by a peer), with the
+// two phases (confirm, release) asked for by that peer and refused to another.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
@@ -14,6 +16,18 @@ import type { Condition } from "../../../operators/schema/common.ts";
 import type { Provider } from "../../../operators/schema/provider.ts";
 import type { Reservation, ReservationSpec } from "../../../operators/schema/reservation.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
+import { peerFinder } from "../../../operators/api/federationAuth.ts";
+import { peerRunsLabel, registerFederationRunsRoutes } from "../../../operators/api/federationRunsRoutes.ts";
+import { buildServer } from "../../../operators/api/server.ts";
+import { signedFetch } from "../../../operators/federation/client.ts";
+import { generateIdentityKey } from "../../../operators/federation/keys.ts";
+import { federationReservationsPath, type PeerReservationAnswer } from "../../../operators/federation/peerRuns.ts";
+import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
+import type { Cache } from "../../../operators/runtime/index.ts";
+import type { Peer } from "../../../operators/schema/peer.ts";
+import type { Project } from "../../../operators/schema/project.ts";
+import type { Resource } from "../../../operators/schema/resource.ts";
+import { loopbackEgress } from "../../support/egress.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
@@ -242,5 +256,72 @@ describe("Reservation controller", function () {
       .map((e) => ({ name: e.name, amounts: { cpu: parseQuantity(e.cpu), memory: parseQuantity(e.memory) }, start: Date.parse(e.start), end: Date.parse(e.end) }));
     assert.deepEqual(claims.map((c) => c.name).sort(), admitted.map((r) => r.metadata.name).sort(), "status and ledger agree");
     assert.ok(peakHeld(claims).cpu <= parseQuantity("10"), `peak ${peakHeld(claims).cpu} nano-cpu`);
+  });
+
+  /** The peers the federation API knows: two Accepted clusters with verified descriptors. */
+  function acceptedPeers(names: string[]): { peers: Peer[]; keys: Map<string, ReturnType<typeof generateIdentityKey>> } {
+    const keys = new Map(names.map((n) => [n, generateIdentityKey()]));
+    const verified = { type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
+    const peers = names.map(
+      (n) =>
+        ({
+          metadata: { name: `${n}-peer` },
+          spec: { approval: "Accepted" },
+          status: { descriptor: { cid: "cid", clusterName: n, apiEndpoint: "http://127.0.0.1:1", publicKey: keys.get(n)?.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" }, conditions: [verified] },
+        }) as unknown as Peer,
+    );
+    return { peers, keys };
+  }
+
+  it("admits exactly 10 of 100 Reservations asked at once by a peer through /federation/v1/reservations; only that peer confirms or releases them", async () => {
+    const { peers, keys } = acceptedPeers(["gamma", "delta"]);
+    const kubeConfig = cluster.kubeConfig("admin");
+    const noCache = { get: () => undefined, list: () => [] } as unknown as Cache<Resource> & Cache<Project>;
+    const app = buildServer({
+      kubeConfig,
+      kinds: [],
+      routes: [(a) => registerFederationRunsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() }, resources: noCache, projects: noCache })],
+    });
+    const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    const as = (peer: string, method: "GET" | "POST", target: string, body?: unknown): ReturnType<typeof signedFetch> =>
+      signedFetch({ clusterName: peer, privateKeyPem: keys.get(peer)?.privateKeyPem ?? "" }, { endpoint: url, audience: "beta", method, target, ...(body ? { body } : {}), deadlineMs: 30_000, egress: loopbackEgress });
+    try {
+      await createProvider("federated", "10", "1Ti");
+      const window = { start: inSeconds(3600), end: inSeconds(7200) };
+      const ask = (name: string): ReturnType<typeof signedFetch> => as("gamma", "POST", federationReservationsPath, { namespace: ns.name, name, provider: "federated", cpu: "1", memory: "1Gi", holdSeconds: 3600, ...window });
+      const closed = await ask("closed");
+      assert.equal(closed.status, 403, "a namespace not opened to peers' runs refuses");
+      await core.patchNamespace({ name: ns.name, body: { metadata: { labels: { [peerRunsLabel]: "true" } } } }, mergePatch);
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => ask(`fed-${i}`)));
+      assert.deepEqual([...new Set(answers.map((a) => a.status))], [201], JSON.stringify(answers.find((a) => a.status !== 201)?.body));
+      const names = answers.map((a) => (a.body as PeerReservationAnswer).name);
+      assert.ok(names.every((n) => n.startsWith("gamma-peer-fed-")), "named after the asking Peer");
+      await eventually(
+        "all 100 decided",
+        async () => {
+          const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations" })) as { items: Reservation[] };
+          const burst = list.items.filter((r) => r.spec.providerRef.name === "federated");
+          return burst.length === 100 && burst.every((r) => r.status?.state === "Tentative" || r.status?.state === "Rejected");
+        },
+        150_000,
+        500,
+      );
+      // What the peer is told is what the Reservations say.
+      const decided = await Promise.all(names.map(async (n) => ((await as("gamma", "GET", `${federationReservationsPath}/${ns.name}/${n}`)).body as PeerReservationAnswer).state));
+      assert.equal(decided.filter((st) => st === "Tentative").length, 10);
+      assert.equal(decided.filter((st) => st === "Rejected").length, 90);
+      const held = names[decided.indexOf("Tentative")] ?? "";
+      // Another peer learns nothing of gamma's reservation and cannot act on it.
+      assert.equal((await as("delta", "GET", `${federationReservationsPath}/${ns.name}/${held}`)).status, 404);
+      assert.equal((await as("delta", "POST", `${federationReservationsPath}/${ns.name}/${held}/release`)).status, 404);
+      assert.equal((await as("gamma", "POST", `${federationReservationsPath}/${ns.name}/${held}/confirm`)).status, 200);
+      await inState(held, "Confirmed");
+      const r = await getReservation(held);
+      assert.deepEqual(r.spec.requester, { peer: "gamma-peer" });
+      assert.equal((await as("gamma", "POST", `${federationReservationsPath}/${ns.name}/${held}/release`)).status, 200);
+      await inState(held, "Released");
+    } finally {
+      await app.close();
+    }
   });
 });
