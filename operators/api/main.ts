@@ -19,6 +19,7 @@ import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { peerFinder } from "./federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
+import { registerStatementRoutes } from "./statementRoutes.ts";
 import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
       (app) => registerCatalogRoutes(app, catalog.deps),
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
       (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
+      (app) => registerStatementRoutes(app, { kubeConfig }),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",

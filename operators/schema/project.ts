@@ -29,7 +29,14 @@ export type ProjectSpec = Static<typeof ProjectSpec>;
 
 export const ProjectStatus = strictObject({
   ...statusBase,
-  spent: Type.Optional(Money),
+  spent: Type.Optional(
+    Type.Array(Money, {
+      maxItems: 32,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["currency"],
+      description: "the cost of the project's UsageRecords, one amount per currency sorted by code (never converted nor added across currencies)",
+    }),
+  ),
 });
 export type ProjectStatus = Static<typeof ProjectStatus>;
 
@@ -53,7 +60,8 @@ export const projectKind: KindDefinition = {
     column("Display Name", ".spec.displayName"),
     column("Budget", ".spec.budget.amount", { priority: 1 }),
     column("Currency", ".spec.budget.currency", { priority: 1 }),
-    column("Spent", ".status.spent.amount"),
+    column("Spent", ".status.spent[*].amount", { description: "per currency, in the order of status.spent" }),
+    column("Spent Currency", ".status.spent[*].currency", { priority: 1 }),
     readyColumn,
     ageColumn,
   ],
