@@ -1,4 +1,4 @@
-// The project-spend controller: writes Project.status.spent, the cost of the UsageRecords billed
+// The project-spend controller: writes Project.status.spent (and spentSummary, its printed form), the cost of the UsageRecords billed
 // to the project, one amount per currency (statement.ts projectSpent, pure). It owns that one
 // status field (its own field manager); it reads only caches. A record created, or deleted (with
 // its PipelineRun), wakes the Project it names. No spending at all: the field is absent.
@@ -35,7 +35,9 @@ export function createProjectSpendReconciler(deps: { status: StatusWriter; logge
     const name = project.metadata.name ?? "";
     const records = indexedRecords(ctx.cache<UsageRecord>(usageRecordKindRef)).byIndex(byProject, name);
     const spent = projectSpent(records, name);
-    const wrote = await deps.status.apply(projectKindRef, project, { spent: spent.length > 0 ? spent : undefined });
+    const some = spent.length > 0;
+    const spentSummary = some ? spent.map((m) => `${m.amount} ${m.currency}`).join(", ") : undefined;
+    const wrote = await deps.status.apply(projectKindRef, project, { spent: some ? spent : undefined, spentSummary });
     if (wrote) ctx.logger.info("project spending changed", { project: name, spent });
   };
 }

@@ -37,6 +37,7 @@ export const ProjectStatus = strictObject({
       description: "the cost of the project's UsageRecords, one amount per currency sorted by code (never converted nor added across currencies)",
     }),
   ),
+  spentSummary: Type.Optional(Type.String({ maxLength: 1024, description: "status.spent for reading, e.g. \"12.30 EUR, 4 JPY\"" })),
 });
 export type ProjectStatus = Static<typeof ProjectStatus>;
 
@@ -60,8 +61,7 @@ export const projectKind: KindDefinition = {
     column("Display Name", ".spec.displayName"),
     column("Budget", ".spec.budget.amount", { priority: 1 }),
     column("Currency", ".spec.budget.currency", { priority: 1 }),
-    column("Spent", ".status.spent[*].amount", { description: "per currency, in the order of status.spent" }),
-    column("Spent Currency", ".status.spent[*].currency", { priority: 1 }),
+    column("Spent", ".status.spentSummary", { description: "status.spent: one amount per currency" }),
     readyColumn,
     ageColumn,
   ],
