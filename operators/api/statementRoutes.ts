@@ -5,7 +5,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static, type TSchema } from "typebox";
 import { UsageLabel } from "../billing/metering.ts";
-import { buildStatement, statementCsv, type StatementQuery } from "../billing/statement.ts";
+import { buildStatement, statementCsv, statementCsvHeader, type StatementQuery } from "../billing/statement.ts";
 import { Money } from "../schema/common.ts";
 import { UsageLine, type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
@@ -18,7 +18,11 @@ const errors = (...codes: number[]): Record<number, TSchema> => Object.fromEntri
 export const maxStatementRecords = 20_000;
 const pageSize = 500;
 
-const Params = Type.Object({ namespace: NamespaceName, name: ObjectName });
+const ProjectParams = Type.Object({
+  namespace: NamespaceName,
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description: "a Project (runs bill projects by DNS label names)" }),
+});
+const PeerParams = Type.Object({ namespace: NamespaceName, name: ObjectName });
 const StatementQueryString = Type.Object(
   {
     month: Type.String({ pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$", description: "the calendar month, UTC, e.g. 2026-12" }),
@@ -90,17 +94,22 @@ export function registerStatementRoutes(app: FastifyInstance, deps: { kubeConfig
   const onRequest = async (request: FastifyRequest): Promise<void> => {
     bearerToken(request.headers.authorization);
   };
-  const common = { tags, params: Params, querystring: StatementQueryString, response: { 200: Statement, ...errors(400, 401, 403, 422) } };
+  const ok = {
+    description: "the statement: JSON, or with format=csv text/csv (one row per line item)",
+    content: { "application/json": { schema: Statement }, "text/csv": { schema: Type.String({ description: `RFC 4180, CRLF line ends; header: ${statementCsvHeader.join(",")}` }) } },
+  };
+  const common = { tags, querystring: StatementQueryString, response: { 200: ok, ...errors(400, 401, 403, 422) } };
 
   app.get("/api/v1/namespaces/:namespace/projects/:name/statement", {
     onRequest,
     schema: {
       ...common,
+      params: ProjectParams,
       operationId: "projectStatement",
       summary: "The monthly statement of a Project in a namespace: its UsageRecords and totals per currency (as the caller; format=csv for text/csv)",
     },
     handler: async (request, reply) => {
-      const { namespace, name } = request.params as Static<typeof Params>;
+      const { namespace, name } = request.params as Static<typeof ProjectParams>;
       const { month, format } = request.query as StatementQueryString;
       const records = await listRecords(as(request), namespace, `${UsageLabel.project}=${name},${UsageLabel.month}=${month}`);
       return send(reply, { namespace, month, project: name }, format, records);
@@ -111,11 +120,12 @@ export function registerStatementRoutes(app: FastifyInstance, deps: { kubeConfig
     onRequest,
     schema: {
       ...common,
+      params: PeerParams,
       operationId: "peerStatement",
       summary: "The monthly statement of the steps a Peer ran for this namespace: their UsageRecords and totals per currency (as the caller; format=csv for text/csv)",
     },
     handler: async (request, reply) => {
-      const { namespace, name } = request.params as Static<typeof Params>;
+      const { namespace, name } = request.params as Static<typeof PeerParams>;
       const { month, format } = request.query as StatementQueryString;
       const records = await listRecords(as(request), namespace, `${UsageLabel.month}=${month}`);
       return send(reply, { namespace, month, peer: name }, format, records);

@@ -143,6 +143,18 @@ describe("metering finished steps", () => {
     assert.equal(shout?.spec.source, "requests");
   });
 
+  it("measures a step only once every pod of it has finished in the Workflow it reads", () => {
+    // The run's status (mirrored from a newer Workflow) says finished; this copy still runs an item.
+    const stale = recorded("fanout");
+    stale.workflow.status!.phase = "Running";
+    const item = Object.values(stale.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
+    item.phase = "Running";
+    delete item.finishedAt;
+    delete item.resourcesDuration;
+    assert.equal(measureStep(stale.workflow, "say"), "pending");
+    assert.deepEqual(planUsage({ run: stale.run, workflow: stale.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).pending, ["say"]);
+  });
+
   it("names records after the run and the step, shortened with a hash past 253 characters", () => {
     assert.equal(usageRecordName("greet", "write"), "greet-write");
     const long = `${"r".repeat(250)}.x`;

@@ -122,6 +122,8 @@ export interface MeasuredStep {
   pods: number;
 }
 
+const notRun = new Set(["Skipped", "Omitted"]);
+const unfinished = (n: MeteredNode): boolean => !n.finishedAt && !notRun.has(n.phase ?? "");
 const workflowDone = (w: MeteredWorkflow): boolean => ["Succeeded", "Failed", "Error"].includes(w.status?.phase ?? "");
 
 /**
@@ -129,20 +131,31 @@ const workflowDone = (w: MeteredWorkflow): boolean => ["Succeeded", "Failed", "E
  * resourcesDuration and Argo may still add it (the fallback is taken once the Workflow ended).
  */
 export function measureStep(workflow: MeteredWorkflow, step: string): MeasuredStep | "none" | "pending" {
-  const pods = (nodesOfStep(workflow, step) as MeteredNode[]).filter((n) => n.type === "Pod" && n.startedAt && n.finishedAt);
+  const all = (nodesOfStep(workflow, step) as MeteredNode[]).filter((n) => n.type === "Pod");
+  const done = workflowDone(workflow);
+  // This Workflow may be older than the one the run's status was mirrored from (another cache):
+  // a record is final, so a step with a pod still running here is measured later, not in part.
+  if (!done && all.some(unfinished)) return "pending";
+  const pods = all.filter((n) => n.startedAt && n.finishedAt);
   if (pods.length === 0) return "none";
   const field = `step ${step}`;
-  if (!pods.every(hasDuration) && !workflowDone(workflow)) return "pending";
-  if (pods.every(hasDuration)) {
+  const measured = pods.every(hasDuration);
+  if (!measured && !done) return "pending";
+  if (measured) {
     const resourcesDuration = sumDurations(pods);
     return { usage: usageFromResourcesDuration(resourcesDuration, field), source: "resourcesDuration", resourcesDuration, pods: pods.length };
   }
+  return { usage: usageFromPodTimes(workflow, pods, field), source: "requests", pods: pods.length };
+}
+
+/** Σ over pods of (finish − start) × the main container's requests: the fallback. */
+function usageFromPodTimes(workflow: MeteredWorkflow, pods: readonly MeteredNode[], field: string): Usage {
   let usage: Usage = { cpuCoreSeconds: zero, memoryGiBSeconds: zero, runs: 1n };
   for (const pod of pods) {
     const one = usageFromRequests(requestsOf(workflow, pod), secondsBetween(pod.startedAt ?? "", pod.finishedAt ?? "", `${field} pod ${pod.name ?? "?"}`), field);
     usage = { cpuCoreSeconds: add(usage.cpuCoreSeconds, one.cpuCoreSeconds), memoryGiBSeconds: add(usage.memoryGiBSeconds, one.memoryGiBSeconds), runs: 1n };
   }
-  return { usage, source: "requests", pods: pods.length };
+  return usage;
 }
 
 const hours = (seconds: Usage["cpuCoreSeconds"]): string => formatScaled(roundHalfEven(mul(seconds, exact(1n, 3600n)), 6), 6);
