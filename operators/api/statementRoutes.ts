@@ -31,13 +31,26 @@ const StatementQueryString = Type.Object(
   { additionalProperties: false },
 );
 type StatementQueryString = Static<typeof StatementQueryString>;
+const PeerStatementQueryString = Type.Object(
+  {
+    ...StatementQueryString.properties,
+    side: Type.Optional(
+      Type.Union([Type.Literal("provider"), Type.Literal("consumer")], {
+        description: "provider (default): the steps this cluster ran for the peer, what the peer owes; consumer: the steps the peer ran for this cluster (its signed records), what this cluster owes",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+type PeerStatementQueryString = Static<typeof PeerStatementQueryString>;
 
 const StatementEntry = Type.Object({
   record: Type.String(),
   run: Type.String(),
   step: Type.String(),
   cluster: Type.String({ description: "the cluster that ran and metered the step" }),
-  peer: Type.Optional(Type.String()),
+  peer: Type.Optional(Type.String({ description: "the Peer that ran the step for this cluster" })),
+  requester: Type.Optional(Type.String({ description: "the Peer this cluster ran the step for" })),
   project: Type.Optional(Type.String()),
   startedAt: Type.String({ format: "date-time" }),
   finishedAt: Type.String({ format: "date-time" }),
@@ -57,6 +70,7 @@ export const Statement = Type.Object(
     until: Type.String({ format: "date-time", description: "excluded" }),
     project: Type.Optional(Type.String()),
     peer: Type.Optional(Type.String()),
+    side: Type.Optional(Type.Union([Type.Literal("provider"), Type.Literal("consumer")])),
     entries: Type.Array(StatementEntry, { description: "one per UsageRecord whose step started in the month, by start time" }),
     totals: Type.Array(Money, { description: "one per currency: sums of the records' costs (each a sum of line items rounded half to even)" }),
     unpriced: Type.Integer({ description: "entries recorded without a cost (no Price applied)" }),
@@ -81,7 +95,7 @@ async function listRecords(kc: KubeConfig, namespace: string, labelSelector: str
 function send(reply: FastifyReply, query: StatementQuery, format: StatementQueryString["format"], records: UsageRecord[]): FastifyReply {
   const statement = buildStatement(records, query);
   if (format !== "csv") return reply.send(statement);
-  const who = query.project ?? query.peer ?? "";
+  const who = query.project ?? `${query.peer ?? ""}-${query.side ?? "provider"}`;
   return reply
     .header("content-type", "text/csv; charset=utf-8")
     .header("content-disposition", `attachment; filename="statement-${query.namespace}-${who}-${query.month}.csv"`)
@@ -121,14 +135,15 @@ export function registerStatementRoutes(app: FastifyInstance, deps: { kubeConfig
     schema: {
       ...common,
       params: PeerParams,
+      querystring: PeerStatementQueryString,
       operationId: "peerStatement",
-      summary: "The monthly statement of the steps a Peer ran for this namespace: their UsageRecords and totals per currency (as the caller; format=csv for text/csv)",
+      summary: "The monthly statement between this cluster and a Peer in a namespace: the steps run for it (side=provider) or by it (side=consumer), totals per currency (as the caller; format=csv for text/csv)",
     },
     handler: async (request, reply) => {
       const { namespace, name } = request.params as Static<typeof PeerParams>;
-      const { month, format } = request.query as StatementQueryString;
+      const { month, format, side } = request.query as PeerStatementQueryString;
       const records = await listRecords(as(request), namespace, `${UsageLabel.month}=${month}`);
-      return send(reply, { namespace, month, peer: name }, format, records);
+      return send(reply, { namespace, month, peer: name, side: side ?? "provider" }, format, records);
     },
   });
 }

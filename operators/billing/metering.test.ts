@@ -85,6 +85,18 @@ describe("metering finished steps", () => {
     assert.deepEqual(write.spec.cost, { amount: "2", currency: "JPY" });
   });
 
+  it("meters a run a peer asked for as run for that peer, at the peer's custom rates", () => {
+    const deal = onTools("fed-2-deal", { audience: { peers: ["fed-2"] }, rates: { perRun: "0.50" } });
+    const plan = planUsage(input("step-failed", [onTools("default"), deal], (i) => {
+      i.run.metadata.labels = { "archipel.io/requester-peer": "fed-2" };
+      delete i.run.spec.projectRef;
+    }));
+    assert.deepEqual(plan.records.map((r) => [r.spec.requester, r.spec.peer, r.spec.priceRef?.name, r.spec.cost?.amount]), [
+      [{ peer: "fed-2" }, undefined, "fed-2-deal", "0.50"],
+      [{ peer: "fed-2" }, undefined, "fed-2-deal", "0.50"],
+    ]);
+  });
+
   it("records the usage without a cost when no Price applies or two conflict, saying which", () => {
     const none = planUsage(input("step-failed", []));
     assert.equal(none.records.length, 2);

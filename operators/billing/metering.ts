@@ -11,7 +11,8 @@
 // - Usage comes from Argo's resourcesDuration when every pod has one; otherwise, once the Workflow
 //   has ended without it, from each pod's finish − start × its main container's requests (or
 //   limits, or Argo's own defaults 100m cpu and 100Mi memory: util/resource/duration.go).
-// - It is priced at the Price in force when the step started, for the project billed (priceResolution.ts).
+// - It is priced at the Price in force when the step started, for the project billed and, for a
+//   run a peer asked for (label archipel.io/requester-peer), for that peer (priceResolution.ts).
 //   No Price (or a conflict): the usage is still recorded, without cost, Ready=False saying why.
 import { createHash } from "node:crypto";
 import { nodesOfStep, type ArgoNode, type ArgoWorkflow } from "../orchestrator/runStatus.ts";
@@ -73,6 +74,15 @@ export interface MeteringPlan {
 
 /** Labels the statement route selects by. */
 export const UsageLabel = { run: "archipel.io/pipelinerun", project: "archipel.io/project", month: "archipel.io/month" } as const;
+
+/**
+ * The label the federation API puts on a PipelineRun it creates for a peer (its Peer name here):
+ * the step is run for that peer, at the rates for it (operators/api/federationRunsRoutes.ts on
+ * main names the same label requesterPeerLabel).
+ */
+export const requesterPeerLabel = "archipel.io/requester-peer";
+
+const requesterOf = (run: PipelineRun): string | undefined => run.metadata.labels?.[requesterPeerLabel] || undefined;
 
 const finishedPhases = new Set<StepStatus["phase"]>(["Succeeded", "Failed", "Error"]);
 const maxName = 253;
@@ -168,7 +178,8 @@ function resolveAtStart(input: MeteringInput, step: StepStatus): Resolution {
   const service = run.spec.steps.find((s) => s.name === step.name)?.serviceRef.name ?? "";
   const target = { namespace: run.metadata.namespace ?? "", resource: service, provider: input.providerOf(service) ?? "" };
   const project = run.spec.projectRef?.name;
-  return resolvePrice(input.prices, target, project ? { project } : {}, new Date(Date.parse(step.startedAt ?? "")));
+  const peer = requesterOf(run);
+  return resolvePrice(input.prices, target, { ...(project ? { project } : {}), ...(peer ? { peer } : {}) }, new Date(Date.parse(step.startedAt ?? "")));
 }
 
 function pricing(input: MeteringInput, step: StepStatus, measured: MeasuredStep): Pricing {
@@ -202,10 +213,12 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
   const { run } = input;
   const { ready, ...priced } = pricing(input, step, measured);
   const startedAt = step.startedAt ?? "";
+  const requester = requesterOf(run);
   const spec: UsageRecordSpec = {
     pipelineRunRef: { name: run.metadata.name ?? "", ...(run.metadata.uid ? { uid: run.metadata.uid } : {}) },
     step: step.name,
     cluster: step.cluster ?? input.cluster,
+    ...(requester ? { requester: { peer: requester } } : {}),
     ...(run.spec.projectRef ? { projectRef: { name: run.spec.projectRef.name } } : {}),
     startedAt,
     finishedAt: step.finishedAt ?? "",

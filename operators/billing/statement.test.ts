@@ -47,10 +47,13 @@ describe("monthly statement", () => {
     for (const bad of ["2026-13", "2026-6", "June", "2026-06-01"]) assert.throws(() => monthWindow(bad), /month ".*" is not a month; write it like 2026-12/);
   });
 
-  it("keeps one project's or one peer's records of the namespace", () => {
-    const all = [record("a"), record("b", { projectRef: { name: "forest" } }), record("c", { peer: "fed-2" }), record("d", {}, "team-b")];
-    assert.deepEqual(buildStatement(all, { namespace: "team-a", month: "2026-06", project: "ocean" }).entries.map((e) => e.record), ["a", "c"]);
-    assert.deepEqual(buildStatement(all, { namespace: "team-a", month: "2026-06", peer: "fed-2" }).entries.map((e) => e.record), ["c"]);
+  it("keeps one project's records of the namespace, or one peer's: run for it, or run by it", () => {
+    const all = [record("a"), record("b", { projectRef: { name: "forest" } }), record("c", { peer: "fed-2" }), record("d", {}, "team-b"), record("e", { requester: { peer: "fed-2" } })];
+    assert.deepEqual(buildStatement(all, { namespace: "team-a", month: "2026-06", project: "ocean" }).entries.map((e) => e.record), ["a", "c", "e"]);
+    const owedToUs = buildStatement(all, { namespace: "team-a", month: "2026-06", peer: "fed-2" });
+    assert.deepEqual([owedToUs.side, owedToUs.entries.map((e) => [e.record, e.requester])], ["provider", [["e", "fed-2"]]]);
+    const owedByUs = buildStatement(all, { namespace: "team-a", month: "2026-06", peer: "fed-2", side: "consumer" });
+    assert.deepEqual([owedByUs.side, owedByUs.entries.map((e) => [e.record, e.peer])], ["consumer", [["c", "fed-2"]]]);
   });
 
   it("totals per currency, never converting, as sums of the records' rounded costs; counts unpriced records apart", () => {
@@ -89,9 +92,9 @@ describe("monthly statement", () => {
     const csv = statementCsv(buildStatement([priced, record("b", { cost: undefined, priceRef: undefined, lines: undefined })], { namespace: "team-a", month: "2026-06", project: "ocean" }));
     const rows = csv.split("\r\n");
     assert.equal(rows.length, 5, "header, two line items, one unpriced row, and the final line end");
-    assert.equal(rows[0], "record,run,step,cluster,peer,project,started_at,finished_at,source,price,charge,quantity,unit,rate,amount,currency");
-    assert.equal(rows[1], 'a,run,a,"odd,""name""",,ocean,2026-06-10T10:00:00Z,2026-06-10T11:00:00Z,resourcesDuration,p,cpu,1.000000,core-hour,0.05,0.05,EUR');
-    assert.equal(rows[3], "b,run,b,isle-1,,ocean,2026-06-10T10:00:00Z,2026-06-10T11:00:00Z,resourcesDuration,,,,,,,");
+    assert.equal(rows[0], "record,run,step,cluster,peer,requester,project,started_at,finished_at,source,price,charge,quantity,unit,rate,amount,currency");
+    assert.equal(rows[1], 'a,run,a,"odd,""name""",,,ocean,2026-06-10T10:00:00Z,2026-06-10T11:00:00Z,resourcesDuration,p,cpu,1.000000,core-hour,0.05,0.05,EUR');
+    assert.equal(rows[3], "b,run,b,isle-1,,,ocean,2026-06-10T10:00:00Z,2026-06-10T11:00:00Z,resourcesDuration,,,,,,,");
     assert.equal(rows[4], "");
   });
 

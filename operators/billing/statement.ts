@@ -15,6 +15,11 @@ export interface StatementQuery {
   month: string;
   project?: string;
   peer?: string;
+  /**
+   * With `peer`: "provider" (default) lists the steps this cluster ran for the peer (what it owes),
+   * "consumer" the steps the peer ran for this cluster (its records, what this cluster owes).
+   */
+  side?: "provider" | "consumer";
 }
 
 export interface StatementEntry {
@@ -23,6 +28,7 @@ export interface StatementEntry {
   step: string;
   cluster: string;
   peer?: string;
+  requester?: string;
   project?: string;
   startedAt: string;
   finishedAt: string;
@@ -42,6 +48,7 @@ export interface Statement {
   until: string;
   project?: string;
   peer?: string;
+  side?: "provider" | "consumer";
   entries: StatementEntry[];
   /** One per currency, sorted by code. */
   totals: Money[];
@@ -67,6 +74,7 @@ function entryOf(record: UsageRecord): StatementEntry {
     step: spec.step,
     cluster: spec.cluster,
     ...(spec.peer ? { peer: spec.peer } : {}),
+    ...(spec.requester ? { requester: spec.requester.peer } : {}),
     ...(spec.projectRef ? { project: spec.projectRef.name } : {}),
     startedAt: spec.startedAt,
     finishedAt: spec.finishedAt,
@@ -79,12 +87,19 @@ function entryOf(record: UsageRecord): StatementEntry {
   };
 }
 
-function inQuery(record: UsageRecord, query: StatementQuery, window: { from: Date; until: Date }): boolean {
+function inMonth(record: UsageRecord, window: { from: Date; until: Date }): boolean {
   const started = Date.parse(record.spec.startedAt);
-  if (!(started >= window.from.getTime() && started < window.until.getTime())) return false;
+  return started >= window.from.getTime() && started < window.until.getTime();
+}
+
+/** The Peer on the query's side of a record: the one it ran for (provider), or that ran it (consumer). */
+const peerOnSide = (record: UsageRecord, side: StatementQuery["side"]): string | undefined => (side === "consumer" ? record.spec.peer : record.spec.requester?.peer);
+
+function inQuery(record: UsageRecord, query: StatementQuery, window: { from: Date; until: Date }): boolean {
+  if (!inMonth(record, window)) return false;
   if (record.metadata.namespace !== undefined && record.metadata.namespace !== query.namespace) return false;
   if (query.project !== undefined && record.spec.projectRef?.name !== query.project) return false;
-  return query.peer === undefined || record.spec.peer === query.peer;
+  return query.peer === undefined || peerOnSide(record, query.side) === query.peer;
 }
 
 /** Sums per currency, in minor units (the costs are already rounded). */
@@ -110,14 +125,14 @@ export function buildStatement(records: readonly UsageRecord[], query: Statement
     from: window.from.toISOString(),
     until: window.until.toISOString(),
     ...(query.project !== undefined ? { project: query.project } : {}),
-    ...(query.peer !== undefined ? { peer: query.peer } : {}),
+    ...(query.peer !== undefined ? { peer: query.peer, side: query.side ?? "provider" } : {}),
     entries,
     totals: totalsOf(costs),
     unpriced: entries.length - costs.length,
   };
 }
 
-export const statementCsvHeader = ["record", "run", "step", "cluster", "peer", "project", "started_at", "finished_at", "source", "price", "charge", "quantity", "unit", "rate", "amount", "currency"] as const;
+export const statementCsvHeader = ["record", "run", "step", "cluster", "peer", "requester", "project", "started_at", "finished_at", "source", "price", "charge", "quantity", "unit", "rate", "amount", "currency"] as const;
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
 function csvField(value: string): string {
@@ -128,7 +143,7 @@ function csvField(value: string): string {
 export function statementCsv(statement: Statement): string {
   const rows: string[][] = [[...statementCsvHeader]];
   for (const e of statement.entries) {
-    const common = [e.record, e.run, e.step, e.cluster, e.peer ?? "", e.project ?? "", e.startedAt, e.finishedAt, e.source, e.price?.name ?? ""];
+    const common = [e.record, e.run, e.step, e.cluster, ...[e.peer, e.requester, e.project].map((v) => v ?? ""), e.startedAt, e.finishedAt, e.source, e.price?.name ?? ""];
     if (e.lines.length === 0) rows.push([...common, "", "", "", "", "", ""]);
     for (const line of e.lines) rows.push([...common, line.charge, line.quantity, line.unit, line.rate, line.amount, e.cost?.currency ?? ""]);
   }

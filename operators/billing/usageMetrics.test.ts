@@ -16,18 +16,20 @@ const spec = (extra: Partial<UsageRecordSpec>): UsageRecordSpec => ({
 });
 
 describe("usage metrics", () => {
-  it("counts records, cost per currency and usage in base units, by project and peer", async () => {
+  it("counts records, cost per currency and usage in base units, by project, peer and role", async () => {
     const registry = new Registry();
     const metrics = new UsageMetrics(registry);
     metrics.created(spec({ projectRef: { name: "ocean" }, priceRef: { name: "p" }, lines: [], cost: { amount: "1.25", currency: "EUR" } }));
     metrics.created(spec({ projectRef: { name: "ocean" }, priceRef: { name: "p" }, lines: [], cost: { amount: "0.75", currency: "EUR" } }));
     metrics.created(spec({ peer: "fed-2" }));
+    metrics.created(spec({ requester: { peer: "fed-3" }, priceRef: { name: "p" }, lines: [], cost: { amount: "3", currency: "USD" } }));
     const text = await registry.metrics();
-    assert.match(text, /^archipel_usage_cost_total\{project="ocean",peer="",currency="EUR"\} 2$/m);
-    assert.match(text, /^archipel_usage_records_total\{project="ocean",peer="",priced="true"\} 2$/m);
-    assert.match(text, /^archipel_usage_records_total\{project="",peer="fed-2",priced="false"\} 1$/m);
-    assert.match(text, /^archipel_usage_cpu_core_seconds_total\{project="ocean",peer=""\} 7200$/m);
-    assert.match(text, /^archipel_usage_memory_byte_seconds_total\{project="",peer="fed-2"\} 1932735283200$/m, "0.5 GiB-h = 1800 GiB-s in bytes");
+    assert.match(text, /^archipel_usage_cost_total\{project="ocean",peer="",role="local",currency="EUR"\} 2$/m);
+    assert.match(text, /^archipel_usage_cost_total\{project="",peer="fed-3",role="provider",currency="USD"\} 3$/m);
+    assert.match(text, /^archipel_usage_records_total\{project="ocean",peer="",role="local",priced="true"\} 2$/m);
+    assert.match(text, /^archipel_usage_records_total\{project="",peer="fed-2",role="consumer",priced="false"\} 1$/m);
+    assert.match(text, /^archipel_usage_cpu_core_seconds_total\{project="ocean",peer="",role="local"\} 7200$/m);
+    assert.match(text, /^archipel_usage_memory_byte_seconds_total\{project="",peer="fed-2",role="consumer"\} 1932735283200$/m, "0.5 GiB-h = 1800 GiB-s in bytes");
     assert.doesNotMatch(text, /archipel_usage_cost_total\{[^}]*peer="fed-2"/, "an unpriced record adds no cost");
   });
 });

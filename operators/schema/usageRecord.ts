@@ -46,7 +46,10 @@ export const UsageRecordSpec = strictObject(
     ),
     step: described(DnsLabel, "the step's name in the PipelineRun"),
     cluster: Type.String({ minLength: 1, maxLength: 253, description: "the cluster that ran and metered the step (its Identity's clusterName)" }),
-    peer: Type.Optional(described(ObjectName, "the Peer whose cluster ran the step (absent: this cluster)")),
+    peer: Type.Optional(described(ObjectName, "the Peer whose cluster ran the step for this one (absent: this cluster ran it)")),
+    requester: Type.Optional(
+      strictObject({ peer: ObjectName }, { description: "the Peer this cluster ran the step for (a run a peer asked for over the federation API)" }),
+    ),
     projectRef: Type.Optional(strictObject({ name: DnsLabel }, { description: "the Project billed" })),
     startedAt: Timestamp,
     finishedAt: Timestamp,
@@ -92,6 +95,7 @@ export const UsageRecordSpec = strictObject(
       cel("has(self.priceRef) == has(self.cost) && has(self.cost) == has(self.lines)", "spec.priceRef, spec.lines and spec.cost go together: a record is priced or not", ".cost"),
       cel("self.source != 'resourcesDuration' || has(self.resourcesDuration)", "spec.resourcesDuration is required when spec.source is resourcesDuration", ".resourcesDuration"),
       cel("!has(self.signature) || self.signature.cluster == self.cluster", "spec.signature.cluster must equal spec.cluster: a record is signed by the cluster that metered it", ".signature.cluster"),
+      cel("!has(self.peer) || !has(self.requester)", "spec.peer and spec.requester exclude each other: a step ran on a peer for this cluster, or here for a peer", ".requester"),
     ],
   },
 );

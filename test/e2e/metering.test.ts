@@ -234,9 +234,9 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
       assert.equal(json.unpriced, 0);
       const csv = await (await statement("csv")).text();
       const rows = csv.trimEnd().split("\r\n");
-      assert.equal(rows[0], "record,run,step,cluster,peer,project,started_at,finished_at,source,price,charge,quantity,unit,rate,amount,currency");
+      assert.equal(rows[0], "record,run,step,cluster,peer,requester,project,started_at,finished_at,source,price,charge,quantity,unit,rate,amount,currency");
       assert.equal(rows.length, 1 + all.reduce((n, r) => n + (r.spec.lines?.length ?? 0), 0));
-      const csvTotal = rows.slice(1).map((r) => toCents(r.split(",")[14] ?? "0")).reduce((a, b) => a + b, 0n);
+      const csvTotal = rows.slice(1).map((r) => toCents(r.split(",")[15] ?? "0")).reduce((a, b) => a + b, 0n);
       assert.equal(fromCents(csvTotal), total, "the CSV's line items add up to the total");
     } finally {
       await rbac.deleteNamespacedRoleBinding({ namespace, name: binding }).catch(() => undefined);
@@ -245,7 +245,7 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     }
 
     const metrics = await (await fetch(billingMetrics)).text();
-    const cost = new RegExp(`^archipel_usage_cost_total\\{project="${project}",peer="",currency="EUR"\\} (\\S+)$`, "m").exec(metrics)?.[1];
+    const cost = new RegExp(`^archipel_usage_cost_total\\{project="${project}",peer="",role="local",currency="EUR"\\} (\\S+)$`, "m").exec(metrics)?.[1];
     assert.equal(Number(cost).toFixed(2), total, metrics.split("\n").filter((l) => l.startsWith("archipel_usage")).join("\n"));
     const cpuSeconds = /^process_cpu_seconds_total (\S+)$/m.exec(metrics)?.[1];
     const reconciles = [...metrics.matchAll(/^controller_runtime_reconcile_total\{controller="usage",result="(\w+)"\} (\S+)$/gm)].map((m) => `${m[1]}=${m[2]}`).join(" ");

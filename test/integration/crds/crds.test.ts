@@ -141,6 +141,7 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "Argo's measure missing where it is the source", change: (o) => { delete o.spec.resourcesDuration; }, names: "spec.resourcesDuration" },
     { why: "a signature by another cluster than the one that metered", change: (o) => { o.spec.signature = { cluster: "lyon-1", algorithm: "Ed25519", value: "A".repeat(86) }; }, names: "spec.signature.cluster" },
     { why: "a line item with a float amount", change: (o) => { spec<Json[]>(o, "lines")[0]!.amount = 1.16; }, names: "spec.lines[0].amount" },
+    { why: "a step both run on a peer and run here for a peer", change: (o) => { o.spec.peer = "lyon-1"; o.spec.requester = { peer: "lyon-2" }; }, names: "spec.requester" },
   ],
   Project: [
     { why: "an empty display name", change: (o) => { o.spec.displayName = ""; }, names: "spec.displayName" },
