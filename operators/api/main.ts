@@ -20,6 +20,7 @@ import { peerFinder } from "./federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
 import { registerFederationRunsRoutes } from "./federationRunsRoutes.ts";
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
+import { registerStatementRoutes } from "./statementRoutes.ts";
 import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";
 import type { ApiKind } from "./view.ts";
 
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
       (app) => registerFederationRunsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, resources: catalog.deps.caches.resources, projects: catalog.deps.caches.projects }),
       (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
+      (app) => registerStatementRoutes(app, { kubeConfig }),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",

@@ -51,6 +51,14 @@ describe("api openapi", () => {
     assert.deepEqual(doc.components.schemas.Thing, Thing);
   });
 
+  it("documents every media type of a response given in Fastify's content form", () => {
+    const csv = { type: "string", description: "CSV" };
+    const doc = build([{ method: "GET", url: "/report", schema: { response: { 200: { description: "a report", content: { "application/json": { schema: Thing }, "text/csv": { schema: csv } } } } } }]);
+    const ok = doc.paths["/report"].get.responses["200"];
+    assert.equal(ok.description, "a report");
+    assert.deepEqual(ok.content, { "application/json": { schema: { $ref: "#/components/schemas/Thing" } }, "text/csv": { schema: csv } });
+  });
+
   it("leaves out routes without schema, hidden routes and HEAD", () => {
     const doc = build([
       { method: "GET", url: "/plain" },

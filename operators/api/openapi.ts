@@ -118,6 +118,11 @@ function responseOf(status: string, schema: unknown, namer: SchemaNamer): Json {
   const description = asJson(schema).description;
   const text = typeof description === "string" ? description : `HTTP ${status}`;
   if (status === "204") return { description: text };
+  // Fastify's form for a response with several media types: {content: {type: {schema}}}.
+  const content = asJson(schema).content;
+  if (typeof content === "object" && content !== null) {
+    return { description: text, content: Object.fromEntries(Object.entries(content).map(([type, c]) => [type, { schema: namer.refer(asJson(c).schema) }])) };
+  }
   return { description: text, content: { "application/json": { schema: namer.refer(schema) } } };
 }
 

@@ -21,12 +21,12 @@ describe("budget", () => {
   });
 
   it("refuses a quote above the Project's remaining budget (budget minus spent)", () => {
-    const d = decideBudget({ totals: [eur("6")], runBudget: eur("10"), project: { name: "ocean", budget: eur("100"), spent: eur("95") } });
+    const d = decideBudget({ totals: [eur("6")], runBudget: eur("10"), project: { name: "ocean", budget: eur("100"), spent: [eur("95")] } });
     assert.equal(d.reason, BudgetReason.ProjectBudgetExceeded);
     assert.equal(d.budget, "project");
     assert.deepEqual(d.over, eur("1.00"));
     assert.match(d.message, /the remaining budget of Project ocean \(spec\.budget 100\.00 EUR minus status\.spent\) \(5\.00 EUR\) by 1\.00 EUR/);
-    assert.equal(decideBudget({ totals: [eur("5")], project: { name: "ocean", budget: eur("100"), spent: eur("95") } }).fits, true);
+    assert.equal(decideBudget({ totals: [eur("5")], project: { name: "ocean", budget: eur("100"), spent: [eur("95")] } }).fits, true);
   });
 
   it("names the run's budget first when both are exceeded", () => {
@@ -46,9 +46,12 @@ describe("budget", () => {
   });
 
   it("refuses a Project whose spent and budget are in different currencies", () => {
-    const d = decideBudget({ totals: [eur("1")], project: { name: "ocean", budget: eur("100"), spent: { amount: "1", currency: "USD" } } });
+    const d = decideBudget({ totals: [eur("1")], project: { name: "ocean", budget: eur("100"), spent: [eur("2"), { amount: "1", currency: "USD" }] } });
     assert.equal(d.reason, BudgetReason.CurrencyMismatch);
-    assert.match(d.message, /Project ocean: status\.spent is in USD but spec\.budget is in EUR/);
+    assert.match(d.message, /Project ocean: status\.spent has 1\.00 USD but spec\.budget is in EUR/);
+    // Nothing spent in the other currency: nothing to set against the budget.
+    const zeroUsd = decideBudget({ totals: [eur("1")], project: { name: "ocean", budget: eur("100"), spent: [eur("2"), { amount: "0.00", currency: "USD" }] } });
+    assert.equal(zeroUsd.fits, true);
   });
 
   it("fits when no budget applies, and when a quote in another currency is zero", () => {

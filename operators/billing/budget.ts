@@ -2,7 +2,7 @@
 // the budget that refuses and by how much, so the condition tells the user what to change.
 // A quote and a budget in different currencies are never converted: that is a refusal of its own.
 import type { Money } from "../schema/common.ts";
-import { compare, type Exact, formatDecimal, minorUnitsOf, parseDecimal, parseMoney, sub, zero } from "./money.ts";
+import { add, compare, type Exact, formatDecimal, minorUnitsOf, parseDecimal, parseMoney, sub, zero } from "./money.ts";
 
 /** Reasons a run's budget condition can carry. */
 export const BudgetReason = {
@@ -18,8 +18,8 @@ export interface BudgetInput {
   totals: readonly Money[];
   /** PipelineRun spec.budget. */
   runBudget?: Money;
-  /** The Project billed: spec.budget and status.spent. */
-  project?: { name: string; budget?: Money; spent?: Money };
+  /** The Project billed: spec.budget and status.spent (one amount per currency). */
+  project?: { name: string; budget?: Money; spent?: readonly Money[] };
 }
 
 export interface BudgetDecision {
@@ -64,12 +64,16 @@ function projectLimit(project: NonNullable<BudgetInput["project"]>): Limit | Bud
   if (!project.budget) return undefined;
   const budget = parseMoney(project.budget, `Project ${project.name} spec.budget`);
   const label = `the remaining budget of Project ${project.name} (spec.budget ${text(budget.value, budget.currency)} minus status.spent)`;
-  if (!project.spent) return { budget: "project", label, currency: budget.currency, available: budget.value };
-  const spent = parseMoney(project.spent, `Project ${project.name} status.spent`);
-  if (spent.currency !== budget.currency) {
-    return { fits: false, reason: BudgetReason.CurrencyMismatch, budget: "project", message: `Project ${project.name}: status.spent is in ${spent.currency} but spec.budget is in ${budget.currency}: amounts are never converted` };
+  let spent: Exact = zero;
+  for (const [i, money] of (project.spent ?? []).entries()) {
+    const amount = parseMoney(money, `Project ${project.name} status.spent[${i}]`);
+    if (amount.currency === budget.currency) spent = add(spent, amount.value);
+    else if (amount.value.num !== 0n) {
+      // Spending in another currency cannot be set against this budget, nor ignored by it.
+      return { fits: false, reason: BudgetReason.CurrencyMismatch, budget: "project", message: `Project ${project.name}: status.spent has ${text(amount.value, amount.currency)} but spec.budget is in ${budget.currency}: amounts are never converted` };
+    }
   }
-  return { budget: "project", label, currency: budget.currency, available: sub(budget.value, spent.value) };
+  return { budget: "project", label, currency: budget.currency, available: sub(budget.value, spent) };
 }
 
 /** The run's budget first, then the Project's remaining budget; equal to a budget fits. */

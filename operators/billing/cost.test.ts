@@ -56,4 +56,11 @@ describe("cost of a finished step", () => {
     assert.equal(r.ok, false);
     assert.match(r.ok ? "" : r.message, /step a: no Price is in force at 2026-06-01T10:00:00.000Z for Provider team-a\/cpus for peer fed-2/);
   });
+
+  it("rounds a cost to its currency's minor units, half to even (KWD: 3 decimals)", () => {
+    const kwd: ResolvedRates = { price: "kwd-rates", currency: "KWD", rates: { cpuCoreHour: "0.2" } };
+    // 9 core-s × 0.2/h = exactly 0.0005 → 0.000 (even); 27 core-s → exactly 0.0015 → 0.002 (even).
+    assert.deepEqual(costOfStep({ step: "a", ...hour, resourcesDuration: { cpu: 9 } }, kwd).total, { amount: "0.000", currency: "KWD" });
+    assert.deepEqual(costOfStep({ step: "a", ...hour, resourcesDuration: { cpu: 27 } }, kwd).total, { amount: "0.002", currency: "KWD" });
+  });
 });

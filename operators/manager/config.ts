@@ -50,8 +50,8 @@ const options = {
 } as const;
 
 export const usage = `Usage: node operators/manager/main.ts [flags]
-  --controllers=a,b        controllers to run (env ARCHIPEL_CONTROLLERS; default: all, but pipelinerun only
-                           where Argo Workflows is installed)
+  --controllers=a,b        controllers to run (env ARCHIPEL_CONTROLLERS; default: all, but pipelinerun and
+                           usage only where Argo Workflows is installed)
   --leader-elect=bool      elect a leader on a Lease before reconciling (env ARCHIPEL_LEADER_ELECT; default true)
   --lease-name=NAME        Lease name (env ARCHIPEL_LEASE_NAME; default archipel-manager, or archipel-<controllers> for a subset)
   --lease-namespace=NS     Lease namespace (env ARCHIPEL_LEASE_NAMESPACE, else POD_NAMESPACE, else default)

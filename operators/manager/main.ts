@@ -2,11 +2,14 @@
 // for from the one list below, and runs them in a Manager until SIGTERM/SIGINT.
 //   node operators/manager/main.ts --controllers=provider
 import { KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
 import type winston from "winston";
 import { providerController } from "../catalog/providerReconciler.ts";
 import { resourceController } from "../catalog/resourceReconciler.ts";
 import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { priceController } from "../billing/priceReconciler.ts";
+import { projectSpendController } from "../billing/projectSpendReconciler.ts";
+import { usageController } from "../billing/usageReconciler.ts";
 import { type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
 import { reservationController } from "../compute/reservationReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
@@ -31,6 +34,8 @@ export interface ControllerEnv {
   egress: EgressPolicy;
   /** Where the pipelinerun controller finds Argo (ARCHIPEL_ARGO_* variables). */
   orchestrator: OrchestratorSettings;
+  /** The Manager's Prometheus registry, for controllers with metrics of their own (usage). */
+  metrics: Registry;
 }
 
 /** Every controller this binary can run, by the name `--controllers` uses. */
@@ -46,6 +51,8 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
   pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator, egress: env.egress }),
   reservation: (env) => reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
+  usage: (env) => usageController(env.kubeConfig, { logger: env.logger.child({ controller: "usage" }), registry: env.metrics }),
+  "project-spend": (env) => projectSpendController(env.kubeConfig, { logger: env.logger.child({ controller: "project-spend" }) }),
 };
 
 /**
@@ -55,6 +62,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
  */
 const prerequisites: Record<string, { what: string; present: (kc: KubeConfig) => Promise<boolean> }> = {
   pipelinerun: { what: "Argo Workflows (workflows.argoproj.io)", present: (kc) => workflowsServed(kc) },
+  usage: { what: "Argo Workflows (workflows.argoproj.io)", present: (kc) => workflowsServed(kc) },
 };
 
 /** The controllers to run; undefined (the reason written) when a named one cannot. */
@@ -75,8 +83,9 @@ async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig,
   return kept;
 }
 
-function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, egress: EgressPolicy): ControllerEnv {
+function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, { egress, metrics }: Pick<ControllerEnv, "egress" | "metrics">): ControllerEnv {
   return {
+    metrics,
     kubeConfig,
     logger,
     systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace,
@@ -116,7 +125,7 @@ async function main(): Promise<number> {
     ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
-  const env = controllerEnv(kubeConfig, logger, process.env, config.egress);
+  const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry });
   const names = await runnable(config.controllers, config.controllersNamed, kubeConfig, logger);
   if (!names) return 2;
   for (const name of names) manager.add(controllers[name]!(env));

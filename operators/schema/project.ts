@@ -29,7 +29,15 @@ export type ProjectSpec = Static<typeof ProjectSpec>;
 
 export const ProjectStatus = strictObject({
   ...statusBase,
-  spent: Type.Optional(Money),
+  spent: Type.Optional(
+    Type.Array(Money, {
+      maxItems: 32,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["currency"],
+      description: "the cost of the project's UsageRecords, one amount per currency sorted by code (never converted nor added across currencies)",
+    }),
+  ),
+  spentSummary: Type.Optional(Type.String({ maxLength: 1024, description: "status.spent for reading, e.g. \"12.30 EUR, 4 JPY\"" })),
 });
 export type ProjectStatus = Static<typeof ProjectStatus>;
 
@@ -53,7 +61,7 @@ export const projectKind: KindDefinition = {
     column("Display Name", ".spec.displayName"),
     column("Budget", ".spec.budget.amount", { priority: 1 }),
     column("Currency", ".spec.budget.currency", { priority: 1 }),
-    column("Spent", ".status.spent.amount"),
+    column("Spent", ".status.spentSummary", { description: "status.spent: one amount per currency" }),
     readyColumn,
     ageColumn,
   ],

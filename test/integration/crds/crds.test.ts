@@ -137,6 +137,11 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "finished before it started", change: (o) => { o.spec.finishedAt = "2026-12-01T13:00:00Z"; }, names: "spec.finishedAt" },
     { why: "a negative cost", change: (o) => { spec(o, "cost").amount = "-1.24"; }, names: "spec.cost.amount" },
     { why: "a negative duration", change: (o) => { spec(o, "resourcesDuration").cpu = -5; }, names: "spec.resourcesDuration.cpu" },
+    { why: "a cost without the Price it came from", change: (o) => { delete o.spec.priceRef; }, names: "spec.cost" },
+    { why: "Argo's measure missing where it is the source", change: (o) => { delete o.spec.resourcesDuration; }, names: "spec.resourcesDuration" },
+    { why: "a signature by another cluster than the one that metered", change: (o) => { o.spec.signature = { cluster: "lyon-1", algorithm: "Ed25519", value: "A".repeat(86) }; }, names: "spec.signature.cluster" },
+    { why: "a line item with a float amount", change: (o) => { spec<Json[]>(o, "lines")[0]!.amount = 1.16; }, names: "spec.lines[0].amount" },
+    { why: "a step both run on a peer and run here for a peer", change: (o) => { o.spec.peer = "lyon-1"; o.spec.requester = { peer: "lyon-2" }; }, names: "spec.requester" },
   ],
   Project: [
     { why: "an empty display name", change: (o) => { o.spec.displayName = ""; }, names: "spec.displayName" },
@@ -339,7 +344,7 @@ describe("CRDs on a real API server", function () {
     it("ignores status sent with the main resource (spec and status have separate writers)", async () => {
       const kind = kindNamed("Project");
       const obj = await variant(kind, `st3-${suffix}`);
-      const created = await createForReal(kind, { ...obj, status: { spent: { amount: "1.00", currency: "EUR" } } });
+      const created = await createForReal(kind, { ...obj, status: { spent: [{ amount: "1.00", currency: "EUR" }] } });
       assert.equal(created.status, undefined);
     });
   });

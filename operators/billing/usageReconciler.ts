@@ -1,0 +1,160 @@
+// The usage controller: meters the finished steps of each PipelineRun into UsageRecords. Steps:
+// read the run and its Workflow (only the run's own: controlled by it) from the caches, plan the
+// records (metering.ts, pure), create the missing ones owned by the run (deterministic names, so a
+// restart or a stale cache creates nothing twice), and write each record's Ready. A record's spec
+// is never changed: a record deleted by hand is metered again, from the Workflow and the Prices of
+// the step's start. It never touches a record that another object controls.
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type winston from "winston";
+import { reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
+import { workflowKindRef } from "../orchestrator/pipelineRunReconciler.ts";
+import type { ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
+import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
+import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
+import { StatusWriter } from "../runtime/status.ts";
+import { kindRefOf } from "../schema/kind.ts";
+import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
+import type { Price } from "../schema/price.ts";
+import type { Resource } from "../schema/resource.ts";
+import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
+import { type MeteredWorkflow, type PlannedRecord, planUsage, UsageReason } from "./metering.ts";
+import { priceKindRef } from "./priceReconciler.ts";
+import { UsageMetrics } from "./usageMetrics.ts";
+import { timed } from "../pipeline/timed.ts";
+
+export const usageControllerName = "usage";
+export const usageFieldManager = "archipel-usage-controller";
+export const usageReportingController = "archipel.io/usage-controller";
+export const usageRecordKindRef = kindRefOf(usageRecordKind);
+const pipelineRunKindRef = kindRefOf(pipelineRunKind);
+const requestTimeoutMs = 30_000;
+
+/** Why a run's record could not be made, as Events on the run say. */
+export const UsageEventReason = { RecordNameTaken: "UsageRecordNameTaken" } as const;
+
+export interface UsageReconcilerDeps {
+  status: StatusWriter;
+  events: EventRecorder;
+  metrics?: UsageMetrics;
+  /** The cluster name for a step whose status names none. */
+  clusterName?: string;
+  now?: () => Date;
+}
+
+type Found = UsageRecord & KubernetesObject;
+
+/**
+ * Ready of an existing record: the plan's when it agrees with what the record holds, else what
+ * the record itself shows (it was metered under other Prices, e.g. before a Price was created).
+ */
+export function readinessOf(record: UsageRecord, planned: PlannedRecord): ConditionUpdate {
+  if ((record.spec.cost !== undefined) === (planned.spec.cost !== undefined)) return { type: "Ready", ...planned.ready };
+  if (record.spec.cost) return { type: "Ready", status: "True", reason: UsageReason.Metered, message: `metered at Price ${record.spec.priceRef?.name ?? "?"}: ${record.spec.cost.amount} ${record.spec.cost.currency}` };
+  return { type: "Ready", status: "False", reason: UsageReason.NoPrice, message: "recorded without a cost: no Price applied when the step was metered; delete this record to have the step metered again" };
+}
+
+export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
+  const now = deps.now ?? ((): Date => new Date());
+
+  async function writeReady(record: Found, ready: ConditionUpdate): Promise<void> {
+    if (conditionMatches(record.status?.conditions, ready) && record.status?.observedGeneration === record.metadata.generation) return;
+    const conditions = setCondition(record.status?.conditions, ready, record.metadata.generation, now()).filter((c) => c.type === "Ready");
+    await deps.status.apply(usageRecordKindRef, record, { conditions, observedGeneration: record.metadata.generation });
+  }
+
+  function body(run: PipelineRun, planned: PlannedRecord): KubernetesObject {
+    return {
+      apiVersion: `${usageRecordKind.group}/${usageRecordKind.version}`,
+      kind: usageRecordKind.kind,
+      metadata: { name: planned.name, namespace: run.metadata.namespace, labels: planned.labels, ownerReferences: [controllerRef(run as KubernetesObject)] },
+      spec: planned.spec,
+    } as KubernetesObject;
+  }
+
+  /** Creates the record; one that exists already (a stale cache) is returned as found. */
+  async function create(ctx: ReconcileContext, run: PipelineRun, planned: PlannedRecord): Promise<{ record: Found; created: boolean }> {
+    const wanted = body(run, planned);
+    try {
+      const created = (await timed(`creating UsageRecord ${planned.name}`, ctx.client.create(wanted, undefined, undefined, usageFieldManager), requestTimeoutMs)) as Found;
+      return { record: created, created: true };
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      try {
+        return { record: (await timed(`reading UsageRecord ${planned.name}`, ctx.client.read({ apiVersion: "archipel.io/v1alpha1", kind: "UsageRecord", metadata: { namespace: run.metadata.namespace ?? "", name: planned.name } }), requestTimeoutMs)) as Found, created: false };
+      } catch (readErr) {
+        if (isNotFound(readErr)) throw new Error(`UsageRecord ${planned.name} exists and vanished: retrying`, { cause: readErr });
+        throw readErr;
+      }
+    }
+  }
+
+  async function ensure(ctx: ReconcileContext, run: PipelineRun, planned: PlannedRecord): Promise<void> {
+    const namespace = run.metadata.namespace ?? "";
+    const cached = ctx.cache<Found>(usageRecordKindRef).get({ namespace, name: planned.name });
+    const { record, created } = cached ? { record: cached, created: false } : await create(ctx, run, planned);
+    if (!isControlledBy(record as KubernetesObject, run as KubernetesObject)) {
+      // Another object's record (or the record of an earlier run of this name, not yet collected).
+      const note = `UsageRecord ${namespace}/${planned.name} exists and is not this run's: step ${planned.spec.step} is not metered until it is gone`;
+      await deps.events.record(run as KubernetesObject, { type: "Warning", reason: UsageEventReason.RecordNameTaken, action: "Meter", note });
+      return;
+    }
+    if (created) {
+      deps.metrics?.created(record.spec);
+      ctx.logger.info("usage recorded", { namespace, name: planned.name, step: planned.spec.step, cost: record.spec.cost, reason: planned.ready.reason });
+    }
+    await writeReady(record, created ? { type: "Ready", ...planned.ready } : readinessOf(record, planned));
+  }
+
+  /** The run's own Workflow (controlled by it): another one of that name measures nothing of it. */
+  function ownWorkflow(ctx: ReconcileContext, run: PipelineRun): (MeteredWorkflow & KubernetesObject) | undefined {
+    const name = run.status?.workflowRef?.name ?? run.metadata.name ?? "";
+    const workflow = ctx.cache<MeteredWorkflow & KubernetesObject>(workflowKindRef).get({ namespace: run.metadata.namespace ?? "", name });
+    return workflow && isControlledBy(workflow, run as KubernetesObject) ? workflow : undefined;
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
+    const run = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
+    if (!run || isBeingDeleted(run as KubernetesObject)) return;
+    const namespace = run.metadata.namespace ?? "";
+    const workflow = ownWorkflow(ctx, run);
+    if (!workflow) return;
+    const resources = ctx.cache<Resource>(resourceKindRef);
+    const plan = planUsage({
+      run,
+      workflow,
+      prices: ctx.cache<Price>(priceKindRef).list(namespace),
+      providerOf: (name) => resources.get({ namespace, name })?.spec.providerRef.name,
+      cluster: deps.clusterName ?? "local",
+    });
+    for (const skipped of plan.skipped) ctx.logger.debug("step not metered", { namespace, run: run.metadata.name, ...skipped });
+    for (const planned of plan.records) await ensure(ctx, run, planned);
+  };
+}
+
+/** The controller as the manager registers it. */
+export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; registry?: Registry; clusterName?: string } = {}): ControllerOptions {
+  const reconcile = createUsageReconciler({
+    status: new StatusWriter(kubeConfig, usageFieldManager),
+    events: new EventRecorder(kubeConfig, { reportingController: usageReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
+    ...(opts.registry ? { metrics: new UsageMetrics(opts.registry) } : {}),
+    ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
+  });
+  return {
+    name: usageControllerName,
+    for: pipelineRunKindRef,
+    reconcile,
+    concurrency: 2,
+    // The run's Workflow (its steps finish) and its records (one deleted is metered again).
+    owns: [workflowKindRef, usageRecordKindRef],
+    watches: [
+      // Caches the reconciler reads, registered so that they have synced before it runs. A Price
+      // changed later does not re-price a record: the rates of the step's start are a fact.
+      { kind: priceKindRef, map: () => [] },
+      { kind: resourceKindRef, map: () => [] },
+    ],
+  };
+}
