@@ -146,7 +146,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const generation = run.metadata.generation;
     let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
     conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
-    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields });
+    // Where the run's steps are on a peer is never forgotten by a write that does not mention it
+    // (server-side apply drops what its manager leaves out): the hold and the peer's run are found by it.
+    const peerRun = fields.peerRun ?? run.status?.peerRun;
+    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...(peerRun ? { peerRun } : {}) });
     if (!wrote || conditionMatches(run.status?.conditions, decision.ready)) return;
     ctx.logger.info("pipeline run changed", { namespace: run.metadata.namespace, name: run.metadata.name, reason: decision.ready.reason });
     const warning = decision.ready.status === "False";
@@ -233,7 +236,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const name = workflowNameOf(run);
     const staged = await stagedInputs(ctx, part, name);
     if ("reason" in staged) return staged as Blocked;
-    const built = pipelineWorkflow({ ...part.spec, job: { ...part.spec.job, ...staged } }, services);
+    const built = pipelineWorkflow(part.spec, services, staged);
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
     const repository = await artifactRepository(ctx);
     if ("reason" in repository) return repository;
