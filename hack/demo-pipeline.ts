@@ -1,8 +1,9 @@
-// `make demo-pipeline`: a pipeline step placed on a peer, on a local federation of two members with
+// `make demo-pipeline`: a pipeline across two clusters, on a local federation of two members with
 // real nodes and Argo (hack/federation up 2 --node --argo, started unless it is up). Member 2 opens
 // its `default` namespace to peers' runs and offers compute capacity and a public service; member 1
-// runs a PipelineRun whose step uses that service: member 1's orchestrator reserves capacity on
-// member 2 (signed, two-phase), member 2's own Argo runs the step, member 1's run shows it. The
+// runs a PipelineRun whose first step uses that service and whose second step is its own: member
+// 1's orchestrator reserves capacity on member 2 (signed, two-phase), member 2's own Argo runs the
+// first step, its output is brought to member 1, whose Argo runs the second step on it. The
 // federation is left up; `hack/federation down` stops it. Progress goes to stderr, the final
 // status to stdout.
 import { execFileSync } from "node:child_process";
@@ -73,6 +74,26 @@ async function offer(m: Member): Promise<void> {
   await create("resources", "Resource", "greeter", { providerRef: { name: "tools" }, type: "service", title: "Greeter", visibility: "public", service: { image, cwl: { document: greeter } } });
 }
 
+const shouter = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  doc: "upper-cases a text file",
+  baseCommand: ["tr", "a-z", "A-Z"],
+  stdin: "$(inputs.text.path)",
+  stdout: "shouted.txt",
+  inputs: { text: "File" },
+  outputs: { shouted: "stdout" },
+};
+
+/** Member 1 runs a service of its own on what member 2's step wrote. */
+async function offerHere(m: Member): Promise<void> {
+  const { objects } = clients(m);
+  const create = (plural: string, kind: string, name: string, spec: unknown): Promise<void> =>
+    ensure(() => objects.createNamespacedCustomObject({ ...archipel, plural, namespace, body: { apiVersion: "archipel.io/v1alpha1", kind, metadata: { name }, spec } }));
+  await create("providers", "Provider", "tools", { type: "service", service: { defaultImage: image } });
+  await create("resources", "Resource", "shouter", { providerRef: { name: "tools" }, type: "service", title: "Shouter", visibility: "private", service: { image, cwl: { document: shouter } } });
+}
+
 async function trustedPeer(from: Member, to: Member): Promise<string> {
   const { objects } = clients(from);
   for (let i = 0; i < 240; i++) {
@@ -84,52 +105,69 @@ async function trustedPeer(from: Member, to: Member): Promise<string> {
   throw new Error(`${from.name} does not trust ${to.name} after 2 minutes (kubectl get peers on ${from.name})`);
 }
 
+function conditionText(run: PipelineRun, type: string): string {
+  const x = run.status?.conditions?.find((k) => k.type === type);
+  return x ? `${x.status} (${x.reason}) ${x.message}` : "-";
+}
+
+function peerLine(peerRun: NonNullable<PipelineRun["status"]>["peerRun"], reservation: Reservation | undefined): string {
+  if (!peerRun) return "";
+  return `  on the peer: PipelineRun ${peerRun.namespace}/${peerRun.name ?? "-"}, Reservation ${peerRun.reservation} ${reservation?.status?.state ?? ""}`;
+}
+
 function summary(run: PipelineRun, reservation: Reservation | undefined, cluster: string): string {
-  const c = (type: string): string => {
-    const x = run.status?.conditions?.find((k) => k.type === type);
-    return x ? `${x.status} (${x.reason}) ${x.message}` : "-";
-  };
+  const s = run.status ?? {};
+  const peerRun = s.peerRun;
   const lines = [
     `PipelineRun ${namespace}/${run.metadata.name} on cluster ${cluster}`,
-    `  phase:     ${run.status?.phase ?? "-"}   steps: ${run.status?.progress ?? "-"}`,
-    `  Succeeded: ${c("Succeeded")}`,
-    ...(run.status?.steps ?? []).map((s) => `  step ${s.name}: ${s.phase} on cluster ${s.cluster ?? "?"}${s.peer ? ` (Peer ${s.peer})` : ""}; placement: ${s.placement ?? "-"}`),
-    ...(run.status?.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
-    `  on the peer: PipelineRun ${run.status?.peerRun?.namespace ?? ""}/${run.status?.peerRun?.name ?? "-"}, Reservation ${run.status?.peerRun?.reservation ?? "-"} ${reservation?.status?.state ?? ""}`,
+    `  phase:     ${s.phase ?? "-"}   steps: ${s.progress ?? "-"}`,
+    `  Succeeded: ${conditionText(run, "Succeeded")}`,
+    ...(s.steps ?? []).map((x) => `  step ${x.name}: ${x.phase} on cluster ${x.cluster ?? "?"}${x.peer ? ` (Peer ${x.peer})` : ""}; placement: ${x.placement ?? "-"}`),
+    ...(s.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
+    peerLine(peerRun, reservation),
   ];
-  return lines.join("\n");
+  return lines.filter((l) => l !== "").join("\n");
+}
+
+const succeeded = (run: PipelineRun): string | undefined => run.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
+
+function readyLine(run: PipelineRun): string {
+  const ready = run.status?.conditions?.find((c) => c.type === "Ready");
+  return `${run.status?.phase ?? "-"} ${ready?.reason ?? ""}: ${ready?.message ?? ""}`;
+}
+
+/** Follows the run, printing each change of its Ready condition, until it has ended. */
+async function follow(objects: CustomObjectsApi, name: string): Promise<PipelineRun> {
+  let last = "";
+  for (let i = 0; i < 600; i++) {
+    const run = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
+    const now = readyLine(run);
+    if (now !== last) log(`${name}: ${now}`);
+    last = now;
+    if (["True", "False"].includes(succeeded(run) ?? "")) return run;
+    await sleep(1000);
+  }
+  throw new Error(`${name} has not ended after 10 minutes`);
 }
 
 async function main(): Promise<void> {
   const [a, b] = members() as [Member, Member];
   await offer(b);
+  await offerHere(a);
   const peer = await trustedPeer(a, b);
   const name = `demo-${Date.now().toString(36)}`;
   const { objects } = clients(a);
-  log(`${a.name}: PipelineRun ${name}, its step placed on ${b.name} (Peer ${peer})`);
-  await objects.createNamespacedCustomObject({
-    ...archipel,
-    plural: "pipelineruns",
-    namespace,
-    body: {
-      apiVersion: "archipel.io/v1alpha1",
-      kind: "PipelineRun",
-      metadata: { name },
-      spec: { job: { greeting: "Hello from the federation" }, steps: [{ name: "greet", serviceRef: { name: "greeter", peer }, in: { message: "greeting" } }], outputs: [{ name: "greeting", source: "greet/out" }] },
-    },
-  });
-  let last = "";
-  let run: PipelineRun | undefined;
-  for (let i = 0; i < 600; i++) {
-    run = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
-    const ready = run.status?.conditions?.find((c) => c.type === "Ready");
-    const now = `${run.status?.phase ?? "-"} ${ready?.reason ?? ""}: ${ready?.message ?? ""}`;
-    if (now !== last) log(`${name}: ${now}`);
-    last = now;
-    if (["True", "False"].includes(run.status?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "")) break;
-    await sleep(1000);
-  }
-  if (!run) throw new Error("the run was never read");
+  log(`${a.name}: PipelineRun ${name}: step "greet" placed on ${b.name} (Peer ${peer}), step "shout" here; the greeting crosses`);
+  const spec = {
+    job: { greeting: "Hello from the federation" },
+    steps: [
+      { name: "greet", serviceRef: { name: "greeter", peer }, in: { message: "greeting" } },
+      { name: "shout", serviceRef: { name: "shouter" }, in: { text: "greet/out" } },
+    ],
+    outputs: [{ name: "greeting", source: "greet/out" }, { name: "shouted", source: "shout/shouted" }],
+  };
+  await objects.createNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, body: { apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { name }, spec } });
+  const run = await follow(objects, name);
   await sleep(2000);
   const peerRun = run.status?.peerRun;
   const reservation = peerRun
@@ -137,8 +175,7 @@ async function main(): Promise<void> {
     : undefined;
   process.stdout.write(`${summary(run, reservation, a.name)}\n`);
   log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
-  const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status === "True";
-  process.exitCode = succeeded ? 0 : 1;
+  process.exitCode = succeeded(run) === "True" ? 0 : 1;
 }
 
 main().catch((err: unknown) => {

@@ -205,10 +205,21 @@ async function startCluster(state: FederationState, m: MemberState): Promise<voi
   progress(`${m.name}: control plane up, kubo ${m.kuboPeerId} at ${m.kuboApi}`);
 }
 
+/**
+ * With --argo, the manager and API reach the member's artifact repository on loopback, where
+ * hack/cluster serves it (pods reach it inside the node's namespace at another address).
+ */
+function artifactsEndpoint(m: MemberState): Record<string, string> {
+  const file = path.join(process.env.S3_DIR ?? path.join(root, ".s3"), `argo-${m.name}`, "s3.json");
+  if (!existsSync(file)) return {};
+  const { endpoint } = JSON.parse(readFileSync(file, "utf8")) as { endpoint?: string };
+  return endpoint ? { ARCHIPEL_ARTIFACTS_S3_ENDPOINT: endpoint } : {};
+}
+
 async function launch(state: FederationState, m: MemberState, which: "manager" | "api"): Promise<void> {
   const info = m.processes[which];
   if (!info) throw new FederationError(`${m.name}: no ${which} command recorded`);
-  const pid = startDetached(info, { KUBECONFIG: m.kubeconfig });
+  const pid = startDetached(info, { KUBECONFIG: m.kubeconfig, ...artifactsEndpoint(m) });
   m.processes[which] = { ...info, pid };
   m.pids[which] = pid;
   saveState(state);

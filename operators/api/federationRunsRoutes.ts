@@ -15,7 +15,8 @@ import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
-import { federationReservationsPath, federationRunsPath, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, servedName } from "../federation/peerRuns.ts";
+import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, servedName } from "../federation/peerRuns.ts";
+import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
 import { apiVersion } from "../schema/common.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import type { Project } from "../schema/project.ts";
@@ -39,9 +40,12 @@ export interface FederationRunsDeps {
   resources: Cache<Resource>;
   projects: Cache<Project>;
   requestTimeoutMs?: number;
+  /** Where the outputs of peers' runs are read (Argo's artifact repository, host-side endpoint). */
+  artifacts: ArtifactStoreSettings;
 }
 
 const NamedParams = Type.Object({ namespace: NamespaceName, name: ObjectName });
+const OutputParams = Type.Object({ namespace: NamespaceName, name: ObjectName, output: Type.String({ minLength: 1, maxLength: 128 }) });
 const ActionParams = Type.Object({ namespace: NamespaceName, name: ObjectName, action: Type.Union([Type.Literal("confirm"), Type.Literal("release")]) });
 const tags = ["federation"];
 const hash = (s: string): string => createHash("sha256").update(s).digest("hex");
@@ -228,6 +232,27 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
         const { namespace, name } = request.params as Static<typeof NamedParams>;
         return runAnswer(await peersRun(namespace, name, peerName));
+      },
+    });
+
+    scope.get(`${federationRunsPath}/:namespace/:name/outputs/:output`, {
+      schema: { summary: "Federation: one File output of a succeeded run made for the signing peer, whole (at most 32 MiB)", tags, params: OutputParams },
+      handler: async (request, reply): Promise<PeerRunOutputAnswer> => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name, output } = request.params as Static<typeof OutputParams>;
+        const run = await peersRun(namespace, name, peerName);
+        if (run.status?.phase !== "Succeeded") throw new ApiError(409, "RunNotSucceeded", `run ${namespace}/${name} is ${run.status?.phase ?? "Pending"}; its outputs exist once it has succeeded`);
+        const location = run.status.outputs?.find((o) => o.name === output)?.location;
+        const where = location ? parseS3Location(location) : undefined;
+        if (!where) throw new ApiError(404, "NotFound", `run ${namespace}/${name} has no File output ${output}`, { field: "output" });
+        const store = await artifactStore(core, deps.artifacts, namespace);
+        try {
+          const body = await readObject(store, where, maxPeerOutputBytes);
+          void reply.header("Cache-Control", "no-store");
+          return { name: output, basename: where.key.split("/").pop() ?? output, size: body.length, contentBase64: body.toString("base64") };
+        } finally {
+          store.s3.destroy();
+        }
       },
     });
 

@@ -19,6 +19,7 @@ import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { peerFinder } from "./federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
 import { registerFederationRunsRoutes } from "./federationRunsRoutes.ts";
+import { artifactStoreSettingsFrom } from "../orchestrator/pipelineRunReconciler.ts";
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
 import { registerStatementRoutes } from "./statementRoutes.ts";
 import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       (app) => registerGrantsRoutes(app, { kubeConfig }),
       (app) => registerCatalogRoutes(app, catalog.deps),
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
-      (app) => registerFederationRunsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, resources: catalog.deps.caches.resources, projects: catalog.deps.caches.projects }),
+      (app) => registerFederationRunsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, resources: catalog.deps.caches.resources, projects: catalog.deps.caches.projects, artifacts: artifactStoreSettingsFrom(process.env) }),
       (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
       (app) => registerStatementRoutes(app, { kubeConfig }),
     ],

@@ -83,6 +83,22 @@ export const PeerRunAnswer = Type.Object({
 });
 export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
 
+/** A File output of a finished run, read whole (outputs moved between clusters are small). */
+export const PeerRunOutputAnswer = Type.Object({
+  name: Type.String(),
+  basename: Type.String({ minLength: 1, maxLength: 255 }),
+  size: Type.Integer({ minimum: 0 }),
+  contentBase64: Type.String(),
+});
+export type PeerRunOutputAnswer = Static<typeof PeerRunOutputAnswer>;
+
+/** The largest output that passes between clusters in one answer. */
+export const maxPeerOutputBytes = 32 << 20;
+
+export function peerRunOutputPath(namespace: string, name: string, output: string): string {
+  return `${federationRunsPath}/${namespace}/${name}/outputs/${encodeURIComponent(output)}`;
+}
+
 /**
  * A requester's object is named after its Peer object on the serving cluster, so two peers never
  * collide; names longer than a label get a hash suffix (stable: the same request, the same name).

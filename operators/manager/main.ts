@@ -10,7 +10,7 @@ import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
 import { priceController } from "../billing/priceReconciler.ts";
 import { projectSpendController } from "../billing/projectSpendReconciler.ts";
 import { usageController } from "../billing/usageReconciler.ts";
-import { type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
+import { artifactStoreSettingsFrom, type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
 import { reservationController } from "../compute/reservationReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import { identityController } from "../discovery/identityReconciler.ts";
@@ -49,7 +49,7 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
   identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
   network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
   price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
-  pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator, egress: env.egress }),
+  pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator, egress: env.egress, artifacts: artifactStoreSettingsFrom(process.env) }),
   reservation: (env) => reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
   usage: (env) => usageController(env.kubeConfig, { logger: env.logger.child({ controller: "usage" }), registry: env.metrics }),
   "project-spend": (env) => projectSpendController(env.kubeConfig, { logger: env.logger.child({ controller: "project-spend" }) }),

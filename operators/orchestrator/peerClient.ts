@@ -8,7 +8,10 @@ import { FederationRequestError, type SigningIdentity, signedFetch } from "../fe
 import {
   federationReservationsPath,
   federationRunsPath,
+  maxPeerOutputBytes,
   PeerReservationAnswer,
+  PeerRunOutputAnswer,
+  peerRunOutputPath,
   type PeerReservationRequest,
   PeerRunAnswer,
   type PeerRunRequest,
@@ -51,16 +54,17 @@ export class PeerRunsClient {
     this.opts = opts;
   }
 
-  private async call(peer: PeerEndpoint, method: Method, target: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  private async call(peer: PeerEndpoint, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number }): Promise<{ status: number; body: unknown }> {
     const identity = await this.opts.identity();
-    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
+    const { method, target, body, maxAnswerBytes } = req;
+    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), ...(maxAnswerBytes ? { maxAnswerBytes } : {}), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
     if (res.status >= 200 && res.status < 300) return res;
     const error = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
     throw new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
   }
 
-  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown }): Promise<T> {
-    const res = await this.call(peer, req.method, req.target, req.body);
+  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number }): Promise<T> {
+    const res = await this.call(peer, req);
     if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${req.target} with a body that is not the documented object`);
     return res.body as T;
   }
@@ -95,9 +99,14 @@ export class PeerRunsClient {
     return this.optional(peer, PeerRunAnswer, `${federationRunsPath}/${namespace}/${name}`);
   }
 
+  /** One File output of the peer's succeeded run (read whole: at most maxPeerOutputBytes). */
+  output(peer: PeerEndpoint, namespace: string, name: string, output: string): Promise<PeerRunOutputAnswer> {
+    return this.checked(peer, PeerRunOutputAnswer, { method: "GET", target: peerRunOutputPath(namespace, name, output), maxAnswerBytes: Math.ceil((maxPeerOutputBytes * 4) / 3) + 65_536 });
+  }
+
   async cancel(peer: PeerEndpoint, namespace: string, name: string): Promise<void> {
     try {
-      await this.call(peer, "DELETE", `${federationRunsPath}/${namespace}/${name}`);
+      await this.call(peer, { method: "DELETE", target: `${federationRunsPath}/${namespace}/${name}` });
     } catch (err) {
       if (!(err instanceof PeerRefusal && err.status === 404)) throw err;
     }

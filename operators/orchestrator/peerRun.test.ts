@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { defaultPeerRunSettings, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest } from "./peerRun.ts";
+import { defaultPeerRunSettings, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -22,7 +22,7 @@ describe("peerRun", () => {
     assert.equal(peerNamespace(run), "shared");
     const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00.700Z"), defaultPeerRunSettings);
     assert.deepEqual({ start: r.start, end: r.end, cpu: r.cpu }, { start: "2026-12-02T10:00:00Z", end: "2026-12-02T11:00:00Z", cpu: "1" });
-    assert.deepEqual(runRequest(run, "shared", "a-greet-1").steps, [{ name: "write", service: "writer", in: { message: "greeting" } }]);
+    assert.deepEqual(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).steps, [{ name: "write", service: "writer", in: { message: "greeting" } }]);
     const two = { ...run, spec: { ...run.spec, steps: [...run.spec.steps, { name: "b", serviceRef: { name: "x", peer: "lyon", namespace: "other" } }] } };
     assert.match((peerNamespace(two) as { message: string }).message, /one namespace there \(they name other, shared\)/);
   });

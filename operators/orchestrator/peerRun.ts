@@ -11,6 +11,7 @@ import type { ConditionUpdate } from "../runtime/conditions.ts";
 import { present } from "../runtime/present.ts";
 import type { PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
 import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
+import type { PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -55,15 +56,20 @@ export function reservationRequest(run: PipelineRun, namespace: string, now: num
   };
 }
 
-export function runRequest(run: PipelineRun, namespace: string, reservation: string): PeerRunRequest {
+/** The part of a run the peer runs: by default every step, the run's outputs and job. */
+export function wholeRun(run: PipelineRun): PeerPart {
   const { steps, outputs, job } = run.spec;
+  return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(job ? { job } : {}) };
+}
+
+export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace: string; reservation: string }): PeerRunRequest {
   return {
-    namespace,
+    namespace: where.namespace,
     name: requestedName(run),
-    reservation,
-    steps: steps.map((s) => ({ name: s.name, service: s.serviceRef.name, ...(s.in ? { in: s.in } : {}) })),
-    ...(outputs?.length ? { outputs: outputs.map((o) => ({ name: o.name, source: o.source })) } : {}),
-    ...(job ? { job } : {}),
+    reservation: where.reservation,
+    steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name, ...(s.in ? { in: s.in } : {}) })),
+    ...(part.outputs.length ? { outputs: part.outputs } : {}),
+    ...(part.job ? { job: part.job } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import { failedPeerRun, keptObservation, nextPeerAction, observePeerRun, type Pe
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
+import type { PeerPart } from "./crossCluster.ts";
 
 export const peerRunFinalizer = "archipel.io/peer-run";
 export const peerKindRef = kindRefOf(peerKind);
@@ -52,44 +53,63 @@ export function peerEndpoint(peer: Peer | undefined, name: string): PeerEndpoint
 const finished = (run: PipelineRun): boolean => ["True", "False"].includes(run.status?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "");
 const released = (state: string | undefined): boolean => state === "Released" || state === "Expired" || state === "Rejected";
 
-/** One pass's facts: the run, its plan, the peer and the namespace there. */
-interface Pass {
-  ctx: ReconcileContext;
+/** What a run asks of one peer: the steps placed there, and how their state reads in the run's status. */
+export interface PeerJob {
   run: PipelineRun;
+  /** the plan of the steps on the peer */
   plan: StepPlacement[];
+  peerName: string;
+  part: PeerPart;
+  /** Turns the peer part's observation into the run's (the whole run when every step is on the peer). */
+  shape?: (o: RunObservation) => RunObservation;
+}
+
+/** One pass's facts: the job, the peer and the namespace there. */
+interface Pass extends PeerJob {
+  ctx: ReconcileContext;
   ep: PeerEndpoint;
   namespace: string;
 }
+
+const finalPhases = new Set(["Succeeded", "Failed", "Error"]);
+/** The peer's part has ended (its phase recorded), or the whole run has. */
+export const peerPartEnded = (run: PipelineRun): boolean => finalPhases.has(run.status?.peerRun?.phase ?? "") || finished(run);
 
 /** What the peer said this pass. */
 interface Answers {
   reservation: PeerReservationAnswer | undefined;
   remote: PeerRunAnswer | undefined;
+  /** the run failed before the peer ran it */
+  failed?: boolean;
 }
 
 /** The status record of where the steps are on the peer, from this pass's answers. */
 function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
-  const known = p.run.status?.peerRun;
-  const reservation = answers.reservation?.name ?? known?.reservation ?? "";
-  return { peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, reservation, ...present({ reservationState: answers.reservation?.state, name: answers.remote?.name ?? known?.name }) };
+  const known: Partial<PeerRunRecord> = p.run.status?.peerRun ?? {};
+  const { reservation, remote } = answers;
+  const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase: answers.failed ? "Failed" : remote?.phase });
+  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
 }
 
 const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
 
 export function createPeerSteps(deps: PeerStepsDeps): {
-  drive(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void>;
+  drive(ctx: ReconcileContext, job: PeerJob): Promise<ReconcileResult | void>;
   cleanup(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void>;
 } {
   const { client } = deps;
   const at = (): string => conditionTime(deps.now());
 
-  function blocked(p: Omit<Pass, "ep" | "namespace"> & { cluster: string }, why: { reason: string; message: string }): Promise<void> {
+  /** Writes the peer part's observation, shaped into the run's. */
+  const record = (p: PeerJob & { ctx: ReconcileContext }, o: RunObservation, peerRun: PeerRunRecord | undefined): Promise<void> => deps.write(p.ctx, p.run, p.shape ? p.shape(o) : o, peerRun);
+
+  function blocked(p: PeerJob & { ctx: ReconcileContext; cluster: string }, why: { reason: string; message: string }): Promise<void> {
     const o = observePeerRun(p.plan, { peer: "", cluster: p.cluster }, undefined);
     const observation = { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
-    return deps.write(p.ctx, p.run, observation, p.run.status?.peerRun);
+    return record(p, observation, p.run.status?.peerRun);
   }
 
-  const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => deps.write(p.ctx, p.run, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
+  const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => record(p, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
 
   /** Asks the peer for the hold's second phase or its release; the answer replaces the last one. */
   const decide = async (p: Pass, a: Answers, action: "confirm" | "release"): Promise<Answers> => ({ ...a, reservation: await client.decide(p.ep, p.namespace, a.reservation?.name ?? "", action) });
@@ -114,7 +134,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
       return requeue(1000);
     },
     submit: async (p, a) => {
-      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.namespace, hold(a))) });
+      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) })) });
       return requeue(3000);
     },
     follow: async (p, a) => {
@@ -125,7 +145,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     done: async (p, a) => write(p, a),
     fail: async (p, a, action) => {
       const after = a.reservation && !released(a.reservation.state) ? await decide(p, a, "release") : a;
-      await deps.write(p.ctx, p.run, failedPeerRun(p.plan, siteOf(p), { ...action, at: at() }), peerRecord(p, after));
+      await record(p, failedPeerRun(p.plan, siteOf(p), { ...action, at: at() }), peerRecord(p, { ...after, failed: true }));
     },
   };
 
@@ -147,20 +167,21 @@ export function createPeerSteps(deps: PeerStepsDeps): {
       const answer = await client.decide(p.ep, held.namespace, held.reservation, "release").catch(() => undefined);
       if (answer?.state) held = { ...held, reservationState: answer.state };
     }
-    await deps.write(p.ctx, p.run, failedPeerRun(p.plan, siteOf(p), { reason: RunReason.PeerRefused, message: err.message, at: at() }), held);
+    await record(p, failedPeerRun(p.plan, siteOf(p), { reason: RunReason.PeerRefused, message: err.message, at: at() }), held ? { ...held, phase: "Failed" } : held);
   }
 
   /** The pass's facts, or why the peer cannot be asked now (written into status). */
-  async function prepare(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<Pass | ReconcileResult | void> {
+  async function prepare(ctx: ReconcileContext, job: PeerJob): Promise<Pass | ReconcileResult | void> {
+    const { run, peerName } = job;
     const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: peerName }), peerName);
     if (!("endpoint" in ep)) {
-      await blocked({ ctx, run, plan, cluster: peerName }, { reason: RunReason.PeerNotReady, message: `the steps are placed on peer ${peerName}: ${ep.message}` });
+      await blocked({ ...job, ctx, cluster: peerName }, { reason: RunReason.PeerNotReady, message: `the steps are placed on peer ${peerName}: ${ep.message}` });
       return requeue(30_000);
     }
-    const namespace = peerNamespace(run);
-    if (typeof namespace !== "string") return blocked({ ctx, run, plan, cluster: ep.cluster }, { reason: RunReason.InvalidSpec, message: namespace.message });
+    const namespace = peerNamespace({ ...run, spec: { ...run.spec, steps: job.part.steps } });
+    if (typeof namespace !== "string") return blocked({ ...job, ctx, cluster: ep.cluster }, { reason: RunReason.InvalidSpec, message: namespace.message });
     await ensureFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
-    return { ctx, run, plan, ep, namespace };
+    return { ...job, ctx, ep, namespace };
   }
 
   /** A failed request: the peer's verdict fails the run; anything else is asked again later. */
@@ -173,8 +194,8 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   }
 
   /**
-   * A finished run only gives its hold back: asks for the release until the peer says it is given
-   * back (its controller acts after the request), keeping the outcome as status holds it.
+   * An ended part only gives its hold back: asks for the release until the peer says it is given
+   * back (its controller acts after the request), keeping the run's status as it is.
    */
   async function settle(p: Pass): Promise<ReconcileResult | void> {
     const known = p.run.status?.peerRun;
@@ -182,17 +203,20 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     let reservation = await client.reservation(p.ep, p.namespace, known.reservation);
     if (reservation && !released(reservation.state)) reservation = await client.decide(p.ep, p.namespace, known.reservation, "release");
     const state = reservation?.state ?? "Released";
+    // The status as it is: the outcome is not the peer part's to change any more (shape not applied).
     await deps.write(p.ctx, p.run, keptObservation(p.run.status), { ...known, reservationState: state });
     return released(state) ? undefined : requeue(2000);
   }
 
-  async function drive(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
-    // A finished run whose hold is given back has nothing left to ask.
-    if (finished(run) && released(run.status?.peerRun?.reservationState)) return undefined;
-    const p = await prepare(ctx, run, plan, peerName);
+  async function drive(ctx: ReconcileContext, job: PeerJob): Promise<ReconcileResult | void> {
+    const { run } = job;
+    // A part that has ended and given its hold back has nothing left to ask.
+    const ended = peerPartEnded(run);
+    if (ended && released(run.status?.peerRun?.reservationState)) return undefined;
+    const p = await prepare(ctx, job);
     if (!p || !("ep" in p)) return p;
-    const step = finished(run) ? settle(p) : pass(p);
-    return step.catch((err: unknown) => (finished(run) ? requeue(10_000) : failedRequest(p, err)));
+    const step = ended ? settle(p) : pass(p);
+    return step.catch((err: unknown) => (ended ? requeue(10_000) : failedRequest(p, err)));
   }
 
   /** Cancels the peer's run and gives the hold back; a hold already given back or gone is fine. */

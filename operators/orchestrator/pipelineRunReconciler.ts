@@ -5,7 +5,7 @@
 // none, check what this slice supports, resolve the steps' services, build the one CWL Workflow
 // (pipelineWorkflow.ts), translate it with the artifact repository of Argo's own ConfigMap, and
 // create it owned by the run, so that deleting the run deletes it (garbage collection).
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
 import type winston from "winston";
 import { reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
@@ -20,7 +20,7 @@ import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
-import { type PipelineRun, pipelineRunKind, type PipelineRunStatus } from "../schema/pipelineRun.ts";
+import { type PipelineRun, pipelineRunKind, type PipelineRunSpec, type PipelineRunStatus } from "../schema/pipelineRun.ts";
 import type { Resource } from "../schema/resource.ts";
 import { pipelineWorkflow, type ServiceProcess } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
@@ -30,9 +30,17 @@ import { timed } from "../pipeline/timed.ts";
 import { cachedSigningIdentity, loadSigningIdentity } from "../federation/client.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
+import type { ArtifactStoreSettings } from "./artifactStore.ts";
 import { PeerRunsClient } from "./peerClient.ts";
-import { defaultPeerRunSettings, plannedSteps } from "./peerRun.ts";
-import { createPeerSteps, peerKindRef } from "./peerSteps.ts";
+import { defaultPeerRunSettings, plannedSteps, wholeRun } from "./peerRun.ts";
+import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import type { PeerEndpoint } from "./peerClient.ts";
+import { artifactStore, writeObject } from "./artifactStore.ts";
+import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
+import { pathToFileURL } from "node:url";
+import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
+import type { S3Repository } from "../pipeline/argo/translate.ts";
+import type { Peer } from "../schema/peer.ts";
 import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
@@ -77,6 +85,12 @@ export function orchestratorSettingsFrom(env: NodeJS.ProcessEnv): OrchestratorSe
   };
 }
 
+/** Where this process reads and writes the artifact repository (the orchestrator's settings, and the host-side S3 endpoint if any). */
+export function artifactStoreSettingsFrom(env: NodeJS.ProcessEnv): ArtifactStoreSettings {
+  const settings = orchestratorSettingsFrom(env);
+  return { argoNamespace: settings.argoNamespace, argoConfigMap: settings.argoConfigMap, keyPrefix: settings.keyPrefix, requestTimeoutMs: settings.requestTimeoutMs, ...(env.ARCHIPEL_ARTIFACTS_S3_ENDPOINT ? { s3Endpoint: env.ARCHIPEL_ARTIFACTS_S3_ENDPOINT } : {}) };
+}
+
 /** The run's Workflow: one per run, named after it (deterministic, so a restart finds it). */
 export function workflowNameOf(run: PipelineRun): string {
   return run.metadata.name ?? "";
@@ -98,6 +112,9 @@ export interface PipelineRunReconcilerDeps {
   status: StatusWriter;
   events: EventRecorder;
   settings: OrchestratorSettings;
+  /** Reads the artifact repository's Secret (outputs brought from a peer are written there). */
+  core: CoreV1Api;
+  artifacts: ArtifactStoreSettings;
   /** Signed requests to peers (steps placed on a peer). */
   peers: PeerRunsClient;
   now?: () => Date;
@@ -129,7 +146,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const generation = run.metadata.generation;
     let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
     conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
-    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields });
+    // Where the run's steps are on a peer is never forgotten by a write that does not mention it
+    // (server-side apply drops what its manager leaves out): the hold and the peer's run are found by it.
+    const peerRun = fields.peerRun ?? run.status?.peerRun;
+    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...(peerRun ? { peerRun } : {}) });
     if (!wrote || conditionMatches(run.status?.conditions, decision.ready)) return;
     ctx.logger.info("pipeline run changed", { namespace: run.metadata.namespace, name: run.metadata.name, reason: decision.ready.reason });
     const warning = decision.ready.status === "False";
@@ -167,12 +187,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** Each step's service process, or why one cannot be had. */
-  async function resolveServices(ctx: ReconcileContext, run: PipelineRun): Promise<Map<string, ServiceProcess> | Blocked> {
+  async function resolveServices(ctx: ReconcileContext, run: PipelineRun, spec: PipelineRunSpec): Promise<Map<string, ServiceProcess> | Blocked> {
     const namespace = run.metadata.namespace ?? "";
     const resources = ctx.cache<Resource>(resourceKindRef);
     const configMaps = ctx.cache<V1ConfigMap>(configMapKindRef);
     const services = new Map<string, ServiceProcess>();
-    for (const [index, step] of run.spec.steps.entries()) {
+    for (const step of spec.steps) {
+      const index = run.spec.steps.findIndex((s) => s.name === step.name);
       const at = `spec.steps[${index}].serviceRef`;
       const resource = resources.get({ namespace, name: step.serviceRef.name });
       const verdict = serviceVerdict(resource, step.serviceRef.name, at);
@@ -198,18 +219,34 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** The Argo Workflow of the run, or why it cannot be built. */
-  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun): Promise<KubernetesObject | Blocked> {
-    const blocked = unsupported(run, { kind: "local" }) ?? reservationBlocker(ctx, run);
+  const inputsKeyOf = (workflow: string): string => `${settings.keyPrefix}/${workflow}/inputs`;
+
+  /** Outputs brought from a peer are in the pods at podInputsDir, as a CLI run's local files are. */
+  function withBroughtInputs(workflow: ReturnType<typeof translate>, repository: S3Repository, brought: boolean): ReturnType<typeof translate> {
+    return brought ? withInputsArtifact(workflow, repository, inputsKeyOf(workflow.metadata?.name ?? "")) : workflow;
+  }
+
+  const stagedInputs = async (ctx: ReconcileContext, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> => (part.stage ? ((await part.stage(ctx, inputsKeyOf(workflow))) as Record<string, unknown> | Blocked) : {});
+
+  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<KubernetesObject | Blocked> {
+    const blocked = unsupported({ ...run, spec: part.spec }, { kind: "local" }) ?? reservationBlocker(ctx, run);
     if (blocked) return blocked;
-    const services = await resolveServices(ctx, run);
+    const services = await resolveServices(ctx, run, part.spec);
     if (!(services instanceof Map)) return services;
-    const built = pipelineWorkflow(run.spec, services);
+    const name = workflowNameOf(run);
+    const staged = await stagedInputs(ctx, part, name);
+    if ("reason" in staged) return staged as Blocked;
+    const built = pipelineWorkflow(part.spec, services, staged);
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
     const repository = await artifactRepository(ctx);
     if ("reason" in repository) return repository;
+    const workflow = withBroughtInputs(translate(built.workflow, built.job, { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository }), repository, Object.keys(staged).length > 0);
+    return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
+  }
+
+  /** The Workflow as created: owned by the run, labelled with it, with the run's account and suspension. */
+  function ownedBody(run: PipelineRun, body: KubernetesObject & { spec: Record<string, unknown> }): KubernetesObject {
     const name = workflowNameOf(run);
-    const workflow = translate(built.workflow, built.job, { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository });
-    const body = workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> };
     body.metadata = { ...body.metadata, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { ...body.metadata?.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
     if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
     if (run.spec.suspend === true) body.spec.suspend = true;
@@ -251,9 +288,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return patched as ArgoWorkflow & KubernetesObject;
   }
 
-  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, plan: StepPlacement[]): Promise<void> {
-    const o: RunObservation = observeWorkflow(run.spec, workflow, clusterName(ctx, settings.fallbackClusterName));
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs };
+  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<void> {
+    const o = withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept);
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
     return writeStatus(ctx, run, o, fields);
   }
 
@@ -278,28 +315,79 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
   }
 
-  async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, plan: StepPlacement[]): Promise<ReconcileResult | void> {
+  async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
     if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
-    return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), plan);
+    return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), where);
   }
 
+  /** Blockers that change without an event this controller watches: look again later. */
+  const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable]);
+
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
-  async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[]): Promise<ReconcileResult | void> {
+  async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
     const namespace = run.metadata.namespace ?? "";
+    const where = { plan, part };
     const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
-    if (cached) return converge(ctx, run, cached, plan);
+    if (cached) return converge(ctx, run, cached, where);
     // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
     const live = await readWorkflow(ctx, namespace, workflowNameOf(run));
-    if (live) return converge(ctx, run, live, plan);
+    if (live) return converge(ctx, run, live, where);
     const gone = workflowGone(ctx, run);
     if (gone) return gone;
-    const desired = await desiredWorkflow(ctx, run);
+    const desired = await desiredWorkflow(ctx, run, part);
     if ("reason" in desired) {
       await block(ctx, run, desired, plan);
-      // The Argo ConfigMap is not watched: look again later. Other blockers change with an event.
-      return desired.reason === RunReason.ArtifactRepositoryUnavailable ? { requeueAfter: 30_000 } : undefined;
+      return retriedBlockers.has(desired.reason) ? { requeueAfter: 30_000 } : undefined;
     }
-    return converge(ctx, run, await createWorkflow(ctx, desired), plan);
+    return converge(ctx, run, await createWorkflow(ctx, desired), where);
+  }
+
+  /** A run with steps here and on one peer: the peer's part first, then this cluster's with its outputs. */
+  async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
+    const split = splitAcrossClusters(run.spec, plan);
+    if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, plan);
+    const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" });
+    if (blocked) return block(ctx, run, blocked, plan);
+    const localPlan = plan.filter((p) => p.site.kind === "local");
+    const here = clusterName(ctx, settings.fallbackClusterName);
+    if (run.status?.peerRun?.phase !== "Succeeded") {
+      const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), split.peerOutputs);
+      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape });
+    }
+    // The hold on the peer is given back as soon as its part has ended (a no-op once it is).
+    const settled = await peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer });
+    const kept = { steps: (run.status.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status.outputs ?? []).filter((o) => split.peerOutputs.includes(o.name)) };
+    const local = await runLocally(ctx, run, plan, { spec: split.local, kept, stage: (c, inputsKey) => bringPeerOutputs(c, run, split.transfers, inputsKey) });
+    return local ?? settled;
+  }
+
+  /** Where the peer's run is, if this cluster may ask it now. */
+  function peerRunSource(ctx: ReconcileContext, run: PipelineRun): { ep: PeerEndpoint; namespace: string; name: string; cluster: string } | Blocked {
+    const known = run.status?.peerRun;
+    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: known?.peer ?? "" }), known?.peer ?? "");
+    if ("endpoint" in ep && known?.name) return { ep, namespace: known.namespace, name: known.name, cluster: known.cluster };
+    return { reason: RunReason.PeerOutputUnavailable, message: `the peer's run is not known, or its Peer is not usable now (${"message" in ep ? ep.message : "no run"})` };
+  }
+
+  /** The peer's outputs the steps here read, copied into this cluster's artifact repository; the job values naming them in the pods. */
+  async function bringPeerOutputs(ctx: ReconcileContext, run: PipelineRun, transfers: Transfer[], inputsKey: string): Promise<Record<string, unknown> | Blocked> {
+    const source = peerRunSource(ctx, run);
+    if ("reason" in source) return source;
+    const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
+    try {
+      const job: Record<string, unknown> = {};
+      for (const t of transfers) {
+        const answer = await deps.peers.output(source.ep, source.namespace, source.name, t.output);
+        await writeObject(store, `${inputsKey}/${t.output}/${answer.basename}`, Buffer.from(answer.contentBase64, "base64"));
+        job[t.input] = { class: "File", location: pathToFileURL(`${podInputsDir}/${t.output}/${answer.basename}`).href };
+      }
+      ctx.logger.info("peer outputs brought here", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: transfers.map((t) => t.source) });
+      return job;
+    } catch (err) {
+      return { reason: RunReason.PeerOutputUnavailable, message: `bringing ${transfers.map((t) => t.source).join(", ")} from peer ${source.cluster}: ${errorMessage(err)} (trying again in 30 s)` };
+    } finally {
+      store.s3.destroy();
+    }
   }
 
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
@@ -309,14 +397,16 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const plan = placementPlan(run.spec);
     if (!plan.ok) return block(ctx, run, { reason: RunReason.InvalidSpec, message: plan.message });
     const site = singleSite(plan.steps);
+    const peers = [...new Set(plan.steps.flatMap((p) => (p.site.kind === "peer" ? [p.site.peer] : [])))];
+    if (!site && peers.length === 1 && peers[0]) return runAcrossClusters(ctx, run, plan.steps, peers[0]);
     if (!site) {
       const where = plan.steps.map((p) => `${p.step}: ${p.site.kind === "peer" ? `peer ${p.site.peer}` : "this cluster"}`).join(", ");
-      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans clusters (${where}); moving step outputs between clusters is not built yet: place every step on one cluster` }, plan.steps);
+      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans several peers (${where}); a run may use this cluster and one peer` }, plan.steps);
     }
     if (site.kind === "local") return runLocally(ctx, run, plan.steps);
     const blocked = unsupported(run, site);
     if (blocked) return block(ctx, run, blocked, plan.steps);
-    return peerSteps.drive(ctx, run, plan.steps, site.peer);
+    return peerSteps.drive(ctx, { run, plan: plan.steps, peerName: site.peer, part: wholeRun(run) });
   };
 }
 
@@ -349,12 +439,14 @@ function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: Ku
 }
 
 /** The controller as the manager registers it. */
-export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy }): ControllerOptions {
+export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy; artifacts?: ArtifactStoreSettings }): ControllerOptions {
   const settings = opts.settings ?? defaultOrchestratorSettings;
   const reconcile = createPipelineRunReconciler({
     status: new StatusWriter(kubeConfig, pipelineRunFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: pipelineRunReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     settings,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    artifacts: opts.artifacts ?? artifactStoreSettingsFrom({}),
     peers: new PeerRunsClient({ identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)), egress: opts.egress, deadlineMs: settings.requestTimeoutMs }),
   });
   let runs: Cache<PipelineRun> | undefined;

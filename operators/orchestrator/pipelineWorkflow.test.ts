@@ -154,4 +154,12 @@ describe("pipelineWorkflow", () => {
     const only = new Map([["write", services.get("write")!]]);
     assert.ok(errorsOf(spec(), only).includes('spec.steps[1].serviceRef: the service of step "shout" is not resolved'));
   });
+  it("takes Files the orchestrator staged for the pods by location, but not the user's own", () => {
+    const file = { class: "File", location: "file:///cwl/inputs/write_out/greeting.txt" };
+    const staged = pipelineWorkflow(spec(), services, { greeting: file });
+    const given = pipelineWorkflow({ ...spec(), job: { greeting: file } }, services);
+    assert.equal(given.ok, false);
+    assert.match(!given.ok ? given.errors.join() : "", /spec\.job\.greeting: a File given by location cannot reach the pods yet/);
+    assert.equal(staged.ok ? undefined : staged.errors.join(), undefined);
+  });
 });

@@ -174,9 +174,12 @@ function workflowInputs(ctx: Context): Parameter[] {
 }
 
 /** The pipeline's one CWL Workflow and its job, or every error found. */
-export function pipelineWorkflow(spec: PipelineRunSpec, services: ReadonlyMap<string, ServiceProcess>): PipelineWorkflow {
-  const job = isObj(spec.job) ? spec.job : {};
-  const ctx: Context = { spec, services, job, inputs: new Map(), errors: jobErrors(job) };
+export function pipelineWorkflow(spec: PipelineRunSpec, services: ReadonlyMap<string, ServiceProcess>, staged: Record<string, unknown> = {}): PipelineWorkflow {
+  const given = isObj(spec.job) ? spec.job : {};
+  // `staged`: values the orchestrator has put where the pods find them (a peer's outputs); only
+  // the user's own job is held to "no File by location".
+  const job = { ...given, ...staged };
+  const ctx: Context = { spec, services, job, inputs: new Map(), errors: jobErrors(given) };
   const names = new Set(spec.steps.map((s) => s.name));
   spec.steps.forEach((s, i) => ctx.errors.push(...checkStepName(s, `spec.steps[${i}]`, names)));
   const steps = spec.steps.map((s, i) => workflowStep(ctx, s, i)).filter((s): s is Step => s !== undefined);

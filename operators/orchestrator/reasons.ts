@@ -22,6 +22,9 @@ export const RunReason = {
   // steps on a peer: waiting for the peer's reservation, then its run
   Reserving: "Reserving",
   PeerRunDeleted: "PeerRunDeleted",
+  // a run across clusters: the peer's part succeeded, its outputs are brought here
+  PeerStepsSucceeded: "PeerStepsSucceeded",
+  PeerOutputUnavailable: "PeerOutputUnavailable",
   CrossNamespaceNotSupported: "CrossNamespaceNotSupported",
   DataInputsNotSupported: "DataInputsNotSupported",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",

@@ -19,6 +19,16 @@ const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const namespace = "default"; // readied for Workflows on every member by hack/cluster --argo
 const image = "archipel.local/cwl-step:dev";
 
+const shouter = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["tr", "a-z", "A-Z"],
+  stdin: "$(inputs.text.path)",
+  stdout: "upper.txt",
+  inputs: { text: "File" },
+  outputs: { shouted: "stdout" },
+};
+
 const writer = {
   cwlVersion: "v1.2",
   class: "CommandLineTool",
@@ -40,6 +50,19 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   const runOn = async (m: FederationMember, name: string): Promise<PipelineRun> => (await objects(m).getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
   const condition = (run: PipelineRun, type: string): { status: string; reason: string; message: string } | undefined => run.status?.conditions?.find((c) => c.type === type);
 
+  /** The text of an object of member `m`'s artifact repository, by its s3:// location. */
+  async function objectText(m: FederationMember, location: string): Promise<string | undefined> {
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
+    assert.ok(bucket && key, `output location ${location}`);
+    const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${m.name}`, "s3.json"), "utf8")) as { endpoint: string; credentialsFile: string };
+    const s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string } });
+    try {
+      return await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
+    } finally {
+      s3.destroy();
+    }
+  }
+
   /** B opens its default namespace to peers' runs and offers capacity and a public service. */
   async function offer(m: FederationMember): Promise<void> {
     const core = m.cluster.kubeConfig().makeApiClient(CoreV1Api);
@@ -55,6 +78,9 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     fed = await startFederation({ clusters: 2, namePrefix: "e2e-peerrun", node: true, argo: true });
     [a, b] = fed.members as [FederationMember, FederationMember];
     await offer(b);
+    // A runs a service of its own after B's step.
+    await create(a, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
+    await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouter } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
       async () => {
@@ -110,16 +136,39 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
 
     // The output is in B's artifact repository, with the content B's pod wrote.
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
-    assert.ok(bucket && key, `output location ${location}`);
-    const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${b.name}`, "s3.json"), "utf8")) as { endpoint: string; credentialsFile: string };
-    const s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string } });
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      assert.equal(await object.Body?.transformToString(), "hello from the peer");
-    } finally {
-      s3.destroy();
-    }
+    assert.equal(await objectText(b, location), "hello from the peer");
+  });
+
+  it("runs a step on B, brings its output to A, and runs the next step on A's Argo with it", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "relay", spec: {
+      job: { greeting: "hello" },
+      steps: [
+        { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
+        { name: "shout", serviceRef: { name: "shouter" }, in: { text: "write/out" } },
+      ],
+      outputs: [{ name: "result", source: "shout/shouted" }],
+    } });
+    const run = await eventually(
+      "the run across clusters ends",
+      async () => {
+        const r = await runOn(a, "relay");
+        return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
+      },
+      420_000,
+      1000,
+    );
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["write", "Succeeded", b.name], ["shout", "Succeeded", a.name]]);
+    assert.equal(run.status?.progress, "2/2");
+    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+    assert.equal(await objectText(a, location), "HELLO FROM THE PEER");
+    const reservation = run.status?.peerRun?.reservation ?? "";
+    await eventually(
+      "B's reservation is Released",
+      async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state === "Released",
+      60_000,
+      500,
+    );
   });
 
   it("holds no credentials to B's API server on A", async () => {
@@ -146,9 +195,13 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     );
     assert.equal(condition(run, "Succeeded")?.reason, "PeerRefused");
     assert.match(condition(run, "Succeeded")?.message ?? "", /body\.steps\[0\]\.service: no service nosuch in namespace default is visible to peer/);
-    // Its hold on B was given back.
+    // Its hold on B is given back (B's controller acts on the release a moment after A asks).
     const reservation = run.status?.peerRun?.reservation ?? "";
-    const r = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation;
-    assert.ok(["Released", "Expired"].includes(r.status?.state ?? ""), `B's reservation ${reservation} is ${r.status?.state}`);
+    await eventually(
+      `B's reservation ${reservation} is given back`,
+      async () => ["Released", "Expired"].includes(((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state ?? ""),
+      60_000,
+      500,
+    );
   });
 });

@@ -19,6 +19,7 @@ import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestN
 import { peerFinder } from "../../../operators/api/federationAuth.ts";
 import { peerRunsLabel, registerFederationRunsRoutes } from "../../../operators/api/federationRunsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
+import { artifactStoreSettingsFrom } from "../../../operators/orchestrator/pipelineRunReconciler.ts";
 import { signedFetch } from "../../../operators/federation/client.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { federationReservationsPath, type PeerReservationAnswer } from "../../../operators/federation/peerRuns.ts";
@@ -280,7 +281,7 @@ describe("Reservation controller", function () {
     const app = buildServer({
       kubeConfig,
       kinds: [],
-      routes: [(a) => registerFederationRunsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() }, resources: noCache, projects: noCache })],
+      routes: [(a) => registerFederationRunsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() }, resources: noCache, projects: noCache, artifacts: artifactStoreSettingsFrom({}) })],
     });
     const url = await app.listen({ port: 0, host: "127.0.0.1" });
     const as = (peer: string, method: "GET" | "POST", target: string, body?: unknown): ReturnType<typeof signedFetch> =>

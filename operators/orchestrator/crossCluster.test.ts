@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
+import { peerPhaseOfMixedRun, splitAcrossClusters, withKept } from "./crossCluster.ts";
+import { placementPlan } from "./placement.ts";
+import type { RunObservation } from "./runStatus.ts";
+
+const spec: PipelineRunSpec = {
+  job: { greeting: "hi" },
+  steps: [
+    { name: "write", serviceRef: { name: "writer", peer: "lyon" }, in: { message: "greeting" } },
+    { name: "shout", serviceRef: { name: "shouter" }, in: { text: "write/out" } },
+  ],
+  outputs: [
+    { name: "raw", source: "write/out" },
+    { name: "result", source: "shout/shouted" },
+  ],
+};
+const planOf = (s: PipelineRunSpec): ReturnType<typeof placementPlan> & { ok: true } => {
+  const plan = placementPlan(s);
+  assert.ok(plan.ok);
+  return plan;
+};
+
+describe("crossCluster", () => {
+  it("splits a run into the peer's part and this cluster's, rewiring what crosses to a pipeline input", () => {
+    const split = splitAcrossClusters(spec, planOf(spec).steps);
+    assert.ok(!("message" in split));
+    assert.deepEqual(split.peer.steps.map((s) => s.name), ["write"]);
+    assert.deepEqual(split.peer.outputs, [{ name: "write_out", source: "write/out" }, { name: "raw", source: "write/out" }]);
+    assert.deepEqual(split.local.steps, [{ name: "shout", serviceRef: { name: "shouter" }, in: { text: "peer_write_out" } }]);
+    assert.deepEqual(split.local.outputs, [{ name: "result", source: "shout/shouted" }]);
+    assert.deepEqual(split.transfers, [{ output: "write_out", source: "write/out", input: "peer_write_out" }]);
+    assert.deepEqual(split.peerOutputs, ["raw"]);
+  });
+
+  it("refuses a peer step that reads a step of this cluster, naming the field", () => {
+    const back: PipelineRunSpec = { steps: [{ name: "first", serviceRef: { name: "a" } }, { name: "second", serviceRef: { name: "b", peer: "lyon" }, in: { x: "first/out" } }] };
+    const split = splitAcrossClusters(back, planOf(back).steps);
+    assert.match("message" in split ? split.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on a peer and reads first\/out of step first, which runs here/);
+  });
+
+  const observation = (succeeded: "True" | "False" | "Unknown"): RunObservation => ({
+    phase: succeeded === "True" ? "Succeeded" : "Running",
+    progress: "1/1",
+    finishedAt: "2026-12-02T10:00:00Z",
+    steps: [{ name: "write", phase: "Succeeded", cluster: "isle-2", peer: "lyon" }],
+    outputs: [{ name: "write_out", location: "s3://b/k" }, { name: "raw", location: "s3://b/r" }],
+    ready: { type: "Ready", status: "True", reason: "Succeeded", message: "" },
+    succeeded: { type: "Succeeded", status: succeeded, reason: "Succeeded", message: "" },
+  });
+
+  it("while the peer's part runs, its success is not the run's: the run goes on here", () => {
+    const o = peerPhaseOfMixedRun(observation("True"), [{ name: "shout", phase: "Pending", cluster: "isle-1" }], ["raw"]);
+    assert.deepEqual([o.phase, o.progress, o.succeeded.status, o.succeeded.reason, o.finishedAt], ["Running", "1/2", "Unknown", "PeerStepsSucceeded", undefined]);
+    assert.deepEqual(o.outputs, [{ name: "raw", location: "s3://b/r" }], "only the run's own outputs, not what crosses");
+    const failed = peerPhaseOfMixedRun({ ...observation("False"), phase: "Failed" }, [{ name: "shout", phase: "Pending" }], []);
+    assert.equal(failed.succeeded.status, "False");
+  });
+
+  it("keeps the peer's steps and outputs beside this cluster's observation", () => {
+    const local: RunObservation = { ...observation("True"), steps: [{ name: "shout", phase: "Succeeded", cluster: "isle-1" }], outputs: [{ name: "result", location: "s3://a/x" }] };
+    const o = withKept(local, { steps: [{ name: "write", phase: "Succeeded", cluster: "isle-2", peer: "lyon" }], outputs: [{ name: "raw", location: "s3://b/r" }] });
+    assert.deepEqual(o.steps.map((s) => [s.name, s.cluster]), [["write", "isle-2"], ["shout", "isle-1"]]);
+    assert.equal(o.progress, "2/2");
+    assert.deepEqual(o.outputs?.map((x) => x.name), ["raw", "result"]);
+  });
+});
