@@ -15,7 +15,9 @@ import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
-import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, servedName } from "../federation/peerRuns.ts";
+import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel, servedName } from "../federation/peerRuns.ts";
+
+export { requesterPeerLabel };
 import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
 import { apiVersion } from "../schema/common.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
@@ -29,8 +31,6 @@ import { ApiError, notFound } from "./errors.ts";
 import { NamespaceName, ObjectName } from "./kind-schemas.ts";
 
 export const peerRunsLabel = "archipel.io/peer-runs";
-/** On a PipelineRun made for a peer: the Peer object's name (who may read and cancel it). */
-export const requesterPeerLabel = "archipel.io/requester-peer";
 
 export interface FederationRunsDeps {
   /** The API's own kubeconfig: create/get/patch Reservations, create/get/delete PipelineRuns, get Namespaces and Providers. */

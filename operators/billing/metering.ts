@@ -23,6 +23,7 @@ import { priceUsage } from "./lineItems.ts";
 import { add, exact, formatScaled, MoneyError, mul, roundHalfEven, zero } from "./money.ts";
 import { type Resolution, resolvePrice } from "./priceResolution.ts";
 import { type Requests, secondsBetween, type Usage, usageFromRequests, usageFromResourcesDuration } from "./usage.ts";
+import { requesterPeerLabel } from "../federation/peerRuns.ts";
 
 /** Reasons a UsageRecord's Ready condition carries. */
 export const UsageReason = {
@@ -75,12 +76,8 @@ export interface MeteringPlan {
 /** Labels the statement route selects by. */
 export const UsageLabel = { run: "archipel.io/pipelinerun", project: "archipel.io/project", month: "archipel.io/month" } as const;
 
-/**
- * The label the federation API puts on a PipelineRun it creates for a peer (its Peer name here):
- * the step is run for that peer, at the rates for it (operators/api/federationRunsRoutes.ts on
- * main names the same label requesterPeerLabel).
- */
-export const requesterPeerLabel = "archipel.io/requester-peer";
+/** The label the federation API puts on a PipelineRun it creates for a peer: the step is run for that peer, at the rates for it. */
+export { requesterPeerLabel };
 
 const requesterOf = (run: PipelineRun): string | undefined => run.metadata.labels?.[requesterPeerLabel] || undefined;
 

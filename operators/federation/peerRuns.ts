@@ -7,6 +7,8 @@ import { Type, type Static } from "typebox";
 
 export const federationReservationsPath = "/federation/v1/reservations";
 export const federationRunsPath = "/federation/v1/runs";
+/** On a PipelineRun made for a peer: the Peer object's name (who may read and cancel it, and whom its usage is metered for). */
+export const requesterPeerLabel = "archipel.io/requester-peer";
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
 const Namespace = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
