@@ -15,6 +15,11 @@ describe("api session routes: events view", () => {
     assert.deepEqual(e, { type: "Warning", reason: "InvalidSpec", message: "spec.compute: required", count: 3, lastSeen: "2026-01-02T03:04:05.000Z", source: "provider" });
   });
 
+  it("skips the null legacy timestamps of an events.k8s.io Event read through core/v1", () => {
+    const e = toObjectEvent({ metadata: { name: "p.2" }, involvedObject: {}, lastTimestamp: null, firstTimestamp: null, eventTime: new Date("2026-03-04T05:06:07Z") } as never);
+    assert.equal(e.lastSeen, "2026-03-04T05:06:07.000Z");
+  });
+
   it("orders newest first", () => {
     const order = newestFirst([
       { type: "Normal", reason: "a", message: "", count: 1, lastSeen: "2026-01-01T00:00:00.000Z" },

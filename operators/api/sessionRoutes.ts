@@ -40,12 +40,13 @@ export type ObjectEvent = Static<typeof ObjectEvent>;
 
 const EventList = Type.Object({ items: Type.Array(ObjectEvent) });
 
-type Time = Date | string | undefined;
+type Time = Date | string | null | undefined;
 
 function lastSeenOf(event: CoreV1Event): string | undefined {
   const times: Time[] = [event.series?.lastObservedTime, event.lastTimestamp, event.eventTime, event.firstTimestamp, event.metadata.creationTimestamp];
-  const time = times.find((t) => t !== undefined);
-  return time === undefined ? undefined : new Date(time).toISOString();
+  // Through core/v1, an events.k8s.io Event has null where it has no legacy timestamp.
+  const time = times.find((t) => t !== undefined && t !== null);
+  return time ? new Date(time).toISOString() : undefined;
 }
 
 const sourceOf = (event: CoreV1Event): string | undefined => event.reportingComponent || event.source?.component;

@@ -183,7 +183,8 @@ export function Field(props: { id: string; label: string; error?: string | undef
 export function errorFor(error: unknown, field: string): string | undefined {
   if (!(error instanceof ApiFailure)) return undefined;
   const named = [{ field: error.field, message: error.message }, ...error.causes].filter((c) => c.field !== undefined && (c.field === field || c.field.startsWith(`${field}.`)));
-  return named.length > 0 ? named.map((c) => `${c.field}: ${c.message}`).join("; ") : undefined;
+  // The API's messages usually start with the field already.
+  return named.length > 0 ? named.map((c) => (c.message.startsWith(c.field ?? "") ? c.message : `${c.field}: ${c.message}`)).join("; ") : undefined;
 }
 
 export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }): React.JSX.Element {

@@ -1,0 +1,242 @@
+// The web UI end to end on a 2-member local federation (hack/federation, approval manual): as the
+// admin, accept the Pending peer on each member, see a Provider's validation error named by
+// field, create it and watch it become Ready; as alice, sign in, search the federated catalog
+// (results from both clusters, tagged with their origin), open a Resource and request a grant.
+// Every page is screenshot into test/browser/screenshots/.
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import path from "node:path";
+import { readFileSync } from "node:fs";
+import { expect, type Page, test } from "@playwright/test";
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { loadAll } from "js-yaml";
+import { repoRoot } from "../support/cluster.ts";
+import { eventually } from "../support/eventually.ts";
+import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
+
+const group = { group: "archipel.io", version: "v1alpha1" };
+const namespace = "ui-shop";
+const tag = `ui-${process.pid}`;
+const shots = path.join(repoRoot, "test/browser/screenshots");
+
+let fed: Federation;
+let files: Server;
+let filesUrl: string;
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page: Page, m: FederationMember, token: string): Promise<void> {
+  await page.goto(`${m.apiUrl}/`);
+  await page.evaluate(() => sessionStorage.clear());
+  await page.goto(`${m.apiUrl}/#/catalog`);
+  await page.getByLabel("Bearer token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("whoami")).toBeVisible();
+}
+
+/** alice: federated search (archipel-catalog-user, cluster-wide) and grants in the shop namespace. */
+async function bindAlice(m: FederationMember): Promise<void> {
+  const roles = loadAll(readFileSync(path.join(repoRoot, "config/rbac/user_roles.yaml"), "utf8")) as V1ClusterRole[];
+  const rbac = m.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  for (const role of roles.filter((r) => r?.kind === "ClusterRole")) await rbac.createClusterRole({ body: role });
+  const alice = [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }];
+  await rbac.createClusterRoleBinding({ body: { metadata: { name: "ui-catalog-users" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "archipel-catalog-user" }, subjects: alice } });
+  await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: "ui-grant-requesters" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "archipel-grant-requester" }, subjects: alice } });
+  // Prices are not in the shipped user roles: the shop lets its users read them.
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name: "ui-price-reader" }, rules: [{ apiGroups: ["archipel.io"], resources: ["prices"], verbs: ["get", "list", "watch"] }] } });
+  await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: "ui-price-readers" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ui-price-reader" }, subjects: alice } });
+}
+
+/** Each member: the shop namespace, a files Provider and one public Resource served on loopback. */
+async function publish(m: FederationMember, index: number): Promise<void> {
+  const objects = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await bindAlice(m);
+  await objects.createNamespacedCustomObject({
+    ...group, namespace, plural: "providers",
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Provider", metadata: { name: "files" }, spec: { type: "data", displayName: "Buoy files", data: { source: "url", url: { baseURL: filesUrl } } } },
+  });
+  await objects.createNamespacedCustomObject({
+    ...group, namespace, plural: "resources",
+    body: {
+      apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name: "buoys" },
+      spec: { providerRef: { name: "files" }, type: "data", title: `Ocean buoys ${index + 1}`, description: `Hourly buoy readings kept on ${m.name}`, tags: [tag, "ocean"], visibility: "public", data: { url: { url: `${filesUrl}buoys.csv` } } },
+    },
+  });
+  await objects.createNamespacedCustomObject({
+    ...group, namespace, plural: "prices",
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Price", metadata: { name: "files-price" }, spec: { targetRef: { kind: "Provider", name: "files" }, currency: "EUR", rates: { egressGiB: "0.02" }, validFrom: "2026-01-01T00:00:00Z" } },
+  });
+}
+
+/** A PipelineRun of two chained steps, to show a run's DAG (whether it runs depends on Argo). */
+async function pipelineRun(m: FederationMember): Promise<void> {
+  await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...group, namespace, plural: "pipelineruns",
+    body: {
+      apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { name: "buoy-report" },
+      spec: { description: "clean the buoy readings, then plot them", steps: [{ name: "clean", serviceRef: { name: "cleaner" } }, { name: "plot", serviceRef: { name: "plotter" }, in: { table: "clean/table" } }] },
+    },
+  });
+}
+
+async function peersOf(m: FederationMember): Promise<{ spec: { approval: string }; status?: { conditions?: { type: string; status: string }[] } }[]> {
+  const list = (await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).listClusterCustomObject({ ...group, plural: "peers" })) as { items: never[] };
+  return list.items;
+}
+
+test.describe.serial("web UI on a 2-member federation", () => {
+  test.beforeAll(async () => {
+    test.setTimeout(300_000);
+    mkdirSync(shots, { recursive: true });
+    files = createServer((req, res) => {
+      res.writeHead(req.url === "/buoys.csv" ? 200 : 404, { "content-type": "text/csv", "content-length": "24" });
+      res.end(req.method === "HEAD" ? undefined : "time,height\n00:00,1.2\n\n\n");
+    });
+    await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", resolve));
+    filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/`;
+    fed = await startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" });
+    await Promise.all(fed.members.map(publish));
+    await pipelineRun(fed.members[0] as FederationMember);
+    // Both members must have found each other (Pending) before the admin can accept.
+    await eventually("each member sees the other as a Pending peer", async () => (await Promise.all(fed.members.map(peersOf))).every((ps) => ps.length === 1), 90_000, 500);
+  });
+
+  test.afterAll(async () => {
+    test.setTimeout(120_000);
+    await fed?.stop();
+    files?.close();
+  });
+
+  test("the sign-in page asks for a token, and a wrong one is refused", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    await page.goto(`${m.apiUrl}/`);
+    await expect(page.getByLabel("Bearer token")).toBeVisible();
+    await shot(page, "01-sign-in");
+    await page.getByLabel("Bearer token").fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("401");
+    expect(page.url()).not.toContain("not-a-token");
+    await shot(page, "02-sign-in-refused");
+  });
+
+  test("as admin: accept the Pending peer on each member", async ({ page }) => {
+    for (const [i, m] of fed.members.entries()) {
+      await signIn(page, m, m.cluster.adminToken);
+      await page.getByRole("link", { name: "Networks & peers" }).click();
+      const other = fed.members[1 - i] as FederationMember;
+      const row = page.locator(`tr[data-peer="${other.name}"]`);
+      await expect(row).toContainText("Pending");
+      if (i === 0) await shot(page, "03-peers-pending");
+      await row.getByRole("button", { name: `Accept ${other.name}` }).click();
+      await expect(row).toContainText("Accepted");
+      if (i === 0) await shot(page, "04-peers-accepted");
+    }
+    for (const m of fed.members) {
+      const accepted = async (): Promise<boolean> => (await peersOf(m)).every((p) => p.spec.approval === "Accepted" && p.status?.conditions?.some((c) => c.type === "DescriptorVerified" && c.status === "True"));
+      await eventually(`${m.name} trusts its peer`, accepted, 60_000, 500);
+    }
+  });
+
+  test("as admin: a Provider's validation error is named by field; once fixed it is created and becomes Ready", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    await signIn(page, m, m.cluster.adminToken);
+    await page.getByLabel("Namespace", { exact: true }).fill(namespace);
+    await page.getByLabel("Namespace", { exact: true }).press("Enter");
+    await page.getByRole("link", { name: "Providers" }).click();
+    await expect(page.getByRole("link", { name: "Buoy files" })).toBeVisible();
+    await page.getByRole("button", { name: "New provider" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("lab-compute");
+    await page.getByLabel("CPU", { exact: true }).fill("four");
+    await page.getByLabel("Memory").fill("8Gi");
+    await page.getByRole("button", { name: "Create provider" }).click();
+    const cpuError = page.locator("#p-cpu-error");
+    await expect(cpuError).toContainText("spec.compute.capacity.cpu");
+    await expect(page.getByRole("alert").filter({ hasText: "The Provider was not created" })).toContainText("400");
+    await shot(page, "05-provider-field-error");
+    await page.getByLabel("CPU", { exact: true }).fill("4");
+    await page.getByRole("button", { name: "Create provider" }).click();
+    await expect(page).toHaveURL(/#\/admin\/providers\/ui-shop\/lab-compute$/);
+    await expect(page.getByRole("heading", { name: /Provider lab-compute/ }).locator(".badge")).toHaveText("Ready");
+    await expect(page.getByRole("cell", { name: "Ready", exact: true })).toBeVisible();
+    await shot(page, "06-provider-ready");
+    await page.getByRole("link", { name: "Providers" }).click();
+    await expect(page.getByRole("link", { name: "lab-compute" })).toBeVisible();
+    await shot(page, "07-providers");
+  });
+
+  test("as alice: search the federated catalog, open a Resource, request a grant", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    const other = fed.members[1] as FederationMember;
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await expect(page.getByTestId("whoami")).toContainText("alice");
+    await page.getByLabel("Tags").fill(tag);
+    const results = page.getByTestId("catalog-results");
+    await expect(async () => {
+      await page.getByRole("button", { name: "Search" }).click();
+      await expect(results.locator(`tr[data-origin="${other.name}"]`)).toHaveCount(1, { timeout: 2_000 });
+    }).toPass({ timeout: 60_000 });
+    await expect(results.locator(`tr[data-origin="${m.name}"]`)).toContainText("Ocean buoys 1");
+    await expect(results.locator(`tr[data-origin="${other.name}"]`)).toContainText("Ocean buoys 2");
+    await shot(page, "08-catalog-federated");
+
+    await results.getByRole("link", { name: "Ocean buoys 1" }).click();
+    await expect(page.getByRole("heading", { name: /Ocean buoys 1/ })).toBeVisible();
+    await expect(page.getByText("0.02 EUR per GiB of egress")).toBeVisible();
+    await expect(page.getByRole("heading", { name: /Ocean buoys 1/ }).locator(".badge")).toHaveText("Ready");
+    await shot(page, "09-resource-detail");
+    await page.getByLabel("Purpose (optional)").fill("storm study");
+    await page.getByRole("button", { name: "Request access" }).click();
+    await expect(page).toHaveURL(/#\/grants\/ui-shop\/buoys-alice$/);
+    await expect(page.getByRole("heading", { name: /Grant buoys-alice/ })).toBeVisible();
+    await expect(page.getByText("User alice")).toBeVisible();
+    // A grant on files behind a URL is refused by the provider with a reason the page shows.
+    await expect(page.getByRole("cell", { name: "UnsupportedGrant" })).toBeVisible();
+    await shot(page, "10-grant");
+  });
+
+  test("as alice: a page she may not read says which permission is missing", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await page.getByRole("link", { name: "Providers" }).click();
+    await expect(page.getByRole("alert")).toContainText("Missing permission");
+    await expect(page.getByRole("alert")).toContainText("providers");
+    await shot(page, "11-forbidden");
+  });
+
+  test("as admin: every other page renders (screenshots), also on a narrow screen", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    await signIn(page, m, m.cluster.adminToken);
+    await page.getByLabel("Namespace", { exact: true }).fill(namespace);
+    await page.getByLabel("Namespace", { exact: true }).press("Enter");
+    const pages: [string, string, string][] = [
+      ["Resources", "12-resources", "buoys"],
+      ["Prices", "13-prices", "files-price"],
+      ["Reservations", "14-reservations", "lab-compute"],
+      ["Projects", "15-projects", "No Project yet"],
+      ["Pipeline runs", "16-pipelineruns", "buoy-report"],
+      ["Usage & cost", "17-usage", "No UsageRecord"],
+    ];
+    for (const [link, name, text] of pages) {
+      await page.getByRole("link", { name: link, exact: true }).click();
+      await expect(page.locator("main")).toContainText(text);
+      await shot(page, name);
+    }
+    await page.getByRole("link", { name: "Pipeline runs", exact: true }).click();
+    await page.getByRole("link", { name: "buoy-report" }).click();
+    await expect(page.locator(".dag-node")).toHaveCount(2);
+    await expect(page.locator('[data-step="plot"]')).toContainText("after clean");
+    await shot(page, "18-pipelinerun-detail");
+    await page.getByRole("link", { name: "Prices" }).click();
+    await page.getByRole("link", { name: "files-price" }).click();
+    await expect(page.getByRole("heading", { name: /Price files-price/ })).toBeVisible();
+    await shot(page, "19-price-detail");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole("link", { name: "Catalog" }).click();
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect(page.getByTestId("catalog-results")).toBeVisible();
+    await shot(page, "20-catalog-narrow");
+  });
+});
