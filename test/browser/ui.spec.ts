@@ -8,11 +8,14 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { readFileSync } from "node:fs";
 import { expect, type Page, test } from "@playwright/test";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { s3ClientFor } from "../../operators/catalog/backends/s3Client.ts";
 import { loadAll } from "js-yaml";
 import { repoRoot } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
+import { startS3, type TestS3 } from "../support/s3.ts";
 
 const group = { group: "archipel.io", version: "v1alpha1" };
 const namespace = "ui-shop";
@@ -20,6 +23,7 @@ const tag = `ui-${process.pid}`;
 const shots = path.join(repoRoot, "test/browser/screenshots");
 
 let fed: Federation;
+let s3: TestS3;
 let files: Server;
 let filesUrl: string;
 
@@ -71,6 +75,23 @@ async function publish(m: FederationMember, index: number): Promise<void> {
   });
 }
 
+/** Member 1 also offers a bucket (a real S3 server): a write grant on it issues real credentials. */
+async function publishBucket(m: FederationMember): Promise<void> {
+  const client = s3ClientFor(s3.endpoint, s3.region, s3);
+  await client.send(new CreateBucketCommand({ Bucket: "results" }));
+  client.destroy();
+  await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "s3-admin" }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
+  const objects = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  await objects.createNamespacedCustomObject({
+    ...group, namespace, plural: "providers",
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Provider", metadata: { name: "buckets" }, spec: { type: "storage", displayName: "Result buckets", storage: { backend: "s3", s3: { endpoint: s3.endpoint, region: s3.region, credentialsSecretRef: { name: "s3-admin" } } } } },
+  });
+  await objects.createNamespacedCustomObject({
+    ...group, namespace, plural: "resources",
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name: "results" }, spec: { providerRef: { name: "buckets" }, type: "storage", title: "Run results", tags: [tag], visibility: "public", storage: { s3: { bucket: "results", prefix: "runs/" } } } },
+  });
+}
+
 /** A PipelineRun of two chained steps, to show a run's DAG (whether it runs depends on Argo). */
 async function pipelineRun(m: FederationMember): Promise<void> {
   await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
@@ -97,8 +118,9 @@ test.describe.serial("web UI on a 2-member federation", () => {
     });
     await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/`;
-    fed = await startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" });
+    [fed, s3] = await Promise.all([startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" }), startS3(`ui-s3-${process.pid}`)]);
     await Promise.all(fed.members.map(publish));
+    await publishBucket(fed.members[0] as FederationMember);
     await pipelineRun(fed.members[0] as FederationMember);
     // Both members must have found each other (Pending) before the admin can accept.
     await eventually("each member sees the other as a Pending peer", async () => (await Promise.all(fed.members.map(peersOf))).every((ps) => ps.length === 1), 90_000, 500);
@@ -106,7 +128,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
 
   test.afterAll(async () => {
     test.setTimeout(120_000);
-    await fed?.stop();
+    await Promise.all([fed?.stop(), s3?.stop()]);
     files?.close();
   });
 
@@ -178,7 +200,8 @@ test.describe.serial("web UI on a 2-member federation", () => {
       await page.getByRole("button", { name: "Search" }).click();
       await expect(results.locator(`tr[data-origin="${other.name}"]`)).toHaveCount(1, { timeout: 2_000 });
     }).toPass({ timeout: 60_000 });
-    await expect(results.locator(`tr[data-origin="${m.name}"]`)).toContainText("Ocean buoys 1");
+    await expect(results.locator(`tr[data-origin="${m.name}"]`, { hasText: "Ocean buoys 1" })).toHaveCount(1);
+    await expect(results.locator(`tr[data-origin="${m.name}"]`, { hasText: "Run results" })).toHaveCount(1);
     await expect(results.locator(`tr[data-origin="${other.name}"]`)).toContainText("Ocean buoys 2");
     await shot(page, "08-catalog-federated");
 
@@ -194,7 +217,31 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(page.getByText("User alice")).toBeVisible();
     // A grant on files behind a URL is refused by the provider with a reason the page shows.
     await expect(page.getByRole("cell", { name: "UnsupportedGrant" })).toBeVisible();
-    await shot(page, "10-grant");
+    await shot(page, "10-grant-refused");
+
+    // A bucket: the grant becomes Ready and its credentials are fetched once, and they work.
+    await page.getByRole("link", { name: "Catalog" }).click();
+    await page.getByLabel("Tags").fill(tag);
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByTestId("catalog-results").getByRole("link", { name: "Run results" }).click();
+    await expect(page.getByLabel("Access")).toHaveValue("write");
+    await page.getByRole("button", { name: "Request access" }).click();
+    await expect(page).toHaveURL(/#\/grants\/ui-shop\/results-alice$/);
+    await expect(page.getByRole("heading", { name: /Grant results-alice/ }).locator(".badge")).toHaveText("Ready", { timeout: 60_000 });
+    await page.getByRole("button", { name: "Fetch credentials" }).click();
+    const credentials = page.getByTestId("credentials");
+    await expect(credentials).toContainText("accessKeyId");
+    const value = async (key: string): Promise<string> => (await credentials.locator(`[data-key="${key}"]`).textContent()) ?? "";
+    const [accessKeyId, secretAccessKey, prefix] = [await value("accessKeyId"), await value("secretAccessKey"), await value("prefix")];
+    const client = s3ClientFor(s3.endpoint, s3.region, { accessKeyId, secretAccessKey });
+    await client.send(new PutObjectCommand({ Bucket: "results", Key: `${prefix}from-the-ui.txt`, Body: "ok" }));
+    client.destroy();
+    await shot(page, "11-grant-credentials");
+    // Shown once: leaving and coming back shows the button again, not the secret.
+    await page.getByRole("link", { name: "Catalog" }).click();
+    await page.goBack();
+    await expect(page.getByRole("button", { name: "Fetch credentials" })).toBeVisible();
+    await expect(credentials).toHaveCount(0);
   });
 
   test("as alice: a page she may not read says which permission is missing", async ({ page }) => {
@@ -203,7 +250,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("link", { name: "Providers" }).click();
     await expect(page.getByRole("alert")).toContainText("Missing permission");
     await expect(page.getByRole("alert")).toContainText("providers");
-    await shot(page, "11-forbidden");
+    await shot(page, "12-forbidden");
   });
 
   test("as admin: every other page renders (screenshots), also on a narrow screen", async ({ page }) => {
@@ -212,31 +259,52 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByLabel("Namespace", { exact: true }).fill(namespace);
     await page.getByLabel("Namespace", { exact: true }).press("Enter");
     const pages: [string, string, string][] = [
-      ["Resources", "12-resources", "buoys"],
-      ["Prices", "13-prices", "files-price"],
-      ["Reservations", "14-reservations", "lab-compute"],
-      ["Projects", "15-projects", "No Project yet"],
-      ["Pipeline runs", "16-pipelineruns", "buoy-report"],
-      ["Usage & cost", "17-usage", "No UsageRecord"],
+      ["Resources", "13-resources", "buoys"],
+      ["Prices", "14-prices", "files-price"],
+      ["Pipeline runs", "17-pipelineruns", "buoy-report"],
+      ["Usage & cost", "18-usage", "No UsageRecord"],
     ];
     for (const [link, name, text] of pages) {
       await page.getByRole("link", { name: link, exact: true }).click();
       await expect(page.locator("main")).toContainText(text);
       await shot(page, name);
     }
+    // Create through the generic JSON form: a Reservation (its template names lab-compute) and a Project.
+    await page.getByRole("link", { name: "Reservations", exact: true }).click();
+    await page.getByRole("button", { name: "New Reservation" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("night-run");
+    await page.getByRole("button", { name: "Create Reservation" }).click();
+    await expect(page).toHaveURL(/#\/admin\/reservations\/ui-shop\/night-run$/);
+    await expect(page.getByRole("heading", { name: /Reservation night-run/ })).toBeVisible();
+    await page.getByRole("link", { name: "Reservations", exact: true }).click();
+    await expect(page.getByRole("link", { name: "night-run" })).toBeVisible();
+    await shot(page, "15-reservations");
+    await page.getByRole("link", { name: "Projects", exact: true }).click();
+    await expect(page.locator("main")).toContainText("No Project yet");
+    await page.getByRole("button", { name: "New Project" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("ocean");
+    await page.getByLabel("spec (JSON)").fill('{"displayName": "Ocean research", "members": {"users": ["alice"]}, "colour": "blue"}');
+    await page.getByRole("button", { name: "Create Project" }).click();
+    await expect(page.locator("#projects-spec-error")).toContainText("spec.colour");
+    await page.getByLabel("spec (JSON)").fill('{"displayName": "Ocean research", "members": {"users": ["alice"]}}');
+    await page.getByRole("button", { name: "Create Project" }).click();
+    await expect(page.getByRole("heading", { name: /Project ocean/ })).toBeVisible();
+    await page.getByRole("link", { name: "Projects", exact: true }).click();
+    await expect(page.getByRole("cell", { name: "Ocean research" })).toBeVisible();
+    await shot(page, "16-projects");
     await page.getByRole("link", { name: "Pipeline runs", exact: true }).click();
     await page.getByRole("link", { name: "buoy-report" }).click();
     await expect(page.locator(".dag-node")).toHaveCount(2);
     await expect(page.locator('[data-step="plot"]')).toContainText("after clean");
-    await shot(page, "18-pipelinerun-detail");
+    await shot(page, "19-pipelinerun-detail");
     await page.getByRole("link", { name: "Prices" }).click();
     await page.getByRole("link", { name: "files-price" }).click();
     await expect(page.getByRole("heading", { name: /Price files-price/ })).toBeVisible();
-    await shot(page, "19-price-detail");
+    await shot(page, "20-price-detail");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("link", { name: "Catalog" }).click();
     await page.getByRole("button", { name: "Search" }).click();
     await expect(page.getByTestId("catalog-results")).toBeVisible();
-    await shot(page, "20-catalog-narrow");
+    await shot(page, "21-catalog-narrow");
   });
 });

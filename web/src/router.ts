@@ -31,16 +31,4 @@ export function href(...parts: string[]): string {
   return `#/${parts.map(encodeURIComponent).join("/")}`;
 }
 
-/** `/resources/:namespace/:name` against `/resources/a/b` → { namespace: "a", name: "b" }. */
-export function match(pattern: string, path: string): Record<string, string> | undefined {
-  const want = pattern.split("/").filter(Boolean);
-  const got = path.split("/").filter(Boolean);
-  if (want.length !== got.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [i, part] of want.entries()) {
-    const value = got[i] ?? "";
-    if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(value);
-    else if (part !== value) return undefined;
-  }
-  return params;
-}
+export { match } from "./logic.ts";

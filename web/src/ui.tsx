@@ -1,6 +1,7 @@
 // Small shared pieces: loading, empty and error states, conditions, events, form fields.
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
+import { age as ageText } from "./logic.ts";
 import { adviceFor, api, ApiFailure, type Condition, type ObjectEvent } from "./api.ts";
 
 export function Loading({ what }: { what: string }): React.JSX.Element {
@@ -124,6 +125,9 @@ export function Events({ namespace, kind, name }: { namespace: string; kind: str
     refetchInterval: 10_000,
   });
   if (events.isPending) return <Loading what="events" />;
+  if (events.error instanceof ApiFailure && events.error.status === 403) {
+    return <p className="muted">Events are hidden from you here. {events.error.message}</p>;
+  }
   if (events.isError) return <ErrorPanel error={events.error} title="Events cannot be listed" />;
   if (events.data.items.length === 0) return <Empty>No events about this {kind}.</Empty>;
   return (
@@ -154,13 +158,8 @@ export function Events({ namespace, kind, name }: { namespace: string; kind: str
   );
 }
 
-export function age(time: string | undefined, now = Date.now()): string {
-  if (!time) return "";
-  const s = Math.max(0, Math.round((now - Date.parse(time)) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86_400)}d ago`;
+export function age(time: string | undefined): string {
+  return ageText(time, Date.now());
 }
 
 /** A labelled input with the API's error for its field, if any. */

@@ -42,12 +42,12 @@ function ResultRow({ item: i, isLocal }: { item: CatalogItem; isLocal: boolean }
       <td>
         <span className={`origin${isLocal ? " local" : ""}`}>{i.origin ?? "this cluster"}</span>
       </td>
-      <td>{i.namespace}</td>
-      <td>
+      <td className="wide-only">{i.namespace}</td>
+      <td className="wide-only">
         {i.visibility}
         {i.projects?.length ? <span className="muted"> ({i.projects.join(", ")})</span> : null}
       </td>
-      <td>
+      <td className="wide-only">
         {i.tags.map((t) => (
           <span key={t} className="tag">
             {t}
@@ -68,9 +68,9 @@ function Results({ items, local }: { items: CatalogItem[]; local: string | undef
           <th>Title</th>
           <th>Type</th>
           <th>Cluster</th>
-          <th>Namespace</th>
-          <th>Visibility</th>
-          <th>Tags</th>
+          <th className="wide-only">Namespace</th>
+          <th className="wide-only">Visibility</th>
+          <th className="wide-only">Tags</th>
           <th>Ready</th>
         </tr>
       </thead>

@@ -1,7 +1,7 @@
 // One AccessGrant: its state, followed until it settles, and its credentials fetched once on
 // demand (never cached by the UI, gone when you leave the page).
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { api, type KubeObject, readyOf } from "../api.ts";
+import { api, type Condition, type KubeObject, readyOf } from "../api.ts";
 import { href } from "../router.ts";
 import { Conditions, ErrorPanel, Events, Loading, ReadyBadge, Section } from "../ui.tsx";
 
@@ -18,12 +18,23 @@ interface Credentials {
   data: Record<string, string>;
 }
 
+function pollInterval(ready: string | undefined): number | false {
+  if (ready === "True") return false;
+  return ready === "False" ? 10_000 : 2_000;
+}
+
+function NotReadyNote({ ready }: { ready: Condition | undefined }): React.JSX.Element {
+  if (ready?.status === "False") return <p className="muted">The grant is not Ready ({ready.reason}): no credentials can be fetched. See its conditions below.</p>;
+  return <p className="muted">The credentials can be fetched once the grant is Ready; this page follows it.</p>;
+}
+
 export function GrantDetailPage({ namespace, name }: { namespace: string; name: string }): React.JSX.Element {
   const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/grants/${encodeURIComponent(name)}`;
   const grant = useQuery({
     queryKey: ["grant", namespace, name],
     queryFn: () => api<KubeObject<GrantSpec>>(base),
-    refetchInterval: (q) => (q.state.data && readyOf(q.state.data)?.status === "True" ? false : 2_000),
+    // Every 2 s until the provider has decided, every 10 s while it refuses (it may retry), then not at all.
+    refetchInterval: (q) => pollInterval(readyOf(q.state.data ?? {})?.status),
   });
   const credentials = useMutation({ mutationFn: () => api<Credentials>(`${base}/credentials`) });
   if (grant.isPending) return <Loading what={`grant ${name}`} />;
@@ -50,7 +61,7 @@ export function GrantDetailPage({ namespace, name }: { namespace: string; name: 
         <dd>{new Date(g.spec.expiresAt).toLocaleString()}</dd>
       </dl>
       <Section title="Credentials">
-        {!ready ? <p className="muted">The credentials can be fetched once the grant is Ready; this page follows it.</p> : null}
+        {!ready ? <NotReadyNote ready={readyOf(g)} /> : null}
         {credentials.data ? (
           <div className="credentials" data-testid="credentials">
             <p>
@@ -61,7 +72,7 @@ export function GrantDetailPage({ namespace, name }: { namespace: string; name: 
                 <div key={k} className="pair">
                   <dt>{k}</dt>
                   <dd>
-                    <code>{v}</code>
+                    <code data-key={k}>{v}</code>
                   </dd>
                 </div>
               ))}

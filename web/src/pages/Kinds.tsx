@@ -111,13 +111,14 @@ function KindTable({ config, namespace, items }: { config: KindPageConfig; names
   );
 }
 
-export function KindListPage({ config, namespace }: { config: KindPageConfig; namespace: string }): React.JSX.Element {
+export function KindListPage({ config, namespace, children }: { config: KindPageConfig; namespace: string; children?: ReactNode }): React.JSX.Element {
   const ns = config.clusterScoped ? undefined : namespace;
   const [creating, setCreating] = useState(false);
   const list = useQuery({ queryKey: [config.plural, ns], queryFn: () => api<KubeList<KubeObject>>(collection(config.plural, ns)), refetchInterval: 10_000 });
   return (
     <>
       <h1>{ns ? `${config.title} in ${ns}` : config.title}</h1>
+      {children}
       <Section
         title={config.title}
         actions={
@@ -135,10 +136,11 @@ export function KindListPage({ config, namespace }: { config: KindPageConfig; na
 }
 
 function StatusSections({ kind, status, events }: { kind: string; status: KubeObject["status"]; events: { namespace: string; name: string } }): React.JSX.Element {
-  const rest = status ? { ...status, conditions: undefined } : undefined;
+  // What the controller reports beyond conditions and observedGeneration.
+  const { conditions: _c, observedGeneration: _g, ...rest } = status ?? {};
   return (
     <>
-      {rest && Object.keys(rest).length > 1 ? (
+      {Object.keys(rest).length > 0 ? (
         <Section title="Status">
           <pre className="json">{JSON.stringify(rest, null, 2)}</pre>
         </Section>

@@ -2,6 +2,7 @@
 // dependency level, each with its state and cluster; outputs, quote and cost.
 import { useQuery } from "@tanstack/react-query";
 import { api, item, type KubeObject, readyOf } from "../api.ts";
+import { stepLevels, upstreamOf } from "../logic.ts";
 import { href } from "../router.ts";
 import { Conditions, Empty, Events, QueryState, ReadyBadge, Section } from "../ui.tsx";
 
@@ -27,27 +28,9 @@ type PipelineRun = KubeObject<
 
 const terminal = new Set(["Succeeded", "Failed", "Error"]);
 
-/** Each step's level: 0 without upstream steps, else one more than its deepest upstream. Pure. */
-export function stepLevels(steps: Step[]): Map<string, number> {
-  const names = new Set(steps.map((s) => s.name));
-  const upstream = new Map(steps.map((s) => [s.name, Object.values(s.in ?? {}).map((src) => src.split("/")[0] ?? "").filter((n) => names.has(n) && n !== s.name)]));
-  const levels = new Map<string, number>();
-  const level = (name: string, seen: Set<string>): number => {
-    const known = levels.get(name);
-    if (known !== undefined) return known;
-    if (seen.has(name)) return 0; // a cycle: the API refuses it; draw rather than loop
-    seen.add(name);
-    const ups = upstream.get(name) ?? [];
-    const l = ups.length === 0 ? 0 : 1 + Math.max(...ups.map((u) => level(u, seen)));
-    levels.set(name, l);
-    return l;
-  };
-  for (const s of steps) level(s.name, new Set());
-  return levels;
-}
-
 function Dag({ run }: { run: PipelineRun }): React.JSX.Element {
   const levels = stepLevels(run.spec.steps);
+  const names = new Set(levels.keys());
   const status = new Map((run.status?.steps ?? []).map((s) => [s.name, s]));
   const columns: Step[][] = [];
   for (const s of run.spec.steps) (columns[levels.get(s.name) ?? 0] ??= []).push(s);
@@ -57,7 +40,7 @@ function Dag({ run }: { run: PipelineRun }): React.JSX.Element {
         <div className="dag-col" key={i}>
           {col.map((s) => {
             const st = status.get(s.name);
-            const ups = Object.values(s.in ?? {}).map((src) => src.split("/")[0]).filter((n) => levels.has(n ?? ""));
+            const ups = upstreamOf(s, names);
             return (
               <div key={s.name} role="listitem" className={`dag-node phase-${(st?.phase ?? "pending").toLowerCase()}`} data-step={s.name}>
                 <strong>{s.name}</strong>

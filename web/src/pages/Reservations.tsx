@@ -1,19 +1,11 @@
 // Reservations: capacity against what is reserved, per compute Provider, and the Reservations.
 import { useQuery } from "@tanstack/react-query";
 import { api, collection, type KubeList, type KubeObject } from "../api.ts";
+import { quantity } from "../logic.ts";
 import { Empty, QueryState, Section } from "../ui.tsx";
 import { KindListPage } from "./Kinds.tsx";
 import { field } from "./Kinds.tsx";
 import type { Provider } from "./Providers.tsx";
-
-/** Kubernetes quantities → numbers, enough for a bar (cpu in cores, memory in bytes). */
-export function quantity(q: string | undefined): number {
-  if (!q) return 0;
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
-  if (!m) return 0;
-  const units: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-  return Number(m[1]) * (units[m[2] ?? ""] ?? 1);
-}
 
 function Bar({ label, used, total, text }: { label: string; used: number; total: number; text: string }): React.JSX.Element {
   const pct = total > 0 ? Math.min(100, Math.round((used / total) * 100)) : 0;
@@ -63,11 +55,7 @@ function Capacity({ namespace }: { namespace: string }): React.JSX.Element {
 
 export function ReservationsPage({ namespace }: { namespace: string }): React.JSX.Element {
   return (
-    <>
-      <Section title="Capacity and reservations per compute Provider">
-        <Capacity namespace={namespace} />
-      </Section>
-      <KindListPage
+    <KindListPage
         namespace={namespace}
         config={{
           kind: "Reservation",
@@ -81,10 +69,13 @@ export function ReservationsPage({ namespace }: { namespace: string }): React.JS
             { title: "Window", value: (o: KubeObject) => `${String((o.spec as { start?: string }).start ?? "")} → ${String((o.spec as { end?: string }).end ?? "")}` },
           ],
           template: { providerRef: { name: "lab-compute" }, cpu: "2", memory: "4Gi", start: new Date().toISOString().slice(0, 19) + "Z", end: new Date(Date.now() + 3_600_000).toISOString().slice(0, 19) + "Z" },
-          empty: "No Reservation in this namespace.",
-        }}
-      />
-    </>
+        empty: "No Reservation in this namespace.",
+      }}
+    >
+      <Section title="Capacity against reservations, per compute Provider">
+        <Capacity namespace={namespace} />
+      </Section>
+    </KindListPage>
   );
 }
 

@@ -2,6 +2,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, item, collection, type KubeList, type KubeObject, type WhoAmI, readyOf } from "../api.ts";
+import { grantName } from "../logic.ts";
 import { href, navigate } from "../router.ts";
 import { Conditions, Empty, ErrorPanel, errorFor, Events, Field, QueryState, ReadyBadge, Section } from "../ui.tsx";
 
@@ -55,11 +56,6 @@ function Prices({ namespace, resource }: { namespace: string; resource: KubeObje
 function defaultExpiry(): string {
   const d = new Date(Date.now() + 7 * 86_400_000);
   return d.toISOString().slice(0, 16);
-}
-
-function grantName(resource: string, user: string): string {
-  const who = user.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-  return `${resource}-${who}`.slice(0, 63).replace(/-+$/, "");
 }
 
 function RequestAccess({ namespace, resource }: { namespace: string; resource: KubeObject<ResourceSpec> }): React.JSX.Element {
