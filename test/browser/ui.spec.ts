@@ -142,6 +142,13 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(page.getByRole("alert")).toContainText("401");
     expect(page.url()).not.toContain("not-a-token");
     await shot(page, "02-sign-in-refused");
+    // Served by the API itself: index.html revalidated, hashed assets cached for a year.
+    const index = await page.request.get(`${m.apiUrl}/`);
+    expect(index.headers()["cache-control"]).toBe("no-cache");
+    expect(index.headers()["content-security-policy"]).toContain("default-src 'self'");
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await index.text())?.[1];
+    expect(script).toBeTruthy();
+    expect((await page.request.get(`${m.apiUrl}${script}`)).headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
   });
 
   test("as admin: accept the Pending peer on each member", async ({ page }) => {
