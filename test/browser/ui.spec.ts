@@ -92,6 +92,21 @@ async function publishBucket(m: FederationMember): Promise<void> {
   });
 }
 
+const writer = { cwlVersion: "v1.2", class: "CommandLineTool", baseCommand: ["bash", "-c", 'printf "%s" "$0" > greeting.txt'], inputs: { message: { type: "string", inputBinding: { position: 1 } } }, outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } } };
+const shouter = { cwlVersion: "v1.2", class: "CommandLineTool", baseCommand: ["tr", "a-z", "A-Z"], stdin: "$(inputs.text.path)", stdout: "upper.txt", inputs: { text: "File" }, outputs: { shouted: "stdout" } };
+
+/** Member 1 offers two services (an image + a CWL tool each); alice may run pipelines in the shop. */
+async function publishServices(m: FederationMember): Promise<void> {
+  const objects = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  await objects.createNamespacedCustomObject({ ...group, namespace, plural: "providers", body: { apiVersion: "archipel.io/v1alpha1", kind: "Provider", metadata: { name: "tools" }, spec: { type: "service", displayName: "Text tools", service: { defaultImage: "archipel.local/cwl-step:latest" } } } });
+  for (const [name, title, document] of [["writer", "Write a greeting", writer], ["shouter", "Shout a text", shouter]] as const) {
+    await objects.createNamespacedCustomObject({ ...group, namespace, plural: "resources", body: { apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name }, spec: { providerRef: { name: "tools" }, type: "service", title, visibility: "public", service: { cwl: { document } } } } });
+  }
+  const rbac = m.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name: "ui-pipeline-user" }, rules: [{ apiGroups: ["archipel.io"], resources: ["pipelineruns"], verbs: ["get", "list", "watch", "create"] }] } });
+  await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: "ui-pipeline-users" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ui-pipeline-user" }, subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }] } });
+}
+
 /** A PipelineRun of two chained steps, to show a run's DAG (whether it runs depends on Argo). */
 async function pipelineRun(m: FederationMember): Promise<void> {
   await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
@@ -121,6 +136,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     [fed, s3] = await Promise.all([startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" }), startS3(`ui-s3-${process.pid}`)]);
     await Promise.all(fed.members.map(publish));
     await publishBucket(fed.members[0] as FederationMember);
+    await publishServices(fed.members[0] as FederationMember);
     await pipelineRun(fed.members[0] as FederationMember);
     // Both members must have found each other (Pending) before the admin can accept.
     await eventually("each member sees the other as a Pending peer", async () => (await Promise.all(fed.members.map(peersOf))).every((ps) => ps.length === 1), 90_000, 500);
@@ -249,6 +265,36 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.goBack();
     await expect(page.getByRole("button", { name: "Fetch credentials" })).toBeVisible();
     await expect(credentials).toHaveCount(0);
+  });
+
+  test("as alice: compose a pipeline from two services, submit it, and follow it", async ({ page }) => {
+    const m = fed.members[0] as FederationMember;
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await page.getByLabel("Namespace", { exact: true }).fill(namespace);
+    await page.getByLabel("Namespace", { exact: true }).press("Enter");
+    await page.getByRole("link", { name: "Pipeline runs", exact: true }).click();
+    await page.getByRole("link", { name: "Compose a pipeline from service Resources" }).click();
+    await page.getByLabel("Run name").fill("greet-loudly");
+    await page.locator("#step-0-name").fill("write");
+    await page.locator("#step-0-service").selectOption(`${namespace}/writer`);
+    await expect(page.locator("#step-0-service").locator("..")).toContainText("inputs: message · outputs: out");
+    await page.getByRole("button", { name: "Add step" }).click();
+    await page.locator("#step-1-name").fill("Shout");
+    await page.locator("#step-1-service").selectOption(`${namespace}/shouter`);
+    await page.locator("#step-1-in").fill("text=write/out");
+    await page.getByLabel("Literal inputs (CWL job, JSON)").fill('{"message": "hello from the ui"}');
+    await expect(page.locator('.dag [data-step="Shout"]')).toContainText("after write");
+    await page.getByRole("button", { name: "Submit run" }).click();
+    // A step name must be a DNS label: the API names the field, the form shows it by the step.
+    await expect(page.locator("#step-1-name-error")).toContainText("spec.steps[1].name");
+    await shot(page, "22-compose-error");
+    await page.locator("#step-1-name").fill("shout");
+    await page.getByRole("button", { name: "Submit run" }).click();
+    await expect(page).toHaveURL(/#\/admin\/pipelineruns\/ui-shop\/greet-loudly$/);
+    await expect(page.locator(".dag-node")).toHaveCount(2);
+    await expect(page.locator('.dag [data-step="shout"]')).toContainText("after write");
+    await expect(page.getByRole("cell", { name: "shouter" })).toBeVisible();
+    await shot(page, "23-composed-run");
   });
 
   test("as alice: a page she may not read says which permission is missing", async ({ page }) => {

@@ -1,6 +1,6 @@
 // The web UI's pure pieces (web/src/logic.ts): routing, the run DAG's levels, quantities, ages.
 import assert from "node:assert/strict";
-import { age, grantName, match, quantity, type StepShape, stepLevels, upstreamOf } from "../../web/src/logic.ts";
+import { age, grantName, match, parseWiring, quantity, type StepShape, stepLevels, upstreamOf } from "../../web/src/logic.ts";
 
 describe("web ui logic", () => {
   it("matches hash routes and decodes their parameters", () => {
@@ -47,5 +47,9 @@ describe("web ui logic", () => {
     assert.equal(grantName("obs", "alice"), "obs-alice");
     assert.equal(grantName("obs", "system:serviceaccount:team-a:bot"), "obs-system-serviceaccount-team-a-bot");
     assert.ok(grantName("x".repeat(60), "alice").length <= 63);
+  });
+
+  it("reads a step's wiring, one input=source a line", () => {
+    assert.deepEqual(parseWiring("text = write/out\n\nthreshold=limit\nnot a line\n=x\n"), { text: "write/out", threshold: "limit" });
   });
 });

@@ -69,3 +69,16 @@ export function grantName(resource: string, user: string): string {
   const who = user.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
   return `${resource}-${who}`.slice(0, 63).replace(/-+$/, "");
 }
+
+/** `input=source` lines → a step's `in` map; blank lines and lines without `=` are skipped. */
+export function parseWiring(text: string): Record<string, string> {
+  const wiring: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const at = line.indexOf("=");
+    if (at <= 0) continue;
+    const key = line.slice(0, at).trim();
+    const value = line.slice(at + 1).trim();
+    if (key && value) wiring[key] = value;
+  }
+  return wiring;
+}

@@ -2,6 +2,7 @@
 import { useNamespace } from "./namespace.ts";
 import { match } from "./router.ts";
 import { CatalogPage } from "./pages/Catalog.tsx";
+import { ComposePage } from "./pages/Compose.tsx";
 import { GrantDetailPage } from "./pages/GrantDetail.tsx";
 import { KindDetailPage, KindListPage } from "./pages/Kinds.tsx";
 import { pipelineRunsConfig, pricesConfig, projectsConfig, resourcesConfig, usageConfig } from "./pages/kindConfigs.ts";
@@ -23,7 +24,17 @@ const table: [string, Render][] = [
   ["/catalog", () => <CatalogPage />],
   ["/resources/:namespace/:name", (x) => <ResourceDetailPage namespace={p(x, "namespace")} name={p(x, "name")} />],
   ["/grants/:namespace/:name", (x) => <GrantDetailPage namespace={p(x, "namespace")} name={p(x, "name")} />],
-  ["/pipelineruns", (_x, ns) => <KindListPage config={pipelineRunsConfig} namespace={ns} />],
+  [
+    "/pipelineruns",
+    (_x, ns) => (
+      <KindListPage config={pipelineRunsConfig} namespace={ns}>
+        <p>
+          <a href="#/pipelineruns/new">Compose a pipeline from service Resources</a> — or write its spec as JSON with “New PipelineRun”.
+        </p>
+      </KindListPage>
+    ),
+  ],
+  ["/pipelineruns/new", (_x, ns) => <ComposePage namespace={ns} />],
   ["/admin/pipelineruns/:namespace/:name", (x) => <PipelineRunDetailPage namespace={p(x, "namespace")} name={p(x, "name")} />],
   ["/usage", (_x, ns) => <KindListPage config={usageConfig} namespace={ns} />],
   ["/admin/usagerecords/:namespace/:name", (x) => <KindDetailPage config={usageConfig} namespace={p(x, "namespace")} name={p(x, "name")} />],

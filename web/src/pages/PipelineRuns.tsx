@@ -2,24 +2,11 @@
 // dependency level, each with its state and cluster; outputs, quote and cost.
 import { useQuery } from "@tanstack/react-query";
 import { api, item, type KubeObject, readyOf } from "../api.ts";
-import { stepLevels, upstreamOf } from "../logic.ts";
+import { Dag } from "./Dag.tsx";
 import { href } from "../router.ts";
 import { Conditions, Empty, Events, QueryState, ReadyBadge, Section } from "../ui.tsx";
 
-interface Step {
-  name: string;
-  serviceRef: { name: string; namespace?: string; peer?: string };
-  in?: Record<string, string>;
-}
-interface StepStatus {
-  name: string;
-  phase: string;
-  cluster?: string;
-  peer?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  message?: string;
-}
+import type { Step, StepStatus } from "./Dag.tsx";
 type Money = { amount: string; currency: string };
 type PipelineRun = KubeObject<
   { description?: string; steps: Step[] },
@@ -27,35 +14,6 @@ type PipelineRun = KubeObject<
 >;
 
 const terminal = new Set(["Succeeded", "Failed", "Error"]);
-
-function Dag({ run }: { run: PipelineRun }): React.JSX.Element {
-  const levels = stepLevels(run.spec.steps);
-  const names = new Set(levels.keys());
-  const status = new Map((run.status?.steps ?? []).map((s) => [s.name, s]));
-  const columns: Step[][] = [];
-  for (const s of run.spec.steps) (columns[levels.get(s.name) ?? 0] ??= []).push(s);
-  return (
-    <div className="dag" role="list" aria-label="Steps by dependency level">
-      {columns.map((col, i) => (
-        <div className="dag-col" key={i}>
-          {col.map((s) => {
-            const st = status.get(s.name);
-            const ups = upstreamOf(s, names);
-            return (
-              <div key={s.name} role="listitem" className={`dag-node phase-${(st?.phase ?? "pending").toLowerCase()}`} data-step={s.name}>
-                <strong>{s.name}</strong>
-                <span>{st?.phase ?? "Pending"}</span>
-                <small>service {s.serviceRef.peer ? `${s.serviceRef.name} on ${s.serviceRef.peer}` : s.serviceRef.name}</small>
-                <small>cluster {st?.cluster ?? "—"}</small>
-                {ups.length ? <small>after {ups.join(", ")}</small> : null}
-              </div>
-            );
-          })}
-        </div>
-      ))}
-    </div>
-  );
-}
 
 const moneyText = (m: Money | undefined, otherwise: string): string => (m ? `${m.amount} ${m.currency}` : otherwise);
 const timeText = (t: string | undefined): string => (t ? new Date(t).toLocaleTimeString() : "");
@@ -150,7 +108,7 @@ export function PipelineRunDetailPage({ namespace, name }: { namespace: string; 
       {r.spec.description ? <p>{r.spec.description}</p> : null}
       <RunFacts run={r} />
       <Section title="Steps">
-        <Dag run={r} />
+        <Dag steps={r.spec.steps} statuses={r.status?.steps ?? []} />
         <Steps run={r} namespace={namespace} />
       </Section>
       <Section title="Outputs">
