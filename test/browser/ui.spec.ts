@@ -9,7 +9,7 @@ import path from "node:path";
 import { readFileSync } from "node:fs";
 import { expect, type Page, test } from "@playwright/test";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
 import { s3ClientFor } from "../../operators/catalog/backends/s3Client.ts";
 import { loadAll } from "js-yaml";
 import { repoRoot } from "../support/cluster.ts";
@@ -32,9 +32,10 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 async function signIn(page: Page, m: FederationMember, token: string): Promise<void> {
-  await page.goto(`${m.apiUrl}/`);
-  await page.evaluate(() => sessionStorage.clear());
+  // A fresh document without a session (a hash-only navigation would keep the app's state).
   await page.goto(`${m.apiUrl}/#/catalog`);
+  await page.evaluate(() => sessionStorage.clear());
+  await page.reload();
   await page.getByLabel("Bearer token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("whoami")).toBeVisible();
@@ -359,5 +360,25 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await expect(page.getByTestId("catalog-results")).toBeVisible();
     await shot(page, "21-catalog-narrow");
+  });
+
+  // Last: it takes member 2's API down and removes a CRD from it.
+  test("a peer that is down is named beside partial results; a kind whose CRD is absent says so", async ({ page }) => {
+    const [m, other] = fed.members as [FederationMember, FederationMember];
+    await fed.stopComponent(other.name, "api");
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await page.getByLabel("Tags").fill(tag);
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect(page.getByTestId("peer-errors")).toContainText(other.name);
+    await expect(page.getByTestId("catalog-results").locator(`tr[data-origin="${m.name}"]`, { hasText: "Ocean buoys 1" })).toHaveCount(1);
+    await shot(page, "24-catalog-partial");
+
+    await m.cluster.kubeConfig().makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: "usagerecords.archipel.io" });
+    await signIn(page, m, m.cluster.adminToken);
+    await page.getByLabel("Namespace", { exact: true }).fill(namespace);
+    await page.getByLabel("Namespace", { exact: true }).press("Enter");
+    await page.getByRole("link", { name: "Usage & cost" }).click();
+    await expect(page.getByRole("note")).toContainText("not available on this cluster", { timeout: 60_000 });
+    await shot(page, "25-not-available");
   });
 });

@@ -17,13 +17,13 @@ export function Empty({ children }: { children: ReactNode }): React.JSX.Element 
 }
 
 /**
- * A 404 that means the kind is not served here: Kubernetes' "could not find the requested
- * resource" (its CRD is not installed), or no such route in this API server. A 404 about one
- * missing object is not that.
+ * A 404 that means the kind is not served here: its CRD is not installed (the API says so, or
+ * Kubernetes' "could not find the requested resource"), or no such route in this API server. A
+ * 404 about one missing object is not that.
  */
 export function isNotAvailable(error: unknown): boolean {
   if (!(error instanceof ApiFailure) || error.status !== 404) return false;
-  return error.message.includes("could not find the requested resource") || error.message.startsWith("no route");
+  return ["could not find the requested resource", "CustomResourceDefinition is not installed"].some((m) => error.message.includes(m)) || error.message.startsWith("no route");
 }
 
 export function NotAvailable({ what }: { what: string }): React.JSX.Element {
@@ -90,7 +90,7 @@ export function ReadyBadge({ condition }: { condition: Condition | undefined }):
 }
 
 export function Conditions({ conditions }: { conditions: Condition[] | undefined }): React.JSX.Element {
-  if (!conditions || conditions.length === 0) return <Empty>No conditions yet: the controller has not reported on this object (is the manager running?).</Empty>;
+  if (!conditions || conditions.length === 0) return <Empty>No conditions yet: no controller has reported on this object (is the controller of this kind running on this cluster?).</Empty>;
   return (
     <table className="table">
       <thead>
