@@ -7,9 +7,9 @@ import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { readFileSync } from "node:fs";
-import { expect, type Page, test } from "@playwright/test";
+import { expect, type Locator, type Page, test } from "@playwright/test";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ClusterRole } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ClusterRole } from "@kubernetes/client-node";
 import { s3ClientFor } from "../../operators/catalog/backends/s3Client.ts";
 import { loadAll } from "js-yaml";
 import { repoRoot } from "../support/cluster.ts";
@@ -76,10 +76,10 @@ async function publish(m: FederationMember, index: number): Promise<void> {
   });
 }
 
-/** Member 1 also offers a bucket (a real S3 server): a write grant on it issues real credentials. */
-async function publishBucket(m: FederationMember): Promise<void> {
+/** A bucket on a real S3 server, offered as a storage Resource: a write grant on it issues real credentials. */
+async function publishBucket(m: FederationMember, bucket: string, title: string): Promise<void> {
   const client = s3ClientFor(s3.endpoint, s3.region, s3);
-  await client.send(new CreateBucketCommand({ Bucket: "results" }));
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
   await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "s3-admin" }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
   const objects = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
@@ -89,8 +89,27 @@ async function publishBucket(m: FederationMember): Promise<void> {
   });
   await objects.createNamespacedCustomObject({
     ...group, namespace, plural: "resources",
-    body: { apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name: "results" }, spec: { providerRef: { name: "buckets" }, type: "storage", title: "Run results", tags: [tag], visibility: "public", storage: { s3: { bucket: "results", prefix: "runs/" } } } },
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name: bucket }, spec: { providerRef: { name: "buckets" }, type: "storage", title, tags: [tag], visibility: "public", storage: { s3: { bucket, prefix: "runs/" } } } },
   });
+}
+
+/** Member 2 lets peers ask for grants in the shop; alice may ask peers (on member 1). */
+async function openToPeerGrants(m: FederationMember, requester: FederationMember): Promise<void> {
+  await m.cluster.kubeConfig().makeApiClient(CoreV1Api).patchNamespace({ name: namespace, body: { metadata: { labels: { "archipel.io/peer-grants": "true" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+  await requester.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: { metadata: { name: "ui-peer-grant-requesters" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "archipel-peer-grant-requester" }, subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }] },
+  });
+}
+
+/** Puts an object with the credentials the page shows: they work for what was granted. */
+async function putWith(credentials: Locator, bucket: string): Promise<void> {
+  const value = async (key: string): Promise<string> => (await credentials.locator(`[data-key="${key}"]`).textContent()) ?? "";
+  const client = s3ClientFor(s3.endpoint, s3.region, { accessKeyId: await value("accessKeyId"), secretAccessKey: await value("secretAccessKey") });
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${await value("prefix")}from-the-ui.txt`, Body: "ok" }));
+  } finally {
+    client.destroy();
+  }
 }
 
 const writer = { cwlVersion: "v1.2", class: "CommandLineTool", baseCommand: ["bash", "-c", 'printf "%s" "$0" > greeting.txt'], inputs: { message: { type: "string", inputBinding: { position: 1 } } }, outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } } };
@@ -136,7 +155,10 @@ test.describe.serial("web UI on a 2-member federation", () => {
     filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/`;
     [fed, s3] = await Promise.all([startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" }), startS3(`ui-s3-${process.pid}`)]);
     await Promise.all(fed.members.map(publish));
-    await publishBucket(fed.members[0] as FederationMember);
+    const [first, second] = fed.members as [FederationMember, FederationMember];
+    await publishBucket(first, "results", "Run results");
+    await publishBucket(second, "results2", "Run results 2");
+    await openToPeerGrants(second, first);
     await publishServices(fed.members[0] as FederationMember);
     await pipelineRun(fed.members[0] as FederationMember);
     // Both members must have found each other (Pending) before the admin can accept.
@@ -222,14 +244,14 @@ test.describe.serial("web UI on a 2-member federation", () => {
     const results = page.getByTestId("catalog-results");
     await expect(async () => {
       await page.getByRole("button", { name: "Search" }).click();
-      await expect(results.locator(`tr[data-origin="${other.name}"]`)).toHaveCount(1, { timeout: 2_000 });
+      await expect(results.locator(`tr[data-origin="${other.name}"]`, { hasText: "Ocean buoys 2" })).toHaveCount(1, { timeout: 2_000 });
     }).toPass({ timeout: 60_000 });
     await expect(results.locator(`tr[data-origin="${m.name}"]`, { hasText: "Ocean buoys 1" })).toHaveCount(1);
     await expect(results.locator(`tr[data-origin="${m.name}"]`, { hasText: "Run results" })).toHaveCount(1);
-    await expect(results.locator(`tr[data-origin="${other.name}"]`)).toContainText("Ocean buoys 2");
+    await expect(results.locator(`tr[data-origin="${other.name}"]`, { hasText: "Run results 2" })).toHaveCount(1);
     await shot(page, "08-catalog-federated");
 
-    await results.getByRole("link", { name: "Ocean buoys 1" }).click();
+    await results.getByRole("link", { name: "Ocean buoys 1", exact: true }).click();
     await expect(page.getByRole("heading", { name: /Ocean buoys 1/ })).toBeVisible();
     await expect(page.getByText("0.02 EUR per GiB of egress")).toBeVisible();
     await expect(page.getByRole("heading", { name: /Ocean buoys 1/ }).locator(".badge")).toHaveText("Ready");
@@ -247,7 +269,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("link", { name: "Catalog" }).click();
     await page.getByLabel("Tags").fill(tag);
     await page.getByRole("button", { name: "Search" }).click();
-    await page.getByTestId("catalog-results").getByRole("link", { name: "Run results" }).click();
+    await page.getByTestId("catalog-results").getByRole("link", { name: "Run results", exact: true }).click();
     await expect(page.getByLabel("Access")).toHaveValue("write");
     await page.getByRole("button", { name: "Request access" }).click();
     await expect(page).toHaveURL(/#\/grants\/ui-shop\/results-alice$/);
@@ -255,17 +277,32 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("button", { name: "Fetch credentials" }).click();
     const credentials = page.getByTestId("credentials");
     await expect(credentials).toContainText("accessKeyId");
-    const value = async (key: string): Promise<string> => (await credentials.locator(`[data-key="${key}"]`).textContent()) ?? "";
-    const [accessKeyId, secretAccessKey, prefix] = [await value("accessKeyId"), await value("secretAccessKey"), await value("prefix")];
-    const client = s3ClientFor(s3.endpoint, s3.region, { accessKeyId, secretAccessKey });
-    await client.send(new PutObjectCommand({ Bucket: "results", Key: `${prefix}from-the-ui.txt`, Body: "ok" }));
-    client.destroy();
+    await putWith(credentials, "results");
     await shot(page, "11-grant-credentials");
     // Shown once: leaving and coming back shows the button again, not the secret.
     await page.getByRole("link", { name: "Catalog" }).click();
     await page.goBack();
     await expect(page.getByRole("button", { name: "Fetch credentials" })).toBeVisible();
     await expect(credentials).toHaveCount(0);
+  });
+
+  test("as alice: request access to a bucket of the other cluster, through this cluster, and use it", async ({ page }) => {
+    const [m, other] = fed.members as [FederationMember, FederationMember];
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await page.getByLabel("Tags").fill(tag);
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("link", { name: `Request access to Run results 2 on ${other.name}` }).click();
+    await expect(page.getByRole("heading", { name: `Request access on ${other.name}` })).toBeVisible();
+    await expect(page.getByLabel("Access")).toHaveValue("write");
+    await shot(page, "12-peer-grant-request");
+    await page.getByRole("button", { name: `Request access on ${other.name}` }).click();
+    await expect(page).toHaveURL(new RegExp(`#/peer-grants/${other.name}/ui-shop/[a-z0-9.-]+-results2-alice$`));
+    await expect(page.getByRole("heading", { name: /Grant .* on / }).locator(".badge")).toHaveText("Ready", { timeout: 60_000 });
+    await page.getByRole("button", { name: "Fetch credentials" }).click();
+    const credentials = page.getByTestId("credentials");
+    await expect(credentials).toContainText("secretAccessKey");
+    await putWith(credentials, "results2");
+    await shot(page, "13-peer-grant-credentials");
   });
 
   test("as alice: compose a pipeline from two services, submit it, and follow it", async ({ page }) => {
@@ -288,14 +325,14 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("button", { name: "Submit run" }).click();
     // A step name must be a DNS label: the API names the field, the form shows it by the step.
     await expect(page.locator("#step-1-name-error")).toContainText("spec.steps[1].name");
-    await shot(page, "22-compose-error");
+    await shot(page, "24-compose-error");
     await page.locator("#step-1-name").fill("shout");
     await page.getByRole("button", { name: "Submit run" }).click();
     await expect(page).toHaveURL(/#\/admin\/pipelineruns\/ui-shop\/greet-loudly$/);
     await expect(page.locator(".dag-node")).toHaveCount(2);
     await expect(page.locator('.dag [data-step="shout"]')).toContainText("after write");
     await expect(page.getByRole("cell", { name: "shouter" })).toBeVisible();
-    await shot(page, "23-composed-run");
+    await shot(page, "25-composed-run");
   });
 
   test("as alice: a page she may not read says which permission is missing", async ({ page }) => {
@@ -304,7 +341,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("link", { name: "Providers" }).click();
     await expect(page.getByRole("alert")).toContainText("Missing permission");
     await expect(page.getByRole("alert")).toContainText("providers");
-    await shot(page, "12-forbidden");
+    await shot(page, "14-forbidden");
   });
 
   test("as admin: every other page renders (screenshots), also on a narrow screen", async ({ page }) => {
@@ -313,10 +350,10 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByLabel("Namespace", { exact: true }).fill(namespace);
     await page.getByLabel("Namespace", { exact: true }).press("Enter");
     const pages: [string, string, string][] = [
-      ["Resources", "13-resources", "buoys"],
-      ["Prices", "14-prices", "files-price"],
-      ["Pipeline runs", "17-pipelineruns", "buoy-report"],
-      ["Usage & cost", "18-usage", "No UsageRecord"],
+      ["Resources", "15-resources", "buoys"],
+      ["Prices", "16-prices", "files-price"],
+      ["Pipeline runs", "19-pipelineruns", "buoy-report"],
+      ["Usage & cost", "20-usage", "No UsageRecord"],
     ];
     for (const [link, name, text] of pages) {
       await page.getByRole("link", { name: link, exact: true }).click();
@@ -332,7 +369,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(page.getByRole("heading", { name: /Reservation night-run/ })).toBeVisible();
     await page.getByRole("link", { name: "Reservations", exact: true }).click();
     await expect(page.getByRole("link", { name: "night-run" })).toBeVisible();
-    await shot(page, "15-reservations");
+    await shot(page, "17-reservations");
     await page.getByRole("link", { name: "Projects", exact: true }).click();
     await expect(page.locator("main")).toContainText("No Project yet");
     await page.getByRole("button", { name: "New Project" }).click();
@@ -345,21 +382,21 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(page.getByRole("heading", { name: /Project ocean/ })).toBeVisible();
     await page.getByRole("link", { name: "Projects", exact: true }).click();
     await expect(page.getByRole("cell", { name: "Ocean research" })).toBeVisible();
-    await shot(page, "16-projects");
+    await shot(page, "18-projects");
     await page.getByRole("link", { name: "Pipeline runs", exact: true }).click();
     await page.getByRole("link", { name: "buoy-report" }).click();
     await expect(page.locator(".dag-node")).toHaveCount(2);
     await expect(page.locator('[data-step="plot"]')).toContainText("after clean");
-    await shot(page, "19-pipelinerun-detail");
+    await shot(page, "21-pipelinerun-detail");
     await page.getByRole("link", { name: "Prices" }).click();
     await page.getByRole("link", { name: "files-price" }).click();
     await expect(page.getByRole("heading", { name: /Price files-price/ })).toBeVisible();
-    await shot(page, "20-price-detail");
+    await shot(page, "22-price-detail");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("link", { name: "Catalog" }).click();
     await page.getByRole("button", { name: "Search" }).click();
     await expect(page.getByTestId("catalog-results")).toBeVisible();
-    await shot(page, "21-catalog-narrow");
+    await shot(page, "23-catalog-narrow");
   });
 
   // Last: it takes member 2's API down and removes a CRD from it.
@@ -371,7 +408,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await expect(page.getByTestId("peer-errors")).toContainText(other.name);
     await expect(page.getByTestId("catalog-results").locator(`tr[data-origin="${m.name}"]`, { hasText: "Ocean buoys 1" })).toHaveCount(1);
-    await shot(page, "24-catalog-partial");
+    await shot(page, "26-catalog-partial");
 
     await m.cluster.kubeConfig().makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: "usagerecords.archipel.io" });
     await signIn(page, m, m.cluster.adminToken);
@@ -379,6 +416,6 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByLabel("Namespace", { exact: true }).press("Enter");
     await page.getByRole("link", { name: "Usage & cost" }).click();
     await expect(page.getByRole("note")).toContainText("not available on this cluster", { timeout: 60_000 });
-    await shot(page, "25-not-available");
+    await shot(page, "27-not-available");
   });
 });

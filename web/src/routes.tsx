@@ -6,6 +6,7 @@ import { ComposePage } from "./pages/Compose.tsx";
 import { GrantDetailPage } from "./pages/GrantDetail.tsx";
 import { KindDetailPage, KindListPage } from "./pages/Kinds.tsx";
 import { pipelineRunsConfig, pricesConfig, projectsConfig, resourcesConfig, usageConfig } from "./pages/kindConfigs.ts";
+import { PeerGrantPage, PeerGrantRequestPage } from "./pages/PeerGrant.tsx";
 import { PeersPage } from "./pages/Peers.tsx";
 import { PipelineRunDetailPage } from "./pages/PipelineRuns.tsx";
 import { ProviderDetailPage, ProvidersPage } from "./pages/Providers.tsx";
@@ -23,6 +24,8 @@ const reservationsDetail = { kind: "Reservation", plural: "reservations", title:
 const table: [string, Render][] = [
   ["/catalog", () => <CatalogPage />],
   ["/resources/:namespace/:name", (x) => <ResourceDetailPage namespace={p(x, "namespace")} name={p(x, "name")} />],
+  ["/peer-grants/new/:cluster/:namespace/:resource", (x) => <PeerGrantRequestPage cluster={p(x, "cluster")} namespace={p(x, "namespace")} resource={p(x, "resource")} />],
+  ["/peer-grants/:cluster/:namespace/:name", (x) => <PeerGrantPage cluster={p(x, "cluster")} namespace={p(x, "namespace")} name={p(x, "name")} />],
   ["/grants/:namespace/:name", (x) => <GrantDetailPage namespace={p(x, "namespace")} name={p(x, "name")} />],
   [
     "/pipelineruns",

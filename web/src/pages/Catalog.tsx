@@ -30,12 +30,30 @@ function useLocalClusterName(): string | undefined {
   return ping.data?.clusterName;
 }
 
+/** A Resource of another cluster: access is asked of that cluster (data and storage only). */
+function RemoteTitle({ item: i, title }: { item: CatalogItem; title: string }): React.JSX.Element {
+  const grantable = i.type === "data" || i.type === "storage";
+  return (
+    <>
+      <span title={`${i.namespace}/${i.name} on ${i.origin ?? ""}`}>{title}</span>
+      {grantable ? (
+        <>
+          {" "}
+          <a className="small" href={`${href("peer-grants", "new", i.origin ?? "", i.namespace, i.name)}?type=${i.type}`} aria-label={`Request access to ${title} on ${i.origin ?? ""}`}>
+            request access
+          </a>
+        </>
+      ) : null}
+    </>
+  );
+}
+
 function ResultRow({ item: i, isLocal }: { item: CatalogItem; isLocal: boolean }): React.JSX.Element {
   const title = i.title || i.name;
   return (
     <tr data-origin={i.origin}>
       <td>
-        {isLocal ? <a href={href("resources", i.namespace, i.name)}>{title}</a> : <span title={`${i.namespace}/${i.name} on ${i.origin ?? ""}`}>{title}</span>}
+        {isLocal ? <a href={href("resources", i.namespace, i.name)}>{title}</a> : <RemoteTitle item={i} title={title} />}
         {i.description ? <div className="muted small">{i.description}</div> : null}
       </td>
       <td>{i.type}</td>
