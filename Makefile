@@ -23,6 +23,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 .PHONY: deps
 deps: node_modules/.package-lock.json ## Install npm packages (npm ci)
 
+# The web UI (web/): built by Vite into web/dist, which the API serves at / (no extra process).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+web/dist/index.html: node_modules/.package-lock.json $(WEB_SOURCES)
+	vite build --config web/vite.config.ts
+
+.PHONY: web
+web: web/dist/index.html ## Build the web UI into web/dist (the API serves it at /; rebuilt when web/ changes)
+
 .PHONY: tools
 tools: ## Build the Go tools into bin/: control plane, kubelet, kubo, SeaweedFS, containerd, CNI plugins, Argo (cached per content hash)
 	hack/build-tools
@@ -47,6 +55,7 @@ lint: deps ## ESLint over every TypeScript file
 .PHONY: typecheck
 typecheck: deps ## TypeScript strict type check (no emit: Node runs .ts directly)
 	tsc -p tsconfig.json
+	tsc -p web/tsconfig.json
 
 .PHONY: test-unit
 test-unit: deps ## Unit tests (pure logic)
@@ -63,6 +72,10 @@ fuzz: deps tools ## OpenAPI fuzzing of the REST API (schemathesis, bounded and s
 .PHONY: test-e2e
 test-e2e: deps tools images ## End-to-end tests (several local clusters, managers and APIs on loopback)
 	mocha --config .mocharc.e2e.json
+
+.PHONY: test-browser
+test-browser: deps tools web ## Browser tests of the web UI (Playwright driving Debian's chromium) on a 2-member local federation
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 playwright test -c test/browser/playwright.config.ts
 
 .PHONY: e2e-deploy
 e2e-deploy: deps tools images ## config/default on a cluster with a real node: manager (2 replicas, leader takeover) and API as Pods from the project image
@@ -93,7 +106,7 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 	hack/conformance -j2
 
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e conformance-argo-ci ## Everything CI runs
+test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e test-browser conformance-argo-ci ## Everything CI runs
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000
@@ -123,7 +136,7 @@ cluster-down: ## Stop the local control plane NAME
 	hack/cluster down $(NAME)
 
 .PHONY: run
-run: deps ## Run the manager and the API (starts a local cluster when KUBECONFIG is unset)
+run: deps web ## Run the manager and the API (starts a local cluster when KUBECONFIG is unset)
 	hack/run
 
 .PHONY: demo-pipeline

@@ -89,6 +89,9 @@ describe("api errors", () => {
       const forbidden = fromKubernetes(403, { kind: "Status", reason: "Forbidden", message: 'User "bob" cannot list resource "providers"' });
       assert.deepEqual([forbidden.status, forbidden.code, forbidden.message], [403, "Forbidden", 'User "bob" cannot list resource "providers"']);
       assert.equal(fromKubernetes(404, "not json").status, 404);
+      // The router's plain-text 404 (no such resource type) vs a missing object's Status.
+      assert.match(fromKubernetes(404, "404 page not found").message, /CustomResourceDefinition is not installed/);
+      assert.equal(fromKubernetes(404, { kind: "Status", reason: "NotFound", message: 'providers.archipel.io "x" not found' }).message, 'providers.archipel.io "x" not found');
     });
 
     it("turns upstream 5xx into 502, not a 500 of ours", () => {

@@ -183,7 +183,9 @@ const statusByCode: Record<number, { status: number; code: string }> = {
 const fallbackMessages: Record<number, string> = {
   401: "the bearer token was rejected by Kubernetes; send a valid token",
   403: "Kubernetes RBAC does not allow this request",
-  404: "not found",
+  // A 404 without a Status comes from the API server's router: no such resource type is served
+  // (a CRD not installed), not a missing object (that 404 carries a Status naming the object).
+  404: "this cluster does not serve this kind: its CustomResourceDefinition is not installed",
   409: "the object was changed or already exists; read it again and retry",
 };
 

@@ -1,10 +1,11 @@
 // Composition root of the API server: reads flags/env once, lists the kinds it serves, runs.
 //   node operators/api/main.ts [--port 8080] [--host 127.0.0.1] [--kubeconfig PATH] [--log-level info]
-//                              [--peer-grant-max-lifetime 168h]
+//                              [--peer-grant-max-lifetime 168h] [--web-root web/dist]
 //   [--egress-allow-cidrs LIST] [--egress-cluster-cidrs LIST] [--egress-allow-http-peers bool]
 // Env fallbacks: API_PORT, API_HOST, KUBECONFIG, LOG_LEVEL, PEER_GRANT_MAX_LIFETIME, ARCHIPEL_EGRESS_ALLOW_CIDRS,
-// ARCHIPEL_EGRESS_CLUSTER_CIDRS, ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS. Without a kubeconfig inside a pod,
+// ARCHIPEL_EGRESS_CLUSTER_CIDRS, ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS, ARCHIPEL_WEB_ROOT. Without a kubeconfig inside a pod,
 // the in-cluster configuration is used (only for the cluster's address and CA, and readiness).
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
@@ -13,7 +14,13 @@ import { type EgressPolicy, egressPolicyFrom } from "../runtime/egress.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
+import { pipelineRunKind } from "../schema/pipelineRun.ts";
+import { priceKind } from "../schema/price.ts";
+import { projectKind } from "../schema/project.ts";
 import { providerKind } from "../schema/provider.ts";
+import { reservationKind } from "../schema/reservation.ts";
+import { resourceKind } from "../schema/resource.ts";
+import { usageRecordKind } from "../schema/usageRecord.ts";
 import { catalogRuntime, registerCatalogRoutes } from "./catalogRoutes.ts";
 import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { peerFinder } from "./federationAuth.ts";
@@ -23,10 +30,26 @@ import { artifactStoreSettingsFrom } from "../orchestrator/pipelineRunReconciler
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
 import { registerStatementRoutes } from "./statementRoutes.ts";
 import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";
+import { registerSessionRoutes } from "./sessionRoutes.ts";
+import { loadWebAssets, registerWebAssetRoutes } from "./webAssets.ts";
 import type { ApiKind } from "./view.ts";
 
 /** Every kind the API serves; a new one is one line here. */
-const servedKinds: readonly ApiKind[] = [providerKind, identityKind, networkKind, peerKind];
+const servedKinds: readonly ApiKind[] = [
+  providerKind,
+  resourceKind,
+  priceKind,
+  reservationKind,
+  pipelineRunKind,
+  usageRecordKind,
+  projectKind,
+  identityKind,
+  networkKind,
+  peerKind,
+];
+
+/** The web UI's build (make web), relative to the repository: the API serves it at `/`. */
+const defaultWebRoot = path.resolve(import.meta.dirname, "../../web/dist");
 
 interface ApiFlags {
   port: number;
@@ -35,6 +58,7 @@ interface ApiFlags {
   logLevel: string;
   peerGrantMaxLifetimeMs: number;
   egress: EgressPolicy;
+  webRoot: string;
 }
 
 function parseLifetime(text: string): number {
@@ -63,6 +87,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
       "egress-allow-cidrs": { type: "string" },
       "egress-cluster-cidrs": { type: "string" },
       "egress-allow-http-peers": { type: "string" },
+      "web-root": { type: "string", default: env.ARCHIPEL_WEB_ROOT ?? defaultWebRoot },
     },
     strict: true,
   });
@@ -78,6 +103,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv): ApiFlags {
       clusterCidrs: values["egress-cluster-cidrs"] ?? env.ARCHIPEL_EGRESS_CLUSTER_CIDRS,
       allowHttpPeers: values["egress-allow-http-peers"] ?? env.ARCHIPEL_EGRESS_ALLOW_HTTP_PEERS,
     }),
+    webRoot: values["web-root"],
   };
 }
 
@@ -103,12 +129,14 @@ async function main(): Promise<void> {
     kinds: servedKinds,
     routes: [
       (app) => registerDiscoveryRoutes(app, { kubeConfig, systemNamespace: process.env.POD_NAMESPACE ?? defaultSystemNamespace }),
+      (app) => registerSessionRoutes(app, { kubeConfig }),
       (app) => registerGrantsRoutes(app, { kubeConfig }),
       (app) => registerCatalogRoutes(app, catalog.deps),
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
       (app) => registerFederationRunsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, resources: catalog.deps.caches.resources, projects: catalog.deps.caches.projects, artifacts: artifactStoreSettingsFrom(process.env) }),
       (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
       (app) => registerStatementRoutes(app, { kubeConfig }),
+      (app) => registerWebAssetRoutes(app, loadWebAssets(flags.webRoot)),
     ],
     logger: loggerOptions(flags.logLevel),
     readiness: async () => (await version.getCode()).gitVersion !== "",
