@@ -19,39 +19,15 @@ import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
 import type { Project } from "../../operators/schema/project.ts";
 import type { UsageRecord } from "../../operators/schema/usageRecord.ts";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
+import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
 
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
 const namespace = "default"; // readied for Workflows by hack/argo (executor Role, S3 Secret)
-const image = "archipel.local/cwl-step:dev";
+const image = cwlStepImage;
 
-const writer = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  // Argo counts cpu as run time × 100m (no requests set) truncated to whole core-seconds: a step
-  // needs 10 s to count one.
-  baseCommand: ["bash", "-c", 'printf "%s" "$0" > greeting.txt; sleep 11'],
-  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
-  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
-};
-const shouter = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["tr", "a-z", "A-Z"],
-  stdin: "$(inputs.text.path)",
-  stdout: "upper.txt",
-  inputs: { text: "File" },
-  outputs: { shouted: "stdout" },
-};
-const failing = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["bash", "-c", 'echo "the disk is full" >&2; exit 7'],
-  inputs: { text: "File" },
-  outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
-};
 
 interface WorkflowNode { name?: string; type?: string; resourcesDuration?: Record<string, number> }
 interface Workflow { status?: { nodes?: Record<string, WorkflowNode> } }
@@ -123,7 +99,9 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     await startBilling();
     await api.createClusterCustomObject({ ...archipel, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: project }, spec: { displayName: "metering e2e", members: { users: ["alice"] }, budget: { amount: "100000", currency: "EUR" } } } });
     await create("providers", "Provider", `tools-${suffix}`, { type: "service", service: { defaultImage: image } });
-    const services: [string, unknown][] = [["writer", writer], ["shouter", shouter], ["failing", failing]];
+    // Argo counts cpu as run time × 100m (no requests set) truncated to whole core-seconds: a step
+    // needs 10 s to count one.
+    const services: [string, unknown][] = [["writer", writerTool({ sleepSeconds: 11 })], ["shouter", shouterTool], ["failing", failingTool]];
     await Promise.all(services.map(([name, document]) => create("resources", "Resource", `${name}-${suffix}`, { providerRef: { name: `tools-${suffix}` }, type: "service", title: name, visibility: "private", service: { image, cwl: { document } } })));
     // Default rates, and the project's own (which must win): 2 EUR per core-second, so that
     // seconds of real work cost whole euros.

@@ -10,6 +10,7 @@ import path from "node:path";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
+import { cwlStepImage, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
 import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
@@ -17,25 +18,9 @@ import type { Reservation } from "../../operators/schema/reservation.ts";
 
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const namespace = "default"; // readied for Workflows on every member by hack/cluster --argo
-const image = "archipel.local/cwl-step:dev";
+const image = cwlStepImage;
 
-const shouter = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["tr", "a-z", "A-Z"],
-  stdin: "$(inputs.text.path)",
-  stdout: "upper.txt",
-  inputs: { text: "File" },
-  outputs: { shouted: "stdout" },
-};
 
-const writer = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["bash", "-c", 'printf "%s from the peer" "$0" > greeting.txt'],
-  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
-  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
-};
 
 describe("steps placed on a peer (hack/federation up 2 --node --argo)", function () {
   this.timeout(600_000);
@@ -71,7 +56,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await core.createNamespacedLimitRange({ namespace, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" }, _default: { cpu: "1", memory: "512Mi" } }] } } });
     await create(m, "providers", { kind: "Provider", name: "nodes", spec: { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } } });
     await create(m, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
-    await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writer } } } });
+    await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " from the peer" }) } } } });
   }
 
   before(async function () {
@@ -80,7 +65,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await offer(b);
     // A runs a service of its own after B's step.
     await create(a, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
-    await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouter } } } });
+    await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
       async () => {

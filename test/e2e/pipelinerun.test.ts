@@ -13,6 +13,7 @@ import path from "node:path";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
+import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
@@ -20,31 +21,8 @@ import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
 const namespace = "default"; // readied for Workflows by hack/argo (executor Role, S3 Secret)
-const image = "archipel.local/cwl-step:dev";
+const image = cwlStepImage;
 
-const writer = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["bash", "-c", 'printf "%s" "$0" > greeting.txt'],
-  inputs: { message: { type: "string", inputBinding: { position: 1 } } },
-  outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
-};
-const shouter = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["tr", "a-z", "A-Z"],
-  stdin: "$(inputs.text.path)",
-  stdout: "upper.txt",
-  inputs: { text: "File" },
-  outputs: { shouted: "stdout" },
-};
-const failing = {
-  cwlVersion: "v1.2",
-  class: "CommandLineTool",
-  baseCommand: ["bash", "-c", 'echo "the disk is full" >&2; exit 7'],
-  inputs: { text: "File" },
-  outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
-};
 
 interface S3Info { endpoint: string; credentialsFile: string }
 
@@ -100,7 +78,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     await startManager(`catalog-${suffix}`, "provider,resource", cluster.kubeconfigPath);
     await startManager(`orchestrator-${suffix}`, "pipelinerun", identity.kubeconfigPath);
     await create("providers", "Provider", `tools-${suffix}`, { type: "service", service: { defaultImage: image } });
-    const services: [string, unknown][] = [["writer", writer], ["shouter", shouter], ["failing", failing]];
+    const services: [string, unknown][] = [["writer", writerTool()], ["shouter", shouterTool], ["failing", failingTool]];
     await Promise.all(services.map(([name, document]) => create("resources", "Resource", `${name}-${suffix}`, { providerRef: { name: `tools-${suffix}` }, type: "service", title: name, visibility: "private", service: { image, cwl: { document } } })));
   });
 

@@ -1,0 +1,36 @@
+// The CWL tools the pipeline e2e tests run as service Resources, in the CWL step image (which
+// holds the in-pod entrypoint): one definition for every test that needs them.
+
+export const cwlStepImage = "archipel.local/cwl-step:dev";
+
+/** Writes its `message` (then `suffix`) into greeting.txt, its output `out`; optionally sleeps after. */
+export function writerTool(opts: { suffix?: string; sleepSeconds?: number } = {}): Record<string, unknown> {
+  const sleep = opts.sleepSeconds ? `; sleep ${opts.sleepSeconds}` : "";
+  return {
+    cwlVersion: "v1.2",
+    class: "CommandLineTool",
+    baseCommand: ["bash", "-c", `printf "%s${opts.suffix ?? ""}" "$0" > greeting.txt${sleep}`],
+    inputs: { message: { type: "string", inputBinding: { position: 1 } } },
+    outputs: { out: { type: "File", outputBinding: { glob: "greeting.txt" } } },
+  };
+}
+
+/** Upper-cases the File `text` into its output `shouted`. */
+export const shouterTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["tr", "a-z", "A-Z"],
+  stdin: "$(inputs.text.path)",
+  stdout: "upper.txt",
+  inputs: { text: "File" },
+  outputs: { shouted: "stdout" },
+};
+
+/** Fails with a message on stderr and exit code 7. */
+export const failingTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", 'echo "the disk is full" >&2; exit 7'],
+  inputs: { text: "File" },
+  outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
+};
