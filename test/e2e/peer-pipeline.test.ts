@@ -83,21 +83,36 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await fed?.stop();
   });
 
-  it("runs the step on B's Argo, shows B on the step, and releases B's reservation", async () => {
-    await create(a, "pipelineruns", { kind: "PipelineRun", name: "greet", spec: {
-      job: { greeting: "hello" },
-      steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
-      outputs: [{ name: "result", source: "write/out" }],
-    } });
-    const run = await eventually(
-      "the run on A ends",
+  /** The run once it has ended (Succeeded True or False). */
+  const ended = (m: FederationMember, name: string): Promise<PipelineRun> =>
+    eventually(
+      `the run ${name} on ${m.name} ends`,
       async () => {
-        const r = await runOn(a, "greet");
+        const r = await runOn(m, name);
         return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
       },
       420_000,
       1000,
     );
+
+  it("runs the step on B's Argo, shows B on the step, and releases B's reservation; the same run sent through A's REST API behaves the same", async () => {
+    const spec = {
+      job: { greeting: "hello" },
+      steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
+      outputs: [{ name: "result", source: "write/out" }],
+    };
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "greet", spec });
+    // The REST API is a thin view: a run it creates (as the caller) is the same object, run the same way.
+    const posted = await fetch(`${a.apiUrl}/api/v1/namespaces/${namespace}/pipelineruns`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${a.cluster.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ metadata: { name: "greet-api" }, spec }),
+    });
+    assert.equal(posted.status, 201, await posted.text());
+    const run = await ended(a, "greet");
+    const viaApi = await ended(a, "greet-api");
+    const shape = (r: PipelineRun): unknown => [condition(r, "Succeeded")?.status, r.status?.progress, r.status?.steps?.map((s) => [s.name, s.phase, s.cluster, s.peer]), r.status?.outputs?.map((o) => o.name)];
+    assert.deepEqual(shape(viaApi), shape(run));
     assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
     const step = run.status?.steps?.[0];
     assert.deepEqual([step?.name, step?.phase, step?.cluster, step?.peer], ["write", "Succeeded", b.name, peerB]);
@@ -133,15 +148,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       ],
       outputs: [{ name: "result", source: "shout/shouted" }],
     } });
-    const run = await eventually(
-      "the run across clusters ends",
-      async () => {
-        const r = await runOn(a, "relay");
-        return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
-      },
-      420_000,
-      1000,
-    );
+    const run = await ended(a, "relay");
     assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
     assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["write", "Succeeded", b.name], ["shout", "Succeeded", a.name]]);
     assert.equal(run.status?.progress, "2/2");
