@@ -42,10 +42,10 @@ function members(): Member[] {
     log("starting a federation of 2 members with nodes and Argo (hack/federation up 2 --node --argo; a few minutes the first time)");
     execFileSync(path.join(root, "hack/federation"), ["up", "2", "--node", "--argo", "--name-prefix", "demo"], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, FEDERATION_DIR: federationDir } });
   }
-  const state = JSON.parse(readFileSync(file, "utf8")) as { members: Member[]; clusterFlags?: string[] };
+  const state = JSON.parse(readFileSync(file, "utf8")) as { clusters: Member[]; clusterFlags?: string[] };
   if (!state.clusterFlags?.includes("--argo")) throw new Error(`the federation in ${federationDir} runs without Argo; stop it (hack/federation down) and run make demo-pipeline again`);
-  if (state.members.length < 2) throw new Error(`the federation in ${federationDir} has ${state.members.length} member; 2 are needed`);
-  return state.members;
+  if (state.clusters.length < 2) throw new Error(`the federation in ${federationDir} has ${state.clusters.length} member; 2 are needed`);
+  return state.clusters;
 }
 
 function clients(m: Member): { objects: CustomObjectsApi; core: CoreV1Api } {
@@ -142,7 +142,7 @@ async function follow(objects: CustomObjectsApi, name: string): Promise<Pipeline
   for (let i = 0; i < 600; i++) {
     const run = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
     const now = readyLine(run);
-    if (now !== last) log(`${name}: ${now}`);
+    if (now !== last && run.status?.conditions) log(`${name}: ${now}`);
     last = now;
     if (["True", "False"].includes(succeeded(run) ?? "")) return run;
     await sleep(1000);

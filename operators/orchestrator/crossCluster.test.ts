@@ -64,5 +64,6 @@ describe("crossCluster", () => {
     assert.deepEqual(o.steps.map((s) => [s.name, s.cluster]), [["write", "isle-2"], ["shout", "isle-1"]]);
     assert.equal(o.progress, "2/2");
     assert.deepEqual(o.outputs?.map((x) => x.name), ["raw", "result"]);
+    assert.equal(o.succeeded.message, "all 2 steps succeeded: 1 on the peer, 1 here");
   });
 });

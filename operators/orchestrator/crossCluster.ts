@@ -115,5 +115,10 @@ export function withKept(o: RunObservation, kept: LocalPart["kept"]): RunObserva
   if (!kept) return o;
   const steps = [...kept.steps, ...o.steps];
   const outputs = [...kept.outputs, ...(o.outputs ?? [])];
-  return { ...o, steps, progress: `${steps.filter((s) => s.phase === "Succeeded").length}/${steps.length}`, ...(outputs.length > 0 ? { outputs } : {}) };
+  const progress = `${steps.filter((s) => s.phase === "Succeeded").length}/${steps.length}`;
+  const both = { ...o, steps, progress, ...(outputs.length > 0 ? { outputs } : {}) };
+  if (o.succeeded.status !== "True") return both;
+  // The run's success is both parts': say so, not only this cluster's Workflow's.
+  const message = `all ${steps.length} steps succeeded: ${kept.steps.length} on the peer, ${o.steps.length} here`;
+  return { ...both, ready: { ...o.ready, message }, succeeded: { ...o.succeeded, message } };
 }
