@@ -157,13 +157,17 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** Ready=False with the reason; Succeeded stays Unknown (nothing ran, a fix can still let it run). */
-  function block(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked, plan?: StepPlacement[]): Promise<void> {
+  function block(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked, where?: { plan: StepPlacement[]; kept?: LocalPart["kept"] }): Promise<void> {
+    const { plan, kept } = where ?? {};
     const decision = {
       ready: { type: "Ready", status: "False" as const, reason: blocked.reason, message: blocked.message },
       succeeded: { type: "Succeeded", status: "Unknown" as const, reason: blocked.reason, message: blocked.message },
     };
-    const steps = plan ? { steps: plannedSteps(plan, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName))) } : {};
-    return writeStatus(ctx, run, decision, { phase: "Pending", progress: `0/${run.spec.steps.length}`, ...steps });
+    const planned = plan ? plannedSteps(plan, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName))) : undefined;
+    // A run whose peer part has run keeps that part's steps and outputs as they ended.
+    const steps = kept && planned ? [...kept.steps, ...planned.filter((p) => !kept.steps.some((k) => k.name === p.name))] : planned;
+    const done = steps?.filter((s) => s.phase === "Succeeded").length ?? 0;
+    return writeStatus(ctx, run, decision, { phase: "Pending", progress: `${done}/${run.spec.steps.length}`, ...(steps ? { steps } : {}), ...(kept?.outputs.length ? { outputs: kept.outputs } : {}) });
   }
 
   const peerSteps = createPeerSteps({
@@ -336,7 +340,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (gone) return gone;
     const desired = await desiredWorkflow(ctx, run, part);
     if ("reason" in desired) {
-      await block(ctx, run, desired, plan);
+      await block(ctx, run, desired, { plan, kept: part.kept });
       return retriedBlockers.has(desired.reason) ? { requeueAfter: 30_000 } : undefined;
     }
     return converge(ctx, run, await createWorkflow(ctx, desired), where);
@@ -345,9 +349,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** A run with steps here and on one peer: the peer's part first, then this cluster's with its outputs. */
   async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
     const split = splitAcrossClusters(run.spec, plan);
-    if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, plan);
+    if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
     const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" });
-    if (blocked) return block(ctx, run, blocked, plan);
+    if (blocked) return block(ctx, run, blocked, { plan });
     const localPlan = plan.filter((p) => p.site.kind === "local");
     const here = clusterName(ctx, settings.fallbackClusterName);
     if (run.status?.peerRun?.phase !== "Succeeded") {
@@ -401,11 +405,11 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!site && peers.length === 1 && peers[0]) return runAcrossClusters(ctx, run, plan.steps, peers[0]);
     if (!site) {
       const where = plan.steps.map((p) => `${p.step}: ${p.site.kind === "peer" ? `peer ${p.site.peer}` : "this cluster"}`).join(", ");
-      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans several peers (${where}); a run may use this cluster and one peer` }, plan.steps);
+      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans several peers (${where}); a run may use this cluster and one peer` }, { plan: plan.steps });
     }
     if (site.kind === "local") return runLocally(ctx, run, plan.steps);
     const blocked = unsupported(run, site);
-    if (blocked) return block(ctx, run, blocked, plan.steps);
+    if (blocked) return block(ctx, run, blocked, { plan: plan.steps });
     return peerSteps.drive(ctx, { run, plan: plan.steps, peerName: site.peer, part: wholeRun(run) });
   };
 }
