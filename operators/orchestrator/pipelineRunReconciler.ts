@@ -42,6 +42,11 @@ import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import type { Peer } from "../schema/peer.ts";
 import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
+import { budgetRefusal, runQuote } from "./runQuote.ts";
+import { present } from "../runtime/present.ts";
+import type { Money } from "../schema/common.ts";
+import { type Price, priceKind } from "../schema/price.ts";
+import { type Project, projectKind } from "../schema/project.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -50,6 +55,8 @@ export const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 export const workflowKindRef: KindRef = { group: "argoproj.io", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true };
 const identityKindRef = kindRefOf(identityKind);
 const reservationKindRef = kindRefOf(reservationKind);
+const priceKindRef = kindRefOf(priceKind);
+const projectKindRef = kindRefOf(projectKind);
 const byService = "archipel.io/pipelinerun-by-service";
 const byReservation = "archipel.io/pipelinerun-by-reservation";
 
@@ -139,6 +146,16 @@ function clusterName(ctx: ReconcileContext, fallback: string): string {
 }
 
 export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Reconciler {
+  /** A quote made this pass, until the status write that carries it (by run uid). */
+  const quotes = new Map<string, Money>();
+
+  /**
+   * Where the run's steps are on a peer, and its quote, are never forgotten by a write that does not
+   * mention them (server-side apply drops what its manager leaves out).
+   */
+  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote"> {
+    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? run.status?.quote });
+  }
   const now = deps.now ?? ((): Date => new Date());
   const { settings } = deps;
 
@@ -146,10 +163,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const generation = run.metadata.generation;
     let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
     conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
-    // Where the run's steps are on a peer is never forgotten by a write that does not mention it
-    // (server-side apply drops what its manager leaves out): the hold and the peer's run are found by it.
-    const peerRun = fields.peerRun ?? run.status?.peerRun;
-    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...(peerRun ? { peerRun } : {}) });
+    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...kept(run, fields) });
+    quotes.delete(run.metadata.uid ?? "");
     if (!wrote || conditionMatches(run.status?.conditions, decision.ready)) return;
     ctx.logger.info("pipeline run changed", { namespace: run.metadata.namespace, name: run.metadata.name, reason: decision.ready.reason });
     const warning = decision.ready.status === "False";
@@ -232,11 +247,31 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   const stagedInputs = async (ctx: ReconcileContext, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> => (part.stage ? ((await part.stage(ctx, inputsKeyOf(workflow))) as Record<string, unknown> | Blocked) : {});
 
+  /** The quote of the steps that run here, and the budget's verdict on it (before anything runs). */
+  function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
+    const namespace = run.metadata.namespace ?? "";
+    const resources = ctx.cache<Resource>(resourceKindRef);
+    const steps = part.spec.steps.flatMap((s) => {
+      const service = resources.get({ namespace, name: s.serviceRef.name });
+      const process = services.get(s.name)?.process;
+      return service && process ? [{ step: s.name, service, process }] : [];
+    });
+    const quoted = runQuote(run, steps, ctx.cache<Price>(priceKindRef).list(), now());
+    const projectName = run.spec.projectRef?.name;
+    const project = projectName ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
+    const refusal = budgetRefusal(run, quoted, project);
+    const quote = quoted.priced ? quoted.totals[0] : undefined;
+    if (quote) quotes.set(run.metadata.uid ?? "", quote);
+    return refusal ? { reason: refusal.reason as RunReason, message: refusal.message } : undefined;
+  }
+
   async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<KubernetesObject | Blocked> {
     const blocked = unsupported({ ...run, spec: part.spec }, { kind: "local" }) ?? reservationBlocker(ctx, run);
     if (blocked) return blocked;
     const services = await resolveServices(ctx, run, part.spec);
     if (!(services instanceof Map)) return services;
+    const refusal = quoteAndBudget(ctx, run, part, services);
+    if (refusal) return refusal;
     const name = workflowNameOf(run);
     const staged = await stagedInputs(ctx, part, name);
     if ("reason" in staged) return staged as Blocked;
@@ -436,6 +471,16 @@ function runsOfService(runs: () => Cache<PipelineRun> | undefined): (obj: Kubern
     (runs()?.byIndex(byService, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
 }
 
+/** The runs of the object's namespace that have not started (their quote depends on its Prices). */
+function runsOfNamespace(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) => (runs()?.list() ?? []).filter((r) => r.metadata.namespace === obj.metadata?.namespace && !r.status?.workflowRef).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+}
+
+/** The runs billed to a Project that have not started. */
+function runsOfProject(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) => (runs()?.list() ?? []).filter((r) => r.spec.projectRef?.name === obj.metadata?.name && !r.status?.workflowRef).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+}
+
 /** Runs that name a Reservation of their namespace (it becoming Confirmed lets them start). */
 function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) =>
@@ -467,6 +512,9 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
       { kind: resourceKindRef, map: runsOfService(() => runs) },
       { kind: reservationKindRef, map: runsOfReservation(() => runs) },
       { kind: peerKindRef, map: () => [] },
+      // A Price or a Project's budget changing may let a run over budget start (or quote it).
+      { kind: priceKindRef, map: runsOfNamespace(() => runs) },
+      { kind: projectKindRef, map: runsOfProject(() => runs) },
       // Caches the reconciler reads, registered so that they have synced before it runs.
       { kind: configMapKindRef, map: () => [] },
       { kind: identityKindRef, map: () => [] },

@@ -25,6 +25,11 @@ export const RunReason = {
   // a run across clusters: the peer's part succeeded, its outputs are brought here
   PeerStepsSucceeded: "PeerStepsSucceeded",
   PeerOutputUnavailable: "PeerOutputUnavailable",
+  // the quote does not fit a budget (operators/billing/budget.ts names them), or cannot be made
+  RunBudgetExceeded: "RunBudgetExceeded",
+  ProjectBudgetExceeded: "ProjectBudgetExceeded",
+  CurrencyMismatch: "CurrencyMismatch",
+  QuoteUnavailable: "QuoteUnavailable",
   CrossNamespaceNotSupported: "CrossNamespaceNotSupported",
   DataInputsNotSupported: "DataInputsNotSupported",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",

@@ -12,6 +12,7 @@ import {
   column,
   described,
   DnsLabel,
+  Duration,
   group,
   kindObject,
   LocalObjectReference,
@@ -107,6 +108,7 @@ export const PipelineRunSpec = strictObject(
     ),
     placement: Type.Optional(Placement),
     budget: Type.Optional(Money),
+    expectedDuration: Type.Optional(described(Duration, "how long each step is quoted for (default 10m): a run whose quote exceeds its budget, or its Project's remaining budget, does not start")),
     serviceAccountName: Type.Optional(ObjectName),
     suspend: Type.Optional(
       Type.Boolean({ description: "true pauses the run: steps already running finish, no new step starts (Argo's spec.suspend); false resumes it. Delete the run to cancel it." }),
@@ -123,7 +125,7 @@ export const PipelineRunSpec = strictObject(
       ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName"] as const).map((field) =>
         cel(
           `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
-          `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description and spec.budget may change)`,
+          `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description, spec.budget and spec.expectedDuration may change)`,
           `.${field}`,
         ),
       ),

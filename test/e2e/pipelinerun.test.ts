@@ -180,4 +180,18 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name: taken })) as { metadata: { ownerReferences?: unknown[] } };
     assert.equal(wf.metadata.ownerReferences, undefined, "the controller adopts nothing it does not own");
   });
+  it("quotes a run before it starts, and never starts one whose quote exceeds its budget", async function () {
+    // 6 EUR per core-hour on the services' Provider: 2 steps × 100m (no ResourceRequirement) × 10m = 0.20 EUR.
+    await create("prices", "Price", `tools-${suffix}`, { targetRef: { kind: "Provider", name: `tools-${suffix}` }, currency: "EUR", rates: { cpuCoreHour: "6" }, validFrom: "2026-01-01T00:00:00Z" });
+    const name = `thrifty-${suffix}`;
+    await create("pipelineruns", "PipelineRun", name, { ...twoSteps("shouter"), budget: { amount: "0.05", currency: "EUR" } });
+    const run = await runWhen(name, "Ready=False RunBudgetExceeded", (r) => condition(r, "Ready")?.reason === "RunBudgetExceeded", 60_000);
+    assert.deepEqual(run.status?.quote, { amount: "0.20", currency: "EUR" });
+    assert.match(condition(run, "Ready")?.message ?? "", /^the quote \(0\.20 EUR\) exceeds the PipelineRun's spec\.budget \(0\.05 EUR\) by 0\.15 EUR/);
+    const workflow = await api.getNamespacedCustomObject({ ...workflows, namespace, name }).catch(() => undefined);
+    assert.equal(workflow, undefined, "a run over budget creates no Workflow");
+    // Raising the budget lets it start (spec.budget may change).
+    await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name, body: { spec: { budget: { amount: "0.20", currency: "EUR" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await runWhen(name, "its Workflow created", (r) => r.status?.workflowRef?.name === name, 60_000);
+  });
 });
