@@ -159,7 +159,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     assert.equal(resumed.status?.phase, "Succeeded", JSON.stringify(resumed.status?.conditions));
   });
 
-  it("says why a run cannot start: a wiring naming no output, a service on a peer, a Workflow name taken", async function () {
+  it("says why a run cannot start: a wiring naming no output, a service on a peer not known here, a Workflow name taken", async function () {
     const wiring = twoSteps("shouter") as { steps: { in: Record<string, string> }[] };
     wiring.steps[1]!.in = { text: "write/bam" };
     const peer = twoSteps("shouter") as { steps: { serviceRef: Record<string, string> }[] };
@@ -175,7 +175,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     const reasonOf = async (name: string, reason: string): Promise<string> =>
       (await runWhen(name, `Ready=False ${reason}`, (r) => condition(r, "Ready")?.reason === reason, 60_000)).status?.conditions?.find((c) => c.type === "Ready")?.message ?? "";
     assert.equal(await reasonOf(`wiring-${suffix}`, "InvalidSpec"), 'spec.steps[1].in.text: step "write" has no output "bam" (it has: out)');
-    assert.match(await reasonOf(`peer-${suffix}`, "CrossClusterNotSupported"), /^the plan spans clusters \(write: peer lyon-1, shout: this cluster\)/);
+    assert.equal(await reasonOf(`peer-${suffix}`, "PeerNotReady"), "the steps are placed on peer lyon-1: Peer lyon-1 does not exist here");
     assert.match(await reasonOf(taken, "NameTaken"), new RegExp(`^Workflow ${namespace}/${taken} exists and is not this run's`));
     const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name: taken })) as { metadata: { ownerReferences?: unknown[] } };
     assert.equal(wf.metadata.ownerReferences, undefined, "the controller adopts nothing it does not own");
