@@ -100,17 +100,20 @@ describe("config/default (kustomize overlay)", function () {
     assert.ok(api * 1000 > apiShutdownTimeoutMs, `api: ${api} s > ${apiShutdownTimeoutMs} ms of graceful stop`);
   });
 
-  it("binds no role for controllers that do not exist yet (billing's metering)", async () => {
-    assert.equal(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"), false);
+  it("lets the manager meter usage: create UsageRecords, never change or delete them", async () => {
+    assert.ok(await canI(cluster, "archipel-manager", "create", "usagerecords.archipel.io"));
+    assert.equal(await canI(cluster, "archipel-manager", "patch", "usagerecords.archipel.io"), false);
+    assert.equal(await canI(cluster, "archipel-manager", "delete", "usagerecords.archipel.io"), false);
   });
 
-  it("lets the orchestrator create and patch Workflows and write PipelineRun status; never delete Workflows nor change runs", async () => {
+  it("lets the orchestrator create and patch Workflows, write PipelineRun status and its finalizer; never delete Workflows nor runs", async () => {
     assert.match(await kc(cluster, "get", "clusterrolebindings", "-o", "name"), /archipel-manager-orchestrator\b/);
     assert.ok(await mayOnWorkflows(cluster, "archipel-manager", "create"));
     assert.ok(await mayOnWorkflows(cluster, "archipel-manager", "patch"));
     assert.ok(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io --subresource=status"));
     assert.equal(await mayOnWorkflows(cluster, "archipel-manager", "delete"), false);
-    assert.equal(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io"), false);
+    // patch: the finalizer of a run with steps on a peer (cancel there, release the hold, then let go)
+    assert.ok(await canI(cluster, "archipel-manager", "patch", "pipelineruns.archipel.io"));
     assert.equal(await canI(cluster, "archipel-manager", "delete", "pipelineruns.archipel.io"), false);
   });
 
