@@ -72,6 +72,8 @@ async function offer(m: Member): Promise<void> {
   await create("providers", "Provider", "nodes", { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } });
   await create("providers", "Provider", "tools", { type: "service", service: { defaultImage: image } });
   await create("resources", "Resource", "greeter", { providerRef: { name: "tools" }, type: "service", title: "Greeter", visibility: "public", service: { image, cwl: { document: greeter } } });
+  // Its rates: the step it runs for a peer is metered there at them (a UsageRecord for the requester).
+  await create("prices", "Price", "tools", { targetRef: { kind: "Provider", name: "tools" }, currency: "EUR", rates: { cpuCoreHour: "0.90", memoryGiBHour: "0.10", perRun: "0.01" }, validFrom: "2026-01-01T00:00:00Z" });
 }
 
 const shouter = {
@@ -92,6 +94,14 @@ async function offerHere(m: Member): Promise<void> {
     ensure(() => objects.createNamespacedCustomObject({ ...archipel, plural, namespace, body: { apiVersion: "archipel.io/v1alpha1", kind, metadata: { name }, spec } }));
   await create("providers", "Provider", "tools", { type: "service", service: { defaultImage: image } });
   await create("resources", "Resource", "shouter", { providerRef: { name: "tools" }, type: "service", title: "Shouter", visibility: "private", service: { image, cwl: { document: shouter } } });
+  // Its rates: the run is quoted for its step here before it starts, and metered after.
+  await create("prices", "Price", "tools", { targetRef: { kind: "Provider", name: "tools" }, currency: "EUR", rates: { cpuCoreHour: "1.20", memoryGiBHour: "0.10", perRun: "0.01" }, validFrom: "2026-01-01T00:00:00Z" });
+}
+
+/** The UsageRecords of a member for runs of `run` (here) or made for it (on the peer, by name prefix). */
+async function usageLines(m: Member, match: (run: string) => boolean): Promise<string[]> {
+  const list = (await clients(m).objects.listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace })) as { items: { spec: { pipelineRunRef: { name: string }; step: string; cost?: { amount: string; currency: string } } }[] };
+  return list.items.filter((u) => match(u.spec.pipelineRunRef.name)).map((u) => `  usage on ${m.name}: step ${u.spec.step}: ${u.spec.cost ? `${u.spec.cost.amount} ${u.spec.cost.currency}` : "not priced"}`);
 }
 
 async function trustedPeer(from: Member, to: Member): Promise<string> {
@@ -122,6 +132,7 @@ function summary(run: PipelineRun, reservation: Reservation | undefined, cluster
     `PipelineRun ${namespace}/${run.metadata.name} on cluster ${cluster}`,
     `  phase:     ${s.phase ?? "-"}   steps: ${s.progress ?? "-"}`,
     `  Succeeded: ${conditionText(run, "Succeeded")}`,
+    `  quote:     ${s.quote ? `${s.quote.amount} ${s.quote.currency} (the steps here, before it started)` : "-"}`,
     ...(s.steps ?? []).map((x) => `  step ${x.name}: ${x.phase} on cluster ${x.cluster ?? "?"}${x.peer ? ` (Peer ${x.peer})` : ""}; placement: ${x.placement ?? "-"}`),
     ...(s.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
     peerLine(peerRun, reservation),
@@ -173,7 +184,9 @@ async function main(): Promise<void> {
   const reservation = peerRun
     ? ((await clients(b).objects.getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace: peerRun.namespace, name: peerRun.reservation }).catch(() => undefined)) as Reservation | undefined)
     : undefined;
-  process.stdout.write(`${summary(run, reservation, a.name)}\n`);
+  await sleep(8000); // the usage controllers meter a step a few seconds after it has finished
+  const usage = [...(await usageLines(a, (r) => r === name)), ...(await usageLines(b, (r) => r === peerRun?.name))];
+  process.stdout.write(`${[summary(run, reservation, a.name), ...usage].join("\n")}\n`);
   log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
   process.exitCode = succeeded(run) === "True" ? 0 : 1;
 }
