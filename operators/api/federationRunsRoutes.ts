@@ -15,7 +15,8 @@ import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
-import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel, servedName } from "../federation/peerRuns.ts";
+import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel,
+  requesterProjectAnnotation, servedName } from "../federation/peerRuns.ts";
 
 export { requesterPeerLabel };
 import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
@@ -125,14 +126,22 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
     throw new ApiError(422, "ProviderAmbiguous", `body.provider: namespace ${body.namespace} has ${compute.length} compute Providers (${found}); name one`, { field: "body.provider" });
   }
 
-  /** Every step's service must be a service Resource of the namespace that the peer may see. */
-  function requireServices(body: PeerRunRequest, caller: PeerCaller): void {
+  /**
+   * Every step's service, and every data input, must be a Resource of that type in the namespace
+   * that the peer may see (the run's AccessGrant on the data checks it again when it is issued).
+   */
+  function requireVisible(body: PeerRunRequest, caller: PeerCaller): void {
     const memberships = projectMemberships(deps.projects.list());
-    for (const [i, step] of body.steps.entries()) {
-      const resource = deps.resources.get({ namespace: body.namespace, name: step.service });
-      const visible = resource && resource.spec.type === "service" && decideVisibility({ visibility: resource.spec.visibility, projects: resource.spec.projects ?? [], namespace: body.namespace }, caller, memberships).visible;
-      if (!visible) throw new ApiError(404, "NotFound", `body.steps[${i}].service: no service ${step.service} in namespace ${body.namespace} is visible to peer ${caller.cluster}`, { field: `body.steps[${i}].service` });
-    }
+    const visible = (name: string, type: string): boolean => {
+      const resource = deps.resources.get({ namespace: body.namespace, name });
+      return resource !== undefined && resource.spec.type === type && decideVisibility({ visibility: resource.spec.visibility, projects: resource.spec.projects ?? [], namespace: body.namespace }, caller, memberships).visible;
+    };
+    const wanted = [
+      ...body.steps.map((s, i) => ({ name: s.service, type: "service", field: `body.steps[${i}].service` })),
+      ...(body.inputs ?? []).map((d, i) => ({ name: d.resource, type: "data", field: `body.inputs[${i}].resource` })),
+    ];
+    const missing = wanted.find((w) => !visible(w.name, w.type));
+    if (missing) throw new ApiError(404, "NotFound", `${missing.field}: no ${missing.type} ${missing.name} in namespace ${body.namespace} is visible to peer ${caller.cluster}`, { field: missing.field });
   }
 
   async function createOrFind<T>(create: () => Promise<unknown>, find: () => Promise<T>): Promise<{ created: boolean; object: T }> {
@@ -198,7 +207,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const body = request.body as PeerRunRequest;
         await requireOpenNamespace(core, body.namespace, opts());
         const reservation = await peersReservation(body.namespace, body.reservation, peerName, "body.reservation");
-        requireServices(body, caller);
+        requireVisible(body, caller);
         const name = servedName(peerName, body.name, hash);
         const object = {
           apiVersion,
@@ -207,12 +216,14 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
             name,
             namespace: body.namespace,
             labels: { [requesterPeerLabel]: peerName },
+            ...(caller.project ? { annotations: { [requesterProjectAnnotation]: caller.project } } : {}),
             // Deleting the reservation deletes the run (and its Workflow) with it.
             ownerReferences: [{ apiVersion, kind: "Reservation", name: reservation.metadata.name ?? "", uid: reservation.metadata.uid ?? "" }],
           },
           spec: {
             steps: body.steps.map((s) => ({ name: s.name, serviceRef: { name: s.service }, ...(s.in ? { in: s.in } : {}) })),
             ...(body.outputs?.length ? { outputs: body.outputs } : {}),
+            ...(body.inputs?.length ? { inputs: body.inputs.map((d) => ({ name: d.name, resourceRef: { name: d.resource } })) } : {}),
             ...(body.job ? { job: body.job } : {}),
             placement: { strategy: "Local", reservationRef: { name: body.reservation } },
             description: `steps of a pipeline of peer ${caller.cluster}`,

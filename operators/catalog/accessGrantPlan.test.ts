@@ -67,6 +67,8 @@ describe("accessGrantPlan", () => {
     assert.deepEqual(granteeCaller({ kind: "ServiceAccount", name: "sa", namespace: "ns" }, approval), { kind: "local", user: "system:serviceaccount:ns:sa", groups: [], listableNamespaces: "all" });
     assert.deepEqual(granteeCaller({ kind: "Peer", name: "b" }, approval), { kind: "peer", cluster: "b", approval: "Accepted", signature: "Verified" });
     assert.equal((granteeCaller({ kind: "Peer", name: "c" }, approval) as { approval: string }).approval, "Unknown");
+    // A Peer object is named apart from its cluster; projects list clusters: the caller is the cluster, acting for the grant's project.
+    assert.deepEqual(granteeCaller({ kind: "Peer", name: "b", project: "ocean" }, approval, [], (p) => `cluster-of-${p}`), { kind: "peer", cluster: "cluster-of-b", approval: "Accepted", signature: "Verified", project: "ocean" });
   });
 
   it("names: Secret from the grant's name, backend key from its UID, RBAC subject per grantee kind", () => {

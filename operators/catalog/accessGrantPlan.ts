@@ -94,10 +94,10 @@ export function grantPhase(expiresAt: string, now: Date): { expired: true } | { 
  * sees private Resources ("all" listable namespaces): RBAC already let the grant's creator create
  * it in the Resource's namespace.
  */
-export function granteeCaller(grantee: Grantee, peerApproval: (peer: string) => PeerApproval, groupsOfUser: readonly string[] = []): Caller {
+export function granteeCaller(grantee: Grantee, peerApproval: (peer: string) => PeerApproval, groupsOfUser: readonly string[] = [], clusterOfPeer: (peer: string) => string = (peer) => peer): Caller {
   switch (grantee.kind) {
     case "Peer":
-      return { kind: "peer", cluster: grantee.name, approval: peerApproval(grantee.name), signature: "Verified" };
+      return { kind: "peer", cluster: clusterOfPeer(grantee.name), approval: peerApproval(grantee.name), signature: "Verified", ...(grantee.project ? { project: grantee.project } : {}) };
     case "Group":
       return { kind: "local", user: "", groups: [grantee.name], listableNamespaces: "all" };
     case "ServiceAccount":

@@ -151,11 +151,11 @@ export function createAccessGrantReconciler(deps: AccessGrantDeps): Reconciler {
   }
 
   function visibleToGrantee(ctx: ReconcileContext, grant: AccessGrant, resource: Resource): Failure | undefined {
-    const approval = (peer: string): PeerApproval => {
-      const p = ctx.cache<KubernetesObject & { spec?: { approval?: PeerApproval } }>(peerKindRef).get({ name: peer });
-      return p?.spec?.approval ?? "Unknown";
-    };
-    const caller = granteeCaller(grant.spec.grantee, approval);
+    type PeerObject = KubernetesObject & { spec?: { approval?: PeerApproval }; status?: { descriptor?: { clusterName?: string } } };
+    const peer = (name: string): PeerObject | undefined => ctx.cache<PeerObject>(peerKindRef).get({ name });
+    const approval = (name: string): PeerApproval => peer(name)?.spec?.approval ?? "Unknown";
+    // Projects list member clusters by cluster name; the grantee names the Peer object.
+    const caller = granteeCaller(grant.spec.grantee, approval, [], (name) => peer(name)?.status?.descriptor?.clusterName ?? name);
     const decision = decideVisibility({ visibility: resource.spec.visibility, projects: resource.spec.projects ?? [] }, caller, memberships(ctx));
     return decision.visible ? undefined : { reason: AccessGrantReason.NotVisible, message: `the grantee may not see Resource "${resource.metadata?.name}": ${decision.message}` };
   }

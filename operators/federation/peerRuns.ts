@@ -9,6 +9,8 @@ export const federationReservationsPath = "/federation/v1/reservations";
 export const federationRunsPath = "/federation/v1/runs";
 /** On a PipelineRun made for a peer: the Peer object's name (who may read and cancel it, and whom its usage is metered for). */
 export const requesterPeerLabel = "archipel.io/requester-peer";
+/** On a served run: the project the requester's signed request claimed (its data is granted for that project). */
+export const requesterProjectAnnotation = "archipel.io/requester-project";
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
 const Namespace = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
@@ -57,6 +59,18 @@ export const PeerRunRequest = Type.Object(
     reservation: Type.String({ minLength: 1, maxLength: 253, description: "the Reservation (its name on the serving cluster) the steps run in" }),
     steps: Type.Array(PeerRunStep, { minItems: 1, maxItems: 64 }),
     outputs: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 128 }), source: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), { maxItems: 128 })),
+    inputs: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+            resource: Type.String({ minLength: 1, maxLength: 253, description: "a data Resource of the namespace, visible to the requester: the serving cluster reads it through its own AccessGrant for the requester" }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 128 },
+      ),
+    ),
     job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },

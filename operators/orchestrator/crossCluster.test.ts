@@ -66,4 +66,25 @@ describe("crossCluster", () => {
     assert.deepEqual(o.outputs?.map((x) => x.name), ["raw", "result"]);
     assert.equal(o.succeeded.message, "all 2 steps succeeded: 1 on the peer, 1 here");
   });
+
+  it("sends inputs bound to the peer's data with the peer's part, keeps this cluster's here, and refuses a step here reading the peer's data", () => {
+    const withData: PipelineRunSpec = {
+      inputs: [
+        { name: "scenes", resourceRef: { name: "s2", peer: "lyon" } },
+        { name: "dem", resourceRef: { name: "elevation" } },
+      ],
+      steps: [
+        { name: "read", serviceRef: { name: "reader", peer: "lyon" }, in: { text: "scenes" }, placement: { strategy: "ComputeToData" } },
+        { name: "merge", serviceRef: { name: "merger" }, in: { a: "read/out", b: "dem" } },
+      ],
+    };
+    const split = splitAcrossClusters(withData, planOf(withData).steps);
+    assert.ok(!("message" in split));
+    assert.deepEqual(split.peer.inputs, [{ name: "scenes", resource: "s2" }]);
+    assert.deepEqual(split.local.inputs, [{ name: "dem", resourceRef: { name: "elevation" } }]);
+    const wrong: PipelineRunSpec = { ...withData, steps: [withData.steps[0] as PipelineRunSpec["steps"][0], { name: "merge", serviceRef: { name: "merger" }, in: { a: "read/out", b: "scenes" } }] };
+    const refused = splitAcrossClusters(wrong, planOf(wrong).steps);
+    assert.ok("message" in refused);
+    assert.match(refused.message, /^spec\.steps\[1\]\.in\.b: step merge runs here and reads input scenes, bound to a peer's data Resource; .*ComputeToData/);
+  });
 });

@@ -4,6 +4,7 @@
 // which outputs cross. Outputs go from the peer to this cluster only: a peer step that reads a step
 // of this cluster is refused (it would need a third phase, or a copy the other way).
 import type { ReconcileContext } from "../runtime/index.ts";
+import { present } from "../runtime/present.ts";
 import type { PipelineOutput, PipelineRunSpec, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
 import { parseWiring } from "./pipelineWorkflow.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -23,6 +24,8 @@ export interface Transfer {
 export interface PeerPart {
   steps: PipelineStep[];
   outputs: { name: string; source: string }[];
+  /** pipeline inputs bound to the peer's data Resources (read there, through the peer's grant) */
+  inputs?: { name: string; resource: string }[];
   job?: Record<string, unknown>;
 }
 
@@ -52,6 +55,22 @@ function peerReadsLocal(steps: PipelineStep[], peerSteps: Set<string>): string |
   return undefined;
 }
 
+/** A step here that reads an input bound to the peer's data: data is read where it is, never moved. */
+function localReadsPeerData(spec: PipelineRunSpec, peerSteps: Set<string>, peerData: Set<string>): string | undefined {
+  for (const [index, step] of spec.steps.entries()) {
+    if (peerSteps.has(step.name)) continue;
+    const read = Object.entries(step.in ?? {}).find(([, source]) => peerData.has(source));
+    if (read) return `spec.steps[${index}].in.${read[0]}: step ${step.name} runs here and reads input ${read[1]}, bound to a peer's data Resource; data is read on its cluster: place ${step.name} there (ComputeToData)`;
+  }
+  return undefined;
+}
+
+function peerOutputToStorage(spec: PipelineRunSpec, peerSteps: Set<string>): string | undefined {
+  const stored = (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined && peerSteps.has(parseWiring(o.source).step ?? ""));
+  const output = (spec.outputs ?? [])[stored];
+  return output ? `spec.outputs[${stored}].storageRef: output ${output.name} comes from a step on the peer; outputs of steps on a peer are not copied to storage yet` : undefined;
+}
+
 /** Rewires a local step's inputs read from the peer's steps to the pipeline inputs they arrive as. */
 function rewired(step: PipelineStep, peerSteps: Set<string>, transfers: Map<string, Transfer>): PipelineStep {
   if (!step.in) return step;
@@ -67,7 +86,8 @@ function rewired(step: PipelineStep, peerSteps: Set<string>, transfers: Map<stri
 
 export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]): CrossClusterSplit | { message: string } {
   const peerSteps = new Set(plan.filter((p) => p.site.kind === "peer").map((p) => p.step));
-  const refusal = peerReadsLocal(spec.steps, peerSteps);
+  const peerData = (spec.inputs ?? []).filter((i) => i.resourceRef.peer !== undefined);
+  const refusal = peerReadsLocal(spec.steps, peerSteps) ?? localReadsPeerData(spec, peerSteps, new Set(peerData.map((i) => i.name))) ?? peerOutputToStorage(spec, peerSteps);
   if (refusal) return { message: refusal };
   const transfers = new Map<string, Transfer>();
   const localSteps = spec.steps.filter((s) => !peerSteps.has(s.name)).map((s) => rewired(s, peerSteps, transfers));
@@ -77,10 +97,13 @@ export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]
   const peer: PeerPart = {
     steps: spec.steps.filter((s) => peerSteps.has(s.name)),
     outputs: [...[...transfers.values()].map((t) => ({ name: t.output, source: t.source })), ...peerOutputs.map((o) => ({ name: o.name, source: o.source }))],
-    ...(spec.job ? { job: spec.job } : {}),
+    ...present({ inputs: peerData.length ? peerData.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined, job: spec.job }),
   };
-  const localOutputs = runOutputs.filter((o) => !fromPeer(o));
-  const local: PipelineRunSpec = { ...spec, steps: localSteps, ...(spec.outputs ? { outputs: localOutputs } : {}) };
+  const local: PipelineRunSpec = {
+    ...spec,
+    steps: localSteps,
+    ...present({ outputs: spec.outputs?.filter((o) => !fromPeer(o)), inputs: spec.inputs?.filter((i) => i.resourceRef.peer === undefined) }),
+  };
   return { peer, local, transfers: [...transfers.values()], peerOutputs: peerOutputs.map((o) => o.name) };
 }
 

@@ -2,6 +2,7 @@
 // peer): signed with this cluster's identity, through the egress policy, each with a deadline, and
 // every answer checked against the shared schema before it is believed. No credentials of the
 // peer's API server exist here: the signature is the only way in.
+import { present } from "../runtime/present.ts";
 import { Value } from "typebox/value";
 import type { TSchema } from "typebox";
 import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
@@ -54,16 +55,16 @@ export class PeerRunsClient {
     this.opts = opts;
   }
 
-  private async call(peer: PeerEndpoint, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number }): Promise<{ status: number; body: unknown }> {
+  private async call(peer: PeerEndpoint, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string }): Promise<{ status: number; body: unknown }> {
     const identity = await this.opts.identity();
-    const { method, target, body, maxAnswerBytes } = req;
-    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...(body === undefined ? {} : { body }), ...(maxAnswerBytes ? { maxAnswerBytes } : {}), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
+    const { method, target, body, maxAnswerBytes, project } = req;
+    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...present({ body, maxAnswerBytes, project }), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
     if (res.status >= 200 && res.status < 300) return res;
     const error = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
     throw new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
   }
 
-  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number }): Promise<T> {
+  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string }): Promise<T> {
     const res = await this.call(peer, req);
     if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${req.target} with a body that is not the documented object`);
     return res.body as T;
@@ -91,8 +92,9 @@ export class PeerRunsClient {
     return this.checked(peer, PeerReservationAnswer, { method: "POST", target: `${federationReservationsPath}/${namespace}/${name}/${action}` });
   }
 
-  submit(peer: PeerEndpoint, request: PeerRunRequest): Promise<PeerRunAnswer> {
-    return this.checked(peer, PeerRunAnswer, { method: "POST", target: federationRunsPath, body: request });
+  /** `project`: the project the run acts for (signed claim): the peer shows it its restricted Resources, and grants its data for it. */
+  submit(peer: PeerEndpoint, request: PeerRunRequest, project?: string): Promise<PeerRunAnswer> {
+    return this.checked(peer, PeerRunAnswer, { method: "POST", target: federationRunsPath, body: request, ...(project ? { project } : {}) });
   }
 
   run(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerRunAnswer | undefined> {

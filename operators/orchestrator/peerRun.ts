@@ -58,8 +58,9 @@ export function reservationRequest(run: PipelineRun, namespace: string, now: num
 
 /** The part of a run the peer runs: by default every step, the run's outputs and job. */
 export function wholeRun(run: PipelineRun): PeerPart {
-  const { steps, outputs, job } = run.spec;
-  return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(job ? { job } : {}) };
+  const { steps, outputs, inputs, job } = run.spec;
+  const data = (inputs ?? []).map((i) => ({ name: i.name, resource: i.resourceRef.name }));
+  return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(data.length ? { inputs: data } : {}), ...(job ? { job } : {}) };
 }
 
 export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace: string; reservation: string }): PeerRunRequest {
@@ -69,6 +70,7 @@ export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace:
     reservation: where.reservation,
     steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name, ...(s.in ? { in: s.in } : {}) })),
     ...(part.outputs.length ? { outputs: part.outputs } : {}),
+    ...(part.inputs?.length ? { inputs: part.inputs } : {}),
     ...(part.job ? { job: part.job } : {}),
   };
 }

@@ -134,7 +134,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
       return requeue(1000);
     },
     submit: async (p, a) => {
-      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) })) });
+      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) }), p.run.spec.projectRef?.name) });
       return requeue(3000);
     },
     follow: async (p, a) => {

@@ -47,6 +47,7 @@ import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { type Project, projectKind } from "../schema/project.ts";
+import { accessGrantKindRef, createRunAccess } from "./runAccess.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -124,6 +125,8 @@ export interface PipelineRunReconcilerDeps {
   artifacts: ArtifactStoreSettings;
   /** Signed requests to peers (steps placed on a peer). */
   peers: PeerRunsClient;
+  /** Where the data of a run's inputs may be read from (the run's AccessGrant credentials are used through it). */
+  egress: EgressPolicy;
   now?: () => Date;
 }
 
@@ -135,6 +138,12 @@ function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[])
     const placed = plan.find((p) => p.step === s.name);
     return placed ? { ...s, placement: placed.reason } : s;
   });
+}
+
+/** The run ended here and said how (its Workflow ran): that record is kept as written. */
+function finishedRecord(run: PipelineRun): boolean {
+  const decided = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
+  return run.status?.workflowRef !== undefined && (decided === "True" || decided === "False");
 }
 
 /** This cluster's name: its Identity (`self`, else the oldest), else the configured fallback. */
@@ -245,7 +254,21 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return brought ? withInputsArtifact(workflow, repository, inputsKeyOf(workflow.metadata?.name ?? "")) : workflow;
   }
 
-  const stagedInputs = async (ctx: ReconcileContext, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> => (part.stage ? ((await part.stage(ctx, inputsKeyOf(workflow))) as Record<string, unknown> | Blocked) : {});
+  const access = createRunAccess({ core: deps.core, egress: deps.egress, requestTimeoutMs: settings.requestTimeoutMs, now: () => now() });
+
+  /** What the orchestrator puts where the pods find it: a peer's outputs, then the data inputs read here. */
+  async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> {
+    const brought = part.stage ? ((await part.stage(ctx, inputsKeyOf(workflow))) as Record<string, unknown> | Blocked) : {};
+    const data = part.spec.inputs ?? [];
+    if ("reason" in brought || data.length === 0) return brought;
+    const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
+    try {
+      const read = await access.stageDataInputs(ctx, run, data, { store, inputsKey: inputsKeyOf(workflow) });
+      return "reason" in read ? (read as Blocked) : { ...brought, ...read };
+    } finally {
+      store.s3.destroy();
+    }
+  }
 
   /** The quote of the steps that run here, and the budget's verdict on it (before anything runs). */
   function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
@@ -265,15 +288,20 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return refusal ? { reason: refusal.reason as RunReason, message: refusal.message } : undefined;
   }
 
-  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<KubernetesObject | Blocked> {
+  /** What must hold before a run starts here: what this slice supports, its reservation, its services, its budget, its write grants. */
+  async function admitted(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<Map<string, ServiceProcess> | Blocked> {
     const blocked = unsupported({ ...run, spec: part.spec }, { kind: "local" }) ?? reservationBlocker(ctx, run);
     if (blocked) return blocked;
     const services = await resolveServices(ctx, run, part.spec);
     if (!(services instanceof Map)) return services;
-    const refusal = quoteAndBudget(ctx, run, part, services);
-    if (refusal) return refusal;
+    return quoteAndBudget(ctx, run, part, services) ?? (await access.storageGrants(ctx, run, part.spec.outputs ?? [])) ?? services;
+  }
+
+  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<KubernetesObject | Blocked> {
+    const services = await admitted(ctx, run, part);
+    if (!(services instanceof Map)) return services;
     const name = workflowNameOf(run);
-    const staged = await stagedInputs(ctx, part, name);
+    const staged = await stagedInputs(ctx, run, part, name);
     if ("reason" in staged) return staged as Blocked;
     const built = pipelineWorkflow(part.spec, services, staged);
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
@@ -327,10 +355,27 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return patched as ArgoWorkflow & KubernetesObject;
   }
 
-  function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<void> {
-    const o = withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept);
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
-    return writeStatus(ctx, run, o, fields);
+  /**
+   * The run's outputs: as the Workflow left them; those sent to storage copied there once it has
+   * succeeded (the run succeeds only then); a finished run's as its record says (copied once).
+   */
+  async function outputsOf(ctx: ReconcileContext, run: PipelineRun, o: RunObservation, part: LocalPart): Promise<{ outputs?: RunObservation["outputs"]; blocked?: Blocked }> {
+    if (finishedRecord(run)) return { outputs: run.status?.outputs };
+    if (o.succeeded.status !== "True" || !o.outputs) return { outputs: o.outputs };
+    const store = (): ReturnType<typeof artifactStore> => artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
+    const delivered = await access.deliverOutputs(ctx, run, part.spec.outputs ?? [], { outputs: o.outputs, store });
+    return "reason" in delivered ? { blocked: delivered } : { outputs: delivered };
+  }
+
+  async function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
+    const observed = withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept);
+    const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
+    const o = blocked ? undelivered(observed, blocked) : observed;
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
+    await writeStatus(ctx, run, o, fields);
+    if (blocked) return { requeueAfter: 30_000 };
+    // What the run obtained is given back once it has ended (the staged copies are the pods' own).
+    if (workflowFinished(workflow)) await access.releaseGrants(ctx, run);
   }
 
   function nameTaken(ctx: ReconcileContext, run: PipelineRun, workflow: KubernetesObject): Promise<void> {
@@ -354,13 +399,19 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
   }
 
+  /** The steps succeeded but an output could not be copied to its storage yet: the run is not done. */
+  function undelivered(o: RunObservation, why: Blocked): RunObservation {
+    const { finishedAt: _finished, ...running } = o;
+    return { ...running, phase: "Running", ready: { ...o.ready, status: "False", reason: why.reason, message: why.message }, succeeded: { ...o.succeeded, status: "Unknown", reason: why.reason, message: why.message } };
+  }
+
   async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
     if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
     return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), where);
   }
 
   /** Blockers that change without an event this controller watches: look again later. */
-  const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable]);
+  const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
 
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
   async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
@@ -497,6 +548,7 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
     core: kubeConfig.makeApiClient(CoreV1Api),
     artifacts: opts.artifacts ?? artifactStoreSettingsFrom({}),
     peers: new PeerRunsClient({ identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)), egress: opts.egress, deadlineMs: settings.requestTimeoutMs }),
+    egress: opts.egress,
   });
   let runs: Cache<PipelineRun> | undefined;
   return {
@@ -507,7 +559,8 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
       return reconcile(key, ctx);
     },
     concurrency: 2,
-    owns: [workflowKindRef],
+    // A run's AccessGrants being issued (or refused) moves it on.
+    owns: [workflowKindRef, accessGrantKindRef],
     watches: [
       { kind: resourceKindRef, map: runsOfService(() => runs) },
       { kind: reservationKindRef, map: runsOfReservation(() => runs) },

@@ -37,6 +37,7 @@ describe("placementPlan", () => {
     assert.ok(plan.ok);
     assert.deepEqual(plan.steps.map((s) => s.site), [{ kind: "peer", peer: "lyon" }, { kind: "local" }]);
     assert.equal(singleSite(plan.steps), undefined);
+    assert.equal(plan.steps[0]?.reason, "ComputeToData: reads input scenes, data Resource s2 on peer lyon");
     // The data is on lyon but the service is here: refused, not silently run where the data is not.
     const here = placementPlan({ steps: [{ name: "read", serviceRef: { name: "ndvi" }, in: { images: "scenes" } }], inputs, placement: { strategy: "ComputeToData" } });
     assert.equal(here.ok, false);

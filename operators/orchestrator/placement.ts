@@ -83,6 +83,12 @@ function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement 
   if (clash) return clash;
   const servicePeer = step.serviceRef.peer;
   if (servicePeer === undefined) return serviceHere(spec, step, strategy);
+  return servicePeerDecision(spec, step, strategy, servicePeer);
+}
+
+function servicePeerDecision(spec: PipelineRunSpec, step: PipelineStep, strategy: string, servicePeer: string): Decision {
+  // The data's peer runs the step (its service is there too, or dataDisagrees said so): say why.
+  if (strategy === "ComputeToData" && dataPeerOf(spec, step)?.peer === servicePeer) return computeToData(spec, step);
   return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
 }
 

@@ -32,6 +32,16 @@ export const RunReason = {
   QuoteUnavailable: "QuoteUnavailable",
   CrossNamespaceNotSupported: "CrossNamespaceNotSupported",
   DataInputsNotSupported: "DataInputsNotSupported",
+  // data inputs: the Resource, the run's AccessGrant on it, staging its object for the pods
+  DataNotFound: "DataNotFound",
+  NotData: "NotData",
+  GrantPending: "GrantPending",
+  GrantRefused: "GrantRefused",
+  DataUnavailable: "DataUnavailable",
+  // storage outputs: the Resource, the run's write grant, copying once the run has succeeded
+  StorageNotFound: "StorageNotFound",
+  NotStorage: "NotStorage",
+  OutputsUndelivered: "OutputsUndelivered",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",
   PlacementNotSupported: "PlacementNotSupported",
   ArtifactRepositoryUnavailable: "ArtifactRepositoryUnavailable",

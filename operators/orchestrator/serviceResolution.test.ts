@@ -42,7 +42,11 @@ describe("serviceResolution", () => {
     assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "team-a" } }] }), here), undefined);
     // On a peer, the namespace is the peer's, not ours.
     assert.equal(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t", namespace: "other", peer: "lyon-1" } }] }), peer), undefined);
-    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }), here)?.reason, "DataInputsNotSupported");
+    // Data is read on its own cluster: here for data here, on the peer for the peer's data.
+    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }), here), undefined);
+    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon-1" } }] }), peer), undefined);
+    assert.match(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon-1" } }] }), here)?.message ?? "", /^spec\.inputs\[0\]\.resourceRef: the data is on peer lyon-1 and the steps run here; .*ComputeToData/);
+    assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }), peer)?.reason, "DataInputsNotSupported");
     assert.equal(unsupported(run({ outputs: [{ name: "o", source: "a/x", storageRef: { name: "bucket" } }] }), peer)?.reason, "StorageOutputsNotSupported");
     assert.match(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t" }, placement: { reservationRef: { name: "r" } } }] }), here)?.message ?? "", /^spec\.steps\[0\]\.placement\.reservationRef: /);
     assert.equal(unsupported(run({ placement: { reservationRef: { name: "r", peer: "lyon-1" } } }), here)?.reason, "PlacementNotSupported");

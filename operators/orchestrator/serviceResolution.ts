@@ -30,10 +30,21 @@ export function unsupported(run: PipelineRun, site: StepSite): Blocked | undefin
     const otherNamespace = spec.steps.findIndex((s) => s.serviceRef.namespace !== undefined && s.serviceRef.namespace !== run.metadata.namespace);
     if (otherNamespace >= 0) return { reason: RunReason.CrossNamespaceNotSupported, message: `spec.steps[${otherNamespace}].serviceRef.namespace: services of other namespaces are not supported yet` };
   }
-  if ((spec.inputs ?? []).length > 0) return { reason: RunReason.DataInputsNotSupported, message: "spec.inputs: data Resource inputs are not supported yet; give literal values in spec.job" };
-  const stored = (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined);
-  if (stored >= 0) return { reason: RunReason.StorageOutputsNotSupported, message: `spec.outputs[${stored}].storageRef: copying outputs to storage Resources is not supported yet; leave it out and the output stays in the Argo artifact repository` };
+  const data = dataElsewhere(spec, site);
+  if (data) return data;
+  const stored = site.kind === "peer" ? (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined) : -1;
+  if (stored >= 0) return { reason: RunReason.StorageOutputsNotSupported, message: `spec.outputs[${stored}].storageRef: outputs of steps on a peer are not copied to storage yet; leave it out and the output stays in the peer's artifact repository` };
   return unsupportedReservation(run, site);
+}
+
+/** Data is read on its own cluster: an input bound to data of another cluster than the steps'. */
+function dataElsewhere(spec: PipelineRun["spec"], site: StepSite): Blocked | undefined {
+  const elsewhere = (spec.inputs ?? []).findIndex((i) => i.resourceRef.peer !== (site.kind === "peer" ? site.peer : undefined));
+  if (elsewhere < 0) return undefined;
+  const where = (spec.inputs ?? [])[elsewhere]?.resourceRef.peer;
+  const data = where ? `peer ${where}` : "this cluster";
+  const steps = site.kind === "peer" ? `on peer ${site.peer}` : "here";
+  return { reason: RunReason.DataInputsNotSupported, message: `spec.inputs[${elsewhere}].resourceRef: the data is on ${data} and the steps run ${steps}; data is read on its own cluster: place the steps that read it there (ComputeToData)` };
 }
 
 /** A reservation named by the run is one of this namespace's, used when the steps run here. */

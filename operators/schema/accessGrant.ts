@@ -34,6 +34,9 @@ export const Grantee = strictObject(
     name: Type.String({ minLength: 1, maxLength: 253 }),
     namespace: Type.Optional(DnsLabel),
     peer: Type.Optional(ObjectName),
+    project: Type.Optional(
+      described(DnsLabel, "for a Peer grantee: the project it acts for (a restricted Resource is granted to a peer only for one of its projects that lists the peer's cluster)"),
+    ),
   },
   {
     description: "who receives the credentials; peer: the Peer whose cluster the user or group belongs to",
@@ -43,6 +46,7 @@ export const Grantee = strictObject(
         "spec.grantee.namespace must be set for a ServiceAccount grantee, and only then",
         ".namespace",
       ),
+      cel("!has(self.project) || self.kind == 'Peer'", "spec.grantee.project is for a Peer grantee only", ".project"),
       cel("self == oldSelf", "spec.grantee is immutable; create a new AccessGrant"),
     ],
   },

@@ -7,10 +7,12 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
-import { cwlStepImage, shouterTool, writerTool } from "../support/cwlTools.ts";
+import { appenderTool, cwlStepImage, shouterTool, writerTool } from "../support/cwlTools.ts";
+import { startS3, type TestS3 } from "../support/s3.ts";
+import type { AccessGrant } from "../../operators/schema/accessGrant.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
 import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
@@ -28,6 +30,9 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   let a: FederationMember;
   let b: FederationMember;
   let peerB: string;
+  let lake: TestS3 | undefined;
+  let store: TestS3 | undefined;
+  const project = "ocean";
 
   const objects = (m: FederationMember): CustomObjectsApi => m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
   const create = (m: FederationMember, plural: string, object: { kind: string; name: string; spec: unknown }): Promise<unknown> =>
@@ -57,14 +62,42 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(m, "providers", { kind: "Provider", name: "nodes", spec: { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } } });
     await create(m, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
     await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " from the peer" }) } } } });
+    await create(m, "resources", { kind: "Resource", name: "upper", spec: { providerRef: { name: "tools" }, type: "service", title: "upper", visibility: "public", service: { image, cwl: { document: shouterTool } } } });
+  }
+
+  /** A offers a storage Resource: bucket results (created by the first grant), writes under runs/. */
+  async function storage(m: FederationMember, s3: TestS3): Promise<void> {
+    await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "store-admin" }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
+    await create(m, "providers", { kind: "Provider", name: "buckets", spec: { type: "storage", storage: { backend: "s3", s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentialsSecretRef: { name: "store-admin" } } } } });
+    await create(m, "resources", { kind: "Resource", name: "results", spec: { providerRef: { name: "buckets" }, type: "storage", title: "results", visibility: "private", storage: { s3: { bucket: "results", prefix: "runs/" } } } });
+  }
+
+  /** B holds a data set restricted to project ocean, whose members are A's cluster: an object in an S3 server of B's (a data Provider with admin credentials). */
+  async function restrictedData(m: FederationMember, s3: TestS3, member: string): Promise<void> {
+    const admin = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    try {
+      await admin.send(new CreateBucketCommand({ Bucket: "datasets" }));
+      await admin.send(new PutObjectCommand({ Bucket: "datasets", Key: "samples/greeting.txt", Body: "hello from the data" }));
+    } finally {
+      admin.destroy();
+    }
+    await m.cluster.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "lake-admin" }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
+    await objects(m).createClusterCustomObject({ ...archipel, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: project }, spec: { displayName: project, members: { users: [], clusters: [member] } } } });
+    await create(m, "providers", { kind: "Provider", name: "lake", spec: { type: "data", data: { source: "s3", s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentialsSecretRef: { name: "lake-admin" } } } } });
+    await create(m, "resources", { kind: "Resource", name: "samples", spec: { providerRef: { name: "lake" }, type: "data", title: "samples", visibility: "restricted", projects: [project], data: { s3: { bucket: "datasets", key: "samples/greeting.txt" } } } });
   }
 
   before(async function () {
     fed = await startFederation({ clusters: 2, namePrefix: "e2e-peerrun", node: true, argo: true });
     [a, b] = fed.members as [FederationMember, FederationMember];
     await offer(b);
+    lake = await startS3(`e2e-peerrun-lake-${process.pid}`);
+    await restrictedData(b, lake, a.name);
+    store = await startS3(`e2e-peerrun-store-${process.pid}`);
+    await storage(a, store);
     // A runs a service of its own after B's step.
     await create(a, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
+    await create(a, "resources", { kind: "Resource", name: "stamper", spec: { providerRef: { name: "tools" }, type: "service", title: "stamper", visibility: "private", service: { image, cwl: { document: appenderTool(" (checked on A)") } } } });
     await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
@@ -81,19 +114,30 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   after(async function () {
     this.timeout(180_000);
     await fed?.stop();
+    await lake?.stop();
+    await store?.stop();
   });
 
   /** The run once it has ended (Succeeded True or False). */
-  const ended = (m: FederationMember, name: string): Promise<PipelineRun> =>
-    eventually(
-      `the run ${name} on ${m.name} ends`,
-      async () => {
-        const r = await runOn(m, name);
-        return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
-      },
-      420_000,
-      1000,
-    );
+  const ended = async (m: FederationMember, name: string): Promise<PipelineRun> => {
+    try {
+      return await eventually(
+        `the run ${name} on ${m.name} ends`,
+        async () => {
+          const r = await runOn(m, name);
+          return ["True", "False"].includes(condition(r, "Succeeded")?.status ?? "") ? r : undefined;
+        },
+        420_000,
+        1000,
+      );
+    } catch (err) {
+      // What each side says, so that a failure on CI explains itself.
+      const mine = (await runOn(m, name)).status;
+      const served = mine?.peerRun?.name ? (await runOn(b, mine.peerRun.name).catch(() => undefined))?.status : undefined;
+      const grants = (await objects(b).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace })) as { items: AccessGrant[] };
+      throw new Error(`${(err as Error).message}\nrun: ${JSON.stringify(mine)}\nserved run on B: ${JSON.stringify(served)}\ngrants on B: ${JSON.stringify(grants.items.map((g) => [g.metadata.name, g.spec.grantee, g.status?.conditions]))}`, { cause: err });
+    }
+  };
 
   it("runs the step on B's Argo, shows B on the step, and releases B's reservation; the same run sent through A's REST API behaves the same", async () => {
     const spec = {
@@ -195,5 +239,59 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       60_000,
       500,
     );
+  });
+
+  it("ComputeToData: a step reads B's restricted data on B through B's grant for A's project, the next step runs on A; the grant and the hold are given back", async () => {
+    const spec = {
+      projectRef: { name: project },
+      inputs: [{ name: "sample", resourceRef: { name: "samples", peer: peerB } }],
+      steps: [
+        { name: "read", serviceRef: { name: "upper", peer: peerB }, in: { text: "sample" }, placement: { strategy: "ComputeToData" } },
+        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "read/shouted" } },
+      ],
+      outputs: [{ name: "result", source: "stamp/stamped", storageRef: { name: "results" }, prefix: "to-data/" }],
+    };
+    await objects(a).createClusterCustomObject({ ...archipel, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: project }, spec: { displayName: project, members: { users: [], clusters: [a.name] } } } });
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-data", spec });
+    const run = await ended(a, "to-data");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["read", "Succeeded", b.name], ["stamp", "Succeeded", a.name]]);
+    assert.match(run.status?.steps?.[0]?.placement ?? "", /ComputeToData: reads input sample, data Resource samples on peer/);
+    // The output went to A's storage Resource, under the write grant's area and the output's prefix.
+    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+    const [, key] = /^s3:\/\/results\/(runs\/.*to-data\/stamped\.txt)$/.exec(location) ?? [];
+    assert.ok(key && store, `the output is in storage Resource results: ${location}`);
+    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
+    try {
+      assert.equal(await (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString(), "HELLO FROM THE DATA (checked on A)");
+    } finally {
+      reader.destroy();
+    }
+    const grantsOnA = async (): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: "archipel.io/pipelinerun=to-data" })) as { items: unknown[] }).items.length;
+    await eventually("A's write grant for the run is released", async () => (await grantsOnA()) === 0, 60_000, 500);
+
+    // On B: its run read the data through an AccessGrant for peer A acting for the project, owned by the run and deleted once it ended.
+    const served = run.status?.peerRun?.name ?? "";
+    const grants = async (): Promise<AccessGrant[]> => ((await objects(b).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: `archipel.io/pipelinerun=${served.slice(0, 63)}` })) as { items: AccessGrant[] }).items;
+    await eventually("B's grant for the run is released", async () => (await grants()).length === 0, 60_000, 500);
+    const events = await b.cluster.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.kind=AccessGrant" });
+    assert.ok(events.items.some((e) => e.involvedObject.name?.startsWith(`${served}-in-sample`)), `B issued a grant for the run: ${events.items.map((e) => e.involvedObject.name).join(", ")}`);
+    const reservation = run.status?.peerRun?.reservation ?? "";
+    await eventually(
+      "B's reservation is Released",
+      async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state === "Released",
+      60_000,
+      500,
+    );
+  });
+
+  it("B's restricted data is refused to a run that does not act for its project, naming the field", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "no-project", spec: {
+      inputs: [{ name: "sample", resourceRef: { name: "samples", peer: peerB } }],
+      steps: [{ name: "read", serviceRef: { name: "upper", peer: peerB }, in: { text: "sample" }, placement: { strategy: "ComputeToData" } }],
+    } });
+    const run = await ended(a, "no-project");
+    assert.equal(condition(run, "Succeeded")?.reason, "PeerRefused");
+    assert.match(condition(run, "Succeeded")?.message ?? "", /body\.inputs\[0\]\.resource: no data samples in namespace default is visible to peer/);
   });
 });

@@ -34,3 +34,14 @@ export const failingTool = {
   inputs: { text: "File" },
   outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
 };
+
+/** Copies the File `text` and appends `suffix`, into its output `stamped`. */
+export function appenderTool(suffix: string): Record<string, unknown> {
+  return {
+    cwlVersion: "v1.2",
+    class: "CommandLineTool",
+    baseCommand: ["bash", "-c", `cat "$0" > stamped.txt; printf "%s" "${suffix}" >> stamped.txt`],
+    inputs: { text: { type: "File", inputBinding: { position: 1 } } },
+    outputs: { stamped: { type: "File", outputBinding: { glob: "stamped.txt" } } },
+  };
+}

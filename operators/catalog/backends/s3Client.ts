@@ -87,7 +87,8 @@ function handlerFor(admin: S3Admin, endpoint: string): ReturnType<typeof request
   return { ...bounded, ...egressAgents(admin.egress) };
 }
 
-function adminS3(admin: S3Admin): S3Client {
+/** An S3 client as `admin` (any identity: a grant's too), bounded and through its egress policy. */
+export function adminS3(admin: S3Admin): S3Client {
   const credentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
   return new S3Client({ endpoint: admin.endpoint, region: admin.region, credentials, forcePathStyle: admin.forcePathStyle ?? true, requestHandler: handlerFor(admin, admin.endpoint) });
 }
