@@ -45,6 +45,16 @@ describe("metering finished steps", () => {
     assert.deepEqual(write.ready, { status: "True", reason: UsageReason.Metered, message: "1 pod(s) metered from Argo's resourcesDuration, priced at Price tools-2026: 4.13 EUR" });
   });
 
+  it("says a step that ended when its run was stopped by its budget was stopped; a succeeded step and a run that merely failed say nothing", () => {
+    const stopped = planUsage(input("step-failed", [onTools("tools-2026")], (i) => {
+      i.run.status!.conditions = [{ type: "Succeeded", status: "False", reason: "BudgetExhausted", message: "stopped: the cost so far has reached spec.budget", lastTransitionTime: "2026-12-02T15:45:00Z" }];
+    }));
+    const byStep = new Map(stopped.records.map((r) => [r.spec.step, r.spec.stopped]));
+    assert.equal(byStep.get("write"), undefined, "write succeeded before the stop");
+    assert.deepEqual(byStep.get("shout"), { reason: "BudgetExhausted", message: "stopped: the cost so far has reached spec.budget" });
+    assert.ok(planUsage(input("step-failed", [onTools("tools-2026")])).records.every((r) => r.spec.stopped === undefined));
+  });
+
   it("adds up every pod of a fanned-out step, never the DAG and task-group nodes that repeat them", () => {
     const { workflow } = recorded("fanout");
     const measured = measureStep(workflow, "say");

@@ -206,6 +206,15 @@ function labelsOf(run: PipelineRun, startedAt: string): Record<string, string> {
   };
 }
 
+/** Reasons with which the orchestrator stops a running run: its steps that ended then were stopped, not finished. */
+const stopReasons = new Set(["BudgetExhausted"]);
+
+function stoppedBy(run: MeteringInput["run"], step: StepStatus): Pick<UsageRecordSpec, "stopped"> {
+  if (step.phase === "Succeeded") return {};
+  const stop = run.status?.conditions?.find((c) => (c.type === "Succeeded" || c.type === "Ready") && stopReasons.has(c.reason));
+  return stop ? { stopped: { reason: stop.reason, message: stop.message.slice(0, 1024) } } : {};
+}
+
 function plannedRecord(input: MeteringInput, step: StepStatus, measured: MeasuredStep): PlannedRecord {
   const { run } = input;
   const { ready, ...priced } = pricing(input, step, measured);
@@ -223,6 +232,7 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
     ...(measured.resourcesDuration ? { resourcesDuration: measured.resourcesDuration } : {}),
     usage: { cpuCoreHours: hours(measured.usage.cpuCoreSeconds), memoryGiBHours: hours(measured.usage.memoryGiBSeconds), pods: measured.pods },
     ...priced,
+    ...stoppedBy(run, step),
   };
   return { name: usageRecordName(run.metadata.name ?? "", step.name), labels: labelsOf(run, startedAt), spec, ready };
 }

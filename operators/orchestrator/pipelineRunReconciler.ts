@@ -48,6 +48,8 @@ import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { type Project, projectKind } from "../schema/project.ts";
 import { accessGrantKindRef, createRunAccess } from "./runAccess.ts";
+import { budgetCheckIntervalMs, budgetStop, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
+import type { StepPlan } from "../billing/quote.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -270,8 +272,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
-  /** The quote of the steps that run here, and the budget's verdict on it (before anything runs). */
-  function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
+  /** Each run's steps' requests and rates as quoted (by run uid): what its cost so far is computed from while it runs. */
+  const accrualPlans = new Map<string, StepPlan[]>();
+
+  function quoteOf(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): ReturnType<typeof runQuote> {
     const namespace = run.metadata.namespace ?? "";
     const resources = ctx.cache<Resource>(resourceKindRef);
     const steps = part.spec.steps.flatMap((s) => {
@@ -280,6 +284,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       return service && process ? [{ step: s.name, service, process }] : [];
     });
     const quoted = runQuote(run, steps, ctx.cache<Price>(priceKindRef).list(), now());
+    if (quoted.priced) accrualPlans.set(run.metadata.uid ?? "", quoted.plans);
+    return quoted;
+  }
+
+  /** The quote of the steps that run here, and the budget's verdict on it (before anything runs). */
+  function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
+    const quoted = quoteOf(ctx, run, part, services);
     const projectName = run.spec.projectRef?.name;
     const project = projectName ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
     const refusal = budgetRefusal(run, quoted, project);
@@ -367,15 +378,37 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return "reason" in delivered ? { blocked: delivered } : { outputs: delivered };
   }
 
+  /** The steps' requests and rates quoted again (a manager restarted while the run ran). */
+  async function requotedPlans(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<StepPlan[] | undefined> {
+    const services = await resolveServices(ctx, run, part.spec);
+    const quoted = services instanceof Map ? quoteOf(ctx, run, part, services) : undefined;
+    return quoted?.priced ? quoted.plans : undefined;
+  }
+
+  /**
+   * A running run with a budget: stopped once its cost so far has reached it, else looked at again
+   * shortly. The steps' rates are the quote's (recomputed after a restart).
+   */
+  async function watchBudget(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { observed: RunObservation; part: LocalPart }): Promise<ReconcileResult | void> {
+    if (!run.spec.budget || workflow.metadata?.annotations?.[stoppedAnnotation]) return undefined;
+    const plans = accrualPlans.get(run.metadata.uid ?? "") ?? (await requotedPlans(ctx, run, where.part));
+    const stop = plans ? budgetStop({ run, workflow, observed: where.observed, plans, now: now() }) : undefined;
+    if (!stop) return { requeueAfter: budgetCheckIntervalMs };
+    await stopWorkflow(ctx, workflow, stop, { fieldManager: pipelineRunFieldManager, timeoutMs: settings.requestTimeoutMs });
+    await deps.events.record(run as KubernetesObject, { type: "Warning", reason: stop.reason, action: "Stop", note: stop.message });
+  }
+
   async function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
-    const observed = withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept);
+    const observed = stoppedObservation(withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept), workflow);
     const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
     const o = blocked ? undelivered(observed, blocked) : observed;
     const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
     await writeStatus(ctx, run, o, fields);
     if (blocked) return { requeueAfter: 30_000 };
+    if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
     // What the run obtained is given back once it has ended (the staged copies are the pods' own).
-    if (workflowFinished(workflow)) await access.releaseGrants(ctx, run);
+    await access.releaseGrants(ctx, run);
+    accrualPlans.delete(run.metadata.uid ?? "");
   }
 
   function nameTaken(ctx: ReconcileContext, run: PipelineRun, workflow: KubernetesObject): Promise<void> {

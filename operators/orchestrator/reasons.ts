@@ -30,6 +30,8 @@ export const RunReason = {
   ProjectBudgetExceeded: "ProjectBudgetExceeded",
   CurrencyMismatch: "CurrencyMismatch",
   QuoteUnavailable: "QuoteUnavailable",
+  // a running run whose cost so far reached spec.budget: its Workflow is stopped
+  BudgetExhausted: "BudgetExhausted",
   CrossNamespaceNotSupported: "CrossNamespaceNotSupported",
   DataInputsNotSupported: "DataInputsNotSupported",
   // data inputs: the Resource, the run's AccessGrant on it, staging its object for the pods

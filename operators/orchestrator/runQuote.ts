@@ -33,7 +33,8 @@ export interface QuotedStep {
   process: Process;
 }
 
-export type RunQuote = { priced: true; totals: Money[]; message: string } | { priced: false; message: string };
+/** priced: with each step's requests and rates (what a running run's cost so far is computed from). */
+export type RunQuote = { priced: true; totals: Money[]; message: string; plans: StepPlan[] } | { priced: false; message: string };
 
 /** The run's quote over `steps` at `at`: complete (every step has a Price) or none. */
 export function runQuote(run: PipelineRun, steps: readonly QuotedStep[], prices: readonly Price[], at: Date): RunQuote {
@@ -46,7 +47,7 @@ export function runQuote(run: PipelineRun, steps: readonly QuotedStep[], prices:
   const plans: StepPlan[] = steps.map((s) => ({ step: s.step, requests: requestsOf(s.process), expectedDuration: duration, rates: rates.rates.get(s.step)! }));
   const q = quote(plans);
   const text = q.totals.map((t) => `${t.amount} ${t.currency}`).join(" + ") || "0";
-  return { priced: true, totals: q.totals, message: `${text} for ${steps.length} step(s) of ${duration} each (spec.expectedDuration)` };
+  return { priced: true, totals: q.totals, message: `${text} for ${steps.length} step(s) of ${duration} each (spec.expectedDuration)`, plans };
 }
 
 export interface BudgetRefusal {

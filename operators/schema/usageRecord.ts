@@ -77,6 +77,12 @@ export const UsageRecordSpec = strictObject(
     ),
     lines: Type.Optional(Type.Array(UsageLine, { maxItems: 8, description: "one line item per rate the Price sets" })),
     cost: Type.Optional(described(Money, "the sum of the rounded line items")),
+    stopped: Type.Optional(
+      strictObject(
+        { reason: Type.String({ minLength: 1, maxLength: 64 }), message: Type.String({ maxLength: 1024 }) },
+        { description: "the step did not end on its own: its run was stopped (reason BudgetExhausted: the run's budget was reached while it ran)" },
+      ),
+    ),
     signature: Type.Optional(
       strictObject(
         {

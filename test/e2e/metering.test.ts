@@ -101,7 +101,7 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     await create("providers", "Provider", `tools-${suffix}`, { type: "service", service: { defaultImage: image } });
     // Argo counts cpu as run time × 100m (no requests set) truncated to whole core-seconds: a step
     // needs 10 s to count one.
-    const services: [string, unknown][] = [["writer", writerTool({ sleepSeconds: 11 })], ["shouter", shouterTool], ["failing", failingTool]];
+    const services: [string, unknown][] = [["writer", writerTool({ sleepSeconds: 11 })], ["shouter", shouterTool], ["failing", failingTool], ["sleeper", writerTool({ sleepSeconds: 300 })]];
     await Promise.all(services.map(([name, document]) => create("resources", "Resource", `${name}-${suffix}`, { providerRef: { name: `tools-${suffix}` }, type: "service", title: name, visibility: "private", service: { image, cwl: { document } } })));
     // Default rates, and the project's own (which must win): 2 EUR per core-second, so that
     // seconds of real work cost whole euros.
@@ -251,5 +251,33 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
       return r && r.metadata.uid !== victim.metadata.uid ? r : undefined;
     }, 60_000, 500);
     assert.deepEqual(again.spec, victim.spec);
+  });
+
+  it("stops a run whose cost so far reaches its budget while it runs (BudgetExhausted), and its UsageRecord says the step was stopped", async function () {
+    // Default rates (no project): 0.1 EUR per core-second × 100m = 0.01 EUR/s, plus 1 EUR per run.
+    // Quoted for 2 s: 1.02 EUR, within 1.20; the step sleeps 300 s, so it reaches 1.20 after ~20 s.
+    const name = `overrun-${suffix}`;
+    await create("pipelineruns", "PipelineRun", name, {
+      budget: { amount: "1.20", currency: "EUR" },
+      expectedDuration: "2s",
+      steps: [{ name: "sleep", serviceRef: { name: `sleeper-${suffix}` }, in: { message: "greeting" } }],
+      job: { greeting: "hello" },
+    });
+    const run = await finished(name);
+    const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded");
+    assert.equal(succeeded?.status, "False", JSON.stringify(run.status));
+    assert.equal(succeeded?.reason, "BudgetExhausted");
+    assert.match(succeeded?.message ?? "", /^stopped: the cost so far \(\d+\.\d{2} EUR, .*\) has reached spec\.budget \(1\.20 EUR\)/);
+    // It was stopped, not run to its end: far less than the step's 300 s.
+    const ran = (Date.parse(run.status?.finishedAt ?? "") - Date.parse(run.status?.startedAt ?? "")) / 1000;
+    assert.ok(ran < 200, `the run lasted ${ran} s`);
+    const workflow = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { spec?: { shutdown?: string } };
+    assert.equal(workflow.spec?.shutdown, "Stop");
+    const record = await eventually("the stopped step's UsageRecord", async () => {
+      const list = (await api.listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, labelSelector: `archipel.io/pipelinerun=${name}` })) as { items: UsageRecord[] };
+      return list.items[0];
+    }, 120_000, 1000);
+    assert.equal(record.spec.stopped?.reason, "BudgetExhausted", JSON.stringify(record.spec));
+    assert.equal(record.spec.step, "sleep");
   });
 });
