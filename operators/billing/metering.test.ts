@@ -29,8 +29,8 @@ describe("metering finished steps", () => {
     assert.deepEqual(plan.skipped, []);
     assert.deepEqual(plan.pending, []);
     assert.deepEqual(plan.records.map((r) => [r.name, r.spec.step, r.spec.source, r.spec.resourcesDuration, r.spec.usage.pods]), [
-      ["broken-26ff4c-write", "write", "resourcesDuration", { cpu: 2, memory: 30 }, 1],
-      ["broken-26ff4c-shout", "shout", "resourcesDuration", { cpu: 0, memory: 3 }, 1],
+      ["broken-26ff4c-write-35939dff", "write", "resourcesDuration", { cpu: 2, memory: 30 }, 1],
+      ["broken-26ff4c-shout-35939dff", "shout", "resourcesDuration", { cpu: 0, memory: 3 }, 1],
     ]);
     const write = plan.records[0]!;
     assert.deepEqual(write.spec.pipelineRunRef, { name: "broken-26ff4c", uid: "35939dff-396f-45e4-bb12-4a527a04925b" });
@@ -177,13 +177,15 @@ describe("metering finished steps", () => {
     assert.deepEqual(planUsage({ run: stale.run, workflow: stale.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).pending, ["say"]);
   });
 
-  it("names records after the run and the step, shortened with a hash past 253 characters", () => {
-    assert.equal(usageRecordName("greet", "write"), "greet-write");
+  it("names records after the run, the step and the run's uid, shortened with a hash past 253 characters", () => {
+    const uid = "35939dff-396f-45e4-bb12-4a527a04925b";
+    assert.equal(usageRecordName({ name: "greet", uid }, "write"), "greet-write-35939dff");
+    assert.notEqual(usageRecordName({ name: "greet", uid: "0b0f5d1e-0000-4000-8000-000000000000" }, "write"), "greet-write-35939dff", "a new run of the same name has its own records");
     const long = `${"r".repeat(250)}.x`;
-    const a = usageRecordName(long, "write");
+    const a = usageRecordName({ name: long, uid }, "write");
     assert.equal(a.length <= 253, true);
-    assert.match(a, /^r+-[0-9a-f]{10}-write$/);
-    assert.notEqual(a, usageRecordName(`${"r".repeat(250)}.y`, "write"), "distinct runs keep distinct names");
-    assert.equal(a, usageRecordName(long, "write"), "deterministic");
+    assert.match(a, /^r+-[0-9a-f]{10}-write-35939dff$/);
+    assert.notEqual(a, usageRecordName({ name: `${"r".repeat(250)}.y`, uid }, "write"), "distinct runs keep distinct names");
+    assert.equal(a, usageRecordName({ name: long, uid }, "write"), "deterministic");
   });
 });

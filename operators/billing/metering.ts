@@ -85,13 +85,17 @@ const finishedPhases = new Set<StepStatus["phase"]>(["Succeeded", "Failed", "Err
 const maxName = 253;
 
 /** `<run>-<step>`, or a shortened form with a hash of both when longer than a name may be. */
-export function usageRecordName(run: string, step: string): string {
-  const plain = `${run}-${step}`;
+export function usageRecordName(run: { name: string; uid: string }, step: string): string {
+  // The run's uid in the name: records outlive their run, and a new run of the same name gets its own.
+  const tail = `${step}-${run.uid.replace(/-/g, "").slice(0, 8)}`;
+  const plain = `${run.name}-${tail}`;
   if (plain.length <= maxName) return plain;
-  const hash = createHash("sha256").update(`${run}\n${step}`).digest("hex").slice(0, 10);
-  const room = maxName - step.length - hash.length - 2;
-  return `${run.slice(0, room).replace(/[-.]+$/, "")}-${hash}-${step}`;
+  const hash = createHash("sha256").update(`${run.name}\n${step}`).digest("hex").slice(0, 10);
+  const room = maxName - tail.length - hash.length - 2;
+  return `${run.name.slice(0, room).replace(/[-.]+$/, "")}-${hash}-${tail}`;
 }
+
+const recordNameOf = (run: PipelineRun, step: string): string => usageRecordName({ name: run.metadata.name ?? "", uid: run.metadata.uid ?? "" }, step);
 
 /** The steps of the run that have finished here (not on a peer), in spec order. */
 export function finishedLocalSteps(run: PipelineRun): StepStatus[] {
@@ -234,7 +238,7 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
     ...priced,
     ...stoppedBy(run, step),
   };
-  return { name: usageRecordName(run.metadata.name ?? "", step.name), labels: labelsOf(run, startedAt), spec, ready };
+  return { name: recordNameOf(run, step.name), labels: labelsOf(run, startedAt), spec, ready };
 }
 
 /** The records the run's finished local steps should have. */

@@ -14,7 +14,7 @@ import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
-import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
+import { isControlledBy } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
@@ -57,6 +57,11 @@ export function readinessOf(record: UsageRecord, planned: PlannedRecord): Condit
   return { type: "Ready", status: "False", reason: UsageReason.NoPrice, message: "recorded without a cost: no Price applied when the step was metered; delete this record to have the step metered again" };
 }
 
+/** A record is a run's when it names the run's uid (records carry no owner reference: they outlive the run). */
+function recordOf(record: Found, run: PipelineRun): boolean {
+  return record.spec.pipelineRunRef.uid !== undefined && record.spec.pipelineRunRef.uid === run.metadata.uid;
+}
+
 export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
 
@@ -70,7 +75,9 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     return {
       apiVersion: `${usageRecordKind.group}/${usageRecordKind.version}`,
       kind: usageRecordKind.kind,
-      metadata: { name: planned.name, namespace: run.metadata.namespace, labels: planned.labels, ownerReferences: [controllerRef(run as KubernetesObject)] },
+      // No owner: a record is a fact of the bill and outlives its run (deleting a run must not lower
+      // a Project's spending or empty a statement). It is the run's by spec.pipelineRunRef.uid.
+      metadata: { name: planned.name, namespace: run.metadata.namespace, labels: planned.labels },
       spec: planned.spec,
     } as KubernetesObject;
   }
@@ -96,8 +103,8 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     const namespace = run.metadata.namespace ?? "";
     const cached = ctx.cache<Found>(usageRecordKindRef).get({ namespace, name: planned.name });
     const { record, created } = cached ? { record: cached, created: false } : await create(ctx, run, planned);
-    if (!isControlledBy(record as KubernetesObject, run as KubernetesObject)) {
-      // Another object's record (or the record of an earlier run of this name, not yet collected).
+    if (!recordOf(record, run)) {
+      // Another object's record: never adopted, never changed.
       const note = `UsageRecord ${namespace}/${planned.name} exists and is not this run's: step ${planned.spec.step} is not metered until it is gone`;
       await deps.events.record(run as KubernetesObject, { type: "Warning", reason: UsageEventReason.RecordNameTaken, action: "Meter", note });
       return;
@@ -148,9 +155,10 @@ export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston
     for: pipelineRunKindRef,
     reconcile,
     concurrency: 2,
-    // The run's Workflow (its steps finish) and its records (one deleted is metered again).
-    owns: [workflowKindRef, usageRecordKindRef],
+    // The run's Workflow (its steps finish); its records name it (one deleted is metered again).
+    owns: [workflowKindRef],
     watches: [
+      { kind: usageRecordKindRef, map: (obj) => [{ namespace: obj.metadata?.namespace ?? "", name: (obj as Found).spec?.pipelineRunRef?.name ?? "" }].filter((k) => k.name !== "") },
       // Caches the reconciler reads, registered so that they have synced before it runs. A Price
       // changed later does not re-price a record: the rates of the step's start are a fact.
       { kind: priceKindRef, map: () => [] },

@@ -146,13 +146,15 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
       const all = await records();
       return all.length === 4 && all.every((r) => r.status?.conditions?.some((c) => c.type === "Ready")) ? all : undefined;
     }, 60_000, 500);
-    assert.deepEqual(found.map((r) => r.metadata.name), [`${bad}-shout`, `${bad}-write`, `${ok}-shout`, `${ok}-write`]);
+    const uid8 = (r: PipelineRun): string => (r.metadata.uid ?? "").replace(/-/g, "").slice(0, 8);
+    assert.deepEqual(found.map((r) => r.metadata.name), [`${bad}-shout-${uid8(badRun)}`, `${bad}-write-${uid8(badRun)}`, `${ok}-shout-${uid8(okRun)}`, `${ok}-write-${uid8(okRun)}`]);
 
     for (const record of found) {
       const run = record.spec.pipelineRunRef.name === ok ? okRun : badRun;
       const label = `${record.metadata.name}`;
-      const owner = (record.metadata as { ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[] }).ownerReferences;
-      assert.deepEqual(owner?.map((o) => [o.kind, o.name, o.uid, o.controller]), [["PipelineRun", run.metadata.name, run.metadata.uid, true]], label);
+      // A record outlives its run (no owner reference): it is the run's by the uid it names.
+      assert.equal(record.metadata.ownerReferences, undefined, label);
+      assert.deepEqual(record.spec.pipelineRunRef, { name: run.metadata.name, uid: run.metadata.uid }, label);
       const stepStatus = run.status?.steps?.find((s) => s.name === record.spec.step);
       assert.equal(record.spec.cluster, "isle-1", label);
       assert.equal(record.spec.startedAt, stepStatus?.startedAt, label);
@@ -244,7 +246,7 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     const afterRestart = await records();
     assert.deepEqual(afterRestart.map((r) => [r.metadata.name, r.metadata.uid, r.metadata.resourceVersion]), before.map((r) => [r.metadata.name, r.metadata.uid, r.metadata.resourceVersion]));
 
-    const victim = before.find((r) => r.metadata.name === `${ok}-write`)!;
+    const victim = before.find((r) => r.spec.pipelineRunRef.name === ok && r.spec.step === "write")!;
     await api.deleteNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, name: victim.metadata.name ?? "" });
     const again = await eventually("the deleted record metered again", async () => {
       const r = (await records()).find((x) => x.metadata.name === victim.metadata.name);
@@ -279,5 +281,19 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     }, 120_000, 1000);
     assert.equal(record.spec.stopped?.reason, "BudgetExhausted", JSON.stringify(record.spec));
     assert.equal(record.spec.step, "sleep");
+  });
+
+  it("keeps a run's UsageRecords when the run is deleted: the Project's spending does not go down", async function () {
+    const spentBefore = ((await api.getClusterCustomObject({ ...archipel, plural: "projects", name: project })) as Project).status?.spent;
+    const mine = (await records()).filter((r) => r.spec.pipelineRunRef.name === ok);
+    assert.equal(mine.length, 2);
+    await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: ok });
+    await eventually(`PipelineRun ${ok} to be gone`, async () => (await getRun(ok).then(() => false, () => true)) || undefined, 60_000, 500);
+    // The garbage collector has had the time to act on anything the run owned (its Workflow goes).
+    await eventually(`the Workflow of ${ok} to be collected`, async () => (await api.getNamespacedCustomObject({ ...workflows, namespace, name: ok }).then(() => false, () => true)) || undefined, 60_000, 500);
+    const kept = (await records()).filter((r) => r.spec.pipelineRunRef.name === ok);
+    assert.deepEqual(kept.map((r) => r.metadata.uid), mine.map((r) => r.metadata.uid));
+    const spentAfter = ((await api.getClusterCustomObject({ ...archipel, plural: "projects", name: project })) as Project).status?.spent;
+    assert.deepEqual(spentAfter, spentBefore);
   });
 });

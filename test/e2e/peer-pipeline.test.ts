@@ -118,6 +118,15 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await store?.stop();
   });
 
+  /** B's Reservation of the run is Released (A asks when the peer's part ends; B acts a moment later). */
+  const released = (run: PipelineRun): Promise<unknown> =>
+    eventually(
+      "B's reservation is Released",
+      async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: run.status?.peerRun?.reservation ?? "" })) as Reservation).status?.state === "Released",
+      60_000,
+      500,
+    );
+
   /** The run once it has ended (Succeeded True or False). */
   const ended = async (m: FederationMember, name: string): Promise<PipelineRun> => {
     try {
@@ -198,13 +207,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.equal(run.status?.progress, "2/2");
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
     assert.equal(await objectText(a, location), "HELLO FROM THE PEER");
-    const reservation = run.status?.peerRun?.reservation ?? "";
-    await eventually(
-      "B's reservation is Released",
-      async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state === "Released",
-      60_000,
-      500,
-    );
+    await released(run);
   });
 
   it("holds no credentials to B's API server on A", async () => {
@@ -276,13 +279,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await eventually("B's grant for the run is released", async () => (await grants()).length === 0, 60_000, 500);
     const events = await b.cluster.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.kind=AccessGrant" });
     assert.ok(events.items.some((e) => e.involvedObject.name?.startsWith(`${served}-in-sample`)), `B issued a grant for the run: ${events.items.map((e) => e.involvedObject.name).join(", ")}`);
-    const reservation = run.status?.peerRun?.reservation ?? "";
-    await eventually(
-      "B's reservation is Released",
-      async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state === "Released",
-      60_000,
-      500,
-    );
+    await released(run);
   });
 
   it("B's restricted data is refused to a run that does not act for its project, naming the field", async () => {
