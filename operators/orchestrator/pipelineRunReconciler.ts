@@ -272,8 +272,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
-  /** Each run's steps' requests and rates as quoted (by run uid): what its cost so far is computed from while it runs. */
-  const accrualPlans = new Map<string, StepPlan[]>();
+  /** Each run's steps' requests and rates as quoted (by namespace/name, for its uid): what its cost so far is computed from while it runs. */
+  const quotedPlans = new Map<string, { uid: string; plans: StepPlan[] }>();
+  const runKey = (run: PipelineRun): string => `${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
+  const plansOf = (run: PipelineRun): StepPlan[] | undefined => {
+    const kept = quotedPlans.get(runKey(run));
+    return kept && kept.uid === run.metadata.uid ? kept.plans : undefined;
+  };
 
   function quoteOf(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): ReturnType<typeof runQuote> {
     const namespace = run.metadata.namespace ?? "";
@@ -284,7 +289,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       return service && process ? [{ step: s.name, service, process }] : [];
     });
     const quoted = runQuote(run, steps, ctx.cache<Price>(priceKindRef).list(), now());
-    if (quoted.priced) accrualPlans.set(run.metadata.uid ?? "", quoted.plans);
+    if (quoted.priced) quotedPlans.set(runKey(run), { uid: run.metadata.uid ?? "", plans: quoted.plans });
     return quoted;
   }
 
@@ -391,7 +396,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    */
   async function watchBudget(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { observed: RunObservation; part: LocalPart }): Promise<ReconcileResult | void> {
     if (!run.spec.budget || workflow.metadata?.annotations?.[stoppedAnnotation]) return undefined;
-    const plans = accrualPlans.get(run.metadata.uid ?? "") ?? (await requotedPlans(ctx, run, where.part));
+    const plans = plansOf(run) ?? (await requotedPlans(ctx, run, where.part));
     const stop = plans ? budgetStop({ run, workflow, observed: where.observed, plans, now: now() }) : undefined;
     if (!stop) return { requeueAfter: budgetCheckIntervalMs };
     await stopWorkflow(ctx, workflow, stop, { fieldManager: pipelineRunFieldManager, timeoutMs: settings.requestTimeoutMs });
@@ -408,7 +413,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
     // What the run obtained is given back once it has ended (the staged copies are the pods' own).
     await access.releaseGrants(ctx, run);
-    accrualPlans.delete(run.metadata.uid ?? "");
+    quotedPlans.delete(runKey(run));
   }
 
   function nameTaken(ctx: ReconcileContext, run: PipelineRun, workflow: KubernetesObject): Promise<void> {
@@ -515,7 +520,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
     const run = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
-    if (!run) return;
+    if (!run) {
+      quotedPlans.delete(`${key.namespace}/${key.name}`);
+      return;
+    }
     if (isBeingDeleted(run as KubernetesObject)) return peerSteps.cleanup(ctx, run);
     const plan = placementPlan(run.spec);
     if (!plan.ok) return block(ctx, run, { reason: RunReason.InvalidSpec, message: plan.message });
