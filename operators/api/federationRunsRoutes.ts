@@ -63,6 +63,21 @@ const ready = (o: { status?: { conditions?: { type: string; status: string; reas
   return c ? { status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) } : undefined;
 };
 
+/** The serving cluster's PipelineRun for a peer's request: its steps, data and outputs, in the peer's reservation. */
+export function servedSpec(body: PeerRunRequest, requester: string): PipelineRun["spec"] {
+  return {
+    steps: body.steps.map((s) => ({ name: s.name, serviceRef: { name: s.service }, ...(s.in ? { in: s.in } : {}) })),
+    ...present({
+      outputs: body.outputs?.length ? body.outputs : undefined,
+      inputs: body.inputs?.length ? body.inputs.map((d) => ({ name: d.name, resourceRef: { name: d.resource } })) : undefined,
+      job: body.job,
+      timeout: body.timeout,
+    }),
+    placement: { strategy: "Local", reservationRef: { name: body.reservation } },
+    description: `steps of a pipeline of peer ${requester}`,
+  };
+}
+
 export function reservationAnswer(r: Reservation): PeerReservationAnswer {
   const admitted = ready(r as never, "Admitted") ?? ready(r as never, "Ready");
   return {
@@ -220,14 +235,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
             // Deleting the reservation deletes the run (and its Workflow) with it.
             ownerReferences: [{ apiVersion, kind: "Reservation", name: reservation.metadata.name ?? "", uid: reservation.metadata.uid ?? "" }],
           },
-          spec: {
-            steps: body.steps.map((s) => ({ name: s.name, serviceRef: { name: s.service }, ...(s.in ? { in: s.in } : {}) })),
-            ...(body.outputs?.length ? { outputs: body.outputs } : {}),
-            ...(body.inputs?.length ? { inputs: body.inputs.map((d) => ({ name: d.name, resourceRef: { name: d.resource } })) } : {}),
-            ...(body.job ? { job: body.job } : {}),
-            placement: { strategy: "Local", reservationRef: { name: body.reservation } },
-            description: `steps of a pipeline of peer ${caller.cluster}`,
-          },
+          spec: servedSpec(body, caller.cluster),
         };
         const { created, object: run } = await createOrFind<PipelineRun>(
           () => custom.createNamespacedCustomObject({ ...runs, namespace: body.namespace, body: object }, opts()),

@@ -3,6 +3,7 @@
 // them signed (client.ts); the serving cluster's API checks them against these schemas, creates
 // a Reservation and a PipelineRun of its own, and its own reconcilers decide and run them. One
 // definition for both sides, so they cannot drift.
+import { Duration } from "../schema/common.ts";
 import { Type, type Static } from "typebox";
 
 export const federationReservationsPath = "/federation/v1/reservations";
@@ -72,6 +73,7 @@ export const PeerRunRequest = Type.Object(
       ),
     ),
     job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    timeout: Type.Optional({ ...Duration, description: "the run's spec.timeout: the serving cluster's run fails when it has not ended within it" }),
   },
   { additionalProperties: false },
 );

@@ -71,6 +71,7 @@ export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace:
     steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name, ...(s.in ? { in: s.in } : {}) })),
     ...(part.outputs.length ? { outputs: part.outputs } : {}),
     ...(part.inputs?.length ? { inputs: part.inputs } : {}),
+    ...(run.spec.timeout ? { timeout: run.spec.timeout } : {}),
     ...(part.job ? { job: part.job } : {}),
   };
 }

@@ -22,7 +22,7 @@ import { identityKind, type Identity } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type PipelineRun, pipelineRunKind, type PipelineRunSpec, type PipelineRunStatus } from "../schema/pipelineRun.ts";
 import type { Resource } from "../schema/resource.ts";
-import { pipelineWorkflow, type ServiceProcess } from "./pipelineWorkflow.ts";
+import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
 import { type ArgoWorkflow, observeWorkflow, type RunObservation } from "./runStatus.ts";
 import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
@@ -333,6 +333,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     body.metadata = { ...body.metadata, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { ...body.metadata?.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
     if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
     if (run.spec.suspend === true) body.spec.suspend = true;
+    const deadline = workflowDeadlineSeconds(run.spec);
+    if (deadline !== undefined) body.spec.activeDeadlineSeconds = deadline;
     return body;
   }
 

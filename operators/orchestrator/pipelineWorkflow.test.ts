@@ -3,7 +3,7 @@ import { translate } from "../pipeline/argo/translate.ts";
 import type { Process } from "../pipeline/cwl/model.ts";
 import { normalizeProcess } from "../pipeline/cwl/normalize.ts";
 import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
-import { pipelineWorkflow, type ServiceProcess } from "./pipelineWorkflow.ts";
+import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "./pipelineWorkflow.ts";
 
 function tool(raw: Record<string, unknown>): Process {
   return normalizeProcess({ cwlVersion: "v1.2", class: "CommandLineTool", ...raw }, {
@@ -161,5 +161,14 @@ describe("pipelineWorkflow", () => {
     assert.equal(given.ok, false);
     assert.match(!given.ok ? given.errors.join() : "", /spec\.job\.greeting: a File given by location cannot reach the pods yet/);
     assert.equal(staged.ok ? undefined : staged.errors.join(), undefined);
+  });
+
+  it("turns spec.timeout into Argo's deadline in whole seconds, rounded up (never early)", () => {
+    const steps: PipelineRunSpec["steps"] = [{ name: "a", serviceRef: { name: "s" } }];
+    assert.equal(workflowDeadlineSeconds({ steps }), undefined);
+    assert.equal(workflowDeadlineSeconds({ steps, timeout: "90s" }), 90);
+    assert.equal(workflowDeadlineSeconds({ steps, timeout: "1h30m" }), 5400);
+    assert.equal(workflowDeadlineSeconds({ steps, timeout: "1500ms" }), 2);
+    assert.equal(workflowDeadlineSeconds({ steps, timeout: "1ns" }), 1);
   });
 });

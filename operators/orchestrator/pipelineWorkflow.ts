@@ -1,6 +1,7 @@
 // A PipelineRun's steps as ONE CWL Workflow, the process the translation library turns into an
 // Argo Workflow. Pure: the services' processes are resolved by the caller. Every error names the
 // spec field it is about, so the run's condition tells the user what to change.
+import { parseDurationSeconds } from "../billing/usage.ts";
 import type { CwlType, Parameter, Process, Requirement, Step, StepInput } from "../pipeline/cwl/model.ts";
 import { isObj } from "../pipeline/cwl/normalize.ts";
 import { validateProcess } from "../pipeline/cwl/validate.ts";
@@ -210,4 +211,11 @@ export function pipelineWorkflow(spec: PipelineRunSpec, services: ReadonlyMap<st
     return { ok: false, errors: [`spec.steps: ${(err as Error).message}`] };
   }
   return { ok: true, workflow, job };
+}
+
+/** spec.timeout in whole seconds (rounded up: a deadline never comes early), or undefined. */
+export function workflowDeadlineSeconds(spec: PipelineRunSpec): number | undefined {
+  if (!spec.timeout) return undefined;
+  const seconds = parseDurationSeconds(spec.timeout, "spec.timeout");
+  return Math.max(1, Number((seconds.num + seconds.den - 1n) / seconds.den));
 }

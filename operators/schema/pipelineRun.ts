@@ -110,6 +110,9 @@ export const PipelineRunSpec = strictObject(
     budget: Type.Optional(Money),
     expectedDuration: Type.Optional(described(Duration, "how long each step is quoted for (default 10m): a run whose quote exceeds its budget, or its Project's remaining budget, does not start")),
     serviceAccountName: Type.Optional(ObjectName),
+    timeout: Type.Optional(
+      described(Duration, "the run fails when it has not ended within this time from its start (Argo's activeDeadlineSeconds): the steps still running fail with \"Step exceeded its deadline\", even on a node that stopped answering; each cluster's part of a run across clusters is bounded by it"),
+    ),
     suspend: Type.Optional(
       Type.Boolean({ description: "true pauses the run: steps already running finish, no new step starts (Argo's spec.suspend); false resumes it. Delete the run to cancel it." }),
     ),
@@ -122,7 +125,7 @@ export const PipelineRunSpec = strictObject(
         ".outputs",
       ),
       // The Workflow is built once from these: a change would be silently ignored, so it is refused.
-      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName"] as const).map((field) =>
+      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName", "timeout"] as const).map((field) =>
         cel(
           `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
           `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description, spec.budget and spec.expectedDuration may change)`,

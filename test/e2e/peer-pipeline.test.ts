@@ -291,4 +291,24 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.equal(condition(run, "Succeeded")?.reason, "PeerRefused");
     assert.match(condition(run, "Succeeded")?.message ?? "", /body\.inputs\[0\]\.resource: no data samples in namespace default is visible to peer/);
   });
+
+  // Last: it stops B's kubelet for good.
+  it("B's kubelet stopped mid-run: the run fails when its spec.timeout passes, naming the step and B's cluster; B's hold is given back", async () => {
+    await create(b, "resources", { kind: "Resource", name: "sleeper", spec: { providerRef: { name: "tools" }, type: "service", title: "sleeper", visibility: "public", service: { image, cwl: { document: writerTool({ sleepSeconds: 600 }) } } } });
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "stranded", spec: {
+      timeout: "90s",
+      job: { greeting: "hello" },
+      steps: [{ name: "nap", serviceRef: { name: "sleeper", peer: peerB }, in: { message: "greeting" } }],
+    } });
+    await eventually("the step runs on B", async () => (await runOn(a, "stranded")).status?.steps?.[0]?.phase === "Running" || undefined, 180_000, 1000);
+    const kubelet = Number((await readFile(path.join(b.cluster.dir, "pids", "kubelet"), "utf8")).trim());
+    assert.ok(kubelet > 1, "B's kubelet pid");
+    process.kill(kubelet, "SIGKILL");
+    const run = await ended(a, "stranded");
+    const succeeded = condition(run, "Succeeded");
+    assert.equal(succeeded?.status, "False", JSON.stringify(run.status));
+    assert.match(succeeded?.message ?? "", new RegExp(`step "nap" failed on cluster ${b.name}: .*deadline`));
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["nap", "Failed", b.name]]);
+    await released(run);
+  });
 });
