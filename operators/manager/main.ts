@@ -8,6 +8,7 @@ import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/c
 import type { EgressPolicy } from "../runtime/egress.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
+import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { ConfigError, parseManagerConfig, usage } from "./config.ts";
 
@@ -101,7 +102,7 @@ function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: Node
 function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-  return kc;
+  return pooledConnections(kc);
 }
 
 async function main(): Promise<number> {
