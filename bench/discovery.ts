@@ -5,8 +5,11 @@
 // measures, and stops it. Convergence is timed from the creation of the last Network (before
 // it no member can look for peers). RSS is read from /proc once converged and again after a
 // settling period, for the manager (all controllers) and the API server of every member.
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Peer } from "../operators/schema/peer.ts";
+import { repoRoot } from "../test/support/cluster.ts";
 import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
 import { rssMiB } from "./procMemory.ts";
 import { report as record } from "./results.ts";
@@ -47,6 +50,14 @@ async function convergence(fed: Federation, since: number): Promise<number[] | u
   return done.size === fed.members.length ? [...done.values()] : undefined;
 }
 
+/** Copies each member's manager log to .bench/ (`down` removes the members' directories). */
+function keepManagerLogs(fed: Federation, n: number): void {
+  const dir = path.join(repoRoot, ".bench", `discovery-${process.pid}`, `n${n}`);
+  mkdirSync(dir, { recursive: true });
+  for (const m of fed.members) if (m.logs.manager && existsSync(m.logs.manager)) copyFileSync(m.logs.manager, path.join(dir, `${m.name}-manager.log`));
+  process.stderr.write(`bench/discovery: N=${n}: manager logs kept in ${path.relative(repoRoot, dir)}\n`);
+}
+
 async function measureSize(n: number): Promise<SizeResult> {
   process.stderr.write(`bench/discovery: N=${n}: starting the federation\n`);
   const started = Date.now();
@@ -67,6 +78,7 @@ async function measureSize(n: number): Promise<SizeResult> {
       apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
     };
   } finally {
+    keepManagerLogs(fed, n);
     process.stderr.write(`bench/discovery: N=${n}: stopping the federation\n`);
     await fed.stop();
   }

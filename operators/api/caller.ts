@@ -2,6 +2,7 @@
 // per-request KubeConfig, so Kubernetes authenticates the caller and RBAC decides. The
 // server's own kubeconfig contributes the cluster (address, CA, TLS server name), never its user.
 import { KubeConfig, type Cluster } from "@kubernetes/client-node";
+import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { unauthorized } from "./errors.ts";
 
 /**
@@ -31,5 +32,7 @@ export function serverCluster(kubeConfig: KubeConfig): Cluster {
 export function callerKubeConfig(cluster: Cluster, token: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromClusterAndUser(cluster, { name: "caller", token });
-  return kc;
+  // The token is a header: every caller's requests share the server's connections (no TLS
+  // handshake per request once an access review's answer expires).
+  return pooledConnections(kc);
 }

@@ -11,6 +11,7 @@ import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import { durationMs } from "../discovery/discoveryTiming.ts";
 import { type EgressPolicy, egressPolicyFrom } from "../runtime/egress.ts";
+import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
@@ -112,7 +113,7 @@ function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv): KubeC
   if (path) kc.loadFromFile(path);
   else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
-  return kc;
+  return pooledConnections(kc);
 }
 
 async function main(): Promise<void> {

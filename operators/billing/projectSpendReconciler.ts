@@ -8,13 +8,13 @@ import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler 
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type Project, projectKind } from "../schema/project.ts";
-import type { UsageRecord } from "../schema/usageRecord.ts";
+import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { projectSpent } from "./statement.ts";
-import { usageRecordKindRef } from "./usageReconciler.ts";
 
 export const projectSpendControllerName = "project-spend";
 export const projectSpendFieldManager = "archipel-project-spend-controller";
 export const projectKindRef = kindRefOf(projectKind);
+const usageRecordKindRef = kindRefOf(usageRecordKind);
 const byProject = "archipel.io/usage-by-project";
 
 const projectOf = (r: UsageRecord): string[] => (r.spec?.projectRef?.name ? [r.spec.projectRef.name] : []);

@@ -2,15 +2,20 @@
 // the credentials kept in the grant's Secret) and revoke. Decisions are in accessGrantPlan.ts and
 // backends/*Grant.ts.
 import { grantNames, readGrantPlan, revokeReadGrantPlan, revokeStorageGrantPlan, storageGrantPlan } from "./backends/postgresGrant.ts";
-import { applyGrantPlan, applyRevokePlan, credentialsUrl, type PostgresAdmin } from "./backends/postgresClient.ts";
+import type { PostgresAdmin } from "./backends/postgresClient.ts";
 import { randomBytes } from "node:crypto";
 import { scramSha256Verifier } from "./backends/scram.ts";
 import { s3GrantNames } from "./backends/s3Grant.ts";
-import { applyS3Grant, issueS3AccessKey, revokeS3Grant, type S3Admin } from "./backends/s3Client.ts";
+import type { S3Admin } from "./backends/s3Client.ts";
 import type { GrantAction } from "./accessGrantPlan.ts";
 import type { PostgresConnection, S3Connection } from "../schema/provider.ts";
 import type { IssuedRecord } from "../schema/accessGrant.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
+import { onFirstUse } from "../runtime/lazyImport.ts";
+
+// The backends' clients (pg; the AWS SDK's S3 and IAM) are imported by the first grant on them.
+const postgresBackend = onFirstUse(() => import("./backends/postgresClient.ts"));
+const s3Backend = onFirstUse(() => import("./backends/s3Client.ts"));
 
 /** Where the credentials work (status.access: no secret). */
 export interface GrantAccess {
@@ -58,6 +63,7 @@ interface IssueInput {
 
 async function issuePostgres(input: IssueInput & { action: { kind: "postgres-read" | "postgres-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
+  const { applyGrantPlan, credentialsUrl } = await postgresBackend();
   const admin = postgresAdmin(action.connection, input.adminCreds, input.egress);
   const names = grantNames(key);
   const password = existing?.password || randomBytes(24).toString("base64url");
@@ -80,6 +86,7 @@ async function issuePostgres(input: IssueInput & { action: { kind: "postgres-rea
 
 async function issueS3(input: IssueInput & { action: { kind: "s3-read" | "s3-write" } }): Promise<IssueResult> {
   const { action, key, existing } = input;
+  const { applyS3Grant, issueS3AccessKey } = await s3Backend();
   const admin = s3Admin(action.connection, input.adminCreds, input.egress);
   const names = s3GrantNames(key, action.scope);
   await applyS3Grant(admin, names, action.kind === "s3-write" ? "write" : "read");
@@ -113,11 +120,13 @@ export async function revokeIssued(record: IssuedRecord, adminCreds: Record<stri
     const conn: PostgresConnection = { host: p.host, port: p.port, database: p.database, credentialsSecretRef: record.adminSecretRef, ...(p.sslMode ? { sslMode: p.sslMode as PostgresConnection["sslMode"] } : {}) };
     const names = { role: p.role, schema: p.schema };
     const plan = record.backend === "postgres-read" ? revokeReadGrantPlan(names) : revokeStorageGrantPlan(names, { sharedSchema: true });
+    const { applyRevokePlan } = await postgresBackend();
     return applyRevokePlan(postgresAdmin(conn, adminCreds, egress), plan);
   }
   if (record.s3) {
     const r = record.s3;
     const conn: S3Connection = { endpoint: r.endpoint, region: r.region, forcePathStyle: r.forcePathStyle, credentialsSecretRef: record.adminSecretRef };
+    const { revokeS3Grant } = await s3Backend();
     return revokeS3Grant(s3Admin(conn, adminCreds, egress), { user: r.user, policyName: r.policyName, bucket: r.bucket, prefix: r.prefix, owned: r.owned });
   }
   throw new Error(`the issued record of backend ${record.backend} names no ${record.backend.startsWith("s3") ? "s3" : "postgres"} target`);

@@ -6,16 +6,14 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import pg from "pg";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type pg from "pg";
 import type { Response } from "undici";
-import { parse as parseYaml } from "yaml";
-import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
 import type { PostgresConnection, Provider, S3Connection } from "../schema/provider.ts";
 import type { Checksum, Resource, ResourceStatus } from "../schema/resource.ts";
 import { defaultEgressPolicy, type EgressPolicy, withinBase } from "../runtime/egress.ts";
 import { BodyTooLarge, checkUrl, EgressRefused, egressAgents, egressFetch, readCapped, resolveChecked, unwrap } from "../runtime/egressHttp.ts";
-import { boundedConfig, type DescribedColumn, describeColumns } from "./backends/postgresClient.ts";
+import type { DescribedColumn } from "./backends/postgresClient.ts";
 import { classifyPostgresError, sqlstateOf } from "./backends/postgresErrors.ts";
 import { checkStorageSchema, checkViewQuery, queryField } from "./backends/postgresGrant.ts";
 import { allowedReadSchemas, checkReadSchema } from "./backends/sqlCheck.ts";
@@ -25,6 +23,15 @@ import { quoteIdent, quoteQualified } from "./backends/sql.ts";
 import { available, notReady, type ObservedFile, ResourceReason, trimMessage, type Verdict, verifyFileFacts } from "./resourceReadiness.ts";
 import { externalReference, serviceSummary } from "./serviceDocument.ts";
 import { stacItemCount, stacSearchBody, stacSearchParams, stacUrl } from "./stacSearch.ts";
+import { onFirstUse } from "../runtime/lazyImport.ts";
+
+// Each backend's library is imported by the first Resource that needs it: most catalogs use one
+// or two of them, and each costs the process memory from the moment it is loaded.
+const s3Sdk = onFirstUse(() => import("@aws-sdk/client-s3"));
+const postgresDriver = onFirstUse(async () => (await import("pg")).default);
+const postgresBackend = onFirstUse(() => import("./backends/postgresClient.ts"));
+const cwlLibrary = onFirstUse(() => import("../pipeline/cwl/load.ts"));
+const yamlParser = onFirstUse(async () => (await import("yaml")).parse);
 
 export interface ProbeResult {
   verdict: Verdict;
@@ -186,6 +193,7 @@ async function s3For(connection: S3Connection, env: ProbeEnv, field: string): Pr
     return fail(ResourceReason.InvalidSpec, `${field}.endpoint: ${connection.endpoint} is not a URL`);
   }
   const creds = await secretKeys(env, connection.credentialsSecretRef.name, ["accessKeyId", "secretAccessKey"], `${field}.credentialsSecretRef`);
+  const { S3Client } = await s3Sdk();
   return new S3Client({
     endpoint: connection.endpoint,
     region: connection.region ?? "us-east-1",
@@ -201,6 +209,7 @@ const s3Missing = (err: unknown, names: string[]): boolean => s3Status(err) === 
 
 async function probeS3Object(client: S3Client, spec: NonNullable<NonNullable<Resource["spec"]["data"]>["s3"]>, env: ProbeEnv & { provider: string }): Promise<ObservedFile> {
   const where = `s3://${spec.bucket}/${spec.key}`;
+  const { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } = await s3Sdk();
   if (spec.key.endsWith("/")) {
     const list = await client.send(new ListObjectsV2Command({ Bucket: spec.bucket, Prefix: spec.key, MaxKeys: 1 }), { abortSignal: AbortSignal.timeout(env.timeoutMs) });
     if ((list.KeyCount ?? 0) === 0) fail(ResourceReason.ObjectNotFound, `spec.data.s3.key: no object under ${where}`);
@@ -344,7 +353,8 @@ async function postgresClient(connection: PostgresConnection, env: ProbeEnv, fie
   const timeouts = { connectionTimeoutMillis: env.timeoutMs, statement_timeout: env.timeoutMs, lock_timeout: env.timeoutMs, query_timeout: env.timeoutMs + 1000 };
   const host = await postgresAddress(connection.host, env, field);
   const config = { host, port: connection.port ?? 5432, database: connection.database, user: creds.username, password: creds.password, ssl, ...timeouts };
-  const client = new pg.Client(boundedConfig(config, "archipel-resource-check"));
+  const [pgDriver, { boundedConfig }] = await Promise.all([postgresDriver(), postgresBackend()]);
+  const client = new pgDriver.Client(boundedConfig(config, "archipel-resource-check"));
   client.on("error", () => undefined); // a dropped connection surfaces on the pending query
   try {
     await client.connect();
@@ -413,6 +423,7 @@ async function checkQuery(client: pg.Client, sql: string, allowed: readonly stri
   } catch (err) {
     return notReady(ResourceReason.InvalidQuery, (err as Error).message);
   }
+  const { describeColumns } = await postgresBackend();
   await client.query("BEGIN TRANSACTION READ ONLY");
   try {
     await client.query(`SET LOCAL search_path TO ${allowed.map(quoteIdent).join(", ")}`);
@@ -474,6 +485,7 @@ async function probeStorageS3(resource: Resource, provider: Provider, env: Probe
   const invalid = storageS3Invalid(spec);
   if (invalid) return { verdict: invalid };
   const client = await s3For(connection, env, "Provider spec.storage.s3");
+  const { HeadBucketCommand } = await s3Sdk();
   try {
     await client.send(new HeadBucketCommand({ Bucket: spec.bucket }), { abortSignal: AbortSignal.timeout(env.timeoutMs) });
     return { verdict: available(`bucket ${spec.bucket} exists on ${connection.endpoint}`) };
@@ -508,7 +520,7 @@ async function probeStoragePostgres(resource: Resource, provider: Provider, env:
 
 // ---------------------------------------------------------------- service
 
-function cwlText(resource: Resource, env: ProbeEnv): unknown {
+async function cwlText(resource: Resource, env: ProbeEnv): Promise<unknown> {
   const cwl = resource.spec.service?.cwl;
   if (cwl?.document) return cwl.document;
   const ref = cwl?.configMapRef;
@@ -517,6 +529,7 @@ function cwlText(resource: Resource, env: ProbeEnv): unknown {
   if (!data) return fail(ResourceReason.CWLNotFound, `spec.service.cwl.configMapRef: ConfigMap "${ref.name}" does not exist in this namespace`);
   const text = data[ref.key];
   if (text === undefined) return fail(ResourceReason.CWLNotFound, `spec.service.cwl.configMapRef: ConfigMap "${ref.name}" has no key "${ref.key}"`);
+  const parseYaml = await yamlParser();
   try {
     return parseYaml(text);
   } catch (err) {
@@ -527,13 +540,14 @@ function cwlText(resource: Resource, env: ProbeEnv): unknown {
 async function probeService(resource: Resource, provider: Provider, env: ProbeEnv): Promise<ProbeResult> {
   const image = resource.spec.service?.image ?? provider.spec.service?.defaultImage;
   if (!image) return fail(ResourceReason.InvalidSpec, `spec.service.image is required: Provider "${resource.spec.providerRef.name}" has no defaultImage`);
-  const doc = cwlText(resource, env);
+  const doc = await cwlText(resource, env);
   const external = externalReference(doc);
   if (external) return fail(ResourceReason.InvalidCWL, `the CWL document must be self-contained: ${external} refers to another file; inline it`);
   // The library reads files. One file per probe: Resources sharing a document are probed
   // concurrently, and one probe's cleanup must not remove another's file. It leaves the cache after.
   const json = JSON.stringify(doc);
   const file = path.join(env.scratchDir, `${randomUUID()}.cwl`);
+  const { forgetDocument, loadProcess } = await cwlLibrary();
   await mkdir(env.scratchDir, { recursive: true });
   await writeFile(file, json);
   try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deferWake, discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, peerTimingFor } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, passIntervalMs, peerTimingFor, SWARM_CHANGED_RETRY_MS, swarmKeyOf } from "./discoveryTiming.ts";
 import { defaultPeerTiming } from "./peerState.ts";
 
 describe("discovery timing", () => {
@@ -43,5 +43,18 @@ describe("deferWake", () => {
 
   it("defers an early wake on the same spec to the planned time", () => {
     assert.equal(deferWake({ nextAt: 5_000, specKey: "1" }, "1", 1_000), 4_000);
+  });
+});
+
+describe("passIntervalMs", () => {
+  it("looks again within a second while the swarm changes, at the interval once it is steady", () => {
+    assert.equal(passIntervalMs(DISCOVERY_INTERVAL_MS, true), SWARM_CHANGED_RETRY_MS);
+    assert.equal(passIntervalMs(DISCOVERY_INTERVAL_MS, false), DISCOVERY_INTERVAL_MS);
+    assert.equal(passIntervalMs(500, true), 500, "never slower than a shorter interval");
+  });
+
+  it("compares swarms whatever the order and repetition of their peer IDs", () => {
+    assert.equal(swarmKeyOf(["b", "a", "b"]), swarmKeyOf(["a", "b"]));
+    assert.notEqual(swarmKeyOf(["a", "b"]), swarmKeyOf(["a", "b", "c"]));
   });
 });

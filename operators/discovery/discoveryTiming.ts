@@ -8,6 +8,12 @@ export const DISCOVERY_INTERVAL_MS = 5_000;
 export const UNRESOLVED_RETRY_MS = 2_000;
 /** Fast retries of one candidate before it is only retried at the discovery interval. */
 export const FAST_RETRIES = 10;
+/**
+ * Pause after a pass that saw the swarm change (peers joined or left): a forming federation keeps
+ * changing it, and each member joining is otherwise found only at the next interval (measured:
+ * up to 7 s between a member's publication and its discovery by the last of 9 others).
+ */
+export const SWARM_CHANGED_RETRY_MS = 1_000;
 
 const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
@@ -29,6 +35,16 @@ export interface DiscoverySettings {
 export function discoveryIntervalMs(settings: DiscoverySettings | undefined): number {
   const interval = durationMs(settings?.interval);
   return interval === undefined ? DISCOVERY_INTERVAL_MS : Math.max(500, interval);
+}
+
+/** The pause before the next discovery pass: sooner while the swarm changes, else the interval. */
+export function passIntervalMs(intervalMs: number, swarmChanged: boolean): number {
+  return swarmChanged ? Math.min(intervalMs, SWARM_CHANGED_RETRY_MS) : intervalMs;
+}
+
+/** The swarm as one comparable value (order of `swarm peers` is not stable). */
+export function swarmKeyOf(peerIds: readonly string[]): string {
+  return [...new Set(peerIds)].sort().join(",");
 }
 
 /** peerState's timing with a Network's overrides applied. */

@@ -2,7 +2,12 @@
 // discovery needs, each with a deadline (AbortSignal), errors that name the node and the
 // operation. Built on kubo-rpc-client (docs/decisions/kubo-rpc-client.md); the few commands it
 // does not wrap (swarm peering, swarm filters) go through the same RPC API with fetch.
-import { create, type KuboRPCClient, multiaddr } from "kubo-rpc-client";
+import type { KuboRPCClient } from "kubo-rpc-client";
+import { onFirstUse } from "../runtime/lazyImport.ts";
+
+// kubo-rpc-client (and the libp2p code under it) costs the process ~30 MiB once imported: it is
+// imported by the first call, so a manager of a cluster outside any federation never loads it.
+const kuboRpc = onFirstUse(() => import("kubo-rpc-client"));
 
 export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 
@@ -69,12 +74,17 @@ function goDuration(ms: number): string {
 export class IpfsClient {
   readonly apiURL: string;
   private readonly timeoutMs: number;
-  private readonly kubo: KuboRPCClient;
+  private client: KuboRPCClient | undefined;
 
   constructor(options: IpfsClientOptions) {
     this.apiURL = options.apiURL.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-    this.kubo = create({ url: `${this.apiURL}/api/v0` });
+  }
+
+  private async kubo(): Promise<KuboRPCClient> {
+    const { create } = await kuboRpc();
+    this.client ??= create({ url: `${this.apiURL}/api/v0` });
+    return this.client;
   }
 
   private signal(opts: CallOptions = {}): AbortSignal {
@@ -110,14 +120,14 @@ export class IpfsClient {
 
   async id(opts?: CallOptions): Promise<NodeIdentity> {
     return this.call("id", opts, async (signal) => {
-      const r = await this.kubo.id({ signal });
+      const r = await (await this.kubo()).id({ signal });
       return { peerId: r.id.toString(), addresses: r.addresses.map(String), agentVersion: r.agentVersion };
     });
   }
 
   async swarmPeers(opts?: CallOptions): Promise<SwarmPeer[]> {
     return this.call("swarm peers", opts, async (signal) => {
-      const peers = await this.kubo.swarm.peers({ signal });
+      const peers = await (await this.kubo()).swarm.peers({ signal });
       return peers.map((p) => ({ peerId: p.peer.toString(), addr: p.addr.toString() }));
     });
   }
@@ -128,11 +138,11 @@ export class IpfsClient {
 
   /** Dials a full multiaddr (…/p2p/<peerId>). */
   async connect(addr: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm connect ${addr}`, opts, (signal) => this.kubo.swarm.connect(multiaddr(addr), { signal }));
+    await this.call(`swarm connect ${addr}`, opts, async (signal) => (await this.kubo()).swarm.connect((await kuboRpc()).multiaddr(addr), { signal }));
   }
 
   async disconnect(peerId: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm disconnect ${peerId}`, opts, (signal) => this.kubo.swarm.disconnect(multiaddr(`/p2p/${peerId}`), { signal }));
+    await this.call(`swarm disconnect ${peerId}`, opts, async (signal) => (await this.kubo()).swarm.disconnect((await kuboRpc()).multiaddr(`/p2p/${peerId}`), { signal }));
   }
 
   /**
@@ -194,7 +204,7 @@ export class IpfsClient {
   /** Adds bytes as one raw block (CIDv1) and pins them. */
   async addBytes(data: Uint8Array | string, opts?: CallOptions): Promise<string> {
     return this.call("add", opts, async (signal) => {
-      const r = await this.kubo.add(typeof data === "string" ? new TextEncoder().encode(data) : data, { cidVersion: 1, rawLeaves: true, pin: true, signal });
+      const r = await (await this.kubo()).add(typeof data === "string" ? new TextEncoder().encode(data) : data, { cidVersion: 1, rawLeaves: true, pin: true, signal });
       return r.cid.toString();
     });
   }
@@ -204,7 +214,7 @@ export class IpfsClient {
     return this.call(`cat ${cid}`, opts, async (signal) => {
       const chunks: Uint8Array[] = [];
       let size = 0;
-      for await (const chunk of this.kubo.cat(cid, { signal, length: maxBytes + 1 })) {
+      for await (const chunk of (await this.kubo()).cat(cid, { signal, length: maxBytes + 1 })) {
         size += chunk.length;
         if (size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
         chunks.push(chunk);
@@ -216,16 +226,17 @@ export class IpfsClient {
   /** The IPNS name (k51… form) of a keystore key, generating an Ed25519 key if absent. */
   async ensureKey(name: string, opts?: CallOptions): Promise<string> {
     return this.call(`key ${name}`, opts, async (signal) => {
-      const existing = (await this.kubo.key.list({ signal })).find((k) => k.name === name);
+      const kubo = await this.kubo();
+      const existing = (await kubo.key.list({ signal })).find((k) => k.name === name);
       if (existing) return existing.id;
-      return (await this.kubo.key.gen(name, { type: "ed25519", signal })).id;
+      return (await kubo.key.gen(name, { type: "ed25519", signal })).id;
     });
   }
 
   async publishName(cid: string, opts: PublishOptions): Promise<{ name: string; value: string }> {
     const key = opts.key ?? "self";
-    return this.call(`name publish ${cid} (key ${key})`, opts, (signal) =>
-      this.kubo.name.publish(`/ipfs/${cid}`, {
+    return this.call(`name publish ${cid} (key ${key})`, opts, async (signal) =>
+      (await this.kubo()).name.publish(`/ipfs/${cid}`, {
         key,
         lifetime: goDuration(opts.lifetimeMs),
         ttl: goDuration(opts.ttlMs ?? 60_000),
@@ -239,7 +250,7 @@ export class IpfsClient {
   async resolveName(name: string, opts: CallOptions & { fresh?: boolean } = {}): Promise<string> {
     return this.call(`name resolve ${name}`, opts, async (signal) => {
       let last: string | undefined;
-      for await (const path of this.kubo.name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal })) last = path;
+      for await (const path of (await this.kubo()).name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal })) last = path;
       // With streaming on, kubo reports a failed lookup only in a trailer the client ignores.
       if (!last) throw new Error("could not resolve: no record found in this network");
       return last;
@@ -251,7 +262,7 @@ export class IpfsClient {
     return this.call(`ping ${peerId}`, opts, async (signal) => {
       const samples: number[] = [];
       let failure: string | undefined;
-      for await (const r of this.kubo.ping(peerId, { count, signal })) {
+      for await (const r of (await this.kubo()).ping(peerId, { count, signal })) {
         if (!r.success) failure = r.text;
         else if (r.time > 0) samples.push(r.time / 1e6);
       }
@@ -279,7 +290,7 @@ export class IpfsClient {
   /** False when the node runs without Pubsub.Enabled (discovery then relies on the swarm only). */
   async pubsubEnabled(opts?: CallOptions): Promise<boolean> {
     try {
-      await this.call("pubsub ls", opts, (signal) => this.kubo.pubsub.ls({ signal }));
+      await this.call("pubsub ls", opts, async (signal) => (await this.kubo()).pubsub.ls({ signal }));
       return true;
     } catch (err) {
       // kubo: "experimental pubsub feature not enabled, run daemon with --enable-pubsub-experiment…"
@@ -290,7 +301,7 @@ export class IpfsClient {
 
   async pubsubPublish(topic: string, data: Uint8Array | string, opts?: CallOptions): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    await this.call(`pubsub pub ${topic}`, opts, (signal) => this.kubo.pubsub.publish(topic, bytes, { signal }));
+    await this.call(`pubsub pub ${topic}`, opts, async (signal) => (await this.kubo()).pubsub.publish(topic, bytes, { signal }));
   }
 
   /**
@@ -303,7 +314,8 @@ export class IpfsClient {
     opts: { signal: AbortSignal; timeoutMs?: number; onError?: (err: Error) => void },
   ): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const subscribed = this.kubo.pubsub.subscribe(
+    const kubo = await this.kubo();
+    const subscribed = kubo.pubsub.subscribe(
       topic,
       (m) => onMessage({ from: m.type === "signed" ? m.from.toString() : undefined, data: m.data }),
       { signal: opts.signal, onError: opts.onError },

@@ -22,7 +22,7 @@ import { AnnouncementListener } from "./announcementListener.ts";
 import { checkClusterName } from "./clusterNames.ts";
 import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
-import { deferWake, discoveryIntervalMs, type PlannedPass } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, passIntervalMs, type PlannedPass, swarmKeyOf } from "./discoveryTiming.ts";
 import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
 import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
@@ -34,8 +34,8 @@ export const peerDiscoveryControllerName = "peer-discovery";
 export const peerDiscoveryReportingController = "archipel.io/peer-discovery-controller";
 export const DiscoveryReason = { DescriptorRefused: "DescriptorRefused", PeerDiscovered: "PeerDiscovered" } as const;
 export const identityKindRef = kindRefOf(identityKind);
-/** Candidates examined at once: each may wait for an IPNS lookup. */
-const CANDIDATE_CONCURRENCY = 4;
+/** Candidates examined at once: each may wait for an IPNS lookup (a forming federation of N has N-1 at once). */
+const CANDIDATE_CONCURRENCY = 10;
 
 /** Reads the swarm key's fingerprint (never the key itself) for the pubsub topic. */
 export type SwarmKeyFingerprintReader = (network: Network) => Promise<string | undefined>;
@@ -54,6 +54,8 @@ interface NetworkMemory {
   reported: Set<string>;
   /** Peer status writes wake discovery too; it runs on its own schedule unless the Network's spec changed. */
   planned?: PlannedPass;
+  /** The swarm's peer IDs at the last pass (swarmKeyOf). */
+  swarm?: string;
 }
 
 
@@ -111,15 +113,18 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     });
   }
 
-  async function candidates(pass: Pass): Promise<Candidate[]> {
+  async function candidates(pass: Pass): Promise<{ found: Candidate[]; swarmChanged: boolean }> {
     const swarmPeerIds = (await pass.ipfs.swarmPeers()).map((s) => s.peerId);
+    const swarm = swarmKeyOf(swarmPeerIds);
+    const swarmChanged = pass.memory.swarm !== swarm; // the first pass too: a new Network's swarm is forming
+    pass.memory.swarm = swarm;
     const announced = await announcements(pass);
     await announce(pass);
     const bootstrap = pass.network.spec?.bootstrap ?? [];
     const peers = pass.ctx.cache<Peer>(peerKindRef);
     const ids = [...swarmPeerIds, ...announced.keys(), ...bootstrap.map(peerIdOfMultiaddr)].filter((id): id is string => !!id);
     const known = new Set(ids.filter((id) => peers.byIndex(peersByNetworkPeerId, networkPeerKey(pass.name, id)).length > 0));
-    return selectCandidates({ ownPeerId: pass.own.peerId, swarmPeerIds, announced, bootstrap, known });
+    return { found: selectCandidates({ ownPeerId: pass.own.peerId, swarmPeerIds, announced, bootstrap, known }), swarmChanged };
   }
 
   async function createPeer(pass: Pass, candidate: Candidate, check: Extract<DescriptorCheck, { kind: "verified" }>): Promise<void> {
@@ -167,8 +172,8 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   }
 
   async function discover(pass: Pass): Promise<{ requeueAfter: number }> {
-    const interval = discoveryIntervalMs(pass.network.spec?.discovery);
-    const found = await candidates(pass);
+    const { found, swarmChanged } = await candidates(pass);
+    const interval = passIntervalMs(discoveryIntervalMs(pass.network.spec?.discovery), swarmChanged);
     const present = new Set(found.map((c) => c.peerId));
     for (const id of pass.memory.attempts.keys()) if (!present.has(id)) pass.memory.attempts.delete(id);
     const due = found.filter((c) => isDue(pass.memory.attempts.get(c.peerId), now()));

@@ -335,7 +335,10 @@ export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.
       peerCache ??= ctx.cache<Peer>(peerKindRef);
       return reconcile(key, ctx);
     },
-    concurrency: 4,
+    // A pass mostly waits (libp2p ping ≤ 3 s, descriptor lookup ≤ 5 s, API ping ≤ 2 s), and a
+    // forming federation creates N-1 Peers at once: with 4 workers, N=10 queued ~14 s of passes
+    // between "peer discovered" and Connected (bench/discovery.ts manager logs).
+    concurrency: 16,
     watches: [{ kind: networkKindRef, map: peersOfNetwork(() => peerCache) }],
   };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  FIRST_CONTACT_RETRY_MS,
   LOST_AFTER_MS,
   LOST_PROBE_INTERVAL_MS,
   MISSED_PROBES_BEFORE_UNREACHABLE,
@@ -108,6 +109,17 @@ describe("peerState", () => {
   it("never asks to wait longer than one probe interval while not Lost", () => {
     const steps = run([false, true, false, false, false, false, true, false]);
     for (const s of steps) assert.ok(s.checkAfterMs >= 0 && s.checkAfterMs <= PROBE_INTERVAL_MS, JSON.stringify(s));
+  });
+
+  it("probes a peer never reached yet again within a second, then at the interval once Connected", () => {
+    const discovered = nextPeerState(undefined, { now: t0, connected: false });
+    assert.equal(discovered.next.state, PeerState.Discovered);
+    assert.equal(discovered.checkAfterMs, FIRST_CONTACT_RETRY_MS);
+    const connected = nextPeerState(discovered.next, { now: t0 + FIRST_CONTACT_RETRY_MS, connected: true });
+    assert.equal(connected.next.state, PeerState.Connected);
+    assert.equal(connected.checkAfterMs, PROBE_INTERVAL_MS);
+    // Its Unreachable deadline still counts from its discovery, probed sooner or not.
+    assert.equal(nextPeerState(discovered.next, { now: t0 + UNREACHABLE_AFTER_MS, connected: false }).next.state, PeerState.Unreachable);
   });
 
   it("uses injected timing", () => {

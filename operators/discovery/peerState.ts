@@ -15,6 +15,12 @@ export const MISSED_PROBES_BEFORE_UNREACHABLE = 3;
 export const UNREACHABLE_AFTER_MS = PROBE_INTERVAL_MS * MISSED_PROBES_BEFORE_UNREACHABLE;
 export const LOST_AFTER_MS = 10 * 60_000;
 export const LOST_PROBE_INTERVAL_MS = 60_000;
+/**
+ * A peer never reached yet (Discovered) is probed again after this, not after a whole interval:
+ * its first probe often comes before the swarm connection is up, and Connected is what every
+ * reader waits for. Its Unreachable deadline is unchanged (counted from its discovery).
+ */
+export const FIRST_CONTACT_RETRY_MS = 1_000;
 
 export const PeerState = {
   Discovered: "Discovered",
@@ -105,11 +111,12 @@ function onSilence(prev: PeerReachability, obs: PeerObservation, t: PeerTiming):
 
 function checkAfter(next: PeerReachability, now: number, t: PeerTiming): number {
   if (next.state === PeerState.Lost) return t.lostProbeIntervalMs;
+  const interval = next.state === PeerState.Discovered ? Math.min(t.probeIntervalMs, FIRST_CONTACT_RETRY_MS) : t.probeIntervalMs;
   const silent = silentFor(next, now);
   // Wake exactly at the next threshold if it comes before the regular probe.
   const threshold = next.state === PeerState.Unreachable ? t.lostAfterMs : t.unreachableAfterMs;
   const untilThreshold = threshold - silent;
-  return Math.max(0, untilThreshold > 0 ? Math.min(t.probeIntervalMs, untilThreshold) : t.probeIntervalMs);
+  return Math.max(0, untilThreshold > 0 ? Math.min(interval, untilThreshold) : interval);
 }
 
 /**

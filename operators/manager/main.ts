@@ -4,22 +4,11 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type winston from "winston";
-import { providerController } from "../catalog/providerReconciler.ts";
-import { resourceController } from "../catalog/resourceReconciler.ts";
-import { accessGrantController } from "../catalog/accessGrantReconciler.ts";
-import { priceController } from "../billing/priceReconciler.ts";
-import { projectSpendController } from "../billing/projectSpendReconciler.ts";
-import { usageController } from "../billing/usageReconciler.ts";
-import { artifactStoreSettingsFrom, type OrchestratorSettings, orchestratorSettingsFrom, pipelineRunController, workflowsServed } from "../orchestrator/pipelineRunReconciler.ts";
-import { reservationController } from "../compute/reservationReconciler.ts";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
-import { identityController } from "../discovery/identityReconciler.ts";
-import { networkController } from "../discovery/networkReconciler.ts";
-import { peerDiscoveryController } from "../discovery/peerDiscoveryReconciler.ts";
-import { peerController } from "../discovery/peerReconciler.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
+import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { ConfigError, parseManagerConfig, usage } from "./config.ts";
 
@@ -32,28 +21,43 @@ export interface ControllerEnv {
   apiServiceAccount: string;
   /** Where controllers may connect on a user's or a peer's behalf (--egress-* flags). */
   egress: EgressPolicy;
-  /** Where the pipelinerun controller finds Argo (ARCHIPEL_ARGO_* variables). */
-  orchestrator: OrchestratorSettings;
+  /** The process environment (the pipelinerun controller reads ARCHIPEL_ARGO_* and ARCHIPEL_ARTIFACTS_* there). */
+  processEnv: NodeJS.ProcessEnv;
   /** The Manager's Prometheus registry, for controllers with metrics of their own (usage). */
   metrics: Registry;
 }
 
-/** Every controller this binary can run, by the name `--controllers` uses. */
-const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
-  provider: (env) => providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
-  resource: (env) => resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }), egress: env.egress }),
-  "access-grant": (env) =>
-    accessGrantController(env.kubeConfig, { logger: env.logger.child({ controller: "access-grant" }), peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount }, egress: env.egress }),
-  "peer-discovery": (env) => peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
-  peer: (env) => peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace, egress: env.egress }),
-  identity: (env) => identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
-  network: (env) => networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
-  price: (env) => priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
-  pipelinerun: (env) => pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings: env.orchestrator, egress: env.egress, artifacts: artifactStoreSettingsFrom(process.env) }),
-  reservation: (env) => reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
-  usage: (env) => usageController(env.kubeConfig, { logger: env.logger.child({ controller: "usage" }), registry: env.metrics }),
-  "project-spend": (env) => projectSpendController(env.kubeConfig, { logger: env.logger.child({ controller: "project-spend" }) }),
+/**
+ * Every controller this binary can run, by the name `--controllers` uses. Each module is imported
+ * only when its controller runs: a process running some controllers does not hold the code and
+ * libraries of the others (docs/decisions/manager-memory.md).
+ */
+const controllers: Record<string, (env: ControllerEnv) => Promise<ControllerOptions>> = {
+  provider: async (env) => (await import("../catalog/providerReconciler.ts")).providerController(env.kubeConfig, { logger: env.logger.child({ controller: "provider" }) }),
+  resource: async (env) => (await import("../catalog/resourceReconciler.ts")).resourceController(env.kubeConfig, { logger: env.logger.child({ controller: "resource" }), egress: env.egress }),
+  "access-grant": async (env) =>
+    (await import("../catalog/accessGrantReconciler.ts")).accessGrantController(env.kubeConfig, {
+      logger: env.logger.child({ controller: "access-grant" }),
+      peerReader: { namespace: env.systemNamespace, name: env.apiServiceAccount },
+      egress: env.egress,
+    }),
+  "peer-discovery": async (env) =>
+    (await import("../discovery/peerDiscoveryReconciler.ts")).peerDiscoveryController(env.kubeConfig, { logger: env.logger.child({ controller: "peer-discovery" }), systemNamespace: env.systemNamespace }),
+  peer: async (env) => (await import("../discovery/peerReconciler.ts")).peerController(env.kubeConfig, { logger: env.logger.child({ controller: "peer" }), systemNamespace: env.systemNamespace, egress: env.egress }),
+  identity: async (env) => (await import("../discovery/identityReconciler.ts")).identityController(env.kubeConfig, { logger: env.logger.child({ controller: "identity" }), systemNamespace: env.systemNamespace }),
+  network: async (env) => (await import("../discovery/networkReconciler.ts")).networkController(env.kubeConfig, { logger: env.logger.child({ controller: "network" }), systemNamespace: env.systemNamespace }),
+  price: async (env) => (await import("../billing/priceReconciler.ts")).priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
+  pipelinerun: async (env) => {
+    const { artifactStoreSettingsFrom, orchestratorSettingsFrom, pipelineRunController } = await import("../orchestrator/pipelineRunReconciler.ts");
+    const settings = orchestratorSettingsFrom(env.processEnv);
+    return pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings, egress: env.egress, artifacts: artifactStoreSettingsFrom(env.processEnv) });
+  },
+  reservation: async (env) => (await import("../compute/reservationReconciler.ts")).reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
+  usage: async (env) => (await import("../billing/usageReconciler.ts")).usageController(env.kubeConfig, { logger: env.logger.child({ controller: "usage" }), registry: env.metrics }),
+  "project-spend": async (env) => (await import("../billing/projectSpendReconciler.ts")).projectSpendController(env.kubeConfig, { logger: env.logger.child({ controller: "project-spend" }) }),
 };
+
+const workflowsServed = async (kc: KubeConfig): Promise<boolean> => (await import("../orchestrator/pipelineRunReconciler.ts")).workflowsServed(kc);
 
 /**
  * Controllers that need an API besides ours (a cache of a kind the cluster does not serve never
@@ -61,8 +65,8 @@ const controllers: Record<string, (env: ControllerEnv) => ControllerOptions> = {
  * set, with a warning, where it is missing; refused when named.
  */
 const prerequisites: Record<string, { what: string; present: (kc: KubeConfig) => Promise<boolean> }> = {
-  pipelinerun: { what: "Argo Workflows (workflows.argoproj.io)", present: (kc) => workflowsServed(kc) },
-  usage: { what: "Argo Workflows (workflows.argoproj.io)", present: (kc) => workflowsServed(kc) },
+  pipelinerun: { what: "Argo Workflows (workflows.argoproj.io)", present: workflowsServed },
+  usage: { what: "Argo Workflows (workflows.argoproj.io)", present: workflowsServed },
 };
 
 /** The controllers to run; undefined (the reason written) when a named one cannot. */
@@ -91,14 +95,14 @@ function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: Node
     systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace,
     apiServiceAccount: env.API_SERVICE_ACCOUNT ?? defaultApiServiceAccount,
     egress,
-    orchestrator: orchestratorSettingsFrom(env),
+    processEnv: env,
   };
 }
 
 function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-  return kc;
+  return pooledConnections(kc);
 }
 
 async function main(): Promise<number> {
@@ -128,7 +132,7 @@ async function main(): Promise<number> {
   const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry });
   const names = await runnable(config.controllers, config.controllersNamed, kubeConfig, logger);
   if (!names) return 2;
-  for (const name of names) manager.add(controllers[name]!(env));
+  for (const name of names) manager.add(await controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;

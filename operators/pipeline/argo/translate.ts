@@ -122,9 +122,15 @@ export function jobRef(index: string): string {
 
 interface Translation { config: TranslateConfig; templates: Template[] }
 
-function wiring(workflow: Process): StepSpec["workflow"] {
+/**
+ * The workflow as a pod sees it. `readsFrom`: a step's pod parses only its own sources, so it is
+ * told only of the steps it reads (without it, every task of an n-step chain would carry all n
+ * steps: a Workflow of size n²). The outputs task reads every step and gets them all.
+ */
+function wiring(workflow: Process, readsFrom?: readonly string[]): StepSpec["workflow"] {
   const { id, cwlVersion, inputs, outputs, requirements, hints } = workflow;
-  return { id, cwlVersion, inputs, outputs, requirements, hints, steps: workflow.steps.map((s) => ({ id: s.id, out: s.out })) };
+  const steps = readsFrom ? workflow.steps.filter((s) => readsFrom.includes(s.id)) : workflow.steps;
+  return { id, cwlVersion, inputs, outputs, requirements, hints, steps: steps.map((s) => ({ id: s.id, out: s.out })) };
 }
 
 interface ContainerPlan {
@@ -255,7 +261,7 @@ function stepTask(step: Step, { workflow, prefix, scope }: Place, t: Translation
     name: argoName(step.id),
     template,
     ...(upstream.length ? { dependencies: upstream.map(argoName) } : {}),
-    arguments: taskArguments(upstream, { stepPath, workflow: wiring(workflow), step }, scope),
+    arguments: taskArguments(upstream, { stepPath, workflow: wiring(workflow, upstream), step }, scope),
   };
 }
 
@@ -271,7 +277,7 @@ function fanOutTasks(step: Step, { workflow, prefix, scope }: Place, t: Translat
   const inputsTask = argoName(`${base}-inputs`);
   const itemsTask = argoName(`${base}-items`);
   const upstream = upstreamSteps(step, workflow);
-  const spec: StepSpec = { stepPath, workflow: wiring(workflow), step };
+  const spec: StepSpec = { stepPath, workflow: wiring(workflow, upstream), step };
   const itemsKey = `${t.config.artifacts.keyPrefix}/{{workflow.name}}/{{tasks.${inputsTask}.id}}`;
   t.templates.push(entrypointTemplate({ name: templateName(stepPath, "-inputs"), stepPath, process: step.run, mode: "scatter", upstream, stepInputs: scope.nested, outKey: podKey(t.config), items: true }, t));
   const perItem = [{ name: "index", value: "{{item}}" }, { name: "items-key", value: itemsKey }];
