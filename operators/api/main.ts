@@ -27,7 +27,7 @@ import { registerDiscoveryRoutes } from "./discoveryRoutes.ts";
 import { peerFinder } from "./federationAuth.ts";
 import { registerFederationGrantsRoutes, registerGrantsRoutes } from "./grantsRoutes.ts";
 import { registerFederationRunsRoutes } from "./federationRunsRoutes.ts";
-import { artifactStoreSettingsFrom } from "../orchestrator/pipelineRunReconciler.ts";
+import { artifactStoreSettingsFrom } from "../orchestrator/settings.ts";
 import { registerPeerGrantsRoutes } from "./peerGrantsRoutes.ts";
 import { registerStatementRoutes } from "./statementRoutes.ts";
 import { buildServer, closeWithin, loggerOptions, shutdownTimeoutMs } from "./server.ts";

@@ -31,6 +31,7 @@ import { cachedSigningIdentity, loadSigningIdentity } from "../federation/client
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
 import type { ArtifactStoreSettings } from "./artifactStore.ts";
+import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type OrchestratorSettings } from "./settings.ts";
 import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, plannedSteps, wholeRun } from "./peerRun.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
@@ -63,43 +64,7 @@ const projectKindRef = kindRefOf(projectKind);
 const byService = "archipel.io/pipelinerun-by-service";
 const byReservation = "archipel.io/pipelinerun-by-reservation";
 
-/** Where the orchestrator finds Argo and what its pods run; defaults are what hack/argo sets up. */
-export interface OrchestratorSettings {
-  argoNamespace: string;
-  argoConfigMap: string;
-  /** the image of the tasks that are not a service's (the workflow-outputs task): it holds the entrypoint */
-  defaultImage: string;
-  /** where a run's artifacts go in the repository's bucket: `<keyPrefix>/<workflow>/…` */
-  keyPrefix: string;
-  /** used when no Identity names this cluster */
-  fallbackClusterName: string;
-  requestTimeoutMs: number;
-}
-
-export const defaultOrchestratorSettings: OrchestratorSettings = {
-  argoNamespace: "argo",
-  argoConfigMap: "workflow-controller-configmap",
-  defaultImage: "archipel.local/cwl-step:dev",
-  keyPrefix: "pipelineruns",
-  fallbackClusterName: "local",
-  requestTimeoutMs: 30_000,
-};
-
-/** The settings from the manager's environment (read once by the composition root). */
-export function orchestratorSettingsFrom(env: NodeJS.ProcessEnv): OrchestratorSettings {
-  return {
-    ...defaultOrchestratorSettings,
-    ...(env.ARCHIPEL_ARGO_NAMESPACE ? { argoNamespace: env.ARCHIPEL_ARGO_NAMESPACE } : {}),
-    ...(env.ARCHIPEL_ARGO_CONFIGMAP ? { argoConfigMap: env.ARCHIPEL_ARGO_CONFIGMAP } : {}),
-    ...(env.ARCHIPEL_CWL_IMAGE ? { defaultImage: env.ARCHIPEL_CWL_IMAGE } : {}),
-  };
-}
-
-/** Where this process reads and writes the artifact repository (the orchestrator's settings, and the host-side S3 endpoint if any). */
-export function artifactStoreSettingsFrom(env: NodeJS.ProcessEnv): ArtifactStoreSettings {
-  const settings = orchestratorSettingsFrom(env);
-  return { argoNamespace: settings.argoNamespace, argoConfigMap: settings.argoConfigMap, keyPrefix: settings.keyPrefix, requestTimeoutMs: settings.requestTimeoutMs, ...(env.ARCHIPEL_ARTIFACTS_S3_ENDPOINT ? { s3Endpoint: env.ARCHIPEL_ARTIFACTS_S3_ENDPOINT } : {}) };
-}
+export { type OrchestratorSettings, defaultOrchestratorSettings, orchestratorSettingsFrom, artifactStoreSettingsFrom } from "./settings.ts";
 
 /** The run's Workflow: one per run, named after it (deterministic, so a restart finds it). */
 export function workflowNameOf(run: PipelineRun): string {

@@ -19,7 +19,7 @@ import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestN
 import { peerFinder } from "../../../operators/api/federationAuth.ts";
 import { peerRunsLabel, registerFederationRunsRoutes } from "../../../operators/api/federationRunsRoutes.ts";
 import { buildServer } from "../../../operators/api/server.ts";
-import { artifactStoreSettingsFrom } from "../../../operators/orchestrator/pipelineRunReconciler.ts";
+import { artifactStoreSettingsFrom } from "../../../operators/orchestrator/settings.ts";
 import { signedFetch } from "../../../operators/federation/client.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { federationReservationsPath, type PeerReservationAnswer } from "../../../operators/federation/peerRuns.ts";
