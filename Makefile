@@ -105,8 +105,16 @@ conformance-cwltest: deps ## CWL v1.2 "required" the way users run it: cwltest -
 conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-runner (~6 min; per-tag results)
 	hack/conformance -j2
 
+# `make test` runs every part above in two streams side by side (hack/test-streams): the slow
+# suites mostly wait on real processes, so two streams on two cores take ~2/3 of one. The streams
+# are balanced by measured times and share no cluster, port or state directory
+# (docs/decisions/ci-streams.md). Every test target belongs to exactly one stream.
+TEST_STREAM_1 := test-integration fuzz test-browser
+TEST_STREAM_2 := lint typecheck verify-manifests test-unit conformance-required test-e2e conformance-argo-ci
+
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e test-browser conformance-argo-ci ## Everything CI runs
+test: deps tools images web ## Everything CI runs (two streams side by side; each stream's output printed whole when it ends)
+	hack/test-streams "$(TEST_STREAM_1)" "$(TEST_STREAM_2)"
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000
