@@ -89,9 +89,11 @@ conformance-argo: deps tools images ## CWL v1.2 conformance (tag "required") thr
 # (dotproduct, nested crossproduct, empty, valueFrom, conditional) and subworkflows (nested, scattered).
 ARGO_CI_TESTS = wf_simple,output_reference_workflow_input,secondary_files_workflow_propagation,any_without_defaults_unspecified_fails,wf_scatter_two_nested_crossproduct,wf_scatter_emptylist,wf_scatter_oneparam_valuefrom,scatter_on_scattered_conditional_nojs,nested_workflow_noexp,scatter_multi_input_embedded_subworkflow,workflow_embedded_subworkflow_embedded_subsubworkflow
 
+# The cluster is named per run: a node's cgroup (/archipel-NAME) is machine-wide, so two work trees
+# running this at once must not share a name.
 .PHONY: conformance-argo-ci
 conformance-argo-ci: deps tools images ## A subset of CWL conformance through real Pods on Argo (in make test; a few minutes)
-	CONFORMANCE_CLUSTER=cwl-argo-ci hack/conformance-argo --only $(ARGO_CI_TESTS) -j2
+	CONFORMANCE_CLUSTER=cwl-argo-ci-$$$$ hack/conformance-argo --only $(ARGO_CI_TESTS) -j2
 
 .PHONY: conformance-required
 conformance-required: deps ## CWL v1.2 conformance, tag "required" (~40 s; CI runs it; fails below the baseline)
@@ -105,8 +107,16 @@ conformance-cwltest: deps ## CWL v1.2 "required" the way users run it: cwltest -
 conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-runner (~6 min; per-tag results)
 	hack/conformance -j2
 
+# `make test` runs every part above in two streams side by side (hack/test-streams): the slow
+# suites mostly wait on real processes, so two streams on two cores take ~2/3 of one. The streams
+# are balanced by measured times and share no cluster, port or state directory
+# (docs/decisions/ci-streams.md). Every test target belongs to exactly one stream.
+TEST_STREAM_1 := test-integration fuzz test-browser
+TEST_STREAM_2 := lint typecheck verify-manifests test-unit conformance-required test-e2e conformance-argo-ci
+
 .PHONY: test
-test: lint typecheck verify-manifests test-unit conformance-required test-integration fuzz test-e2e test-browser conformance-argo-ci ## Everything CI runs
+test: deps tools images web ## Everything CI runs (two streams side by side; each stream's output printed whole when it ends)
+	hack/test-streams "$(TEST_STREAM_1)" "$(TEST_STREAM_2)"
 
 ##@ Benchmarks
 BENCH_RESOURCES ?= 10000

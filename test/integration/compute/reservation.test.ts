@@ -162,15 +162,17 @@ describe("Reservation controller", function () {
   it("rejects what does not fit, naming the resource, the instant and the shortfall; a decision is final", async () => {
     await createProvider("small", "2", "4Gi");
     const start = inSeconds(3600);
+    // From the same instant as `start`: a later inSeconds() may fall in the next second on a busy machine.
+    const overlapStart = new Date(Date.parse(start) + 1800_000).toISOString();
     await createReservation("fits", { providerRef: { name: "small" }, cpu: "1500m", start, end: inSeconds(7200) });
     await inState("fits", "Tentative");
-    await createReservation("too-much", { providerRef: { name: "small" }, cpu: "1", start: inSeconds(5400), end: inSeconds(9000) });
+    await createReservation("too-much", { providerRef: { name: "small" }, cpu: "1", start: overlapStart.replace(".000Z", "Z"), end: inSeconds(9000) });
     const rejected = await inState("too-much", "Rejected");
     const admitted = condition(rejected, "Admitted");
     assert.deepEqual([admitted?.status, admitted?.reason], ["False", "InsufficientCapacity"]);
     assert.equal(
       admitted?.message,
-      `spec.cpu 1 does not fit at ${new Date(Date.parse(start) + 1800_000).toISOString()}: admitted Reservations hold 1500m of 2 cpu (capacity × overcommit), 500m short; ask for less or another window`,
+      `spec.cpu 1 does not fit at ${overlapStart}: admitted Reservations hold 1500m of 2 cpu (capacity × overcommit), 500m short; ask for less or another window`,
     );
     // Touching, not overlapping: [end of fits, …) is free again.
     await createReservation("after", { providerRef: { name: "small" }, cpu: "2", start: inSeconds(7200), end: inSeconds(9000) });
