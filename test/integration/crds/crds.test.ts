@@ -109,6 +109,7 @@ const invalid: Record<string, InvalidCase[]> = {
   AccessGrant: [
     { why: "an unknown mode", change: (o) => { o.spec.mode = "admin"; }, names: "spec.mode" },
     { why: "a ServiceAccount grantee without a namespace", change: (o) => { o.spec.grantee = { kind: "ServiceAccount", name: "runner" }; }, names: "spec.grantee.namespace" },
+    { why: "a project for a grantee that is not a Peer", change: (o) => { o.spec.grantee = { kind: "User", name: "alice", project: "ocean" }; }, names: "spec.grantee.project" },
     { why: "an expiry that is not a time", change: (o) => { o.spec.expiresAt = "next week"; }, names: "spec.expiresAt" },
     { why: "no resource", change: (o) => { delete o.spec.resourceRef; }, names: "spec.resourceRef" },
   ],
@@ -166,6 +167,7 @@ const immutableChanges: { kind: string; field: string; change: Change }[] = [
   { kind: "PipelineRun", field: "spec.job", change: (o) => { spec(o, "job").cloudMask = false; } },
   { kind: "PipelineRun", field: "spec.placement", change: (o) => { o.spec.placement = { strategy: "Local" }; } },
   { kind: "PipelineRun", field: "spec.serviceAccountName", change: (o) => { o.spec.serviceAccountName = "runner"; } },
+  { kind: "PipelineRun", field: "spec.timeout", change: (o) => { o.spec.timeout = "1h"; } },
   { kind: "Reservation", field: "spec.providerRef", change: (o) => { o.spec.providerRef = { name: "another-compute" }; } },
   { kind: "Reservation", field: "spec.cpu", change: (o) => { o.spec.cpu = "5"; } },
   { kind: "Reservation", field: "spec.memory", change: (o) => { o.spec.memory = "8Gi"; } },
