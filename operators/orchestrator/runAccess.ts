@@ -83,9 +83,13 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
   }
 
+  /** An S3 client as the grant's grantee, bounded and through the egress policy. */
+  const granteeS3 = (creds: Record<string, string>): ReturnType<typeof adminS3> =>
+    adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
+
   /** Copies the object from the data's S3 (as the grantee, through the egress policy) into the run's inputs. */
   async function copyIn(input: DataInput, creds: Record<string, string>, into: { store: ArtifactStore; inputsKey: string }): Promise<void> {
-    const source = adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
+    const source = granteeS3(creds);
     try {
       const object = await source.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }), { abortSignal: AbortSignal.timeout(ms) });
       if ((object.ContentLength ?? 0) > maxStagedBytes) throw new Error(`the object is ${object.ContentLength} bytes; at most ${maxStagedBytes} are staged for a step yet`);
@@ -146,7 +150,7 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     if (!source) throw new Error(`its location ${from.location} is not an object of the artifact repository (a Directory is not copied yet)`);
     const body = await readObject(from.store, source, maxStagedBytes);
     const creds = await credentialsOf(grant);
-    const target = adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
+    const target = granteeS3(creds);
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
     try {
       await target.send(new PutObjectCommand({ Bucket: creds.bucket ?? "", Key: key, Body: body }), { abortSignal: AbortSignal.timeout(ms) });
