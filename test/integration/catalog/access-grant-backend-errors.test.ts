@@ -37,15 +37,13 @@ describe("AccessGrant backend failures (manager process, real PostgreSQL)", func
     this.timeout(120_000);
     // The silent host's grant can never be revoked there (its record names that host), so it
     // would keep its finalizer (RevokeFailed) and the namespace with it: the test lets it go.
+    // Deleted first, then its finalizers cleared: cleared on a live grant, the manager's next
+    // pass would add the finalizer back, and the teardown would wait out every revoke attempt.
     if (w) {
-      await w.cluster
-        .kubeConfig()
-        .makeApiClient(CustomObjectsApi)
-        .patchNamespacedCustomObject(
-          { group: "archipel.io", version: "v1alpha1", namespace: w.ns.name, plural: "accessgrants", name: "stuck", body: [{ op: "replace", path: "/metadata/finalizers", value: [] }] },
-          setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
-        )
-        .catch(() => undefined);
+      const api = w.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+      const stuck = { group: "archipel.io", version: "v1alpha1", namespace: w.ns.name, plural: "accessgrants", name: "stuck" };
+      await api.deleteNamespacedCustomObject(stuck).catch(() => undefined);
+      await api.patchNamespacedCustomObject({ ...stuck, body: [{ op: "replace", path: "/metadata/finalizers", value: [] }] }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)).catch(() => undefined);
     }
     for (const s of sockets) s.destroy();
     await new Promise((resolve) => silent?.close(resolve));
