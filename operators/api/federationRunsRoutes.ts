@@ -16,7 +16,10 @@ import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel,
-  requesterProjectAnnotation, servedName } from "../federation/peerRuns.ts";
+  requesterProjectAnnotation, servedName, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
+import { UsageLabel } from "../billing/metering.ts";
+import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../billing/peerUsage.ts";
+import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 
 export { requesterPeerLabel };
 import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
@@ -117,6 +120,16 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
   const opts = (): ConfigurationOptions => withDeadline(timeout);
   const reservations = { group: reservationKind.group, version: reservationKind.version, plural: reservationKind.plural };
   const runs = { group: pipelineRunKind.group, version: pipelineRunKind.version, plural: pipelineRunKind.plural };
+  const usageRecords = { group: usageRecordKind.group, version: usageRecordKind.version, plural: usageRecordKind.plural };
+
+  /**
+   * The signed records of the run made for `peerName` (found by the run label and the records'
+   * requester: they outlive the run, so the run need not exist any more).
+   */
+  async function peersRecords(namespace: string, name: string, peerName: string): Promise<UsageRecord[]> {
+    const list = (await custom.listNamespacedCustomObject({ ...usageRecords, namespace, labelSelector: `${UsageLabel.run}=${name}` }, opts())) as { items: UsageRecord[] };
+    return list.items.filter((r) => r.spec.requester?.peer === peerName && r.spec.pipelineRunRef.name === name && r.spec.signature !== undefined);
+  }
 
   /** The reservation made for `peerName`, or a 404 (another requester's is answered as absent). */
   async function peersReservation(namespace: string, name: string, peerName: string, field?: string): Promise<Reservation> {
@@ -272,6 +285,40 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         } finally {
           store.s3.destroy();
         }
+      },
+    });
+
+    scope.get(peerRunUsagePath(":namespace", ":name"), {
+      schema: { summary: "Federation: the UsageRecords of a run made for the signing peer, as this cluster signed them", tags, params: NamedParams },
+      handler: async (request): Promise<PeerUsageAnswer> => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        const records = await peersRecords(namespace, name, peerName);
+        return { records: records.map((r) => ({ name: r.metadata.name ?? "", spec: r.spec as unknown as Record<string, unknown> })) };
+      },
+    });
+
+    scope.post(peerRunReceiptsPath(":namespace", ":name"), {
+      schema: { summary: "Federation: the signing peer's verdict on the UsageRecords of its run (shown on each record as its Agreed condition)", tags, params: NamedParams, body: PeerUsageReceiptsRequest },
+      handler: async (request): Promise<PeerUsageReceiptsAnswer> => {
+        const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
+        const { namespace, name } = request.params as Static<typeof NamedParams>;
+        const own = new Map((await peersRecords(namespace, name, peerName)).map((r) => [r.metadata.name ?? "", r]));
+        const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        const answers: PeerUsageReceiptsAnswer["records"] = [];
+        for (const receipt of (request.body as PeerUsageReceiptsRequest).receipts) {
+          const record = own.get(receipt.name);
+          if (!record) {
+            answers.push({ name: receipt.name, found: false, matches: false });
+            continue;
+          }
+          const kept: ServedReceipt = { digest: receipt.digest, agreed: receipt.agreed, reason: receipt.reason, ...present({ message: receipt.message }), at };
+          // The usage controller turns the receipt into the record's Agreed condition (the spec, a fact, is never touched).
+          const body = { metadata: { annotations: { [requesterReceiptAnnotation]: JSON.stringify(kept) } } };
+          await custom.patchNamespacedCustomObject({ ...usageRecords, namespace, name: receipt.name, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, opts()));
+          answers.push({ name: receipt.name, found: true, matches: usageDigest(record.spec) === receipt.digest });
+        }
+        return { records: answers };
       },
     });
 

@@ -200,7 +200,8 @@ function pricing(input: MeteringInput, step: StepStatus, measured: MeasuredStep)
   };
 }
 
-function labelsOf(run: PipelineRun, startedAt: string): Record<string, string> {
+/** The labels statements and spending select records by (the run, the project billed, the month the step started). */
+export function usageLabels(run: PipelineRun, startedAt: string): Record<string, string> {
   const name = run.metadata.name ?? "";
   const project = run.spec.projectRef?.name;
   return {
@@ -238,7 +239,7 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
     ...priced,
     ...stoppedBy(run, step),
   };
-  return { name: recordNameOf(run, step.name), labels: labelsOf(run, startedAt), spec, ready };
+  return { name: recordNameOf(run, step.name), labels: usageLabels(run, startedAt), spec, ready };
 }
 
 /** The records the run's finished local steps should have. */

@@ -22,6 +22,9 @@ import type { Price } from "../schema/price.ts";
 import type { Resource } from "../schema/resource.ts";
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type MeteredWorkflow, type PlannedRecord, planUsage, UsageReason } from "./metering.ts";
+import { requesterReceiptAnnotation, servedAgreement } from "./peerUsage.ts";
+import { signUsageRecord } from "./usageSignature.ts";
+import { cachedSigningIdentity, loadSigningIdentity, type SigningIdentity } from "../federation/client.ts";
 import { priceKindRef } from "./priceReconciler.ts";
 import { UsageMetrics } from "./usageMetrics.ts";
 import { timed } from "../pipeline/timed.ts";
@@ -42,6 +45,8 @@ export interface UsageReconcilerDeps {
   metrics?: UsageMetrics;
   /** The cluster name for a step whose status names none. */
   clusterName?: string;
+  /** This cluster's identity: a record of a step run for a peer is signed with it (absent: such records cannot be made). */
+  identity?: () => Promise<SigningIdentity>;
   now?: () => Date;
 }
 
@@ -65,10 +70,23 @@ function recordOf(record: Found, run: PipelineRun): boolean {
 export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
 
-  async function writeReady(record: Found, ready: ConditionUpdate): Promise<void> {
-    if (conditionMatches(record.status?.conditions, ready) && record.status?.observedGeneration === record.metadata.generation) return;
-    const conditions = setCondition(record.status?.conditions, ready, record.metadata.generation, now()).filter((c) => c.type === "Ready");
+  /**
+   * Ready, and on a record made for a peer, Agreed: what the peer said of it in its receipt
+   * (peerUsage.ts). The two are this controller's; other conditions are dropped.
+   */
+  async function writeConditions(record: Found, ready: ConditionUpdate): Promise<void> {
+    const updates = [ready, ...(record.spec.requester ? [servedAgreement(record.spec, record.metadata.annotations?.[requesterReceiptAnnotation])] : [])];
+    if (updates.every((u) => conditionMatches(record.status?.conditions, u)) && record.status?.observedGeneration === record.metadata.generation) return;
+    const conditions = updates.reduce((all, u) => setCondition(all, u, record.metadata.generation, now()), record.status?.conditions ?? []).filter((c) => updates.some((u) => u.type === c.type));
     await deps.status.apply(usageRecordKindRef, record, { conditions, observedGeneration: record.metadata.generation });
+  }
+
+  /** The record as written: one made for a peer is signed by this cluster, in its Identity's name. */
+  async function signed(planned: PlannedRecord): Promise<PlannedRecord> {
+    if (!planned.spec.requester) return planned;
+    if (!deps.identity) throw new Error(`step ${planned.spec.step} ran for peer ${planned.spec.requester.peer}: its record must be signed, and this controller has no identity`);
+    const identity = await deps.identity();
+    return { ...planned, spec: signUsageRecord({ ...planned.spec, cluster: identity.clusterName }, identity.privateKeyPem) };
   }
 
   function body(run: PipelineRun, planned: PlannedRecord): KubernetesObject {
@@ -102,7 +120,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
   async function ensure(ctx: ReconcileContext, run: PipelineRun, planned: PlannedRecord): Promise<void> {
     const namespace = run.metadata.namespace ?? "";
     const cached = ctx.cache<Found>(usageRecordKindRef).get({ namespace, name: planned.name });
-    const { record, created } = cached ? { record: cached, created: false } : await create(ctx, run, planned);
+    const { record, created } = cached ? { record: cached, created: false } : await create(ctx, run, await signed(planned));
     if (!recordOf(record, run)) {
       // Another object's record: never adopted, never changed.
       const note = `UsageRecord ${namespace}/${planned.name} exists and is not this run's: step ${planned.spec.step} is not metered until it is gone`;
@@ -113,7 +131,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
       deps.metrics?.created(record.spec);
       ctx.logger.info("usage recorded", { namespace, name: planned.name, step: planned.spec.step, cost: record.spec.cost, reason: planned.ready.reason });
     }
-    await writeReady(record, created ? { type: "Ready", ...planned.ready } : readinessOf(record, planned));
+    await writeConditions(record, created ? { type: "Ready", ...planned.ready } : readinessOf(record, planned));
   }
 
   /** The run's own Workflow (controlled by it): another one of that name measures nothing of it. */
@@ -145,6 +163,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
 /** The controller as the manager registers it. */
 export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; registry?: Registry; clusterName?: string } = {}): ControllerOptions {
   const reconcile = createUsageReconciler({
+    identity: cachedSigningIdentity(() => timed("loading this cluster's Identity key", loadSigningIdentity(kubeConfig), requestTimeoutMs)),
     status: new StatusWriter(kubeConfig, usageFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: usageReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     ...(opts.registry ? { metrics: new UsageMetrics(opts.registry) } : {}),

@@ -126,3 +126,42 @@ export function servedName(peerName: string, name: string, hash: (s: string) => 
   if (full.length <= 63) return full;
   return `${full.slice(0, 52).replace(/-+$/, "")}-${hash(full).slice(0, 10)}`;
 }
+
+/** The usage records of a run made for the requester: metered and signed by the serving cluster. */
+export function peerRunUsagePath(namespace: string, name: string): string {
+  return `${federationRunsPath}/${namespace}/${name}/usage`;
+}
+
+/** The requester's verdict on those records: the serving cluster shows it on its own records. */
+export function peerRunReceiptsPath(namespace: string, name: string): string {
+  return `${federationRunsPath}/${namespace}/${name}/usage/receipts`;
+}
+
+/** The records as the serving cluster signed them (each spec is checked against the UsageRecord schema by the receiver). */
+export const PeerUsageAnswer = Type.Object({
+  records: Type.Array(Type.Object({ name: Type.String({ minLength: 1, maxLength: 253 }), spec: Type.Record(Type.String(), Type.Unknown()) }), { maxItems: 256 }),
+});
+export type PeerUsageAnswer = Static<typeof PeerUsageAnswer>;
+
+const Digest = Type.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 (hex) of the bytes the record's signature covers" });
+
+export const PeerUsageReceipt = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 253, description: "the record's name on the serving cluster" }),
+    digest: Digest,
+    agreed: Type.Boolean(),
+    reason: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z][A-Za-z0-9]*$" }),
+    message: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+export type PeerUsageReceipt = Static<typeof PeerUsageReceipt>;
+
+export const PeerUsageReceiptsRequest = Type.Object({ receipts: Type.Array(PeerUsageReceipt, { minItems: 1, maxItems: 256 }) }, { additionalProperties: false });
+export type PeerUsageReceiptsRequest = Static<typeof PeerUsageReceiptsRequest>;
+
+/** Per receipt: whether the serving cluster's own record has the digest the requester holds. */
+export const PeerUsageReceiptsAnswer = Type.Object({
+  records: Type.Array(Type.Object({ name: Type.String(), found: Type.Boolean(), matches: Type.Boolean() }), { maxItems: 256 }),
+});
+export type PeerUsageReceiptsAnswer = Static<typeof PeerUsageReceiptsAnswer>;

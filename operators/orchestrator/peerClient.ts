@@ -16,6 +16,11 @@ import {
   type PeerReservationRequest,
   PeerRunAnswer,
   type PeerRunRequest,
+  peerRunReceiptsPath,
+  peerRunUsagePath,
+  PeerUsageAnswer,
+  PeerUsageReceiptsAnswer,
+  type PeerUsageReceipt,
 } from "../federation/peerRuns.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 
@@ -104,6 +109,16 @@ export class PeerRunsClient {
   /** One File output of the peer's succeeded run (read whole: at most maxPeerOutputBytes). */
   output(peer: PeerEndpoint, namespace: string, name: string, output: string): Promise<PeerRunOutputAnswer> {
     return this.checked(peer, PeerRunOutputAnswer, { method: "GET", target: peerRunOutputPath(namespace, name, output), maxAnswerBytes: Math.ceil((maxPeerOutputBytes * 4) / 3) + 65_536 });
+  }
+
+  /** The peer's signed UsageRecords of its run of our steps (none yet: an empty list). */
+  usage(peer: PeerEndpoint, namespace: string, name: string): Promise<PeerUsageAnswer> {
+    return this.checked(peer, PeerUsageAnswer, { method: "GET", target: peerRunUsagePath(namespace, name), maxAnswerBytes: 4 << 20 });
+  }
+
+  /** Our verdict on those records; the peer says, per record, whether it holds the same. */
+  receipts(peer: PeerEndpoint, namespace: string, name: string, receipts: PeerUsageReceipt[]): Promise<PeerUsageReceiptsAnswer> {
+    return this.checked(peer, PeerUsageReceiptsAnswer, { method: "POST", target: peerRunReceiptsPath(namespace, name), body: { receipts } });
   }
 
   async cancel(peer: PeerEndpoint, namespace: string, name: string): Promise<void> {

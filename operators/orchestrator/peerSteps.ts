@@ -37,6 +37,8 @@ export interface PeerStepsDeps {
   write(ctx: ReconcileContext, run: PipelineRun, observation: RunObservation, peerRun: PeerRunRecord | undefined): Promise<void>;
   /** How long a deleted run waits for an unreachable peer before it lets go (its hold ends with its window). */
   giveUpAfterMs: number;
+  /** After the hold is given back: the peer's signed account of the steps (peerUsage.ts). */
+  collectUsage?: (ctx: ReconcileContext, run: PipelineRun) => Promise<ReconcileResult | void>;
 }
 
 const requeue = (ms: number): ReconcileResult => ({ requeueAfter: ms });
@@ -210,9 +212,9 @@ export function createPeerSteps(deps: PeerStepsDeps): {
 
   async function drive(ctx: ReconcileContext, job: PeerJob): Promise<ReconcileResult | void> {
     const { run } = job;
-    // A part that has ended and given its hold back has nothing left to ask.
+    // A part that has ended and given its hold back has only the peer's records of it left to ask for.
     const ended = peerPartEnded(run);
-    if (ended && released(run.status?.peerRun?.reservationState)) return undefined;
+    if (ended && released(run.status?.peerRun?.reservationState)) return deps.collectUsage?.(ctx, run);
     const p = await prepare(ctx, job);
     if (!p || !("ep" in p)) return p;
     const step = ended ? settle(p) : pass(p);

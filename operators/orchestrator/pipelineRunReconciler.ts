@@ -35,6 +35,7 @@ import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type Orchestrat
 import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, plannedSteps, wholeRun } from "./peerRun.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
 import { artifactStore, writeObject } from "./artifactStore.ts";
 import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
@@ -167,6 +168,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     settings: defaultPeerRunSettings,
     now,
     giveUpAfterMs: 10 * 60_000,
+    collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs }),
     write: (ctx, run, o, peerRun) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun }),
   });
 
@@ -540,6 +542,12 @@ function runsOfProject(runs: () => Cache<PipelineRun> | undefined): (obj: Kubern
   return (obj) => (runs()?.list() ?? []).filter((r) => r.spec.projectRef?.name === obj.metadata?.name && !r.status?.workflowRef).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
 }
 
+/** The run a copy of a peer's UsageRecord is bound to (records metered here are the usage controller's). */
+function copiedRunOf(obj: KubernetesObject & { spec?: { peer?: string; pipelineRunRef?: { name?: string } } }): ObjectKey[] {
+  const name = obj.spec?.peer ? obj.spec.pipelineRunRef?.name : undefined;
+  return name ? [{ namespace: obj.metadata?.namespace ?? "", name }] : [];
+}
+
 /** Runs that name a Reservation of their namespace (it becoming Confirmed lets them start). */
 function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) =>
@@ -579,6 +587,8 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
       // Caches the reconciler reads, registered so that they have synced before it runs.
       { kind: configMapKindRef, map: () => [] },
       { kind: identityKindRef, map: () => [] },
+      // A copy of a peer's record (spec.peer) moves its run's collection of them on.
+      { kind: usageRecordKindRef, map: (obj) => copiedRunOf(obj as KubernetesObject & { spec?: { peer?: string; pipelineRunRef?: { name?: string } } }) },
     ],
   };
 }

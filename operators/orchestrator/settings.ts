@@ -14,6 +14,8 @@ export interface OrchestratorSettings {
   /** used when no Identity names this cluster */
   fallbackClusterName: string;
   requestTimeoutMs: number;
+  /** How long after a peer's steps ended their signed UsageRecords are waited for. */
+  peerUsageWaitMs: number;
 }
 
 export const defaultOrchestratorSettings: OrchestratorSettings = {
@@ -23,6 +25,7 @@ export const defaultOrchestratorSettings: OrchestratorSettings = {
   keyPrefix: "pipelineruns",
   fallbackClusterName: "local",
   requestTimeoutMs: 30_000,
+  peerUsageWaitMs: 5 * 60_000,
 };
 
 /** The settings from the manager's environment (read once by the composition root). */

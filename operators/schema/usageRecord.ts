@@ -93,6 +93,20 @@ export const UsageRecordSpec = strictObject(
         { description: "set by a peer that metered a step it ran for this cluster" },
       ),
     ),
+    received: Type.Optional(
+      strictObject(
+        {
+          name: described(ObjectName, "the record's name on the peer"),
+          pipelineRunRef: strictObject({ name: ObjectName, uid: Type.Optional(Type.String({ maxLength: 64 })) }, { description: "the peer's own PipelineRun that ran the step" }),
+          requester: Type.Optional(strictObject({ peer: ObjectName }, { description: "the peer's name for this cluster" })),
+          projectRef: Type.Optional(strictObject({ name: DnsLabel }, { description: "the project the peer billed, if any" })),
+        },
+        {
+          description:
+            "a copy of a peer's record: the fields of the peer's own record that this copy replaces with this cluster's (its run, project, Peer). Put back, they give the spec the peer signed (docs/billing.md, \"Records from peers\")",
+        },
+      ),
+    ),
   },
   {
     "x-kubernetes-validations": [
@@ -102,6 +116,7 @@ export const UsageRecordSpec = strictObject(
       cel("self.source != 'resourcesDuration' || has(self.resourcesDuration)", "spec.resourcesDuration is required when spec.source is resourcesDuration", ".resourcesDuration"),
       cel("!has(self.signature) || self.signature.cluster == self.cluster", "spec.signature.cluster must equal spec.cluster: a record is signed by the cluster that metered it", ".signature.cluster"),
       cel("!has(self.peer) || !has(self.requester)", "spec.peer and spec.requester exclude each other: a step ran on a peer for this cluster, or here for a peer", ".requester"),
+      cel("!has(self.received) || (has(self.peer) && has(self.signature))", "spec.received is for a copy of a peer's record: it needs spec.peer and the peer's spec.signature", ".received"),
     ],
   },
 );

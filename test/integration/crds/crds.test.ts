@@ -143,6 +143,7 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "a signature by another cluster than the one that metered", change: (o) => { o.spec.signature = { cluster: "lyon-1", algorithm: "Ed25519", value: "A".repeat(86) }; }, names: "spec.signature.cluster" },
     { why: "a line item with a float amount", change: (o) => { spec<Json[]>(o, "lines")[0]!.amount = 1.16; }, names: "spec.lines[0].amount" },
     { why: "a step both run on a peer and run here for a peer", change: (o) => { o.spec.peer = "lyon-1"; o.spec.requester = { peer: "lyon-2" }; }, names: "spec.requester" },
+    { why: "a peer's record copied without the peer's signature", change: (o) => { o.spec.peer = "lyon-1"; o.spec.received = { name: "r-1", pipelineRunRef: { name: "lyon-2-r" } }; }, names: "spec.received" },
   ],
   Project: [
     { why: "an empty display name", change: (o) => { o.spec.displayName = ""; }, names: "spec.displayName" },
