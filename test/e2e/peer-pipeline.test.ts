@@ -17,6 +17,9 @@ import { type Federation, type FederationMember, startFederation } from "../supp
 import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
 import type { Reservation } from "../../operators/schema/reservation.ts";
+import type { UsageRecord } from "../../operators/schema/usageRecord.ts";
+import { signedOriginal, usageDigest } from "../../operators/billing/peerUsage.ts";
+import { verifyUsageRecord } from "../../operators/billing/usageSignature.ts";
 
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const namespace = "default"; // readied for Workflows on every member by hack/cluster --argo
@@ -63,6 +66,8 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(m, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
     await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " from the peer" }) } } } });
     await create(m, "resources", { kind: "Resource", name: "upper", spec: { providerRef: { name: "tools" }, type: "service", title: "upper", visibility: "public", service: { image, cwl: { document: shouterTool } } } });
+    // B prices its writer: the records B signs for A carry a cost.
+    await create(m, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "0.10" }, validFrom: "2026-01-01T00:00:00Z" } });
   }
 
   /** A offers a storage Resource: bucket results (created by the first grant), writes under runs/. */
@@ -208,6 +213,37 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
     assert.equal(await objectText(a, location), "HELLO FROM THE PEER");
     await released(run);
+  });
+
+  it("B meters and signs the step it ran for A; A keeps a copy bound to its run, and both sides say they agree (condition Agreed)", async () => {
+    const run = await runOn(a, "relay");
+    const peerRun = run.status?.peerRun;
+    assert.ok(peerRun?.name);
+    const records = async (m: FederationMember, runName: string): Promise<UsageRecord[]> =>
+      ((await objects(m).listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, labelSelector: `archipel.io/pipelinerun=${runName}` })) as { items: UsageRecord[] }).items;
+    const agreed = (r: UsageRecord | undefined): boolean => r?.status?.conditions?.some((c) => c.type === "Agreed" && c.status === "True") ?? false;
+    const copy = await eventually("A holds B's record of step write, agreed", async () => (await records(a, "relay")).find((r) => r.spec.step === "write" && agreed(r)), 120_000, 1000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: on A ${JSON.stringify(await records(a, "relay"))}; on B ${JSON.stringify(await records(b, peerRun.name ?? ""))}`, { cause: err });
+    });
+    const original = await eventually("B's record shows A's agreement", async () => (await records(b, peerRun.name ?? "")).find((r) => r.spec.step === "write" && agreed(r)), 60_000, 1000);
+
+    // B's record: metered and signed by B, for A (its Peer name for A), priced at B's rates.
+    assert.equal(original.spec.cluster, b.name);
+    assert.ok(original.spec.requester?.peer && original.spec.signature?.cluster === b.name, JSON.stringify(original.spec));
+    assert.ok(original.spec.cost && Number(original.spec.cost.amount) >= 0.1, `priced with B's per-run rate: ${JSON.stringify(original.spec.cost)}`);
+    // A's copy: B's figures and signature, bound to A's run and Peer; what was B's is in spec.received.
+    assert.deepEqual([copy.spec.pipelineRunRef, copy.spec.peer, copy.spec.cluster, copy.spec.requester], [{ name: "relay", uid: run.metadata.uid }, peerB, b.name, undefined]);
+    assert.deepEqual([copy.spec.usage, copy.spec.lines, copy.spec.cost, copy.spec.signature, copy.spec.startedAt, copy.spec.finishedAt], [original.spec.usage, original.spec.lines, original.spec.cost, original.spec.signature, original.spec.startedAt, original.spec.finishedAt]);
+    assert.deepEqual(copy.spec.received, { name: original.metadata.name, pipelineRunRef: original.spec.pipelineRunRef, requester: original.spec.requester });
+    // Anyone on A can check the copy against B's published key.
+    const peer = (await objects(a).getClusterCustomObject({ ...archipel, plural: "peers", name: peerB })) as Peer;
+    const signed = signedOriginal(copy.spec);
+    assert.ok(signed);
+    assert.deepEqual(verifyUsageRecord(signed, b.name, peer.status?.descriptor?.publicKey ?? ""), { ok: true });
+    assert.equal(JSON.parse(original.metadata.annotations?.["archipel.io/requester-receipt"] ?? "{}").digest, usageDigest(signed));
+    // A's own step is A's record: unsigned, metered here.
+    const shout = (await records(a, "relay")).find((r) => r.spec.step === "shout");
+    assert.deepEqual([shout?.spec.cluster, shout?.spec.peer, shout?.spec.signature], [a.name, undefined, undefined]);
   });
 
   it("holds no credentials to B's API server on A", async () => {
