@@ -98,10 +98,20 @@ async function offerHere(m: Member): Promise<void> {
   await create("prices", "Price", "tools", { targetRef: { kind: "Provider", name: "tools" }, currency: "EUR", rates: { cpuCoreHour: "1.20", memoryGiBHour: "0.10", perRun: "0.01" }, validFrom: "2026-01-01T00:00:00Z" });
 }
 
+type UsageRecordView = { metadata: { name: string }; spec: { pipelineRunRef: { name: string }; step: string; cluster: string; peer?: string; signature?: unknown; received?: { name: string }; cost?: { amount: string; currency: string } }; status?: { conditions?: { type: string; status: string; reason: string }[] } };
+
+/** Who made the record, and whether both sides agree on it (a copy of a peer's record, or one signed for a peer). */
+function provenance(u: UsageRecordView): string {
+  const agreed = u.status?.conditions?.find((c) => c.type === "Agreed");
+  const verdict = agreed ? `, Agreed ${agreed.status} (${agreed.reason})` : "";
+  if (u.spec.received) return ` — metered and signed by ${u.spec.cluster}, copy of its record ${u.spec.received.name}${verdict}`;
+  return u.spec.signature ? ` — signed for the requester${verdict}` : ` — metered here`;
+}
+
 /** The UsageRecords of a member for runs of `run` (here) or made for it (on the peer, by name prefix). */
 async function usageLines(m: Member, match: (run: string) => boolean): Promise<string[]> {
-  const list = (await clients(m).objects.listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace })) as { items: { spec: { pipelineRunRef: { name: string }; step: string; cost?: { amount: string; currency: string } } }[] };
-  return list.items.filter((u) => match(u.spec.pipelineRunRef.name)).map((u) => `  usage on ${m.name}: step ${u.spec.step}: ${u.spec.cost ? `${u.spec.cost.amount} ${u.spec.cost.currency}` : "not priced"}`);
+  const list = (await clients(m).objects.listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace })) as { items: UsageRecordView[] };
+  return list.items.filter((u) => match(u.spec.pipelineRunRef.name)).map((u) => `  usage on ${m.name}: step ${u.spec.step}: ${u.spec.cost ? `${u.spec.cost.amount} ${u.spec.cost.currency}` : "not priced"}${provenance(u)}`);
 }
 
 async function trustedPeer(from: Member, to: Member): Promise<string> {
@@ -184,8 +194,14 @@ async function main(): Promise<void> {
   const reservation = peerRun
     ? ((await clients(b).objects.getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace: peerRun.namespace, name: peerRun.reservation }).catch(() => undefined)) as Reservation | undefined)
     : undefined;
-  await sleep(8000); // the usage controllers meter a step a few seconds after it has finished
-  const usage = [...(await usageLines(a, (r) => r === name)), ...(await usageLines(b, (r) => r === peerRun?.name))];
+  // The usage controllers meter a step a few seconds after it has finished; A then fetches B's signed record.
+  log("waiting for the UsageRecords on both clusters (B's signed record, A's copy and its verdict)");
+  let usage: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    usage = [...(await usageLines(a, (r) => r === name)), ...(await usageLines(b, (r) => r === peerRun?.name))];
+    if (usage.filter((l) => l.includes("Agreed True")).length >= 2) break;
+    await sleep(1000);
+  }
   process.stdout.write(`${[summary(run, reservation, a.name), ...usage].join("\n")}\n`);
   log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
   process.exitCode = succeeded(run) === "True" ? 0 : 1;
