@@ -16,10 +16,15 @@ import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel,
-  requesterProjectAnnotation, servedName, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
+  requesterProjectAnnotation, servedName, federationQuotesPath, type PeerQuoteAnswer, PeerQuoteRequest, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
 import { UsageLabel } from "../billing/metering.ts";
 import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../billing/peerUsage.ts";
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
+import { type Price, priceKind } from "../schema/price.ts";
+import { onFirstUse } from "../runtime/lazyImport.ts";
+
+// The CWL library and the quote arithmetic load on the first quote asked (most API processes never serve one).
+const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
 
 export { requesterPeerLabel };
 import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
@@ -158,7 +163,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
    * Every step's service, and every data input, must be a Resource of that type in the namespace
    * that the peer may see (the run's AccessGrant on the data checks it again when it is issued).
    */
-  function requireVisible(body: PeerRunRequest, caller: PeerCaller): void {
+  function requireVisible(body: Pick<PeerRunRequest, "namespace" | "steps" | "inputs">, caller: PeerCaller): void {
     const memberships = projectMemberships(deps.projects.list());
     const visible = (name: string, type: string): boolean => {
       const resource = deps.resources.get({ namespace: body.namespace, name });
@@ -224,6 +229,32 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const field = action === "confirm" ? "confirmed" : "release";
         const patched = await custom.patchNamespacedCustomObject({ ...reservations, namespace, name, body: { spec: { [field]: true } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, opts()));
         return reservationAnswer(patched as Reservation);
+      },
+    });
+
+    scope.post(federationQuotesPath, {
+      schema: { summary: "Federation: what steps would cost here, at this cluster's rates for the signing peer (nothing is held)", tags, body: PeerQuoteRequest },
+      handler: async (request): Promise<PeerQuoteAnswer> => {
+        const caller = requirePeer(request, deps.auth);
+        const peerName = peerObjectName(deps, caller);
+        const body = request.body as PeerQuoteRequest;
+        await requireOpenNamespace(core, body.namespace, opts());
+        requireVisible({ namespace: body.namespace, steps: body.steps }, caller);
+        const { loadService, quoteSteps } = await quoting();
+        const steps = [];
+        for (const [i, s] of body.steps.entries()) {
+          const service = deps.resources.get({ namespace: body.namespace, name: s.service });
+          if (!service) continue; // requireVisible found it a moment ago
+          try {
+            // A document held in a ConfigMap is not read here (the API may not read ConfigMaps): such a service cannot be quoted.
+            steps.push({ step: s.name, service, process: (await loadService(service, { configMap: () => undefined })).process });
+          } catch (err) {
+            return { priced: false, totals: [], message: `body.steps[${i}].service: ${s.service} cannot be quoted: ${(err as Error).message}` };
+          }
+        }
+        const prices = (await custom.listNamespacedCustomObject({ group: priceKind.group, version: priceKind.version, plural: priceKind.plural, namespace: body.namespace }, opts())) as { items: Price[] };
+        const quoted = quoteSteps({ namespace: body.namespace, audience: { peer: peerName }, ...present({ expectedDuration: body.expectedDuration }), steps, prices: prices.items, at: new Date() });
+        return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message } : { priced: false, totals: [], message: quoted.message };
       },
     });
 

@@ -136,3 +136,13 @@ export function parseMoney(money: Money, field: string): { value: Exact; currenc
   minorUnitsOf(money.currency);
   return { value: parseDecimal(money.amount, `${field}.amount`), currency: money.currency };
 }
+
+/** Amounts added per currency (sorted by code, never converted): e.g. a run's steps here plus those a peer quoted. */
+export function sumByCurrency(amounts: readonly Money[], field: string): Money[] {
+  const sums = new Map<string, Exact>();
+  for (const [i, m] of amounts.entries()) {
+    const { value, currency } = parseMoney(m, `${field}[${i}]`);
+    sums.set(currency, add(sums.get(currency) ?? zero, value));
+  }
+  return [...sums.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([currency, value]) => toMoney(roundToCurrency(value, currency)));
+}

@@ -165,3 +165,26 @@ export const PeerUsageReceiptsAnswer = Type.Object({
   records: Type.Array(Type.Object({ name: Type.String(), found: Type.Boolean(), matches: Type.Boolean() }), { maxItems: 256 }),
 });
 export type PeerUsageReceiptsAnswer = Static<typeof PeerUsageReceiptsAnswer>;
+
+export const federationQuotesPath = "/federation/v1/quotes";
+
+/** What steps would cost on the serving cluster, at its rates for the requester, before anything is held. */
+export const PeerQuoteRequest = Type.Object(
+  {
+    namespace: Namespace,
+    steps: Type.Array(Type.Object({ name: Name, service: Type.String({ minLength: 1, maxLength: 253 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 64 }),
+    expectedDuration: Type.Optional({ ...Duration, description: "how long each step is quoted for (the run's spec.expectedDuration)" }),
+  },
+  { additionalProperties: false },
+);
+export type PeerQuoteRequest = Static<typeof PeerQuoteRequest>;
+
+const Amount = Type.Object({ amount: Type.String({ pattern: "^[0-9]+(\\.[0-9]+)?$", maxLength: 32 }), currency: Type.String({ pattern: "^[A-Z]{3}$" }) });
+
+/** priced: every step has a Price there (totals, one per currency); else message says why not. */
+export const PeerQuoteAnswer = Type.Object({
+  priced: Type.Boolean(),
+  totals: Type.Array(Amount, { maxItems: 16 }),
+  message: Type.String({ maxLength: 4096 }),
+});
+export type PeerQuoteAnswer = Static<typeof PeerQuoteAnswer>;

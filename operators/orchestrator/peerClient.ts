@@ -17,6 +17,9 @@ import {
   PeerRunAnswer,
   type PeerRunRequest,
   peerRunReceiptsPath,
+  federationQuotesPath,
+  PeerQuoteAnswer,
+  type PeerQuoteRequest,
   peerRunUsagePath,
   PeerUsageAnswer,
   PeerUsageReceiptsAnswer,
@@ -83,6 +86,11 @@ export class PeerRunsClient {
       if (err instanceof PeerRefusal && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  /** What the steps would cost on the peer, at its rates for us (nothing is held). */
+  quote(peer: PeerEndpoint, request: PeerQuoteRequest): Promise<PeerQuoteAnswer> {
+    return this.checked(peer, PeerQuoteAnswer, { method: "POST", target: federationQuotesPath, body: request });
   }
 
   reserve(peer: PeerEndpoint, request: PeerReservationRequest): Promise<PeerReservationAnswer> {

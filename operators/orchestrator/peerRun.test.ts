@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { defaultPeerRunSettings, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
+import { combineQuotes, defaultPeerRunSettings, failedPeerRun, quoteRequest, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -58,5 +58,20 @@ describe("peerRun", () => {
     const status = { phase: "Failed" as const, progress: "0/1", finishedAt: "2026-12-02T10:00:00Z", conditions: [{ type: "Succeeded", status: "False" as const, reason: "PeerRefused", message: "peer isle-2: no", lastTransitionTime: "2026-12-02T10:00:00Z" }] };
     const kept = keptObservation(status);
     assert.deepEqual([kept.phase, kept.succeeded.status, kept.succeeded.reason, kept.finishedAt, kept.ready.status], ["Failed", "False", "PeerRefused", "2026-12-02T10:00:00Z", "Unknown"]);
+  });
+
+  it("asks the peer to quote its steps for the run's expected duration, and adds what the steps here are quoted, per currency", () => {
+    assert.deepEqual(quoteRequest({ ...run, spec: { ...run.spec, expectedDuration: "30m" } }, wholeRun(run), "shared"), { namespace: "shared", steps: [{ name: "write", service: "writer" }], expectedDuration: "30m" });
+    const peer = { priced: true, totals: [{ amount: "0.11", currency: "EUR" }], message: "0.11 EUR for 1 step(s)" };
+    const here = { priced: true as const, totals: [{ amount: "0.25", currency: "EUR" }, { amount: "3", currency: "JPY" }], message: "here", plans: [] };
+    const both = combineQuotes(peer, here, "isle-2");
+    assert.deepEqual(both.priced && both.totals, [{ amount: "0.36", currency: "EUR" }, { amount: "3", currency: "JPY" }]);
+    assert.match(both.message, /^0\.36 EUR \+ 3 JPY \(peer isle-2: 0\.11 EUR for 1 step\(s\); here: here\)$/);
+    const alone = combineQuotes(peer, undefined, "isle-2");
+    assert.deepEqual(alone.priced && alone.totals, [{ amount: "0.11", currency: "EUR" }]);
+    // A part that cannot be quoted leaves the run unquoted (a budget then refuses it, naming why).
+    const unpriced = combineQuotes({ priced: false, totals: [], message: "step write: no Price applies" }, here, "isle-2");
+    assert.deepEqual([unpriced.priced, unpriced.message], [false, "peer isle-2 cannot quote its steps: step write: no Price applies"]);
+    assert.equal(combineQuotes(peer, { priced: false, message: "no Price here" }, "isle-2").priced, false);
   });
 });

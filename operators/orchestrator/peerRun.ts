@@ -9,7 +9,9 @@
 import { createHash } from "node:crypto";
 import type { ConditionUpdate } from "../runtime/conditions.ts";
 import { present } from "../runtime/present.ts";
-import type { PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
+import type { PeerQuoteAnswer, PeerQuoteRequest, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
+import { sumByCurrency } from "../billing/money.ts";
+import type { RunQuote } from "./runQuote.ts";
 import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
 import type { PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -61,6 +63,25 @@ export function wholeRun(run: PipelineRun): PeerPart {
   const { steps, outputs, inputs, job } = run.spec;
   const data = (inputs ?? []).map((i) => ({ name: i.name, resource: i.resourceRef.name }));
   return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(data.length ? { inputs: data } : {}), ...(job ? { job } : {}) };
+}
+
+/** What the peer is asked to quote: the steps it would run, for the run's expected duration. */
+export function quoteRequest(run: PipelineRun, part: PeerPart, namespace: string): PeerQuoteRequest {
+  return { namespace, steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name })), ...present({ expectedDuration: run.spec.expectedDuration }) };
+}
+
+/**
+ * The run's quote: the peer's for its steps plus this cluster's for the rest (a run across
+ * clusters), per currency. Priced only when every part is: a part that cannot be quoted leaves
+ * the run without a quote (a budget then refuses it, as for a run here).
+ */
+export function combineQuotes(peer: PeerQuoteAnswer, local: RunQuote | undefined, cluster: string): RunQuote {
+  if (!peer.priced) return { priced: false, message: `peer ${cluster} cannot quote its steps: ${peer.message}` };
+  if (local && !local.priced) return local;
+  const totals = sumByCurrency([...peer.totals, ...(local?.priced ? local.totals : [])], "quote");
+  const text = totals.map((t) => `${t.amount} ${t.currency}`).join(" + ");
+  const parts = [`peer ${cluster}: ${peer.message}`, ...(local?.priced ? [`here: ${local.message}`] : [])];
+  return { priced: true, totals, message: `${text} (${parts.join("; ")})`, plans: local?.priced ? local.plans : [] };
 }
 
 export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace: string; reservation: string }): PeerRunRequest {

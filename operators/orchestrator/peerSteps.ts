@@ -17,7 +17,10 @@ import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { failedPeerRun, keptObservation, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, reservationRequest, runRequest } from "./peerRun.ts";
+import { combineQuotes, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, quoteRequest, reservationRequest, runRequest } from "./peerRun.ts";
+import { budgetRefusal, type RunQuote } from "./runQuote.ts";
+import type { Money } from "../schema/common.ts";
+import { type Project, projectKind } from "../schema/project.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -25,6 +28,7 @@ import type { PeerPart } from "./crossCluster.ts";
 
 export const peerRunFinalizer = "archipel.io/peer-run";
 export const peerKindRef = kindRefOf(peerKind);
+const projectKindRef = kindRefOf(projectKind);
 
 type PeerRunRecord = NonNullable<PipelineRunStatus["peerRun"]>;
 
@@ -34,7 +38,7 @@ export interface PeerStepsDeps {
   settings: PeerRunSettings;
   now: () => Date;
   /** Writes the observation (conditions, phase, steps…) and the peer record into the run's status. */
-  write(ctx: ReconcileContext, run: PipelineRun, observation: RunObservation, peerRun: PeerRunRecord | undefined): Promise<void>;
+  write(ctx: ReconcileContext, run: PipelineRun, observation: RunObservation, kept: { peerRun: PeerRunRecord | undefined; quote?: Money }): Promise<void>;
   /** How long a deleted run waits for an unreachable peer before it lets go (its hold ends with its window). */
   giveUpAfterMs: number;
   /** After the hold is given back: the peer's signed account of the steps (peerUsage.ts). */
@@ -64,6 +68,8 @@ export interface PeerJob {
   part: PeerPart;
   /** Turns the peer part's observation into the run's (the whole run when every step is on the peer). */
   shape?: (o: RunObservation) => RunObservation;
+  /** The quote of the run's steps that will run here afterwards (a run across clusters): the budget is checked on both parts before anything is held. */
+  localQuote?: RunQuote;
 }
 
 /** One pass's facts: the job, the peer and the namespace there. */
@@ -83,14 +89,16 @@ interface Answers {
   remote: PeerRunAnswer | undefined;
   /** the run failed before the peer ran it */
   failed?: boolean;
+  /** what the peer quoted for its steps (first currency) */
+  quote?: Money;
 }
 
 /** The status record of where the steps are on the peer, from this pass's answers. */
 function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
   const known: Partial<PeerRunRecord> = p.run.status?.peerRun ?? {};
   const { reservation, remote } = answers;
-  const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase: answers.failed ? "Failed" : remote?.phase });
-  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
+  const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase: answers.failed ? "Failed" : remote?.phase, quote: answers.quote });
+  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
 }
 
 const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
@@ -103,12 +111,32 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   const at = (): string => conditionTime(deps.now());
 
   /** Writes the peer part's observation, shaped into the run's. */
-  const record = (p: PeerJob & { ctx: ReconcileContext }, o: RunObservation, peerRun: PeerRunRecord | undefined): Promise<void> => deps.write(p.ctx, p.run, p.shape ? p.shape(o) : o, peerRun);
+  const record = (p: PeerJob & { ctx: ReconcileContext }, o: RunObservation, peerRun: PeerRunRecord | undefined, quote?: Money): Promise<void> => deps.write(p.ctx, p.run, p.shape ? p.shape(o) : o, { peerRun, ...present({ quote }) });
 
   function blocked(p: PeerJob & { ctx: ReconcileContext; cluster: string }, why: { reason: string; message: string }): Promise<void> {
     const o = observePeerRun(p.plan, { peer: "", cluster: p.cluster }, undefined);
     const observation = { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
     return record(p, observation, p.run.status?.peerRun);
+  }
+
+  /**
+   * Before anything is held: the peer's quote of its steps (at its rates for us) and, for a run
+   * across clusters, this cluster's quote of the rest; a budget they exceed blocks the run (asked
+   * again in a minute: a Price or a budget may change), as a run here over budget does not start.
+   */
+  async function quoteFirst(p: Pass): Promise<{ peer?: Money; total?: Money } | { refusal: ReconcileResult }> {
+    const answer = await client.quote(p.ep, quoteRequest(p.run, p.part, p.namespace));
+    const combined = combineQuotes(answer, p.localQuote, p.ep.cluster);
+    const projectName = p.run.spec.projectRef?.name;
+    const project = projectName ? p.ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
+    const refusal = budgetRefusal(p.run, combined, project);
+    const peer = answer.priced ? answer.totals[0] : undefined;
+    const total = combined.priced ? combined.totals[0] : undefined;
+    if (!refusal) return present({ peer, total });
+    const o = observePeerRun(p.plan, siteOf(p), undefined);
+    const why = { reason: refusal.reason, message: refusal.message };
+    await record(p, { ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } }, { reservation: "", peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, ...present({ quote: peer }) }, total);
+    return { refusal: requeue(60_000) };
   }
 
   const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => record(p, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
@@ -122,8 +150,10 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   /** What each action does, and when to look again. */
   const handlers: { [K in PeerAction["kind"]]: Handler<K> } = {
     reserve: async (p, a) => {
+      const quoted = await quoteFirst(p);
+      if ("refusal" in quoted) return quoted.refusal;
       const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), deps.settings));
-      await write(p, { ...a, reservation }, `reservation ${reservation.name} asked of peer ${p.ep.cluster}`);
+      await record(p, observePeerRun(p.plan, siteOf(p), undefined, `reservation ${reservation.name} asked of peer ${p.ep.cluster}`), peerRecord(p, { ...a, reservation, ...present({ quote: quoted.peer }) }), quoted.total);
       return requeue(1000);
     },
     wait: async (p, a, action) => {
@@ -206,7 +236,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     if (reservation && !released(reservation.state)) reservation = await client.decide(p.ep, p.namespace, known.reservation, "release");
     const state = reservation?.state ?? "Released";
     // The status as it is: the outcome is not the peer part's to change any more (shape not applied).
-    await deps.write(p.ctx, p.run, keptObservation(p.run.status), { ...known, reservationState: state });
+    await deps.write(p.ctx, p.run, keptObservation(p.run.status), { peerRun: { ...known, reservationState: state } });
     return released(state) ? undefined : requeue(2000);
   }
 

@@ -44,7 +44,8 @@ import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import type { Peer } from "../schema/peer.ts";
 import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
-import { budgetRefusal, runQuote } from "./runQuote.ts";
+import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
+import { sumByCurrency } from "../billing/money.ts";
 import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
@@ -98,7 +99,7 @@ export interface PipelineRunReconcilerDeps {
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun">;
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote">;
 
 /** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
 function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
@@ -122,6 +123,12 @@ function clusterName(ctx: ReconcileContext, fallback: string): string {
   return (self ?? oldest)?.spec.clusterName ?? fallback;
 }
 
+/** A run across clusters: what the peer quoted for its part, added to the quote of the steps here. */
+function withPeerQuote(run: PipelineRun, here: RunQuote): RunQuote {
+  const peerQuote = run.status?.peerRun?.quote;
+  return peerQuote && here.priced ? { ...here, totals: sumByCurrency([...here.totals, peerQuote], "quote") } : here;
+}
+
 export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Reconciler {
   /** A quote made this pass, until the status write that carries it (by run uid). */
   const quotes = new Map<string, Money>();
@@ -131,7 +138,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * mention them (server-side apply drops what its manager leaves out).
    */
   function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote"> {
-    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? run.status?.quote });
+    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? run.status?.quote });
   }
   const now = deps.now ?? ((): Date => new Date());
   const { settings } = deps;
@@ -169,7 +176,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     now,
     giveUpAfterMs: 10 * 60_000,
     collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs }),
-    write: (ctx, run, o, peerRun) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun }),
+    write: (ctx, run, o, { peerRun, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun, ...present({ quote }) }),
   });
 
   /** A run that names a Reservation of this namespace starts only while it holds capacity. */
@@ -260,9 +267,20 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return quoted;
   }
 
-  /** The quote of the steps that run here, and the budget's verdict on it (before anything runs). */
+  /**
+   * Before anything is held on the peer, the steps that will run here afterwards are quoted too:
+   * the budget covers the whole run. Undefined once held, or while their services cannot be
+   * loaded (the local part says why when its turn comes).
+   */
+  async function localQuoteBeforeHold(ctx: ReconcileContext, run: PipelineRun, spec: PipelineRunSpec): Promise<RunQuote | undefined> {
+    if (run.status?.peerRun?.reservation) return undefined;
+    const services = await resolveServices(ctx, run, spec);
+    return services instanceof Map ? quoteOf(ctx, run, { spec }, services) : undefined;
+  }
+
+  /** The quote of the steps that run here (plus what the peer quoted for its part, if any), and the budget's verdict on it (before anything runs here). */
   function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
-    const quoted = quoteOf(ctx, run, part, services);
+    const quoted = withPeerQuote(run, quoteOf(ctx, run, part, services));
     const projectName = run.spec.projectRef?.name;
     const project = projectName ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
     const refusal = budgetRefusal(run, quoted, project);
@@ -449,7 +467,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const here = clusterName(ctx, settings.fallbackClusterName);
     if (run.status?.peerRun?.phase !== "Succeeded") {
       const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), split.peerOutputs);
-      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape });
+      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape, ...present({ localQuote: await localQuoteBeforeHold(ctx, run, split.local) }) });
     }
     // The hold on the peer is given back as soon as its part has ended (a no-op once it is).
     const settled = await peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer });

@@ -30,6 +30,17 @@ describe("runQuote", () => {
     assert.match(none.message, /step write: /);
   });
 
+  it("quotes a run made for a peer at the rates for that peer, as it is metered", () => {
+    const forLyon = { ...price({ cpuCoreHour: "12" }), metadata: { name: "for-lyon", namespace: "team" } } as Price;
+    forLyon.spec.audience = { peers: ["lyon-1"] };
+    const steps = [{ step: "write", service, process: process() }];
+    const served = { ...run(), metadata: { ...run().metadata, labels: { "archipel.io/requester-peer": "lyon-1" } } };
+    const q = runQuote(served, steps, [price({ cpuCoreHour: "6" }), forLyon], at);
+    assert.deepEqual(q.priced && q.totals, [{ amount: "0.20", currency: "EUR" }]);
+    const local = runQuote(run(), steps, [price({ cpuCoreHour: "6" }), forLyon], at);
+    assert.deepEqual(local.priced && local.totals, [{ amount: "0.10", currency: "EUR" }], "a local user gets the default rates");
+  });
+
   it("refuses a run whose quote exceeds its budget or its Project's remaining budget, naming which and by how much", () => {
     const q = runQuote(run(), [{ step: "write", service, process: process() }], [price({ cpuCoreHour: "6" })], at);
     assert.equal(budgetRefusal(run(), q, undefined), undefined, "no budget: the run starts");

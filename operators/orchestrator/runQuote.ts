@@ -5,6 +5,8 @@
 import type { Process } from "../pipeline/cwl/model.ts";
 import { decideBudget } from "../billing/budget.ts";
 import { quote, resolveStepRates, type StepPlan } from "../billing/quote.ts";
+import type { Audience } from "../billing/priceResolution.ts";
+import { requesterPeerLabel } from "../federation/peerRuns.ts";
 import type { Requests } from "../billing/usage.ts";
 import type { Money } from "../schema/common.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
@@ -38,12 +40,28 @@ export type RunQuote = { priced: true; totals: Money[]; message: string; plans: 
 
 /** The run's quote over `steps` at `at`: complete (every step has a Price) or none. */
 export function runQuote(run: PipelineRun, steps: readonly QuotedStep[], prices: readonly Price[], at: Date): RunQuote {
-  const namespace = run.metadata.namespace ?? "";
-  const project = run.spec.projectRef?.name;
-  const targets = steps.map((s) => ({ step: s.step, target: { namespace, resource: s.service.metadata.name ?? "", provider: s.service.spec.providerRef.name }, audience: project ? { project } : {} }));
-  const rates = resolveStepRates(prices.filter((p) => p.metadata.namespace === namespace), targets, at);
+  // A run made for a peer is quoted at the rates for that peer, as it is metered (metering.ts).
+  const audience = present({ project: run.spec.projectRef?.name, peer: run.metadata.labels?.[requesterPeerLabel] || undefined });
+  return quoteSteps({ namespace: run.metadata.namespace ?? "", audience, ...present({ expectedDuration: run.spec.expectedDuration }), steps, prices, at });
+}
+
+export interface StepsToQuote {
+  namespace: string;
+  /** who the steps run for: this cluster's project, or the peer asking (a peer's quote) */
+  audience: Audience;
+  expectedDuration?: string;
+  steps: readonly QuotedStep[];
+  prices: readonly Price[];
+  at: Date;
+}
+
+/** The quote of steps whose services are in `namespace`, at the rates for `audience`. */
+export function quoteSteps(input: StepsToQuote): RunQuote {
+  const { namespace, steps } = input;
+  const targets = steps.map((s) => ({ step: s.step, target: { namespace, resource: s.service.metadata.name ?? "", provider: s.service.spec.providerRef.name }, audience: input.audience }));
+  const rates = resolveStepRates(input.prices.filter((p) => p.metadata.namespace === namespace), targets, input.at);
   if (!rates.ok) return { priced: false, message: rates.problems.map((p) => p.message).join("; ") };
-  const duration = run.spec.expectedDuration ?? defaultExpectedDuration;
+  const duration = input.expectedDuration ?? defaultExpectedDuration;
   const plans: StepPlan[] = steps.map((s) => ({ step: s.step, requests: requestsOf(s.process), expectedDuration: duration, rates: rates.rates.get(s.step)! }));
   const q = quote(plans);
   const text = q.totals.map((t) => `${t.amount} ${t.currency}`).join(" + ") || "0";

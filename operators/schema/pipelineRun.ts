@@ -182,6 +182,7 @@ export const PipelineRunStatus = strictObject({
         reservation: Type.String({ maxLength: 253, description: "the peer's Reservation holding the capacity (same namespace)" }),
         reservationState: Type.Optional(Type.String({ maxLength: 32 })),
         phase: Type.Optional(Type.String({ maxLength: 32, description: "the phase of the peer's run (Failed too when it failed before the peer ran it)" })),
+        quote: Type.Optional(described(Money, "what the peer quoted for its steps, at its rates for this cluster, before anything was held (first currency)")),
       },
       { description: "where this run's steps run when they are placed on a peer: the peer's own PipelineRun and Reservation, requested over the signed federation API" },
     ),

@@ -270,14 +270,34 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     );
     assert.equal(condition(run, "Succeeded")?.reason, "PeerRefused");
     assert.match(condition(run, "Succeeded")?.message ?? "", /body\.steps\[0\]\.service: no service nosuch in namespace default is visible to peer/);
-    // Its hold on B is given back (B's controller acts on the release a moment after A asks).
-    const reservation = run.status?.peerRun?.reservation ?? "";
-    await eventually(
-      `B's reservation ${reservation} is given back`,
-      async () => ["Released", "Expired"].includes(((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: reservation })) as Reservation).status?.state ?? ""),
-      60_000,
-      500,
-    );
+    // B refused the quote, asked before any hold: nothing was held on B.
+    assert.equal(run.status?.peerRun?.reservation ?? "", "");
+    const held = (await objects(b).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
+    assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-missing-")).map((r) => r.metadata.name), []);
+  });
+
+  it("quotes the steps on B at B's rates for A before holding anything, and a budget below that quote holds nothing on B", async () => {
+    const greet = await runOn(a, "greet");
+    // writer: 100m and 100Mi (Argo's defaults) for 10 minutes at 0.50/core-hour and 0.10/GiB-hour, plus 0.10 per run.
+    assert.deepEqual(greet.status?.peerRun?.quote, { amount: "0.11", currency: "EUR" });
+    assert.deepEqual(greet.status?.quote, greet.status?.peerRun?.quote, "the whole run is on B: its quote is B's");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "thrifty", spec: { job: { greeting: "hello" }, budget: { amount: "0.05", currency: "EUR" }, steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }] } });
+    const run = await eventually("the run on A is refused by its budget", async () => {
+      const r = await runOn(a, "thrifty");
+      return condition(r, "Ready")?.reason === "RunBudgetExceeded" ? r : undefined;
+    }, 60_000, 500);
+    assert.equal(condition(run, "Succeeded")?.status, "Unknown", "not failed: a larger budget or a cheaper Price lets it run");
+    assert.match(condition(run, "Ready")?.message ?? "", /the quote \(0\.11 EUR\) exceeds the PipelineRun's spec\.budget \(0\.05 EUR\) by 0\.06 EUR/);
+    assert.deepEqual(run.status?.quote, { amount: "0.11", currency: "EUR" });
+    const held = (await objects(b).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
+    assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-thrifty-")).map((r) => r.metadata.name), []);
+    // The step ran for seconds, not the 10 minutes quoted: its metered cost is within the quote, and at least its per-run part.
+    const copy = await eventually("A's copy of B's record of greet", async () => {
+      const list = (await objects(a).listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, labelSelector: "archipel.io/pipelinerun=greet" })) as { items: UsageRecord[] };
+      return list.items.find((r) => r.spec.peer !== undefined);
+    }, 60_000, 1000);
+    const cost = Number(copy.spec.cost?.amount ?? "NaN");
+    assert.ok(cost >= 0.1 && cost <= 0.11, `greet cost ${cost} EUR, quoted 0.11 EUR`);
   });
 
   it("ComputeToData: a step reads B's restricted data on B through B's grant for A's project, the next step runs on A; the grant and the hold are given back", async () => {
