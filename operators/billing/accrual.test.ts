@@ -20,10 +20,22 @@ describe("accrual", () => {
   });
 
   it("is reached once the cost exceeds the budget; equal fits; another currency is never compared", () => {
-    assert.deepEqual(budgetWatch([{ amount: "0.20", currency: "EUR" }], { amount: "0.20", currency: "EUR" }), { reached: false });
-    const over = budgetWatch([{ amount: "0.21", currency: "EUR" }], { amount: "0.20", currency: "EUR" });
+    assert.deepEqual(budgetWatch([{ amount: "0.20", currency: "EUR" }], { runBudget: { amount: "0.20", currency: "EUR" } }), { reached: false });
+    const over = budgetWatch([{ amount: "0.21", currency: "EUR" }], { runBudget: { amount: "0.20", currency: "EUR" } });
     assert.ok(over.reached);
     assert.match(over.message, /^the cost so far \(0\.21 EUR, .*\) has reached spec\.budget \(0\.20 EUR\): .*by 0\.01 EUR/);
-    assert.equal(budgetWatch([{ amount: "0.01", currency: "USD" }], { amount: "5", currency: "EUR" }).reached, true);
+    assert.equal(budgetWatch([{ amount: "0.01", currency: "USD" }], { runBudget: { amount: "5", currency: "EUR" } }).reached, true);
+  });
+
+  it("is reached once the cost so far exceeds what the Project has left, its other runs' spending counted", () => {
+    const project = { name: "ocean", budget: { amount: "5.00", currency: "EUR" }, spent: [{ amount: "4.80", currency: "EUR" }] };
+    assert.deepEqual(budgetWatch([{ amount: "0.20", currency: "EUR" }], { project }), { reached: false });
+    const over = budgetWatch([{ amount: "0.25", currency: "EUR" }], { project });
+    assert.ok(over.reached);
+    assert.match(over.message, /has reached the remaining budget of Project ocean: it \(0\.25 EUR\) exceeds the remaining budget of Project ocean .* by 0\.05 EUR/);
+    // The run's own budget is looked at first.
+    const both = budgetWatch([{ amount: "0.25", currency: "EUR" }], { project, runBudget: { amount: "0.10", currency: "EUR" } });
+    assert.ok(both.reached);
+    assert.match(both.message, /has reached spec\.budget \(0\.10 EUR\)/);
   });
 });

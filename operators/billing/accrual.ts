@@ -4,7 +4,7 @@
 // once a step has finished): it is what decides to stop a run, the UsageRecords stay the bill.
 // Pure: the time is passed in.
 import type { Money } from "../schema/common.ts";
-import { decideBudget } from "./budget.ts";
+import { type BudgetInput, decideBudget } from "./budget.ts";
 import { priceUsage, totalsByCurrency } from "./lineItems.ts";
 import type { ResolvedRates } from "./priceResolution.ts";
 import { type Requests, secondsBetween, usageFromRequests } from "./usage.ts";
@@ -32,10 +32,15 @@ export function accruedCost(steps: readonly AccruingStep[], now: Date): Money[] 
 
 export type BudgetWatch = { reached: false } | { reached: true; message: string };
 
-/** Reached once the cost so far exceeds the run's budget (equal still fits, as for a quote). */
-export function budgetWatch(accrued: readonly Money[], budget: Money): BudgetWatch {
-  const decision = decideBudget({ totals: accrued, runBudget: budget });
+/**
+ * Reached once the cost so far exceeds the run's budget, or its Project's remaining budget (equal
+ * still fits, as for a quote). `project.spent` must leave out this run's own records: their cost
+ * is in `accrued` already (budget.ts spentWithout).
+ */
+export function budgetWatch(accrued: readonly Money[], budgets: Omit<BudgetInput, "totals">): BudgetWatch {
+  const decision = decideBudget({ totals: accrued, ...budgets });
   if (decision.fits) return { reached: false };
   const spent = accrued.map((m) => `${m.amount} ${m.currency}`).join(" + ");
-  return { reached: true, message: `the cost so far (${spent}, from the steps' requests × time run) has reached spec.budget (${budget.amount} ${budget.currency}): ${decision.message.replace(/^the quote/, "it")}` };
+  const which = decision.budget === "project" ? `the remaining budget of Project ${budgets.project?.name ?? ""}` : `spec.budget (${budgets.runBudget?.amount ?? ""} ${budgets.runBudget?.currency ?? ""})`;
+  return { reached: true, message: `the cost so far (${spent}, from the steps' requests × time run) has reached ${which}: ${decision.message.replace(/^the quote/, "it")}` };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BudgetReason, decideBudget } from "./budget.ts";
+import { BudgetReason, decideBudget, spentWithout } from "./budget.ts";
 
 const eur = (amount: string): { amount: string; currency: string } => ({ amount, currency: "EUR" });
 
@@ -57,5 +57,12 @@ describe("budget", () => {
   it("fits when no budget applies, and when a quote in another currency is zero", () => {
     assert.deepEqual(decideBudget({ totals: [eur("1000000")] }), { fits: true, reason: BudgetReason.WithinBudget, message: "no budget applies to this run" });
     assert.equal(decideBudget({ totals: [eur("1"), { amount: "0.00", currency: "USD" }], runBudget: eur("1") }).fits, true);
+  });
+
+  it("leaves a run's own records out of its Project's spending, per currency, never below zero", () => {
+    const spent = [{ amount: "4.80", currency: "EUR" }, { amount: "30", currency: "JPY" }];
+    assert.deepEqual(spentWithout(spent, [{ amount: "0.30", currency: "EUR" }, { amount: "0.20", currency: "EUR" }]), [{ amount: "4.30", currency: "EUR" }, { amount: "30", currency: "JPY" }]);
+    // The spending has not caught up with the run's records yet: nothing is left, not a negative amount.
+    assert.deepEqual(spentWithout([{ amount: "0.10", currency: "EUR" }], [{ amount: "0.30", currency: "EUR" }]), [{ amount: "0.00", currency: "EUR" }]);
   });
 });

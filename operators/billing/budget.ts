@@ -2,7 +2,7 @@
 // the budget that refuses and by how much, so the condition tells the user what to change.
 // A quote and a budget in different currencies are never converted: that is a refusal of its own.
 import type { Money } from "../schema/common.ts";
-import { add, compare, type Exact, formatDecimal, minorUnitsOf, parseDecimal, parseMoney, sub, zero } from "./money.ts";
+import { add, compare, type Exact, formatDecimal, minorUnitsOf, parseDecimal, parseMoney, roundToCurrency, sub, toMoney, zero } from "./money.ts";
 
 /** Reasons a run's budget condition can carry. */
 export const BudgetReason = {
@@ -91,4 +91,17 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   }
   const message = limits.length === 0 ? "no budget applies to this run" : "the quote fits every budget that applies";
   return { fits: true, reason: BudgetReason.WithinBudget, message };
+}
+
+/**
+ * A Project's spending without one run's own records (a running run's cost so far counts them
+ * already): per currency, never below zero (the spending may not have caught up with the records).
+ */
+export function spentWithout(spent: readonly Money[], own: readonly Money[]): Money[] {
+  return spent.map((money, i) => {
+    const total = parseMoney(money, `status.spent[${i}]`);
+    const mine = own.filter((m) => m.currency === money.currency).reduce((sum, m, j) => add(sum, parseMoney(m, `own[${j}]`).value), zero);
+    const left = sub(total.value, mine);
+    return toMoney(roundToCurrency(compare(left, zero) < 0 ? zero : left, money.currency));
+  });
 }

@@ -51,7 +51,9 @@ import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { type Project, projectKind } from "../schema/project.ts";
 import { accessGrantKindRef, createRunAccess } from "./runAccess.ts";
-import { budgetCheckIntervalMs, budgetStop, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
+import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
+import { spentWithout } from "../billing/budget.ts";
+import type { UsageRecord } from "../schema/usageRecord.ts";
 import type { StepPlan } from "../billing/quote.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
@@ -381,10 +383,21 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * A running run with a budget: stopped once its cost so far has reached it, else looked at again
    * shortly. The steps' rates are the quote's (recomputed after a restart).
    */
+  /** The run's Project: its budget, and its spending by other runs (this run's own records are in its cost so far). */
+  function projectSpending(ctx: ReconcileContext, run: PipelineRun): { name: string; budget?: Money; spent?: Money[] } | undefined {
+    const name = run.spec.projectRef?.name;
+    const project = name ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name }) : undefined;
+    if (!name || !project?.spec.budget) return undefined;
+    const own = ctx.cache<UsageRecord>(usageRecordKindRef).list(run.metadata.namespace ?? "").filter((r) => r.spec.pipelineRunRef.uid === run.metadata.uid && r.spec.projectRef?.name === name);
+    const spent = spentWithout(project.status?.spent ?? [], own.flatMap((r) => (r.spec.cost ? [r.spec.cost] : [])));
+    return { name, budget: project.spec.budget, spent };
+  }
+
   async function watchBudget(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { observed: RunObservation; part: LocalPart }): Promise<ReconcileResult | void> {
-    if (!run.spec.budget || workflow.metadata?.annotations?.[stoppedAnnotation]) return undefined;
+    const project = projectSpending(ctx, run);
+    if (!budgetWatched(run, project) || workflow.metadata?.annotations?.[stoppedAnnotation]) return undefined;
     const plans = plansOf(run) ?? (await requotedPlans(ctx, run, where.part));
-    const stop = plans ? budgetStop({ run, workflow, observed: where.observed, plans, now: now() }) : undefined;
+    const stop = plans ? budgetStop({ run, workflow, observed: where.observed, plans, now: now(), ...present({ project }) }) : undefined;
     if (!stop) return { requeueAfter: budgetCheckIntervalMs };
     await stopWorkflow(ctx, workflow, stop, { fieldManager: pipelineRunFieldManager, timeoutMs: settings.requestTimeoutMs });
     await deps.events.record(run as KubernetesObject, { type: "Warning", reason: stop.reason, action: "Stop", note: stop.message });

@@ -31,6 +31,18 @@ describe("runBudget", () => {
     assert.equal(budgetStop({ run: run({ amount: "0.50", currency: "EUR" }), workflow: workflow(), observed: observation("Running"), plans, now: at(1000) }), undefined);
   });
 
+  it("stops a running run once its cost so far exceeds what its Project has left after its other runs' spending", () => {
+    const started = "2026-12-02T10:00:00Z";
+    const at = (s: number): Date => new Date(Date.parse(started) + s * 1000);
+    const project = { name: "ocean", budget: { amount: "10.00", currency: "EUR" }, spent: [{ amount: "8.80", currency: "EUR" }] };
+    const check = (seconds: number): ReturnType<typeof budgetStop> => budgetStop({ run: run(), workflow: workflow(), observed: observation("Running", started), plans, now: at(seconds), project });
+    // 1.20 left: reached after 20 s, as with a run budget of 1.20.
+    assert.equal(check(20), undefined);
+    assert.match(check(25)?.message ?? "", /has reached the remaining budget of Project ocean: .*by 0\.05 EUR/);
+    // A Project without a budget watches nothing.
+    assert.equal(budgetStop({ run: run(), workflow: workflow(), observed: observation("Running", started), plans, now: at(1000), project: { name: "ocean", spent: [] } }), undefined);
+  });
+
   it("reports a Workflow it stopped as stopping, then as stopped by that reason, not as a failed step", () => {
     const stopped = workflow({ [stoppedAnnotation]: "BudgetExhausted: the cost so far (1.25 EUR) has reached spec.budget" });
     const running = stoppedObservation(observation("Running"), stopped);

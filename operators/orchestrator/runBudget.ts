@@ -1,5 +1,5 @@
 // A running run's budget: while its Workflow runs, the cost so far (billing/accrual.ts) is checked
-// against spec.budget; once it has reached it, the Workflow is stopped (Argo's spec.shutdown: Stop,
+// against spec.budget and its Project's remaining budget (the Project's spending by other runs); once it has reached it, the Workflow is stopped (Argo's spec.shutdown: Stop,
 // running pods are killed, nothing new starts) and annotated with why, so that every later pass,
 // and a restarted manager, reports the run as stopped by its budget (BudgetExhausted) rather than
 // as a failed step. The run's UsageRecords of the steps that were stopped say so (metering.ts).
@@ -10,6 +10,7 @@ import { timed } from "../pipeline/timed.ts";
 import type { ReconcileContext } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
+import type { Money } from "../schema/common.ts";
 import { RunReason } from "./reasons.ts";
 import type { ArgoWorkflow, RunObservation } from "./runStatus.ts";
 
@@ -38,18 +39,23 @@ export interface BudgetCheck {
   /** the steps' requests and rates, as quoted */
   plans: readonly StepPlan[];
   now: Date;
+  /** The Project billed, with its spending other than this run's (budget.ts spentWithout). */
+  project?: { name: string; budget?: Money; spent?: readonly Money[] };
 }
+
+/** Whether a running run is watched: it has a budget, or its Project has. */
+export const budgetWatched = (run: PipelineRun, project: { budget?: Money } | undefined): boolean => run.spec.budget !== undefined || project?.budget !== undefined;
 
 /** Undefined: within budget (look again later). Else the stop, as written on the Workflow. */
 export function budgetStop(check: BudgetCheck): { reason: string; message: string } | undefined {
   const budget = check.run.spec.budget;
-  if (!budget) return undefined;
+  if (!budgetWatched(check.run, check.project)) return undefined;
   const times = new Map(check.observed.steps.map((s) => [s.name, s]));
   const steps = check.plans.map((p) => {
     const observed = times.get(p.step);
     return { step: p.step, requests: p.requests, rates: p.rates, ...present({ startedAt: observed?.startedAt, finishedAt: observed?.finishedAt }) };
   });
-  const watch = budgetWatch(accruedCost(steps, check.now), budget);
+  const watch = budgetWatch(accruedCost(steps, check.now), present({ runBudget: budget, project: check.project?.budget ? check.project : undefined }));
   return watch.reached ? { reason: RunReason.BudgetExhausted, message: watch.message } : undefined;
 }
 

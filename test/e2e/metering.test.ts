@@ -283,6 +283,24 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     assert.equal(record.spec.step, "sleep");
   });
 
+  it("stops a run whose cost so far reaches what its Project has left (the run has no budget of its own)", async function () {
+    // The same default rates: quoted 1.02 EUR for 2 s, within the Project's 1.20; reached after ~20 s.
+    const tight = `tight-${suffix}`;
+    await api.createClusterCustomObject({ ...archipel, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: tight }, spec: { displayName: "a small budget", members: { users: ["alice"] }, budget: { amount: "1.20", currency: "EUR" } } } });
+    try {
+      const name = `project-overrun-${suffix}`;
+      await create("pipelineruns", "PipelineRun", name, { projectRef: { name: tight }, expectedDuration: "2s", steps: [{ name: "sleep", serviceRef: { name: `sleeper-${suffix}` }, in: { message: "greeting" } }], job: { greeting: "hello" } });
+      const run = await finished(name);
+      const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded");
+      assert.equal(succeeded?.reason, "BudgetExhausted", JSON.stringify(run.status));
+      assert.match(succeeded?.message ?? "", /^stopped: the cost so far \(\d+\.\d{2} EUR, .*\) has reached the remaining budget of Project tight-/);
+      const ran = (Date.parse(run.status?.finishedAt ?? "") - Date.parse(run.status?.startedAt ?? "")) / 1000;
+      assert.ok(ran < 200, `the run lasted ${ran} s`);
+    } finally {
+      await api.deleteClusterCustomObject({ ...archipel, plural: "projects", name: tight }).catch(() => undefined);
+    }
+  });
+
   it("keeps a run's UsageRecords when the run is deleted: the Project's spending does not go down", async function () {
     const spentBefore = ((await api.getClusterCustomObject({ ...archipel, plural: "projects", name: project })) as Project).status?.spent;
     const mine = (await records()).filter((r) => r.spec.pipelineRunRef.name === ok);
