@@ -24,6 +24,7 @@ import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type MeteredWorkflow, type PlannedRecord, planUsage, UsageReason } from "./metering.ts";
 import { requesterReceiptAnnotation, servedAgreement } from "./peerUsage.ts";
 import { signUsageRecord } from "./usageSignature.ts";
+import { sumByCurrency } from "./money.ts";
 import { cachedSigningIdentity, loadSigningIdentity, type SigningIdentity } from "../federation/client.ts";
 import { priceKindRef } from "./priceReconciler.ts";
 import { UsageMetrics } from "./usageMetrics.ts";
@@ -141,10 +142,23 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     return workflow && isControlledBy(workflow, run as KubernetesObject) ? workflow : undefined;
   }
 
+  /**
+   * The run's status.cost: the sum of its records, those metered here and the copies of a peer's
+   * (only this field of the run's status is this controller's). Left out while the records are in
+   * several currencies: one amount cannot hold them, and amounts are never converted.
+   */
+  async function writeCost(ctx: ReconcileContext, run: PipelineRun): Promise<void> {
+    const costs = ctx.cache<Found>(usageRecordKindRef).list(run.metadata.namespace ?? "").filter((r) => recordOf(r, run)).flatMap((r) => (r.spec.cost ? [r.spec.cost] : []));
+    const totals = sumByCurrency(costs, "UsageRecord spec.cost");
+    if (totals.length > 1) ctx.logger.debug("run cost not written: its records are in several currencies", { namespace: run.metadata.namespace, name: run.metadata.name, totals });
+    await deps.status.apply(pipelineRunKindRef, run, { cost: totals.length === 1 ? totals[0] : undefined });
+  }
+
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
     const run = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
     if (!run || isBeingDeleted(run as KubernetesObject)) return;
     const namespace = run.metadata.namespace ?? "";
+    await writeCost(ctx, run);
     const workflow = ownWorkflow(ctx, run);
     if (!workflow) return;
     const resources = ctx.cache<Resource>(resourceKindRef);
@@ -157,6 +171,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     });
     for (const skipped of plan.skipped) ctx.logger.debug("step not metered", { namespace, run: run.metadata.name, ...skipped });
     for (const planned of plan.records) await ensure(ctx, run, planned);
+    // The records just made are in the cache on the next pass (their watch event brings the run back), with their cost.
   };
 }
 

@@ -188,7 +188,7 @@ export const PipelineRunStatus = strictObject({
     ),
   ),
   quote: Type.Optional(Money),
-  cost: Type.Optional(Money),
+  cost: Type.Optional(described(Money, "the sum of the run's UsageRecords so far (its steps here, and the copies of a peer's records of its steps there); absent while they are in several currencies")),
 });
 export type PipelineRunStatus = Static<typeof PipelineRunStatus>;
 

@@ -190,6 +190,12 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
       return p.status?.spent?.[0]?.amount === total ? p.status.spent : undefined;
     }, 30_000, 500);
     assert.deepEqual(spent, [{ amount: total, currency: "EUR" }]);
+    // Each run's status.cost is the sum of its own records.
+    for (const name of new Set(all.map((r) => r.spec.pipelineRunRef.name))) {
+      const own = fromCents(all.filter((r) => r.spec.pipelineRunRef.name === name).map((r) => toCents(r.spec.cost?.amount ?? "0")).reduce((a, b) => a + b, 0n));
+      const cost = await eventually(`status.cost of ${name}`, async () => ((await getRun(name)).status?.cost?.amount === own ? (await getRun(name)).status?.cost : undefined), 30_000, 500);
+      assert.deepEqual(cost, { amount: own, currency: "EUR" });
+    }
 
     const server = buildServer({ kubeConfig: cluster.kubeConfig(), kinds: [], routes: [(app) => registerStatementRoutes(app, { kubeConfig: cluster.kubeConfig() })] });
     const url = await server.listen({ port: 0, host: "127.0.0.1" });

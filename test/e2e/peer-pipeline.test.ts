@@ -298,6 +298,9 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     }, 60_000, 1000);
     const cost = Number(copy.spec.cost?.amount ?? "NaN");
     assert.ok(cost >= 0.1 && cost <= 0.11, `greet cost ${cost} EUR, quoted 0.11 EUR`);
+    // The run's status.cost is what its records add up to: here, B's record of its one step.
+    const costed = await eventually("greet's status.cost", async () => (await runOn(a, "greet")).status?.cost, 60_000, 1000);
+    assert.deepEqual(costed, copy.spec.cost);
   });
 
   it("ComputeToData: a step reads B's restricted data on B through B's grant for A's project, the next step runs on A; the grant and the hold are given back", async () => {
