@@ -142,7 +142,8 @@ function summary(run: PipelineRun, reservation: Reservation | undefined, cluster
     `PipelineRun ${namespace}/${run.metadata.name} on cluster ${cluster}`,
     `  phase:     ${s.phase ?? "-"}   steps: ${s.progress ?? "-"}`,
     `  Succeeded: ${conditionText(run, "Succeeded")}`,
-    `  quote:     ${s.quote ? `${s.quote.amount} ${s.quote.currency} (the steps here, before it started)` : "-"}`,
+    `  quote:     ${s.quote ? `${s.quote.amount} ${s.quote.currency} (the whole run, before it started${peerRun?.quote ? `; the peer's part at its rates for us: ${peerRun.quote.amount} ${peerRun.quote.currency}` : ""})` : "-"}`,
+    `  cost:      ${s.cost ? `${s.cost.amount} ${s.cost.currency} (the sum of its UsageRecords here, the peer's copied)` : "-"}`,
     ...(s.steps ?? []).map((x) => `  step ${x.name}: ${x.phase} on cluster ${x.cluster ?? "?"}${x.peer ? ` (Peer ${x.peer})` : ""}; placement: ${x.placement ?? "-"}`),
     ...(s.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
     peerLine(peerRun, reservation),
@@ -202,7 +203,9 @@ async function main(): Promise<void> {
     if (usage.filter((l) => l.includes("Agreed True")).length >= 2) break;
     await sleep(1000);
   }
-  process.stdout.write(`${[summary(run, reservation, a.name), ...usage].join("\n")}\n`);
+  // Read again: status.cost is written once the records exist.
+  const latest = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
+  process.stdout.write(`${[summary(latest, reservation, a.name), ...usage].join("\n")}\n`);
   log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
   process.exitCode = succeeded(run) === "True" ? 0 : 1;
 }
