@@ -178,7 +178,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
 /** The controller as the manager registers it. */
 export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; registry?: Registry; clusterName?: string } = {}): ControllerOptions {
   const reconcile = createUsageReconciler({
-    identity: cachedSigningIdentity(() => timed("loading this cluster's Identity key", loadSigningIdentity(kubeConfig), requestTimeoutMs)),
+    identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig, requestTimeoutMs)),
     status: new StatusWriter(kubeConfig, usageFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: usageReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     ...(opts.registry ? { metrics: new UsageMetrics(opts.registry) } : {}),

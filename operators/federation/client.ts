@@ -13,6 +13,7 @@ import { BodyTooLarge, EgressRefused, egressFetch, readCapped } from "../runtime
 import { kindRefOf } from "../schema/kind.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
 import { signRequest } from "./requestSigning.ts";
+import { timed } from "../pipeline/timed.ts";
 import type { Response } from "undici";
 
 export interface SigningIdentity {
@@ -119,15 +120,15 @@ export async function signedFetch(identity: SigningIdentity, req: SignedRequest,
  * its key Secret (status.keySecretRef, else spec.keySecretRef, else contracts.defaultIdentityKeySecret). Read with
  * `kubeConfig` — the API's own credentials, which RBAC lets read that one Secret.
  */
-export async function loadSigningIdentity(kubeConfig: KubeConfig): Promise<SigningIdentity> {
+export async function loadSigningIdentity(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<SigningIdentity> {
   const ref = kindRefOf(identityKind);
   const objects = kubeConfig.makeApiClient(CustomObjectsApi);
-  const list = (await objects.listClusterCustomObject({ group: ref.group, version: ref.version, plural: ref.plural })) as { items?: Identity[] };
+  const list = (await timed("listing Identities", objects.listClusterCustomObject({ group: ref.group, version: ref.version, plural: ref.plural }), timeoutMs)) as { items?: Identity[] };
   const identity = list.items?.[0];
   if (!identity) throw new Error("no Identity object exists; create one (kind Identity) before sending federation requests");
   // status says where the Identity controller actually keeps the key (its system namespace).
   const secretRef = identity.status?.keySecretRef ?? identity.spec.keySecretRef ?? defaultIdentityKeySecret;
-  const secret = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: secretRef.namespace, name: secretRef.name });
+  const secret = await timed(`reading Secret ${secretRef.namespace}/${secretRef.name}`, kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: secretRef.namespace, name: secretRef.name }), timeoutMs);
   const encoded = secret.data?.[identityPrivateKeyField];
   if (!encoded) {
     throw new Error(`Secret ${secretRef.namespace}/${secretRef.name} has no data.${identityPrivateKeyField}; the discovery controller generates it`);
