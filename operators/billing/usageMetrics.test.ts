@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import type { UsageRecordSpec } from "../schema/usageRecord.ts";
-import { UsageMetrics } from "./usageMetrics.ts";
+import { UsageMetrics, usageMetricsOf } from "./usageMetrics.ts";
 
 const spec = (extra: Partial<UsageRecordSpec>): UsageRecordSpec => ({
   pipelineRunRef: { name: "r" },
@@ -31,5 +31,16 @@ describe("usage metrics", () => {
     assert.match(text, /^archipel_usage_cpu_core_seconds_total\{project="ocean",peer="",role="local"\} 7200$/m);
     assert.match(text, /^archipel_usage_memory_byte_seconds_total\{project="",peer="fed-2",role="consumer"\} 1932735283200$/m, "0.5 GiB-h = 1800 GiB-s in bytes");
     assert.doesNotMatch(text, /archipel_usage_cost_total\{[^}]*peer="fed-2"/, "an unpriced record adds no cost");
+  });
+
+  it("gives the usage controller and the PipelineRun controller of one process the same counters", async () => {
+    const registry = new Registry();
+    assert.equal(usageMetricsOf(registry), usageMetricsOf(registry), "a second registration of the names would throw");
+    usageMetricsOf(registry).created(spec({ peer: "fed-2", priceRef: { name: "p" }, lines: [], cost: { amount: "0.40", currency: "EUR" } }));
+    usageMetricsOf(registry).created(spec({}));
+    const text = await registry.metrics();
+    assert.match(text, /^archipel_usage_cost_total\{project="",peer="fed-2",role="consumer",currency="EUR"\} 0\.4$/m);
+    assert.match(text, /^archipel_usage_records_total\{project="",peer="",role="local",priced="false"\} 1$/m);
+    assert.notEqual(usageMetricsOf(new Registry()), usageMetricsOf(registry));
   });
 });

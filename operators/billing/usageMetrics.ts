@@ -42,3 +42,19 @@ export class UsageMetrics {
     if (spec.cost) this.cost.inc({ ...who, currency: spec.cost.currency }, Number(spec.cost.amount));
   }
 }
+
+const perRegistry = new WeakMap<Registry, UsageMetrics>();
+
+/**
+ * The counters of one registry: the usage controller counts the records it meters, the
+ * PipelineRun controller the copies of peers' records it receives (role consumer), both in the
+ * same series (a registry refuses a metric name registered twice).
+ */
+export function usageMetricsOf(registry: Registry): UsageMetrics {
+  let metrics = perRegistry.get(registry);
+  if (!metrics) {
+    metrics = new UsageMetrics(registry);
+    perRegistry.set(registry, metrics);
+  }
+  return metrics;
+}

@@ -27,7 +27,7 @@ import { signUsageRecord } from "./usageSignature.ts";
 import { sumByCurrency } from "./money.ts";
 import { cachedSigningIdentity, loadSigningIdentity, type SigningIdentity } from "../federation/client.ts";
 import { priceKindRef } from "./priceReconciler.ts";
-import { UsageMetrics } from "./usageMetrics.ts";
+import { type UsageMetrics, usageMetricsOf } from "./usageMetrics.ts";
 import { timed } from "../pipeline/timed.ts";
 
 export const usageControllerName = "usage";
@@ -181,7 +181,7 @@ export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston
     identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig, requestTimeoutMs)),
     status: new StatusWriter(kubeConfig, usageFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: usageReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
-    ...(opts.registry ? { metrics: new UsageMetrics(opts.registry) } : {}),
+    ...(opts.registry ? { metrics: usageMetricsOf(opts.registry) } : {}),
     ...(opts.clusterName ? { clusterName: opts.clusterName } : {}),
   });
   return {

@@ -50,7 +50,7 @@ const controllers: Record<string, (env: ControllerEnv) => Promise<ControllerOpti
   pipelinerun: async (env) => {
     const { artifactStoreSettingsFrom, orchestratorSettingsFrom, pipelineRunController } = await import("../orchestrator/pipelineRunReconciler.ts");
     const settings = orchestratorSettingsFrom(env.processEnv);
-    return pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings, egress: env.egress, artifacts: artifactStoreSettingsFrom(env.processEnv) });
+    return pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings, egress: env.egress, artifacts: artifactStoreSettingsFrom(env.processEnv), registry: env.metrics });
   },
   reservation: async (env) => (await import("../compute/reservationReconciler.ts")).reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
   usage: async (env) => (await import("../billing/usageReconciler.ts")).usageController(env.kubeConfig, { logger: env.logger.child({ controller: "usage" }), registry: env.metrics }),

@@ -9,6 +9,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { Value } from "typebox/value";
 import { usageLabels, usageRecordName } from "../billing/metering.ts";
+import type { UsageMetrics } from "../billing/usageMetrics.ts";
 import { copyAgreement, type CopyBinding, judgeReceived, type Judgement, receivedCopy, type StepSeen, usageDigest } from "../billing/peerUsage.ts";
 import { FederationRequestError } from "../federation/client.ts";
 import type { PeerUsageReceipt } from "../federation/peerRuns.ts";
@@ -35,6 +36,8 @@ export interface PeerUsageDeps {
   /** How long after the peer's steps ended their records are waited for. */
   waitMs: number;
   requestTimeoutMs: number;
+  /** Counts each copy made (role consumer: the peer ran the step for this cluster). */
+  metrics?: UsageMetrics;
 }
 
 type Found = UsageRecord & KubernetesObject;
@@ -93,6 +96,7 @@ export function createPeerUsage(deps: PeerUsageDeps): (ctx: ReconcileContext, ru
     const body = { apiVersion: `${usageRecordKind.group}/${usageRecordKind.version}`, kind: usageRecordKind.kind, metadata: { name, namespace, labels: usageLabels(run, spec.startedAt) }, spec };
     try {
       const created = (await timed(`creating UsageRecord ${namespace}/${name}`, ctx.client.create(body as KubernetesObject), ms)) as Found;
+      deps.metrics?.created(spec);
       ctx.logger.info("usage received from a peer", { namespace, name, step: spec.step, peer: spec.peer, cost: spec.cost });
       return created;
     } catch (err) {

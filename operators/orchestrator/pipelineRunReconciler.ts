@@ -46,6 +46,8 @@ import type { Peer } from "../schema/peer.ts";
 import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
 import { sumByCurrency } from "../billing/money.ts";
+import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
+import type { Registry } from "prom-client";
 import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
@@ -98,6 +100,8 @@ export interface PipelineRunReconcilerDeps {
   peers: PeerRunsClient;
   /** Where the data of a run's inputs may be read from (the run's AccessGrant credentials are used through it). */
   egress: EgressPolicy;
+  /** Counters of the peers' records received (absent: not counted). */
+  usageMetrics?: UsageMetrics;
   now?: () => Date;
 }
 
@@ -177,7 +181,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     settings: defaultPeerRunSettings,
     now,
     giveUpAfterMs: 10 * 60_000,
-    collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs }),
+    collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs, ...present({ metrics: deps.usageMetrics }) }),
     write: (ctx, run, o, { peerRun, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun, ...present({ quote }) }),
   });
 
@@ -586,7 +590,7 @@ function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: Ku
 }
 
 /** The controller as the manager registers it. */
-export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy; artifacts?: ArtifactStoreSettings }): ControllerOptions {
+export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy; artifacts?: ArtifactStoreSettings; registry?: Registry }): ControllerOptions {
   const settings = opts.settings ?? defaultOrchestratorSettings;
   const reconcile = createPipelineRunReconciler({
     status: new StatusWriter(kubeConfig, pipelineRunFieldManager),
@@ -596,6 +600,7 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: w
     artifacts: opts.artifacts ?? artifactStoreSettingsFrom({}),
     peers: new PeerRunsClient({ identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig)), egress: opts.egress, deadlineMs: settings.requestTimeoutMs }),
     egress: opts.egress,
+    ...(opts.registry ? { usageMetrics: usageMetricsOf(opts.registry) } : {}),
   });
   let runs: Cache<PipelineRun> | undefined;
   return {

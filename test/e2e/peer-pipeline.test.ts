@@ -241,6 +241,10 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.ok(signed);
     assert.deepEqual(verifyUsageRecord(signed, b.name, peer.status?.descriptor?.publicKey ?? ""), { ok: true });
     assert.equal(JSON.parse(original.metadata.annotations?.["archipel.io/requester-receipt"] ?? "{}").digest, usageDigest(signed));
+    // The dashboards' counters: on A the copy counts as consumed from B, on B as provided to A.
+    const metricsOf = async (m: FederationMember): Promise<string> => (await fetch(`http://127.0.0.1:${m.ports.metrics}/metrics`)).text();
+    assert.match(await metricsOf(a), new RegExp(`^archipel_usage_records_total\\{project="",peer="${peerB}",role="consumer",priced="true"\\} [1-9]`, "m"));
+    assert.match(await metricsOf(b), new RegExp(`^archipel_usage_records_total\\{project="",peer="${original.spec.requester?.peer ?? ""}",role="provider",priced="true"\\} [1-9]`, "m"));
     // A's own step is A's record: unsigned, metered here.
     const shout = (await records(a, "relay")).find((r) => r.spec.step === "shout");
     assert.deepEqual([shout?.spec.cluster, shout?.spec.peer, shout?.spec.signature], [a.name, undefined, undefined]);
