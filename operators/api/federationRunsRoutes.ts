@@ -22,6 +22,7 @@ import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { onFirstUse } from "../runtime/lazyImport.ts";
+import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 
 // The CWL library and the quote arithmetic load on the first quote asked (most API processes never serve one).
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
@@ -106,6 +107,13 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
     steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
   };
+}
+
+/** The steps' requests added up (as if they all ran at once: the hold must fit the widest moment). */
+export function summedRequests(requests: readonly { cpu?: string; memory?: string }[]): { cpu: string; memory: string } {
+  const cpu = requests.reduce((sum, r) => sum + parseQuantity(r.cpu ?? "0"), 0n);
+  const memory = requests.reduce((sum, r) => sum + parseQuantity(r.memory ?? "0"), 0n);
+  return { cpu: formatCpu(cpu), memory: formatMemory(memory) };
 }
 
 /** The namespace must exist and be opened to peers' runs; either failure is the same 403. */
@@ -240,7 +248,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const body = request.body as PeerQuoteRequest;
         await requireOpenNamespace(core, body.namespace, opts());
         requireVisible({ namespace: body.namespace, steps: body.steps }, caller);
-        const { loadService, quoteSteps } = await quoting();
+        const { loadService, quoteSteps, requestsOf } = await quoting();
         const steps = [];
         for (const [i, s] of body.steps.entries()) {
           const service = deps.resources.get({ namespace: body.namespace, name: s.service });
@@ -254,7 +262,8 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         }
         const prices = (await custom.listNamespacedCustomObject({ group: priceKind.group, version: priceKind.version, plural: priceKind.plural, namespace: body.namespace }, opts())) as { items: Price[] };
         const quoted = quoteSteps({ namespace: body.namespace, audience: { peer: peerName }, ...present({ expectedDuration: body.expectedDuration }), steps, prices: prices.items, at: new Date() });
-        return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message } : { priced: false, totals: [], message: quoted.message };
+        const requests = summedRequests(steps.map((s) => requestsOf(s.process)));
+        return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message, requests } : { priced: false, totals: [], message: quoted.message, requests };
       },
     });
 

@@ -186,5 +186,11 @@ export const PeerQuoteAnswer = Type.Object({
   priced: Type.Boolean(),
   totals: Type.Array(Amount, { maxItems: 16 }),
   message: Type.String({ maxLength: 4096 }),
+  requests: Type.Optional(
+    Type.Object(
+      { cpu: Quantity, memory: Quantity },
+      { description: "what the steps' containers request, summed (their CWL ResourceRequirement, else Argo's defaults): the requester sizes its hold with it" },
+    ),
+  ),
 });
 export type PeerQuoteAnswer = Static<typeof PeerQuoteAnswer>;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { combineQuotes, defaultPeerRunSettings, failedPeerRun, quoteRequest, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
+import { combineQuotes, defaultPeerRunSettings, failedPeerRun, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -20,7 +20,7 @@ describe("peerRun", () => {
     assert.equal(requestedName(run), requestedName(structuredClone(run)));
     assert.match(requestedName(run), /^greet-[0-9a-f]{8}$/);
     assert.equal(peerNamespace(run), "shared");
-    const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00.700Z"), defaultPeerRunSettings);
+    const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00.700Z"), { settings: defaultPeerRunSettings });
     assert.deepEqual({ start: r.start, end: r.end, cpu: r.cpu }, { start: "2026-12-02T10:00:00Z", end: "2026-12-02T11:00:00Z", cpu: "1" });
     assert.deepEqual(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).steps, [{ name: "write", service: "writer", in: { message: "greeting" } }]);
     const two = { ...run, spec: { ...run.spec, steps: [...run.spec.steps, { name: "b", serviceRef: { name: "x", peer: "lyon", namespace: "other" } }] } };
@@ -73,5 +73,12 @@ describe("peerRun", () => {
     const unpriced = combineQuotes({ priced: false, totals: [], message: "step write: no Price applies" }, here, "isle-2");
     assert.deepEqual([unpriced.priced, unpriced.message], [false, "peer isle-2 cannot quote its steps: step write: no Price applies"]);
     assert.equal(combineQuotes(peer, { priced: false, message: "no Price here" }, "isle-2").priced, false);
+  });
+
+  it("holds what the steps request (as the peer's quote sums them) plus the default as room for Argo's own containers", () => {
+    assert.deepEqual(reservationSize(defaultPeerRunSettings, undefined), { cpu: "1", memory: "1Gi" });
+    assert.deepEqual(reservationSize(defaultPeerRunSettings, { cpu: "2100m", memory: "1636Mi" }), { cpu: "3100m", memory: "2660Mi" });
+    const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00Z"), { settings: defaultPeerRunSettings, steps: { cpu: "4", memory: "8Gi" } });
+    assert.deepEqual([r.cpu, r.memory], ["5", "9Gi"]);
   });
 });

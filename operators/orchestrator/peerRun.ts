@@ -11,6 +11,7 @@ import type { ConditionUpdate } from "../runtime/conditions.ts";
 import { present } from "../runtime/present.ts";
 import type { PeerQuoteAnswer, PeerQuoteRequest, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
 import { sumByCurrency } from "../billing/money.ts";
+import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import type { RunQuote } from "./runQuote.ts";
 import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
 import type { PeerPart } from "./crossCluster.ts";
@@ -46,12 +47,22 @@ export function peerNamespace(run: PipelineRun): string | { field: string; messa
 
 const seconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
-export function reservationRequest(run: PipelineRun, namespace: string, now: number, settings: PeerRunSettings): PeerReservationRequest {
+/**
+ * How much to hold on the peer: what the steps' containers request (the peer's quote says, summed
+ * as if all ran at once), plus the settings' amount as room for Argo's own containers (init, wait)
+ * and for a peer that did not say. A fixed size would refuse a step that asks for more.
+ */
+export function reservationSize(settings: PeerRunSettings, steps: { cpu: string; memory: string } | undefined): { cpu: string; memory: string } {
+  if (!steps) return { cpu: settings.cpu, memory: settings.memory };
+  return { cpu: formatCpu(parseQuantity(settings.cpu) + parseQuantity(steps.cpu)), memory: formatMemory(parseQuantity(settings.memory) + parseQuantity(steps.memory)) };
+}
+
+export function reservationRequest(run: PipelineRun, namespace: string, now: number, sizing: { settings: PeerRunSettings; steps?: { cpu: string; memory: string } }): PeerReservationRequest {
+  const { settings } = sizing;
   return {
     namespace,
     name: requestedName(run),
-    cpu: settings.cpu,
-    memory: settings.memory,
+    ...reservationSize(settings, sizing.steps),
     start: seconds(now),
     end: seconds(now + settings.windowSeconds * 1000),
     holdSeconds: settings.holdSeconds,

@@ -124,7 +124,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
    * across clusters, this cluster's quote of the rest; a budget they exceed blocks the run (asked
    * again in a minute: a Price or a budget may change), as a run here over budget does not start.
    */
-  async function quoteFirst(p: Pass): Promise<{ peer?: Money; total?: Money } | { refusal: ReconcileResult }> {
+  async function quoteFirst(p: Pass): Promise<{ peer?: Money; total?: Money; requests?: { cpu: string; memory: string } } | { refusal: ReconcileResult }> {
     const answer = await client.quote(p.ep, quoteRequest(p.run, p.part, p.namespace));
     const combined = combineQuotes(answer, p.localQuote, p.ep.cluster);
     const projectName = p.run.spec.projectRef?.name;
@@ -132,7 +132,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     const refusal = budgetRefusal(p.run, combined, project);
     const peer = answer.priced ? answer.totals[0] : undefined;
     const total = combined.priced ? combined.totals[0] : undefined;
-    if (!refusal) return present({ peer, total });
+    if (!refusal) return present({ peer, total, requests: answer.requests });
     const o = observePeerRun(p.plan, siteOf(p), undefined);
     const why = { reason: refusal.reason, message: refusal.message };
     await record(p, { ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } }, { reservation: "", peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, ...present({ quote: peer }) }, total);
@@ -152,7 +152,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     reserve: async (p, a) => {
       const quoted = await quoteFirst(p);
       if ("refusal" in quoted) return quoted.refusal;
-      const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), deps.settings));
+      const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), { settings: deps.settings, ...present({ steps: quoted.requests }) }));
       await record(p, observePeerRun(p.plan, siteOf(p), undefined, `reservation ${reservation.name} asked of peer ${p.ep.cluster}`), peerRecord(p, { ...a, reservation, ...present({ quote: quoted.peer }) }), quoted.total);
       return requeue(1000);
     },

@@ -191,6 +191,8 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       500,
     );
     assert.equal(reservation.spec.requester?.peer !== undefined, true, "B's Reservation names the requesting peer");
+    // Sized from B's quote: the writer's requests (Argo's defaults, 100m and 100Mi) plus 1 cpu and 1Gi of room.
+    assert.deepEqual([reservation.spec.cpu, reservation.spec.memory], ["1100m", "1124Mi"]);
 
     // The output is in B's artifact repository, with the content B's pod wrote.
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
