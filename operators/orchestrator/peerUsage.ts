@@ -131,12 +131,13 @@ export function createPeerUsage(deps: PeerUsageDeps): (ctx: ReconcileContext, ru
     }
     const name = nameOf(run, spec.step);
     const existing = ctx.cache<Found>(usageRecordKindRef).get({ namespace: run.metadata.namespace ?? "", name });
-    if (existing && !copyOf(existing, run)) {
+    if (decided(existing) && copyOf(existing, run)) return undefined;
+    // One found under the copy's name (in the cache, or by a create that lost a race) is ours only if it names this run.
+    const copy = existing ?? (await createCopy(ctx, run, receivedCopy(spec, bindingOf(run, ep, record.name)), name));
+    if (!copyOf(copy, run)) {
       await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "UsageRecordNameTaken", action: "ReceiveUsage", note: `UsageRecord ${name} exists and is not this run's copy of peer ${ep.cluster}'s record: not kept` });
       return undefined;
     }
-    if (decided(existing)) return undefined;
-    const copy = existing ?? (await createCopy(ctx, run, receivedCopy(spec, bindingOf(run, ep, record.name)), name));
     return { receipt: receiptOf(record.name, digest, judged), received: { peerName: record.name, judged, copy } };
   }
 
