@@ -1,6 +1,7 @@
 // Reads and writes of one kind through CustomObjectsApi, the same calls for namespaced and
 // cluster-scoped kinds. The KubeConfig passed in is the caller's (see caller.ts).
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { retryTooManyRequests } from "../runtime/tooManyRequests.ts";
 import type { ApiKind } from "./view.ts";
 
 export interface ListQuery {
@@ -53,8 +54,19 @@ function clusterClient(api: CustomObjectsApi, base: { group: string; version: st
   };
 }
 
+/** Every call, again after the server's Retry-After while it answers 429 (see tooManyRequests.ts). */
+function retryingTooManyRequests(client: KindClient): KindClient {
+  return {
+    list: (ns, query) => retryTooManyRequests(() => client.list(ns, query)),
+    get: (ns, name) => retryTooManyRequests(() => client.get(ns, name)),
+    create: (ns, body) => retryTooManyRequests(() => client.create(ns, body)),
+    replace: (ns, name, body) => retryTooManyRequests(() => client.replace(ns, name, body)),
+    delete: (ns, name, rv) => retryTooManyRequests(() => client.delete(ns, name, rv)),
+  };
+}
+
 export function kindClient(kubeConfig: KubeConfig, kind: ApiKind): KindClient {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const base = { group: kind.group, version: kind.version, plural: kind.plural };
-  return kind.scope === "Namespaced" ? namespacedClient(api, base) : clusterClient(api, base);
+  return retryingTooManyRequests(kind.scope === "Namespaced" ? namespacedClient(api, base) : clusterClient(api, base));
 }

@@ -23,4 +23,5 @@ export * from "./metrics.ts";
 export * from "./ownerReferences.ts";
 export * from "./rateLimiter.ts";
 export * from "./status.ts";
+export * from "./tooManyRequests.ts";
 export * from "./workqueue.ts";
