@@ -5,7 +5,7 @@
 // - A step is metered once it has finished (Succeeded, Failed or Error in the run's status, with
 //   both times): a failed step used its resources too. A Skipped step never ran. A step run on a
 //   peer is the peer's to meter (it signs the record; docs/billing.md).
-// - Its pods are the Pod nodes of its tasks (runStatus.ts nodesOfStep: a fanned-out step has
+// - Its pods are the Pod nodes of its tasks (pipeline/argo/workflow.ts nodesOfStep: a fanned-out step has
 //   `<step>-inputs`, `<step>-items(…)` and `<step>` tasks). Only Pod nodes count: Argo also adds
 //   the children's resourcesDuration up into DAG nodes, which would count them twice.
 // - Usage comes from Argo's resourcesDuration when every pod has one; otherwise, once the Workflow
@@ -15,7 +15,7 @@
 //   run a peer asked for (label archipel.io/requester-peer), for that peer (priceResolution.ts).
 //   No Price (or a conflict): the usage is still recorded, without cost, Ready=False saying why.
 import { createHash } from "node:crypto";
-import { nodesOfStep, type ArgoNode, type ArgoWorkflow } from "../orchestrator/runStatus.ts";
+import { nodesOfStep, type ArgoNode, type ArgoWorkflow } from "../pipeline/argo/workflow.ts";
 import type { PipelineRun, StepStatus } from "../schema/pipelineRun.ts";
 import type { Price } from "../schema/price.ts";
 import type { UsageLine, UsageRecordSpec } from "../schema/usageRecord.ts";
@@ -33,7 +33,7 @@ export const UsageReason = {
 } as const;
 export type UsageReason = (typeof UsageReason)[keyof typeof UsageReason];
 
-/** A Workflow node with what metering reads (runStatus.ts's ArgoNode leaves these out). */
+/** A Workflow node with what metering reads (workflow.ts's ArgoNode leaves these out). */
 export interface MeteredNode extends ArgoNode {
   resourcesDuration?: Record<string, number>;
 }

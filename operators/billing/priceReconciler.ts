@@ -3,7 +3,8 @@
 // and the target Resource or Provider. It wakes again when validFrom or validUntil is reached.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
-import { providerKindRef, reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
+import { providerKindRef, resourceKindRef } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { EventRecorder } from "../runtime/events.ts";

@@ -7,8 +7,9 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type winston from "winston";
-import { reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
-import { workflowKindRef } from "../orchestrator/pipelineRunReconciler.ts";
+import { resourceKindRef } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
+import { workflowKindRef } from "../pipeline/argo/workflow.ts";
 import type { ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";

@@ -40,7 +40,8 @@ import { BackendError } from "./backends/postgresErrors.ts";
 import { SqlSpecError } from "./backends/sqlCheck.ts";
 import { adminSecretName, type GrantAccess, issueGrant, revokeIssued } from "./accessGrantBackend.ts";
 import { backendFailure, issuedRecordOf, PeerApprovalTracker, planHash, sameTarget } from "./accessGrantRecord.ts";
-import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
+import { providerKindRef, resourceKindRef } from "./providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import { decideVisibility, type PeerApproval, type ProjectMemberships } from "./visibility.ts";
 
 export const accessGrantControllerName = "access-grant";

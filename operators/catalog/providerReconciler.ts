@@ -1,12 +1,11 @@
 // The Provider controller: keeps Ready (from the pure readiness chain), observedGeneration and
 // resourceCount in status, and holds the `archipel.io/provider-in-use` finalizer while Resources
 // of the same namespace still reference the Provider.
-import os from "node:os";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
-import { EventRecorder } from "../runtime/events.ts";
+import { EventRecorder, reportingInstance } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -140,11 +139,6 @@ function computeProviders(providers: () => Cache<Provider> | undefined): (obj: K
     (providers()?.list() ?? [])
       .filter((p) => p.spec?.type === "compute" && !p.spec.compute?.capacity)
       .map((p) => ({ namespace: p.metadata?.namespace ?? "", name: p.metadata?.name ?? "" }));
-}
-
-/** Identifies this process in Events (the pod name in a cluster). */
-export function reportingInstance(): string {
-  return process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
 }
 
 /** The controller as the manager registers it. */

@@ -17,7 +17,8 @@ import type { Resource, ResourceStatus } from "../schema/resource.ts";
 import { admissionOrderKey, admitComputeResources, type Capacity, type NodeLike, nodeKindRef, providerCapacity } from "./computeCapacity.ts";
 
 export { nodeKindRef };
-import { providerKindRef, reportingInstance, resourceKindRef } from "./providerReconciler.ts";
+import { providerKindRef, resourceKindRef } from "./providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { defaultProbeEnv, type ProbeEnv, type ProbeResult, probeFor, runProbe } from "./resourceProbes.ts";
 import {

@@ -7,7 +7,7 @@
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
 import { type NodeLike, nodeKindRef, providerCapacity } from "../catalog/computeCapacity.ts";
-import { reportingInstance } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import { parseQuantity, QuantityError } from "../catalog/quantity.ts";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";

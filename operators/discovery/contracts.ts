@@ -3,15 +3,13 @@
 // Identity reconciler and the API server find it by the same names.
 import { createHash } from "node:crypto";
 
-/** Where the operator keeps its own objects (identity key, managed kubo nodes) by default. */
-export const defaultSystemNamespace = "archipel-system";
+import { defaultSystemNamespace } from "../schema/common.ts";
 
-/** The Identity key Secret when Identity.spec.keySecretRef is absent. */
+export { defaultSystemNamespace };
+export { defaultIdentityKeySecret, identityPrivateKeyField } from "../federation/identityKey.ts";
+
 /** The API's ServiceAccount (in the system namespace): the federation front door, which alone reads a Peer grantee's credentials. */
 export const defaultApiServiceAccount = "archipel-api";
-export const defaultIdentityKeySecret = { namespace: defaultSystemNamespace, name: "archipel-identity" } as const;
-/** Data key of the identity Secret holding the Ed25519 private key (PKCS#8 PEM). */
-export const identityPrivateKeyField = "private.pem";
 /** Data key of the swarm key Secret (the kubo `swarm.key` file content). */
 export const swarmKeyField = "swarm.key";
 

@@ -12,7 +12,7 @@
 // Secret by hand can be done deliberately.
 import type { KubeConfig, KubernetesObject, KubernetesObjectApi, V1Secret } from "@kubernetes/client-node";
 import type winston from "winston";
-import { reportingInstance } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";

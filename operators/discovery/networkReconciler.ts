@@ -6,7 +6,7 @@
 // interval (spec.discovery.interval, default 5 s) to keep connectivity and status fresh.
 import { type KubeConfig, type KubernetesObject, type KubernetesObjectApi, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
 import type winston from "winston";
-import { reportingInstance } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, KindRef, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";

@@ -8,7 +8,7 @@
 // whatever the approval policy: one name, one key.
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type winston from "winston";
-import { reportingInstance } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";

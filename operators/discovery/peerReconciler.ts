@@ -7,7 +7,7 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { PatchStrategy } from "@kubernetes/client-node";
 import type winston from "winston";
-import { reportingInstance } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { findCondition } from "../runtime/conditions.ts";
 import { errorMessage } from "../runtime/errors.ts";

@@ -7,7 +7,7 @@
 // never logged or returned.
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { defaultIdentityKeySecret, identityPrivateKeyField } from "../discovery/contracts.ts";
+import { defaultIdentityKeySecret, identityPrivateKeyField } from "./identityKey.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { BodyTooLarge, EgressRefused, egressFetch, readCapped } from "../runtime/egressHttp.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -117,7 +117,7 @@ export async function signedFetch(identity: SigningIdentity, req: SignedRequest,
 
 /**
  * This cluster's signing identity: the (single) Identity's clusterName and the private key from
- * its key Secret (status.keySecretRef, else spec.keySecretRef, else contracts.defaultIdentityKeySecret). Read with
+ * its key Secret (status.keySecretRef, else spec.keySecretRef, else identityKey.ts defaultIdentityKeySecret). Read with
  * `kubeConfig` — the API's own credentials, which RBAC lets read that one Secret.
  */
 export async function loadSigningIdentity(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<SigningIdentity> {

@@ -7,11 +7,12 @@
 // create it owned by the run, so that deleting the run deletes it (garbage collection).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
 import type winston from "winston";
-import { reportingInstance, resourceKindRef } from "../catalog/providerReconciler.ts";
+import { resourceKindRef } from "../catalog/providerReconciler.ts";
+import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
 import { translate } from "../pipeline/argo/translate.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
-import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
+import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { apiErrorCode, errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
@@ -24,7 +25,8 @@ import { type PipelineRun, pipelineRunKind, type PipelineRunSpec, type PipelineR
 import type { Resource } from "../schema/resource.ts";
 import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
-import { type ArgoWorkflow, observeWorkflow, type RunObservation } from "./runStatus.ts";
+import { type ArgoWorkflow, workflowKindRef } from "../pipeline/argo/workflow.ts";
+import { observeWorkflow, type RunObservation } from "./runStatus.ts";
 import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
 import { timed } from "../pipeline/timed.ts";
 import { cachedSigningIdentity, loadSigningIdentity } from "../federation/client.ts";
@@ -62,7 +64,6 @@ export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
 export const pipelineRunReportingController = "archipel.io/pipelinerun-controller";
 export const pipelineRunKindRef = kindRefOf(pipelineRunKind);
-export const workflowKindRef: KindRef = { group: "argoproj.io", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true };
 const identityKindRef = kindRefOf(identityKind);
 const reservationKindRef = kindRefOf(reservationKind);
 const priceKindRef = kindRefOf(priceKind);

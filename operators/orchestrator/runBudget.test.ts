@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import { budgetStop, stoppedAnnotation, stoppedObservation } from "./runBudget.ts";
-import type { ArgoWorkflow, RunObservation } from "./runStatus.ts";
+import type { ArgoWorkflow } from "../pipeline/argo/workflow.ts";
+import type { RunObservation } from "./runStatus.ts";
 
 const cond = (status: "True" | "False" | "Unknown", reason: string): RunObservation["ready"] => ({ type: "Ready", status, reason, message: reason });
 const observation = (phase: RunObservation["phase"], startedAt?: string): RunObservation => ({

@@ -12,7 +12,8 @@ import { present } from "../runtime/present.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Money } from "../schema/common.ts";
 import { RunReason } from "./reasons.ts";
-import type { ArgoWorkflow, RunObservation } from "./runStatus.ts";
+import type { ArgoWorkflow } from "../pipeline/argo/workflow.ts";
+import type { RunObservation } from "./runStatus.ts";
 
 /** On a Workflow the orchestrator stopped: `<reason>: <message>`. */
 export const stoppedAnnotation = "archipel.io/stopped";

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
-import { type ArgoWorkflow, nodesOfStep, observeWorkflow } from "./runStatus.ts";
+import { type ArgoWorkflow, nodesOfStep } from "../pipeline/argo/workflow.ts";
+import { observeWorkflow } from "./runStatus.ts";
 
 function recorded(name: string): ArgoWorkflow {
   return JSON.parse(readFileSync(path.join(import.meta.dirname, "testdata", name), "utf8")) as ArgoWorkflow;

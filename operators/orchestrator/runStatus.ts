@@ -1,33 +1,11 @@
 // An Argo Workflow's status mirrored into its PipelineRun's status. Pure: the Workflow as read from
 // the cache goes in, the run's phase, steps, outputs and condition decisions come out.
-//
-// How nodes map back to steps: the translation names a step's task after the step
-// (argo/translate.ts argoName), and a fanned-out step (a service that is a CWL Workflow) has three
-// tasks `<step>-inputs`, `<step>-items` (one child per job: `<step>-items(0:0)`, …, nested DAG nodes
-// below them) and `<step>`. Top-level nodes are named `<workflow>.<task>`; Argo adds `(n)` to
-// retries and items.
+// How nodes map back to steps: pipeline/argo/workflow.ts.
 import type { ConditionUpdate } from "../runtime/conditions.ts";
 import type { PipelineRunSpec, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
 import { argoName, outputsParameter, workflowOutputsTask } from "../pipeline/argo/translate.ts";
+import { type ArgoNode, type ArgoWorkflow, nodesOfStep } from "../pipeline/argo/workflow.ts";
 import { RunReason } from "./reasons.ts";
-
-export interface ArgoNode {
-  name?: string;
-  displayName?: string;
-  type?: string;
-  templateName?: string;
-  phase?: string;
-  message?: string;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-  outputs?: { parameters?: { name: string; value?: string }[] };
-}
-
-export interface ArgoWorkflow {
-  metadata?: { name?: string; namespace?: string };
-  spec?: { suspend?: boolean };
-  status?: { phase?: string; message?: string; startedAt?: string | null; finishedAt?: string | null; nodes?: Record<string, ArgoNode> };
-}
 
 type Phase = NonNullable<PipelineRunStatus["phase"]>;
 type StepPhase = StepStatus["phase"];
@@ -55,15 +33,6 @@ export function workflowPhase(phase: string | undefined): Phase {
 
 function clip(text: string, max = maxMessage): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-/** The nodes of one step's tasks, by the task name after `<workflow>.`. */
-export function nodesOfStep(workflow: ArgoWorkflow, step: string): ArgoNode[] {
-  const prefix = `${workflow.metadata?.name ?? ""}.`;
-  const base = argoName(step);
-  const mine = (task: string): boolean =>
-    task === base || task === `${base}-inputs` || task === `${base}-items` || task.startsWith(`${base}(`) || task.startsWith(`${base}-items(`);
-  return Object.values(workflow.status?.nodes ?? {}).filter((n) => n.name?.startsWith(prefix) === true && mine(n.name.slice(prefix.length)));
 }
 
 function mainNode(workflow: ArgoWorkflow, step: string, nodes: ArgoNode[]): ArgoNode | undefined {

@@ -4,11 +4,17 @@
 // note), so the second occurrence — even from a restarted manager — updates `series` instead of
 // creating another object.
 import { createHash } from "node:crypto";
+import os from "node:os";
 import { EventsV1Api, type EventsV1Event, type KubeConfig, type KubernetesObject, PatchStrategy, setHeaderOptions, V1MicroTime, type V1ObjectReference } from "@kubernetes/client-node";
 import type winston from "winston";
 import { errorMessage, isAlreadyExists, isNotFound } from "./errors.ts";
 
 export type EventType = "Normal" | "Warning";
+
+/** Identifies this process in Events (the pod name in a cluster). */
+export function reportingInstance(): string {
+  return process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
+}
 
 export interface EventInput {
   type: EventType;

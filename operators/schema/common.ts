@@ -11,6 +11,8 @@ export const group = "archipel.io";
 export const version = "v1alpha1";
 export const apiVersion = `${group}/${version}`;
 export const category = "archipel";
+/** Where the operator keeps its own objects (identity key, managed kubo nodes) by default. */
+export const defaultSystemNamespace = "archipel-system";
 
 /** A closed object: unknown fields are errors (the CRD generator drops the keyword). */
 export function strictObject<P extends TProperties>(properties: P, options: Record<string, unknown> = {}): TObject<P> {
