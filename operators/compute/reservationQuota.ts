@@ -1,12 +1,14 @@
 // Enforcement of an admitted Reservation: a ResourceQuota in the Reservation's namespace, owned
-// by it (controller reference), capping the requests of the namespace's Pods at the reserved
-// cpu and memory while the Reservation is Confirmed or Active, and deleted otherwise. A
-// same-named ResourceQuota the Reservation does not control is never changed or deleted: the
-// caller reports Ready=False NameTaken. Why the Reservation's own namespace:
-// docs/decisions/reservation-admission.md.
+// by it (controller reference), while the Reservation is Confirmed or Active, and deleted
+// otherwise. Kubernetes applies every quota of a namespace to all its Pods, so a quota holding
+// only its own Reservation's amounts would cap a namespace shared by several (peers' runs share
+// one) at the smallest of them: each quota holds the namespace's total of enforced Reservations
+// (namespaceTotal), and they all agree. A same-named ResourceQuota the Reservation does not
+// control is never changed or deleted: the caller reports Ready=False NameTaken. Why the
+// Reservation's own namespace: docs/decisions/reservation-admission.md.
 import { createHash } from "node:crypto";
 import type { CoreV1Api, KubernetesObject, V1ResourceQuota } from "@kubernetes/client-node";
-import { parseQuantity } from "../catalog/quantity.ts";
+import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { withDeadline } from "./apiDeadline.ts";
@@ -23,6 +25,30 @@ export function quotaName(reservation: string): string {
 
 export function quotaHard(cpu: string, memory: string): Record<string, string> {
   return { "requests.cpu": cpu, "requests.memory": memory };
+}
+
+/** What one Reservation of the namespace asks for, and whether it is enforced now. */
+export interface NamespaceClaim {
+  name: string;
+  cpu: string;
+  memory: string;
+  enforced: boolean;
+}
+
+/**
+ * The quota every enforced Reservation of a namespace writes: the sum of the enforced ones. `self`
+ * is the Reservation being reconciled, with the state just decided (the cache may lag); `others`
+ * come from the cache and converge as their own reconciles run (each writes the same total).
+ */
+export function namespaceTotal(self: NamespaceClaim, others: readonly NamespaceClaim[]): Record<string, string> {
+  let cpu = 0n;
+  let memory = 0n;
+  for (const claim of [self, ...others.filter((o) => o.name !== self.name)]) {
+    if (!claim.enforced) continue;
+    cpu += parseQuantity(claim.cpu, "spec.cpu");
+    memory += parseQuantity(claim.memory, "spec.memory");
+  }
+  return quotaHard(formatCpu(cpu), formatMemory(memory));
 }
 
 /** The label value names the Reservation when it can (label values hold at most 63 characters). */

@@ -21,7 +21,7 @@ import { type Reservation, reservationKind, type ReservationStatus } from "../sc
 import { LedgerNameTakenError, LedgerStore } from "./ledgerStore.ts";
 import { type Amounts, admitReservation, shortfallMessage } from "./reservationAdmission.ts";
 import { holdingClaims, type Ledger, LedgerFormatError, type LedgerEntry, withEntry, withoutEntry } from "./reservationLedger.ts";
-import { QuotaEnforcer, quotaHard } from "./reservationQuota.ts";
+import { type NamespaceClaim, namespaceTotal, QuotaEnforcer } from "./reservationQuota.ts";
 import {
   admittedCondition,
   admittedType,
@@ -167,7 +167,9 @@ export function createReservationReconciler(deps: ReservationReconcilerDeps): Re
       await quotas.remove(reservation);
       return {};
     }
-    const outcome = await quotas.ensure(reservation, quotaHard(reservation.spec.cpu, reservation.spec.memory));
+    const self = { ...claimOf(reservation), enforced: true };
+    const neighbours = ctx.cache<Reservation>(reservationKindRef).list(reservation.metadata.namespace ?? "").map(claimOf);
+    const outcome = await quotas.ensure(reservation, namespaceTotal(self, neighbours));
     if (outcome.ok) return { quota: outcome.name };
     return { blocked: { type: readyType, status: "False", reason: ReservationReason.NameTaken, message: outcome.message } };
   }
@@ -230,6 +232,23 @@ function statusFields(entry: LedgerEntry, phase: Phase): Omit<ReservationStatus,
   };
 }
 
+/** A Reservation's share of its namespace's quota, as the cache shows it. */
+function claimOf(r: Reservation): NamespaceClaim {
+  const enforced = isEnforced(r.status?.state ?? "Pending") && !isBeingDeleted(r as KubernetesObject);
+  return { name: r.metadata.name ?? "", cpu: r.spec.cpu, memory: r.spec.memory, enforced };
+}
+
+/**
+ * The enforced Reservations of `obj`'s namespace other than `obj`: their quotas hold the
+ * namespace's total, which changes when `obj` becomes enforced, stops being, or goes.
+ */
+function enforcedNeighbours(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) =>
+    (reservations()?.list(obj.metadata?.namespace ?? "") ?? [])
+      .filter((r) => r.metadata.name !== obj.metadata?.name && claimOf(r).enforced)
+      .map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+}
+
 /** Reservations that name `provider` (a Provider created late lets its Pending Reservations in). */
 function reservationsOf(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) =>
@@ -257,6 +276,7 @@ export function reservationController(kubeConfig: KubeConfig, opts: { logger?: w
     owns: [resourceQuotaKindRef],
     watches: [
       { kind: providerKindRef, map: reservationsOf(() => reservations) },
+      { kind: reservationKindRef, map: enforcedNeighbours(() => reservations) },
       // Nothing to wake (admission is decided once), but the node cache must have synced before
       // the first admission: capacity counted from an empty cache would reject everything.
       { kind: nodeKindRef, map: () => [] },

@@ -192,6 +192,20 @@ describe("Reservation controller", function () {
     await inState("next", "Tentative");
   });
 
+  it("sizes every quota of a namespace to all its enforced Reservations (Kubernetes applies each to all Pods), and shrinks them when one is released", async () => {
+    const hard = async (name: string): Promise<unknown> => (await quota(`reservation-${name}`))?.spec?.hard;
+    await createReservation("left", { confirmed: true, cpu: "1", memory: "1Gi", start: inSeconds(-5), end: inSeconds(3600) });
+    await createReservation("right", { confirmed: true, cpu: "500m", memory: "512Mi", start: inSeconds(-5), end: inSeconds(3600) });
+    await Promise.all([inState("left", "Active"), inState("right", "Active")]);
+    const both = { "requests.cpu": "1500m", "requests.memory": "1536Mi" };
+    await eventually("both quotas hold 1500m / 1536Mi", async () => JSON.stringify([await hard("left"), await hard("right")]) === JSON.stringify([both, both]));
+    await patchSpec("left", { release: true });
+    await inState("left", "Released");
+    await eventually("right's quota back to its own 500m / 512Mi, left's gone", async () => (await quota("reservation-left")) === undefined && JSON.stringify(await hard("right")) === JSON.stringify({ "requests.cpu": "500m", "requests.memory": "512Mi" }));
+    await patchSpec("right", { release: true });
+    await inState("right", "Released");
+  });
+
   it("releases on spec.release, removing the ResourceQuota; release cannot be undone", async () => {
     await createReservation("early", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600) });
     await inState("early", "Active");
