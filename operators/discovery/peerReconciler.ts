@@ -17,6 +17,7 @@ import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type Network, networkKind } from "../schema/network.ts";
 import { type Peer, peerKind, type PeerStatus } from "../schema/peer.ts";
+import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import { dialableAddresses, networkPeerKey } from "./candidates.ts";
 import { checkClusterName } from "./clusterNames.ts";
 import { defaultSystemNamespace, kuboRpcUrl } from "./contracts.ts";
@@ -25,6 +26,7 @@ import { IpfsClient, type NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses, pingApi, probePeerFast } from "./peerLookups.ts";
 import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
+import { outcomesOf, type RunOnPeer, type RunOutcomes, runOutcome } from "./peerTrust.ts";
 import { blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
 import { planRefusal } from "./refusal.ts";
 import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
@@ -40,6 +42,9 @@ export const DESCRIPTOR_RECHECK_INTERVALS = 6;
 export const peersByNetworkPeerId = "archipel.io/network-peer-id";
 /** Peer cache index: network name. */
 export const peersByNetwork = "archipel.io/network";
+/** PipelineRun cache index: the Peer its steps were sent to (status.peerRun.peer). */
+const runsByPeer = "archipel.io/runs-by-peer";
+const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 const PROBE_TIMEOUT_MS = 3_000;
 const DIAL_TIMEOUT_MS = 3_000;
 
@@ -230,7 +235,8 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
     const api = endpoint ? await ping(endpoint) : undefined;
     const timing = peerTimingFor(pass.network.spec?.discovery);
-    return { now: now(), timing, reachable, ...remember(pass.peer, reachable), ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
+    const runs = runsOn(pass.ctx, pass.peer);
+    return { now: now(), timing, reachable, runs, ...remember(pass.peer, reachable), ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
   }
 
   async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
@@ -310,6 +316,32 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   };
 }
 
+/** How this cluster's runs with steps on `peer` ended (the trust score's run counts). */
+function runsOn(ctx: ReconcileContext, peer: Peer): RunOutcomes {
+  const runs = ctx.cache<PipelineRun>(pipelineRunKindRef);
+  ensureRunIndex(runs);
+  return outcomesOf(runs.byIndex(runsByPeer, peer.metadata?.name ?? "").map(runOnPeer));
+}
+
+const runIndexed = new WeakSet<object>();
+function ensureRunIndex(runs: Cache<PipelineRun>): void {
+  if (runIndexed.has(runs)) return;
+  runs.addIndex(runsByPeer, (r) => (r.status?.peerRun?.peer ? [r.status.peerRun.peer] : []));
+  runIndexed.add(runs);
+}
+
+function runOnPeer(run: PipelineRun): RunOnPeer {
+  const reason = findCondition(run.status?.conditions, "Succeeded")?.reason;
+  return { ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}), ...(reason ? { reason } : {}) };
+}
+
+/** A run on a peer that has ended wakes that Peer: its trust counts change. */
+function peerOfEndedRun(obj: KubernetesObject): ObjectKey[] {
+  const run = obj as PipelineRun;
+  const peer = run.status?.peerRun?.peer;
+  return peer && runOutcome(runOnPeer(run)) ? [{ name: peer }] : [];
+}
+
 /** Peers of a Network, for waking them when it changes (its approval policy or timing). */
 function peersOfNetwork(peers: () => Cache<Peer> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) => {
@@ -339,6 +371,9 @@ export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.
     // forming federation creates N-1 Peers at once: with 4 workers, N=10 queued ~14 s of passes
     // between "peer discovered" and Connected (bench/discovery.ts manager logs).
     concurrency: 16,
-    watches: [{ kind: networkKindRef, map: peersOfNetwork(() => peerCache) }],
+    watches: [
+      { kind: networkKindRef, map: peersOfNetwork(() => peerCache) },
+      { kind: pipelineRunKindRef, map: peerOfEndedRun },
+    ],
   };
 }

@@ -9,9 +9,10 @@
 // memory (PeerObservations.rememberedLastSeen) for the Unreachable/Lost thresholds.
 import { type ConditionUpdate, findCondition, setCondition } from "../runtime/conditions.ts";
 import type { Condition } from "../schema/common.ts";
-import type { Peer, PeerDescriptor, PeerStatus } from "../schema/peer.ts";
+import type { Peer, PeerDescriptor, PeerStatus, PeerTrust } from "../schema/peer.ts";
 import { type ClusterDescriptor, DescriptorReason } from "./descriptor.ts";
 import { nextPeerState, type PeerReachability, PeerState, type PeerStateReason, PeerStateReason as StateReasons, type PeerTiming } from "./peerState.ts";
+import { planTrust, type RunOutcomes, type TrustPass } from "./peerTrust.ts";
 
 export const PeerConditionType = {
   Ready: "Ready",
@@ -56,6 +57,8 @@ export interface PeerObservations {
   refusalNote?: string;
   /** The exact time this process last saw the peer connected (status.lastSeen is to the minute). */
   rememberedLastSeen?: number;
+  /** How this cluster's runs with steps on the peer ended; absent: the counts written stand. */
+  runs?: RunOutcomes;
 }
 
 export interface PeerEvent {
@@ -285,13 +288,38 @@ function optionalFields(peer: Peer, obs: PeerObservations, descriptor: PeerDescr
   };
 }
 
+const minuteOf = (t: string | undefined): number => (t ? toResolution(Date.parse(t)) : Number.NaN);
+
+/** The run counts written, when this pass did not count them. */
+const writtenRuns = (trust: PeerTrust | undefined): RunOutcomes => ({ succeeded: trust?.runsSucceeded ?? 0, failed: trust?.runsFailed ?? 0 });
+
+/** What the trust history needs of this pass: the reachability before and after it. */
+function trustPass(peer: Peer, fields: Partial<PeerStatus>, obs: PeerObservations): TrustPass {
+  const before = peer.status?.reachability;
+  return {
+    now: obs.now,
+    wasConnected: before === PeerState.Connected,
+    stateChanged: before !== fields.reachability,
+    lastSeenMoved: fields.lastSeen !== undefined && minuteOf(fields.lastSeen) !== minuteOf(peer.status?.lastSeen),
+    runs: obs.runs ?? writtenRuns(peer.status?.trust),
+  };
+}
+
+/** status.trust after this pass (peerTrust.ts): its history advances with the writes that happen anyway. */
+function trustField(peer: Peer, fields: Partial<PeerStatus>, obs: PeerObservations): Partial<PeerStatus> {
+  const written = peer.status?.trust;
+  if (!fields.reachability) return written ? { trust: written } : {};
+  return { trust: planTrust(written, trustPass(peer, fields, obs)) };
+}
+
 /** The whole status this controller owns, and the Events for what changed. */
 export function planPeerStatus(peer: Peer, obs: PeerObservations): PeerStatusPlan {
   const { prev, next, checkAfterMs } = reachability(peer, obs);
   const v = verdicts(peer, obs, next);
   const reachable = next ? reachableCondition(next) : undefined;
   const conditions = conditionsOf(peer, [v.descriptorUpdate, apiCondition(obs.api), reachable, v.ready], new Date(obs.now));
-  const status: PeerStatus = { conditions, ...reachabilityFields(peer, next, obs), ...optionalFields(peer, obs, v.descriptor) };
+  const reach = reachabilityFields(peer, next, obs);
+  const status: PeerStatus = { conditions, ...reach, ...optionalFields(peer, obs, v.descriptor), ...trustField(peer, reach, obs) };
   const probed = peer.spec?.approval !== "Rejected" && next !== undefined;
   const events = [
     ...(probed && next ? reachabilityEvents(prev, next) : []),

@@ -52,6 +52,20 @@ export const PeerDescriptor = strictObject(
 );
 export type PeerDescriptor = Static<typeof PeerDescriptor>;
 
+export const PeerTrust = strictObject(
+  {
+    score: Type.Integer({ minimum: 0, maximum: 100, description: "availability × (½ + ½ × the share of this cluster's runs on it that succeeded, with one of each assumed): docs/decisions/peer-trust.md" }),
+    availability: Type.Integer({ minimum: 0, maximum: 100, description: "percent of the observed time it was Connected (recent time weighs more: a 7-day half-life)" }),
+    connectedSeconds: Type.Integer({ minimum: 0, description: "decayed seconds Connected" }),
+    observedSeconds: Type.Integer({ minimum: 0, description: "decayed seconds observed" }),
+    observedAt: Type.String({ format: "date-time", description: "until when the seconds above count; advanced when lastSeen's minute or the reachability changes, or hourly" }),
+    runsSucceeded: Type.Integer({ minimum: 0, description: "this cluster's PipelineRuns whose steps on this peer succeeded (runs that still exist)" }),
+    runsFailed: Type.Integer({ minimum: 0, description: "…whose steps on it failed, or whose reservation it rejected or let expire" }),
+  },
+  { description: "how far this cluster trusts the peer to run its steps, from its reachability history and how this cluster's runs on it ended" },
+);
+export type PeerTrust = Static<typeof PeerTrust>;
+
 export const PeerStatus = strictObject({
   ...statusBase,
   reachability: Type.Optional(StringEnum(reachabilities)),
@@ -59,6 +73,7 @@ export const PeerStatus = strictObject({
   rttMilliseconds: Type.Optional(Type.Integer({ minimum: 0, description: "round-trip time to its API; updated when it moves by at least 20 ms and 50 %" })),
   missedIntervals: Type.Optional(Type.Integer({ minimum: 0, description: "probe intervals without contact; updated when the reachability changes or the count doubles" })),
   descriptor: Type.Optional(PeerDescriptor),
+  trust: Type.Optional(PeerTrust),
 });
 export type PeerStatus = Static<typeof PeerStatus>;
 
@@ -83,6 +98,7 @@ export const peerKind: KindDefinition = {
     column("Network", ".spec.networkRef.name"),
     column("Approval", ".spec.approval"),
     column("Reachability", ".status.reachability"),
+    column("Trust", ".status.trust.score", { type: "integer" }),
     column("RTT(ms)", ".status.rttMilliseconds", { type: "integer", priority: 1 }),
     column("Last Seen", ".status.lastSeen", { type: "date" }),
     column("Peer ID", ".spec.peerId", { priority: 1 }),
