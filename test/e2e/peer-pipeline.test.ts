@@ -5,10 +5,12 @@
 // releases the hold when they end. B's own controllers admit the Reservation (a ResourceQuota while
 // it holds) and run B's PipelineRun; A never holds credentials to B's API server.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CoreV1Api, CustomObjectsApi, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
 import { appenderTool, cwlStepImage, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
@@ -380,29 +382,28 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
 
   it("A's Peer for B counts how A's runs there ended in its trust score (status.trust)", async () => {
     const ended = (await objects(a).listNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace })) as { items: PipelineRun[] };
-    const onB = ended.items.map((r) => r.status?.peerRun).filter((p) => p?.peer === peerB);
-    const succeeded = onB.filter((p) => p?.phase === "Succeeded").length;
-    assert.ok(succeeded >= 3, `runs that succeeded on B so far: ${succeeded}`);
+    // The stranded run failed there; the runs B refused (a service it does not show, data of a project we do not act for) count neither way.
+    const expected = outcomesOf(ended.items.filter((r) => r.status?.peerRun?.peer === peerB).map((r) => ({ peerRun: r.status?.peerRun, reason: condition(r, "Succeeded")?.reason })));
+    assert.ok(expected.succeeded >= 1, `runs that succeeded on B so far: ${expected.succeeded}`);
+    assert.ok(ended.items.some((r) => r.metadata.name === "stranded" && r.status?.peerRun?.phase === "Failed"), "the stranded run failed on B");
     const trust = await eventually(
       "B's trust counts A's runs",
       async () => {
         const peer = (await objects(a).getClusterCustomObject({ ...archipel, plural: "peers", name: peerB })) as Peer;
-        return peer.status?.trust?.runsSucceeded === succeeded ? peer.status.trust : undefined;
+        const t = peer.status?.trust;
+        return t?.runsSucceeded === expected.succeeded && t.runsFailed === expected.failed ? t : undefined;
       },
       30_000,
       500,
     );
-    // The stranded run failed there; the runs B refused (a service it does not show, data of a project we do not act for) count neither way.
-    const expected = outcomesOf(ended.items.filter((r) => r.status?.peerRun?.peer === peerB).map((r) => ({ peerRun: r.status?.peerRun, reason: condition(r, "Succeeded")?.reason })));
-    assert.ok(ended.items.some((r) => r.metadata.name === "stranded" && r.status?.peerRun?.phase === "Failed"), "the stranded run failed on B");
-    assert.deepEqual([trust.runsSucceeded, trust.runsFailed], [expected.succeeded, expected.failed]);
     assert.ok(trust.runsFailed >= 1, JSON.stringify(trust));
     assert.ok(trust.observedSeconds > 0 && trust.connectedSeconds <= trust.observedSeconds, JSON.stringify(trust));
     assert.equal(trust.score, trustScore(availabilityOf(trust.connectedSeconds, trust.observedSeconds), { succeeded: trust.runsSucceeded, failed: trust.runsFailed }));
     assert.ok(trust.score > 50 && trust.score < 100, `a reachable peer with mostly good runs: ${trust.score}`);
     // kubectl shows it.
-    const table = await objects(a).listClusterCustomObject({ ...archipel, plural: "peers" }, setHeaderOptions("Accept", "application/json;as=Table;v=1;g=meta.k8s.io"));
-    const columns = (table as { columnDefinitions: { name: string }[] }).columnDefinitions.map((c) => c.name);
-    assert.ok(columns.includes("Trust"), columns.join(","));
+    const { stdout } = await promisify(execFile)(path.join(repoRoot, "bin/kubectl"), ["--kubeconfig", a.kubeconfig, "get", "peer", peerB]);
+    const [header, row] = stdout.trim().split("\n").map((line) => line.split(/\s{2,}/));
+    // (a pass may have moved the history since: a point either way)
+    assert.ok(Math.abs(Number(row?.[header?.indexOf("TRUST") ?? -1]) - trust.score) <= 1, stdout);
   });
 });
