@@ -48,18 +48,41 @@ async function prepare(cluster: TestCluster): Promise<void> {
 
 const ready = (r: Resource): boolean => r.status?.observedGeneration === r.metadata.generation && (r.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
-/** Resolves when n Resources of bench-project are Ready (watch from before the first create). */
+/**
+ * Resolves when n Resources of bench-project are Ready (watch from before the first create). A
+ * watch the API server ends (it closes long watches; a run once hung 20 min on one) is resumed:
+ * list what is Ready now, then watch again from that list's resourceVersion.
+ */
 async function allReady(cluster: TestCluster, n: number): Promise<{ done: Promise<number>; stop: () => void }> {
   const seen = new Set<string>();
   let resolve: (t: number) => void = () => {};
   const done = new Promise<number>((r) => (resolve = r));
-  const controller = await new Watch(cluster.kubeConfig()).watch(`/apis/archipel.io/v1alpha1/namespaces/bench-project/resources`, {}, (_type, r: Resource) => {
+  let stopped = false;
+  let controller: AbortController | undefined;
+  const saw = (r: Resource): void => {
     if (ready(r)) seen.add(r.metadata.name ?? "");
     if (seen.size >= n) resolve(performance.now());
-  }, (err) => {
-    if (seen.size < n) log(`watch ended early (${String(err)}): ${seen.size}/${n}`);
-  });
-  return { done, stop: () => controller.abort() };
+  };
+  const watchFrom = async (resourceVersion?: string): Promise<void> => {
+    controller = await new Watch(cluster.kubeConfig()).watch(`/apis/archipel.io/v1alpha1/namespaces/bench-project/resources`, resourceVersion ? { resourceVersion } : {}, (_type, r: Resource) => saw(r), (err) => {
+      if (stopped || seen.size >= n) return;
+      log(`watch ended (${String(err ?? "closed")}) at ${seen.size}/${n}: listing and watching again`);
+      void resume();
+    });
+  };
+  const resume = async (): Promise<void> => {
+    const list = (await cluster.kubeConfig().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...group, namespace: "bench-project", plural: "resources" })) as { items: Resource[]; metadata?: { resourceVersion?: string } };
+    for (const r of list.items) saw(r);
+    if (seen.size < n) await watchFrom(list.metadata?.resourceVersion);
+  };
+  await watchFrom();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      controller?.abort();
+    },
+  };
 }
 
 async function startManager(cluster: TestCluster): Promise<{ manager: ComponentProcess }> {

@@ -109,9 +109,38 @@ export function admissionOrderKey(r: Resource): string {
   return `${String(r.metadata?.creationTimestamp ?? "")}\u0000${r.metadata?.name ?? ""}`;
 }
 
+/**
+ * What admission reads of a Resource, computed once per object. Cached objects are replaced,
+ * never changed, on update, and every reconcile of a compute Resource admits all its siblings:
+ * re-parsing their quantities and rebuilding their order keys for every comparison cost N² log N
+ * allocations while a catalog filled up (bench/reconcile-floor.ts).
+ */
+interface AdmissionFacts {
+  order: string;
+  request: CpuMemoryNano | QuantityError;
+}
+
+const admissionFacts = new WeakMap<Resource, AdmissionFacts>();
+
+function factsOf(resource: Resource): AdmissionFacts {
+  let facts = admissionFacts.get(resource);
+  if (!facts) {
+    let request: CpuMemoryNano | QuantityError;
+    try {
+      request = requestOf(resource);
+    } catch (err) {
+      if (!(err instanceof QuantityError)) throw err;
+      request = err;
+    }
+    facts = { order: admissionOrderKey(resource), request };
+    admissionFacts.set(resource, facts);
+  }
+  return facts;
+}
+
 function creationOrder(a: Resource, b: Resource): number {
-  const ka = admissionOrderKey(a);
-  const kb = admissionOrderKey(b);
+  const ka = factsOf(a).order;
+  const kb = factsOf(b).order;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
@@ -135,11 +164,9 @@ export function admitComputeResources(capacity: Capacity, resources: readonly Re
   let left = { ...capacity.allocatable };
   for (const resource of [...resources].sort(creationOrder)) {
     const name = resource.metadata?.name ?? "";
-    let request: CpuMemoryNano;
-    try {
-      request = requestOf(resource);
-    } catch (err) {
-      verdicts.set(name, { admitted: false, reason: "InvalidSpec", message: (err as Error).message });
+    const request = factsOf(resource).request;
+    if (request instanceof QuantityError) {
+      verdicts.set(name, { admitted: false, reason: "InvalidSpec", message: request.message });
       continue;
     }
     if (request.cpu > left.cpu || request.memory > left.memory) {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
 import type winston from "winston";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
-import { conditionMatches, type ConditionUpdate, conditionTime, setCondition } from "../runtime/conditions.ts";
+import { conditionMatches, type ConditionUpdate, conditionTime, findCondition, setCondition } from "../runtime/conditions.ts";
 import { isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
@@ -110,6 +110,15 @@ function computeVerdict(ctx: ReconcileContext, resource: Resource, provider: Pro
   return available(`admitted: ${resource.spec.compute?.cpu} CPU and ${resource.spec.compute?.memory} memory within the provider's free capacity`);
 }
 
+/**
+ * An Event is owed for a problem, and for the recovery from one. A Resource Ready the first time
+ * is what its status says: an Event each would double the writes of a catalog filling up (one per
+ * Resource on top of its status; bench/reconcile-floor.ts).
+ */
+function eventOwed(resource: Resource, verdict: Verdict): boolean {
+  return !verdict.ready || findCondition(resource.status?.conditions, readyType)?.status === "False";
+}
+
 export function createResourceReconciler(deps: ResourceReconcilerDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
   const policy = deps.policy ?? defaultRecheckPolicy;
@@ -130,7 +139,13 @@ export function createResourceReconciler(deps: ResourceReconcilerDeps): Reconcil
     const conditions = setCondition(resource.status?.conditions, update, generation, now()).filter((c) => c.type === readyType);
     const wrote = await deps.status.apply(resourceKindRef, resource, { conditions, observedGeneration: generation, data: facts.data, service: facts.service });
     if (!wrote || conditionMatches(resource.status?.conditions, update)) return;
-    ctx.logger.info("resource readiness changed", { namespace: resource.metadata?.namespace, name: resource.metadata?.name, status: update.status, reason: update.reason });
+    await readinessChanged(ctx, resource, verdict);
+  }
+
+  async function readinessChanged(ctx: ReconcileContext, resource: Resource, verdict: Verdict): Promise<void> {
+    const { namespace, name } = resource.metadata ?? {};
+    ctx.logger.info("resource readiness changed", { namespace, name, status: verdict.ready ? "True" : "False", reason: verdict.reason });
+    if (!eventOwed(resource, verdict)) return;
     await deps.events.record(resource as KubernetesObject, { type: verdict.ready ? "Normal" : "Warning", reason: verdict.reason, action: "Validate", note: verdict.message });
   }
 

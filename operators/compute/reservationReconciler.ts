@@ -240,13 +240,28 @@ function claimOf(r: Reservation): NamespaceClaim {
 
 /**
  * The enforced Reservations of `obj`'s namespace other than `obj`: their quotas hold the
- * namespace's total, which changes when `obj` becomes enforced, stops being, or goes.
+ * namespace's total, which changes when `obj` becomes enforced, stops being, or goes. Only such a
+ * change wakes them (remembered per Reservation, from the cache: the watch calls this with the
+ * old then the current version), not every status write of a busy namespace.
  */
 function enforcedNeighbours(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
-  return (obj) =>
-    (reservations()?.list(obj.metadata?.namespace ?? "") ?? [])
-      .filter((r) => r.metadata.name !== obj.metadata?.name && claimOf(r).enforced)
-      .map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+  const seen = new Map<string, boolean>();
+  return (obj) => {
+    const cache = reservations();
+    if (!cache) return [];
+    const namespace = obj.metadata?.namespace ?? "";
+    const name = obj.metadata?.name ?? "";
+    const current = cache.get({ namespace, name });
+    const enforced = current !== undefined && claimOf(current).enforced;
+    const key = `${namespace}/${name}`;
+    if ((seen.get(key) ?? false) === enforced) return [];
+    if (enforced) seen.set(key, true);
+    else seen.delete(key);
+    return cache
+      .list(namespace)
+      .filter((r) => r.metadata.name !== name && claimOf(r).enforced)
+      .map((r) => ({ namespace, name: r.metadata.name ?? "" }));
+  };
 }
 
 /** Reservations that name `provider` (a Provider created late lets its Pending Reservations in). */

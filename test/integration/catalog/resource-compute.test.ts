@@ -72,6 +72,15 @@ describe("Resource controller: compute Resources and capacity (manager process)"
     await w.readyWith("third", { status: "False", reason: "InsufficientCapacity" });
     await w.deleteResource("big");
     await w.readyWith("third", { status: "True", reason: "Available" });
+    // Events: the refusal and the recovery from it; nothing for a Resource Ready at once.
+    const reasons = async (name: string): Promise<string[]> => (await w.eventsFor(name)).map((e) => `${e.type}/${e.reason}`).sort();
+    await eventually("third's recovery Event", async () => (await reasons("third")).includes("Normal/Available"));
+    assert.deepEqual(await reasons("third"), ["Normal/Available", "Warning/InsufficientCapacity"]);
+    assert.deepEqual(await reasons("second"), ["Normal/Available", "Warning/InsufficientCapacity"]);
+    await w.createResource("small", { providerRef: { name: "lab" }, type: "compute", compute: { cpu: "100m", memory: "64Mi" } });
+    await w.readyWith("small", { status: "True", reason: "Available" });
+    await new Promise((r) => setTimeout(r, 1000)); // an Event would be written right after the status
+    assert.deepEqual(await reasons("small"), []);
   });
 
   it("uses the declared capacity when the provider declares one", async () => {
