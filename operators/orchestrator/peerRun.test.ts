@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { combineQuotes, defaultPeerRunSettings, failedPeerRun, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, wholeRun } from "./peerRun.ts";
+import type { Peer } from "../schema/peer.ts";
+import { combineQuotes, defaultPeerRunSettings, failedPeerRun, minTrustOf, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, trustRefusal, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -16,6 +17,20 @@ const site = { peer: "lyon", cluster: "isle-2" };
 const answer = (over: Partial<PeerRunAnswer>): PeerRunAnswer => ({ namespace: "shared", name: "a-greet-1", steps: [], outputs: [], ...over });
 
 describe("peerRun", () => {
+  it("asks a peer's trust score of the highest placement.minTrust among the run's and its steps' own, and holds nothing below it", () => {
+    assert.equal(minTrustOf(run, wholeRun(run)), undefined);
+    const strict = { ...run, spec: { ...run.spec, placement: { minTrust: 60 }, steps: [{ ...run.spec.steps[0]!, placement: { minTrust: 80 } }] } };
+    const wanted = minTrustOf(strict, wholeRun(strict));
+    assert.deepEqual(wanted, { min: 80, field: "spec.steps[0].placement.minTrust" });
+    const peer = (score?: number): Peer => ({ apiVersion: "archipel.io/v1alpha1", kind: "Peer", metadata: { name: "lyon" }, spec: { networkRef: { name: "n" }, peerId: "p", approval: "Accepted" }, ...(score === undefined ? {} : { status: { trust: { score, availability: 100, connectedSeconds: 0, observedSeconds: 0, observedAt: "2026-12-01T00:00:00Z", runsSucceeded: 0, runsFailed: 0 } } }) }) as Peer;
+    assert.equal(trustRefusal(peer(80), wanted, "isle-2"), undefined);
+    assert.equal(trustRefusal(peer(10), undefined, "isle-2"), undefined, "no minTrust: any peer");
+    const low = trustRefusal(peer(75), wanted, "isle-2");
+    assert.equal(low?.reason, "PeerUntrusted");
+    assert.match(low?.message ?? "", /^peer isle-2 has a trust score of 75 \(Peer lyon, status\.trust\), below spec\.steps\[0\]\.placement\.minTrust 80: nothing is held there/);
+    assert.match(trustRefusal(peer(), wanted, "isle-2")?.message ?? "", /has no trust score yet/);
+  });
+
   it("asks the peer with stable names, in the services' namespace, for a window from now", () => {
     assert.equal(requestedName(run), requestedName(structuredClone(run)));
     assert.match(requestedName(run), /^greet-[0-9a-f]{8}$/);

@@ -13,6 +13,7 @@ import type { PeerQuoteAnswer, PeerQuoteRequest, PeerReservationAnswer, PeerRese
 import { sumByCurrency } from "../billing/money.ts";
 import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import type { RunQuote } from "./runQuote.ts";
+import type { Peer } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
 import type { PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -70,6 +71,37 @@ export function reservationRequest(run: PipelineRun, namespace: string, now: num
 }
 
 /** The part of a run the peer runs: by default every step, the run's outputs and job. */
+/**
+ * The trust the run asks of the peer its part goes to: the highest placement.minTrust among the
+ * part's steps' own placements and the run's, with the field that set it.
+ */
+export function minTrustOf(run: PipelineRun, part: PeerPart): { min: number; field: string } | undefined {
+  let found: { min: number; field: string } | undefined;
+  const consider = (min: number | undefined, field: string): void => {
+    if (min !== undefined && (!found || min > found.min)) found = { min, field };
+  };
+  consider(run.spec.placement?.minTrust, "spec.placement.minTrust");
+  for (const step of part.steps) {
+    const index = run.spec.steps.findIndex((s) => s.name === step.name);
+    consider(step.placement?.minTrust, `spec.steps[${index}].placement.minTrust`);
+  }
+  return found;
+}
+
+const trustScoreOf = (peer: Peer | undefined): number | undefined => peer?.status?.trust?.score;
+
+/** Why the run may not hold anything on `peer` yet: its trust score is below what the run asks, or unknown. */
+export function trustRefusal(peer: Peer | undefined, wanted: { min: number; field: string } | undefined, cluster: string): { reason: string; message: string } | undefined {
+  const score = trustScoreOf(peer);
+  if (!wanted || (score !== undefined && score >= wanted.min)) return undefined;
+  const now = score === undefined ? "has no trust score yet" : `has a trust score of ${score}`;
+  const name = peer?.metadata?.name ?? cluster;
+  return {
+    reason: RunReason.PeerUntrusted,
+    message: `peer ${cluster} ${now} (Peer ${name}, status.trust), below ${wanted.field} ${wanted.min}: nothing is held there; the run starts when the score reaches it (asked again each minute)`,
+  };
+}
+
 export function wholeRun(run: PipelineRun): PeerPart {
   const { steps, outputs, inputs, job } = run.spec;
   const data = (inputs ?? []).map((i) => ({ name: i.name, resource: i.resourceRef.name }));

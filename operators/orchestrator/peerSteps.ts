@@ -17,7 +17,7 @@ import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { combineQuotes, failedPeerRun, keptObservation, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, quoteRequest, reservationRequest, runRequest } from "./peerRun.ts";
+import { combineQuotes, failedPeerRun, keptObservation, minTrustOf, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, quoteRequest, reservationRequest, runRequest, trustRefusal } from "./peerRun.ts";
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
 import type { Money } from "../schema/common.ts";
 import { type Project, projectKind } from "../schema/project.ts";
@@ -133,10 +133,14 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     const peer = answer.priced ? answer.totals[0] : undefined;
     const total = combined.priced ? combined.totals[0] : undefined;
     if (!refusal) return present({ peer, total, requests: answer.requests });
+    return { refusal: await holdNothing(p, { reason: refusal.reason, message: refusal.message }, { peer, total }) };
+  }
+
+  /** The run may not hold anything on the peer yet (a budget, the peer's trust): say why, ask again in a minute. */
+  async function holdNothing(p: Pass, why: { reason: string; message: string }, quotes: { peer?: Money | undefined; total?: Money | undefined } = {}): Promise<ReconcileResult> {
     const o = observePeerRun(p.plan, siteOf(p), undefined);
-    const why = { reason: refusal.reason, message: refusal.message };
-    await record(p, { ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } }, { reservation: "", peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, ...present({ quote: peer }) }, total);
-    return { refusal: requeue(60_000) };
+    await record(p, { ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } }, { reservation: "", peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, ...present({ quote: quotes.peer }) }, quotes.total);
+    return requeue(60_000);
   }
 
   const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => record(p, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
@@ -150,6 +154,8 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   /** What each action does, and when to look again. */
   const handlers: { [K in PeerAction["kind"]]: Handler<K> } = {
     reserve: async (p, a) => {
+      const distrust = trustRefusal(p.ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: p.ep.peer }), minTrustOf(p.run, p.part), p.ep.cluster);
+      if (distrust) return holdNothing(p, distrust);
       const quoted = await quoteFirst(p);
       if ("refusal" in quoted) return quoted.refusal;
       const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), { settings: deps.settings, ...present({ steps: quoted.requests }) }));

@@ -16,6 +16,8 @@ export const RunReason = {
   PeerNotReady: "PeerNotReady",
   PeerRefused: "PeerRefused",
   PeerUnreachable: "PeerUnreachable",
+  // the peer's trust score is below placement.minTrust: nothing is held there
+  PeerUntrusted: "PeerUntrusted",
   ReservationNotFound: "ReservationNotFound",
   ReservationNotActive: "ReservationNotActive",
   ReservationRejected: "ReservationRejected",

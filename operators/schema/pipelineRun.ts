@@ -37,6 +37,13 @@ export const Placement = strictObject(
       }),
     ),
     peer: Type.Optional(ObjectName),
+    minTrust: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        description: "send steps to a peer only while its trust score (Peer.status.trust.score) is at least this; checked before anything is held there, and the run waits (PeerUntrusted) until it is",
+      }),
+    ),
     reservationRef: Type.Optional(
       strictObject(
         { name: ObjectName, peer: Type.Optional(ObjectName) },

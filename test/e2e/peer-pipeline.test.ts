@@ -406,4 +406,19 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     // (a pass may have moved the history since: a point either way)
     assert.ok(Math.abs(Number(row?.[header?.indexOf("TRUST") ?? -1]) - trust.score) <= 1, stdout);
   });
+
+  it("a run asking placement.minTrust above B's trust score holds nothing on B and waits, naming the score and the field", async () => {
+    const peer = (await objects(a).getClusterCustomObject({ ...archipel, plural: "peers", name: peerB })) as Peer;
+    const score = peer.status?.trust?.score ?? 0;
+    assert.ok(score < 100, `B's score ${score}: a failed run keeps it below 100`);
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "wary", spec: { job: { greeting: "hello" }, placement: { minTrust: 100 }, steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }] } });
+    const run = await eventually("the run on A waits for B's trust", async () => {
+      const r = await runOn(a, "wary");
+      return condition(r, "Ready")?.reason === "PeerUntrusted" ? r : undefined;
+    }, 60_000, 500);
+    assert.equal(condition(run, "Succeeded")?.status, "Unknown", "waiting, not failed");
+    assert.match(condition(run, "Ready")?.message ?? "", new RegExp(`has a trust score of \\d+ \\(Peer ${peerB}, status\\.trust\\), below spec\\.placement\\.minTrust 100: nothing is held there`));
+    const held = (await objects(b).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
+    assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-wary-")).map((r) => r.metadata.name), []);
+  });
 });
