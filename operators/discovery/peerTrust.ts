@@ -9,6 +9,7 @@
 // A reservation the peer rejected or let expire counts as a failure, as does a step that failed
 // there, whoever's fault it was (neither side can tell a tool's bug from a node's); a request the
 // peer refused does not.
+import { conditionTime } from "../runtime/conditions.ts";
 import type { PeerTrust } from "../schema/peer.ts";
 
 /** Time observed long ago weighs half as much every week. */
@@ -42,7 +43,7 @@ export function availabilityOf(connectedSeconds: number, observedSeconds: number
   return (connectedSeconds + PRIOR_SECONDS) / (observedSeconds + PRIOR_SECONDS);
 }
 
-const toSecond = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+const toSecond = (ms: number): string => conditionTime(new Date(ms));
 
 /** The history advanced to `now`: the time since observedAt counted as Connected or not, older time decayed. */
 function advanced(prev: PeerTrust, pass: TrustPass): Pick<PeerTrust, "connectedSeconds" | "observedSeconds" | "observedAt"> {
