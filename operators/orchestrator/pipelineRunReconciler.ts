@@ -45,7 +45,7 @@ import { pathToFileURL } from "node:url";
 import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import type { Peer } from "../schema/peer.ts";
-import { placementPlan, singleSite, type StepPlacement } from "./placement.ts";
+import { admiraltyTargets, placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
 import { sumByCurrency } from "../billing/money.ts";
 import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
@@ -315,7 +315,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
     const repository = await artifactRepository(ctx);
     if ("reason" in repository) return repository;
-    const workflow = withBroughtInputs(translate(built.workflow, built.job, { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository }), repository, Object.keys(staged).length > 0);
+    const plan = placementPlan(part.spec);
+    const placement = plan.ok ? admiraltyTargets(plan.steps) : undefined;
+    const config = { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...(placement ? { placement } : {}) };
+    const workflow = withBroughtInputs(translate(built.workflow, built.job, config), repository, Object.keys(staged).length > 0);
     return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
   }
 

@@ -3,6 +3,8 @@ import { translate } from "../pipeline/argo/translate.ts";
 import type { Process } from "../pipeline/cwl/model.ts";
 import { normalizeProcess } from "../pipeline/cwl/normalize.ts";
 import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
+import { clusterTargetLabel, electAnnotation } from "../pipeline/argo/translate.ts";
+import { admiraltyTargets, placementPlan } from "./placement.ts";
 import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "./pipelineWorkflow.ts";
 
 function tool(raw: Record<string, unknown>): Process {
@@ -86,6 +88,27 @@ describe("pipelineWorkflow", () => {
     assert.equal(images["main-shout"], "registry.example/shout:2");
     const tasks = argo.spec.templates?.find((t) => t.name === "main")?.dag?.tasks ?? [];
     assert.deepEqual(tasks.map((t) => [t.name, t.dependencies ?? []]), [["write", []], ["shout", ["write"]], ["workflow-outputs", ["write", "shout"]]]);
+  });
+
+  it("elects only the Admiralty step's pods for its cluster target, not the others nor the outputs task", () => {
+    const s = spec();
+    s.steps[1]!.placement = { strategy: "Admiralty", clusterTarget: "lyon" };
+    const plan = placementPlan(s);
+    assert.ok(plan.ok);
+    const result = pipelineWorkflow(s, services);
+    assert.ok(result.ok);
+    const placement = admiraltyTargets(plan.steps);
+    const argo = translate(result.workflow, result.job, {
+      name: "run-1",
+      defaultImage: "archipel.local/cwl-step:dev",
+      entrypoint: ["archipel-cwl-entrypoint"],
+      artifacts: { endpoint: "s3:9000", bucket: "b", keyPrefix: "pipelineruns", accessKeySecret: { name: "s", key: "a" }, secretKeySecret: { name: "s", key: "s" } },
+      ...(placement ? { placement } : {}),
+    });
+    const elected = (argo.spec.templates ?? []).filter((t) => t.nodeSelector !== undefined).map((t) => [t.name, t.nodeSelector, t.metadata?.annotations]);
+    assert.deepEqual(elected, [["main-shout", { [clusterTargetLabel]: "lyon" }, { [electAnnotation]: "" }]]);
+    const plain = placementPlan(spec());
+    assert.equal(plain.ok && admiraltyTargets(plain.steps), undefined, "no hook when no step asks for Admiralty");
   });
 
   it("names the step, the input and what exists when a wiring names an output that is not there", () => {

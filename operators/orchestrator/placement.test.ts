@@ -53,4 +53,15 @@ describe("placementPlan", () => {
     assert.deepEqual(singleSite(local.steps), { kind: "local" });
     assert.match(local.steps[0]?.reason ?? "", /not built yet/);
   });
+
+  it("Admiralty keeps the step here with its cluster target; a peer's service is refused naming the field", () => {
+    const plan = placementPlan(spec({ placement: { strategy: "Admiralty", clusterTarget: "lyon" } }));
+    assert.ok(plan.ok);
+    assert.deepEqual(plan.steps[0]?.site, { kind: "local" });
+    assert.equal(plan.steps[0]?.clusterTarget, "lyon");
+    assert.match(plan.steps[0]?.reason ?? "", /^Admiralty: .*cluster target lyon/);
+    const peer = placementPlan(spec({ steps: [{ name: "a", serviceRef: { name: "tool", peer: "nice" }, placement: { strategy: "Admiralty", clusterTarget: "lyon" } }] }));
+    assert.equal(peer.ok, false);
+    assert.match(!peer.ok ? peer.message : "", /^spec\.steps\[0\]\.placement\.strategy: Admiralty .* service is on peer nice/);
+  });
 });

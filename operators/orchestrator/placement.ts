@@ -9,6 +9,9 @@
 //   Resource with `peer`), else this cluster;
 // - Auto: where the step's service is. Ranking offers by capacity, price and trust is not built
 //   yet, and the plan says so rather than pretending to have ranked.
+// - Admiralty: this cluster's Workflow, its pods elected for Admiralty's multicluster scheduler with
+//   placement.clusterTarget; Admiralty, not this operator, moves them (untested here: Admiralty
+//   cannot be installed from the registries this project uses).
 // A step's own placement wins over the run's.
 import type { Placement, PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
 
@@ -20,6 +23,8 @@ export interface StepPlacement {
   site: StepSite;
   /** why, in words a user reads in status */
   reason: string;
+  /** Admiralty's cluster target for the step's pods, when its strategy is Admiralty */
+  clusterTarget?: string;
 }
 
 export type PlacementPlan = { ok: true; steps: StepPlacement[] } | { ok: false; field: string; message: string };
@@ -38,7 +43,7 @@ function dataPeerOf(spec: PipelineRunSpec, step: PipelineStep): { input: string;
   return bound ? { input: bound.name, peer: bound.resourceRef.peer, resource: bound.resourceRef.name } : undefined;
 }
 
-type Decision = { site: StepSite; reason: string } | { field: string; message: string };
+type Decision = { site: StepSite; reason: string; clusterTarget?: string } | { field: string; message: string };
 
 function computeToData(spec: PipelineRunSpec, step: PipelineStep): Decision {
   const data = dataPeerOf(spec, step);
@@ -76,9 +81,19 @@ function serviceHere(spec: PipelineRunSpec, step: PipelineStep, strategy: string
 /** A placement naming a peer and no strategy is Explicit; none at all is Local. */
 const strategyOf = (placement: Placement | undefined): string => placement?.strategy ?? (placement?.peer ? "Explicit" : "Local");
 
+/** The Workflow stays here and Admiralty sends the pods: the service must be this cluster's. */
+function admiralty(step: PipelineStep, target: string, at: string): Decision {
+  const servicePeer = step.serviceRef.peer;
+  if (servicePeer !== undefined) {
+    return { field: `${at}.strategy`, message: `${at}.strategy: Admiralty runs the step from this cluster's Workflow, but its service is on peer ${servicePeer}; name a service of this cluster or use Explicit` };
+  }
+  return { site: local, clusterTarget: target, reason: `Admiralty: this cluster's Workflow, pods elected for cluster target ${target} (Admiralty's scheduler moves them)` };
+}
+
 function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement | undefined, at: string): Decision {
   const strategy = strategyOf(placement);
   if (strategy === "Explicit") return explicit(step, placement?.peer ?? "", at);
+  if (strategy === "Admiralty") return admiralty(step, placement?.clusterTarget ?? "", at);
   const clash = strategy === "ComputeToData" ? dataDisagrees(spec, step, at) : undefined;
   if (clash) return clash;
   const servicePeer = step.serviceRef.peer;
@@ -100,7 +115,7 @@ export function placementPlan(spec: PipelineRunSpec): PlacementPlan {
     const at = own ? `spec.steps[${index}].placement` : "spec.placement";
     const decision = decide(spec, step, own ? step.placement : spec.placement, at);
     if ("field" in decision) return { ok: false, ...decision };
-    steps.push({ step: step.name, site: decision.site, reason: decision.reason });
+    steps.push({ step: step.name, ...decision });
   }
   return { ok: true, steps };
 }
@@ -111,4 +126,14 @@ export function singleSite(plan: StepPlacement[]): StepSite | undefined {
   if (peers.size !== 1) return undefined;
   const [only] = peers;
   return only ? onPeer(only) : local;
+}
+
+/**
+ * The translation's placement hook: a task's step path (`main/<step>[/…]`) → Admiralty's cluster
+ * target of the run step it belongs to, for the steps whose strategy is Admiralty.
+ */
+export function admiraltyTargets(plan: StepPlacement[]): ((stepPath: string) => string | undefined) | undefined {
+  const targets = new Map(plan.flatMap((p) => (p.clusterTarget === undefined ? [] : [[p.step, p.clusterTarget] as const])));
+  if (targets.size === 0) return undefined;
+  return (stepPath) => targets.get(stepPath.split("/")[1] ?? "");
 }

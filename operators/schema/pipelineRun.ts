@@ -27,16 +27,19 @@ import {
   version,
 } from "./common.ts";
 
-export const placementStrategies = ["Local", "Explicit", "ComputeToData", "Auto"] as const;
+export const placementStrategies = ["Local", "Explicit", "ComputeToData", "Auto", "Admiralty"] as const;
 
 export const Placement = strictObject(
   {
     strategy: Type.Optional(
       StringEnum(placementStrategies, {
-        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: cheapest Ready offer",
+        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: cheapest Ready offer; Admiralty: this cluster's Argo, pods sent to clusterTarget by Admiralty (untested here)",
       }),
     ),
     peer: Type.Optional(ObjectName),
+    clusterTarget: Type.Optional(
+      described(DnsLabel, "Admiralty: the (Cluster)Target the step's pods are elected for (nodeSelector multicluster.admiralty.io/cluster-target-name); only with strategy Admiralty"),
+    ),
     minTrust: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -54,6 +57,7 @@ export const Placement = strictObject(
   {
     "x-kubernetes-validations": [
       cel("!has(self.strategy) || self.strategy != 'Explicit' || has(self.peer)", "placement.peer is required when placement.strategy is Explicit", ".peer"),
+      cel("has(self.strategy) && self.strategy == 'Admiralty' ? has(self.clusterTarget) && !has(self.peer) : !has(self.clusterTarget)", "placement.clusterTarget is required with strategy Admiralty, and only there (Admiralty places pods, not peer)", ".clusterTarget"),
     ],
   },
 );

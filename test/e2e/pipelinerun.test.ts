@@ -11,12 +11,13 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
 import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
+import { clusterTargetLabel, electAnnotation } from "../../operators/pipeline/argo/translate.ts";
 
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
@@ -157,6 +158,29 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name, body: { spec: { suspend: false } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     const resumed = await runWhen(name, "finished after resuming", (r) => ["Succeeded", "Failed", "Error"].includes(r.status?.phase ?? ""));
     assert.equal(resumed.status?.phase, "Succeeded", JSON.stringify(resumed.status?.conditions));
+  });
+
+  it("marks only an Admiralty step's pod for its cluster target; Argo passes the annotation and nodeSelector to the pod", async function () {
+    // No Admiralty here (it cannot be installed from this project's registries): the pod stays
+    // Pending, which is all this cluster can show — the marks Admiralty would act on are on it.
+    const name = `admiralty-${suffix}`;
+    const spec = twoSteps("shouter") as { steps: Record<string, unknown>[] };
+    spec.steps[1]!.placement = { strategy: "Admiralty", clusterTarget: "lyon" };
+    await create("pipelineruns", "PipelineRun", name, spec);
+    const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    const pod = await eventually(
+      `the pod of step shout of ${name}`,
+      async () => (await core.listNamespacedPod({ namespace, labelSelector: `workflows.argoproj.io/workflow=${name}` })).items.find((p) => p.metadata?.annotations?.["workflows.argoproj.io/node-name"]?.endsWith(".shout")),
+      120_000,
+      500,
+    );
+    assert.equal(pod.metadata?.annotations?.[electAnnotation], "");
+    assert.deepEqual(pod.spec?.nodeSelector, { [clusterTargetLabel]: "lyon" });
+    const run = await getRun(name);
+    assert.match(run.status?.steps?.find((s) => s.name === "shout")?.placement ?? "", /^Admiralty: .*cluster target lyon/);
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { spec: { templates: { name: string; nodeSelector?: unknown }[] } };
+    assert.deepEqual(wf.spec.templates.filter((t) => t.nodeSelector).map((t) => t.name), ["main-shout"], "the other step and the outputs task are not marked");
+    await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name });
   });
 
   it("says why a run cannot start: a wiring naming no output, a service on a peer not known here, a Workflow name taken", async function () {

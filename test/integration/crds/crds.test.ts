@@ -132,6 +132,8 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "an output from a step that does not exist", change: (o) => { spec<Json[]>(o, "outputs")[0]!.source = "mosaic/composites"; }, names: "spec.outputs" },
     { why: "explicit placement without a peer", change: (o) => { delete (spec<Json[]>(o, "steps")[1]!.placement as Json).peer; }, names: "spec.steps[1].placement.peer" },
     { why: "a default explicit placement without a peer", change: (o) => { o.spec.placement = { strategy: "Explicit" }; }, names: "spec.placement.peer" },
+    { why: "Admiralty placement without a cluster target", change: (o) => { o.spec.placement = { strategy: "Admiralty" }; }, names: "spec.placement.clusterTarget" },
+    { why: "a cluster target without Admiralty", change: (o) => { o.spec.placement = { strategy: "Local", clusterTarget: "lyon" }; }, names: "spec.placement.clusterTarget" },
     { why: "a budget as a float", change: (o) => { spec(o, "budget").amount = 25.5; }, names: "spec.budget.amount" },
   ],
   UsageRecord: [
