@@ -12,7 +12,7 @@ import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from "@kuber
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
-import { type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type OrderedResources, type PeerOutcome, projectMemberships, searchOrdered } from "../catalog/search.ts";
+import { candidatesFor, type CatalogItem, type CatalogQuery, CatalogQueryError, catalogIndexes, mergeFederated, type PeerOutcome, projectMemberships, searchOrdered } from "../catalog/search.ts";
 import { type Caller, decideVisibility, type ListableNamespaces } from "../catalog/visibility.ts";
 import { peerForClusterName } from "../discovery/clusterNames.ts";
 import { federationCatalogPath } from "../discovery/contracts.ts";
@@ -191,21 +191,6 @@ function toQuery(q: { q?: string; type?: string; tags?: string[]; provider?: str
     ...(q.limit !== undefined ? { limit: q.limit } : {}),
     ...(q.continue ? { continueToken: q.continue } : {}),
   };
-}
-
-/** The smallest index bucket that holds every match, or every cached Resource. */
-/**
- * The Resources a query can match, in key order from after a key: the smallest index bucket among
- * its type, provider and first tag (counted, not listed), else every Resource.
- */
-export function candidatesFor(resources: Cache<Resource>, query: CatalogQuery): OrderedResources {
-  const buckets: { index: string; value: string }[] = [];
-  if (query.type) buckets.push({ index: "type", value: query.type });
-  if (query.provider) buckets.push({ index: "provider", value: query.provider });
-  const firstTag = query.tags?.[0];
-  if (firstTag) buckets.push({ index: "tag", value: firstTag.toLowerCase() });
-  const smallest = buckets.reduce<{ index: string; value: string } | undefined>((a, b) => (a === undefined || resources.indexCount(b.index, b.value) < resources.indexCount(a.index, a.value) ? b : a), undefined);
-  return (after) => resources.scan({ ...smallest, ...(after !== undefined ? { after } : {}) });
 }
 
 function clusterName(caches: CatalogCaches): string | undefined {

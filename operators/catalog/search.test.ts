@@ -7,7 +7,7 @@ import type { Project } from "../schema/project.ts";
 import type { Resource } from "../schema/resource.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { type Cache, Store } from "../runtime/cache.ts";
-import { catalogIndexes, CatalogQueryError, mergeFederated, projectMemberships, searchCatalog, searchOrdered, type SearchViewer } from "./search.ts";
+import { candidatesFor, catalogIndexes, CatalogQueryError, maxTrigramText, mergeFederated, projectMemberships, searchCatalog, searchOrdered, type SearchViewer } from "./search.ts";
 import type { Caller } from "./visibility.ts";
 
 function resource(name: string, visibility: string, extra: Partial<Resource["spec"]> = {}, namespace = "data"): Resource {
@@ -201,6 +201,49 @@ describe("catalog search: filters and pages", () => {
     // 20 visible items need 22–23 reads (one private in ten) plus the one that says more follow.
     assert.ok(perPage.slice(0, -1).every((n) => n <= 24), JSON.stringify(perPage));
     assert.deepEqual(store.indexValues("privateNamespace"), ["data"]);
+  });
+
+  it("narrows text by its trigrams: the same pages as a full scan, reading only Resources holding the text", () => {
+    const raw = new Store<KubernetesObject>();
+    const store = raw as unknown as Cache<Resource>;
+    for (const [name, fn] of Object.entries(catalogIndexes)) store.addIndex(name, fn);
+    const long = "x".repeat(maxTrigramText);
+    const items = Array.from({ length: 2_000 }, (_, i) =>
+      resource(`r${String(i).padStart(4, "0")}`, i % 10 === 0 ? "private" : "public", {
+        title: `Dataset ${i}`,
+        description: i === 1501 ? `${long} dataset 12 at the very end` : `benchmark item ${i}`,
+        tags: i === 7 ? ["DataSet 12"] : [`t${i % 20}`],
+      }),
+    );
+    raw.replace(items as unknown as KubernetesObject[]);
+    const allPages = (page: (token: string | undefined) => { items: { name: string }[]; continue?: string }): string[] => {
+      const names: string[] = [];
+      let token: string | undefined;
+      do {
+        const next = page(token);
+        names.push(...next.items.map((i) => i.name));
+        token = next.continue;
+      } while (token);
+      return names;
+    };
+    for (const text of ["dataset 12", "SET 19", "et 1", "item 1999", "zzz", "12"]) {
+      let read = 0;
+      const counted = (after: string | undefined): Iterable<Resource> => ({
+        *[Symbol.iterator]() {
+          for (const r of candidatesFor(store, { text })(after)) {
+            read++;
+            yield r;
+          }
+        },
+      });
+      const narrowed = allPages((token) => searchOrdered(counted, { text, limit: 20, ...(token ? { continueToken: token } : {}) }, bob));
+      const full = allPages((token) => searchCatalog(items, { text, limit: 20, ...(token ? { continueToken: token } : {}) }, bob));
+      assert.deepEqual(narrowed, full, `"${text}": same items as a full scan`);
+      if (text === "dataset 12") {
+        assert.ok(full.includes("r0007") && full.includes("r1501"), "a tag, and a long description beyond the trigram limit, still match");
+        assert.ok(read < 130, `"${text}" read ${read} candidates of 2,000 for ${full.length} matches`);
+      }
+    }
   });
 
   it("a bad token or limit is a query error naming the parameter", () => {

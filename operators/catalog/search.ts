@@ -2,8 +2,10 @@
 // a stable order (namespace/name), pagination with an opaque continue token, and visibility
 // decided by decideVisibility for every item — the search never has its own rules.
 // The HTTP layer feeds it candidates from the informer cache, already in key order from after
-// the continue key (an index narrows them first): a page reads only the candidates up to its
-// last item plus one, sorts nothing, and costs the same whatever its page number.
+// the continue key (an index narrows them first: candidatesFor): a page reads only the
+// candidates up to its last item plus one, sorts nothing, and costs the same whatever its page
+// number. Text is narrowed by a trigram index, so a rare word does not scan the whole catalog.
+import { type Cache, mergeScans } from "../runtime/cache.ts";
 import type { Project } from "../schema/project.ts";
 import type { Resource } from "../schema/resource.ts";
 import { type Caller, decideVisibility, type ProjectMemberships } from "./visibility.ts";
@@ -56,8 +58,37 @@ export class CatalogQueryError extends Error {
   }
 }
 
+/**
+ * A Resource whose searchable text is longer than this is not split into trigrams (a 4 KiB
+ * description would add thousands of index entries): it sits in one bucket every text query reads.
+ */
+export const maxTrigramText = 1024;
+export const longTextBucket = "\u0000long";
+
+/** The distinct 3-character substrings of a lower-cased text (UTF-16 units, as `includes` compares). */
+export function trigramsOf(lowered: string): string[] {
+  const grams = new Set<string>();
+  for (let i = 0; i + 3 <= lowered.length; i++) grams.add(lowered.slice(i, i + 3));
+  return [...grams];
+}
+
+function searchableText(r: Resource): string[] {
+  return [r.spec.title, r.spec.description ?? "", ...(r.spec.tags ?? [])];
+}
+
+/**
+ * The text index's values of a Resource: the trigrams of each field on its own (a match never
+ * spans two fields), so every Resource whose text contains a query holds all the query's trigrams.
+ */
+function textIndexValues(r: Resource): string[] {
+  const fields = searchableText(r);
+  if (fields.reduce((n, f) => n + f.length, 0) > maxTrigramText) return [longTextBucket];
+  return [...new Set(fields.flatMap((f) => trigramsOf(f.toLowerCase())))];
+}
+
 /** Index functions for an informer cache of Resources (values are lower-cased). */
 export const catalogIndexes = {
+  text: textIndexValues,
   type: (r: Resource): string[] => [r.spec.type],
   tag: (r: Resource): string[] => (r.spec.tags ?? []).map((t) => t.toLowerCase()),
   provider: (r: Resource): string[] => [r.spec.providerRef.name],
@@ -104,8 +135,7 @@ export function pageLimit(limit: number | undefined): number {
 function matchesText(r: Resource, text: string | undefined): boolean {
   if (!text) return true;
   const needle = text.toLowerCase();
-  const haystack = [r.spec.title, r.spec.description ?? "", ...(r.spec.tags ?? [])];
-  return haystack.some((s) => s.toLowerCase().includes(needle));
+  return searchableText(r).some((s) => s.toLowerCase().includes(needle));
 }
 
 function matchesFilters(r: Resource, q: CatalogQuery): boolean {
@@ -175,6 +205,27 @@ export function searchOrdered(ordered: OrderedResources, query: CatalogQuery, vi
     items: page.map((r) => catalogItem(r, viewer.origin)),
     ...(more && last ? { continue: encodeContinue(keyOf(last.metadata)) } : {}),
   };
+}
+
+type Bucket = { index: keyof typeof catalogIndexes; value: string };
+
+/**
+ * The Resources a query can match, in key order from after a key: the smallest index bucket among
+ * its type, provider, first tag and text trigrams (counted, not listed), else every Resource. A
+ * trigram bucket is read together with the long-text bucket, which no trigram covers.
+ */
+export function candidatesFor(resources: Cache<Resource>, query: CatalogQuery): OrderedResources {
+  const buckets: Bucket[] = [];
+  if (query.type) buckets.push({ index: "type", value: query.type });
+  if (query.provider) buckets.push({ index: "provider", value: query.provider });
+  const firstTag = query.tags?.[0];
+  if (firstTag) buckets.push({ index: "tag", value: firstTag.toLowerCase() });
+  for (const gram of trigramsOf(query.text?.toLowerCase() ?? "")) buckets.push({ index: "text", value: gram });
+  const size = (b: Bucket): number => resources.indexCount(b.index, b.value) + (b.index === "text" ? resources.indexCount("text", longTextBucket) : 0);
+  const smallest = buckets.reduce<Bucket | undefined>((a, b) => (a === undefined || size(b) < size(a) ? b : a), undefined);
+  const from = (after: string | undefined): { after?: string } => (after !== undefined ? { after } : {});
+  if (smallest?.index !== "text") return (after) => resources.scan({ ...smallest, ...from(after) });
+  return (after) => mergeScans(resources.scan({ ...smallest, ...from(after) }), resources.scan({ index: "text", value: longTextBucket, ...from(after) }));
 }
 
 /** searchOrdered over candidates in any order (sorted here: for callers without an ordered cache). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { keyString, objectKey, parseKey, Store } from "./cache.ts";
+import { keyString, mergeScans, objectKey, parseKey, Store } from "./cache.ts";
 
 interface Labeled extends KubernetesObject {
   spec?: { provider?: string };
@@ -98,5 +98,26 @@ describe("runtime/cache", () => {
       }
     }
     assert.deepEqual(seen, ["1", "4", "5"]);
+  });
+
+  it("merges two scans in key order, an object in both once, and stays lazy", () => {
+    const store = new Store<Labeled>();
+    store.addIndex("provider", (o) => (o.spec?.provider ? [o.spec.provider] : []));
+    store.addIndex("even", (o) => (Number(o.metadata?.name) % 2 === 0 ? ["yes"] : []));
+    store.replace(["1", "2", "3", "4", "6", "7"].map((n) => obj("a", n, "1", Number(n) < 4 ? "p" : "q")));
+    const names = (it: Iterable<Labeled>): string[] => [...it].map((o) => o.metadata?.name ?? "");
+    assert.deepEqual(names(mergeScans(store.scan({ index: "provider", value: "p" }), store.scan({ index: "even", value: "yes" }))), ["1", "2", "3", "4", "6"]);
+    assert.deepEqual(names(mergeScans(store.scan({ index: "provider", value: "none" }), store.scan({ index: "even", value: "yes", after: "a/2" }))), ["4", "6"]);
+    let read = 0;
+    const counting = (function* () {
+      for (const o of store.scan()) {
+        read++;
+        yield o;
+      }
+    })();
+    const merged = mergeScans(counting, store.scan({ index: "even", value: "yes" }));
+    merged.next();
+    merged.next();
+    assert.ok(read <= 3, `read ${read} objects for two`);
   });
 });

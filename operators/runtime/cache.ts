@@ -59,6 +59,23 @@ export function objectKey(obj: KubernetesObject): ObjectKey {
   return namespace ? { namespace, name } : { name };
 }
 
+/** Two scans in key order merged into one (an object in both is yielded once), lazily. */
+export function* mergeScans<T extends { metadata?: { namespace?: string; name?: string } }>(a: Iterator<T>, b: Iterator<T>): IterableIterator<T> {
+  const keyOf = (o: T): string => keyString({ name: o.metadata?.name ?? "", ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) });
+  let x = a.next();
+  let y = b.next();
+  while (!x.done || !y.done) {
+    if (!x.done && (y.done || keyOf(x.value) <= keyOf(y.value))) {
+      if (!y.done && keyOf(y.value) === keyOf(x.value)) y = b.next();
+      yield x.value;
+      x = a.next();
+    } else if (!y.done) {
+      yield y.value;
+      y = b.next();
+    }
+  }
+}
+
 export interface StoreChange<T> {
   added: T[];
   updated: { old: T; current: T }[];
