@@ -2,6 +2,7 @@
 // per-request KubeConfig, so Kubernetes authenticates the caller and RBAC decides. The
 // server's own kubeconfig contributes the cluster (address, CA, TLS server name), never its user.
 import { KubeConfig, type Cluster } from "@kubernetes/client-node";
+import { apiCallTimeoutMs, withCallDeadlines } from "../runtime/apiDeadline.ts";
 import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { unauthorized } from "./errors.ts";
 
@@ -28,11 +29,15 @@ export function serverCluster(kubeConfig: KubeConfig): Cluster {
   return cluster;
 }
 
-/** A KubeConfig for one request: the server's cluster, the caller's token as the only credential. */
-export function callerKubeConfig(cluster: Cluster, token: string): KubeConfig {
+/**
+ * A KubeConfig for one request: the server's cluster, the caller's token as the only credential.
+ * Each of its calls gives up after `timeoutMs` (a 504 to the caller), so a hung API server never
+ * holds a request open.
+ */
+export function callerKubeConfig(cluster: Cluster, token: string, timeoutMs = apiCallTimeoutMs): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromClusterAndUser(cluster, { name: "caller", token });
   // The token is a header: every caller's requests share the server's connections (no TLS
   // handshake per request once an access review's answer expires).
-  return pooledConnections(kc);
+  return withCallDeadlines(pooledConnections(kc), timeoutMs);
 }

@@ -248,13 +248,19 @@ function systemErrorCode(err: Record<string, unknown>): string | undefined {
 /**
  * Anything a handler or Fastify threw → our error model. Recognises, by shape: ApiError,
  * Fastify request-validation errors, Fastify's own 4xx errors (bad JSON, wrong content type,
- * body too large), Kubernetes client ApiExceptions (numeric `code` + `body`) and an
- * unreachable API server. Everything else is a 500 that reveals nothing.
+ * body too large), Kubernetes client ApiExceptions (numeric `code` + `body`), an
+ * unreachable API server and one past a call's deadline. Everything else is a 500 that reveals nothing.
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (!isRecord(err)) return internalError();
-  return fromValidationError(err) ?? fromKubernetesException(err) ?? fromFastifyClientError(err) ?? fromSystemError(err) ?? internalError();
+  return fromValidationError(err) ?? fromKubernetesException(err) ?? fromFastifyClientError(err) ?? fromSystemError(err) ?? fromDeadline(err) ?? internalError();
+}
+
+/** A call aborted by its deadline (AbortSignal.timeout): every Kubernetes call the API makes has one. */
+function fromDeadline(err: Record<string, unknown>): ApiError | undefined {
+  if (err.name !== "TimeoutError") return undefined;
+  return new ApiError(504, "UpstreamTimeout", "the Kubernetes API server did not answer in time; retry later");
 }
 
 function fromValidationError(err: Record<string, unknown>): ApiError | undefined {

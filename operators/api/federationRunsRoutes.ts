@@ -8,7 +8,7 @@
 // Reservation's spec.requester.peer, the PipelineRun's requester label); anything else is a 404.
 import { createHash } from "node:crypto";
 import { type ConfigurationOptions, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { withDeadline } from "../compute/apiDeadline.ts";
+import { withDeadline } from "../runtime/apiDeadline.ts";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { decideVisibility } from "../catalog/visibility.ts";

@@ -11,6 +11,7 @@ import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../discovery/contracts.ts";
 import { durationMs } from "../discovery/discoveryTiming.ts";
 import { type EgressPolicy, egressPolicyFrom } from "../runtime/egress.ts";
+import { withCallDeadlines } from "../runtime/apiDeadline.ts";
 import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { identityKind } from "../schema/identity.ts";
 import { networkKind } from "../schema/network.ts";
@@ -113,7 +114,8 @@ function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv): KubeC
   if (path) kc.loadFromFile(path);
   else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
-  return pooledConnections(kc);
+  // Every call the API makes with its own identity gives up after 10 s (a 504 to the caller).
+  return withCallDeadlines(pooledConnections(kc));
 }
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@
 import type { CoreV1Api, KubernetesObject, V1ConfigMap } from "@kubernetes/client-node";
 import { isAlreadyExists, isConflict, isNotFound } from "../runtime/errors.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
-import { withDeadline } from "./apiDeadline.ts";
+import { withDeadline } from "../runtime/apiDeadline.ts";
 import { type Ledger, ledgerName, parseLedger, serializeLedger } from "./reservationLedger.ts";
 
 export const ledgerLabel = "archipel.io/reservation-ledger";

@@ -11,7 +11,7 @@ import type { CoreV1Api, KubernetesObject, V1ResourceQuota } from "@kubernetes/c
 import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
-import { withDeadline } from "./apiDeadline.ts";
+import { withDeadline } from "../runtime/apiDeadline.ts";
 
 export const quotaLabel = "archipel.io/reservation";
 

@@ -8,6 +8,7 @@ import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/c
 import type { EgressPolicy } from "../runtime/egress.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
+import { withCallDeadlines } from "../runtime/apiDeadline.ts";
 import { pooledConnections } from "../runtime/kubeConnections.ts";
 import { createLogger } from "../runtime/logger.ts";
 import { ConfigError, parseManagerConfig, usage } from "./config.ts";
@@ -102,7 +103,9 @@ function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: Node
 function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-  return pooledConnections(kc);
+  // No reconcile call may hang a worker for ever; 30 s is far beyond a healthy server's answer
+  // (informers list and watch through their own path, without this deadline).
+  return withCallDeadlines(pooledConnections(kc), 30_000);
 }
 
 async function main(): Promise<number> {

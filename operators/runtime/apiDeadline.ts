@@ -1,0 +1,50 @@
+// A deadline on one Kubernetes API call: client-node sends no timeout of its own, so a hung
+// connection would hold a worker (and the key) for ever. The call is aborted, not abandoned.
+import { type ConfigurationOptions, createConfiguration, type KubeConfig, Observable, type RequestContext, type ResponseContext, ServerConfiguration } from "@kubernetes/client-node";
+
+/** The API calls of a reconcile are small reads and writes; 10 s is far beyond a healthy server. */
+export const apiCallTimeoutMs = 10_000;
+
+/** Per-call options that abort the request after `ms` (or when `signal` aborts). */
+export function withDeadline(ms = apiCallTimeoutMs, signal?: AbortSignal): ConfigurationOptions {
+  const deadline = AbortSignal.timeout(ms);
+  const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+  return {
+    middleware: [
+      {
+        pre: (request: RequestContext) => {
+          request.setSignal(combined);
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: "append",
+  };
+}
+
+/** A middleware that aborts each request `ms` after it starts (a fresh deadline per request). */
+function deadlineMiddleware(ms: number): NonNullable<ConfigurationOptions["middleware"]>[number] {
+  return {
+    pre: (request: RequestContext) => {
+      request.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+}
+
+/**
+ * Makes every call of `kc`'s typed API clients abort after `ms`, unless the call brings its own
+ * deadline (withDeadline, appended after this one). For request paths (the API acting as its
+ * caller), not for a controller's LIST of thousands of objects. Returns `kc`.
+ */
+export function withCallDeadlines(kc: KubeConfig, ms = apiCallTimeoutMs): KubeConfig {
+  // The library's makeApiClient, with the deadline as the configuration's own middleware.
+  kc.makeApiClient = <T>(apiClientType: new (config: ReturnType<typeof createConfiguration>) => T): T => {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("No active cluster!");
+    return new apiClientType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, middleware: [deadlineMiddleware(ms)] }));
+  };
+  return kc;
+}
