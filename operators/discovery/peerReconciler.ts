@@ -27,7 +27,8 @@ import { checkDescriptor, peerListenAddresses, pingApi, probePeerFast } from "./
 import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
 import { outcomesOf, type RunOnPeer, type RunOutcomes, runOutcome } from "./peerTrust.ts";
-import { blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
+import { type ApiCheck, blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
+import { present } from "../runtime/present.ts";
 import { planRefusal } from "./refusal.ts";
 import { defaultEgressPolicy, type EgressPolicy } from "../runtime/egress.ts";
 
@@ -87,6 +88,18 @@ interface Pass {
   ipfs: IpfsClient;
   own: NodeIdentity;
   now: () => number;
+  /** How long each part of this pass took (ms), for the debug log: where a slow pass spends. */
+  spent: Record<string, number>;
+}
+
+/** `work`, its duration recorded in `spent` under `part`. */
+async function timed<T>(pass: Pass, part: string, work: () => Promise<T>): Promise<T> {
+  const started = pass.now();
+  try {
+    return await work();
+  } finally {
+    pass.spent[part] = pass.now() - started;
+  }
 }
 
 /** What a pass depends on besides observations: the Peer's spec and its Network's spec. */
@@ -172,6 +185,7 @@ async function autoAccept(pass: Pass, descriptorOk: boolean): Promise<Peer> {
 interface Observed {
   reachable: boolean;
   descriptor?: DescriptorCheck;
+  api?: ApiCheck;
 }
 
 export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
@@ -196,17 +210,31 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: DISCOVERY_INTERVAL_MS };
   }
 
-  async function observe(pass: Pass): Promise<Observed> {
+  /** The peer's descriptor when a check is due, with the cluster name it claims checked against the other Peers'. */
+  async function lookUpDescriptor(pass: Pass): Promise<DescriptorCheck | undefined> {
     const name = pass.peer.metadata?.name ?? "";
-    const due = descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs);
+    if (!descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs)) return undefined;
     const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
-    const [probe, descriptor] = await Promise.all([
-      probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS),
-      due ? checkDescriptor(pass.ipfs, lookup, now) : Promise.resolve(undefined),
-    ]);
-    if (!descriptor) return { reachable: probe.reachable };
+    const descriptor = await timed(pass, "descriptorMs", () => checkDescriptor(pass.ipfs, lookup, now));
     if (descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
-    return { reachable: probe.reachable, descriptor: checkClusterName(descriptor, pass.ctx.cache<Peer>(peerKindRef).list(), name) };
+    return checkClusterName(descriptor, pass.ctx.cache<Peer>(peerKindRef).list(), name);
+  }
+
+  /**
+   * Three probes at once: libp2p (after the connection is set up), the descriptor, and the API
+   * (once the descriptor names it). In sequence, a new Peer's first pass took 3 s on a loaded
+   * machine (bench/discovery.ts N=10: connect 1.0, descriptor 1.0, API 0.7 s, medians).
+   */
+  async function observe(pass: Pass): Promise<Observed> {
+    const connected = timed(pass, "connectMs", () => ensureConnected(pass)).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
+    const reach = connected.then(() => timed(pass, "pingMs", () => probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS)));
+    const looked = lookUpDescriptor(pass);
+    const api = looked.then((descriptor) => {
+      const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
+      return endpoint ? timed(pass, "apiMs", () => ping(endpoint)) : undefined;
+    });
+    const [probe, descriptor, apiCheck] = await Promise.all([reach, looked, api]);
+    return { reachable: probe.reachable, ...present({ descriptor, api: apiCheck }) };
   }
 
   async function recordEvents(peer: Peer, events: ReturnType<typeof planPeerStatus>["events"]): Promise<void> {
@@ -231,9 +259,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   }
 
   async function observations(pass: Pass): Promise<PeerObservations> {
-    const { reachable, descriptor } = await observe(pass);
-    const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
-    const api = endpoint ? await ping(endpoint) : undefined;
+    const { reachable, descriptor, api } = await observe(pass);
     const timing = peerTimingFor(pass.network.spec?.discovery);
     const runs = runsOn(pass.ctx, pass.peer);
     return { now: now(), timing, reachable, runs, ...remember(pass.peer, reachable), ...(descriptor ? { descriptor } : {}), ...(api ? { api } : {}) };
@@ -242,10 +268,9 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   async function converge(pass: Pass): Promise<{ requeueAfter: number }> {
     const started = now();
     await allowIfWasRejected(pass);
-    await ensureConnected(pass).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
     const obs = await observations(pass);
     const plan = planPeerStatus(pass.peer, obs);
-    pass.ctx.logger.debug("peer probed", { ...log(pass), reachable: obs.reachable, reachability: plan.status.reachability, descriptor: obs.descriptor?.kind ?? "not due", passMs: now() - started });
+    pass.ctx.logger.debug("peer probed", { ...log(pass), reachable: obs.reachable, reachability: plan.status.reachability, descriptor: obs.descriptor?.kind ?? "not due", passMs: now() - started, ...pass.spent });
     const descriptorOk = findCondition(plan.status.conditions, PeerConditionType.DescriptorVerified)?.status === "True";
     const peer = await autoAccept(pass, descriptorOk);
     await write(peer, peer === pass.peer ? plan.status : planPeerStatus(peer, obs).status);
@@ -272,7 +297,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   async function pass(ctx: ReconcileContext, peer: Peer): Promise<{ requeueAfter: number }> {
     const where = await locate(ctx, peer);
     if ("reason" in where) return blocked(ctx, peer, where.reason, where.message);
-    const p: Pass = { ctx, peer, ...where, now };
+    const p: Pass = { ctx, peer, ...where, now, spent: {} };
     if (peer.spec?.approval === "Rejected") {
       keptInPeering.delete(peer.metadata?.name ?? "");
       return rejected(p);
