@@ -34,6 +34,15 @@ describe("crossCluster", () => {
     assert.deepEqual(split.peerOutputs, ["raw"]);
   });
 
+  it("lets an output of a peer step go to storage here: the peer runs it, and it is kept as the peer's until copied", () => {
+    const stored: PipelineRunSpec = { ...spec, outputs: [{ name: "raw", source: "write/out", storageRef: { name: "results" } }, { name: "result", source: "shout/shouted" }] };
+    const split = splitAcrossClusters(stored, planOf(stored).steps);
+    assert.ok(!("message" in split), "message" in split ? split.message : "");
+    assert.deepEqual(split.peerOutputs, ["raw"]);
+    assert.ok(split.peer.outputs.some((o) => o.name === "raw"));
+    assert.deepEqual(split.local.outputs, [{ name: "result", source: "shout/shouted" }]);
+  });
+
   it("refuses a peer step that reads a step of this cluster, naming the field", () => {
     const back: PipelineRunSpec = { steps: [{ name: "first", serviceRef: { name: "a" } }, { name: "second", serviceRef: { name: "b", peer: "lyon" }, in: { x: "first/out" } }] };
     const split = splitAcrossClusters(back, planOf(back).steps);

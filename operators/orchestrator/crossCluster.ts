@@ -65,12 +65,6 @@ function localReadsPeerData(spec: PipelineRunSpec, peerSteps: Set<string>, peerD
   return undefined;
 }
 
-function peerOutputToStorage(spec: PipelineRunSpec, peerSteps: Set<string>): string | undefined {
-  const stored = (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined && peerSteps.has(parseWiring(o.source).step ?? ""));
-  const output = (spec.outputs ?? [])[stored];
-  return output ? `spec.outputs[${stored}].storageRef: output ${output.name} comes from a step on the peer; outputs of steps on a peer are not copied to storage yet` : undefined;
-}
-
 /** Rewires a local step's inputs read from the peer's steps to the pipeline inputs they arrive as. */
 function rewired(step: PipelineStep, peerSteps: Set<string>, transfers: Map<string, Transfer>): PipelineStep {
   if (!step.in) return step;
@@ -87,7 +81,7 @@ function rewired(step: PipelineStep, peerSteps: Set<string>, transfers: Map<stri
 export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]): CrossClusterSplit | { message: string } {
   const peerSteps = new Set(plan.filter((p) => p.site.kind === "peer").map((p) => p.step));
   const peerData = (spec.inputs ?? []).filter((i) => i.resourceRef.peer !== undefined);
-  const refusal = peerReadsLocal(spec.steps, peerSteps) ?? localReadsPeerData(spec, peerSteps, new Set(peerData.map((i) => i.name))) ?? peerOutputToStorage(spec, peerSteps);
+  const refusal = peerReadsLocal(spec.steps, peerSteps) ?? localReadsPeerData(spec, peerSteps, new Set(peerData.map((i) => i.name)));
   if (refusal) return { message: refusal };
   const transfers = new Map<string, Transfer>();
   const localSteps = spec.steps.filter((s) => !peerSteps.has(s.name)).map((s) => rewired(s, peerSteps, transfers));

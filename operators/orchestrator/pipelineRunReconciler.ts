@@ -35,7 +35,8 @@ import { reservationKind, type Reservation } from "../schema/reservation.ts";
 import type { ArtifactStoreSettings } from "./artifactStore.ts";
 import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type OrchestratorSettings } from "./settings.ts";
 import { PeerRunsClient } from "./peerClient.ts";
-import { defaultPeerRunSettings, plannedSteps, wholeRun } from "./peerRun.ts";
+import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
+import { awaitingDelivery, deliveredObservation, runDecided, succeededOnceDelivered, undelivered } from "./storageDelivery.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
@@ -54,7 +55,7 @@ import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { type Project, projectKind } from "../schema/project.ts";
-import { accessGrantKindRef, createRunAccess } from "./runAccess.ts";
+import { accessGrantKindRef, createRunAccess, type OutputReader, repositoryReader } from "./runAccess.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
@@ -375,9 +376,33 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   async function outputsOf(ctx: ReconcileContext, run: PipelineRun, o: RunObservation, part: LocalPart): Promise<{ outputs?: RunObservation["outputs"]; blocked?: Blocked }> {
     if (finishedRecord(run)) return { outputs: run.status?.outputs };
     if (o.succeeded.status !== "True" || !o.outputs) return { outputs: o.outputs };
-    const store = (): ReturnType<typeof artifactStore> => artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
-    const delivered = await access.deliverOutputs(ctx, run, part.spec.outputs ?? [], { outputs: o.outputs, store });
+    // Every output of the run sent to storage: a run across clusters' peer outputs too (kept in status).
+    const fromPeer = new Set((part.kept?.outputs ?? []).map((k) => k.name));
+    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: o.outputs, open: outputReader(ctx, run, fromPeer) });
     return "reason" in delivered ? { blocked: delivered } : { outputs: delivered };
+  }
+
+  /** Reads outputs for delivery: those of steps on the peer through the federation API, the others from this cluster's repository. */
+  function outputReader(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlySet<string>): () => Promise<OutputReader> {
+    return () => {
+      let repository: OutputReader | undefined;
+      return Promise.resolve({
+        read: async (output: string, location: string): Promise<Buffer> => {
+          if (fromPeer.has(output)) return readPeerOutput(ctx, run, output);
+          repository ??= repositoryReader(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""));
+          return repository.read(output, location);
+        },
+        close: () => repository?.close(),
+      });
+    };
+  }
+
+  /** One output of the peer's run, through its signed federation API. */
+  async function readPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string): Promise<Buffer> {
+    const source = peerRunSource(ctx, run);
+    if ("reason" in source) throw new Error(source.message);
+    const answer = await deps.peers.output(source.ep, source.namespace, source.name, output);
+    return Buffer.from(answer.contentBase64, "base64");
   }
 
   /** The steps' requests and rates quoted again (a manager restarted while the run ran). */
@@ -445,12 +470,6 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
   }
 
-  /** The steps succeeded but an output could not be copied to its storage yet: the run is not done. */
-  function undelivered(o: RunObservation, why: Blocked): RunObservation {
-    const { finishedAt: _finished, ...running } = o;
-    return { ...running, phase: "Running", ready: { ...o.ready, status: "False", reason: why.reason, message: why.message }, succeeded: { ...o.succeeded, status: "Unknown", reason: why.reason, message: why.message } };
-  }
-
   async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
     if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
     return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), where);
@@ -484,6 +503,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
     const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" });
     if (blocked) return block(ctx, run, blocked, { plan });
+    const grants = await storageGrantsBeforeHold(ctx, run);
+    if (grants) return block(ctx, run, grants, { plan });
     const localPlan = plan.filter((p) => p.site.kind === "local");
     const here = clusterName(ctx, settings.fallbackClusterName);
     if (run.status?.peerRun?.phase !== "Succeeded") {
@@ -495,6 +516,42 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const kept = { steps: (run.status.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status.outputs ?? []).filter((o) => split.peerOutputs.includes(o.name)) };
     const local = await runLocally(ctx, run, plan, { spec: split.local, kept, stage: (c, inputsKey) => bringPeerOutputs(c, run, split.transfers, inputsKey) });
     return local ?? settled;
+  }
+
+  /**
+   * The write grants of the outputs sent to storage here, obtained before anything is held on the
+   * peer (as a run here obtains them before its Workflow): a storage that refuses fails nothing held.
+   */
+  async function storageGrantsBeforeHold(ctx: ReconcileContext, run: PipelineRun): Promise<Blocked | undefined> {
+    if (run.status?.peerRun?.reservation || !(run.spec.outputs ?? []).some((o) => o.storageRef)) return undefined;
+    return access.storageGrants(ctx, run, run.spec.outputs ?? []);
+  }
+
+  /** Every step on one peer; outputs sent to storage here are copied once the peer's run has succeeded. */
+  async function runOnPeer(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
+    const blocked = unsupported(run, { kind: "peer", peer: peerName }) ?? (await storageGrantsBeforeHold(ctx, run));
+    if (blocked) return block(ctx, run, blocked, { plan });
+    const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
+    if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run);
+    const result = await peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
+    if (stored && runDecided(run)) await access.releaseGrants(ctx, run);
+    return result;
+  }
+
+  /** Copies the peer's outputs to storage here; the run succeeds once they are (retried every 30 s until then). */
+  async function deliverPeerOutputs(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
+    const held = keptObservation(run.status);
+    const fromPeer = new Set((run.spec.outputs ?? []).map((o) => o.name));
+    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: held.outputs ?? [], open: outputReader(ctx, run, fromPeer) });
+    const write = (o: RunObservation): Promise<void> => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs });
+    if ("reason" in delivered) {
+      await write(undelivered(held, delivered));
+      return { requeueAfter: 30_000 };
+    }
+    const message = `all ${held.steps.length} steps succeeded on peer ${run.status?.peerRun?.cluster ?? ""}; outputs copied to storage`;
+    await write(deliveredObservation(held, delivered, message, conditionTime(now())));
+    await access.releaseGrants(ctx, run);
+    return { requeueAfter: 1000 };
   }
 
   /** Where the peer's run is, if this cluster may ask it now. */
@@ -543,9 +600,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans several peers (${where}); a run may use this cluster and one peer` }, { plan: plan.steps });
     }
     if (site.kind === "local") return runLocally(ctx, run, plan.steps);
-    const blocked = unsupported(run, site);
-    if (blocked) return block(ctx, run, blocked, { plan: plan.steps });
-    return peerSteps.drive(ctx, { run, plan: plan.steps, peerName: site.peer, part: wholeRun(run) });
+    return runOnPeer(ctx, run, plan.steps, site.peer);
   };
 }
 

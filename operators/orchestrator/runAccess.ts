@@ -39,12 +39,33 @@ const isBlocked = (x: unknown): x is Blocked => typeof x === "object" && x !== n
 
 type Outputs = NonNullable<PipelineRunStatus["outputs"]>;
 
+/**
+ * Where the bytes of a run's outputs are read from for delivery: this cluster's artifact
+ * repository, or a peer through the federation API (an output of a step run there).
+ */
+export interface OutputReader {
+  read(output: string, location: string): Promise<Buffer>;
+  close(): void;
+}
+
+/** Outputs of this cluster's Workflow, read from its artifact repository. */
+export function repositoryReader(store: ArtifactStore): OutputReader {
+  return {
+    read: async (_output, location) => {
+      const source = parseS3Location(location);
+      if (!source) throw new Error(`its location ${location} is not an object of the artifact repository (a Directory is not copied yet)`);
+      return readObject(store, source, maxStagedBytes);
+    },
+    close: () => store.s3.destroy(),
+  };
+}
+
 export interface RunAccess {
   stageDataInputs: (ctx: ReconcileContext, run: PipelineRun, inputs: readonly PipelineInput[], into: { store: ArtifactStore; inputsKey: string }) => Promise<Record<string, unknown> | Blocked>;
   /** The write grants of the outputs sent to storage, obtained before anything runs. */
   storageGrants: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[]) => Promise<Blocked | undefined>;
   /** Copies the succeeded run's outputs that go to storage there: the outputs with their new locations. */
-  deliverOutputs: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; store: () => Promise<ArtifactStore> }) => Promise<Outputs | Blocked>;
+  deliverOutputs: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputReader> }) => Promise<Outputs | Blocked>;
   releaseGrants: (ctx: ReconcileContext, run: PipelineRun) => Promise<void>;
 }
 
@@ -144,11 +165,9 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     return undefined;
   }
 
-  /** Reads the output from the artifact repository and writes it under the write grant's area, as the grantee. */
-  async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; store: ArtifactStore }): Promise<string> {
-    const source = parseS3Location(from.location);
-    if (!source) throw new Error(`its location ${from.location} is not an object of the artifact repository (a Directory is not copied yet)`);
-    const body = await readObject(from.store, source, maxStagedBytes);
+  /** Writes the output's bytes under the write grant's area, as the grantee. */
+  async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; reader: OutputReader }): Promise<string> {
+    const body = await from.reader.read(output.output, from.location);
     const creds = await credentialsOf(grant);
     const target = granteeS3(creds);
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
@@ -160,10 +179,10 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     return `s3://${creds.bucket ?? ""}/${key}`;
   }
 
-  async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; store: () => Promise<ArtifactStore> }): Promise<Outputs | Blocked> {
+  async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputReader> }): Promise<Outputs | Blocked> {
     const wanted = storageOutputs(ctx, run, outputs);
     if (wanted.length === 0) return observed.outputs;
-    const store = await observed.store();
+    const reader = await observed.open();
     const delivered = new Map<string, string>();
     try {
       for (const output of wanted) {
@@ -172,13 +191,13 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
         if (isBlocked(grant)) return grant;
         const location = observed.outputs.find((o) => o.name === output.output)?.location ?? "";
         try {
-          delivered.set(output.output, await deliverOne(output, grant, { location, store }));
+          delivered.set(output.output, await deliverOne(output, grant, { location, reader }));
         } catch (err) {
           return { reason: RunReason.OutputsUndelivered, message: `${output.at}: copying output ${output.output} to storage Resource ${output.resource}: ${errorMessage(err)} (trying again in 30 s)` };
         }
       }
     } finally {
-      store.s3.destroy();
+      reader.close();
     }
     ctx.logger.info("outputs delivered to storage", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: [...delivered.keys()] });
     return observed.outputs.map((o) => (delivered.has(o.name) ? { name: o.name, location: delivered.get(o.name) ?? "" } : o));

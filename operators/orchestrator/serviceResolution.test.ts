@@ -47,7 +47,8 @@ describe("serviceResolution", () => {
     assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon-1" } }] }), peer), undefined);
     assert.match(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon-1" } }] }), here)?.message ?? "", /^spec\.inputs\[0\]\.resourceRef: the data is on peer lyon-1 and the steps run here; .*ComputeToData/);
     assert.equal(unsupported(run({ inputs: [{ name: "scenes", resourceRef: { name: "s2" } }] }), peer)?.reason, "DataInputsNotSupported");
-    assert.equal(unsupported(run({ outputs: [{ name: "o", source: "a/x", storageRef: { name: "bucket" } }] }), peer)?.reason, "StorageOutputsNotSupported");
+    // Outputs of steps on a peer are copied to storage here once the peer's run has succeeded.
+    assert.equal(unsupported(run({ outputs: [{ name: "o", source: "a/x", storageRef: { name: "bucket" } }] }), peer), undefined);
     assert.match(unsupported(run({ steps: [{ name: "a", serviceRef: { name: "t" }, placement: { reservationRef: { name: "r" } } }] }), here)?.message ?? "", /^spec\.steps\[0\]\.placement\.reservationRef: /);
     assert.equal(unsupported(run({ placement: { reservationRef: { name: "r", peer: "lyon-1" } } }), here)?.reason, "PlacementNotSupported");
     assert.equal(unsupported(run({ placement: { strategy: "Explicit", peer: "lyon-1", reservationRef: { name: "r" } } }), peer)?.reason, "PlacementNotSupported");

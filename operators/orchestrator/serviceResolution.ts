@@ -32,8 +32,6 @@ export function unsupported(run: PipelineRun, site: StepSite): Blocked | undefin
   }
   const data = dataElsewhere(spec, site);
   if (data) return data;
-  const stored = site.kind === "peer" ? (spec.outputs ?? []).findIndex((o) => o.storageRef !== undefined) : -1;
-  if (stored >= 0) return { reason: RunReason.StorageOutputsNotSupported, message: `spec.outputs[${stored}].storageRef: outputs of steps on a peer are not copied to storage yet; leave it out and the output stays in the peer's artifact repository` };
   return unsupportedReservation(run, site);
 }
 

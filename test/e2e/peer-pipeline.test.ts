@@ -220,6 +220,48 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await released(run);
   });
 
+  it("an output of a step on B goes to A's storage: copied through the federation API once B's run succeeded, the run succeeding only then", async () => {
+    const whole = {
+      job: { greeting: "hello" },
+      steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
+      outputs: [{ name: "raw", source: "write/out", storageRef: { name: "results" }, prefix: "from-peer/" }],
+    };
+    const mixed = {
+      job: { greeting: "hello" },
+      steps: [
+        { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
+        { name: "shout", serviceRef: { name: "shouter" }, in: { text: "write/out" } },
+      ],
+      outputs: [{ name: "raw", source: "write/out", storageRef: { name: "results" }, prefix: "mixed-raw/" }, { name: "result", source: "shout/shouted", storageRef: { name: "results" }, prefix: "mixed/" }],
+    };
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-store", spec: whole });
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-store-mixed", spec: mixed });
+    assert.ok(store);
+    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
+    const stored = async (run: PipelineRun, output: string, prefix: string): Promise<string | undefined> => {
+      const location = run.status?.outputs?.find((o) => o.name === output)?.location ?? "";
+      const [, key] = new RegExp(`^s3://results/(runs/.*${prefix}[^/]+)$`).exec(location) ?? [];
+      assert.ok(key, `output ${output} of ${run.metadata.name} is in storage Resource results under ${prefix}: ${location}`);
+      return (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString();
+    };
+    try {
+      const run = await ended(a, "to-store");
+      assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+      assert.match(condition(run, "Succeeded")?.message ?? "", /outputs copied to storage/);
+      assert.equal(await stored(run, "raw", "from-peer/"), "hello from the peer");
+      const both = await ended(a, "to-store-mixed");
+      assert.equal(condition(both, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(both.status?.conditions)}`);
+      assert.equal(await stored(both, "raw", "mixed-raw/"), "hello from the peer");
+      assert.equal(await stored(both, "result", "mixed/"), "HELLO FROM THE PEER");
+      // The write grants the runs obtained on A are given back once they have ended.
+      const grantsOf = async (name: string): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: `archipel.io/pipelinerun=${name}` })) as { items: unknown[] }).items.length;
+      await eventually("A's write grants for the runs are released", async () => (await grantsOf("to-store")) + (await grantsOf("to-store-mixed")) === 0, 60_000, 500);
+      await released(run);
+    } finally {
+      reader.destroy();
+    }
+  });
+
   it("B meters and signs the step it ran for A; A keeps a copy bound to its run, and both sides say they agree (condition Agreed)", async () => {
     const run = await runOn(a, "relay");
     const peerRun = run.status?.peerRun;
