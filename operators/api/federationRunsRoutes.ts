@@ -23,6 +23,7 @@ import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { onFirstUse } from "../runtime/lazyImport.ts";
 import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
+import { widestMoment } from "../compute/concurrentPeak.ts";
 
 // The CWL library and the quote arithmetic load on the first quote asked (most API processes never serve one).
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
@@ -109,11 +110,28 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
   };
 }
 
-/** The steps' requests added up (as if they all ran at once: the hold must fit the widest moment). */
-export function summedRequests(requests: readonly { cpu?: string; memory?: string }[]): { cpu: string; memory: string } {
-  const cpu = requests.reduce((sum, r) => sum + parseQuantity(r.cpu ?? "0"), 0n);
-  const memory = requests.reduce((sum, r) => sum + parseQuantity(r.memory ?? "0"), 0n);
-  return { cpu: formatCpu(cpu), memory: formatMemory(memory) };
+const nanoPerMilli = 1_000_000n;
+const nanoPerUnit = 1_000_000_000n;
+const ceilDiv = (a: bigint, b: bigint): number => Number((a + b - 1n) / b);
+
+/**
+ * What the steps request at their widest moment: cpu and memory each for the heaviest set of steps
+ * of which none waits for another (`after`), in millicores and bytes (rounded up). Without `after`
+ * every step may run at once: the sum.
+ */
+export function peakRequests(steps: readonly { name: string; after?: readonly string[]; requests: { cpu?: string; memory?: string } }[]): { cpu: string; memory: string } {
+  const weighed = (unit: bigint, of: (r: { cpu?: string; memory?: string }) => string | undefined): number =>
+    widestMoment(steps.map((s) => ({ name: s.name, after: s.after ?? [], weight: ceilDiv(parseQuantity(of(s.requests) ?? "0"), unit) })));
+  return { cpu: formatCpu(BigInt(weighed(nanoPerMilli, (r) => r.cpu)) * nanoPerMilli), memory: formatMemory(BigInt(weighed(nanoPerUnit, (r) => r.memory)) * nanoPerUnit) };
+}
+
+/** `after` names steps of the request, never the step itself: anything else is a mistake the requester should hear of. */
+function checkAfter(steps: PeerQuoteRequest["steps"]): void {
+  const names = new Set(steps.map((s) => s.name));
+  for (const [i, s] of steps.entries()) {
+    const j = (s.after ?? []).findIndex((name) => !names.has(name) || name === s.name);
+    if (j >= 0) throw new ApiError(400, "BadRequest", `body.steps[${i}].after[${j}]: ${s.after?.[j] ?? ""} is not another step of this request`, { field: `body.steps[${i}].after[${j}]` });
+  }
 }
 
 /** The namespace must exist and be opened to peers' runs; either failure is the same 403. */
@@ -246,6 +264,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const caller = requirePeer(request, deps.auth);
         const peerName = peerObjectName(deps, caller);
         const body = request.body as PeerQuoteRequest;
+        checkAfter(body.steps);
         await requireOpenNamespace(core, body.namespace, opts());
         requireVisible({ namespace: body.namespace, steps: body.steps }, caller);
         const { loadService, quoteSteps, requestsOf } = await quoting();
@@ -255,14 +274,14 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
           if (!service) continue; // requireVisible found it a moment ago
           try {
             // A document held in a ConfigMap is not read here (the API may not read ConfigMaps): such a service cannot be quoted.
-            steps.push({ step: s.name, service, process: (await loadService(service, { configMap: () => undefined })).process });
+            steps.push({ step: s.name, service, process: (await loadService(service, { configMap: () => undefined })).process, ...present({ after: s.after }) });
           } catch (err) {
             return { priced: false, totals: [], message: `body.steps[${i}].service: ${s.service} cannot be quoted: ${(err as Error).message}` };
           }
         }
         const prices = (await custom.listNamespacedCustomObject({ group: priceKind.group, version: priceKind.version, plural: priceKind.plural, namespace: body.namespace }, opts())) as { items: Price[] };
         const quoted = quoteSteps({ namespace: body.namespace, audience: { peer: peerName }, ...present({ expectedDuration: body.expectedDuration }), steps, prices: prices.items, at: new Date() });
-        const requests = summedRequests(steps.map((s) => requestsOf(s.process)));
+        const requests = peakRequests(steps.map((s) => ({ name: s.step, requests: requestsOf(s.process), ...present({ after: s.after }) })));
         return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message, requests } : { priced: false, totals: [], message: quoted.message, requests };
       },
     });

@@ -172,7 +172,17 @@ export const federationQuotesPath = "/federation/v1/quotes";
 export const PeerQuoteRequest = Type.Object(
   {
     namespace: Namespace,
-    steps: Type.Array(Type.Object({ name: Name, service: Type.String({ minLength: 1, maxLength: 253 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 64 }),
+    steps: Type.Array(
+      Type.Object(
+        {
+          name: Name,
+          service: Type.String({ minLength: 1, maxLength: 253 }),
+          after: Type.Optional(Type.Array(Name, { maxItems: 64, description: "the steps of this request whose outputs it reads: it never runs at the same time as them (requests sizes the widest moment, not the sum)" })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 64 },
+    ),
     expectedDuration: Type.Optional({ ...Duration, description: "how long each step is quoted for (the run's spec.expectedDuration)" }),
   },
   { additionalProperties: false },
@@ -189,7 +199,7 @@ export const PeerQuoteAnswer = Type.Object({
   requests: Type.Optional(
     Type.Object(
       { cpu: Quantity, memory: Quantity },
-      { description: "what the steps' containers request, summed (their CWL ResourceRequirement, else Argo's defaults): the requester sizes its hold with it" },
+      { description: "what the steps' containers request at the widest moment (their CWL ResourceRequirement, else Argo's defaults; steps that wait for others, per `after`, are not counted together): the requester sizes its hold with it" },
     ),
   ),
 });

@@ -75,6 +75,18 @@ describe("peerRun", () => {
     assert.deepEqual([kept.phase, kept.succeeded.status, kept.succeeded.reason, kept.finishedAt, kept.ready.status], ["Failed", "False", "PeerRefused", "2026-12-02T10:00:00Z", "Unknown"]);
   });
 
+  it("tells the peer which of its steps wait for which (after), so that it sizes the widest moment, not the sum", () => {
+    const steps: PipelineRun["spec"]["steps"] = [
+      { name: "write", serviceRef: { name: "writer", peer: "isle-2" }, in: { message: "greeting" } },
+      { name: "shout", serviceRef: { name: "shouter", peer: "isle-2" }, in: { text: "write/out", again: "write/log" } },
+      { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "shout/shouted" } },
+    ];
+    const chain = { ...run, spec: { ...run.spec, steps } };
+    const part = { ...wholeRun(chain), steps: chain.spec.steps.slice(0, 2) };
+    // "stamp" runs here: it is not the peer's to size; "write" is named once however many outputs are read.
+    assert.deepEqual(quoteRequest(chain, part, "shared").steps, [{ name: "write", service: "writer" }, { name: "shout", service: "shouter", after: ["write"] }]);
+  });
+
   it("asks the peer to quote its steps for the run's expected duration, and adds what the steps here are quoted, per currency", () => {
     assert.deepEqual(quoteRequest({ ...run, spec: { ...run.spec, expectedDuration: "30m" } }, wholeRun(run), "shared"), { namespace: "shared", steps: [{ name: "write", service: "writer" }], expectedDuration: "30m" });
     const peer = { priced: true, totals: [{ amount: "0.11", currency: "EUR" }], message: "0.11 EUR for 1 step(s)" };

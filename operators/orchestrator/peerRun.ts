@@ -14,7 +14,8 @@ import { sumByCurrency } from "../billing/money.ts";
 import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import type { RunQuote } from "./runQuote.ts";
 import type { Peer } from "../schema/peer.ts";
-import type { PipelineRun, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
+import type { PipelineRun, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
+import { parseWiring } from "./pipelineWorkflow.ts";
 import type { PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
@@ -49,8 +50,8 @@ export function peerNamespace(run: PipelineRun): string | { field: string; messa
 const seconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /**
- * How much to hold on the peer: what the steps' containers request (the peer's quote says, summed
- * as if all ran at once), plus the settings' amount as room for Argo's own containers (init, wait)
+ * How much to hold on the peer: what the steps' containers request at their widest moment (the
+ * peer's quote says), plus the settings' amount as room for Argo's own containers (init, wait)
  * and for a peer that did not say. A fixed size would refuse a step that asks for more.
  */
 export function reservationSize(settings: PeerRunSettings, steps: { cpu: string; memory: string } | undefined): { cpu: string; memory: string } {
@@ -110,7 +111,13 @@ export function wholeRun(run: PipelineRun): PeerPart {
 
 /** What the peer is asked to quote: the steps it would run, for the run's expected duration. */
 export function quoteRequest(run: PipelineRun, part: PeerPart, namespace: string): PeerQuoteRequest {
-  return { namespace, steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name })), ...present({ expectedDuration: run.spec.expectedDuration }) };
+  const inPart = new Set(part.steps.map((s) => s.name));
+  const readsFrom = (step: PipelineStep): string[] => [...new Set(Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? []))].filter((name) => inPart.has(name));
+  const steps = part.steps.map((s) => {
+    const after = readsFrom(s);
+    return { name: s.name, service: s.serviceRef.name, ...(after.length > 0 ? { after } : {}) };
+  });
+  return { namespace, steps, ...present({ expectedDuration: run.spec.expectedDuration }) };
 }
 
 /**

@@ -220,11 +220,15 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await released(run);
   });
 
-  it("an output of a step on B goes to A's storage: copied through the federation API once B's run succeeded, the run succeeding only then", async () => {
+  it("an output of a step on B goes to A's storage: copied through the federation API once B's run succeeded, the run succeeding only then; B holds a chain's widest moment", async () => {
+    // Two steps on B, one after the other: B holds room for one at a time (the widest moment), not both.
     const whole = {
       job: { greeting: "hello" },
-      steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
-      outputs: [{ name: "raw", source: "write/out", storageRef: { name: "results" }, prefix: "from-peer/" }],
+      steps: [
+        { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
+        { name: "up", serviceRef: { name: "upper", peer: peerB }, in: { text: "write/out" } },
+      ],
+      outputs: [{ name: "raw", source: "up/shouted", storageRef: { name: "results" }, prefix: "from-peer/" }],
     };
     const mixed = {
       job: { greeting: "hello" },
@@ -248,7 +252,10 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       const run = await ended(a, "to-store");
       assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
       assert.match(condition(run, "Succeeded")?.message ?? "", /outputs copied to storage/);
-      assert.equal(await stored(run, "raw", "from-peer/"), "hello from the peer");
+      assert.equal(await stored(run, "raw", "from-peer/"), "HELLO FROM THE PEER");
+      const hold = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: run.status?.peerRun?.reservation ?? "" })) as Reservation;
+      // Each step requests Argo's defaults (100m, 100Mi); summed they would be 1200m / 1224Mi with the room.
+      assert.deepEqual([hold.spec.cpu, hold.spec.memory], ["1100m", "1124Mi"]);
       const both = await ended(a, "to-store-mixed");
       assert.equal(condition(both, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(both.status?.conditions)}`);
       assert.equal(await stored(both, "raw", "mixed-raw/"), "hello from the peer");
