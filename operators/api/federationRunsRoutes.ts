@@ -82,6 +82,7 @@ export function servedSpec(body: PeerRunRequest, requester: string): PipelineRun
       inputs: body.inputs?.length ? body.inputs.map((d) => ({ name: d.name, resourceRef: { name: d.resource } })) : undefined,
       job: body.job,
       timeout: body.timeout,
+      retry: body.retry,
     }),
     placement: { strategy: "Local", reservationRef: { name: body.reservation } },
     description: `steps of a pipeline of peer ${requester}`,

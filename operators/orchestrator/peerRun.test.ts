@@ -38,6 +38,10 @@ describe("peerRun", () => {
     const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00.700Z"), { settings: defaultPeerRunSettings });
     assert.deepEqual({ start: r.start, end: r.end, cpu: r.cpu }, { start: "2026-12-02T10:00:00Z", end: "2026-12-02T11:00:00Z", cpu: "1" });
     assert.deepEqual(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).steps, [{ name: "write", service: "writer", in: { message: "greeting" } }]);
+    // The peer's run retries as this run asks.
+    const retried = { ...run, spec: { ...run.spec, retry: { limit: 2, policy: "OnError" as const } } };
+    assert.deepEqual(runRequest(retried, wholeRun(retried), { namespace: "shared", reservation: "a-greet-1" }).retry, { limit: 2, policy: "OnError" });
+    assert.equal(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).retry, undefined);
     const two = { ...run, spec: { ...run.spec, steps: [...run.spec.steps, { name: "b", serviceRef: { name: "x", peer: "lyon", namespace: "other" } }] } };
     assert.match((peerNamespace(two) as { message: string }).message, /one namespace there \(they name other, shared\)/);
   });

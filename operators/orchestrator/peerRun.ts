@@ -143,6 +143,7 @@ export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace:
     ...(part.outputs.length ? { outputs: part.outputs } : {}),
     ...(part.inputs?.length ? { inputs: part.inputs } : {}),
     ...(run.spec.timeout ? { timeout: run.spec.timeout } : {}),
+    ...(run.spec.retry ? { retry: run.spec.retry } : {}),
     ...(part.job ? { job: part.job } : {}),
   };
 }

@@ -318,7 +318,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if ("reason" in repository) return repository;
     const plan = placementPlan(part.spec);
     const placement = plan.ok ? admiraltyTargets(plan.steps) : undefined;
-    const config = { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...(placement ? { placement } : {}) };
+    const retry = run.spec.retry ? { limit: run.spec.retry.limit, policy: run.spec.retry.policy ?? ("OnError" as const) } : undefined;
+    const config = { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...present({ placement, retry }) };
     const workflow = withBroughtInputs(translate(built.workflow, built.job, config), repository, Object.keys(staged).length > 0);
     return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
   }

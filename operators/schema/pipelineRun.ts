@@ -63,6 +63,21 @@ export const Placement = strictObject(
 );
 export type Placement = Static<typeof Placement>;
 
+export const retryPolicies = ["OnError", "OnFailure", "Always"] as const;
+
+export const RetryPolicy = strictObject(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 10, description: "how many times a step's pod is run again after it did not succeed" }),
+    policy: Type.Optional(
+      StringEnum(retryPolicies, {
+        description: "OnError (default): again when the pod was lost — its node died, it was evicted or deleted; OnFailure: again when the tool exited non-zero; Always: both",
+      }),
+    ),
+  },
+  { description: "each step's pod is run again when it did not succeed (Argo's retryStrategy on every pod of the run, on every cluster it runs on); spec.timeout still bounds the whole run" },
+);
+export type RetryPolicy = Static<typeof RetryPolicy>;
+
 export const PipelineInput = strictObject(
   {
     name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "a pipeline input name" }),
@@ -127,6 +142,7 @@ export const PipelineRunSpec = strictObject(
     suspend: Type.Optional(
       Type.Boolean({ description: "true pauses the run: steps already running finish, no new step starts (Argo's spec.suspend); false resumes it. Delete the run to cancel it." }),
     ),
+    retry: Type.Optional(RetryPolicy),
   },
   {
     "x-kubernetes-validations": [
@@ -136,7 +152,7 @@ export const PipelineRunSpec = strictObject(
         ".outputs",
       ),
       // The Workflow is built once from these: a change would be silently ignored, so it is refused.
-      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName", "timeout"] as const).map((field) =>
+      ...(["steps", "inputs", "outputs", "job", "placement", "serviceAccountName", "timeout", "retry"] as const).map((field) =>
         cel(
           `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
           `spec.${field} is immutable: a run's Workflow is built once; create a new run (only spec.suspend, spec.description, spec.budget and spec.expectedDuration may change)`,

@@ -160,6 +160,18 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     assert.equal(resumed.status?.phase, "Succeeded", JSON.stringify(resumed.status?.conditions));
   });
 
+  it("runs a failing step's pod again as spec.retry says, then fails naming the step", async function () {
+    const name = `retried-${suffix}`;
+    await create("pipelineruns", "PipelineRun", name, { ...twoSteps("failing"), retry: { limit: 2, policy: "OnFailure" } });
+    const run = await runWhen(name, "finished", (r) => ["Failed", "Succeeded", "Error"].includes(r.status?.phase ?? ""));
+    assert.equal(run.status?.phase, "Failed");
+    assert.match(condition(run, "Succeeded")?.message ?? "", /^step "shout" failed on cluster isle-1: .*the disk is full/);
+    const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { status: { nodes: Record<string, { name: string; type: string; templateName?: string }> } };
+    const attempts = Object.values(wf.status.nodes).filter((n) => n.type === "Pod" && n.templateName === "main-shout");
+    assert.equal(attempts.length, 3, `the tool ran once and was retried twice: ${attempts.map((n) => n.name).join(", ")}`);
+    assert.equal(Object.values(wf.status.nodes).filter((n) => n.type === "Pod" && n.templateName === "main-write").length, 1, "the step that succeeded ran once");
+  });
+
   it("marks only an Admiralty step's pod for its cluster target; Argo passes the annotation and nodeSelector to the pod", async function () {
     // No Admiralty here (it cannot be installed from this project's registries): the pod stays
     // Pending, which is all this cluster can show — the marks Admiralty would act on are on it.

@@ -44,6 +44,15 @@ describe("CWL → Argo translation", () => {
     assert.equal(translate(workflow, {}, config).spec.parallelism, undefined);
   });
 
+  it("runs every pod of the workflow again as the retry policy says (Argo's retryStrategy), and none without one", () => {
+    const retried = translate(workflow, {}, { ...config, retry: { limit: 2, policy: "OnError" } });
+    const pods = (retried.spec.templates ?? []).filter((t) => t.container);
+    assert.ok(pods.length >= 3, "both steps and the outputs task run pods");
+    assert.deepEqual([...new Set(pods.map((t) => JSON.stringify(t.retryStrategy)))], [JSON.stringify({ limit: 2, retryPolicy: "OnError" })]);
+    assert.doesNotThrow(() => retried.validate());
+    assert.ok((translate(workflow, {}, config).spec.templates ?? []).every((t) => t.retryStrategy === undefined));
+  });
+
   it("makes a DAG with one task per step, wired by dependencies, and a final outputs task", () => {
     const wf = translate(workflow, { in: { class: "File", location: "a.txt" } }, config);
     assert.equal(wf.kind, "Workflow");

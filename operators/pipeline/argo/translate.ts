@@ -29,6 +29,8 @@ export interface TranslateConfig {
   parallelism?: number;
   /** per-step placement hook: the Admiralty cluster target a step must run on, if any */
   placement?: (stepPath: string) => string | undefined;
+  /** every pod of the workflow is run again, up to `limit` times, when it did not succeed (Argo's retryStrategy) */
+  retry?: { limit: number; policy: "OnError" | "OnFailure" | "Always" };
 }
 
 export const electAnnotation = "multicluster.admiralty.io/elect";
@@ -206,6 +208,7 @@ function entrypointTemplate(plan: ContainerPlan, t: Translation): Template {
       artifacts: [{ name: outdirArtifact, path: outdirPath, archive: { none: {} }, s3: { key: plan.outKey } }],
     },
     ...placementOf(plan, t),
+    ...(t.config.retry ? { retryStrategy: { limit: t.config.retry.limit, retryPolicy: t.config.retry.policy } } : {}),
   };
 }
 

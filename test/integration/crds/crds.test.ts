@@ -135,6 +135,8 @@ const invalid: Record<string, InvalidCase[]> = {
     { why: "Admiralty placement without a cluster target", change: (o) => { o.spec.placement = { strategy: "Admiralty" }; }, names: "spec.placement.clusterTarget" },
     { why: "a cluster target without Admiralty", change: (o) => { o.spec.placement = { strategy: "Local", clusterTarget: "lyon" }; }, names: "spec.placement.clusterTarget" },
     { why: "a budget as a float", change: (o) => { spec(o, "budget").amount = 25.5; }, names: "spec.budget.amount" },
+    { why: "a retry limit of zero", change: (o) => { o.spec.retry = { limit: 0 }; }, names: "spec.retry.limit" },
+    { why: "a retry policy Argo does not have", change: (o) => { o.spec.retry = { limit: 1, policy: "OnTuesday" }; }, names: "spec.retry.policy" },
   ],
   UsageRecord: [
     { why: "finished before it started", change: (o) => { o.spec.finishedAt = "2026-12-01T13:00:00Z"; }, names: "spec.finishedAt" },
@@ -171,6 +173,7 @@ const immutableChanges: { kind: string; field: string; change: Change }[] = [
   { kind: "PipelineRun", field: "spec.placement", change: (o) => { o.spec.placement = { strategy: "Local" }; } },
   { kind: "PipelineRun", field: "spec.serviceAccountName", change: (o) => { o.spec.serviceAccountName = "runner"; } },
   { kind: "PipelineRun", field: "spec.timeout", change: (o) => { o.spec.timeout = "1h"; } },
+  { kind: "PipelineRun", field: "spec.retry", change: (o) => { o.spec.retry = { limit: 3 }; } },
   { kind: "Reservation", field: "spec.providerRef", change: (o) => { o.spec.providerRef = { name: "another-compute" }; } },
   { kind: "Reservation", field: "spec.cpu", change: (o) => { o.spec.cpu = "5"; } },
   { kind: "Reservation", field: "spec.memory", change: (o) => { o.spec.memory = "8Gi"; } },

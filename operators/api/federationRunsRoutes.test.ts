@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { peakRequests } from "./federationRunsRoutes.ts";
+import { peakRequests, servedSpec } from "./federationRunsRoutes.ts";
 
-describe("peakRequests (the hold a peer's quote asks for)", () => {
+describe("federation runs routes, pure parts", () => {
   const cpu = (c: string, m: string): { cpu: string; memory: string } => ({ cpu: c, memory: m });
 
   it("a chain holds its largest step; steps that may run together their sum; without after, the sum", () => {
@@ -20,5 +20,10 @@ describe("peakRequests (the hold a peer's quote asks for)", () => {
 
   it("rounds up to a millicore and a byte, and counts a step that says nothing as nothing", () => {
     assert.deepEqual(peakRequests([{ name: "a", requests: { cpu: "0.0001" } }, { name: "b", requests: {} }]), { cpu: "1m", memory: "0" });
+  });
+
+  it("the served run keeps the requester's timeout and retry policy", () => {
+    const served = servedSpec({ namespace: "shared", name: "a-r-1", reservation: "h", steps: [{ name: "write", service: "writer" }], timeout: "10m", retry: { limit: 2, policy: "OnFailure" } }, "isle-1");
+    assert.deepEqual([served.timeout, served.retry], ["10m", { limit: 2, policy: "OnFailure" }]);
   });
 });
