@@ -7,7 +7,7 @@
 // A hold the peer rejects or lets expire fails the run before anything ran; a finished run's
 // reservation is released at once, so the peer's capacity is not held to the window's end.
 import { createHash } from "node:crypto";
-import type { ConditionUpdate } from "../runtime/conditions.ts";
+import { type ConditionUpdate, conditionTime } from "../runtime/conditions.ts";
 import { present } from "../runtime/present.ts";
 import type { PeerQuoteAnswer, PeerQuoteRequest, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
 import { sumByCurrency } from "../billing/money.ts";
@@ -47,7 +47,8 @@ export function peerNamespace(run: PipelineRun): string | { field: string; messa
   return { field: "spec.steps[].serviceRef.namespace", message: `spec.steps[].serviceRef.namespace: the steps on a peer must use services of one namespace there (they name ${[...namespaces].sort().join(", ")})` };
 }
 
-const seconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+/** A time the peer's API accepts: to the second, as every time in the Kubernetes objects. */
+const seconds = (ms: number): string => conditionTime(new Date(ms));
 
 /**
  * How much to hold on the peer: what the steps' containers request at their widest moment (the
