@@ -522,9 +522,16 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /**
    * The write grants of the outputs sent to storage here, obtained before anything is held on the
    * peer (as a run here obtains them before its Workflow): a storage that refuses fails nothing held.
+   * Once the run has ended without a Workflow here, they are given back.
    */
   async function storageGrantsBeforeHold(ctx: ReconcileContext, run: PipelineRun): Promise<Blocked | undefined> {
-    if (run.status?.peerRun?.reservation || !(run.spec.outputs ?? []).some((o) => o.storageRef)) return undefined;
+    if (!(run.spec.outputs ?? []).some((o) => o.storageRef)) return undefined;
+    // A run that ended before holding anything gives its grants back (never asks for them again).
+    if (runDecided(run)) {
+      if (!run.status?.workflowRef) await access.releaseGrants(ctx, run);
+      return undefined;
+    }
+    if (run.status?.peerRun?.reservation) return undefined;
     return access.storageGrants(ctx, run, run.spec.outputs ?? []);
   }
 
@@ -534,9 +541,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (blocked) return block(ctx, run, blocked, { plan });
     const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
     if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run);
-    const result = await peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
-    if (stored && runDecided(run)) await access.releaseGrants(ctx, run);
-    return result;
+    return peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
   }
 
   /** Copies the peer's outputs to storage here; the run succeeds once they are (retried every 30 s until then). */
@@ -550,8 +555,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       return { requeueAfter: 30_000 };
     }
     const message = `all ${held.steps.length} steps succeeded on peer ${run.status?.peerRun?.cluster ?? ""}; outputs copied to storage`;
+    // The next pass gives the grants back (storageGrantsBeforeHold), as for any run that has ended.
     await write(deliveredObservation(held, delivered, message, conditionTime(now())));
-    await access.releaseGrants(ctx, run);
     return { requeueAfter: 1000 };
   }
 

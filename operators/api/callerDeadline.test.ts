@@ -35,8 +35,8 @@ describe("calls made as the caller", () => {
       () => client.create("team-a", { metadata: { name: "x" } }),
       () => review.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb: "list", resource: "secrets" } } } }),
     ];
+    // Without the deadline each call would hang until mocha's own timeout fails the test.
     for (const call of calls) {
-      const started = Date.now();
       const err = await call().then(
         () => assert.fail("a hung server cannot answer"),
         (e: unknown) => e,
@@ -45,7 +45,6 @@ describe("calls made as the caller", () => {
       assert.equal(api.status, 504, `${String(err)} → ${api.status} ${api.message}`);
       assert.equal(api.code, "UpstreamTimeout");
       assert.match(api.message, /did not answer in time/);
-      assert.ok(Date.now() - started < 1_500, "within the deadline, not the mocha timeout");
     }
   });
 });
