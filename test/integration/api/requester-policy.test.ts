@@ -57,6 +57,24 @@ describe("who may mark objects as made for a peer (requester_policy.yaml, real k
     },
     spec: { steps: [{ name: "s", serviceRef: { name: "svc" } }] },
   });
+  /** A record of one step (config/samples), naming a peer as it says. */
+  const record = (name: string, peer?: { requester?: string; metered?: string }) => ({
+    apiVersion: `${group}/${version}`,
+    kind: "UsageRecord",
+    metadata: { name },
+    spec: {
+      pipelineRunRef: { name: "r" },
+      step: "s",
+      cluster: "isle-1",
+      startedAt: "2026-12-01T13:00:00Z",
+      finishedAt: "2026-12-01T13:10:00Z",
+      source: "resourcesDuration",
+      resourcesDuration: { cpu: 60, memory: 60 },
+      usage: { cpuCoreHours: "0.016667", memoryGiBHours: "0.001628", pods: 1 },
+      ...(peer?.requester ? { requester: { peer: peer.requester } } : {}),
+      ...(peer?.metered ? { peer: peer.metered } : {}),
+    },
+  });
   const create = (as: CustomObjectsApi, plural: string, body: object) => as.createNamespacedCustomObject({ group, version, namespace: ns.name, plural, body });
   const patch = (as: CustomObjectsApi, plural: string, name: string, body: object) => as.patchNamespacedCustomObject({ group, version, namespace: ns.name, plural, name, body }, mergePatch);
 
@@ -66,7 +84,7 @@ describe("who may mark objects as made for a peer (requester_policy.yaml, real k
     await installRequesterPolicy(cluster);
     const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const verbs = ["get", "create", "update", "patch"];
-    await rbac.createNamespacedRole({ namespace: ns.name, body: { metadata: { name: "runner" }, rules: [{ apiGroups: [group], resources: ["reservations", "pipelineruns"], verbs }] } });
+    await rbac.createNamespacedRole({ namespace: ns.name, body: { metadata: { name: "runner" }, rules: [{ apiGroups: [group], resources: ["reservations", "pipelineruns", "usagerecords"], verbs }] } });
     await rbac.createNamespacedRoleBinding({ namespace: ns.name, body: { metadata: { name: "runner" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "runner" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "alice" }] } });
     alice = cluster.kubeConfig("alice").makeApiClient(CustomObjectsApi);
     // The API's ServiceAccount with the shipped RBAC (config/rbac/api_role.yaml).
@@ -114,5 +132,18 @@ describe("who may mark objects as made for a peer (requester_policy.yaml, real k
     assert.equal(await outcome(patch(alice, "pipelineruns", "for-gamma", { metadata: { labels: { team: "blue" }, finalizers: ["archipel.io/test"] } })), "allowed");
     assert.equal(await outcome(patch(alice, "reservations", "for-gamma", { spec: { confirmed: true } })), "allowed");
     await patch(alice, "pipelineruns", "for-gamma", { metadata: { finalizers: null } });
+  });
+
+  it("refuses a user's UsageRecord billed to a peer or copied from one, naming the field; the usage controller's role may", async () => {
+    const billed = await outcome(create(alice, "usagerecords", record("billed", { requester: "gamma" })));
+    assert.ok(billed !== "allowed" && billed.code === 403, JSON.stringify(billed));
+    assert.match(billed.message, /spec\.requester\.peer: alice may not make a UsageRecord naming peer gamma: only the usage and orchestrator controllers do \(create on usagerecords\/for-peer/);
+    const copied = await outcome(create(alice, "usagerecords", record("copied", { metered: "gamma" })));
+    assert.ok(copied !== "allowed" && copied.code === 403, JSON.stringify(copied));
+    assert.match(copied.message, /^.*spec\.peer: alice may not make a UsageRecord naming peer gamma/);
+    assert.equal(await outcome(create(alice, "usagerecords", record("own"))), "allowed", "a record naming no peer is not the policy's business");
+    // The manager's ServiceAccount under the shipped RBAC (billing_role.yaml, orchestrator_role.yaml).
+    const manager = (await actingAs(cluster, "archipel-manager")).kubeConfig().makeApiClient(CustomObjectsApi);
+    assert.equal(await outcome(create(manager, "usagerecords", record("metered-for-gamma", { requester: "gamma" }))), "allowed");
   });
 });
