@@ -22,8 +22,7 @@ import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { onFirstUse } from "../runtime/lazyImport.ts";
-import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
-import { widestMoment } from "../compute/concurrentPeak.ts";
+import { peakRequests } from "../compute/concurrentPeak.ts";
 
 // The CWL library and the quote arithmetic load on the first quote asked (most API processes never serve one).
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
@@ -109,21 +108,6 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
     steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
   };
-}
-
-const nanoPerMilli = 1_000_000n;
-const nanoPerUnit = 1_000_000_000n;
-const ceilDiv = (a: bigint, b: bigint): number => Number((a + b - 1n) / b);
-
-/**
- * What the steps request at their widest moment: cpu and memory each for the heaviest set of steps
- * of which none waits for another (`after`), in millicores and bytes (rounded up). Without `after`
- * every step may run at once: the sum.
- */
-export function peakRequests(steps: readonly { name: string; after?: readonly string[]; requests: { cpu?: string; memory?: string } }[]): { cpu: string; memory: string } {
-  const weighed = (unit: bigint, of: (r: { cpu?: string; memory?: string }) => string | undefined): number =>
-    widestMoment(steps.map((s) => ({ name: s.name, after: s.after ?? [], weight: ceilDiv(parseQuantity(of(s.requests) ?? "0"), unit) })));
-  return { cpu: formatCpu(BigInt(weighed(nanoPerMilli, (r) => r.cpu)) * nanoPerMilli), memory: formatMemory(BigInt(weighed(nanoPerUnit, (r) => r.memory)) * nanoPerUnit) };
 }
 
 /** `after` names steps of the request, never the step itself: anything else is a mistake the requester should hear of. */

@@ -7,6 +7,7 @@
 // The maximum-weight antichain equals the minimum flow that passes every step at least its weight
 // (Dilworth's theorem, weighted): start from one path per step (the sum), then cancel as much flow
 // as the order lets two steps share a path (an augmenting search from sink to source).
+import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 
 export interface TimedStep {
   name: string;
@@ -46,6 +47,21 @@ export function widestMoment(steps: readonly TimedStep[]): number {
     }
   });
   return total - cancelledFlow(residual, 1, 0);
+}
+
+const nanoPerMilli = 1_000_000n;
+const nanoPerUnit = 1_000_000_000n;
+const ceilDiv = (a: bigint, b: bigint): number => Number((a + b - 1n) / b);
+
+/**
+ * What the steps request at their widest moment: cpu and memory each for the heaviest set of steps
+ * of which none waits for another (`after`), in millicores and bytes (rounded up). Without `after`
+ * every step may run at once: the sum.
+ */
+export function peakRequests(steps: readonly { name: string; after?: readonly string[]; requests: { cpu?: string; memory?: string } }[]): { cpu: string; memory: string } {
+  const weighed = (unit: bigint, of: (r: { cpu?: string; memory?: string }) => string | undefined): number =>
+    widestMoment(steps.map((s) => ({ name: s.name, after: s.after ?? [], weight: ceilDiv(parseQuantity(of(s.requests) ?? "0"), unit) })));
+  return { cpu: formatCpu(BigInt(weighed(nanoPerMilli, (r) => r.cpu)) * nanoPerMilli), memory: formatMemory(BigInt(weighed(nanoPerUnit, (r) => r.memory)) * nanoPerUnit) };
 }
 
 /** Edmonds–Karp from `from` to `to` on the residual capacities (changed in place): the flow pushed. */

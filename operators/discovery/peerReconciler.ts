@@ -93,7 +93,7 @@ interface Pass {
 }
 
 /** `work`, its duration recorded in `spent` under `part`. */
-async function timed<T>(pass: Pass, part: string, work: () => Promise<T>): Promise<T> {
+async function measured<T>(pass: Pass, part: string, work: () => Promise<T>): Promise<T> {
   const started = pass.now();
   try {
     return await work();
@@ -215,7 +215,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     const name = pass.peer.metadata?.name ?? "";
     if (!descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs)) return undefined;
     const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
-    const descriptor = await timed(pass, "descriptorMs", () => checkDescriptor(pass.ipfs, lookup, now));
+    const descriptor = await measured(pass, "descriptorMs", () => checkDescriptor(pass.ipfs, lookup, now));
     if (descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
     return checkClusterName(descriptor, pass.ctx.cache<Peer>(peerKindRef).list(), name);
   }
@@ -226,12 +226,12 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
    * machine (bench/discovery.ts N=10: connect 1.0, descriptor 1.0, API 0.7 s, medians).
    */
   async function observe(pass: Pass): Promise<Observed> {
-    const connected = timed(pass, "connectMs", () => ensureConnected(pass)).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
-    const reach = connected.then(() => timed(pass, "pingMs", () => probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS)));
+    const connected = measured(pass, "connectMs", () => ensureConnected(pass)).catch((err: unknown) => pass.ctx.logger.debug("could not set up the connection", { ...log(pass), error: errorMessage(err) }));
+    const reach = connected.then(() => measured(pass, "pingMs", () => probePeerFast(pass.ipfs, peerIdOf(pass.peer), PROBE_TIMEOUT_MS)));
     const looked = lookUpDescriptor(pass);
     const api = looked.then((descriptor) => {
       const endpoint = descriptor?.kind === "verified" ? descriptor.descriptor.apiEndpoint : pass.peer.status?.descriptor?.apiEndpoint;
-      return endpoint ? timed(pass, "apiMs", () => ping(endpoint)) : undefined;
+      return endpoint ? measured(pass, "apiMs", () => ping(endpoint)) : undefined;
     });
     const [probe, descriptor, apiCheck] = await Promise.all([reach, looked, api]);
     return { reachable: probe.reachable, ...present({ descriptor, api: apiCheck }) };

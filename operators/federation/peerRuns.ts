@@ -3,8 +3,8 @@
 // them signed (client.ts); the serving cluster's API checks them against these schemas, creates
 // a Reservation and a PipelineRun of its own, and its own reconcilers decide and run them. One
 // definition for both sides, so they cannot drift.
-import { Duration, StringEnum } from "../schema/common.ts";
-import { retryPolicies } from "../schema/pipelineRun.ts";
+import { described, Duration } from "../schema/common.ts";
+import { RetryPolicy } from "../schema/pipelineRun.ts";
 import { Type, type Static } from "typebox";
 
 export const federationReservationsPath = "/federation/v1/reservations";
@@ -75,12 +75,7 @@ export const PeerRunRequest = Type.Object(
     ),
     job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     timeout: Type.Optional({ ...Duration, description: "the run's spec.timeout: the serving cluster's run fails when it has not ended within it" }),
-    retry: Type.Optional(
-      Type.Object(
-        { limit: Type.Integer({ minimum: 1, maximum: 10 }), policy: Type.Optional(StringEnum(retryPolicies)) },
-        { additionalProperties: false, description: "the run's spec.retry: the serving cluster runs a step's pod again as it says" },
-      ),
-    ),
+    retry: Type.Optional(described(RetryPolicy, "the run's spec.retry: the serving cluster runs a step's pod again as it says")),
   },
   { additionalProperties: false },
 );

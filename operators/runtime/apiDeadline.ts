@@ -5,33 +5,24 @@ import { type ConfigurationOptions, createConfiguration, type KubeConfig, Observ
 /** The API calls of a reconcile are small reads and writes; 10 s is far beyond a healthy server. */
 export const apiCallTimeoutMs = 10_000;
 
-/** Per-call options that abort the request after `ms` (or when `signal` aborts). */
-export function withDeadline(ms = apiCallTimeoutMs, signal?: AbortSignal): ConfigurationOptions {
-  const deadline = AbortSignal.timeout(ms);
-  const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
-  return {
-    middleware: [
-      {
-        pre: (request: RequestContext) => {
-          request.setSignal(combined);
-          return new Observable(Promise.resolve(request));
-        },
-        post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: "append",
-  };
-}
+type Middleware = NonNullable<ConfigurationOptions["middleware"]>[number];
 
-/** A middleware that aborts each request `ms` after it starts (a fresh deadline per request). */
-function deadlineMiddleware(ms: number): NonNullable<ConfigurationOptions["middleware"]>[number] {
+/** A middleware that gives each request the signal `signalOf` returns when the request starts. */
+function abortingWith(signalOf: () => AbortSignal): Middleware {
   return {
     pre: (request: RequestContext) => {
-      request.setSignal(AbortSignal.timeout(ms));
+      request.setSignal(signalOf());
       return new Observable(Promise.resolve(request));
     },
     post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
   };
+}
+
+/** Per-call options that abort the request after `ms` (or when `signal` aborts). */
+export function withDeadline(ms = apiCallTimeoutMs, signal?: AbortSignal): ConfigurationOptions {
+  const deadline = AbortSignal.timeout(ms);
+  const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+  return { middleware: [abortingWith(() => combined)], middlewareMergeStrategy: "append" };
 }
 
 /**
@@ -44,7 +35,7 @@ export function withCallDeadlines(kc: KubeConfig, ms = apiCallTimeoutMs): KubeCo
   kc.makeApiClient = <T>(apiClientType: new (config: ReturnType<typeof createConfiguration>) => T): T => {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("No active cluster!");
-    return new apiClientType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, middleware: [deadlineMiddleware(ms)] }));
+    return new apiClientType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, middleware: [abortingWith(() => AbortSignal.timeout(ms))] }));
   };
   return kc;
 }
