@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { emitTypeStripped } from "../images/typeStripped.ts";
 import type { Resource } from "../operators/schema/resource.ts";
 import { repoRoot, startCluster, type TestCluster } from "../test/support/cluster.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../test/support/processes.ts";
@@ -145,15 +146,39 @@ interface ContainerEnv {
   value?: string;
 }
 
-/** The NODE_OPTIONS the Deployment (config/manager/manager.yaml) gives the manager container. */
-function deployedNodeOptions(): string {
-  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager/manager.yaml"), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: { name: string; env?: ContainerEnv[] }[] } } } });
+interface Container {
+  name: string;
+  args?: string[];
+  env?: ContainerEnv[];
+}
+
+/** The manager container of the Deployment (config/manager/manager.yaml). */
+function managerContainer(): Container {
+  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager/manager.yaml"), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
   const container = docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers?.find((c) => c.name === "manager");
-  return container?.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
+  if (!container) throw new Error("config/manager/manager.yaml: no Deployment with a container named manager");
+  return container;
+}
+
+/** The manager's script and NODE_OPTIONS, as the Deployment runs it. */
+function deployedManager(): { script: string; nodeOptions: string } {
+  const { args = [], env = [] } = managerContainer();
+  return { script: args[0] ?? "operators/manager/main.js", nodeOptions: env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "" };
 }
 
 /** The manager's V8 flags: the Deployment's, unless BENCH_MANAGER_NODE_OPTIONS says otherwise ("" for none). */
-const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedNodeOptions();
+const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedManager().nodeOptions;
+
+/**
+ * The manager's script as the image runs it: the JavaScript images/typeStripped.ts emits (here
+ * into the log directory, beside the repository's node_modules), not the .ts through Node's
+ * type stripping, which alone holds ~18 MiB.
+ */
+function deployedManagerScript(): string {
+  const emitted = path.join(logDir, "js");
+  emitTypeStripped(path.join(repoRoot, "operators"), path.join(emitted, "operators"));
+  return path.relative(repoRoot, path.join(emitted, deployedManager().script));
+}
 
 async function startProcesses(cluster: TestCluster): Promise<{ manager: ComponentProcess; api: ComponentProcess; apiUrl: string; metricsUrl: string }> {
   const [health, metrics, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -161,7 +186,7 @@ async function startProcesses(cluster: TestCluster): Promise<{ manager: Componen
   // The manager runs with the Deployment's heap flags: its old-space cap is what bounds its RSS
   // (without one V8 keeps garbage while it has room), and what the benchmark is to prove sufficient.
   const managerEnv = { ...env, NODE_OPTIONS: managerNodeOptions };
-  const manager = await startComponent("manager", "operators/manager/main.ts", ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
+  const manager = await startComponent("manager", deployedManagerScript(), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
   const api = await startComponent("api", "operators/api/main.ts", ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env, logDir });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitForHttp(`http://127.0.0.1:${health}/readyz`, 60_000);

@@ -10,6 +10,9 @@ import { downloadPackages, extractRootfs, resolvePackages, type PackageRequest }
 import { dirEntry, fileEntry, sourceFileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
 import { dependencyClosure, runtimeImports, type Lockfile } from "./npm.ts";
 import { entriesKey, fileHash, hashOf, type BuildContext, type ImageRecipe, type LayerRecipe } from "./recipe.ts";
+import { typeStripped, typeStrippedModules } from "./typeStripped.ts";
+
+const typeStripper = "images/typeStripped.ts";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -24,9 +27,11 @@ export const dockerfileEquivalent = {
   copyBeforeInstall: ["package.json", "package-lock.json", "operators/pipeline/cli/"],
   install: "npm ci --omit=dev --no-audit --no-fund && npm cache clean --force",
   copyAfterInstall: ["operators/", "crds/"],
+  /** The sources' JavaScript, beside them (images/typeStripped.ts): no process loads Node's type stripper. */
+  build: { copy: typeStripper, run: `node ${typeStripper} operators` },
   user: "1000:1000",
   entrypoint: ["node"],
-  cmd: ["operators/manager/main.ts"],
+  cmd: ["operators/manager/main.js"],
 };
 
 // ---- shared pieces ---------------------------------------------------------------------
@@ -110,6 +115,13 @@ function sourceEntries(ctx: BuildContext, paths: string[]): LayerEntry[] {
   return out;
 }
 
+/** What the Dockerfile copies after `npm ci`, and the JavaScript its build step writes beside the sources. */
+function archipelSources(ctx: BuildContext): LayerEntry[] {
+  const copied = ["package.json", "package-lock.json", ...dockerfileEquivalent.copyBeforeInstall.slice(2), ...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy];
+  const js = typeStrippedModules(join(ctx.root, "operators")).map(({ path, js }) => fileEntry(`app/operators/${path}`, js));
+  return [...sourceEntries(ctx, copied), ...js];
+}
+
 // ---- npm production install (the Dockerfile's RUN npm ci --omit=dev) -------------------
 
 const npmKeys = new Map<string, string>();
@@ -182,7 +194,9 @@ function cwlApp(ctx: BuildContext): CwlApp {
   const sources = sourceEntries(ctx, ["package.json", "operators/pipeline/cli/package.json", ...closure.files])
     // run through /usr/local/bin/archipel-cwl-entrypoint, so executable whatever mode the checkout gave it
     .map((e) => (e.path === `app/${cwlLauncher}` ? { ...e, mode: 0o755 } : e));
-  return { sources, modules };
+  // the launcher runs the entrypoint's JavaScript when it is there (no type stripper in each step's pod)
+  const js = closure.files.filter((f) => f.endsWith(".ts")).map((f) => fileEntry(`app/${f.replace(/\.ts$/, ".js")}`, typeStripped(readFileSync(join(ctx.root, f), "utf8"))));
+  return { sources: [...sources, ...js], modules };
 }
 
 function cwlAppEntries(ctx: BuildContext, app: CwlApp): LayerEntry[] {
@@ -296,7 +310,7 @@ export function recipes(root: string): ImageRecipe[] {
         debianLayer("archipel-base", { packages: shellTools, withDependencies: true }, () => accounts([{ name: "node", uid: 1000, home: "/home/node", shell: "/bin/sh" }])),
         nodeLayer(),
         npmLayer(),
-        { name: "archipel-sources", key: async (ctx) => entriesKey(sourceEntries(ctx, ["package.json", "package-lock.json", ...dockerfileEquivalent.copyBeforeInstall.slice(2), ...dockerfileEquivalent.copyAfterInstall])), entries: (ctx) => sourceEntries(ctx, ["package.json", "package-lock.json", ...dockerfileEquivalent.copyBeforeInstall.slice(2), ...dockerfileEquivalent.copyAfterInstall]) },
+        { name: "archipel-sources", key: async (ctx) => entriesKey(archipelSources(ctx)), entries: archipelSources },
       ],
       run: {
         user: dockerfileEquivalent.user,

@@ -4,7 +4,7 @@
 // TypeScript, so it is plain JavaScript: it finds a Node >= 22.19 with hack/ensure-node and
 // runs the TypeScript command with it.
 import { execFileSync, spawnSync } from "node:child_process";
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,10 @@ const node = newEnough ? process.execPath : join(execFileSync(join(root, "hack",
 const commands = {
   "archipel-cwl-entrypoint": join(root, "operators", "pipeline", "entrypoint", "main.ts"),
 };
-const script = commands[basename(process.argv[1] ?? "")] ?? join(root, "operators", "pipeline", "cli", "main.ts");
-const result = spawnSync(node, [script, ...process.argv.slice(2)], { stdio: "inherit" });
+const source = commands[basename(process.argv[1] ?? "")] ?? join(root, "operators", "pipeline", "cli", "main.ts");
+// An image has the command's JavaScript beside it (images/typeStripped.ts): run that, without
+// Node's type stripper, which would hold ~18 MiB in every step's pod.
+const built = source.replace(/\.ts$/, ".js");
+const script = existsSync(built) ? ["--no-experimental-strip-types", built] : [source];
+const result = spawnSync(node, [...script, ...process.argv.slice(2)], { stdio: "inherit" });
 process.exit(result.status ?? 1);

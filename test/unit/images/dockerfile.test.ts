@@ -27,14 +27,16 @@ describe("images: archipel.local/archipel holds what ./Dockerfile builds", () =>
     assert.deepEqual(all("CMD").map((v) => JSON.parse(v) as unknown), [dockerfileEquivalent.cmd]);
   });
 
-  it("installs the production dependencies from the same files, then copies the same sources", () => {
+  it("installs the production dependencies from the same files, copies the same sources, then writes their JavaScript", () => {
     const steps = dockerfile.filter(([w]) => w === "COPY" || w === "RUN").map(([w, v]) => `${w} ${v}`);
     const sources = (v: string): string[] => v.split(" ").slice(0, -1);
-    const run = steps.findIndex((s) => s.startsWith("RUN "));
-    assert.deepEqual(steps.slice(0, run).flatMap((s) => sources(s.slice(5))), dockerfileEquivalent.copyBeforeInstall);
-    assert.equal(steps[run], `RUN ${dockerfileEquivalent.install}`);
-    assert.deepEqual(steps.slice(run + 1).flatMap((s) => sources(s.slice(5))), dockerfileEquivalent.copyAfterInstall);
-    assert.equal(steps.length, run + 1 + dockerfileEquivalent.copyAfterInstall.length);
+    const [install, build] = steps.flatMap((s, i) => (s.startsWith("RUN ") ? [i] : []));
+    assert.ok(install !== undefined && build !== undefined, "two RUN steps: npm ci, then the type stripping");
+    assert.deepEqual(steps.slice(0, install).flatMap((s) => sources(s.slice(5))), dockerfileEquivalent.copyBeforeInstall);
+    assert.equal(steps[install], `RUN ${dockerfileEquivalent.install}`);
+    assert.deepEqual(steps.slice(install + 1, build).flatMap((s) => sources(s.slice(5))), [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
+    assert.equal(steps[build], `RUN ${dockerfileEquivalent.build.run}`);
+    assert.equal(steps.length, build + 1);
   });
 
   it("uses Node's major version that hack/ensure-node pins", () => {
