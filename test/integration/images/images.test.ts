@@ -110,12 +110,14 @@ describe("hack/images", function () {
       ctr(["run", "--rm", "--cgroup", "", "--fifo-dir", path.join(dir, "fifo"), ...extra, image, `images-test-${name}-${process.pid}`, ...args]);
 
     it("runs the CWL step image: bash, coreutils, python3, Node 24 and the entrypoint on PATH", () => {
-      const out = run("archipel.local/cwl-step:dev", "cwl", ["bash", "-c", 'python3 -c "print(6*7)"; node -p process.versions.node; command -v archipel-cwl-entrypoint; echo a b | wc -w']);
-      const [python, node, entrypoint, words] = out.trim().split("\n");
+      const out = run("archipel.local/cwl-step:dev", "cwl", ["bash", "-c", 'python3 -c "print(6*7)"; node -p process.versions.node; command -v archipel-cwl-entrypoint; echo a b | wc -w; ls /app/operators/pipeline/entrypoint/main.js']);
+      const [python, node, entrypoint, words, built] = out.trim().split("\n");
       assert.equal(python, "42");
       assert.match(node ?? "", /^24\./);
       assert.equal(entrypoint, "/usr/local/bin/archipel-cwl-entrypoint");
       assert.equal(words?.trim(), "2");
+      // the launcher runs the entrypoint's JavaScript, without Node's type stripper in each step's pod
+      assert.equal(built, "/app/operators/pipeline/entrypoint/main.js");
     });
 
     it("runs a CWL tool through the in-pod entrypoint, as an Argo step would (a JS expression, python3 writes the output file)", async () => {
