@@ -152,32 +152,35 @@ interface Container {
   env?: ContainerEnv[];
 }
 
-/** The manager container of the Deployment (config/manager/manager.yaml). */
-function managerContainer(): Container {
-  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager/manager.yaml"), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
-  const container = docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers?.find((c) => c.name === "manager");
-  if (!container) throw new Error("config/manager/manager.yaml: no Deployment with a container named manager");
-  return container;
+/** The containers of the Deployment in config/manager/<file>. */
+function deploymentContainers(file: string): Container[] {
+  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager", file), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
+  return docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers ?? [];
 }
 
-/** The manager's script and NODE_OPTIONS, as the Deployment runs it. */
-function deployedManager(): { script: string; nodeOptions: string } {
-  const { args = [], env = [] } = managerContainer();
-  return { script: args[0] ?? "operators/manager/main.js", nodeOptions: env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "" };
+/** A container of a Deployment in config/manager/: its script (args[0]) and NODE_OPTIONS. */
+function deployed(file: string, name: string): { script: string; nodeOptions: string } {
+  const { args = [], env = [] } = deploymentContainers(file).find((c) => c.name === name) ?? { name };
+  const [script] = args;
+  if (!script) throw new Error(`config/manager/${file}: no Deployment with a container named ${name} and a script in its args`);
+  return { script, nodeOptions: env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "" };
 }
+
+const deployedManager = deployed("manager.yaml", "manager");
+const deployedApi = deployed("api.yaml", "api");
 
 /** The manager's V8 flags: the Deployment's, unless BENCH_MANAGER_NODE_OPTIONS says otherwise ("" for none). */
-const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedManager().nodeOptions;
+const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedManager.nodeOptions;
 
 /**
- * The manager's script as the image runs it: the JavaScript images/typeStripped.ts emits (here
- * into the log directory, beside the repository's node_modules), not the .ts through Node's
- * type stripping, which alone holds ~18 MiB.
+ * Where the components' scripts are as the image has them: the JavaScript images/typeStripped.ts
+ * emits (here into the log directory, beside the repository's node_modules), not the .ts through
+ * Node's type stripping, which alone holds ~18 MiB. Like the image, no web UI build beside it.
  */
-function deployedManagerScript(): string {
+function emittedAsInTheImage(): (script: string) => string {
   const emitted = path.join(logDir, "js");
   emitTypeStripped(path.join(repoRoot, "operators"), path.join(emitted, "operators"));
-  return path.relative(repoRoot, path.join(emitted, deployedManager().script));
+  return (script) => path.relative(repoRoot, path.join(emitted, script));
 }
 
 async function startProcesses(cluster: TestCluster): Promise<{ manager: ComponentProcess; api: ComponentProcess; apiUrl: string; metricsUrl: string }> {
@@ -186,8 +189,9 @@ async function startProcesses(cluster: TestCluster): Promise<{ manager: Componen
   // The manager runs with the Deployment's heap flags: its old-space cap is what bounds its RSS
   // (without one V8 keeps garbage while it has room), and what the benchmark is to prove sufficient.
   const managerEnv = { ...env, NODE_OPTIONS: managerNodeOptions };
-  const manager = await startComponent("manager", deployedManagerScript(), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
-  const api = await startComponent("api", "operators/api/main.ts", ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env, logDir });
+  const inImage = emittedAsInTheImage();
+  const manager = await startComponent("manager", inImage(deployedManager.script), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
+  const api = await startComponent("api", inImage(deployedApi.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, NODE_OPTIONS: deployedApi.nodeOptions }, logDir });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitForHttp(`http://127.0.0.1:${health}/readyz`, 60_000);
   await waitForHttp(`${apiUrl}/readyz`, 60_000);
