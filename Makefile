@@ -36,7 +36,7 @@ tools: ## Build the Go tools into bin/: control plane, kubelet, kubo, SeaweedFS,
 	hack/build-tools
 
 .PHONY: images
-images: deps tools ## Build the OCI images (pause, argoexec, cwl-step, archipel) into .images/ (cached; hack/images load imports them)
+images: deps tools web ## Build the OCI images (pause, argoexec, cwl-step, archipel: with the web UI) into .images/ (cached; hack/images load imports them)
 	hack/images build
 
 .PHONY: manifests

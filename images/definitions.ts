@@ -22,6 +22,8 @@ const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
  */
 export const dockerfileEquivalent = {
   from: "node:24-slim",
+  /** The first stage: the web UI's build (Vite is a development dependency); its output is copied into the image. */
+  web: { stage: "web", install: "npm ci --no-audit --no-fund", copy: ["web/"], build: "node_modules/.bin/vite build --config web/vite.config.ts", output: "web/dist" },
   workdir: "/app",
   env: { NODE_ENV: "production" },
   copyBeforeInstall: ["package.json", "package-lock.json", "operators/pipeline/cli/"],
@@ -115,11 +117,18 @@ function sourceEntries(ctx: BuildContext, paths: string[]): LayerEntry[] {
   return out;
 }
 
-/** What the Dockerfile copies after `npm ci`, and the JavaScript its build step writes beside the sources. */
+/** What the Dockerfile copies after `npm ci`, the JavaScript its build step writes beside the sources, and the web UI. */
 function archipelSources(ctx: BuildContext): LayerEntry[] {
   const copied = ["package.json", "package-lock.json", ...dockerfileEquivalent.copyBeforeInstall.slice(2), ...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy];
   const js = typeStrippedModules(join(ctx.root, "operators")).map(({ path, js }) => fileEntry(`app/operators/${path}`, js));
-  return [...sourceEntries(ctx, copied), ...js];
+  return [...sourceEntries(ctx, copied), ...js, ...webBuild(ctx)];
+}
+
+/** The web UI's build, as the Dockerfile's web stage makes it: `make web` wrote it into the checkout. */
+function webBuild(ctx: BuildContext): LayerEntry[] {
+  const { output } = dockerfileEquivalent.web;
+  if (!existsSync(join(ctx.root, output, "index.html"))) throw new Error(`${output}/index.html is missing: build the web UI first (make web), the image serves it at /`);
+  return sourceEntries(ctx, [output]);
 }
 
 // ---- npm production install (the Dockerfile's RUN npm ci --omit=dev) -------------------

@@ -127,4 +127,14 @@ describe("config/default deployed on a cluster with a node (make e2e-deploy)", f
     const openapi = JSON.parse(await kubectl(cluster, "get", "--raw", `/api/v1/namespaces/${ns}/services/archipel-api:http/proxy/openapi.json`)) as { openapi?: string };
     assert.match(openapi.openapi ?? "", /^3\./);
   });
+
+  it("serves the web UI the image carries at /", async function () {
+    const proxy = `/api/v1/namespaces/${ns}/services/archipel-api:http/proxy`;
+    const index = await kubectl(cluster, "get", "--raw", `${proxy}/`);
+    assert.match(index, /<title>Archipel<\/title>/);
+    // (the API server's proxy rewrites the page's absolute links to its own path)
+    const script = /<script[^>]+src="[^"]*\/(assets\/[^"]+\.js)"/.exec(index)?.[1];
+    assert.ok(script, `index.html names its script under /assets/: ${index.slice(0, 400)}`);
+    assert.ok((await kubectl(cluster, "get", "--raw", `${proxy}/${script}`)).length > 1000, `${script} is the UI's bundle`);
+  });
 });

@@ -14,12 +14,34 @@ function instructions(text: string): [string, string][] {
     });
 }
 
+/** Instructions split into stages, each starting at its FROM. */
+function stages(all: [string, string][]): [string, string][][] {
+  const out: [string, string][][] = [];
+  for (const instruction of all) {
+    if (instruction[0] === "FROM") out.push([]);
+    out.at(-1)?.push(instruction);
+  }
+  return out;
+}
+
+/** COPY and RUN steps as `COPY a b dest` / `RUN command`. */
+const steps = (stage: [string, string][]): string[] => stage.filter(([w]) => w === "COPY" || w === "RUN").map(([w, v]) => `${w} ${v}`);
+/** The sources of a COPY step (all but its destination). */
+const sources = (step: string): string[] => step.slice("COPY ".length).split(" ").slice(0, -1);
+
 describe("images: archipel.local/archipel holds what ./Dockerfile builds", () => {
   const dockerfile = instructions(readFileSync(new URL("../../../Dockerfile", import.meta.url), "utf8"));
-  const all = (word: string): string[] => dockerfile.filter(([w]) => w === word).map(([, v]) => v);
+  const [webStage = [], finalStage = [], ...extra] = stages(dockerfile);
+  const all = (word: string): string[] => finalStage.filter(([w]) => w === word).map(([, v]) => v);
+  const web = dockerfileEquivalent.web;
+
+  it("has two stages: the web UI's build, then the image", () => {
+    assert.equal(extra.length, 0);
+    assert.equal(webStage[0]?.[1], `${dockerfileEquivalent.from} AS ${web.stage}`);
+    assert.equal(finalStage[0]?.[1], dockerfileEquivalent.from);
+  });
 
   it("runs the same program, as the same user, from the same directory and environment", () => {
-    assert.deepEqual(all("FROM"), [dockerfileEquivalent.from]);
     assert.deepEqual(all("WORKDIR"), [dockerfileEquivalent.workdir]);
     assert.deepEqual(all("ENV"), Object.entries(dockerfileEquivalent.env).map(([k, v]) => `${k}=${v}`));
     assert.deepEqual(all("USER"), [dockerfileEquivalent.user]);
@@ -27,16 +49,26 @@ describe("images: archipel.local/archipel holds what ./Dockerfile builds", () =>
     assert.deepEqual(all("CMD").map((v) => JSON.parse(v) as unknown), [dockerfileEquivalent.cmd]);
   });
 
-  it("installs the production dependencies from the same files, copies the same sources, then writes their JavaScript", () => {
-    const steps = dockerfile.filter(([w]) => w === "COPY" || w === "RUN").map(([w, v]) => `${w} ${v}`);
-    const sources = (v: string): string[] => v.split(" ").slice(0, -1);
-    const [install, build] = steps.flatMap((s, i) => (s.startsWith("RUN ") ? [i] : []));
+  it("builds the web UI from the same lockfile with the development dependencies", () => {
+    const s = steps(webStage);
+    const [install, build] = s.flatMap((step, i) => (step.startsWith("RUN ") ? [i] : []));
+    assert.ok(install !== undefined && build !== undefined, "two RUN steps: npm ci, then the build");
+    assert.deepEqual(s.slice(0, install).flatMap(sources), dockerfileEquivalent.copyBeforeInstall);
+    assert.equal(s[install], `RUN ${web.install}`);
+    assert.deepEqual(s.slice(install + 1, build).flatMap(sources), web.copy);
+    assert.equal(s[build], `RUN ${web.build}`);
+    assert.equal(s.length, build + 1);
+  });
+
+  it("installs the production dependencies from the same files, copies the same sources, writes their JavaScript, then takes the web UI", () => {
+    const s = steps(finalStage);
+    const [install, build] = s.flatMap((step, i) => (step.startsWith("RUN ") ? [i] : []));
     assert.ok(install !== undefined && build !== undefined, "two RUN steps: npm ci, then the type stripping");
-    assert.deepEqual(steps.slice(0, install).flatMap((s) => sources(s.slice(5))), dockerfileEquivalent.copyBeforeInstall);
-    assert.equal(steps[install], `RUN ${dockerfileEquivalent.install}`);
-    assert.deepEqual(steps.slice(install + 1, build).flatMap((s) => sources(s.slice(5))), [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
-    assert.equal(steps[build], `RUN ${dockerfileEquivalent.build.run}`);
-    assert.equal(steps.length, build + 1);
+    assert.deepEqual(s.slice(0, install).flatMap(sources), dockerfileEquivalent.copyBeforeInstall);
+    assert.equal(s[install], `RUN ${dockerfileEquivalent.install}`);
+    assert.deepEqual(s.slice(install + 1, build).flatMap(sources), [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
+    assert.equal(s[build], `RUN ${dockerfileEquivalent.build.run}`);
+    assert.deepEqual(s.slice(build + 1), [`COPY --from=${web.stage} ${dockerfileEquivalent.workdir}/${web.output} ${web.output}`]);
   });
 
   it("uses Node's major version that hack/ensure-node pins", () => {
