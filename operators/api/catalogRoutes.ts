@@ -219,18 +219,42 @@ async function selfSubjectReview(kubeConfig: KubeConfig, token: string): Promise
   return { user: info.username, groups: info.groups ?? [] };
 }
 
-/** Answers keyed by a string, each remembered for `ttlMs`; failures are forgotten at once. */
-function ttlCache<T>(ttlMs: number, now: () => number): (key: string, compute: () => Promise<T>) => Promise<T> {
-  const entries = new Map<string, { value: Promise<T>; expiresAt: number }>();
+/**
+ * Answers keyed by a string, each remembered for `ttlMs`; failures are forgotten at once. A hit
+ * past half its TTL starts one lookup in the background and is answered meanwhile, so a caller who
+ * keeps using the API never waits on a review again; no answer older than `ttlMs` is ever given
+ * (a revoked right or token is seen no later than without refreshing ahead).
+ */
+export function ttlCache<T>(ttlMs: number, now: () => number): (key: string, compute: () => Promise<T>) => Promise<T> {
+  interface Entry {
+    value: Promise<T>;
+    at: number;
+    refreshing: boolean;
+  }
+  const entries = new Map<string, Entry>();
+  const forget = (key: string, entry: Entry): void => {
+    if (entries.get(key) === entry) entries.delete(key);
+  };
+  const remember = (key: string, value: Promise<T>, at: number): Entry => {
+    const entry = { value, at, refreshing: false };
+    entries.set(key, entry);
+    value.catch(() => forget(key, entry));
+    return entry;
+  };
   return (key, compute) => {
     const t = now();
     const hit = entries.get(key);
-    if (hit && hit.expiresAt > t) return hit.value;
-    if (entries.size > 10_000) for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
-    const value = compute();
-    entries.set(key, { value, expiresAt: t + ttlMs });
-    value.catch(() => entries.delete(key));
-    return value;
+    if (hit && t - hit.at < ttlMs) {
+      if (!hit.refreshing && t - hit.at >= ttlMs / 2) {
+        hit.refreshing = true;
+        const next = compute();
+        // A failed refresh drops the entry: the next call looks up again and sees the failure.
+        next.then(() => remember(key, next, t), () => forget(key, hit));
+      }
+      return hit.value;
+    }
+    if (entries.size > 10_000) for (const [k, e] of entries) if (t - e.at >= ttlMs) entries.delete(k);
+    return remember(key, compute(), t).value;
   };
 }
 
