@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".tools/", "bin/", ".clusters/", "**/*.generated.ts", "web/dist/"] },
+  { ignores: ["node_modules/", ".tools/", "bin/", ".clusters/", ".bench/", ".cache/", "**/*.generated.ts", "web/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,7 +29,7 @@ export interface ApiServerOptions {
 }
 
 /**
- * Pino options: JSON lines shaped like the winston JSON logs of the other components
+ * Pino options: JSON lines shaped like the logs of the other components (runtime/logger.ts)
  * (`level` as a word, `message`, ISO `timestamp`, `component`), and never a bearer token even
  * if a serializer starts logging headers.
  */

@@ -2,7 +2,7 @@
 // observedGeneration. It reads only caches: the Price, the Prices of the same target (conflicts)
 // and the target Resource or Provider. It wakes again when validFrom or validUntil is reached.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { providerKindRef, resourceKindRef } from "../catalog/providerReconciler.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
@@ -91,7 +91,7 @@ function pricesOf(prices: () => Cache<Price> | undefined, kind: "Resource" | "Pr
 }
 
 /** The controller as the manager registers it. */
-export function priceController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
+export function priceController(kubeConfig: KubeConfig, opts: { logger?: Logger } = {}): ControllerOptions {
   const reconcile = createPriceReconciler({
     status: new StatusWriter(kubeConfig, priceFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: priceReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

@@ -3,7 +3,7 @@
 // status field (its own field manager); it reads only caches. A record created, or deleted (with
 // its PipelineRun), wakes the Project it names. No spending at all: the field is absent.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -28,7 +28,7 @@ function indexedRecords(cache: Cache<UsageRecord>): Cache<UsageRecord> {
   return cache;
 }
 
-export function createProjectSpendReconciler(deps: { status: StatusWriter; logger?: winston.Logger }): Reconciler {
+export function createProjectSpendReconciler(deps: { status: StatusWriter; logger?: Logger }): Reconciler {
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
     const project = ctx.cache<Project>(projectKindRef).get(key);
     if (!project) return;
@@ -43,7 +43,7 @@ export function createProjectSpendReconciler(deps: { status: StatusWriter; logge
 }
 
 /** The controller as the manager registers it. */
-export function projectSpendController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
+export function projectSpendController(kubeConfig: KubeConfig, opts: { logger?: Logger } = {}): ControllerOptions {
   return {
     name: projectSpendControllerName,
     for: projectKindRef,

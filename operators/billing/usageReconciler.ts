@@ -6,7 +6,7 @@
 // the step's start. It never touches a record that another object controls.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { workflowKindRef } from "../pipeline/argo/workflow.ts";
@@ -177,7 +177,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
 }
 
 /** The controller as the manager registers it. */
-export function usageController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; registry?: Registry; clusterName?: string } = {}): ControllerOptions {
+export function usageController(kubeConfig: KubeConfig, opts: { logger?: Logger; registry?: Registry; clusterName?: string } = {}): ControllerOptions {
   const reconcile = createUsageReconciler({
     identity: cachedSigningIdentity(() => loadSigningIdentity(kubeConfig, requestTimeoutMs)),
     status: new StatusWriter(kubeConfig, usageFieldManager),

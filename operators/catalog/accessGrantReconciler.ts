@@ -7,7 +7,7 @@
 // it issues in status.issued before touching the backend and revokes from that record, and skips
 // the backend when the plan hash says nothing changed.
 import { CoreV1Api, type KubeConfig, type KubernetesObject, RbacAuthorizationV1Api, type V1Secret } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, setCondition } from "../runtime/conditions.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
@@ -408,7 +408,7 @@ async function createOwned(grant: AccessGrant, kind: string, create: () => Promi
 }
 
 /** The controller as the manager registers it. */
-export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; peerReader?: ServiceAccountRef; egress?: EgressPolicy } = {}): ControllerOptions {
+export function accessGrantController(kubeConfig: KubeConfig, opts: { logger?: Logger; peerReader?: ServiceAccountRef; egress?: EgressPolicy } = {}): ControllerOptions {
   const reconcile = createAccessGrantReconciler({
     status: new StatusWriter(kubeConfig, accessGrantFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

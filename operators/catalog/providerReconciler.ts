@@ -2,7 +2,7 @@
 // resourceCount in status, and holds the `archipel.io/provider-in-use` finalizer while Resources
 // of the same namespace still reference the Provider.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { EventRecorder, reportingInstance } from "../runtime/events.ts";
@@ -142,7 +142,7 @@ function computeProviders(providers: () => Cache<Provider> | undefined): (obj: K
 }
 
 /** The controller as the manager registers it. */
-export function providerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
+export function providerController(kubeConfig: KubeConfig, opts: { logger?: Logger } = {}): ControllerOptions {
   const reconcile = createProviderReconciler({
     status: new StatusWriter(kubeConfig, providerFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: providerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

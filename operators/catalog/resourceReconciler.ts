@@ -5,7 +5,7 @@
 // and the observed facts (status.data, status.service) once, only when they changed.
 import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import type { Cache, ControllerOptions, KindRef, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, type ConditionUpdate, conditionTime, findCondition, setCondition } from "../runtime/conditions.ts";
 import { isNotFound } from "../runtime/errors.ts";
@@ -265,7 +265,7 @@ function onRelevantProviderChange(caches: () => { resources: Cache<Resource>; pr
 }
 
 /** The controller as the manager registers it. */
-export function resourceController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; policy?: RecheckPolicy; egress?: EgressPolicy } = {}): ControllerOptions {
+export function resourceController(kubeConfig: KubeConfig, opts: { logger?: Logger; policy?: RecheckPolicy; egress?: EgressPolicy } = {}): ControllerOptions {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const reconcile = createResourceReconciler({
     status: new StatusWriter(kubeConfig, resourceFieldManager),

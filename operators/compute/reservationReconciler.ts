@@ -5,7 +5,7 @@
 // status once, and wake up when the state changes by itself (hold lapses, window opens or ends).
 // The ledger is the one serialization point of admission: docs/decisions/reservation-admission.md.
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { type NodeLike, nodeKindRef, providerCapacity } from "../catalog/computeCapacity.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { parseQuantity, QuantityError } from "../catalog/quantity.ts";
@@ -271,7 +271,7 @@ function reservationsOf(reservations: () => Cache<Reservation> | undefined): (ob
 }
 
 /** The controller as the manager registers it. */
-export function reservationController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger } = {}): ControllerOptions {
+export function reservationController(kubeConfig: KubeConfig, opts: { logger?: Logger } = {}): ControllerOptions {
   const reconcile = createReservationReconciler({
     status: new StatusWriter(kubeConfig, reservationFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: reservationReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

@@ -11,7 +11,7 @@
 // pinned the public key would refuse the new one — losing the key cannot be undone, deleting a
 // Secret by hand can be done deliberately.
 import type { KubeConfig, KubernetesObject, KubernetesObjectApi, V1Secret } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
@@ -252,7 +252,7 @@ export function createIdentityReconciler(deps: IdentityReconcilerDeps): Identity
 }
 
 /** The controller as the manager registers it. */
-export function identityController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+export function identityController(kubeConfig: KubeConfig, opts: { logger?: Logger; systemNamespace?: string } = {}): ControllerOptions {
   const { reconcile, identities } = createIdentityReconciler({
     status: new StatusWriter(kubeConfig, identityFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: identityReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

@@ -5,7 +5,7 @@
 // peerId, addresses, connectedPeers, swarmKeySecretRef and Ready. It runs again every discovery
 // interval (spec.discovery.interval, default 5 s) to keep connectivity and status fresh.
 import { type KubeConfig, type KubernetesObject, type KubernetesObjectApi, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, KindRef, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
@@ -230,7 +230,7 @@ function networkOfPeer(obj: KubernetesObject): ObjectKey[] {
 }
 
 /** The controller as the manager registers it. */
-export function networkController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+export function networkController(kubeConfig: KubeConfig, opts: { logger?: Logger; systemNamespace?: string } = {}): ControllerOptions {
   const reconcile = createNetworkReconciler({
     status: new StatusWriter(kubeConfig, networkFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: networkReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

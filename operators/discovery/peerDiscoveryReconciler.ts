@@ -7,7 +7,7 @@
 // Nor does one that claims a cluster name another Peer holds with another key (clusterNames.ts),
 // whatever the approval policy: one name, one key.
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
 import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
@@ -73,7 +73,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   const ipfsFor = ipfsClients();
   const memories = new Map<string, NetworkMemory>();
   const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
-  let logger: winston.Logger | undefined;
+  let logger: Logger | undefined;
   const listener = new AnnouncementListener((network, err) => logger?.info("pubsub subscription ended; subscribing again on the next pass", { network, error: err.message }));
 
   function memoryOf(name: string): NetworkMemory {
@@ -229,7 +229,7 @@ export function swarmKeyFingerprintReader(kubeConfig: KubeConfig): SwarmKeyFinge
 }
 
 /** The controller as the manager registers it. */
-export function peerDiscoveryController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string } = {}): ControllerOptions {
+export function peerDiscoveryController(kubeConfig: KubeConfig, opts: { logger?: Logger; systemNamespace?: string } = {}): ControllerOptions {
   const reconcile = createPeerDiscoveryReconciler({
     events: new EventRecorder(kubeConfig, { reportingController: peerDiscoveryReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),
     swarmKeyFingerprint: swarmKeyFingerprintReader(kubeConfig),

@@ -6,7 +6,7 @@
 // (ClusterNameTaken): it is never pinned, so it can neither sign as that cluster nor lock it out.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { PatchStrategy } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from "../runtime/index.ts";
 import { findCondition } from "../runtime/conditions.ts";
@@ -377,7 +377,7 @@ function peersOfNetwork(peers: () => Cache<Peer> | undefined): (obj: KubernetesO
 }
 
 /** The controller as the manager registers it. */
-export function peerController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; systemNamespace?: string; egress?: EgressPolicy } = {}): ControllerOptions {
+export function peerController(kubeConfig: KubeConfig, opts: { logger?: Logger; systemNamespace?: string; egress?: EgressPolicy } = {}): ControllerOptions {
   const reconcile = createPeerReconciler({
     status: new StatusWriter(kubeConfig, peerFieldManager),
     events: new EventRecorder(kubeConfig, { reportingController: peerReportingController, reportingInstance: reportingInstance(), ...(opts.logger ? { logger: opts.logger } : {}) }),

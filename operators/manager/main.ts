@@ -3,19 +3,18 @@
 //   node operators/manager/main.ts --controllers=provider
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import type winston from "winston";
 import { defaultApiServiceAccount, defaultSystemNamespace } from "../discovery/contracts.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import type { ControllerOptions } from "../runtime/index.ts";
 import { Manager } from "../runtime/index.ts";
 import { withCallDeadlines } from "../runtime/apiDeadline.ts";
 import { pooledConnections } from "../runtime/kubeConnections.ts";
-import { createLogger } from "../runtime/logger.ts";
+import { createLogger, type Logger } from "../runtime/logger.ts";
 import { ConfigError, parseManagerConfig, usage } from "./config.ts";
 
 export interface ControllerEnv {
   kubeConfig: KubeConfig;
-  logger: winston.Logger;
+  logger: Logger;
   /** Where the operator keeps its own objects (identity key, managed kubo): POD_NAMESPACE or archipel-system. */
   systemNamespace: string;
   /** The API's ServiceAccount there (API_SERVICE_ACCOUNT or archipel-api): it reads Peer grantees' credentials. */
@@ -71,7 +70,7 @@ const prerequisites: Record<string, { what: string; present: (kc: KubeConfig) =>
 };
 
 /** The controllers to run; undefined (the reason written) when a named one cannot. */
-async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig, logger: winston.Logger): Promise<string[] | undefined> {
+async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig, logger: Logger): Promise<string[] | undefined> {
   const kept: string[] = [];
   for (const name of names) {
     const need = prerequisites[name];
@@ -88,7 +87,7 @@ async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig,
   return kept;
 }
 
-function controllerEnv(kubeConfig: KubeConfig, logger: winston.Logger, env: NodeJS.ProcessEnv, { egress, metrics }: Pick<ControllerEnv, "egress" | "metrics">): ControllerEnv {
+function controllerEnv(kubeConfig: KubeConfig, logger: Logger, env: NodeJS.ProcessEnv, { egress, metrics }: Pick<ControllerEnv, "egress" | "metrics">): ControllerEnv {
   return {
     metrics,
     kubeConfig,

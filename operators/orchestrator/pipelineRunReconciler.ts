@@ -6,7 +6,7 @@
 // (pipelineWorkflow.ts), translate it with the artifact repository of Argo's own ConfigMap, and
 // create it owned by the run, so that deleting the run deletes it (garbage collection).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "../runtime/logger.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
@@ -655,7 +655,7 @@ function runsOfReservation(runs: () => Cache<PipelineRun> | undefined): (obj: Ku
 }
 
 /** The controller as the manager registers it. */
-export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: winston.Logger; settings?: OrchestratorSettings; egress: EgressPolicy; artifacts?: ArtifactStoreSettings; registry?: Registry }): ControllerOptions {
+export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: Logger; settings?: OrchestratorSettings; egress: EgressPolicy; artifacts?: ArtifactStoreSettings; registry?: Registry }): ControllerOptions {
   const settings = opts.settings ?? defaultOrchestratorSettings;
   const reconcile = createPipelineRunReconciler({
     status: new StatusWriter(kubeConfig, pipelineRunFieldManager),

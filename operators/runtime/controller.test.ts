@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { createLogger } from "./logger.ts";
 import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import winston from "winston";
 import { Writable } from "node:stream";
 import { Store, type KindRef, type ObjectKey } from "./cache.ts";
 import { Controller, controllerOwnerKeys, outcomeOf, type ControllerOptions } from "./controller.ts";
@@ -53,7 +53,7 @@ function harness(opts: Omit<ControllerOptions, "name" | "for"> & { for?: KindRef
   const informers = new FakeInformers();
   const metrics = new RuntimeMetrics({ processMetrics: false });
   const logs = new LevelRecorder();
-  const logger = winston.createLogger({ level: "debug", format: winston.format.json(), transports: [new winston.transports.Stream({ stream: logs })] });
+  const logger = createLogger("test", { level: "debug", sink: (line) => logs.write(line) });
   const kc = new KubeConfig();
   kc.loadFromOptions({ clusters: [{ name: "c", server: "https://127.0.0.1:1" }], users: [{ name: "u" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x" });
   const controller = new Controller(

@@ -1,7 +1,7 @@
 // A controller: one reconciler of one kind, fed by a work queue that informer events fill.
 // Reconcilers are level-triggered: they get a key, never the event that woke them.
 import type { KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "./logger.ts";
 import { apiVersionOf, keyString, objectKey, parseKey, type Cache, type KindRef, type ObjectKey } from "./cache.ts";
 import { errorMessage, isConflict, isTerminal } from "./errors.ts";
 import type { InformerHandlers } from "./informer.ts";
@@ -14,7 +14,7 @@ export interface ReconcileResult {
 }
 
 export interface ReconcileContext {
-  logger: winston.Logger;
+  logger: Logger;
   cache: <T>(kind: KindRef) => Cache<T>;
   client: KubernetesObjectApi;
   /**
@@ -47,7 +47,7 @@ export interface ControllerDeps {
   informer(kind: KindRef): { store: Cache<KubernetesObject>; addHandlers(h: InformerHandlers<KubernetesObject>): void };
   cache: <T>(kind: KindRef) => Cache<T>;
   client: KubernetesObjectApi;
-  logger: winston.Logger;
+  logger: Logger;
   metrics: RuntimeMetrics;
   clock?: () => number;
 }
@@ -102,7 +102,7 @@ export class Controller {
   private liveWorkers = 0;
   private abort = new AbortController();
   private resyncTimer: NodeJS.Timeout | undefined;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
 
   constructor(opts: ControllerOptions, deps: ControllerDeps) {
     this.name = opts.name;
@@ -249,7 +249,7 @@ export class Controller {
     if (outcome.terminal) this.deps.metrics.terminalErrors.inc({ controller: this.name });
   }
 
-  private report(logger: winston.Logger, outcome: Outcome, failure: unknown, retries: number): void {
+  private report(logger: Logger, outcome: Outcome, failure: unknown, retries: number): void {
     if (failure === undefined) return;
     const fields = { error: errorMessage(failure), retries, terminal: outcome.terminal ?? false };
     if (outcome.log === "debug") logger.debug("reconcile conflict: retrying", fields);

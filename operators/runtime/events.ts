@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import os from "node:os";
 import { EventsV1Api, type EventsV1Event, type KubeConfig, type KubernetesObject, PatchStrategy, setHeaderOptions, V1MicroTime, type V1ObjectReference } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "./logger.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "./errors.ts";
 
 export type EventType = "Normal" | "Warning";
@@ -32,7 +32,7 @@ export interface EventRecorderOptions {
   reportingController: string;
   /** This process, e.g. the pod name. */
   reportingInstance: string;
-  logger?: winston.Logger;
+  logger?: Logger;
   now?: () => Date;
 }
 

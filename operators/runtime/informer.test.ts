@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { createLogger } from "./logger.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import winston from "winston";
 import { collectionPath, Informer, type ListResult, type ListWatchSource, type WatchEventType } from "./informer.ts";
 
-const silent = winston.createLogger({ silent: true });
+const silent = createLogger("test", { silent: true });
 const cm = (name: string, rv: string): KubernetesObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { namespace: "ns", name, resourceVersion: rv } });
 
 interface OpenWatch {

@@ -12,7 +12,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "./logger.ts";
 import { exponentialDelay } from "./backoff.ts";
 import { Store, type KindRef } from "./cache.ts";
 import { slimForCache } from "./cacheTransform.ts";
@@ -43,7 +43,7 @@ export interface InformerHandlers<T> {
 export interface InformerOptions<T> {
   name: string;
   source: ListWatchSource<T>;
-  logger: winston.Logger;
+  logger: Logger;
   /** Back-off after errors: first delay and cap (defaults 1 s and 30 s, like client-node's reconnect). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -74,7 +74,7 @@ export class Informer<T extends KubernetesObject> {
   readonly store = new Store<T>();
   readonly name: string;
   private readonly source: ListWatchSource<T>;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly handlers: InformerHandlers<T>[] = [];

@@ -9,7 +9,7 @@
 // down exactly at (start of its last successful renewal + renew deadline), leaving the rest of the
 // lease duration (leaseExpiresAtMs) for that wait before any other candidate can take the Lease.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
-import type winston from "winston";
+import type { Logger } from "./logger.ts";
 import { isAlreadyExists, isConflict, isNotFound, errorMessage } from "./errors.ts";
 
 export interface LeaderElectionOptions {
@@ -98,7 +98,7 @@ export class LeaderElector {
   private readonly opts: LeaderElectionOptions;
   private readonly timings: LeaseTimings;
   private readonly api: CoordinationV1Api;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
   private readonly callbacks: LeaderCallbacks;
   private readonly clock: () => number;
   private leader = false;
@@ -111,7 +111,7 @@ export class LeaderElector {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(kc: KubeConfig, opts: LeaderElectionOptions & { identity: string }, deps: { logger: winston.Logger; callbacks: LeaderCallbacks; clock?: () => number }) {
+  constructor(kc: KubeConfig, opts: LeaderElectionOptions & { identity: string }, deps: { logger: Logger; callbacks: LeaderCallbacks; clock?: () => number }) {
     this.opts = opts;
     this.identity = opts.identity;
     this.timings = leaseTimings(opts);
@@ -208,8 +208,8 @@ export class LeaderElector {
     try {
       return await this.withDeadline(this.acquireOrRenewOnce(), budgetMs);
     } catch (err) {
-      const level = isConflict(err) || isAlreadyExists(err) ? "debug" : "warn";
-      this.logger.log(level, "lease attempt failed", { error: errorMessage(err) });
+      const lost = isConflict(err) || isAlreadyExists(err);
+      (lost ? this.logger.debug : this.logger.warn)("lease attempt failed", { error: errorMessage(err) });
       return false;
     }
   }

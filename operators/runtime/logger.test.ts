@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
-import winston from "winston";
-import { createLogger, isSecretFieldName, redactRecord } from "./logger.ts";
+import { createLogger, isSecretFieldName, type Logger, redactRecord } from "./logger.ts";
 
-function captured(): { logger: winston.Logger; lines: () => Record<string, unknown>[] } {
+function captured(level = "debug"): { logger: Logger; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  const logger = createLogger("test", { level: "debug", silent: true });
-  logger.add(new winston.transports.Stream({ stream }));
-  return { logger, lines: () => chunks.join("").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const logger = createLogger("test", { level, sink: (line) => chunks.push(line) });
+  return { logger, lines: () => chunks.join("").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 describe("runtime/logger", () => {
@@ -51,6 +42,36 @@ describe("runtime/logger", () => {
     assert.equal((first?.loop as Record<string, unknown>).self, "[elided]");
     assert.equal((first?.error as Record<string, unknown>).message, "boom");
     assert.equal(second?.message, "bad thing");
+    assert.match(String(second?.stack), /bad thing/, "an Error logged as the message brings its stack");
+  });
+
+  it("writes one JSON line per call at or above its level, with the component, the child's fields and a time", () => {
+    const { logger, lines } = captured("info");
+    const child = logger.child({ controller: "provider" });
+    child.debug("not at info");
+    child.info("reconciled", { name: "p1" });
+    logger.error("failed", { count: 2n });
+    const [first, second, ...rest] = lines();
+    assert.equal(rest.length, 0, "debug is below info");
+    assert.deepEqual({ ...first, timestamp: undefined }, { component: "test", controller: "provider", name: "p1", message: "reconciled", level: "info", timestamp: undefined });
+    assert.ok(!Number.isNaN(Date.parse(String(first?.timestamp))));
+    assert.deepEqual([second?.level, second?.count, "controller" in (second ?? {})], ["error", "2", false]);
+  });
+
+  it("writes nothing when silent, and takes LOG_LEVEL when no level is given", () => {
+    const chunks: string[] = [];
+    createLogger("quiet", { silent: true, sink: (l) => chunks.push(l) }).error("x");
+    const before = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL = "warn";
+    try {
+      const logger = createLogger("env", { sink: (l) => chunks.push(l) });
+      logger.info("below warn");
+      logger.warn("at warn");
+    } finally {
+      if (before === undefined) delete process.env.LOG_LEVEL;
+      else process.env.LOG_LEVEL = before;
+    }
+    assert.deepEqual(chunks.map((l) => (JSON.parse(l) as { message: string }).message), ["at warn"]);
   });
 
   it("classifies names", () => {

@@ -1,8 +1,21 @@
 // Structured JSON logs (one object per line on stdout) with secrets kept out: any field whose
 // name looks like key material is dropped, at any depth, before the line is formatted.
-import winston from "winston";
+// Our own, not a logging library: the few lines below are all the controllers use, and winston
+// cost every process ~4 MiB of resident memory (docs/decisions/own-logger.md).
 
 const levels = ["error", "warn", "info", "http", "verbose", "debug", "silly"] as const;
+export type LogLevel = (typeof levels)[number];
+type Meta = Record<string, unknown>;
+
+/** What components log through: a message (or an Error) and fields, at a level. */
+export interface Logger {
+  error(message: string | Error, meta?: Meta): void;
+  warn(message: string | Error, meta?: Meta): void;
+  info(message: string | Error, meta?: Meta): void;
+  debug(message: string | Error, meta?: Meta): void;
+  /** A logger that adds `meta` to each of its lines. */
+  child(meta: Meta): Logger;
+}
 
 /**
  * Field names that hold or may hold secret material. Names ending in `Ref`/`Refs` are
@@ -45,19 +58,44 @@ export function redactRecord<T extends Record<string | symbol, unknown>>(record:
   return record;
 }
 
-export const redactFormat = winston.format((info) => redactRecord(info));
-
-function levelFromEnv(): string {
+function levelFromEnv(): LogLevel {
   const wanted = process.env.LOG_LEVEL?.toLowerCase();
-  return wanted && (levels as readonly string[]).includes(wanted) ? wanted : "info";
+  return levels.find((l) => l === wanted) ?? "info";
+}
+
+/** One line: the fields, then level, message and time; an Error message brings its stack. */
+function formatLine(level: LogLevel, message: string | Error, fields: Meta): string {
+  const record: Meta = { ...fields };
+  if (message instanceof Error) {
+    record.message = message.message;
+    record.stack = message.stack;
+  } else record.message = message;
+  redactRecord(record);
+  record.level = level;
+  record.timestamp = new Date().toISOString();
+  return `${JSON.stringify(record, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value))}\n`;
+}
+
+interface LoggerOptions {
+  /** error…silly; default LOG_LEVEL, else info */
+  level?: string;
+  silent?: boolean;
+  /** where lines go (default stdout) */
+  sink?: (line: string) => void;
 }
 
 /** A JSON logger for one component; `LOG_LEVEL` (error…silly, default info) sets the level. */
-export function createLogger(component: string, opts: { level?: string; silent?: boolean } = {}): winston.Logger {
-  return winston.createLogger({
-    level: opts.level ?? levelFromEnv(),
-    defaultMeta: { component },
-    format: winston.format.combine(winston.format.errors({ stack: true }), redactFormat(), winston.format.timestamp(), winston.format.json()),
-    transports: [new winston.transports.Console({ silent: opts.silent ?? false })],
-  });
+export function createLogger(component: string, opts: LoggerOptions = {}): Logger {
+  const threshold = levels.indexOf(levels.find((l) => l === opts.level) ?? levelFromEnv());
+  const sink = opts.sink ?? ((line: string) => void process.stdout.write(line));
+  const make = (fields: Meta): Logger => {
+    const at =
+      (level: LogLevel) =>
+      (message: string | Error, meta?: Meta): void => {
+        if (opts.silent || levels.indexOf(level) > threshold) return;
+        sink(formatLine(level, message, meta ? { ...fields, ...meta } : fields));
+      };
+    return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug"), child: (meta) => make({ ...fields, ...meta }) };
+  };
+  return make({ component });
 }

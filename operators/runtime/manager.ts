@@ -8,18 +8,17 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
-import type winston from "winston";
 import type { Cache, KindRef } from "./cache.ts";
 import { Controller, type ControllerOptions } from "./controller.ts";
 import { readiness, serveEndpoints, type Endpoint, type ProbeServer } from "./health.ts";
 import { apiListWatch, Informer } from "./informer.ts";
 import { LeaderElector, type LeaderElectionOptions } from "./leaderElection.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { RuntimeMetrics } from "./metrics.ts";
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
-  logger?: winston.Logger;
+  logger?: Logger;
   /** false (or absent) runs controllers at once, as the only replica. */
   leaderElection?: LeaderElectionOptions | false;
   /** Port of /metrics (0 = any free port; absent = not served). */
@@ -53,7 +52,7 @@ export class Manager {
   readonly kubeConfig: KubeConfig;
   readonly client: KubernetesObjectApi;
   readonly metrics: RuntimeMetrics;
-  readonly logger: winston.Logger;
+  readonly logger: Logger;
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer<KubernetesObject>>();
   private readonly controllers: Controller[] = [];
