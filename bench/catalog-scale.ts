@@ -158,12 +158,16 @@ function deploymentContainers(file: string): Container[] {
   return docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers ?? [];
 }
 
-/** A container of a Deployment in config/manager/: its script (args[0]) and NODE_OPTIONS. */
-function deployed(file: string, name: string): { script: string; nodeOptions: string } {
+/** The variables of a container's env that tune the process (the rest is about its cluster). */
+const processTuning = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
+
+/** A container of a Deployment in config/manager/: its script (args[0]), NODE_OPTIONS and process tuning. */
+function deployed(file: string, name: string): { script: string; nodeOptions: string; tuning: Record<string, string> } {
   const { args = [], env = [] } = deploymentContainers(file).find((c) => c.name === name) ?? { name };
   const [script] = args;
   if (!script) throw new Error(`config/manager/${file}: no Deployment with a container named ${name} and a script in its args`);
-  return { script, nodeOptions: env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "" };
+  const tuning = Object.fromEntries(env.flatMap((e) => (processTuning.includes(e.name) && e.value !== undefined ? [[e.name, e.value]] : [])));
+  return { script, nodeOptions: tuning.NODE_OPTIONS ?? "", tuning };
 }
 
 const deployedManager = deployed("manager.yaml", "manager");
@@ -188,10 +192,10 @@ async function startProcesses(cluster: TestCluster): Promise<{ manager: Componen
   const env = { KUBECONFIG: cluster.kubeconfigPath, LOG_LEVEL: "warn" };
   // The manager runs with the Deployment's heap flags: its old-space cap is what bounds its RSS
   // (without one V8 keeps garbage while it has room), and what the benchmark is to prove sufficient.
-  const managerEnv = { ...env, NODE_OPTIONS: managerNodeOptions };
+  const managerEnv = { ...env, ...deployedManager.tuning, NODE_OPTIONS: managerNodeOptions };
   const inImage = emittedAsInTheImage();
   const manager = await startComponent("manager", inImage(deployedManager.script), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
-  const api = await startComponent("api", inImage(deployedApi.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, NODE_OPTIONS: deployedApi.nodeOptions }, logDir });
+  const api = await startComponent("api", inImage(deployedApi.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, ...deployedApi.tuning }, logDir });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitForHttp(`http://127.0.0.1:${health}/readyz`, 60_000);
   await waitForHttp(`${apiUrl}/readyz`, 60_000);
