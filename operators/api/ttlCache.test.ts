@@ -21,53 +21,50 @@ function controlledLookup(): { compute: () => Promise<string>; calls: () => numb
 describe("api: the review cache (TTL, refreshed ahead)", () => {
   const ttl = 10_000;
 
-  it("answers a fresh hit without a lookup, and refreshes a hit past half its TTL in the background", async () => {
-    let t = 0;
-    const cache = ttlCache<string>(ttl, () => t);
+  /** A cache whose key "k" was looked up at time 0 and answered "v1"; `at(t)` moves the clock. */
+  async function primed(): Promise<{ get: () => Promise<string>; at: (t: number) => void; lookup: ReturnType<typeof controlledLookup> }> {
+    let now = 0;
+    const cache = ttlCache<string>(ttl, () => now);
     const lookup = controlledLookup();
-    const first = cache("k", lookup.compute);
+    const get = (): Promise<string> => cache("k", lookup.compute);
+    const first = get();
     await lookup.settle("v1");
     assert.equal(await first, "v1");
-    t = 4_000;
-    assert.equal(await cache("k", lookup.compute), "v1");
+    return { get, lookup, at: (t) => void (now = t) };
+  }
+
+  it("answers a fresh hit without a lookup, and refreshes a hit past half its TTL in the background", async () => {
+    const { get, at, lookup } = await primed();
+    at(4_000);
+    assert.equal(await get(), "v1");
     assert.equal(lookup.calls(), 1, "a hit younger than half the TTL looks nothing up");
-    t = 6_000;
-    assert.equal(await cache("k", lookup.compute), "v1", "answered at once with what it has");
+    at(6_000);
+    assert.equal(await get(), "v1", "answered at once with what it has");
     assert.equal(lookup.calls(), 2, "one lookup started in the background");
-    t = 7_000;
-    assert.equal(await cache("k", lookup.compute), "v1");
+    at(7_000);
+    assert.equal(await get(), "v1");
     assert.equal(lookup.calls(), 2, "one refresh at a time");
     await lookup.settle("v2");
-    t = 10_500;
-    assert.equal(await cache("k", lookup.compute), "v2", "the refreshed answer (v1's TTL is over), aged from when its lookup started");
+    at(10_500);
+    assert.equal(await get(), "v2", "the refreshed answer (v1's TTL is over), aged from when its lookup started");
     assert.equal(lookup.calls(), 2);
   });
 
   it("never answers past the TTL: a caller idle that long waits for a new lookup", async () => {
-    let t = 0;
-    const cache = ttlCache<string>(ttl, () => t);
-    const lookup = controlledLookup();
-    const first = cache("k", lookup.compute);
-    await lookup.settle("v1");
-    await first;
-    t = 10_000;
-    const second = cache("k", lookup.compute);
+    const { get, at, lookup } = await primed();
+    at(10_000);
+    const second = get();
     assert.equal(lookup.calls(), 2);
     await lookup.settle("v2");
     assert.equal(await second, "v2");
   });
 
   it("forgets an entry whose refresh failed: the next call looks up again and sees the failure", async () => {
-    let t = 0;
-    const cache = ttlCache<string>(ttl, () => t);
-    const lookup = controlledLookup();
-    const first = cache("k", lookup.compute);
-    await lookup.settle("v1");
-    await first;
-    t = 6_000;
-    assert.equal(await cache("k", lookup.compute), "v1");
+    const { get, at, lookup } = await primed();
+    at(6_000);
+    assert.equal(await get(), "v1");
     await lookup.settle(new Error("token revoked"));
-    const after = cache("k", lookup.compute);
+    const after = get();
     assert.equal(lookup.calls(), 3, "no stale answer after a failed refresh");
     await lookup.settle(new Error("token revoked"));
     await assert.rejects(after, /token revoked/);

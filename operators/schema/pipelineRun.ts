@@ -33,7 +33,7 @@ export const Placement = strictObject(
   {
     strategy: Type.Optional(
       StringEnum(placementStrategies, {
-        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: cheapest Ready offer; Admiralty: this cluster's Argo, pods sent to clusterTarget by Admiralty (untested here)",
+        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: where the step's service is (ranking offers by capacity, price and trust is not built yet); Admiralty: this cluster's Argo, pods sent to clusterTarget by Admiralty (untested here)",
       }),
     ),
     peer: Type.Optional(ObjectName),

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
-import { appenderTool, cwlStepImage, shouterTool, writerTool } from "../support/cwlTools.ts";
+import { appenderTool, cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import type { AccessGrant } from "../../operators/schema/accessGrant.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
@@ -410,6 +410,27 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   });
 
   // Last: it stops B's kubelet for good.
+  it("spec.retry reaches B: B's own Argo runs a failing step's pod again, then the run fails naming the step and B; B's hold is given back", async () => {
+    await create(b, "resources", { kind: "Resource", name: "breaker", spec: { providerRef: { name: "tools" }, type: "service", title: "breaker", visibility: "public", service: { image, cwl: { document: failingTool } } } });
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "retried-on-b", spec: {
+      retry: { limit: 1, policy: "OnFailure" },
+      job: { greeting: "hello" },
+      steps: [
+        { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
+        { name: "fail", serviceRef: { name: "breaker", peer: peerB }, in: { text: "write/out" } },
+      ],
+    } });
+    const run = await ended(a, "retried-on-b");
+    assert.equal(condition(run, "Succeeded")?.status, "False", JSON.stringify(run.status));
+    assert.match(condition(run, "Succeeded")?.message ?? "", new RegExp(`step "fail" failed on cluster ${b.name}: .*the disk is full`));
+    // B ran the run it served on its own Argo, with the retry A asked for.
+    const served = run.status?.peerRun?.name ?? "";
+    const wf = (await objects(b).getNamespacedCustomObject({ group: "argoproj.io", version: "v1alpha1", plural: "workflows", namespace, name: served })) as { status: { nodes: Record<string, { type: string; templateName?: string }> } };
+    const pods = (template: string): number => Object.values(wf.status.nodes).filter((n) => n.type === "Pod" && n.templateName === template).length;
+    assert.deepEqual([pods("main-fail"), pods("main-write")], [2, 1], "the failing step ran once and again once; the one that succeeded once");
+    await released(run);
+  });
+
   it("B's kubelet stopped mid-run: the run fails when its spec.timeout passes, naming the step and B's cluster; B's hold is given back", async () => {
     await create(b, "resources", { kind: "Resource", name: "sleeper", spec: { providerRef: { name: "tools" }, type: "service", title: "sleeper", visibility: "public", service: { image, cwl: { document: writerTool({ sleepSeconds: 600 }) } } } });
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "stranded", spec: {
