@@ -3,13 +3,30 @@
 // work as deployed (no kubelet here: the container's filesystem is reproduced in a sandbox).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { AuthorizationV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { shutdownTimeoutMs as apiShutdownTimeoutMs } from "../../../operators/api/server.ts";
 import { defaultShutdownTimeoutMs } from "../../../operators/runtime/manager.ts";
 import { repoRoot, sharedCluster, type TestCluster } from "../../support/cluster.ts";
+import { emitTypeStripped, typeStripped } from "../../../images/typeStripped.ts";
 import { runInContainerSandbox } from "./containerSandbox.ts";
+
+/**
+ * The probe script and the sources as the image runs them: JavaScript (images/typeStripped.ts),
+ * since the Deployment's NODE_OPTIONS turn Node's type stripping off. Written beside the
+ * checkout's node_modules, before the sandbox makes everything read-only.
+ */
+function probeAsInTheImage(): { script: string; dir: string } {
+  mkdirSync(path.join(repoRoot, ".cache"), { recursive: true });
+  const dir = mkdtempSync(path.join(repoRoot, ".cache", "deploy-probe-"));
+  emitTypeStripped(path.join(repoRoot, "operators"), path.join(dir, "operators"));
+  const script = path.join(dir, "test/integration/deploy/serviceProbe.js");
+  mkdirSync(path.dirname(script), { recursive: true });
+  writeFileSync(script, typeStripped(readFileSync(path.join(repoRoot, "test/integration/deploy/serviceProbe.ts"), "utf8")));
+  return { script, dir };
+}
 
 const run = promisify(execFile);
 const kubectl = path.join(repoRoot, "bin/kubectl");
@@ -80,11 +97,12 @@ describe("config/default (kustomize overlay)", function () {
     const container = pod?.containers.find((c) => c.name === "manager");
     assert.ok(pod && container, "the manager Deployment has a manager container");
     assert.equal(container.securityContext?.readOnlyRootFilesystem, true, "the root filesystem stays read-only");
-    const out = await runInContainerSandbox(pod, container, [process.execPath, path.join(repoRoot, "test/integration/deploy/serviceProbe.ts")], repoRoot).catch(
-      (err: { stdout?: string; stderr?: string; message: string }) => {
+    const probe = probeAsInTheImage();
+    const out = await runInContainerSandbox(pod, container, [process.execPath, probe.script], repoRoot)
+      .catch((err: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(`the service probe failed in the manager's container filesystem: ${err.stdout || err.stderr || err.message}`);
-      },
-    );
+      })
+      .finally(() => rmSync(probe.dir, { recursive: true, force: true }));
     const result = JSON.parse(out) as { reason?: string; scratchDir: string };
     assert.equal(result.reason, "Available", out);
     const scratchVolume = container.volumeMounts?.find((m) => result.scratchDir.startsWith(`${m.mountPath}/`));
