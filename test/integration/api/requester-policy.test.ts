@@ -89,8 +89,18 @@ describe("who may mark objects as made for a peer (requester_policy.yaml, real k
     alice = cluster.kubeConfig("alice").makeApiClient(CustomObjectsApi);
     // The API's ServiceAccount with the shipped RBAC (config/rbac/api_role.yaml).
     federationApi = (await actingAs(cluster, "archipel-api")).kubeConfig().makeApiClient(CustomObjectsApi);
-    // A new policy reaches the admission chain within a moment: wait until it refuses.
-    await eventually("the policy is in force", async () => (await outcome(create(alice, "reservations", reservation(`probe-${Date.now()}`, { peer: "gamma" })))) !== "allowed", 30_000, 250);
+    // A new policy reaches the admission chain within a moment, each on its own: wait until all
+    // three (Reservations, PipelineRuns, UsageRecords) refuse.
+    const inForce = async (): Promise<boolean> => {
+      const probe = `probe-${Date.now()}`;
+      const outcomes = await Promise.all([
+        outcome(create(alice, "reservations", reservation(probe, { peer: "gamma" }))),
+        outcome(create(alice, "pipelineruns", run(probe, { peer: "gamma" }))),
+        outcome(create(alice, "usagerecords", record(probe, { requester: "gamma" }))),
+      ]);
+      return outcomes.every((o) => o !== "allowed");
+    };
+    await eventually("the three policies are in force", inForce, 30_000, 250);
   });
 
   after(async () => {
