@@ -29,6 +29,14 @@ const steps = (stage: [string, string][]): string[] => stage.filter(([w]) => w =
 /** The sources of a COPY step (all but its destination). */
 const sources = (step: string): string[] => step.slice("COPY ".length).split(" ").slice(0, -1);
 
+/** A stage shaped COPY… RUN (install) COPY… RUN (build) …: the sources copied around its two RUN steps. */
+function installThenBuild(stage: [string, string][]): { copiedBefore: string[]; install?: string; copiedBetween: string[]; build?: string; after: string[] } {
+  const s = steps(stage);
+  const [install, build] = s.flatMap((step, i) => (step.startsWith("RUN ") ? [i] : []));
+  assert.ok(install !== undefined && build !== undefined, `two RUN steps, an install then a build: ${s.join(" | ")}`);
+  return { copiedBefore: s.slice(0, install).flatMap(sources), install: s[install], copiedBetween: s.slice(install + 1, build).flatMap(sources), build: s[build], after: s.slice(build + 1) };
+}
+
 describe("images: archipel.local/archipel holds what ./Dockerfile builds", () => {
   const dockerfile = instructions(readFileSync(new URL("../../../Dockerfile", import.meta.url), "utf8"));
   const [webStage = [], finalStage = [], ...extra] = stages(dockerfile);
@@ -50,25 +58,21 @@ describe("images: archipel.local/archipel holds what ./Dockerfile builds", () =>
   });
 
   it("builds the web UI from the same lockfile with the development dependencies", () => {
-    const s = steps(webStage);
-    const [install, build] = s.flatMap((step, i) => (step.startsWith("RUN ") ? [i] : []));
-    assert.ok(install !== undefined && build !== undefined, "two RUN steps: npm ci, then the build");
-    assert.deepEqual(s.slice(0, install).flatMap(sources), dockerfileEquivalent.copyBeforeInstall);
-    assert.equal(s[install], `RUN ${web.install}`);
-    assert.deepEqual(s.slice(install + 1, build).flatMap(sources), web.copy);
-    assert.equal(s[build], `RUN ${web.build}`);
-    assert.equal(s.length, build + 1);
+    const s = installThenBuild(webStage);
+    assert.deepEqual(s.copiedBefore, dockerfileEquivalent.copyBeforeInstall);
+    assert.equal(s.install, `RUN ${web.install}`);
+    assert.deepEqual(s.copiedBetween, web.copy);
+    assert.equal(s.build, `RUN ${web.build}`);
+    assert.deepEqual(s.after, []);
   });
 
   it("installs the production dependencies from the same files, copies the same sources, writes their JavaScript, then takes the web UI", () => {
-    const s = steps(finalStage);
-    const [install, build] = s.flatMap((step, i) => (step.startsWith("RUN ") ? [i] : []));
-    assert.ok(install !== undefined && build !== undefined, "two RUN steps: npm ci, then the type stripping");
-    assert.deepEqual(s.slice(0, install).flatMap(sources), dockerfileEquivalent.copyBeforeInstall);
-    assert.equal(s[install], `RUN ${dockerfileEquivalent.install}`);
-    assert.deepEqual(s.slice(install + 1, build).flatMap(sources), [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
-    assert.equal(s[build], `RUN ${dockerfileEquivalent.build.run}`);
-    assert.deepEqual(s.slice(build + 1), [`COPY --from=${web.stage} ${dockerfileEquivalent.workdir}/${web.output} ${web.output}`]);
+    const s = installThenBuild(finalStage);
+    assert.deepEqual(s.copiedBefore, dockerfileEquivalent.copyBeforeInstall);
+    assert.equal(s.install, `RUN ${dockerfileEquivalent.install}`);
+    assert.deepEqual(s.copiedBetween, [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
+    assert.equal(s.build, `RUN ${dockerfileEquivalent.build.run}`);
+    assert.deepEqual(s.after, [`COPY --from=${web.stage} ${dockerfileEquivalent.workdir}/${web.output} ${web.output}`]);
   });
 
   it("uses Node's major version that hack/ensure-node pins", () => {
