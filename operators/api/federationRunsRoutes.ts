@@ -23,6 +23,7 @@ import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { onFirstUse } from "../runtime/lazyImport.ts";
 import { peakRequests } from "../compute/concurrentPeak.ts";
+import { largestFree } from "../catalog/computeCapacity.ts";
 
 // The CWL library and the quote arithmetic load on the first quote asked (most API processes never serve one).
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
@@ -264,10 +265,12 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
             return { priced: false, totals: [], message: `body.steps[${i}].service: ${s.service} cannot be quoted: ${(err as Error).message}` };
           }
         }
-        const prices = (await custom.listNamespacedCustomObject({ group: priceKind.group, version: priceKind.version, plural: priceKind.plural, namespace: body.namespace }, opts())) as { items: Price[] };
+        const list = (plural: string): Promise<unknown> => custom.listNamespacedCustomObject({ group: priceKind.group, version: priceKind.version, plural, namespace: body.namespace }, opts());
+        const [prices, providers] = (await Promise.all([list(priceKind.plural), list(providerKind.plural)])) as [{ items: Price[] }, { items: Provider[] }];
         const quoted = quoteSteps({ namespace: body.namespace, audience: { peer: peerName }, ...present({ expectedDuration: body.expectedDuration }), steps, prices: prices.items, at: new Date() });
         const requests = peakRequests(steps.map((s) => ({ name: s.step, requests: requestsOf(s.process), ...present({ after: s.after }) })));
-        return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message, requests } : { priced: false, totals: [], message: quoted.message, requests };
+        const answered = { requests, ...present({ free: largestFree(providers.items) }) };
+        return quoted.priced ? { priced: true, totals: quoted.totals, message: quoted.message, ...answered } : { priced: false, totals: [], message: quoted.message, ...answered };
       },
     });
 

@@ -218,3 +218,16 @@ export function computeStatusOf(capacity: Capacity, admission: Admission, reserv
     free: cpuMemory({ cpu: atLeastZero(admission.free.cpu - reserved.cpu), memory: atLeastZero(admission.free.memory - reserved.memory) }),
   };
 }
+
+/**
+ * The most free capacity among compute Providers (by CPU, then memory), as their status says;
+ * undefined when none says. What a cluster offers another's Auto placement: one Reservation takes
+ * from one Provider, so the largest is what one run can get. Never below zero.
+ */
+export function largestFree(providers: readonly { spec: { type: string }; status?: { compute?: ComputeStatus } }[]): { cpu: string; memory: string } | undefined {
+  const free = providers.flatMap((p) => (p.spec.type === "compute" && p.status?.compute?.free ? [p.status.compute.free] : []));
+  const nano = free.map((f) => ({ cpu: parseQuantity(f.cpu), memory: parseQuantity(f.memory) }));
+  const best = nano.reduce<CpuMemoryNano | undefined>((top, f) => (!top || f.cpu > top.cpu || (f.cpu === top.cpu && f.memory > top.memory) ? f : top), undefined);
+  const atLeastZero = (n: bigint): bigint => (n < 0n ? 0n : n);
+  return best && { cpu: formatCpu(atLeastZero(best.cpu)), memory: formatMemory(atLeastZero(best.memory)) };
+}

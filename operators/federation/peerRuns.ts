@@ -204,5 +204,11 @@ export const PeerQuoteAnswer = Type.Object({
       { description: "what the steps' containers request at the widest moment (their CWL ResourceRequirement, else Argo's defaults; steps that wait for others, per `after`, are not counted together): the requester sizes its hold with it" },
     ),
   ),
+  free: Type.Optional(
+    Type.Object(
+      { cpu: Quantity, memory: Quantity },
+      { description: "the namespace's compute Provider's free capacity (status.compute.free; the largest when it has several): the requester's Auto placement ranks clusters by it" },
+    ),
+  ),
 });
 export type PeerQuoteAnswer = Static<typeof PeerQuoteAnswer>;

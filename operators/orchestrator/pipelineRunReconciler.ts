@@ -7,7 +7,10 @@
 // create it owned by the run, so that deleting the run deletes it (garbage collection).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
-import { resourceKindRef } from "../catalog/providerReconciler.ts";
+import { providerKindRef, resourceKindRef } from "../catalog/providerReconciler.ts";
+import type { Provider } from "../schema/provider.ts";
+import { withAutoPins } from "./autoPlacement.ts";
+import { createAutoSurvey } from "./autoSurvey.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
 import { translate } from "../pipeline/argo/translate.ts";
@@ -107,7 +110,7 @@ export interface PipelineRunReconcilerDeps {
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote">;
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement">;
 
 /** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
 function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
@@ -142,11 +145,12 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   const quotes = new Map<string, Money>();
 
   /**
-   * Where the run's steps are on a peer, and its quote, are never forgotten by a write that does not
-   * mention them (server-side apply drops what its manager leaves out).
+   * Where the run's steps are on a peer, its quote, and where Auto placed its steps are never
+   * forgotten by a write that does not mention them (server-side apply drops what its manager leaves out).
    */
-  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote"> {
-    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? run.status?.quote });
+  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote" | "autoPlacement"> {
+    const autoPlacement = fields.autoPlacement ?? run.status?.autoPlacement;
+    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? run.status?.quote, autoPlacement });
   }
   const now = deps.now ?? ((): Date => new Date());
   const { settings } = deps;
@@ -589,14 +593,55 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
-  return async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
-    const run = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
-    if (!run) {
+  const auto = createAutoSurvey({
+    client: deps.peers,
+    settings: defaultPeerRunSettings,
+    now,
+    peers: (ctx) => ctx.cache<Peer>(peerKindRef).list(),
+    services: (ctx, namespace, name) => ctx.cache<Resource>(resourceKindRef).get({ namespace, name }),
+    prices: (ctx) => ctx.cache<Price>(priceKindRef).list(),
+    providers: (ctx, namespace) => ctx.cache<Provider>(providerKindRef).list(namespace),
+    load: (ctx, run, steps) => resolveServices(ctx, run, { ...run.spec, steps }),
+  });
+
+  /**
+   * The run as the rest of this pass runs it: its Auto steps where status.autoPlacement pinned them.
+   * A run not yet placed is ranked first and the pins written (the plan is in status before anything
+   * runs); a run that had started before Auto ranked keeps running where it was.
+   */
+  async function placedRun(ctx: ReconcileContext, run: PipelineRun): Promise<{ run: PipelineRun } | { done: ReconcileResult | void }> {
+    const pins = run.status?.autoPlacement;
+    if (pins?.length) return { run: { ...run, spec: withAutoPins(run.spec, pins) } };
+    const ranked = new Set(auto.steps(run).map((s) => s.name));
+    const plan = placementPlan(run.spec);
+    if (ranked.size === 0 || !plan.ok || startedUnranked(run)) return { run };
+    const placed = await auto.place(ctx, run, plan.steps.filter((p) => !ranked.has(p.step)));
+    if ("reason" in placed) {
+      await block(ctx, run, placed, { plan: plan.steps });
+      return { done: { requeueAfter: 60_000 } };
+    }
+    const pinnedPlan = placementPlan(withAutoPins(run.spec, placed.pins), placed.pins);
+    const steps = pinnedPlan.ok ? plannedSteps(pinnedPlan.steps, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName))) : undefined;
+    const where = placed.pins.map((p) => `${p.step}: ${p.peer ? `peer ${p.peer}` : "this cluster"}`).join(", ");
+    const why = { reason: RunReason.Placed, message: `Auto placed ${where}; starting` };
+    await writeStatus(ctx, run, { ready: { type: "Ready", status: "Unknown", ...why }, succeeded: { type: "Succeeded", status: "Unknown", ...why } }, { phase: "Pending", autoPlacement: placed.pins, ...present({ steps }) });
+    return { done: { requeueAfter: 1000 } };
+  }
+
+  const reconcile = async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    const cached = indexedRuns(ctx.cache<PipelineRun>(pipelineRunKindRef)).get(key);
+    if (!cached) {
       quotedPlans.delete(`${key.namespace}/${key.name}`);
       return;
     }
-    if (isBeingDeleted(run as KubernetesObject)) return peerSteps.cleanup(ctx, run);
-    const plan = placementPlan(run.spec);
+    if (isBeingDeleted(cached as KubernetesObject)) return peerSteps.cleanup(ctx, cached);
+    const placed = await placedRun(ctx, cached);
+    return "done" in placed ? placed.done : runWhere(ctx, placed.run);
+  };
+
+  /** Runs the steps where the plan puts them: here, on one peer, or both. */
+  function runWhere(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
+    const plan = placementPlan(run.spec, run.status?.autoPlacement);
     if (!plan.ok) return block(ctx, run, { reason: RunReason.InvalidSpec, message: plan.message });
     const site = singleSite(plan.steps);
     const peers = [...new Set(plan.steps.flatMap((p) => (p.site.kind === "peer" ? [p.site.peer] : [])))];
@@ -607,8 +652,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
     if (site.kind === "local") return runLocally(ctx, run, plan.steps);
     return runOnPeer(ctx, run, plan.steps, site.peer);
-  };
+  }
+
+  return reconcile;
 }
+
+/** A run that had started, or ended, before Auto ranked offers: it stays where it was. */
+const startedUnranked = (run: PipelineRun): boolean => Boolean(run.status?.workflowRef || run.status?.peerRun || runDecided(run));
 
 /**
  * Whether the cluster serves Argo's Workflow kind. Without it the Workflow cache never fills, and
@@ -682,6 +732,7 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: L
       { kind: resourceKindRef, map: runsOfService(() => runs) },
       { kind: reservationKindRef, map: runsOfReservation(() => runs) },
       { kind: peerKindRef, map: () => [] },
+      { kind: providerKindRef, map: () => [] },
       // A Price or a Project's budget changing may let a run over budget start (or quote it).
       { kind: priceKindRef, map: runsOfNamespace(() => runs) },
       { kind: projectKindRef, map: runsOfProject(() => runs) },

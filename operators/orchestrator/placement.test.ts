@@ -51,7 +51,13 @@ describe("placementPlan", () => {
     const local = placementPlan(spec({ placement: { strategy: "Auto" } }));
     assert.ok(local.ok);
     assert.deepEqual(singleSite(local.steps), { kind: "local" });
-    assert.match(local.steps[0]?.reason ?? "", /not built yet/);
+    assert.match(local.steps[0]?.reason ?? "", /not ranked/);
+  });
+
+  it("Auto follows its pin (status.autoPlacement), with the ranking's reason", () => {
+    const plan = placementPlan(spec({ placement: { strategy: "Auto" } }), [{ step: "a", peer: "lyon", reason: "Auto: peer lyon: 0.10 EUR" }]);
+    assert.ok(plan.ok);
+    assert.deepEqual(plan.steps[0], { step: "a", site: { kind: "peer", peer: "lyon" }, reason: "Auto: peer lyon: 0.10 EUR" });
   });
 
   it("Admiralty keeps the step here with its cluster target; a peer's service is refused naming the field", () => {

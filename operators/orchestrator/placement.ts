@@ -7,13 +7,15 @@
 // - Local: this cluster; Explicit: placement.peer (the service must be there, or be that peer's);
 // - ComputeToData: the cluster of the data Resource the step reads (a pipeline input bound to a
 //   Resource with `peer`), else this cluster;
-// - Auto: where the step's service is. Ranking offers by capacity, price and trust is not built
-//   yet, and the plan says so rather than pretending to have ranked.
+// - Auto: the cluster autoPlacement.ts ranked first (by room, price, trust), pinned in
+//   status.autoPlacement before anything runs; a run that started before it was ranked: where
+//   the step's service is.
 // - Admiralty: this cluster's Workflow, its pods elected for Admiralty's multicluster scheduler with
 //   placement.clusterTarget; Admiralty, not this operator, moves them (untested here: Admiralty
 //   cannot be installed from the registries this project uses).
 // A step's own placement wins over the run's.
 import type { Placement, PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
+import type { AutoPin } from "./autoPlacement.ts";
 
 /** Where a step runs: this cluster, or the cluster of a Peer (named by its Peer object here). */
 export type StepSite = { kind: "local" } | { kind: "peer"; peer: string };
@@ -74,7 +76,7 @@ function dataDisagrees(spec: PipelineRunSpec, step: PipelineStep, at: string): D
 /** Where a step runs when its service is here, by strategy. */
 function serviceHere(spec: PipelineRunSpec, step: PipelineStep, strategy: string): Decision {
   if (strategy === "ComputeToData") return computeToData(spec, step);
-  if (strategy === "Auto") return { site: local, reason: `Auto: the service ${step.serviceRef.name} is on this cluster (ranking by capacity, price and trust is not built yet)` };
+  if (strategy === "Auto") return { site: local, reason: `Auto: the service ${step.serviceRef.name} is on this cluster (not ranked: the run was placed before Auto ranked offers)` };
   return { site: local, reason: "Local: this cluster" };
 }
 
@@ -107,13 +109,19 @@ function servicePeerDecision(spec: PipelineRunSpec, step: PipelineStep, strategy
   return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
 }
 
-/** The plan for every step, or the first step that cannot be placed (the field named). */
-export function placementPlan(spec: PipelineRunSpec): PlacementPlan {
+/** Where Auto's ranking put the step, pinned in status. */
+function pinned(pin: AutoPin): Decision {
+  return { site: pin.peer ? onPeer(pin.peer) : local, reason: pin.reason };
+}
+
+/** The plan for every step, or the first step that cannot be placed (the field named). `pins`: status.autoPlacement. */
+export function placementPlan(spec: PipelineRunSpec, pins: readonly AutoPin[] = []): PlacementPlan {
   const steps: StepPlacement[] = [];
   for (const [index, step] of spec.steps.entries()) {
     const own = step.placement !== undefined;
     const at = own ? `spec.steps[${index}].placement` : "spec.placement";
-    const decision = decide(spec, step, own ? step.placement : spec.placement, at);
+    const pin = pins.find((p) => p.step === step.name);
+    const decision = pin ? pinned(pin) : decide(spec, step, own ? step.placement : spec.placement, at);
     if ("field" in decision) return { ok: false, ...decision };
     steps.push({ step: step.name, ...decision });
   }

@@ -48,6 +48,9 @@ export const RunReason = {
   OutputsUndelivered: "OutputsUndelivered",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",
   PlacementNotSupported: "PlacementNotSupported",
+  // Auto: the steps' cluster was ranked and pinned (status.autoPlacement), or no cluster can take them
+  Placed: "Placed",
+  NoPlacement: "NoPlacement",
   ArtifactRepositoryUnavailable: "ArtifactRepositoryUnavailable",
   NameTaken: "NameTaken",
 } as const;

@@ -33,7 +33,7 @@ export const Placement = strictObject(
   {
     strategy: Type.Optional(
       StringEnum(placementStrategies, {
-        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: where the step's service is (ranking offers by capacity, price and trust is not built yet); Admiralty: this cluster's Argo, pods sent to clusterTarget by Admiralty (untested here)",
+        description: "Local: this cluster; Explicit: on peer; ComputeToData: where the step's data Resource lives; Auto: the cluster, this one or a peer offering a service of the same name, ranked first by room, price and trust (status.autoPlacement); Admiralty: this cluster's Argo, pods sent to clusterTarget by Admiralty (untested here)",
       }),
     ),
     peer: Type.Optional(ObjectName),
@@ -212,6 +212,21 @@ export const PipelineRunStatus = strictObject({
         quote: Type.Optional(described(Money, "what the peer quoted for its steps, at its rates for this cluster, before anything was held (first currency)")),
       },
       { description: "where this run's steps run when they are placed on a peer: the peer's own PipelineRun and Reservation, requested over the signed federation API" },
+    ),
+  ),
+  autoPlacement: Type.Optional(
+    Type.Array(
+      strictObject({
+        step: DnsLabel,
+        peer: Type.Optional(described(ObjectName, "the Peer whose service of the same name runs the step; absent: this cluster")),
+        reason: Type.String({ maxLength: 1024, description: "the ranking: what each cluster offered, and why the others lost or were left out" }),
+      }),
+      {
+        maxItems: 64,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["step"],
+        description: "where strategy Auto placed its steps: ranked once, before anything runs, and never moved (docs/orchestrator.md, Auto)",
+      },
     ),
   ),
   quote: Type.Optional(Money),

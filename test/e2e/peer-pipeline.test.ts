@@ -19,6 +19,7 @@ import { type Federation, type FederationMember, startFederation } from "../supp
 import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
 import type { Reservation } from "../../operators/schema/reservation.ts";
+import type { Resource } from "../../operators/schema/resource.ts";
 import type { UsageRecord } from "../../operators/schema/usageRecord.ts";
 import { signedOriginal, usageDigest } from "../../operators/billing/peerUsage.ts";
 import { verifyUsageRecord } from "../../operators/billing/usageSignature.ts";
@@ -135,6 +136,9 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       500,
     );
 
+  const serviceReady = (m: FederationMember, name: string): Promise<unknown> =>
+    eventually(`${m.name}'s ${name} is Ready`, async () => ((await objects(m).getNamespacedCustomObject({ ...archipel, plural: "resources", namespace, name })) as Resource).status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"), 60_000, 500);
+
   /** The run once it has ended (Succeeded True or False). */
   const ended = async (m: FederationMember, name: string): Promise<PipelineRun> => {
     try {
@@ -218,6 +222,38 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
     assert.equal(await objectText(a, location), "HELLO FROM THE PEER");
     await released(run);
+  });
+
+  it("Auto: A and B both offer the writer, B for less: the step runs on B, and status says how each cluster ranked; a service only A has stays on A", async () => {
+    // A's own writer, at a higher rate than B asks of A.
+    await create(a, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "private", service: { image, cwl: { document: writerTool({ suffix: " from A" }) } } } });
+    await create(a, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "5.00" }, validFrom: "2026-01-01T00:00:00Z" } });
+    await serviceReady(a, "writer");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto", spec: {
+      job: { greeting: "hello" },
+      placement: { strategy: "Auto" },
+      steps: [{ name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } }],
+      outputs: [{ name: "result", source: "write/out" }],
+    } });
+    const run = await ended(a, "auto");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.autoPlacement?.map((p) => [p.step, p.peer]), [["write", peerB]]);
+    const step = run.status?.steps?.[0];
+    assert.deepEqual([step?.name, step?.phase, step?.cluster], ["write", "Succeeded", b.name]);
+    // B's quote (its perRun 0.10 EUR, plus 10 minutes of Argo's default requests) against A's 5.00 EUR; B's free capacity as its compute Provider says.
+    const ranking = new RegExp(`^Auto: peer ${peerB} \\(${b.name}\\): 0\\.\\d+ EUR, [0-9.]+m? cpu and \\S+ free, trust (\\d+|unknown); ranked over this cluster: 5\\.\\d+ EUR`);
+    assert.match(step?.placement ?? "", ranking);
+    assert.equal(await objectText(b, run.status?.outputs?.find((o) => o.name === "result")?.location ?? ""), "hello from the peer");
+    await released(run);
+
+    // B has no "greeter": A is the only cluster that can run it.
+    await create(a, "resources", { kind: "Resource", name: "greeter", spec: { providerRef: { name: "tools" }, type: "service", title: "greeter", visibility: "private", service: { image, cwl: { document: writerTool({ suffix: " from A" }) } } } });
+    await serviceReady(a, "greeter");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto-here", spec: { job: { greeting: "hello" }, placement: { strategy: "Auto" }, steps: [{ name: "greet", serviceRef: { name: "greeter" }, in: { message: "greeting" } }] } });
+    const here = await eventually("A pins the greet step", async () => (await runOn(a, "auto-here")).status?.autoPlacement, 60_000, 500);
+    assert.equal(here[0]?.peer, undefined, JSON.stringify(here));
+    assert.match(here[0]?.reason ?? "", new RegExp(`^Auto: this cluster: not priced; left out peer ${peerB} \\(${b.name}\\): does not offer us greeter$`));
+    await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "auto-here" });
   });
 
   it("an output of a step on B goes to A's storage: copied through the federation API once B's run succeeded, the run succeeding only then; B holds a chain's widest moment", async () => {
