@@ -4,12 +4,10 @@
 // public, private and project-restricted). Prints creation and reconcile times, the manager's and
 // the API's memory before and after, and local search p50/p99 through the API over HTTP.
 //   node bench/catalog-scale.ts [N]        (`make bench-catalog`)
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
-import { emitTypeStripped } from "../images/typeStripped.ts";
+import { deployedApi, deployedManager, emittedAsInTheImage } from "../images/deployedProcess.ts";
 import type { Resource } from "../operators/schema/resource.ts";
 import { repoRoot, startCluster, type TestCluster } from "../test/support/cluster.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../test/support/processes.ts";
@@ -141,61 +139,23 @@ async function heapOf(metricsUrl: string): Promise<string> {
   return `heap used ${value("nodejs_heap_size_used_bytes")} / total ${value("nodejs_heap_size_total_bytes")} MiB, external ${value("nodejs_external_memory_bytes")} MiB`;
 }
 
-interface ContainerEnv {
-  name: string;
-  value?: string;
-}
-
-interface Container {
-  name: string;
-  args?: string[];
-  env?: ContainerEnv[];
-}
-
-/** The containers of the Deployment in config/manager/<file>. */
-function deploymentContainers(file: string): Container[] {
-  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager", file), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
-  return docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers ?? [];
-}
-
-/** The variables of a container's env that tune the process (the rest is about its cluster). */
-const processTuning = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
-
-/** A container of a Deployment in config/manager/: its script (args[0]), NODE_OPTIONS and process tuning. */
-function deployed(file: string, name: string): { script: string; nodeOptions: string; tuning: Record<string, string> } {
-  const { args = [], env = [] } = deploymentContainers(file).find((c) => c.name === name) ?? { name };
-  const [script] = args;
-  if (!script) throw new Error(`config/manager/${file}: no Deployment with a container named ${name} and a script in its args`);
-  const tuning = Object.fromEntries(env.flatMap((e) => (processTuning.includes(e.name) && e.value !== undefined ? [[e.name, e.value]] : [])));
-  return { script, nodeOptions: tuning.NODE_OPTIONS ?? "", tuning };
-}
-
-const deployedManager = deployed("manager.yaml", "manager");
-const deployedApi = deployed("api.yaml", "api");
+const deployedManagerProcess = deployedManager();
+const deployedApiProcess = deployedApi();
 
 /** The manager's V8 flags: the Deployment's, unless BENCH_MANAGER_NODE_OPTIONS says otherwise ("" for none). */
-const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedManager.nodeOptions;
-
-/**
- * Where the components' scripts are as the image has them: the JavaScript images/typeStripped.ts
- * emits (here into the log directory, beside the repository's node_modules), not the .ts through
- * Node's type stripping, which alone holds ~18 MiB. Like the image, no web UI build beside it.
- */
-function emittedAsInTheImage(): (script: string) => string {
-  const emitted = path.join(logDir, "js");
-  emitTypeStripped(path.join(repoRoot, "operators"), path.join(emitted, "operators"));
-  return (script) => path.relative(repoRoot, path.join(emitted, script));
-}
+const managerNodeOptions = process.env.BENCH_MANAGER_NODE_OPTIONS ?? deployedManagerProcess.nodeOptions;
 
 async function startProcesses(cluster: TestCluster): Promise<{ manager: ComponentProcess; api: ComponentProcess; apiUrl: string; metricsUrl: string }> {
   const [health, metrics, apiPort] = [await freePort(), await freePort(), await freePort()];
   const env = { KUBECONFIG: cluster.kubeconfigPath, LOG_LEVEL: "warn" };
   // The manager runs with the Deployment's heap flags: its old-space cap is what bounds its RSS
   // (without one V8 keeps garbage while it has room), and what the benchmark is to prove sufficient.
-  const managerEnv = { ...env, ...deployedManager.tuning, NODE_OPTIONS: managerNodeOptions };
-  const inImage = emittedAsInTheImage();
-  const manager = await startComponent("manager", inImage(deployedManager.script), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
-  const api = await startComponent("api", inImage(deployedApi.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, ...deployedApi.tuning }, logDir });
+  const managerEnv = { ...env, ...deployedManagerProcess.tuning, NODE_OPTIONS: managerNodeOptions };
+  // The JavaScript the image holds (here in the log directory), not the .ts through Node's type stripping (~18 MiB alone).
+  const emitted = emittedAsInTheImage(path.join(logDir, "js"));
+  const inImage = (script: string): string => path.relative(repoRoot, emitted(script));
+  const manager = await startComponent("manager", inImage(deployedManagerProcess.script), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
+  const api = await startComponent("api", inImage(deployedApiProcess.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, ...deployedApiProcess.tuning }, logDir });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitForHttp(`http://127.0.0.1:${health}/readyz`, 60_000);
   await waitForHttp(`${apiUrl}/readyz`, 60_000);

@@ -67,7 +67,8 @@ function keepManagerLogs(fed: Federation, n: number): void {
 async function measureSize(n: number): Promise<SizeResult> {
   process.stderr.write(`bench/discovery: N=${n}: starting the federation\n`);
   const started = Date.now();
-  const fed = await startFederation({ clusters: n, namePrefix: `bench${n}` });
+  // Members run as their Deployments do (the image's JavaScript, its V8 and malloc settings): the RSS figures are the deployed ones.
+  const fed = await startFederation({ clusters: n, namePrefix: `bench${n}`, asDeployed: true });
   try {
     const upSeconds = (Date.now() - started) / 1000;
     const since = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
@@ -100,7 +101,8 @@ function stats(values: number[]): string {
 function report(results: SizeResult[]): string {
   const lines = [
     "Discovery convergence (every member sees every other Connected, from the last Network's creation)",
-    "and memory per member (RSS MiB, min/median/max over members).",
+    "and memory per member (RSS MiB, min/median/max over members); managers and APIs run as deployed",
+    "(the image's JavaScript, the Deployments' NODE_OPTIONS and MALLOC_ARENA_MAX: hack/federation --as-deployed).",
     "",
     "   N   up(s)  converge(s)  first member(s)  manager RSS converged  manager RSS +15 s  API RSS",
   ];

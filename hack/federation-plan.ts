@@ -22,6 +22,8 @@ export interface UpOptions {
   namePrefix: string;
   /** hack/cluster flags for every member: a real node, Argo Workflows on it. */
   clusterFlags: ("--node" | "--argo")[];
+  /** Run each manager and API as its Deployment does: the image's JavaScript, the container's V8 and malloc settings. */
+  asDeployed: boolean;
 }
 
 export type Command = UpOptions | { command: "down" } | { command: "status" } | ComponentCommand | { command: "help" };
@@ -37,11 +39,13 @@ export interface ComponentCommand {
 }
 
 export const usage = `usage:
-  hack/federation up N [--approval auto|manual] [--name-prefix fed] [--node] [--argo]
+  hack/federation up N [--approval auto|manual] [--name-prefix fed] [--node] [--argo] [--as-deployed]
                                start N local clusters <prefix>-1..N, one kubo each in ONE private
                                network, each cluster's manager and API; create each cluster's
                                Identity and Network; print name, kubeconfig, API and kubo URLs;
-                               --node gives each cluster a real node, --argo Argo Workflows too
+                               --node gives each cluster a real node, --argo Argo Workflows too;
+                               --as-deployed runs managers and APIs as their Deployments do (the
+                               image's JavaScript, its NODE_OPTIONS and MALLOC_ARENA_MAX)
   hack/federation down         stop everything 'up' started (also after a partial 'up')
   hack/federation status       what runs; exit 1 when a part of the federation is down
   hack/federation stop CLUSTER manager|api|kubo
@@ -77,6 +81,10 @@ function applyUpFlag(options: UpOptions, args: string[], i: number): number {
     else options.namePrefix = parsePrefix(value);
     return inline === undefined ? 1 : 0;
   }
+  if (arg === "--as-deployed") {
+    options.asDeployed = true;
+    return 0;
+  }
   if (!clusterFlagChoices.has(arg)) throw new UsageError(`up: unknown flag ${arg}\n${usage}`);
   const clusterFlag = arg as "--node" | "--argo";
   if (!options.clusterFlags.includes(clusterFlag)) options.clusterFlags.push(clusterFlag);
@@ -84,7 +92,7 @@ function applyUpFlag(options: UpOptions, args: string[], i: number): number {
 }
 
 function parseUp(args: string[]): UpOptions {
-  const options: UpOptions = { command: "up", clusters: 0, approval: "auto", namePrefix: "fed", clusterFlags: [] };
+  const options: UpOptions = { command: "up", clusters: 0, approval: "auto", namePrefix: "fed", clusterFlags: [], asDeployed: false };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
@@ -155,6 +163,8 @@ export interface ProcessInfo {
   log: string;
   /** The command line that started it (node + script + args), so `start` can run it again. */
   argv: string[];
+  /** Variables it was started with besides the cluster's (--as-deployed: the container's process tuning). */
+  env?: Record<string, string>;
 }
 
 export interface MemberState {
@@ -182,6 +192,8 @@ export interface FederationState {
   network: string;
   approval: Approval;
   clusterFlags: ("--node" | "--argo")[];
+  /** Managers and APIs run as deployed (up --as-deployed), from the JavaScript emitted in <dir>/js. */
+  asDeployed?: boolean;
   swarmKeyFile: string;
   /** "starting" while up runs; "up" once every member answered and has its Identity and Network. */
   phase: "starting" | "up";
@@ -199,6 +211,7 @@ export function initialState(opts: UpOptions, dir: string, clustersDir: string, 
     network: opts.namePrefix,
     approval: opts.approval,
     clusterFlags: opts.clusterFlags,
+    ...(opts.asDeployed ? { asDeployed: true } : {}),
     swarmKeyFile: `${dir}/swarm.key`,
     phase: "starting",
     startedAt: now.toISOString(),

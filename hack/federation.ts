@@ -9,6 +9,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../operators/discovery/contracts.ts";
+import { present } from "../operators/runtime/present.ts";
+import { deployedApi, deployedManager, emittedAsInTheImage } from "../images/deployedProcess.ts";
 import { generateSwarmKey } from "../operators/discovery/swarmKey.ts";
 import type { Peer } from "../operators/schema/peer.ts";
 import {
@@ -219,12 +221,25 @@ function artifactsEndpoint(m: MemberState): Record<string, string> {
 async function launch(state: FederationState, m: MemberState, which: "manager" | "api"): Promise<void> {
   const info = m.processes[which];
   if (!info) throw new FederationError(`${m.name}: no ${which} command recorded`);
-  const pid = startDetached(info, { KUBECONFIG: m.kubeconfig, ...artifactsEndpoint(m) });
+  const pid = startDetached(info, { KUBECONFIG: m.kubeconfig, ...artifactsEndpoint(m), ...info.env });
   m.processes[which] = { ...info, pid };
   m.pids[which] = pid;
   saveState(state);
   const url = which === "api" ? `${m.apiUrl}/healthz` : `http://127.0.0.1:${m.ports.health}/readyz`;
   await waitHealthy(`${m.name}'s ${which}`, url, pid, info.log);
+}
+
+/**
+ * The manager's and the API's scripts: the sources, or with --as-deployed the JavaScript the image
+ * holds (emitted once into <dir>/js, inside the repository so that node_modules resolve) with the
+ * Deployments' process tuning.
+ */
+function componentScripts(state: FederationState): { script: string; env?: Record<string, string> }[] {
+  if (!state.asDeployed) return [{ script: path.join(root, "operators/manager/main.ts") }, { script: path.join(root, "operators/api/main.ts") }];
+  const emitted = path.join(state.dir, "js");
+  const processes = [deployedManager(), deployedApi()];
+  const inImage = existsSync(path.join(emitted, processes[0]!.script)) ? (script: string): string => path.join(emitted, script) : emittedAsInTheImage(emitted);
+  return processes.map((p) => ({ script: inImage(p.script), env: p.tuning }));
 }
 
 async function startComponents(state: FederationState, m: MemberState): Promise<void> {
@@ -236,11 +251,12 @@ async function startComponents(state: FederationState, m: MemberState): Promise<
   // Every member, kubo and backend of a local federation is on loopback over plain HTTP, which
   // the egress policy refuses by default: allow exactly that, as an administrator would.
   const egress = ["--egress-allow-cidrs=127.0.0.0/8,::1/128", "--egress-allow-http-peers=true"];
-  const managerArgv = [node, path.join(root, "operators/manager/main.ts"), "--leader-elect=false", `--metrics-port=${metrics}`, `--health-port=${health}`, ...egress];
-  const apiArgv = [node, path.join(root, "operators/api/main.ts"), "--port", String(api), "--host", "127.0.0.1", "--kubeconfig", m.kubeconfig, ...egress];
+  const [manager, apiScript] = componentScripts(state) as [{ script: string; env?: Record<string, string> }, { script: string; env?: Record<string, string> }];
+  const managerArgv = [node, manager.script, "--leader-elect=false", `--metrics-port=${metrics}`, `--health-port=${health}`, ...egress];
+  const apiArgv = [node, apiScript.script, "--port", String(api), "--host", "127.0.0.1", "--kubeconfig", m.kubeconfig, ...egress];
   m.logs.manager = path.join(m.dir, "manager.log");
   m.logs.api = path.join(m.dir, "api.log");
-  m.processes = { manager: { pid: 0, log: m.logs.manager, argv: managerArgv }, api: { pid: 0, log: m.logs.api, argv: apiArgv } };
+  m.processes = { manager: { pid: 0, log: m.logs.manager, argv: managerArgv, ...present({ env: manager.env }) }, api: { pid: 0, log: m.logs.api, argv: apiArgv, ...present({ env: apiScript.env }) } };
   progress(`${m.name}: starting manager (health :${health}) and API (${m.apiUrl})`);
   await Promise.all([launch(state, m, "manager"), launch(state, m, "api")]);
 }
@@ -320,6 +336,7 @@ async function down(): Promise<void> {
   // Only what up wrote: test fixtures keep their own federations in subdirectories.
   for (const m of state.clusters) rmSync(m.dir, { recursive: true, force: true });
   rmSync(state.swarmKeyFile, { force: true });
+  rmSync(path.join(state.dir, "js"), { recursive: true, force: true });
   rmSync(stateFile, { force: true });
   if (readdirSync(federationDir).length === 0) rmSync(federationDir, { recursive: true, force: true });
   progress("federation stopped and its state deleted");

@@ -27,6 +27,8 @@ export interface FederationOptions {
   /** A real node for every member (hack/cluster --node), and Argo Workflows on it (--argo). */
   node?: boolean;
   argo?: boolean;
+  /** Managers and APIs as their Deployments run them (hack/federation --as-deployed): the benchmarks' figures. */
+  asDeployed?: boolean;
   /** State directory; default .federation/test-<namePrefix>. */
   dir?: string;
 }
@@ -113,7 +115,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const prefix = `${options.namePrefix}-${process.pid}`;
   const dir = options.dir ?? path.join(repoRoot, ".federation", `test-${prefix}`);
   if (existsSync(path.join(dir, "state.json"))) await federation(dir, ["down"]);
-  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", prefix, ...(options.node || options.argo ? ["--node"] : []), ...(options.argo ? ["--argo"] : [])];
+  const args = ["up", String(options.clusters), "--approval", options.approval ?? "auto", "--name-prefix", prefix, ...(options.node || options.argo ? ["--node"] : []), ...(options.argo ? ["--argo"] : []), ...(options.asDeployed ? ["--as-deployed"] : [])];
   try {
     await federation(dir, args);
     return await attachFederation(dir);

@@ -12,9 +12,10 @@ import {
 
 describe("hack/federation plan", () => {
   it("parses up with defaults and flags in both spellings", () => {
-    assert.deepEqual(parseCommand(["up", "3"]), { command: "up", clusters: 3, approval: "auto", namePrefix: "fed", clusterFlags: [] });
-    assert.deepEqual(parseCommand(["up", "--approval", "manual", "2", "--name-prefix=x1"]), { command: "up", clusters: 2, approval: "manual", namePrefix: "x1", clusterFlags: [] });
-    assert.deepEqual(parseCommand(["up", "2", "--argo", "--node", "--argo"]), { command: "up", clusters: 2, approval: "auto", namePrefix: "fed", clusterFlags: ["--argo", "--node"] });
+    assert.deepEqual(parseCommand(["up", "3"]), { command: "up", clusters: 3, approval: "auto", namePrefix: "fed", clusterFlags: [], asDeployed: false });
+    assert.deepEqual(parseCommand(["up", "--approval", "manual", "2", "--name-prefix=x1"]), { command: "up", clusters: 2, approval: "manual", namePrefix: "x1", clusterFlags: [], asDeployed: false });
+    assert.deepEqual(parseCommand(["up", "2", "--argo", "--node", "--argo"]), { command: "up", clusters: 2, approval: "auto", namePrefix: "fed", clusterFlags: ["--argo", "--node"], asDeployed: false });
+    assert.equal((parseCommand(["up", "2", "--as-deployed"]) as { asDeployed: boolean }).asDeployed, true);
     assert.deepEqual(parseCommand(["stop", "fed-2", "kubo"]), { command: "stop", cluster: "fed-2", component: "kubo" });
     assert.deepEqual(parseCommand([]), { command: "help" });
   });
@@ -52,7 +53,7 @@ describe("hack/federation plan", () => {
   });
 
   it("records every member before anything starts, so down after a partial up finds them", () => {
-    const s = initialState({ command: "up", clusters: 2, approval: "auto", namePrefix: "p", clusterFlags: [] }, "/f", "/c", new Date(0));
+    const s = initialState({ command: "up", clusters: 2, approval: "auto", namePrefix: "p", clusterFlags: [], asDeployed: false }, "/f", "/c", new Date(0));
     assert.deepEqual(s.clusters.map((c) => [c.name, c.kubeconfig, c.dir]), [["p-1", "/c/p-1/kubeconfig", "/f/p-1"], ["p-2", "/c/p-2/kubeconfig", "/f/p-2"]]);
     assert.equal(s.phase, "starting");
   });

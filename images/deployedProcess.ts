@@ -1,0 +1,55 @@
+// How a component runs in its Deployment, for the tools that start it outside a cluster (the
+// benchmarks, hack/federation --as-deployed): the script its container runs (args[0]), the
+// variables that tune the process (V8 flags, malloc arenas), and the JavaScript the image holds
+// instead of the TypeScript sources. Read from config/manager/, the one source of truth, so that
+// a figure measured this way is the deployed configuration's.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { emitTypeStripped } from "./typeStripped.ts";
+
+const repoRoot = path.join(import.meta.dirname, "..");
+
+interface Container {
+  name: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+}
+
+/** The variables of a container's env that tune the process (the rest is about its cluster). */
+const processTuning = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
+
+export interface DeployedProcess {
+  /** the script, relative to the image's working directory (the repository's root here) */
+  script: string;
+  nodeOptions: string;
+  /** NODE_OPTIONS and MALLOC_ARENA_MAX as the container sets them */
+  tuning: Record<string, string>;
+}
+
+function deploymentContainers(file: string): Container[] {
+  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, "config/manager", file), "utf8")).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
+  return docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec?.containers ?? [];
+}
+
+/** The container `name` of the Deployment in config/manager/<file>. */
+export function deployedProcess(file: string, name: string): DeployedProcess {
+  const { args = [], env = [] } = deploymentContainers(file).find((c) => c.name === name) ?? { name };
+  const [script] = args;
+  if (!script) throw new Error(`config/manager/${file}: no Deployment with a container named ${name} and a script in its args`);
+  const tuning = Object.fromEntries(env.flatMap((e) => (processTuning.includes(e.name) && e.value !== undefined ? [[e.name, e.value]] : [])));
+  return { script, nodeOptions: tuning.NODE_OPTIONS ?? "", tuning };
+}
+
+export const deployedManager = (): DeployedProcess => deployedProcess("manager.yaml", "manager");
+export const deployedApi = (): DeployedProcess => deployedProcess("api.yaml", "api");
+
+/**
+ * Emits operators/ as the image has it (images/typeStripped.ts) into `dir`, beside nothing but
+ * the repository's node_modules up the tree (so `dir` must be inside the repository); answers
+ * where a deployed script is there. Like the image, no web UI build beside it.
+ */
+export function emittedAsInTheImage(dir: string): (script: string) => string {
+  emitTypeStripped(path.join(repoRoot, "operators"), path.join(dir, "operators"));
+  return (script) => path.join(dir, script);
+}
