@@ -27,6 +27,24 @@ interface SizeResult {
   managerRssMiB: number[];
   managerRssSettledMiB: number[];
   apiRssMiB: number[];
+  /** Per Peer of every member: seconds from its creation (discovery) to its Reachable condition turning True. */
+  createdToConnected: number[];
+}
+
+/** Seconds from each Peer's creation to Reachable=True (both to the second, as the API server and conditions keep them). */
+async function peerLatencies(fed: Federation): Promise<number[]> {
+  const per = await Promise.all(
+    fed.members.map(async (m) => {
+      const api = m.cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+      const peers = ((await api.listClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers" })) as { items: Peer[] }).items;
+      return peers.flatMap((p) => {
+        const reachable = p.status?.conditions?.find((c) => c.type === "Reachable" && c.status === "True")?.lastTransitionTime;
+        const created = p.metadata.creationTimestamp;
+        return reachable && created ? [(Date.parse(reachable) - Date.parse(String(created))) / 1000] : [];
+      });
+    }),
+  );
+  return per.flat();
 }
 
 async function connectedOthers(m: FederationMember, fed: Federation): Promise<number> {
@@ -74,6 +92,7 @@ async function measureSize(n: number): Promise<SizeResult> {
     const since = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
     const memberSeconds = (await convergence(fed, since)) ?? [];
     const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
+    const createdToConnected = await peerLatencies(fed).catch(() => []);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     return {
       n,
@@ -83,6 +102,7 @@ async function measureSize(n: number): Promise<SizeResult> {
       managerRssMiB,
       managerRssSettledMiB: fed.members.map((m) => rssMiB(m.pids.manager)),
       apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
+      createdToConnected,
     };
   } finally {
     keepManagerLogs(fed, n);
@@ -104,13 +124,15 @@ function report(results: SizeResult[]): string {
     "and memory per member (RSS MiB, min/median/max over members); managers and APIs run as deployed",
     "(the image's JavaScript, the Deployments' NODE_OPTIONS and MALLOC_ARENA_MAX: hack/federation --as-deployed).",
     "",
-    "   N   up(s)  converge(s)  first member(s)  manager RSS converged  manager RSS +15 s  API RSS",
+    "Peer→Connected: seconds from a Peer's creation (its discovery) to its Reachable condition, min/median/max over all Peers.",
+    "",
+    "   N   up(s)  converge(s)  first member(s)  Peer→Connected(s)  manager RSS converged  manager RSS +15 s  API RSS",
   ];
   for (const r of results) {
     const converge = r.convergeSeconds === undefined ? `>${CONVERGENCE_TIMEOUT_MS / 1000}` : r.convergeSeconds.toFixed(1);
     const first = r.memberSeconds.length > 0 ? Math.min(...r.memberSeconds).toFixed(1) : "n/a";
     lines.push(
-      `${String(r.n).padStart(4)}  ${r.upSeconds.toFixed(1).padStart(6)}  ${converge.padStart(11)}  ${first.padStart(15)}  ${stats(r.managerRssMiB).padStart(21)}  ${stats(r.managerRssSettledMiB).padStart(17)}  ${stats(r.apiRssMiB).padStart(7)}`,
+      `${String(r.n).padStart(4)}  ${r.upSeconds.toFixed(1).padStart(6)}  ${converge.padStart(11)}  ${first.padStart(15)}  ${stats(r.createdToConnected).padStart(17)}  ${stats(r.managerRssMiB).padStart(21)}  ${stats(r.managerRssSettledMiB).padStart(17)}  ${stats(r.apiRssMiB).padStart(7)}`,
     );
   }
   return lines.join("\n");

@@ -130,11 +130,22 @@ async function answers(url: string): Promise<boolean> {
     .catch(() => false);
 }
 
+/**
+ * A component found its port taken. Ports come from the kernel's ephemeral range (bound to 0, then
+ * released), which outbound connections draw from too: with ten clusters starting, one of them
+ * sometimes takes a port between its choice and the component's bind. Seen once in a benchmark
+ * run of `up 10`; the member's components are started again on other ports.
+ */
+class PortTaken extends FederationError {}
+
 async function waitHealthy(what: string, url: string, pid: number, log: string): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (!(await answers(url))) {
     const tail = (): string => readFileSync(log, "utf8").split("\n").slice(-15).join("\n");
-    if (!alive(pid)) throw new FederationError(`${what} exited before answering ${url}; log ${log}:\n${tail()}`);
+    if (!alive(pid)) {
+      const text = tail();
+      throw new (/EADDRINUSE/.test(text) ? PortTaken : FederationError)(`${what} exited before answering ${url}; log ${log}:\n${text}`);
+    }
     if (Date.now() > deadline) throw new FederationError(`${what} did not answer ${url} within 90 s; log ${log}:\n${tail()}`);
     await sleep(200);
   }
@@ -234,16 +245,38 @@ async function launch(state: FederationState, m: MemberState, which: "manager" |
  * holds (emitted once into <dir>/js, inside the repository so that node_modules resolve) with the
  * Deployments' process tuning.
  */
-function componentScripts(state: FederationState): { script: string; env?: Record<string, string> }[] {
-  if (!state.asDeployed) return [{ script: path.join(root, "operators/manager/main.ts") }, { script: path.join(root, "operators/api/main.ts") }];
-  const emitted = path.join(state.dir, "js");
-  const processes = [deployedManager(), deployedApi()];
-  const inImage = existsSync(path.join(emitted, processes[0]!.script)) ? (script: string): string => path.join(emitted, script) : emittedAsInTheImage(emitted);
-  return processes.map((p) => ({ script: inImage(p.script), env: p.tuning }));
+interface ComponentScript {
+  script: string;
+  env?: Record<string, string>;
 }
 
-async function startComponents(state: FederationState, m: MemberState): Promise<void> {
+function componentScripts(state: FederationState): { manager: ComponentScript; api: ComponentScript } {
+  if (!state.asDeployed) return { manager: { script: path.join(root, "operators/manager/main.ts") }, api: { script: path.join(root, "operators/api/main.ts") } };
+  progress("emitting operators/ as the image holds it (type-stripped JavaScript)");
+  const inImage = emittedAsInTheImage(path.join(state.dir, "js"));
+  const [manager, api] = [deployedManager(), deployedApi()];
+  return { manager: { script: inImage(manager.script), env: manager.tuning }, api: { script: inImage(api.script), env: api.tuning } };
+}
+
+/** Tries for a member's components before a taken port fails `up`. */
+const PORT_ATTEMPTS = 3;
+
+async function startComponents(state: FederationState, m: MemberState, scripts: ReturnType<typeof componentScripts>): Promise<void> {
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });
+  for (let attempt = 1; ; attempt++) {
+    await recordComponents(m, scripts);
+    progress(`${m.name}: starting manager (health :${m.ports.health}) and API (${m.apiUrl})`);
+    const started = await Promise.allSettled([launch(state, m, "manager"), launch(state, m, "api")]);
+    const failed = started.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    if (failed.length === 0) return;
+    if (attempt >= PORT_ATTEMPTS || !failed.every((err) => err instanceof PortTaken)) throw failed[0];
+    progress(`${m.name}: a port was taken before the manager or API bound it; starting both again on other ports`);
+    await Promise.all([stopPid(m.pids.manager), stopPid(m.pids.api)]);
+  }
+}
+
+/** Chooses the member's ports and records the manager's and API's command lines. */
+async function recordComponents(m: MemberState, { manager, api: apiScript }: ReturnType<typeof componentScripts>): Promise<void> {
   const [api, metrics, health] = [await freePort(), await freePort(), await freePort()];
   m.ports = { api, metrics, health };
   m.apiUrl = `http://127.0.0.1:${api}`;
@@ -251,14 +284,11 @@ async function startComponents(state: FederationState, m: MemberState): Promise<
   // Every member, kubo and backend of a local federation is on loopback over plain HTTP, which
   // the egress policy refuses by default: allow exactly that, as an administrator would.
   const egress = ["--egress-allow-cidrs=127.0.0.0/8,::1/128", "--egress-allow-http-peers=true"];
-  const [manager, apiScript] = componentScripts(state) as [{ script: string; env?: Record<string, string> }, { script: string; env?: Record<string, string> }];
   const managerArgv = [node, manager.script, "--leader-elect=false", `--metrics-port=${metrics}`, `--health-port=${health}`, ...egress];
   const apiArgv = [node, apiScript.script, "--port", String(api), "--host", "127.0.0.1", "--kubeconfig", m.kubeconfig, ...egress];
   m.logs.manager = path.join(m.dir, "manager.log");
   m.logs.api = path.join(m.dir, "api.log");
   m.processes = { manager: { pid: 0, log: m.logs.manager, argv: managerArgv, ...present({ env: manager.env }) }, api: { pid: 0, log: m.logs.api, argv: apiArgv, ...present({ env: apiScript.env }) } };
-  progress(`${m.name}: starting manager (health :${health}) and API (${m.apiUrl})`);
-  await Promise.all([launch(state, m, "manager"), launch(state, m, "api")]);
 }
 
 function isConflict(err: unknown): boolean {
@@ -299,7 +329,8 @@ async function up(opts: UpOptions): Promise<void> {
   try {
     progress(`starting ${opts.clusters} member(s) ${state.clusters.map((c) => c.name).join(", ")} in private network "${state.network}" (approval ${opts.approval})`);
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => startCluster(state, m));
-    await mapLimit(state.clusters, START_CONCURRENCY, (m) => startComponents(state, m));
+    const scripts = componentScripts(state);
+    await mapLimit(state.clusters, START_CONCURRENCY, (m) => startComponents(state, m, scripts));
     progress("creating each cluster's Identity and Network");
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => createMemberObjects(state, m, swarmKey));
   } catch (err) {
