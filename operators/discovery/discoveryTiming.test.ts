@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deferWake, discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, passIntervalMs, peerTimingFor, SWARM_CHANGED_RETRY_MS, swarmKeyOf } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, DISCOVERY_INTERVAL_MS, durationMs, nodeDownRetryMs, passIntervalMs, peerTimingFor, SWARM_CHANGED_RETRY_MS, swarmKeyOf } from "./discoveryTiming.ts";
 import { defaultPeerTiming } from "./peerState.ts";
 
 describe("discovery timing", () => {
@@ -56,5 +56,15 @@ describe("passIntervalMs", () => {
   it("compares swarms whatever the order and repetition of their peer IDs", () => {
     assert.equal(swarmKeyOf(["b", "a", "b"]), swarmKeyOf(["a", "b"]));
     assert.notEqual(swarmKeyOf(["a", "b"]), swarmKeyOf(["a", "b", "c"]));
+  });
+});
+
+describe("nodeDownRetryMs", () => {
+  it("asks a node that does not answer again each second a few times, then at the interval", () => {
+    assert.equal(nodeDownRetryMs(1, DISCOVERY_INTERVAL_MS), 1_000);
+    assert.equal(nodeDownRetryMs(10, DISCOVERY_INTERVAL_MS), 1_000);
+    assert.equal(nodeDownRetryMs(11, DISCOVERY_INTERVAL_MS), DISCOVERY_INTERVAL_MS);
+    // never slower than a Network's own shorter interval
+    assert.equal(nodeDownRetryMs(1, 500), 500);
   });
 });

@@ -15,6 +15,20 @@ export const FAST_RETRIES = 10;
  */
 export const SWARM_CHANGED_RETRY_MS = 1_000;
 
+/**
+ * Pause after a pass that found this cluster's own kubo node not answering: it is most often
+ * starting (a forming federation's members start theirs at once, and one under load answers
+ * after a few seconds), so it is asked again each second a few times, then at the interval.
+ * Measured at N=10: the interval's 5 s wait after a node that answered a moment later was the
+ * longest gap between a member's Network becoming Ready and its first discovery pass.
+ */
+export const NODE_DOWN_RETRY_MS = 1_000;
+export const NODE_DOWN_FAST_RETRIES = 10;
+
+export function nodeDownRetryMs(failuresInARow: number, intervalMs: number): number {
+  return failuresInARow <= NODE_DOWN_FAST_RETRIES ? Math.min(NODE_DOWN_RETRY_MS, intervalMs) : intervalMs;
+}
+
 const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** "30s", "1m30s", "500ms" → milliseconds; undefined for text that is not a Go duration. */

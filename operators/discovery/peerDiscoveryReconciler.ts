@@ -22,7 +22,7 @@ import { AnnouncementListener } from "./announcementListener.ts";
 import { checkClusterName } from "./clusterNames.ts";
 import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
-import { deferWake, discoveryIntervalMs, passIntervalMs, type PlannedPass, swarmKeyOf } from "./discoveryTiming.ts";
+import { deferWake, discoveryIntervalMs, nodeDownRetryMs, passIntervalMs, type PlannedPass, swarmKeyOf } from "./discoveryTiming.ts";
 import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
 import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
@@ -56,6 +56,8 @@ interface NetworkMemory {
   planned?: PlannedPass;
   /** The swarm's peer IDs at the last pass (swarmKeyOf). */
   swarm?: string;
+  /** Passes in a row that found this cluster's own node not answering. */
+  nodeDown?: number;
 }
 
 
@@ -207,9 +209,12 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     try {
       own = await ipfs.id({ timeoutMs: 3_000 });
     } catch (err) {
-      ctx.logger.info("this cluster's IPFS node does not answer; discovery waits", { network: name, error: errorMessage(err) });
-      return { requeueAfter: discoveryIntervalMs(network.spec?.discovery) };
+      memory.nodeDown = (memory.nodeDown ?? 0) + 1;
+      if (memory.nodeDown === 1) ctx.logger.info("this cluster's IPFS node does not answer; discovery waits", { network: name, error: errorMessage(err) });
+      return { requeueAfter: nodeDownRetryMs(memory.nodeDown, discoveryIntervalMs(network.spec?.discovery)) };
     }
+    if (memory.nodeDown) ctx.logger.info("this cluster's IPFS node answers again", { network: name, after: memory.nodeDown });
+    memory.nodeDown = 0;
     return discover({ ctx, network, name, ipfs, own, memory });
   }
   return Object.assign(reconcile, { stop: () => listener.stopAll() });
