@@ -211,7 +211,8 @@ function search(deps: CatalogDeps, query: CatalogQuery, caller: Caller): { items
   }
 }
 
-async function selfSubjectReview(kubeConfig: KubeConfig, token: string): Promise<LocalUser> {
+/** Who the token belongs to, as the API server says (a SelfSubjectReview made with it). */
+export async function selfSubjectReview(kubeConfig: KubeConfig, token: string): Promise<LocalUser> {
   const kc = callerKubeConfig(serverCluster(kubeConfig), token);
   const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
   const info = review.status?.userInfo;
@@ -361,12 +362,13 @@ function fanOutTargets(caches: CatalogCaches): { peers: Peer[]; refused: PeerOut
 
 /**
  * Peers trust this cluster's project claim, so it is made only for a caller who is a member of
- * that Project here (the same rule as a restricted Resource of that project).
+ * that Project here (the same rule as a restricted Resource of that project). `doing`: what the
+ * claim is for, in the refusal ("search", "request a grant").
  */
-function requireProjectMember(deps: CatalogDeps, caller: Caller, project: string): void {
-  const decision = decideVisibility({ visibility: "restricted", projects: [project] }, caller, projectMemberships(deps.caches.projects.list()));
+export function requireProjectMember(projects: readonly Project[], caller: Caller, project: string, doing: string): void {
+  const decision = decideVisibility({ visibility: "restricted", projects: [project] }, caller, projectMemberships(projects));
   if (!decision.visible) {
-    throw new ApiError(403, "NotProjectMember", `query.project: you may search for project "${project}" only as its member here (${decision.message})`, { field: "project", details: { in: "query" } });
+    throw new ApiError(403, "NotProjectMember", `query.project: you may ${doing} for project "${project}" only as its member here (${decision.message})`, { field: "project", details: { in: "query" } });
   }
 }
 
@@ -439,7 +441,7 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
       const tags = splitTags(qs.tag);
       const query = toQuery({ ...qs, ...(tags ? { tags } : {}) });
       const caller = await localCaller(request);
-      if (qs.project) requireProjectMember(deps, caller, qs.project);
+      if (qs.project) requireProjectMember(deps.caches.projects.list(), caller, qs.project, "search");
       const local = search(deps, query, caller).items;
       const body = federationBody(qs, tags);
       const { peers, refused } = fanOutTargets(deps.caches);

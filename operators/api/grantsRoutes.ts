@@ -81,7 +81,7 @@ export function granteeOfUser(user: string): { kind: "User" | "ServiceAccount"; 
 }
 
 /** The AccessGrant a request asks for. */
-export function grantObject(body: GrantRequest, grantee: { kind: string; name: string; namespace?: string }): Record<string, unknown> {
+export function grantObject(body: GrantRequest, grantee: { kind: string; name: string; namespace?: string; project?: string }): Record<string, unknown> {
   if (Number.isNaN(Date.parse(body.expiresAt))) throw new ApiError(400, "BadRequest", "body.expiresAt must be an RFC 3339 date-time", { field: "body.expiresAt" });
   if (grantee.kind === "ServiceAccount" && !grantee.namespace) throw new ApiError(400, "BadRequest", "body.grantee.namespace is required for a ServiceAccount", { field: "body.grantee.namespace" });
   return {
@@ -232,7 +232,8 @@ export function registerFederationGrantsRoutes(app: FastifyInstance, deps: Feder
         const peerName = peerObjectName(deps, caller.cluster);
         const body = request.body as FederationGrantRequest;
         await requireOpenNamespace(core, body, { now: (deps.now ?? Date.now)(), maxLifetimeMs: deps.maxLifetimeMs ?? defaultPeerGrantMaxLifetimeMs });
-        const object = grantObject({ ...body, name: peerGrantName(peerName, body.name) }, { kind: "Peer", name: peerName });
+        // The signed project claim: the AccessGrant controller grants a restricted Resource for it when the project lists the peer's cluster.
+        const object = grantObject({ ...body, name: peerGrantName(peerName, body.name) }, { kind: "Peer", name: peerName, ...(caller.project ? { project: caller.project } : {}) });
         const created = await custom.createNamespacedCustomObject({ ...at, namespace: body.namespace, body: object });
         return reply.code(201).send(toObjectView(accessGrantKind, created));
       },

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       (app) => registerCatalogRoutes(app, catalog.deps),
       (app) => registerFederationGrantsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, maxLifetimeMs: flags.peerGrantMaxLifetimeMs }),
       (app) => registerFederationRunsRoutes(app, { kubeConfig, peers, auth: { audience, peerByCluster: peerFinder(peers), nonces: catalog.deps.nonces }, resources: catalog.deps.caches.resources, projects: catalog.deps.caches.projects, artifacts: artifactStoreSettingsFrom(process.env) }),
-      (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress }),
+      (app) => registerPeerGrantsRoutes(app, { kubeConfig, peers, signingIdentity: catalog.deps.signingIdentity, egress: flags.egress, projects: () => catalog.deps.caches.projects.list() }),
       (app) => registerStatementRoutes(app, { kubeConfig }),
       (app) => registerWebAssetRoutes(app, loadWebAssets(flags.webRoot)),
     ],

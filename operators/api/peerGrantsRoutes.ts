@@ -3,7 +3,10 @@
 // the request goes out signed with this cluster's identity. Who here may ask is decided by
 // Kubernetes RBAC on the virtual subresource `peers/grants` of the Peer object, checked with a
 // SelfSubjectAccessReview made with the caller's token: `create` to request, `get` to read a
-// grant and its credentials. Nothing is stored here — the peer's AccessGrant is the source of
+// grant and its credentials. A request may act for a Project (`?project=`): the peer then grants
+// a restricted Resource of that project, when the project there lists this cluster; the claim is
+// signed, and made only for a caller who is a member of that Project here (as a federated
+// search's). Nothing is stored here — the peer's AccessGrant is the source of
 // truth — and the credentials pass through once, marked no-store.
 import { AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -15,6 +18,8 @@ import { FederationRequestError, type SigningIdentity, signedFetch } from "../fe
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { accessGrantKind } from "../schema/accessGrant.ts";
 import type { Peer } from "../schema/peer.ts";
+import type { Project } from "../schema/project.ts";
+import { type LocalUser, requireProjectMember, selfSubjectReview } from "./catalogRoutes.ts";
 import { bearerToken, callerKubeConfig, serverCluster } from "./caller.ts";
 import { ApiError } from "./errors.ts";
 import { descriptorTrusted } from "./federationAuth.ts";
@@ -32,6 +37,10 @@ export interface PeerGrantsDeps {
   deadlineMs?: number;
   /** Where the relay may connect (peer endpoints from descriptors: the API's --egress-* flags). */
   egress: EgressPolicy;
+  /** This cluster's Projects: who may make a project claim. */
+  projects(): readonly Project[];
+  /** Who a token belongs to (default: a SelfSubjectReview made with it). */
+  whoAmI?: (token: string) => Promise<LocalUser>;
 }
 
 // A peer's grant answer is one object: 1 MiB is generous (the client's own cap is larger).
@@ -121,6 +130,9 @@ async function authorize(kc: KubeConfig, verb: Verb, target: PeerTarget): Promis
 const tags = ["Grants"];
 const errors = (...codes: number[]): Record<number, TSchema> => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
 const Params = Type.Object({ cluster: ObjectName });
+const ClaimQuery = Type.Object({
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description: "the Project the grant is for: the peer grants a restricted Resource of that project when its Project there lists this cluster; you must be a member of it here" })),
+});
 const GrantParams = Type.Object({ cluster: ObjectName, namespace: NamespaceName, name: ObjectName });
 // Who is asking comes first: an anonymous request learns nothing about peers or fields.
 const onRequest = async (request: FastifyRequest): Promise<void> => {
@@ -133,22 +145,34 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
   const deadlineMs = deps.deadlineMs ?? defaultPeerDeadlineMs;
   const GrantWithCredentials = Type.Object({ grant: schemas.object, credentials: Type.Optional(Type.Record(Type.String(), Type.String())) });
 
+  const whoAmI = deps.whoAmI ?? ((token: string) => selfSubjectReview(deps.kubeConfig, token));
+
+  /** A project claim only for a member of that Project here. */
+  const requireClaim = async (token: string, project: string | undefined): Promise<void> => {
+    if (project === undefined) return;
+    const who = await whoAmI(token);
+    requireProjectMember(deps.projects(), { kind: "local", user: who.user, groups: who.groups }, project, "request a grant");
+  };
+
   /** Checks the caller, then sends the signed request and relays the answer. */
-  const forward = async (request: FastifyRequest, call: { verb: Verb; method: "GET" | "POST"; target: string; body?: unknown; answer: TSchema }): Promise<unknown> => {
-    const kc = callerKubeConfig(cluster, bearerToken(request.headers.authorization));
+  const forward = async (request: FastifyRequest, call: { verb: Verb; method: "GET" | "POST"; target: string; body?: unknown; answer: TSchema; project?: string }): Promise<unknown> => {
+    const token = bearerToken(request.headers.authorization);
+    const kc = callerKubeConfig(cluster, token);
     const peer = grantTarget(deps.peers(), (request.params as { cluster: string }).cluster);
     await authorize(kc, call.verb, peer);
+    await requireClaim(token, call.project);
     const identity = await deps.signingIdentity().catch((err: unknown) => {
       throw new ApiError(503, "NoSigningIdentity", `this cluster cannot sign federation requests yet: ${err instanceof Error ? err.message : String(err)}`);
     });
     try {
-      const { method, target, body } = call;
+      const { method, target, body, project } = call;
       const res = await signedFetch(identity, {
         endpoint: peer.endpoint,
         audience: peer.cluster,
         method,
         target,
         ...(body === undefined ? {} : { body }),
+        ...(project === undefined ? {} : { project }),
         deadlineMs,
         egress: deps.egress,
         maxAnswerBytes: maxGrantAnswerBytes,
@@ -163,14 +187,16 @@ export function registerPeerGrantsRoutes(app: FastifyInstance, deps: PeerGrantsD
     onRequest,
     schema: {
       operationId: "requestPeerGrant",
-      summary: "Ask a peer for an AccessGrant on one of its Resources, for this cluster (RBAC: create peers/grants)",
+      summary: "Ask a peer for an AccessGrant on one of its Resources, for this cluster, optionally acting for a Project (RBAC: create peers/grants)",
       tags,
       params: Params,
+      querystring: ClaimQuery,
       body: FederationGrantRequest,
       response: { 201: schemas.object, ...errors(400, 401, 403, 404, 409, 422, 502, 503, 504) },
     },
     handler: async (request, reply) => {
-      const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body, answer: schemas.object });
+      const { project } = request.query as Static<typeof ClaimQuery>;
+      const created = await forward(request, { verb: "create", method: "POST", target: federationGrantsPath, body: request.body, answer: schemas.object, ...(project ? { project } : {}) });
       return reply.code(201).send(created);
     },
   });

@@ -93,6 +93,22 @@ async function publishBucket(m: FederationMember, bucket: string, title: string)
   });
 }
 
+/** Project reef on `m` (cluster-scoped; made by the test that needs it, so other pages stay as they were). */
+const reefProject = (m: FederationMember, members: { users: string[]; clusters: string[] }): Promise<unknown> =>
+  m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...group, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: "reef" }, spec: { displayName: "Reef survey", members } } });
+
+/** On `owner`, project reef lists home's cluster, and a bucket is restricted to it (storage Provider "buckets", made by publishBucket). */
+async function reefBucket(home: FederationMember, owner: FederationMember): Promise<void> {
+  await reefProject(owner, { users: [], clusters: [home.name] });
+  const client = s3ClientFor(s3.endpoint, s3.region, s3);
+  await client.send(new CreateBucketCommand({ Bucket: "reef" }));
+  client.destroy();
+  await owner.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...group, namespace, plural: "resources",
+    body: { apiVersion: "archipel.io/v1alpha1", kind: "Resource", metadata: { name: "reef" }, spec: { providerRef: { name: "buckets" }, type: "storage", title: "Reef results", tags: [tag], visibility: "restricted", projects: ["reef"], storage: { s3: { bucket: "reef", prefix: "runs/" } } } },
+  });
+}
+
 /** Member 2 lets peers ask for grants in the shop; alice may ask peers (on member 1). */
 async function openToPeerGrants(m: FederationMember, requester: FederationMember): Promise<void> {
   await m.cluster.kubeConfig().makeApiClient(CoreV1Api).patchNamespace({ name: namespace, body: { metadata: { labels: { "archipel.io/peer-grants": "true" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
@@ -159,6 +175,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await publishBucket(first, "results", "Run results");
     await publishBucket(second, "results2", "Run results 2");
     await openToPeerGrants(second, first);
+    await reefBucket(first, second);
     await publishServices(fed.members[0] as FederationMember);
     await pipelineRun(fed.members[0] as FederationMember);
     // Both members must have found each other (Pending) before the admin can accept.
@@ -303,6 +320,25 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(credentials).toContainText("secretAccessKey");
     await putWith(credentials, "results2");
     await shot(page, "13-peer-grant-credentials");
+  });
+
+  test("as alice: a bucket of the other cluster restricted to project reef, found and asked for as its member", async ({ page }) => {
+    const [m, other] = fed.members as [FederationMember, FederationMember];
+    // alice is a member of reef here (a claim is made only for a member); the admin's pages later expect no Project here.
+    await reefProject(m, { users: ["alice"], clusters: [] });
+    await signIn(page, m, m.cluster.userTokens.alice);
+    await page.getByLabel("Tags").fill(tag);
+    await page.getByLabel("Project", { exact: true }).fill("reef");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("link", { name: `Request access to Reef results on ${other.name}` }).click();
+    // The search's project is the request's: the other cluster grants its restricted bucket for it.
+    await expect(page.getByLabel("Project (optional)")).toHaveValue("reef");
+    await page.getByRole("button", { name: `Request access on ${other.name}` }).click();
+    await expect(page).toHaveURL(new RegExp(`#/peer-grants/${other.name}/ui-shop/[a-z0-9.-]+-reef-alice$`));
+    await expect(page.getByRole("heading", { name: /Grant .* on / }).locator(".badge")).toHaveText("Ready", { timeout: 60_000 });
+    await page.getByRole("button", { name: "Fetch credentials" }).click();
+    await putWith(page.getByTestId("credentials"), "reef");
+    await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ ...group, plural: "projects", name: "reef" });
   });
 
   test("as alice: compose a pipeline from two services, submit it, and follow it", async ({ page }) => {

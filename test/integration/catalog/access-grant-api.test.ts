@@ -9,6 +9,7 @@ import { loopbackEgress } from "../../support/egress.ts";
 import { generateIdentityKey } from "../../../operators/federation/keys.ts";
 import { MemoryNonceCache } from "../../../operators/federation/requestSigning.ts";
 import type { Peer } from "../../../operators/schema/peer.ts";
+import type { Project } from "../../../operators/schema/project.ts";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { peerFinder } from "../../../operators/api/federationAuth.ts";
@@ -34,6 +35,9 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
   const stranger = generateIdentityKey();
   let peers: Peer[];
   let selfPeerName: string;
+  // Project sea: alice is a member here; on the receiving side it lists gamma (the Peer object's name stands for its cluster: it has no descriptor there).
+  const sea = `sea-${process.pid}`;
+  let projects: Project[] = [];
 
   before(async function () {
     this.timeout(180_000);
@@ -46,6 +50,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     await w.createSecret("pg-admin", { username: postgres.superuser, password: postgres.password });
     await w.createProvider("warehouse", { type: "data", data: { source: "postgres", postgres: { host: postgres.host, port: postgres.port, database: postgres.database, credentialsSecretRef: { name: "pg-admin" } } } });
     await w.createResource("t", { providerRef: { name: "warehouse" }, type: "data", data: { postgres: { table: { name: "t" } } } });
+    await w.createResource("rt", { providerRef: { name: "warehouse" }, type: "data", visibility: "restricted", projects: [sea], data: { postgres: { table: { name: "t" } } } });
     const rbac = w.cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const namespace = w.ns.name;
     // Peers may ask for grants here (the admin opened this namespace to peers).
@@ -80,7 +85,7 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
         (a) => registerFederationGrantsRoutes(a, { kubeConfig, peers: () => peers, auth: { audience: () => "beta", peerByCluster: peerFinder(() => peers), nonces: new MemoryNonceCache() } }),
         // The requesting side, looped back: this server signs as gamma and knows "beta" (itself,
         // the receiving side above) as a Peer, so a forwarded request lands on its own federation routes.
-        (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000, egress: loopbackEgress }),
+        (a) => registerPeerGrantsRoutes(a, { kubeConfig, peers: () => peers, signingIdentity: async () => ({ clusterName: "gamma", privateKeyPem: gamma.privateKeyPem }), deadlineMs: 5000, egress: loopbackEgress, projects: () => projects }),
       ],
     });
     const url = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -90,6 +95,10 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     await rbac.createClusterRoleBinding({
       body: { metadata: { name: selfPeerName }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: selfPeerName }, subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }] },
     });
+    const project = { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: sea }, spec: { displayName: sea, members: { users: ["alice"], clusters: [peerName] } } };
+    await w.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "projects", body: project });
+    const lake = { ...project, metadata: { name: `lake-${process.pid}` }, spec: { displayName: "lake", members: { users: ["bob"], clusters: [peerName] } } };
+    projects = [project as unknown as Project, lake as unknown as Project];
     api = { url, app, stop: () => app.close() };
     alice = as(api, w.cluster.userTokens.alice);
     bob = as(api, w.cluster.userTokens.bob);
@@ -103,10 +112,13 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     await rbac?.deleteClusterRoleBinding({ name: selfPeerName }).catch(() => undefined);
     await rbac?.deleteClusterRole({ name: selfPeerName }).catch(() => undefined);
     await w?.cluster.kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "peers", name: peerName }).catch(() => undefined);
+    await w?.cluster.kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ group: "archipel.io", version: "v1alpha1", plural: "projects", name: sea }).catch(() => undefined);
     await w?.stop();
     await postgres?.stop();
   });
 
+  const grantNamesHere = async (): Promise<string[]> =>
+    ((await w.cluster.kubeConfig().makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "archipel.io", version: "v1alpha1", namespace: w.ns.name, plural: "accessgrants" })) as { items: { metadata: { name: string } }[] }).items.map((g) => g.metadata.name);
   const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
 
   it("alice requests a grant (grantee defaults to her), reads status then credentials that work; bob gets 403", async () => {
@@ -209,6 +221,34 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
     const bobReads = await bob.get(`${base}/${w.ns.name}/${grantName}`);
     assert.equal(bobReads.status, 403);
     assert.ok(!JSON.stringify(bobReads.body).includes(creds.password ?? "none"));
+  });
+
+  it("forwarding for a project: a member's signed claim lets the peer grant its restricted data; without the claim it is refused; a non-member may not claim it (403 naming query.project, nothing sent)", async () => {
+    const base = "/api/v1/peers/beta/grants";
+    const request = (name: string): Record<string, unknown> => ({ namespace: w.ns.name, name, resource: "rt", mode: "read", expiresAt: inOneHour() });
+    // alice may request grants on the peer (RBAC), but is not a member of project lake here.
+    const notMember = await alice.post(`${base}?project=lake-${process.pid}`, request("lake"));
+    assert.equal(notMember.status, 403, JSON.stringify(notMember.body));
+    assert.equal(notMember.body.error.code, "NotProjectMember");
+    assert.equal(notMember.body.error.field, "project");
+    assert.ok(!(await grantNamesHere()).includes(`${peerName}-lake`), "nothing was sent to the peer");
+    const claimed = await alice.post(`${base}?project=${sea}`, request("sea"));
+    assert.equal(claimed.status, 201, JSON.stringify(claimed.body));
+    assert.deepEqual(claimed.body.spec.grantee, { kind: "Peer", name: peerName, project: sea });
+    const unclaimed = await alice.post(base, request("no-claim"));
+    assert.equal(unclaimed.status, 201, JSON.stringify(unclaimed.body));
+    const issued = await eventually("the claimed grant is issued", async () => {
+      const r = await alice.get(`${base}/${w.ns.name}/${claimed.body.metadata.name as string}`);
+      return r.body.credentials ? r : undefined;
+    }, 30_000);
+    assert.ok((issued.body.credentials as Record<string, string>).password);
+    const refused = await eventually("the grant without a claim is refused", async () => {
+      const r = await alice.get(`${base}/${w.ns.name}/${unclaimed.body.metadata.name as string}`);
+      const ready = (r.body.grant?.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready");
+      return ready?.status === "False" && ready.reason === "NotVisible" ? { r, ready } : undefined;
+    }, 30_000);
+    assert.match(refused.ready.message, /a restricted resource needs a request made for one of its projects/);
+    assert.equal(refused.r.body.credentials, undefined);
   });
 
   it("forwarding: unknown peer 404 naming the path field, bad body 400 naming the field (nothing sent), no token 401", async () => {

@@ -31,15 +31,17 @@ function useLocalClusterName(): string | undefined {
 }
 
 /** A Resource of another cluster: access is asked of that cluster (data and storage only). */
-function RemoteTitle({ item: i, title }: { item: CatalogItem; title: string }): React.JSX.Element {
+function RemoteTitle({ item: i, title, project }: { item: CatalogItem; title: string; project: string }): React.JSX.Element {
   const grantable = i.type === "data" || i.type === "storage";
+  // A restricted Resource found for a project is asked for that project too.
+  const claim = project && i.visibility === "restricted" ? `&project=${encodeURIComponent(project)}` : "";
   return (
     <>
       <span title={`${i.namespace}/${i.name} on ${i.origin ?? ""}`}>{title}</span>
       {grantable ? (
         <>
           {" "}
-          <a className="small" href={`${href("peer-grants", "new", i.origin ?? "", i.namespace, i.name)}?type=${i.type}`} aria-label={`Request access to ${title} on ${i.origin ?? ""}`}>
+          <a className="small" href={`${href("peer-grants", "new", i.origin ?? "", i.namespace, i.name)}?type=${i.type}${claim}`} aria-label={`Request access to ${title} on ${i.origin ?? ""}`}>
             request access
           </a>
         </>
@@ -48,12 +50,12 @@ function RemoteTitle({ item: i, title }: { item: CatalogItem; title: string }): 
   );
 }
 
-function ResultRow({ item: i, isLocal }: { item: CatalogItem; isLocal: boolean }): React.JSX.Element {
+function ResultRow({ item: i, isLocal, project }: { item: CatalogItem; isLocal: boolean; project: string }): React.JSX.Element {
   const title = i.title || i.name;
   return (
     <tr data-origin={i.origin}>
       <td>
-        {isLocal ? <a href={href("resources", i.namespace, i.name)}>{title}</a> : <RemoteTitle item={i} title={title} />}
+        {isLocal ? <a href={href("resources", i.namespace, i.name)}>{title}</a> : <RemoteTitle item={i} title={title} project={project} />}
         {i.description ? <div className="muted small">{i.description}</div> : null}
       </td>
       <td>{i.type}</td>
@@ -77,7 +79,7 @@ function ResultRow({ item: i, isLocal }: { item: CatalogItem; isLocal: boolean }
   );
 }
 
-function Results({ items, local }: { items: CatalogItem[]; local: string | undefined }): React.JSX.Element {
+function Results({ items, local, project }: { items: CatalogItem[]; local: string | undefined; project: string }): React.JSX.Element {
   if (items.length === 0) return <Empty>Nothing matches: try fewer words or tags, or another type.</Empty>;
   return (
     <table className="table" data-testid="catalog-results">
@@ -94,7 +96,7 @@ function Results({ items, local }: { items: CatalogItem[]; local: string | undef
       </thead>
       <tbody>
         {items.map((i) => (
-          <ResultRow key={`${i.origin ?? ""}/${i.namespace}/${i.name}`} item={i} isLocal={i.origin === undefined || i.origin === local} />
+          <ResultRow key={`${i.origin ?? ""}/${i.namespace}/${i.name}`} item={i} isLocal={i.origin === undefined || i.origin === local} project={project} />
         ))}
       </tbody>
     </table>
@@ -162,7 +164,7 @@ export function CatalogPage(): React.JSX.Element {
             </ul>
           </div>
         ) : null}
-        {answer.data ? <Results items={answer.data.items} local={local} /> : null}
+        {answer.data ? <Results items={answer.data.items} local={local} project={search.federated ? search.project : ""} /> : null}
       </Section>
     </>
   );

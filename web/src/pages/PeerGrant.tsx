@@ -25,8 +25,10 @@ export function PeerGrantRequestPage({ cluster, namespace, resource }: { cluster
   const [name, setName] = useState(grantName(resource, who?.user ?? "me"));
   const [mode, setMode] = useState(type === "storage" ? "write" : "read");
   const [expires, setExpires] = useState(defaultExpiry());
+  const [project, setProject] = useState(currentQuery().get("project") ?? "");
+  const claim = project ? `?project=${encodeURIComponent(project)}` : "";
   const request = useMutation({
-    mutationFn: () => api<KubeObject>(peerGrants(cluster), { method: "POST", body: { namespace, name, resource, mode, expiresAt: new Date(expires).toISOString() } }),
+    mutationFn: () => api<KubeObject>(`${peerGrants(cluster)}${claim}`, { method: "POST", body: { namespace, name, resource, mode, expiresAt: new Date(expires).toISOString() } }),
     onSuccess: (grant) => navigate(`/peer-grants/${encodeURIComponent(cluster)}/${encodeURIComponent(namespace)}/${encodeURIComponent(grant.metadata.name)}`),
   });
   return (
@@ -53,6 +55,9 @@ export function PeerGrantRequestPage({ cluster, namespace, resource }: { cluster
         </Field>
         <Field id="pg-expires" label="Expires at (your local time)" error={errorFor(request.error, "body.expiresAt")}>
           <input id="pg-expires" type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} required />
+        </Field>
+        <Field id="pg-project" label="Project (optional)" hint="a restricted Resource is granted for one of its projects; you must be a member here" error={errorFor(request.error, "project")}>
+          <input id="pg-project" value={project} onChange={(e) => setProject(e.target.value)} />
         </Field>
         <button type="submit" disabled={request.isPending}>
           {request.isPending ? "Asking the peer…" : `Request access on ${cluster}`}
