@@ -25,6 +25,7 @@ import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.t
 import { deferWake, discoveryIntervalMs, nodeDownRetryMs, passIntervalMs, type PlannedPass, swarmKeyOf } from "./discoveryTiming.ts";
 import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses } from "./peerLookups.ts";
+import { processHandoff, type VerifiedHandoff } from "./verifiedHandoff.ts";
 import { ensurePeerIndexes, ipfsClients, networkKindRef, peerKindRef, peersByNetworkPeerId } from "./peerReconciler.ts";
 import type { DescriptorCheck } from "./peerStatus.ts";
 import { parseSwarmKey, swarmKeyFingerprint } from "./swarmKey.ts";
@@ -43,6 +44,8 @@ export type SwarmKeyFingerprintReader = (network: Network) => Promise<string | u
 export interface PeerDiscoveryDeps {
   events: EventRecorder;
   systemNamespace?: string;
+  /** Where verified descriptors are handed to the Peer controller (default: the process's). */
+  handoff?: VerifiedHandoff;
   now?: () => number;
   swarmKeyFingerprint?: SwarmKeyFingerprintReader;
 }
@@ -75,6 +78,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   const ipfsFor = ipfsClients();
   const memories = new Map<string, NetworkMemory>();
   const systemNamespace = deps.systemNamespace ?? defaultSystemNamespace;
+  const handoff = deps.handoff ?? processHandoff;
   let logger: Logger | undefined;
   const listener = new AnnouncementListener((network, err) => logger?.info("pubsub subscription ended; subscribing again on the next pass", { network, error: err.message }));
 
@@ -164,6 +168,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     const fetched = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
     const check = checkClusterName(fetched, pass.ctx.cache<Peer>(peerKindRef).list());
     if (check.kind === "verified") {
+      handoff.put(pass.name, candidate.peerId, check, now());
       await createPeer(pass, candidate, check);
       pass.memory.attempts.delete(candidate.peerId);
       return;

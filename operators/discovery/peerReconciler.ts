@@ -24,6 +24,7 @@ import { defaultSystemNamespace, kuboRpcUrl } from "./contracts.ts";
 import { deferWake, DISCOVERY_INTERVAL_MS, peerTimingFor, type PlannedPass } from "./discoveryTiming.ts";
 import { IpfsClient, type NodeIdentity } from "./ipfsClient.ts";
 import { checkDescriptor, peerListenAddresses, pingApi, probePeerFast } from "./peerLookups.ts";
+import { processHandoff, type VerifiedHandoff } from "./verifiedHandoff.ts";
 import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
 import { outcomesOf, type RunOnPeer, type RunOutcomes, runOutcome } from "./peerTrust.ts";
@@ -55,6 +56,8 @@ export interface PeerReconcilerDeps {
   status: StatusWriter;
   events: EventRecorder;
   systemNamespace?: string;
+  /** Descriptors discovery verified in this process (default: the process's). */
+  handoff?: VerifiedHandoff;
   now?: () => number;
   pingApi?: PeerApiPing;
   /** Where the API ping may connect (peer endpoints: https unless configured for tests). */
@@ -194,6 +197,7 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   const egress = deps.egress ?? defaultEgressPolicy;
   const ping = deps.pingApi ?? ((endpoint: string) => pingApi(endpoint, egress));
   const lastDescriptorCheck = new Map<string, number>();
+  const handoff = deps.handoff ?? processHandoff;
   /** The exact last contact per Peer (status.lastSeen is to the minute): the Unreachable/Lost clock. */
   const lastContact = new Map<string, number>();
   const planned = new Map<string, PlannedPass>();
@@ -211,11 +215,17 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
   }
 
   /** The peer's descriptor when a check is due, with the cluster name it claims checked against the other Peers'. */
+  /** A new Peer's first look: what discovery verified a moment ago, if it handed it over (verifiedHandoff.ts). */
+  function handedOver(pass: Pass): DescriptorCheck | undefined {
+    if (pass.peer.status?.descriptor) return undefined;
+    return handoff.take(pass.network.metadata?.name ?? "", peerIdOf(pass.peer), now());
+  }
+
   async function lookUpDescriptor(pass: Pass): Promise<DescriptorCheck | undefined> {
     const name = pass.peer.metadata?.name ?? "";
     if (!descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs)) return undefined;
     const lookup = { peerId: peerIdOf(pass.peer), fresh: lastDescriptorCheck.has(name), ...(pass.peer.status?.descriptor ? { pinnedKey: pass.peer.status.descriptor.publicKey } : {}) };
-    const descriptor = await measured(pass, "descriptorMs", () => checkDescriptor(pass.ipfs, lookup, now));
+    const descriptor = handedOver(pass) ?? (await measured(pass, "descriptorMs", () => checkDescriptor(pass.ipfs, lookup, now)));
     if (descriptor.kind !== "unavailable") lastDescriptorCheck.set(name, now());
     return checkClusterName(descriptor, pass.ctx.cache<Peer>(peerKindRef).list(), name);
   }
