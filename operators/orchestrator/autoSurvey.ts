@@ -19,7 +19,7 @@ import { chooseAutoSite, rankedByAuto } from "./autoPlacement.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
 import { minTrustOf, type PeerRunSettings, peerNamespace, quoteRequest, reservationSize } from "./peerRun.ts";
 import { peerEndpoint } from "./peerSteps.ts";
-import type { ServiceProcess } from "./pipelineWorkflow.ts";
+import { parseWiring, type ServiceProcess } from "./pipelineWorkflow.ts";
 import type { StepSite } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import { requestsOf, runQuote } from "./runQuote.ts";
@@ -43,10 +43,10 @@ export interface AutoSurveyDeps {
 
 const connected = (p: Peer): boolean => p.spec.approval === "Accepted" && p.status?.reachability === "Connected";
 
-/** The steps of `steps` that read another one of them (the peer sizes its hold by the widest moment). */
+/** The steps among `steps` whose outputs `step` reads: it never runs at the same time as them (the hold is sized by the widest moment). */
 function afterOf(step: PipelineStep, steps: readonly PipelineStep[]): string[] {
   const names = new Set(steps.map((s) => s.name));
-  return [...new Set(Object.values(step.in ?? {}).flatMap((source) => (source.includes("/") ? [source.split("/")[0] ?? ""] : [])))].filter((n) => names.has(n));
+  return [...new Set(Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? []))].filter((n) => names.has(n));
 }
 
 interface DataRead {
