@@ -246,11 +246,24 @@ export class IpfsClient {
     );
   }
 
-  /** Resolves an IPNS name to its `/ipfs/<cid>` path; `fresh` bypasses kubo's cache. */
-  async resolveName(name: string, opts: CallOptions & { fresh?: boolean } = {}): Promise<string> {
+  /**
+   * Resolves an IPNS name to its `/ipfs/<cid>` path; `fresh` bypasses kubo's cache. kubo streams
+   * each newer record its DHT query finds and ends when the query does (every close node asked,
+   * slow on a loaded network); `first` takes the first record and stops the query there: for a
+   * caller that verifies what it gets and checks the name again later, as discovery does.
+   */
+  async resolveName(name: string, opts: CallOptions & { fresh?: boolean; first?: boolean } = {}): Promise<string> {
     return this.call(`name resolve ${name}`, opts, async (signal) => {
+      const stop = new AbortController();
       let last: string | undefined;
-      for await (const path of (await this.kubo()).name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal })) last = path;
+      try {
+        for await (const path of (await this.kubo()).name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal: AbortSignal.any([signal, stop.signal]) })) {
+          last = path;
+          if (opts.first) break;
+        }
+      } finally {
+        stop.abort(); // ends kubo's query when the loop left early
+      }
       // With streaming on, kubo reports a failed lookup only in a trailer the client ignores.
       if (!last) throw new Error("could not resolve: no record found in this network");
       return last;

@@ -165,7 +165,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   }
 
   async function examine(pass: Pass, candidate: Candidate): Promise<void> {
-    const fetched = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
+    const fetched = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, firstRecord: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
     const check = checkClusterName(fetched, pass.ctx.cache<Peer>(peerKindRef).list());
     if (check.kind === "verified") {
       handoff.put(pass.name, candidate.peerId, check, now());

@@ -16,9 +16,10 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function resolveCid(ipfs: IpfsClient, peerId: string, fresh: boolean, cidHint: string | undefined): Promise<string> {
+async function resolveCid(ipfs: IpfsClient, lookup: DescriptorLookup): Promise<string> {
+  const { peerId, cidHint } = lookup;
   try {
-    const path = await ipfs.resolveName(`/ipns/${peerId}`, { fresh, timeoutMs: DESCRIPTOR_LOOKUP_TIMEOUT_MS });
+    const path = await ipfs.resolveName(`/ipns/${peerId}`, { fresh: lookup.fresh ?? false, first: lookup.firstRecord ?? false, timeoutMs: DESCRIPTOR_LOOKUP_TIMEOUT_MS });
     return path.replace(/^\/ipfs\//, "");
   } catch (err) {
     if (cidHint) return cidHint;
@@ -34,6 +35,11 @@ export interface DescriptorLookup {
   fresh?: boolean;
   /** A CID announced over pubsub, used only when the IPNS name does not resolve. */
   cidHint?: string;
+  /**
+   * Take the first IPNS record the query finds, not the newest of all it would find: a peer's
+   * first sighting (its descriptor still verifies, and the Peer controller resolves in full after).
+   */
+  firstRecord?: boolean;
 }
 
 /**
@@ -44,7 +50,7 @@ export async function checkDescriptor(ipfs: IpfsClient, lookup: DescriptorLookup
   let cid: string;
   let bytes: Uint8Array;
   try {
-    cid = await resolveCid(ipfs, lookup.peerId, lookup.fresh ?? false, lookup.cidHint);
+    cid = await resolveCid(ipfs, lookup);
     bytes = await ipfs.catBytes(cid, MAX_DESCRIPTOR_BYTES, { timeoutMs: DESCRIPTOR_LOOKUP_TIMEOUT_MS });
   } catch (err) {
     return { kind: "unavailable", message: message(err) };

@@ -123,6 +123,17 @@ describe("discovery: real kubo nodes in private networks", function () {
     assert.equal(result.ok && result.descriptor.apiEndpoint, "https://127.0.0.1:8443");
   });
 
+  it("resolving with the first record stops kubo's query there and gives the same path; the node answers a full resolve after", async () => {
+    let start = performance.now();
+    const first = await ipfsB.resolveName(`/ipns/${a.peerId}`, { fresh: true, first: true, timeoutMs: 10_000 });
+    log("IPNS resolve on B, first record", performance.now() - start);
+    assert.equal(first, `/ipfs/${descriptorCid}`);
+    start = performance.now();
+    const full = await ipfsB.resolveName(`/ipns/${a.peerId}`, { fresh: true, timeoutMs: 10_000 });
+    log("IPNS resolve on B, whole query", performance.now() - start);
+    assert.equal(full, first);
+  });
+
   it("a named IPNS key is created once and kept", async () => {
     const first = await ipfsA.ensureKey("archipel-descriptor");
     assert.equal(await ipfsA.ensureKey("archipel-descriptor"), first);
