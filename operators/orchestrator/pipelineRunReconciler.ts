@@ -20,6 +20,7 @@ import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } f
 import { apiErrorCode, errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { createRunArtifacts } from "./runArtifacts.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
@@ -190,6 +191,14 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs, ...present({ metrics: deps.usageMetrics }) }),
     write: (ctx, run, o, { peerRun, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun, ...present({ quote }) }),
   });
+
+  const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000 });
+
+  /** A deleted run: its objects in the repository, then what it holds on a peer, let go. */
+  async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
+    const artifacts = await runArtifacts.release(ctx, run, run.status?.workflowRef?.name ?? workflowNameOf(run));
+    return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
+  }
 
   /** A run that names a Reservation of this namespace starts only while it holds capacity. */
   function reservationBlocker(ctx: ReconcileContext, run: PipelineRun): Blocked | undefined {
@@ -484,16 +493,18 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
 
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
-  async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
-    const namespace = run.metadata.namespace ?? "";
+  async function runLocally(ctx: ReconcileContext, given: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: given.spec }): Promise<ReconcileResult | void> {
+    const namespace = given.metadata.namespace ?? "";
     const where = { plan, part };
-    const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
-    if (cached) return converge(ctx, run, cached, where);
+    const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(given) });
+    if (cached) return converge(ctx, given, cached, where);
     // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
-    const live = await readWorkflow(ctx, namespace, workflowNameOf(run));
-    if (live) return converge(ctx, run, live, where);
-    const gone = workflowGone(ctx, run);
+    const live = await readWorkflow(ctx, namespace, workflowNameOf(given));
+    if (live) return converge(ctx, given, live, where);
+    const gone = workflowGone(ctx, given);
     if (gone) return gone;
+    // Inputs are staged in the repository while the Workflow is built: the run owns them from here.
+    const run = await runArtifacts.hold(ctx, given);
     const desired = await desiredWorkflow(ctx, run, part);
     if ("reason" in desired) {
       await block(ctx, run, desired, { plan, kept: part.kept });
@@ -634,7 +645,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       quotedPlans.delete(`${key.namespace}/${key.name}`);
       return;
     }
-    if (isBeingDeleted(cached as KubernetesObject)) return peerSteps.cleanup(ctx, cached);
+    if (isBeingDeleted(cached as KubernetesObject)) return deleted(ctx, cached);
     const placed = await placedRun(ctx, cached);
     return "done" in placed ? placed.done : runWhere(ctx, placed.run);
   };

@@ -1,16 +1,17 @@
 // PipelineRuns on a cluster with a real node and Argo (hack/cluster up --argo), first slice: Local
 // placement. Two service Resources (inline CWL tools in the CWL step image) wired into a run that
 // succeeds, with its steps, cluster and output location in status and the output's bytes in S3; a
-// run whose step fails says which; deleting a run deletes its Workflow (garbage collector); runs
-// that cannot start say why. The pipelinerun controller runs bound to nothing but
-// config/rbac/orchestrator_role.yaml, so the role is proven to hold every verb it uses.
+// run whose step fails says which; deleting a run deletes its Workflow (garbage collector) and its
+// objects in the artifact repository (finalizer); runs that cannot start say why. The pipelinerun
+// controller runs bound to nothing but config/rbac/orchestrator_role.yaml, so the role is proven to
+// hold every verb it uses.
 // ARCHIPEL_ARGO_TEST_CLUSTER=NAME reuses a cluster started with `hack/cluster up NAME --argo`.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
 import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
@@ -135,8 +136,16 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     assert.deepEqual(failed.status?.steps?.map((s) => [s.name, s.phase]), [["write", "Succeeded"], ["shout", "Failed"]]);
   });
 
-  it("deletes a run's Workflow with the run (owner reference, garbage collector)", async function () {
+  it("deletes a run's Workflow with the run (owner reference, garbage collector), and its objects in the artifact repository (finalizer)", async function () {
     const name = `greet-${suffix}`;
+    const run = await getRun(name);
+    assert.ok(run.metadata.finalizers?.includes("archipel.io/run-artifacts"), JSON.stringify(run.metadata.finalizers));
+    const [, bucket] = /^s3:\/\/([^/]+)\//.exec(run.status?.outputs?.[0]?.location ?? "") ?? [];
+    assert.ok(bucket, JSON.stringify(run.status?.outputs));
+    const objects = async (prefix: string): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "");
+    assert.ok((await objects(`pipelineruns/${name}/`)).length >= 2, "the run's steps' outputs are in the repository");
+    const others = await objects(`pipelineruns/broken-${suffix}/`);
+    assert.ok(others.length >= 1, "the other run's objects are there too");
     const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] } };
     assert.deepEqual(wf.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.controller]), [["PipelineRun", name, true]]);
     await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name });
@@ -146,6 +155,9 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
       60_000,
       500,
     );
+    await eventually(`PipelineRun ${name} to be gone`, async () => getRun(name).then(() => false, (err: { code?: number }) => err.code === 404), 60_000, 500);
+    assert.deepEqual(await objects(`pipelineruns/${name}/`), [], "the deleted run's objects are deleted");
+    assert.deepEqual(await objects(`pipelineruns/broken-${suffix}/`), others, "another run's objects stay");
   });
 
   it("suspends a run through Argo's spec.suspend and resumes it", async function () {

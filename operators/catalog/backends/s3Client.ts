@@ -172,12 +172,18 @@ async function replaceS3AccessKey(admin: S3Admin, names: S3GrantNames): Promise<
   };
 }
 
-async function deleteObjectsUnder(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+/** Deletes every object under `prefix` (the whole bucket when empty); returns how many. */
+export async function deleteObjectsUnder(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  let deleted = 0;
   for (;;) {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1000 }));
     const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) return;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    if (keys.length === 0) return deleted;
+    const answer = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    // Listed again next round, a key the server refused to delete would loop forever.
+    const refused = answer.Errors?.[0];
+    if (refused) throw new Error(`s3://${bucket}/${refused.Key ?? ""} not deleted: ${refused.Code ?? ""} ${refused.Message ?? ""}`.trim());
+    deleted += keys.length;
   }
 }
 

@@ -1,0 +1,80 @@
+// A run's objects in this cluster's Argo artifact repository — its steps' outputs and the inputs
+// staged for them, all under `<keyPrefix>/<workflow>/` — belong to the run: deleting the run
+// deletes them. A finalizer, added before anything is written there, holds the deleted run until
+// they are gone. Argo's own artifact GC (`artifactGC: OnWorkflowDeletion`) is not used: it runs a
+// pod per Workflow that needs the repository's credentials and RBAC on Argo's GC tasks in every
+// run namespace, and a Workflow can be deleted without its run. Outputs a user keeps go to a
+// storage Resource (`spec.outputs[].storageRef`), which a run never deletes.
+import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
+import { deleteObjectsUnder } from "../catalog/backends/s3Client.ts";
+import type { ReconcileContext } from "../runtime/index.ts";
+import { errorMessage, isNotFound } from "../runtime/errors.ts";
+import type { EventRecorder } from "../runtime/events.ts";
+import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
+import { present } from "../runtime/present.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import { artifactStore, type ArtifactStoreSettings } from "./artifactStore.ts";
+
+export const runArtifactsFinalizer = "archipel.io/run-artifacts";
+
+/** Where a run's Workflow keeps its objects in the repository's bucket (translate.ts's keys). */
+export function runArtifactsPrefix(keyPrefix: string, workflow: string): string {
+  return `${keyPrefix}/${workflow}/`;
+}
+
+/**
+ * Whether a failed deletion is retried: not once the repository's Secret or ConfigMap is gone (a
+ * namespace being deleted takes its Secret first, and would otherwise wait on the run), nor after
+ * `giveUpAfterMs` since the run was deleted.
+ */
+export function keepTrying(err: unknown, deletedAt: string | Date | undefined, now: number, giveUpAfterMs: number): boolean {
+  if (isNotFound(err)) return false;
+  const since = deletedAt ? new Date(deletedAt).getTime() : now;
+  return now - since < giveUpAfterMs;
+}
+
+export interface RunArtifactsDeps {
+  core: CoreV1Api;
+  artifacts: ArtifactStoreSettings;
+  events: EventRecorder;
+  now: () => number;
+  giveUpAfterMs: number;
+  retryAfterMs: number;
+}
+
+export function createRunArtifacts(deps: RunArtifactsDeps): {
+  /** Marks the run as owning objects in the repository, before its first is written; the run as written. */
+  hold(ctx: ReconcileContext, run: PipelineRun): Promise<PipelineRun>;
+  /** A deleted run's objects deleted (or given up on); the run as it is after, or when to try again. */
+  release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }>;
+} {
+  async function hold(ctx: ReconcileContext, run: PipelineRun): Promise<PipelineRun> {
+    const updated = await ensureFinalizer(ctx.client, run as KubernetesObject, runArtifactsFinalizer);
+    // The pass goes on with the new resourceVersion: its status write would otherwise conflict.
+    const written = updated?.metadata;
+    return written ? { ...run, metadata: { ...run.metadata, ...present({ resourceVersion: written.resourceVersion, finalizers: written.finalizers }) } } : run;
+  }
+
+  async function release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }> {
+    if (!hasFinalizer(run as KubernetesObject, runArtifactsFinalizer)) return { run };
+    const namespace = run.metadata.namespace ?? "";
+    const prefix = runArtifactsPrefix(deps.artifacts.keyPrefix, workflow);
+    let where = prefix;
+    try {
+      const store = await artifactStore(deps.core, deps.artifacts, namespace);
+      where = `s3://${store.repository.bucket}/${prefix}`;
+      const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix);
+      ctx.logger.info("run's artifacts deleted", { namespace, run: run.metadata.name, prefix: where, objects: deleted });
+    } catch (err) {
+      if (keepTrying(err, run.metadata.deletionTimestamp, deps.now(), deps.giveUpAfterMs)) {
+        ctx.logger.warn("run's artifacts not deleted yet; retrying", { namespace, run: run.metadata.name, prefix: where, error: errorMessage(err) });
+        return { requeueAfter: deps.retryAfterMs };
+      }
+      await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "ArtifactsLeftBehind", action: "Delete", note: `the run's objects under ${where} were not deleted (${errorMessage(err)}); delete them by hand` });
+    }
+    const updated = await removeFinalizer(ctx.client, run as KubernetesObject, runArtifactsFinalizer);
+    return { run: (updated as PipelineRun | undefined) ?? run };
+  }
+
+  return { hold, release };
+}
