@@ -5,12 +5,13 @@
 // measures, and stops it. Convergence is timed from the creation of the last Network (before
 // it no member can look for peers). RSS is read from /proc once converged and again after a
 // settling period, for the manager (all controllers) and the API server of every member.
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Peer } from "../operators/schema/peer.ts";
 import { repoRoot } from "../test/support/cluster.ts";
 import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
+import { discoveryPhases, type MemberPhases } from "./discoveryPhases.ts";
 import { rssMiB } from "./procMemory.ts";
 import { report as record } from "./results.ts";
 
@@ -29,6 +30,8 @@ interface SizeResult {
   apiRssMiB: number[];
   /** Per Peer of every member: seconds from its creation (discovery) to its Reachable condition turning True. */
   createdToConnected: number[];
+  /** Per member, from the managers' logs: node up, publication, discovery by the others. */
+  phases: MemberPhases[];
 }
 
 /** Seconds from each Peer's creation to Reachable=True (both to the second, as the API server and conditions keep them). */
@@ -82,6 +85,11 @@ function keepManagerLogs(fed: Federation, n: number): void {
   process.stderr.write(`bench/discovery: N=${n}: manager logs kept in ${path.relative(repoRoot, dir)}\n`);
 }
 
+function phasesOf(fed: Federation, since: number): MemberPhases[] {
+  const logs = fed.members.map((m) => ({ peerId: m.kuboPeerId, text: m.logs.manager && existsSync(m.logs.manager) ? readFileSync(m.logs.manager, "utf8") : "" }));
+  return discoveryPhases(logs, fed.state.network, since);
+}
+
 async function measureSize(n: number): Promise<SizeResult> {
   process.stderr.write(`bench/discovery: N=${n}: starting the federation\n`);
   const started = Date.now();
@@ -93,6 +101,7 @@ async function measureSize(n: number): Promise<SizeResult> {
     const memberSeconds = (await convergence(fed, since)) ?? [];
     const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
     const createdToConnected = await peerLatencies(fed).catch(() => []);
+    const phases = phasesOf(fed, since);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     return {
       n,
@@ -103,6 +112,7 @@ async function measureSize(n: number): Promise<SizeResult> {
       managerRssSettledMiB: fed.members.map((m) => rssMiB(m.pids.manager)),
       apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
       createdToConnected,
+      phases,
     };
   } finally {
     keepManagerLogs(fed, n);
@@ -135,7 +145,17 @@ function report(results: SizeResult[]): string {
       `${String(r.n).padStart(4)}  ${r.upSeconds.toFixed(1).padStart(6)}  ${converge.padStart(11)}  ${first.padStart(15)}  ${stats(r.createdToConnected).padStart(17)}  ${stats(r.managerRssMiB).padStart(21)}  ${stats(r.managerRssSettledMiB).padStart(17)}  ${stats(r.apiRssMiB).padStart(7)}`,
     );
   }
+  lines.push("", "Where it goes, per member (from the managers' logs; seconds, min/median/max over members): its node answering after the", "last Network's creation, its descriptor published after that, and the first and the last other member discovering it after that.", "", "   N  node up  published  first found  last found");
+  const col = (r: SizeResult, k: Exclude<keyof MemberPhases, "peerId">, w: number): string => stats1(r.phases.map((p) => p[k] ?? Number.NaN)).padStart(w);
+  for (const r of results) lines.push(`${String(r.n).padStart(4)}  ${col(r, "nodeReady", 7)}  ${col(r, "publish", 9)}  ${col(r, "firstFound", 11)}  ${col(r, "lastFound", 10)}`);
   return lines.join("\n");
+}
+
+/** min/median/max to a tenth of a second (the phases are a few seconds each). */
+function stats1(values: number[]): string {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return "n/a";
+  return [v[0], v[Math.floor(v.length / 2)], v[v.length - 1]].map((x) => (x ?? Number.NaN).toFixed(1)).join("/");
 }
 
 function sizes(argv: string[]): number[] {
