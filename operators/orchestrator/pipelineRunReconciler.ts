@@ -319,9 +319,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return quoteAndBudget(ctx, run, part, services) ?? (await access.storageGrants(ctx, run, part.spec.outputs ?? [])) ?? services;
   }
 
-  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<KubernetesObject | Blocked> {
-    const services = await admitted(ctx, run, part);
-    if (!(services instanceof Map)) return services;
+  /** The run's Workflow, its inputs staged in the repository; or why it cannot be built. */
+  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Promise<KubernetesObject | Blocked> {
     const name = workflowNameOf(run);
     const staged = await stagedInputs(ctx, run, part, name);
     if ("reason" in staged) return staged as Blocked;
@@ -493,24 +492,28 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
 
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
-  async function runLocally(ctx: ReconcileContext, given: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: given.spec }): Promise<ReconcileResult | void> {
-    const namespace = given.metadata.namespace ?? "";
+  async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
+    const namespace = run.metadata.namespace ?? "";
     const where = { plan, part };
-    const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(given) });
-    if (cached) return converge(ctx, given, cached, where);
+    const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
+    if (cached) return converge(ctx, run, cached, where);
     // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
-    const live = await readWorkflow(ctx, namespace, workflowNameOf(given));
-    if (live) return converge(ctx, given, live, where);
-    const gone = workflowGone(ctx, given);
+    const live = await readWorkflow(ctx, namespace, workflowNameOf(run));
+    if (live) return converge(ctx, run, live, where);
+    const gone = workflowGone(ctx, run);
     if (gone) return gone;
-    // Inputs are staged in the repository while the Workflow is built: the run owns them from here.
-    const run = await runArtifacts.hold(ctx, given);
-    const desired = await desiredWorkflow(ctx, run, part);
-    if ("reason" in desired) {
-      await block(ctx, run, desired, { plan, kept: part.kept });
-      return retriedBlockers.has(desired.reason) ? { requeueAfter: 30_000 } : undefined;
-    }
-    return converge(ctx, run, await createWorkflow(ctx, desired), where);
+    const services = await admitted(ctx, run, part);
+    if (!(services instanceof Map)) return blockedHere(ctx, run, services, where);
+    // Inputs are staged in the repository next: the run owns its objects there from here on.
+    const held = await runArtifacts.hold(ctx, run);
+    const desired = await desiredWorkflow(ctx, held, part, services);
+    if ("reason" in desired) return blockedHere(ctx, held, desired, where);
+    return converge(ctx, held, await createWorkflow(ctx, desired), where);
+  }
+
+  async function blockedHere(ctx: ReconcileContext, run: PipelineRun, blocked: Blocked, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
+    await block(ctx, run, blocked, { plan: where.plan, kept: where.part.kept });
+    return retriedBlockers.has(blocked.reason) ? { requeueAfter: 30_000 } : undefined;
   }
 
   /** A run with steps here and on one peer: the peer's part first, then this cluster's with its outputs. */

@@ -7,6 +7,7 @@
 // storage Resource (`spec.outputs[].storageRef`), which a run never deletes.
 import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
 import { deleteObjectsUnder } from "../catalog/backends/s3Client.ts";
+import { s3BackendError } from "../catalog/backends/s3Errors.ts";
 import type { ReconcileContext } from "../runtime/index.ts";
 import { errorMessage, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
@@ -63,7 +64,9 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
     try {
       const store = await artifactStore(deps.core, deps.artifacts, namespace);
       where = `s3://${store.repository.bucket}/${prefix}`;
-      const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix);
+      const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix).catch((err: unknown) => {
+        throw s3BackendError(err, `deleting the objects under ${where}`);
+      });
       ctx.logger.info("run's artifacts deleted", { namespace, run: run.metadata.name, prefix: where, objects: deleted });
     } catch (err) {
       if (keepTrying(err, run.metadata.deletionTimestamp, deps.now(), deps.giveUpAfterMs)) {

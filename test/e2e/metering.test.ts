@@ -22,6 +22,7 @@ import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } f
 import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
+import { argoArtifactsEnv } from "../support/s3.ts";
 
 const archipel = { group: "archipel.io", version: "v1alpha1" } as const;
 const workflows = { group: "argoproj.io", version: "v1alpha1", plural: "workflows" } as const;
@@ -50,6 +51,8 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
   const logDir = path.join(tmpdir(), `archipel-metering-e2e-${suffix}`);
   let cluster: TestCluster;
   let api: CustomObjectsApi;
+  /** The repository on loopback, for the orchestrator (a deleted run's objects are deleted from here). */
+  let artifactsEnv: Record<string, string> = {};
   const identities: SingleRoleIdentity[] = [];
   const managers: ComponentProcess[] = [];
   let billingMetrics = "";
@@ -64,7 +67,7 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
   async function startManager(name: string, controllers: string, kubeconfig: string): Promise<string> {
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     const manager = await startComponent(name, "operators/manager/main.ts", [`--controllers=${controllers}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`], {
-      env: { KUBECONFIG: kubeconfig, POD_NAME: name, LOG_LEVEL: "debug" },
+      env: { KUBECONFIG: kubeconfig, POD_NAME: name, LOG_LEVEL: "debug", ...artifactsEnv },
       logDir,
     });
     managers.push(manager);
@@ -90,6 +93,7 @@ describe("Metering PipelineRuns into UsageRecords (hack/cluster up --argo)", fun
     const reuse = process.env.ARCHIPEL_ARGO_TEST_CLUSTER;
     cluster = reuse ? await attachCluster(reuse) : await startCluster(`bill-${process.pid}`, ["--argo"]);
     api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+    artifactsEnv = await argoArtifactsEnv(cluster.name);
     await api.createClusterCustomObject({ ...archipel, plural: "identities", body: { apiVersion: "archipel.io/v1alpha1", kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "isle-1", displayName: "e2e", apiEndpoint: "https://isle-1.example" } } }).catch(() => undefined);
     const orchestrator = await boundOnlyTo(cluster, namespace, "config/rbac/orchestrator_role.yaml", `orchestrator-${suffix}`);
     billingIdentity = await boundOnlyTo(cluster, namespace, "config/rbac/billing_role.yaml", `billing-${suffix}`);

@@ -17,6 +17,7 @@ import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } f
 import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../support/rbac.ts";
+import { argoArtifactsEnv } from "../support/s3.ts";
 import type { PipelineRun } from "../../operators/schema/pipelineRun.ts";
 import { clusterTargetLabel, electAnnotation } from "../../operators/pipeline/argo/translate.ts";
 
@@ -34,6 +35,8 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
   const logDir = path.join(tmpdir(), `archipel-pipelinerun-e2e-${suffix}`);
   let cluster: TestCluster;
   let api: CustomObjectsApi;
+  /** The repository on loopback, for the orchestrator (a deleted run's objects are deleted from here). */
+  let artifactsEnv: Record<string, string> = {};
   let s3: S3Client;
   let identity: SingleRoleIdentity | undefined;
   const managers: ComponentProcess[] = [];
@@ -46,7 +49,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
   async function startManager(name: string, controllers: string, kubeconfig: string): Promise<void> {
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     const manager = await startComponent(name, "operators/manager/main.ts", [`--controllers=${controllers}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`], {
-      env: { KUBECONFIG: kubeconfig, POD_NAME: name, LOG_LEVEL: "debug" },
+      env: { KUBECONFIG: kubeconfig, POD_NAME: name, LOG_LEVEL: "debug", ...artifactsEnv },
       logDir,
     });
     managers.push(manager);
@@ -72,6 +75,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     const reuse = process.env.ARCHIPEL_ARGO_TEST_CLUSTER;
     cluster = reuse ? await attachCluster(reuse) : await startCluster(`pr-${process.pid}`, ["--argo"]);
     api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+    artifactsEnv = await argoArtifactsEnv(cluster.name);
     const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${cluster.name}`, "s3.json"), "utf8")) as S3Info;
     const creds = JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string };
     s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds });

@@ -62,3 +62,11 @@ export async function startS3(name: string): Promise<TestS3> {
   }
   return attachS3(target, reuse === undefined);
 }
+
+/**
+ * What a manager started outside a `--argo` cluster's node needs to reach its Argo artifact
+ * repository: hack/cluster serves it on loopback, while the repository's endpoint is the pods'.
+ */
+export async function argoArtifactsEnv(cluster: string): Promise<Record<string, string>> {
+  return { ARCHIPEL_ARTIFACTS_S3_ENDPOINT: (await attachS3(`argo-${cluster}`)).endpoint };
+}
