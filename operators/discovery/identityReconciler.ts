@@ -41,7 +41,7 @@ import {
   type SecretLocation,
 } from "./identityPlan.ts";
 import { IpfsClient } from "./ipfsClient.ts";
-import { NetworkReason } from "./networkPlan.ts";
+import { NetworkReason, networkChanged } from "./networkPlan.ts";
 import { isReadyTransition } from "./readyTransition.ts";
 import { networkKindRef } from "./networkReconciler.ts";
 
@@ -266,6 +266,6 @@ export function identityController(kubeConfig: KubeConfig, opts: { logger?: Logg
     name: identityControllerName,
     for: identityKindRef,
     reconcile,
-    watches: [{ kind: networkKindRef, map: everyIdentity }],
+    watches: [{ kind: networkKindRef, map: everyIdentity, changed: (old, current) => networkChanged(old as Network, current as Network) }],
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Network } from "../schema/network.ts";
 import { swarmKeyField } from "./contracts.ts";
-import { checkSwarmKeySecret, NetworkReason, networkStatusFields, nodeInUseBy, peerIdOfAddr, planBootstrap, swarmKeySource } from "./networkPlan.ts";
+import { checkSwarmKeySecret, NetworkReason, networkChanged, networkStatusFields, nodeInUseBy, peerIdOfAddr, planBootstrap, swarmKeySource } from "./networkPlan.ts";
 import { isReadyTransition } from "./readyTransition.ts";
 import { generateSwarmKey } from "./swarmKey.ts";
 
@@ -82,5 +82,23 @@ describe("networkPlan", () => {
     assert.equal(isReadyTransition(c, { type: "Ready", status: "True", reason: "NodeReady", message: "b" }), false);
     assert.equal(isReadyTransition(c, { type: "Ready", status: "False", reason: "NodeUnreachable", message: "b" }), true);
     assert.equal(isReadyTransition(undefined, { type: "Ready", status: "True", reason: "NodeReady", message: "b" }), true);
+  });
+
+  describe("networkChanged (what wakes the Peers and the Identity of a Network)", () => {
+    const ready = (status: "True" | "False", reason: string) => [{ type: "Ready", status, reason, message: "", lastTransitionTime: "2026-12-03T10:00:00Z" }];
+    const base: Network = { apiVersion: "archipel.io/v1alpha1", kind: "Network", metadata: { name: "science", generation: 1 }, spec: {}, status: { peerId: "12D3A", connectedPeers: 2, conditions: ready("True", "NodeReady") } } as Network;
+    const withStatus = (status: Partial<NonNullable<Network["status"]>>): Network => ({ ...base, status: { ...base.status, ...status } });
+
+    it("is false for a new count of connected peers, which every pass of a forming swarm rewrites", () => {
+      assert.equal(networkChanged(base, withStatus({ connectedPeers: 9 })), false);
+    });
+
+    it("is true for a spec, a node, a readiness or a deletion", () => {
+      assert.equal(networkChanged(base, { ...base, metadata: { ...base.metadata, generation: 2 } }), true);
+      assert.equal(networkChanged(base, withStatus({ peerId: "12D3B" })), true);
+      assert.equal(networkChanged(base, withStatus({ conditions: ready("False", "NodeUnreachable") })), true);
+      assert.equal(networkChanged(base, withStatus({ conditions: ready("False", "NodeInUse") })), true);
+      assert.equal(networkChanged(base, { ...base, metadata: { ...base.metadata, deletionTimestamp: "2026-12-03T10:00:00Z" } }), true);
+    });
   });
 });

@@ -145,3 +145,20 @@ export function networkStatusFields(previous: NetworkStatus | undefined, observe
   if (down) return { ...fields, peerId: previous?.peerId, addresses: previous?.addresses, connectedPeers: 0 };
   return { ...fields, peerId: undefined, addresses: undefined, connectedPeers: observed.ready.reason === NetworkReason.NodeInUse ? 0 : undefined };
 }
+
+/**
+ * Whether a Network changed in a way its readers act on (a watch predicate): its spec, deletion,
+ * node (peer ID), swarm key or readiness. Not its count of connected peers, which the Network
+ * controller rewrites as the swarm forms: measured at N=10, each rewrite woke every Peer and the
+ * Identity of the member, whose passes then kept its kubo node and its manager busy.
+ */
+export function networkChanged(old: Network, current: Network): boolean {
+  return JSON.stringify(readersView(old)) !== JSON.stringify(readersView(current));
+}
+
+function readersView(n: Network): unknown[] {
+  const { metadata, status } = n;
+  const ready = status?.conditions?.find((c) => c.type === "Ready");
+  // In an array JSON writes an absent field as null: the views compare position by position.
+  return [metadata?.generation, metadata?.deletionTimestamp, status?.peerId, status?.swarmKeySecretRef, ready?.status, ready?.reason];
+}

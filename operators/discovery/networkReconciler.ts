@@ -8,6 +8,7 @@ import { type KubeConfig, type KubernetesObject, type KubernetesObjectApi, Patch
 import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, KindRef, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
+import { generationChanged } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
@@ -242,6 +243,7 @@ export function networkController(kubeConfig: KubeConfig, opts: { logger?: Logge
     reconcile,
     concurrency: 2,
     owns: networkOwnedKinds,
-    watches: [{ kind: peerKindRef, map: networkOfPeer }],
+    // A Peer's approval (spec) changes the bootstrap set; its status, written on every probe, does not.
+    watches: [{ kind: peerKindRef, map: networkOfPeer, changed: generationChanged }],
   };
 }

@@ -10,6 +10,7 @@ import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/c
 import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
+import { generationChanged } from "../runtime/index.ts";
 import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
@@ -252,7 +253,7 @@ export function peerDiscoveryController(kubeConfig: KubeConfig, opts: { logger?:
     concurrency: 2,
     // A Peer deleted (or edited) sends its Network through discovery again.
     watches: [
-      { kind: peerKindRef, map: (obj) => [(obj as Peer).spec?.networkRef?.name].filter((n): n is string => !!n).map((name) => ({ name })) },
+      { kind: peerKindRef, map: (obj) => [(obj as Peer).spec?.networkRef?.name].filter((n): n is string => !!n).map((name) => ({ name })), changed: generationChanged },
       // A newly published descriptor of ours is announced on the next pass of its networks.
       { kind: identityKindRef, map: (obj) => ((obj as Identity).status?.networks ?? []).map((n) => ({ name: n.network })) },
     ],

@@ -16,6 +16,7 @@ import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type Network, networkKind } from "../schema/network.ts";
+import { networkChanged } from "./networkPlan.ts";
 import { type Peer, peerKind, type PeerStatus } from "../schema/peer.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import { dialableAddresses, networkPeerKey } from "./candidates.ts";
@@ -407,7 +408,7 @@ export function peerController(kubeConfig: KubeConfig, opts: { logger?: Logger; 
     // between "peer discovered" and Connected (bench/discovery.ts manager logs).
     concurrency: 16,
     watches: [
-      { kind: networkKindRef, map: peersOfNetwork(() => peerCache) },
+      { kind: networkKindRef, map: peersOfNetwork(() => peerCache), changed: (old, current) => networkChanged(old as Network, current as Network) },
       { kind: pipelineRunKindRef, map: peerOfEndedRun },
     ],
   };

@@ -3,7 +3,7 @@ import { createLogger } from "./logger.ts";
 import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
 import { Writable } from "node:stream";
 import { Store, type KindRef, type ObjectKey } from "./cache.ts";
-import { Controller, controllerOwnerKeys, outcomeOf, type ControllerOptions } from "./controller.ts";
+import { Controller, controllerOwnerKeys, generationChanged, outcomeOf, type ControllerOptions } from "./controller.ts";
 import { TerminalError } from "./errors.ts";
 import type { InformerHandlers } from "./informer.ts";
 import { RuntimeMetrics } from "./metrics.ts";
@@ -122,6 +122,26 @@ describe("runtime/controller", () => {
     await until("owner reconciled", () => seen.includes("owner"));
     informers.add(configMaps, obj("ConfigMap", "ns", "r", { labels: { provider: "mapped" } }));
     await until("mapped key reconciled", () => seen.includes("mapped"));
+    await controller.stop();
+  });
+
+  it("enqueues a watched object's update only when the watch's predicate says it changed (generationChanged)", async () => {
+    const seen: string[] = [];
+    const { controller, informers } = harness({
+      for: providers,
+      watches: [{ kind: configMaps, map: (o) => [{ namespace: "ns", name: o.metadata?.labels?.provider ?? "" }], changed: generationChanged }],
+      reconcile: async (k) => void seen.push(k.name),
+    });
+    controller.start();
+    const v1 = obj("ConfigMap", "ns", "r", { labels: { provider: "p" }, generation: 1 });
+    informers.add(configMaps, v1);
+    await until("added object's key reconciled", () => seen.length === 1);
+    const handlers = informers.get(configMaps).handlers;
+    for (const h of handlers) h.onUpdate?.(v1, { ...v1, metadata: { ...v1.metadata, resourceVersion: "2" } });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(seen, ["p"], "the status-only update enqueued nothing");
+    for (const h of handlers) h.onUpdate?.(v1, { ...v1, metadata: { ...v1.metadata, resourceVersion: "3", generation: 2 } });
+    await until("the spec change reconciled", () => seen.length === 2);
     await controller.stop();
   });
 

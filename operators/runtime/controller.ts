@@ -34,8 +34,12 @@ export interface ControllerOptions {
   reconcile: Reconciler;
   /** Objects whose controlling ownerReference points at a `for` object enqueue that owner. */
   owns?: KindRef[];
-  /** Other kinds whose events enqueue the keys `map` returns (e.g. Resource → its Provider). */
-  watches?: { kind: KindRef; map: (obj: KubernetesObject) => ObjectKey[] }[];
+  /**
+   * Other kinds whose events enqueue the keys `map` returns (e.g. Resource → its Provider). An
+   * update enqueues only when `changed` (if given) says it changed something the reconciler reads:
+   * another controller's status writes otherwise wake it for nothing (controller-runtime's predicates).
+   */
+  watches?: { kind: KindRef; map: (obj: KubernetesObject) => ObjectKey[]; changed?: (old: KubernetesObject, current: KubernetesObject) => boolean }[];
   /** Workers of this controller (default 1). */
   concurrency?: number;
   /** Re-enqueue every object of the `for` kind this often (default 10 h, like controller-runtime; 0 = never). */
@@ -185,10 +189,10 @@ export class Controller {
     const self = (obj: KubernetesObject): ObjectKey[] => [objectKey(obj)];
     this.subscribe(this.opts.for, self);
     for (const kind of this.opts.owns ?? []) this.subscribe(kind, (obj) => controllerOwnerKeys(obj, this.opts.for));
-    for (const w of this.opts.watches ?? []) this.subscribe(w.kind, w.map);
+    for (const w of this.opts.watches ?? []) this.subscribe(w.kind, w.map, w.changed);
   }
 
-  private subscribe(kind: KindRef, keysOf: (obj: KubernetesObject) => ObjectKey[]): void {
+  private subscribe(kind: KindRef, keysOf: (obj: KubernetesObject) => ObjectKey[], changed?: (old: KubernetesObject, current: KubernetesObject) => boolean): void {
     const enqueueFor = (obj: KubernetesObject): void => {
       for (const key of keysOf(obj)) this.enqueue(key);
     };
@@ -196,6 +200,7 @@ export class Controller {
       onAdd: enqueueFor,
       // The old version matters for owned objects whose owner changed, and for `watches` maps.
       onUpdate: (old, current) => {
+        if (changed && !changed(old, current)) return;
         enqueueFor(old);
         enqueueFor(current);
       },
@@ -256,4 +261,9 @@ export class Controller {
     else if (outcome.terminal) logger.error("reconcile failed terminally: not retrying", fields);
     else logger.error("reconcile failed: retrying with back-off", { ...fields, stack: failure instanceof Error ? failure.stack : undefined });
   }
+}
+
+/** A watch predicate: the object's spec changed (its generation), not only its status. */
+export function generationChanged(old: KubernetesObject, current: KubernetesObject): boolean {
+  return old.metadata?.generation !== current.metadata?.generation;
 }
