@@ -6,16 +6,19 @@
 // it no member can look for peers). RSS is read from /proc once converged and again after a
 // settling period, for the manager (all controllers) and the API server of every member.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Peer } from "../operators/schema/peer.ts";
 import { repoRoot } from "../test/support/cluster.ts";
 import { type Federation, type FederationMember, startFederation } from "../test/support/federation.ts";
 import { discoveryPhases, type MemberPhases } from "./discoveryPhases.ts";
+import { cpuSeconds, machineBusySeconds } from "./procCpu.ts";
 import { rssMiB } from "./procMemory.ts";
 import { report as record } from "./results.ts";
 
 const SETTLE_MS = 15_000;
+const cpus = availableParallelism();
 const CONVERGENCE_TIMEOUT_MS = 300_000;
 
 interface SizeResult {
@@ -32,6 +35,15 @@ interface SizeResult {
   createdToConnected: number[];
   /** Per member, from the managers' logs: node up, publication, discovery by the others. */
   phases: MemberPhases[];
+  /** CPU seconds used from the last Network's creation to convergence: per kind of process, summed over members, and the machine's. */
+  cpu: { manager: number; api: number; kubo: number; machine: number };
+}
+
+type CpuSample = SizeResult["cpu"];
+
+function cpuSample(fed: Federation): CpuSample {
+  const sum = (pick: (m: FederationMember) => number | undefined): number => fed.members.reduce((s, m) => s + (cpuSeconds(pick(m)) || 0), 0);
+  return { manager: sum((m) => m.pids.manager), api: sum((m) => m.pids.api), kubo: sum((m) => m.pids.kubo), machine: machineBusySeconds() };
 }
 
 /** Seconds from each Peer's creation to Reachable=True (both to the second, as the API server and conditions keep them). */
@@ -98,7 +110,9 @@ async function measureSize(n: number): Promise<SizeResult> {
   try {
     const upSeconds = (Date.now() - started) / 1000;
     const since = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
+    const before = cpuSample(fed);
     const memberSeconds = (await convergence(fed, since)) ?? [];
+    const after = cpuSample(fed);
     const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
     const createdToConnected = await peerLatencies(fed).catch(() => []);
     const phases = phasesOf(fed, since);
@@ -113,6 +127,7 @@ async function measureSize(n: number): Promise<SizeResult> {
       apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
       createdToConnected,
       phases,
+      cpu: { manager: after.manager - before.manager, api: after.api - before.api, kubo: after.kubo - before.kubo, machine: after.machine - before.machine },
     };
   } finally {
     keepManagerLogs(fed, n);
@@ -148,6 +163,11 @@ function report(results: SizeResult[]): string {
   lines.push("", "Where it goes, per member (from the managers' logs; seconds, min/median/max over members): its node answering after the", "last Network's creation, its descriptor published after that, and the first and the last other member discovering it after that.", "", "   N  node up  published  first found  last found");
   const col = (r: SizeResult, k: Exclude<keyof MemberPhases, "peerId">, w: number): string => stats1(r.phases.map((p) => p[k] ?? Number.NaN)).padStart(w);
   for (const r of results) lines.push(`${String(r.n).padStart(4)}  ${col(r, "nodeReady", 7)}  ${col(r, "publish", 9)}  ${col(r, "firstFound", 11)}  ${col(r, "lastFound", 10)}`);
+  lines.push("", `CPU seconds from the last Network's creation to convergence (the machine has ${cpus} cores): all members' managers, APIs, kubo nodes; the rest`, "is the control planes (etcd, kube-apiserver, controller-manager) and this benchmark.", "", "   N  machine  managers  APIs  kubo  rest");
+  for (const r of results) {
+    const { manager, api, kubo, machine } = r.cpu;
+    lines.push(`${String(r.n).padStart(4)}  ${machine.toFixed(1).padStart(7)}  ${manager.toFixed(1).padStart(8)}  ${api.toFixed(1).padStart(4)}  ${kubo.toFixed(1).padStart(4)}  ${(machine - manager - api - kubo).toFixed(1).padStart(4)}`);
+  }
   return lines.join("\n");
 }
 
