@@ -242,7 +242,7 @@ async function launch(state: FederationState, m: MemberState, which: "manager" |
 
 /**
  * The manager's and the API's scripts: the sources, or with --as-deployed the JavaScript the image
- * holds (emitted once into <dir>/js, inside the repository so that node_modules resolve) with the
+ * holds (emitted once into <dir>/js, beside a link to the checkout's node_modules) with the
  * Deployments' process tuning.
  */
 interface ComponentScript {

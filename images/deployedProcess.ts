@@ -3,7 +3,7 @@
 // variables that tune the process (V8 flags, malloc arenas), and the JavaScript the image holds
 // instead of the TypeScript sources. Read from config/manager/, the one source of truth, so that
 // a figure measured this way is the deployed configuration's.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { emitTypeStripped } from "./typeStripped.ts";
@@ -51,5 +51,9 @@ export const deployedApi = (): DeployedProcess => deployedProcess("api.yaml", "a
  */
 export function emittedAsInTheImage(dir: string): (script: string) => string {
   emitTypeStripped(path.join(repoRoot, "operators"), path.join(dir, "operators"));
+  // The image has node_modules beside operators/; so has the emitted tree, wherever it is
+  // (FEDERATION_DIR outside the checkout: the packages would not resolve from there).
+  const modules = path.join(dir, "node_modules");
+  if (!existsSync(modules)) symlinkSync(path.join(repoRoot, "node_modules"), modules, "dir");
   return (script) => path.join(dir, script);
 }
