@@ -7,8 +7,7 @@
 import { type KubeConfig, type KubernetesObject, type KubernetesObjectApi, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
-import type { ControllerOptions, KindRef, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
-import { generationChanged } from "../runtime/index.ts";
+import { type ControllerOptions, generationChanged, type KindRef, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler } from "../runtime/index.ts";
 import { type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";

@@ -9,8 +9,7 @@
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
 import { reportingInstance } from "../runtime/events.ts";
-import type { ControllerOptions, ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../runtime/index.ts";
-import { generationChanged } from "../runtime/index.ts";
+import { type ControllerOptions, generationChanged, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler } from "../runtime/index.ts";
 import { errorMessage, isAlreadyExists } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
