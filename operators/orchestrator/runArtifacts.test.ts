@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ApiException } from "@kubernetes/client-node";
-import { keepTrying, runArtifactsPrefix } from "./runArtifacts.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import { keepTrying, ownPrefix, runArtifactsPrefix } from "./runArtifacts.ts";
 
 describe("a deleted run's artifacts", () => {
   const deletedAt = "2026-12-03T10:00:00Z";
@@ -21,5 +22,24 @@ describe("a deleted run's artifacts", () => {
   it("are given up at once when the repository's Secret or ConfigMap is gone (the namespace is being deleted)", () => {
     const gone = new ApiException(404, "secrets \"artifacts\" not found", {}, {});
     assert.equal(keepTrying(gone, deletedAt, at("2026-12-03T10:00:01Z"), 600_000), false);
+  });
+
+  describe("which of them are the run's alone", () => {
+    const run = (namespace: string, name: string, ran = true): PipelineRun => ({ apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { namespace, name }, spec: { steps: [] }, ...(ran ? { status: { workflowRef: { name } } } : {}) }) as unknown as PipelineRun;
+
+    it("the whole prefix of a run that ran its Workflow", () => {
+      const greet = run("a", "greet");
+      assert.deepEqual(ownPrefix(greet, [greet, run("a", "other"), run("b", "greeting")], "pipelineruns/greet/"), { prefix: "pipelineruns/greet/" });
+    });
+
+    it("only the inputs it staged, for a run that never ran its own Workflow", () => {
+      const greet = run("a", "greet", false);
+      assert.deepEqual(ownPrefix(greet, [greet], "pipelineruns/greet/"), { prefix: "pipelineruns/greet/inputs/" });
+    });
+
+    it("nothing, while a same-named run of another namespace writes under the same prefix", () => {
+      const greet = run("a", "greet");
+      assert.deepEqual(ownPrefix(greet, [greet, run("b", "greet")], "pipelineruns/greet/"), { sharedWith: "b/greet" });
+    });
   });
 });

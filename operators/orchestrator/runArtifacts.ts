@@ -13,14 +13,28 @@ import { errorMessage, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
 import { present } from "../runtime/present.ts";
-import type { PipelineRun } from "../schema/pipelineRun.ts";
+import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
+import { kindRefOf } from "../schema/kind.ts";
 import { artifactStore, type ArtifactStoreSettings } from "./artifactStore.ts";
 
 export const runArtifactsFinalizer = "archipel.io/run-artifacts";
+const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 
 /** Where a run's Workflow keeps its objects in the repository's bucket (translate.ts's keys). */
 export function runArtifactsPrefix(keyPrefix: string, workflow: string): string {
   return `${keyPrefix}/${workflow}/`;
+}
+
+/**
+ * What of the prefix is this run's alone. The keys carry the Workflow's name, not its namespace
+ * (translate.ts), so a same-named run of another namespace writes under the same prefix: then
+ * nothing is deleted (another run's objects are never touched). A run that never ran its own
+ * Workflow (no status.workflowRef) wrote at most the inputs it staged.
+ */
+export function ownPrefix(run: PipelineRun, others: readonly PipelineRun[], prefix: string): { prefix: string } | { sharedWith: string } {
+  const twin = others.find((o) => o.metadata.name === run.metadata.name && o.metadata.namespace !== run.metadata.namespace);
+  if (twin) return { sharedWith: `${twin.metadata.namespace ?? ""}/${twin.metadata.name ?? ""}` };
+  return { prefix: run.status?.workflowRef ? prefix : `${prefix}inputs/` };
 }
 
 /**
@@ -59,7 +73,9 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
   async function release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }> {
     if (!hasFinalizer(run as KubernetesObject, runArtifactsFinalizer)) return { run };
     const namespace = run.metadata.namespace ?? "";
-    const prefix = runArtifactsPrefix(deps.artifacts.keyPrefix, workflow);
+    const own = ownPrefix(run, ctx.cache<PipelineRun>(pipelineRunKindRef).list(), runArtifactsPrefix(deps.artifacts.keyPrefix, workflow));
+    if ("sharedWith" in own) return leave(ctx, run, `the prefix ${runArtifactsPrefix(deps.artifacts.keyPrefix, workflow)} is shared with PipelineRun ${own.sharedWith} (same name, another namespace)`);
+    const { prefix } = own;
     let where = prefix;
     try {
       const store = await artifactStore(deps.core, deps.artifacts, namespace);
@@ -73,8 +89,17 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
         ctx.logger.warn("run's artifacts not deleted yet; retrying", { namespace, run: run.metadata.name, prefix: where, error: errorMessage(err) });
         return { requeueAfter: deps.retryAfterMs };
       }
-      await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "ArtifactsLeftBehind", action: "Delete", note: `the run's objects under ${where} were not deleted (${errorMessage(err)}); delete them by hand` });
+      return leave(ctx, run, `the run's objects under ${where} were not deleted (${errorMessage(err)}); delete them by hand`);
     }
+    return letGo(ctx, run);
+  }
+
+  async function leave(ctx: ReconcileContext, run: PipelineRun, note: string): Promise<{ run: PipelineRun }> {
+    await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "ArtifactsLeftBehind", action: "Delete", note });
+    return letGo(ctx, run);
+  }
+
+  async function letGo(ctx: ReconcileContext, run: PipelineRun): Promise<{ run: PipelineRun }> {
     const updated = await removeFinalizer(ctx.client, run as KubernetesObject, runArtifactsFinalizer);
     return { run: (updated as PipelineRun | undefined) ?? run };
   }
