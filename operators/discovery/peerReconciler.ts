@@ -215,13 +215,13 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
     return { requeueAfter: DISCOVERY_INTERVAL_MS };
   }
 
-  /** The peer's descriptor when a check is due, with the cluster name it claims checked against the other Peers'. */
   /** A new Peer's first look: what discovery verified a moment ago, if it handed it over (verifiedHandoff.ts). */
   function handedOver(pass: Pass): DescriptorCheck | undefined {
     if (pass.peer.status?.descriptor) return undefined;
     return handoff.take(pass.network.metadata?.name ?? "", peerIdOf(pass.peer), now());
   }
 
+  /** The peer's descriptor when a check is due, with the cluster name it claims checked against the other Peers'. */
   async function lookUpDescriptor(pass: Pass): Promise<DescriptorCheck | undefined> {
     const name = pass.peer.metadata?.name ?? "";
     if (!descriptorDue(pass.peer, lastDescriptorCheck.get(name), now(), peerTimingFor(pass.network.spec?.discovery).probeIntervalMs)) return undefined;
