@@ -13,7 +13,7 @@ import { withAutoPins } from "./autoPlacement.ts";
 import { createAutoSurvey } from "./autoSurvey.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
-import { translate } from "../pipeline/argo/translate.ts";
+import { translate, workflowKeyBase, type S3Repository } from "../pipeline/argo/translate.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
@@ -48,7 +48,6 @@ import { artifactStore, writeObject } from "./artifactStore.ts";
 import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
 import { pathToFileURL } from "node:url";
 import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
-import type { S3Repository } from "../pipeline/argo/translate.ts";
 import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
@@ -244,23 +243,23 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** The Argo Workflow of the run, or why it cannot be built. */
-  const inputsKeyOf = (workflow: string): string => `${settings.keyPrefix}/${workflow}/inputs`;
+  const inputsKeyOf = (namespace: string, workflow: string): string => `${workflowKeyBase(settings.keyPrefix, namespace, workflow)}/inputs`;
 
   /** Outputs brought from a peer are in the pods at podInputsDir, as a CLI run's local files are. */
   function withBroughtInputs(workflow: ReturnType<typeof translate>, repository: S3Repository, brought: boolean): ReturnType<typeof translate> {
-    return brought ? withInputsArtifact(workflow, repository, inputsKeyOf(workflow.metadata?.name ?? "")) : workflow;
+    return brought ? withInputsArtifact(workflow, repository, inputsKeyOf(workflow.metadata?.namespace ?? "", workflow.metadata?.name ?? "")) : workflow;
   }
 
   const access = createRunAccess({ core: deps.core, egress: deps.egress, requestTimeoutMs: settings.requestTimeoutMs, now: () => now() });
 
   /** What the orchestrator puts where the pods find it: a peer's outputs, then the data inputs read here. */
   async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> {
-    const brought = part.stage ? ((await part.stage(ctx, inputsKeyOf(workflow))) as Record<string, unknown> | Blocked) : {};
+    const brought = part.stage ? ((await part.stage(ctx, inputsKeyOf(run.metadata.namespace ?? "", workflow))) as Record<string, unknown> | Blocked) : {};
     const data = part.spec.inputs ?? [];
     if ("reason" in brought || data.length === 0) return brought;
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
     try {
-      const read = await access.stageDataInputs(ctx, run, data, { store, inputsKey: inputsKeyOf(workflow) });
+      const read = await access.stageDataInputs(ctx, run, data, { store, inputsKey: inputsKeyOf(run.metadata.namespace ?? "", workflow) });
       return "reason" in read ? (read as Blocked) : { ...brought, ...read };
     } finally {
       store.s3.destroy();

@@ -1,15 +1,26 @@
 import assert from "node:assert/strict";
 import { ApiException } from "@kubernetes/client-node";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { keepTrying, ownPrefix, runArtifactsPrefix } from "./runArtifacts.ts";
+import { keepTrying, runArtifactsPrefix } from "./runArtifacts.ts";
 
 describe("a deleted run's artifacts", () => {
   const deletedAt = "2026-12-03T10:00:00Z";
   const at = (iso: string): number => Date.parse(iso);
 
+  const run = (namespace: string, name: string, ran = true): PipelineRun => ({ apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { namespace, name }, spec: { steps: [] }, ...(ran ? { status: { workflowRef: { name } } } : {}) }) as unknown as PipelineRun;
+
   it("are the objects under the run's Workflow, not another Workflow's whose name starts the same", () => {
-    assert.equal(runArtifactsPrefix("pipelineruns", "greet"), "pipelineruns/greet/");
-    assert.ok(!"pipelineruns/greeting/write/out".startsWith(runArtifactsPrefix("pipelineruns", "greet")));
+    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet"), "pipelineruns/a/greet/");
+    assert.ok(!"pipelineruns/a/greeting/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet")));
+  });
+
+  it("are not a same-named run's of another namespace", () => {
+    assert.notEqual(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet"), runArtifactsPrefix("pipelineruns", run("b", "greet"), "greet"));
+    assert.ok(!"pipelineruns/b/greet/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet")));
+  });
+
+  it("are only the inputs it staged, for a run that never ran its own Workflow (the name was taken)", () => {
+    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet", false), "greet"), "pipelineruns/a/greet/inputs/");
   });
 
   it("are retried while the repository does not answer, until ten minutes after the deletion", () => {
@@ -22,24 +33,5 @@ describe("a deleted run's artifacts", () => {
   it("are given up at once when the repository's Secret or ConfigMap is gone (the namespace is being deleted)", () => {
     const gone = new ApiException(404, "secrets \"artifacts\" not found", {}, {});
     assert.equal(keepTrying(gone, deletedAt, at("2026-12-03T10:00:01Z"), 600_000), false);
-  });
-
-  describe("which of them are the run's alone", () => {
-    const run = (namespace: string, name: string, ran = true): PipelineRun => ({ apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { namespace, name }, spec: { steps: [] }, ...(ran ? { status: { workflowRef: { name } } } : {}) }) as unknown as PipelineRun;
-
-    it("the whole prefix of a run that ran its Workflow", () => {
-      const greet = run("a", "greet");
-      assert.deepEqual(ownPrefix(greet, [greet, run("a", "other"), run("b", "greeting")], "pipelineruns/greet/"), { prefix: "pipelineruns/greet/" });
-    });
-
-    it("only the inputs it staged, for a run that never ran its own Workflow", () => {
-      const greet = run("a", "greet", false);
-      assert.deepEqual(ownPrefix(greet, [greet], "pipelineruns/greet/"), { prefix: "pipelineruns/greet/inputs/" });
-    });
-
-    it("nothing, while a same-named run of another namespace writes under the same prefix", () => {
-      const greet = run("a", "greet");
-      assert.deepEqual(ownPrefix(greet, [greet, run("b", "greet")], "pipelineruns/greet/"), { sharedWith: "b/greet" });
-    });
   });
 });

@@ -1,5 +1,5 @@
 // A run's objects in this cluster's Argo artifact repository — its steps' outputs and the inputs
-// staged for them, all under `<keyPrefix>/<workflow>/` — belong to the run: deleting the run
+// staged for them, all under `<keyPrefix>/<namespace>/<workflow>/` — belong to the run: deleting the run
 // deletes them. A finalizer, added before anything is written there, holds the deleted run until
 // they are gone. Argo's own artifact GC (`artifactGC: OnWorkflowDeletion`) is not used: it runs a
 // pod per Workflow that needs the repository's credentials and RBAC on Argo's GC tasks in every
@@ -13,28 +13,20 @@ import { errorMessage, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
 import { present } from "../runtime/present.ts";
-import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
-import { kindRefOf } from "../schema/kind.ts";
+import { workflowKeyBase } from "../pipeline/argo/translate.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
 import { artifactStore, type ArtifactStoreSettings } from "./artifactStore.ts";
 
 export const runArtifactsFinalizer = "archipel.io/run-artifacts";
-const pipelineRunKindRef = kindRefOf(pipelineRunKind);
-
-/** Where a run's Workflow keeps its objects in the repository's bucket (translate.ts's keys). */
-export function runArtifactsPrefix(keyPrefix: string, workflow: string): string {
-  return `${keyPrefix}/${workflow}/`;
-}
 
 /**
- * What of the prefix is this run's alone. The keys carry the Workflow's name, not its namespace
- * (translate.ts), so a same-named run of another namespace writes under the same prefix: then
- * nothing is deleted (another run's objects are never touched). A run that never ran its own
- * Workflow (no status.workflowRef) wrote at most the inputs it staged.
+ * What the run wrote in the repository's bucket (translate.ts's keys). A run that never ran its own
+ * Workflow (no status.workflowRef: its name was taken) wrote at most the inputs it staged; the
+ * rest of the prefix is the other Workflow's.
  */
-export function ownPrefix(run: PipelineRun, others: readonly PipelineRun[], prefix: string): { prefix: string } | { sharedWith: string } {
-  const twin = others.find((o) => o.metadata.name === run.metadata.name && o.metadata.namespace !== run.metadata.namespace);
-  if (twin) return { sharedWith: `${twin.metadata.namespace ?? ""}/${twin.metadata.name ?? ""}` };
-  return { prefix: run.status?.workflowRef ? prefix : `${prefix}inputs/` };
+export function runArtifactsPrefix(keyPrefix: string, run: PipelineRun, workflow: string): string {
+  const base = `${workflowKeyBase(keyPrefix, run.metadata.namespace ?? "", workflow)}/`;
+  return run.status?.workflowRef ? base : `${base}inputs/`;
 }
 
 /**
@@ -73,9 +65,7 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
   async function release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }> {
     if (!hasFinalizer(run as KubernetesObject, runArtifactsFinalizer)) return { run };
     const namespace = run.metadata.namespace ?? "";
-    const own = ownPrefix(run, ctx.cache<PipelineRun>(pipelineRunKindRef).list(), runArtifactsPrefix(deps.artifacts.keyPrefix, workflow));
-    if ("sharedWith" in own) return leave(ctx, run, `the prefix ${runArtifactsPrefix(deps.artifacts.keyPrefix, workflow)} is shared with PipelineRun ${own.sharedWith} (same name, another namespace)`);
-    const { prefix } = own;
+    const prefix = runArtifactsPrefix(deps.artifacts.keyPrefix, run, workflow);
     let where = prefix;
     try {
       const store = await artifactStore(deps.core, deps.artifacts, namespace);

@@ -9,7 +9,7 @@ export interface OrchestratorSettings {
   argoConfigMap: string;
   /** the image of the tasks that are not a service's (the workflow-outputs task): it holds the entrypoint */
   defaultImage: string;
-  /** where a run's artifacts go in the repository's bucket: `<keyPrefix>/<workflow>/…` */
+  /** where a run's artifacts go in the repository's bucket: `<keyPrefix>/<namespace>/<workflow>/…` (translate.ts's workflowKeyBase) */
   keyPrefix: string;
   /** used when no Identity names this cluster */
   fallbackClusterName: string;

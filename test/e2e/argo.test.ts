@@ -102,7 +102,7 @@ describe("CWL through Argo Workflows on a real node (hack/cluster up --argo)", f
     assert.deepEqual(podNodes, ["count", "workflow-outputs", "write"]);
     const pods = await cluster.kubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "default", labelSelector: `workflows.argoproj.io/workflow=${run.metadata.name}` });
     assert.ok(pods.items.some((p) => p.metadata?.name === pod), `the count step ran in one of the Workflow's Pods (${pod})`);
-    const keys = await s3.send(new ListObjectsV2Command({ Bucket: "argo-artifacts", Prefix: `cwl/${run.metadata.name}/main/write/` }));
+    const keys = await s3.send(new ListObjectsV2Command({ Bucket: "argo-artifacts", Prefix: `cwl/default/${run.metadata.name}/main/write/` }));
     assert.ok(keys.Contents?.some((o) => o.Key?.endsWith("/greeting.txt")), JSON.stringify(keys.Contents?.map((o) => o.Key)));
   });
 

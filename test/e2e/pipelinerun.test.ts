@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { attachCluster, eventually, repoRoot, startCluster, type TestCluster } from "../support/cluster.ts";
 import { cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
@@ -147,9 +147,12 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     const [, bucket] = /^s3:\/\/([^/]+)\//.exec(run.status?.outputs?.[0]?.location ?? "") ?? [];
     assert.ok(bucket, JSON.stringify(run.status?.outputs));
     const objects = async (prefix: string): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "");
-    assert.ok((await objects(`pipelineruns/${name}/`)).length >= 2, "the run's steps' outputs are in the repository");
-    const others = await objects(`pipelineruns/broken-${suffix}/`);
+    assert.ok((await objects(`pipelineruns/${namespace}/${name}/`)).length >= 2, "the run's steps' outputs are in the repository");
+    const others = await objects(`pipelineruns/${namespace}/broken-${suffix}/`);
     assert.ok(others.length >= 1, "the other run's objects are there too");
+    // What a same-named run of another namespace would have written.
+    const twin = `pipelineruns/elsewhere/${name}/main/write/out.txt`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: twin, Body: "not yours" }));
     const wf = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] } };
     assert.deepEqual(wf.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.controller]), [["PipelineRun", name, true]]);
     await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name });
@@ -160,8 +163,9 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
       500,
     );
     await eventually(`PipelineRun ${name} to be gone`, async () => getRun(name).then(() => false, (err: { code?: number }) => err.code === 404), 60_000, 500);
-    assert.deepEqual(await objects(`pipelineruns/${name}/`), [], "the deleted run's objects are deleted");
-    assert.deepEqual(await objects(`pipelineruns/broken-${suffix}/`), others, "another run's objects stay");
+    assert.deepEqual(await objects(`pipelineruns/${namespace}/${name}/`), [], "the deleted run's objects are deleted");
+    assert.deepEqual(await objects(`pipelineruns/${namespace}/broken-${suffix}/`), others, "another run's objects stay");
+    assert.deepEqual(await objects(`pipelineruns/elsewhere/${name}/`), [twin], "a same-named run's of another namespace stay");
   });
 
   it("suspends a run through Argo's spec.suspend and resumes it", async function () {

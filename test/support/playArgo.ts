@@ -32,7 +32,7 @@ export class ArgoPlayer {
   constructor(workflow: Workflow, root: string) {
     this.templates = new Map((workflow.spec.templates ?? []).map((t) => [t.name ?? "", t]));
     this.root = root;
-    this.globals = new Map([["workflow.name", workflow.metadata?.name ?? "wf"], ["workflow.parameters.job", String(workflow.spec.arguments?.parameters?.[0]?.value)]]);
+    this.globals = new Map([["workflow.name", workflow.metadata?.name ?? "wf"], ["workflow.namespace", workflow.metadata?.namespace ?? "default"], ["workflow.parameters.job", String(workflow.spec.arguments?.parameters?.[0]?.value)]]);
   }
 
   /** Where S3 keeps a key: a directory under the root. */

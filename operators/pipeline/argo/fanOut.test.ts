@@ -58,7 +58,7 @@ describe("scatter and subworkflows as Argo fan-out (played)", function () {
     if (Array.isArray(value)) return value.map((v) => contents(player, v));
     if (value === null) return null;
     const location = String((value as { location: string }).location);
-    return readFileSync(player.s3(location.replace(/^s3:\/\/b\//, "").replace("{{workflow.name}}", "fan")), "utf8");
+    return readFileSync(player.s3(location.replace(/^s3:\/\/b\//, "").replace("{{workflow.namespace}}/{{workflow.name}}", "default/fan")), "utf8");
   }
 
   it("runs one pod per scatter job and a downstream scatter over the gathered files, in order", async () => {

@@ -72,7 +72,7 @@ describe("CWL → Argo translation", () => {
     const artifact = second?.outputs?.artifacts?.[0];
     assert.equal(artifact?.s3?.bucket, "pipelines");
     assert.equal(artifact?.s3?.endpoint, "s3.example:9000");
-    assert.equal(artifact?.s3?.key, "runs/{{workflow.name}}/main/second");
+    assert.equal(artifact?.s3?.key, "runs/{{workflow.namespace}}/{{workflow.name}}/main/second", "same-named Workflows of two namespaces never share a key");
     assert.deepEqual(artifact?.s3?.accessKeySecret, { name: "s3", key: "access" });
     assert.deepEqual(artifact?.archive, { none: {} }, "files stay addressable one by one");
     const task = wf.spec.templates?.[0]?.dag?.tasks?.find((t) => t.name === "second");

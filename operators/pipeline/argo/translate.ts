@@ -48,8 +48,21 @@ export function argoName(id: string): string {
   return (name === "" ? "step" : name).slice(0, 63);
 }
 
+/**
+ * Where a Workflow keeps its objects in the repository's bucket. The namespace is part of it: two
+ * namespaces may hold same-named Workflows, and one's objects must never be the other's.
+ */
+export function workflowKeyBase(keyPrefix: string, namespace: string, workflow: string): string {
+  return `${keyPrefix}/${namespace}/${workflow}`;
+}
+
+/** The running Workflow's own key base, as Argo fills it in. */
+function runKeyBase(config: TranslateConfig): string {
+  return workflowKeyBase(config.artifacts.keyPrefix, "{{workflow.namespace}}", "{{workflow.name}}");
+}
+
 function s3Key(config: TranslateConfig, stepPath: string): string {
-  return `${config.artifacts.keyPrefix}/{{workflow.name}}/${stepPath}`;
+  return `${runKeyBase(config)}/${stepPath}`;
 }
 
 function containerResources(process: Process): Record<string, Record<string, string>> | undefined {
@@ -155,7 +168,7 @@ interface ContainerPlan {
 }
 
 function podKey(config: TranslateConfig): string {
-  return `${config.artifacts.keyPrefix}/{{workflow.name}}/{{pod.name}}`;
+  return `${runKeyBase(config)}/{{pod.name}}`;
 }
 
 type InputArtifacts = NonNullable<NonNullable<Template["inputs"]>["artifacts"]>;
@@ -281,7 +294,7 @@ function fanOutTasks(step: Step, { workflow, prefix, scope }: Place, t: Translat
   const itemsTask = argoName(`${base}-items`);
   const upstream = upstreamSteps(step, workflow);
   const spec: StepSpec = { stepPath, workflow: wiring(workflow, upstream), step };
-  const itemsKey = `${t.config.artifacts.keyPrefix}/{{workflow.name}}/{{tasks.${inputsTask}.id}}`;
+  const itemsKey = `${runKeyBase(t.config)}/{{tasks.${inputsTask}.id}}`;
   t.templates.push(entrypointTemplate({ name: templateName(stepPath, "-inputs"), stepPath, process: step.run, mode: "scatter", upstream, stepInputs: scope.nested, outKey: podKey(t.config), items: true }, t));
   const perItem = [{ name: "index", value: "{{item}}" }, { name: "items-key", value: itemsKey }];
   const itemJob = { name: "job", value: JSON.stringify(jobRef("{{item}}")) };

@@ -76,7 +76,7 @@ describe("archipel-cwl-entrypoint in the translated DAG", function () {
     const final = JSON.parse(outputsOf.get("workflow-outputs") ?? "{}") as { shout: { basename: string; checksum: string; location: string; path?: string } };
     assert.equal(final.shout.basename, "loud.txt");
     assert.equal(final.shout.checksum, "sha1$c65f99f8c5376adadddc46d5cbcf5762f9e55eb7");
-    assert.equal(final.shout.location, "s3://b/runs/{{workflow.name}}/main/upper/loud.txt");
+    assert.equal(final.shout.location, "s3://b/runs/{{workflow.namespace}}/{{workflow.name}}/main/upper/loud.txt");
     assert.equal(final.shout.path, undefined);
   });
 

@@ -13,7 +13,7 @@ import { createReadStream, mkdirSync, readdirSync, statSync, writeFileSync } fro
 import { dirname, join, relative } from "node:path";
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
-import { outputsParameter, translate, workflowOutputsTask, type S3Repository } from "../argo/translate.ts";
+import { outputsParameter, translate, workflowKeyBase, workflowOutputsTask, type S3Repository } from "../argo/translate.ts";
 import type { Process } from "../cwl/model.ts";
 import { initSandbox, Sandbox } from "../cwl/sandbox.ts";
 import { checkRequirements, evaluatorFor, prepareInputs, ToolFailed } from "../entrypoint/tool.ts";
@@ -176,7 +176,7 @@ export async function runOnArgo(process: Process, job: Record<string, unknown>, 
   const cluster = connect(env);
   const { repository, s3 } = await artifactStore(cluster, settings);
   const name = `cwl-${randomBytes(5).toString("hex")}`;
-  const runPrefix = `${keyPrefix}/${name}`;
+  const runPrefix = workflowKeyBase(keyPrefix, settings.namespace, name);
   const stager = new InputStager(`${runPrefix}/inputs`);
   // The job as the local runner would see it: secondary files found beside their primaries and
   // defaults filled, so every file a pod reads is uploaded (the pods cannot look on this machine).

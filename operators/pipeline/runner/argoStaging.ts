@@ -56,7 +56,7 @@ export class InputStager {
   private readonly byPath = new Map<string, Upload>();
   private readonly keyPrefix: string;
 
-  /** keyPrefix: this run's inputs prefix in the bucket, e.g. `cwl/<workflow>/inputs` */
+  /** keyPrefix: this run's inputs prefix in the bucket, e.g. `cwl/<namespace>/<workflow>/inputs` */
   constructor(keyPrefix: string) {
     this.keyPrefix = keyPrefix;
   }

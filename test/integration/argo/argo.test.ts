@@ -159,9 +159,9 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
       assert.match(wfName, /^cwl-[0-9a-f]{10}$/);
       const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials: s3, forcePathStyle: true });
       try {
-        const keys = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `cwl/${wfName}/inputs/` }))).Contents?.map((o) => o.Key);
-        assert.deepEqual(keys, [`cwl/${wfName}/inputs/0/in.txt`]);
-        const body = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `cwl/${wfName}/inputs/0/in.txt` }))).Body?.transformToString();
+        const keys = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `cwl/${namespace}/${wfName}/inputs/` }))).Contents?.map((o) => o.Key);
+        assert.deepEqual(keys, [`cwl/${namespace}/${wfName}/inputs/0/in.txt`]);
+        const body = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `cwl/${namespace}/${wfName}/inputs/0/in.txt` }))).Body?.transformToString();
         assert.equal(body, "hello from the host\n");
       } finally {
         client.destroy();
@@ -177,7 +177,7 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
       const job = main.args?.[main.args.indexOf("--job") + 1] ?? "";
       assert.match(job, /"location":"file:\/\/\/cwl\/inputs\/0\/in.txt"/, "the job names the staged file where the pod finds it");
       const template = container(pod, "init", true).env?.find((e) => e.name === "ARGO_TEMPLATE")?.value ?? "";
-      assert.match(template, new RegExp(`"key":"cwl/${wfName}/inputs"`), "the pod downloads the staged inputs");
+      assert.match(template, new RegExp(`"key":"cwl/${namespace}/${wfName}/inputs"`), "the pod downloads the staged inputs");
       await custom.deleteNamespacedCustomObject({ ...workflows, namespace, name: wfName });
     } finally {
       await rm(dir, { recursive: true, force: true });
