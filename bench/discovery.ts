@@ -15,11 +15,14 @@ import { type Federation, type FederationMember, startFederation } from "../test
 import { discoveryPhases, type MemberPhases } from "./discoveryPhases.ts";
 import { cpuSeconds, machineBusySeconds } from "./procCpu.ts";
 import { rssMiB } from "./procMemory.ts";
+import { type Counts, grown, sampleCounts } from "./requestCounts.ts";
 import { report as record } from "./results.ts";
 
 const SETTLE_MS = 15_000;
 const cpus = availableParallelism();
 const CONVERGENCE_TIMEOUT_MS = 300_000;
+/** Also count the API requests and reconciles of the formation (they cost the control planes a little to read). */
+const COUNT_REQUESTS = process.env.BENCH_DISCOVERY_REQUESTS === "1";
 
 interface SizeResult {
   n: number;
@@ -37,6 +40,13 @@ interface SizeResult {
   phases: MemberPhases[];
   /** CPU seconds used from the last Network's creation to convergence: per kind of process, summed over members, and the machine's. */
   cpu: { manager: number; api: number; kubo: number; machine: number };
+  /** With BENCH_DISCOVERY_REQUESTS=1: the largest counts of API requests (verb resource) and reconciles (controller), summed over members. */
+  work?: { requests: [string, number][]; reconciles: [string, number][] };
+}
+
+async function countsOf(fed: Federation): Promise<{ requests: Counts; reconciles: Counts } | undefined> {
+  if (!COUNT_REQUESTS) return undefined;
+  return sampleCounts(fed.members.map((m) => ({ server: m.cluster.server, caFile: m.cluster.caFile, token: m.cluster.adminToken, ...(m.ports.metrics ? { managerMetricsPort: m.ports.metrics } : {}) })));
 }
 
 type CpuSample = SizeResult["cpu"];
@@ -111,8 +121,10 @@ async function measureSize(n: number): Promise<SizeResult> {
     const upSeconds = (Date.now() - started) / 1000;
     const since = Date.parse(fed.state.networksCreatedAt ?? fed.state.startedAt);
     const before = cpuSample(fed);
+    const countsBefore = await countsOf(fed);
     const memberSeconds = (await convergence(fed, since)) ?? [];
     const after = cpuSample(fed);
+    const countsAfter = await countsOf(fed);
     const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
     const createdToConnected = await peerLatencies(fed).catch(() => []);
     const phases = phasesOf(fed, since);
@@ -128,6 +140,7 @@ async function measureSize(n: number): Promise<SizeResult> {
       createdToConnected,
       phases,
       cpu: { manager: after.manager - before.manager, api: after.api - before.api, kubo: after.kubo - before.kubo, machine: after.machine - before.machine },
+      ...(countsBefore && countsAfter ? { work: { requests: grown(countsBefore.requests, countsAfter.requests, 20), reconciles: grown(countsBefore.reconciles, countsAfter.reconciles, 20) } } : {}),
     };
   } finally {
     keepManagerLogs(fed, n);
@@ -168,7 +181,19 @@ function report(results: SizeResult[]): string {
     const { manager, api, kubo, machine } = r.cpu;
     lines.push(`${String(r.n).padStart(4)}  ${machine.toFixed(1).padStart(7)}  ${manager.toFixed(1).padStart(8)}  ${api.toFixed(1).padStart(4)}  ${kubo.toFixed(1).padStart(4)}  ${(machine - manager - api - kubo).toFixed(1).padStart(4)}`);
   }
+  for (const r of results) lines.push(...workLines(r));
   return lines.join("\n");
+}
+
+function workLines(r: SizeResult): string[] {
+  if (!r.work) return [];
+  return [
+    "",
+    `N=${r.n}: API requests to the control planes and reconciles by the managers, from the last Network's creation to convergence (all members):`,
+    ...r.work.requests.map(([what, n]) => `  ${String(n).padStart(7)}  ${what}`),
+    "",
+    ...r.work.reconciles.map(([what, n]) => `  ${String(n).padStart(7)}  reconcile ${what}`),
+  ];
 }
 
 /** min/median/max to a tenth of a second (the phases are a few seconds each). */
