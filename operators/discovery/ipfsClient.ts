@@ -1,13 +1,7 @@
 // The thin I/O edge between discovery and one kubo node's RPC API: only the operations
 // discovery needs, each with a deadline (AbortSignal), errors that name the node and the
-// operation. Built on kubo-rpc-client (docs/decisions/kubo-rpc-client.md); the few commands it
-// does not wrap (swarm peering, swarm filters) go through the same RPC API with fetch.
-import type { KuboRPCClient } from "kubo-rpc-client";
-import { onFirstUse } from "../runtime/lazyImport.ts";
-
-// kubo-rpc-client (and the libp2p code under it) costs the process ~30 MiB once imported: it is
-// imported by the first call, so a manager of a cluster outside any federation never loads it.
-const kuboRpc = onFirstUse(() => import("kubo-rpc-client"));
+// operation. Plain fetch against /api/v0 (kuboRpc.ts; docs/decisions/kubo-rpc-client.md).
+import { lines, multibaseEncode, pubsubMessage, rpcBytes, rpcCall, rpcJson, type RpcParams, rpcStream } from "./kuboRpc.ts";
 
 export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 
@@ -74,17 +68,10 @@ function goDuration(ms: number): string {
 export class IpfsClient {
   readonly apiURL: string;
   private readonly timeoutMs: number;
-  private client: KuboRPCClient | undefined;
 
   constructor(options: IpfsClientOptions) {
     this.apiURL = options.apiURL.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-  }
-
-  private async kubo(): Promise<KuboRPCClient> {
-    const { create } = await kuboRpc();
-    this.client ??= create({ url: `${this.apiURL}/api/v0` });
-    return this.client;
   }
 
   private signal(opts: CallOptions = {}): AbortSignal {
@@ -101,34 +88,22 @@ export class IpfsClient {
     }
   }
 
-  /** A command kubo-rpc-client does not wrap: POST /api/v0/<path>?arg=…, JSON answer. */
-  private async rpc(path: string, args: string[], signal: AbortSignal): Promise<unknown> {
-    const query = new URLSearchParams(args.map((a): [string, string] => ["arg", a]));
-    const res = await fetch(`${this.apiURL}/api/v0/${path}?${query}`, { method: "POST", signal });
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { Message?: string }).Message ?? text;
-      } catch {
-        // kubo answers plain text for some errors
-      }
-      throw new Error(`HTTP ${res.status}: ${message.trim()}`);
-    }
-    return text ? (JSON.parse(text) as unknown) : undefined;
+  /** A command with a JSON answer. */
+  private rpc<T = unknown>(command: string, params: RpcParams, signal: AbortSignal): Promise<T> {
+    return rpcJson<T>(this.apiURL, command, params, { signal });
   }
 
   async id(opts?: CallOptions): Promise<NodeIdentity> {
     return this.call("id", opts, async (signal) => {
-      const r = await (await this.kubo()).id({ signal });
-      return { peerId: r.id.toString(), addresses: r.addresses.map(String), agentVersion: r.agentVersion };
+      const r = await this.rpc<{ ID: string; Addresses?: string[] | null; AgentVersion?: string }>("id", {}, signal);
+      return { peerId: r.ID, addresses: r.Addresses ?? [], agentVersion: r.AgentVersion ?? "" };
     });
   }
 
   async swarmPeers(opts?: CallOptions): Promise<SwarmPeer[]> {
     return this.call("swarm peers", opts, async (signal) => {
-      const peers = await (await this.kubo()).swarm.peers({ signal });
-      return peers.map((p) => ({ peerId: p.peer.toString(), addr: p.addr.toString() }));
+      const body = await this.rpc<{ Peers?: Array<{ Peer: string; Addr: string }> | null }>("swarm/peers", {}, signal);
+      return (body.Peers ?? []).map((p) => ({ peerId: p.Peer, addr: p.Addr }));
     });
   }
 
@@ -138,11 +113,11 @@ export class IpfsClient {
 
   /** Dials a full multiaddr (…/p2p/<peerId>). */
   async connect(addr: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm connect ${addr}`, opts, async (signal) => (await this.kubo()).swarm.connect((await kuboRpc()).multiaddr(addr), { signal }));
+    await this.call(`swarm connect ${addr}`, opts, (signal) => this.rpc("swarm/connect", { arg: addr }, signal));
   }
 
   async disconnect(peerId: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm disconnect ${peerId}`, opts, async (signal) => (await this.kubo()).swarm.disconnect((await kuboRpc()).multiaddr(`/p2p/${peerId}`), { signal }));
+    await this.call(`swarm disconnect ${peerId}`, opts, (signal) => this.rpc("swarm/disconnect", { arg: `/p2p/${peerId}` }, signal));
   }
 
   /**
@@ -152,35 +127,35 @@ export class IpfsClient {
   async peeringAdd(addrs: string | string[], opts?: CallOptions): Promise<void> {
     const list = typeof addrs === "string" ? [addrs] : addrs;
     if (list.length === 0) return;
-    await this.call(`swarm peering add ${list.join(" ")}`, opts, (signal) => this.rpc("swarm/peering/add", list, signal));
+    await this.call(`swarm peering add ${list.join(" ")}`, opts, (signal) => this.rpc("swarm/peering/add", { arg: list }, signal));
   }
 
   async peeringRemove(peerId: string, opts?: CallOptions): Promise<void> {
-    await this.call(`swarm peering rm ${peerId}`, opts, (signal) => this.rpc("swarm/peering/rm", [peerId], signal));
+    await this.call(`swarm peering rm ${peerId}`, opts, (signal) => this.rpc("swarm/peering/rm", { arg: peerId }, signal));
   }
 
   async peeringList(opts?: CallOptions): Promise<Array<{ peerId: string; addrs: string[] }>> {
     return this.call("swarm peering ls", opts, async (signal) => {
-      const body = (await this.rpc("swarm/peering/ls", [], signal)) as { Peers?: Array<{ ID: string; Addrs?: string[] }> | null };
+      const body = await this.rpc<{ Peers?: Array<{ ID: string; Addrs?: string[] }> | null }>("swarm/peering/ls", {}, signal);
       return (body.Peers ?? []).map((p) => ({ peerId: p.ID, addrs: p.Addrs ?? [] }));
     });
   }
 
   /** Address filters (ipcidr multiaddrs), enforced on dial and accept, persisted in kubo's config. */
   async filtersList(opts?: CallOptions): Promise<string[]> {
-    return this.call("swarm filters", opts, async (signal) => ((await this.rpc("swarm/filters", [], signal)) as { Strings?: string[] | null }).Strings ?? []);
+    return this.call("swarm filters", opts, async (signal) => (await this.rpc<{ Strings?: string[] | null }>("swarm/filters", {}, signal)).Strings ?? []);
   }
 
   async filtersAdd(filters: string[], opts?: CallOptions): Promise<void> {
     if (filters.length === 0) return;
-    await this.call(`swarm filters add ${filters.join(" ")}`, opts, (signal) => this.rpc("swarm/filters/add", filters, signal));
+    await this.call(`swarm filters add ${filters.join(" ")}`, opts, (signal) => this.rpc("swarm/filters/add", { arg: filters }, signal));
   }
 
   async filtersRemove(filters: string[], opts?: CallOptions): Promise<void> {
     const present = new Set(await this.filtersList(opts));
     const toRemove = filters.filter((f) => present.has(f));
     if (toRemove.length === 0) return;
-    await this.call(`swarm filters rm ${toRemove.join(" ")}`, opts, (signal) => this.rpc("swarm/filters/rm", toRemove, signal));
+    await this.call(`swarm filters rm ${toRemove.join(" ")}`, opts, (signal) => this.rpc("swarm/filters/rm", { arg: toRemove }, signal));
   }
 
   /**
@@ -204,46 +179,31 @@ export class IpfsClient {
   /** Adds bytes as one raw block (CIDv1) and pins them. */
   async addBytes(data: Uint8Array | string, opts?: CallOptions): Promise<string> {
     return this.call("add", opts, async (signal) => {
-      const r = await (await this.kubo()).add(typeof data === "string" ? new TextEncoder().encode(data) : data, { cidVersion: 1, rawLeaves: true, pin: true, signal });
-      return r.cid.toString();
+      const file = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      return (await rpcJson<{ Hash: string }>(this.apiURL, "add", { "cid-version": 1, "raw-leaves": true, pin: true }, { signal, file })).Hash;
     });
   }
 
   /** Reads a CID (fetched from peers if needed), refusing more than `maxBytes`. */
   async catBytes(cid: string, maxBytes: number, opts?: CallOptions): Promise<Uint8Array> {
-    return this.call(`cat ${cid}`, opts, async (signal) => {
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of (await this.kubo()).cat(cid, { signal, length: maxBytes + 1 })) {
-        size += chunk.length;
-        if (size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-        chunks.push(chunk);
-      }
-      return Buffer.concat(chunks);
-    });
+    return this.call(`cat ${cid}`, opts, (signal) => rpcBytes(this.apiURL, "cat", { arg: cid, length: maxBytes + 1 }, { signal, maxBytes }));
   }
 
   /** The IPNS name (k51… form) of a keystore key, generating an Ed25519 key if absent. */
   async ensureKey(name: string, opts?: CallOptions): Promise<string> {
     return this.call(`key ${name}`, opts, async (signal) => {
-      const kubo = await this.kubo();
-      const existing = (await kubo.key.list({ signal })).find((k) => k.name === name);
-      if (existing) return existing.id;
-      return (await kubo.key.gen(name, { type: "ed25519", signal })).id;
+      const existing = (await this.rpc<{ Keys?: Array<{ Name: string; Id: string }> | null }>("key/list", {}, signal)).Keys?.find((k) => k.Name === name);
+      if (existing) return existing.Id;
+      return (await this.rpc<{ Id: string }>("key/gen", { arg: name, type: "ed25519" }, signal)).Id;
     });
   }
 
   async publishName(cid: string, opts: PublishOptions): Promise<{ name: string; value: string }> {
     const key = opts.key ?? "self";
-    return this.call(`name publish ${cid} (key ${key})`, opts, async (signal) =>
-      (await this.kubo()).name.publish(`/ipfs/${cid}`, {
-        key,
-        lifetime: goDuration(opts.lifetimeMs),
-        ttl: goDuration(opts.ttlMs ?? 60_000),
-        resolve: false,
-        signal,
-      }),
-    );
+    return this.call(`name publish ${cid} (key ${key})`, opts, async (signal) => {
+      const r = await this.rpc<{ Name: string; Value: string }>("name/publish", { arg: `/ipfs/${cid}`, key, lifetime: goDuration(opts.lifetimeMs), ttl: goDuration(opts.ttlMs ?? 60_000), resolve: false }, signal);
+      return { name: r.Name, value: r.Value };
+    });
   }
 
   /**
@@ -257,14 +217,16 @@ export class IpfsClient {
       const stop = new AbortController();
       let last: string | undefined;
       try {
-        for await (const path of (await this.kubo()).name.resolve(name, { nocache: opts.fresh ?? false, recursive: true, signal: AbortSignal.any([signal, stop.signal]) })) {
+        const found = rpcStream<{ Path?: string }>(this.apiURL, "name/resolve", { arg: name, nocache: opts.fresh ?? false, recursive: true, stream: true }, { signal: AbortSignal.any([signal, stop.signal]) });
+        for await (const { Path: path } of found) {
+          if (!path) continue;
           last = path;
           if (opts.first) break;
         }
       } finally {
         stop.abort(); // ends kubo's query when the loop left early
       }
-      // With streaming on, kubo reports a failed lookup only in a trailer the client ignores.
+      // With streaming on, kubo reports a failed lookup only in a trailer (fetch does not read trailers).
       if (!last) throw new Error("could not resolve: no record found in this network");
       return last;
     });
@@ -275,9 +237,9 @@ export class IpfsClient {
     return this.call(`ping ${peerId}`, opts, async (signal) => {
       const samples: number[] = [];
       let failure: string | undefined;
-      for await (const r of (await this.kubo()).ping(peerId, { count, signal })) {
-        if (!r.success) failure = r.text;
-        else if (r.time > 0) samples.push(r.time / 1e6);
+      for await (const r of rpcStream<{ Success?: boolean; Time?: number; Text?: string }>(this.apiURL, "ping", { arg: peerId, count }, { signal })) {
+        if (!r.Success) failure = r.Text;
+        else if ((r.Time ?? 0) > 0) samples.push((r.Time ?? 0) / 1e6);
       }
       if (samples.length === 0) throw new Error(failure || "no successful ping");
       return { rttMs: samples.reduce((a, b) => a + b, 0) / samples.length, samples };
@@ -303,7 +265,7 @@ export class IpfsClient {
   /** False when the node runs without Pubsub.Enabled (discovery then relies on the swarm only). */
   async pubsubEnabled(opts?: CallOptions): Promise<boolean> {
     try {
-      await this.call("pubsub ls", opts, async (signal) => (await this.kubo()).pubsub.ls({ signal }));
+      await this.call("pubsub ls", opts, (signal) => this.rpc("pubsub/ls", {}, signal));
       return true;
     } catch (err) {
       // kubo: "experimental pubsub feature not enabled, run daemon with --enable-pubsub-experiment…"
@@ -313,8 +275,8 @@ export class IpfsClient {
   }
 
   async pubsubPublish(topic: string, data: Uint8Array | string, opts?: CallOptions): Promise<void> {
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    await this.call(`pubsub pub ${topic}`, opts, async (signal) => (await this.kubo()).pubsub.publish(topic, bytes, { signal }));
+    const file = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    await this.call(`pubsub pub ${topic}`, opts, (signal) => rpcJson(this.apiURL, "pubsub/pub", { arg: multibaseEncode(topic) }, { signal, file }));
   }
 
   /**
@@ -327,23 +289,35 @@ export class IpfsClient {
     opts: { signal: AbortSignal; timeoutMs?: number; onError?: (err: Error) => void },
   ): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const kubo = await this.kubo();
-    const subscribed = kubo.pubsub.subscribe(
-      topic,
-      (m) => onMessage({ from: m.type === "signed" ? m.from.toString() : undefined, data: m.data }),
-      { signal: opts.signal, onError: opts.onError },
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
+    const connection = new AbortController();
+    const cancel = (): void => connection.abort(opts.signal.reason);
+    if (opts.signal.aborted) cancel();
+    else opts.signal.addEventListener("abort", cancel, { once: true });
+    // The deadline covers the subscription's start (kubo's answer); then only opts.signal ends it.
+    const late = new Error(`timed out after ${timeoutMs} ms`);
+    const timer = setTimeout(() => connection.abort(late), timeoutMs);
+    let res: Response;
     try {
-      await Promise.race([subscribed, deadline]);
+      res = await rpcCall(this.apiURL, "pubsub/sub", { arg: multibaseEncode(topic) }, { signal: connection.signal });
     } catch (err) {
-      subscribed.catch(() => undefined); // a late failure after the deadline is already reported
-      throw new IpfsError(this.apiURL, `pubsub sub ${topic}`, err);
+      opts.signal.removeEventListener("abort", cancel);
+      throw new IpfsError(this.apiURL, `pubsub sub ${topic}`, connection.signal.reason === late ? late : err);
     } finally {
       clearTimeout(timer);
+    }
+    void this.readMessages(res, onMessage, opts.signal, opts.onError).finally(() => opts.signal.removeEventListener("abort", cancel));
+  }
+
+  /** A subscription's messages until it ends: an end not asked for is reported to onError. */
+  private async readMessages(res: Response, onMessage: (msg: { from?: string; data: Uint8Array }) => void, signal: AbortSignal, onError?: (err: Error) => void): Promise<void> {
+    try {
+      for await (const line of res.body ? lines(res.body) : []) {
+        const message = pubsubMessage(line);
+        if (message) onMessage(message);
+      }
+      if (!signal.aborted) onError?.(new IpfsError(this.apiURL, "pubsub sub", new Error("the subscription ended")));
+    } catch (err) {
+      if (!signal.aborted) onError?.(new IpfsError(this.apiURL, "pubsub sub", err));
     }
   }
 }

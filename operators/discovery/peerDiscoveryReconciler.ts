@@ -165,16 +165,18 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   }
 
   async function examine(pass: Pass, candidate: Candidate): Promise<void> {
+    const started = now();
     const fetched = await checkDescriptor(pass.ipfs, { peerId: candidate.peerId, fresh: true, firstRecord: true, ...(candidate.cidHint ? { cidHint: candidate.cidHint } : {}) }, now);
     const check = checkClusterName(fetched, pass.ctx.cache<Peer>(peerKindRef).list());
     if (check.kind === "verified") {
+      pass.ctx.logger.debug("candidate verified", { network: pass.name, peerId: candidate.peerId, ms: now() - started });
       handoff.put(pass.name, candidate.peerId, check, now());
       await createPeer(pass, candidate, check);
       pass.memory.attempts.delete(candidate.peerId);
       return;
     }
     if (check.kind === "refused") await refused(pass, candidate.peerId, check);
-    else pass.ctx.logger.debug("candidate not resolved yet", { network: pass.name, peerId: candidate.peerId, detail: check.message });
+    else pass.ctx.logger.debug("candidate not resolved yet", { network: pass.name, peerId: candidate.peerId, ms: now() - started, detail: check.message });
     pass.memory.attempts.set(candidate.peerId, afterFailure(pass.memory.attempts.get(candidate.peerId), now(), discoveryIntervalMs(pass.network.spec?.discovery)));
   }
 
@@ -184,8 +186,11 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     const present = new Set(found.map((c) => c.peerId));
     for (const id of pass.memory.attempts.keys()) if (!present.has(id)) pass.memory.attempts.delete(id);
     const due = found.filter((c) => isDue(pass.memory.attempts.get(c.peerId), now()));
+    const started = now();
     await mapLimit(due, CANDIDATE_CONCURRENCY, (c) => examine(pass, c));
-    return { requeueAfter: nextPassAfterMs([...pass.memory.attempts.values()], now(), interval) };
+    const requeueAfter = nextPassAfterMs([...pass.memory.attempts.values()], now(), interval);
+    pass.ctx.logger.debug("discovery pass", { network: pass.name, candidates: found.length, examined: due.length, ms: now() - started, swarmChanged, nextInMs: requeueAfter });
+    return { requeueAfter };
   }
 
   const reconcile = async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {

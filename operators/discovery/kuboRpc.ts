@@ -1,0 +1,114 @@
+// Kubo's RPC API (`POST /api/v0/<command>?arg=…`) over fetch: JSON answers, newline-delimited
+// JSON streams, raw byte streams, multipart uploads and multibase pubsub topics — the few encodings
+// the commands discovery uses need (docs/decisions/kubo-rpc-client.md says why not kubo-rpc-client).
+// No deadline here: every caller passes an AbortSignal (IpfsClient's per-call deadline).
+
+export type RpcParams = Record<string, string | number | boolean | readonly string[] | undefined>;
+
+/** `?arg=a&arg=b&key=value…` in the order given; undefined values are left out. */
+export function rpcQuery(params: RpcParams): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) query.append(key, String(v));
+  }
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Kubo's error body (`{"Message": …, "Type": "error"}`), else its text. */
+export function rpcErrorMessage(status: number, body: string): string {
+  let message = body;
+  try {
+    message = (JSON.parse(body) as { Message?: string }).Message ?? body;
+  } catch {
+    // kubo answers plain text for some errors (an unknown command, a proxy in between)
+  }
+  return `HTTP ${status}: ${message.trim() || "no message"}`;
+}
+
+export interface RpcRequest {
+  signal: AbortSignal;
+  /** A multipart file part (add, pubsub pub). */
+  file?: Uint8Array;
+}
+
+/** The response of a command that answered 2xx; any other status is an error naming kubo's message. */
+export async function rpcCall(apiURL: string, command: string, params: RpcParams, req: RpcRequest): Promise<Response> {
+  let body: FormData | undefined;
+  if (req.file) {
+    body = new FormData();
+    body.append("file", new Blob([req.file as Uint8Array<ArrayBuffer>]), "file");
+  }
+  const res = await fetch(`${apiURL}/api/v0/${command}${rpcQuery(params)}`, { method: "POST", signal: req.signal, ...(body ? { body } : {}) });
+  if (!res.ok) throw new Error(rpcErrorMessage(res.status, await res.text()));
+  return res;
+}
+
+export async function rpcJson<T>(apiURL: string, command: string, params: RpcParams, req: RpcRequest): Promise<T> {
+  const text = await (await rpcCall(apiURL, command, params, req)).text();
+  return (text.trim() ? JSON.parse(text) : {}) as T;
+}
+
+/** Each complete line of a text stream, as it arrives. */
+export async function* lines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of chunks) {
+    pending += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      if (line) yield line;
+    }
+  }
+  const rest = (pending + decoder.decode()).trim();
+  if (rest) yield rest;
+}
+
+/** A streaming command's objects (newline-delimited JSON), as kubo sends them. */
+export async function* rpcStream<T>(apiURL: string, command: string, params: RpcParams, req: RpcRequest): AsyncGenerator<T> {
+  const res = await rpcCall(apiURL, command, params, req);
+  if (!res.body) return;
+  for await (const line of lines(res.body)) yield JSON.parse(line) as T;
+}
+
+/** A byte stream read whole, refused once it passes `maxBytes`. */
+export async function rpcBytes(apiURL: string, command: string, params: RpcParams, req: RpcRequest & { maxBytes: number }): Promise<Uint8Array> {
+  const res = await rpcCall(apiURL, command, params, req);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > req.maxBytes) throw new Error(`larger than ${req.maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Kubo's pubsub commands take topics and give data multibase-encoded: base64url, prefix "u". */
+export function multibaseEncode(bytes: Uint8Array | string): string {
+  return `u${Buffer.from(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes).toString("base64url")}`;
+}
+
+export function multibaseDecode(text: string): Uint8Array {
+  if (!text.startsWith("u")) throw new Error(`not base64url multibase (prefix ${JSON.stringify(text.slice(0, 1))})`);
+  return new Uint8Array(Buffer.from(text.slice(1), "base64url"));
+}
+
+/**
+ * One line of `pubsub/sub`: the sender (kubo signs messages) and the data. A line that is not a
+ * message kubo could encode gives undefined: one bad message does not end a subscription.
+ */
+export function pubsubMessage(line: string): { from?: string; data: Uint8Array } | undefined {
+  try {
+    const m = JSON.parse(line) as { from?: unknown; data?: unknown };
+    if (typeof m.data !== "string") return undefined;
+    return { ...(typeof m.from === "string" && m.from ? { from: m.from } : {}), data: multibaseDecode(m.data) };
+  } catch {
+    return undefined;
+  }
+}
