@@ -40,8 +40,14 @@ interface SizeResult {
   phases: MemberPhases[];
   /** CPU seconds used from the last Network's creation to convergence: per kind of process, summed over members, and the machine's. */
   cpu: { manager: number; api: number; kubo: number; machine: number };
+  /** The same, per second of the settling period after convergence: what the federation costs when nothing happens. */
+  idleCpu: { manager: number; api: number; kubo: number; machine: number };
   /** With BENCH_DISCOVERY_REQUESTS=1: the largest counts of API requests (verb resource) and reconciles (controller), summed over members. */
   work?: { requests: [string, number][]; reconciles: [string, number][] };
+}
+
+function cpuUsed(from: CpuSample, to: CpuSample, perSeconds: number): CpuSample {
+  return { manager: (to.manager - from.manager) / perSeconds, api: (to.api - from.api) / perSeconds, kubo: (to.kubo - from.kubo) / perSeconds, machine: (to.machine - from.machine) / perSeconds };
 }
 
 async function countsOf(fed: Federation): Promise<{ requests: Counts; reconciles: Counts } | undefined> {
@@ -128,7 +134,9 @@ async function measureSize(n: number): Promise<SizeResult> {
     const managerRssMiB = fed.members.map((m) => rssMiB(m.pids.manager));
     const createdToConnected = await peerLatencies(fed).catch(() => []);
     const phases = phasesOf(fed, since);
+    const settling = cpuSample(fed);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const settled = cpuSample(fed);
     return {
       n,
       upSeconds,
@@ -139,7 +147,8 @@ async function measureSize(n: number): Promise<SizeResult> {
       apiRssMiB: fed.members.map((m) => rssMiB(m.pids.api)),
       createdToConnected,
       phases,
-      cpu: { manager: after.manager - before.manager, api: after.api - before.api, kubo: after.kubo - before.kubo, machine: after.machine - before.machine },
+      cpu: cpuUsed(before, after, 1),
+      idleCpu: cpuUsed(settling, settled, SETTLE_MS / 1000),
       ...(countsBefore && countsAfter ? { work: { requests: grown(countsBefore.requests, countsAfter.requests, 20), reconciles: grown(countsBefore.reconciles, countsAfter.reconciles, 20) } } : {}),
     };
   } finally {
@@ -177,12 +186,16 @@ function report(results: SizeResult[]): string {
   const col = (r: SizeResult, k: Exclude<keyof MemberPhases, "peerId">, w: number): string => stats1(r.phases.map((p) => p[k] ?? Number.NaN)).padStart(w);
   for (const r of results) lines.push(`${String(r.n).padStart(4)}  ${col(r, "nodeReady", 7)}  ${col(r, "publish", 9)}  ${col(r, "firstFound", 11)}  ${col(r, "lastFound", 10)}`);
   lines.push("", `CPU seconds from the last Network's creation to convergence (the machine has ${cpus} cores): all members' managers, APIs, kubo nodes; the rest`, "is the control planes (etcd, kube-apiserver, controller-manager) and this benchmark.", "", "   N  machine  managers  APIs  kubo  rest");
-  for (const r of results) {
-    const { manager, api, kubo, machine } = r.cpu;
-    lines.push(`${String(r.n).padStart(4)}  ${machine.toFixed(1).padStart(7)}  ${manager.toFixed(1).padStart(8)}  ${api.toFixed(1).padStart(4)}  ${kubo.toFixed(1).padStart(4)}  ${(machine - manager - api - kubo).toFixed(1).padStart(4)}`);
-  }
+  for (const r of results) lines.push(cpuLine(String(r.n), r.cpu, 1));
+  lines.push("", `The same per second once converged (the ${SETTLE_MS / 1000} s settling period: the federation's cost when nothing happens; CPU-s per s):`, "");
+  for (const r of results) lines.push(cpuLine(String(r.n), r.idleCpu, 2));
   for (const r of results) lines.push(...workLines(r));
   return lines.join("\n");
+}
+
+function cpuLine(label: string, { manager, api, kubo, machine }: CpuSample, digits: number): string {
+  const f = (x: number, w: number): string => x.toFixed(digits).padStart(w);
+  return `${label.padStart(4)}  ${f(machine, 7)}  ${f(manager, 8)}  ${f(api, 4)}  ${f(kubo, 4)}  ${f(machine - manager - api - kubo, 4)}`;
 }
 
 function workLines(r: SizeResult): string[] {
