@@ -83,6 +83,7 @@ export function servedSpec(body: PeerRunRequest, requester: string): PipelineRun
       job: body.job,
       timeout: body.timeout,
       retry: body.retry,
+      budget: body.budget,
     }),
     placement: { strategy: "Local", reservationRef: { name: body.reservation } },
     description: `steps of a pipeline of peer ${requester}`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BudgetReason, decideBudget, spentWithout } from "./budget.ts";
+import { BudgetReason, decideBudget, partBudget, spentWithout } from "./budget.ts";
 
 const eur = (amount: string): { amount: string; currency: string } => ({ amount, currency: "EUR" });
 
@@ -64,5 +64,31 @@ describe("budget", () => {
     assert.deepEqual(spentWithout(spent, [{ amount: "0.30", currency: "EUR" }, { amount: "0.20", currency: "EUR" }]), [{ amount: "4.30", currency: "EUR" }, { amount: "30", currency: "JPY" }]);
     // The spending has not caught up with the run's records yet: nothing is left, not a negative amount.
     assert.deepEqual(spentWithout([{ amount: "0.10", currency: "EUR" }], [{ amount: "0.30", currency: "EUR" }]), [{ amount: "0.00", currency: "EUR" }]);
+  });
+
+  describe("of one part of a run split across clusters", () => {
+    const project = (budget: string, spent: string[] = []): { name: string; budget: { amount: string; currency: string }; spent: { amount: string; currency: string }[] } => ({ name: "reef", budget: eur(budget), spent: spent.map(eur) });
+
+    it("is the run's budget less what the other parts were quoted", () => {
+      assert.deepEqual(partBudget({ runBudget: eur("10"), others: [eur("3.25")] }), eur("6.75"));
+      assert.deepEqual(partBudget({ runBudget: eur("10"), others: [] }), eur("10.00"), "the whole run on one cluster");
+    });
+
+    it("is the smaller of the run's and the Project's remaining budget", () => {
+      assert.deepEqual(partBudget({ runBudget: eur("10"), project: project("20", ["15"]), others: [eur("1")] }), eur("4.00"));
+      assert.deepEqual(partBudget({ runBudget: eur("10"), project: project("50", ["15"]), others: [eur("1")] }), eur("9.00"));
+      assert.deepEqual(partBudget({ project: project("20", ["15"]), others: [] }), eur("5.00"));
+    });
+
+    it("is never below zero, and is absent when no budget applies or it cannot be said in one currency", () => {
+      assert.deepEqual(partBudget({ runBudget: eur("2"), others: [eur("3")] }), eur("0.00"));
+      assert.equal(partBudget({ others: [eur("3")] }), undefined);
+      assert.equal(partBudget({ runBudget: eur("10"), project: { name: "reef", budget: { amount: "10", currency: "USD" } }, others: [] }), undefined);
+      assert.equal(partBudget({ runBudget: eur("10"), project: { name: "reef", budget: eur("10"), spent: [{ amount: "1", currency: "USD" }] }, others: [] }), undefined);
+    });
+
+    it("sets against a budget only the other parts' amounts in its currency", () => {
+      assert.deepEqual(partBudget({ runBudget: eur("10"), others: [{ amount: "0", currency: "USD" }, eur("2")] }), eur("8.00"));
+    });
   });
 });

@@ -76,8 +76,8 @@ function projectLimit(project: NonNullable<BudgetInput["project"]>): Limit | Bud
   return { budget: "project", label, currency: budget.currency, available: sub(budget.value, spent) };
 }
 
-/** The run's budget first, then the Project's remaining budget; equal to a budget fits. */
-export function decideBudget(input: BudgetInput): BudgetDecision {
+/** The budgets that apply: the run's first, then its Project's remaining (or why that one cannot be read). */
+function limitsOf(input: Omit<BudgetInput, "totals">): (Limit | BudgetDecision)[] {
   const limits: (Limit | BudgetDecision)[] = [];
   if (input.runBudget) {
     const run = parseMoney(input.runBudget, "PipelineRun spec.budget");
@@ -85,12 +85,35 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   }
   const project = input.project ? projectLimit(input.project) : undefined;
   if (project) limits.push(project);
+  return limits;
+}
+
+/** The run's budget first, then the Project's remaining budget; equal to a budget fits. */
+export function decideBudget(input: BudgetInput): BudgetDecision {
+  const limits = limitsOf(input);
   for (const limit of limits) {
     const refusal = "fits" in limit ? limit : check(input.totals, limit);
     if (refusal) return refusal;
   }
   const message = limits.length === 0 ? "no budget applies to this run" : "the quote fits every budget that applies";
   return { fits: true, reason: BudgetReason.WithinBudget, message };
+}
+
+/**
+ * The most one part of a run split across clusters may cost: each budget that applies (the run's,
+ * its Project's remaining) less what the run's other parts were quoted, the smallest of them, never
+ * below zero. Undefined when no budget applies, or when they cannot be said in one currency (such a
+ * run is refused before any part starts: decideBudget).
+ */
+export function partBudget(input: Omit<BudgetInput, "totals"> & { others: readonly Money[] }): Money | undefined {
+  let least: { currency: string; available: Exact } | undefined;
+  for (const limit of limitsOf(input)) {
+    if ("fits" in limit || (least && least.currency !== limit.currency)) return undefined;
+    const left = sub(limit.available, totalIn(input.others, limit.currency));
+    if (!least || compare(left, least.available) < 0) least = { currency: limit.currency, available: left };
+  }
+  if (!least) return undefined;
+  return toMoney(roundToCurrency(compare(least.available, zero) < 0 ? zero : least.available, least.currency));
 }
 
 /**

@@ -3,7 +3,7 @@
 // them signed (client.ts); the serving cluster's API checks them against these schemas, creates
 // a Reservation and a PipelineRun of its own, and its own reconcilers decide and run them. One
 // definition for both sides, so they cannot drift.
-import { described, Duration } from "../schema/common.ts";
+import { described, Duration, Money } from "../schema/common.ts";
 import { RetryPolicy } from "../schema/pipelineRun.ts";
 import { Type, type Static } from "typebox";
 
@@ -76,6 +76,9 @@ export const PeerRunRequest = Type.Object(
     job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     timeout: Type.Optional({ ...Duration, description: "the run's spec.timeout: the serving cluster's run fails when it has not ended within it" }),
     retry: Type.Optional(described(RetryPolicy, "the run's spec.retry: the serving cluster runs a step's pod again as it says")),
+    budget: Type.Optional(
+      described(Money, "the run's spec.budget: the most these steps may cost (the requester's budgets less what it quoted for its other steps); the serving cluster does not start its run over it and stops it when its cost so far reaches it"),
+    ),
   },
   { additionalProperties: false },
 );

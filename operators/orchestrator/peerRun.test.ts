@@ -42,6 +42,9 @@ describe("peerRun", () => {
     const retried = { ...run, spec: { ...run.spec, retry: { limit: 2, policy: "OnError" as const } } };
     assert.deepEqual(runRequest(retried, wholeRun(retried), { namespace: "shared", reservation: "a-greet-1" }).retry, { limit: 2, policy: "OnError" });
     assert.equal(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).retry, undefined);
+    // What the peer's run may cost, when a budget applies.
+    assert.deepEqual(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }, { amount: "4.00", currency: "EUR" }).budget, { amount: "4.00", currency: "EUR" });
+    assert.equal("budget" in runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }), false);
     const two = { ...run, spec: { ...run.spec, steps: [...run.spec.steps, { name: "b", serviceRef: { name: "x", peer: "lyon", namespace: "other" } }] } };
     assert.match((peerNamespace(two) as { message: string }).message, /one namespace there \(they name other, shared\)/);
   });

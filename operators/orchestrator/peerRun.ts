@@ -13,6 +13,7 @@ import type { PeerQuoteAnswer, PeerQuoteRequest, PeerReservationAnswer, PeerRese
 import { sumByCurrency } from "../billing/money.ts";
 import { formatCpu, formatMemory, parseQuantity } from "../catalog/quantity.ts";
 import type { RunQuote } from "./runQuote.ts";
+import type { Money } from "../schema/common.ts";
 import type { Peer } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
 import { parseWiring } from "./pipelineWorkflow.ts";
@@ -135,7 +136,8 @@ export function combineQuotes(peer: PeerQuoteAnswer, local: RunQuote | undefined
   return { priced: true, totals, message: `${text} (${parts.join("; ")})`, plans: local?.priced ? local.plans : [] };
 }
 
-export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace: string; reservation: string }): PeerRunRequest {
+/** The peer's run of `part`; `budget`: the most it may cost (billing/budget.ts partBudget). */
+export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace: string; reservation: string }, budget?: Money): PeerRunRequest {
   return {
     namespace: where.namespace,
     name: requestedName(run),
@@ -146,6 +148,7 @@ export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace:
     ...(run.spec.timeout ? { timeout: run.spec.timeout } : {}),
     ...(run.spec.retry ? { retry: run.spec.retry } : {}),
     ...(part.job ? { job: part.job } : {}),
+    ...(budget ? { budget } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
 import { combineQuotes, failedPeerRun, keptObservation, minTrustOf, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, quoteRequest, reservationRequest, runRequest, trustRefusal } from "./peerRun.ts";
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
+import { partBudget } from "../billing/budget.ts";
 import type { Money } from "../schema/common.ts";
 import { type Project, projectKind } from "../schema/project.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -68,7 +69,10 @@ export interface PeerJob {
   part: PeerPart;
   /** Turns the peer part's observation into the run's (the whole run when every step is on the peer). */
   shape?: (o: RunObservation) => RunObservation;
-  /** The quote of the run's steps that will run here afterwards (a run across clusters): the budget is checked on both parts before anything is held. */
+  /**
+   * The quote of the run's steps that will run here afterwards (a run across clusters): the budget
+   * is checked on both parts before anything is held, and the peer's part may spend what is left.
+   */
   localQuote?: RunQuote;
 }
 
@@ -101,6 +105,11 @@ function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
   return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
 }
 
+const projectOf = (p: Pass): Project | undefined => {
+  const name = p.run.spec.projectRef?.name;
+  return name ? p.ctx.cache<Project>(projectKindRef).get({ namespace: "", name }) : undefined;
+};
+
 const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
 
 export function createPeerSteps(deps: PeerStepsDeps): {
@@ -127,13 +136,18 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   async function quoteFirst(p: Pass): Promise<{ peer?: Money; total?: Money; requests?: { cpu: string; memory: string } } | { refusal: ReconcileResult }> {
     const answer = await client.quote(p.ep, quoteRequest(p.run, p.part, p.namespace));
     const combined = combineQuotes(answer, p.localQuote, p.ep.cluster);
-    const projectName = p.run.spec.projectRef?.name;
-    const project = projectName ? p.ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
-    const refusal = budgetRefusal(p.run, combined, project);
+    const refusal = budgetRefusal(p.run, combined, projectOf(p));
     const peer = answer.priced ? answer.totals[0] : undefined;
     const total = combined.priced ? combined.totals[0] : undefined;
     if (!refusal) return present({ peer, total, requests: answer.requests });
     return { refusal: await holdNothing(p, { reason: refusal.reason, message: refusal.message }, { peer, total }) };
+  }
+
+  /** What the peer's run may cost: the budgets that apply less this cluster's quote of the rest (the peer stops its run there). */
+  function budgetOfPart(p: Pass): Money | undefined {
+    const project = projectOf(p);
+    const others = p.localQuote?.priced ? p.localQuote.totals : [];
+    return partBudget({ others, ...present({ runBudget: p.run.spec.budget, project: project?.spec.budget ? { name: project.metadata.name ?? "", budget: project.spec.budget, ...present({ spent: project.status?.spent }) } : undefined }) });
   }
 
   /** The run may not hold anything on the peer yet (a budget, the peer's trust): say why, ask again in a minute. */
@@ -172,7 +186,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
       return requeue(1000);
     },
     submit: async (p, a) => {
-      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) }), p.run.spec.projectRef?.name) });
+      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) }, budgetOfPart(p)), p.run.spec.projectRef?.name) });
       return requeue(3000);
     },
     follow: async (p, a) => {

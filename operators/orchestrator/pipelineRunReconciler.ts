@@ -288,12 +288,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /**
-   * Before anything is held on the peer, the steps that will run here afterwards are quoted too:
-   * the budget covers the whole run. Undefined once held, or while their services cannot be
-   * loaded (the local part says why when its turn comes).
+   * Until the peer's part is sent, the steps that will run here afterwards are quoted too: the
+   * budget covers the whole run (checked before anything is held), and the peer's part may spend
+   * what this quote leaves of it. Undefined once sent, or while their services cannot be loaded
+   * (the local part says why when its turn comes).
    */
   async function localQuoteBeforeHold(ctx: ReconcileContext, run: PipelineRun, spec: PipelineRunSpec): Promise<RunQuote | undefined> {
-    if (run.status?.peerRun?.reservation) return undefined;
+    if (run.status?.peerRun?.name) return undefined;
     const services = await resolveServices(ctx, run, spec);
     return services instanceof Map ? quoteOf(ctx, run, { spec }, services) : undefined;
   }

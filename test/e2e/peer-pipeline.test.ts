@@ -165,6 +165,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       job: { greeting: "hello" },
       steps: [{ name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } }],
       outputs: [{ name: "result", source: "write/out" }],
+      budget: { amount: "1.00", currency: "EUR" },
     };
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "greet", spec });
     // The REST API is a thin view: a run it creates (as the caller) is the same object, run the same way.
@@ -188,6 +189,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     // B's own objects: its PipelineRun succeeded, its Reservation is Released (asked by A when the run ended).
     const served = await runOn(b, peerRun.name);
     assert.equal(condition(served, "Succeeded")?.status, "True");
+    assert.deepEqual(served.spec.budget, { amount: "1.00", currency: "EUR" }, "B's run may spend the budget A left for it (all of it: every step is on B), and B stops it there");
     const reservation = await eventually(
       "B's reservation is Released",
       async () => {
