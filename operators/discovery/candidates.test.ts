@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterFailure, dialableAddresses, discoveredPeerObject, isDue, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
+import { afterFailure, dialableAddresses, discoveredPeerObject, dueCandidates, isDue, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { discoveredPeerName, peerLabels } from "./contracts.ts";
 import type { ClusterDescriptor } from "./descriptor.ts";
 import { FAST_RETRIES, UNRESOLVED_RETRY_MS } from "./discoveryTiming.ts";
@@ -44,6 +44,20 @@ describe("discovery candidates", () => {
     assert.equal(isDue(attempts, 104_999), false);
     assert.equal(isDue(attempts, 105_000), true);
     assert.equal(isDue(undefined, 0), true);
+  });
+
+  it("a pass examines a candidate that came due while it examined others, once per pass", () => {
+    const found = [{ peerId: "12D3A" }, { peerId: "12D3B" }, { peerId: "12D3C" }];
+    const attempts = new Map([["12D3B", { failures: 1, nextAttemptAt: 1_500 }]]);
+    const examined = new Set<string>();
+    const first = dueCandidates(found, attempts, examined, 1_000);
+    assert.deepEqual(first.map((c) => c.peerId), ["12D3A", "12D3C"], "B is not due yet");
+    for (const c of first) examined.add(c.peerId);
+    // A failed meanwhile (due again later), C was verified; B came due while they were examined.
+    attempts.set("12D3A", { failures: 1, nextAttemptAt: 4_000 });
+    assert.deepEqual(dueCandidates(found, attempts, examined, 2_300).map((c) => c.peerId), ["12D3B"]);
+    examined.add("12D3B");
+    assert.deepEqual(dueCandidates(found, attempts, examined, 5_000), [], "each at most once per pass, even when due again");
   });
 
   it("the next pass comes when the soonest pending candidate is due, else at the interval", () => {

@@ -59,6 +59,15 @@ export function isDue(attempts: CandidateAttempts | undefined, now: number): boo
   return !attempts || attempts.nextAttemptAt <= now;
 }
 
+/**
+ * The candidates to examine now, in one round of a pass: due, and not examined earlier in the
+ * pass. A pass examines in rounds until none is left (examining takes seconds on a loaded
+ * node: a candidate that came due meanwhile is looked at then, not after another pass).
+ */
+export function dueCandidates(found: readonly Candidate[], attempts: ReadonlyMap<string, CandidateAttempts>, examined: ReadonlySet<string>, now: number): Candidate[] {
+  return found.filter((c) => !examined.has(c.peerId) && isDue(attempts.get(c.peerId), now));
+}
+
 /** The next pass: as soon as a pending candidate is due (at least 200 ms away), else the interval. */
 export function nextPassAfterMs(pending: readonly CandidateAttempts[], now: number, intervalMs: number): number {
   if (pending.length === 0) return intervalMs;

@@ -20,7 +20,7 @@ import type { Peer } from "../schema/peer.ts";
 import { encodeAnnouncement } from "./announcement.ts";
 import { AnnouncementListener } from "./announcementListener.ts";
 import { checkClusterName } from "./clusterNames.ts";
-import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, isDue, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
+import { afterFailure, type Candidate, type CandidateAttempts, discoveredPeerObject, dueCandidates, networkPeerKey, nextPassAfterMs, peerIdOfMultiaddr, selectCandidates } from "./candidates.ts";
 import { defaultSystemNamespace, kuboRpcUrl, swarmKeyField } from "./contracts.ts";
 import { deferWake, discoveryIntervalMs, nodeDownRetryMs, passIntervalMs, type PlannedPass, swarmKeyOf } from "./discoveryTiming.ts";
 import type { IpfsClient, NodeIdentity } from "./ipfsClient.ts";
@@ -37,6 +37,8 @@ export const DiscoveryReason = { DescriptorRefused: "DescriptorRefused", PeerDis
 export const identityKindRef = kindRefOf(identityKind);
 /** Candidates examined at once: each may wait for an IPNS lookup (a forming federation of N has N-1 at once). */
 const CANDIDATE_CONCURRENCY = 10;
+/** Rounds of one pass (dueCandidates): each candidate is examined at most once per pass, so this only bounds the pass. */
+const MAX_ROUNDS = 3;
 
 /** Reads the swarm key's fingerprint (never the key itself) for the pubsub topic. */
 export type SwarmKeyFingerprintReader = (network: Network) => Promise<string | undefined>;
@@ -71,6 +73,8 @@ interface Pass {
   ipfs: IpfsClient;
   own: NodeIdentity;
   memory: NetworkMemory;
+  /** when the pass began (before this node's `id`), for the debug log */
+  began: number;
 }
 
 export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconciler & { stop(): void } {
@@ -181,15 +185,22 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   }
 
   async function discover(pass: Pass): Promise<{ requeueAfter: number }> {
+    const listed = now();
     const { found, swarmChanged } = await candidates(pass);
+    const swarmMs = now() - listed;
     const interval = passIntervalMs(discoveryIntervalMs(pass.network.spec?.discovery), swarmChanged);
     const present = new Set(found.map((c) => c.peerId));
     for (const id of pass.memory.attempts.keys()) if (!present.has(id)) pass.memory.attempts.delete(id);
-    const due = found.filter((c) => isDue(pass.memory.attempts.get(c.peerId), now()));
     const started = now();
-    await mapLimit(due, CANDIDATE_CONCURRENCY, (c) => examine(pass, c));
+    const examined = new Set<string>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const due = dueCandidates(found, pass.memory.attempts, examined, now());
+      if (due.length === 0) break;
+      for (const c of due) examined.add(c.peerId);
+      await mapLimit(due, CANDIDATE_CONCURRENCY, (c) => examine(pass, c));
+    }
     const requeueAfter = nextPassAfterMs([...pass.memory.attempts.values()], now(), interval);
-    pass.ctx.logger.debug("discovery pass", { network: pass.name, candidates: found.length, examined: due.length, ms: now() - started, swarmChanged, nextInMs: requeueAfter });
+    pass.ctx.logger.debug("discovery pass", { network: pass.name, candidates: found.length, examined: examined.size, idMs: listed - pass.began, swarmMs, ms: now() - started, swarmChanged, nextInMs: requeueAfter });
     return { requeueAfter };
   }
 
@@ -215,6 +226,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
   async function pass(ctx: ReconcileContext, network: Network, url: string, memory: NetworkMemory): Promise<{ requeueAfter: number }> {
     const name = network.metadata?.name ?? "";
     const ipfs = ipfsFor(url);
+    const began = now();
     let own: NodeIdentity;
     try {
       own = await ipfs.id({ timeoutMs: 3_000 });
@@ -225,7 +237,7 @@ export function createPeerDiscoveryReconciler(deps: PeerDiscoveryDeps): Reconcil
     }
     if (memory.nodeDown) ctx.logger.info("this cluster's IPFS node answers again", { network: name, after: memory.nodeDown });
     memory.nodeDown = 0;
-    return discover({ ctx, network, name, ipfs, own, memory });
+    return discover({ ctx, network, name, ipfs, own, memory, began });
   }
   return Object.assign(reconcile, { stop: () => listener.stopAll() });
 }
