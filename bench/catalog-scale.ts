@@ -151,8 +151,9 @@ async function startProcesses(cluster: TestCluster): Promise<{ manager: Componen
   // The manager runs with the Deployment's heap flags: its old-space cap is what bounds its RSS
   // (without one V8 keeps garbage while it has room), and what the benchmark is to prove sufficient.
   const managerEnv = { ...env, ...deployedManagerProcess.tuning, NODE_OPTIONS: managerNodeOptions };
-  // The JavaScript the image holds (here in the log directory), not the .ts through Node's type stripping (~18 MiB alone).
-  const emitted = emittedAsInTheImage(path.join(logDir, "js"));
+  // The JavaScript the image holds (here in the log directory), not the .ts through Node's type
+  // stripping (~18 MiB alone), with the image's reduced Kubernetes client.
+  const emitted = await emittedAsInTheImage(path.join(logDir, "js"));
   const inImage = (script: string): string => path.relative(repoRoot, emitted(script));
   const manager = await startComponent("manager", inImage(deployedManagerProcess.script), ["--controllers=provider,resource,access-grant", "--leader-elect=false", `--health-port=${health}`, `--metrics-port=${metrics}`], { env: managerEnv, logDir });
   const api = await startComponent("api", inImage(deployedApiProcess.script), ["--kubeconfig", cluster.kubeconfigPath, "--port", String(apiPort)], { env: { ...env, ...deployedApiProcess.tuning }, logDir });

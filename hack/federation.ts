@@ -242,18 +242,23 @@ async function launch(state: FederationState, m: MemberState, which: "manager" |
 
 /**
  * The manager's and the API's scripts: the sources, or with --as-deployed the JavaScript the image
- * holds (emitted once into <dir>/js, beside a link to the checkout's node_modules) with the
- * Deployments' process tuning.
+ * holds (emitted once into <dir>/js, beside the checkout's node_modules linked as the image has
+ * them) with the Deployments' process tuning.
  */
 interface ComponentScript {
   script: string;
   env?: Record<string, string>;
 }
 
-function componentScripts(state: FederationState): { manager: ComponentScript; api: ComponentScript } {
+interface ComponentScripts {
+  manager: ComponentScript;
+  api: ComponentScript;
+}
+
+async function componentScripts(state: FederationState): Promise<ComponentScripts> {
   if (!state.asDeployed) return { manager: { script: path.join(root, "operators/manager/main.ts") }, api: { script: path.join(root, "operators/api/main.ts") } };
-  progress("emitting operators/ as the image holds it (type-stripped JavaScript)");
-  const inImage = emittedAsInTheImage(path.join(state.dir, "js"));
+  progress("emitting operators/ as the image holds it (type-stripped JavaScript, the Kubernetes client bundled)");
+  const inImage = await emittedAsInTheImage(path.join(state.dir, "js"));
   const [manager, api] = [deployedManager(), deployedApi()];
   return { manager: { script: inImage(manager.script), env: manager.tuning }, api: { script: inImage(api.script), env: api.tuning } };
 }
@@ -261,7 +266,7 @@ function componentScripts(state: FederationState): { manager: ComponentScript; a
 /** Tries for a member's components before a taken port fails `up`. */
 const PORT_ATTEMPTS = 3;
 
-async function startComponents(state: FederationState, m: MemberState, scripts: ReturnType<typeof componentScripts>): Promise<void> {
+async function startComponents(state: FederationState, m: MemberState, scripts: ComponentScripts): Promise<void> {
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });
   for (let attempt = 1; ; attempt++) {
     await recordComponents(m, scripts);
@@ -276,7 +281,7 @@ async function startComponents(state: FederationState, m: MemberState, scripts: 
 }
 
 /** Chooses the member's ports and records the manager's and API's command lines. */
-async function recordComponents(m: MemberState, { manager, api: apiScript }: ReturnType<typeof componentScripts>): Promise<void> {
+async function recordComponents(m: MemberState, { manager, api: apiScript }: ComponentScripts): Promise<void> {
   const [api, metrics, health] = [await freePort(), await freePort(), await freePort()];
   m.ports = { api, metrics, health };
   m.apiUrl = `http://127.0.0.1:${api}`;
@@ -329,7 +334,7 @@ async function up(opts: UpOptions): Promise<void> {
   try {
     progress(`starting ${opts.clusters} member(s) ${state.clusters.map((c) => c.name).join(", ")} in private network "${state.network}" (approval ${opts.approval})`);
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => startCluster(state, m));
-    const scripts = componentScripts(state);
+    const scripts = await componentScripts(state);
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => startComponents(state, m, scripts));
     progress("creating each cluster's Identity and Network");
     await mapLimit(state.clusters, START_CONCURRENCY, (m) => createMemberObjects(state, m, swarmKey));

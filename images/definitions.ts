@@ -8,11 +8,15 @@ import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, re
 import { dirname, join, normalize } from "node:path";
 import { downloadPackages, extractRootfs, resolvePackages, type PackageRequest } from "./debian.ts";
 import { dirEntry, fileEntry, sourceFileEntry, symlinkEntry, treeEntries, type LayerEntry } from "./layer.ts";
+import { kubeClientBundle, kubeClientEntry } from "./kubeClientBundle.ts";
 import { dependencyClosure, runtimeImports, type Lockfile } from "./npm.ts";
 import { entriesKey, fileHash, hashOf, type BuildContext, type ImageRecipe, type LayerRecipe } from "./recipe.ts";
 import { typeStripped, typeStrippedModules } from "./typeStripped.ts";
 
 const typeStripper = "images/typeStripped.ts";
+const kubeClientBundler = "images/kubeClientBundle.ts";
+/** The web UI's build, which the API serves at /. */
+const webOutput = "web/dist";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -22,8 +26,20 @@ const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
  */
 export const dockerfileEquivalent = {
   from: "node:24-slim",
-  /** The first stage: the web UI's build (Vite is a development dependency); its output is copied into the image. */
-  web: { stage: "web", install: "npm ci --no-audit --no-fund", copy: ["web/"], build: "node_modules/.bin/vite build --config web/vite.config.ts", output: "web/dist" },
+  /**
+   * The first stage builds what needs the development dependencies: the web UI (Vite) and the
+   * reduced Kubernetes client (rolldown, images/kubeClientBundle.ts); the image takes their outputs.
+   */
+  dev: {
+    stage: "build",
+    install: "npm ci --no-audit --no-fund",
+    copy: ["web/", "operators/", kubeClientBundler],
+    build: `node_modules/.bin/vite build --config web/vite.config.ts && node ${kubeClientBundler} . kube-client.js`,
+    outputs: [
+      { from: webOutput, to: webOutput },
+      { from: "kube-client.js", to: kubeClientEntry },
+    ],
+  },
   workdir: "/app",
   env: { NODE_ENV: "production" },
   copyBeforeInstall: ["package.json", "package-lock.json", "operators/pipeline/cli/"],
@@ -117,18 +133,20 @@ function sourceEntries(ctx: BuildContext, paths: string[]): LayerEntry[] {
   return out;
 }
 
-/** What the Dockerfile copies after `npm ci`, the JavaScript its build step writes beside the sources, and the web UI. */
-function archipelSources(ctx: BuildContext): LayerEntry[] {
+/**
+ * What the Dockerfile copies after `npm ci`, the JavaScript its build step writes beside the
+ * sources, the web UI, and the reduced Kubernetes client over the installed one's entry point.
+ */
+async function archipelSources(ctx: BuildContext): Promise<LayerEntry[]> {
   const copied = ["package.json", "package-lock.json", ...dockerfileEquivalent.copyBeforeInstall.slice(2), ...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy];
   const js = typeStrippedModules(join(ctx.root, "operators")).map(({ path, js }) => fileEntry(`app/operators/${path}`, js));
-  return [...sourceEntries(ctx, copied), ...js, ...webBuild(ctx)];
+  return [...sourceEntries(ctx, copied), ...js, ...webBuild(ctx), fileEntry(`app/${kubeClientEntry}`, await kubeClientBundle(ctx.root))];
 }
 
-/** The web UI's build, as the Dockerfile's web stage makes it: `make web` wrote it into the checkout. */
+/** The web UI's build, as the Dockerfile's build stage makes it: `make web` wrote it into the checkout. */
 function webBuild(ctx: BuildContext): LayerEntry[] {
-  const { output } = dockerfileEquivalent.web;
-  if (!existsSync(join(ctx.root, output, "index.html"))) throw new Error(`${output}/index.html is missing: build the web UI first (make web), the image serves it at /`);
-  return sourceEntries(ctx, [output]);
+  if (!existsSync(join(ctx.root, webOutput, "index.html"))) throw new Error(`${webOutput}/index.html is missing: build the web UI first (make web), the image serves it at /`);
+  return sourceEntries(ctx, [webOutput]);
 }
 
 // ---- npm production install (the Dockerfile's RUN npm ci --omit=dev) -------------------
@@ -319,7 +337,7 @@ export function recipes(root: string): ImageRecipe[] {
         debianLayer("archipel-base", { packages: shellTools, withDependencies: true }, () => accounts([{ name: "node", uid: 1000, home: "/home/node", shell: "/bin/sh" }])),
         nodeLayer(),
         npmLayer(),
-        { name: "archipel-sources", key: async (ctx) => entriesKey(archipelSources(ctx)), entries: archipelSources },
+        { name: "archipel-sources", key: async (ctx) => entriesKey(await archipelSources(ctx)), entries: archipelSources },
       ],
       run: {
         user: dockerfileEquivalent.user,

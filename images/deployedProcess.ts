@@ -3,9 +3,10 @@
 // variables that tune the process (V8 flags, malloc arenas), and the JavaScript the image holds
 // instead of the TypeScript sources. Read from config/manager/, the one source of truth, so that
 // a figure measured this way is the deployed configuration's.
-import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
+import { kubeClientBundle, kubeClientEntry } from "./kubeClientBundle.ts";
 import { emitTypeStripped } from "./typeStripped.ts";
 
 const repoRoot = path.join(import.meta.dirname, "..");
@@ -45,15 +46,27 @@ export const deployedManager = (): DeployedProcess => deployedProcess("manager.y
 export const deployedApi = (): DeployedProcess => deployedProcess("api.yaml", "api");
 
 /**
- * Emits operators/ as the image has it (images/typeStripped.ts) into `dir`, beside nothing but
- * the repository's node_modules up the tree (so `dir` must be inside the repository); answers
- * where a deployed script is there. Like the image, no web UI build beside it.
+ * Emits operators/ as the image has it (images/typeStripped.ts) into `dir`, beside the image's
+ * node_modules: the repository's packages, linked, but for the Kubernetes client's entry point,
+ * which is the image's bundle (images/kubeClientBundle.ts). Answers where a deployed script is
+ * there. Like the image, no web UI build beside it.
  */
-export function emittedAsInTheImage(dir: string): (script: string) => string {
+export async function emittedAsInTheImage(dir: string): Promise<(script: string) => string> {
   emitTypeStripped(path.join(repoRoot, "operators"), path.join(dir, "operators"));
-  // The image has node_modules beside operators/; so has the emitted tree, wherever it is
-  // (FEDERATION_DIR outside the checkout: the packages would not resolve from there).
   const modules = path.join(dir, "node_modules");
-  if (!existsSync(modules)) symlinkSync(path.join(repoRoot, "node_modules"), modules, "dir");
+  rmSync(modules, { recursive: true, force: true });
+  writeOverlay(path.join(repoRoot, "node_modules"), modules, kubeClientEntry.split("/").slice(1), await kubeClientBundle(repoRoot));
   return (script) => path.join(dir, script);
+}
+
+/**
+ * `to` as a copy of the tree `from` made of links, but for the file at `relative`, written with
+ * `content`: only the directories on the way to it are real, every other entry links to `from`'s.
+ */
+function writeOverlay(from: string, to: string, relative: string[], content: string): void {
+  const [name, ...rest] = relative;
+  if (name === undefined) return writeFileSync(to, content);
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from)) if (entry !== name) symlinkSync(path.join(from, entry), path.join(to, entry));
+  writeOverlay(path.join(from, name), path.join(to, name), rest, content);
 }

@@ -39,13 +39,13 @@ function installThenBuild(stage: [string, string][]): { copiedBefore: string[]; 
 
 describe("images: archipel.local/archipel holds what ./Dockerfile builds", () => {
   const dockerfile = instructions(readFileSync(new URL("../../../Dockerfile", import.meta.url), "utf8"));
-  const [webStage = [], finalStage = [], ...extra] = stages(dockerfile);
+  const [devStage = [], finalStage = [], ...extra] = stages(dockerfile);
   const all = (word: string): string[] => finalStage.filter(([w]) => w === word).map(([, v]) => v);
-  const web = dockerfileEquivalent.web;
+  const dev = dockerfileEquivalent.dev;
 
-  it("has two stages: the web UI's build, then the image", () => {
+  it("has two stages: the build of what needs the development dependencies, then the image", () => {
     assert.equal(extra.length, 0);
-    assert.equal(webStage[0]?.[1], `${dockerfileEquivalent.from} AS ${web.stage}`);
+    assert.equal(devStage[0]?.[1], `${dockerfileEquivalent.from} AS ${dev.stage}`);
     assert.equal(finalStage[0]?.[1], dockerfileEquivalent.from);
   });
 
@@ -57,22 +57,22 @@ describe("images: archipel.local/archipel holds what ./Dockerfile builds", () =>
     assert.deepEqual(all("CMD").map((v) => JSON.parse(v) as unknown), [dockerfileEquivalent.cmd]);
   });
 
-  it("builds the web UI from the same lockfile with the development dependencies", () => {
-    const s = installThenBuild(webStage);
+  it("builds the web UI and the reduced Kubernetes client from the same lockfile with the development dependencies", () => {
+    const s = installThenBuild(devStage);
     assert.deepEqual(s.copiedBefore, dockerfileEquivalent.copyBeforeInstall);
-    assert.equal(s.install, `RUN ${web.install}`);
-    assert.deepEqual(s.copiedBetween, web.copy);
-    assert.equal(s.build, `RUN ${web.build}`);
+    assert.equal(s.install, `RUN ${dev.install}`);
+    assert.deepEqual(s.copiedBetween, dev.copy);
+    assert.equal(s.build, `RUN ${dev.build}`);
     assert.deepEqual(s.after, []);
   });
 
-  it("installs the production dependencies from the same files, copies the same sources, writes their JavaScript, then takes the web UI", () => {
+  it("installs the production dependencies from the same files, copies the same sources, writes their JavaScript, then takes the build stage's outputs", () => {
     const s = installThenBuild(finalStage);
     assert.deepEqual(s.copiedBefore, dockerfileEquivalent.copyBeforeInstall);
     assert.equal(s.install, `RUN ${dockerfileEquivalent.install}`);
     assert.deepEqual(s.copiedBetween, [...dockerfileEquivalent.copyAfterInstall, dockerfileEquivalent.build.copy]);
     assert.equal(s.build, `RUN ${dockerfileEquivalent.build.run}`);
-    assert.deepEqual(s.after, [`COPY --from=${web.stage} ${dockerfileEquivalent.workdir}/${web.output} ${web.output}`]);
+    assert.deepEqual(s.after, dev.outputs.map((o) => `COPY --from=${dev.stage} ${dockerfileEquivalent.workdir}/${o.from} ${o.to}`));
   });
 
   it("uses Node's major version that hack/ensure-node pins", () => {
