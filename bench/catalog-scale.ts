@@ -18,6 +18,8 @@ const group = { group: "archipel.io", version: "v1alpha1" };
 const namespaces = ["bench-a", "bench-b", "bench-c", "bench-d"];
 const IN_FLIGHT = 32;
 const SETTLE_MS = 10_000;
+/** Searches per query shape: a p99 of 200 would be the second-slowest request. */
+const SEARCHES = 2_000;
 const RECONCILE_TIMEOUT_MS = 30 * 60_000;
 const logDir = path.join(repoRoot, ".bench", `catalog-scale-${process.pid}`);
 
@@ -116,11 +118,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** p50/p99 of `iterations` sequential searches through the API as alice. */
-async function searchLatency(api: string, token: string, query: string, iterations: number): Promise<{ p50: number; p99: number; items: number }> {
+/**
+ * p50/p99 of `iterations` sequential searches through the API as alice, after a first one that
+ * fills the caller's caches (token review, JIT), reported apart: with 200 samples the p99 was that
+ * one request.
+ */
+async function searchLatency(api: string, token: string, query: string, iterations: number): Promise<{ p50: number; p99: number; first: number; items: number }> {
   const times: number[] = [];
   let items = 0;
-  for (let i = 0; i < iterations; i++) {
+  for (let i = 0; i <= iterations; i++) {
     const started = performance.now();
     const res = await fetch(`${api}/api/v1/catalog?${query}`, { headers: { authorization: `Bearer ${token}` } });
     const body = (await res.json()) as { items?: unknown[] };
@@ -128,8 +134,9 @@ async function searchLatency(api: string, token: string, query: string, iteratio
     if (res.status !== 200) throw new Error(`GET /api/v1/catalog?${query} answered ${res.status}: ${JSON.stringify(body)}`);
     items = body.items?.length ?? 0;
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99), items };
+  const [first = Number.NaN, ...rest] = times;
+  rest.sort((a, b) => a - b);
+  return { p50: percentile(rest, 50), p99: percentile(rest, 99), first, items };
 }
 
 /** The manager's V8 heap (used/total) and external memory in MiB, from its /metrics. */
@@ -200,9 +207,9 @@ async function main(): Promise<void> {
     const queries = { "all (limit 50)": "limit=50", "text 'dataset 12'": "q=dataset%2012&limit=50", "type+tag": "type=compute&tag=t8&limit=50" };
     const latency: string[] = [];
     for (const [label, query] of Object.entries(queries)) {
-      const l = await searchLatency(procs.apiUrl, alice, query, 200);
-      latency.push(`  local search through the API, ${label.padEnd(18)} p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  (${l.items} items)`);
-      report({ name: `local search p99 through the API process, ${label}, ${n} Resources`, value: Number(l.p99.toFixed(2)), unit: "ms", atMost: 10, note: `p50 ${l.p50.toFixed(2)} ms` });
+      const l = await searchLatency(procs.apiUrl, alice, query, SEARCHES);
+      latency.push(`  local search through the API, ${label.padEnd(18)} p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  (${l.items} items; the first request ${l.first.toFixed(1)} ms)`);
+      report({ name: `local search p99 through the API process, ${label}, ${n} Resources`, value: Number(l.p99.toFixed(2)), unit: "ms", atMost: 10, note: `p50 ${l.p50.toFixed(2)} ms over ${SEARCHES}; the first request (cold caches) ${l.first.toFixed(1)} ms` });
     }
     const flags = managerNodeOptions ? ` (NODE_OPTIONS ${managerNodeOptions})` : " (no V8 flags)";
     report({ name: `manager RSS with ${n} Resources, settled${flags}`, value: Number(after.manager.toFixed(0)), unit: "MiB", atMost: 256, note: `peak ${peak.manager.toFixed(0)} MiB; before the Resources ${before.manager.toFixed(0)} MiB` });
