@@ -1,7 +1,8 @@
 // The thin I/O edge between discovery and one kubo node's RPC API: only the operations
 // discovery needs, each with a deadline (AbortSignal), errors that name the node and the
 // operation. Plain fetch against /api/v0 (kuboRpc.ts; docs/decisions/kubo-rpc-client.md).
-import { lines, multibaseEncode, pubsubMessage, rpcBytes, rpcCall, rpcJson, type RpcParams, rpcStream } from "./kuboRpc.ts";
+import { lines, multibaseEncode, pubsubMessage, type RpcParams } from "./kuboEncoding.ts";
+import { rpcBytes, rpcCall, rpcJson, rpcStream } from "./kuboRpc.ts";
 
 export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lines, multibaseDecode, multibaseEncode, pubsubMessage, rpcErrorMessage, rpcQuery } from "./kuboRpc.ts";
+import { lines, multibaseDecode, multibaseEncode, pubsubMessage, rpcErrorMessage, rpcQuery } from "./kuboEncoding.ts";
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
