@@ -15,7 +15,7 @@ import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
-import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, type PeerRunOutputAnswer, PeerRunRequest, requesterPeerLabel,
+import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, peerOutputBasenameHeader, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, requesterPeerLabel,
   requesterProjectAnnotation, servedName, federationQuotesPath, type PeerQuoteAnswer, PeerQuoteRequest, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
 import { UsageLabel } from "../billing/metering.ts";
 import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../billing/peerUsage.ts";
@@ -29,7 +29,7 @@ import { largestFree } from "../catalog/computeCapacity.ts";
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
 
 export { requesterPeerLabel };
-import { artifactStore, type ArtifactStoreSettings, parseS3Location, readObject } from "../orchestrator/artifactStore.ts";
+import { artifactStore, type ArtifactStoreSettings, openObject, parseS3Location } from "../orchestrator/artifactStore.ts";
 import { apiVersion } from "../schema/common.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import type { Project } from "../schema/project.ts";
@@ -316,8 +316,8 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
     });
 
     scope.get(`${federationRunsPath}/:namespace/:name/outputs/:output`, {
-      schema: { summary: "Federation: one File output of a succeeded run made for the signing peer, whole (at most 32 MiB)", tags, params: OutputParams },
-      handler: async (request, reply): Promise<PeerRunOutputAnswer> => {
+      schema: { summary: "Federation: the bytes of one File output of a succeeded run made for the signing peer, streamed (application/octet-stream; its name in x-archipel-basename)", tags, params: OutputParams },
+      handler: async (request, reply) => {
         const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
         const { namespace, name, output } = request.params as Static<typeof OutputParams>;
         const run = await peersRun(namespace, name, peerName);
@@ -326,13 +326,15 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const where = location ? parseS3Location(location) : undefined;
         if (!where) throw new ApiError(404, "NotFound", `run ${namespace}/${name} has no File output ${output}`, { field: "output" });
         const store = await artifactStore(core, deps.artifacts, namespace);
-        try {
-          const body = await readObject(store, where, maxPeerOutputBytes);
-          void reply.header("Cache-Control", "no-store");
-          return { name: output, basename: where.key.split("/").pop() ?? output, size: body.length, contentBase64: body.toString("base64") };
-        } finally {
-          store.s3.destroy();
-        }
+        // The S3 client lives as long as the answer: closed when it ends, fails, or the peer goes away.
+        reply.raw.once("close", () => store.s3.destroy());
+        const { size, stream } = await openObject(store, where, maxPeerOutputBytes);
+        void reply
+          .header("content-type", "application/octet-stream")
+          .header("content-length", size)
+          .header(peerOutputBasenameHeader, encodeURIComponent(where.key.split("/").pop() ?? output))
+          .header("cache-control", "no-store");
+        return reply.send(stream);
       },
     });
 

@@ -93,24 +93,66 @@ function failureOf(err: unknown, req: SignedRequest): FederationRequestError {
   return new FederationRequestError("Unreachable", `${req.audience} at ${req.endpoint} cannot be reached`);
 }
 
-/**
- * Sends one signed request and returns the parsed JSON answer (any status: the caller decides
- * what a 4xx means). Throws FederationRequestError on timeout, network failure or a non-JSON body.
- */
-export async function signedFetch(identity: SigningIdentity, req: SignedRequest, now: number = Date.now()): Promise<SignedResponse> {
+/** The request's signature headers and JSON body (the body is part of what is signed). */
+function signed(identity: SigningIdentity, req: SignedRequest, now: number): { url: string; init: { method: string; headers: Record<string, string>; body?: string } } {
   const body = req.body === undefined ? undefined : JSON.stringify(req.body);
   const signature = signRequest(
     { method: req.method, target: req.target, ...(body === undefined ? {} : { body }), keyId: identity.clusterName, audience: req.audience, now, nonce: newNonce(), ...(req.project !== undefined ? { project: req.project } : {}) },
     identity.privateKeyPem,
   );
+  const headers = { ...req.headers, ...(body === undefined ? {} : { "content-type": "application/json" }), ...signature };
+  return { url: joinUrl(req.endpoint, req.target), init: { method: req.method, headers, ...(body === undefined ? {} : { body }) } };
+}
+
+/**
+ * Sends one signed request and returns the parsed JSON answer (any status: the caller decides
+ * what a 4xx means). Throws FederationRequestError on timeout, network failure or a non-JSON body.
+ */
+export async function signedFetch(identity: SigningIdentity, req: SignedRequest, now: number = Date.now()): Promise<SignedResponse> {
+  const { url, init } = signed(identity, req, now);
   const timeout = AbortSignal.timeout(req.deadlineMs);
   const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
   try {
-    const url = joinUrl(req.endpoint, req.target);
-    const init = { method: req.method, headers: { ...req.headers, ...(body === undefined ? {} : { "content-type": "application/json" }), ...signature }, ...(body === undefined ? {} : { body }), signal };
-    const response = await egressFetch(url, init, { policy: req.egress, purpose: "peer", maxRedirects: 0 });
+    const response = await egressFetch(url, { ...init, signal }, { policy: req.egress, purpose: "peer", maxRedirects: 0 });
     return { status: response.status, body: await readJson(response, req.maxAnswerBytes ?? defaultMaxAnswerBytes) };
   } catch (err) {
+    throw failureOf(err, req);
+  }
+}
+
+/** A 2xx answer whose body is read as it arrives (a non-2xx one is read as JSON, like signedFetch's). */
+export type SignedStreamResponse = { status: number; headers: Headers; stream: ReadableStream<Uint8Array> } | { status: number; body: unknown };
+
+/**
+ * Sends one signed request whose answer may be large: the deadline bounds the wait for the
+ * answer's headers and then each silence between two chunks (a transfer that keeps moving is not
+ * cut at a fixed time; one that stalls is). Throws FederationRequestError as signedFetch does; a
+ * stall mid-body errors the stream with a Timeout.
+ */
+export async function signedStream(identity: SigningIdentity, req: SignedRequest, now: number = Date.now()): Promise<SignedStreamResponse> {
+  const { url, init } = signed(identity, req, now);
+  const controller = new AbortController();
+  const stall = (): void => controller.abort(new FederationRequestError("Timeout", `${req.audience} sent nothing for ${req.deadlineMs} ms`));
+  let timer = setTimeout(stall, req.deadlineMs);
+  const signal = req.signal ? AbortSignal.any([controller.signal, req.signal]) : controller.signal;
+  try {
+    const response = await egressFetch(url, { ...init, signal }, { policy: req.egress, purpose: "peer", maxRedirects: 0 });
+    if (response.status < 200 || response.status >= 300 || !response.body) {
+      const body = await readJson(response, req.maxAnswerBytes ?? defaultMaxAnswerBytes);
+      clearTimeout(timer);
+      return { status: response.status, body };
+    }
+    const rearmed = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        clearTimeout(timer);
+        timer = setTimeout(stall, req.deadlineMs);
+        out.enqueue(chunk);
+      },
+      flush: () => clearTimeout(timer),
+    });
+    return { status: response.status, headers: response.headers as unknown as Headers, stream: (response.body as ReadableStream<Uint8Array>).pipeThrough(rearmed) };
+  } catch (err) {
+    clearTimeout(timer);
     throw failureOf(err, req);
   }
 }

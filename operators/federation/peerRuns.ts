@@ -106,20 +106,37 @@ export const PeerRunAnswer = Type.Object({
 });
 export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
 
-/** A File output of a finished run, read whole (outputs moved between clusters are small). */
-export const PeerRunOutputAnswer = Type.Object({
-  name: Type.String(),
-  basename: Type.String({ minLength: 1, maxLength: 255 }),
-  size: Type.Integer({ minimum: 0 }),
-  contentBase64: Type.String(),
-});
-export type PeerRunOutputAnswer = Static<typeof PeerRunOutputAnswer>;
-
-/** The largest output that passes between clusters in one answer. */
-export const maxPeerOutputBytes = 32 << 20;
-
+/**
+ * A File output of a succeeded run: its bytes, streamed (`application/octet-stream`, Content-Length
+ * set), so outputs of any size up to maxPeerOutputBytes cross without either side holding them
+ * whole. The file's name is in the `peerOutputBasenameHeader` header, URI-encoded.
+ */
 export function peerRunOutputPath(namespace: string, name: string, output: string): string {
   return `${federationRunsPath}/${namespace}/${name}/outputs/${encodeURIComponent(output)}`;
+}
+
+export const peerOutputBasenameHeader = "x-archipel-basename";
+
+/** The largest output that crosses: one S3 PutObject on the receiving side (5 GiB). */
+export const maxPeerOutputBytes = 5 * 1024 ** 3;
+
+/**
+ * Why a basename a peer gave cannot name a file here, or undefined when it can: it becomes a key
+ * under the run's inputs and a path under the pods' inputs directory, so no separator, no `.`/`..`.
+ */
+export function basenameProblem(basename: string): string | undefined {
+  if (basename.length === 0 || basename.length > 255) return "must be 1 to 255 characters";
+  if (/[/\\\0]/.test(basename)) return "must not contain a path separator or NUL";
+  if (basename === "." || basename === "..") return "must not be . or ..";
+  return undefined;
+}
+
+/** What is wrong with an output's announced size and name (the answer's headers), if anything. */
+export function outputAnnouncementProblem(size: number, basename: string): string | undefined {
+  if (!Number.isSafeInteger(size) || size < 0) return "announced no size (Content-Length)";
+  if (size > maxPeerOutputBytes) return `announced ${size} bytes, more than the ${maxPeerOutputBytes} that cross`;
+  const name = basenameProblem(basename);
+  return name ? `named the file ${JSON.stringify(basename)}, which ${name}` : undefined;
 }
 
 /**

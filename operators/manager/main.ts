@@ -57,7 +57,7 @@ const controllers: Record<string, (env: ControllerEnv) => Promise<ControllerOpti
   "project-spend": async (env) => (await import("../billing/projectSpendReconciler.ts")).projectSpendController(env.kubeConfig, { logger: env.logger.child({ controller: "project-spend" }) }),
 };
 
-const workflowsServed = async (kc: KubeConfig): Promise<boolean> => (await import("../orchestrator/pipelineRunReconciler.ts")).workflowsServed(kc);
+const workflowsServed = async (kc: KubeConfig): Promise<boolean> => (await import("../orchestrator/workflowsServed.ts")).workflowsServed(kc);
 
 /**
  * Controllers that need an API besides ours (a cache of a kind the cluster does not serve never

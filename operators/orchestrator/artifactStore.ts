@@ -4,12 +4,18 @@
 // it where its next step's pods find it). The repository's endpoint is where pods reach S3; a
 // process outside the cluster's network gives its own (`s3Endpoint`, ARCHIPEL_ARTIFACTS_S3_ENDPOINT).
 // Every request is bounded in time (s3ClientFor). The credentials are used, never logged or returned.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { CoreV1Api } from "@kubernetes/client-node";
-import { s3ClientFor } from "../catalog/backends/s3Client.ts";
+import { onFirstUse } from "../runtime/lazyImport.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
 import { timed } from "../pipeline/timed.ts";
+
+/** The AWS SDK (~30 MiB) and the S3 client settings, loaded with the first transfer: an idle orchestrator does not hold them. */
+export const s3Sdk = onFirstUse(() => import("@aws-sdk/client-s3"));
+export const s3Backend = onFirstUse(() => import("../catalog/backends/s3Client.ts"));
 
 export interface ArtifactStoreSettings {
   argoNamespace: string;
@@ -39,6 +45,7 @@ export async function artifactStore(core: CoreV1Api, settings: ArtifactStoreSett
   const accessKeyId = await value(repository.accessKeySecret, "access key");
   const secretAccessKey = await value(repository.secretKeySecret, "secret key");
   const endpoint = settings.s3Endpoint ?? `${repository.insecure ? "http" : "https"}://${repository.endpoint}`;
+  const { s3ClientFor } = await s3Backend();
   return { repository, s3: s3ClientFor(endpoint, "us-east-1", { accessKeyId, secretAccessKey }) };
 }
 
@@ -50,6 +57,7 @@ export function parseS3Location(location: string): { bucket: string; key: string
 
 /** One object's bytes, refused beyond `maxBytes` (read whole: outputs moved between clusters are small). */
 export async function readObject(store: ArtifactStore, where: { bucket: string; key: string }, maxBytes: number): Promise<Buffer> {
+  const { GetObjectCommand } = await s3Sdk();
   const object = await store.s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }));
   if ((object.ContentLength ?? 0) > maxBytes) throw new Error(`s3://${where.bucket}/${where.key} is ${object.ContentLength} bytes; at most ${maxBytes} pass between clusters`);
   const bytes = await object.Body?.transformToByteArray();
@@ -58,5 +66,26 @@ export async function readObject(store: ArtifactStore, where: { bucket: string; 
 }
 
 export async function writeObject(store: ArtifactStore, key: string, body: Buffer): Promise<void> {
+  const { PutObjectCommand } = await s3Sdk();
   await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: body }));
+}
+
+/** One object's size and bytes as they come, refused beyond `maxBytes` before any is read. */
+export async function openObject(store: ArtifactStore, where: { bucket: string; key: string }, maxBytes: number): Promise<{ size: number; stream: Readable }> {
+  const { GetObjectCommand } = await s3Sdk();
+  const object = await store.s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }));
+  const body = object.Body as Readable | undefined;
+  const size = object.ContentLength;
+  if (!body || size === undefined) throw new Error(`s3://${where.bucket}/${where.key} has no body or no length`);
+  if (size > maxBytes) {
+    body.destroy();
+    throw new Error(`s3://${where.bucket}/${where.key} is ${size} bytes; at most ${maxBytes} pass between clusters`);
+  }
+  return { size, stream: body };
+}
+
+/** Writes `size` bytes as they come into `key` of the repository's bucket (one PutObject: at most 5 GiB). */
+export async function writeObjectStream(store: ArtifactStore, key: string, stream: ReadableStream<Uint8Array>, size: number): Promise<void> {
+  const { PutObjectCommand } = await s3Sdk();
+  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: Readable.fromWeb(stream as NodeReadableStream<Uint8Array>), ContentLength: size }));
 }

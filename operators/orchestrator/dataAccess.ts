@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { pathToFileURL } from "node:url";
 import { boundedName } from "../catalog/accessGrantPlan.ts";
-import { podInputsDir } from "../pipeline/argo/translate.ts";
+import { podInputsDir } from "../pipeline/argo/conventions.ts";
 import { controllerRef } from "../runtime/ownerReferences.ts";
 import type { AccessGrant, Grantee } from "../schema/accessGrant.ts";
 import type { PipelineInput, PipelineOutput, PipelineRun } from "../schema/pipelineRun.ts";

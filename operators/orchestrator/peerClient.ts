@@ -5,13 +5,13 @@
 import { present } from "../runtime/present.ts";
 import { Value } from "typebox/value";
 import type { TSchema } from "typebox";
-import { FederationRequestError, type SigningIdentity, signedFetch } from "../federation/client.ts";
+import { FederationRequestError, type SigningIdentity, signedFetch, signedStream } from "../federation/client.ts";
 import {
   federationReservationsPath,
   federationRunsPath,
-  maxPeerOutputBytes,
+  outputAnnouncementProblem,
+  peerOutputBasenameHeader,
   PeerReservationAnswer,
-  PeerRunOutputAnswer,
   peerRunOutputPath,
   type PeerReservationRequest,
   PeerRunAnswer,
@@ -48,6 +48,26 @@ export class PeerRefusal extends Error {
   }
 }
 
+/** A File output of the peer's run as it arrives: its name, its size as announced, its bytes. */
+export interface PeerOutputStream {
+  basename: string;
+  size: number;
+  stream: ReadableStream<Uint8Array>;
+}
+
+/** An output's bytes read whole, refused (and the transfer cancelled) when it announced more than `maxBytes`. */
+export async function outputBytes(output: PeerOutputStream, maxBytes: number): Promise<Buffer> {
+  if (output.size > maxBytes) {
+    await output.stream.cancel().catch(() => undefined);
+    throw new Error(`${output.basename} is ${output.size} bytes; at most ${maxBytes} are copied to storage`);
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of output.stream) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== output.size) throw new Error(`${output.basename}: ${bytes.length} bytes arrived, ${output.size} were announced`);
+  return bytes;
+}
+
 export interface PeerRunsClientOptions {
   identity: () => Promise<SigningIdentity>;
   egress: EgressPolicy;
@@ -55,6 +75,21 @@ export interface PeerRunsClientOptions {
 }
 
 type Method = "GET" | "POST" | "DELETE";
+
+/** A peer's non-2xx answer as the refusal it is, with the peer's own code and message. */
+function refusal(peer: PeerEndpoint, res: { status: number; body: unknown }): PeerRefusal {
+  const error = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  return new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
+}
+
+/** The header's value decoded, or as it is when it is not valid URI encoding (then checked as a name like any other). */
+function decodeURIComponentOr(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
 
 export class PeerRunsClient {
   private readonly opts: PeerRunsClientOptions;
@@ -68,8 +103,7 @@ export class PeerRunsClient {
     const { method, target, body, maxAnswerBytes, project } = req;
     const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...present({ body, maxAnswerBytes, project }), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
     if (res.status >= 200 && res.status < 300) return res;
-    const error = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new PeerRefusal(res.status, error?.code ?? `HTTP${res.status}`, `peer ${peer.cluster}: ${error?.message ?? `answered ${res.status}`}`);
+    throw refusal(peer, res);
   }
 
   private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string }): Promise<T> {
@@ -114,9 +148,23 @@ export class PeerRunsClient {
     return this.optional(peer, PeerRunAnswer, `${federationRunsPath}/${namespace}/${name}`);
   }
 
-  /** One File output of the peer's succeeded run (read whole: at most maxPeerOutputBytes). */
-  output(peer: PeerEndpoint, namespace: string, name: string, output: string): Promise<PeerRunOutputAnswer> {
-    return this.checked(peer, PeerRunOutputAnswer, { method: "GET", target: peerRunOutputPath(namespace, name, output), maxAnswerBytes: Math.ceil((maxPeerOutputBytes * 4) / 3) + 65_536 });
+  /**
+   * One File output of the peer's succeeded run, as it arrives (the caller reads or cancels the
+   * stream). Refused before any byte is read when the peer announces no size, more than
+   * maxPeerOutputBytes, or a name that is not a plain file name.
+   */
+  async output(peer: PeerEndpoint, namespace: string, name: string, output: string): Promise<PeerOutputStream> {
+    const target = peerRunOutputPath(namespace, name, output);
+    const res = await signedStream(await this.opts.identity(), { endpoint: peer.endpoint, audience: peer.cluster, method: "GET", target, deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
+    if (!("stream" in res)) throw refusal(peer, res);
+    const size = Number(res.headers.get("content-length") ?? Number.NaN);
+    const basename = decodeURIComponentOr(res.headers.get(peerOutputBasenameHeader) ?? "");
+    const problem = outputAnnouncementProblem(size, basename);
+    if (problem) {
+      await res.stream.cancel().catch(() => undefined);
+      throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target}, but ${problem}`);
+    }
+    return { basename, size, stream: res.stream };
   }
 
   /** The peer's signed UsageRecords of its run of our steps (none yet: an empty list). */

@@ -21,15 +21,15 @@ import { combineQuotes, failedPeerRun, keptObservation, minTrustOf, nextPeerActi
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
 import { partBudget } from "../billing/budget.ts";
 import type { Money } from "../schema/common.ts";
-import { type Project, projectKind } from "../schema/project.ts";
+import type { Project } from "../schema/project.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
+import { runProject } from "./runProject.ts";
 import type { RunObservation } from "./runStatus.ts";
 import type { PeerPart } from "./crossCluster.ts";
 
 export const peerRunFinalizer = "archipel.io/peer-run";
 export const peerKindRef = kindRefOf(peerKind);
-const projectKindRef = kindRefOf(projectKind);
 
 type PeerRunRecord = NonNullable<PipelineRunStatus["peerRun"]>;
 
@@ -105,10 +105,7 @@ function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
   return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
 }
 
-const projectOf = (p: Pass): Project | undefined => {
-  const name = p.run.spec.projectRef?.name;
-  return name ? p.ctx.cache<Project>(projectKindRef).get({ namespace: "", name }) : undefined;
-};
+const projectOf = (p: Pass): Project | undefined => runProject(p.ctx, p.run);
 
 const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
 

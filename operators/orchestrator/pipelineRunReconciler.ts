@@ -5,7 +5,7 @@
 // none, check what this slice supports, resolve the steps' services, build the one CWL Workflow
 // (pipelineWorkflow.ts), translate it with the artifact repository of Argo's own ConfigMap, and
 // create it owned by the run, so that deleting the run deletes it (garbage collection).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type KubernetesObject, PatchStrategy, type V1ConfigMap } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
 import { providerKindRef, resourceKindRef } from "../catalog/providerReconciler.ts";
 import type { Provider } from "../schema/provider.ts";
@@ -13,11 +13,13 @@ import { withAutoPins } from "./autoPlacement.ts";
 import { createAutoSurvey } from "./autoSurvey.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
-import { translate, workflowKeyBase, type S3Repository } from "../pipeline/argo/translate.ts";
+import type { S3Repository } from "../pipeline/argo/translate.ts";
+import type { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
+import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
-import { apiErrorCode, errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
+import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { createRunArtifacts } from "./runArtifacts.ts";
@@ -38,13 +40,14 @@ import type { EgressPolicy } from "../runtime/egress.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
 import type { ArtifactStoreSettings } from "./artifactStore.ts";
 import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type OrchestratorSettings } from "./settings.ts";
-import { PeerRunsClient } from "./peerClient.ts";
+import { outputBytes, PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
 import { awaitingDelivery, deliveredObservation, runDecided, succeededOnceDelivered, undelivered } from "./storageDelivery.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
-import { artifactStore, writeObject } from "./artifactStore.ts";
+import { artifactStore, writeObjectStream } from "./artifactStore.ts";
 import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
 import { pathToFileURL } from "node:url";
 import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
@@ -54,11 +57,11 @@ import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
 import { sumByCurrency } from "../billing/money.ts";
 import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
 import type { Registry } from "prom-client";
+import { onFirstUse } from "../runtime/lazyImport.ts";
 import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
-import { type Project, projectKind } from "../schema/project.ts";
-import { accessGrantKindRef, createRunAccess, type OutputReader, repositoryReader } from "./runAccess.ts";
+import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputReader, repositoryReader } from "./runAccess.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
@@ -71,8 +74,9 @@ export const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 const identityKindRef = kindRefOf(identityKind);
 const reservationKindRef = kindRefOf(reservationKind);
 const priceKindRef = kindRefOf(priceKind);
-const projectKindRef = kindRefOf(projectKind);
 const byService = "archipel.io/pipelinerun-by-service";
+/** The translator and Argo's models (~26 MiB), loaded with the first Workflow built: an idle orchestrator does not hold them. */
+const translator = onFirstUse(() => import("../pipeline/argo/translate.ts"));
 const byReservation = "archipel.io/pipelinerun-by-reservation";
 
 export { type OrchestratorSettings, defaultOrchestratorSettings, orchestratorSettingsFrom, artifactStoreSettingsFrom } from "./settings.ts";
@@ -246,7 +250,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   const inputsKeyOf = (namespace: string, workflow: string): string => `${workflowKeyBase(settings.keyPrefix, namespace, workflow)}/inputs`;
 
   /** Outputs brought from a peer are in the pods at podInputsDir, as a CLI run's local files are. */
-  function withBroughtInputs(workflow: ReturnType<typeof translate>, repository: S3Repository, brought: boolean): ReturnType<typeof translate> {
+  function withBroughtInputs(workflow: Workflow, repository: S3Repository, brought: boolean): Workflow {
     return brought ? withInputsArtifact(workflow, repository, inputsKeyOf(workflow.metadata?.namespace ?? "", workflow.metadata?.name ?? "")) : workflow;
   }
 
@@ -302,9 +306,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** The quote of the steps that run here (plus what the peer quoted for its part, if any), and the budget's verdict on it (before anything runs here). */
   function quoteAndBudget(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Blocked | undefined {
     const quoted = withPeerQuote(run, quoteOf(ctx, run, part, services));
-    const projectName = run.spec.projectRef?.name;
-    const project = projectName ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name: projectName }) : undefined;
-    const refusal = budgetRefusal(run, quoted, project);
+    const refusal = budgetRefusal(run, quoted, runProject(ctx, run));
     const quote = quoted.priced ? quoted.totals[0] : undefined;
     if (quote) quotes.set(run.metadata.uid ?? "", quote);
     return refusal ? { reason: refusal.reason as RunReason, message: refusal.message } : undefined;
@@ -332,6 +334,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const placement = plan.ok ? admiraltyTargets(plan.steps) : undefined;
     const retry = run.spec.retry ? { limit: run.spec.retry.limit, policy: run.spec.retry.policy ?? ("OnError" as const) } : undefined;
     const config = { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...present({ placement, retry }) };
+    const { translate } = await translator();
     const workflow = withBroughtInputs(translate(built.workflow, built.job, config), repository, Object.keys(staged).length > 0);
     return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
   }
@@ -401,7 +404,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       let repository: OutputReader | undefined;
       return Promise.resolve({
         read: async (output: string, location: string): Promise<Buffer> => {
-          if (fromPeer.has(output)) return readPeerOutput(ctx, run, output);
+          if (fromPeer.has(output)) return readPeerOutput(ctx, run, output, maxStagedBytes);
           repository ??= repositoryReader(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""));
           return repository.read(output, location);
         },
@@ -410,12 +413,12 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     };
   }
 
-  /** One output of the peer's run, through its signed federation API. */
-  async function readPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string): Promise<Buffer> {
+  /** One output of the peer's run, through its signed federation API, read whole (the storage copy's limit). */
+  async function readPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string, maxBytes: number): Promise<Buffer> {
     const source = peerRunSource(ctx, run);
     if ("reason" in source) throw new Error(source.message);
     const answer = await deps.peers.output(source.ep, source.namespace, source.name, output);
-    return Buffer.from(answer.contentBase64, "base64");
+    return outputBytes(answer, maxBytes);
   }
 
   /** The steps' requests and rates quoted again (a manager restarted while the run ran). */
@@ -431,9 +434,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    */
   /** The run's Project: its budget, and its spending by other runs (this run's own records are in its cost so far). */
   function projectSpending(ctx: ReconcileContext, run: PipelineRun): { name: string; budget?: Money; spent?: Money[] } | undefined {
-    const name = run.spec.projectRef?.name;
-    const project = name ? ctx.cache<Project>(projectKindRef).get({ namespace: "", name }) : undefined;
-    if (!name || !project?.spec.budget) return undefined;
+    const project = runProject(ctx, run);
+    const name = project?.metadata.name;
+    if (!name || !project.spec.budget) return undefined;
     const own = ctx.cache<UsageRecord>(usageRecordKindRef).list(run.metadata.namespace ?? "").filter((r) => r.spec.pipelineRunRef.uid === run.metadata.uid && r.spec.projectRef?.name === name);
     const spent = spentWithout(project.status?.spent ?? [], own.flatMap((r) => (r.spec.cost ? [r.spec.cost] : [])));
     return { name, budget: project.spec.budget, spent };
@@ -595,7 +598,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       const job: Record<string, unknown> = {};
       for (const t of transfers) {
         const answer = await deps.peers.output(source.ep, source.namespace, source.name, t.output);
-        await writeObject(store, `${inputsKey}/${t.output}/${answer.basename}`, Buffer.from(answer.contentBase64, "base64"));
+        await writeObjectStream(store, `${inputsKey}/${t.output}/${answer.basename}`, answer.stream, answer.size);
         job[t.input] = { class: "File", location: pathToFileURL(`${podInputsDir}/${t.output}/${answer.basename}`).href };
       }
       ctx.logger.info("peer outputs brought here", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: transfers.map((t) => t.source) });
@@ -673,22 +676,6 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
 /** A run that had started, or ended, before Auto ranked offers: it stays where it was. */
 const startedUnranked = (run: PipelineRun): boolean => Boolean(run.status?.workflowRef || run.status?.peerRun || runDecided(run));
-
-/**
- * Whether the cluster serves Argo's Workflow kind. Without it the Workflow cache never fills, and
- * the Manager starts no controller before every cache has: the manager leaves this controller out.
- */
-export async function workflowsServed(kubeConfig: KubeConfig, timeoutMs = defaultOrchestratorSettings.requestTimeoutMs): Promise<boolean> {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  try {
-    await timed("listing Argo Workflows", api.listClusterCustomObject({ group: workflowKindRef.group, version: workflowKindRef.version, plural: workflowKindRef.plural, limit: 1 }), timeoutMs);
-    return true;
-  } catch (err) {
-    // Not served (404), or not ours to list (403): the cache could never fill. Anything else (the
-    // API server not answering yet) is what informers retry through: keep the controller.
-    return !(isNotFound(err) || apiErrorCode(err) === 403);
-  }
-}
 
 /** Runs that name a Resource (any change to it can unblock them). */
 function runsOfService(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {

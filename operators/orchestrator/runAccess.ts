@@ -3,9 +3,8 @@
 // Secret the grant controls, used for the copy and never logged), each input object copied into the
 // run's inputs in the artifact repository (where the pods find it), and each output sent to storage
 // copied there once the run has succeeded. The grants are released when the run ends.
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
-import { adminS3 } from "../catalog/backends/s3Client.ts";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { timed } from "../pipeline/timed.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
@@ -17,7 +16,7 @@ import type { PipelineInput, PipelineOutput, PipelineRun, PipelineRunStatus } fr
 import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
-import { type ArtifactStore, parseS3Location, readObject } from "./artifactStore.ts";
+import { type ArtifactStore, parseS3Location, readObject, s3Backend, s3Sdk } from "./artifactStore.ts";
 import { type DataInput, dataInputOf, deliveredKey, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
 import { RunReason } from "./reasons.ts";
 import type { Blocked } from "./serviceResolution.ts";
@@ -105,12 +104,13 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
   }
 
   /** An S3 client as the grant's grantee, bounded and through the egress policy. */
-  const granteeS3 = (creds: Record<string, string>): ReturnType<typeof adminS3> =>
-    adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
+  const granteeS3 = async (creds: Record<string, string>): Promise<S3Client> =>
+    (await s3Backend()).adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
 
   /** Copies the object from the data's S3 (as the grantee, through the egress policy) into the run's inputs. */
   async function copyIn(input: DataInput, creds: Record<string, string>, into: { store: ArtifactStore; inputsKey: string }): Promise<void> {
-    const source = granteeS3(creds);
+    const source = await granteeS3(creds);
+    const { GetObjectCommand, PutObjectCommand } = await s3Sdk();
     try {
       const object = await source.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }), { abortSignal: AbortSignal.timeout(ms) });
       if ((object.ContentLength ?? 0) > maxStagedBytes) throw new Error(`the object is ${object.ContentLength} bytes; at most ${maxStagedBytes} are staged for a step yet`);
@@ -169,8 +169,9 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
   async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; reader: OutputReader }): Promise<string> {
     const body = await from.reader.read(output.output, from.location);
     const creds = await credentialsOf(grant);
-    const target = granteeS3(creds);
+    const target = await granteeS3(creds);
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
+    const { PutObjectCommand } = await s3Sdk();
     try {
       await target.send(new PutObjectCommand({ Bucket: creds.bucket ?? "", Key: key, Body: body }), { abortSignal: AbortSignal.timeout(ms) });
     } finally {

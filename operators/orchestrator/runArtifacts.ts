@@ -6,16 +6,15 @@
 // run namespace, and a Workflow can be deleted without its run. Outputs a user keeps go to a
 // storage Resource (`spec.outputs[].storageRef`), which a run never deletes.
 import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
-import { deleteObjectsUnder } from "../catalog/backends/s3Client.ts";
 import { s3BackendError } from "../catalog/backends/s3Errors.ts";
 import type { ReconcileContext } from "../runtime/index.ts";
 import { errorMessage, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
 import { present } from "../runtime/present.ts";
-import { workflowKeyBase } from "../pipeline/argo/translate.ts";
+import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { artifactStore, type ArtifactStoreSettings } from "./artifactStore.ts";
+import { artifactStore, type ArtifactStoreSettings, s3Backend } from "./artifactStore.ts";
 
 export const runArtifactsFinalizer = "archipel.io/run-artifacts";
 
@@ -70,6 +69,7 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
     try {
       const store = await artifactStore(deps.core, deps.artifacts, namespace);
       where = `s3://${store.repository.bucket}/${prefix}`;
+      const { deleteObjectsUnder } = await s3Backend();
       const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix).catch((err: unknown) => {
         throw s3BackendError(err, `deleting the objects under ${where}`);
       });

@@ -3,7 +3,7 @@
 // How nodes map back to steps: pipeline/argo/workflow.ts.
 import type { ConditionUpdate } from "../runtime/conditions.ts";
 import type { PipelineRunSpec, PipelineRunStatus, StepStatus } from "../schema/pipelineRun.ts";
-import { argoName, outputsParameter, workflowOutputsTask } from "../pipeline/argo/translate.ts";
+import { argoName, outputsParameter, workflowOutputsTask } from "../pipeline/argo/conventions.ts";
 import { type ArgoNode, type ArgoWorkflow, nodesOfStep } from "../pipeline/argo/workflow.ts";
 import { RunReason } from "./reasons.ts";
 

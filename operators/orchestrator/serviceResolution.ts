@@ -5,9 +5,8 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { externalReference } from "../catalog/serviceDocument.ts";
-import { forgetDocument, loadProcess } from "../pipeline/cwl/load.ts";
+import { onFirstUse } from "../runtime/lazyImport.ts";
 import type { Condition } from "../schema/common.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Resource } from "../schema/resource.ts";
@@ -78,15 +77,19 @@ function readiness(resource: Resource, name: string, at: string): Blocked | unde
   return undefined;
 }
 
+/** The CWL library and a YAML parser (~30 MiB together), loaded with the first service resolved. */
+const cwlLibrary = onFirstUse(() => import("../pipeline/cwl/load.ts"));
+const yamlParser = onFirstUse(async () => (await import("yaml")).parse);
+
 /** The service's CWL document: inline, or the ConfigMap key it names (read from the cache). */
-function documentOf(resource: Resource, configMap: (name: string) => Record<string, string> | undefined): unknown {
+async function documentOf(resource: Resource, configMap: (name: string) => Record<string, string> | undefined): Promise<unknown> {
   const cwl = resource.spec.service?.cwl;
   if (cwl?.document) return cwl.document;
   const ref = cwl?.configMapRef;
   if (!ref) throw new Error("spec.service.cwl names no document");
   const text = configMap(ref.name)?.[ref.key];
   if (text === undefined) throw new Error(`its CWL document (ConfigMap ${ref.name} key ${ref.key}) cannot be read`);
-  return parseYaml(text);
+  return (await yamlParser())(text);
 }
 
 export interface LoadOptions {
@@ -96,7 +99,8 @@ export interface LoadOptions {
 
 /** Loads a Ready service's process. Throws with a message naming what is wrong. */
 export async function loadService(resource: Resource, options: LoadOptions): Promise<ServiceProcess> {
-  const doc = documentOf(resource, options.configMap);
+  const doc = await documentOf(resource, options.configMap);
+  const { forgetDocument, loadProcess } = await cwlLibrary();
   const external = externalReference(doc);
   if (external) throw new Error(`its CWL document is not self-contained (${external})`);
   const dir = options.scratchDir ?? path.join(os.tmpdir(), "archipel-orchestrator");

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
-import { appenderTool, cwlStepImage, failingTool, shouterTool, writerTool } from "../support/cwlTools.ts";
+import { appenderTool, byteCounterTool, cwlStepImage, failingTool, fillerTool, shouterTool, writerTool } from "../support/cwlTools.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import type { AccessGrant } from "../../operators/schema/accessGrant.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
@@ -70,6 +70,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(m, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
     await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " from the peer" }) } } } });
     await create(m, "resources", { kind: "Resource", name: "upper", spec: { providerRef: { name: "tools" }, type: "service", title: "upper", visibility: "public", service: { image, cwl: { document: shouterTool } } } });
+    await create(m, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "public", service: { image, cwl: { document: fillerTool } } } });
     // B prices its writer: the records B signs for A carry a cost.
     await create(m, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "0.10" }, validFrom: "2026-01-01T00:00:00Z" } });
   }
@@ -108,6 +109,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(a, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
     await create(a, "resources", { kind: "Resource", name: "stamper", spec: { providerRef: { name: "tools" }, type: "service", title: "stamper", visibility: "private", service: { image, cwl: { document: appenderTool(" (checked on A)") } } } });
     await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
       async () => {
@@ -223,6 +225,24 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.equal(run.status?.progress, "2/2");
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
     assert.equal(await objectText(a, location), "HELLO FROM THE PEER");
+    await released(run);
+  });
+
+  it("an output of B larger than one answer could hold (40 MB) is streamed to A and read whole by A's step", async () => {
+    const size = 40_000_000;
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "bulk", spec: {
+      job: { size },
+      steps: [
+        { name: "fill", serviceRef: { name: "filler", peer: peerB }, in: { size: "size" } },
+        { name: "count", serviceRef: { name: "counter" }, in: { data: "fill/big" } },
+      ],
+      outputs: [{ name: "count", source: "count/count" }],
+    } });
+    const run = await ended(a, "bulk");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase, s.cluster]), [["fill", "Succeeded", b.name], ["count", "Succeeded", a.name]]);
+    // Every byte arrived, and every one is B's ("x"): the count of others is 0.
+    assert.equal(await objectText(a, run.status?.outputs?.find((o) => o.name === "count")?.location ?? ""), `${size} 0`);
     await released(run);
   });
 

@@ -35,6 +35,24 @@ export const failingTool = {
   outputs: { shouted: { type: "File", outputBinding: { glob: "never.txt" } } },
 };
 
+/** Writes `size` bytes ("x" repeated) into big.txt, its output `big`. */
+export const fillerTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", `head -c "$0" /dev/zero | tr '\\0' x > big.txt`],
+  inputs: { size: { type: "int", inputBinding: { position: 1 } } },
+  outputs: { big: { type: "File", outputBinding: { glob: "big.txt" } } },
+};
+
+/** Counts the bytes of the File `data` (and checks they are all "x") into its output `count`. */
+export const byteCounterTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", `printf "%s %s" "$(wc -c < "$0")" "$(tr -d x < "$0" | wc -c)" > count.txt`],
+  inputs: { data: { type: "File", inputBinding: { position: 1 } } },
+  outputs: { count: { type: "File", outputBinding: { glob: "count.txt" } } },
+};
+
 /** Copies the File `text` and appends `suffix`, into its output `stamped`. */
 export function appenderTool(suffix: string): Record<string, unknown> {
   return {

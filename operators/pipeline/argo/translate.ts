@@ -7,6 +7,9 @@ import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Template a
 import type { IDAGTask } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask";
 import { findRequirement, inherit, layer, type Process, type Step } from "../cwl/model.ts";
 import { parseSource } from "../cwl/validate.ts";
+import { argoName, outputsParameter, podInputsDir, workflowKeyBase, workflowOutputsTask } from "./conventions.ts";
+
+export { argoName, outputsParameter, podInputsDir, workflowKeyBase, workflowOutputsTask };
 
 export interface S3Repository {
   endpoint: string;
@@ -35,26 +38,10 @@ export interface TranslateConfig {
 
 export const electAnnotation = "multicluster.admiralty.io/elect";
 export const clusterTargetLabel = "multicluster.admiralty.io/cluster-target-name";
-export const outputsParameter = "cwl-outputs";
 export const outdirArtifact = "outdir";
 const outdirPath = "/cwl/out";
-export const workflowOutputsTask = "workflow-outputs";
 /** A nested DAG's last task: not `workflow-outputs`, which readers look up by name (one per Workflow). */
 export const subworkflowOutputsTask = "subworkflow-outputs";
-
-/** A DNS-1123-ish Argo name from a CWL id. */
-export function argoName(id: string): string {
-  const name = id.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-  return (name === "" ? "step" : name).slice(0, 63);
-}
-
-/**
- * Where a Workflow keeps its objects in the repository's bucket. The namespace is part of it: two
- * namespaces may hold same-named Workflows, and one's objects must never be the other's.
- */
-export function workflowKeyBase(keyPrefix: string, namespace: string, workflow: string): string {
-  return `${keyPrefix}/${namespace}/${workflow}`;
-}
 
 /** The running Workflow's own key base, as Argo fills it in. */
 function runKeyBase(config: TranslateConfig): string {
@@ -88,8 +75,6 @@ function imageOf(process: Process, config: TranslateConfig): string {
 }
 
 export const upstreamDir = "/cwl/upstream";
-/** Where a run's input files appear in every pod (the runner adds them as an input artifact). */
-export const podInputsDir = "/cwl/inputs";
 /** A fanned-out step's job files (its `-inputs` task's outdir), and a nested DAG's input files. */
 export const stepInputsDir = "/cwl/step-inputs";
 const stepInputsArtifact = "step-inputs";

@@ -6,10 +6,9 @@
 // a fanned-out step (a service that is a CWL Workflow) has three tasks `<step>-inputs`,
 // `<step>-items` (one child per job: `<step>-items(0:0)`, …, nested DAG nodes below them) and
 // `<step>`. Top-level nodes are named `<workflow>.<task>`; Argo adds `(n)` to retries and items.
-import { argoName } from "./translate.ts";
+import { argoName } from "./conventions.ts";
 
-/** The Workflow kind, in the shape the runtime's caches take (structurally a KindRef). */
-export const workflowKindRef = { group: "argoproj.io", version: "v1alpha1", kind: "Workflow", plural: "workflows", namespaced: true } as const;
+export { workflowKindRef } from "./workflowKind.ts";
 
 export interface ArgoNode {
   name?: string;

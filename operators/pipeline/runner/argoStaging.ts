@@ -5,7 +5,8 @@ import { basename, dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
 import { parse } from "yaml";
-import { podInputsDir, type S3Repository } from "../argo/translate.ts";
+import { podInputsDir } from "../argo/conventions.ts";
+import type { S3Repository } from "../argo/translate.ts";
 import { isObj } from "../cwl/normalize.ts";
 import { type FsObject, isFsObject, localPath } from "../entrypoint/files.ts";
 

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import Fastify, { type FastifyInstance } from "fastify";
+import { loopbackEgress } from "../../test/support/egress.ts";
+import { captureRawBody, peerFinder, requirePeer } from "../api/federationAuth.ts";
+import { toApiError, ApiError } from "../api/errors.ts";
+import { generateIdentityKey } from "../federation/keys.ts";
+import { basenameProblem, outputAnnouncementProblem, peerOutputBasenameHeader, peerRunOutputPath } from "../federation/peerRuns.ts";
+import { MemoryNonceCache } from "../federation/requestSigning.ts";
+import type { Peer } from "../schema/peer.ts";
+import { outputBytes, PeerRefusal, PeerRunsClient } from "./peerClient.ts";
+
+const alpha = generateIdentityKey();
+const requester: Peer = {
+  apiVersion: "archipel.io/v1alpha1",
+  kind: "Peer",
+  metadata: { name: "peer-alpha" },
+  spec: { peerId: "12D3KooWtest", networkRef: { name: "net" }, approval: "Accepted" },
+  status: {
+    descriptor: { cid: "cid", clusterName: "alpha", apiEndpoint: "http://127.0.0.1:1", publicKey: alpha.publicKey, issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" },
+    conditions: [{ type: "DescriptorVerified", status: "True", reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }],
+  },
+} as Peer;
+
+const MiB = 1024 * 1024;
+
+/** `size` bytes of a repeating pattern, produced as read (never held whole). */
+function pattern(size: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      const n = Math.min(MiB, size - sent);
+      if (n === 0) return void this.push(null);
+      this.push(Buffer.alloc(n, sent % 251));
+      sent += n;
+    },
+  });
+}
+
+describe("peer outputs streamed through the signed federation API (PeerRunsClient.output)", () => {
+  let app: FastifyInstance;
+  let client: PeerRunsClient;
+  let ep: { peer: string; cluster: string; endpoint: string };
+  const served: { output: string; basename: string; size: number; stallAfter?: number }[] = [
+    { output: "big", basename: "big.bin", size: 40 * MiB },
+    { output: "sneaky", basename: "../../var/run/secrets/token", size: 10 },
+    { output: "stalls", basename: "s.txt", size: 4 * MiB, stallAfter: MiB },
+  ];
+
+  before(async () => {
+    app = Fastify({ forceCloseConnections: true });
+    app.setErrorHandler((err, _request, reply) => {
+      const e = toApiError(err);
+      return reply.code(e.status).send(e.toBody());
+    });
+    await app.register(async (scope) => {
+      captureRawBody(scope);
+      scope.get("/federation/v1/runs/:namespace/:name/outputs/:output", async (request, reply) => {
+        requirePeer(request, { audience: () => "beta", peerByCluster: peerFinder(() => [requester]), nonces: new MemoryNonceCache() });
+        const o = served.find((x) => x.output === (request.params as { output: string }).output);
+        if (!o) throw new ApiError(404, "NotFound", "no such output", { field: "output" });
+        const body = o.stallAfter === undefined ? pattern(o.size) : Readable.from((async function* () {
+          yield Buffer.alloc(o.stallAfter ?? 0);
+          await new Promise((r) => setTimeout(r, 5_000));
+        })());
+        void reply.header("content-type", "application/octet-stream").header("content-length", o.size).header(peerOutputBasenameHeader, encodeURIComponent(o.basename));
+        return reply.send(body);
+      });
+    });
+    const endpoint = await app.listen({ port: 0, host: "127.0.0.1" });
+    ep = { peer: "peer-beta", cluster: "beta", endpoint };
+    client = new PeerRunsClient({ identity: () => Promise.resolve({ clusterName: "alpha", privateKeyPem: alpha.privateKeyPem }), egress: loopbackEgress, deadlineMs: 500 });
+  });
+
+  after(async () => app.close());
+
+  it("streams an output larger than a whole answer could hold (40 MiB), signed, with its name and size", async () => {
+    const out = await client.output(ep, "default", "run-1", "big");
+    assert.equal(out.basename, "big.bin");
+    assert.equal(out.size, 40 * MiB);
+    let read = 0;
+    let first: number | undefined;
+    for await (const chunk of out.stream) {
+      first ??= chunk[0];
+      read += chunk.byteLength;
+    }
+    assert.equal(read, 40 * MiB);
+    assert.equal(first, 0);
+  });
+
+  it("refuses a file name that would leave the inputs directory, before reading the bytes", async () => {
+    await assert.rejects(client.output(ep, "default", "run-1", "sneaky"), (err: Error & { code?: string }) => err.code === "BadResponse" && /named the file "\.\.\/\.\.\/var\/run\/secrets\/token", which must not contain a path separator/.test(err.message));
+  });
+
+  it("a transfer that stalls fails with a Timeout once nothing came for the deadline", async () => {
+    const out = await client.output(ep, "default", "run-1", "stalls");
+    const started = Date.now();
+    await assert.rejects(
+      (async () => {
+        for await (const _ of out.stream) void _;
+      })(),
+      (err: Error & { code?: string }) => err.code === "Timeout" && /sent nothing for 500 ms/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 3_000, "cut at the stall, not when the server gives up");
+  });
+
+  it("a peer's refusal is a PeerRefusal with its code and message", async () => {
+    await assert.rejects(client.output(ep, "default", "run-1", "missing"), (err: unknown) => err instanceof PeerRefusal && err.status === 404 && err.code === "NotFound" && /peer beta: no such output/.test(err.message));
+  });
+
+  it("reads an output whole only within the limit given", async () => {
+    const small = await client.output(ep, "default", "run-1", "big");
+    await assert.rejects(outputBytes(small, 32 * MiB), /big\.bin is 41943040 bytes; at most 33554432/);
+    const again = await client.output(ep, "default", "run-1", "big");
+    assert.equal((await outputBytes(again, 64 * MiB)).length, 40 * MiB);
+  });
+
+  it("names what is wrong with an announcement: no size, too large, a name that is not a file's", () => {
+    assert.equal(outputAnnouncementProblem(Number.NaN, "a.txt"), "announced no size (Content-Length)");
+    assert.match(outputAnnouncementProblem(6 * 1024 ** 3, "a.txt") ?? "", /announced 6442450944 bytes, more than the 5368709120/);
+    for (const bad of ["", ".", "..", "a/b", "a\\b", "a\0b", "x".repeat(256)]) assert.ok(basenameProblem(bad), JSON.stringify(bad));
+    assert.equal(outputAnnouncementProblem(0, "out put.txt"), undefined);
+    assert.equal(peerRunOutputPath("ns", "r", "a b"), "/federation/v1/runs/ns/r/outputs/a%20b");
+  });
+});
