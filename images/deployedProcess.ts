@@ -17,14 +17,14 @@ interface Container {
   env?: { name: string; value?: string }[];
 }
 
-/** The variables of a container's env that tune the process (the rest is about its cluster). */
-const processTuning = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
+/** The variables of a container's env that tune the process (V8's flags, glibc malloc's); the rest is about its cluster. */
+const isProcessTuning = (name: string): boolean => name === "NODE_OPTIONS" || name.startsWith("MALLOC_");
 
 export interface DeployedProcess {
   /** the script, relative to the image's working directory (the repository's root here) */
   script: string;
   nodeOptions: string;
-  /** NODE_OPTIONS and MALLOC_ARENA_MAX as the container sets them */
+  /** NODE_OPTIONS and the MALLOC_* variables as the container sets them */
   tuning: Record<string, string>;
 }
 
@@ -38,7 +38,7 @@ export function deployedProcess(file: string, name: string): DeployedProcess {
   const { args = [], env = [] } = deploymentContainers(file).find((c) => c.name === name) ?? { name };
   const [script] = args;
   if (!script) throw new Error(`config/manager/${file}: no Deployment with a container named ${name} and a script in its args`);
-  const tuning = Object.fromEntries(env.flatMap((e) => (processTuning.includes(e.name) && e.value !== undefined ? [[e.name, e.value]] : [])));
+  const tuning = Object.fromEntries(env.flatMap((e) => (isProcessTuning(e.name) && e.value !== undefined ? [[e.name, e.value]] : [])));
   return { script, nodeOptions: tuning.NODE_OPTIONS ?? "", tuning };
 }
 

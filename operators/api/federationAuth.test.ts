@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { signedFetch } from "../federation/client.ts";
 import { loopbackEgress } from "../../test/support/egress.ts";
 import { generateIdentityKey } from "../federation/keys.ts";
 import { MemoryNonceCache, type ReceivedRequest, signRequest } from "../federation/requestSigning.ts";
 import type { Peer } from "../schema/peer.ts";
-import { toApiError } from "./errors.ts";
+import { testApp } from "../../test/support/fastifyApp.ts";
 import { authenticatePeer, captureRawBody, type PeerAuthContext, peerFinder, projectHeader, requirePeer } from "./federationAuth.ts";
 
 const alpha = generateIdentityKey();
@@ -119,12 +119,8 @@ describe("federationAuth over HTTP with federation/client.signedFetch", () => {
   const nonces = new MemoryNonceCache();
 
   before(async () => {
-    // The /slow handler outlives its aborted client: close must not wait for it.
-    app = Fastify({ forceCloseConnections: true });
-    app.setErrorHandler((err, _request, reply) => {
-      const e = toApiError(err);
-      return reply.code(e.status).send(e.toBody());
-    });
+    // The /slow handler outlives its aborted client: close must not wait for it (testApp).
+    app = testApp();
     await app.register(async (scope) => {
       captureRawBody(scope);
       scope.post("/federation/v1/catalog", async (request) => {

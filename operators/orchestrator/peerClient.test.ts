@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { loopbackEgress } from "../../test/support/egress.ts";
+import { testApp } from "../../test/support/fastifyApp.ts";
 import { captureRawBody, peerFinder, requirePeer } from "../api/federationAuth.ts";
-import { toApiError, ApiError } from "../api/errors.ts";
+import { ApiError } from "../api/errors.ts";
 import { generateIdentityKey } from "../federation/keys.ts";
 import { basenameProblem, outputAnnouncementProblem, peerOutputBasenameHeader, peerRunOutputPath } from "../federation/peerRuns.ts";
 import { MemoryNonceCache } from "../federation/requestSigning.ts";
@@ -48,11 +49,7 @@ describe("peer outputs streamed through the signed federation API (PeerRunsClien
   ];
 
   before(async () => {
-    app = Fastify({ forceCloseConnections: true });
-    app.setErrorHandler((err, _request, reply) => {
-      const e = toApiError(err);
-      return reply.code(e.status).send(e.toBody());
-    });
+    app = testApp();
     await app.register(async (scope) => {
       captureRawBody(scope);
       scope.get("/federation/v1/runs/:namespace/:name/outputs/:output", async (request, reply) => {
