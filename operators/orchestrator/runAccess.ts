@@ -109,8 +109,8 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
 
   /** Copies the object from the data's S3 (as the grantee, through the egress policy) into the run's inputs. */
   async function copyIn(input: DataInput, creds: Record<string, string>, into: { store: ArtifactStore; inputsKey: string }): Promise<void> {
-    const source = await granteeS3(creds);
     const { GetObjectCommand, PutObjectCommand } = await s3Sdk();
+    const source = await granteeS3(creds);
     try {
       const object = await source.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }), { abortSignal: AbortSignal.timeout(ms) });
       if ((object.ContentLength ?? 0) > maxStagedBytes) throw new Error(`the object is ${object.ContentLength} bytes; at most ${maxStagedBytes} are staged for a step yet`);
@@ -169,9 +169,9 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
   async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; reader: OutputReader }): Promise<string> {
     const body = await from.reader.read(output.output, from.location);
     const creds = await credentialsOf(grant);
+    const { PutObjectCommand } = await s3Sdk();
     const target = await granteeS3(creds);
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
-    const { PutObjectCommand } = await s3Sdk();
     try {
       await target.send(new PutObjectCommand({ Bucket: creds.bucket ?? "", Key: key, Body: body }), { abortSignal: AbortSignal.timeout(ms) });
     } finally {
