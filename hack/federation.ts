@@ -4,12 +4,12 @@
 // Run through the hack/federation launcher (it picks Node >= 22.19); see `hack/federation help`.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { defaultSystemNamespace } from "../operators/discovery/contracts.ts";
 import { present } from "../operators/runtime/present.ts";
+import { freePort } from "./lib/ports.ts";
 import { deployedApi, deployedManager, emittedAsInTheImage } from "../images/deployedProcess.ts";
 import { generateSwarmKey } from "../operators/discovery/swarmKey.ts";
 import type { Peer } from "../operators/schema/peer.ts";
@@ -76,17 +76,6 @@ async function stopRunningScripts(): Promise<void> {
       await Promise.race([exited, sleep(STOP_GRACE_MS)]);
     }),
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no free port"))));
-    });
-  });
 }
 
 function alive(pid: number | undefined): boolean {

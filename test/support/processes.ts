@@ -3,10 +3,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { repoRoot } from "./cluster.ts";
 import { loopbackEgressEnv } from "./egress.ts";
+
+export { freePort } from "../../hack/lib/ports.ts";
 
 export interface ComponentProcess {
   name: string;
@@ -14,18 +15,6 @@ export interface ComponentProcess {
   child: ChildProcess;
   /** Sends the signal (default SIGTERM) and waits for the process to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-/** A free TCP port on loopback (the kernel picks it; released before returning). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /**
