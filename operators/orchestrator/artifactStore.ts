@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { CoreV1Api } from "@kubernetes/client-node";
+import type { S3Admin } from "../catalog/backends/s3Client.ts";
 import { onFirstUse } from "../runtime/lazyImport.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
@@ -29,6 +30,8 @@ export interface ArtifactStoreSettings {
 export interface ArtifactStore {
   repository: S3Repository;
   s3: S3Client;
+  /** The Secret's identity at this process's endpoint: issues and revokes a run's own user (runArtifacts.ts). */
+  admin: S3Admin;
 }
 
 /** The repository, and an S3 client with the credentials of `namespace`'s artifact Secret. */
@@ -46,7 +49,8 @@ export async function artifactStore(core: CoreV1Api, settings: ArtifactStoreSett
   const secretAccessKey = await value(repository.secretKeySecret, "secret key");
   const endpoint = settings.s3Endpoint ?? `${repository.insecure ? "http" : "https"}://${repository.endpoint}`;
   const { s3ClientFor } = await s3Backend();
-  return { repository, s3: s3ClientFor(endpoint, "us-east-1", { accessKeyId, secretAccessKey }) };
+  const admin = { endpoint, region: "us-east-1", accessKeyId, secretAccessKey };
+  return { repository, s3: s3ClientFor(endpoint, "us-east-1", { accessKeyId, secretAccessKey }), admin };
 }
 
 /** `s3://bucket/key` → its parts, or undefined. */

@@ -22,7 +22,8 @@ import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } f
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
-import { createRunArtifacts } from "./runArtifacts.ts";
+import { createRunArtifacts, CredentialsNameTaken } from "./runArtifacts.ts";
+import { runCredentialsSecretName } from "./runCredentials.ts";
 import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
@@ -114,7 +115,7 @@ export interface PipelineRunReconcilerDeps {
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement">;
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement" | "artifactAccess">;
 
 /** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
 function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
@@ -152,9 +153,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * Where the run's steps are on a peer, its quote, and where Auto placed its steps are never
    * forgotten by a write that does not mention them (server-side apply drops what its manager leaves out).
    */
-  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote" | "autoPlacement"> {
-    const autoPlacement = fields.autoPlacement ?? run.status?.autoPlacement;
-    return present({ peerRun: fields.peerRun ?? run.status?.peerRun, quote: quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? run.status?.quote, autoPlacement });
+  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote" | "autoPlacement" | "artifactAccess"> {
+    const known = run.status ?? {};
+    const quote = quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? known.quote;
+    return present({ peerRun: fields.peerRun ?? known.peerRun, quote, autoPlacement: fields.autoPlacement ?? known.autoPlacement, artifactAccess: fields.artifactAccess ?? known.artifactAccess });
   }
   const now = deps.now ?? ((): Date => new Date());
   const { settings } = deps;
@@ -195,7 +197,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     write: (ctx, run, o, { peerRun, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun, ...present({ quote }) }),
   });
 
-  const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000 });
+  const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000, requestTimeoutMs: settings.requestTimeoutMs });
 
   /** A deleted run: its objects in the repository, then what it holds on a peer, let go. */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
@@ -328,7 +330,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if ("reason" in staged) return staged as Blocked;
     const built = pipelineWorkflow(part.spec, services, staged);
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
-    const repository = await artifactRepository(ctx);
+    const configured = await artifactRepository(ctx);
+    if ("reason" in configured) return configured;
+    const repository = await runCredentials(ctx, run, name, configured);
     if ("reason" in repository) return repository;
     const plan = placementPlan(part.spec);
     const placement = plan.ok ? admiraltyTargets(plan.steps) : undefined;
@@ -337,6 +341,36 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const { translate } = await translator();
     const workflow = withBroughtInputs(translate(built.workflow, built.job, config), repository, Object.keys(staged).length > 0);
     return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
+  }
+
+  /** The repository with the run's own credentials (its prefix only), issued before its Workflow exists; or why not. */
+  async function runCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository | Blocked> {
+    try {
+      return await runArtifacts.issueCredentials(ctx, run, workflow, repository);
+    } catch (err) {
+      if (err instanceof CredentialsNameTaken) return { reason: RunReason.NameTaken, message: err.message };
+      return { reason: RunReason.ArtifactRepositoryUnavailable, message: `issuing the run's credentials to the artifact repository: ${errorMessage(err)}` };
+    }
+  }
+
+  /**
+   * Once the Workflow has finished no pod of the run reads or writes the repository any more: its
+   * user is deleted (status records it, so a finished run costs no IAM request per pass). A
+   * failure is said in the log and tried on the next pass; the run's outcome does not wait for it.
+   */
+  async function revokedAccess(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<NonNullable<PipelineRunStatus["artifactAccess"]>> {
+    const name = workflow.metadata?.name ?? "";
+    const access = { secretName: runCredentialsSecretName(name) };
+    if (!workflowFinished(workflow)) return access;
+    if (run.status?.artifactAccess?.revoked === true) return { ...access, revoked: true };
+    try {
+      await runArtifacts.revokeCredentials(run, name);
+      ctx.logger.info("run's artifact credentials revoked", { namespace: run.metadata.namespace, run: run.metadata.name });
+      return { ...access, revoked: true };
+    } catch (err) {
+      ctx.logger.warn("run's artifact credentials not revoked yet; retrying", { namespace: run.metadata.namespace, run: run.metadata.name, error: errorMessage(err) });
+      return access;
+    }
   }
 
   /** The Workflow as created: owned by the run, labelled with it, with the run's account and suspension. */
@@ -456,9 +490,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const observed = stoppedObservation(withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept), workflow);
     const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
     const o = blocked ? undelivered(observed, blocked) : observed;
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
+    const artifactAccess = await revokedAccess(ctx, run, workflow);
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
     await writeStatus(ctx, run, o, fields);
-    if (blocked) return { requeueAfter: 30_000 };
+    if (blocked || (workflowFinished(workflow) && !artifactAccess.revoked)) return { requeueAfter: 30_000 };
     if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
     // What the run obtained is given back once it has ended (the staged copies are the pods' own).
     await access.releaseGrants(ctx, run);

@@ -5,16 +5,20 @@
 // pod per Workflow that needs the repository's credentials and RBAC on Argo's GC tasks in every
 // run namespace, and a Workflow can be deleted without its run. Outputs a user keeps go to a
 // storage Resource (`spec.outputs[].storageRef`), which a run never deletes.
-import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
+import type { CoreV1Api, KubernetesObject, V1Secret } from "@kubernetes/client-node";
 import { s3BackendError } from "../catalog/backends/s3Errors.ts";
 import type { ReconcileContext } from "../runtime/index.ts";
-import { errorMessage, isNotFound } from "../runtime/errors.ts";
+import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
+import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
 import { present } from "../runtime/present.ts";
 import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
+import type { S3Repository } from "../pipeline/argo/translate.ts";
+import { timed } from "../pipeline/timed.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import { artifactStore, type ArtifactStoreSettings, s3Backend } from "./artifactStore.ts";
+import { runCredentialNames, runCredentialsKeys, runCredentialsSecretName, withRunCredentials } from "./runCredentials.ts";
 
 export const runArtifactsFinalizer = "archipel.io/run-artifacts";
 
@@ -46,14 +50,81 @@ export interface RunArtifactsDeps {
   now: () => number;
   giveUpAfterMs: number;
   retryAfterMs: number;
+  requestTimeoutMs: number;
 }
+
+/** A Secret of that name exists and is not the run's: it is never read, changed or adopted. */
+export class CredentialsNameTaken extends Error {}
 
 export function createRunArtifacts(deps: RunArtifactsDeps): {
   /** Marks the run as owning objects in the repository, before its first is written; the run as written. */
   hold(ctx: ReconcileContext, run: PipelineRun): Promise<PipelineRun>;
-  /** A deleted run's objects deleted (or given up on); the run as it is after, or when to try again. */
+  /** A deleted run's objects deleted and its own user revoked (or given up on); the run as it is after, or when to try again. */
   release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }>;
+  /** The run's own user and its Secret, before its Workflow exists: the repository its pods use. */
+  issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository>;
+  /** The run's own user deleted: its key stops working (its Secret goes with the run). */
+  revokeCredentials(run: PipelineRun, workflow: string): Promise<void>;
 } {
+  const { core } = deps;
+  const ms = deps.requestTimeoutMs;
+
+  async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await timed(`reading Secret ${namespace}/${name}`, core.readNamespacedSecret({ namespace, name }), ms);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  function mine(secret: V1Secret, run: PipelineRun): V1Secret {
+    if (isControlledBy(secret as KubernetesObject, run as KubernetesObject)) return secret;
+    throw new CredentialsNameTaken(`Secret ${run.metadata.namespace ?? ""}/${secret.metadata?.name ?? ""} exists and is not this run's (it would hold the run's credentials to the artifact repository); delete it or rename the run`);
+  }
+
+  async function issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository> {
+    const namespace = run.metadata.namespace ?? "";
+    const name = runCredentialsSecretName(workflow);
+    const existing = await readSecret(namespace, name);
+    // Issued on an earlier pass: the Secret is written last, so its presence means the user is whole.
+    if (existing) return (mine(existing, run), withRunCredentials(repository, workflow));
+    const store = await artifactStore(core, deps.artifacts, namespace);
+    const names = runCredentialNames(repository, namespace, workflow);
+    try {
+      const { applyS3Grant, issueS3AccessKey } = await s3Backend();
+      await applyS3Grant(store.admin, names, "write");
+      const key = await issueS3AccessKey(store.admin, names);
+      const secret: V1Secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { name, namespace, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { "archipel.io/pipelinerun": workflow.slice(0, 63) } },
+        stringData: { [runCredentialsKeys.accessKey]: key.accessKeyId, [runCredentialsKeys.secretKey]: key.secretAccessKey },
+      };
+      await timed(`creating Secret ${namespace}/${name}`, core.createNamespacedSecret({ namespace, body: secret }), ms).catch(async (err: unknown) => {
+        // Another pass (or someone else) wrote it meanwhile: ours is fine as it is, another's is not.
+        if (!isAlreadyExists(err)) throw err;
+        const found = await readSecret(namespace, name);
+        if (found) mine(found, run);
+      });
+    } finally {
+      store.s3.destroy();
+    }
+    ctx.logger.info("run's artifact credentials issued", { namespace, run: run.metadata.name, user: names.user, prefix: `s3://${names.bucket}/${names.prefix}` });
+    return withRunCredentials(repository, workflow);
+  }
+
+  async function revokeCredentials(run: PipelineRun, workflow: string): Promise<void> {
+    const store = await artifactStore(core, deps.artifacts, run.metadata.namespace ?? "");
+    try {
+      const { revokeS3Grant } = await s3Backend();
+      await revokeS3Grant(store.admin, runCredentialNames(store.repository, run.metadata.namespace ?? "", workflow));
+    } finally {
+      store.s3.destroy();
+    }
+  }
+
   async function hold(ctx: ReconcileContext, run: PipelineRun): Promise<PipelineRun> {
     const updated = await ensureFinalizer(ctx.client, run as KubernetesObject, runArtifactsFinalizer);
     // The pass goes on with the new resourceVersion: its status write would otherwise conflict.
@@ -70,9 +141,12 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
       const store = await artifactStore(deps.core, deps.artifacts, namespace);
       where = `s3://${store.repository.bucket}/${prefix}`;
       const { deleteObjectsUnder } = await s3Backend();
-      const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix).catch((err: unknown) => {
-        throw s3BackendError(err, `deleting the objects under ${where}`);
-      });
+      const deleted = await deleteObjectsUnder(store.s3, store.repository.bucket, prefix)
+        .catch((err: unknown) => {
+          throw s3BackendError(err, `deleting the objects under ${where}`);
+        })
+        .finally(() => store.s3.destroy());
+      if (run.status?.artifactAccess?.revoked !== true) await revokeCredentials(run, workflow);
       ctx.logger.info("run's artifacts deleted", { namespace, run: run.metadata.name, prefix: where, objects: deleted });
     } catch (err) {
       if (keepTrying(err, run.metadata.deletionTimestamp, deps.now(), deps.giveUpAfterMs)) {
@@ -94,5 +168,5 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
     return { run: (updated as PipelineRun | undefined) ?? run };
   }
 
-  return { hold, release };
+  return { hold, release, issueCredentials, revokeCredentials };
 }

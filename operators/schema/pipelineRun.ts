@@ -214,6 +214,15 @@ export const PipelineRunStatus = strictObject({
       { description: "where this run's steps run when they are placed on a peer: the peer's own PipelineRun and Reservation, requested over the signed federation API" },
     ),
   ),
+  artifactAccess: Type.Optional(
+    strictObject(
+      {
+        secretName: Type.String({ maxLength: 253, description: "the Secret (controlled by the run) holding the key its pods use" }),
+        revoked: Type.Optional(Type.Boolean({ description: "true once the run's Workflow has finished and its user was deleted: the key no longer works" })),
+      },
+      { description: "the run's own credentials to the artifact repository, allowed only its prefix (pipelineruns/<namespace>/<workflow>/): what its pods read and write with" },
+    ),
+  ),
   autoPlacement: Type.Optional(
     Type.Array(
       strictObject({

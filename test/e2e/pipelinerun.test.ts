@@ -38,6 +38,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
   /** The repository on loopback, for the orchestrator (a deleted run's objects are deleted from here). */
   let artifactsEnv: Record<string, string> = {};
   let s3: S3Client;
+  let s3Endpoint = "";
   let identity: SingleRoleIdentity | undefined;
   const managers: ComponentProcess[] = [];
 
@@ -78,6 +79,7 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     artifactsEnv = await argoArtifactsEnv(cluster.name);
     const info = JSON.parse(await readFile(path.join(repoRoot, ".s3", `argo-${cluster.name}`, "s3.json"), "utf8")) as S3Info;
     const creds = JSON.parse(await readFile(info.credentialsFile, "utf8")) as { accessKeyId: string; secretAccessKey: string };
+    s3Endpoint = info.endpoint;
     s3 = new S3Client({ endpoint: info.endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds });
     await api.createClusterCustomObject({ ...archipel, plural: "identities", body: { apiVersion: "archipel.io/v1alpha1", kind: "Identity", metadata: { name: "self" }, spec: { clusterName: "isle-1", displayName: "e2e", apiEndpoint: "https://isle-1.example" } } }).catch(() => undefined);
     identity = await boundOnlyTo(cluster, namespace, "config/rbac/orchestrator_role.yaml", `orchestrator-${suffix}`);
@@ -138,6 +140,38 @@ describe("PipelineRun on this cluster's Argo (hack/cluster up --argo)", function
     assert.match(succeeded?.message ?? "", /^step "shout" failed on cluster isle-1: .*the disk is full/);
     assert.equal(condition(failed, "Ready")?.status, "False");
     assert.deepEqual(failed.status?.steps?.map((s) => [s.name, s.phase]), [["write", "Succeeded"], ["shout", "Failed"]]);
+  });
+
+  it("gives a run's pods credentials of the run's own (its prefix only), never the repository's, and revokes them once the run has finished", async function () {
+    const name = `greet-${suffix}`;
+    const run = await runWhen(name, "its credentials revoked", (r) => r.status?.artifactAccess?.revoked === true, 60_000);
+    assert.deepEqual(run.status?.artifactAccess, { secretName: `${name}-artifacts`, revoked: true });
+    const workflow = (await api.getNamespacedCustomObject({ ...workflows, namespace, name })) as { spec: unknown };
+    const spec = JSON.stringify(workflow.spec);
+    assert.ok(spec.includes(`"name":"${name}-artifacts"`), "the Workflow's artifacts name the run's Secret");
+    assert.ok(!spec.includes("argo-artifacts-s3"), "the Workflow never names the repository's own Secret");
+    // What the pods were given: the run's Secret, and not the repository's.
+    const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: `workflows.argoproj.io/workflow=${name}` })).items;
+    assert.ok(pods.length >= 2, `the run's pods: ${pods.length}`);
+    const secretsOf = (pod: (typeof pods)[number]): string[] => (pod.spec?.volumes ?? []).flatMap((v) => (v.secret?.secretName ? [v.secret.secretName] : []));
+    assert.ok(pods.some((p) => secretsOf(p).includes(`${name}-artifacts`)), JSON.stringify(pods.map(secretsOf)));
+    assert.ok(pods.every((p) => !secretsOf(p).includes("argo-artifacts-s3") && !JSON.stringify(p.spec).includes("argo-artifacts-s3")), JSON.stringify(pods.map(secretsOf)));
+    // Its key no longer works: the run has finished.
+    const secret = await core.readNamespacedSecret({ namespace, name: `${name}-artifacts` });
+    const value = (k: string): string => Buffer.from(secret.data?.[k] ?? "", "base64").toString("utf8");
+    const runKey = new S3Client({ endpoint: s3Endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: value("accessKey"), secretAccessKey: value("secretKey") } });
+    try {
+      const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+      const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
+      const refused = await runKey.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then(
+        () => 200,
+        (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode ?? 0,
+      );
+      assert.equal(refused, 403, "the revoked key is refused");
+    } finally {
+      runKey.destroy();
+    }
   });
 
   it("deletes a run's Workflow with the run (owner reference, garbage collector), and its objects in the artifact repository (finalizer)", async function () {
