@@ -27,6 +27,19 @@ describe("a run's own artifact credentials (names and policy)", () => {
     assert.match(long, /^archipel-run-[a-z0-9-]+-[0-9a-f]{16}$/);
   });
 
+  it("name the Secret as a DNS label of at most 63 characters (Argo names the pods' volume after it), telling cut names apart", () => {
+    const long = "e2e-peerrun-20472-cbce4c08622d0bce-to-store-mixed-346b658a";
+    const cut = runCredentialsSecretName(long);
+    assert.ok(cut.length <= 63, `${cut} is ${cut.length} characters`);
+    assert.match(cut, /^e2e-peerrun-20472-cbce4c08622d0bce-to-st[a-z0-9-]*-[0-9a-f]{8}-artifacts$/);
+    assert.notEqual(runCredentialsSecretName(`${long}x`), cut);
+    for (const name of [long, "a.b.c", "x".repeat(253), "run.v2-final"]) {
+      assert.match(runCredentialsSecretName(name), /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, name);
+    }
+    assert.notEqual(runCredentialsSecretName("a.b"), runCredentialsSecretName("a-b"), "a dotted name and its dashed look-alike");
+    assert.equal(runCredentialsSecretName("a-b"), "a-b-artifacts");
+  });
+
   it("point the Workflow's artifacts at the run's Secret, keeping the repository's bucket and endpoint", () => {
     const scoped = withRunCredentials(repository, "assemble");
     assert.equal(runCredentialsSecretName("assemble"), "assemble-artifacts");

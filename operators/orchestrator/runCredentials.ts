@@ -10,9 +10,18 @@ import type { S3GrantNames } from "../catalog/backends/s3Grant.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 
-/** The Secret holding the run's key, in the run's namespace (controlled by the run). */
+const hashOf = (text: string, chars: number): string => createHash("sha256").update(text).digest("hex").slice(0, chars);
+
+/**
+ * The Secret holding the run's key, in the run's namespace (controlled by the run). Argo names the
+ * pods' volume after it, and a volume name is a DNS label: at most 63 of a-z, 0-9 and '-', so a
+ * long or dotted Workflow name is cut and told apart by a hash of the whole.
+ */
 export function runCredentialsSecretName(workflow: string): string {
-  return `${workflow}-artifacts`;
+  const plain = `${workflow}-artifacts`;
+  if (plain.length <= 63 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(plain)) return plain;
+  const slug = workflow.toLowerCase().replace(/[^a-z0-9-]+/g, "-").slice(0, 63 - "--artifacts".length - 8).replace(/^-+|-+$/g, "");
+  return `${slug ? `${slug}-` : ""}${hashOf(workflow, 8)}-artifacts`;
 }
 
 export const runCredentialsKeys = { accessKey: "accessKey", secretKey: "secretKey" } as const;
@@ -22,7 +31,7 @@ export const runCredentialsKeys = { accessKey: "accessKey", secretKey: "secretKe
  * pass after a crash converges the same user (a hash of both: two runs never share one).
  */
 export function runCredentialNames(repository: Pick<S3Repository, "bucket" | "keyPrefix">, namespace: string, workflow: string): S3GrantNames {
-  const hash = createHash("sha256").update(`${namespace}/${workflow}`).digest("hex").slice(0, 16);
+  const hash = hashOf(`${namespace}/${workflow}`, 16);
   const slug = `${namespace}-${workflow}`.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 64 - "archipel-run--".length - hash.length).replace(/-+$/, "");
   return {
     user: `archipel-run-${slug}-${hash}`,
