@@ -4,7 +4,7 @@ import type { AccessGrant } from "../schema/accessGrant.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Reservation } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
-import { dataInputOf, deliveredKey, grantVerdict, storageOutputOf, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
+import { dataInputOf, deliveredKey, directoryObjects, maxStagedBytes, maxStagedObjects, grantVerdict, storageOutputOf, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
 
 function run(over: { labels?: Record<string, string>; annotations?: Record<string, string>; owner?: { name: string; uid: string }; inputs?: PipelineRun["spec"]["inputs"]; serviceAccountName?: string } = {}): PipelineRun {
   return {
@@ -55,18 +55,41 @@ describe("dataAccess", () => {
     assert.deepEqual([body.spec.resourceRef.name, body.spec.mode, body.spec.expiresAt, body.spec.pipelineRunRef?.name], ["s2", "read", "2026-12-03T10:00:00Z", "run-1"]);
   });
 
-  it("reads S3 objects of this namespace; names the field for anything else", () => {
+  it("reads S3 objects (Files) and prefixes (Directories) of this namespace; names the field for anything else", () => {
     const ok = dataInputOf(run(), 0, data({ data: { s3: { bucket: "datasets", key: "a/b.txt" } } }));
-    assert.deepEqual(ok, { input: "scenes", at: "spec.inputs[0].resourceRef", resource: "s2", bucket: "datasets", key: "a/b.txt", grant: "run-1-in-scenes", mode: "read" });
+    assert.deepEqual(ok, { input: "scenes", at: "spec.inputs[0].resourceRef", resource: "s2", bucket: "datasets", key: "a/b.txt", kind: "File", grant: "run-1-in-scenes", mode: "read" });
     assert.deepEqual(dataInputOf(run(), 0, undefined), { reason: "DataNotFound", message: "spec.inputs[0].resourceRef: no Resource s2 in namespace team-a" });
     assert.equal(reasonOf(dataInputOf(run(), 0, data({ type: "service" }))), "NotData");
     assert.equal(reasonOf(dataInputOf(run(), 0, data({ data: { url: { url: "https://x.example/a" } } }))), "DataInputsNotSupported");
-    assert.match((dataInputOf(run(), 0, data({ data: { s3: { bucket: "datasets", key: "a/" } } })) as { message: string }).message, /is a prefix \(a\/\)/);
     const other = run({ inputs: [{ name: "scenes", resourceRef: { name: "s2", namespace: "team-b" } }] });
     assert.equal(reasonOf(dataInputOf(other, 0, data({}))), "CrossNamespaceNotSupported");
     assert.ok("key" in ok);
     assert.equal(stagedDataKey("pipelineruns/run-1/inputs", ok), "pipelineruns/run-1/inputs/data.scenes/b.txt");
     assert.deepEqual(stagedDataValue(ok), { class: "File", location: `file://${podInputsDir}/data.scenes/b.txt` });
+    const prefix = dataInputOf(run(), 0, data({ data: { s3: { bucket: "datasets", key: "tiles/2026/" } } }));
+    assert.ok("key" in prefix);
+    assert.equal(prefix.kind, "Directory");
+    assert.equal(stagedDataKey("pipelineruns/run-1/inputs", prefix), "pipelineruns/run-1/inputs/data.scenes/2026");
+    assert.deepEqual(stagedDataValue(prefix), { class: "Directory", location: `file://${podInputsDir}/data.scenes/2026` });
+  });
+
+  it("stages a Directory as the objects under its prefix, at their paths below it; refuses paths that would leave it, an empty prefix, and too much", () => {
+    const input = dataInputOf(run(), 0, data({ data: { s3: { bucket: "datasets", key: "tiles/" } } }));
+    assert.ok("key" in input);
+    const base = "pipelineruns/run-1/inputs";
+    assert.deepEqual(directoryObjects(base, input, [{ key: "tiles/", size: 0 }, { key: "tiles/a.tif", size: 3 }, { key: "tiles/sub/", size: 0 }, { key: "tiles/sub/b.tif", size: 4 }]), [
+      { source: "tiles/a.tif", target: `${base}/data.scenes/tiles/a.tif`, size: 3 },
+      { source: "tiles/sub/b.tif", target: `${base}/data.scenes/tiles/sub/b.tif`, size: 4 },
+    ]);
+    const problem = (listed: { key: string; size: number }[]): string => {
+      const result = directoryObjects(base, input, listed);
+      return "problem" in result ? result.problem : "";
+    };
+    for (const key of ["tiles/../../etc/x", "tiles/./a", "tiles//a", "tiles/a/.."]) assert.match(problem([{ key, size: 1 }]), /has an empty, "\." or "\.\." path segment/, key);
+    assert.match(problem([{ key: "other/a", size: 1 }]), /path segment/);
+    assert.equal(problem([{ key: "tiles/", size: 0 }]), "no object under s3://datasets/tiles/ (an empty Directory is not staged)");
+    assert.match(problem([{ key: "tiles/a", size: maxStagedBytes }, { key: "tiles/b", size: 1 }]), /hold 268435457 bytes; at most 268435456/);
+    assert.match(problem(Array.from({ length: maxStagedObjects + 1 }, (_, i) => ({ key: `tiles/${i}`, size: 0 }))), /over 10000 objects under s3:\/\/datasets\/tiles\/; at most 10000/);
   });
 
   it("uses a grant once issued for its generation; waits while undecided; reports a refusal with the grant's reason", () => {

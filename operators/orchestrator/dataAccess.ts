@@ -33,12 +33,18 @@ export interface GrantWant {
   mode: "read" | "write";
 }
 
-/** A data input this cluster can stage: the object it reads and the grant that lets it. */
+/** A data input this cluster can stage: the object (or prefix) it reads and the grant that lets it. */
 export interface DataInput extends GrantWant {
   input: string;
   bucket: string;
+  /** an object key (a CWL File), or a prefix ending in "/" (a CWL Directory of the objects under it) */
   key: string;
+  kind: "File" | "Directory";
 }
+
+/** What a run stages of one data input at most: the pods' copy is bounded, and so is the time a pass spends copying. */
+export const maxStagedBytes = 256 * 1024 * 1024;
+export const maxStagedObjects = 10_000;
 
 /** An output copied to a storage Resource of this cluster once the run has succeeded. */
 export interface StorageOutput extends GrantWant {
@@ -97,19 +103,59 @@ export function dataInputOf(run: PipelineRun, index: number, resource: Resource 
   if (!resource) return { reason: RunReason.DataNotFound, message: `${at}: no Resource ${ref.name} in namespace ${namespace}` };
   if (resource.spec.type !== "data") return { reason: RunReason.NotData, message: `${at}: Resource ${ref.name} is ${resource.spec.type}, not data` };
   const s3 = resource.spec.data?.s3;
-  if (!s3) return { reason: RunReason.DataInputsNotSupported, message: `${at}: data Resource ${ref.name} is not an S3 object; only S3 objects are staged for steps yet` };
-  if (s3.key.endsWith("/")) return { reason: RunReason.DataInputsNotSupported, message: `${at}: data Resource ${ref.name} is a prefix (${s3.key}); only single objects (CWL Files) are staged for steps yet` };
-  return { input: binding.name, at, resource: ref.name, bucket: s3.bucket, key: s3.key, grant: runGrantName(run, "in", binding.name), mode: "read" };
+  if (!s3) return { reason: RunReason.DataInputsNotSupported, message: `${at}: data Resource ${ref.name} is not an S3 object or prefix; only S3 data is staged for steps yet` };
+  const kind = s3.key.endsWith("/") ? "Directory" : "File";
+  return { input: binding.name, at, resource: ref.name, bucket: s3.bucket, key: s3.key, kind, grant: runGrantName(run, "in", binding.name), mode: "read" };
 }
 
-/** Where an input's object is put in the run's inputs (`data.` cannot begin an output name: no clash with outputs brought from a peer). */
+/** The File's or Directory's own name: the object's last segment, or the prefix's. */
+function stagedName(input: DataInput): string {
+  return posix.basename(input.key) || "data";
+}
+
+/**
+ * Where an input is put in the run's inputs: the File's object, or the Directory the objects under
+ * the prefix go in (`data.` cannot begin an output name: no clash with outputs brought from a peer).
+ */
 export function stagedDataKey(inputsKey: string, input: DataInput): string {
-  return `${inputsKey}/data.${input.input}/${posix.basename(input.key)}`;
+  return `${inputsKey}/data.${input.input}/${stagedName(input)}`;
 }
 
-/** The job value the pods read the staged object as. */
-export function stagedDataValue(input: DataInput): { class: "File"; location: string } {
-  return { class: "File", location: pathToFileURL(`${podInputsDir}/data.${input.input}/${posix.basename(input.key)}`).href };
+/** The job value the pods read the staged File or Directory as. */
+export function stagedDataValue(input: DataInput): { class: "File" | "Directory"; location: string } {
+  return { class: input.kind, location: pathToFileURL(`${podInputsDir}/data.${input.input}/${stagedName(input)}`).href };
+}
+
+/** One object of the data copied into the run's inputs. */
+export interface StagedObject {
+  source: string;
+  target: string;
+  size: number;
+}
+
+/**
+ * The objects a Directory input copies, from a listing of its prefix: each under the Directory at
+ * its path below the prefix. Folder markers (keys ending in "/") carry no file. A path with an
+ * empty, "." or ".." segment is refused, not copied: the pods' executor writes each object at its
+ * path, and such a key would put a file outside the input's directory.
+ */
+export function directoryObjects(inputsKey: string, input: DataInput, listed: readonly { key: string; size: number }[]): StagedObject[] | { problem: string } {
+  const where = `s3://${input.bucket}/${input.key}`;
+  const files = listed.filter((o) => !o.key.endsWith("/"));
+  if (files.length === 0) return { problem: `no object under ${where} (an empty Directory is not staged)` };
+  if (files.length > maxStagedObjects) return { problem: `over ${maxStagedObjects} objects under ${where}; at most ${maxStagedObjects} are staged for a step` };
+  const total = files.reduce((sum, o) => sum + o.size, 0);
+  if (total > maxStagedBytes) return { problem: `the objects under ${where} hold ${total} bytes; at most ${maxStagedBytes} are staged for a step` };
+  const base = stagedDataKey(inputsKey, input);
+  const staged: StagedObject[] = [];
+  for (const object of files) {
+    const path = object.key.slice(input.key.length);
+    if (!object.key.startsWith(input.key) || path.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) {
+      return { problem: `object ${JSON.stringify(object.key)} under ${where} has an empty, "." or ".." path segment; it cannot be staged as a file of the Directory` };
+    }
+    staged.push({ source: object.key, target: `${base}/${path}`, size: object.size });
+  }
+  return staged;
 }
 
 /** Inputs bound to data of this cluster (no peer): the ones this cluster stages. */

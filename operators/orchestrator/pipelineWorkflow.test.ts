@@ -178,12 +178,25 @@ describe("pipelineWorkflow", () => {
     assert.ok(errorsOf(spec(), only).includes('spec.steps[1].serviceRef: the service of step "shout" is not resolved'));
   });
   it("takes Files the orchestrator staged for the pods by location, but not the user's own", () => {
-    const file = { class: "File", location: "file:///cwl/inputs/write_out/greeting.txt" };
-    const staged = pipelineWorkflow(spec(), services, { greeting: file });
-    const given = pipelineWorkflow({ ...spec(), job: { greeting: file } }, services);
+    const file = { class: "File", location: "file:///cwl/inputs/data.doc/greeting.txt" };
+    const reads: PipelineRunSpec = { steps: [{ name: "shout", serviceRef: { name: "upper" }, in: { text: "doc" } }] };
+    const staged = pipelineWorkflow(reads, services, { doc: file });
+    const given = pipelineWorkflow({ ...reads, job: { doc: file } }, services);
     assert.equal(given.ok, false);
-    assert.match(!given.ok ? given.errors.join() : "", /spec\.job\.greeting: a File given by location cannot reach the pods yet/);
+    assert.match(!given.ok ? given.errors.join() : "", /spec\.job\.doc: a File given by location cannot reach the pods yet/);
     assert.equal(staged.ok ? undefined : staged.errors.join(), undefined);
+  });
+
+  it("says which step input takes what when a staged Directory is wired to a File input (or a File to a string)", () => {
+    const listing = tool({ baseCommand: ["ls", "-R"], inputs: { tree: { type: "Directory", inputBinding: { position: 1 } } }, outputs: { listed: "stdout" }, stdout: "ls.txt" });
+    const both = new Map([...services, ["list", { process: listing, image: "archipel.local/cwl-step:dev" }]]);
+    const directory = { class: "Directory", location: "file:///cwl/inputs/data.scenes/scenes" };
+    const reads: PipelineRunSpec = { steps: [{ name: "list", serviceRef: { name: "lister" }, in: { tree: "scenes" } }, { name: "shout", serviceRef: { name: "upper" }, in: { text: "scenes" } }] };
+    const result = pipelineWorkflow(reads, both, { scenes: directory });
+    assert.deepEqual(result.ok ? [] : result.errors, ['spec.steps[1].in.text: pipeline input "scenes" is a Directory and input "text" takes File']);
+    assert.equal(pipelineWorkflow({ steps: [reads.steps[0]!] }, both, { scenes: directory }).ok, true);
+    const toString = pipelineWorkflow(spec(), services, { greeting: { class: "File", location: "file:///cwl/inputs/x" } });
+    assert.match(toString.ok ? "" : toString.errors.join(), /spec\.steps\[0\]\.in\.message: pipeline input "greeting" is a File and input "message" takes string/);
   });
 
   it("turns spec.timeout into Argo's deadline in whole seconds, rounded up (never early)", () => {

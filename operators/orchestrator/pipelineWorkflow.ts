@@ -86,12 +86,28 @@ function checkUpstream(ctx: Context, at: string, from: Source, self: string): vo
   }
 }
 
+const classOf = (value: unknown): string | undefined => (isObj(value) && (value.class === "File" || value.class === "Directory") ? value.class : undefined);
+
+/** Whether a File or Directory fits the type; arrays, records and enums are left to the CWL runtime. */
+function acceptsClass(type: CwlType, cls: string): boolean {
+  if (typeof type === "string") return type === cls || type === `${cls}?` || type === "Any";
+  if (Array.isArray(type)) return type.some((t) => acceptsClass(t, cls));
+  return true;
+}
+
+/** A staged File or Directory wired to an input that takes something else: said here, before any pod reads it. */
+function checkClass(ctx: Context, at: string, name: string, parameter: Parameter): void {
+  const given = classOf(ctx.job[name]);
+  if (given && !acceptsClass(parameter.type, given)) ctx.errors.push(`${at}: pipeline input "${name}" is a ${given} and input "${parameter.id}" takes ${describeType(parameter.type)}`);
+}
+
 function checkPipelineInput(ctx: Context, at: string, name: string, parameter: Parameter): void {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
     ctx.errors.push(`${at}: "${name}" is neither a pipeline input name nor <step>/<output>`);
     return;
   }
   const bound = name in ctx.job || (ctx.spec.inputs ?? []).some((i) => i.name === name);
+  checkClass(ctx, at, name, parameter);
   if (!bound && required(parameter)) ctx.errors.push(`${at}: pipeline input "${name}" has no value: give it in spec.job (type ${describeType(parameter.type)})`);
   // An optional step input wired to an unbound pipeline input: the workflow input is optional too.
   if (!ctx.inputs.has(name)) ctx.inputs.set(name, bound || isOptional(parameter.type) ? parameter.type : ["null", parameter.type]);

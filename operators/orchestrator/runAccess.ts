@@ -1,8 +1,9 @@
 // The I/O of a run's data inputs and storage outputs (decisions in dataAccess.ts): the run's
 // AccessGrants (created owned by the run, never adopted), the credentials they issue (read from the
-// Secret the grant controls, used for the copy and never logged), each input object copied into the
-// run's inputs in the artifact repository (where the pods find it), and each output sent to storage
-// copied there once the run has succeeded. The grants are released when the run ends.
+// Secret the grant controls, used for the copy and never logged), each input (an object, or the
+// objects under a prefix) streamed into the run's inputs in the artifact repository, where the pods
+// find it (dataStaging.ts), and each output sent to storage copied there once the run has
+// succeeded. The grants are released when the run ends.
 import type { CoreV1Api, KubernetesObject } from "@kubernetes/client-node";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { timed } from "../pipeline/timed.ts";
@@ -17,15 +18,16 @@ import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
 import { type ArtifactStore, parseS3Location, readObject, s3Backend, s3Sdk } from "./artifactStore.ts";
-import { type DataInput, dataInputOf, deliveredKey, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
+import { dataInputOf, deliveredKey, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
+import { stageData } from "./dataStaging.ts";
 import { RunReason } from "./reasons.ts";
 import type { Blocked } from "./serviceResolution.ts";
 
 export const accessGrantKindRef = kindRefOf(accessGrantKind);
 const reservationKindRef = kindRefOf(reservationKind);
 
-/** Read whole, then written: simple and bounded; streaming larger objects is a later step (docs/orchestrator.md). */
-export const maxStagedBytes = 256 * 1024 * 1024;
+/** Outputs sent to storage are read whole, then written: bounded as data inputs are. */
+export { maxStagedBytes };
 
 export interface RunAccessDeps {
   core: CoreV1Api;
@@ -107,21 +109,6 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
   const granteeS3 = async (creds: Record<string, string>): Promise<S3Client> =>
     (await s3Backend()).adminS3({ endpoint: creds.endpoint ?? "", region: creds.region ?? "us-east-1", accessKeyId: creds.accessKeyId ?? "", secretAccessKey: creds.secretAccessKey ?? "", egress: deps.egress });
 
-  /** Copies the object from the data's S3 (as the grantee, through the egress policy) into the run's inputs. */
-  async function copyIn(input: DataInput, creds: Record<string, string>, into: { store: ArtifactStore; inputsKey: string }): Promise<void> {
-    const { GetObjectCommand, PutObjectCommand } = await s3Sdk();
-    const source = await granteeS3(creds);
-    try {
-      const object = await source.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }), { abortSignal: AbortSignal.timeout(ms) });
-      if ((object.ContentLength ?? 0) > maxStagedBytes) throw new Error(`the object is ${object.ContentLength} bytes; at most ${maxStagedBytes} are staged for a step yet`);
-      const body = await object.Body?.transformToByteArray();
-      if (!body) throw new Error("the object has no body");
-      await into.store.s3.send(new PutObjectCommand({ Bucket: into.store.repository.bucket, Key: stagedDataKey(into.inputsKey, input), Body: body }), { abortSignal: AbortSignal.timeout(ms) });
-    } finally {
-      source.destroy();
-    }
-  }
-
   async function stageOne(ctx: ReconcileContext, run: PipelineRun, index: number, into: { store: ArtifactStore; inputsKey: string }): Promise<[string, unknown] | Blocked> {
     const ref = (run.spec.inputs ?? [])[index]?.resourceRef;
     const resource = ref ? ctx.cache<Resource>(resourceKindRef).get({ namespace: run.metadata.namespace ?? "", name: ref.name }) : undefined;
@@ -129,10 +116,14 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     if (isBlocked(input)) return input;
     const grant = await ensureGrant(ctx, run, input);
     if (isBlocked(grant)) return grant;
+    const source = await granteeS3(await credentialsOf(grant));
     try {
-      await copyIn(input, await credentialsOf(grant), into);
+      const bytes = await stageData(source, input, into, ms);
+      ctx.logger.debug("data input staged", { namespace: run.metadata.namespace, run: run.metadata.name, input: input.input, kind: input.kind, bytes });
     } catch (err) {
       return { reason: RunReason.DataUnavailable, message: `${input.at}: reading s3://${input.bucket}/${input.key} of Resource ${input.resource} through AccessGrant ${input.grant}: ${errorMessage(err)} (trying again in 30 s)` };
+    } finally {
+      source.destroy();
     }
     return [input.input, stagedDataValue(input)];
   }

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
-import { appenderTool, byteCounterTool, cwlStepImage, failingTool, fillerTool, shouterTool, writerTool } from "../support/cwlTools.ts";
+import { appenderTool, byteCounterTool, cwlStepImage, failingTool, fillerTool, shouterTool, treeListerTool, writerTool } from "../support/cwlTools.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import type { AccessGrant } from "../../operators/schema/accessGrant.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
@@ -71,6 +71,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(m, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " from the peer" }) } } } });
     await create(m, "resources", { kind: "Resource", name: "upper", spec: { providerRef: { name: "tools" }, type: "service", title: "upper", visibility: "public", service: { image, cwl: { document: shouterTool } } } });
     await create(m, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "public", service: { image, cwl: { document: fillerTool } } } });
+    await create(m, "resources", { kind: "Resource", name: "lister", spec: { providerRef: { name: "tools" }, type: "service", title: "lister", visibility: "public", service: { image, cwl: { document: treeListerTool } } } });
     // B prices its writer: the records B signs for A carry a cost.
     await create(m, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "0.10" }, validFrom: "2026-01-01T00:00:00Z" } });
   }
@@ -88,6 +89,10 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     try {
       await admin.send(new CreateBucketCommand({ Bucket: "datasets" }));
       await admin.send(new PutObjectCommand({ Bucket: "datasets", Key: "samples/greeting.txt", Body: "hello from the data" }));
+      // A data set that is a prefix (a CWL Directory), and a look-alike prefix beside it.
+      await admin.send(new PutObjectCommand({ Bucket: "datasets", Key: "scenes/north.txt", Body: "cold" }));
+      await admin.send(new PutObjectCommand({ Bucket: "datasets", Key: "scenes/deep/south.txt", Body: "warm" }));
+      await admin.send(new PutObjectCommand({ Bucket: "datasets", Key: "scenes-old/east.txt", Body: "not part of it" }));
     } finally {
       admin.destroy();
     }
@@ -95,6 +100,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await objects(m).createClusterCustomObject({ ...archipel, plural: "projects", body: { apiVersion: "archipel.io/v1alpha1", kind: "Project", metadata: { name: project }, spec: { displayName: project, members: { users: [], clusters: [member] } } } });
     await create(m, "providers", { kind: "Provider", name: "lake", spec: { type: "data", data: { source: "s3", s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentialsSecretRef: { name: "lake-admin" } } } } });
     await create(m, "resources", { kind: "Resource", name: "samples", spec: { providerRef: { name: "lake" }, type: "data", title: "samples", visibility: "restricted", projects: [project], data: { s3: { bucket: "datasets", key: "samples/greeting.txt" } } } });
+    await create(m, "resources", { kind: "Resource", name: "scenes", spec: { providerRef: { name: "lake" }, type: "data", title: "scenes", visibility: "restricted", projects: [project], data: { s3: { bucket: "datasets", key: "scenes/" } } } });
   }
 
   before(async function () {
@@ -454,6 +460,25 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await eventually("B's grant for the run is released", async () => (await grants()).length === 0, 60_000, 500);
     const events = await b.cluster.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.kind=AccessGrant" });
     assert.ok(events.items.some((e) => e.involvedObject.name?.startsWith(`${served}-in-sample`)), `B issued a grant for the run: ${events.items.map((e) => e.involvedObject.name).join(", ")}`);
+    await released(run);
+  });
+
+  it("ComputeToData on a prefix: B stages every object under it as a CWL Directory for its step (nested paths kept, nothing of a look-alike prefix); A's step reads the listing", async () => {
+    await serviceReady(b, "lister");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-tree", spec: {
+      projectRef: { name: project },
+      inputs: [{ name: "scenes", resourceRef: { name: "scenes", peer: peerB } }],
+      steps: [
+        { name: "list", serviceRef: { name: "lister", peer: peerB }, in: { tree: "scenes" }, placement: { strategy: "ComputeToData" } },
+        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "list/listing" } },
+      ],
+      outputs: [{ name: "result", source: "stamp/stamped" }],
+    } });
+    const run = await ended(a, "to-tree");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.cluster]), [["list", b.name], ["stamp", a.name]]);
+    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
+    assert.equal(await objectText(a, location), "./deep/south.txt=warm\n./north.txt=cold\n (checked on A)");
     await released(run);
   });
 

@@ -63,3 +63,12 @@ export function appenderTool(suffix: string): Record<string, unknown> {
     outputs: { stamped: { type: "File", outputBinding: { glob: "stamped.txt" } } },
   };
 }
+
+/** Lists the Directory `tree` as `<path>=<contents>` lines, sorted by path, into its output `listing`. */
+export const treeListerTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", `cd "$0" && find -L . -type f | sort | while read -r f; do printf "%s=%s\\n" "$f" "$(cat "$f")"; done > "$OLDPWD/listing.txt"`],
+  inputs: { tree: { type: "Directory", inputBinding: { position: 1 } } },
+  outputs: { listing: { type: "File", outputBinding: { glob: "listing.txt" } } },
+};
