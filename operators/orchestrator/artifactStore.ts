@@ -59,21 +59,6 @@ export function parseS3Location(location: string): { bucket: string; key: string
   return m?.[1] && m[2] ? { bucket: m[1], key: m[2] } : undefined;
 }
 
-/** One object's bytes, refused beyond `maxBytes` (read whole: outputs moved between clusters are small). */
-export async function readObject(store: ArtifactStore, where: { bucket: string; key: string }, maxBytes: number): Promise<Buffer> {
-  const { GetObjectCommand } = await s3Sdk();
-  const object = await store.s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }));
-  if ((object.ContentLength ?? 0) > maxBytes) throw new Error(`s3://${where.bucket}/${where.key} is ${object.ContentLength} bytes; at most ${maxBytes} pass between clusters`);
-  const bytes = await object.Body?.transformToByteArray();
-  if (!bytes) throw new Error(`s3://${where.bucket}/${where.key} has no body`);
-  return Buffer.from(bytes);
-}
-
-export async function writeObject(store: ArtifactStore, key: string, body: Buffer): Promise<void> {
-  const { PutObjectCommand } = await s3Sdk();
-  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: body }));
-}
-
 /** One object's size and bytes as they come, refused beyond `maxBytes` before any is read. */
 export async function openObject(store: ArtifactStore, where: { bucket: string; key: string }, maxBytes: number): Promise<{ size: number; stream: Readable }> {
   const { GetObjectCommand } = await s3Sdk();

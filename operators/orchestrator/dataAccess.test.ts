@@ -87,9 +87,9 @@ describe("dataAccess", () => {
     };
     for (const key of ["tiles/../../etc/x", "tiles/./a", "tiles//a", "tiles/a/.."]) assert.match(problem([{ key, size: 1 }]), /has an empty, "\." or "\.\." path segment/, key);
     assert.match(problem([{ key: "other/a", size: 1 }]), /path segment/);
-    assert.equal(problem([{ key: "tiles/", size: 0 }]), "no object under s3://datasets/tiles/ (an empty Directory is not staged)");
-    assert.match(problem([{ key: "tiles/a", size: maxStagedBytes }, { key: "tiles/b", size: 1 }]), /hold 268435457 bytes; at most 268435456/);
-    assert.match(problem(Array.from({ length: maxStagedObjects + 1 }, (_, i) => ({ key: `tiles/${i}`, size: 0 }))), /over 10000 objects under s3:\/\/datasets\/tiles\/; at most 10000/);
+    assert.equal(problem([{ key: "tiles/", size: 0 }]), "no object under s3://datasets/tiles/ (an empty Directory is not copied)");
+    assert.match(problem([{ key: "tiles/a", size: maxStagedBytes }, { key: "tiles/b", size: 1 }]), /hold 268435457 bytes; at most 268435456 are copied/);
+    assert.match(problem(Array.from({ length: maxStagedObjects + 1 }, (_, i) => ({ key: `tiles/${i}`, size: 0 }))), /over 10000 objects under s3:\/\/datasets\/tiles\/; at most 10000 are copied/);
   });
 
   it("uses a grant once issued for its generation; waits while undecided; reports a refusal with the grant's reason", () => {

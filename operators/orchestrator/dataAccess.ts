@@ -42,7 +42,7 @@ export interface DataInput extends GrantWant {
   kind: "File" | "Directory";
 }
 
-/** What a run stages of one data input at most: the pods' copy is bounded, and so is the time a pass spends copying. */
+/** What the orchestrator copies of one data input or storage output at most: the copy is bounded, and so is the time a pass spends on it. */
 export const maxStagedBytes = 256 * 1024 * 1024;
 export const maxStagedObjects = 10_000;
 
@@ -126,7 +126,7 @@ export function stagedDataValue(input: DataInput): { class: "File" | "Directory"
   return { class: input.kind, location: pathToFileURL(`${podInputsDir}/data.${input.input}/${stagedName(input)}`).href };
 }
 
-/** One object of the data copied into the run's inputs. */
+/** One object of a Directory copied: from its key, to its key, and its size as listed. */
 export interface StagedObject {
   source: string;
   target: string;
@@ -134,28 +134,31 @@ export interface StagedObject {
 }
 
 /**
- * The objects a Directory input copies, from a listing of its prefix: each under the Directory at
- * its path below the prefix. Folder markers (keys ending in "/") carry no file. A path with an
- * empty, "." or ".." segment is refused, not copied: the pods' executor writes each object at its
- * path, and such a key would put a file outside the input's directory.
+ * The copies of a Directory, from a listing of its prefix: each object under `targetBase` at its
+ * path below the prefix. Folder markers (keys ending in "/") carry no file. A path with an empty,
+ * "." or ".." segment is refused, not copied: whoever writes the Directory out as files (the pods'
+ * executor) would put such an object outside it.
  */
-export function directoryObjects(inputsKey: string, input: DataInput, listed: readonly { key: string; size: number }[]): StagedObject[] | { problem: string } {
-  const where = `s3://${input.bucket}/${input.key}`;
+export function directoryCopies(from: { where: string; prefix: string }, targetBase: string, listed: readonly { key: string; size: number }[]): StagedObject[] | { problem: string } {
   const files = listed.filter((o) => !o.key.endsWith("/"));
-  if (files.length === 0) return { problem: `no object under ${where} (an empty Directory is not staged)` };
-  if (files.length > maxStagedObjects) return { problem: `over ${maxStagedObjects} objects under ${where}; at most ${maxStagedObjects} are staged for a step` };
+  if (files.length === 0) return { problem: `no object under ${from.where} (an empty Directory is not copied)` };
+  if (files.length > maxStagedObjects) return { problem: `over ${maxStagedObjects} objects under ${from.where}; at most ${maxStagedObjects} are copied` };
   const total = files.reduce((sum, o) => sum + o.size, 0);
-  if (total > maxStagedBytes) return { problem: `the objects under ${where} hold ${total} bytes; at most ${maxStagedBytes} are staged for a step` };
-  const base = stagedDataKey(inputsKey, input);
-  const staged: StagedObject[] = [];
+  if (total > maxStagedBytes) return { problem: `the objects under ${from.where} hold ${total} bytes; at most ${maxStagedBytes} are copied` };
+  const copies: StagedObject[] = [];
   for (const object of files) {
-    const path = object.key.slice(input.key.length);
-    if (!object.key.startsWith(input.key) || path.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) {
-      return { problem: `object ${JSON.stringify(object.key)} under ${where} has an empty, "." or ".." path segment; it cannot be staged as a file of the Directory` };
+    const path = object.key.slice(from.prefix.length);
+    if (!object.key.startsWith(from.prefix) || path.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) {
+      return { problem: `object ${JSON.stringify(object.key)} under ${from.where} has an empty, "." or ".." path segment; it cannot be copied as a file of the Directory` };
     }
-    staged.push({ source: object.key, target: `${base}/${path}`, size: object.size });
+    copies.push({ source: object.key, target: `${targetBase}/${path}`, size: object.size });
   }
-  return staged;
+  return copies;
+}
+
+/** The objects a Directory input copies into the run's inputs (directoryCopies). */
+export function directoryObjects(inputsKey: string, input: DataInput, listed: readonly { key: string; size: number }[]): StagedObject[] | { problem: string } {
+  return directoryCopies({ where: `s3://${input.bucket}/${input.key}`, prefix: input.key }, stagedDataKey(inputsKey, input), listed);
 }
 
 /** Inputs bound to data of this cluster (no peer): the ones this cluster stages. */

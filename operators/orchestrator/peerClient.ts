@@ -55,19 +55,6 @@ export interface PeerOutputStream {
   stream: ReadableStream<Uint8Array>;
 }
 
-/** An output's bytes read whole, refused (and the transfer cancelled) when it announced more than `maxBytes`. */
-export async function outputBytes(output: PeerOutputStream, maxBytes: number): Promise<Buffer> {
-  if (output.size > maxBytes) {
-    await output.stream.cancel().catch(() => undefined);
-    throw new Error(`${output.basename} is ${output.size} bytes; at most ${maxBytes} are copied to storage`);
-  }
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of output.stream) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
-  if (bytes.length !== output.size) throw new Error(`${output.basename}: ${bytes.length} bytes arrived, ${output.size} were announced`);
-  return bytes;
-}
-
 export interface PeerRunsClientOptions {
   identity: () => Promise<SigningIdentity>;
   egress: EgressPolicy;

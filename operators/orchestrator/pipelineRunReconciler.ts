@@ -41,7 +41,7 @@ import type { EgressPolicy } from "../runtime/egress.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
 import type { ArtifactStoreSettings } from "./artifactStore.ts";
 import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type OrchestratorSettings } from "./settings.ts";
-import { outputBytes, PeerRunsClient } from "./peerClient.ts";
+import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
 import { awaitingDelivery, deliveredObservation, runDecided, succeededOnceDelivered, undelivered } from "./storageDelivery.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
@@ -62,7 +62,8 @@ import { onFirstUse } from "../runtime/lazyImport.ts";
 import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
-import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputReader, repositoryReader } from "./runAccess.ts";
+import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputSource, repositorySource } from "./runAccess.ts";
+import { putStreamed, type S3Place } from "./objectCopy.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
@@ -428,31 +429,36 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (o.succeeded.status !== "True" || !o.outputs) return { outputs: o.outputs };
     // Every output of the run sent to storage: a run across clusters' peer outputs too (kept in status).
     const fromPeer = new Set((part.kept?.outputs ?? []).map((k) => k.name));
-    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: o.outputs, open: outputReader(ctx, run, fromPeer) });
+    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: o.outputs, open: outputSource(ctx, run, fromPeer) });
     return "reason" in delivered ? { blocked: delivered } : { outputs: delivered };
   }
 
-  /** Reads outputs for delivery: those of steps on the peer through the federation API, the others from this cluster's repository. */
-  function outputReader(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlySet<string>): () => Promise<OutputReader> {
+  /** Where outputs are copied from for delivery: those of steps on the peer through the federation API, the others from this cluster's repository. */
+  function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlySet<string>): () => Promise<OutputSource> {
     return () => {
-      let repository: OutputReader | undefined;
+      let repository: OutputSource | undefined;
+      const local = async (): Promise<OutputSource> => (repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), settings.requestTimeoutMs));
       return Promise.resolve({
-        read: async (output: string, location: string): Promise<Buffer> => {
-          if (fromPeer.has(output)) return readPeerOutput(ctx, run, output, maxStagedBytes);
-          repository ??= repositoryReader(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""));
-          return repository.read(output, location);
+        copyFile: async (output, location, to, key) => (fromPeer.has(output) ? copyPeerOutput(ctx, run, output, { to, key }) : (await local()).copyFile(output, location, to, key)),
+        copyDirectory: async (output, location, to, base) => {
+          if (fromPeer.has(output)) throw new Error(`output ${output} is a Directory of a step on a peer; those are not copied to storage yet`);
+          return (await local()).copyDirectory(output, location, to, base);
         },
         close: () => repository?.close(),
       });
     };
   }
 
-  /** One output of the peer's run, through its signed federation API, read whole (the storage copy's limit). */
-  async function readPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string, maxBytes: number): Promise<Buffer> {
+  /** One File output of the peer's run, through its signed federation API, streamed into storage (the storage copy's limit). */
+  async function copyPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string, into: { to: S3Place; key: string }): Promise<number> {
     const source = peerRunSource(ctx, run);
     if ("reason" in source) throw new Error(source.message);
     const answer = await deps.peers.output(source.ep, source.namespace, source.name, output);
-    return outputBytes(answer, maxBytes);
+    if (answer.size > maxStagedBytes) {
+      await answer.stream.cancel().catch(() => undefined);
+      throw new Error(`${answer.basename} is ${answer.size} bytes; at most ${maxStagedBytes} are copied to storage`);
+    }
+    return putStreamed(into.to, into.key, answer, settings.requestTimeoutMs);
   }
 
   /** The steps' requests and rates quoted again (a manager restarted while the run ran). */
@@ -604,7 +610,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   async function deliverPeerOutputs(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     const held = keptObservation(run.status);
     const fromPeer = new Set((run.spec.outputs ?? []).map((o) => o.name));
-    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: held.outputs ?? [], open: outputReader(ctx, run, fromPeer) });
+    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: held.outputs ?? [], open: outputSource(ctx, run, fromPeer) });
     const write = (o: RunObservation): Promise<void> => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs });
     if ("reason" in delivered) {
       await write(undelivered(held, delivered));

@@ -17,8 +17,9 @@ import type { PipelineInput, PipelineOutput, PipelineRun, PipelineRunStatus } fr
 import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
-import { type ArtifactStore, parseS3Location, readObject, s3Backend, s3Sdk } from "./artifactStore.ts";
-import { dataInputOf, deliveredKey, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
+import { type ArtifactStore, parseS3Location, s3Backend } from "./artifactStore.ts";
+import { copyObjects, copyS3Object, listPrefix, type S3Place } from "./objectCopy.ts";
+import { dataInputOf, deliveredKey, directoryCopies, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
 import { stageData } from "./dataStaging.ts";
 import { RunReason } from "./reasons.ts";
 import type { Blocked } from "./serviceResolution.ts";
@@ -26,7 +27,7 @@ import type { Blocked } from "./serviceResolution.ts";
 export const accessGrantKindRef = kindRefOf(accessGrantKind);
 const reservationKindRef = kindRefOf(reservationKind);
 
-/** Outputs sent to storage are read whole, then written: bounded as data inputs are. */
+/** Outputs sent to storage are bounded as data inputs are. */
 export { maxStagedBytes };
 
 export interface RunAccessDeps {
@@ -41,21 +42,37 @@ const isBlocked = (x: unknown): x is Blocked => typeof x === "object" && x !== n
 type Outputs = NonNullable<PipelineRunStatus["outputs"]>;
 
 /**
- * Where the bytes of a run's outputs are read from for delivery: this cluster's artifact
- * repository, or a peer through the federation API (an output of a step run there).
+ * Where a run's outputs are copied from for delivery: this cluster's artifact repository, or a
+ * peer through the federation API (an output of a step run there). Each copy is streamed into
+ * `to` (objectCopy.ts).
  */
-export interface OutputReader {
-  read(output: string, location: string): Promise<Buffer>;
+export interface OutputSource {
+  /** Copies a File output to `key`; the bytes copied. */
+  copyFile(output: string, location: string, to: S3Place, key: string): Promise<number>;
+  /** Copies the objects of a Directory output under `base`; the bytes copied. */
+  copyDirectory(output: string, location: string, to: S3Place, base: string): Promise<number>;
   close(): void;
 }
 
 /** Outputs of this cluster's Workflow, read from its artifact repository. */
-export function repositoryReader(store: ArtifactStore): OutputReader {
+export function repositorySource(store: ArtifactStore, ms: number): OutputSource {
+  const from = (location: string): { place: S3Place; key: string } => {
+    const parsed = parseS3Location(location);
+    if (!parsed) throw new Error(`its location ${location} is not in the artifact repository`);
+    return { place: { s3: store.s3, bucket: parsed.bucket }, key: parsed.key };
+  };
+  const limits = { ms, maxBytes: maxStagedBytes };
   return {
-    read: async (_output, location) => {
-      const source = parseS3Location(location);
-      if (!source) throw new Error(`its location ${location} is not an object of the artifact repository (a Directory is not copied yet)`);
-      return readObject(store, source, maxStagedBytes);
+    copyFile: (_output, location, to, key) => {
+      const source = from(location);
+      return copyS3Object(source.place, to, { source: source.key, target: key }, limits);
+    },
+    copyDirectory: async (_output, location, to, base) => {
+      const source = from(location);
+      const prefix = `${source.key.replace(/\/+$/, "")}/`;
+      const copies = directoryCopies({ where: `s3://${source.place.bucket}/${prefix}`, prefix }, base, await listPrefix(source.place, prefix, ms));
+      if ("problem" in copies) throw new Error(copies.problem);
+      return copyObjects(source.place, to, copies, limits);
     },
     close: () => store.s3.destroy(),
   };
@@ -66,7 +83,7 @@ export interface RunAccess {
   /** The write grants of the outputs sent to storage, obtained before anything runs. */
   storageGrants: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[]) => Promise<Blocked | undefined>;
   /** Copies the succeeded run's outputs that go to storage there: the outputs with their new locations. */
-  deliverOutputs: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputReader> }) => Promise<Outputs | Blocked>;
+  deliverOutputs: (ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputSource> }) => Promise<Outputs | Blocked>;
   releaseGrants: (ctx: ReconcileContext, run: PipelineRun) => Promise<void>;
 }
 
@@ -156,43 +173,42 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     return undefined;
   }
 
-  /** Writes the output's bytes under the write grant's area, as the grantee. */
-  async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; reader: OutputReader }): Promise<string> {
-    const body = await from.reader.read(output.output, from.location);
+  /** Copies the output under the write grant's area, as the grantee; its location there. */
+  async function deliverOne(output: StorageOutput, grant: AccessGrant, from: { location: string; directory: boolean; source: OutputSource }): Promise<string> {
     const creds = await credentialsOf(grant);
-    const { PutObjectCommand } = await s3Sdk();
-    const target = await granteeS3(creds);
+    const to = { s3: await granteeS3(creds), bucket: creds.bucket ?? "" };
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
     try {
-      await target.send(new PutObjectCommand({ Bucket: creds.bucket ?? "", Key: key, Body: body }), { abortSignal: AbortSignal.timeout(ms) });
+      if (from.directory) await from.source.copyDirectory(output.output, from.location, to, key);
+      else await from.source.copyFile(output.output, from.location, to, key);
     } finally {
-      target.destroy();
+      to.s3.destroy();
     }
-    return `s3://${creds.bucket ?? ""}/${key}`;
+    return `s3://${to.bucket}/${key}${from.directory ? "/" : ""}`;
   }
 
-  async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputReader> }): Promise<Outputs | Blocked> {
+  async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputSource> }): Promise<Outputs | Blocked> {
     const wanted = storageOutputs(ctx, run, outputs);
     if (wanted.length === 0) return observed.outputs;
-    const reader = await observed.open();
+    const source = await observed.open();
     const delivered = new Map<string, string>();
     try {
       for (const output of wanted) {
         if (isBlocked(output)) return output;
         const grant = await ensureGrant(ctx, run, output);
         if (isBlocked(grant)) return grant;
-        const location = observed.outputs.find((o) => o.name === output.output)?.location ?? "";
+        const found = observed.outputs.find((o) => o.name === output.output);
         try {
-          delivered.set(output.output, await deliverOne(output, grant, { location, reader }));
+          delivered.set(output.output, await deliverOne(output, grant, { location: found?.location ?? "", directory: found?.class === "Directory", source }));
         } catch (err) {
           return { reason: RunReason.OutputsUndelivered, message: `${output.at}: copying output ${output.output} to storage Resource ${output.resource}: ${errorMessage(err)} (trying again in 30 s)` };
         }
       }
     } finally {
-      reader.close();
+      source.close();
     }
     ctx.logger.info("outputs delivered to storage", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: [...delivered.keys()] });
-    return observed.outputs.map((o) => (delivered.has(o.name) ? { name: o.name, location: delivered.get(o.name) ?? "" } : o));
+    return observed.outputs.map((o) => (delivered.has(o.name) ? { ...o, location: delivered.get(o.name) ?? "" } : o));
   }
 
   /** Deletes the run's grants (only those it controls): the credentials stop working once the run has ended. */

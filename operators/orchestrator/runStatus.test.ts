@@ -47,7 +47,7 @@ describe("runStatus", () => {
       { name: "shout", phase: "Succeeded", cluster: "orch", startedAt: "2026-12-02T13:13:50Z", finishedAt: "2026-12-02T13:13:55Z" },
     ]);
     assert.equal(o.progress, "2/2");
-    assert.deepEqual(o.outputs, [{ name: "result", location: "s3://argo-artifacts/pipelineruns/rec-ok/main/shout/upper.txt" }]);
+    assert.deepEqual(o.outputs, [{ name: "result", location: "s3://argo-artifacts/pipelineruns/rec-ok/main/shout/upper.txt", class: "File" }]);
     assert.deepEqual(o.succeeded, { type: "Succeeded", status: "True", reason: "Succeeded", message: "Workflow default/rec-ok succeeded: 2/2 steps" });
     assert.equal(o.ready.status, "True");
   });
@@ -128,12 +128,12 @@ describe("runStatus", () => {
     assert.equal(fresh.ready.reason, "Pending");
   });
 
-  it("gives non-file outputs as JSON values", () => {
+  it("gives non-file outputs as JSON values, and says whether a location is a File or a Directory", () => {
     const wf: ArgoWorkflow = {
       metadata: { name: "r" },
-      status: { phase: "Succeeded", nodes: { x: { name: "r.workflow-outputs", outputs: { parameters: [{ name: "cwl-outputs", value: '{"n": 3, "f": {"class": "File", "location": "s3://b/k"}}' }] } } } },
+      status: { phase: "Succeeded", nodes: { x: { name: "r.workflow-outputs", outputs: { parameters: [{ name: "cwl-outputs", value: '{"n": 3, "f": {"class": "File", "location": "s3://b/k"}, "d": {"class": "Directory", "location": "s3://b/tree"}}' }] } } } },
     };
-    const two: PipelineRunSpec = { steps: spec.steps, outputs: [{ name: "n", source: "shout/n" }, { name: "f", source: "shout/f" }, { name: "gone", source: "shout/g" }] };
-    assert.deepEqual(observeWorkflow(two, wf, "c").outputs, [{ name: "n", value: "3" }, { name: "f", location: "s3://b/k" }, { name: "gone", value: "null" }]);
+    const two: PipelineRunSpec = { steps: spec.steps, outputs: [{ name: "n", source: "shout/n" }, { name: "f", source: "shout/f" }, { name: "d", source: "shout/d" }, { name: "gone", source: "shout/g" }] };
+    assert.deepEqual(observeWorkflow(two, wf, "c").outputs, [{ name: "n", value: "3" }, { name: "f", location: "s3://b/k", class: "File" }, { name: "d", location: "s3://b/tree", class: "Directory" }, { name: "gone", value: "null" }]);
   });
 });

@@ -134,7 +134,7 @@ export function runOutputs(spec: PipelineRunSpec, workflow: ArgoWorkflow): Outpu
   if (object === undefined) return undefined;
   return (spec.outputs ?? []).map(({ name }) => {
     const value = object[name];
-    if (isFsObject(value) && typeof value.location === "string") return { name, location: clip(value.location, 2048) };
+    if (isFsObject(value) && typeof value.location === "string") return { name, location: clip(value.location, 2048), class: value.class === "Directory" ? ("Directory" as const) : ("File" as const) };
     return { name, value: clip(JSON.stringify(value ?? null)) };
   });
 }

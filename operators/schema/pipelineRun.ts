@@ -193,7 +193,8 @@ export const PipelineRunStatus = strictObject({
     Type.Array(
       strictObject({
         name: Type.String({ maxLength: 128 }),
-        location: Type.Optional(Type.String({ maxLength: 2048, description: "where a File or Directory output is, e.g. s3://bucket/key" })),
+        location: Type.Optional(Type.String({ maxLength: 2048, description: "where a File or Directory output is, e.g. s3://bucket/key (a Directory delivered to storage: its prefix, ending in /)" })),
+        class: Type.Optional(Type.Union([Type.Literal("File"), Type.Literal("Directory")], { description: "what the location holds: one object (File), or the objects under it (Directory)" })),
         value: Type.Optional(Type.String({ maxLength: 4096, description: "any other output value, as JSON" })),
       }),
       { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] },

@@ -9,10 +9,10 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { eventually, repoRoot } from "../support/cluster.ts";
-import { appenderTool, byteCounterTool, cwlStepImage, failingTool, fillerTool, shouterTool, treeListerTool, writerTool } from "../support/cwlTools.ts";
+import { appenderTool, byteCounterTool, cwlStepImage, failingTool, fillerTool, shouterTool, splitterTool, treeListerTool, writerTool } from "../support/cwlTools.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import type { AccessGrant } from "../../operators/schema/accessGrant.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
@@ -115,6 +115,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(a, "providers", { kind: "Provider", name: "tools", spec: { type: "service", service: { defaultImage: image } } });
     await create(a, "resources", { kind: "Resource", name: "stamper", spec: { providerRef: { name: "tools" }, type: "service", title: "stamper", visibility: "private", service: { image, cwl: { document: appenderTool(" (checked on A)") } } } });
     await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "private", service: { image, cwl: { document: splitterTool } } } });
     await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
@@ -463,22 +464,34 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await released(run);
   });
 
-  it("ComputeToData on a prefix: B stages every object under it as a CWL Directory for its step (nested paths kept, nothing of a look-alike prefix); A's step reads the listing", async () => {
+  it("ComputeToData on a prefix: B stages every object under it as a CWL Directory for its step (nested paths kept, nothing of a look-alike prefix); A's step splits the listing into a Directory, copied to A's storage object by object", async () => {
     await serviceReady(b, "lister");
+    await serviceReady(a, "splitter");
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-tree", spec: {
       projectRef: { name: project },
       inputs: [{ name: "scenes", resourceRef: { name: "scenes", peer: peerB } }],
       steps: [
         { name: "list", serviceRef: { name: "lister", peer: peerB }, in: { tree: "scenes" }, placement: { strategy: "ComputeToData" } },
-        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "list/listing" } },
+        { name: "split", serviceRef: { name: "splitter" }, in: { text: "list/listing" } },
       ],
-      outputs: [{ name: "result", source: "stamp/stamped" }],
+      outputs: [{ name: "lines", source: "split/parts", storageRef: { name: "results" }, prefix: "trees/" }],
     } });
     const run = await ended(a, "to-tree");
     assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
-    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.cluster]), [["list", b.name], ["stamp", a.name]]);
-    const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
-    assert.equal(await objectText(a, location), "./deep/south.txt=warm\n./north.txt=cold\n (checked on A)");
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.cluster]), [["list", b.name], ["split", a.name]]);
+    const output = run.status?.outputs?.find((o) => o.name === "lines");
+    assert.equal(output?.class, "Directory");
+    const [, prefix] = /^s3:\/\/results\/(runs\/.*trees\/parts\/)$/.exec(output?.location ?? "") ?? [];
+    assert.ok(prefix && store, `the Directory is in storage Resource results: ${output?.location}`);
+    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
+    try {
+      const keys = ((await reader.send(new ListObjectsV2Command({ Bucket: "results", Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "").sort();
+      assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
+      const text = async (key: string): Promise<string | undefined> => (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString();
+      assert.deepEqual([await text(keys[0]!), await text(keys[1]!)], ["./deep/south.txt=warm", "./north.txt=cold"]);
+    } finally {
+      reader.destroy();
+    }
     await released(run);
   });
 

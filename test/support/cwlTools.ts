@@ -72,3 +72,12 @@ export const treeListerTool = {
   inputs: { tree: { type: "Directory", inputBinding: { position: 1 } } },
   outputs: { listing: { type: "File", outputBinding: { glob: "listing.txt" } } },
 };
+
+/** Splits the File `text` by line into the Directory `parts`: line n in parts/n/line.txt. */
+export const splitterTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", `n=0; while IFS= read -r line; do n=$((n+1)); mkdir -p "parts/$n"; printf "%s" "$line" > "parts/$n/line.txt"; done < "$0"`],
+  inputs: { text: { type: "File", inputBinding: { position: 1 } } },
+  outputs: { parts: { type: "Directory", outputBinding: { glob: "parts" } } },
+};
