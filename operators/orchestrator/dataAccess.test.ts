@@ -4,7 +4,7 @@ import type { AccessGrant } from "../schema/accessGrant.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Reservation } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
-import { dataInputOf, deliveredKey, directoryObjects, maxStagedBytes, maxStagedObjects, grantVerdict, storageOutputOf, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
+import { dataInputOf, deliveredKey, directoryObjects, outputInRunArea, maxStagedBytes, maxStagedObjects, grantVerdict, storageOutputOf, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataKey, stagedDataValue } from "./dataAccess.ts";
 
 function run(over: { labels?: Record<string, string>; annotations?: Record<string, string>; owner?: { name: string; uid: string }; inputs?: PipelineRun["spec"]["inputs"]; serviceAccountName?: string } = {}): PipelineRun {
   return {
@@ -90,6 +90,19 @@ describe("dataAccess", () => {
     assert.equal(problem([{ key: "tiles/", size: 0 }]), "no object under s3://datasets/tiles/ (an empty Directory is not copied)");
     assert.match(problem([{ key: "tiles/a", size: maxStagedBytes }, { key: "tiles/b", size: 1 }]), /hold 268435457 bytes; at most 268435456 are copied/);
     assert.match(problem(Array.from({ length: maxStagedObjects + 1 }, (_, i) => ({ key: `tiles/${i}`, size: 0 }))), /over 10000 objects under s3:\/\/datasets\/tiles\/; at most 10000 are copied/);
+  });
+
+  it("copies an output to storage only from the run's own area of the repository", () => {
+    const area = { bucket: "argo-artifacts", prefix: "pipelineruns/team-a/wf-1/" };
+    assert.deepEqual(outputInRunArea("s3://argo-artifacts/pipelineruns/team-a/wf-1/main/split/parts", area), { bucket: "argo-artifacts", key: "pipelineruns/team-a/wf-1/main/split/parts" });
+    assert.ok("key" in outputInRunArea("s3://argo-artifacts/pipelineruns/team-a/wf-1/main/split/parts/", area));
+    for (const elsewhere of [
+      "s3://argo-artifacts/pipelineruns/team-a/wf-10/main/a.txt",
+      "s3://argo-artifacts/pipelineruns/team-a/wf-1/../wf-2/main/a.txt",
+      "s3://argo-artifacts/pipelineruns/team-a/wf-1/main//a.txt",
+      "s3://other/pipelineruns/team-a/wf-1/main/a.txt",
+      "file:///cwl/out/a.txt",
+    ]) assert.match((outputInRunArea(elsewhere, area) as { problem: string }).problem ?? "", /is not in the run's area of the artifact repository \(s3:\/\/argo-artifacts\/pipelineruns\/team-a\/wf-1\/\)/, elsewhere);
   });
 
   it("uses a grant once issued for its generation; waits while undecided; reports a refusal with the grant's reason", () => {

@@ -209,6 +209,22 @@ export function deliveredKey(grantPrefix: string, output: StorageOutput, locatio
   return `${grantPrefix}${output.prefix}${posix.basename(location)}`;
 }
 
+/**
+ * An output's location, if it lies in the run's own area of the artifact repository. The location
+ * comes from the Workflow's output object, which the step's own `cwl.output.json` can shape, and
+ * the copy reads with the repository's credentials: a location elsewhere (another bucket, another
+ * run's objects, a path that climbs out with "..") is refused rather than copied to storage.
+ */
+export function outputInRunArea(location: string, area: { bucket: string; prefix: string }): { bucket: string; key: string } | { problem: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  const [bucket, key] = [m?.[1] ?? "", m?.[2] ?? ""];
+  const segments = key.replace(/\/+$/, "").split("/");
+  if (bucket !== area.bucket || !key.startsWith(area.prefix) || segments.some((s) => s === "" || s === "." || s === "..")) {
+    return { problem: `its location ${JSON.stringify(location)} is not in the run's area of the artifact repository (s3://${area.bucket}/${area.prefix})` };
+  }
+  return { bucket, key };
+}
+
 /** The indexes of the outputs that go to storage. */
 export function storageIndexes(run: PipelineRun, outputs: readonly PipelineOutput[]): number[] {
   const all = run.spec.outputs ?? [];

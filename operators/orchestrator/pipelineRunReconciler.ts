@@ -437,7 +437,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlySet<string>): () => Promise<OutputSource> {
     return () => {
       let repository: OutputSource | undefined;
-      const local = async (): Promise<OutputSource> => (repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), settings.requestTimeoutMs));
+      const area = `${workflowKeyBase(settings.keyPrefix, run.metadata.namespace ?? "", run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
+      const local = async (): Promise<OutputSource> => (repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), { prefix: area, ms: settings.requestTimeoutMs }));
       return Promise.resolve({
         copyFile: async (output, location, to, key) => (fromPeer.has(output) ? copyPeerOutput(ctx, run, output, { to, key }) : (await local()).copyFile(output, location, to, key)),
         copyDirectory: async (output, location, to, base) => {

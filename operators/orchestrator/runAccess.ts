@@ -17,9 +17,9 @@ import type { PipelineInput, PipelineOutput, PipelineRun, PipelineRunStatus } fr
 import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
-import { type ArtifactStore, parseS3Location, s3Backend } from "./artifactStore.ts";
+import { type ArtifactStore, s3Backend } from "./artifactStore.ts";
 import { copyObjects, copyS3Object, listPrefix, type S3Place } from "./objectCopy.ts";
-import { dataInputOf, deliveredKey, directoryCopies, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
+import { dataInputOf, deliveredKey, directoryCopies, outputInRunArea, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
 import { stageData } from "./dataStaging.ts";
 import { RunReason } from "./reasons.ts";
 import type { Blocked } from "./serviceResolution.ts";
@@ -54,16 +54,17 @@ export interface OutputSource {
   close(): void;
 }
 
-/** Outputs of this cluster's Workflow, read from its artifact repository. */
-export function repositorySource(store: ArtifactStore, ms: number): OutputSource {
+/** Outputs of this cluster's Workflow, read from its area of the artifact repository (`prefix`, ending in "/"). */
+export function repositorySource(store: ArtifactStore, area: { prefix: string; ms: number }): OutputSource {
+  const { ms } = area;
   const from = (location: string): { place: S3Place; key: string } => {
-    const parsed = parseS3Location(location);
-    if (!parsed) throw new Error(`its location ${location} is not in the artifact repository`);
-    return { place: { s3: store.s3, bucket: parsed.bucket }, key: parsed.key };
+    const found = outputInRunArea(location, { bucket: store.repository.bucket, prefix: area.prefix });
+    if ("problem" in found) throw new Error(found.problem);
+    return { place: { s3: store.s3, bucket: found.bucket }, key: found.key };
   };
   const limits = { ms, maxBytes: maxStagedBytes };
   return {
-    copyFile: (_output, location, to, key) => {
+    copyFile: async (_output, location, to, key) => {
       const source = from(location);
       return copyS3Object(source.place, to, { source: source.key, target: key }, limits);
     },
