@@ -15,7 +15,7 @@ import { decideVisibility } from "../catalog/visibility.ts";
 import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
-import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, peerOutputBasenameHeader, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, requesterPeerLabel,
+import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, peerOutputBasenameHeader, type PeerOutputListing, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, requesterPeerLabel,
   requesterProjectAnnotation, servedName, federationQuotesPath, type PeerQuoteAnswer, PeerQuoteRequest, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
 import { UsageLabel } from "../billing/metering.ts";
 import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../billing/peerUsage.ts";
@@ -29,7 +29,10 @@ import { largestFree } from "../catalog/computeCapacity.ts";
 const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serviceResolution.ts")), ...(await import("../orchestrator/runQuote.ts")) }));
 
 export { requesterPeerLabel };
-import { artifactStore, type ArtifactStoreSettings, openObject, parseS3Location } from "../orchestrator/artifactStore.ts";
+import { artifactStore, type ArtifactStoreSettings, openObject } from "../orchestrator/artifactStore.ts";
+import { outputInRunArea } from "../orchestrator/dataAccess.ts";
+import { listPrefix, type S3Place } from "../orchestrator/objectCopy.ts";
+import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import { apiVersion } from "../schema/common.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import type { Project } from "../schema/project.ts";
@@ -57,6 +60,7 @@ export interface FederationRunsDeps {
 
 const NamedParams = Type.Object({ namespace: NamespaceName, name: ObjectName });
 const OutputParams = Type.Object({ namespace: NamespaceName, name: ObjectName, output: Type.String({ minLength: 1, maxLength: 128 }) });
+const OutputQuery = Type.Object({ path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: "a file of a Directory output: its path below the Directory" })) }, { additionalProperties: false });
 const ActionParams = Type.Object({ namespace: NamespaceName, name: ObjectName, action: Type.Union([Type.Literal("confirm"), Type.Literal("release")]) });
 const tags = ["federation"];
 const hash = (s: string): string => createHash("sha256").update(s).digest("hex");
@@ -110,6 +114,50 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
     steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
   };
+}
+
+/** The output a peer asks for: one of a succeeded run's, with the Workflow that made it. */
+const objectKeyOf = (run: PipelineRun): string => `${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
+
+function succeededOutput(run: PipelineRun, output: string): { location: string; workflow: string; directory: boolean } {
+  const which = `run ${objectKeyOf(run)}`;
+  const status = run.status ?? {};
+  if (status.phase !== "Succeeded") throw new ApiError(409, "RunNotSucceeded", `${which} is ${status.phase ?? "Pending"}; its outputs exist once it has succeeded`);
+  const found = (status.outputs ?? []).find((o) => o.name === output);
+  const workflow = status.workflowRef?.name;
+  if (!found?.location || !workflow) throw new ApiError(404, "NotFound", `${which} has no File or Directory output ${output}`, { field: "output" });
+  return { location: found.location, workflow, directory: found.class === "Directory" };
+}
+
+/**
+ * Where the output is, if in the run's own area of the artifact repository (a location elsewhere,
+ * which a step's output object could name, is not served).
+ */
+function servedOutput(run: PipelineRun, output: string, repository: { bucket: string; keyPrefix: string }): { bucket: string; key: string; directory: boolean } {
+  const { namespace = "", name = "" } = run.metadata;
+  const found = succeededOutput(run, output);
+  const where = outputInRunArea(found.location, { bucket: repository.bucket, prefix: `${workflowKeyBase(repository.keyPrefix, namespace, found.workflow)}/` });
+  if ("problem" in where) throw new ApiError(404, "NotFound", `run ${namespace}/${name}: output ${output} is not served (${where.problem})`, { field: "output" });
+  return { bucket: where.bucket, key: where.key.replace(/\/+$/, ""), directory: found.directory };
+}
+
+/** The object a request names: a File output itself, or a file of a Directory output by its path below it. */
+function objectKey(served: { key: string; directory: boolean }, path: string | undefined): string {
+  if (!served.directory) {
+    if (path !== undefined) throw new ApiError(400, "BadRequest", "query.path: the output is a File; path names a file of a Directory output", { field: "query.path" });
+    return served.key;
+  }
+  const problem = outputPathProblem(path ?? "");
+  if (problem) throw new ApiError(400, "BadRequest", `query.path: ${JSON.stringify(path)} ${problem}`, { field: "query.path" });
+  return `${served.key}/${path ?? ""}`;
+}
+
+/** A Directory output's files, listed under its prefix (folder markers carry no file). */
+async function directoryListing(from: S3Place, key: string, ms: number): Promise<PeerOutputListing> {
+  const prefix = `${key}/`;
+  const files = (await listPrefix(from, prefix, ms)).filter((o) => !o.key.endsWith("/")).map((o) => ({ path: o.key.slice(prefix.length), size: o.size }));
+  if (files.length > maxPeerOutputFiles) throw new ApiError(409, "TooManyFiles", `the Directory holds over ${maxPeerOutputFiles} files; at most ${maxPeerOutputFiles} cross`);
+  return { name: key.split("/").pop() ?? "", files };
 }
 
 /** `after` names steps of the request, never the step itself: anything else is a mistake the requester should hear of. */
@@ -316,23 +364,24 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
     });
 
     scope.get(`${federationRunsPath}/:namespace/:name/outputs/:output`, {
-      schema: { summary: "Federation: the bytes of one File output of a succeeded run made for the signing peer, streamed (application/octet-stream; its name in x-archipel-basename)", tags, params: OutputParams },
+      schema: { summary: "Federation: one output of a succeeded run made for the signing peer: a File's bytes, streamed (application/octet-stream; its name in x-archipel-basename), or a Directory's listing (application/json), each of its files then asked for with ?path=", tags, params: OutputParams, querystring: OutputQuery },
       handler: async (request, reply) => {
         const peerName = peerObjectName(deps, requirePeer(request, deps.auth));
         const { namespace, name, output } = request.params as Static<typeof OutputParams>;
+        const { path } = request.query as Static<typeof OutputQuery>;
         const run = await peersRun(namespace, name, peerName);
-        if (run.status?.phase !== "Succeeded") throw new ApiError(409, "RunNotSucceeded", `run ${namespace}/${name} is ${run.status?.phase ?? "Pending"}; its outputs exist once it has succeeded`);
-        const location = run.status.outputs?.find((o) => o.name === output)?.location;
-        const where = location ? parseS3Location(location) : undefined;
-        if (!where) throw new ApiError(404, "NotFound", `run ${namespace}/${name} has no File output ${output}`, { field: "output" });
+        succeededOutput(run, output);
         const store = await artifactStore(core, deps.artifacts, namespace);
         // The S3 client lives as long as the answer: closed when it ends, fails, or the peer goes away.
         reply.raw.once("close", () => store.s3.destroy());
-        const { size, stream } = await openObject(store, where, maxPeerOutputBytes);
+        const served = servedOutput(run, output, { bucket: store.repository.bucket, keyPrefix: deps.artifacts.keyPrefix });
+        if (served.directory && path === undefined) return directoryListing({ s3: store.s3, bucket: served.bucket }, served.key, deps.artifacts.requestTimeoutMs);
+        const key = objectKey(served, path);
+        const { size, stream } = await openObject(store, { bucket: served.bucket, key }, maxPeerOutputBytes);
         void reply
           .header("content-type", "application/octet-stream")
           .header("content-length", size)
-          .header(peerOutputBasenameHeader, encodeURIComponent(where.key.split("/").pop() ?? output))
+          .header(peerOutputBasenameHeader, encodeURIComponent(key.split("/").pop() ?? output))
           .header("cache-control", "no-store");
         return reply.send(stream);
       },

@@ -102,17 +102,53 @@ export const PeerRunAnswer = Type.Object({
   startedAt: Type.Optional(Type.String()),
   finishedAt: Type.Optional(Type.String()),
   steps: Type.Array(StepAnswer),
-  outputs: Type.Array(Type.Object({ name: Type.String(), location: Type.Optional(Type.String()), value: Type.Optional(Type.String()) })),
+  outputs: Type.Array(Type.Object({ name: Type.String(), location: Type.Optional(Type.String()), value: Type.Optional(Type.String()), class: Type.Optional(Type.Union([Type.Literal("File"), Type.Literal("Directory")])) })),
 });
 export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
 
 /**
- * A File output of a succeeded run: its bytes, streamed (`application/octet-stream`, Content-Length
- * set), so outputs of any size up to maxPeerOutputBytes cross without either side holding them
- * whole. The file's name is in the `peerOutputBasenameHeader` header, URI-encoded.
+ * An output of a succeeded run. A File: its bytes, streamed (`application/octet-stream`,
+ * Content-Length set), so outputs of any size up to maxPeerOutputBytes cross without either side
+ * holding them whole; the file's name is in the `peerOutputBasenameHeader` header, URI-encoded. A
+ * Directory: its listing (`application/json`, PeerOutputListing); each of its files is then asked
+ * for with `path` (its path below the Directory) and answered as a File.
  */
-export function peerRunOutputPath(namespace: string, name: string, output: string): string {
-  return `${federationRunsPath}/${namespace}/${name}/outputs/${encodeURIComponent(output)}`;
+export function peerRunOutputPath(namespace: string, name: string, output: string, path?: string): string {
+  const base = `${federationRunsPath}/${namespace}/${name}/outputs/${encodeURIComponent(output)}`;
+  return path === undefined ? base : `${base}?path=${encodeURIComponent(path)}`;
+}
+
+/** The most files a Directory output may hold to cross. */
+export const maxPeerOutputFiles = 10_000;
+
+/** A Directory output's files: its name and each file's path below it and size. */
+export const PeerOutputListing = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  files: Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), size: Type.Integer({ minimum: 0 }) }), { maxItems: maxPeerOutputFiles }),
+});
+export type PeerOutputListing = Static<typeof PeerOutputListing>;
+
+/**
+ * Why a path below a Directory cannot name one of its files, or undefined when it can: it becomes a
+ * key under the receiver's run and a path under its pods' inputs, so each segment is a plain name.
+ */
+export function outputPathProblem(path: string): string | undefined {
+  if (path.length === 0 || path.length > 1024) return "must be 1 to 1024 characters";
+  if (/[\\\0]/.test(path)) return "must not contain a backslash or NUL";
+  if (path.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) return 'must not have an empty, "." or ".." segment';
+  return undefined;
+}
+
+/** What is wrong with a Directory's listing as a peer gave it, if anything (checked before any file is asked for). */
+export function listingProblem(listing: PeerOutputListing, maxBytes: number): string | undefined {
+  const name = basenameProblem(listing.name);
+  if (name) return `named the Directory ${JSON.stringify(listing.name)}, which ${name}`;
+  if (listing.files.length === 0) return "listed no file (an empty Directory does not cross)";
+  const bad = listing.files.find((f) => outputPathProblem(f.path) !== undefined);
+  if (bad) return `listed the path ${JSON.stringify(bad.path)}, which ${outputPathProblem(bad.path) ?? ""}`;
+  const total = listing.files.reduce((sum, f) => sum + f.size, 0);
+  if (total > maxBytes) return `listed ${total} bytes, more than the ${maxBytes} that cross`;
+  return undefined;
 }
 
 export const peerOutputBasenameHeader = "x-archipel-basename";

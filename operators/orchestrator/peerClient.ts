@@ -9,8 +9,11 @@ import { FederationRequestError, type SigningIdentity, signedFetch, signedStream
 import {
   federationReservationsPath,
   federationRunsPath,
+  listingProblem,
+  maxPeerOutputBytes,
   outputAnnouncementProblem,
   peerOutputBasenameHeader,
+  PeerOutputListing,
   PeerReservationAnswer,
   peerRunOutputPath,
   type PeerReservationRequest,
@@ -53,6 +56,41 @@ export interface PeerOutputStream {
   basename: string;
   size: number;
   stream: ReadableStream<Uint8Array>;
+}
+
+/** An output of the peer's run, by the run's namespace and name there. */
+export interface PeerOutputAt {
+  namespace: string;
+  name: string;
+  output: string;
+}
+
+/** An output of the peer's run: a File as it arrives, or a Directory's listing (its files asked for one by one). */
+export type PeerOutput = ({ kind: "File" } & PeerOutputStream) | { kind: "Directory"; listing: PeerOutputListing };
+
+/** A listing answer, read within 4 MiB (10,000 paths) and checked before any of its files is asked for. */
+async function directoryListing(peer: PeerEndpoint, target: string, stream: ReadableStream<Uint8Array>): Promise<PeerOutputListing> {
+  const maxBytes = 4 << 20;
+  const chunks: Uint8Array[] = [];
+  let read = 0;
+  for await (const chunk of stream) {
+    read += chunk.length;
+    if (read > maxBytes) {
+      await stream.cancel().catch(() => undefined);
+      throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target} with a listing over ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  let listing: unknown;
+  try {
+    listing = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    listing = undefined;
+  }
+  if (!Value.Check(PeerOutputListing, listing)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target} with a body that is not a Directory listing`);
+  const problem = listingProblem(listing, maxPeerOutputBytes);
+  if (problem) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target}, but ${problem}`);
+  return listing;
 }
 
 export interface PeerRunsClientOptions {
@@ -140,10 +178,13 @@ export class PeerRunsClient {
    * stream). Refused before any byte is read when the peer announces no size, more than
    * maxPeerOutputBytes, or a name that is not a plain file name.
    */
-  async output(peer: PeerEndpoint, namespace: string, name: string, output: string): Promise<PeerOutputStream> {
-    const target = peerRunOutputPath(namespace, name, output);
+  async output(peer: PeerEndpoint, at: PeerOutputAt, path?: string): Promise<PeerOutput> {
+    const target = peerRunOutputPath(at.namespace, at.name, at.output, path);
     const res = await signedStream(await this.opts.identity(), { endpoint: peer.endpoint, audience: peer.cluster, method: "GET", target, deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
     if (!("stream" in res)) throw refusal(peer, res);
+    if (path === undefined && (res.headers.get("content-type") ?? "").startsWith("application/json")) {
+      return { kind: "Directory", listing: await directoryListing(peer, target, res.stream) };
+    }
     const size = Number(res.headers.get("content-length") ?? Number.NaN);
     const basename = decodeURIComponentOr(res.headers.get(peerOutputBasenameHeader) ?? "");
     const problem = outputAnnouncementProblem(size, basename);
@@ -151,7 +192,14 @@ export class PeerRunsClient {
       await res.stream.cancel().catch(() => undefined);
       throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${target}, but ${problem}`);
     }
-    return { basename, size, stream: res.stream };
+    return { kind: "File", basename, size, stream: res.stream };
+  }
+
+  /** One file of a Directory output, by its path below the Directory (checked in its listing). */
+  async outputFile(peer: PeerEndpoint, at: PeerOutputAt, path: string): Promise<PeerOutputStream> {
+    const answer = await this.output(peer, at, path);
+    if (answer.kind !== "File") throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered a file of ${at.output} with a listing`);
+    return answer;
   }
 
   /** The peer's signed UsageRecords of its run of our steps (none yet: an empty list). */

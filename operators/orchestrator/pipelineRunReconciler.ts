@@ -48,10 +48,9 @@ import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
 import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
-import { artifactStore, writeObjectStream } from "./artifactStore.ts";
+import { artifactStore } from "./artifactStore.ts";
 import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
-import { pathToFileURL } from "node:url";
-import { podInputsDir, withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
+import { withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, singleSite, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
@@ -63,7 +62,7 @@ import { present } from "../runtime/present.ts";
 import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputSource, repositorySource } from "./runAccess.ts";
-import { putStreamed, type S3Place } from "./objectCopy.ts";
+import { bringPeerOutput, deliverPeerOutput } from "./peerOutputs.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
@@ -438,28 +437,20 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return () => {
       let repository: OutputSource | undefined;
       const area = `${workflowKeyBase(settings.keyPrefix, run.metadata.namespace ?? "", run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
-      const local = async (): Promise<OutputSource> => (repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), { prefix: area, ms: settings.requestTimeoutMs }));
+      const limits = { ms: settings.requestTimeoutMs, maxBytes: maxStagedBytes };
       return Promise.resolve({
-        copyFile: async (output, location, to, key) => (fromPeer.has(output) ? copyPeerOutput(ctx, run, output, { to, key }) : (await local()).copyFile(output, location, to, key)),
-        copyDirectory: async (output, location, to, base) => {
-          if (fromPeer.has(output)) throw new Error(`output ${output} is a Directory of a step on a peer; those are not copied to storage yet`);
-          return (await local()).copyDirectory(output, location, to, base);
+        copy: async (output, from, to, key) => {
+          if (!fromPeer.has(output)) {
+            repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), { prefix: area, ms: settings.requestTimeoutMs });
+            return repository.copy(output, from, to, key);
+          }
+          const source = peerRunSource(ctx, run);
+          if ("reason" in source) throw new Error(source.message);
+          return deliverPeerOutput({ client: deps.peers, run: source, output }, { place: to, key }, limits);
         },
         close: () => repository?.close(),
       });
     };
-  }
-
-  /** One File output of the peer's run, through its signed federation API, streamed into storage (the storage copy's limit). */
-  async function copyPeerOutput(ctx: ReconcileContext, run: PipelineRun, output: string, into: { to: S3Place; key: string }): Promise<number> {
-    const source = peerRunSource(ctx, run);
-    if ("reason" in source) throw new Error(source.message);
-    const answer = await deps.peers.output(source.ep, source.namespace, source.name, output);
-    if (answer.size > maxStagedBytes) {
-      await answer.stream.cancel().catch(() => undefined);
-      throw new Error(`${answer.basename} is ${answer.size} bytes; at most ${maxStagedBytes} are copied to storage`);
-    }
-    return putStreamed(into.to, into.key, answer, settings.requestTimeoutMs);
   }
 
   /** The steps' requests and rates quoted again (a manager restarted while the run ran). */
@@ -638,11 +629,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
     try {
       const job: Record<string, unknown> = {};
-      for (const t of transfers) {
-        const answer = await deps.peers.output(source.ep, source.namespace, source.name, t.output);
-        await writeObjectStream(store, `${inputsKey}/${t.output}/${answer.basename}`, answer.stream, answer.size);
-        job[t.input] = { class: "File", location: pathToFileURL(`${podInputsDir}/${t.output}/${answer.basename}`).href };
-      }
+      for (const t of transfers) job[t.input] = await bringPeerOutput({ client: deps.peers, run: source, output: t.output }, { store, inputsKey });
       ctx.logger.info("peer outputs brought here", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: transfers.map((t) => t.source) });
       return job;
     } catch (err) {

@@ -47,33 +47,32 @@ type Outputs = NonNullable<PipelineRunStatus["outputs"]>;
  * `to` (objectCopy.ts).
  */
 export interface OutputSource {
-  /** Copies a File output to `key`; the bytes copied. */
-  copyFile(output: string, location: string, to: S3Place, key: string): Promise<number>;
-  /** Copies the objects of a Directory output under `base`; the bytes copied. */
-  copyDirectory(output: string, location: string, to: S3Place, base: string): Promise<number>;
+  /**
+   * Copies the output to `key` (a Directory: its objects under `key/`); whether it was a Directory.
+   * `directory` is what the run's status says; a peer's answer says it for itself.
+   */
+  copy(output: string, from: { location: string; directory: boolean }, to: S3Place, key: string): Promise<{ directory: boolean }>;
   close(): void;
 }
 
 /** Outputs of this cluster's Workflow, read from its area of the artifact repository (`prefix`, ending in "/"). */
 export function repositorySource(store: ArtifactStore, area: { prefix: string; ms: number }): OutputSource {
   const { ms } = area;
-  const from = (location: string): { place: S3Place; key: string } => {
-    const found = outputInRunArea(location, { bucket: store.repository.bucket, prefix: area.prefix });
-    if ("problem" in found) throw new Error(found.problem);
-    return { place: { s3: store.s3, bucket: found.bucket }, key: found.key };
-  };
   const limits = { ms, maxBytes: maxStagedBytes };
+  const copyDirectory = async (source: S3Place, key: string, to: S3Place, base: string): Promise<void> => {
+    const prefix = `${key.replace(/\/+$/, "")}/`;
+    const copies = directoryCopies({ where: `s3://${source.bucket}/${prefix}`, prefix }, base, await listPrefix(source, prefix, ms));
+    if ("problem" in copies) throw new Error(copies.problem);
+    await copyObjects(source, to, copies, limits);
+  };
   return {
-    copyFile: async (_output, location, to, key) => {
-      const source = from(location);
-      return copyS3Object(source.place, to, { source: source.key, target: key }, limits);
-    },
-    copyDirectory: async (_output, location, to, base) => {
-      const source = from(location);
-      const prefix = `${source.key.replace(/\/+$/, "")}/`;
-      const copies = directoryCopies({ where: `s3://${source.place.bucket}/${prefix}`, prefix }, base, await listPrefix(source.place, prefix, ms));
-      if ("problem" in copies) throw new Error(copies.problem);
-      return copyObjects(source.place, to, copies, limits);
+    copy: async (_output, from, to, key) => {
+      const found = outputInRunArea(from.location, { bucket: store.repository.bucket, prefix: area.prefix });
+      if ("problem" in found) throw new Error(found.problem);
+      const source = { s3: store.s3, bucket: found.bucket };
+      if (from.directory) await copyDirectory(source, found.key, to, key);
+      else await copyS3Object(source, to, { source: found.key, target: key }, limits);
+      return { directory: from.directory };
     },
     close: () => store.s3.destroy(),
   };
@@ -180,12 +179,11 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     const to = { s3: await granteeS3(creds), bucket: creds.bucket ?? "" };
     const key = deliveredKey(creds.prefix ?? "", output, from.location);
     try {
-      if (from.directory) await from.source.copyDirectory(output.output, from.location, to, key);
-      else await from.source.copyFile(output.output, from.location, to, key);
+      const { directory } = await from.source.copy(output.output, from, to, key);
+      return `s3://${to.bucket}/${key}${directory ? "/" : ""}`;
     } finally {
       to.s3.destroy();
     }
-    return `s3://${to.bucket}/${key}${from.directory ? "/" : ""}`;
   }
 
   async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputSource> }): Promise<Outputs | Blocked> {

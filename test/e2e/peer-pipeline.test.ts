@@ -72,6 +72,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(m, "resources", { kind: "Resource", name: "upper", spec: { providerRef: { name: "tools" }, type: "service", title: "upper", visibility: "public", service: { image, cwl: { document: shouterTool } } } });
     await create(m, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "public", service: { image, cwl: { document: fillerTool } } } });
     await create(m, "resources", { kind: "Resource", name: "lister", spec: { providerRef: { name: "tools" }, type: "service", title: "lister", visibility: "public", service: { image, cwl: { document: treeListerTool } } } });
+    await create(m, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "public", service: { image, cwl: { document: splitterTool } } } });
     // B prices its writer: the records B signs for A carry a cost.
     await create(m, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "0.10" }, validFrom: "2026-01-01T00:00:00Z" } });
   }
@@ -116,6 +117,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(a, "resources", { kind: "Resource", name: "stamper", spec: { providerRef: { name: "tools" }, type: "service", title: "stamper", visibility: "private", service: { image, cwl: { document: appenderTool(" (checked on A)") } } } });
     await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
     await create(a, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "private", service: { image, cwl: { document: splitterTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "relister", spec: { providerRef: { name: "tools" }, type: "service", title: "relister", visibility: "private", service: { image, cwl: { document: treeListerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     peerB = await eventually(
       `member ${a.name} trusts ${b.name}`,
@@ -489,6 +491,37 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
       const text = async (key: string): Promise<string | undefined> => (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString();
       assert.deepEqual([await text(keys[0]!), await text(keys[1]!)], ["./deep/south.txt=warm", "./north.txt=cold"]);
+    } finally {
+      reader.destroy();
+    }
+    await released(run);
+  });
+
+  it("a Directory made on B crosses to A file by file: A's step reads it, and A's storage gets it", async () => {
+    await serviceReady(b, "splitter");
+    await serviceReady(a, "relister");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "tree-across", spec: {
+      projectRef: { name: project },
+      inputs: [{ name: "scenes", resourceRef: { name: "scenes", peer: peerB } }],
+      steps: [
+        { name: "list", serviceRef: { name: "lister", peer: peerB }, in: { tree: "scenes" }, placement: { strategy: "ComputeToData" } },
+        { name: "split", serviceRef: { name: "splitter", peer: peerB }, in: { text: "list/listing" } },
+        { name: "relist", serviceRef: { name: "relister" }, in: { tree: "split/parts" } },
+      ],
+      outputs: [{ name: "parts", source: "split/parts", storageRef: { name: "results" }, prefix: "across/" }, { name: "relisted", source: "relist/listing" }],
+    } });
+    const run = await ended(a, "tree-across");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.cluster]), [["list", b.name], ["split", b.name], ["relist", a.name]]);
+    const relisted = run.status?.outputs?.find((o) => o.name === "relisted")?.location ?? "";
+    assert.equal(await objectText(a, relisted), "./1/line.txt=./deep/south.txt=warm\n./2/line.txt=./north.txt=cold\n");
+    const parts = run.status?.outputs?.find((o) => o.name === "parts");
+    const [, prefix] = /^s3:\/\/results\/(runs\/.*across\/parts\/)$/.exec(parts?.location ?? "") ?? [];
+    assert.ok(prefix && store, `B's Directory is in A's storage Resource results: ${JSON.stringify(parts)}`);
+    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
+    try {
+      const keys = ((await reader.send(new ListObjectsV2Command({ Bucket: "results", Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "").sort();
+      assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
     } finally {
       reader.destroy();
     }

@@ -71,15 +71,15 @@ describe("a run's data inputs and storage outputs copied (real S3 with IAM)", fu
     const source = repositorySource({ ...store, s3: s3ClientFor(s3.endpoint, s3.region, { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }) }, { prefix: "pipelineruns/team-a/run-1/", ms: 10_000 });
     const to = { s3: writer, bucket: "results" };
     try {
-      const copied = await source.copyDirectory("lines", "s3://argo-artifacts/pipelineruns/team-a/run-1/main/split/parts", to, "runs/trees/parts");
-      assert.equal(copied, 5 + big.length);
-      assert.equal(await source.copyFile("summary", "s3://argo-artifacts/pipelineruns/team-a/run-1/main/split/summary.txt", to, "runs/trees/summary.txt"), 9);
+      const copy = (location: string, directory: boolean, key: string): Promise<{ directory: boolean }> => source.copy("out", { location: `s3://argo-artifacts/${location}`, directory }, to, key);
+      assert.deepEqual(await copy("pipelineruns/team-a/run-1/main/split/parts", true, "runs/trees/parts"), { directory: true });
+      assert.deepEqual(await copy("pipelineruns/team-a/run-1/main/split/summary.txt", false, "runs/trees/summary.txt"), { directory: false });
       // Another run's object, or a path climbing out of this run's area: refused before any read.
-      await assert.rejects(source.copyFile("summary", "s3://argo-artifacts/pipelineruns/team-a/run-2/main/x.txt", to, "runs/trees/x.txt"), /is not in the run's area of the artifact repository \(s3:\/\/argo-artifacts\/pipelineruns\/team-a\/run-1\/\)/);
-      await assert.rejects(source.copyDirectory("lines", "s3://argo-artifacts/pipelineruns/team-a/run-1/../run-2/main", to, "runs/trees/y"), /is not in the run's area/);
-      await assert.rejects(source.copyFile("summary", "s3://datasets/single/readme.txt", to, "runs/trees/z.txt"), /is not in the run's area/);
+      await assert.rejects(copy("pipelineruns/team-a/run-2/main/x.txt", false, "runs/trees/x.txt"), /is not in the run's area of the artifact repository \(s3:\/\/argo-artifacts\/pipelineruns\/team-a\/run-1\/\)/);
+      await assert.rejects(copy("pipelineruns/team-a/run-1/../run-2/main", true, "runs/trees/y"), /is not in the run's area/);
+      await assert.rejects(source.copy("out", { location: "s3://datasets/single/readme.txt", directory: false }, to, "runs/trees/z.txt"), /is not in the run's area/);
       // Outside the write grant's area: refused by the storage, nothing written.
-      await assert.rejects(source.copyFile("summary", "s3://argo-artifacts/pipelineruns/team-a/run-1/main/split/summary.txt", to, "elsewhere/summary.txt"), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 403);
+      await assert.rejects(copy("pipelineruns/team-a/run-1/main/split/summary.txt", false, "elsewhere/summary.txt"), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 403);
     } finally {
       source.close();
     }

@@ -1,0 +1,67 @@
+// Outputs of the peer's run brought to this cluster through its signed federation API: into the
+// run's inputs in this cluster's artifact repository (where the next steps' pods find them), or
+// into a storage Resource here. A File arrives as one stream; a Directory as its listing (checked
+// before anything is asked for: plain names, at most 10,000 files and the byte limit), then each
+// of its files as a stream, written under the Directory at its path. Nothing is held whole.
+import { pathToFileURL } from "node:url";
+import { podInputsDir } from "../pipeline/argo/conventions.ts";
+import { listingProblem, maxPeerOutputBytes } from "../federation/peerRuns.ts";
+import { type ArtifactStore, writeObjectStream } from "./artifactStore.ts";
+import { putStreamed, type S3Place } from "./objectCopy.ts";
+import type { PeerEndpoint, PeerOutputStream, PeerRunsClient } from "./peerClient.ts";
+
+/** The peer's run, as this cluster asks it. */
+export interface PeerRunAt {
+  ep: PeerEndpoint;
+  namespace: string;
+  name: string;
+}
+
+type Client = Pick<PeerRunsClient, "output" | "outputFile">;
+
+/** Refuses a file that announces more than what is left of the limit (the transfer is cancelled). */
+async function within(file: PeerOutputStream, left: number): Promise<PeerOutputStream> {
+  if (file.size <= left) return file;
+  await file.stream.cancel().catch(() => undefined);
+  throw new Error(`${file.basename} is ${file.size} bytes; at most ${left} more are copied`);
+}
+
+/** Each file of a Directory output, in listing order, handed to `write` once opened; the bytes copied. */
+async function eachFile(from: { client: Client; run: PeerRunAt; output: string }, listing: { files: { path: string }[] }, write: (path: string, file: PeerOutputStream) => Promise<void>, maxBytes: number): Promise<number> {
+  const at = { namespace: from.run.namespace, name: from.run.name, output: from.output };
+  let copied = 0;
+  for (const { path } of listing.files) {
+    const file = await within(await from.client.outputFile(from.run.ep, at, path), maxBytes - copied);
+    await write(path, file);
+    copied += file.size;
+  }
+  return copied;
+}
+
+const answerOf = (from: { client: Client; run: PeerRunAt; output: string }): ReturnType<Client["output"]> => from.client.output(from.run.ep, { namespace: from.run.namespace, name: from.run.name, output: from.output });
+
+/** Brings one output into the run's inputs under `<inputsKey>/<output>/`; the job value the pods read it as. */
+export async function bringPeerOutput(from: { client: Client; run: PeerRunAt; output: string }, into: { store: ArtifactStore; inputsKey: string }): Promise<{ class: "File" | "Directory"; location: string }> {
+  const answer = await answerOf(from);
+  const base = `${into.inputsKey}/${from.output}`;
+  if (answer.kind === "File") {
+    await writeObjectStream(into.store, `${base}/${answer.basename}`, answer.stream, answer.size);
+    return { class: "File", location: pathToFileURL(`${podInputsDir}/${from.output}/${answer.basename}`).href };
+  }
+  const { name } = answer.listing;
+  await eachFile(from, answer.listing, (path, file) => writeObjectStream(into.store, `${base}/${name}/${path}`, file.stream, file.size), maxPeerOutputBytes);
+  return { class: "Directory", location: pathToFileURL(`${podInputsDir}/${from.output}/${name}`).href };
+}
+
+/** Copies one output into storage at `key` (a Directory: its files under `key/`), within `maxBytes`; whether it was a Directory. */
+export async function deliverPeerOutput(from: { client: Client; run: PeerRunAt; output: string }, to: { place: S3Place; key: string }, limits: { ms: number; maxBytes: number }): Promise<{ directory: boolean }> {
+  const answer = await answerOf(from);
+  if (answer.kind === "File") {
+    await putStreamed(to.place, to.key, await within(answer, limits.maxBytes), limits.ms);
+    return { directory: false };
+  }
+  const problem = listingProblem(answer.listing, limits.maxBytes);
+  if (problem) throw new Error(`the peer's Directory ${from.output} ${problem}`);
+  await eachFile(from, answer.listing, async (path, file) => void (await putStreamed(to.place, `${to.key}/${path}`, file, limits.ms)), limits.maxBytes);
+  return { directory: true };
+}
