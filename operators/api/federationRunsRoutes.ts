@@ -116,9 +116,9 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
   };
 }
 
-/** The output a peer asks for: one of a succeeded run's, with the Workflow that made it. */
 const objectKeyOf = (run: PipelineRun): string => `${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
 
+/** The output a peer asks for: one of a succeeded run's, with the Workflow that made it. */
 function succeededOutput(run: PipelineRun, output: string): { location: string; workflow: string; directory: boolean } {
   const which = `run ${objectKeyOf(run)}`;
   const status = run.status ?? {};
