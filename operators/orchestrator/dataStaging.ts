@@ -5,7 +5,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ArtifactStore } from "./artifactStore.ts";
 import { type DataInput, directoryObjects, maxStagedBytes, stagedDataKey } from "./dataAccess.ts";
-import { copyObjects, copyS3Object, listPrefix } from "./objectCopy.ts";
+import { copyObjects, CopyRefused, copyS3Object, listPrefix } from "./objectCopy.ts";
 
 /** Copies the data input into the run's inputs under `inputsKey`; the bytes copied. */
 export async function stageData(source: S3Client, input: DataInput, into: { store: ArtifactStore; inputsKey: string }, ms: number): Promise<number> {
@@ -13,6 +13,6 @@ export async function stageData(source: S3Client, input: DataInput, into: { stor
   const to = { s3: into.store.s3, bucket: into.store.repository.bucket };
   if (input.kind === "File") return copyS3Object(from, to, { source: input.key, target: stagedDataKey(into.inputsKey, input) }, { ms, maxBytes: maxStagedBytes });
   const copies = directoryObjects(into.inputsKey, input, await listPrefix(from, input.key, ms));
-  if ("problem" in copies) throw new Error(copies.problem);
+  if ("problem" in copies) throw new CopyRefused(copies.problem);
   return copyObjects(from, to, copies, { ms, maxBytes: maxStagedBytes });
 }

@@ -8,6 +8,17 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { s3Sdk } from "./artifactStore.ts";
 import { maxStagedObjects, type StagedObject } from "./dataAccess.ts";
 
+/**
+ * A copy this cluster will not make, whatever is tried again: over the copy's limits, or a path or
+ * location refused. The run that asked for it is told so (and fails on an output, see runAccess).
+ */
+export class CopyRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CopyRefused";
+  }
+}
+
 /** An object opened for reading: its size and its bytes as they come. */
 export interface OpenedObject {
   size: number;
@@ -36,7 +47,7 @@ async function openS3Object(from: S3Place, key: string, maxBytes: number, signal
   }
   if (size > maxBytes) {
     stream.destroy();
-    throw new Error(`s3://${from.bucket}/${key} is ${size} bytes; at most ${maxBytes} are copied`);
+    throw new CopyRefused(`s3://${from.bucket}/${key} is ${size} bytes; at most ${maxBytes} are copied`);
   }
   return { size, stream };
 }

@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { podInputsDir } from "../pipeline/argo/conventions.ts";
 import { listingProblem, maxPeerOutputBytes } from "../federation/peerRuns.ts";
 import { type ArtifactStore, writeObjectStream } from "./artifactStore.ts";
-import { putStreamed, type S3Place } from "./objectCopy.ts";
+import { CopyRefused, putStreamed, type S3Place } from "./objectCopy.ts";
 import type { PeerEndpoint, PeerOutputStream, PeerRunsClient } from "./peerClient.ts";
 
 /** The peer's run, as this cluster asks it. */
@@ -23,7 +23,7 @@ type Client = Pick<PeerRunsClient, "output" | "outputFile">;
 async function within(file: PeerOutputStream, left: number): Promise<PeerOutputStream> {
   if (file.size <= left) return file;
   await file.stream.cancel().catch(() => undefined);
-  throw new Error(`${file.basename} is ${file.size} bytes; at most ${left} more are copied`);
+  throw new CopyRefused(`${file.basename} is ${file.size} bytes; at most ${left} more are copied`);
 }
 
 /** Each file of a Directory output, in listing order, handed to `write` once opened; the bytes copied. */
@@ -61,7 +61,7 @@ export async function deliverPeerOutput(from: { client: Client; run: PeerRunAt; 
     return { directory: false };
   }
   const problem = listingProblem(answer.listing, limits.maxBytes);
-  if (problem) throw new Error(`the peer's Directory ${from.output} ${problem}`);
+  if (problem) throw new CopyRefused(`the peer's Directory ${from.output} ${problem}`);
   await eachFile(from, answer.listing, async (path, file) => void (await putStreamed(to.place, `${to.key}/${path}`, file, limits.ms)), limits.maxBytes);
   return { directory: true };
 }

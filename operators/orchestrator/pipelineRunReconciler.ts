@@ -43,7 +43,7 @@ import type { ArtifactStoreSettings } from "./artifactStore.ts";
 import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type OrchestratorSettings } from "./settings.ts";
 import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
-import { awaitingDelivery, deliveredObservation, runDecided, succeededOnceDelivered, undelivered } from "./storageDelivery.ts";
+import { afterFailedCopy, awaitingDelivery, deliveredObservation, deliveryRefused, runDecided, succeededOnceDelivered } from "./storageDelivery.ts";
 import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
 import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
@@ -484,14 +484,23 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     await deps.events.record(run as KubernetesObject, { type: "Warning", reason: stop.reason, action: "Stop", note: stop.message });
   }
 
+  /** A copy to storage that failed is tried again, unless it was refused (that ended the run). */
+  const triedAgain = (blocked: Blocked | undefined): boolean => blocked !== undefined && blocked.reason !== RunReason.OutputsRefused;
+
+  /** The run as its Workflow shows it; a refused copy ended the run, and that record stands whatever the Workflow says. */
+  function observedRun(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, part: LocalPart): RunObservation {
+    if (deliveryRefused(run)) return keptObservation(run.status);
+    return stoppedObservation(withKept(observeWorkflow(part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), part.kept), workflow);
+  }
+
   async function mirror(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
-    const observed = stoppedObservation(withKept(observeWorkflow(where.part.spec, workflow, clusterName(ctx, settings.fallbackClusterName)), where.part.kept), workflow);
+    const observed = observedRun(ctx, run, workflow, where.part);
     const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
-    const o = blocked ? undelivered(observed, blocked) : observed;
+    const o = blocked ? afterFailedCopy(observed, blocked) : observed;
     const artifactAccess = await revokedAccess(ctx, run, workflow);
     const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
     await writeStatus(ctx, run, o, fields);
-    if (blocked || (workflowFinished(workflow) && !artifactAccess.revoked)) return { requeueAfter: 30_000 };
+    if (triedAgain(blocked) || (workflowFinished(workflow) && !artifactAccess.revoked)) return { requeueAfter: 30_000 };
     if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
     // What the run obtained is given back once it has ended (the staged copies are the pods' own).
     await access.releaseGrants(ctx, run);
@@ -605,8 +614,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: held.outputs ?? [], open: outputSource(ctx, run, fromPeer) });
     const write = (o: RunObservation): Promise<void> => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs });
     if ("reason" in delivered) {
-      await write(undelivered(held, delivered));
-      return { requeueAfter: 30_000 };
+      await write(afterFailedCopy(held, delivered));
+      // A refusal ended the run: the next pass gives the grants back.
+      return { requeueAfter: delivered.reason === RunReason.OutputsRefused ? 1000 : 30_000 };
     }
     const message = `all ${held.steps.length} steps succeeded on peer ${run.status?.peerRun?.cluster ?? ""}; outputs copied to storage`;
     // The next pass gives the grants back (storageGrantsBeforeHold), as for any run that has ended.

@@ -46,6 +46,7 @@ export const RunReason = {
   StorageNotFound: "StorageNotFound",
   NotStorage: "NotStorage",
   OutputsUndelivered: "OutputsUndelivered",
+  OutputsRefused: "OutputsRefused",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",
   PlacementNotSupported: "PlacementNotSupported",
   // Auto: the steps' cluster was ranked and pinned (status.autoPlacement), or no cluster can take them

@@ -18,7 +18,7 @@ import { type Reservation, reservationKind } from "../schema/reservation.ts";
 import type { Resource } from "../schema/resource.ts";
 import { resourceKindRef } from "../catalog/providerReconciler.ts";
 import { type ArtifactStore, s3Backend } from "./artifactStore.ts";
-import { copyObjects, copyS3Object, listPrefix, type S3Place } from "./objectCopy.ts";
+import { copyObjects, CopyRefused, copyS3Object, listPrefix, type S3Place } from "./objectCopy.ts";
 import { dataInputOf, deliveredKey, directoryCopies, outputInRunArea, type GrantWant, grantVerdict, type StorageOutput, storageIndexes, storageOutputOf, localDataIndexes, runGrantBody, runGrantee, runGrantName, servedPeerOf, stagedDataValue, maxStagedBytes } from "./dataAccess.ts";
 import { stageData } from "./dataStaging.ts";
 import { RunReason } from "./reasons.ts";
@@ -62,13 +62,13 @@ export function repositorySource(store: ArtifactStore, area: { prefix: string; m
   const copyDirectory = async (source: S3Place, key: string, to: S3Place, base: string): Promise<void> => {
     const prefix = `${key.replace(/\/+$/, "")}/`;
     const copies = directoryCopies({ where: `s3://${source.bucket}/${prefix}`, prefix }, base, await listPrefix(source, prefix, ms));
-    if ("problem" in copies) throw new Error(copies.problem);
+    if ("problem" in copies) throw new CopyRefused(copies.problem);
     await copyObjects(source, to, copies, limits);
   };
   return {
     copy: async (_output, from, to, key) => {
       const found = outputInRunArea(from.location, { bucket: store.repository.bucket, prefix: area.prefix });
-      if ("problem" in found) throw new Error(found.problem);
+      if ("problem" in found) throw new CopyRefused(found.problem);
       const source = { s3: store.s3, bucket: found.bucket };
       if (from.directory) await copyDirectory(source, found.key, to, key);
       else await copyS3Object(source, to, { source: found.key, target: key }, limits);
@@ -186,6 +186,13 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
     }
   }
 
+  /** A refused copy ends the run (OutputsRefused); any other failure is tried again. */
+  function copyFailed(output: StorageOutput, err: unknown): Blocked {
+    const copying = `${output.at}: copying output ${output.output} to storage Resource ${output.resource}: ${errorMessage(err)}`;
+    if (err instanceof CopyRefused) return { reason: RunReason.OutputsRefused, message: copying };
+    return { reason: RunReason.OutputsUndelivered, message: `${copying} (trying again in 30 s)` };
+  }
+
   async function deliverOutputs(ctx: ReconcileContext, run: PipelineRun, outputs: readonly PipelineOutput[], observed: { outputs: Outputs; open: () => Promise<OutputSource> }): Promise<Outputs | Blocked> {
     const wanted = storageOutputs(ctx, run, outputs);
     if (wanted.length === 0) return observed.outputs;
@@ -200,7 +207,7 @@ export function createRunAccess(deps: RunAccessDeps): RunAccess {
         try {
           delivered.set(output.output, await deliverOne(output, grant, { location: found?.location ?? "", directory: found?.class === "Directory", source }));
         } catch (err) {
-          return { reason: RunReason.OutputsUndelivered, message: `${output.at}: copying output ${output.output} to storage Resource ${output.resource}: ${errorMessage(err)} (trying again in 30 s)` };
+          return copyFailed(output, err);
         }
       }
     } finally {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
-import { awaitingDelivery, deliveredObservation, succeededOnceDelivered } from "./storageDelivery.ts";
+import { afterFailedCopy, awaitingDelivery, deliveredObservation, deliveryRefused, succeededOnceDelivered } from "./storageDelivery.ts";
 import type { RunObservation } from "./runStatus.ts";
 
 const condition = (type: string, status: "True" | "False" | "Unknown", reason: string, message = ""): NonNullable<PipelineRunStatus["conditions"]>[number] => ({ type, status, reason, message, lastTransitionTime: "2026-12-03T07:00:00Z" });
@@ -31,6 +31,18 @@ describe("storageDelivery", () => {
     assert.equal(held.finishedAt, undefined);
     assert.deepEqual(held.outputs, succeededOnPeer.outputs, "delivery reads these names and locations");
     assert.ok(awaitingDelivery(run({ peerRun, conditions: [condition("Succeeded", "Unknown", "OutputsUndelivered")] })));
+  });
+
+  it("a refused copy fails the run naming why, and that record is kept; any other failed copy leaves it Running to try again", () => {
+    const refused = afterFailedCopy(succeededOnPeer, { reason: "OutputsRefused", message: "spec.outputs[0].storageRef: copying output raw to storage Resource results: big.bin is 300000000 bytes; at most 268435456 are copied" });
+    assert.deepEqual([refused.phase, refused.succeeded.status, refused.succeeded.reason, refused.ready.status], ["Failed", "False", "OutputsRefused", "False"]);
+    assert.match(refused.succeeded.message, /big\.bin is 300000000 bytes/);
+    assert.equal(refused.finishedAt, succeededOnPeer.finishedAt, "the run ended when its steps did");
+    const retried = afterFailedCopy(succeededOnPeer, { reason: "OutputsUndelivered", message: "the storage did not answer (trying again in 30 s)" });
+    assert.deepEqual([retried.phase, retried.succeeded.status, retried.finishedAt], ["Running", "Unknown", undefined]);
+    assert.ok(deliveryRefused(run({ conditions: [condition("Succeeded", "False", "OutputsRefused")] })));
+    assert.equal(deliveryRefused(run({ conditions: [condition("Succeeded", "False", "StepFailed")] })), false);
+    assert.equal(deliveryRefused(run({ conditions: [condition("Succeeded", "Unknown", "OutputsRefused")] })), false);
   });
 
   it("a failure passes through, and nothing awaits delivery before the peer's run has succeeded", () => {

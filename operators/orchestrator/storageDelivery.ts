@@ -19,6 +19,22 @@ export function undelivered(o: RunObservation, why: Blocked): RunObservation {
   return { ...running, phase: "Running", ready: { ...o.ready, status: "False", reason: why.reason, message: why.message }, succeeded: { ...o.succeeded, status: "Unknown", reason: why.reason, message: why.message } };
 }
 
+/**
+ * The steps succeeded but an output can never be copied as asked (over the copy's limits, a path or
+ * location refused): the run fails saying which, rather than trying again for ever.
+ */
+export function refusedDelivery(o: RunObservation, why: Blocked): RunObservation {
+  return { ...o, phase: "Failed", ready: { ...o.ready, status: "False", reason: why.reason, message: why.message }, succeeded: { ...o.succeeded, status: "False", reason: why.reason, message: why.message } };
+}
+
+/** What the run's status says once a copy was refused: that record stands (the Workflow's own success changes nothing). */
+export const deliveryRefused = (run: PipelineRun): boolean => run.status?.conditions?.some((c) => c.type === "Succeeded" && c.status === "False" && c.reason === RunReason.OutputsRefused) ?? false;
+
+/** The observation that follows a failed copy: a refusal ends the run, anything else is tried again. */
+export function afterFailedCopy(o: RunObservation, why: Blocked): RunObservation {
+  return why.reason === RunReason.OutputsRefused ? refusedDelivery(o, why) : undelivered(o, why);
+}
+
 /** Every step ran on the peer and succeeded there, and its outputs are not in storage yet. */
 export function awaitingDelivery(run: PipelineRun): boolean {
   return run.status?.peerRun?.phase === "Succeeded" && !runDecided(run);

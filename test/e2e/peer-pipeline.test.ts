@@ -117,6 +117,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await create(a, "resources", { kind: "Resource", name: "stamper", spec: { providerRef: { name: "tools" }, type: "service", title: "stamper", visibility: "private", service: { image, cwl: { document: appenderTool(" (checked on A)") } } } });
     await create(a, "resources", { kind: "Resource", name: "shouter", spec: { providerRef: { name: "tools" }, type: "service", title: "shouter", visibility: "private", service: { image, cwl: { document: shouterTool } } } });
     await create(a, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "private", service: { image, cwl: { document: splitterTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "private", service: { image, cwl: { document: fillerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "relister", spec: { providerRef: { name: "tools" }, type: "service", title: "relister", visibility: "private", service: { image, cwl: { document: treeListerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     peerB = await eventually(
@@ -526,6 +527,25 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       reader.destroy();
     }
     await released(run);
+  });
+
+  it("an output over the storage copy's limit fails the run naming the output and the limit, instead of trying for ever; the write grant is given back", async () => {
+    await serviceReady(a, "filler");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "too-big", spec: {
+      steps: [{ name: "fill", serviceRef: { name: "filler" }, in: { size: "size" } }],
+      outputs: [{ name: "big", source: "fill/big", storageRef: { name: "results" }, prefix: "big/" }],
+      job: { size: 256 * 1024 * 1024 + 1 },
+    } });
+    const run = await ended(a, "too-big");
+    const succeeded = condition(run, "Succeeded");
+    assert.deepEqual([run.status?.phase, succeeded?.status, succeeded?.reason], ["Failed", "False", "OutputsRefused"], JSON.stringify(run.status?.conditions));
+    assert.match(succeeded?.message ?? "", /^spec\.outputs\[0\]\.storageRef: copying output big to storage Resource results: s3:\/\/.*\/big\.txt is 268435457 bytes; at most 268435456 are copied$/);
+    assert.deepEqual(run.status?.steps?.map((s) => [s.name, s.phase]), [["fill", "Succeeded"]]);
+    const grants = async (): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: "archipel.io/pipelinerun=too-big" })) as { items: unknown[] }).items.length;
+    await eventually("A's write grant for the run is released", async () => (await grants()) === 0, 60_000, 500);
+    // The record stands: the Workflow's own success does not turn it back.
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(condition(await runOn(a, "too-big"), "Succeeded")?.reason, "OutputsRefused");
   });
 
   it("B's restricted data is refused to a run that does not act for its project, naming the field", async () => {
