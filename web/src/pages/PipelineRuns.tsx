@@ -8,9 +8,12 @@ import { Conditions, Empty, Events, QueryState, ReadyBadge, Section } from "../u
 
 import type { Step, StepStatus } from "./Dag.tsx";
 type Money = { amount: string; currency: string };
+/** A run's output: a File or Directory by its location (a Directory's ends in "/"), or a value as JSON. */
+type RunOutput = { name: string; location?: string; value?: string; class?: "File" | "Directory" };
+
 type PipelineRun = KubeObject<
   { description?: string; steps: Step[] },
-  { phase?: string; progress?: string; steps?: StepStatus[]; outputs?: { name: string; location?: string; value?: string }[]; quote?: Money; cost?: Money; startedAt?: string; finishedAt?: string }
+  { phase?: string; progress?: string; steps?: StepStatus[]; outputs?: RunOutput[]; quote?: Money; cost?: Money; startedAt?: string; finishedAt?: string }
 >;
 
 const terminal = new Set(["Succeeded", "Failed", "Error"]);
@@ -59,7 +62,7 @@ function Steps({ run, namespace }: { run: PipelineRun; namespace: string }): Rea
   );
 }
 
-function Outputs({ outputs }: { outputs: { name: string; location?: string; value?: string }[] }): React.JSX.Element {
+function Outputs({ outputs }: { outputs: RunOutput[] }): React.JSX.Element {
   if (outputs.length === 0) return <Empty>No outputs yet.</Empty>;
   return (
     <dl className="facts">
@@ -68,6 +71,7 @@ function Outputs({ outputs }: { outputs: { name: string; location?: string; valu
           <dt>{o.name}</dt>
           <dd>
             <code>{o.location ?? o.value}</code>
+            {o.class === "Directory" ? " (a Directory: the objects under this prefix)" : ""}
           </dd>
         </div>
       ))}
