@@ -41,6 +41,14 @@ async function signIn(page: Page, m: FederationMember, token: string): Promise<v
   await expect(page.getByTestId("whoami")).toBeVisible();
 }
 
+/** Searches and waits for the answer: rows of a cached answer may move when the new one lands, and a click would miss. */
+async function searchCatalog(page: Page): Promise<Locator> {
+  await page.getByRole("button", { name: "Search" }).click();
+  const results = page.getByTestId("catalog-results");
+  await expect(results).toHaveAttribute("aria-busy", "false");
+  return results;
+}
+
 /** alice: federated search (archipel-catalog-user, cluster-wide) and grants in the shop namespace. */
 async function bindAlice(m: FederationMember): Promise<void> {
   const roles = loadAll(readFileSync(path.join(repoRoot, "config/rbac/user_roles.yaml"), "utf8")) as V1ClusterRole[];
@@ -285,9 +293,9 @@ test.describe.serial("web UI on a 2-member federation", () => {
     // A bucket: the grant becomes Ready and its credentials are fetched once, and they work.
     await page.getByRole("link", { name: "Catalog" }).click();
     await page.getByLabel("Tags").fill(tag);
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByTestId("catalog-results").getByRole("link", { name: "Run results", exact: true }).click();
-    await expect(page.getByLabel("Access")).toHaveValue("write");
+    await (await searchCatalog(page)).getByRole("link", { name: "Run results", exact: true }).click();
+    await expect(page.getByRole("heading", { name: /Run results/ })).toBeVisible();
+    await expect(page.getByLabel("Access", { exact: true })).toHaveValue("write");
     await page.getByRole("button", { name: "Request access" }).click();
     await expect(page).toHaveURL(/#\/grants\/ui-shop\/results-alice$/);
     await expect(page.getByRole("heading", { name: /Grant results-alice/ }).locator(".badge")).toHaveText("Ready", { timeout: 60_000 });
@@ -298,7 +306,9 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await shot(page, "11-grant-credentials");
     // Shown once: leaving and coming back shows the button again, not the secret.
     await page.getByRole("link", { name: "Catalog" }).click();
+    await expect(page.getByRole("heading", { name: "Catalog", exact: true })).toBeVisible();
     await page.goBack();
+    await expect(page).toHaveURL(/#\/grants\/ui-shop\/results-alice$/);
     await expect(page.getByRole("button", { name: "Fetch credentials" })).toBeVisible();
     await expect(credentials).toHaveCount(0);
   });
@@ -307,10 +317,9 @@ test.describe.serial("web UI on a 2-member federation", () => {
     const [m, other] = fed.members as [FederationMember, FederationMember];
     await signIn(page, m, m.cluster.userTokens.alice);
     await page.getByLabel("Tags").fill(tag);
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByRole("link", { name: `Request access to Run results 2 on ${other.name}` }).click();
+    await (await searchCatalog(page)).getByRole("link", { name: `Request access to Run results 2 on ${other.name}` }).click();
     await expect(page.getByRole("heading", { name: `Request access on ${other.name}` })).toBeVisible();
-    await expect(page.getByLabel("Access")).toHaveValue("write");
+    await expect(page.getByLabel("Access", { exact: true })).toHaveValue("write");
     await shot(page, "12-peer-grant-request");
     await page.getByRole("button", { name: `Request access on ${other.name}` }).click();
     await expect(page).toHaveURL(new RegExp(`#/peer-grants/${other.name}/ui-shop/[a-z0-9.-]+-results2-alice$`));
@@ -329,8 +338,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await signIn(page, m, m.cluster.userTokens.alice);
     await page.getByLabel("Tags").fill(tag);
     await page.getByLabel("Project", { exact: true }).fill("reef");
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByRole("link", { name: `Request access to Reef results on ${other.name}` }).click();
+    await (await searchCatalog(page)).getByRole("link", { name: `Request access to Reef results on ${other.name}` }).click();
     // The search's project is the request's: the other cluster grants its restricted bucket for it.
     await expect(page.getByLabel("Project (optional)")).toHaveValue("reef");
     await page.getByRole("button", { name: `Request access on ${other.name}` }).click();

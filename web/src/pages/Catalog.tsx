@@ -79,10 +79,11 @@ function ResultRow({ item: i, isLocal, project }: { item: CatalogItem; isLocal: 
   );
 }
 
-function Results({ items, local, project }: { items: CatalogItem[]; local: string | undefined; project: string }): React.JSX.Element {
+function Results({ items, local, project, busy }: { items: CatalogItem[]; local: string | undefined; project: string; busy: boolean }): React.JSX.Element {
   if (items.length === 0) return <Empty>Nothing matches: try fewer words or tags, or another type.</Empty>;
+  // Cached results show at once while the search runs again; aria-busy says they may still change.
   return (
-    <table className="table" data-testid="catalog-results">
+    <table className="table" data-testid="catalog-results" aria-busy={busy}>
       <thead>
         <tr>
           <th>Title</th>
@@ -164,7 +165,7 @@ export function CatalogPage(): React.JSX.Element {
             </ul>
           </div>
         ) : null}
-        {answer.data ? <Results items={answer.data.items} local={local} project={search.federated ? search.project : ""} /> : null}
+        {answer.data ? <Results items={answer.data.items} local={local} project={search.federated ? search.project : ""} busy={answer.isFetching} /> : null}
       </Section>
     </>
   );
