@@ -47,6 +47,19 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   const runOn = async (m: FederationMember, name: string): Promise<PipelineRun> => (await objects(m).getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
   const condition = (run: PipelineRun, type: string): { status: string; reason: string; message: string } | undefined => run.status?.conditions?.find((c) => c.type === type);
 
+  /** Storage Resource results (bucket "results", A's store) read as its owner: where runs copy their outputs. */
+  async function inResults<T>(read: (s3: S3Client) => Promise<T>): Promise<T> {
+    assert.ok(store);
+    const s3 = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
+    try {
+      return await read(s3);
+    } finally {
+      s3.destroy();
+    }
+  }
+  const resultsText = (key: string): Promise<string | undefined> => inResults(async (s3) => (await s3.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString());
+  const resultsKeys = (prefix: string): Promise<string[]> => inResults(async (s3) => ((await s3.send(new ListObjectsV2Command({ Bucket: "results", Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "").sort());
+
   /** The text of an object of member `m`'s artifact repository, by its s3:// location. */
   async function objectText(m: FederationMember, location: string): Promise<string | undefined> {
     const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(location) ?? [];
@@ -308,33 +321,27 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     };
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-store", spec: whole });
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "to-store-mixed", spec: mixed });
-    assert.ok(store);
-    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
     const stored = async (run: PipelineRun, output: string, prefix: string): Promise<string | undefined> => {
       const location = run.status?.outputs?.find((o) => o.name === output)?.location ?? "";
       const [, key] = new RegExp(`^s3://results/(runs/.*${prefix}[^/]+)$`).exec(location) ?? [];
       assert.ok(key, `output ${output} of ${run.metadata.name} is in storage Resource results under ${prefix}: ${location}`);
-      return (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString();
+      return resultsText(key);
     };
-    try {
-      const run = await ended(a, "to-store");
-      assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
-      assert.match(condition(run, "Succeeded")?.message ?? "", /outputs copied to storage/);
-      assert.equal(await stored(run, "raw", "from-peer/"), "HELLO FROM THE PEER");
-      const hold = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: run.status?.peerRun?.reservation ?? "" })) as Reservation;
-      // Each step requests Argo's defaults (100m, 100Mi); summed they would be 1200m / 1224Mi with the room.
-      assert.deepEqual([hold.spec.cpu, hold.spec.memory], ["1100m", "1124Mi"]);
-      const both = await ended(a, "to-store-mixed");
-      assert.equal(condition(both, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(both.status?.conditions)}`);
-      assert.equal(await stored(both, "raw", "mixed-raw/"), "hello from the peer");
-      assert.equal(await stored(both, "result", "mixed/"), "HELLO FROM THE PEER");
-      // The write grants the runs obtained on A are given back once they have ended.
-      const grantsOf = async (name: string): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: `archipel.io/pipelinerun=${name}` })) as { items: unknown[] }).items.length;
-      await eventually("A's write grants for the runs are released", async () => (await grantsOf("to-store")) + (await grantsOf("to-store-mixed")) === 0, 60_000, 500);
-      await released(run);
-    } finally {
-      reader.destroy();
-    }
+    const run = await ended(a, "to-store");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.match(condition(run, "Succeeded")?.message ?? "", /outputs copied to storage/);
+    assert.equal(await stored(run, "raw", "from-peer/"), "HELLO FROM THE PEER");
+    const hold = (await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: run.status?.peerRun?.reservation ?? "" })) as Reservation;
+    // Each step requests Argo's defaults (100m, 100Mi); summed they would be 1200m / 1224Mi with the room.
+    assert.deepEqual([hold.spec.cpu, hold.spec.memory], ["1100m", "1124Mi"]);
+    const both = await ended(a, "to-store-mixed");
+    assert.equal(condition(both, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(both.status?.conditions)}`);
+    assert.equal(await stored(both, "raw", "mixed-raw/"), "hello from the peer");
+    assert.equal(await stored(both, "result", "mixed/"), "HELLO FROM THE PEER");
+    // The write grants the runs obtained on A are given back once they have ended.
+    const grantsOf = async (name: string): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: `archipel.io/pipelinerun=${name}` })) as { items: unknown[] }).items.length;
+    await eventually("A's write grants for the runs are released", async () => (await grantsOf("to-store")) + (await grantsOf("to-store-mixed")) === 0, 60_000, 500);
+    await released(run);
   });
 
   it("B meters and signs the step it ran for A; A keeps a copy bound to its run, and both sides say they agree (condition Agreed)", async () => {
@@ -448,13 +455,8 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     // The output went to A's storage Resource, under the write grant's area and the output's prefix.
     const location = run.status?.outputs?.find((o) => o.name === "result")?.location ?? "";
     const [, key] = /^s3:\/\/results\/(runs\/.*to-data\/stamped\.txt)$/.exec(location) ?? [];
-    assert.ok(key && store, `the output is in storage Resource results: ${location}`);
-    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
-    try {
-      assert.equal(await (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString(), "HELLO FROM THE DATA (checked on A)");
-    } finally {
-      reader.destroy();
-    }
+    assert.ok(key, `the output is in storage Resource results: ${location}`);
+    assert.equal(await resultsText(key), "HELLO FROM THE DATA (checked on A)");
     const grantsOnA = async (): Promise<number> => ((await objects(a).listNamespacedCustomObject({ ...archipel, plural: "accessgrants", namespace, labelSelector: "archipel.io/pipelinerun=to-data" })) as { items: unknown[] }).items.length;
     await eventually("A's write grant for the run is released", async () => (await grantsOnA()) === 0, 60_000, 500);
 
@@ -485,16 +487,10 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     const output = run.status?.outputs?.find((o) => o.name === "lines");
     assert.equal(output?.class, "Directory");
     const [, prefix] = /^s3:\/\/results\/(runs\/.*trees\/parts\/)$/.exec(output?.location ?? "") ?? [];
-    assert.ok(prefix && store, `the Directory is in storage Resource results: ${output?.location}`);
-    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
-    try {
-      const keys = ((await reader.send(new ListObjectsV2Command({ Bucket: "results", Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "").sort();
-      assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
-      const text = async (key: string): Promise<string | undefined> => (await reader.send(new GetObjectCommand({ Bucket: "results", Key: key }))).Body?.transformToString();
-      assert.deepEqual([await text(keys[0]!), await text(keys[1]!)], ["./deep/south.txt=warm", "./north.txt=cold"]);
-    } finally {
-      reader.destroy();
-    }
+    assert.ok(prefix, `the Directory is in storage Resource results: ${output?.location}`);
+    const keys = await resultsKeys(prefix);
+    assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
+    assert.deepEqual([await resultsText(keys[0]!), await resultsText(keys[1]!)], ["./deep/south.txt=warm", "./north.txt=cold"]);
     await released(run);
   });
 
@@ -518,14 +514,8 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.equal(await objectText(a, relisted), "./1/line.txt=./deep/south.txt=warm\n./2/line.txt=./north.txt=cold\n");
     const parts = run.status?.outputs?.find((o) => o.name === "parts");
     const [, prefix] = /^s3:\/\/results\/(runs\/.*across\/parts\/)$/.exec(parts?.location ?? "") ?? [];
-    assert.ok(prefix && store, `B's Directory is in A's storage Resource results: ${JSON.stringify(parts)}`);
-    const reader = new S3Client({ endpoint: store.endpoint, region: store.region, forcePathStyle: true, credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey } });
-    try {
-      const keys = ((await reader.send(new ListObjectsV2Command({ Bucket: "results", Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? "").sort();
-      assert.deepEqual(keys, [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
-    } finally {
-      reader.destroy();
-    }
+    assert.ok(prefix, `B's Directory is in A's storage Resource results: ${JSON.stringify(parts)}`);
+    assert.deepEqual(await resultsKeys(prefix), [`${prefix}1/line.txt`, `${prefix}2/line.txt`]);
     await released(run);
   });
 
