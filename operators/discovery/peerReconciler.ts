@@ -356,13 +356,17 @@ export function createPeerReconciler(deps: PeerReconcilerDeps): Reconciler {
 function runsOn(ctx: ReconcileContext, peer: Peer): RunOutcomes {
   const runs = ctx.cache<PipelineRun>(pipelineRunKindRef);
   ensureRunIndex(runs);
-  return outcomesOf(runs.byIndex(runsByPeer, peer.metadata?.name ?? "").map(runOnPeer));
+  const name = peer.metadata?.name ?? "";
+  return outcomesOf(runs.byIndex(runsByPeer, name).flatMap((r) => runsOnPeer(r, name)));
 }
+
+/** The peers a run went to: where its steps are, and those whose hold for Auto's steps ended before they were sent. */
+const peersOfRun = (run: PipelineRun): string[] => [...new Set([...(run.status?.peerRun?.peer ? [run.status.peerRun.peer] : []), ...(run.status?.autoRefused ?? []).map((r) => r.peer)])];
 
 const runIndexed = new WeakSet<object>();
 function ensureRunIndex(runs: Cache<PipelineRun>): void {
   if (runIndexed.has(runs)) return;
-  runs.addIndex(runsByPeer, (r) => (r.status?.peerRun?.peer ? [r.status.peerRun.peer] : []));
+  runs.addIndex(runsByPeer, peersOfRun);
   runIndexed.add(runs);
 }
 
@@ -371,11 +375,18 @@ function runOnPeer(run: PipelineRun): RunOnPeer {
   return { ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}), ...(reason ? { reason } : {}) };
 }
 
-/** A run on a peer that has ended wakes that Peer: its trust counts change. */
+/** What `peer` did for the run: its steps there, and each hold it did not keep before Auto moved them (each a failure). */
+function runsOnPeer(run: PipelineRun, peer: string): RunOnPeer[] {
+  const refused = (run.status?.autoRefused ?? []).filter((r) => r.peer === peer).map((r) => ({ peerRun: { reservationState: r.state } }));
+  return run.status?.peerRun?.peer === peer ? [runOnPeer(run), ...refused] : refused;
+}
+
+/** A run on a peer that has ended, or that a peer's hold failed, wakes that Peer: its trust counts change. */
 function peerOfEndedRun(obj: KubernetesObject): ObjectKey[] {
   const run = obj as PipelineRun;
-  const peer = run.status?.peerRun?.peer;
-  return peer && runOutcome(runOnPeer(run)) ? [{ name: peer }] : [];
+  return peersOfRun(run)
+    .filter((peer) => runsOnPeer(run, peer).some((r) => runOutcome(r) !== undefined))
+    .map((name) => ({ name }));
 }
 
 /** Peers of a Network, for waking them when it changes (its approval policy or timing). */

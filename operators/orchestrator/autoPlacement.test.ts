@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
-import { type AutoOffer, chooseAutoSite, rankedByAuto, withAutoPins } from "./autoPlacement.ts";
+import { type AutoOffer, chooseAutoSite, placedOnPeerByAuto, rankedByAuto, refusedHold, withAutoPins } from "./autoPlacement.ts";
 
 const here = (over: Partial<AutoOffer> = {}): AutoOffer => ({ site: { kind: "local" }, label: "this cluster", ...over });
 const peer = (name: string, over: Partial<AutoOffer> = {}): AutoOffer => ({ site: { kind: "peer", peer: name }, label: `peer ${name}`, trust: 90, ...over });
@@ -87,5 +87,26 @@ describe("Auto steps and their pins", () => {
     const pinned = withAutoPins(spec, [{ step: "a", peer: "lyon", reason: "r" }, { step: "c", reason: "r" }]);
     assert.deepEqual(pinned.steps.map((s) => s.serviceRef), [{ name: "tool", peer: "lyon" }, { name: "other", peer: "nice" }, { name: "tool" }]);
     assert.equal(withAutoPins(spec, undefined), spec);
+  });
+
+  it("steps on a peer may be ranked again only when Auto alone put them there", () => {
+    const pins = [{ step: "a", peer: "nice", reason: "r" }];
+    // a on nice by Auto, b on nice by its own serviceRef: nice's hold cannot be left for another cluster.
+    assert.equal(placedOnPeerByAuto(withAutoPins(spec, pins), pins, "nice"), false);
+    const lyon = [{ step: "a", peer: "lyon", reason: "r" }];
+    assert.equal(placedOnPeerByAuto(withAutoPins(spec, lyon), lyon, "lyon"), true);
+    assert.equal(placedOnPeerByAuto(withAutoPins(spec, lyon), lyon, "nice"), false, "no Auto pin names nice");
+    assert.equal(placedOnPeerByAuto(spec, undefined, "lyon"), false);
+  });
+
+  it("says why a peer is out of the ranking: the last hold it did not keep for the run", () => {
+    const refused = [
+      { peer: "lyon", reservation: "r1", state: "Expired" },
+      { peer: "nice", reservation: "r2", state: "Rejected", message: "cpu: 3500m admitted at 10:00, 4 allowed" },
+    ];
+    assert.equal(refusedHold(refused, "nice"), "its hold r2 for these steps ended Rejected (cpu: 3500m admitted at 10:00, 4 allowed) before they were sent");
+    assert.equal(refusedHold(refused, "lyon"), "its hold r1 for these steps ended Expired before they were sent");
+    assert.equal(refusedHold(refused, "oslo"), undefined);
+    assert.equal(refusedHold(undefined, "lyon"), undefined);
   });
 });

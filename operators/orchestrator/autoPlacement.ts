@@ -14,6 +14,8 @@
 // 4. then this cluster, then the peer's name (a stable order, so a tie is decided the same way twice).
 //
 // The Auto steps of a run go to one cluster together: a run may use this cluster and one peer.
+// A peer whose hold for them ends before any step is sent there (it rejected it, or it expired)
+// is left out and the steps ranked again (status.autoRefused): the one case where a pin moves.
 import { compare, parseDecimal } from "../billing/money.ts";
 import { parseQuantity } from "../catalog/quantity.ts";
 import type { Money } from "../schema/common.ts";
@@ -151,4 +153,20 @@ export function withAutoPins(spec: PipelineRunSpec, pins: readonly AutoPin[] | u
     return peer && s.serviceRef.peer === undefined ? { ...s, serviceRef: { ...s.serviceRef, peer } } : s;
   });
   return { ...spec, steps };
+}
+
+/**
+ * Whether the steps on `peer` are there only because Auto put them there (no step names the peer
+ * itself): then a hold the peer does not keep sends them to be ranked again, not the run to fail.
+ * `spec` is the pinned one (withAutoPins).
+ */
+export function placedOnPeerByAuto(spec: PipelineRunSpec, pins: readonly AutoPin[] | undefined, peer: string): boolean {
+  const pinnedThere = new Set((pins ?? []).filter((p) => p.peer === peer).map((p) => p.step));
+  return pinnedThere.size > 0 && spec.steps.every((s) => s.serviceRef.peer !== peer || pinnedThere.has(s.name));
+}
+
+/** Why a peer is out of the ranking for this run: its hold for the run's steps ended before they were sent. */
+export function refusedHold(refused: readonly { peer: string; reservation: string; state: string; message?: string }[] | undefined, peer: string): string | undefined {
+  const last = (refused ?? []).filter((r) => r.peer === peer).at(-1);
+  return last && `its hold ${last.reservation} for these steps ended ${last.state}${last.message ? ` (${last.message})` : ""} before they were sent`;
 }

@@ -15,7 +15,7 @@ import type { Price } from "../schema/price.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
 import type { AutoOffer, AutoPin, AutoRules } from "./autoPlacement.ts";
-import { chooseAutoSite, rankedByAuto } from "./autoPlacement.ts";
+import { chooseAutoSite, rankedByAuto, refusedHold } from "./autoPlacement.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
 import { minTrustOf, type PeerRunSettings, peerNamespace, quoteRequest, reservationSize } from "./peerRun.ts";
 import { peerEndpoint } from "./peerSteps.ts";
@@ -100,6 +100,9 @@ export function createAutoSurvey(deps: AutoSurveyDeps): {
     const ep = peerEndpoint(peer, name);
     const known = { site: { kind: "peer" as const, peer: name }, ...present({ trust: peer.status?.trust?.score }) };
     if ("message" in ep) return { ...known, label: `peer ${name}`, unavailable: ep.message };
+    // Not asked again: it would likely say yes to a quote and no to the hold once more.
+    const refused = refusedHold(run.status?.autoRefused, name);
+    if (refused) return { ...known, label: `peer ${name} (${ep.cluster})`, unavailable: refused };
     return { ...known, label: `peer ${name} (${ep.cluster})`, ...(await quotedBy(run, steps, ep)) };
   }
 

@@ -74,6 +74,20 @@ export interface PeerJob {
    * is checked on both parts before anything is held, and the peer's part may spend what is left.
    */
   localQuote?: RunQuote;
+  /**
+   * The peer's hold ended (rejected, expired) before any step was sent there, and the steps may go
+   * elsewhere (Auto put them there): called instead of failing the run.
+   */
+  onHoldEnded?: (ctx: ReconcileContext, ended: HoldEnded) => Promise<ReconcileResult | void>;
+}
+
+/** A peer's hold that ended before the steps were sent: which, how, and the peer's reason. */
+export interface HoldEnded {
+  peer: string;
+  cluster: string;
+  reservation: string;
+  state: string;
+  message?: string;
 }
 
 /** One pass's facts: the job, the peer and the namespace there. */
@@ -193,6 +207,10 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     release: async (p, a) => write(p, await decide(p, a, "release")),
     done: async (p, a) => write(p, a),
     fail: async (p, a, action) => {
+      const ended = a.reservation;
+      if (action.reason === RunReason.ReservationRejected && p.onHoldEnded && ended) {
+        return p.onHoldEnded(p.ctx, { peer: p.ep.peer, cluster: p.ep.cluster, reservation: ended.name, state: ended.state ?? "", ...present({ message: ended.message }) });
+      }
       const after = a.reservation && !released(a.reservation.state) ? await decide(p, a, "release") : a;
       await record(p, failedPeerRun(p.plan, siteOf(p), { ...action, at: at() }), peerRecord(p, { ...after, failed: true }));
     },

@@ -9,7 +9,7 @@ import { CoreV1Api, type KubeConfig, type KubernetesObject, PatchStrategy, type 
 import type { Logger } from "../runtime/logger.ts";
 import { providerKindRef, resourceKindRef } from "../catalog/providerReconciler.ts";
 import type { Provider } from "../schema/provider.ts";
-import { withAutoPins } from "./autoPlacement.ts";
+import { placedOnPeerByAuto, withAutoPins } from "./autoPlacement.ts";
 import { createAutoSurvey } from "./autoSurvey.ts";
 import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
@@ -44,7 +44,7 @@ import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type Orchestrat
 import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
 import { afterFailedCopy, awaitingDelivery, deliveredObservation, deliveryRefused, runDecided, succeededOnceDelivered } from "./storageDelivery.ts";
-import { createPeerSteps, peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import { createPeerSteps, type HoldEnded, type PeerJob, peerEndpoint, peerKindRef } from "./peerSteps.ts";
 import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
@@ -115,7 +115,8 @@ export interface PipelineRunReconcilerDeps {
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement" | "artifactAccess">;
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess">;
+type KeptField = "peerRun" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess";
 
 /** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
 function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
@@ -153,19 +154,23 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * Where the run's steps are on a peer, its quote, and where Auto placed its steps are never
    * forgotten by a write that does not mention them (server-side apply drops what its manager leaves out).
    */
-  function kept(run: PipelineRun, fields: Mirrored): Pick<PipelineRunStatus, "peerRun" | "quote" | "autoPlacement" | "artifactAccess"> {
+  function kept(run: PipelineRun, fields: Mirrored, forget: readonly KeptField[]): Pick<PipelineRunStatus, KeptField> {
     const known = run.status ?? {};
     const quote = quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? known.quote;
-    return present({ peerRun: fields.peerRun ?? known.peerRun, quote, autoPlacement: fields.autoPlacement ?? known.autoPlacement, artifactAccess: fields.artifactAccess ?? known.artifactAccess });
+    const all = { peerRun: fields.peerRun ?? known.peerRun, quote, autoPlacement: fields.autoPlacement ?? known.autoPlacement, autoRefused: fields.autoRefused ?? known.autoRefused, artifactAccess: fields.artifactAccess ?? known.artifactAccess };
+    for (const field of forget) delete all[field];
+    return present(all);
   }
   const now = deps.now ?? ((): Date => new Date());
   const { settings } = deps;
 
-  async function writeStatus(ctx: ReconcileContext, run: PipelineRun, decision: { ready: ConditionUpdate; succeeded: ConditionUpdate }, fields: Mirrored): Promise<void> {
+  /** `forget`: fields kept otherwise that this write removes. */
+  async function writeStatus(ctx: ReconcileContext, run: PipelineRun, decision: { ready: ConditionUpdate; succeeded: ConditionUpdate }, written: Mirrored & { forget?: readonly KeptField[] }): Promise<void> {
+    const { forget = [], ...fields } = written;
     const generation = run.metadata.generation;
     let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
     conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
-    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...kept(run, fields) });
+    const wrote = await deps.status.apply(pipelineRunKindRef, run, { conditions, observedGeneration: generation, ...fields, ...kept(run, fields, forget) });
     quotes.delete(run.metadata.uid ?? "");
     if (!wrote || conditionMatches(run.status?.conditions, decision.ready)) return;
     ctx.logger.info("pipeline run changed", { namespace: run.metadata.namespace, name: run.metadata.name, reason: decision.ready.reason });
@@ -561,6 +566,25 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return retriedBlockers.has(blocked.reason) ? { requeueAfter: 30_000 } : undefined;
   }
 
+  /**
+   * The peer Auto chose did not hold the steps (its hold was rejected or expired before they were
+   * sent): the run forgets that peer's hold and the pins, keeps why in status.autoRefused, and the
+   * next pass ranks the steps again without that peer. Nothing ran there and nothing is held.
+   */
+  async function rankAgainWithout(ctx: ReconcileContext, run: PipelineRun, ended: HoldEnded): Promise<ReconcileResult> {
+    const refusal = { peer: ended.peer, reservation: ended.reservation, state: ended.state, at: conditionTime(now()), ...present({ message: ended.message?.slice(0, 1024) }) };
+    const known = run.status?.autoRefused ?? [];
+    // Once per hold: a pass that read the run before this write landed finds it there.
+    const autoRefused = known.some((r) => r.peer === ended.peer && r.reservation === ended.reservation) ? known : [...known, refusal].slice(-16);
+    const why = { reason: RunReason.PeerHoldEnded, message: `peer ${ended.peer} (${ended.cluster}) did not hold the steps Auto placed there: reservation ${ended.reservation} is ${ended.state}${ended.message ? ` (${ended.message})` : ""}; ranking them again without it` };
+    await writeStatus(ctx, run, { ready: { type: "Ready", status: "Unknown", ...why }, succeeded: { type: "Succeeded", status: "Unknown", ...why } }, { phase: "Pending", autoRefused, forget: ["peerRun", "autoPlacement", "quote"] });
+    return { requeueAfter: 1000 };
+  }
+
+  /** What a peer's hold that ended early does: sends Auto's steps to be ranked again, or (undefined) fails the run. */
+  const holdEndedOf = (run: PipelineRun, peerName: string): Pick<PeerJob, "onHoldEnded"> =>
+    placedOnPeerByAuto(run.spec, run.status?.autoPlacement, peerName) ? { onHoldEnded: (ctx, ended) => rankAgainWithout(ctx, run, ended) } : {};
+
   /** A run with steps here and on one peer: the peer's part first, then this cluster's with its outputs. */
   async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
     const split = splitAcrossClusters(run.spec, plan);
@@ -573,7 +597,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const here = clusterName(ctx, settings.fallbackClusterName);
     if (run.status?.peerRun?.phase !== "Succeeded") {
       const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), split.peerOutputs);
-      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape, ...present({ localQuote: await localQuoteBeforeHold(ctx, run, split.local) }) });
+      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape, ...holdEndedOf(run, peerName), ...present({ localQuote: await localQuoteBeforeHold(ctx, run, split.local) }) });
     }
     // The hold on the peer is given back as soon as its part has ended (a no-op once it is).
     const settled = await peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer });
@@ -604,7 +628,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (blocked) return block(ctx, run, blocked, { plan });
     const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
     if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run);
-    return peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
+    return peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...holdEndedOf(run, peerName), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
   }
 
   /** Copies the peer's outputs to storage here; the run succeeds once they are (retried every 30 s until then). */

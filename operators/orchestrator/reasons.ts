@@ -49,9 +49,11 @@ export const RunReason = {
   OutputsRefused: "OutputsRefused",
   StorageOutputsNotSupported: "StorageOutputsNotSupported",
   PlacementNotSupported: "PlacementNotSupported",
-  // Auto: the steps' cluster was ranked and pinned (status.autoPlacement), or no cluster can take them
+  // Auto: the steps' cluster was ranked and pinned (status.autoPlacement), or no cluster can take
+  // them, or the chosen peer's hold ended before they were sent (ranked again without it)
   Placed: "Placed",
   NoPlacement: "NoPlacement",
+  PeerHoldEnded: "PeerHoldEnded",
   ArtifactRepositoryUnavailable: "ArtifactRepositoryUnavailable",
   NameTaken: "NameTaken",
 } as const;

@@ -235,7 +235,22 @@ export const PipelineRunStatus = strictObject({
         maxItems: 64,
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["step"],
-        description: "where strategy Auto placed its steps: ranked once, before anything runs, and never moved (docs/orchestrator.md, Auto)",
+        description: "where strategy Auto placed its steps: ranked once, before anything runs, and never moved, unless the chosen peer's hold ended before any step was sent there (status.autoRefused; docs/orchestrator.md, Auto)",
+      },
+    ),
+  ),
+  autoRefused: Type.Optional(
+    Type.Array(
+      strictObject({
+        peer: ObjectName,
+        reservation: Type.String({ maxLength: 253, description: "the peer's Reservation it did not hold" }),
+        state: Type.String({ maxLength: 32, description: "Rejected, Expired or Released: how the hold ended before any step was sent" }),
+        message: Type.Optional(Type.String({ maxLength: 1024, description: "the peer's reason" })),
+        at: Timestamp,
+      }),
+      {
+        maxItems: 16,
+        description: "peers Auto placed the steps on whose hold ended before any step was sent there: the steps were ranked again without them (docs/orchestrator.md, Auto)",
       },
     ),
   ),

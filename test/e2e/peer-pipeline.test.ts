@@ -161,6 +161,8 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
       500,
     );
 
+  const peerOnA = async (): Promise<Peer> => (await objects(a).getClusterCustomObject({ ...archipel, plural: "peers", name: peerB })) as Peer;
+
   const serviceReady = (m: FederationMember, name: string): Promise<unknown> =>
     eventually(`${m.name}'s ${name} is Ready`, async () => ((await objects(m).getNamespacedCustomObject({ ...archipel, plural: "resources", namespace, name })) as Resource).status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"), 60_000, 500);
 
@@ -299,6 +301,38 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     assert.equal(here[0]?.peer, undefined, JSON.stringify(here));
     assert.match(here[0]?.reason ?? "", new RegExp(`^Auto: this cluster: not priced; left out peer ${peerB} \\(${b.name}\\): does not offer us greeter$`));
     await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "auto-here" });
+  });
+
+  it("Auto: B ranks first but rejects the hold (its room is promised to a later window): the step is ranked again without B and runs on A; status says why, and B's trust counts the failure", async () => {
+    // Admitted for a window that opens in 5 minutes: B's free capacity now does not show it, its admission does.
+    const start = new Date(Date.now() + 5 * 60_000);
+    const blocker = { kind: "Reservation", name: "promised", spec: { providerRef: { name: "nodes" }, cpu: "3500m", memory: "1Gi", start: start.toISOString().replace(/\.\d+Z$/, "Z"), end: new Date(start.getTime() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z"), confirmed: true } };
+    await create(b, "reservations", blocker);
+    try {
+      await eventually("B admits the promised reservation", async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: "promised" })) as Reservation).status?.state === "Confirmed", 60_000, 500);
+      const failedBefore = (await peerOnA()).status?.trust?.runsFailed ?? 0;
+      await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto-moved", spec: {
+        job: { greeting: "hello" },
+        placement: { strategy: "Auto" },
+        steps: [{ name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } }],
+        outputs: [{ name: "result", source: "write/out" }],
+      } });
+      const run = await ended(a, "auto-moved");
+      assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+      assert.deepEqual(run.status?.autoRefused?.map((r) => [r.peer, r.state]), [[peerB, "Rejected"]]);
+      assert.match(run.status?.autoRefused?.[0]?.message ?? "", /cpu/);
+      assert.equal(run.status?.peerRun, undefined, "no record of B's hold is left as if the steps ran there");
+      assert.deepEqual(run.status?.autoPlacement?.map((p) => [p.step, p.peer]), [["write", undefined]]);
+      const step = run.status?.steps?.[0];
+      assert.deepEqual([step?.name, step?.phase, step?.cluster], ["write", "Succeeded", a.name]);
+      assert.match(step?.placement ?? "", new RegExp(`^Auto: this cluster: 5\\.\\d+ EUR.*; left out peer ${peerB} \\(${b.name}\\): its hold \\S+ for these steps ended Rejected \\(.*\\) before they were sent$`));
+      assert.equal(await objectText(a, run.status?.outputs?.find((o) => o.name === "result")?.location ?? ""), "hello from A");
+      const events = await a.cluster.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=auto-moved,reason=PeerHoldEnded" });
+      assert.equal(events.items.length, 1, "the move is told once");
+      await eventually("A's trust in B counts the hold B did not keep", async () => ((await peerOnA()).status?.trust?.runsFailed ?? 0) === failedBefore + 1, 60_000, 1000);
+    } finally {
+      await objects(b).deleteNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: "promised" });
+    }
   });
 
   it("an output of a step on B goes to A's storage: copied through the federation API once B's run succeeded, the run succeeding only then; B holds a chain's widest moment", async () => {
@@ -592,7 +626,10 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
   it("A's Peer for B counts how A's runs there ended in its trust score (status.trust)", async () => {
     const ended = (await objects(a).listNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace })) as { items: PipelineRun[] };
     // The stranded run failed there; the runs B refused (a service it does not show, data of a project we do not act for) count neither way.
-    const expected = outcomesOf(ended.items.filter((r) => r.status?.peerRun?.peer === peerB).map((r) => ({ peerRun: r.status?.peerRun, reason: condition(r, "Succeeded")?.reason })));
+    // A hold B rejected for steps Auto then moved to A counts as a failure too.
+    const refusedHolds = ended.items.flatMap((r) => (r.status?.autoRefused ?? []).filter((h) => h.peer === peerB).map((h) => ({ peerRun: { reservationState: h.state } })));
+    assert.ok(refusedHolds.length >= 1, "the auto-moved run's hold on B");
+    const expected = outcomesOf([...ended.items.filter((r) => r.status?.peerRun?.peer === peerB).map((r) => ({ peerRun: r.status?.peerRun, reason: condition(r, "Succeeded")?.reason })), ...refusedHolds]);
     assert.ok(expected.succeeded >= 1, `runs that succeeded on B so far: ${expected.succeeded}`);
     assert.ok(ended.items.some((r) => r.metadata.name === "stranded" && r.status?.peerRun?.phase === "Failed"), "the stranded run failed on B");
     const trust = await eventually(
