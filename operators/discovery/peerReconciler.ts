@@ -28,7 +28,7 @@ import { checkDescriptor, peerListenAddresses, pingApi, probePeerFast } from "./
 import { processHandoff, type VerifiedHandoff } from "./verifiedHandoff.ts";
 import { planPeering } from "./peering.ts";
 import { PeerState } from "./peerState.ts";
-import { outcomesOf, type RunOnPeer, type RunOutcomes, runOutcome } from "./peerTrust.ts";
+import { outcomesOf, peersOfRun, type RunOutcomes, runOutcome, type RunRecord, runsOnPeer } from "./peerTrust.ts";
 import { type ApiCheck, blockedPeerStatus, type DescriptorCheck, PeerConditionType, PeerReason, planPeerStatus, type PeerObservations } from "./peerStatus.ts";
 import { present } from "../runtime/present.ts";
 import { planRefusal } from "./refusal.ts";
@@ -357,33 +357,24 @@ function runsOn(ctx: ReconcileContext, peer: Peer): RunOutcomes {
   const runs = ctx.cache<PipelineRun>(pipelineRunKindRef);
   ensureRunIndex(runs);
   const name = peer.metadata?.name ?? "";
-  return outcomesOf(runs.byIndex(runsByPeer, name).flatMap((r) => runsOnPeer(r, name)));
+  return outcomesOf(runs.byIndex(runsByPeer, name).flatMap((r) => runsOnPeer(runRecord(r), name)));
 }
-
-/** The peers a run went to: where its steps are, and those whose hold for Auto's steps ended before they were sent. */
-const peersOfRun = (run: PipelineRun): string[] => [...new Set([...(run.status?.peerRun?.peer ? [run.status.peerRun.peer] : []), ...(run.status?.autoRefused ?? []).map((r) => r.peer)])];
 
 const runIndexed = new WeakSet<object>();
 function ensureRunIndex(runs: Cache<PipelineRun>): void {
   if (runIndexed.has(runs)) return;
-  runs.addIndex(runsByPeer, peersOfRun);
+  runs.addIndex(runsByPeer, (r) => peersOfRun(runRecord(r)));
   runIndexed.add(runs);
 }
 
-function runOnPeer(run: PipelineRun): RunOnPeer {
+function runRecord(run: PipelineRun): RunRecord {
   const reason = findCondition(run.status?.conditions, "Succeeded")?.reason;
-  return { ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}), ...(reason ? { reason } : {}) };
-}
-
-/** What `peer` did for the run: its steps there, and each hold it did not keep before Auto moved them (each a failure). */
-function runsOnPeer(run: PipelineRun, peer: string): RunOnPeer[] {
-  const refused = (run.status?.autoRefused ?? []).filter((r) => r.peer === peer).map((r) => ({ peerRun: { reservationState: r.state } }));
-  return run.status?.peerRun?.peer === peer ? [runOnPeer(run), ...refused] : refused;
+  return { ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}), ...(run.status?.autoRefused ? { autoRefused: run.status.autoRefused } : {}), ...(reason ? { reason } : {}) };
 }
 
 /** A run on a peer that has ended, or that a peer's hold failed, wakes that Peer: its trust counts change. */
 function peerOfEndedRun(obj: KubernetesObject): ObjectKey[] {
-  const run = obj as PipelineRun;
+  const run = runRecord(obj as PipelineRun);
   return peersOfRun(run)
     .filter((peer) => runsOnPeer(run, peer).some((r) => runOutcome(r) !== undefined))
     .map((name) => ({ name }));

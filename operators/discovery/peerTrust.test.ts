@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { PeerTrust } from "../schema/peer.ts";
-import { outcomesOf, planTrust, TRUST_HALF_LIFE_MS, TRUST_REFRESH_MS, trustScore } from "./peerTrust.ts";
+import { outcomesOf, peersOfRun, planTrust, runsOnPeer, TRUST_HALF_LIFE_MS, TRUST_REFRESH_MS, trustScore } from "./peerTrust.ts";
 
 const t0 = Date.parse("2026-12-01T00:00:00Z");
 const none = { succeeded: 0, failed: 0 };
@@ -59,5 +59,14 @@ describe("peerTrust", () => {
     assert.deepEqual(outcomes, { succeeded: 1, failed: 4 });
     const trust = planTrust(undefined, { now: t0, ...steady, runs: outcomes });
     assert.deepEqual([trust.runsSucceeded, trust.runsFailed, trust.score], [1, 4, Math.round(100 * (0.5 + 0.5 * (2 / 7)))]);
+  });
+
+  it("counts against a peer each hold it did not keep before Auto moved the run's steps, beside the run's steps there", () => {
+    const moved = { peerRun: { peer: "nice", phase: "Succeeded" }, autoRefused: [{ peer: "lyon", state: "Rejected" }, { peer: "oslo", state: "Expired" }, { peer: "lyon", state: "Expired" }], reason: "Succeeded" };
+    assert.deepEqual(peersOfRun(moved), ["nice", "lyon", "oslo"]);
+    assert.deepEqual(outcomesOf(runsOnPeer(moved, "lyon")), { succeeded: 0, failed: 2 });
+    assert.deepEqual(outcomesOf(runsOnPeer(moved, "nice")), { succeeded: 1, failed: 0 });
+    assert.deepEqual(runsOnPeer(moved, "rome"), []);
+    assert.deepEqual(peersOfRun({}), []);
   });
 });

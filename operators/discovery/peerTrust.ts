@@ -108,3 +108,23 @@ export function outcomesOf(runs: readonly RunOnPeer[]): RunOutcomes {
   }
   return outcomes;
 }
+
+/** What the score reads of one of this cluster's PipelineRuns (its status): where its steps went, and the holds Auto left. */
+export interface RunRecord {
+  peerRun?: { peer: string; phase?: string; reservationState?: string };
+  autoRefused?: readonly { peer: string; state: string }[];
+  /** the reason of its Succeeded condition */
+  reason?: string;
+}
+
+/** The peers a run went to: where its steps are, and those whose hold for Auto's steps ended before they were sent. */
+export function peersOfRun(run: RunRecord): string[] {
+  return [...new Set([...(run.peerRun ? [run.peerRun.peer] : []), ...(run.autoRefused ?? []).map((r) => r.peer)])];
+}
+
+/** What `peer` did for the run: its steps there, and each hold it did not keep before Auto moved them (each a failure). */
+export function runsOnPeer(run: RunRecord, peer: string): RunOnPeer[] {
+  const refused = (run.autoRefused ?? []).filter((r) => r.peer === peer).map((r) => ({ peerRun: { reservationState: r.state } }));
+  const steps = run.peerRun?.peer === peer ? [{ peerRun: run.peerRun, ...(run.reason ? { reason: run.reason } : {}) }] : [];
+  return [...steps, ...refused];
+}

@@ -271,17 +271,20 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     await released(run);
   });
 
+  /** One step whose writer A and B both offer (A's from the first Auto test): Auto decides where it runs. */
+  const autoWriter = {
+    job: { greeting: "hello" },
+    placement: { strategy: "Auto" },
+    steps: [{ name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } }],
+    outputs: [{ name: "result", source: "write/out" }],
+  };
+
   it("Auto: A and B both offer the writer, B for less: the step runs on B, and status says how each cluster ranked; a service only A has stays on A", async () => {
     // A's own writer, at a higher rate than B asks of A.
     await create(a, "resources", { kind: "Resource", name: "writer", spec: { providerRef: { name: "tools" }, type: "service", title: "writer", visibility: "private", service: { image, cwl: { document: writerTool({ suffix: " from A" }) } } } });
     await create(a, "prices", { kind: "Price", name: "writer-rates", spec: { targetRef: { kind: "Resource", name: "writer" }, currency: "EUR", rates: { cpuCoreHour: "0.50", memoryGiBHour: "0.10", perRun: "5.00" }, validFrom: "2026-01-01T00:00:00Z" } });
     await serviceReady(a, "writer");
-    await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto", spec: {
-      job: { greeting: "hello" },
-      placement: { strategy: "Auto" },
-      steps: [{ name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } }],
-      outputs: [{ name: "result", source: "write/out" }],
-    } });
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto", spec: autoWriter });
     const run = await ended(a, "auto");
     assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
     assert.deepEqual(run.status?.autoPlacement?.map((p) => [p.step, p.peer]), [["write", peerB]]);
@@ -311,12 +314,7 @@ describe("steps placed on a peer (hack/federation up 2 --node --argo)", function
     try {
       await eventually("B admits the promised reservation", async () => ((await objects(b).getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace, name: "promised" })) as Reservation).status?.state === "Confirmed", 60_000, 500);
       const failedBefore = (await peerOnA()).status?.trust?.runsFailed ?? 0;
-      await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto-moved", spec: {
-        job: { greeting: "hello" },
-        placement: { strategy: "Auto" },
-        steps: [{ name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } }],
-        outputs: [{ name: "result", source: "write/out" }],
-      } });
+      await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto-moved", spec: autoWriter });
       const run = await ended(a, "auto-moved");
       assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
       assert.deepEqual(run.status?.autoRefused?.map((r) => [r.peer, r.state]), [[peerB, "Rejected"]]);
