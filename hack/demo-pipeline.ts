@@ -130,19 +130,27 @@ function conditionText(run: PipelineRun, type: string): string {
   return x ? `${x.status} (${x.reason}) ${x.message}` : "-";
 }
 
-function peerLine(peerRun: NonNullable<PipelineRun["status"]>["peerRun"], reservation: Reservation | undefined): string {
+type PeerRunEntry = NonNullable<NonNullable<PipelineRun["status"]>["peerRuns"]>[number];
+
+function peerLine(peerRun: PeerRunEntry | undefined, reservation: Reservation | undefined): string {
   if (!peerRun) return "";
   return `  on the peer: PipelineRun ${peerRun.namespace}/${peerRun.name ?? "-"}, Reservation ${peerRun.reservation} ${reservation?.status?.state ?? ""}`;
 }
 
+function quoteLine(s: NonNullable<PipelineRun["status"]>, peerRun: PeerRunEntry | undefined): string {
+  if (!s.quote) return "-";
+  const peerPart = peerRun?.quote ? `; the peer's part at its rates for us: ${peerRun.quote.amount} ${peerRun.quote.currency}` : "";
+  return `${s.quote.amount} ${s.quote.currency} (the whole run, before it started${peerPart})`;
+}
+
 function summary(run: PipelineRun, reservation: Reservation | undefined, cluster: string): string {
   const s = run.status ?? {};
-  const peerRun = s.peerRun;
+  const peerRun = s.peerRuns?.[0];
   const lines = [
     `PipelineRun ${namespace}/${run.metadata.name} on cluster ${cluster}`,
     `  phase:     ${s.phase ?? "-"}   steps: ${s.progress ?? "-"}`,
     `  Succeeded: ${conditionText(run, "Succeeded")}`,
-    `  quote:     ${s.quote ? `${s.quote.amount} ${s.quote.currency} (the whole run, before it started${peerRun?.quote ? `; the peer's part at its rates for us: ${peerRun.quote.amount} ${peerRun.quote.currency}` : ""})` : "-"}`,
+    `  quote:     ${quoteLine(s, peerRun)}`,
     `  cost:      ${s.cost ? `${s.cost.amount} ${s.cost.currency} (the sum of its UsageRecords here, the peer's copied)` : "-"}`,
     ...(s.steps ?? []).map((x) => `  step ${x.name}: ${x.phase} on cluster ${x.cluster ?? "?"}${x.peer ? ` (Peer ${x.peer})` : ""}; placement: ${x.placement ?? "-"}`),
     ...(s.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
@@ -191,7 +199,7 @@ async function main(): Promise<void> {
   await objects.createNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, body: { apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { name }, spec } });
   const run = await follow(objects, name);
   await sleep(2000);
-  const peerRun = run.status?.peerRun;
+  const peerRun = run.status?.peerRuns?.[0];
   const reservation = peerRun
     ? ((await clients(b).objects.getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace: peerRun.namespace, name: peerRun.reservation }).catch(() => undefined)) as Reservation | undefined)
     : undefined;

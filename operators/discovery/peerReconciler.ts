@@ -45,7 +45,7 @@ export const DESCRIPTOR_RECHECK_INTERVALS = 6;
 export const peersByNetworkPeerId = "archipel.io/network-peer-id";
 /** Peer cache index: network name. */
 export const peersByNetwork = "archipel.io/network";
-/** PipelineRun cache index: the Peer its steps were sent to (status.peerRun.peer). */
+/** PipelineRun cache index: the Peers its steps were sent to (status.peerRuns[].peer). */
 const runsByPeer = "archipel.io/runs-by-peer";
 const pipelineRunKindRef = kindRefOf(pipelineRunKind);
 const PROBE_TIMEOUT_MS = 3_000;
@@ -369,7 +369,7 @@ function ensureRunIndex(runs: Cache<PipelineRun>): void {
 
 function runRecord(run: PipelineRun): RunRecord {
   const reason = findCondition(run.status?.conditions, "Succeeded")?.reason;
-  return { ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}), ...(run.status?.autoRefused ? { autoRefused: run.status.autoRefused } : {}), ...(reason ? { reason } : {}) };
+  return { ...(run.status?.peerRuns ? { peerRuns: run.status.peerRuns } : {}), ...(run.status?.autoRefused ? { autoRefused: run.status.autoRefused } : {}), ...(reason ? { reason } : {}) };
 }
 
 /** A run on a peer that has ended, or that a peer's hold failed, wakes that Peer: its trust counts change. */

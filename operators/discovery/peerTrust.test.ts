@@ -62,11 +62,28 @@ describe("peerTrust", () => {
   });
 
   it("counts against a peer each hold it did not keep before Auto moved the run's steps, beside the run's steps there", () => {
-    const moved = { peerRun: { peer: "nice", phase: "Succeeded" }, autoRefused: [{ peer: "lyon", state: "Rejected" }, { peer: "oslo", state: "Expired" }, { peer: "lyon", state: "Expired" }], reason: "Succeeded" };
+    const moved = { peerRuns: [{ peer: "nice", phase: "Succeeded" }], autoRefused: [{ peer: "lyon", state: "Rejected" }, { peer: "oslo", state: "Expired" }, { peer: "lyon", state: "Expired" }], reason: "Succeeded" };
     assert.deepEqual(peersOfRun(moved), ["nice", "lyon", "oslo"]);
     assert.deepEqual(outcomesOf(runsOnPeer(moved, "lyon")), { succeeded: 0, failed: 2 });
     assert.deepEqual(outcomesOf(runsOnPeer(moved, "nice")), { succeeded: 1, failed: 0 });
     assert.deepEqual(runsOnPeer(moved, "rome"), []);
     assert.deepEqual(peersOfRun({}), []);
+  });
+
+  it("counts a run over several peers against the one whose part failed, not those cancelled or released for it", () => {
+    const run = {
+      peerRuns: [
+        { peer: "nice", phase: "Cancelled", reservationState: "Released" },
+        { peer: "lyon", phase: "Failed", reservationState: "Released" },
+        { peer: "oslo", reservationState: "Released" },
+      ],
+      reason: "StepFailed",
+    };
+    assert.deepEqual(peersOfRun(run), ["nice", "lyon", "oslo"]);
+    assert.deepEqual(outcomesOf(runsOnPeer(run, "lyon")), { succeeded: 0, failed: 1 });
+    assert.deepEqual(outcomesOf(runsOnPeer(run, "nice")), { succeeded: 0, failed: 0 });
+    assert.deepEqual(outcomesOf(runsOnPeer(run, "oslo")), { succeeded: 0, failed: 0 });
+    const refusedHold = { peerRuns: [{ peer: "nice", reservationState: "Released" }, { peer: "lyon", reservationState: "Rejected" }], reason: "ReservationRejected" };
+    assert.deepEqual([outcomesOf(runsOnPeer(refusedHold, "lyon")).failed, outcomesOf(runsOnPeer(refusedHold, "nice")).failed], [1, 0]);
   });
 });

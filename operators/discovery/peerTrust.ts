@@ -78,7 +78,7 @@ export function planTrust(prev: PeerTrust | undefined, pass: TrustPass): PeerTru
   };
 }
 
-/** What the score reads of a run: its status.peerRun and the reason of its Succeeded condition. */
+/** What the score reads of a run's part on one peer: its entry of status.peerRuns and the reason of the run's Succeeded condition. */
 export interface RunOnPeer {
   peerRun?: { phase?: string; reservationState?: string };
   reason?: string;
@@ -111,7 +111,7 @@ export function outcomesOf(runs: readonly RunOnPeer[]): RunOutcomes {
 
 /** What the score reads of one of this cluster's PipelineRuns (its status): where its steps went, and the holds Auto left. */
 export interface RunRecord {
-  peerRun?: { peer: string; phase?: string; reservationState?: string };
+  peerRuns?: readonly { peer: string; phase?: string; reservationState?: string }[];
   autoRefused?: readonly { peer: string; state: string }[];
   /** the reason of its Succeeded condition */
   reason?: string;
@@ -119,12 +119,16 @@ export interface RunRecord {
 
 /** The peers a run went to: where its steps are, and those whose hold for Auto's steps ended before they were sent. */
 export function peersOfRun(run: RunRecord): string[] {
-  return [...new Set([...(run.peerRun ? [run.peerRun.peer] : []), ...(run.autoRefused ?? []).map((r) => r.peer)])];
+  return [...new Set([...(run.peerRuns ?? []).map((r) => r.peer), ...(run.autoRefused ?? []).map((r) => r.peer)])];
 }
 
-/** What `peer` did for the run: its steps there, and each hold it did not keep before Auto moved them (each a failure). */
+/**
+ * What `peer` did for the run: its steps there, and each hold it did not keep before Auto moved them
+ * (each a failure). A part cancelled because another peer's failed (phase Cancelled), or whose hold
+ * was given back for that reason, counts neither way.
+ */
 export function runsOnPeer(run: RunRecord, peer: string): RunOnPeer[] {
   const refused = (run.autoRefused ?? []).filter((r) => r.peer === peer).map((r) => ({ peerRun: { reservationState: r.state } }));
-  const steps = run.peerRun?.peer === peer ? [{ peerRun: run.peerRun, ...(run.reason ? { reason: run.reason } : {}) }] : [];
+  const steps = (run.peerRuns ?? []).filter((r) => r.peer === peer).map((r) => ({ peerRun: r, ...(run.reason ? { reason: run.reason } : {}) }));
   return [...steps, ...refused];
 }

@@ -26,27 +26,28 @@ describe("crossCluster", () => {
   it("splits a run into the peer's part and this cluster's, rewiring what crosses to a pipeline input", () => {
     const split = splitAcrossClusters(spec, planOf(spec).steps);
     assert.ok(!("message" in split));
-    assert.deepEqual(split.peer.steps.map((s) => s.name), ["write"]);
-    assert.deepEqual(split.peer.outputs, [{ name: "write_out", source: "write/out" }, { name: "raw", source: "write/out" }]);
+    assert.deepEqual(split.peers.map((p) => p.peer), ["lyon"]);
+    assert.deepEqual(split.peers[0]?.part.steps.map((s) => s.name), ["write"]);
+    assert.deepEqual(split.peers[0]?.part.outputs, [{ name: "write_out", source: "write/out" }, { name: "raw", source: "write/out" }]);
     assert.deepEqual(split.local.steps, [{ name: "shout", serviceRef: { name: "shouter" }, in: { text: "peer_write_out" } }]);
     assert.deepEqual(split.local.outputs, [{ name: "result", source: "shout/shouted" }]);
-    assert.deepEqual(split.transfers, [{ output: "write_out", source: "write/out", input: "peer_write_out" }]);
-    assert.deepEqual(split.peerOutputs, ["raw"]);
+    assert.deepEqual(split.transfers, [{ peer: "lyon", output: "write_out", source: "write/out", input: "peer_write_out" }]);
+    assert.deepEqual(split.peerOutputs, [{ name: "raw", peer: "lyon" }]);
   });
 
   it("lets an output of a peer step go to storage here: the peer runs it, and it is kept as the peer's until copied", () => {
     const stored: PipelineRunSpec = { ...spec, outputs: [{ name: "raw", source: "write/out", storageRef: { name: "results" } }, { name: "result", source: "shout/shouted" }] };
     const split = splitAcrossClusters(stored, planOf(stored).steps);
     assert.ok(!("message" in split), "message" in split ? split.message : "");
-    assert.deepEqual(split.peerOutputs, ["raw"]);
-    assert.ok(split.peer.outputs.some((o) => o.name === "raw"));
+    assert.deepEqual(split.peerOutputs, [{ name: "raw", peer: "lyon" }]);
+    assert.ok(split.peers[0]?.part.outputs.some((o) => o.name === "raw"));
     assert.deepEqual(split.local.outputs, [{ name: "result", source: "shout/shouted" }]);
   });
 
   it("refuses a peer step that reads a step of this cluster, naming the field", () => {
     const back: PipelineRunSpec = { steps: [{ name: "first", serviceRef: { name: "a" } }, { name: "second", serviceRef: { name: "b", peer: "lyon" }, in: { x: "first/out" } }] };
     const split = splitAcrossClusters(back, planOf(back).steps);
-    assert.match("message" in split ? split.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on a peer and reads first\/out of step first, which runs here/);
+    assert.match("message" in split ? split.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on peer lyon and reads first\/out of step first, which runs here/);
   });
 
   const observation = (succeeded: "True" | "False" | "Unknown"): RunObservation => ({
@@ -73,7 +74,7 @@ describe("crossCluster", () => {
     assert.deepEqual(o.steps.map((s) => [s.name, s.cluster]), [["write", "isle-2"], ["shout", "isle-1"]]);
     assert.equal(o.progress, "2/2");
     assert.deepEqual(o.outputs?.map((x) => x.name), ["raw", "result"]);
-    assert.equal(o.succeeded.message, "all 2 steps succeeded: 1 on the peer, 1 here");
+    assert.equal(o.succeeded.message, "all 2 steps succeeded: 1 on peers, 1 here");
   });
 
   it("sends inputs bound to the peer's data with the peer's part, keeps this cluster's here, and refuses a step here reading the peer's data", () => {
@@ -89,11 +90,45 @@ describe("crossCluster", () => {
     };
     const split = splitAcrossClusters(withData, planOf(withData).steps);
     assert.ok(!("message" in split));
-    assert.deepEqual(split.peer.inputs, [{ name: "scenes", resource: "s2" }]);
+    assert.deepEqual(split.peers[0]?.part.inputs, [{ name: "scenes", resource: "s2" }]);
     assert.deepEqual(split.local.inputs, [{ name: "dem", resourceRef: { name: "elevation" } }]);
     const wrong: PipelineRunSpec = { ...withData, steps: [withData.steps[0] as PipelineRunSpec["steps"][0], { name: "merge", serviceRef: { name: "merger" }, in: { a: "read/out", b: "scenes" } }] };
     const refused = splitAcrossClusters(wrong, planOf(wrong).steps);
     assert.ok("message" in refused);
-    assert.match(refused.message, /^spec\.steps\[1\]\.in\.b: step merge runs here and reads input scenes, bound to a peer's data Resource; .*ComputeToData/);
+    assert.match(refused.message, /^spec\.steps\[1\]\.in\.b: step merge runs here and reads input scenes, bound to a data Resource of peer lyon; .*ComputeToData/);
+  });
+
+  it("splits a run over two peers and this cluster: one part per peer, each peer's outputs brought here from it", () => {
+    const fanIn: PipelineRunSpec = {
+      inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon" } }],
+      steps: [
+        { name: "read", serviceRef: { name: "reader", peer: "lyon" }, in: { text: "scenes" }, placement: { strategy: "ComputeToData" } },
+        { name: "tag", serviceRef: { name: "tagger", peer: "oslo" } },
+        { name: "tidy", serviceRef: { name: "tidier", peer: "oslo" }, in: { text: "tag/out" } },
+        { name: "merge", serviceRef: { name: "merger" }, in: { a: "read/out", b: "tidy/out" } },
+      ],
+      outputs: [{ name: "tagged", source: "tag/out" }, { name: "merged", source: "merge/out" }],
+    };
+    const split = splitAcrossClusters(fanIn, planOf(fanIn).steps);
+    assert.ok(!("message" in split), "message" in split ? split.message : "");
+    assert.deepEqual(split.peers.map((p) => [p.peer, p.part.steps.map((s) => s.name)]), [["lyon", ["read"]], ["oslo", ["tag", "tidy"]]]);
+    assert.deepEqual(split.peers[0]?.part.inputs, [{ name: "scenes", resource: "s2" }]);
+    assert.equal(split.peers[1]?.part.inputs, undefined, "a peer is sent only its own data");
+    assert.deepEqual(split.peers[1]?.part.outputs, [{ name: "tidy_out", source: "tidy/out" }, { name: "tagged", source: "tag/out" }]);
+    assert.deepEqual(split.transfers.map((t) => [t.peer, t.source, t.input]), [["lyon", "read/out", "peer_read_out"], ["oslo", "tidy/out", "peer_tidy_out"]]);
+    assert.deepEqual(split.local.steps, [{ name: "merge", serviceRef: { name: "merger" }, in: { a: "peer_read_out", b: "peer_tidy_out" } }]);
+    assert.deepEqual(split.peerOutputs, [{ name: "tagged", peer: "oslo" }]);
+  });
+
+  it("refuses a step on one peer that reads a step or the data of another peer, naming the field", () => {
+    const across: PipelineRunSpec = { steps: [{ name: "first", serviceRef: { name: "a", peer: "lyon" } }, { name: "second", serviceRef: { name: "b", peer: "oslo" }, in: { x: "first/out" } }] };
+    const refused = splitAcrossClusters(across, planOf(across).steps);
+    assert.match("message" in refused ? refused.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on peer oslo and reads first\/out of step first, which runs on peer lyon; .*place first on peer oslo too/);
+    const data: PipelineRunSpec = {
+      inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon" } }],
+      steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "oslo" }, in: { text: "scenes" } }, { name: "other", serviceRef: { name: "x", peer: "lyon" } }],
+    };
+    const wrongData = splitAcrossClusters(data, planOf(data).steps);
+    assert.match("message" in wrongData ? wrongData.message : "", /^spec\.steps\[0\]\.in\.text: step tag runs on peer oslo and reads input scenes, bound to a data Resource of peer lyon/);
   });
 });

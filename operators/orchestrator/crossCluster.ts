@@ -1,8 +1,9 @@
-// A run whose plan puts some steps on one peer and the rest here: the peer's part runs first (on
-// the peer's Argo), then its outputs that steps here read are brought into this cluster's artifact
-// repository and the rest runs here. Pure: this splits the run's spec into the two parts and says
-// which outputs cross. Outputs go from the peer to this cluster only: a peer step that reads a step
-// of this cluster is refused (it would need a third phase, or a copy the other way).
+// A run whose plan puts some steps on peers and the rest here: the peers' parts run first (each on
+// its peer's Argo, side by side), then their outputs that steps here read are brought into this
+// cluster's artifact repository and the rest runs here. Pure: this splits the run's spec into one
+// part per peer and this cluster's, and says which outputs cross. Outputs go from a peer to this
+// cluster only: a peer step that reads a step of this cluster, or of another peer, is refused (it
+// would need another phase, or a copy the other way).
 import type { ReconcileContext } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import type { PipelineOutput, PipelineRunSpec, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
@@ -11,8 +12,10 @@ import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
 
-/** One output of the peer's part that a step here reads: its name in the peer's run and here. */
+/** One output of a peer's part that a step here reads: its name in the peer's run and here. */
 export interface Transfer {
+  /** the Peer whose part makes it */
+  peer: string;
   /** the peer run's output name (and the folder it lands in under the run's inputs) */
   output: string;
   /** `<step>/<output>` in this run */
@@ -30,11 +33,12 @@ export interface PeerPart {
 }
 
 export interface CrossClusterSplit {
-  peer: PeerPart;
+  /** one part per peer, in the order the steps name them */
+  peers: { peer: string; part: PeerPart }[];
   local: PipelineRunSpec;
   transfers: Transfer[];
-  /** run outputs that come from peer steps (their location stays on the peer) */
-  peerOutputs: string[];
+  /** run outputs that come from peer steps (their location stays on the peer), with that peer */
+  peerOutputs: { name: string; peer: string }[];
 }
 
 /** A pipeline-input name for `<step>/<output>` (names allow letters, digits and `_`). */
@@ -42,78 +46,90 @@ export function transferName(source: string): string {
   return `peer_${source.replace(/[^A-Za-z0-9_]/g, "_")}`;
 }
 
-function peerReadsLocal(steps: PipelineStep[], peerSteps: Set<string>): string | undefined {
+/** A peer step that reads a step placed elsewhere (here, or another peer). */
+function peerReadsElsewhere(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): string | undefined {
   for (const [index, step] of steps.entries()) {
-    if (!peerSteps.has(step.name)) continue;
+    const peer = peerOf.get(step.name);
+    if (peer === undefined) continue;
     for (const [input, source] of Object.entries(step.in ?? {})) {
       const from = parseWiring(source).step;
-      if (from !== undefined && !peerSteps.has(from)) {
-        return `spec.steps[${index}].in.${input}: step ${step.name} runs on a peer and reads ${source} of step ${from}, which runs here; outputs move from a peer to this cluster only, so place ${from} on the peer too`;
-      }
+      if (from === undefined || peerOf.get(from) === peer) continue;
+      const where = peerOf.has(from) ? `on peer ${peerOf.get(from) ?? ""}` : "here";
+      return `spec.steps[${index}].in.${input}: step ${step.name} runs on peer ${peer} and reads ${source} of step ${from}, which runs ${where}; outputs move from a peer to this cluster only, so place ${from} on peer ${peer} too`;
     }
   }
   return undefined;
 }
 
-/** A step here that reads an input bound to the peer's data: data is read where it is, never moved. */
-function localReadsPeerData(spec: PipelineRunSpec, peerSteps: Set<string>, peerData: Set<string>): string | undefined {
+/** A step that reads an input bound to another cluster's data: data is read where it is, never moved. */
+function readsDataElsewhere(spec: PipelineRunSpec, peerOf: ReadonlyMap<string, string>): string | undefined {
+  const dataPeer = new Map((spec.inputs ?? []).flatMap((i) => (i.resourceRef.peer !== undefined ? [[i.name, i.resourceRef.peer] as const] : [])));
   for (const [index, step] of spec.steps.entries()) {
-    if (peerSteps.has(step.name)) continue;
-    const read = Object.entries(step.in ?? {}).find(([, source]) => peerData.has(source));
-    if (read) return `spec.steps[${index}].in.${read[0]}: step ${step.name} runs here and reads input ${read[1]}, bound to a peer's data Resource; data is read on its cluster: place ${step.name} there (ComputeToData)`;
+    const read = Object.entries(step.in ?? {}).find(([, source]) => dataPeer.has(source) && dataPeer.get(source) !== peerOf.get(step.name));
+    if (!read) continue;
+    const where = peerOf.has(step.name) ? `on peer ${peerOf.get(step.name) ?? ""}` : "here";
+    return `spec.steps[${index}].in.${read[0]}: step ${step.name} runs ${where} and reads input ${read[1]}, bound to a data Resource of peer ${dataPeer.get(read[1]) ?? ""}; data is read on its cluster: place ${step.name} there (ComputeToData)`;
   }
   return undefined;
 }
 
-/** Rewires a local step's inputs read from the peer's steps to the pipeline inputs they arrive as. */
-function rewired(step: PipelineStep, peerSteps: Set<string>, transfers: Map<string, Transfer>): PipelineStep {
+/** Rewires a local step's inputs read from peer steps to the pipeline inputs they arrive as. */
+function rewired(step: PipelineStep, peerOf: ReadonlyMap<string, string>, transfers: Map<string, Transfer>): PipelineStep {
   if (!step.in) return step;
   const entries = Object.entries(step.in).map(([input, source]) => {
     const from = parseWiring(source).step;
-    if (from === undefined || !peerSteps.has(from)) return [input, source];
-    const transfer = transfers.get(source) ?? { output: transferName(source).slice("peer_".length), source, input: transferName(source) };
+    const peer = from === undefined ? undefined : peerOf.get(from);
+    if (peer === undefined) return [input, source];
+    const transfer = transfers.get(source) ?? { peer, output: transferName(source).slice("peer_".length), source, input: transferName(source) };
     transfers.set(source, transfer);
     return [input, transfer.input];
   });
   return { ...step, in: Object.fromEntries(entries) as Record<string, string> };
 }
 
+/** The part of one peer: its steps, the outputs it sends here or keeps as the run's, its data. */
+function partOf(spec: PipelineRunSpec, peer: string, where: { peerOf: ReadonlyMap<string, string>; transfers: Transfer[]; outputs: PipelineOutput[] }): PeerPart {
+  const data = (spec.inputs ?? []).filter((i) => i.resourceRef.peer === peer);
+  return {
+    steps: spec.steps.filter((s) => where.peerOf.get(s.name) === peer),
+    outputs: [...where.transfers.filter((t) => t.peer === peer).map((t) => ({ name: t.output, source: t.source })), ...where.outputs.map((o) => ({ name: o.name, source: o.source }))],
+    ...present({ inputs: data.length ? data.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined, job: spec.job }),
+  };
+}
+
 export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]): CrossClusterSplit | { message: string } {
-  const peerSteps = new Set(plan.filter((p) => p.site.kind === "peer").map((p) => p.step));
-  const peerData = (spec.inputs ?? []).filter((i) => i.resourceRef.peer !== undefined);
-  const refusal = peerReadsLocal(spec.steps, peerSteps) ?? localReadsPeerData(spec, peerSteps, new Set(peerData.map((i) => i.name)));
+  const peerOf = new Map(plan.flatMap((p) => (p.site.kind === "peer" ? [[p.step, p.site.peer] as const] : [])));
+  const refusal = peerReadsElsewhere(spec.steps, peerOf) ?? readsDataElsewhere(spec, peerOf);
   if (refusal) return { message: refusal };
   const transfers = new Map<string, Transfer>();
-  const localSteps = spec.steps.filter((s) => !peerSteps.has(s.name)).map((s) => rewired(s, peerSteps, transfers));
-  const fromPeer = (o: PipelineOutput): boolean => peerSteps.has(parseWiring(o.source).step ?? "");
+  const localSteps = spec.steps.filter((s) => !peerOf.has(s.name)).map((s) => rewired(s, peerOf, transfers));
+  const outputPeer = (o: PipelineOutput): string | undefined => peerOf.get(parseWiring(o.source).step ?? "");
   const runOutputs = spec.outputs ?? [];
-  const peerOutputs = runOutputs.filter(fromPeer);
-  const peer: PeerPart = {
-    steps: spec.steps.filter((s) => peerSteps.has(s.name)),
-    outputs: [...[...transfers.values()].map((t) => ({ name: t.output, source: t.source })), ...peerOutputs.map((o) => ({ name: o.name, source: o.source }))],
-    ...present({ inputs: peerData.length ? peerData.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined, job: spec.job }),
-  };
+  const peers = [...new Set(spec.steps.flatMap((s) => peerOf.get(s.name) ?? []))];
+  const parts = peers.map((peer) => ({ peer, part: partOf(spec, peer, { peerOf, transfers: [...transfers.values()], outputs: runOutputs.filter((o) => outputPeer(o) === peer) }) }));
   const local: PipelineRunSpec = {
     ...spec,
     steps: localSteps,
-    ...present({ outputs: spec.outputs?.filter((o) => !fromPeer(o)), inputs: spec.inputs?.filter((i) => i.resourceRef.peer === undefined) }),
+    ...present({ outputs: spec.outputs?.filter((o) => outputPeer(o) === undefined), inputs: spec.inputs?.filter((i) => i.resourceRef.peer === undefined) }),
   };
-  return { peer, local, transfers: [...transfers.values()], peerOutputs: peerOutputs.map((o) => o.name) };
+  return { peers: parts, local, transfers: [...transfers.values()], peerOutputs: runOutputs.flatMap((o) => { const peer = outputPeer(o); return peer === undefined ? [] : [{ name: o.name, peer }]; }) };
 }
 
 type Outputs = NonNullable<PipelineRunStatus["outputs"]>;
 
-/** The part of a run that runs here: its spec, what its peer part left in status, and how the peer's outputs are brought. */
+/** The part of a run that runs here: its spec, what its peer parts left in status, and how the peers' outputs are brought. */
 export interface LocalPart {
   spec: PipelineRunSpec;
   kept?: { steps: StepStatus[]; outputs: Outputs };
-  /** Copies the peer's outputs under `inputsKey` of this cluster's repository: the job values naming them, or why not. */
+  /** the run's outputs made by steps on peers, with their Peer: copied to storage from there */
+  outputPeers?: ReadonlyMap<string, string>;
+  /** Copies the peers' outputs under `inputsKey` of this cluster's repository: the job values naming them, or why not. */
   stage?: (ctx: ReconcileContext, inputsKey: string) => Promise<Record<string, unknown> | { reason: string; message: string }>;
 }
 
 /**
- * The run's status while its peer part runs: the peer's steps as observed, this cluster's as
- * planned. The peer part succeeding is not the run succeeding: the run goes on here.
+ * The run's status while its peer parts run: the peers' steps as observed, this cluster's as
+ * planned. The peer parts succeeding is not the run succeeding: the run goes on here.
  */
 export function peerPhaseOfMixedRun(o: RunObservation, localPlanned: StepStatus[], runOutputs: string[]): RunObservation {
   const steps = [...o.steps, ...localPlanned];
@@ -122,12 +138,12 @@ export function peerPhaseOfMixedRun(o: RunObservation, localPlanned: StepStatus[
   const shaped = { ...o, steps, progress, ...(outputs.length > 0 ? { outputs } : {}) };
   if (!o.outputs || outputs.length === 0) delete (shaped as Partial<RunObservation>).outputs;
   if (o.succeeded.status !== "True") return shaped;
-  const message = `the steps on the peer succeeded; bringing their outputs here for ${localPlanned.map((s) => s.name).join(", ")}`;
+  const message = `the steps on peers succeeded; bringing their outputs here for ${localPlanned.map((s) => s.name).join(", ")}`;
   const { finishedAt: _finished, ...running } = shaped;
   return { ...running, phase: "Running", ready: { ...o.ready, status: "True", reason: RunReason.PeerStepsSucceeded, message }, succeeded: { ...o.succeeded, status: "Unknown", reason: RunReason.PeerStepsSucceeded, message } };
 }
 
-/** This cluster's observation with the peer part's steps and outputs kept beside it. */
+/** This cluster's observation with the peer parts' steps and outputs kept beside it. */
 export function withKept(o: RunObservation, kept: LocalPart["kept"]): RunObservation {
   if (!kept) return o;
   const steps = [...kept.steps, ...o.steps];
@@ -136,6 +152,6 @@ export function withKept(o: RunObservation, kept: LocalPart["kept"]): RunObserva
   const both = { ...o, steps, progress, ...(outputs.length > 0 ? { outputs } : {}) };
   if (o.succeeded.status !== "True") return both;
   // The run's success is both parts': say so, not only this cluster's Workflow's.
-  const message = `all ${steps.length} steps succeeded: ${kept.steps.length} on the peer, ${o.steps.length} here`;
+  const message = `all ${steps.length} steps succeeded: ${kept.steps.length} on peers, ${o.steps.length} here`;
   return { ...both, ready: { ...o.ready, message }, succeeded: { ...o.succeeded, message } };
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import type { PeerRunAnswer } from "../federation/peerRuns.ts";
+import type { PeerReservationAnswer, PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Peer } from "../schema/peer.ts";
-import { combineQuotes, defaultPeerRunSettings, failedPeerRun, minTrustOf, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, trustRefusal, wholeRun } from "./peerRun.ts";
+import { combineQuotes, defaultPeerRunSettings, failedPeerRun, groupActions, observeParts, type PartState, minTrustOf, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, trustRefusal, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -98,15 +98,72 @@ describe("peerRun", () => {
     assert.deepEqual(quoteRequest({ ...run, spec: { ...run.spec, expectedDuration: "30m" } }, wholeRun(run), "shared"), { namespace: "shared", steps: [{ name: "write", service: "writer" }], expectedDuration: "30m" });
     const peer = { priced: true, totals: [{ amount: "0.11", currency: "EUR" }], message: "0.11 EUR for 1 step(s)" };
     const here = { priced: true as const, totals: [{ amount: "0.25", currency: "EUR" }, { amount: "3", currency: "JPY" }], message: "here", plans: [] };
-    const both = combineQuotes(peer, here, "isle-2");
+    const both = combineQuotes([{ answer: peer, cluster: "isle-2" }], here);
     assert.deepEqual(both.priced && both.totals, [{ amount: "0.36", currency: "EUR" }, { amount: "3", currency: "JPY" }]);
     assert.match(both.message, /^0\.36 EUR \+ 3 JPY \(peer isle-2: 0\.11 EUR for 1 step\(s\); here: here\)$/);
-    const alone = combineQuotes(peer, undefined, "isle-2");
+    const alone = combineQuotes([{ answer: peer, cluster: "isle-2" }], undefined);
     assert.deepEqual(alone.priced && alone.totals, [{ amount: "0.11", currency: "EUR" }]);
     // A part that cannot be quoted leaves the run unquoted (a budget then refuses it, naming why).
-    const unpriced = combineQuotes({ priced: false, totals: [], message: "step write: no Price applies" }, here, "isle-2");
+    const unpriced = combineQuotes([{ answer: peer, cluster: "isle-3" }, { answer: { priced: false, totals: [], message: "step write: no Price applies" }, cluster: "isle-2" }], here);
     assert.deepEqual([unpriced.priced, unpriced.message], [false, "peer isle-2 cannot quote its steps: step write: no Price applies"]);
-    assert.equal(combineQuotes(peer, { priced: false, message: "no Price here" }, "isle-2").priced, false);
+    assert.equal(combineQuotes([{ answer: peer, cluster: "isle-2" }], { priced: false, message: "no Price here" }).priced, false);
+    const two = combineQuotes([{ answer: peer, cluster: "isle-2" }, { answer: { priced: true, totals: [{ amount: "0.20", currency: "EUR" }], message: "0.20 EUR for 1 step(s)" }, cluster: "isle-3" }], here);
+    assert.deepEqual(two.priced && two.totals, [{ amount: "0.56", currency: "EUR" }, { amount: "3", currency: "JPY" }]);
+    assert.match(two.message, /\(peer isle-2: 0\.11 EUR for 1 step\(s\); peer isle-3: 0\.20 EUR for 1 step\(s\); here: here\)$/);
+  });
+
+  describe("several peers: every hold admitted before any is confirmed, one refused releases all", () => {
+    const hold = (state: string): PeerReservationAnswer => ({ namespace: "s", name: `h-${state}`, state });
+    const part = (cluster: string, reservation?: PeerReservationAnswer, remote?: PeerRunAnswer): PartState => ({ cluster, reservation, run: remote, submitted: remote !== undefined });
+    const kinds = (parts: PartState[]): string[] => groupActions(parts).map((a) => a.kind);
+
+    it("confirms no hold until every peer has admitted its own, and sends no step until every hold is confirmed", () => {
+      assert.deepEqual(kinds([part("b"), part("c")]), ["reserve", "reserve"]);
+      assert.deepEqual(kinds([part("b", hold("Tentative")), part("c")]), ["wait", "reserve"]);
+      const waiting = groupActions([part("b", hold("Tentative")), part("c", hold("Pending"))]);
+      assert.deepEqual(waiting.map((a) => a.kind), ["wait", "wait"]);
+      assert.match(waiting[0]?.kind === "wait" ? waiting[0].message : "", /^waiting for c to admit the run's hold before confirming this hold/);
+      assert.deepEqual(kinds([part("b", hold("Tentative")), part("c", hold("Tentative"))]), ["confirm", "confirm"]);
+      assert.deepEqual(kinds([part("b", hold("Confirmed")), part("c", hold("Tentative"))]), ["wait", "confirm"]);
+      assert.deepEqual(kinds([part("b", hold("Confirmed")), part("c", hold("Confirmed"))]), ["submit", "submit"]);
+      // A peer slow to answer the submission does not hold the others back once they run.
+      assert.deepEqual(kinds([part("b", hold("Active"), answer({ phase: "Running" })), part("c", hold("Confirmed"))]), ["follow", "submit"]);
+    });
+
+    it("releases every other hold when one peer rejects its own or lets it expire, before anything is sent", () => {
+      const actions = groupActions([part("b", hold("Tentative")), part("c", hold("Rejected")), part("d")]);
+      assert.deepEqual(actions.map((a) => a.kind), ["abandon", "fail", "abandon"]);
+      assert.match(actions[0]?.kind === "abandon" ? actions[0].message : "", /^peer c's part failed/);
+      assert.deepEqual(kinds([part("b", hold("Confirmed")), part("c", hold("Expired"))]), ["abandon", "fail"]);
+    });
+
+    it("cancels the other parts when one peer's run fails, and lets a finished part give its hold back", () => {
+      const failed = part("c", hold("Active"), answer({ phase: "Failed" }));
+      assert.deepEqual(kinds([part("b", hold("Active"), answer({ phase: "Running" })), failed]), ["abandon", "release"]);
+      assert.deepEqual(kinds([part("b", hold("Active"), answer({ phase: "Succeeded" })), failed]), ["release", "release"]);
+      assert.deepEqual(kinds([part("b", hold("Released"), answer({ phase: "Succeeded" })), part("c", hold("Released"), answer({ phase: "Failed" }))]), ["done", "done"]);
+      // One peer alone: as before.
+      assert.deepEqual(kinds([part("b", hold("Rejected"))]), ["fail"]);
+    });
+
+    it("reads the parts as one run: failed naming the failing part, succeeded when all have, else what is awaited", () => {
+      const onB = observePeerRun(plan, site, answer({ phase: "Running", startedAt: "2026-12-02T10:00:00Z", steps: [{ name: "write", phase: "Running" }] }));
+      const cPlan: StepPlacement[] = [{ step: "tag", site: { kind: "peer", peer: "oslo" }, reason: "Explicit" }];
+      const cSite = { peer: "oslo", cluster: "isle-3" };
+      const onC = observePeerRun(cPlan, cSite, undefined, "waiting for isle-2");
+      const running = observeParts([onB, onC], ["isle-2", "isle-3"]);
+      assert.deepEqual([running.phase, running.progress, running.steps.map((s) => `${s.name}@${s.cluster ?? ""}`)], ["Running", "0/2", ["write@isle-2", "tag@isle-3"]]);
+      assert.equal(running.succeeded.message, "waiting for isle-2");
+      const refused = failedPeerRun(cPlan, cSite, { reason: "ReservationRejected", message: "the peer's reservation h is Rejected", at: "2026-12-02T10:01:00Z" });
+      const failed = observeParts([onB, refused], ["isle-2", "isle-3"]);
+      assert.deepEqual([failed.phase, failed.succeeded.status, failed.succeeded.reason, failed.finishedAt], ["Failed", "False", "ReservationRejected", "2026-12-02T10:01:00Z"]);
+      const done = (p: StepPlacement[], s: typeof site, name: string): ReturnType<typeof observePeerRun> =>
+        observePeerRun(p, s, answer({ phase: "Succeeded", finishedAt: `2026-12-02T10:0${name === "write" ? 2 : 3}:00Z`, steps: [{ name, phase: "Succeeded" }], outputs: [{ name: `${name}_out`, location: `s3://b/${name}` }] }));
+      const all = observeParts([done(plan, site, "write"), done(cPlan, cSite, "tag")], ["isle-2", "isle-3"]);
+      assert.deepEqual([all.phase, all.progress, all.finishedAt, all.outputs?.map((o) => o.name)], ["Succeeded", "2/2", "2026-12-02T10:03:00Z", ["write_out", "tag_out"]]);
+      assert.equal(all.succeeded.message, "all 2 steps succeeded on peers isle-2, isle-3");
+      assert.equal(observeParts([onB], ["isle-2"]), onB, "one part is the run");
+    });
   });
 
   it("holds what the steps request (as the peer's quote sums them) plus the default as room for Argo's own containers", () => {

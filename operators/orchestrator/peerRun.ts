@@ -5,7 +5,9 @@
 // The protocol, one step per reconcile pass, each idempotent on the peer (create-or-find by name):
 //   reserve (Tentative hold) → confirm (second phase) → submit the steps → follow → release.
 // A hold the peer rejects or lets expire fails the run before anything ran; a finished run's
-// reservation is released at once, so the peer's capacity is not held to the window's end.
+// reservation is released at once, so the peer's capacity is not held to the window's end. A run
+// placed on several peers goes through the same steps on each, in step (groupActions): every hold
+// is admitted before any is confirmed, and one refused releases all.
 import { createHash } from "node:crypto";
 import { type ConditionUpdate, conditionTime } from "../runtime/conditions.ts";
 import { present } from "../runtime/present.ts";
@@ -123,16 +125,17 @@ export function quoteRequest(run: PipelineRun, part: PeerPart, namespace: string
 }
 
 /**
- * The run's quote: the peer's for its steps plus this cluster's for the rest (a run across
+ * The run's quote: each peer's for its steps plus this cluster's for the rest (a run across
  * clusters), per currency. Priced only when every part is: a part that cannot be quoted leaves
  * the run without a quote (a budget then refuses it, as for a run here).
  */
-export function combineQuotes(peer: PeerQuoteAnswer, local: RunQuote | undefined, cluster: string): RunQuote {
-  if (!peer.priced) return { priced: false, message: `peer ${cluster} cannot quote its steps: ${peer.message}` };
+export function combineQuotes(peers: { answer: PeerQuoteAnswer; cluster: string }[], local: RunQuote | undefined): RunQuote {
+  const unpriced = peers.find((p) => !p.answer.priced);
+  if (unpriced) return { priced: false, message: `peer ${unpriced.cluster} cannot quote its steps: ${unpriced.answer.message}` };
   if (local && !local.priced) return local;
-  const totals = sumByCurrency([...peer.totals, ...(local?.priced ? local.totals : [])], "quote");
+  const totals = sumByCurrency([...peers.flatMap((p) => p.answer.totals), ...(local?.priced ? local.totals : [])], "quote");
   const text = totals.map((t) => `${t.amount} ${t.currency}`).join(" + ");
-  const parts = [`peer ${cluster}: ${peer.message}`, ...(local?.priced ? [`here: ${local.message}`] : [])];
+  const parts = [...peers.map((p) => `peer ${p.cluster}: ${p.answer.message}`), ...(local?.priced ? [`here: ${local.message}`] : [])];
   return { priced: true, totals, message: `${text} (${parts.join("; ")})`, plans: local?.priced ? local.plans : [] };
 }
 
@@ -160,10 +163,14 @@ export type PeerAction =
   | { kind: "submit" }
   | { kind: "follow" }
   | { kind: "release" }
-  | { kind: "done" };
+  | { kind: "done" }
+  /** another peer's part failed: this one's run is cancelled and its hold given back */
+  | { kind: "abandon"; message: string };
 
 const heldStates = new Set(["Confirmed", "Active"]);
 const finalRunPhases = new Set(["Succeeded", "Failed", "Error"]);
+/** A part this cluster cancelled because another peer's failed: it ran nothing wrong of its own. */
+export const cancelledPhase = "Cancelled";
 
 export const runFinished = (run: PeerRunAnswer | undefined): boolean => run !== undefined && finalRunPhases.has(run.phase ?? "");
 
@@ -192,6 +199,44 @@ export function nextPeerAction(reservation: PeerReservationAnswer | undefined, r
   if (run) return { kind: "follow" };
   if (submitted) return { kind: "fail", reason: RunReason.PeerRunDeleted, message: "the peer's run of these steps was deleted before it finished" };
   return reservation ? beforeRun(reservation) : { kind: "reserve" };
+}
+
+/** One peer's part of a run, as the peer answered this pass. */
+export interface PartState {
+  cluster: string;
+  reservation: PeerReservationAnswer | undefined;
+  run: PeerRunAnswer | undefined;
+  submitted: boolean;
+}
+
+/** How far an action is in the protocol: a later stage waits for every part to reach it. */
+const stageOf: Partial<Record<PeerAction["kind"], number>> = { reserve: 0, wait: 1, confirm: 2, submit: 3 };
+
+const partFailed = (part: PartState, action: PeerAction): boolean => action.kind === "fail" || (part.run !== undefined && runFinished(part.run) && part.run.phase !== "Succeeded");
+
+/**
+ * The next thing to do on each peer of a run placed on several: the two phases across peers. A
+ * hold is confirmed only once every peer has admitted its own (Tentative or better), the steps
+ * are sent only once every hold is confirmed, and when one part fails (a hold refused or expired,
+ * a run failed or deleted) every other part still open is abandoned: its run cancelled, its hold
+ * given back. Nothing is confirmed anywhere unless it can be everywhere.
+ */
+export function groupActions(parts: PartState[]): PeerAction[] {
+  const own = parts.map((p) => nextPeerAction(p.reservation, p.run, p.submitted));
+  if (parts.length < 2) return own;
+  const failed = parts.findIndex((p, i) => partFailed(p, own[i] as PeerAction));
+  if (failed >= 0) {
+    const message = `peer ${parts[failed]?.cluster ?? ""}'s part failed: this part is cancelled and its hold given back`;
+    return own.map((a, i) => (i === failed || partFailed(parts[i] as PartState, a) || ["release", "done"].includes(a.kind) ? a : { kind: "abandon", message }));
+  }
+  const least = Math.min(...own.map((a) => stageOf[a.kind] ?? 4));
+  const behind = parts.filter((_, i) => (stageOf[(own[i] as PeerAction).kind] ?? 4) === least).map((p) => p.cluster);
+  return own.map((a) => {
+    const stage = stageOf[a.kind];
+    if (stage === undefined || stage <= least || stage < 2) return a;
+    const what = a.kind === "confirm" ? "confirming this hold" : "sending the steps";
+    return { kind: "wait", message: `waiting for ${behind.join(", ")} to admit the run's hold before ${what} (every peer holds, or none)` };
+  });
 }
 
 type Phase = NonNullable<PipelineRunStatus["phase"]>;
@@ -258,6 +303,42 @@ export function observePeerRun(plan: StepPlacement[], site: PeerSite, answer: Pe
   }
   if (phase === "Failed" || phase === "Error") return { ...base, ...present({ finishedAt: answer.finishedAt }), ...failedAnswer(site, answer, steps) };
   return { ...base, ...unfinishedAnswer(site, answer, phase, progress) };
+}
+
+const earliest = (times: (string | undefined)[]): string | undefined => times.filter((t): t is string => t !== undefined).sort()[0];
+const latest = (times: (string | undefined)[]): string | undefined => times.filter((t): t is string => t !== undefined).sort().at(-1);
+
+/**
+ * A run's status from the observations of its parts on several peers: every part's steps and
+ * outputs; failed when one part failed (its conditions say which step, on which cluster);
+ * succeeded when all have; otherwise as the part that holds it back most (what it waits for).
+ */
+export function observeParts(parts: RunObservation[], clusters: string[]): RunObservation {
+  if (parts.length === 1 && parts[0]) return parts[0];
+  const base = partsTogether(parts);
+  const steps = base.steps;
+  const failed = parts.find((p) => p.succeeded.status === "False");
+  if (failed) return { ...base, phase: failed.phase === "Error" ? "Error" : "Failed", ...present({ finishedAt: latest(parts.map((p) => p.finishedAt)) }), ready: failed.ready, succeeded: failed.succeeded };
+  if (parts.every((p) => p.succeeded.status === "True")) {
+    const message = `all ${steps.length} steps succeeded on peers ${clusters.join(", ")}`;
+    return { ...base, phase: "Succeeded", ...present({ finishedAt: latest(parts.map((p) => p.finishedAt)) }), ...both("True", "True", RunReason.Succeeded, message) };
+  }
+  const open = holdingBack(parts);
+  const phase: Phase = parts.some((p) => p.phase === "Running" || p.phase === "Succeeded") ? "Running" : "Pending";
+  return { ...base, phase, ready: open.ready, succeeded: open.succeeded };
+}
+
+/** Every part's steps and outputs, the progress over all, the earliest start. */
+function partsTogether(parts: RunObservation[]): Pick<RunObservation, "steps" | "progress" | "startedAt" | "outputs"> {
+  const steps = parts.flatMap((p) => p.steps);
+  const outputs = parts.flatMap((p) => p.outputs ?? []);
+  return { steps, progress: `${steps.filter((s) => s.phase === "Succeeded").length}/${steps.length}`, ...present({ startedAt: earliest(parts.map((p) => p.startedAt)), outputs: outputs.length > 0 ? outputs : undefined }) };
+}
+
+/** What holds the run back most: a part blocked, else one not started, else one still running. */
+function holdingBack(parts: RunObservation[]): Pick<RunObservation, "ready" | "succeeded"> {
+  const open = parts.find((p) => p.ready.status === "False") ?? parts.find((p) => p.phase === "Pending") ?? parts.find((p) => p.succeeded.status !== "True");
+  return open ?? both("Unknown", "Unknown", RunReason.Pending, "");
 }
 
 /** A run that failed before the peer ran anything (reservation refused, run deleted, peer refused). */

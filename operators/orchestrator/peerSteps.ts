@@ -1,12 +1,12 @@
-// The PipelineRun controller's part for runs whose steps are placed on a peer: one reconcile pass
-// asks the peer for the next thing (peerRun.ts decides what) and writes what it answered into the
-// run's status. The peer's own Reservation and PipelineRun controllers admit and run the steps on
-// its own Argo; this cluster holds no credentials of the peer, only its signature. A finalizer
-// makes deleting the run cancel the peer's run and release the hold first.
+// The PipelineRun controller's part for runs whose steps are placed on peers: one reconcile pass
+// asks each peer for the next thing (peerRun.ts decides what, for all of them together) and writes
+// what they answered into the run's status. The peers' own Reservation and PipelineRun controllers
+// admit and run the steps on their own Argo; this cluster holds no credentials of a peer, only its
+// signature. A finalizer makes deleting the run cancel the peers' runs and release the holds first.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { descriptorTrusted } from "../discovery/peerStatus.ts";
 import { FederationRequestError } from "../federation/client.ts";
-import type { PeerReservationAnswer, PeerRunAnswer } from "../federation/peerRuns.ts";
+import type { PeerQuoteAnswer, PeerReservationAnswer, PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/index.ts";
 import { conditionTime } from "../runtime/conditions.ts";
 import { errorMessage } from "../runtime/errors.ts";
@@ -17,11 +17,27 @@ import { kindRefOf } from "../schema/kind.ts";
 import { type Peer, peerKind } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus } from "../schema/pipelineRun.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { combineQuotes, failedPeerRun, keptObservation, minTrustOf, nextPeerAction, observePeerRun, type PeerAction, type PeerRunSettings, peerNamespace, quoteRequest, reservationRequest, runRequest, trustRefusal } from "./peerRun.ts";
+import {
+  cancelledPhase,
+  combineQuotes,
+  failedPeerRun,
+  groupActions,
+  keptObservation,
+  minTrustOf,
+  observeParts,
+  observePeerRun,
+  type PeerAction,
+  type PeerRunSettings,
+  peerNamespace,
+  quoteRequest,
+  reservationRequest,
+  runFinished,
+  runRequest,
+  trustRefusal,
+} from "./peerRun.ts";
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
 import { partBudget } from "../billing/budget.ts";
 import type { Money } from "../schema/common.ts";
-import type { Project } from "../schema/project.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import { runProject } from "./runProject.ts";
@@ -31,18 +47,18 @@ import type { PeerPart } from "./crossCluster.ts";
 export const peerRunFinalizer = "archipel.io/peer-run";
 export const peerKindRef = kindRefOf(peerKind);
 
-type PeerRunRecord = NonNullable<PipelineRunStatus["peerRun"]>;
+export type PeerRunRecord = NonNullable<PipelineRunStatus["peerRuns"]>[number];
 
 export interface PeerStepsDeps {
   client: PeerRunsClient;
   events: EventRecorder;
   settings: PeerRunSettings;
   now: () => Date;
-  /** Writes the observation (conditions, phase, steps…) and the peer record into the run's status. */
-  write(ctx: ReconcileContext, run: PipelineRun, observation: RunObservation, kept: { peerRun: PeerRunRecord | undefined; quote?: Money }): Promise<void>;
+  /** Writes the observation (conditions, phase, steps…) and the peers' records into the run's status. */
+  write(ctx: ReconcileContext, run: PipelineRun, observation: RunObservation, kept: { peerRuns: PeerRunRecord[] | undefined; quote?: Money }): Promise<void>;
   /** How long a deleted run waits for an unreachable peer before it lets go (its hold ends with its window). */
   giveUpAfterMs: number;
-  /** After the hold is given back: the peer's signed account of the steps (peerUsage.ts). */
+  /** After the holds are given back: the peers' signed accounts of the steps (peerUsage.ts). */
   collectUsage?: (ctx: ReconcileContext, run: PipelineRun) => Promise<ReconcileResult | void>;
 }
 
@@ -60,23 +76,31 @@ export function peerEndpoint(peer: Peer | undefined, name: string): PeerEndpoint
 const finished = (run: PipelineRun): boolean => ["True", "False"].includes(run.status?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "");
 const released = (state: string | undefined): boolean => state === "Released" || state === "Expired" || state === "Rejected";
 
-/** What a run asks of one peer: the steps placed there, and how their state reads in the run's status. */
+/** The run's record of its part on one peer. */
+export const peerRecordOf = (run: PipelineRun, peer: string): PeerRunRecord | undefined => run.status?.peerRuns?.find((r) => r.peer === peer);
+
+/** What a run asks of one peer: the steps placed there. */
 export interface PeerJob {
-  run: PipelineRun;
+  peerName: string;
   /** the plan of the steps on the peer */
   plan: StepPlacement[];
-  peerName: string;
   part: PeerPart;
-  /** Turns the peer part's observation into the run's (the whole run when every step is on the peer). */
+}
+
+/** A run's parts on peers, driven together: confirmed all or none, released all when one fails. */
+export interface PeerGroup {
+  run: PipelineRun;
+  jobs: PeerJob[];
+  /** Turns the peer parts' observation into the run's (the whole run when every step is on peers). */
   shape?: (o: RunObservation) => RunObservation;
   /**
    * The quote of the run's steps that will run here afterwards (a run across clusters): the budget
-   * is checked on both parts before anything is held, and the peer's part may spend what is left.
+   * is checked on all parts before anything is held, and each peer's part may spend what is left.
    */
   localQuote?: RunQuote;
   /**
    * The peer's hold ended (rejected, expired) before any step was sent there, and the steps may go
-   * elsewhere (Auto put them there): called instead of failing the run.
+   * elsewhere (Auto put them there): called instead of failing the run. Only for a run on one peer.
    */
   onHoldEnded?: (ctx: ReconcileContext, ended: HoldEnded) => Promise<ReconcileResult | void>;
 }
@@ -90,200 +114,248 @@ export interface HoldEnded {
   message?: string;
 }
 
-/** One pass's facts: the job, the peer and the namespace there. */
-interface Pass extends PeerJob {
-  ctx: ReconcileContext;
+/** One peer's part this pass: the job, the peer, the namespace there and what the run recorded of it. */
+interface Member extends PeerJob {
   ep: PeerEndpoint;
   namespace: string;
+  known: PeerRunRecord | undefined;
 }
 
-const finalPhases = new Set(["Succeeded", "Failed", "Error"]);
-/** The peer's part has ended (its phase recorded), or the whole run has. */
-export const peerPartEnded = (run: PipelineRun): boolean => finalPhases.has(run.status?.peerRun?.phase ?? "") || finished(run);
+/** One pass's facts. */
+interface Pass {
+  ctx: ReconcileContext;
+  group: PeerGroup;
+  members: Member[];
+}
 
-/** What the peer said this pass. */
+const finalPhases = new Set(["Succeeded", "Failed", "Error", cancelledPhase]);
+
+/** Every part on a peer has ended (its phase recorded), or the whole run has. */
+export function peerPartsEnded(run: PipelineRun, peers: readonly string[]): boolean {
+  return finished(run) || (peers.length > 0 && peers.every((peer) => finalPhases.has(peerRecordOf(run, peer)?.phase ?? "")));
+}
+
+/** Every part on a peer has succeeded (a run across clusters goes on here then). */
+export const peerPartsSucceeded = (run: PipelineRun, peers: readonly string[]): boolean => peers.length > 0 && peers.every((peer) => peerRecordOf(run, peer)?.phase === "Succeeded");
+
+/** What one peer said this pass, and what this pass made of it. */
 interface Answers {
   reservation: PeerReservationAnswer | undefined;
   remote: PeerRunAnswer | undefined;
-  /** the run failed before the peer ran it */
+  /** the part failed before the peer ran it */
   failed?: boolean;
+  /** the part was abandoned because another peer's failed */
+  cancelled?: boolean;
   /** what the peer quoted for its steps (first currency) */
   quote?: Money;
 }
 
-/** The status record of where the steps are on the peer, from this pass's answers. */
-function peerRecord(p: Pass, answers: Answers): PeerRunRecord {
-  const known: Partial<PeerRunRecord> = p.run.status?.peerRun ?? {};
-  const { reservation, remote } = answers;
-  const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase: answers.failed ? "Failed" : remote?.phase, quote: answers.quote });
-  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace };
+/** One member's outcome of a pass: its answers, how its part reads, when to look again. */
+interface Outcome {
+  answers: Answers;
+  observation: RunObservation;
+  requeueMs?: number;
 }
 
-const projectOf = (p: Pass): Project | undefined => runProject(p.ctx, p.run);
+/** The status record of where the steps are on the peer, from this pass's answers. */
+/** The part's phase from this pass: Failed, Cancelled once a run there was cancelled, else the peer's run's. */
+function phaseOf(m: Member, answers: Answers): string | undefined {
+  if (answers.failed) return "Failed";
+  const ran = (m.known?.name ?? answers.remote?.name) !== undefined;
+  return answers.cancelled && ran ? cancelledPhase : answers.remote?.phase;
+}
 
-const siteOf = (p: Pass): { peer: string; cluster: string } => ({ peer: p.ep.peer, cluster: p.ep.cluster });
+function peerRecord(m: Member, answers: Answers): PeerRunRecord {
+  const known: Partial<PeerRunRecord> = m.known ?? {};
+  const { reservation, remote } = answers;
+  const phase = phaseOf(m, answers);
+  const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase, quote: answers.quote });
+  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: m.ep.peer, cluster: m.ep.cluster, namespace: m.namespace };
+}
+
+const siteOf = (m: Member): { peer: string; cluster: string } => ({ peer: m.ep.peer, cluster: m.ep.cluster });
+const clustersOf = (p: Pass): string[] => p.members.map((m) => m.ep.cluster);
+
+/** A request to one peer failed: which peer, and why. */
+class PartRequestFailed extends Error {
+  readonly member: Member;
+  readonly failure: unknown;
+  constructor(member: Member, failure: unknown) {
+    super(errorMessage(failure), { cause: failure });
+    this.member = member;
+    this.failure = failure;
+  }
+}
+
+/** Runs `ask` against one peer, so that a failure says which peer it was. */
+async function asking<T>(m: Member, ask: () => Promise<T>): Promise<T> {
+  try {
+    return await ask();
+  } catch (err) {
+    throw new PartRequestFailed(m, err);
+  }
+}
+
+const minimum = (values: (number | undefined)[]): number | undefined => {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length > 0 ? Math.min(...defined) : undefined;
+};
 
 export function createPeerSteps(deps: PeerStepsDeps): {
-  drive(ctx: ReconcileContext, job: PeerJob): Promise<ReconcileResult | void>;
+  drive(ctx: ReconcileContext, group: PeerGroup): Promise<ReconcileResult | void>;
   cleanup(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void>;
 } {
   const { client } = deps;
   const at = (): string => conditionTime(deps.now());
 
-  /** Writes the peer part's observation, shaped into the run's. */
-  const record = (p: PeerJob & { ctx: ReconcileContext }, o: RunObservation, peerRun: PeerRunRecord | undefined, quote?: Money): Promise<void> => deps.write(p.ctx, p.run, p.shape ? p.shape(o) : o, { peerRun, ...present({ quote }) });
-
-  function blocked(p: PeerJob & { ctx: ReconcileContext; cluster: string }, why: { reason: string; message: string }): Promise<void> {
-    const o = observePeerRun(p.plan, { peer: "", cluster: p.cluster }, undefined);
-    const observation = { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
-    return record(p, observation, p.run.status?.peerRun);
+  /** Writes the parts' observation, shaped into the run's. */
+  function record(ctx: ReconcileContext, group: PeerGroup, parts: { observations: RunObservation[]; clusters: string[] }, kept: { peerRuns: PeerRunRecord[] | undefined; quote?: Money }): Promise<void> {
+    const o = observeParts(parts.observations, parts.clusters);
+    return deps.write(ctx, group.run, group.shape ? group.shape(o) : o, { peerRuns: kept.peerRuns, ...present({ quote: kept.quote }) });
   }
 
-  /**
-   * Before anything is held: the peer's quote of its steps (at its rates for us) and, for a run
-   * across clusters, this cluster's quote of the rest; a budget they exceed blocks the run (asked
-   * again in a minute: a Price or a budget may change), as a run here over budget does not start.
-   */
-  async function quoteFirst(p: Pass): Promise<{ peer?: Money; total?: Money; requests?: { cpu: string; memory: string } } | { refusal: ReconcileResult }> {
-    const answer = await client.quote(p.ep, quoteRequest(p.run, p.part, p.namespace));
-    const combined = combineQuotes(answer, p.localQuote, p.ep.cluster);
-    const refusal = budgetRefusal(p.run, combined, projectOf(p));
-    const peer = answer.priced ? answer.totals[0] : undefined;
-    const total = combined.priced ? combined.totals[0] : undefined;
-    if (!refusal) return present({ peer, total, requests: answer.requests });
-    return { refusal: await holdNothing(p, { reason: refusal.reason, message: refusal.message }, { peer, total }) };
+  /** Nothing can be asked of the peers now (one not usable, a spec they cannot take): the run says why, its records as they are. */
+  function blocked(ctx: ReconcileContext, group: PeerGroup, why: { reason: string; message: string }): Promise<void> {
+    // A peer's cluster name as recorded once it was asked; its Peer's name before.
+    const clusters = group.jobs.map((j) => peerRecordOf(group.run, j.peerName)?.cluster ?? j.peerName);
+    const observations = group.jobs.map((j, i) => {
+      const o = observePeerRun(j.plan, { peer: "", cluster: clusters[i] ?? j.peerName }, undefined);
+      return { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
+    });
+    return record(ctx, group, { observations, clusters }, { peerRuns: group.run.status?.peerRuns });
   }
 
-  /** What the peer's run may cost: the budgets that apply less this cluster's quote of the rest (the peer stops its run there). */
-  function budgetOfPart(p: Pass): Money | undefined {
-    const project = projectOf(p);
-    const others = p.localQuote?.priced ? p.localQuote.totals : [];
-    return partBudget({ others, ...present({ runBudget: p.run.spec.budget, project: project?.spec.budget ? { name: project.metadata.name ?? "", budget: project.spec.budget, ...present({ spent: project.status?.spent }) } : undefined }) });
+  /** The outcomes written as the run's status: every part's record, in the jobs' order. */
+  function writeOutcomes(p: Pass, outcomes: Outcome[], quote?: Money): Promise<void> {
+    const peerRuns = p.members.map((m, i) => peerRecord(m, (outcomes[i] as Outcome).answers));
+    return record(p.ctx, p.group, { observations: outcomes.map((o) => o.observation), clusters: clustersOf(p) }, { peerRuns, ...present({ quote }) });
   }
 
-  /** The run may not hold anything on the peer yet (a budget, the peer's trust): say why, ask again in a minute. */
-  async function holdNothing(p: Pass, why: { reason: string; message: string }, quotes: { peer?: Money | undefined; total?: Money | undefined } = {}): Promise<ReconcileResult> {
-    const o = observePeerRun(p.plan, siteOf(p), undefined);
-    await record(p, { ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } }, { reservation: "", peer: p.ep.peer, cluster: p.ep.cluster, namespace: p.namespace, ...present({ quote: quotes.peer }) }, quotes.total);
+  /** The run may not hold anything on the peers yet (a budget, a peer's trust): say why, ask again in a minute. */
+  async function holdNothing(p: Pass, why: { reason: string; message: string }, quotes: { peers?: (Money | undefined)[]; total?: Money | undefined } = {}): Promise<ReconcileResult> {
+    const outcomes = p.members.map((m, i) => {
+      const o = observePeerRun(m.plan, siteOf(m), undefined);
+      const quote = quotes.peers?.[i];
+      return { answers: { reservation: undefined, remote: undefined, ...present({ quote }) }, observation: { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } } };
+    });
+    await writeOutcomes(p, outcomes, quotes.total);
     return requeue(60_000);
   }
 
-  const write = (p: Pass, answers: Answers, waiting?: string): Promise<void> => record(p, observePeerRun(p.plan, siteOf(p), answers.remote, waiting), peerRecord(p, answers));
-
-  /** Asks the peer for the hold's second phase or its release; the answer replaces the last one. */
-  const decide = async (p: Pass, a: Answers, action: "confirm" | "release"): Promise<Answers> => ({ ...a, reservation: await client.decide(p.ep, p.namespace, a.reservation?.name ?? "", action) });
-
-  type Handler<K extends PeerAction["kind"]> = (p: Pass, a: Answers, action: Extract<PeerAction, { kind: K }>) => Promise<ReconcileResult | void>;
-  const hold = (a: Answers): string => a.reservation?.name ?? "";
-
-  /** What each action does, and when to look again. */
-  const handlers: { [K in PeerAction["kind"]]: Handler<K> } = {
-    reserve: async (p, a) => {
-      const distrust = trustRefusal(p.ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: p.ep.peer }), minTrustOf(p.run, p.part), p.ep.cluster);
-      if (distrust) return holdNothing(p, distrust);
-      const quoted = await quoteFirst(p);
-      if ("refusal" in quoted) return quoted.refusal;
-      const reservation = await client.reserve(p.ep, reservationRequest(p.run, p.namespace, deps.now().getTime(), { settings: deps.settings, ...present({ steps: quoted.requests }) }));
-      await record(p, observePeerRun(p.plan, siteOf(p), undefined, `reservation ${reservation.name} asked of peer ${p.ep.cluster}`), peerRecord(p, { ...a, reservation, ...present({ quote: quoted.peer }) }), quoted.total);
-      return requeue(1000);
-    },
-    wait: async (p, a, action) => {
-      await write(p, a, action.message);
-      return requeue(2000);
-    },
-    confirm: async (p, a) => {
-      const confirmed = await decide(p, a, "confirm");
-      await write(p, confirmed, `reservation ${hold(confirmed)} confirmed on peer ${p.ep.cluster}`);
-      return requeue(1000);
-    },
-    submit: async (p, a) => {
-      await write(p, { ...a, remote: await client.submit(p.ep, runRequest(p.run, p.part, { namespace: p.namespace, reservation: hold(a) }, budgetOfPart(p)), p.run.spec.projectRef?.name) });
-      return requeue(3000);
-    },
-    follow: async (p, a) => {
-      await write(p, a);
-      return requeue(5000);
-    },
-    release: async (p, a) => write(p, await decide(p, a, "release")),
-    done: async (p, a) => write(p, a),
-    fail: async (p, a, action) => {
-      const ended = a.reservation;
-      if (action.reason === RunReason.ReservationRejected && p.onHoldEnded && ended) {
-        return p.onHoldEnded(p.ctx, { peer: p.ep.peer, cluster: p.ep.cluster, reservation: ended.name, state: ended.state ?? "", ...present({ message: ended.message }) });
-      }
-      const after = a.reservation && !released(a.reservation.state) ? await decide(p, a, "release") : a;
-      await record(p, failedPeerRun(p.plan, siteOf(p), { ...action, at: at() }), peerRecord(p, { ...after, failed: true }));
-    },
-  };
-
-  const act = (p: Pass, a: Answers, action: PeerAction): Promise<ReconcileResult | void> => (handlers[action.kind] as Handler<PeerAction["kind"]>)(p, a, action);
-
-  async function pass(p: Pass): Promise<ReconcileResult | void> {
-    const known = p.run.status?.peerRun;
-    const answers: Answers = {
-      reservation: known?.reservation ? await client.reservation(p.ep, p.namespace, known.reservation) : undefined,
-      remote: known?.name ? await client.run(p.ep, p.namespace, known.name) : undefined,
-    };
-    return act(p, answers, nextPeerAction(answers.reservation, answers.remote, known?.name !== undefined));
-  }
-
-  /** The peer refused a request: waiting will not change its verdict. The hold is given back. */
-  async function refused(p: Pass, err: PeerRefusal): Promise<void> {
-    let held = p.run.status?.peerRun;
-    if (held?.reservation && !released(held.reservationState)) {
-      const answer = await client.decide(p.ep, held.namespace, held.reservation, "release").catch(() => undefined);
-      if (answer?.state) held = { ...held, reservationState: answer.state };
+  /** The first peer whose trust score is below what the run asks of it, if any. */
+  function distrusted(p: Pass): { reason: string; message: string } | undefined {
+    for (const m of p.members) {
+      const refusal = trustRefusal(p.ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: m.ep.peer }), minTrustOf(p.group.run, m.part), m.ep.cluster);
+      if (refusal) return refusal;
     }
-    await record(p, failedPeerRun(p.plan, siteOf(p), { reason: RunReason.PeerRefused, message: err.message, at: at() }), held ? { ...held, phase: "Failed" } : held);
-  }
-
-  /** The pass's facts, or why the peer cannot be asked now (written into status). */
-  async function prepare(ctx: ReconcileContext, job: PeerJob): Promise<Pass | ReconcileResult | void> {
-    const { run, peerName } = job;
-    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: peerName }), peerName);
-    if (!("endpoint" in ep)) {
-      await blocked({ ...job, ctx, cluster: peerName }, { reason: RunReason.PeerNotReady, message: `the steps are placed on peer ${peerName}: ${ep.message}` });
-      return requeue(30_000);
-    }
-    const namespace = peerNamespace({ ...run, spec: { ...run.spec, steps: job.part.steps } });
-    if (typeof namespace !== "string") return blocked({ ...job, ctx, cluster: ep.cluster }, { reason: RunReason.InvalidSpec, message: namespace.message });
-    await ensureFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
-    return { ...job, ctx, ep, namespace };
-  }
-
-  /** A failed request: the peer's verdict fails the run; anything else is asked again later. */
-  async function failedRequest(p: Pass, err: unknown): Promise<ReconcileResult | void> {
-    if (err instanceof PeerRefusal && err.status < 500) return refused(p, err);
-    if (!(err instanceof FederationRequestError || err instanceof PeerRefusal)) throw err;
-    // Unreachable, slow or failing: the run is not failed for it; say so and ask again.
-    await blocked({ ...p, cluster: p.ep.cluster }, { reason: RunReason.PeerUnreachable, message: `peer ${p.ep.cluster}: ${err.message} (asking again in 10 s)` });
-    return requeue(10_000);
+    return undefined;
   }
 
   /**
-   * An ended part only gives its hold back: asks for the release until the peer says it is given
-   * back (its controller acts after the request), keeping the run's status as it is.
+   * Before anything is held: every peer's quote of its steps (at its rates for us) and, for a run
+   * across clusters, this cluster's quote of the rest; a budget they exceed together blocks the
+   * run (asked again in a minute: a Price or a budget may change), as a run here over budget does
+   * not start. Then each peer still without a hold is asked for a Tentative one.
    */
-  async function settle(p: Pass): Promise<ReconcileResult | void> {
-    const known = p.run.status?.peerRun;
-    if (!known?.reservation) return undefined;
-    let reservation = await client.reservation(p.ep, p.namespace, known.reservation);
-    if (reservation && !released(reservation.state)) reservation = await client.decide(p.ep, p.namespace, known.reservation, "release");
-    const state = reservation?.state ?? "Released";
-    // The status as it is: the outcome is not the peer part's to change any more (shape not applied).
-    await deps.write(p.ctx, p.run, keptObservation(p.run.status), { peerRun: { ...known, reservationState: state } });
-    return released(state) ? undefined : requeue(2000);
+  async function quoteAll(p: Pass): Promise<{ quoted: PeerQuoteAnswer[]; peers: (Money | undefined)[]; total: Money | undefined; refusal?: { reason: string; message: string } }> {
+    const quoted: PeerQuoteAnswer[] = [];
+    for (const m of p.members) quoted.push(await asking(m, () => client.quote(m.ep, quoteRequest(p.group.run, m.part, m.namespace))));
+    const combined = combineQuotes(quoted.map((answer, i) => ({ answer, cluster: p.members[i]?.ep.cluster ?? "" })), p.group.localQuote);
+    const refusal = budgetRefusal(p.group.run, combined, runProject(p.ctx, p.group.run));
+    const peers = quoted.map((q) => (q.priced ? q.totals[0] : undefined));
+    return { quoted, peers, total: combined.priced ? combined.totals[0] : undefined, ...(refusal ? { refusal: { reason: refusal.reason, message: refusal.message } } : {}) };
   }
 
-  async function drive(ctx: ReconcileContext, job: PeerJob): Promise<ReconcileResult | void> {
-    const { run } = job;
-    // A part that has ended and given its hold back has only the peer's records of it left to ask for.
-    const ended = peerPartEnded(run);
-    if (ended && released(run.status?.peerRun?.reservationState)) return deps.collectUsage?.(ctx, run);
-    const p = await prepare(ctx, job);
-    if (!p || !("ep" in p)) return p;
-    const step = ended ? settle(p) : pass(p);
-    return step.catch((err: unknown) => (ended ? requeue(10_000) : failedRequest(p, err)));
+  async function reserveAll(p: Pass, answers: Answers[], actions: PeerAction[]): Promise<ReconcileResult> {
+    const distrust = distrusted(p);
+    if (distrust) return holdNothing(p, distrust);
+    const { quoted, peers, total, refusal } = await quoteAll(p);
+    if (refusal) return holdNothing(p, refusal, { peers, total });
+    const outcomes: Outcome[] = [];
+    for (const [i, m] of p.members.entries()) {
+      const ask = actions[i]?.kind === "reserve";
+      const request = reservationRequest(p.group.run, m.namespace, deps.now().getTime(), { settings: deps.settings, ...present({ steps: quoted[i]?.requests }) });
+      const reservation = ask ? await asking(m, () => client.reserve(m.ep, request)) : answers[i]?.reservation;
+      const observation = observePeerRun(m.plan, siteOf(m), undefined, `reservation ${reservation?.name ?? ""} asked of peer ${m.ep.cluster}`);
+      outcomes.push({ answers: { ...(answers[i] as Answers), reservation, ...present({ quote: peers[i] }) }, observation });
+    }
+    await writeOutcomes(p, outcomes, total);
+    return requeue(1000);
+  }
+
+  /** What the peer's run may cost: the budgets that apply less the other parts' quotes (the peer stops its run there). */
+  function budgetOfPart(p: Pass, m: Member): Money | undefined {
+    const { run, localQuote } = p.group;
+    const project = runProject(p.ctx, run);
+    const others = [...(localQuote?.priced ? localQuote.totals : []), ...p.members.filter((x) => x !== m).flatMap((x) => (x.known?.quote ? [x.known.quote] : []))];
+    return partBudget({ others, ...present({ runBudget: run.spec.budget, project: project?.spec.budget ? { name: project.metadata.name ?? "", budget: project.spec.budget, ...present({ spent: project.status?.spent }) } : undefined }) });
+  }
+
+  /** Asks the peer for the hold's second phase or its release; the answer replaces the last one. */
+  const decide = async (m: Member, a: Answers, action: "confirm" | "release"): Promise<Answers> => ({ ...a, reservation: await client.decide(m.ep, m.namespace, a.reservation?.name ?? "", action) });
+  const holdName = (a: Answers): string => a.reservation?.name ?? "";
+  const following = (m: Member, a: Answers, requeueMs?: number, waiting?: string): Outcome => ({ answers: a, observation: observePeerRun(m.plan, siteOf(m), a.remote, waiting), ...present({ requeueMs }) });
+
+  type Handler<K extends PeerAction["kind"]> = (p: Pass, m: Member, a: Answers, action: Extract<PeerAction, { kind: K }>) => Promise<Outcome>;
+
+  /** What each action does on one peer, and when to look again. */
+  const handlers: { [K in Exclude<PeerAction["kind"], "reserve">]: Handler<K> } = {
+    wait: async (_p, m, a, action) => following(m, a, 2000, action.message),
+    confirm: async (_p, m, a) => {
+      const confirmed = await decide(m, a, "confirm");
+      return following(m, confirmed, 1000, `reservation ${holdName(confirmed)} confirmed on peer ${m.ep.cluster}`);
+    },
+    submit: async (p, m, a) => {
+      const remote = await client.submit(m.ep, runRequest(p.group.run, m.part, { namespace: m.namespace, reservation: holdName(a) }, budgetOfPart(p, m)), p.group.run.spec.projectRef?.name);
+      return following(m, { ...a, remote }, 3000);
+    },
+    follow: async (_p, m, a) => following(m, a, 5000),
+    release: async (_p, m, a) => following(m, await decide(m, a, "release")),
+    done: async (_p, m, a) => following(m, a),
+    fail: async (_p, m, a, action) => {
+      const after = a.reservation && !released(a.reservation.state) ? await decide(m, a, "release") : a;
+      return { answers: { ...after, failed: true }, observation: failedPeerRun(m.plan, siteOf(m), { ...action, at: at() }) };
+    },
+    abandon: async (_p, m, a, action) => {
+      if (a.remote && !runFinished(a.remote)) await client.cancel(m.ep, m.namespace, a.remote.name);
+      const after = a.reservation && !released(a.reservation.state) ? await decide(m, a, "release") : a;
+      return { answers: { ...after, cancelled: true }, observation: observePeerRun(m.plan, siteOf(m), a.remote, action.message) };
+    },
+  };
+
+  const act = (p: Pass, m: Member, a: Answers, action: PeerAction): Promise<Outcome> =>
+    (handlers[action.kind as Exclude<PeerAction["kind"], "reserve">] as Handler<PeerAction["kind"]>)(p, m, a, action);
+
+  /** The peer's own answers about the hold and the run this run recorded there. */
+  async function readPart(m: Member): Promise<Answers> {
+    return {
+      reservation: m.known?.reservation ? await client.reservation(m.ep, m.namespace, m.known.reservation) : undefined,
+      remote: m.known?.name ? await client.run(m.ep, m.namespace, m.known.name) : undefined,
+    };
+  }
+
+  /** Auto's single peer did not hold the steps before they were sent: they may go elsewhere. */
+  function holdEndedElsewhere(p: Pass, answers: Answers[], actions: PeerAction[]): (() => Promise<ReconcileResult | void>) | undefined {
+    const [m] = p.members;
+    const [action] = actions;
+    const ended = answers[0]?.reservation;
+    if (p.members.length !== 1 || !m || !ended || !p.group.onHoldEnded || action?.kind !== "fail" || action.reason !== RunReason.ReservationRejected) return undefined;
+    const onHoldEnded = p.group.onHoldEnded;
+    return () => onHoldEnded(p.ctx, { peer: m.ep.peer, cluster: m.ep.cluster, reservation: ended.name, state: ended.state ?? "", ...present({ message: ended.message }) });
+  }
+
+  async function pass(p: Pass): Promise<ReconcileResult | void> {
+    const answers: Answers[] = [];
+    for (const m of p.members) answers.push(await asking(m, () => readPart(m)));
+    const actions = groupActions(p.members.map((m, i) => ({ cluster: m.ep.cluster, reservation: answers[i]?.reservation, run: answers[i]?.remote, submitted: m.known?.name !== undefined })));
+    const elsewhere = holdEndedElsewhere(p, answers, actions);
+    if (elsewhere) return elsewhere();
+    if (actions.some((a) => a.kind === "reserve")) return reserveAll(p, answers, actions);
+    const outcomes: Outcome[] = [];
+    for (const [i, m] of p.members.entries()) outcomes.push(await asking(m, () => act(p, m, answers[i] as Answers, actions[i] as PeerAction)));
+    await writeOutcomes(p, outcomes);
+    const next = minimum(outcomes.map((o) => o.requeueMs));
+    return next === undefined ? undefined : requeue(next);
   }
 
   /** Cancels the peer's run and gives the hold back; a hold already given back or gone is fine. */
@@ -295,6 +367,86 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     });
   }
 
+  /**
+   * A peer refused a request: waiting will not change its verdict. The run fails; its hold there
+   * and every other part's are given back, the others' runs cancelled (best effort: a part not
+   * given back now is on the next pass, which settles a finished run).
+   */
+  async function refused(p: Pass, by: Member, err: PeerRefusal): Promise<void> {
+    const outcomes: Outcome[] = [];
+    for (const m of p.members) {
+      const known = m.known;
+      if (known) await cancelOnPeer(m.ep, { ...known, ...(m === by ? { name: undefined } : {}) }).catch(() => undefined);
+      const answers: Answers = { reservation: undefined, remote: undefined, ...(m === by ? { failed: true } : { cancelled: true }) };
+      const observation = m === by ? failedPeerRun(m.plan, siteOf(m), { reason: RunReason.PeerRefused, message: `peer ${m.ep.cluster}: ${err.message}`, at: at() }) : observePeerRun(m.plan, siteOf(m), undefined);
+      outcomes.push({ answers, observation });
+    }
+    await writeOutcomes(p, outcomes);
+  }
+
+  /** A failed request: a peer's verdict fails the run; anything else is asked again later. */
+  async function failedRequest(p: Pass, err: unknown): Promise<ReconcileResult | void> {
+    if (!(err instanceof PartRequestFailed)) throw err;
+    const { member, failure } = err;
+    if (failure instanceof PeerRefusal && failure.status < 500) return refused(p, member, failure);
+    if (!(failure instanceof FederationRequestError || failure instanceof PeerRefusal)) throw failure;
+    // Unreachable, slow or failing: the run is not failed for it; say so and ask again.
+    await blocked(p.ctx, p.group, { reason: RunReason.PeerUnreachable, message: `peer ${member.ep.cluster}: ${failure.message} (asking again in 10 s)` });
+    return requeue(10_000);
+  }
+
+  /** The pass's facts, or why the peers cannot be asked now (written into status). */
+  async function prepare(ctx: ReconcileContext, group: PeerGroup): Promise<Pass | ReconcileResult | void> {
+    const { run } = group;
+    const members: Member[] = [];
+    for (const job of group.jobs) {
+      const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: job.peerName }), job.peerName);
+      if (!("endpoint" in ep)) {
+        await blocked(ctx, group, { reason: RunReason.PeerNotReady, message: `steps are placed on peer ${job.peerName}: ${ep.message}` });
+        return requeue(30_000);
+      }
+      const namespace = peerNamespace({ ...run, spec: { ...run.spec, steps: job.part.steps } });
+      if (typeof namespace !== "string") return blocked(ctx, group, { reason: RunReason.InvalidSpec, message: namespace.message });
+      members.push({ ...job, ep, namespace, known: peerRecordOf(run, job.peerName) });
+    }
+    await ensureFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
+    return { ctx, group, members };
+  }
+
+  /**
+   * Ended parts only give their holds back: asks for each release until the peer says it is given
+   * back (its controller acts after the request), keeping the run's status as it is.
+   */
+  /** One part's hold, asked to be given back unless it is. */
+  async function releasedRecord(m: Member, known: PeerRunRecord): Promise<PeerRunRecord> {
+    if (!known.reservation || released(known.reservationState)) return known;
+    let reservation = await client.reservation(m.ep, m.namespace, known.reservation);
+    if (reservation && !released(reservation.state)) reservation = await client.decide(m.ep, m.namespace, known.reservation, "release");
+    return { ...known, reservationState: reservation?.state ?? "Released" };
+  }
+
+  async function settle(p: Pass): Promise<ReconcileResult | void> {
+    const peerRuns: PeerRunRecord[] = [];
+    for (const m of p.members) if (m.known) peerRuns.push(await releasedRecord(m, m.known));
+    // The status as it is: the outcome is not the peer parts' to change any more (shape not applied).
+    await deps.write(p.ctx, p.group.run, keptObservation(p.group.run.status), { peerRuns });
+    return peerRuns.every((r) => !r.reservation || released(r.reservationState)) ? undefined : requeue(2000);
+  }
+
+  /** Every hold the run recorded is given back (or was never had). */
+  const allReleased = (run: PipelineRun): boolean => (run.status?.peerRuns ?? []).every((r) => !r.reservation || released(r.reservationState));
+
+  async function drive(ctx: ReconcileContext, group: PeerGroup): Promise<ReconcileResult | void> {
+    const { run } = group;
+    // Parts that have ended and given their holds back have only the peers' records of them left to ask for.
+    const ended = peerPartsEnded(run, group.jobs.map((j) => j.peerName));
+    if (ended && allReleased(run)) return deps.collectUsage?.(ctx, run);
+    const p = await prepare(ctx, group);
+    if (!p || !("members" in p)) return p;
+    const step = ended ? settle(p) : pass(p);
+    return step.catch((err: unknown) => (ended ? requeue(10_000) : failedRequest(p, err)));
+  }
+
   /** A peer unreachable for giveUpAfterMs after the run's deletion does not hold the deletion for ever. */
   async function abandonLate(run: PipelineRun, known: PeerRunRecord, err: unknown): Promise<void> {
     const since = Date.parse(run.metadata.deletionTimestamp ?? "") || deps.now().getTime();
@@ -302,12 +454,13 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "PeerCleanupAbandoned", action: "Delete", note: `could not cancel on peer ${known.cluster} (${errorMessage(err)}); its hold ends with its window` });
   }
 
-  /** Before a deleted run goes: cancel the peer's run, release the hold, then drop the finalizer. */
+  /** Before a deleted run goes: cancel the peers' runs, release the holds, then drop the finalizer. */
   async function cleanup(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     if (!hasFinalizer(run as KubernetesObject, peerRunFinalizer)) return undefined;
-    const known = run.status?.peerRun;
-    const ep = known ? peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: known.peer }), known.peer) : undefined;
-    if (known && ep && "endpoint" in ep) await cancelOnPeer(ep, known).catch((err: unknown) => abandonLate(run, known, err));
+    for (const known of run.status?.peerRuns ?? []) {
+      const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: known.peer }), known.peer);
+      if ("endpoint" in ep) await cancelOnPeer(ep, known).catch((err: unknown) => abandonLate(run, known, err));
+    }
     await removeFinalizer(ctx.client, run as KubernetesObject, peerRunFinalizer);
     return undefined;
   }

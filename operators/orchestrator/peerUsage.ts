@@ -24,7 +24,7 @@ import type { PipelineRun } from "../schema/pipelineRun.ts";
 import { type UsageRecord, UsageRecordSpec, usageRecordKind } from "../schema/usageRecord.ts";
 import { timed } from "../pipeline/timed.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
-import { peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import { peerEndpoint, peerKindRef, type PeerRunRecord } from "./peerSteps.ts";
 
 export const usageRecordKindRef = kindRefOf(usageRecordKind);
 
@@ -168,9 +168,9 @@ export function createPeerUsage(deps: PeerUsageDeps): (ctx: ReconcileContext, ru
     });
   }
 
-  return async (ctx, run) => {
-    const known = run.status?.peerRun;
-    if (!known?.name) return undefined; // the peer ran nothing
+  /** One peer's records of its part: done (undefined) once each step has a decided copy, or was given up on. */
+  async function collectFrom(ctx: ReconcileContext, run: PipelineRun, known: PeerRunRecord): Promise<ReconcileResult | void> {
+    if (!known.name) return undefined; // the peer ran nothing
     const steps = peerStepsOf(run, known.peer);
     const open = openSteps(ctx, run, steps);
     if (open.length === 0) return undefined;
@@ -188,5 +188,14 @@ export function createPeerUsage(deps: PeerUsageDeps): (ctx: ReconcileContext, ru
     }
     // The peer meters a step once its Workflow has ended: ask again until every step has its record.
     return requeue(5000);
+  }
+
+  return async (ctx, run) => {
+    let next: number | undefined;
+    for (const known of run.status?.peerRuns ?? []) {
+      const asked = await collectFrom(ctx, run, known);
+      if (asked?.requeueAfter !== undefined) next = Math.min(next ?? asked.requeueAfter, asked.requeueAfter);
+    }
+    return next === undefined ? undefined : requeue(next);
   };
 }

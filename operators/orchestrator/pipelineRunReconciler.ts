@@ -44,15 +44,15 @@ import { artifactStoreSettingsFrom, defaultOrchestratorSettings, type Orchestrat
 import { PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings, keptObservation, plannedSteps, wholeRun } from "./peerRun.ts";
 import { afterFailedCopy, awaitingDelivery, deliveredObservation, deliveryRefused, runDecided, succeededOnceDelivered } from "./storageDelivery.ts";
-import { createPeerSteps, type HoldEnded, type PeerJob, peerEndpoint, peerKindRef } from "./peerSteps.ts";
+import { createPeerSteps, type HoldEnded, type PeerGroup, peerEndpoint, peerKindRef, peerPartsSucceeded, peerRecordOf } from "./peerSteps.ts";
 import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
 import { artifactStore } from "./artifactStore.ts";
-import { type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
+import { type CrossClusterSplit, type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
 import { withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { Peer } from "../schema/peer.ts";
-import { admiraltyTargets, placementPlan, singleSite, type StepPlacement } from "./placement.ts";
+import { admiraltyTargets, placementPlan, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
 import { sumByCurrency } from "../billing/money.ts";
 import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
@@ -79,6 +79,8 @@ const byService = "archipel.io/pipelinerun-by-service";
 /** The translator and Argo's models (~26 MiB), loaded with the first Workflow built: an idle orchestrator does not hold them. */
 const translator = onFirstUse(() => import("../pipeline/argo/translate.ts"));
 const byReservation = "archipel.io/pipelinerun-by-reservation";
+/** The most peers one run's steps may be placed on (status.peerRuns has one entry each). */
+export const maxPeersPerRun = 8;
 
 export { type OrchestratorSettings, defaultOrchestratorSettings, orchestratorSettingsFrom, artifactStoreSettingsFrom } from "./settings.ts";
 
@@ -115,8 +117,8 @@ export interface PipelineRunReconcilerDeps {
   now?: () => Date;
 }
 
-type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRun" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess">;
-type KeptField = "peerRun" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess";
+type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRuns" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess">;
+type KeptField = "peerRuns" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess";
 
 /** The plan's reason on each mirrored step (a step Argo has not reached keeps its planned entry). */
 function withPlacement(steps: PipelineRunStatus["steps"], plan: StepPlacement[]): PipelineRunStatus["steps"] {
@@ -140,10 +142,10 @@ function clusterName(ctx: ReconcileContext, fallback: string): string {
   return (self ?? oldest)?.spec.clusterName ?? fallback;
 }
 
-/** A run across clusters: what the peer quoted for its part, added to the quote of the steps here. */
+/** A run across clusters: what the peers quoted for their parts, added to the quote of the steps here. */
 function withPeerQuote(run: PipelineRun, here: RunQuote): RunQuote {
-  const peerQuote = run.status?.peerRun?.quote;
-  return peerQuote && here.priced ? { ...here, totals: sumByCurrency([...here.totals, peerQuote], "quote") } : here;
+  const peerQuotes = (run.status?.peerRuns ?? []).flatMap((r) => (r.quote ? [r.quote] : []));
+  return peerQuotes.length > 0 && here.priced ? { ...here, totals: sumByCurrency([...here.totals, ...peerQuotes], "quote") } : here;
 }
 
 export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Reconciler {
@@ -157,7 +159,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   function kept(run: PipelineRun, fields: Mirrored, forget: readonly KeptField[]): Pick<PipelineRunStatus, KeptField> {
     const known = run.status ?? {};
     const quote = quotes.get(run.metadata.uid ?? "") ?? fields.quote ?? known.quote;
-    const all = { peerRun: fields.peerRun ?? known.peerRun, quote, autoPlacement: fields.autoPlacement ?? known.autoPlacement, autoRefused: fields.autoRefused ?? known.autoRefused, artifactAccess: fields.artifactAccess ?? known.artifactAccess };
+    const all = { peerRuns: fields.peerRuns ?? known.peerRuns, quote, autoPlacement: fields.autoPlacement ?? known.autoPlacement, autoRefused: fields.autoRefused ?? known.autoRefused, artifactAccess: fields.artifactAccess ?? known.artifactAccess };
     for (const field of forget) delete all[field];
     return present(all);
   }
@@ -199,7 +201,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     now,
     giveUpAfterMs: 10 * 60_000,
     collectUsage: createPeerUsage({ client: deps.peers, status: deps.status, events: deps.events, now, waitMs: settings.peerUsageWaitMs, requestTimeoutMs: settings.requestTimeoutMs, ...present({ metrics: deps.usageMetrics }) }),
-    write: (ctx, run, o, { peerRun, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, peerRun, ...present({ quote }) }),
+    write: (ctx, run, o, { peerRuns, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, ...present({ peerRuns, quote }) }),
   });
 
   const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000, requestTimeoutMs: settings.requestTimeoutMs });
@@ -305,7 +307,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * (the local part says why when its turn comes).
    */
   async function localQuoteBeforeHold(ctx: ReconcileContext, run: PipelineRun, spec: PipelineRunSpec): Promise<RunQuote | undefined> {
-    if (run.status?.peerRun?.name) return undefined;
+    if (run.status?.peerRuns?.some((r) => r.name)) return undefined;
     const services = await resolveServices(ctx, run, spec);
     return services instanceof Map ? quoteOf(ctx, run, { spec }, services) : undefined;
   }
@@ -432,24 +434,24 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (finishedRecord(run)) return { outputs: run.status?.outputs };
     if (o.succeeded.status !== "True" || !o.outputs) return { outputs: o.outputs };
     // Every output of the run sent to storage: a run across clusters' peer outputs too (kept in status).
-    const fromPeer = new Set((part.kept?.outputs ?? []).map((k) => k.name));
-    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: o.outputs, open: outputSource(ctx, run, fromPeer) });
+    const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: o.outputs, open: outputSource(ctx, run, part.outputPeers ?? new Map()) });
     return "reason" in delivered ? { blocked: delivered } : { outputs: delivered };
   }
 
-  /** Where outputs are copied from for delivery: those of steps on the peer through the federation API, the others from this cluster's repository. */
-  function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlySet<string>): () => Promise<OutputSource> {
+  /** Where outputs are copied from for delivery: those of steps on a peer (output → Peer) through the federation API, the others from this cluster's repository. */
+  function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlyMap<string, string>): () => Promise<OutputSource> {
     return () => {
       let repository: OutputSource | undefined;
       const area = `${workflowKeyBase(settings.keyPrefix, run.metadata.namespace ?? "", run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
       const limits = { ms: settings.requestTimeoutMs, maxBytes: maxStagedBytes };
       return Promise.resolve({
         copy: async (output, from, to, key) => {
-          if (!fromPeer.has(output)) {
+          const peer = fromPeer.get(output);
+          if (peer === undefined) {
             repository ??= repositorySource(await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? ""), { prefix: area, ms: settings.requestTimeoutMs });
             return repository.copy(output, from, to, key);
           }
-          const source = peerRunSource(ctx, run);
+          const source = peerRunSource(ctx, run, peer);
           if ("reason" in source) throw new Error(source.message);
           return deliverPeerOutput({ client: deps.peers, run: source, output }, { place: to, key }, limits);
         },
@@ -503,7 +505,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
     const o = blocked ? afterFailedCopy(observed, blocked) : observed;
     const artifactAccess = await revokedAccess(ctx, run, workflow);
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...(run.status?.peerRun ? { peerRun: run.status.peerRun } : {}) };
+    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...present({ peerRuns: run.status?.peerRuns }) };
     await writeStatus(ctx, run, o, fields);
     if (triedAgain(blocked) || (workflowFinished(workflow) && !artifactAccess.revoked)) return { requeueAfter: 30_000 };
     if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
@@ -577,16 +579,23 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     // Once per hold: a pass that read the run before this write landed finds it there.
     const autoRefused = known.some((r) => r.peer === ended.peer && r.reservation === ended.reservation) ? known : [...known, refusal].slice(-16);
     const why = { reason: RunReason.PeerHoldEnded, message: `peer ${ended.peer} (${ended.cluster}) did not hold the steps Auto placed there: reservation ${ended.reservation} is ${ended.state}${ended.message ? ` (${ended.message})` : ""}; ranking them again without it` };
-    await writeStatus(ctx, run, { ready: { type: "Ready", status: "Unknown", ...why }, succeeded: { type: "Succeeded", status: "Unknown", ...why } }, { phase: "Pending", autoRefused, forget: ["peerRun", "autoPlacement", "quote"] });
+    await writeStatus(ctx, run, { ready: { type: "Ready", status: "Unknown", ...why }, succeeded: { type: "Succeeded", status: "Unknown", ...why } }, { phase: "Pending", autoRefused, forget: ["peerRuns", "autoPlacement", "quote"] });
     return { requeueAfter: 1000 };
   }
 
   /** What a peer's hold that ended early does: sends Auto's steps to be ranked again, or (undefined) fails the run. */
-  const holdEndedOf = (run: PipelineRun, peerName: string): Pick<PeerJob, "onHoldEnded"> =>
+  const holdEndedOf = (run: PipelineRun, peerName: string): Pick<PeerGroup, "onHoldEnded"> =>
     placedOnPeerByAuto(run.spec, run.status?.autoPlacement, peerName) ? { onHoldEnded: (ctx, ended) => rankAgainWithout(ctx, run, ended) } : {};
 
-  /** A run with steps here and on one peer: the peer's part first, then this cluster's with its outputs. */
-  async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
+  /** The peers' parts of a run across clusters, driven together (Auto's single peer may send them elsewhere). */
+  const groupOf = (run: PipelineRun, plan: StepPlacement[], parts: CrossClusterSplit["peers"]): PeerGroup => ({
+    run,
+    jobs: parts.map(({ peer, part }) => ({ peerName: peer, part, plan: plan.filter((p) => p.site.kind === "peer" && p.site.peer === peer) })),
+    ...(parts.length === 1 && parts[0] ? holdEndedOf(run, parts[0].peer) : {}),
+  });
+
+  /** A run with steps here and on peers: the peers' parts first, side by side, then this cluster's with their outputs. */
+  async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[]): Promise<ReconcileResult | void> {
     const split = splitAcrossClusters(run.spec, plan);
     if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
     const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" });
@@ -595,19 +604,22 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (grants) return block(ctx, run, grants, { plan });
     const localPlan = plan.filter((p) => p.site.kind === "local");
     const here = clusterName(ctx, settings.fallbackClusterName);
-    if (run.status?.peerRun?.phase !== "Succeeded") {
-      const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), split.peerOutputs);
-      return peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer, shape, ...holdEndedOf(run, peerName), ...present({ localQuote: await localQuoteBeforeHold(ctx, run, split.local) }) });
+    const group = groupOf(run, plan, split.peers);
+    const peerOutputs = split.peerOutputs.map((o) => o.name);
+    if (!peerPartsSucceeded(run, split.peers.map((p) => p.peer))) {
+      const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), peerOutputs);
+      return peerSteps.drive(ctx, { ...group, shape, ...present({ localQuote: await localQuoteBeforeHold(ctx, run, split.local) }) });
     }
-    // The hold on the peer is given back as soon as its part has ended (a no-op once it is).
-    const settled = await peerSteps.drive(ctx, { run, plan: plan.filter((p) => p.site.kind === "peer"), peerName, part: split.peer });
-    const kept = { steps: (run.status.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status.outputs ?? []).filter((o) => split.peerOutputs.includes(o.name)) };
-    const local = await runLocally(ctx, run, plan, { spec: split.local, kept, stage: (c, inputsKey) => bringPeerOutputs(c, run, split.transfers, inputsKey) });
+    // The holds on the peers are given back as soon as their parts have ended (a no-op once they are).
+    const settled = await peerSteps.drive(ctx, { run, jobs: group.jobs });
+    const kept = { steps: (run.status?.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status?.outputs ?? []).filter((o) => peerOutputs.includes(o.name)) };
+    const outputPeers = new Map(split.peerOutputs.map((o) => [o.name, o.peer]));
+    const local = await runLocally(ctx, run, plan, { spec: split.local, kept, outputPeers, stage: (c, inputsKey) => bringPeerOutputs(c, run, split.transfers, inputsKey) });
     return local ?? settled;
   }
 
   /**
-   * The write grants of the outputs sent to storage here, obtained before anything is held on the
+   * The write grants of the outputs sent to storage here, obtained before anything is held on a
    * peer (as a run here obtains them before its Workflow): a storage that refuses fails nothing held.
    * Once the run has ended without a Workflow here, they are given back.
    */
@@ -618,23 +630,28 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       if (!run.status?.workflowRef) await access.releaseGrants(ctx, run);
       return undefined;
     }
-    if (run.status?.peerRun?.reservation) return undefined;
+    if (run.status?.peerRuns?.some((r) => r.reservation)) return undefined;
     return access.storageGrants(ctx, run, run.spec.outputs ?? []);
   }
 
-  /** Every step on one peer; outputs sent to storage here are copied once the peer's run has succeeded. */
-  async function runOnPeer(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peerName: string): Promise<ReconcileResult | void> {
-    const blocked = unsupported(run, { kind: "peer", peer: peerName }) ?? (await storageGrantsBeforeHold(ctx, run));
+  /**
+   * Every step on peers: on one, the whole run is its part; on several, each gets the steps placed
+   * there. Outputs sent to storage here are copied once every part has succeeded.
+   */
+  async function runOnPeers(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peers: string[]): Promise<ReconcileResult | void> {
+    const split = peerParts(run, plan, peers);
+    if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
+    const blocked = (peers.length === 1 ? unsupported(run, { kind: "peer", peer: peers[0] ?? "" }) : undefined) ?? (await storageGrantsBeforeHold(ctx, run));
     if (blocked) return block(ctx, run, blocked, { plan });
     const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
-    if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run);
-    return peerSteps.drive(ctx, { run, plan, peerName, part: wholeRun(run), ...holdEndedOf(run, peerName), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
+    const fromPeer = new Map(split.peerOutputs.map((o) => [o.name, o.peer]));
+    if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run, fromPeer);
+    return peerSteps.drive(ctx, { ...groupOf(run, plan, split.peers), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
   }
 
-  /** Copies the peer's outputs to storage here; the run succeeds once they are (retried every 30 s until then). */
-  async function deliverPeerOutputs(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
+  /** Copies the peers' outputs to storage here; the run succeeds once they are (retried every 30 s until then). */
+  async function deliverPeerOutputs(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlyMap<string, string>): Promise<ReconcileResult | void> {
     const held = keptObservation(run.status);
-    const fromPeer = new Set((run.spec.outputs ?? []).map((o) => o.name));
     const delivered = await access.deliverOutputs(ctx, run, run.spec.outputs ?? [], { outputs: held.outputs ?? [], open: outputSource(ctx, run, fromPeer) });
     const write = (o: RunObservation): Promise<void> => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs });
     if ("reason" in delivered) {
@@ -642,32 +659,38 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       // A refusal ended the run: the next pass gives the grants back.
       return { requeueAfter: delivered.reason === RunReason.OutputsRefused ? 1000 : 30_000 };
     }
-    const message = `all ${held.steps.length} steps succeeded on peer ${run.status?.peerRun?.cluster ?? ""}; outputs copied to storage`;
+    const clusters = (run.status?.peerRuns ?? []).map((r) => r.cluster);
+    const message = `all ${held.steps.length} steps succeeded on peer${clusters.length > 1 ? "s" : ""} ${clusters.join(", ")}; outputs copied to storage`;
     // The next pass gives the grants back (storageGrantsBeforeHold), as for any run that has ended.
     await write(deliveredObservation(held, delivered, message, conditionTime(now())));
     return { requeueAfter: 1000 };
   }
 
-  /** Where the peer's run is, if this cluster may ask it now. */
-  function peerRunSource(ctx: ReconcileContext, run: PipelineRun): { ep: PeerEndpoint; namespace: string; name: string; cluster: string } | Blocked {
-    const known = run.status?.peerRun;
-    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: known?.peer ?? "" }), known?.peer ?? "");
+  /** Where a peer's run of this run's steps is, if this cluster may ask it now. */
+  function peerRunSource(ctx: ReconcileContext, run: PipelineRun, peer: string): { ep: PeerEndpoint; namespace: string; name: string; cluster: string } | Blocked {
+    const known = peerRecordOf(run, peer);
+    const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: peer }), peer);
     if ("endpoint" in ep && known?.name) return { ep, namespace: known.namespace, name: known.name, cluster: known.cluster };
-    return { reason: RunReason.PeerOutputUnavailable, message: `the peer's run is not known, or its Peer is not usable now (${"message" in ep ? ep.message : "no run"})` };
+    return { reason: RunReason.PeerOutputUnavailable, message: `peer ${peer}'s run is not known, or its Peer is not usable now (${"message" in ep ? ep.message : "no run"})` };
   }
 
-  /** The peer's outputs the steps here read, copied into this cluster's artifact repository; the job values naming them in the pods. */
+  /** The peers' outputs the steps here read, copied into this cluster's artifact repository; the job values naming them in the pods. */
   async function bringPeerOutputs(ctx: ReconcileContext, run: PipelineRun, transfers: Transfer[], inputsKey: string): Promise<Record<string, unknown> | Blocked> {
-    const source = peerRunSource(ctx, run);
-    if ("reason" in source) return source;
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
+    let bringing: Transfer | undefined;
     try {
       const job: Record<string, unknown> = {};
-      for (const t of transfers) job[t.input] = await bringPeerOutput({ client: deps.peers, run: source, output: t.output }, { store, inputsKey });
+      for (const t of transfers) {
+        bringing = t;
+        const source = peerRunSource(ctx, run, t.peer);
+        if ("reason" in source) return source;
+        job[t.input] = await bringPeerOutput({ client: deps.peers, run: source, output: t.output }, { store, inputsKey });
+      }
       ctx.logger.info("peer outputs brought here", { namespace: run.metadata.namespace, name: run.metadata.name, outputs: transfers.map((t) => t.source) });
       return job;
     } catch (err) {
-      return { reason: RunReason.PeerOutputUnavailable, message: `bringing ${transfers.map((t) => t.source).join(", ")} from peer ${source.cluster}: ${errorMessage(err)} (trying again in 30 s)` };
+      const cluster = bringing ? (peerRecordOf(run, bringing.peer)?.cluster ?? bringing.peer) : "";
+      return { reason: RunReason.PeerOutputUnavailable, message: `bringing ${bringing?.source ?? ""} from peer ${cluster}: ${errorMessage(err)} (trying again in 30 s)` };
     } finally {
       store.s3.destroy();
     }
@@ -719,26 +742,31 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return "done" in placed ? placed.done : runWhere(ctx, placed.run);
   };
 
-  /** Runs the steps where the plan puts them: here, on one peer, or both. */
+  /** Runs the steps where the plan puts them: here, on peers, or both. */
   function runWhere(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     const plan = placementPlan(run.spec, run.status?.autoPlacement);
     if (!plan.ok) return block(ctx, run, { reason: RunReason.InvalidSpec, message: plan.message });
-    const site = singleSite(plan.steps);
     const peers = [...new Set(plan.steps.flatMap((p) => (p.site.kind === "peer" ? [p.site.peer] : [])))];
-    if (!site && peers.length === 1 && peers[0]) return runAcrossClusters(ctx, run, plan.steps, peers[0]);
-    if (!site) {
-      const where = plan.steps.map((p) => `${p.step}: ${p.site.kind === "peer" ? `peer ${p.site.peer}` : "this cluster"}`).join(", ");
-      return block(ctx, run, { reason: RunReason.CrossClusterNotSupported, message: `the plan spans several peers (${where}); a run may use this cluster and one peer` }, { plan: plan.steps });
+    if (peers.length > maxPeersPerRun) {
+      return block(ctx, run, { reason: RunReason.InvalidSpec, message: `spec.steps: the plan places steps on ${peers.length} peers (${peers.join(", ")}); a run may use at most ${maxPeersPerRun}` }, { plan: plan.steps });
     }
-    if (site.kind === "local") return runLocally(ctx, run, plan.steps);
-    return runOnPeer(ctx, run, plan.steps, site.peer);
+    if (peers.length === 0) return runLocally(ctx, run, plan.steps);
+    if (plan.steps.every((p) => p.site.kind === "peer")) return runOnPeers(ctx, run, plan.steps, peers);
+    return runAcrossClusters(ctx, run, plan.steps);
   }
 
   return reconcile;
 }
 
+/** The parts of a run whose every step is on peers: on one, the whole run; on several, the steps placed on each. */
+function peerParts(run: PipelineRun, plan: StepPlacement[], peers: string[]): Pick<CrossClusterSplit, "peers" | "peerOutputs"> | { message: string } {
+  const [only] = peers;
+  if (peers.length !== 1 || only === undefined) return splitAcrossClusters(run.spec, plan);
+  return { peers: [{ peer: only, part: wholeRun(run) }], peerOutputs: (run.spec.outputs ?? []).map((o) => ({ name: o.name, peer: only })) };
+}
+
 /** A run that had started, or ended, before Auto ranked offers: it stays where it was. */
-const startedUnranked = (run: PipelineRun): boolean => Boolean(run.status?.workflowRef || run.status?.peerRun || runDecided(run));
+const startedUnranked = (run: PipelineRun): boolean => Boolean(run.status?.workflowRef || run.status?.peerRuns?.length || runDecided(run));
 
 /** Runs that name a Resource (any change to it can unblock them). */
 function runsOfService(runs: () => Cache<PipelineRun> | undefined): (obj: KubernetesObject) => ObjectKey[] {

@@ -12,7 +12,6 @@ export const RunReason = {
   ServiceNotFound: "ServiceNotFound",
   ServiceNotReady: "ServiceNotReady",
   NotAService: "NotAService",
-  CrossClusterNotSupported: "CrossClusterNotSupported",
   PeerNotReady: "PeerNotReady",
   PeerRefused: "PeerRefused",
   PeerUnreachable: "PeerUnreachable",

@@ -23,14 +23,14 @@ const succeededOnPeer: RunObservation = {
 
 describe("storageDelivery", () => {
   it("holds a peer's success until its outputs are in storage here: Running, Succeeded Unknown, no finish time, the peer's locations kept", () => {
-    const held = succeededOnceDelivered(run({ peerRun }), succeededOnPeer);
+    const held = succeededOnceDelivered(run({ peerRuns: [peerRun] }), succeededOnPeer);
     assert.equal(held.phase, "Running");
     assert.equal(held.succeeded.status, "Unknown");
     assert.equal(held.ready.reason, "OutputsUndelivered");
     assert.match(held.ready.message, /succeeded on peer lyon-1; copying the outputs to storage here/);
     assert.equal(held.finishedAt, undefined);
     assert.deepEqual(held.outputs, succeededOnPeer.outputs, "delivery reads these names and locations");
-    assert.ok(awaitingDelivery(run({ peerRun, conditions: [condition("Succeeded", "Unknown", "OutputsUndelivered")] })));
+    assert.ok(awaitingDelivery(run({ peerRuns: [peerRun], conditions: [condition("Succeeded", "Unknown", "OutputsUndelivered")] })));
   });
 
   it("a refused copy fails the run naming why, and that record is kept; any other failed copy leaves it Running to try again", () => {
@@ -47,18 +47,18 @@ describe("storageDelivery", () => {
 
   it("a failure passes through, and nothing awaits delivery before the peer's run has succeeded", () => {
     const failed = { ...succeededOnPeer, phase: "Failed" as const, succeeded: { ...succeededOnPeer.succeeded, status: "False" as const, reason: "StepFailed" } };
-    assert.equal(succeededOnceDelivered(run({ peerRun }), failed), failed);
-    assert.equal(awaitingDelivery(run({ peerRun: { ...peerRun, phase: "Running" } })), false);
-    assert.equal(awaitingDelivery(run({ peerRun: { ...peerRun, phase: "Failed" } })), false);
+    assert.equal(succeededOnceDelivered(run({ peerRuns: [peerRun] }), failed), failed);
+    assert.equal(awaitingDelivery(run({ peerRuns: [{ ...peerRun, phase: "Running" }] })), false);
+    assert.equal(awaitingDelivery(run({ peerRuns: [{ ...peerRun, phase: "Failed" }] })), false);
   });
 
   it("once delivered the record stands: Succeeded with the storage locations, whatever the peer answers later", () => {
-    const held = succeededOnceDelivered(run({ peerRun }), succeededOnPeer);
+    const held = succeededOnceDelivered(run({ peerRuns: [peerRun] }), succeededOnPeer);
     const done = deliveredObservation(held, [{ name: "raw", location: "s3://results/grants/x/greeting.txt" }], "all 1 steps succeeded on peer lyon-1; outputs copied to storage", "2026-12-03T07:01:00Z");
     assert.equal(done.phase, "Succeeded");
     assert.equal(done.succeeded.status, "True");
     assert.equal(done.finishedAt, "2026-12-03T07:01:00Z");
-    const recorded = run({ peerRun, phase: "Succeeded", outputs: done.outputs, conditions: [condition("Ready", "True", "Succeeded", done.ready.message), condition("Succeeded", "True", "Succeeded", done.succeeded.message)] });
+    const recorded = run({ peerRuns: [peerRun], phase: "Succeeded", outputs: done.outputs, conditions: [condition("Ready", "True", "Succeeded", done.ready.message), condition("Succeeded", "True", "Succeeded", done.succeeded.message)] });
     assert.equal(awaitingDelivery(recorded), false);
     const later = succeededOnceDelivered(recorded, succeededOnPeer);
     assert.deepEqual(later.outputs, [{ name: "raw", location: "s3://results/grants/x/greeting.txt" }]);

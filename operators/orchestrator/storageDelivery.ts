@@ -35,9 +35,10 @@ export function afterFailedCopy(o: RunObservation, why: Blocked): RunObservation
   return why.reason === RunReason.OutputsRefused ? refusedDelivery(o, why) : undelivered(o, why);
 }
 
-/** Every step ran on the peer and succeeded there, and its outputs are not in storage yet. */
+/** Every step ran on peers and succeeded there, and the outputs are not in storage yet. */
 export function awaitingDelivery(run: PipelineRun): boolean {
-  return run.status?.peerRun?.phase === "Succeeded" && !runDecided(run);
+  const parts = run.status?.peerRuns ?? [];
+  return parts.length > 0 && parts.every((r) => r.phase === "Succeeded") && !runDecided(run);
 }
 
 /**
@@ -47,8 +48,9 @@ export function awaitingDelivery(run: PipelineRun): boolean {
 export function succeededOnceDelivered(run: PipelineRun, o: RunObservation): RunObservation {
   if (o.succeeded.status !== "True") return o;
   if (runDecided(run)) return keptObservation(run.status);
-  const cluster = run.status?.peerRun?.cluster ?? "the peer";
-  return undelivered(o, { reason: RunReason.OutputsUndelivered, message: `the steps succeeded on peer ${cluster}; copying the outputs to storage here` });
+  const clusters = (run.status?.peerRuns ?? []).map((r) => r.cluster);
+  const where = clusters.length > 0 ? `peer${clusters.length > 1 ? "s" : ""} ${clusters.join(", ")}` : "the peer";
+  return undelivered(o, { reason: RunReason.OutputsUndelivered, message: `the steps succeeded on ${where}; copying the outputs to storage here` });
 }
 
 /** The run once its outputs are in storage: Succeeded, with their new locations. */

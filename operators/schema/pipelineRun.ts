@@ -200,19 +200,25 @@ export const PipelineRunStatus = strictObject({
       { maxItems: 128, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] },
     ),
   ),
-  peerRun: Type.Optional(
-    strictObject(
-      {
+  peerRuns: Type.Optional(
+    Type.Array(
+      strictObject({
         peer: ObjectName,
         cluster: Type.String({ maxLength: 253 }),
         namespace: Type.String({ maxLength: 63 }),
         name: Type.Optional(Type.String({ maxLength: 253, description: "the PipelineRun the peer created for this run (in namespace, on cluster), once submitted" })),
         reservation: Type.String({ maxLength: 253, description: "the peer's Reservation holding the capacity (same namespace)" }),
         reservationState: Type.Optional(Type.String({ maxLength: 32 })),
-        phase: Type.Optional(Type.String({ maxLength: 32, description: "the phase of the peer's run (Failed too when it failed before the peer ran it)" })),
+        phase: Type.Optional(Type.String({ maxLength: 32, description: "the phase of the peer's run (Failed too when it failed before the peer ran it, or was cancelled because another peer's part failed)" })),
         quote: Type.Optional(described(Money, "what the peer quoted for its steps, at its rates for this cluster, before anything was held (first currency)")),
+      }),
+      {
+        maxItems: 8,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["peer"],
+        description:
+          "where this run's steps run when they are placed on peers, one entry per peer: the peer's own PipelineRun and Reservation, requested over the signed federation API. Holds on several peers are confirmed only once every peer has admitted its own, and all are released if one is not (docs/orchestrator.md, Several peers)",
       },
-      { description: "where this run's steps run when they are placed on a peer: the peer's own PipelineRun and Reservation, requested over the signed federation API" },
     ),
   ),
   artifactAccess: Type.Optional(
@@ -282,7 +288,7 @@ export const pipelineRunKind: KindDefinition = {
     { ...reasonColumn, priority: 0 },
     ageColumn,
     column("Workflow", ".status.workflowRef.name", { priority: 1 }),
-    column("Peer", ".status.peerRun.cluster", { priority: 1 }),
+    column("Peers", ".status.peerRuns[*].cluster", { priority: 1 }),
     column("Started", ".status.startedAt", { type: "date", priority: 1 }),
     column("Cost", ".status.cost.amount", { priority: 1 }),
   ],
