@@ -13,7 +13,7 @@
 // 3. then the higher trust score (this cluster counts as 100: it trusts itself);
 // 4. then this cluster, then the peer's name (a stable order, so a tie is decided the same way twice).
 //
-// The Auto steps of a run go to one cluster together: a run may use this cluster and one peer.
+// The Auto steps of a run go to one cluster together (autoSurvey.ts says which peers may be asked).
 // A peer whose hold for them ends before any step is sent there (it rejected it, or it expired)
 // is left out and the steps ranked again (status.autoRefused): the one case where a pin moves.
 import { compare, parseDecimal } from "../billing/money.ts";

@@ -19,7 +19,7 @@ const peer = (name: string, over: { reachability?: string; trust?: number } = {}
     status: { reachability: over.reachability ?? "Connected", trust: { score: over.trust ?? 90 }, conditions: [verified], descriptor: { clusterName: `${name}-1`, apiEndpoint: `http://127.0.0.1:1/${name}` } },
   }) as unknown as Peer;
 
-function survey(peers: Peer[], answers: Record<string, PeerQuoteAnswer>): { asked: string[]; place: (spec: PipelineRunSpec, others?: { site: { kind: "local" } | { kind: "peer"; peer: string } }[]) => ReturnType<ReturnType<typeof createAutoSurvey>["place"]> } {
+function survey(peers: Peer[], answers: Record<string, PeerQuoteAnswer>): { asked: string[]; place: (spec: PipelineRunSpec, others?: { step: string; site: { kind: "local" } | { kind: "peer"; peer: string } }[]) => ReturnType<ReturnType<typeof createAutoSurvey>["place"]> } {
   const asked: string[] = [];
   const client = {
     quote: (ep: PeerEndpoint, _request: PeerQuoteRequest): Promise<PeerQuoteAnswer> => {
@@ -55,11 +55,27 @@ describe("createAutoSurvey", () => {
     assert.match(placed.pins[0]?.reason ?? "", /^Auto: peer nice \(nice-1\): 0\.20 EUR.*this cluster: service tool does not exist here/);
   });
 
-  it("asks only the peer another step of the run already goes to (a run uses one peer)", async () => {
-    const s = survey([peer("lyon"), peer("nice")], { lyon: eur("0.30"), nice: eur("0.20") });
-    const placed = await s.place({ steps: [autoStep] }, [{ site: { kind: "peer", peer: "lyon" } }]);
-    assert.deepEqual(s.asked, ["lyon"]);
+  it("asks only the peer of a step the Auto steps read, or that reads them (a step on a peer reads only that peer's steps)", async () => {
+    const explicit = { name: "e", serviceRef: { name: "other", peer: "lyon" } };
+    const onLyon = [{ step: "e", site: { kind: "peer" as const, peer: "lyon" } }];
+    const reads = survey([peer("lyon"), peer("nice")], { lyon: eur("0.30"), nice: eur("0.20") });
+    const placed = await reads.place({ steps: [explicit, { ...autoStep, in: { x: "e/out" } }] }, onLyon);
+    assert.deepEqual(reads.asked, ["lyon"]);
     assert.ok("pins" in placed && placed.pins[0]?.peer === "lyon");
+    const read = survey([peer("lyon"), peer("nice")], { lyon: eur("0.30"), nice: eur("0.20") });
+    await read.place({ steps: [autoStep, { ...explicit, in: { x: "a/out" } }] }, onLyon);
+    assert.deepEqual(read.asked, ["lyon"]);
+    // Wired to steps on two peers: no peer can take them (this cluster still may).
+    const both = survey([peer("lyon"), peer("nice")], {});
+    await both.place({ steps: [explicit, { name: "f", serviceRef: { name: "other", peer: "nice" } }, { ...autoStep, in: { x: "e/out", y: "f/out" } }] }, [...onLyon, { step: "f", site: { kind: "peer", peer: "nice" } }]);
+    assert.deepEqual(both.asked, []);
+  });
+
+  it("asks every peer when the Auto steps are not wired to a step on a peer, even if the run uses one: a run may use several", async () => {
+    const s = survey([peer("lyon"), peer("nice")], { lyon: eur("0.30"), nice: eur("0.20") });
+    const placed = await s.place({ steps: [{ name: "e", serviceRef: { name: "other", peer: "lyon" } }, autoStep] }, [{ step: "e", site: { kind: "peer", peer: "lyon" } }]);
+    assert.deepEqual(s.asked.sort(), ["lyon", "nice"]);
+    assert.ok("pins" in placed && placed.pins[0]?.peer === "nice", "the cheaper peer, though the run's other step is on lyon");
   });
 
   it("steps that read a peer's data go there: this cluster is left out and only that peer asked", async () => {

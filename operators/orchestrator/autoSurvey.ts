@@ -10,7 +10,7 @@ import type { ReconcileContext } from "../runtime/index.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { present } from "../runtime/present.ts";
 import type { Peer } from "../schema/peer.ts";
-import type { PipelineRun, PipelineStep } from "../schema/pipelineRun.ts";
+import type { PipelineRun, PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
 import type { Price } from "../schema/price.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
@@ -61,11 +61,25 @@ function dataRead(run: PipelineRun, steps: readonly PipelineStep[]): DataRead | 
   return bound && { resource: bound.resourceRef.name, ...present({ peer: bound.resourceRef.peer }) };
 }
 
+/** The peers of the steps placed there that the Auto steps read, or that read them. */
+function wiredPeers(spec: PipelineRunSpec, autoSteps: readonly PipelineStep[], others: readonly { step: string; site: StepSite }[]): string[] {
+  const auto = new Set(autoSteps.map((s) => s.name));
+  const peerOf = new Map(others.flatMap((o) => (o.site.kind === "peer" ? [[o.step, o.site.peer] as const] : [])));
+  const wired = new Set<string>();
+  for (const step of spec.steps) {
+    for (const from of Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? [])) {
+      const peer = auto.has(step.name) ? peerOf.get(from) : auto.has(from) ? peerOf.get(step.name) : undefined;
+      if (peer !== undefined) wired.add(peer);
+    }
+  }
+  return [...wired];
+}
+
 export function createAutoSurvey(deps: AutoSurveyDeps): {
   /** The Auto steps of the run (none: nothing to rank). */
   steps(run: PipelineRun): PipelineStep[];
   /** The pins for the Auto steps, or why no cluster can take them. */
-  place(ctx: ReconcileContext, run: PipelineRun, others: readonly { site: StepSite }[]): Promise<{ pins: AutoPin[] } | Blocked>;
+  place(ctx: ReconcileContext, run: PipelineRun, others: readonly { step: string; site: StepSite }[]): Promise<{ pins: AutoPin[] } | Blocked>;
 } {
   async function localOffer(ctx: ReconcileContext, run: PipelineRun, steps: PipelineStep[]): Promise<AutoOffer> {
     const label = "this cluster";
@@ -112,11 +126,16 @@ export function createAutoSurvey(deps: AutoSurveyDeps): {
     return Promise.resolve({ site: { kind: "local" }, label: "this cluster", unavailable: `the steps read data Resource ${data.resource} of peer ${data.peer} (data is read on its own cluster)` });
   }
 
-  /** The peers asked: none when the steps read this cluster's data; only the data's peer, or the peer the run already uses. */
-  function peersAsked(ctx: ReconcileContext, data: DataRead | undefined, others: readonly { site: StepSite }[]): Peer[] {
+  /**
+   * The peers asked: none when the steps read this cluster's data; only the data's peer; only the
+   * peer of the steps they are wired to (a step on a peer reads only steps on that peer), none when
+   * wired to several; else every candidate.
+   */
+  function peersAsked(ctx: ReconcileContext, data: DataRead | undefined, wired: string[]): Peer[] {
     if (data && data.peer === undefined) return [];
-    const usedPeer = others.flatMap((o) => (o.site.kind === "peer" ? [o.site.peer] : []))[0];
-    return candidatePeers(ctx, data?.peer ?? usedPeer);
+    if (data?.peer) return candidatePeers(ctx, data.peer);
+    if (wired.length > 1) return [];
+    return candidatePeers(ctx, wired[0]);
   }
 
   /** The peers worth asking: Connected and Accepted, the most trusted first; only `only` when the run already uses a peer. */
@@ -131,7 +150,7 @@ export function createAutoSurvey(deps: AutoSurveyDeps): {
     async place(ctx, run, others) {
       const steps = run.spec.steps.filter((s) => rankedByAuto(run.spec, s));
       const data = dataRead(run, steps);
-      const [here, ...there] = await Promise.all([hereOffer(ctx, run, steps, data), ...peersAsked(ctx, data, others).map((p) => peerOffer(run, steps, p))]);
+      const [here, ...there] = await Promise.all([hereOffer(ctx, run, steps, data), ...peersAsked(ctx, data, wiredPeers(run.spec, steps, others)).map((p) => peerOffer(run, steps, p))]);
       const rules: AutoRules = present({ minTrust: minTrustOf(run, { steps, outputs: [] }), currency: run.spec.budget?.currency });
       const choice = chooseAutoSite([here!, ...there], rules);
       if (!choice.ok) return { reason: RunReason.NoPlacement, message: choice.message };

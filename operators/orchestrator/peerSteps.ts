@@ -314,7 +314,8 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     done: async (_p, m, a) => following(m, a),
     fail: async (_p, m, a, action) => {
       const after = a.reservation && !released(a.reservation.state) ? await decide(m, a, "release") : a;
-      return { answers: { ...after, failed: true }, observation: failedPeerRun(m.plan, siteOf(m), { ...action, at: at() }) };
+      // Which peer: a run over several says whose hold or run ended it.
+      return { answers: { ...after, failed: true }, observation: failedPeerRun(m.plan, siteOf(m), { ...action, message: `peer ${m.ep.cluster}: ${action.message}`, at: at() }) };
     },
     abandon: async (_p, m, a, action) => {
       if (a.remote && !runFinished(a.remote)) await client.cancel(m.ep, m.namespace, a.remote.name);
