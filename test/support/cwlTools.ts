@@ -64,6 +64,15 @@ export function appenderTool(suffix: string): Record<string, unknown> {
   };
 }
 
+/** Joins the Files `first` and `second`, one per line (in that order), into its output `joined`. */
+export const joinerTool = {
+  cwlVersion: "v1.2",
+  class: "CommandLineTool",
+  baseCommand: ["bash", "-c", `printf "%s\\n%s" "$(cat "$0")" "$(cat "$1")" > joined.txt`],
+  inputs: { first: { type: "File", inputBinding: { position: 1 } }, second: { type: "File", inputBinding: { position: 2 } } },
+  outputs: { joined: { type: "File", outputBinding: { glob: "joined.txt" } } },
+};
+
 /** Lists the Directory `tree` as `<path>=<contents>` lines, sorted by path, into its output `listing`. */
 export const treeListerTool = {
   cwlVersion: "v1.2",
