@@ -130,5 +130,8 @@ describe("crossCluster", () => {
     };
     const wrongData = splitAcrossClusters(data, planOf(data).steps);
     assert.match("message" in wrongData ? wrongData.message : "", /^spec\.steps\[0\]\.in\.text: step tag runs on peer oslo and reads input scenes, bound to a data Resource of peer lyon/);
+    const local: PipelineRunSpec = { inputs: [{ name: "dem", resourceRef: { name: "elevation" } }], steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "oslo" }, in: { text: "dem" } }, { name: "other", serviceRef: { name: "x" } }] };
+    const localData = splitAcrossClusters(local, planOf(local).steps);
+    assert.match("message" in localData ? localData.message : "", /^spec\.steps\[0\]\.in\.text: step tag runs on peer oslo and reads input dem, bound to a data Resource of this cluster/);
   });
 });

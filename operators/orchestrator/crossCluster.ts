@@ -63,12 +63,14 @@ function peerReadsElsewhere(steps: PipelineStep[], peerOf: ReadonlyMap<string, s
 
 /** A step that reads an input bound to another cluster's data: data is read where it is, never moved. */
 function readsDataElsewhere(spec: PipelineRunSpec, peerOf: ReadonlyMap<string, string>): string | undefined {
-  const dataPeer = new Map((spec.inputs ?? []).flatMap((i) => (i.resourceRef.peer !== undefined ? [[i.name, i.resourceRef.peer] as const] : [])));
+  // Each data input's cluster: its peer, or undefined for this cluster's.
+  const dataAt = new Map((spec.inputs ?? []).map((i) => [i.name, i.resourceRef.peer] as const));
+  const named = (peer: string | undefined): string => (peer === undefined ? "this cluster" : `peer ${peer}`);
   for (const [index, step] of spec.steps.entries()) {
-    const read = Object.entries(step.in ?? {}).find(([, source]) => dataPeer.has(source) && dataPeer.get(source) !== peerOf.get(step.name));
+    const read = Object.entries(step.in ?? {}).find(([, source]) => dataAt.has(source) && dataAt.get(source) !== peerOf.get(step.name));
     if (!read) continue;
     const where = peerOf.has(step.name) ? `on peer ${peerOf.get(step.name) ?? ""}` : "here";
-    return `spec.steps[${index}].in.${read[0]}: step ${step.name} runs ${where} and reads input ${read[1]}, bound to a data Resource of peer ${dataPeer.get(read[1]) ?? ""}; data is read on its cluster: place ${step.name} there (ComputeToData)`;
+    return `spec.steps[${index}].in.${read[0]}: step ${step.name} runs ${where} and reads input ${read[1]}, bound to a data Resource of ${named(dataAt.get(read[1]))}; data is read on its cluster: place ${step.name} there (ComputeToData)`;
   }
   return undefined;
 }

@@ -34,7 +34,7 @@ import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "
 import { RunReason } from "./reasons.ts";
 import { type ArgoWorkflow, workflowKindRef } from "../pipeline/argo/workflow.ts";
 import { observeWorkflow, type RunObservation } from "./runStatus.ts";
-import { type Blocked, loadService, serviceVerdict, unsupported } from "./serviceResolution.ts";
+import { type Blocked, loadService, serviceVerdict, unsupported, unsupportedReservation } from "./serviceResolution.ts";
 import { timed } from "../pipeline/timed.ts";
 import { cachedSigningIdentity, loadSigningIdentity } from "../federation/client.ts";
 import type { EgressPolicy } from "../runtime/egress.ts";
@@ -641,7 +641,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   async function runOnPeers(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peers: string[]): Promise<ReconcileResult | void> {
     const split = peerParts(run, plan, peers);
     if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
-    const blocked = (peers.length === 1 ? unsupported(run, { kind: "peer", peer: peers[0] ?? "" }) : undefined) ?? (await storageGrantsBeforeHold(ctx, run));
+    // On several peers, the split has placed each data input with the steps on its cluster already.
+    const site = { kind: "peer" as const, peer: peers[0] ?? "" };
+    const blocked = (peers.length === 1 ? unsupported(run, site) : unsupportedReservation(run, site)) ?? (await storageGrantsBeforeHold(ctx, run));
     if (blocked) return block(ctx, run, blocked, { plan });
     const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
     const fromPeer = new Map(split.peerOutputs.map((o) => [o.name, o.peer]));

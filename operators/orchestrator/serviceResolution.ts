@@ -45,7 +45,7 @@ function dataElsewhere(spec: PipelineRun["spec"], site: StepSite): Blocked | und
 }
 
 /** A reservation named by the run is one of this namespace's, used when the steps run here. */
-function unsupportedReservation(run: PipelineRun, site: StepSite): Blocked | undefined {
+export function unsupportedReservation(run: PipelineRun, site: StepSite): Blocked | undefined {
   const placements = [{ at: "spec.placement", p: run.spec.placement }, ...run.spec.steps.map((s, i) => ({ at: `spec.steps[${i}].placement`, p: s.placement }))];
   const stepReservation = placements.slice(1).find(({ p }) => p?.reservationRef !== undefined);
   if (stepReservation) return { reason: RunReason.PlacementNotSupported, message: `${stepReservation.at}.reservationRef: a reservation is the run's (spec.placement.reservationRef), not a step's` };
