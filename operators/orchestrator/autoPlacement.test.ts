@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PipelineRunSpec } from "../schema/pipelineRun.ts";
-import { type AutoOffer, chooseAutoSite, placedOnPeerByAuto, rankedByAuto, refusedHold, withAutoPins } from "./autoPlacement.ts";
+import { autoGroups, type AutoOffer, chooseAutoSite, placedOnPeerByAuto, rankedByAuto, refusedHold, withAutoPins } from "./autoPlacement.ts";
 
 const here = (over: Partial<AutoOffer> = {}): AutoOffer => ({ site: { kind: "local" }, label: "this cluster", ...over });
 const peer = (name: string, over: Partial<AutoOffer> = {}): AutoOffer => ({ site: { kind: "peer", peer: name }, label: `peer ${name}`, trust: 90, ...over });
@@ -70,6 +70,13 @@ describe("chooseAutoSite", () => {
 });
 
 describe("Auto steps and their pins", () => {
+  it("groups the Auto steps wired to each other, directly or through another Auto step; the others each alone", () => {
+    const step = (name: string, ...reads: string[]): PipelineRunSpec["steps"][number] => ({ name, serviceRef: { name: "t" }, in: Object.fromEntries(reads.map((r, i) => [`i${i}`, `${r}/out`])) });
+    const groups = autoGroups([step("a"), step("b"), step("c", "a"), step("d", "outside"), step("e", "c", "b"), step("f")]);
+    assert.deepEqual(groups.map((g) => g.map((s) => s.name)), [["a", "b", "c", "e"], ["d"], ["f"]]);
+    assert.deepEqual(autoGroups([]), []);
+  });
+
   const spec: PipelineRunSpec = {
     placement: { strategy: "Auto" },
     steps: [

@@ -13,13 +13,16 @@
 // 3. then the higher trust score (this cluster counts as 100: it trusts itself);
 // 4. then this cluster, then the peer's name (a stable order, so a tie is decided the same way twice).
 //
-// The Auto steps of a run go to one cluster together (autoSurvey.ts says which peers may be asked).
+// Auto steps wired to each other (one reads another's output) go to one cluster together; steps
+// not wired to each other are ranked apart (autoGroups), so a run's branches may go to different
+// peers. autoSurvey.ts says which peers may be asked for each group.
 // A peer whose hold for them ends before any step is sent there (it rejected it, or it expired)
 // is left out and the steps ranked again (status.autoRefused): the one case where a pin moves.
 import { compare, parseDecimal } from "../billing/money.ts";
 import { parseQuantity } from "../catalog/quantity.ts";
 import type { Money } from "../schema/common.ts";
 import type { PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
+import { parseWiring } from "./pipelineWorkflow.ts";
 import type { StepSite } from "./placement.ts";
 
 export interface CpuMemory {
@@ -126,6 +129,29 @@ export function chooseAutoSite(offers: readonly AutoOffer[], rules: AutoRules = 
   ];
   const reason = parts.join("; ");
   return { ok: true, site: best.site, reason: reason.length > maxReason ? `${reason.slice(0, maxReason - 1)}…` : reason };
+}
+
+/**
+ * The Auto steps in the groups ranked apart: steps wired to each other, directly or through
+ * other Auto steps, form one group and go to one cluster together (a step on a peer reads only
+ * steps of that peer); groups come in the order of their first step.
+ */
+export function autoGroups(steps: readonly PipelineStep[]): PipelineStep[][] {
+  const names = new Set(steps.map((s) => s.name));
+  const leader = new Map(steps.map((s) => [s.name, s.name]));
+  const find = (name: string): string => {
+    let at = name;
+    while (leader.get(at) !== at) at = leader.get(at) ?? at;
+    return at;
+  };
+  for (const step of steps) {
+    for (const from of Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? [])) {
+      if (names.has(from)) leader.set(find(from), find(step.name));
+    }
+  }
+  const groups = new Map<string, PipelineStep[]>();
+  for (const step of steps) groups.set(find(step.name), [...(groups.get(find(step.name)) ?? []), step]);
+  return [...groups.values()];
 }
 
 /** A step Auto ranks: its strategy is Auto (its own placement's, else the run's) and its service names no peer. */

@@ -19,12 +19,13 @@ const peer = (name: string, over: { reachability?: string; trust?: number } = {}
     status: { reachability: over.reachability ?? "Connected", trust: { score: over.trust ?? 90 }, conditions: [verified], descriptor: { clusterName: `${name}-1`, apiEndpoint: `http://127.0.0.1:1/${name}` } },
   }) as unknown as Peer;
 
-function survey(peers: Peer[], answers: Record<string, PeerQuoteAnswer>): { asked: string[]; place: (spec: PipelineRunSpec, others?: { step: string; site: { kind: "local" } | { kind: "peer"; peer: string } }[]) => ReturnType<ReturnType<typeof createAutoSurvey>["place"]> } {
+function survey(peers: Peer[], answers: Record<string, PeerQuoteAnswer | ((request: PeerQuoteRequest) => PeerQuoteAnswer)>): { asked: string[]; place: (spec: PipelineRunSpec, others?: { step: string; site: { kind: "local" } | { kind: "peer"; peer: string } }[]) => ReturnType<ReturnType<typeof createAutoSurvey>["place"]> } {
   const asked: string[] = [];
   const client = {
-    quote: (ep: PeerEndpoint, _request: PeerQuoteRequest): Promise<PeerQuoteAnswer> => {
+    quote: (ep: PeerEndpoint, request: PeerQuoteRequest): Promise<PeerQuoteAnswer> => {
       asked.push(ep.peer);
-      return Promise.resolve(answers[ep.peer] ?? { priced: false, totals: [], message: "no price" });
+      const answer = answers[ep.peer];
+      return Promise.resolve((typeof answer === "function" ? answer(request) : answer) ?? { priced: false, totals: [], message: "no price" });
     },
   } as unknown as PeerRunsClient;
   const s = createAutoSurvey({
@@ -76,6 +77,30 @@ describe("createAutoSurvey", () => {
     const placed = await s.place({ steps: [{ name: "e", serviceRef: { name: "other", peer: "lyon" } }, autoStep] }, [{ step: "e", site: { kind: "peer", peer: "lyon" } }]);
     assert.deepEqual(s.asked.sort(), ["lyon", "nice"]);
     assert.ok("pins" in placed && placed.pins[0]?.peer === "nice", "the cheaper peer, though the run's other step is on lyon");
+  });
+
+  it("ranks apart the Auto steps not wired to each other: each branch goes to its cheapest peer, a chain stays together", async () => {
+    const bySteps = (prices: Record<string, string>) => (request: PeerQuoteRequest): PeerQuoteAnswer => eur(request.steps.map((s) => prices[s.service] ?? "9.00").sort().at(-1) ?? "9.00");
+    const s = survey([peer("lyon"), peer("nice")], { lyon: bySteps({ cutter: "0.10", tagger: "0.50" }), nice: bySteps({ cutter: "0.40", tagger: "0.20" }) });
+    const placed = await s.place({
+      steps: [
+        { ...autoStep, name: "cut", serviceRef: { name: "cutter" } },
+        { ...autoStep, name: "tag", serviceRef: { name: "tagger" } },
+        { ...autoStep, name: "retag", serviceRef: { name: "tagger" }, in: { x: "tag/out" } },
+      ],
+    });
+    assert.ok("pins" in placed, JSON.stringify(placed));
+    assert.deepEqual(placed.pins.map((p) => [p.step, p.peer]), [["cut", "lyon"], ["tag", "nice"], ["retag", "nice"]]);
+    assert.match(placed.pins[0]?.reason ?? "", /^Auto: peer lyon \(lyon-1\): 0\.10 EUR/);
+    assert.match(placed.pins[1]?.reason ?? "", /^Auto: peer nice \(nice-1\): 0\.20 EUR/);
+    assert.equal(s.asked.length, 4, "each group asks each peer once");
+  });
+
+  it("names the group no cluster can take when the run's Auto steps are ranked in several", async () => {
+    const s = survey([peer("lyon")], { lyon: (request) => (request.steps[0]?.service === "cutter" ? eur("0.10") : { priced: false, totals: [], message: "" }) });
+    const placed = await s.place({ inputs: [{ name: "d", resourceRef: { name: "local-data" } }], steps: [{ ...autoStep, name: "cut", serviceRef: { name: "cutter" } }, { ...autoStep, name: "read", in: { x: "d" } }] });
+    assert.ok("reason" in placed);
+    assert.match(placed.message, /^Auto, for read: no cluster can run the steps \(this cluster: service tool does not exist here\)$/);
   });
 
   it("steps that read a peer's data go there: this cluster is left out and only that peer asked", async () => {

@@ -14,8 +14,8 @@ import type { PipelineRun, PipelineRunSpec, PipelineStep } from "../schema/pipel
 import type { Price } from "../schema/price.ts";
 import type { Provider } from "../schema/provider.ts";
 import type { Resource } from "../schema/resource.ts";
-import type { AutoOffer, AutoPin, AutoRules } from "./autoPlacement.ts";
-import { chooseAutoSite, rankedByAuto, refusedHold } from "./autoPlacement.ts";
+import type { AutoChoice, AutoOffer, AutoPin, AutoRules } from "./autoPlacement.ts";
+import { autoGroups, chooseAutoSite, rankedByAuto, refusedHold } from "./autoPlacement.ts";
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
 import { minTrustOf, type PeerRunSettings, peerNamespace, quoteRequest, reservationSize } from "./peerRun.ts";
 import { peerEndpoint } from "./peerSteps.ts";
@@ -144,18 +144,30 @@ export function createAutoSurvey(deps: AutoSurveyDeps): {
     return peers.sort((a, b) => (b.status?.trust?.score ?? 0) - (a.status?.trust?.score ?? 0) || (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "")).slice(0, maxPeersAsked);
   }
 
+  /** One group of Auto steps (wired to each other) ranked among the clusters that could take it. */
+  async function placeGroup(ctx: ReconcileContext, run: PipelineRun, steps: PipelineStep[], others: readonly { step: string; site: StepSite }[]): Promise<AutoChoice> {
+    const data = dataRead(run, steps);
+    const [here, ...there] = await Promise.all([hereOffer(ctx, run, steps, data), ...peersAsked(ctx, data, wiredPeers(run.spec, steps, others)).map((p) => peerOffer(run, steps, p))]);
+    const rules: AutoRules = present({ minTrust: minTrustOf(run, { steps, outputs: [] }), currency: run.spec.budget?.currency });
+    return chooseAutoSite([here!, ...there], rules);
+  }
+
   return {
     steps: (run) => run.spec.steps.filter((s) => rankedByAuto(run.spec, s)),
 
     async place(ctx, run, others) {
-      const steps = run.spec.steps.filter((s) => rankedByAuto(run.spec, s));
-      const data = dataRead(run, steps);
-      const [here, ...there] = await Promise.all([hereOffer(ctx, run, steps, data), ...peersAsked(ctx, data, wiredPeers(run.spec, steps, others)).map((p) => peerOffer(run, steps, p))]);
-      const rules: AutoRules = present({ minTrust: minTrustOf(run, { steps, outputs: [] }), currency: run.spec.budget?.currency });
-      const choice = chooseAutoSite([here!, ...there], rules);
-      if (!choice.ok) return { reason: RunReason.NoPlacement, message: choice.message };
-      const peer = choice.site.kind === "peer" ? choice.site.peer : undefined;
-      return { pins: steps.map((s) => ({ step: s.name, reason: choice.reason, ...present({ peer }) })) };
+      const groups = autoGroups(run.spec.steps.filter((s) => rankedByAuto(run.spec, s)));
+      const pins: AutoPin[] = [];
+      for (const steps of groups) {
+        const placed = await placeGroup(ctx, run, steps, others);
+        if (!placed.ok) {
+          const which = groups.length > 1 ? `Auto, for ${steps.map((s) => s.name).join(", ")}: ` : "Auto: ";
+          return { reason: RunReason.NoPlacement, message: placed.message.replace(/^Auto: /, which) };
+        }
+        const peer = placed.site.kind === "peer" ? placed.site.peer : undefined;
+        pins.push(...steps.map((s) => ({ step: s.name, reason: placed.reason, ...present({ peer }) })));
+      }
+      return { pins };
     },
   };
 }

@@ -740,6 +740,29 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "crossed" });
   });
 
+  it("Auto ranks a run's branches apart: the writer goes to B (cheaper than A's), the tagger to C (the only one offering it); both parts run side by side, each output staying on its peer", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "auto-branches", spec: {
+      job: { greeting: "hello" },
+      placement: { strategy: "Auto" },
+      steps: [
+        { name: "write", serviceRef: { name: "writer" }, in: { message: "greeting" } },
+        { name: "tag", serviceRef: { name: "tagger" }, in: { message: "greeting" } },
+      ],
+      outputs: [{ name: "written", source: "write/out" }, { name: "tagged", source: "tag/out" }],
+    } });
+    const run = await ended(a, "auto-branches");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    assert.deepEqual(run.status?.autoPlacement?.map((p) => [p.step, p.peer]), [["write", peerB], ["tag", peerC]]);
+    const clusterOf = (name: string): string | undefined => run.status?.steps?.find((s) => s.name === name)?.cluster;
+    assert.deepEqual([clusterOf("write"), clusterOf("tag")], [b.name, c.name]);
+    assert.match(run.status?.steps?.find((s) => s.name === "tag")?.placement ?? "", new RegExp(`^Auto: peer ${peerC} \\(${c.name}\\): not priced`));
+    assert.deepEqual(run.status?.peerRuns?.map((p) => [p.peer, p.phase]).sort(), [[peerB, "Succeeded"], [peerC, "Succeeded"]].sort(), JSON.stringify(run.status?.peerRuns));
+    const locationOf = (name: string): string => run.status?.outputs?.find((o) => o.name === name)?.location ?? "";
+    assert.equal(await objectText(b, locationOf("written")), "hello from the peer");
+    assert.equal(await objectText(c, locationOf("tagged")), "hello (tagged on C)");
+    await Promise.all([released(run, b, peerB), released(run, c, peerC)]);
+  });
+
   it("one peer's part fails, the other's is cancelled: B's step fails, C's long step is stopped and its hold given back, the run fails naming the step and B", async () => {
     await Promise.all([
       create(b, "resources", { kind: "Resource", name: "crasher", spec: { providerRef: { name: "tools" }, type: "service", title: "crasher", visibility: "public", service: { image, cwl: { document: failingTool } } } }),
