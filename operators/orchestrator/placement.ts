@@ -128,14 +128,6 @@ export function placementPlan(spec: PipelineRunSpec, pins: readonly AutoPin[] = 
   return { ok: true, steps };
 }
 
-/** The one peer every step runs on, "local" when all run here, or undefined when the plan spans clusters. */
-export function singleSite(plan: StepPlacement[]): StepSite | undefined {
-  const peers = new Set(plan.map((p) => (p.site.kind === "peer" ? p.site.peer : "")));
-  if (peers.size !== 1) return undefined;
-  const [only] = peers;
-  return only ? onPeer(only) : local;
-}
-
 /**
  * The translation's placement hook: a task's step path (`main/<step>[/…]`) → Admiralty's cluster
  * target of the run step it belongs to, for the steps whose strategy is Admiralty.
