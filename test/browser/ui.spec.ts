@@ -431,6 +431,7 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await page.getByRole("link", { name: "buoy-report" }).click();
     await expect(page.locator(".dag-node")).toHaveCount(2);
     await expect(page.locator('[data-step="plot"]')).toContainText("after clean");
+    await expect(page.getByText("No step of this run is placed on a peer: nothing is held there.")).toBeVisible();
     await shot(page, "21-pipelinerun-detail");
     await page.getByRole("link", { name: "Prices" }).click();
     await page.getByRole("link", { name: "files-price" }).click();

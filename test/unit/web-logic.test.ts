@@ -1,8 +1,17 @@
 // The web UI's pure pieces (web/src/logic.ts): routing, the run DAG's levels, quantities, ages.
 import assert from "node:assert/strict";
-import { age, grantName, match, parseWiring, quantity, type StepShape, stepLevels, upstreamOf } from "../../web/src/logic.ts";
+import { age, grantName, match, parseWiring, peerPartText, quantity, type StepShape, stepLevels, upstreamOf } from "../../web/src/logic.ts";
 
 describe("web ui logic", () => {
+  it("says what a run holds on each peer: where, the hold's state, the peer's run (cancelled ones said so)", () => {
+    const sent = { peer: "lyon", cluster: "lyon-1", reservation: "isle-1-greet-0b6f6c9e", reservationState: "Released", name: "isle-1-greet-0b6f6c9e", phase: "Succeeded", quote: { amount: "0.11", currency: "EUR" } };
+    assert.deepEqual(peerPartText(sent), { where: "lyon-1 (Peer lyon)", hold: "isle-1-greet-0b6f6c9e: Released", run: "isle-1-greet-0b6f6c9e: Succeeded", quote: "0.11 EUR" });
+    assert.equal(peerPartText({ ...sent, phase: "Cancelled" }).run, "isle-1-greet-0b6f6c9e: cancelled (another peer's part failed)");
+    const { name: _name, phase: _phase, quote: _quote, ...held } = sent;
+    assert.deepEqual(peerPartText({ ...held, reservationState: "Tentative" }), { where: "lyon-1 (Peer lyon)", hold: "isle-1-greet-0b6f6c9e: Tentative", run: "not sent", quote: "" });
+    assert.equal(peerPartText({ peer: "oslo", cluster: "oslo-1", reservation: "" }).hold, "nothing held");
+  });
+
   it("matches hash routes and decodes their parameters", () => {
     assert.deepEqual(match("/resources/:namespace/:name", "/resources/team-a/obs%2Fx"), { namespace: "team-a", name: "obs/x" });
     assert.equal(match("/resources/:namespace/:name", "/resources/team-a"), undefined);

@@ -82,3 +82,25 @@ export function parseWiring(text: string): Record<string, string> {
   }
   return wiring;
 }
+
+/** A run's part on one peer (an entry of status.peerRuns). */
+export interface PeerPartShape {
+  peer: string;
+  cluster: string;
+  reservation: string;
+  reservationState?: string;
+  name?: string;
+  phase?: string;
+  quote?: { amount: string; currency: string };
+}
+
+/** A run's part on one peer in words: where, the hold and its state, the peer's run of the steps, its quote. */
+export function peerPartText(p: PeerPartShape): { where: string; hold: string; run: string; quote: string } {
+  const run = !p.name ? "not sent" : p.phase === "Cancelled" ? `${p.name}: cancelled (another peer's part failed)` : `${p.name}: ${p.phase ?? "sent"}`;
+  return {
+    where: `${p.cluster} (Peer ${p.peer})`,
+    hold: p.reservation ? `${p.reservation}: ${p.reservationState ?? "asked"}` : "nothing held",
+    run,
+    quote: p.quote ? `${p.quote.amount} ${p.quote.currency}` : "",
+  };
+}

@@ -3,6 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, item, type KubeObject, readyOf } from "../api.ts";
 import { Dag } from "./Dag.tsx";
+import { type PeerPartShape, peerPartText } from "../logic.ts";
 import { href } from "../router.ts";
 import { Conditions, Empty, Events, QueryState, ReadyBadge, Section } from "../ui.tsx";
 
@@ -13,7 +14,7 @@ type RunOutput = { name: string; location?: string; value?: string; class?: "Fil
 
 type PipelineRun = KubeObject<
   { description?: string; steps: Step[] },
-  { phase?: string; progress?: string; steps?: StepStatus[]; outputs?: RunOutput[]; quote?: Money; cost?: Money; startedAt?: string; finishedAt?: string }
+  { phase?: string; progress?: string; steps?: StepStatus[]; outputs?: RunOutput[]; quote?: Money; cost?: Money; startedAt?: string; finishedAt?: string; peerRuns?: PeerPartShape[] }
 >;
 
 const terminal = new Set(["Succeeded", "Failed", "Error"]);
@@ -79,6 +80,36 @@ function Outputs({ outputs }: { outputs: RunOutput[] }): React.JSX.Element {
   );
 }
 
+/** Where the run's steps on peers are: each peer's hold and its run of them (all hold or none, one failing stops the others). */
+function PeerParts({ parts }: { parts: PeerPartShape[] }): React.JSX.Element {
+  if (parts.length === 0) return <Empty>No step of this run is placed on a peer: nothing is held there.</Empty>;
+  return (
+    <table className="table">
+      <thead>
+        <tr>
+          <th>Cluster</th>
+          <th>Hold (Reservation there)</th>
+          <th>Its run of the steps</th>
+          <th>Quote</th>
+        </tr>
+      </thead>
+      <tbody>
+        {parts.map((p) => {
+          const text = peerPartText(p);
+          return (
+            <tr key={p.peer}>
+              <td>{text.where}</td>
+              <td>{text.hold}</td>
+              <td>{text.run}</td>
+              <td>{text.quote}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
 function RunFacts({ run }: { run: PipelineRun }): React.JSX.Element {
   const s = run.status ?? {};
   return (
@@ -117,6 +148,9 @@ export function PipelineRunDetailPage({ namespace, name }: { namespace: string; 
       </Section>
       <Section title="Outputs">
         <Outputs outputs={r.status?.outputs ?? []} />
+      </Section>
+      <Section title="On peers">
+        <PeerParts parts={r.status?.peerRuns ?? []} />
       </Section>
       <Section title="Conditions">
         <Conditions conditions={r.status?.conditions} />
