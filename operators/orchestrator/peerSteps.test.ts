@@ -1,0 +1,176 @@
+// The driver of a run's parts on several peers, pass by pass, against peers faked in memory (the
+// federation client is its only I/O besides the status write, which the test applies itself):
+// what it asks of each peer and when, and that a pass whose status write was lost converges.
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { PeerQuoteAnswer, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
+import type { ReconcileContext } from "../runtime/index.ts";
+import type { Peer } from "../schema/peer.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import type { EventRecorder } from "../runtime/events.ts";
+import type { PeerEndpoint, PeerRunsClient } from "./peerClient.ts";
+import { defaultPeerRunSettings } from "./peerRun.ts";
+import { createPeerSteps, type PeerGroup, peerRunFinalizer, type PeerRunRecord } from "./peerSteps.ts";
+import type { RunObservation } from "./runStatus.ts";
+
+/** One peer as the federation API shows it: its Reservations and runs for us, by name. */
+class FakePeer {
+  readonly holds = new Map<string, PeerReservationAnswer>();
+  readonly runs = new Map<string, PeerRunAnswer>();
+  readonly asked: string[] = [];
+  created = 0;
+  /** the state a new hold gets: Tentative (admitted), Pending (not yet), Rejected */
+  admits: "Tentative" | "Pending" | "Rejected" = "Tentative";
+
+  reserve(request: PeerReservationRequest): PeerReservationAnswer {
+    this.asked.push("reserve");
+    const found = this.holds.get(request.name);
+    if (found) return found;
+    this.created++;
+    const hold = { namespace: request.namespace, name: request.name, state: this.admits, ...(this.admits === "Rejected" ? { message: "cpu short by 3 at 10:00" } : {}) };
+    this.holds.set(request.name, hold);
+    return hold;
+  }
+
+  decide(name: string, action: "confirm" | "release"): PeerReservationAnswer {
+    this.asked.push(action);
+    const hold = this.holds.get(name);
+    assert.ok(hold, `decide on a hold that does not exist: ${name}`);
+    hold.state = action === "confirm" ? "Confirmed" : "Released";
+    return { ...hold };
+  }
+
+  submit(request: PeerRunRequest): PeerRunAnswer {
+    this.asked.push("submit");
+    const hold = this.holds.get(request.reservation);
+    assert.equal(hold?.state, "Confirmed", "a run is sent only within a confirmed hold");
+    const run = this.runs.get(request.name) ?? { namespace: request.namespace, name: request.name, phase: "Running", steps: request.steps.map((s) => ({ name: s.name, phase: "Running" })), outputs: [] };
+    this.runs.set(request.name, run);
+    return run;
+  }
+}
+
+const verified = { type: "DescriptorVerified", status: "True" as const, reason: "Verified", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" };
+const peerObject = (name: string): Peer =>
+  ({ metadata: { name }, spec: { peerId: "p", networkRef: { name: "net" }, approval: "Accepted" }, status: { conditions: [verified], descriptor: { clusterName: `${name}-1`, apiEndpoint: `http://127.0.0.1:1/${name}` } } }) as unknown as Peer;
+
+function federation(names: string[]): { peers: Record<string, FakePeer>; client: PeerRunsClient; ctx: ReconcileContext } {
+  const peers = Object.fromEntries(names.map((n) => [n, new FakePeer()]));
+  const at = (ep: PeerEndpoint): FakePeer => peers[ep.peer] as FakePeer;
+  const client = {
+    quote: (): Promise<PeerQuoteAnswer> => Promise.resolve({ priced: true, totals: [{ amount: "0.10", currency: "EUR" }], message: "0.10 EUR", requests: { cpu: "100m", memory: "64Mi" } }),
+    reserve: (ep: PeerEndpoint, r: PeerReservationRequest) => Promise.resolve(at(ep).reserve(r)),
+    reservation: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(at(ep).holds.get(name)),
+    decide: (ep: PeerEndpoint, _ns: string, name: string, action: "confirm" | "release") => Promise.resolve(at(ep).decide(name, action)),
+    submit: (ep: PeerEndpoint, r: PeerRunRequest) => Promise.resolve(at(ep).submit(r)),
+    run: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(at(ep).runs.get(name)),
+    cancel: (ep: PeerEndpoint, _ns: string, name: string) => {
+      at(ep).asked.push("cancel");
+      at(ep).runs.delete(name);
+      return Promise.resolve();
+    },
+  } as unknown as PeerRunsClient;
+  const peerObjects = names.map(peerObject);
+  const ctx = { logger: console, client: {}, cache: () => ({ get: ({ name }: { name: string }) => peerObjects.find((p) => p.metadata.name === name), list: () => peerObjects }) } as unknown as ReconcileContext;
+  return { peers, client, ctx };
+}
+
+/** A run with `write` on peer b and `tag` on peer c; its status is what the driver last wrote (unless a write is dropped). */
+function scenario(): { peers: Record<string, FakePeer>; run: PipelineRun; pass: (opts?: { dropWrite?: boolean }) => Promise<void> } {
+  const { peers, client, ctx } = federation(["b", "c"]);
+  const run: PipelineRun = {
+    apiVersion: "archipel.io/v1alpha1",
+    kind: "PipelineRun",
+    metadata: { name: "fan", namespace: "team", uid: "u-1", finalizers: [peerRunFinalizer] },
+    spec: { job: { greeting: "hi" }, steps: [{ name: "write", serviceRef: { name: "writer", peer: "b" } }, { name: "tag", serviceRef: { name: "tagger", peer: "c" } }] },
+  };
+  let dropping = false;
+  const write = (_ctx: ReconcileContext, _run: PipelineRun, o: RunObservation, kept: { peerRuns: PeerRunRecord[] | undefined }): Promise<void> => {
+    if (!dropping) run.status = { ...run.status, phase: o.phase, steps: o.steps, conditions: [o.ready, o.succeeded].map((c) => ({ ...c, lastTransitionTime: "2026-12-02T10:00:00Z" })), ...(kept.peerRuns ? { peerRuns: kept.peerRuns } : {}) };
+    return Promise.resolve();
+  };
+  const driver = createPeerSteps({ client, events: {} as EventRecorder, settings: defaultPeerRunSettings, now: () => new Date("2026-12-02T10:00:00Z"), write, giveUpAfterMs: 60_000 });
+  const group = (): PeerGroup => ({
+    run: structuredClone(run),
+    jobs: ["b", "c"].map((peer, i) => ({
+      peerName: peer,
+      plan: [{ step: run.spec.steps[i]?.name ?? "", site: { kind: "peer" as const, peer }, reason: "Explicit" }],
+      part: { steps: [run.spec.steps[i]!], outputs: [] },
+    })),
+  });
+  return {
+    peers,
+    run,
+    pass: async (opts = {}) => {
+      dropping = opts.dropWrite === true;
+      await driver.drive(ctx, group());
+      dropping = false;
+    },
+  };
+}
+
+const succeeded = (run: PipelineRun) => run.status?.conditions?.find((c) => c.type === "Succeeded");
+
+describe("createPeerSteps over several peers", () => {
+  it("confirms no hold until every peer has admitted its own, and sends no step until every hold is confirmed", async () => {
+    const s = scenario();
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    c.admits = "Pending";
+    await s.pass();
+    assert.deepEqual([b.asked, c.asked], [["reserve"], ["reserve"]]);
+    await s.pass();
+    await s.pass();
+    assert.deepEqual(b.asked, ["reserve"], "B's Tentative hold waits while C has not admitted C's");
+    assert.match(succeeded(s.run)?.message ?? "", /waiting for c-1 to admit the run's hold/);
+    for (const hold of c.holds.values()) hold.state = "Tentative";
+    await s.pass();
+    assert.deepEqual([b.asked, c.asked], [["reserve", "confirm"], ["reserve", "confirm"]]);
+    await s.pass();
+    assert.deepEqual([b.asked.at(-1), c.asked.at(-1)], ["submit", "submit"]);
+    assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.cluster, r.reservationState, r.phase]), [["b", "b-1", "Confirmed", "Running"], ["c", "c-1", "Confirmed", "Running"]]);
+    assert.deepEqual(s.run.status?.steps?.map((x) => [x.name, x.cluster, x.phase]), [["write", "b-1", "Running"], ["tag", "c-1", "Running"]]);
+  });
+
+  it("a hold one peer rejects releases the other's before it was ever confirmed, and fails the run naming that peer", async () => {
+    const s = scenario();
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    c.admits = "Rejected";
+    await s.pass();
+    await s.pass();
+    assert.deepEqual(b.asked, ["reserve", "release"], "B's hold is given back, never confirmed");
+    assert.deepEqual(c.asked, ["reserve"]);
+    assert.deepEqual([succeeded(s.run)?.status, succeeded(s.run)?.reason], ["False", "ReservationRejected"]);
+    assert.match(succeeded(s.run)?.message ?? "", /^peer c-1: the peer's reservation \S+ is Rejected: cpu short by 3 at 10:00$/);
+    assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.reservationState, r.phase]), [["b", "Released", undefined], ["c", "Rejected", "Failed"]]);
+    // The run has ended: later passes ask nothing more of either peer.
+    await s.pass();
+    assert.deepEqual([b.asked.length, c.asked.length], [2, 1]);
+  });
+
+  it("a pass whose status write was lost converges on the next: nothing is held twice", async () => {
+    const s = scenario();
+    await s.pass({ dropWrite: true });
+    assert.equal(s.run.status?.peerRuns, undefined, "the write was lost");
+    await s.pass();
+    assert.deepEqual([s.peers.b!.created, s.peers.c!.created], [1, 1], "the second ask finds the first hold by name");
+    await s.pass();
+    await s.pass();
+    assert.deepEqual([s.peers.b!.runs.size, s.peers.c!.runs.size], [1, 1]);
+  });
+
+  it("one peer's run fails: the other's is cancelled and its hold released, its part recorded Cancelled, the run failed naming the failing step", async () => {
+    const s = scenario();
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    for (let i = 0; i < 3; i++) await s.pass();
+    assert.deepEqual([b.runs.size, c.runs.size], [1, 1]);
+    const failed = [...b.runs.values()][0]!;
+    Object.assign(failed, { phase: "Failed", steps: [{ name: "write", phase: "Failed", message: "exit 7" }], succeeded: { status: "False", reason: "StepFailed", message: "write failed" } });
+    await s.pass();
+    assert.deepEqual(c.asked.slice(-2), ["cancel", "release"]);
+    assert.equal(c.runs.size, 0);
+    assert.equal(b.asked.at(-1), "release");
+    assert.deepEqual([succeeded(s.run)?.status, succeeded(s.run)?.reason], ["False", "StepFailed"]);
+    assert.match(succeeded(s.run)?.message ?? "", /^step "write" failed on cluster b-1: exit 7$/);
+    assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.phase, r.reservationState]), [["b", "Failed", "Released"], ["c", "Cancelled", "Released"]]);
+  });
+});
