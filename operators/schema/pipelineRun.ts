@@ -288,7 +288,8 @@ export const pipelineRunKind: KindDefinition = {
     { ...reasonColumn, priority: 0 },
     ageColumn,
     column("Workflow", ".status.workflowRef.name", { priority: 1 }),
-    column("Peers", ".status.peerRuns[*].cluster", { priority: 1 }),
+    // A printer column shows one value of a list (the API server takes the first): the first peer's.
+    column("Peer", ".status.peerRuns[0].cluster", { priority: 1, description: "the cluster of the first peer the run's steps went to (status.peerRuns lists them all)" }),
     column("Started", ".status.startedAt", { type: "date", priority: 1 }),
     column("Cost", ".status.cost.amount", { priority: 1 }),
   ],
