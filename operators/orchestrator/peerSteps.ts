@@ -403,7 +403,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     for (const job of group.jobs) {
       const ep = peerEndpoint(ctx.cache<Peer>(peerKindRef).get({ namespace: "", name: job.peerName }), job.peerName);
       if (!("endpoint" in ep)) {
-        await blocked(ctx, group, { reason: RunReason.PeerNotReady, message: `steps are placed on peer ${job.peerName}: ${ep.message}` });
+        await blocked(ctx, group, { reason: RunReason.PeerNotReady, message: `the steps are placed on peer ${job.peerName}: ${ep.message}` });
         return requeue(30_000);
       }
       const namespace = peerNamespace({ ...run, spec: { ...run.spec, steps: job.part.steps } });
