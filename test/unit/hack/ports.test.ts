@@ -2,7 +2,8 @@
 // (and no listen on port 0) can take them between choosing and binding; see hack/lib/ports.ts.
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import path from "node:path";
 import { freePort } from "../../../hack/lib/ports.ts";
@@ -51,6 +52,45 @@ describe("free ports for local servers", () => {
       }
     } finally {
       await Promise.all(taken.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  });
+
+  it("hands a port out once, whether to TypeScript or to the shell scripts, until the range is used up", async () => {
+    const claims = mkdtempSync(path.join(tmpdir(), "port-claims-"));
+    const saved = { range: process.env.ARCHIPEL_PORT_RANGE, claims: process.env.ARCHIPEL_PORT_CLAIMS };
+    // Three candidates, none listened on: without the claims, picks would repeat (random draws).
+    const free = await freePort();
+    Object.assign(process.env, { ARCHIPEL_PORT_RANGE: `${free}-${free + 3}`, ARCHIPEL_PORT_CLAIMS: claims });
+    try {
+      const picked = [await freePort(), shellFreePort(), await freePort()];
+      assert.deepEqual([...picked].sort(), [free, free + 1, free + 2], `each candidate once: ${picked.join(", ")}`);
+      assert.throws(() => shellFreePort(), /no free port in ARCHIPEL_PORT_RANGE/);
+      const fallback = await freePort();
+      assert.ok(fallback < free || fallback >= free + 3, "a used-up range falls back to a port the kernel picks");
+    } finally {
+      for (const [key, value] of [["ARCHIPEL_PORT_RANGE", saved.range], ["ARCHIPEL_PORT_CLAIMS", saved.claims]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      rmSync(claims, { recursive: true, force: true });
+    }
+  });
+
+  it("skips a port another address listens on: the managers listen on every address", async () => {
+    const claims = mkdtempSync(path.join(tmpdir(), "port-claims-"));
+    const busy = await freePort();
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(busy, "127.0.0.2", resolve));
+    Object.assign(process.env, { ARCHIPEL_PORT_RANGE: `${busy}-${busy + 1}`, ARCHIPEL_PORT_CLAIMS: claims });
+    try {
+      // Free on 127.0.0.1, taken on 127.0.0.2: not handed out.
+      assert.notEqual(await freePort("127.0.0.1"), busy);
+      assert.throws(() => shellFreePort(), /no free port/);
+    } finally {
+      delete process.env.ARCHIPEL_PORT_RANGE;
+      delete process.env.ARCHIPEL_PORT_CLAIMS;
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(claims, { recursive: true, force: true });
     }
   });
 });
