@@ -157,7 +157,6 @@ interface Outcome {
   requeueMs?: number;
 }
 
-/** The status record of where the steps are on the peer, from this pass's answers. */
 /** The part's phase from this pass: Failed, Cancelled once a run there was cancelled, else the peer's run's. */
 function phaseOf(m: Member, answers: Answers): string | undefined {
   if (answers.failed) return "Failed";
@@ -165,6 +164,7 @@ function phaseOf(m: Member, answers: Answers): string | undefined {
   return answers.cancelled && ran ? cancelledPhase : answers.remote?.phase;
 }
 
+/** The status record of where the steps are on the peer, from this pass's answers. */
 function peerRecord(m: Member, answers: Answers): PeerRunRecord {
   const known: Partial<PeerRunRecord> = m.known ?? {};
   const { reservation, remote } = answers;
@@ -379,7 +379,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
       const known = m.known;
       if (known) await cancelOnPeer(m.ep, { ...known, ...(m === by ? { name: undefined } : {}) }).catch(() => undefined);
       const answers: Answers = { reservation: undefined, remote: undefined, ...(m === by ? { failed: true } : { cancelled: true }) };
-      const observation = m === by ? failedPeerRun(m.plan, siteOf(m), { reason: RunReason.PeerRefused, message: `peer ${m.ep.cluster}: ${err.message}`, at: at() }) : observePeerRun(m.plan, siteOf(m), undefined);
+      const observation = m === by ? failedPeerRun(m.plan, siteOf(m), { reason: RunReason.PeerRefused, message: err.message, at: at() }) : observePeerRun(m.plan, siteOf(m), undefined);
       outcomes.push({ answers, observation });
     }
     await writeOutcomes(p, outcomes);
