@@ -22,7 +22,7 @@ import { compare, parseDecimal } from "../billing/money.ts";
 import { parseQuantity } from "../catalog/quantity.ts";
 import type { Money } from "../schema/common.ts";
 import type { PipelineRunSpec, PipelineStep } from "../schema/pipelineRun.ts";
-import { parseWiring } from "./pipelineWorkflow.ts";
+import { upstreamOf } from "./pipelineWorkflow.ts";
 import type { StepSite } from "./placement.ts";
 
 export interface CpuMemory {
@@ -145,7 +145,7 @@ export function autoGroups(steps: readonly PipelineStep[]): PipelineStep[][] {
     return at;
   };
   for (const step of steps) {
-    for (const from of Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? [])) {
+    for (const from of upstreamOf(step)) {
       if (names.has(from)) leader.set(find(from), find(step.name));
     }
   }

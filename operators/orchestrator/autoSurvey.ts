@@ -19,7 +19,7 @@ import { autoGroups, chooseAutoSite, rankedByAuto, refusedHold } from "./autoPla
 import { type PeerEndpoint, PeerRefusal, type PeerRunsClient } from "./peerClient.ts";
 import { minTrustOf, type PeerRunSettings, peerNamespace, quoteRequest, reservationSize } from "./peerRun.ts";
 import { peerEndpoint } from "./peerSteps.ts";
-import { parseWiring, type ServiceProcess } from "./pipelineWorkflow.ts";
+import { type ServiceProcess, upstreamOf } from "./pipelineWorkflow.ts";
 import type { StepSite } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import { requestsOf, runQuote } from "./runQuote.ts";
@@ -46,7 +46,7 @@ const connected = (p: Peer): boolean => p.spec.approval === "Accepted" && p.stat
 /** The steps among `steps` whose outputs `step` reads: it never runs at the same time as them (the hold is sized by the widest moment). */
 function afterOf(step: PipelineStep, steps: readonly PipelineStep[]): string[] {
   const names = new Set(steps.map((s) => s.name));
-  return [...new Set(Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? []))].filter((n) => names.has(n));
+  return upstreamOf(step).filter((n) => names.has(n));
 }
 
 interface DataRead {
@@ -67,7 +67,7 @@ function wiredPeers(spec: PipelineRunSpec, autoSteps: readonly PipelineStep[], o
   const peerOf = new Map(others.flatMap((o) => (o.site.kind === "peer" ? [[o.step, o.site.peer] as const] : [])));
   const wired = new Set<string>();
   for (const step of spec.steps) {
-    for (const from of Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? [])) {
+    for (const from of upstreamOf(step)) {
       const peer = auto.has(step.name) ? peerOf.get(from) : auto.has(from) ? peerOf.get(step.name) : undefined;
       if (peer !== undefined) wired.add(peer);
     }

@@ -18,7 +18,7 @@ import type { RunQuote } from "./runQuote.ts";
 import type { Money } from "../schema/common.ts";
 import type { Peer } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
-import { parseWiring } from "./pipelineWorkflow.ts";
+import { upstreamOf } from "./pipelineWorkflow.ts";
 import type { PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
@@ -116,7 +116,7 @@ export function wholeRun(run: PipelineRun): PeerPart {
 /** What the peer is asked to quote: the steps it would run, for the run's expected duration. */
 export function quoteRequest(run: PipelineRun, part: PeerPart, namespace: string): PeerQuoteRequest {
   const inPart = new Set(part.steps.map((s) => s.name));
-  const readsFrom = (step: PipelineStep): string[] => [...new Set(Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? []))].filter((name) => inPart.has(name));
+  const readsFrom = (step: PipelineStep): string[] => upstreamOf(step).filter((name) => inPart.has(name));
   const steps = part.steps.map((s) => {
     const after = readsFrom(s);
     return { name: s.name, service: s.serviceRef.name, ...(after.length > 0 ? { after } : {}) };

@@ -173,6 +173,9 @@ function peerRecord(m: Member, answers: Answers): PeerRunRecord {
   return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: m.ep.peer, cluster: m.ep.cluster, namespace: m.namespace };
 }
 
+/** A part that cannot go on now: Ready=False with why, Succeeded still undecided. */
+const heldBack = (o: RunObservation, why: { reason: string; message: string }): RunObservation => ({ ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } });
+
 const siteOf = (m: Member): { peer: string; cluster: string } => ({ peer: m.ep.peer, cluster: m.ep.cluster });
 const clustersOf = (p: Pass): string[] => p.members.map((m) => m.ep.cluster);
 
@@ -219,8 +222,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     // A peer's cluster name as recorded once it was asked; its Peer's name before.
     const clusters = group.jobs.map((j) => peerRecordOf(group.run, j.peerName)?.cluster ?? j.peerName);
     const observations = group.jobs.map((j, i) => {
-      const o = observePeerRun(j.plan, { peer: "", cluster: clusters[i] ?? j.peerName }, undefined);
-      return { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } };
+      return heldBack(observePeerRun(j.plan, { peer: "", cluster: clusters[i] ?? j.peerName }, undefined), why);
     });
     return record(ctx, group, { observations, clusters }, { peerRuns: group.run.status?.peerRuns });
   }
@@ -234,9 +236,8 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   /** The run may not hold anything on the peers yet (a budget, a peer's trust): say why, ask again in a minute. */
   async function holdNothing(p: Pass, why: { reason: string; message: string }, quotes: { peers?: (Money | undefined)[]; total?: Money | undefined } = {}): Promise<ReconcileResult> {
     const outcomes = p.members.map((m, i) => {
-      const o = observePeerRun(m.plan, siteOf(m), undefined);
       const quote = quotes.peers?.[i];
-      return { answers: { reservation: undefined, remote: undefined, ...present({ quote }) }, observation: { ...o, ready: { ...o.ready, status: "False" as const, ...why }, succeeded: { ...o.succeeded, ...why } } };
+      return { answers: { reservation: undefined, remote: undefined, ...present({ quote }) }, observation: heldBack(observePeerRun(m.plan, siteOf(m), undefined), why) };
     });
     await writeOutcomes(p, outcomes, quotes.total);
     return requeue(60_000);

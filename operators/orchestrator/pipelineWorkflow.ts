@@ -28,6 +28,11 @@ export function parseWiring(text: string): Source {
   return slash < 0 ? { name: text } : { step: text.slice(0, slash), name: text.slice(slash + 1) };
 }
 
+/** The steps whose outputs `step` reads, each once. */
+export function upstreamOf(step: PipelineStep): string[] {
+  return [...new Set(Object.values(step.in ?? {}).flatMap((source) => parseWiring(source).step ?? []))];
+}
+
 /** A workflow output carries a File where the tool said stdout/stderr. */
 function outputType(type: CwlType): CwlType {
   if (type === "stdout" || type === "stderr") return "File";
