@@ -118,15 +118,15 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
 
 const objectKeyOf = (run: PipelineRun): string => `${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
 
-/** The output a peer asks for: one of a succeeded run's, with the Workflow that made it. */
-function succeededOutput(run: PipelineRun, output: string): { location: string; workflow: string; directory: boolean } {
+/** The output a peer asks for: one of a succeeded run's, with the Workflow that made it (and its namespace: the run's, or its reservation's workspace). */
+function succeededOutput(run: PipelineRun, output: string): { location: string; workflow: string; workflowNamespace: string; directory: boolean } {
   const which = `run ${objectKeyOf(run)}`;
   const status = run.status ?? {};
   if (status.phase !== "Succeeded") throw new ApiError(409, "RunNotSucceeded", `${which} is ${status.phase ?? "Pending"}; its outputs exist once it has succeeded`);
   const found = (status.outputs ?? []).find((o) => o.name === output);
   const workflow = status.workflowRef?.name;
   if (!found?.location || !workflow) throw new ApiError(404, "NotFound", `${which} has no File or Directory output ${output}`, { field: "output" });
-  return { location: found.location, workflow, directory: found.class === "Directory" };
+  return { location: found.location, workflow, workflowNamespace: status.workflowRef?.namespace ?? run.metadata.namespace ?? "", directory: found.class === "Directory" };
 }
 
 /**
@@ -136,7 +136,7 @@ function succeededOutput(run: PipelineRun, output: string): { location: string; 
 function servedOutput(run: PipelineRun, output: string, repository: { bucket: string; keyPrefix: string }): { bucket: string; key: string; directory: boolean } {
   const { namespace = "", name = "" } = run.metadata;
   const found = succeededOutput(run, output);
-  const where = outputInRunArea(found.location, { bucket: repository.bucket, prefix: `${workflowKeyBase(repository.keyPrefix, namespace, found.workflow)}/` });
+  const where = outputInRunArea(found.location, { bucket: repository.bucket, prefix: `${workflowKeyBase(repository.keyPrefix, found.workflowNamespace, found.workflow)}/` });
   if ("problem" in where) throw new ApiError(404, "NotFound", `run ${namespace}/${name}: output ${output} is not served (${where.problem})`, { field: "output" });
   return { bucket: where.bucket, key: where.key.replace(/\/+$/, ""), directory: found.directory };
 }

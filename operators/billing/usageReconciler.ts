@@ -15,7 +15,7 @@ import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
-import { isControlledBy } from "../runtime/ownerReferences.ts";
+import { isControlledAcross, markedOwnerOf } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
 import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
@@ -136,11 +136,12 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     await writeConditions(record, created ? { type: "Ready", ...planned.ready } : readinessOf(record, planned));
   }
 
-  /** The run's own Workflow (controlled by it): another one of that name measures nothing of it. */
+  /** The run's own Workflow (controlled by it; in its reservation's workspace for a run served for a peer): another one of that name measures nothing of it. */
   function ownWorkflow(ctx: ReconcileContext, run: PipelineRun): (MeteredWorkflow & KubernetesObject) | undefined {
     const name = run.status?.workflowRef?.name ?? run.metadata.name ?? "";
-    const workflow = ctx.cache<MeteredWorkflow & KubernetesObject>(workflowKindRef).get({ namespace: run.metadata.namespace ?? "", name });
-    return workflow && isControlledBy(workflow, run as KubernetesObject) ? workflow : undefined;
+    const namespace = run.status?.workflowRef?.namespace ?? run.metadata.namespace ?? "";
+    const workflow = ctx.cache<MeteredWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name });
+    return workflow && isControlledAcross(workflow, run as KubernetesObject) ? workflow : undefined;
   }
 
   /**
@@ -193,6 +194,8 @@ export function usageController(kubeConfig: KubeConfig, opts: { logger?: Logger;
     // The run's Workflow (its steps finish); its records name it (one deleted is metered again).
     owns: [workflowKindRef],
     watches: [
+      // A Workflow in a reservation's workspace names its run with marks, not an owner reference.
+      { kind: workflowKindRef, map: markedOwnerOf(pipelineRunKind.kind) },
       { kind: usageRecordKindRef, map: (obj) => [{ namespace: obj.metadata?.namespace ?? "", name: (obj as Found).spec?.pipelineRunRef?.name ?? "" }].filter((k) => k.name !== "") },
       // Caches the reconciler reads, registered so that they have synced before it runs. A Price
       // changed later does not re-price a record: the rates of the step's start are a fact.

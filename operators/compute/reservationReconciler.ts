@@ -22,6 +22,8 @@ import { LedgerNameTakenError, LedgerStore } from "./ledgerStore.ts";
 import { type Amounts, admitReservation, shortfallMessage } from "./reservationAdmission.ts";
 import { holdingClaims, type Ledger, LedgerFormatError, type LedgerEntry, withEntry, withoutEntry } from "./reservationLedger.ts";
 import { type NamespaceClaim, namespaceTotal, QuotaEnforcer } from "./reservationQuota.ts";
+import { wantsWorkspace } from "./reservationWorkspace.ts";
+import { WorkspaceKeeper } from "./workspaceKeeper.ts";
 import {
   admittedCondition,
   admittedType,
@@ -75,6 +77,9 @@ export interface ReservationReconcilerDeps {
 
 /** Objects from a list may lack apiVersion/kind; owner references need them. */
 const typed = <T extends object>(obj: T, kind: string): T & KubernetesObject => ({ ...obj, apiVersion, kind }) as T & KubernetesObject;
+
+/** What enforcing a phase made: the quota's name, a peer's reservation's workspace; or a Ready override when blocked. */
+type Enforcement = { quota?: string; workspace?: string; blocked?: ConditionUpdate };
 
 type Lookup = { provider: Provider & KubernetesObject; limits: Amounts } | { blocked: ConditionUpdate };
 
@@ -157,11 +162,27 @@ export function createReservationReconciler(deps: ReservationReconcilerDeps): Re
       }
     }
     await new QuotaEnforcer(deps.core, ctx.signal).remove(reservation);
+    if (wantsWorkspace(reservation)) await new WorkspaceKeeper(ctx.client, deps.core, ctx.signal).remove(reservation);
     await removeFinalizer(ctx.client, reservation, reservationFinalizer);
   }
 
+  /** A peer's reservation: its workspace while Confirmed or Active (its quota in it), none otherwise. */
+  async function enforceInWorkspace(ctx: ReconcileContext, reservation: Reservation & KubernetesObject, phase: Phase): Promise<Enforcement> {
+    const workspaces = new WorkspaceKeeper(ctx.client, deps.core, ctx.signal);
+    // A quota in the reservation's own namespace is what a manager before workspaces made.
+    await new QuotaEnforcer(deps.core, ctx.signal).remove(reservation);
+    if (!isEnforced(phase.state)) {
+      await workspaces.remove(reservation);
+      return {};
+    }
+    const outcome = await workspaces.prepare(reservation);
+    if (outcome.ok) return { quota: outcome.quota, workspace: outcome.namespace };
+    return { blocked: { type: readyType, status: "False", reason: ReservationReason.NameTaken, message: outcome.message } };
+  }
+
   /** Enforces `phase`: the quota while Confirmed or Active, none otherwise. Returns a Ready override when blocked. */
-  async function enforce(ctx: ReconcileContext, reservation: Reservation & KubernetesObject, phase: Phase): Promise<{ quota?: string; blocked?: ConditionUpdate }> {
+  async function enforce(ctx: ReconcileContext, reservation: Reservation & KubernetesObject, phase: Phase): Promise<Enforcement> {
+    if (wantsWorkspace(reservation)) return enforceInWorkspace(ctx, reservation, phase);
     const quotas = new QuotaEnforcer(deps.core, ctx.signal);
     if (!isEnforced(phase.state)) {
       await quotas.remove(reservation);
@@ -196,7 +217,8 @@ export function createReservationReconciler(deps: ReservationReconcilerDeps): Re
     const phase = phaseOf(entry, now().getTime());
     const enforcement = await enforce(ctx, reservation, phase);
     const ready = enforcement.blocked ?? readyCondition(phase, entry);
-    await writeStatus(ctx, reservation, [admittedCondition(entry), ready], { ...statusFields(entry, phase), ...(enforcement.quota ? { quotaRef: { name: enforcement.quota } } : {}) });
+    const enforced = { ...(enforcement.quota ? { quotaRef: { name: enforcement.quota } } : {}), ...(enforcement.workspace ? { workspace: enforcement.workspace } : {}) };
+    await writeStatus(ctx, reservation, [admittedCondition(entry), ready], { ...statusFields(entry, phase), ...enforced });
     if (enforcement.blocked) return { requeueAfter: blockedRetryMs };
     if (phase.wakeAt !== undefined) return { requeueAfter: clampWait(phase.wakeAt - now().getTime()) };
   }
@@ -232,9 +254,9 @@ function statusFields(entry: LedgerEntry, phase: Phase): Omit<ReservationStatus,
   };
 }
 
-/** A Reservation's share of its namespace's quota, as the cache shows it. */
+/** A Reservation's share of its namespace's quota, as the cache shows it (a peer's is enforced in its workspace instead). */
 function claimOf(r: Reservation): NamespaceClaim {
-  const enforced = isEnforced(r.status?.state ?? "Pending") && !isBeingDeleted(r as KubernetesObject);
+  const enforced = isEnforced(r.status?.state ?? "Pending") && !isBeingDeleted(r as KubernetesObject) && !wantsWorkspace(r);
   return { name: r.metadata.name ?? "", cpu: r.spec.cpu, memory: r.spec.memory, enforced };
 }
 

@@ -61,13 +61,18 @@ export function runGrantName(run: PipelineRun, purpose: "in" | "out", name: stri
   return boundedName(`${run.metadata.name ?? ""}-${purpose}-${slug || "x"}`, suffix, 253);
 }
 
-/** The Peer a served run reads data for: only when the Reservation that owns the run was made for that same Peer. */
-export function servedPeerOf(run: PipelineRun, reservation: (name: string) => Reservation | undefined): string | undefined {
+/** The Reservation a run is served under: the one that owns it, made for the Peer the run is labelled for. */
+export function servedReservationOf(run: PipelineRun, reservation: (name: string) => Reservation | undefined): Reservation | undefined {
   const labelled = run.metadata.labels?.[requesterPeerLabel];
   if (!labelled) return undefined;
   const owner = run.metadata.ownerReferences?.find((r) => r.kind === "Reservation");
   const held = owner ? reservation(owner.name) : undefined;
-  return held && held.metadata.uid === owner?.uid && held.spec.requester?.peer === labelled ? labelled : undefined;
+  return held && held.metadata.uid === owner?.uid && held.spec.requester?.peer === labelled ? held : undefined;
+}
+
+/** The Peer a served run reads data for: only when the Reservation that owns the run was made for that same Peer. */
+export function servedPeerOf(run: PipelineRun, reservation: (name: string) => Reservation | undefined): string | undefined {
+  return servedReservationOf(run, reservation)?.spec.requester?.peer;
 }
 
 export function runGrantee(run: PipelineRun, servedPeer: string | undefined): Grantee {

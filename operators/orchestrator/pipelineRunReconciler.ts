@@ -24,7 +24,7 @@ import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { createRunArtifacts, CredentialsNameTaken } from "./runArtifacts.ts";
 import { runCredentialsSecretName } from "./runCredentials.ts";
-import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
+import { controllerMarks, isControlledAcross, markedOwnerOf } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -63,6 +63,7 @@ import type { Money } from "../schema/common.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputSource, repositorySource } from "./runAccess.ts";
 import { bringPeerOutput, deliverPeerOutput } from "./peerOutputs.ts";
+import { recordedWorkflowNamespace, workflowNamespaceOf } from "./runWorkspace.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
@@ -115,6 +116,15 @@ export interface PipelineRunReconcilerDeps {
   /** Counters of the peers' records received (absent: not counted). */
   usageMetrics?: UsageMetrics;
   now?: () => Date;
+}
+
+/** Where a run's Workflow is (and its credentials' Secret, and its area of the repository). */
+type WorkflowPlace = { namespace: string; name: string };
+
+/** status.workflowRef: the Workflow's name, and its namespace when not the run's. */
+function workflowRefOf(run: PipelineRun, workflow: KubernetesObject): NonNullable<PipelineRunStatus["workflowRef"]> {
+  const { name = "", namespace = "" } = workflow.metadata ?? {};
+  return namespace && namespace !== run.metadata.namespace ? { name, namespace } : { name };
 }
 
 type Mirrored = Pick<PipelineRunStatus, "phase" | "workflowRef" | "startedAt" | "finishedAt" | "progress" | "steps" | "outputs" | "peerRuns" | "quote" | "autoPlacement" | "autoRefused" | "artifactAccess">;
@@ -206,9 +216,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000, requestTimeoutMs: settings.requestTimeoutMs });
 
-  /** A deleted run: its objects in the repository, then what it holds on a peer, let go. */
+  /** A deleted run: its Workflow in a workspace, its objects in the repository, then what it holds on a peer, let go. */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
-    const artifacts = await runArtifacts.release(ctx, run, run.status?.workflowRef?.name ?? workflowNameOf(run));
+    await deleteWorkflowElsewhere(ctx, run);
+    const artifacts = await runArtifacts.release(ctx, run, { namespace: recordedWorkflowNamespace(run), name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
     return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
   }
 
@@ -266,13 +277,14 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   const access = createRunAccess({ core: deps.core, egress: deps.egress, requestTimeoutMs: settings.requestTimeoutMs, now: () => now() });
 
   /** What the orchestrator puts where the pods find it: a peer's outputs, then the data inputs read here. */
-  async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: string): Promise<Record<string, unknown> | Blocked> {
-    const brought = part.stage ? ((await part.stage(ctx, inputsKeyOf(run.metadata.namespace ?? "", workflow))) as Record<string, unknown> | Blocked) : {};
+  async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: WorkflowPlace): Promise<Record<string, unknown> | Blocked> {
+    const inputsKey = inputsKeyOf(workflow.namespace, workflow.name);
+    const brought = part.stage ? ((await part.stage(ctx, inputsKey)) as Record<string, unknown> | Blocked) : {};
     const data = part.spec.inputs ?? [];
     if ("reason" in brought || data.length === 0) return brought;
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
     try {
-      const read = await access.stageDataInputs(ctx, run, data, { store, inputsKey: inputsKeyOf(run.metadata.namespace ?? "", workflow) });
+      const read = await access.stageDataInputs(ctx, run, data, { store, inputsKey });
       return "reason" in read ? (read as Blocked) : { ...brought, ...read };
     } finally {
       store.s3.destroy();
@@ -331,27 +343,28 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** The run's Workflow, its inputs staged in the repository; or why it cannot be built. */
-  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, services: Map<string, ServiceProcess>): Promise<KubernetesObject | Blocked> {
+  async function desiredWorkflow(ctx: ReconcileContext, run: PipelineRun, at: { part: LocalPart; namespace: string }, services: Map<string, ServiceProcess>): Promise<KubernetesObject | Blocked> {
+    const { part, namespace } = at;
     const name = workflowNameOf(run);
-    const staged = await stagedInputs(ctx, run, part, name);
+    const staged = await stagedInputs(ctx, run, part, { namespace, name });
     if ("reason" in staged) return staged as Blocked;
     const built = pipelineWorkflow(part.spec, services, staged);
     if (!built.ok) return { reason: RunReason.InvalidSpec, message: built.errors.join("; ") };
     const configured = await artifactRepository(ctx);
     if ("reason" in configured) return configured;
-    const repository = await runCredentials(ctx, run, name, configured);
+    const repository = await runCredentials(ctx, run, { namespace, name }, configured);
     if ("reason" in repository) return repository;
     const plan = placementPlan(part.spec);
     const placement = plan.ok ? admiraltyTargets(plan.steps) : undefined;
     const retry = run.spec.retry ? { limit: run.spec.retry.limit, policy: run.spec.retry.policy ?? ("OnError" as const) } : undefined;
-    const config = { name, namespace: run.metadata.namespace ?? "", defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...present({ placement, retry }) };
+    const config = { name, namespace, defaultImage: settings.defaultImage, entrypoint: ["archipel-cwl-entrypoint"], artifacts: repository, ...present({ placement, retry }) };
     const { translate } = await translator();
     const workflow = withBroughtInputs(translate(built.workflow, built.job, config), repository, Object.keys(staged).length > 0);
     return ownedBody(run, workflow.toJSON() as KubernetesObject & { spec: Record<string, unknown> });
   }
 
   /** The repository with the run's own credentials (its prefix only), issued before its Workflow exists; or why not. */
-  async function runCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository | Blocked> {
+  async function runCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: WorkflowPlace, repository: S3Repository): Promise<S3Repository | Blocked> {
     try {
       return await runArtifacts.issueCredentials(ctx, run, workflow, repository);
     } catch (err) {
@@ -371,7 +384,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!workflowFinished(workflow)) return access;
     if (run.status?.artifactAccess?.revoked === true) return { ...access, revoked: true };
     try {
-      await runArtifacts.revokeCredentials(run, name);
+      await runArtifacts.revokeCredentials(run, { namespace: workflow.metadata?.namespace ?? "", name });
       ctx.logger.info("run's artifact credentials revoked", { namespace: run.metadata.namespace, run: run.metadata.name });
       return { ...access, revoked: true };
     } catch (err) {
@@ -383,7 +396,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** The Workflow as created: owned by the run, labelled with it, with the run's account and suspension. */
   function ownedBody(run: PipelineRun, body: KubernetesObject & { spec: Record<string, unknown> }): KubernetesObject {
     const name = workflowNameOf(run);
-    body.metadata = { ...body.metadata, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { ...body.metadata?.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
+    const marks = controllerMarks(run as KubernetesObject, body.metadata?.namespace ?? "");
+    body.metadata = { ...body.metadata, ...marks, labels: { ...body.metadata?.labels, ...marks.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
     if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
     if (run.spec.suspend === true) body.spec.suspend = true;
     const deadline = workflowDeadlineSeconds(run.spec);
@@ -415,6 +429,21 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
+  /** No owner reference crosses namespaces: a Workflow in a workspace goes with its run only because the run deletes it. */
+  async function deleteWorkflowElsewhere(ctx: ReconcileContext, run: PipelineRun): Promise<void> {
+    const ref = run.status?.workflowRef;
+    if (!ref?.namespace || ref.namespace === run.metadata.namespace) return;
+    const found = await readWorkflow(ctx, ref.namespace, ref.name);
+    if (!found || !isControlledAcross(found, run as KubernetesObject)) return;
+    const preconditions = { uid: found.metadata?.uid ?? "" };
+    try {
+      await timed(`deleting Workflow ${ref.namespace}/${ref.name}`, ctx.client.delete(found, undefined, undefined, undefined, undefined, "Background", { preconditions }), settings.requestTimeoutMs);
+      ctx.logger.info("workflow deleted with its run", { namespace: ref.namespace, name: ref.name });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
   /** Keeps Argo's spec.suspend equal to the run's (merge patch of that one field). */
   async function ensureSuspend(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject): Promise<ArgoWorkflow & KubernetesObject> {
     const want = run.spec.suspend === true;
@@ -442,7 +471,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlyMap<string, string>): () => Promise<OutputSource> {
     return () => {
       let repository: OutputSource | undefined;
-      const area = `${workflowKeyBase(settings.keyPrefix, run.metadata.namespace ?? "", run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
+      const area = `${workflowKeyBase(settings.keyPrefix, recordedWorkflowNamespace(run), run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
       const limits = { ms: settings.requestTimeoutMs, maxBytes: maxStagedBytes };
       return Promise.resolve({
         copy: async (output, from, to, key) => {
@@ -505,7 +534,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const { outputs, blocked } = await outputsOf(ctx, run, observed, where.part);
     const o = blocked ? afterFailedCopy(observed, blocked) : observed;
     const artifactAccess = await revokedAccess(ctx, run, workflow);
-    const fields: Mirrored = { phase: o.phase, workflowRef: { name: workflow.metadata?.name ?? "" }, progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...present({ peerRuns: run.status?.peerRuns }) };
+    const fields: Mirrored = { phase: o.phase, workflowRef: workflowRefOf(run, workflow), progress: o.progress, steps: withPlacement(o.steps, where.plan), startedAt: o.startedAt, finishedAt: o.finishedAt, outputs, artifactAccess, ...present({ peerRuns: run.status?.peerRuns }) };
     await writeStatus(ctx, run, o, fields);
     if (triedAgain(blocked) || (workflowFinished(workflow) && !artifactAccess.revoked)) return { requeueAfter: 30_000 };
     if (!workflowFinished(workflow)) return watchBudget(ctx, run, workflow, { observed, part: where.part });
@@ -517,7 +546,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   function nameTaken(ctx: ReconcileContext, run: PipelineRun, workflow: KubernetesObject): Promise<void> {
     const owner = workflow.metadata?.ownerReferences?.find((r) => r.controller === true);
     const by = owner ? `${owner.kind} ${owner.name}` : "no controller";
-    return block(ctx, run, { reason: RunReason.NameTaken, message: `Workflow ${run.metadata.namespace ?? ""}/${workflow.metadata?.name ?? ""} exists and is not this run's (controlled by ${by}); delete it or rename the run` });
+    return block(ctx, run, { reason: RunReason.NameTaken, message: `Workflow ${workflow.metadata?.namespace ?? ""}/${workflow.metadata?.name ?? ""} exists and is not this run's (controlled by ${by}); delete it or rename the run` });
   }
 
   /**
@@ -529,24 +558,25 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!ref) return undefined;
     const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
     if (succeeded === "True" || succeeded === "False") return Promise.resolve();
-    const message = `Workflow ${run.metadata.namespace ?? ""}/${ref.name} was deleted before it finished; create a new run to run the pipeline again`;
+    const message = `Workflow ${ref.namespace ?? run.metadata.namespace ?? ""}/${ref.name} was deleted before it finished; create a new run to run the pipeline again`;
     const decision = { ready: { type: "Ready", status: "False" as const, reason: RunReason.WorkflowFailed, message }, succeeded: { type: "Succeeded", status: "False" as const, reason: RunReason.WorkflowFailed, message } };
     const { workflowRef, startedAt, progress, steps } = run.status ?? {};
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });
   }
 
   async function converge(ctx: ReconcileContext, run: PipelineRun, workflow: ArgoWorkflow & KubernetesObject, where: { plan: StepPlacement[]; part: LocalPart }): Promise<ReconcileResult | void> {
-    if (!isControlledBy(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
+    if (!isControlledAcross(workflow, run as KubernetesObject)) return nameTaken(ctx, run, workflow);
     return mirror(ctx, run, await ensureSuspend(ctx, run, workflow), where);
   }
 
   /** Blockers that change without an event this controller watches: look again later. */
-  const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
+  const retriedBlockers = new Set<string>([RunReason.WorkspaceNotReady, RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
 
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
   async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
-    const namespace = run.metadata.namespace ?? "";
     const where = { plan, part };
+    const namespace = workflowNamespaceOf(run, (name) => ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name }));
+    if (typeof namespace !== "string") return blockedHere(ctx, run, namespace, where);
     const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
     if (cached) return converge(ctx, run, cached, where);
     // The cache may lag behind a Workflow created a moment ago: ask the API server before creating.
@@ -558,7 +588,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!(services instanceof Map)) return blockedHere(ctx, run, services, where);
     // Inputs are staged in the repository next: the run owns its objects there from here on.
     const held = await runArtifacts.hold(ctx, run);
-    const desired = await desiredWorkflow(ctx, held, part, services);
+    const desired = await desiredWorkflow(ctx, held, { part, namespace }, services);
     if ("reason" in desired) return blockedHere(ctx, held, desired, where);
     return converge(ctx, held, await createWorkflow(ctx, desired), where);
   }
@@ -823,6 +853,8 @@ export function pipelineRunController(kubeConfig: KubeConfig, opts: { logger?: L
     // A run's AccessGrants being issued (or refused) moves it on.
     owns: [workflowKindRef, accessGrantKindRef],
     watches: [
+      // A served run's Workflow in its reservation's workspace carries marks, not an owner reference.
+      { kind: workflowKindRef, map: markedOwnerOf(pipelineRunKind.kind) },
       { kind: resourceKindRef, map: runsOfService(() => runs) },
       { kind: reservationKindRef, map: runsOfReservation(() => runs) },
       { kind: peerKindRef, map: () => [] },

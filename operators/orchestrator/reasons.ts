@@ -20,6 +20,8 @@ export const RunReason = {
   ReservationNotFound: "ReservationNotFound",
   ReservationNotActive: "ReservationNotActive",
   ReservationRejected: "ReservationRejected",
+  // a run served for a peer: its reservation's workspace (where its Workflow runs) is not there yet
+  WorkspaceNotReady: "WorkspaceNotReady",
   // steps on a peer: waiting for the peer's reservation, then its run
   Reserving: "Reserving",
   PeerRunDeleted: "PeerRunDeleted",

@@ -10,17 +10,21 @@ describe("a deleted run's artifacts", () => {
   const run = (namespace: string, name: string, ran = true): PipelineRun => ({ apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { namespace, name }, spec: { steps: [] }, ...(ran ? { status: { workflowRef: { name } } } : {}) }) as unknown as PipelineRun;
 
   it("are the objects under the run's Workflow, not another Workflow's whose name starts the same", () => {
-    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet"), "pipelineruns/a/greet/");
-    assert.ok(!"pipelineruns/a/greeting/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet")));
+    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet"), { namespace: "a", name: "greet" }), "pipelineruns/a/greet/");
+    assert.ok(!"pipelineruns/a/greeting/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), { namespace: "a", name: "greet" })));
   });
 
   it("are not a same-named run's of another namespace", () => {
-    assert.notEqual(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet"), runArtifactsPrefix("pipelineruns", run("b", "greet"), "greet"));
-    assert.ok(!"pipelineruns/b/greet/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), "greet")));
+    assert.notEqual(runArtifactsPrefix("pipelineruns", run("a", "greet"), { namespace: "a", name: "greet" }), runArtifactsPrefix("pipelineruns", run("b", "greet"), { namespace: "b", name: "greet" }));
+    assert.ok(!"pipelineruns/b/greet/write/out".startsWith(runArtifactsPrefix("pipelineruns", run("a", "greet"), { namespace: "a", name: "greet" })));
+  });
+
+  it("are under the Workflow's namespace: a served run's workspace, not the run's own namespace", () => {
+    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet"), { namespace: "archipel-rsv-0123456789abcdef", name: "greet" }), "pipelineruns/archipel-rsv-0123456789abcdef/greet/");
   });
 
   it("are only the inputs it staged, for a run that never ran its own Workflow (the name was taken)", () => {
-    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet", false), "greet"), "pipelineruns/a/greet/inputs/");
+    assert.equal(runArtifactsPrefix("pipelineruns", run("a", "greet", false), { namespace: "a", name: "greet" }), "pipelineruns/a/greet/inputs/");
   });
 
   it("are retried while the repository does not answer, until ten minutes after the deletion", () => {

@@ -1,6 +1,6 @@
 // A run's objects in this cluster's Argo artifact repository — its steps' outputs and the inputs
-// staged for them, all under `<keyPrefix>/<namespace>/<workflow>/` — belong to the run: deleting the run
-// deletes them. A finalizer, added before anything is written there, holds the deleted run until
+// staged for them, all under `<keyPrefix>/<namespace>/<workflow>/` (the Workflow's namespace: a
+// served run's is its reservation's workspace) — belong to the run: deleting the run deletes them. A finalizer, added before anything is written there, holds the deleted run until
 // they are gone. Argo's own artifact GC (`artifactGC: OnWorkflowDeletion`) is not used: it runs a
 // pod per Workflow that needs the repository's credentials and RBAC on Argo's GC tasks in every
 // run namespace, and a Workflow can be deleted without its run. Outputs a user keeps go to a
@@ -11,7 +11,7 @@ import type { ReconcileContext } from "../runtime/index.ts";
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
-import { controllerRef, isControlledBy } from "../runtime/ownerReferences.ts";
+import { controllerMarks, isControlledAcross } from "../runtime/ownerReferences.ts";
 import { present } from "../runtime/present.ts";
 import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
@@ -22,13 +22,19 @@ import { runCredentialNames, runCredentialsKeys, runCredentialsSecretName, withR
 
 export const runArtifactsFinalizer = "archipel.io/run-artifacts";
 
+/** The run's Workflow by namespace and name: its Secret is made there, its objects are keyed by both. */
+export interface WorkflowPlace {
+  namespace: string;
+  name: string;
+}
+
 /**
  * What the run wrote in the repository's bucket (translate.ts's keys). A run that never ran its own
  * Workflow (no status.workflowRef: its name was taken) wrote at most the inputs it staged; the
  * rest of the prefix is the other Workflow's.
  */
-export function runArtifactsPrefix(keyPrefix: string, run: PipelineRun, workflow: string): string {
-  const base = `${workflowKeyBase(keyPrefix, run.metadata.namespace ?? "", workflow)}/`;
+export function runArtifactsPrefix(keyPrefix: string, run: PipelineRun, workflow: WorkflowPlace): string {
+  const base = `${workflowKeyBase(keyPrefix, workflow.namespace, workflow.name)}/`;
   return run.status?.workflowRef ? base : `${base}inputs/`;
 }
 
@@ -60,11 +66,11 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
   /** Marks the run as owning objects in the repository, before its first is written; the run as written. */
   hold(ctx: ReconcileContext, run: PipelineRun): Promise<PipelineRun>;
   /** A deleted run's objects deleted and its own user revoked (or given up on); the run as it is after, or when to try again. */
-  release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }>;
-  /** The run's own user and its Secret, before its Workflow exists: the repository its pods use. */
-  issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository>;
-  /** The run's own user deleted: its key stops working (its Secret goes with the run). */
-  revokeCredentials(run: PipelineRun, workflow: string): Promise<void>;
+  release(ctx: ReconcileContext, run: PipelineRun, workflow: WorkflowPlace): Promise<{ run: PipelineRun } | { requeueAfter: number }>;
+  /** The run's own user and its Secret (next to the Workflow), before its Workflow exists: the repository its pods use. */
+  issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: WorkflowPlace, repository: S3Repository): Promise<S3Repository>;
+  /** The run's own user deleted: its key stops working (its Secret goes with the run, or with the workspace). */
+  revokeCredentials(run: PipelineRun, workflow: WorkflowPlace): Promise<void>;
 } {
   const { core } = deps;
   const ms = deps.requestTimeoutMs;
@@ -79,27 +85,29 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
   }
 
   function mine(secret: V1Secret, run: PipelineRun): V1Secret {
-    if (isControlledBy(secret as KubernetesObject, run as KubernetesObject)) return secret;
-    throw new CredentialsNameTaken(`Secret ${run.metadata.namespace ?? ""}/${secret.metadata?.name ?? ""} exists and is not this run's (it would hold the run's credentials to the artifact repository); delete it or rename the run`);
+    if (isControlledAcross(secret as KubernetesObject, run as KubernetesObject)) return secret;
+    throw new CredentialsNameTaken(`Secret ${secret.metadata?.namespace ?? ""}/${secret.metadata?.name ?? ""} exists and is not this run's (it would hold the run's credentials to the artifact repository); delete it or rename the run`);
   }
 
-  async function issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: string, repository: S3Repository): Promise<S3Repository> {
-    const namespace = run.metadata.namespace ?? "";
-    const name = runCredentialsSecretName(workflow);
+  async function issueCredentials(ctx: ReconcileContext, run: PipelineRun, workflow: WorkflowPlace, repository: S3Repository): Promise<S3Repository> {
+    const { namespace } = workflow;
+    const name = runCredentialsSecretName(workflow.name);
     const existing = await readSecret(namespace, name);
     // Issued on an earlier pass: the Secret is written last, so its presence means the user is whole.
-    if (existing) return (mine(existing, run), withRunCredentials(repository, workflow));
-    const store = await artifactStore(core, deps.artifacts, namespace);
-    const names = runCredentialNames(repository, namespace, workflow);
+    if (existing) return (mine(existing, run), withRunCredentials(repository, workflow.name));
+    // The repository's own credentials are read in the run's namespace (a workspace holds none).
+    const store = await artifactStore(core, deps.artifacts, run.metadata.namespace ?? "");
+    const names = runCredentialNames(repository, namespace, workflow.name);
     try {
       const { applyS3Grant, issueS3AccessKey } = await s3Backend();
       await applyS3Grant(store.admin, names, "write");
       const key = await issueS3AccessKey(store.admin, names);
+      const marks = controllerMarks(run as KubernetesObject, namespace);
       const secret: V1Secret = {
         apiVersion: "v1",
         kind: "Secret",
         type: "Opaque",
-        metadata: { name, namespace, ownerReferences: [controllerRef(run as KubernetesObject)], labels: { "archipel.io/pipelinerun": workflow.slice(0, 63) } },
+        metadata: { name, namespace, ...marks, labels: { ...marks.labels, "archipel.io/pipelinerun": workflow.name.slice(0, 63) } },
         stringData: { [runCredentialsKeys.accessKey]: key.accessKeyId, [runCredentialsKeys.secretKey]: key.secretAccessKey },
       };
       await timed(`creating Secret ${namespace}/${name}`, core.createNamespacedSecret({ namespace, body: secret }), ms).catch(async (err: unknown) => {
@@ -112,14 +120,14 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
       store.s3.destroy();
     }
     ctx.logger.info("run's artifact credentials issued", { namespace, run: run.metadata.name, user: names.user, prefix: `s3://${names.bucket}/${names.prefix}` });
-    return withRunCredentials(repository, workflow);
+    return withRunCredentials(repository, workflow.name);
   }
 
-  async function revokeCredentials(run: PipelineRun, workflow: string): Promise<void> {
+  async function revokeCredentials(run: PipelineRun, workflow: WorkflowPlace): Promise<void> {
     const store = await artifactStore(core, deps.artifacts, run.metadata.namespace ?? "");
     try {
       const { revokeS3Grant } = await s3Backend();
-      await revokeS3Grant(store.admin, runCredentialNames(store.repository, run.metadata.namespace ?? "", workflow));
+      await revokeS3Grant(store.admin, runCredentialNames(store.repository, workflow.namespace, workflow.name));
     } finally {
       store.s3.destroy();
     }
@@ -132,7 +140,7 @@ export function createRunArtifacts(deps: RunArtifactsDeps): {
     return written ? { ...run, metadata: { ...run.metadata, ...present({ resourceVersion: written.resourceVersion, finalizers: written.finalizers }) } } : run;
   }
 
-  async function release(ctx: ReconcileContext, run: PipelineRun, workflow: string): Promise<{ run: PipelineRun } | { requeueAfter: number }> {
+  async function release(ctx: ReconcileContext, run: PipelineRun, workflow: WorkflowPlace): Promise<{ run: PipelineRun } | { requeueAfter: number }> {
     if (!hasFinalizer(run as KubernetesObject, runArtifactsFinalizer)) return { run };
     const namespace = run.metadata.namespace ?? "";
     const prefix = runArtifactsPrefix(deps.artifacts.keyPrefix, run, workflow);

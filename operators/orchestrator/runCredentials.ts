@@ -13,7 +13,7 @@ import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 const hashOf = (text: string, chars: number): string => createHash("sha256").update(text).digest("hex").slice(0, chars);
 
 /**
- * The Secret holding the run's key, in the run's namespace (controlled by the run). Argo names the
+ * The Secret holding the run's key, next to its Workflow (controlled by the run). Argo names the
  * pods' volume after it, and a volume name is a DNS label: at most 63 of a-z, 0-9 and '-', so a
  * long or dotted Workflow name is cut and told apart by a hash of the whole.
  */

@@ -26,3 +26,39 @@ export function withControllerRef(refs: readonly V1OwnerReference[] | undefined,
   const ref = controllerRef(owner);
   return [...(refs ?? []).filter((r) => r.controller !== true && r.uid !== ref.uid), ref];
 }
+
+// An object in another namespace than its owner cannot carry an owner reference (the garbage
+// collector resolves it in the object's own namespace, finds nothing, and deletes the object).
+// Such an object names its controller with these marks instead, and is deleted by the owner's
+// cleanup or with its namespace. The marks are trusted only where the owner put the object: a
+// reconciler reads it at the place it chose, never by searching for the marks.
+export const ownerUidLabel = "archipel.io/owner-uid";
+export const ownerNamespaceLabel = "archipel.io/owner-namespace";
+export const ownerKindLabel = "archipel.io/owner-kind";
+export const ownerNameAnnotation = "archipel.io/owner-name";
+
+/** The controller reference when `namespace` is the owner's, else the marks that stand for it. */
+export function controllerMarks(owner: KubernetesObject, namespace: string): Pick<NonNullable<KubernetesObject["metadata"]>, "ownerReferences" | "labels" | "annotations"> {
+  const ref = controllerRef(owner);
+  const home = owner.metadata?.namespace ?? "";
+  if (namespace === home) return { ownerReferences: [ref] };
+  return { labels: { [ownerUidLabel]: ref.uid, [ownerNamespaceLabel]: home, [ownerKindLabel]: ref.kind }, annotations: { [ownerNameAnnotation]: ref.name } };
+}
+
+/** isControlledBy, or for an object of another namespace, marked with the owner's uid and namespace (a uid names one object of any kind). */
+export function isControlledAcross(obj: KubernetesObject, owner: KubernetesObject): boolean {
+  if ((obj.metadata?.namespace ?? "") === (owner.metadata?.namespace ?? "")) return isControlledBy(obj, owner);
+  const labels = obj.metadata?.labels ?? {};
+  const uid = owner.metadata?.uid ?? "";
+  return uid !== "" && labels[ownerUidLabel] === uid && labels[ownerNamespaceLabel] === owner.metadata?.namespace;
+}
+
+/** For a watch: the owner of `kind` that an object of another namespace names with its marks (none without them). */
+export function markedOwnerOf(kind: string): (obj: KubernetesObject) => { namespace: string; name: string }[] {
+  return (obj) => {
+    const labels = obj.metadata?.labels ?? {};
+    const name = obj.metadata?.annotations?.[ownerNameAnnotation];
+    const namespace = labels[ownerNamespaceLabel];
+    return labels[ownerKindLabel] === kind && name && namespace ? [{ namespace, name }] : [];
+  };
+}

@@ -184,7 +184,12 @@ export type StepStatus = Static<typeof StepStatus>;
 export const PipelineRunStatus = strictObject({
   ...statusBase,
   phase: Type.Optional(StringEnum(workflowPhases, { description: "the Argo Workflow's phase, mirrored" })),
-  workflowRef: Type.Optional(LocalObjectReference),
+  workflowRef: Type.Optional(
+    strictObject(
+      { name: ObjectName, namespace: Type.Optional(DnsLabel) },
+      { description: "the run's Argo Workflow: in this namespace, or in `namespace` (a run served for a peer runs in its reservation's workspace)" },
+    ),
+  ),
   progress: Type.Optional(Type.String({ maxLength: 16, description: "steps succeeded / steps, e.g. 1/2" })),
   startedAt: Type.Optional(Timestamp),
   finishedAt: Type.Optional(Timestamp),

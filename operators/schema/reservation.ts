@@ -15,6 +15,7 @@ import {
   cel,
   column,
   described,
+  DnsLabel,
   group,
   kindObject,
   LocalObjectReference,
@@ -86,7 +87,12 @@ export const ReservationStatus = strictObject({
   admittedAt: Type.Optional(described(Timestamp, "when the capacity was admitted")),
   holdUntil: Type.Optional(described(Timestamp, "a Tentative hold Expires at this time unless spec.confirmed is set")),
   releasedAt: Type.Optional(described(Timestamp, "when the capacity was given back (Released or Expired)")),
-  quotaRef: Type.Optional(strictObject({ name: ObjectName }, { description: "the ResourceQuota in this namespace that enforces the reservation while Confirmed or Active" })),
+  quotaRef: Type.Optional(
+    strictObject({ name: ObjectName }, { description: "the ResourceQuota that enforces the reservation while Confirmed or Active: in status.workspace for a peer's reservation, else in this namespace" }),
+  ),
+  workspace: Type.Optional(
+    described(DnsLabel, "a peer's reservation, while Confirmed or Active: the namespace this cluster made for it, where the peer's steps run under this reservation's quota alone (deleted when it ends)"),
+  ),
   credentialsSecretRef: Type.Optional(SecretReference),
 });
 export type ReservationStatus = Static<typeof ReservationStatus>;
@@ -114,6 +120,7 @@ export const reservationKind: KindDefinition = {
     column("Memory", ".spec.memory"),
     column("Start", ".spec.start"),
     column("End", ".spec.end"),
+    column("Workspace", ".status.workspace", { priority: 1 }),
     readyColumn,
     reasonColumn,
     ageColumn,

@@ -85,7 +85,7 @@ describe("a run's own artifact credentials (real API server, real S3 with IAM)",
   it("are issued into a Secret the run controls, once, and reach the run's prefix only; revoked, they stop working", async () => {
     const run = await pipelineRun("assemble");
     const artifacts = runArtifacts();
-    const scoped = await artifacts.issueCredentials(ctx, run, "assemble", repository);
+    const scoped = await artifacts.issueCredentials(ctx, run, { namespace: ns.name, name: "assemble" }, repository);
     assert.deepEqual(scoped.accessKeySecret, { name: "assemble-artifacts", key: "accessKey" });
     assert.deepEqual(scoped.secretKeySecret, { name: "assemble-artifacts", key: "secretKey" });
     assert.equal(scoped.bucket, bucket);
@@ -111,22 +111,22 @@ describe("a run's own artifact credentials (real API server, real S3 with IAM)",
     assert.equal(await statusOf(key.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `pipelineruns/${ns.name}/` }))), 403);
 
     // A second pass (a restart) issues nothing: same Secret, same key.
-    const again = await artifacts.issueCredentials(ctx, run, "assemble", repository);
+    const again = await artifacts.issueCredentials(ctx, run, { namespace: ns.name, name: "assemble" }, repository);
     assert.deepEqual(again, scoped);
     const unchanged = await core.readNamespacedSecret({ namespace: ns.name, name: "assemble-artifacts" });
     assert.equal(unchanged.metadata?.resourceVersion, secret.metadata?.resourceVersion);
     assert.equal(await statusOf(key.send(new GetObjectCommand({ Bucket: bucket, Key: `${own}write/out.txt` }))), 200, "the first key still works");
 
-    await artifacts.revokeCredentials(run, "assemble");
+    await artifacts.revokeCredentials(run, { namespace: ns.name, name: "assemble" });
     await eventually("the revoked key refused", async () => ((await statusOf(key.send(new GetObjectCommand({ Bucket: bucket, Key: `${own}write/out.txt` })))) === 403 ? true : undefined), 20_000, 250);
-    await artifacts.revokeCredentials(run, "assemble"); // revoking again is a no-op
+    await artifacts.revokeCredentials(run, { namespace: ns.name, name: "assemble" }); // revoking again is a no-op
   });
 
   it("never uses a same-named Secret that is not the run's", async () => {
     const run = await pipelineRun("taken");
     const foreign: V1Secret = { metadata: { name: "taken-artifacts", labels: { mine: "yes" } }, stringData: { accessKey: "someone", secretKey: "else" } };
     await core.createNamespacedSecret({ namespace: ns.name, body: foreign });
-    await assert.rejects(runArtifacts().issueCredentials(ctx, run, "taken", repository), (err: Error) => {
+    await assert.rejects(runArtifacts().issueCredentials(ctx, run, { namespace: ns.name, name: "taken" }, repository), (err: Error) => {
       assert.ok(err instanceof CredentialsNameTaken, String(err));
       assert.match(err.message, new RegExp(`Secret ${ns.name}/taken-artifacts exists and is not this run's`));
       return true;

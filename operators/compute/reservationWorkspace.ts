@@ -1,0 +1,94 @@
+// A peer's Reservation gets a namespace of its own on this cluster, its workspace, while it is
+// Confirmed or Active: the peer's Workflow and pods run there, under a ResourceQuota holding this
+// reservation's amounts alone (not the sum a shared namespace needs), with the namespace's
+// LimitRanges copied from the reservation's (the admin's defaults for pods that name no
+// requests), and Argo's executor Role bound to its default ServiceAccount. Deleting the namespace
+// when the reservation ends stops whatever still runs there and frees what it held.
+//
+// Namespaces are cluster-scoped and a namespaced object cannot own one (nor an object of another
+// namespace), so the link is the reservation's uid: on the namespace as an annotation, on each
+// object the controller makes in it as a label. Only what carries that uid is the reservation's;
+// a namesake is never changed or deleted. Pure: names, bodies and the ownership test.
+// Why a workspace per reservation: docs/decisions/reservation-workspace.md.
+import { createHash } from "node:crypto";
+import type { KubernetesObject, V1LimitRange, V1Namespace, V1ResourceQuota, V1Role, V1RoleBinding } from "@kubernetes/client-node";
+import type { Reservation } from "../schema/reservation.ts";
+import { quotaHard, quotaName } from "./reservationQuota.ts";
+
+/** On the workspace (annotation) and every object made in it (label): the reservation's uid. */
+export const workspaceUidKey = "archipel.io/reservation-uid";
+/** On the workspace: the namespace of the reservation it was made for. */
+export const workspaceOfLabel = "archipel.io/workspace-of";
+/** On the workspace: the reservation's name (hashed beyond 63 characters). */
+export const workspaceReservationLabel = "archipel.io/reservation";
+/** Argo's documented minimum for the emissary executor (docs/workflow-rbac.md). */
+export const executorRoleName = "archipel-workflow-executor";
+
+/** Whether the reservation is served in a workspace: a peer's is; one made here uses its own namespace. */
+export function wantsWorkspace(reservation: Reservation): boolean {
+  return reservation.spec.requester?.peer !== undefined;
+}
+
+/** `archipel-rsv-<16 hex>` from the uid: a namesake created later gets another workspace. */
+export function workspaceName(reservation: Reservation): string {
+  return `archipel-rsv-${createHash("sha256").update(reservation.metadata.uid ?? "").digest("hex").slice(0, 16)}`;
+}
+
+const labelValue = (name: string): string => (name.length <= 63 ? name : createHash("sha256").update(name).digest("hex").slice(0, 63));
+
+/** Whether `obj` was made for this reservation (its uid, on the namespace or on an object in it). */
+export function madeFor(obj: KubernetesObject, reservation: Reservation, where: "namespace" | "object"): boolean {
+  const uid = reservation.metadata.uid ?? "";
+  const found = where === "namespace" ? obj.metadata?.annotations?.[workspaceUidKey] : obj.metadata?.labels?.[workspaceUidKey];
+  return uid !== "" && found === uid;
+}
+
+export function workspaceBody(reservation: Reservation): V1Namespace {
+  const { namespace = "", name = "", uid = "" } = reservation.metadata;
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: workspaceName(reservation),
+      labels: { [workspaceOfLabel]: namespace, [workspaceReservationLabel]: labelValue(name) },
+      annotations: { [workspaceUidKey]: uid, "archipel.io/reservation-ref": `${namespace}/${name}` },
+    },
+  };
+}
+
+const childMeta = (reservation: Reservation, name: string): { name: string; namespace: string; labels: Record<string, string> } => ({
+  name,
+  namespace: workspaceName(reservation),
+  labels: { [workspaceUidKey]: reservation.metadata.uid ?? "" },
+});
+
+/** The reservation's own amounts: nothing else runs in its workspace. */
+export function workspaceQuota(reservation: Reservation): V1ResourceQuota {
+  return { apiVersion: "v1", kind: "ResourceQuota", metadata: childMeta(reservation, quotaName(reservation.metadata.name ?? "")), spec: { hard: quotaHard(reservation.spec.cpu, reservation.spec.memory) } };
+}
+
+export function executorRole(reservation: Reservation): V1Role {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: childMeta(reservation, executorRoleName),
+    rules: [{ apiGroups: ["argoproj.io"], resources: ["workflowtaskresults"], verbs: ["create", "patch"] }],
+  };
+}
+
+/** Bound to the workspace's default ServiceAccount, which a peer's run's pods run as. */
+export function executorBinding(reservation: Reservation): V1RoleBinding {
+  const meta = childMeta(reservation, executorRoleName);
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: meta,
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: executorRoleName },
+    subjects: [{ kind: "ServiceAccount", name: "default", namespace: meta.namespace }],
+  };
+}
+
+/** A LimitRange of the reservation's namespace, as the workspace holds it (its limits only). */
+export function copiedLimitRange(reservation: Reservation, source: V1LimitRange): V1LimitRange {
+  return { apiVersion: "v1", kind: "LimitRange", metadata: childMeta(reservation, source.metadata?.name ?? ""), spec: source.spec ?? { limits: [] } };
+}
