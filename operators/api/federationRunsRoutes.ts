@@ -31,6 +31,7 @@ const quoting = onFirstUse(async () => ({ ...(await import("../orchestrator/serv
 export { requesterPeerLabel };
 import { artifactStore, type ArtifactStoreSettings, openObject } from "../orchestrator/artifactStore.ts";
 import { outputInRunArea } from "../orchestrator/dataAccess.ts";
+import { recordedWorkflowNamespace } from "../orchestrator/runWorkspace.ts";
 import { listPrefix, type S3Place } from "../orchestrator/objectCopy.ts";
 import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import { apiVersion } from "../schema/common.ts";
@@ -126,7 +127,7 @@ function succeededOutput(run: PipelineRun, output: string): { location: string; 
   const found = (status.outputs ?? []).find((o) => o.name === output);
   const workflow = status.workflowRef?.name;
   if (!found?.location || !workflow) throw new ApiError(404, "NotFound", `${which} has no File or Directory output ${output}`, { field: "output" });
-  return { location: found.location, workflow, workflowNamespace: status.workflowRef?.namespace ?? run.metadata.namespace ?? "", directory: found.class === "Directory" };
+  return { location: found.location, workflow, workflowNamespace: recordedWorkflowNamespace(run), directory: found.class === "Directory" };
 }
 
 /**

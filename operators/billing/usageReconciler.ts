@@ -69,6 +69,13 @@ function recordOf(record: Found, run: PipelineRun): boolean {
   return record.spec.pipelineRunRef.uid !== undefined && record.spec.pipelineRunRef.uid === run.metadata.uid;
 }
 
+/** Where the run's Workflow is: as status names it (its namespace when not the run's), else named after the run. */
+function workflowKeyOf(run: PipelineRun): ObjectKey {
+  const { name = "", namespace = "" } = run.metadata;
+  const ref = run.status?.workflowRef;
+  return { namespace: ref?.namespace ?? namespace, name: ref?.name ?? name };
+}
+
 export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
   const now = deps.now ?? ((): Date => new Date());
 
@@ -138,9 +145,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
 
   /** The run's own Workflow (controlled by it; in its reservation's workspace for a run served for a peer): another one of that name measures nothing of it. */
   function ownWorkflow(ctx: ReconcileContext, run: PipelineRun): (MeteredWorkflow & KubernetesObject) | undefined {
-    const name = run.status?.workflowRef?.name ?? run.metadata.name ?? "";
-    const namespace = run.status?.workflowRef?.namespace ?? run.metadata.namespace ?? "";
-    const workflow = ctx.cache<MeteredWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name });
+    const workflow = ctx.cache<MeteredWorkflow & KubernetesObject>(workflowKindRef).get(workflowKeyOf(run));
     return workflow && isControlledAcross(workflow, run as KubernetesObject) ? workflow : undefined;
   }
 

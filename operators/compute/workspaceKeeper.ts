@@ -53,13 +53,33 @@ export class WorkspaceKeeper {
     const taken = await this.ensure(reservation, workspaceBody(reservation), "namespace");
     if (taken) return { ok: false, message: taken };
     const quota = workspaceQuota(reservation);
-    const limits = await this.core.listNamespacedLimitRange({ namespace: reservation.metadata.namespace ?? "" }, withDeadline(undefined, this.signal));
-    const children: KubernetesObject[] = [quota, executorRole(reservation), executorBinding(reservation), ...limits.items.map((l: V1LimitRange) => copiedLimitRange(reservation, l))];
-    for (const child of children) {
+    for (const child of [quota, ...(await this.contents(reservation))]) {
       const problem = await this.ensure(reservation, child, "object");
       if (problem) return { ok: false, message: problem };
     }
+    await this.defaultServiceAccount(namespace);
     return { ok: true, namespace, quota: quota.metadata?.name ?? "" };
+  }
+
+  /**
+   * The pods run as the workspace's default ServiceAccount, which kube-controller-manager makes a
+   * moment after the namespace: made here if it is not there yet, so that a run sent at once does
+   * not find it missing. Whoever made it, it is only ever read, never changed or deleted.
+   */
+  private async defaultServiceAccount(namespace: string): Promise<void> {
+    const account = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace } };
+    if (await this.read(account)) return;
+    try {
+      await this.client.create(account);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  /** What the workspace holds besides the quota: the executor's Role and binding, the LimitRanges of the reservation's namespace. */
+  private async contents(reservation: Reservation): Promise<KubernetesObject[]> {
+    const limits = await this.core.listNamespacedLimitRange({ namespace: reservation.metadata.namespace ?? "" }, withDeadline(undefined, this.signal));
+    return [executorRole(reservation), executorBinding(reservation), ...limits.items.map((l: V1LimitRange) => copiedLimitRange(reservation, l))];
   }
 
   /** Deletes the workspace (and so all in it) if it was made for the reservation. */

@@ -429,16 +429,23 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
+  /** The run's Workflow in a workspace (controlled by it), if it has one there. */
+  async function workflowElsewhere(ctx: ReconcileContext, run: PipelineRun): Promise<(ArgoWorkflow & KubernetesObject) | undefined> {
+    const namespace = recordedWorkflowNamespace(run);
+    const name = run.status?.workflowRef?.name;
+    if (!name || namespace === run.metadata.namespace) return undefined;
+    const found = await readWorkflow(ctx, namespace, name);
+    return found && isControlledAcross(found, run as KubernetesObject) ? found : undefined;
+  }
+
   /** No owner reference crosses namespaces: a Workflow in a workspace goes with its run only because the run deletes it. */
   async function deleteWorkflowElsewhere(ctx: ReconcileContext, run: PipelineRun): Promise<void> {
-    const ref = run.status?.workflowRef;
-    if (!ref?.namespace || ref.namespace === run.metadata.namespace) return;
-    const found = await readWorkflow(ctx, ref.namespace, ref.name);
-    if (!found || !isControlledAcross(found, run as KubernetesObject)) return;
-    const preconditions = { uid: found.metadata?.uid ?? "" };
+    const found = await workflowElsewhere(ctx, run);
+    if (!found) return;
+    const { namespace = "", name = "", uid = "" } = found.metadata ?? {};
     try {
-      await timed(`deleting Workflow ${ref.namespace}/${ref.name}`, ctx.client.delete(found, undefined, undefined, undefined, undefined, "Background", { preconditions }), settings.requestTimeoutMs);
-      ctx.logger.info("workflow deleted with its run", { namespace: ref.namespace, name: ref.name });
+      await timed(`deleting Workflow ${namespace}/${name}`, ctx.client.delete(found, undefined, undefined, undefined, undefined, "Background", { preconditions: { uid } }), settings.requestTimeoutMs);
+      ctx.logger.info("workflow deleted with its run", { namespace, name });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -558,7 +565,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (!ref) return undefined;
     const succeeded = run.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
     if (succeeded === "True" || succeeded === "False") return Promise.resolve();
-    const message = `Workflow ${ref.namespace ?? run.metadata.namespace ?? ""}/${ref.name} was deleted before it finished; create a new run to run the pipeline again`;
+    const message = `Workflow ${recordedWorkflowNamespace(run)}/${ref.name} was deleted before it finished; create a new run to run the pipeline again`;
     const decision = { ready: { type: "Ready", status: "False" as const, reason: RunReason.WorkflowFailed, message }, succeeded: { type: "Succeeded", status: "False" as const, reason: RunReason.WorkflowFailed, message } };
     const { workflowRef, startedAt, progress, steps } = run.status ?? {};
     return writeStatus(ctx, run, decision, { phase: "Failed", workflowRef, startedAt, progress, steps, finishedAt: conditionTime(now()) });

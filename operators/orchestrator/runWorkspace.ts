@@ -11,12 +11,13 @@ import type { Blocked } from "./serviceResolution.ts";
 
 /** The namespace of the run's Workflow, or why it has none yet. */
 export function workflowNamespaceOf(run: PipelineRun, reservation: (name: string) => Reservation | undefined): string | Blocked {
-  const home = run.metadata.namespace ?? "";
-  const recorded = run.status?.workflowRef;
-  if (recorded) return recorded.namespace ?? home;
+  if (run.status?.workflowRef) return recordedWorkflowNamespace(run);
   const served = servedReservationOf(run, reservation);
-  if (!served) return home;
-  if (served.status?.workspace) return served.status.workspace;
+  if (!served) return run.metadata.namespace ?? "";
+  return served.status?.workspace ?? noWorkspace(served);
+}
+
+function noWorkspace(served: Reservation): Blocked {
   const state = served.status?.state ?? "Pending";
   if (["Released", "Expired", "Rejected"].includes(state)) return { reason: RunReason.ReservationNotActive, message: `the reservation ${served.metadata.name ?? ""} this run is served under is ${state}: it holds no workspace to run in` };
   return { reason: RunReason.WorkspaceNotReady, message: `the reservation ${served.metadata.name ?? ""} this run is served under is ${state} and has no workspace yet; the run starts in it once it has` };

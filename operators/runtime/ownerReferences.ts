@@ -47,10 +47,10 @@ export function controllerMarks(owner: KubernetesObject, namespace: string): Pic
 
 /** isControlledBy, or for an object of another namespace, marked with the owner's uid and namespace (a uid names one object of any kind). */
 export function isControlledAcross(obj: KubernetesObject, owner: KubernetesObject): boolean {
-  if ((obj.metadata?.namespace ?? "") === (owner.metadata?.namespace ?? "")) return isControlledBy(obj, owner);
+  const { namespace, uid } = owner.metadata ?? {};
+  if (obj.metadata?.namespace === namespace) return isControlledBy(obj, owner);
   const labels = obj.metadata?.labels ?? {};
-  const uid = owner.metadata?.uid ?? "";
-  return uid !== "" && labels[ownerUidLabel] === uid && labels[ownerNamespaceLabel] === owner.metadata?.namespace;
+  return Boolean(uid) && labels[ownerUidLabel] === uid && labels[ownerNamespaceLabel] === namespace;
 }
 
 /** For a watch: the owner of `kind` that an object of another namespace names with its marks (none without them). */

@@ -15,7 +15,6 @@ import {
   Duration,
   group,
   kindObject,
-  LocalObjectReference,
   Money,
   ObjectName,
   readyColumn,

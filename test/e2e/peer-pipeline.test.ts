@@ -2,8 +2,9 @@
 // PipelineRun on member A names a service of member B; A's orchestrator holds capacity on B
 // (signed /federation/v1/reservations: Tentative, then confirmed), asks B to run the steps (signed
 // /federation/v1/runs), follows them into its own status with B's cluster name on each step, and
-// releases the hold when they end. B's own controllers admit the Reservation (a ResourceQuota while
-// it holds) and run B's PipelineRun; A never holds credentials to B's API server.
+// releases the hold when they end. B's own controllers admit the Reservation, make it a workspace
+// (a namespace with the reservation's quota alone) while it holds, and run B's PipelineRun's
+// Workflow there; A never holds credentials to B's API server.
 // Member C offers compute and one service of a name neither A nor B offers (tagger): a run may
 // use B and C at once (status.peerRuns, one entry each), its holds confirmed only once both peers
 // admitted theirs, and released on both when one does not.
@@ -22,6 +23,7 @@ import { type Federation, type FederationMember, startFederation } from "../supp
 import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun, StepStatus } from "../../operators/schema/pipelineRun.ts";
 import type { Reservation } from "../../operators/schema/reservation.ts";
+import { workspaceName } from "../../operators/compute/reservationWorkspace.ts";
 import type { Resource } from "../../operators/schema/resource.ts";
 import type { UsageRecord } from "../../operators/schema/usageRecord.ts";
 import { signedOriginal, usageDigest } from "../../operators/billing/peerUsage.ts";
@@ -262,6 +264,13 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
       500,
     );
     assert.equal(reservation.spec.requester?.peer !== undefined, true, "B's Reservation names the requesting peer");
+    // B ran A's steps in the namespace it made for that reservation (its quota alone), deleted once released.
+    const workspace = served.status?.workflowRef?.namespace ?? "";
+    assert.equal(workspace, workspaceName(reservation), `B's Workflow ran in the reservation's workspace: ${JSON.stringify(served.status?.workflowRef)}`);
+    assert.equal(reservation.status?.workspace, undefined, "a released reservation has no workspace");
+    const bCore = b.cluster.kubeConfig().makeApiClient(CoreV1Api);
+    await eventually("B deleted the workspace", async () => (await bCore.readNamespace({ name: workspace }).catch(() => undefined)) === undefined, 120_000, 1000);
+    assert.equal((await bCore.listNamespacedResourceQuota({ namespace })).items.some((q) => q.metadata?.name === `reservation-${peerRun.reservation}`), false, "nothing of the peer's reservation is enforced in the namespace B opened");
     // Sized from B's quote: the writer's requests (Argo's defaults, 100m and 100Mi) plus 1 cpu and 1Gi of room.
     assert.deepEqual([reservation.spec.cpu, reservation.spec.memory], ["1100m", "1124Mi"]);
 

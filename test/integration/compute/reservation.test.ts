@@ -2,16 +2,18 @@
 // bound to nothing but config/rbac/compute_role.yaml (so the role holds every verb it uses), and
 // the Provider controller beside it with the catalog role (status.compute.free): admission and
 // the Tentative → Confirmed → Active → Released walk with its ResourceQuota, rejection naming
-// the shortfall, expiry of an unconfirmed hold, early release, NameTaken, ProviderNotFound, the
+// the shortfall, expiry of an unconfirmed hold, early release, NameTaken, a peer's reservation's
+// workspace (its own namespace and quota), ProviderNotFound, the
 // immutable admitted fields, and 100 Reservations created at once against one Provider while two
 // replicas of the controller race (no leader election): never more admitted than fits — and the
 // same through the federation endpoint (/federation/v1/reservations, signed by a peer), with the
 // two phases (confirm, release) asked for by that peer and refused to another.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
 import { parseQuantity } from "../../../operators/catalog/quantity.ts";
 import { type Claim, peakHeld } from "../../../operators/compute/reservationAdmission.ts";
+import { workspaceName } from "../../../operators/compute/reservationWorkspace.ts";
 import type { Condition } from "../../../operators/schema/common.ts";
 import type { Provider } from "../../../operators/schema/provider.ts";
 import type { Reservation, ReservationSpec } from "../../../operators/schema/reservation.ts";
@@ -235,6 +237,72 @@ describe("Reservation controller", function () {
     assert.match(condition(r, "Ready")?.message ?? "", /ResourceQuota .*\/reservation-taken exists and is not controlled by this Reservation/);
     const foreign = await quota("reservation-taken");
     assert.deepEqual([foreign?.spec?.hard, foreign?.metadata?.ownerReferences], [{ pods: "7" }, undefined]);
+  });
+
+  it("gives a peer's reservation a workspace while it holds: its quota alone, the LimitRanges copied, Argo's executor Role bound; deleted when released", async () => {
+    await core.createNamespacedLimitRange({ namespace: ns.name, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" } }] } } });
+    await createReservation("served", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "2", memory: "2Gi", requester: { peer: "member-b" } });
+    const served = await eventually("served has a workspace", async () => {
+      const r = await getReservation("served");
+      return r.status?.state === "Active" && r.status.workspace && condition(r, "Ready")?.status === "True" ? r : undefined;
+    });
+    const workspace = served.status?.workspace ?? "";
+    assert.equal(workspace, workspaceName(served));
+    const made = await core.readNamespace({ name: workspace });
+    assert.equal(made.metadata?.annotations?.["archipel.io/reservation-uid"], served.metadata.uid);
+    assert.equal(made.metadata?.labels?.["archipel.io/workspace-of"], ns.name);
+    const own = await core.readNamespacedResourceQuota({ namespace: workspace, name: "reservation-served" });
+    assert.deepEqual(own.spec?.hard, { "requests.cpu": "2", "requests.memory": "2Gi" });
+    assert.equal(served.status?.quotaRef?.name, "reservation-served");
+    assert.equal(await quota("reservation-served"), undefined, "not enforced in the reservation's own namespace");
+    const limits = await core.readNamespacedLimitRange({ namespace: workspace, name: "defaults" });
+    assert.deepEqual(limits.spec?.limits?.[0]?.defaultRequest, { cpu: "50m", memory: "64Mi" });
+    const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const role = await rbac.readNamespacedRole({ namespace: workspace, name: "archipel-workflow-executor" });
+    assert.deepEqual(role.rules?.map((r) => [r.resources, r.verbs]), [[["workflowtaskresults"], ["create", "patch"]]]);
+    const binding = await rbac.readNamespacedRoleBinding({ namespace: workspace, name: "archipel-workflow-executor" });
+    assert.deepEqual(binding.subjects?.map((x) => `${x.kind}:${x.namespace}/${x.name}`), [`ServiceAccount:${workspace}/default`]);
+
+    // A reservation made here shares its namespace's quota with the others made here, not with the peer's.
+    await createReservation("solo", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "500m", memory: "512Mi" });
+    await inState("solo", "Active");
+    const local = ((await api.listNamespacedCustomObject({ group, version, namespace: ns.name, plural: "reservations" })) as { items: Reservation[] }).items.filter(
+      (r) => ["Confirmed", "Active"].includes(r.status?.state ?? "") && !r.spec.requester?.peer,
+    );
+    const localCpu = local.reduce((sum, r) => sum + parseQuantity(r.spec.cpu), 0n);
+    assert.ok(local.some((r) => r.metadata.name === "solo"));
+    await eventually("solo's quota sums the reservations made here, not the peer's", async () => parseQuantity((await quota("reservation-solo"))?.spec?.hard?.["requests.cpu"] ?? "0") === localCpu);
+
+    await patchSpec("served", { release: true });
+    const released = await inState("served", "Released");
+    assert.equal(released.status?.workspace, undefined);
+    await eventually("the workspace deleted", async () => {
+      const left = await core.readNamespace({ name: workspace }).catch(() => undefined);
+      return left === undefined || left.metadata?.deletionTimestamp !== undefined;
+    });
+    await patchSpec("solo", { release: true });
+  });
+
+  it("never takes a namespace of the workspace's name it did not make: Ready=False NameTaken, the namespace untouched", async () => {
+    await createReservation("squatted", { start: inSeconds(-5), end: inSeconds(3600), requester: { peer: "member-b" } });
+    const tentative = await inState("squatted", "Tentative");
+    const name = workspaceName(tentative);
+    await core.createNamespace({ body: { metadata: { name, labels: { squatter: "yes" } } } });
+    try {
+      await patchSpec("squatted", { confirmed: true });
+      const r = await eventually("squatted NameTaken", async () => {
+        const x = await getReservation("squatted");
+        return condition(x, "Ready")?.reason === "NameTaken" ? x : undefined;
+      });
+      assert.match(condition(r, "Ready")?.message ?? "", new RegExp(`Namespace ${name} exists and was not made for this Reservation`));
+      assert.equal(r.status?.workspace, undefined);
+      await patchSpec("squatted", { release: true });
+      await inState("squatted", "Released");
+      const kept = await core.readNamespace({ name });
+      assert.deepEqual([kept.metadata?.deletionTimestamp, kept.metadata?.labels?.squatter], [undefined, "yes"], "release does not delete a namespace it did not make");
+    } finally {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+    }
   });
 
   it("stays Pending with ProviderNotFound until the Provider exists, then decides", async () => {
