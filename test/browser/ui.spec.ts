@@ -16,6 +16,7 @@ import { repoRoot } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
 import { type Federation, type FederationMember, startFederation } from "../support/federation.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
+import { allStarted } from "../support/allStarted.ts";
 
 const group = { group: "archipel.io", version: "v1alpha1" };
 const namespace = "ui-shop";
@@ -177,7 +178,10 @@ test.describe.serial("web UI on a 2-member federation", () => {
     });
     await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/`;
-    [fed, s3] = await Promise.all([startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" }), startS3(`ui-s3-${process.pid}`)]);
+    await allStarted([
+      startFederation({ clusters: 2, namePrefix: "ui-fed", approval: "manual" }).then((x) => (fed = x)),
+      startS3(`ui-s3-${process.pid}`).then((x) => (s3 = x)),
+    ]);
     await Promise.all(fed.members.map(publish));
     const [first, second] = fed.members as [FederationMember, FederationMember];
     await publishBucket(first, "results", "Run results");

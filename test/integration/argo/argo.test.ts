@@ -15,6 +15,7 @@ import { eventually, repoRoot, startCluster, type TestCluster } from "../../supp
 import { startS3, type TestS3 } from "../../support/s3.ts";
 import { loadProcess } from "../../../operators/pipeline/cwl/load.ts";
 import { runOnArgo } from "../../../operators/pipeline/runner/argo.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 const run = promisify(execFile);
 const argoScript = path.join(repoRoot, "hack/argo");
@@ -45,7 +46,7 @@ describe("Argo Workflows in a local cluster (hack/argo; no node: Pods are create
 
   before(async function () {
     this.timeout(240_000);
-    [cluster, s3] = await Promise.all([startCluster(name), startS3(name)]);
+    await allStarted([startCluster(name).then((x) => (cluster = x)), startS3(name).then((x) => (s3 = x))]);
     const endpoint = new URL(s3.endpoint).host;
     try {
       await run(argoScript, ["up", name, "--s3-endpoint", endpoint, "--s3-credentials", path.join(process.env.S3_DIR ?? path.join(repoRoot, ".s3"), s3.name, "credentials"),

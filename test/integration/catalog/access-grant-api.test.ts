@@ -20,6 +20,7 @@ import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type ApiCaller, apiKubeConfig, as, type RunningApi } from "../api/api-server.ts";
 import { type GrantWorld, grantWorld } from "./accessGrantFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)", function () {
   this.timeout(180_000);
@@ -41,7 +42,10 @@ describe("Grants API (real apiserver, AccessGrant controller, real PostgreSQL)",
 
   before(async function () {
     this.timeout(180_000);
-    [w, postgres] = await Promise.all([sharedCluster().then((c) => grantWorld(c, "grant-api")), startPostgres(`it-grant-api-${process.pid}`)]);
+    await allStarted([
+      sharedCluster().then((c) => grantWorld(c, "grant-api")).then((x) => (w = x)),
+      startPostgres(`it-grant-api-${process.pid}`).then((x) => (postgres = x)),
+    ]);
     const admin = new pg.Client({ host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.superuser, password: postgres.password });
     await admin.connect();
     await admin.query("CREATE TABLE public.t (id int)");

@@ -9,6 +9,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/c
 import { sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type GrantWorld, grantWorld, readyOf } from "./accessGrantFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -21,7 +22,10 @@ describe("AccessGrant backend failures (manager process, real PostgreSQL)", func
 
   before(async function () {
     this.timeout(180_000);
-    [w, postgres] = await Promise.all([sharedCluster().then((c) => grantWorld(c, "grant-errors")), startPostgres(`it-grant-errors-${process.pid}`)]);
+    await allStarted([
+      sharedCluster().then((c) => grantWorld(c, "grant-errors")).then((x) => (w = x)),
+      startPostgres(`it-grant-errors-${process.pid}`).then((x) => (postgres = x)),
+    ]);
     silent = net.createServer((s) => sockets.push(s)); // accepts, never answers
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const silentPort = (silent.address() as net.AddressInfo).port;

@@ -18,6 +18,7 @@ import { eventually, repoRoot, sharedCluster, type TestCluster } from "../../sup
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type GrantWorld, grantWorld, readyOf } from "./accessGrantFixtures.ts";
 import type { ManagerIdentity } from "./resourceFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
 const managerSa = "grant-manager";
@@ -102,7 +103,10 @@ describe("AccessGrant security (manager under the shipped catalog role, real Pos
   before(async function () {
     this.timeout(180_000);
     cluster = await sharedCluster();
-    [w, postgres] = await Promise.all([grantWorld(cluster, "grant-sec", (ns) => catalogServiceAccount(cluster, ns)), startPostgres(`it-grant-sec-${process.pid}`)]);
+    await allStarted([
+      grantWorld(cluster, "grant-sec", (ns) => catalogServiceAccount(cluster, ns)).then((x) => (w = x)),
+      startPostgres(`it-grant-sec-${process.pid}`).then((x) => (postgres = x)),
+    ]);
     admin = { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.superuser, password: postgres.password };
     await pgRows(admin, "CREATE TABLE public.t (id int)");
     await pgRows(admin, "INSERT INTO public.t VALUES (1), (2)");

@@ -11,6 +11,7 @@ import { eventually, sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type TestS3, startS3 } from "../../support/s3.ts";
 import { type GrantWorld, grantWorld, readyOf } from "./accessGrantFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -62,10 +63,10 @@ describe("AccessGrant controller (manager process, real PostgreSQL and S3)", fun
 
   before(async function () {
     this.timeout(180_000);
-    [w, postgres, s3] = await Promise.all([
-      sharedCluster().then((c) => grantWorld(c, "access-grant")),
-      startPostgres(`it-access-grant-${process.pid}`),
-      startS3(`it-access-grant-${process.pid}`),
+    await allStarted([
+      sharedCluster().then((c) => grantWorld(c, "access-grant")).then((x) => (w = x)),
+      startPostgres(`it-access-grant-${process.pid}`).then((x) => (postgres = x)),
+      startS3(`it-access-grant-${process.pid}`).then((x) => (s3 = x)),
     ]);
     admin = { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.superuser, password: postgres.password };
     await pgRows(admin, "CREATE TABLE public.observations (id int primary key, value text)");

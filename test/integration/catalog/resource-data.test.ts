@@ -10,6 +10,7 @@ import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type TestS3, startS3 } from "../../support/s3.ts";
 import { type StacServer, startStacServer } from "../../support/stac.ts";
 import { type CatalogWorld, catalogWorld, type FileServer, readyOf, sha256, startFileServer } from "./resourceFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 describe("Resource controller: data Resources (manager process, real backends)", function () {
   this.timeout(180_000);
@@ -23,12 +24,12 @@ describe("Resource controller: data Resources (manager process, real backends)",
   before(async function () {
     this.timeout(180_000);
     const cluster = await sharedCluster();
-    [w, files, stac, s3, postgres] = await Promise.all([
-      catalogWorld(cluster, "resource-data"),
-      startFileServer({ "/tiles/t1.tif": tile, "/no-head/t1.tif": tile, "/readme.txt": "hello\n" }),
-      startStacServer(),
-      startS3(`it-catalog-resource-${process.pid}`),
-      startPostgres(`it-catalog-resource-${process.pid}`),
+    await allStarted([
+      catalogWorld(cluster, "resource-data").then((x) => (w = x)),
+      startFileServer({ "/tiles/t1.tif": tile, "/no-head/t1.tif": tile, "/readme.txt": "hello\n" }).then((x) => (files = x)),
+      startStacServer().then((x) => (stac = x)),
+      startS3(`it-catalog-resource-${process.pid}`).then((x) => (s3 = x)),
+      startPostgres(`it-catalog-resource-${process.pid}`).then((x) => (postgres = x)),
     ]);
     const client = s3ClientFor(s3.endpoint, s3.region, s3);
     await client.send(new CreateBucketCommand({ Bucket: "imagery" }));

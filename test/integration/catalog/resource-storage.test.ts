@@ -7,6 +7,7 @@ import { sharedCluster } from "../../support/cluster.ts";
 import { type TestPostgres, startPostgres } from "../../support/postgres.ts";
 import { type TestS3, startS3 } from "../../support/s3.ts";
 import { type CatalogWorld, catalogWorld, readyOf } from "./resourceFixtures.ts";
+import { allStarted } from "../../support/allStarted.ts";
 
 describe("Resource controller: storage Resources (manager process, real backends)", function () {
   this.timeout(180_000);
@@ -16,10 +17,10 @@ describe("Resource controller: storage Resources (manager process, real backends
 
   before(async function () {
     this.timeout(180_000);
-    [w, s3, postgres] = await Promise.all([
-      sharedCluster().then((c) => catalogWorld(c, "resource-storage")),
-      startS3(`it-catalog-storage-${process.pid}`),
-      startPostgres(`it-catalog-storage-${process.pid}`),
+    await allStarted([
+      sharedCluster().then((c) => catalogWorld(c, "resource-storage")).then((x) => (w = x)),
+      startS3(`it-catalog-storage-${process.pid}`).then((x) => (s3 = x)),
+      startPostgres(`it-catalog-storage-${process.pid}`).then((x) => (postgres = x)),
     ]);
     const client = s3ClientFor(s3.endpoint, s3.region, s3);
     await client.send(new CreateBucketCommand({ Bucket: "results" }));
