@@ -393,7 +393,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
-  /** The Workflow as created: owned by the run, labelled with it, with the run's account and suspension. */
+  /** The Workflow as created: controlled by the run (its owner reference; in a workspace, its marks), labelled with it, with the run's account and suspension. */
   function ownedBody(run: PipelineRun, body: KubernetesObject & { spec: Record<string, unknown> }): KubernetesObject {
     const name = workflowNameOf(run);
     const marks = controllerMarks(run as KubernetesObject, body.metadata?.namespace ?? "");
@@ -577,7 +577,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /** Blockers that change without an event this controller watches: look again later. */
-  const retriedBlockers = new Set<string>([RunReason.WorkspaceNotReady, RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
+  const retriedBlockers = new Set<string>([RunReason.ArtifactRepositoryUnavailable, RunReason.PeerOutputUnavailable, RunReason.DataUnavailable]);
 
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
   async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {

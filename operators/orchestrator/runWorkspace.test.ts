@@ -23,6 +23,8 @@ describe("where a run's Workflow runs", () => {
     assert.equal(workflowNamespaceOf(served(), () => hold({ state: "Active", workspace: "archipel-rsv-1" })), "archipel-rsv-1");
     const waiting = workflowNamespaceOf(served(), () => hold({ state: "Confirmed" }));
     assert.deepEqual(typeof waiting === "string" ? waiting : waiting.reason, "WorkspaceNotReady");
+    const blocked = workflowNamespaceOf(served(), () => hold({ state: "Confirmed", conditions: [{ type: "Ready", status: "False", reason: "NameTaken", message: "Namespace archipel-rsv-1 exists and was not made for this Reservation", lastTransitionTime: "2026-12-04T10:00:00Z" }] }));
+    assert.match(typeof blocked === "string" ? blocked : blocked.message, /no workspace yet \(Namespace archipel-rsv-1 exists and was not made for this Reservation\)/, "the reservation's own reason is passed on");
     const ended = workflowNamespaceOf(served(), () => hold({ state: "Released" }));
     assert.deepEqual(typeof ended === "string" ? ended : ended.reason, "ReservationNotActive");
   });

@@ -20,7 +20,8 @@ export function workflowNamespaceOf(run: PipelineRun, reservation: (name: string
 function noWorkspace(served: Reservation): Blocked {
   const state = served.status?.state ?? "Pending";
   if (["Released", "Expired", "Rejected"].includes(state)) return { reason: RunReason.ReservationNotActive, message: `the reservation ${served.metadata.name ?? ""} this run is served under is ${state}: it holds no workspace to run in` };
-  return { reason: RunReason.WorkspaceNotReady, message: `the reservation ${served.metadata.name ?? ""} this run is served under is ${state} and has no workspace yet; the run starts in it once it has` };
+  const why = served.status?.conditions?.find((c) => c.type === "Ready" && c.status === "False")?.message;
+  return { reason: RunReason.WorkspaceNotReady, message: `the reservation ${served.metadata.name ?? ""} this run is served under is ${state} and has no workspace yet${why ? ` (${why})` : ""}; the run starts in it once it has` };
 }
 
 /** Where the run's Workflow is, as status records it (its own namespace unless said). */

@@ -814,14 +814,31 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
         { name: "fail", serviceRef: { name: "breaker", peer: peerB }, in: { text: "write/out" } },
       ],
     } });
-    const run = await ended(a, "retried-on-b");
+    // B's Workflow runs in the reservation's workspace, which goes with the hold: it is looked at while it runs.
+    const seen = { fail: 0, write: 0, workspace: "" };
+    let watching = true;
+    const watcher = (async (): Promise<void> => {
+      while (watching) {
+        const ref = await runOn(a, "retried-on-b")
+          .then((r) => peerRunOf(r, peerB)?.name)
+          .then((name) => (name ? runOn(b, name) : undefined))
+          .then((served) => served?.status?.workflowRef)
+          .catch(() => undefined);
+        const wf = ref?.namespace
+          ? ((await objects(b).getNamespacedCustomObject({ group: "argoproj.io", version: "v1alpha1", plural: "workflows", namespace: ref.namespace, name: ref.name }).catch(() => undefined)) as { status?: { nodes?: Record<string, { type: string; templateName?: string }> } } | undefined)
+          : undefined;
+        const pods = (template: string): number => Object.values(wf?.status?.nodes ?? {}).filter((n) => n.type === "Pod" && n.templateName === template).length;
+        if (wf) Object.assign(seen, { fail: Math.max(seen.fail, pods("main-fail")), write: Math.max(seen.write, pods("main-write")), workspace: ref?.namespace ?? "" });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+    const run = await ended(a, "retried-on-b").finally(() => (watching = false));
+    await watcher;
     assert.equal(condition(run, "Succeeded")?.status, "False", JSON.stringify(run.status));
     assert.match(condition(run, "Succeeded")?.message ?? "", new RegExp(`step "fail" failed on cluster ${b.name}: .*the disk is full`));
     // B ran the run it served on its own Argo, with the retry A asked for.
-    const served = peerRunOf(run, peerB)?.name ?? "";
-    const wf = (await objects(b).getNamespacedCustomObject({ group: "argoproj.io", version: "v1alpha1", plural: "workflows", namespace, name: served })) as { status: { nodes: Record<string, { type: string; templateName?: string }> } };
-    const pods = (template: string): number => Object.values(wf.status.nodes).filter((n) => n.type === "Pod" && n.templateName === template).length;
-    assert.deepEqual([pods("main-fail"), pods("main-write")], [2, 1], "the failing step ran once and again once; the one that succeeded once");
+    assert.match(seen.workspace, /^archipel-rsv-/, "B's Workflow ran in the reservation's workspace");
+    assert.deepEqual([seen.fail, seen.write], [2, 1], "the failing step ran once and again once; the one that succeeded once");
     await released(run);
   });
 

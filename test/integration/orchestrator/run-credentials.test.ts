@@ -1,7 +1,8 @@
 // A run's own credentials to the artifact repository, against a real API server and a real S3
 // server (hack/s3, SeaweedFS with its IAM API): issued into a Secret the run controls, they read,
 // write and list the run's prefix and nothing else; issued once (a second pass changes nothing); a
-// same-named Secret of someone else is never used; revoked, they stop working.
+// same-named Secret of someone else is never used; revoked, they stop working. A run served for a
+// peer gets them next to its Workflow, in its reservation's workspace.
 import assert from "node:assert/strict";
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Secret } from "@kubernetes/client-node";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -134,5 +135,36 @@ describe("a run's own artifact credentials (real API server, real S3 with IAM)",
     const after = await core.readNamespacedSecret({ namespace: ns.name, name: "taken-artifacts" });
     assert.equal(Buffer.from(after.data?.accessKey ?? "", "base64").toString(), "someone", "left as it was");
     assert.equal((after as KubernetesObject).metadata?.ownerReferences, undefined);
+  });
+
+  it("of a run served for a peer are issued next to its Workflow in the reservation's workspace: marked with the run (no owner reference crosses namespaces), reaching the workspace's area only; a same-named Secret there without the marks is never used", async () => {
+    const workspace = await freshNamespace(cluster, "runcreds-ws");
+    try {
+      const run = await pipelineRun("served");
+      const artifacts = runArtifacts();
+      const place = { namespace: workspace.name, name: "served" };
+      await artifacts.issueCredentials(ctx, run, place, repository);
+      const secret = await core.readNamespacedSecret({ namespace: workspace.name, name: "served-artifacts" });
+      assert.equal(secret.metadata?.ownerReferences, undefined, "the garbage collector would delete it: it looks for the owner in the Secret's namespace");
+      assert.deepEqual([secret.metadata?.labels?.["archipel.io/owner-uid"], secret.metadata?.labels?.["archipel.io/owner-namespace"]], [run.metadata.uid, ns.name]);
+      assert.equal(await core.readNamespacedSecret({ namespace: ns.name, name: "served-artifacts" }).catch(() => undefined), undefined, "nothing in the run's own namespace");
+
+      const key = await (async (): Promise<S3Client> => {
+        const value = (k: string): string => Buffer.from(secret.data?.[k] ?? "", "base64").toString("utf8");
+        const client = s3ClientFor(s3.endpoint, s3.region, { accessKeyId: value("accessKey"), secretAccessKey: value("secretKey") });
+        clients.push(client);
+        return client;
+      })();
+      const area = `pipelineruns/${workspace.name}/served/`;
+      await eventually("the key works in the workspace's area", async () => ((await statusOf(key.send(new PutObjectCommand({ Bucket: bucket, Key: `${area}write/out.txt`, Body: "mine" })))) === 200 ? true : undefined), 20_000, 250);
+      assert.equal(await statusOf(key.send(new PutObjectCommand({ Bucket: bucket, Key: `pipelineruns/${ns.name}/served/write/out.txt`, Body: "x" }))), 403, "not the run's namespace's area");
+      await artifacts.revokeCredentials(run, place);
+
+      const other = await pipelineRun("served-other");
+      await core.createNamespacedSecret({ namespace: workspace.name, body: { metadata: { name: "served-other-artifacts", labels: { "archipel.io/owner-uid": "not-the-run" } }, stringData: { accessKey: "a", secretKey: "b" } } });
+      await assert.rejects(artifacts.issueCredentials(ctx, other, { namespace: workspace.name, name: "served-other" }, repository), (err: Error) => err instanceof CredentialsNameTaken);
+    } finally {
+      await workspace.cleanup();
+    }
   });
 });
