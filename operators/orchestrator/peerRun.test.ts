@@ -3,7 +3,7 @@ import { describe, it } from "mocha";
 import type { PeerReservationAnswer, PeerRunAnswer } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Peer } from "../schema/peer.ts";
-import { combineQuotes, defaultPeerRunSettings, failedPeerRun, groupActions, observeParts, type PartState, minTrustOf, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, trustRefusal, wholeRun } from "./peerRun.ts";
+import { combineQuotes, defaultPeerRunSettings, failedPeerRun, freshRound, groupActions, maxHoldRounds, observeParts, type PartState, minTrustOf, quoteRequest, reservationSize, keptObservation, nextPeerAction, observePeerRun, peerNamespace, requestedName, reservationRequest, runRequest, trustRefusal, wholeRun } from "./peerRun.ts";
 import type { StepPlacement } from "./placement.ts";
 
 const run: PipelineRun = {
@@ -171,5 +171,29 @@ describe("peerRun", () => {
     assert.deepEqual(reservationSize(defaultPeerRunSettings, { cpu: "2100m", memory: "1636Mi" }), { cpu: "3100m", memory: "2660Mi" });
     const r = reservationRequest(run, "shared", Date.parse("2026-12-02T10:00:00Z"), { settings: defaultPeerRunSettings, steps: { cpu: "4", memory: "8Gi" } });
     assert.deepEqual([r.cpu, r.memory], ["5", "9Gi"]);
+  });
+
+  describe("a fresh round of holds", () => {
+    const part = (state: string | undefined, extra: Partial<PartState> = {}): PartState => ({ cluster: "x", reservation: state ? { namespace: "n", name: `h-${state}`, state } : undefined, run: undefined, submitted: false, ...extra });
+
+    it("follows a hold that lapsed, while rounds are left", () => {
+      assert.equal(freshRound([part("Tentative"), part("Expired")], 1)?.lapsed.reservation?.state, "Expired");
+      assert.ok(freshRound([part("Pending"), part("Expired")], 2));
+      assert.equal(freshRound([part("Pending"), part("Expired")], maxHoldRounds), undefined, "no rounds left");
+    });
+
+    it("never follows a refusal, a run already sent, or holds that are all fine", () => {
+      assert.equal(freshRound([part("Rejected"), part("Expired")], 1), undefined, "a peer's verdict stands");
+      assert.equal(freshRound([part("Expired"), part("Confirmed", { submitted: true })], 1), undefined);
+      assert.equal(freshRound([part("Expired"), part("Confirmed", { run: { namespace: "n", name: "r", phase: "Running", steps: [], outputs: [] } })], 1), undefined);
+      assert.equal(freshRound([part("Tentative"), part("Pending")], 1), undefined);
+    });
+
+    it("asks later rounds' holds under other names (a lapsed hold is not found again by name), the first as before", () => {
+      const run = { metadata: { name: "fan", uid: "u-1" }, spec: { steps: [] } } as unknown as PipelineRun;
+      assert.equal(requestedName(run, 1), requestedName(run));
+      assert.notEqual(requestedName(run, 2), requestedName(run));
+      assert.notEqual(requestedName(run, 3), requestedName(run, 2));
+    });
   });
 });

@@ -36,12 +36,18 @@ export interface PeerRunSettings {
 
 export const defaultPeerRunSettings: PeerRunSettings = { cpu: "1", memory: "1Gi", windowSeconds: 3600, holdSeconds: 120 };
 
-/** The name this cluster asks the peer for (the peer prefixes its Peer name): stable per run. */
-export function requestedName(run: PipelineRun): string {
+/**
+ * The name this cluster asks the peer for (the peer prefixes its Peer name): stable per run, and
+ * per round of holds (a hold of a later round must not find the lapsed one of that name).
+ */
+export function requestedName(run: PipelineRun, round = 1): string {
   const uid = run.metadata.uid ?? "";
   const base = (run.metadata.name ?? "run").slice(0, 40).replace(/-+$/, "");
-  return `${base}-${createHash("sha256").update(uid).digest("hex").slice(0, 8)}`;
+  return `${base}-${createHash("sha256").update(round > 1 ? `${uid}/${round}` : uid).digest("hex").slice(0, 8)}`;
 }
+
+/** The most rounds of holds a run asks for before it fails: the first, and two more. */
+export const maxHoldRounds = 3;
 
 /** The namespace on the peer: the services' (serviceRef.namespace), else the run's own name. */
 export function peerNamespace(run: PipelineRun): string | { field: string; message: string } {
@@ -63,11 +69,11 @@ export function reservationSize(settings: PeerRunSettings, steps: { cpu: string;
   return { cpu: formatCpu(parseQuantity(settings.cpu) + parseQuantity(steps.cpu)), memory: formatMemory(parseQuantity(settings.memory) + parseQuantity(steps.memory)) };
 }
 
-export function reservationRequest(run: PipelineRun, namespace: string, now: number, sizing: { settings: PeerRunSettings; steps?: { cpu: string; memory: string } }): PeerReservationRequest {
+export function reservationRequest(run: PipelineRun, namespace: string, now: number, sizing: { settings: PeerRunSettings; steps?: { cpu: string; memory: string }; round?: number }): PeerReservationRequest {
   const { settings } = sizing;
   return {
     namespace,
-    name: requestedName(run),
+    name: requestedName(run, sizing.round),
     ...reservationSize(settings, sizing.steps),
     start: seconds(now),
     end: seconds(now + settings.windowSeconds * 1000),
@@ -237,6 +243,18 @@ export function groupActions(parts: PartState[]): PeerAction[] {
     const what = a.kind === "confirm" ? "confirming this hold" : "sending the steps";
     return { kind: "wait", message: `waiting for ${behind.join(", ")} to admit the run's hold before ${what} (every peer holds, or none)` };
   });
+}
+
+/**
+ * Whether the run's holds are asked again, under new names: some hold lapsed (Expired: it was not
+ * confirmed in time, because another peer was slow to admit its own or this cluster could not
+ * reach a peer), none was refused (a peer's verdict stands), nothing was sent to any peer yet,
+ * and rounds are left. The lapsed round is given back whole first. Undefined: go on as decided.
+ */
+export function freshRound(parts: PartState[], round: number): { lapsed: PartState } | undefined {
+  if (round >= maxHoldRounds || parts.some((p) => p.submitted || p.run !== undefined || p.reservation?.state === "Rejected")) return undefined;
+  const lapsed = parts.find((p) => p.reservation?.state === "Expired");
+  return lapsed ? { lapsed } : undefined;
 }
 
 type Phase = NonNullable<PipelineRunStatus["phase"]>;

@@ -173,4 +173,43 @@ describe("createPeerSteps over several peers", () => {
     assert.match(succeeded(s.run)?.message ?? "", /^step "write" failed on cluster b-1: exit 7$/);
     assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.phase, r.reservationState]), [["b", "Failed", "Released"], ["c", "Cancelled", "Released"]]);
   });
+
+  it("a round whose hold lapsed while another peer had not admitted its own is given back whole and asked again under new names; the next round goes through", async () => {
+    const s = scenario();
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    c.admits = "Pending";
+    await s.pass();
+    await s.pass();
+    const [firstB] = [...b.holds.keys()];
+    // B's Tentative hold was never confirmed (C had not admitted) and lapsed.
+    b.holds.get(firstB!)!.state = "Expired";
+    await s.pass();
+    assert.deepEqual([b.asked, c.asked], [["reserve"], ["reserve", "release"]], "C's hold of the lapsed round is given back; B's has lapsed already");
+    assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.reservation, r.holdRound]), [["b", "", 2], ["c", "", 2]]);
+    assert.match(succeeded(s.run)?.message ?? "", /peer b-1: reservation \S+ is Expired.*round 2 of 3/);
+    assert.equal(succeeded(s.run)?.status, "Unknown", "the run has not failed");
+    c.admits = "Tentative";
+    await s.pass();
+    assert.deepEqual([b.created, c.created], [2, 2], "new holds, not the lapsed ones found again by name");
+    assert.notEqual(s.run.status?.peerRuns?.[0]?.reservation, firstB);
+    await s.pass();
+    await s.pass();
+    assert.deepEqual([b.asked.slice(-2), c.asked.slice(-2)], [["confirm", "submit"], ["confirm", "submit"]]);
+    assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.reservationState, r.phase, r.holdRound]), [["Confirmed", "Running", 2], ["Confirmed", "Running", 2]]);
+  });
+
+  it("after the last round of holds lapses the run fails (ReservationRejected), having asked no more than three holds of each peer", async () => {
+    const s = scenario();
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    c.admits = "Pending";
+    for (let round = 1; round <= 3; round++) {
+      await s.pass();
+      for (const hold of b.holds.values()) if (hold.state === "Tentative") hold.state = "Expired";
+      await s.pass();
+    }
+    assert.deepEqual([b.created, c.created], [3, 3]);
+    assert.deepEqual([succeeded(s.run)?.status, succeeded(s.run)?.reason], ["False", "ReservationRejected"]);
+    assert.match(succeeded(s.run)?.message ?? "", /^peer b-1: the peer's reservation \S+ is Expired$/);
+    assert.deepEqual([...c.holds.values()].map((h) => h.state), ["Released", "Released", "Released"], "every hold of C given back");
+  });
 });

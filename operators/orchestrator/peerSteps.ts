@@ -21,7 +21,10 @@ import {
   cancelledPhase,
   combineQuotes,
   failedPeerRun,
+  freshRound,
   groupActions,
+  maxHoldRounds,
+  type PartState,
   keptObservation,
   minTrustOf,
   observeParts,
@@ -170,13 +173,16 @@ function peerRecord(m: Member, answers: Answers): PeerRunRecord {
   const { reservation, remote } = answers;
   const phase = phaseOf(m, answers);
   const answered = present({ reservation: reservation?.name, reservationState: reservation?.state, name: remote?.name, phase, quote: answers.quote });
-  return { reservation: "", ...present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote }), ...answered, peer: m.ep.peer, cluster: m.ep.cluster, namespace: m.namespace };
+  const kept = present({ reservation: known.reservation, name: known.name, phase: known.phase, quote: known.quote, holdRound: known.holdRound });
+  return { reservation: "", ...kept, ...answered, peer: m.ep.peer, cluster: m.ep.cluster, namespace: m.namespace };
 }
 
 /** A part that cannot go on now: Ready=False with why, Succeeded still undecided. */
 const heldBack = (o: RunObservation, why: { reason: string; message: string }): RunObservation => ({ ...o, ready: { ...o.ready, status: "False", ...why }, succeeded: { ...o.succeeded, ...why } });
 
 const siteOf = (m: Member): { peer: string; cluster: string } => ({ peer: m.ep.peer, cluster: m.ep.cluster });
+/** The round of holds the run is in (1 until a round lapsed). */
+const roundOf = (p: Pass): number => Math.max(1, ...p.members.map((m) => m.known?.holdRound ?? 1));
 const clustersOf = (p: Pass): string[] => p.members.map((m) => m.ep.cluster);
 
 /** A request to one peer failed: which peer, and why. */
@@ -275,7 +281,7 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     const outcomes: Outcome[] = [];
     for (const [i, m] of p.members.entries()) {
       const ask = actions[i]?.kind === "reserve";
-      const request = reservationRequest(p.group.run, m.namespace, deps.now().getTime(), { settings: deps.settings, ...present({ steps: quoted[i]?.requests }) });
+      const request = reservationRequest(p.group.run, m.namespace, deps.now().getTime(), { settings: deps.settings, round: roundOf(p), ...present({ steps: quoted[i]?.requests }) });
       const reservation = ask ? await asking(m, () => client.reserve(m.ep, request)) : answers[i]?.reservation;
       const observation = observePeerRun(m.plan, siteOf(m), undefined, `reservation ${reservation?.name ?? ""} asked of peer ${m.ep.cluster}`);
       outcomes.push({ answers: { ...(answers[i] as Answers), reservation, ...present({ quote: peers[i] }) }, observation });
@@ -346,12 +352,32 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     return () => onHoldEnded(p.ctx, { peer: m.ep.peer, cluster: m.ep.cluster, reservation: ended.name, state: ended.state ?? "", ...present({ message: ended.message }) });
   }
 
+  /**
+   * A round of holds lapsed before every peer had admitted its own: every hold of it still held is
+   * given back, and the records start the next round (new hold names, asked on the next pass).
+   */
+  async function nextRound(p: Pass, answers: Answers[], lapsed: PartState): Promise<ReconcileResult> {
+    const next = roundOf(p) + 1;
+    const message = `the holds lapsed before every peer had admitted its own (peer ${lapsed.cluster}: reservation ${lapsed.reservation?.name ?? ""} is Expired); given back, asking fresh holds (round ${next} of ${maxHoldRounds})`;
+    for (const [i, m] of p.members.entries()) {
+      const a = answers[i] as Answers;
+      if (a.reservation && !released(a.reservation.state)) await asking(m, () => decide(m, a, "release"));
+    }
+    const observations = p.members.map((m) => observePeerRun(m.plan, siteOf(m), undefined, message));
+    const peerRuns = p.members.map((m) => ({ peer: m.ep.peer, cluster: m.ep.cluster, namespace: m.namespace, reservation: "", holdRound: next, ...present({ quote: m.known?.quote }) }));
+    await record(p.ctx, p.group, { observations, clusters: clustersOf(p) }, { peerRuns });
+    return requeue(1000);
+  }
+
   async function pass(p: Pass): Promise<ReconcileResult | void> {
     const answers: Answers[] = [];
     for (const m of p.members) answers.push(await asking(m, () => readPart(m)));
-    const actions = groupActions(p.members.map((m, i) => ({ cluster: m.ep.cluster, reservation: answers[i]?.reservation, run: answers[i]?.remote, submitted: m.known?.name !== undefined })));
+    const parts = p.members.map((m, i) => ({ cluster: m.ep.cluster, reservation: answers[i]?.reservation, run: answers[i]?.remote, submitted: m.known?.name !== undefined }));
+    const actions = groupActions(parts);
     const elsewhere = holdEndedElsewhere(p, answers, actions);
     if (elsewhere) return elsewhere();
+    const fresh = freshRound(parts, roundOf(p));
+    if (fresh) return nextRound(p, answers, fresh.lapsed);
     if (actions.some((a) => a.kind === "reserve")) return reserveAll(p, answers, actions);
     const outcomes: Outcome[] = [];
     for (const [i, m] of p.members.entries()) outcomes.push(await asking(m, () => act(p, m, answers[i] as Answers, actions[i] as PeerAction)));

@@ -215,6 +215,13 @@ export const PipelineRunStatus = strictObject({
         reservationState: Type.Optional(Type.String({ maxLength: 32 })),
         phase: Type.Optional(Type.String({ maxLength: 32, description: "the phase of the peer's run (Failed too when it failed before the peer ran it, or was cancelled because another peer's part failed)" })),
         quote: Type.Optional(described(Money, "what the peer quoted for its steps, at its rates for this cluster, before anything was held (first currency)")),
+        holdRound: Type.Optional(
+          Type.Integer({
+            minimum: 2,
+            maximum: 3,
+            description: "the round of holds the run is in, after the first: holds that lapsed before every peer had admitted its own (a peer slow or unreachable) are given back and asked again under new names, at most 3 rounds",
+          }),
+        ),
       }),
       {
         maxItems: 8,
