@@ -10,6 +10,7 @@ describe("web ui logic", () => {
     const { name: _name, phase: _phase, quote: _quote, ...held } = sent;
     assert.deepEqual(peerPartText({ ...held, reservationState: "Tentative" }), { where: "lyon-1 (Peer lyon)", hold: "isle-1-greet-0b6f6c9e: Tentative", run: "not sent", quote: "" });
     assert.equal(peerPartText({ peer: "oslo", cluster: "oslo-1", reservation: "" }).hold, "nothing held");
+    assert.equal(peerPartText({ ...held, reservationState: "Tentative", holdRound: 2 }).hold, "isle-1-greet-0b6f6c9e: Tentative (round 2 of holds: an earlier one lapsed)");
   });
 
   it("matches hash routes and decodes their parameters", () => {

@@ -92,6 +92,7 @@ export interface PeerPartShape {
   name?: string;
   phase?: string;
   quote?: { amount: string; currency: string };
+  holdRound?: number;
 }
 
 /** A run's part on one peer in words: where, the hold and its state, the peer's run of the steps, its quote. */
@@ -99,7 +100,7 @@ export function peerPartText(p: PeerPartShape): { where: string; hold: string; r
   const run = !p.name ? "not sent" : p.phase === "Cancelled" ? `${p.name}: cancelled (another peer's part failed)` : `${p.name}: ${p.phase ?? "sent"}`;
   return {
     where: `${p.cluster} (Peer ${p.peer})`,
-    hold: p.reservation ? `${p.reservation}: ${p.reservationState ?? "asked"}` : "nothing held",
+    hold: `${p.reservation ? `${p.reservation}: ${p.reservationState ?? "asked"}` : "nothing held"}${p.holdRound ? ` (round ${p.holdRound} of holds: an earlier one lapsed)` : ""}`,
     run,
     quote: p.quote ? `${p.quote.amount} ${p.quote.currency}` : "",
   };
