@@ -197,6 +197,7 @@ export function createReservationReconciler(deps: ReservationReconcilerDeps): Re
 
   async function pending(ctx: ReconcileContext, reservation: Reservation & KubernetesObject, why: ConditionUpdate): Promise<void> {
     await new QuotaEnforcer(deps.core, ctx.signal).remove(reservation);
+    if (wantsWorkspace(reservation)) await new WorkspaceKeeper(ctx.client, deps.core, ctx.signal).remove(reservation);
     const ready: ConditionUpdate = { type: readyType, status: "False", reason: ReservationReason.Pending, message: `not decided yet: ${why.message}` };
     await writeStatus(ctx, reservation, [why, ready], { state: "Pending" });
   }
