@@ -216,9 +216,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000, requestTimeoutMs: settings.requestTimeoutMs });
 
-  /** A deleted run: its Workflow in a workspace, its objects in the repository, then what it holds on a peer, let go. */
+  /**
+   * A deleted run: its objects in the repository, then what it holds on a peer, let go. A Workflow
+   * in a reservation's workspace has no owner reference to go with the run: it goes with the
+   * workspace, when the requester releases the hold (at once after cancelling the run) or the
+   * window ends. The orchestrator deletes no Workflow itself.
+   */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
-    await deleteWorkflowElsewhere(ctx, run);
     const artifacts = await runArtifacts.release(ctx, run, { namespace: recordedWorkflowNamespace(run), name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
     return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
   }
@@ -426,28 +430,6 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       const found = await readWorkflow(ctx, namespace, name);
       if (!found) throw new Error(`Workflow ${namespace}/${name} exists and vanished: retrying`, { cause: err });
       return found;
-    }
-  }
-
-  /** The run's Workflow in a workspace (controlled by it), if it has one there. */
-  async function workflowElsewhere(ctx: ReconcileContext, run: PipelineRun): Promise<(ArgoWorkflow & KubernetesObject) | undefined> {
-    const namespace = recordedWorkflowNamespace(run);
-    const name = run.status?.workflowRef?.name;
-    if (!name || namespace === run.metadata.namespace) return undefined;
-    const found = await readWorkflow(ctx, namespace, name);
-    return found && isControlledAcross(found, run as KubernetesObject) ? found : undefined;
-  }
-
-  /** No owner reference crosses namespaces: a Workflow in a workspace goes with its run only because the run deletes it. */
-  async function deleteWorkflowElsewhere(ctx: ReconcileContext, run: PipelineRun): Promise<void> {
-    const found = await workflowElsewhere(ctx, run);
-    if (!found) return;
-    const { namespace = "", name = "", uid = "" } = found.metadata ?? {};
-    try {
-      await timed(`deleting Workflow ${namespace}/${name}`, ctx.client.delete(found, undefined, undefined, undefined, undefined, "Background", { preconditions: { uid } }), settings.requestTimeoutMs);
-      ctx.logger.info("workflow deleted with its run", { namespace, name });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
     }
   }
 
