@@ -111,8 +111,8 @@ conformance: deps ## Full container-free CWL v1.2 conformance with archipel-cwl-
 # suites mostly wait on real processes, so two streams on two cores take ~2/3 of one. The streams
 # are balanced by measured times and share no cluster, port or state directory
 # (docs/decisions/ci-streams.md). Every test target belongs to exactly one stream.
-TEST_STREAM_1 := test-integration fuzz test-browser
-TEST_STREAM_2 := lint typecheck verify-manifests test-unit conformance-required test-e2e conformance-argo-ci
+TEST_STREAM_1 := test-integration fuzz test-browser conformance-argo-ci
+TEST_STREAM_2 := lint typecheck verify-manifests test-unit conformance-required test-e2e
 
 .PHONY: test
 test: deps tools images web ## Everything CI runs (two streams side by side; each stream's output printed whole when it ends)
