@@ -22,7 +22,7 @@ import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } f
 import { errorMessage, isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
-import { createRunArtifacts, CredentialsNameTaken } from "./runArtifacts.ts";
+import { createRunArtifacts, CredentialsNameTaken, type WorkflowPlace } from "./runArtifacts.ts";
 import { runCredentialsSecretName } from "./runCredentials.ts";
 import { controllerMarks, isControlledAcross, markedOwnerOf } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
@@ -117,9 +117,6 @@ export interface PipelineRunReconcilerDeps {
   usageMetrics?: UsageMetrics;
   now?: () => Date;
 }
-
-/** Where a run's Workflow is (and its credentials' Secret, and its area of the repository). */
-type WorkflowPlace = { namespace: string; name: string };
 
 /** status.workflowRef: the Workflow's name, and its namespace when not the run's. */
 function workflowRefOf(run: PipelineRun, workflow: KubernetesObject): NonNullable<PipelineRunStatus["workflowRef"]> {

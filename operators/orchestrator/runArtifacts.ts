@@ -1,6 +1,7 @@
 // A run's objects in this cluster's Argo artifact repository — its steps' outputs and the inputs
 // staged for them, all under `<keyPrefix>/<namespace>/<workflow>/` (the Workflow's namespace: a
-// served run's is its reservation's workspace) — belong to the run: deleting the run deletes them. A finalizer, added before anything is written there, holds the deleted run until
+// served run's is its reservation's workspace) — belong to the run: deleting the run deletes them.
+// A finalizer, added before anything is written there, holds the deleted run until
 // they are gone. Argo's own artifact GC (`artifactGC: OnWorkflowDeletion`) is not used: it runs a
 // pod per Workflow that needs the repository's credentials and RBAC on Argo's GC tasks in every
 // run namespace, and a Workflow can be deleted without its run. Outputs a user keeps go to a
