@@ -52,7 +52,7 @@ export function namespaceTotal(self: NamespaceClaim, others: readonly NamespaceC
 }
 
 /** The label value names the Reservation when it can (label values hold at most 63 characters). */
-function labelValue(name: string): string {
+export function labelValue(name: string): string {
   return name.length <= 63 ? name : createHash("sha256").update(name).digest("hex").slice(0, 63);
 }
 

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import type { KubernetesObject, V1LimitRange, V1Namespace, V1ResourceQuota, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import type { Reservation } from "../schema/reservation.ts";
-import { quotaHard, quotaName } from "./reservationQuota.ts";
+import { labelValue, quotaHard, quotaName } from "./reservationQuota.ts";
 
 /** On the workspace (annotation) and every object made in it (label): the reservation's uid. */
 export const workspaceUidKey = "archipel.io/reservation-uid";
@@ -33,8 +33,6 @@ export function wantsWorkspace(reservation: Reservation): boolean {
 export function workspaceName(reservation: Reservation): string {
   return `archipel-rsv-${createHash("sha256").update(reservation.metadata.uid ?? "").digest("hex").slice(0, 16)}`;
 }
-
-const labelValue = (name: string): string => (name.length <= 63 ? name : createHash("sha256").update(name).digest("hex").slice(0, 63));
 
 /** Whether `obj` was made for this reservation (its uid, on the namespace or on an object in it). */
 export function madeFor(obj: KubernetesObject, reservation: Reservation, where: "namespace" | "object"): boolean {

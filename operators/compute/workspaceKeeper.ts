@@ -31,17 +31,21 @@ export class WorkspaceKeeper {
     }
   }
 
-  /** Creates `body` unless it exists; one that exists must have been made for the reservation. */
-  private async ensure(reservation: Reservation, body: KubernetesObject, where: "namespace" | "object"): Promise<string | undefined> {
-    const found = await this.read(body);
-    const at = `${body.kind} ${body.metadata?.namespace ? `${body.metadata.namespace}/` : ""}${body.metadata?.name ?? ""}`;
-    if (found) return madeFor(found, reservation, where) ? undefined : `${at} exists and was not made for this Reservation; delete it so the reservation's workspace can be made`;
+  /** Creates `body`; one made meanwhile (an earlier attempt's) is looked at on the next pass. */
+  private async create(body: KubernetesObject): Promise<void> {
     try {
       await this.client.create(body);
     } catch (err) {
-      // An earlier attempt's create: the next pass checks whose it is.
       if (!isAlreadyExists(err)) throw err;
     }
+  }
+
+  /** Creates `body` unless it exists (`found`, else read); one that exists must have been made for the reservation. */
+  private async ensure(reservation: Reservation, body: KubernetesObject, where: "namespace" | "object", found?: KubernetesObject): Promise<string | undefined> {
+    const existing = found ?? (await this.read(body));
+    const at = `${body.kind} ${body.metadata?.namespace ? `${body.metadata.namespace}/` : ""}${body.metadata?.name ?? ""}`;
+    if (existing) return madeFor(existing, reservation, where) ? undefined : `${at} exists and was not made for this Reservation; delete it so the reservation's workspace can be made`;
+    await this.create(body);
     return undefined;
   }
 
@@ -50,7 +54,7 @@ export class WorkspaceKeeper {
     const namespace = workspaceName(reservation);
     const ns = await this.read(workspaceBody(reservation));
     if (ns?.metadata?.deletionTimestamp && madeFor(ns, reservation, "namespace")) return { ok: false, message: `the reservation's workspace ${namespace} is being deleted` };
-    const taken = await this.ensure(reservation, workspaceBody(reservation), "namespace");
+    const taken = await this.ensure(reservation, workspaceBody(reservation), "namespace", ns);
     if (taken) return { ok: false, message: taken };
     const quota = workspaceQuota(reservation);
     for (const child of [quota, ...(await this.contents(reservation))]) {
@@ -68,12 +72,7 @@ export class WorkspaceKeeper {
    */
   private async defaultServiceAccount(namespace: string): Promise<void> {
     const account = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace } };
-    if (await this.read(account)) return;
-    try {
-      await this.client.create(account);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
+    if (!(await this.read(account))) await this.create(account);
   }
 
   /** What the workspace holds besides the quota: the executor's Role and binding, the LimitRanges of the reservation's namespace. */
