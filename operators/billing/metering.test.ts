@@ -177,6 +177,22 @@ describe("metering finished steps", () => {
     assert.deepEqual(planUsage({ run: stale.run, workflow: stale.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).pending, ["say"]);
   });
 
+  it("measures what finished of a Workflow being deleted, waiting for nothing more (its pods are going)", () => {
+    const deleting = recorded("fanout");
+    deleting.workflow.status!.phase = "Running";
+    const item = Object.values(deleting.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
+    item.phase = "Running";
+    delete item.finishedAt;
+    delete item.resourcesDuration;
+    deleting.workflow.metadata = { ...deleting.workflow.metadata, deletionTimestamp: "2026-12-04T23:00:00Z" };
+    const measured = measureStep(deleting.workflow, "say");
+    assert.ok(typeof measured === "object", `measured: ${String(measured)}`);
+    const whole = measureStep(recorded("fanout").workflow, "say");
+    assert.ok(typeof whole === "object");
+    assert.equal(measured.pods, whole.pods - 1, "the pod that did not finish is not counted");
+    assert.equal(measured.source, "resourcesDuration", "the pods that finished all have Argo's measure");
+  });
+
   it("names records after the run, the step and the run's uid, shortened with a hash past 253 characters", () => {
     const uid = "35939dff-396f-45e4-bb12-4a527a04925b";
     assert.equal(usageRecordName({ name: "greet", uid }, "write"), "greet-write-35939dff");

@@ -44,6 +44,7 @@ interface Template {
 }
 
 export interface MeteredWorkflow extends ArgoWorkflow {
+  metadata?: ArgoWorkflow["metadata"] & { deletionTimestamp?: unknown };
   spec?: ArgoWorkflow["spec"] & { templates?: Template[] };
   status?: ArgoWorkflow["status"] & { nodes?: Record<string, MeteredNode>; storedTemplates?: Record<string, Template> };
 }
@@ -135,7 +136,9 @@ export interface MeasuredStep {
 
 const notRun = new Set(["Skipped", "Omitted"]);
 const unfinished = (n: MeteredNode): boolean => !n.finishedAt && !notRun.has(n.phase ?? "");
-const workflowDone = (w: MeteredWorkflow): boolean => ["Succeeded", "Failed", "Error"].includes(w.status?.phase ?? "");
+// A Workflow being deleted has ended for metering: Argo reports nothing more of it, and its pods
+// are going (what a pod did not finish is not measured).
+const workflowDone = (w: MeteredWorkflow): boolean => ["Succeeded", "Failed", "Error"].includes(w.status?.phase ?? "") || Boolean(w.metadata?.deletionTimestamp);
 
 /**
  * What the step's pods consumed; "none" when no pod of it ran; "pending" while a pod lacks

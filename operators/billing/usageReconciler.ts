@@ -14,7 +14,7 @@ import type { ControllerOptions, ObjectKey, ReconcileContext, Reconciler } from 
 import { conditionMatches, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import { EventRecorder } from "../runtime/events.ts";
-import { isBeingDeleted } from "../runtime/finalizers.ts";
+import { isBeingDeleted, removeFinalizer } from "../runtime/finalizers.ts";
 import { isControlledAcross, markedOwnerOf } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { kindRefOf } from "../schema/kind.ts";
@@ -22,6 +22,7 @@ import { type PipelineRun, pipelineRunKind } from "../schema/pipelineRun.ts";
 import type { Price } from "../schema/price.ts";
 import type { Resource } from "../schema/resource.ts";
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
+import { holdLiftable, meteringHold, orphanedHolds } from "./meteringHold.ts";
 import { type MeteredWorkflow, type PlannedRecord, planUsage, UsageReason } from "./metering.ts";
 import { requesterReceiptAnnotation, servedAgreement } from "./peerUsage.ts";
 import { signUsageRecord } from "./usageSignature.ts";
@@ -161,13 +162,15 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     await deps.status.apply(pipelineRunKindRef, run, { cost: totals.length === 1 ? totals[0] : undefined });
   }
 
-  return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
-    const run = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
-    if (!run || isBeingDeleted(run as KubernetesObject)) return;
+  /** Lifts this controller's hold from `workflow` (a 409 on a stale copy: the next pass reads it again). */
+  async function liftHold(ctx: ReconcileContext, workflow: KubernetesObject, why: string): Promise<void> {
+    await timed(`lifting the metering hold of Workflow ${workflow.metadata?.namespace ?? ""}/${workflow.metadata?.name ?? ""}`, removeFinalizer(ctx.client, workflow, meteringHold), requestTimeoutMs);
+    ctx.logger.info("metering hold lifted", { namespace: workflow.metadata?.namespace, workflow: workflow.metadata?.name, why });
+  }
+
+  /** Records for the run's finished steps; its Workflow's hold lifted once nothing more can be measured. */
+  async function meter(ctx: ReconcileContext, run: PipelineRun, workflow: MeteredWorkflow & KubernetesObject): Promise<void> {
     const namespace = run.metadata.namespace ?? "";
-    await writeCost(ctx, run);
-    const workflow = ownWorkflow(ctx, run);
-    if (!workflow) return;
     const resources = ctx.cache<Resource>(resourceKindRef);
     const plan = planUsage({
       run,
@@ -178,7 +181,18 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     });
     for (const skipped of plan.skipped) ctx.logger.debug("step not metered", { namespace, run: run.metadata.name, ...skipped });
     for (const planned of plan.records) await ensure(ctx, run, planned);
+    if (holdLiftable(workflow, plan)) await liftHold(ctx, workflow, `${plan.records.length} step(s) metered`);
     // The records just made are in the cache on the next pass (their watch event brings the run back), with their cost.
+  }
+
+  return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
+    const live = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
+    const run = live && !isBeingDeleted(live as KubernetesObject) ? live : undefined;
+    for (const orphan of orphanedHolds(ctx.cache<KubernetesObject>(workflowKindRef).list(), key, run?.metadata.uid)) await liftHold(ctx, orphan, "its run is gone");
+    if (!run) return;
+    await writeCost(ctx, run);
+    const workflow = ownWorkflow(ctx, run);
+    if (workflow) await meter(ctx, run, workflow);
   };
 }
 

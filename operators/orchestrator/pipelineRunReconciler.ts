@@ -54,6 +54,7 @@ import { withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
+import { meteringHold } from "../billing/meteringHold.ts";
 import { sumByCurrency } from "../billing/money.ts";
 import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
 import type { Registry } from "prom-client";
@@ -394,11 +395,13 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
   }
 
-  /** The Workflow as created: controlled by the run (its owner reference; in a workspace, its marks), labelled with it, with the run's account and suspension. */
+  /** The Workflow as created: controlled by the run (its owner reference; in a workspace, its marks and the metering hold), labelled with it, with the run's account and suspension. */
   function ownedBody(run: PipelineRun, body: KubernetesObject & { spec: Record<string, unknown> }): KubernetesObject {
     const name = workflowNameOf(run);
     const marks = controllerMarks(run as KubernetesObject, body.metadata?.namespace ?? "");
     body.metadata = { ...body.metadata, ...marks, labels: { ...body.metadata?.labels, ...marks.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
+    // Outside the run's namespace it goes with its namespace, not with the run: held until metered.
+    if (body.metadata.namespace !== run.metadata.namespace) body.metadata.finalizers = [...(body.metadata.finalizers ?? []), meteringHold];
     if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
     if (run.spec.suspend === true) body.spec.suspend = true;
     const deadline = workflowDeadlineSeconds(run.spec);

@@ -24,6 +24,7 @@ import type { Peer } from "../../operators/schema/peer.ts";
 import type { PipelineRun, StepStatus } from "../../operators/schema/pipelineRun.ts";
 import type { Reservation } from "../../operators/schema/reservation.ts";
 import { workspaceName } from "../../operators/compute/reservationWorkspace.ts";
+import { meteringHold } from "../../operators/billing/meteringHold.ts";
 import type { Resource } from "../../operators/schema/resource.ts";
 import type { UsageRecord } from "../../operators/schema/usageRecord.ts";
 import { signedOriginal, usageDigest } from "../../operators/billing/peerUsage.ts";
@@ -270,6 +271,9 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     assert.equal(reservation.status?.workspace, undefined, "a released reservation has no workspace");
     const bCore = b.cluster.kubeConfig().makeApiClient(CoreV1Api);
     await eventually("B deleted the workspace", async () => (await bCore.readNamespace({ name: workspace }).catch(() => undefined)) === undefined, 120_000, 1000);
+    // Its Workflow went with it, and only once B's usage controller had metered the step (the metering hold).
+    const metered = (await objects(b).listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, labelSelector: `archipel.io/pipelinerun=${peerRun.name}` })) as { items: UsageRecord[] };
+    assert.deepEqual(metered.items.map((r) => r.spec.step), ["write"], "B metered the step it ran before its Workflow was deleted");
     assert.equal((await bCore.listNamespacedResourceQuota({ namespace })).items.some((q) => q.metadata?.name === `reservation-${peerRun.reservation}`), false, "nothing of the peer's reservation is enforced in the namespace B opened");
     // Sized from B's quote: the writer's requests (Argo's defaults, 100m and 100Mi) plus 1 cpu and 1Gi of room.
     assert.deepEqual([reservation.spec.cpu, reservation.spec.memory], ["1100m", "1124Mi"]);
@@ -815,7 +819,7 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
       ],
     } });
     // B's Workflow runs in the reservation's workspace, which goes with the hold: it is looked at while it runs.
-    const seen = { fail: 0, write: 0, workspace: "" };
+    const seen = { fail: 0, write: 0, workspace: "", held: false };
     let watching = true;
     const watcher = (async (): Promise<void> => {
       while (watching) {
@@ -825,10 +829,10 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
           .then((served) => served?.status?.workflowRef)
           .catch(() => undefined);
         const wf = ref?.namespace
-          ? ((await objects(b).getNamespacedCustomObject({ group: "argoproj.io", version: "v1alpha1", plural: "workflows", namespace: ref.namespace, name: ref.name }).catch(() => undefined)) as { status?: { nodes?: Record<string, { type: string; templateName?: string }> } } | undefined)
+          ? ((await objects(b).getNamespacedCustomObject({ group: "argoproj.io", version: "v1alpha1", plural: "workflows", namespace: ref.namespace, name: ref.name }).catch(() => undefined)) as { metadata?: { finalizers?: string[] }; status?: { nodes?: Record<string, { type: string; templateName?: string }> } } | undefined)
           : undefined;
         const pods = (template: string): number => Object.values(wf?.status?.nodes ?? {}).filter((n) => n.type === "Pod" && n.templateName === template).length;
-        if (wf) Object.assign(seen, { fail: Math.max(seen.fail, pods("main-fail")), write: Math.max(seen.write, pods("main-write")), workspace: ref?.namespace ?? "" });
+        if (wf) Object.assign(seen, { fail: Math.max(seen.fail, pods("main-fail")), write: Math.max(seen.write, pods("main-write")), workspace: ref?.namespace ?? "", held: seen.held || (wf.metadata?.finalizers ?? []).includes(meteringHold) });
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
@@ -838,6 +842,7 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     assert.match(condition(run, "Succeeded")?.message ?? "", new RegExp(`step "fail" failed on cluster ${b.name}: .*the disk is full`));
     // B ran the run it served on its own Argo, with the retry A asked for.
     assert.match(seen.workspace, /^archipel-rsv-/, "B's Workflow ran in the reservation's workspace");
+    assert.equal(seen.held, true, `B's Workflow carried the metering hold (${meteringHold}): the workspace cannot take it before its steps are metered`);
     assert.deepEqual([seen.fail, seen.write], [2, 1], "the failing step ran once and again once; the one that succeeded once");
     await released(run);
   });
