@@ -22,7 +22,7 @@ import { LedgerNameTakenError, LedgerStore } from "./ledgerStore.ts";
 import { type Amounts, admitReservation, shortfallMessage } from "./reservationAdmission.ts";
 import { holdingClaims, type Ledger, LedgerFormatError, type LedgerEntry, withEntry, withoutEntry } from "./reservationLedger.ts";
 import { type NamespaceClaim, namespaceTotal, QuotaEnforcer } from "./reservationQuota.ts";
-import { wantsWorkspace } from "./reservationWorkspace.ts";
+import { wantsWorkspace, workspaceUidKey } from "./reservationWorkspace.ts";
 import { WorkspaceKeeper } from "./workspaceKeeper.ts";
 import {
   admittedCondition,
@@ -47,6 +47,7 @@ export const reservationReportingController = "archipel.io/reservation-controlle
 export const reservationKindRef = kindRefOf(reservationKind);
 const providerKindRef = kindRefOf(providerKind);
 export const resourceQuotaKindRef: KindRef = { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true };
+const limitRangeKindRef: KindRef = { group: "", version: "v1", kind: "LimitRange", plural: "limitranges", namespaced: true };
 const byProvider = "archipel.io/reservation-by-provider";
 
 // Nothing is lost by waking early (level-triggered), and the queue's timer cannot hold more
@@ -287,6 +288,18 @@ function enforcedNeighbours(reservations: () => Cache<Reservation> | undefined):
   };
 }
 
+/**
+ * The peers' reservations whose workspaces copy `obj`: those of its namespace (the admin changed a
+ * default), or the one whose workspace holds it (a copy was changed or deleted there).
+ */
+function workspacesCopying(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  return (obj) => {
+    const copyOf = obj.metadata?.labels?.[workspaceUidKey];
+    const all = copyOf ? (reservations()?.list() ?? []).filter((r) => r.metadata.uid === copyOf) : (reservations()?.list(obj.metadata?.namespace ?? "") ?? []);
+    return all.filter(wantsWorkspace).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+  };
+}
+
 /** Reservations that name `provider` (a Provider created late lets its Pending Reservations in). */
 function reservationsOf(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) =>
@@ -315,6 +328,7 @@ export function reservationController(kubeConfig: KubeConfig, opts: { logger?: L
     watches: [
       { kind: providerKindRef, map: reservationsOf(() => reservations) },
       { kind: reservationKindRef, map: enforcedNeighbours(() => reservations) },
+      { kind: limitRangeKindRef, map: workspacesCopying(() => reservations) },
       // Nothing to wake (admission is decided once), but the node cache must have synced before
       // the first admission: capacity counted from an empty cache would reject everything.
       { kind: nodeKindRef, map: () => [] },

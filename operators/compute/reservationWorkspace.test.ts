@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import type { V1LimitRange } from "@kubernetes/client-node";
 import type { Reservation } from "../schema/reservation.ts";
-import { copiedLimitRange, executorBinding, madeFor, wantsWorkspace, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
+import { copiedLimitRange, executorBinding, limitRangeSync, madeFor, wantsWorkspace, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
 
 const reservation = (uid: string, peer?: string): Reservation =>
   ({
@@ -43,4 +44,19 @@ describe("a peer's reservation's workspace", () => {
     assert.deepEqual(executorBinding(r).subjects, [{ kind: "ServiceAccount", name: "default", namespace: ns }]);
     assert.deepEqual(workspaceBody(r).metadata?.labels, { "archipel.io/workspace-of": "shop", "archipel.io/reservation": "peer-b-run-1" });
   });
+
+  it("keeps the workspace's LimitRanges the copies of the namespace's: missing made, changed replaced, stale removed, a stranger's refused", () => {
+    const r = reservation("u-1", "b");
+    const source = (name: string, cpu: string): V1LimitRange => ({ metadata: { name, namespace: "shop" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu } }] } });
+    const copy = (name: string, cpu: string, uid = "u-1"): V1LimitRange => ({ ...copiedLimitRange(r, source(name, cpu)), metadata: { ...copiedLimitRange(r, source(name, cpu)).metadata, labels: { "archipel.io/reservation-uid": uid }, resourceVersion: "9", uid: `lr-${name}` } });
+    const sync = limitRangeSync(r, [source("same", "50m"), source("changed", "100m"), source("new", "10m")], [copy("same", "50m"), copy("changed", "50m"), copy("stale", "1"), copy("foreign", "1", "u-other")]);
+    assert.ok(!("taken" in sync));
+    assert.deepEqual(sync.create.map((l) => l.metadata?.name), ["new"]);
+    assert.deepEqual(sync.replace.map((l) => [l.metadata?.name, l.metadata?.resourceVersion, l.spec?.limits[0]?.defaultRequest]), [["changed", "9", { cpu: "100m" }]], "replaced with the version read");
+    assert.deepEqual(sync.remove.map((l) => l.metadata?.name), ["stale"], "a LimitRange not made for the reservation is never removed");
+    const taken = limitRangeSync(r, [source("foreign", "1")], [copy("foreign", "1", "u-other")]);
+    assert.ok("taken" in taken);
+    assert.match(taken.taken, /LimitRange archipel-rsv-[0-9a-f]{16}\/foreign exists and was not made for this Reservation/);
+  });
 });
+

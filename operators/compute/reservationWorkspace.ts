@@ -11,6 +11,7 @@
 // a namesake is never changed or deleted. Pure: names, bodies and the ownership test.
 // Why a workspace per reservation: docs/decisions/reservation-workspace.md.
 import { createHash } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import type { KubernetesObject, V1LimitRange, V1Namespace, V1ResourceQuota, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import type { Reservation } from "../schema/reservation.ts";
 import { labelValue, quotaHard, quotaName } from "./reservationQuota.ts";
@@ -90,3 +91,30 @@ export function executorBinding(reservation: Reservation): V1RoleBinding {
 export function copiedLimitRange(reservation: Reservation, source: V1LimitRange): V1LimitRange {
   return { apiVersion: "v1", kind: "LimitRange", metadata: childMeta(reservation, source.metadata?.name ?? ""), spec: source.spec ?? { limits: [] } };
 }
+
+/** What makes the workspace's LimitRanges the copies of the reservation namespace's, or why it cannot. */
+export type LimitRangeSync = { create: V1LimitRange[]; replace: V1LimitRange[]; remove: V1LimitRange[] } | { taken: string };
+
+/**
+ * Copies of the sources that are missing are created; a copy whose source changed is replaced
+ * (with the resourceVersion read: a write in between is retried, not overwritten); a copy whose
+ * source is gone is removed. A LimitRange of a source's name not made for the reservation stops it.
+ */
+export function limitRangeSync(reservation: Reservation, sources: readonly V1LimitRange[], inWorkspace: readonly V1LimitRange[]): LimitRangeSync {
+  const found = new Map(inWorkspace.map((l) => [l.metadata?.name, l]));
+  const sync = { create: [] as V1LimitRange[], replace: [] as V1LimitRange[], remove: [] as V1LimitRange[] };
+  for (const want of sources.map((source) => copiedLimitRange(reservation, source))) {
+    const existing = found.get(want.metadata?.name);
+    if (!existing) sync.create.push(want);
+    else if (!madeFor(existing, reservation, "object")) return { taken: `LimitRange ${namespacedName(want)} exists and was not made for this Reservation; delete it so the reservation's workspace can be made` };
+    else if (!isDeepStrictEqual(existing.spec, want.spec)) sync.replace.push(replacing(want, existing));
+  }
+  const wanted = new Set(sources.map((s) => s.metadata?.name));
+  sync.remove = inWorkspace.filter((l) => !wanted.has(l.metadata?.name) && madeFor(l, reservation, "object"));
+  return sync;
+}
+
+const namespacedName = (obj: KubernetesObject): string => `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
+
+/** `want` as a replacement of `existing`: its resourceVersion, so that a write in between wins a retry. */
+const replacing = (want: V1LimitRange, existing: V1LimitRange): V1LimitRange => ({ ...want, metadata: { ...want.metadata, resourceVersion: existing.metadata?.resourceVersion ?? "" } });

@@ -1,13 +1,14 @@
 // The I/O of a peer's reservation's workspace (what it holds: reservationWorkspace.ts). Each pass
 // reads the namespace and each object it should hold, creates what is missing, and refuses to go
-// on past anything of those names not made for this reservation. Removal deletes the namespace
-// only if it carries this reservation's uid, with a uid precondition against a namesake made in
-// between. Every call is bounded by the API client's deadline.
+// on past anything of those names not made for this reservation; the LimitRanges follow the
+// reservation namespace's (created, replaced, removed). Removal deletes the namespace only if it
+// carries this reservation's uid, with a uid precondition against a namesake made in between.
+// Every call is bounded by the API client's deadline.
 import type { CoreV1Api, KubernetesObject, KubernetesObjectApi, V1LimitRange } from "@kubernetes/client-node";
 import { withDeadline } from "../runtime/apiDeadline.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import type { Reservation } from "../schema/reservation.ts";
-import { copiedLimitRange, executorBinding, executorRole, madeFor, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
+import { executorBinding, executorRole, limitRangeSync, madeFor, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
 
 export type WorkspaceOutcome = { ok: true; namespace: string; quota: string } | { ok: false; message: string };
 
@@ -57,12 +58,19 @@ export class WorkspaceKeeper {
     const taken = await this.ensure(reservation, workspaceBody(reservation), "namespace", ns);
     if (taken) return { ok: false, message: taken };
     const quota = workspaceQuota(reservation);
-    for (const child of [quota, ...(await this.contents(reservation))]) {
-      const problem = await this.ensure(reservation, child, "object");
-      if (problem) return { ok: false, message: problem };
-    }
+    const problem = (await this.ensureEach(reservation, [quota, executorRole(reservation), executorBinding(reservation)])) ?? (await this.syncLimitRanges(reservation, namespace));
+    if (problem) return { ok: false, message: problem };
     await this.defaultServiceAccount(namespace);
     return { ok: true, namespace, quota: quota.metadata?.name ?? "" };
+  }
+
+  /** ensure of each object in the workspace, in order; the first problem. */
+  private async ensureEach(reservation: Reservation, children: KubernetesObject[]): Promise<string | undefined> {
+    for (const child of children) {
+      const problem = await this.ensure(reservation, child, "object");
+      if (problem) return problem;
+    }
+    return undefined;
   }
 
   /**
@@ -75,21 +83,31 @@ export class WorkspaceKeeper {
     if (!(await this.read(account))) await this.create(account);
   }
 
-  /** What the workspace holds besides the quota: the executor's Role and binding, the LimitRanges of the reservation's namespace. */
-  private async contents(reservation: Reservation): Promise<KubernetesObject[]> {
-    const limits = await this.core.listNamespacedLimitRange({ namespace: reservation.metadata.namespace ?? "" }, withDeadline(undefined, this.signal));
-    return [executorRole(reservation), executorBinding(reservation), ...limits.items.map((l: V1LimitRange) => copiedLimitRange(reservation, l))];
+  /** The workspace's LimitRanges made the copies of the reservation namespace's (its admin's defaults); or why they cannot be. */
+  private async syncLimitRanges(reservation: Reservation, workspace: string): Promise<string | undefined> {
+    const list = async (namespace: string): Promise<V1LimitRange[]> => (await this.core.listNamespacedLimitRange({ namespace }, withDeadline(undefined, this.signal))).items;
+    const sync = limitRangeSync(reservation, await list(reservation.metadata.namespace ?? ""), await list(workspace));
+    if ("taken" in sync) return sync.taken;
+    for (const copy of sync.create) await this.create(copy);
+    for (const copy of sync.replace) await this.client.replace(copy);
+    for (const stale of sync.remove) await this.deleteExactly(stale, "v1", "LimitRange");
+    return undefined;
+  }
+
+  /** Deletes the object read as `found` only if it is still that one (its uid): a namesake made in between stays. */
+  private async deleteExactly(found: KubernetesObject, apiVersion: string, kind: string): Promise<void> {
+    const { name = "", namespace, uid = "" } = found.metadata ?? {};
+    try {
+      await this.client.delete({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } }, undefined, undefined, undefined, undefined, "Background", { preconditions: { uid } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** Deletes the workspace (and so all in it) if it was made for the reservation. */
   async remove(reservation: Reservation): Promise<void> {
     const ns = await this.read(workspaceBody(reservation));
     if (!ns || ns.metadata?.deletionTimestamp || !madeFor(ns, reservation, "namespace")) return;
-    const body = { preconditions: { uid: ns.metadata?.uid ?? "" } };
-    try {
-      await this.client.delete(workspaceBody(reservation), undefined, undefined, undefined, undefined, "Background", body);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await this.deleteExactly(ns, "v1", "Namespace");
   }
 }

@@ -257,6 +257,13 @@ describe("Reservation controller", function () {
     assert.equal(await quota("reservation-served"), undefined, "not enforced in the reservation's own namespace");
     const limits = await core.readNamespacedLimitRange({ namespace: workspace, name: "defaults" });
     assert.deepEqual(limits.spec?.limits?.[0]?.defaultRequest, { cpu: "50m", memory: "64Mi" });
+    // The copies follow the admin's LimitRanges: a change, a new one, one deleted.
+    await core.replaceNamespacedLimitRange({ namespace: ns.name, name: "defaults", body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "75m", memory: "96Mi" } }] } } });
+    await core.createNamespacedLimitRange({ namespace: ns.name, body: { metadata: { name: "pods" }, spec: { limits: [{ type: "Container", max: { cpu: "2" } }] } } });
+    const copies = async (): Promise<string> => JSON.stringify((await core.listNamespacedLimitRange({ namespace: workspace })).items.map((l) => [l.metadata?.name, l.spec?.limits?.[0]?.defaultRequest ?? l.spec?.limits?.[0]?.max]).sort());
+    await eventually("the workspace's LimitRanges follow the namespace's", async () => (await copies()) === JSON.stringify([["defaults", { cpu: "75m", memory: "96Mi" }], ["pods", { cpu: "2" }]]));
+    await core.deleteNamespacedLimitRange({ namespace: ns.name, name: "pods" });
+    await eventually("a LimitRange deleted from the namespace goes from the workspace", async () => (await copies()) === JSON.stringify([["defaults", { cpu: "75m", memory: "96Mi" }]]));
     const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const role = await rbac.readNamespacedRole({ namespace: workspace, name: "archipel-workflow-executor" });
     assert.deepEqual(role.rules?.map((r) => [r.resources, r.verbs]), [[["workflowtaskresults"], ["create", "patch"]]]);
