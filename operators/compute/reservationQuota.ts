@@ -126,7 +126,8 @@ function quotaBody(reservation: KubernetesObject, hard: Record<string, string>, 
 }
 
 /** The API server canonicalises quantities ("1024Mi" → "1Gi"): compare what they mean, not how they read. */
-function sameHard(current: Record<string, string> | undefined, desired: Record<string, string>): boolean {
+/** Whether two quotas' hard amounts are the same quantities (the API server rewrites "0.5" as "500m"). */
+export function sameHard(current: Record<string, string> | undefined, desired: Record<string, string>): boolean {
   const keys = new Set([...Object.keys(current ?? {}), ...Object.keys(desired)]);
   return [...keys].every((k) => canonical(current?.[k]) === canonical(desired[k]));
 }

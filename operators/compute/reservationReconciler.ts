@@ -4,6 +4,7 @@
 // ledger entry and the clock, enforce it with a ResourceQuota while Confirmed or Active, write
 // status once, and wake up when the state changes by itself (hold lapses, window opens or ends).
 // The ledger is the one serialization point of admission: docs/decisions/reservation-admission.md.
+import { isDeepStrictEqual } from "node:util";
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
 import { type NodeLike, nodeKindRef, providerCapacity } from "../catalog/computeCapacity.ts";
@@ -47,8 +48,10 @@ export const reservationReportingController = "archipel.io/reservation-controlle
 export const reservationKindRef = kindRefOf(reservationKind);
 const providerKindRef = kindRefOf(providerKind);
 export const resourceQuotaKindRef: KindRef = { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true };
+const namespaceKindRef: KindRef = { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false };
 const limitRangeKindRef: KindRef = { group: "", version: "v1", kind: "LimitRange", plural: "limitranges", namespaced: true };
 const byProvider = "archipel.io/reservation-by-provider";
+const byUid = "archipel.io/reservation-by-uid";
 
 // Nothing is lost by waking early (level-triggered), and the queue's timer cannot hold more
 // than 2^31 - 1 ms (about 24.8 days): a window a month ahead is re-checked hourly. The margin
@@ -65,6 +68,7 @@ const indexed = new WeakSet<object>();
 function indexedReservations(cache: Cache<Reservation>): Cache<Reservation> {
   if (indexed.has(cache)) return cache;
   cache.addIndex(byProvider, reservationProvider);
+  cache.addIndex(byUid, (r) => [r.metadata.uid ?? ""]);
   indexed.add(cache);
   return cache;
 }
@@ -289,21 +293,31 @@ function enforcedNeighbours(reservations: () => Cache<Reservation> | undefined):
 }
 
 /**
- * The peers' reservations whose workspaces copy `obj`: those of its namespace (the admin changed a
- * default), or the one whose workspace holds it (a copy was changed or deleted there).
+ * The peer's reservation a workspace, or an object made in it, was made for (its uid: the
+ * namespace's annotation, the object's label): one deleted or changed there is made again.
  */
-function workspacesCopying(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+function workspaceOwner(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
   return (obj) => {
-    const copyOf = obj.metadata?.labels?.[workspaceUidKey];
-    const all = copyOf ? (reservations()?.list() ?? []).filter((r) => r.metadata.uid === copyOf) : (reservations()?.list(obj.metadata?.namespace ?? "") ?? []);
-    return all.filter(wantsWorkspace).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+    const uid = obj.metadata?.labels?.[workspaceUidKey] ?? obj.metadata?.annotations?.[workspaceUidKey];
+    return uid ? keysOf((reservations()?.byIndex(byUid, uid) ?? []).filter(wantsWorkspace)) : [];
   };
 }
 
+/** For a LimitRange: its workspace's reservation (a copy changed), or the peers' reservations of its namespace (whose copies follow it). */
+function workspacesCopying(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
+  const owner = workspaceOwner(reservations);
+  return (obj) => (obj.metadata?.labels?.[workspaceUidKey] ? owner(obj) : keysOf((reservations()?.list(obj.metadata?.namespace ?? "") ?? []).filter(wantsWorkspace)));
+}
+
+const keysOf = (rs: readonly Reservation[]): ObjectKey[] => rs.map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+
+/** Only what the reservation controller makes there matters: not a quota's usage, a namespace's phase. */
+const specChanged = (old: KubernetesObject, current: KubernetesObject): boolean =>
+  !isDeepStrictEqual((old as { spec?: unknown }).spec, (current as { spec?: unknown }).spec) || old.metadata?.deletionTimestamp !== current.metadata?.deletionTimestamp;
+
 /** Reservations that name `provider` (a Provider created late lets its Pending Reservations in). */
 function reservationsOf(reservations: () => Cache<Reservation> | undefined): (obj: KubernetesObject) => ObjectKey[] {
-  return (obj) =>
-    (reservations()?.byIndex(byProvider, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []).map((r) => ({ namespace: r.metadata.namespace ?? "", name: r.metadata.name ?? "" }));
+  return (obj) => keysOf(reservations()?.byIndex(byProvider, `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`) ?? []);
 }
 
 /** The controller as the manager registers it. */
@@ -328,7 +342,10 @@ export function reservationController(kubeConfig: KubeConfig, opts: { logger?: L
     watches: [
       { kind: providerKindRef, map: reservationsOf(() => reservations) },
       { kind: reservationKindRef, map: enforcedNeighbours(() => reservations) },
-      { kind: limitRangeKindRef, map: workspacesCopying(() => reservations) },
+      // A workspace, its quota and its LimitRanges are made again or put back when someone deletes or changes them.
+      { kind: limitRangeKindRef, map: workspacesCopying(() => reservations), changed: specChanged },
+      { kind: resourceQuotaKindRef, map: workspaceOwner(() => reservations), changed: specChanged },
+      { kind: namespaceKindRef, map: workspaceOwner(() => reservations), changed: specChanged },
       // Nothing to wake (admission is decided once), but the node cache must have synced before
       // the first admission: capacity counted from an empty cache would reject everything.
       { kind: nodeKindRef, map: () => [] },

@@ -4,10 +4,11 @@
 // reservation namespace's (created, replaced, removed). Removal deletes the namespace only if it
 // carries this reservation's uid, with a uid precondition against a namesake made in between.
 // Every call is bounded by the API client's deadline.
-import type { CoreV1Api, KubernetesObject, KubernetesObjectApi, V1LimitRange } from "@kubernetes/client-node";
+import type { CoreV1Api, KubernetesObject, KubernetesObjectApi, V1LimitRange, V1ResourceQuota } from "@kubernetes/client-node";
 import { withDeadline } from "../runtime/apiDeadline.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import type { Reservation } from "../schema/reservation.ts";
+import { sameHard } from "./reservationQuota.ts";
 import { executorBinding, executorRole, limitRangeSync, madeFor, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
 
 export type WorkspaceOutcome = { ok: true; namespace: string; quota: string } | { ok: false; message: string };
@@ -58,10 +59,24 @@ export class WorkspaceKeeper {
     const taken = await this.ensure(reservation, workspaceBody(reservation), "namespace", ns);
     if (taken) return { ok: false, message: taken };
     const quota = workspaceQuota(reservation);
-    const problem = (await this.ensureEach(reservation, [quota, executorRole(reservation), executorBinding(reservation)])) ?? (await this.syncLimitRanges(reservation, namespace));
+    const problem = await this.fill(reservation, quota);
     if (problem) return { ok: false, message: problem };
-    await this.defaultServiceAccount(namespace);
     return { ok: true, namespace, quota: quota.metadata?.name ?? "" };
+  }
+
+  /** What the workspace holds, in order; the first problem. */
+  private async fill(reservation: Reservation, quota: V1ResourceQuota): Promise<string | undefined> {
+    const problem = (await this.ensureQuota(reservation, quota)) ?? (await this.ensureEach(reservation, [executorRole(reservation), executorBinding(reservation)])) ?? (await this.syncLimitRanges(reservation, quota.metadata?.namespace ?? ""));
+    if (!problem) await this.defaultServiceAccount(quota.metadata?.namespace ?? "");
+    return problem;
+  }
+
+  /** The quota made if missing, and put back to the reservation's amounts if someone changed them (with the version read). */
+  private async ensureQuota(reservation: Reservation, want: V1ResourceQuota): Promise<string | undefined> {
+    const found = (await this.read(want)) as V1ResourceQuota | undefined;
+    if (!found || !madeFor(found, reservation, "object") || sameHard(found.spec?.hard, want.spec?.hard ?? {})) return this.ensure(reservation, want, "object", found);
+    await this.client.replace({ ...want, metadata: { ...want.metadata, resourceVersion: found.metadata?.resourceVersion ?? "" } });
+    return undefined;
   }
 
   /** ensure of each object in the workspace, in order; the first problem. */

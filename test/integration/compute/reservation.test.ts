@@ -81,7 +81,11 @@ describe("Reservation controller", function () {
 
   const identityOf = new Map<string, SingleRoleIdentity>();
 
-  /** A manager process as a ServiceAccount bound to `roleFile` only (a second replica shares the first's). */
+  /**
+   * A manager process as a ServiceAccount bound to `roleFile` only (a second replica shares the
+   * first's). The reservation controller watches every namespace, as deployed: peers' reservations
+   * have workspaces of their own.
+   */
   async function startManager(name: string, controllers: string, roleFile: string): Promise<void> {
     let identity = identityOf.get(roleFile);
     if (!identity) {
@@ -93,7 +97,7 @@ describe("Reservation controller", function () {
     const manager = await startComponent(
       `${name}-${ns.name}`,
       "operators/manager/main.ts",
-      [`--controllers=${controllers}`, `--namespace=${ns.name}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
+      [`--controllers=${controllers}`, ...(controllers === "reservation" ? [] : [`--namespace=${ns.name}`]), "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
       { env: { KUBECONFIG: identity.kubeconfigPath, POD_NAME: `${name}-${ns.name}`, LOG_LEVEL: "debug" }, logDir },
     );
     managers.push(manager);
@@ -239,7 +243,7 @@ describe("Reservation controller", function () {
     assert.deepEqual([foreign?.spec?.hard, foreign?.metadata?.ownerReferences], [{ pods: "7" }, undefined]);
   });
 
-  it("gives a peer's reservation a workspace while it holds: its quota alone, the LimitRanges copied, Argo's executor Role bound; deleted when released", async () => {
+  it("gives a peer's reservation a workspace while it holds: its quota alone, the LimitRanges copied and kept in step, Argo's executor Role bound; put back when changed or deleted; deleted when released", async () => {
     await core.createNamespacedLimitRange({ namespace: ns.name, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" } }] } } });
     await createReservation("served", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "2", memory: "2Gi", requester: { peer: "member-b" } });
     const served = await eventually("served has a workspace", async () => {
@@ -264,6 +268,20 @@ describe("Reservation controller", function () {
     await eventually("the workspace's LimitRanges follow the namespace's", async () => (await copies()) === JSON.stringify([["defaults", { cpu: "75m", memory: "96Mi" }], ["pods", { cpu: "2" }]]));
     await core.deleteNamespacedLimitRange({ namespace: ns.name, name: "pods" });
     await eventually("a LimitRange deleted from the namespace goes from the workspace", async () => (await copies()) === JSON.stringify([["defaults", { cpu: "75m", memory: "96Mi" }]]));
+    // What the workspace holds is put back when someone changes or deletes it: its quota, the namespace itself.
+    const ownHard = async (): Promise<string> => JSON.stringify((await core.readNamespacedResourceQuota({ namespace: workspace, name: "reservation-served" }).catch(() => undefined))?.spec?.hard);
+    const reserved = JSON.stringify({ "requests.cpu": "2", "requests.memory": "2Gi" });
+    await core.patchNamespacedResourceQuota({ namespace: workspace, name: "reservation-served", body: { spec: { hard: { "requests.cpu": "64", "requests.memory": "2Gi" } } } }, mergePatch);
+    await eventually("the workspace's quota put back to the reservation's amounts", async () => (await ownHard()) === reserved);
+    await core.deleteNamespacedResourceQuota({ namespace: workspace, name: "reservation-served" });
+    await eventually("the workspace's quota made again", async () => (await ownHard()) === reserved);
+    await core.deleteNamespace({ name: workspace });
+    const remade = await eventually("the workspace made again once the deleted one has gone", async () => {
+      const n = await core.readNamespace({ name: workspace }).catch(() => undefined);
+      return n && n.metadata?.uid !== made.metadata?.uid && !n.metadata?.deletionTimestamp && (await ownHard()) === reserved ? n : undefined;
+    }, 60_000, 250);
+    assert.equal(remade.metadata?.annotations?.["archipel.io/reservation-uid"], served.metadata.uid);
+    await eventually("served Ready again", async () => condition(await getReservation("served"), "Ready")?.status === "True");
     const rbac = cluster.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const role = await rbac.readNamespacedRole({ namespace: workspace, name: "archipel-workflow-executor" });
     assert.deepEqual(role.rules?.map((r) => [r.resources, r.verbs]), [[["workflowtaskresults"], ["create", "patch"]]]);
