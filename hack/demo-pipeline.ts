@@ -132,9 +132,28 @@ function conditionText(run: PipelineRun, type: string): string {
 
 type PeerRunEntry = NonNullable<NonNullable<PipelineRun["status"]>["peerRuns"]>[number];
 
-function peerLine(peerRun: PeerRunEntry | undefined, reservation: Reservation | undefined): string {
-  if (!peerRun) return "";
-  return `  on the peer: PipelineRun ${peerRun.namespace}/${peerRun.name ?? "-"}, Reservation ${peerRun.reservation} ${reservation?.status?.state ?? ""}`;
+/** Where the peer ran its part: its run, its Reservation, and the namespace it made for that reservation. */
+interface PeerSide {
+  reservation?: Reservation;
+  workspace?: string;
+  workspaceLeft?: boolean;
+}
+
+function peerLines(peerRun: PeerRunEntry | undefined, side: PeerSide): string[] {
+  if (!peerRun) return [];
+  const where = side.workspace ? `  the peer ran its Workflow in ${side.workspace}, the namespace it made for that Reservation (${side.workspaceLeft ? "still there" : "deleted with the reservation"})` : "";
+  return [`  on the peer: PipelineRun ${peerRun.namespace}/${peerRun.name ?? "-"}, Reservation ${peerRun.reservation} ${side.reservation?.status?.state ?? ""}`, where];
+}
+
+/** The peer's side of the run, as the peer's own API shows it. */
+async function peerSide(b: Member, peerRun: PeerRunEntry | undefined): Promise<PeerSide> {
+  if (!peerRun) return {};
+  const { objects, core } = clients(b);
+  const read = (plural: string, name: string | undefined): Promise<unknown> => objects.getNamespacedCustomObject({ ...archipel, plural, namespace: peerRun.namespace, name: name ?? "" }).catch(() => undefined);
+  const reservation = (await read("reservations", peerRun.reservation)) as Reservation | undefined;
+  const workspace = ((await read("pipelineruns", peerRun.name)) as PipelineRun | undefined)?.status?.workflowRef?.namespace;
+  const workspaceLeft = workspace ? (await core.readNamespace({ name: workspace }).catch(() => undefined)) !== undefined : undefined;
+  return { ...(reservation ? { reservation } : {}), ...(workspace ? { workspace, workspaceLeft: workspaceLeft === true } : {}) };
 }
 
 function quoteLine(s: NonNullable<PipelineRun["status"]>, peerRun: PeerRunEntry | undefined): string {
@@ -143,7 +162,7 @@ function quoteLine(s: NonNullable<PipelineRun["status"]>, peerRun: PeerRunEntry 
   return `${s.quote.amount} ${s.quote.currency} (the whole run, before it started${peerPart})`;
 }
 
-function summary(run: PipelineRun, reservation: Reservation | undefined, cluster: string): string {
+function summary(run: PipelineRun, side: PeerSide, cluster: string): string {
   const s = run.status ?? {};
   const peerRun = s.peerRuns?.[0];
   const lines = [
@@ -154,7 +173,7 @@ function summary(run: PipelineRun, reservation: Reservation | undefined, cluster
     `  cost:      ${s.cost ? `${s.cost.amount} ${s.cost.currency} (the sum of its UsageRecords here, the peer's copied)` : "-"}`,
     ...(s.steps ?? []).map((x) => `  step ${x.name}: ${x.phase} on cluster ${x.cluster ?? "?"}${x.peer ? ` (Peer ${x.peer})` : ""}; placement: ${x.placement ?? "-"}`),
     ...(s.outputs ?? []).map((o) => `  output ${o.name}: ${o.location ?? o.value ?? ""}`),
-    peerLine(peerRun, reservation),
+    ...peerLines(peerRun, side),
   ];
   return lines.filter((l) => l !== "").join("\n");
 }
@@ -200,9 +219,6 @@ async function main(): Promise<void> {
   const run = await follow(objects, name);
   await sleep(2000);
   const peerRun = run.status?.peerRuns?.[0];
-  const reservation = peerRun
-    ? ((await clients(b).objects.getNamespacedCustomObject({ ...archipel, plural: "reservations", namespace: peerRun.namespace, name: peerRun.reservation }).catch(() => undefined)) as Reservation | undefined)
-    : undefined;
   // The usage controllers meter a step a few seconds after it has finished; A then fetches B's signed record.
   log("waiting for the UsageRecords on both clusters (B's signed record, A's copy and its verdict)");
   let usage: string[] = [];
@@ -213,7 +229,7 @@ async function main(): Promise<void> {
   }
   // Read again: status.cost is written once the records exist.
   const latest = (await objects.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name })) as PipelineRun;
-  process.stdout.write(`${[summary(latest, reservation, a.name), ...usage].join("\n")}\n`);
+  process.stdout.write(`${[summary(latest, await peerSide(b, peerRun), a.name), ...usage].join("\n")}\n`);
   log(`the federation stays up: KUBECONFIG=${a.kubeconfig} kubectl get pipelineruns.archipel.io -o wide; hack/federation down stops it`);
   process.exitCode = succeeded(run) === "True" ? 0 : 1;
 }
