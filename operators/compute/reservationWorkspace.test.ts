@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { V1LimitRange } from "@kubernetes/client-node";
 import type { Reservation } from "../schema/reservation.ts";
-import { copiedLimitRange, executorBinding, limitRangeSync, madeFor, wantsWorkspace, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
+import { copiedLimitRange, executorBinding, isolationPolicy, limitRangeSync, madeFor, wantsWorkspace, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
 
 const reservation = (uid: string, peer?: string): Reservation =>
   ({
@@ -42,6 +42,8 @@ describe("a peer's reservation's workspace", () => {
     const limits = copiedLimitRange(r, { metadata: { name: "defaults", namespace: "shop", uid: "x", resourceVersion: "7" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m" } }] } });
     assert.deepEqual(limits.metadata, { name: "defaults", namespace: ns, labels: { "archipel.io/reservation-uid": "u-1" } }, "nothing of the source's identity is copied");
     assert.deepEqual(executorBinding(r).subjects, [{ kind: "ServiceAccount", name: "default", namespace: ns }]);
+    const isolation = isolationPolicy(r);
+    assert.deepEqual([isolation.metadata?.namespace, isolation.spec?.podSelector, isolation.spec?.policyTypes, isolation.spec?.ingress], [ns, {}, ["Ingress"], [{ _from: [{ podSelector: {} }] }]], "ingress from its own pods only; egress open");
     assert.deepEqual(workspaceBody(r).metadata?.labels, { "archipel.io/workspace-of": "shop", "archipel.io/reservation": "peer-b-run-1" });
   });
 

@@ -12,7 +12,7 @@
 // Why a workspace per reservation: docs/decisions/reservation-workspace.md.
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import type { KubernetesObject, V1LimitRange, V1Namespace, V1ResourceQuota, V1Role, V1RoleBinding } from "@kubernetes/client-node";
+import type { KubernetesObject, V1LimitRange, V1Namespace, V1NetworkPolicy, V1ResourceQuota, V1Role, V1RoleBinding } from "@kubernetes/client-node";
 import type { Reservation } from "../schema/reservation.ts";
 import { labelValue, quotaHard, quotaName } from "./reservationQuota.ts";
 
@@ -84,6 +84,23 @@ export function executorBinding(reservation: Reservation): V1RoleBinding {
     metadata: meta,
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: executorRoleName },
     subjects: [{ kind: "ServiceAccount", name: "default", namespace: meta.namespace }],
+  };
+}
+
+export const isolationPolicyName = "archipel-workspace-isolation";
+
+/**
+ * Nothing outside the workspace may connect to its pods (a peer's steps serve nothing; Argo's
+ * executor reports through the API server): ingress only from pods of the same namespace. Egress
+ * stays open, since the artifact repository and the data a step reads may be anywhere. Enforced
+ * only where the cluster's network plugin enforces NetworkPolicies.
+ */
+export function isolationPolicy(reservation: Reservation): V1NetworkPolicy {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: childMeta(reservation, isolationPolicyName),
+    spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ _from: [{ podSelector: {} }] }] },
   };
 }
 

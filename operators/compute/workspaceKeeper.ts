@@ -9,7 +9,7 @@ import { withDeadline } from "../runtime/apiDeadline.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/errors.ts";
 import type { Reservation } from "../schema/reservation.ts";
 import { sameHard } from "./reservationQuota.ts";
-import { executorBinding, executorRole, limitRangeSync, madeFor, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
+import { executorBinding, executorRole, isolationPolicy, limitRangeSync, madeFor, workspaceBody, workspaceName, workspaceQuota } from "./reservationWorkspace.ts";
 
 export type WorkspaceOutcome = { ok: true; namespace: string; quota: string } | { ok: false; message: string };
 
@@ -66,7 +66,7 @@ export class WorkspaceKeeper {
 
   /** What the workspace holds, in order; the first problem. */
   private async fill(reservation: Reservation, quota: V1ResourceQuota): Promise<string | undefined> {
-    const problem = (await this.ensureQuota(reservation, quota)) ?? (await this.ensureEach(reservation, [executorRole(reservation), executorBinding(reservation)])) ?? (await this.syncLimitRanges(reservation, quota.metadata?.namespace ?? ""));
+    const problem = (await this.ensureQuota(reservation, quota)) ?? (await this.ensureEach(reservation, [executorRole(reservation), executorBinding(reservation), isolationPolicy(reservation)])) ?? (await this.syncLimitRanges(reservation, quota.metadata?.namespace ?? ""));
     if (!problem) await this.defaultServiceAccount(quota.metadata?.namespace ?? "");
     return problem;
   }

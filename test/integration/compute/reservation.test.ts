@@ -10,7 +10,7 @@
 // two phases (confirm, release) asked for by that peer and refused to another.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ResourceQuota } from "@kubernetes/client-node";
 import { parseQuantity } from "../../../operators/catalog/quantity.ts";
 import { type Claim, peakHeld } from "../../../operators/compute/reservationAdmission.ts";
 import { workspaceName } from "../../../operators/compute/reservationWorkspace.ts";
@@ -287,6 +287,8 @@ describe("Reservation controller", function () {
     assert.deepEqual(role.rules?.map((r) => [r.resources, r.verbs]), [[["workflowtaskresults"], ["create", "patch"]]]);
     const binding = await rbac.readNamespacedRoleBinding({ namespace: workspace, name: "archipel-workflow-executor" });
     assert.deepEqual(binding.subjects?.map((x) => `${x.kind}:${x.namespace}/${x.name}`), [`ServiceAccount:${workspace}/default`]);
+    const isolation = await cluster.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace: workspace, name: "archipel-workspace-isolation" });
+    assert.deepEqual([isolation.spec?.policyTypes, isolation.spec?.ingress?.map((i) => i._from)], [["Ingress"], [[{ podSelector: {} }]]], "no pod outside the workspace may connect to its pods");
 
     // A reservation made here shares its namespace's quota with the others made here, not with the peer's.
     await createReservation("solo", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "500m", memory: "512Mi" });
