@@ -193,6 +193,31 @@ describe("metering finished steps", () => {
     assert.equal(measured.source, "resourcesDuration", "the pods that finished all have Argo's measure");
   });
 
+  it("meters a step still running when its Workflow is being deleted up to the deletion, saying it was stopped", () => {
+    const cut = recorded("fanout");
+    const at = "2026-12-04T23:00:00Z";
+    cut.workflow.status!.phase = "Running";
+    const item = Object.values(cut.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
+    item.phase = "Running";
+    delete item.finishedAt;
+    delete item.resourcesDuration;
+    const step = cut.run.status!.steps!.find((s) => s.name === "say")!;
+    step.phase = "Running";
+    delete step.finishedAt;
+    assert.deepEqual(planUsage({ run: cut.run, workflow: cut.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).records, [], "not while the Workflow stays");
+
+    cut.workflow.metadata = { ...cut.workflow.metadata, deletionTimestamp: at };
+    const plan = planUsage({ run: cut.run, workflow: cut.workflow, prices: [], providerOf: () => undefined, cluster: "here" });
+    const record = plan.records.find((r) => r.spec.step === "say");
+    assert.ok(record, JSON.stringify(plan.skipped));
+    assert.equal(record.spec.finishedAt, at);
+    assert.equal(record.spec.stopped?.reason, "WorkflowDeleted");
+    assert.equal(record.spec.source, "requests", "the pod cut short has no measure of Argo's: every pod from its times");
+    const whole = measureStep(recorded("fanout").workflow, "say");
+    assert.ok(typeof whole === "object");
+    assert.equal(record.spec.usage.pods, whole.pods, "the pod cut short counts, up to the deletion");
+  });
+
   it("names records after the run, the step and the run's uid, shortened with a hash past 253 characters", () => {
     const uid = "35939dff-396f-45e4-bb12-4a527a04925b";
     assert.equal(usageRecordName({ name: "greet", uid }, "write"), "greet-write-35939dff");

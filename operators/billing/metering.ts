@@ -4,7 +4,8 @@
 //
 // - A step is metered once it has finished (Succeeded, Failed or Error in the run's status, with
 //   both times): a failed step used its resources too. A Skipped step never ran. A step run on a
-//   peer is the peer's to meter (it signs the record; docs/billing.md).
+//   peer is the peer's to meter (it signs the record; docs/billing.md). A step still running when
+//   its Workflow is being deleted (a served run's workspace went) is metered up to the deletion.
 // - Its pods are the Pod nodes of its tasks (pipeline/argo/workflow.ts nodesOfStep: a fanned-out step has
 //   `<step>-inputs`, `<step>-items(…)` and `<step>` tasks). Only Pod nodes count: Argo also adds
 //   the children's resourcesDuration up into DAG nodes, which would count them twice.
@@ -223,7 +224,7 @@ function stoppedBy(run: MeteringInput["run"], step: StepStatus): Pick<UsageRecor
   return stop ? { stopped: { reason: stop.reason, message: stop.message.slice(0, 1024) } } : {};
 }
 
-function plannedRecord(input: MeteringInput, step: StepStatus, measured: MeasuredStep): PlannedRecord {
+function plannedRecord(input: MeteringInput, step: StepStatus, measured: MeasuredStep, stopped?: UsageRecordSpec["stopped"]): PlannedRecord {
   const { run } = input;
   const { ready, ...priced } = pricing(input, step, measured);
   const startedAt = step.startedAt ?? "";
@@ -240,25 +241,49 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
     ...(measured.resourcesDuration ? { resourcesDuration: measured.resourcesDuration } : {}),
     usage: { cpuCoreHours: hours(measured.usage.cpuCoreSeconds), memoryGiBHours: hours(measured.usage.memoryGiBSeconds), pods: measured.pods },
     ...priced,
-    ...stoppedBy(run, step),
+    ...(stopped ? { stopped } : stoppedBy(run, step)),
   };
   return { name: recordNameOf(run, step.name), labels: usageLabels(run, startedAt), spec, ready };
 }
 
-/** The records the run's finished local steps should have. */
+/** The reason on the record of a step whose pods were stopped by its Workflow's deletion. */
+export const workflowDeletedReason = "WorkflowDeleted";
+
+/**
+ * The steps still running here when their Workflow is being deleted (a served run's goes with its
+ * reservation's workspace): their pods are stopped now, so each is metered as ending at the
+ * deletion, its pods from their own start (a pod that had not started used nothing).
+ */
+function stoppedByDeletion(input: MeteringInput): { steps: StepStatus[]; workflow: MeteredWorkflow } {
+  const at = input.workflow.metadata?.deletionTimestamp;
+  if (typeof at !== "string") return { steps: [], workflow: input.workflow };
+  const running = (s: StepStatus): boolean => !finishedPhases.has(s.phase) && s.phase !== "Skipped" && Boolean(s.startedAt);
+  const onPeer = new Set(input.run.spec.steps.filter((s) => s.serviceRef.peer !== undefined).map((s) => s.name));
+  const steps = (input.run.status?.steps ?? []).filter((s) => running(s) && s.peer === undefined && !onPeer.has(s.name)).map((s) => ({ ...s, finishedAt: at }));
+  const nodes = Object.fromEntries(Object.entries(input.workflow.status?.nodes ?? {}).map(([id, n]) => [id, n.startedAt && !n.finishedAt ? { ...n, finishedAt: at } : n]));
+  return { steps, workflow: { ...input.workflow, status: { ...input.workflow.status, nodes } } };
+}
+
+/** The record `step` should have, added to `plan`; or why it has none (yet). */
+function planStep(plan: MeteringPlan, input: MeteringInput, step: StepStatus, stopped?: UsageRecordSpec["stopped"]): void {
+  try {
+    secondsBetween(step.startedAt ?? "", step.finishedAt ?? "", `step ${step.name}`);
+    const measured = measureStep(input.workflow, step.name);
+    if (measured === "pending") plan.pending.push(step.name);
+    else if (measured === "none") plan.skipped.push({ step: step.name, message: `step ${step.name} ${stopped ? "was stopped" : `finished (${step.phase})`} without running a pod: nothing to meter` });
+    else plan.records.push(plannedRecord(input, step, measured, stopped));
+  } catch (err) {
+    if (!(err instanceof MoneyError)) throw err;
+    plan.skipped.push({ step: step.name, message: err.message });
+  }
+}
+
+/** The records the run's finished local steps should have, and those its Workflow's deletion stopped. */
 export function planUsage(input: MeteringInput): MeteringPlan {
   const plan: MeteringPlan = { records: [], skipped: [], pending: [] };
-  for (const step of finishedLocalSteps(input.run)) {
-    try {
-      secondsBetween(step.startedAt ?? "", step.finishedAt ?? "", `step ${step.name}`);
-      const measured = measureStep(input.workflow, step.name);
-      if (measured === "pending") plan.pending.push(step.name);
-      else if (measured === "none") plan.skipped.push({ step: step.name, message: `step ${step.name} finished (${step.phase}) without running a pod: nothing to meter` });
-      else plan.records.push(plannedRecord(input, step, measured));
-    } catch (err) {
-      if (!(err instanceof MoneyError)) throw err;
-      plan.skipped.push({ step: step.name, message: err.message });
-    }
-  }
+  for (const step of finishedLocalSteps(input.run)) planStep(plan, input, step);
+  const deleted = stoppedByDeletion(input);
+  const stopped = { reason: workflowDeletedReason, message: `the step was still running when its Workflow was deleted (with the reservation's workspace): metered until then` };
+  for (const step of deleted.steps) planStep(plan, { ...input, workflow: deleted.workflow }, step, stopped);
   return plan;
 }

@@ -2,8 +2,8 @@
 // ServiceAccount bound to nothing but config/rbac/billing_role.yaml, and Argo's own CRDs
 // (hack/argo crds; no Argo controller: the Workflows' status is written here as Argo would). A
 // Workflow outside its run's namespace, as a run served for a peer has in its workspace, keeps
-// that namespace from going until its finished step is metered; a Workflow whose run is gone is
-// let go at once; the hold is never lifted from a Workflow that stays.
+// that namespace from going until its step is metered (one still running up to the deletion); a
+// Workflow whose run is gone is let go at once; the hold is never lifted from a Workflow that stays.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
@@ -36,11 +36,12 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
   let core: CoreV1Api;
   const workspaces: TestNamespace[] = [];
 
-  /** A run of one step `say` whose status says it finished, its Workflow named in `workspace`. */
-  async function finishedRun(name: string, workspace: string): Promise<PipelineRun & KubernetesObject> {
+  /** A run of one step `say` whose status says it finished (or still runs), its Workflow named in `workspace`. */
+  async function runOf(name: string, workspace: string, step: "finished" | "running" = "finished"): Promise<PipelineRun & KubernetesObject> {
     const body = { apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { name }, spec: { steps: [{ name: "say", serviceRef: { name: "echo" } }] } };
     const created = (await api.createNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, body })) as PipelineRun & KubernetesObject;
-    const status = { workflowRef: { name, namespace: workspace }, steps: [{ name: "say", phase: "Succeeded", startedAt: started, finishedAt: finished }] };
+    const times = step === "finished" ? { phase: "Succeeded", startedAt: started, finishedAt: finished } : { phase: "Running", startedAt: started };
+    const status = { workflowRef: { name, namespace: workspace }, steps: [{ name: "say", ...times }] };
     await api.patchNamespacedCustomObjectStatus({ ...archipel, plural: "pipelineruns", namespace: ns.name, name, body: [{ op: "add", path: "/status", value: status }] });
     return created;
   }
@@ -49,16 +50,17 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
    * The run's Workflow as Argo reports it while it still runs: the step's pod finished, its
    * resourcesDuration not written yet, so metering waits (measureStep: "pending").
    */
-  async function heldWorkflow(owner: KubernetesObject, workspace: string): Promise<void> {
+  async function heldWorkflow(owner: KubernetesObject, workspace: string, pod: "finished" | "running" = "finished"): Promise<void> {
     const name = owner.metadata?.name ?? "";
     const marks = controllerMarks(owner, workspace);
-    const pod = { id: `${name}-1`, name: `${name}.say`, type: "Pod", phase: "Succeeded", templateName: "main-say", startedAt: started, finishedAt: finished };
+    const times = pod === "finished" ? { phase: "Succeeded", startedAt: started, finishedAt: finished } : { phase: "Running", startedAt: started };
+    const node = { id: `${name}-1`, name: `${name}.say`, type: "Pod", templateName: "main-say", ...times };
     const body = {
       apiVersion: "argoproj.io/v1alpha1",
       kind: "Workflow",
       metadata: { name, namespace: workspace, ...marks, finalizers: [meteringHold] },
       spec: { entrypoint: "main", templates: [{ name: "main-say", container: { image: "echo", resources: { requests: { cpu: "500m", memory: "256Mi" } } } }] },
-      status: { phase: "Running", startedAt: started, nodes: { [pod.id]: pod } },
+      status: { phase: "Running", startedAt: started, nodes: { [node.id]: node } },
     };
     await api.createNamespacedCustomObject({ ...argo, namespace: workspace, body });
   }
@@ -118,7 +120,7 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
 
   it("keeps the workspace until the step is metered, measured once the Workflow is being deleted, then lets it go", async () => {
     const ws = await workspace("rsv-ws");
-    const owner = await finishedRun("served", ws);
+    const owner = await runOf("served", ws);
     await heldWorkflow(owner, ws);
     // Argo has not measured the pod yet: nothing is metered, and the hold stays.
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -132,6 +134,19 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
     assert.deepEqual(record.spec.usage, { cpuCoreHours: "0.013889", memoryGiBHours: "0.006944", pods: 1 });
     await eventually("the workspace goes once its Workflow is metered", () => namespaceGone(ws), 60_000, 250);
     assert.equal((await recordsOf("served")).length, 1, "metered once");
+  });
+
+  it("meters a step still running when the workspace goes up to the deletion, saying it was stopped", async () => {
+    const ws = await workspace("rsv-cut");
+    const owner = await runOf("cut", ws, "running");
+    await heldWorkflow(owner, ws, "running");
+    const before = Date.now();
+    await core.deleteNamespace({ name: ws });
+    const record = await eventually("the running step metered once its Workflow is being deleted", async () => (await recordsOf("cut"))[0], 30_000, 250);
+    assert.deepEqual([record.spec.step, record.spec.startedAt, record.spec.stopped?.reason], ["say", started, "WorkflowDeleted"]);
+    const cutAt = Date.parse(record.spec.finishedAt);
+    assert.ok(cutAt >= Math.floor(before / 1000) * 1000 - 1000 && cutAt <= Date.now(), `metered up to the deletion (${record.spec.finishedAt})`);
+    await eventually("the workspace goes once its Workflow is metered", () => namespaceGone(ws), 60_000, 250);
   });
 
   it("lifts the hold of a Workflow whose run is gone (its records would go with it) without deleting it", async () => {
