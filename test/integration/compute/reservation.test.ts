@@ -243,7 +243,7 @@ describe("Reservation controller", function () {
     assert.deepEqual([foreign?.spec?.hard, foreign?.metadata?.ownerReferences], [{ pods: "7" }, undefined]);
   });
 
-  it("gives a peer's reservation a workspace while it holds: its quota alone, the LimitRanges copied and kept in step, Argo's executor Role bound; put back when changed or deleted; deleted when released", async () => {
+  it("gives a peer's reservation a workspace while it holds: its quota alone, the LimitRanges copied and kept in step, Argo's executor Role bound, its pods closed to outside pods; put back when changed or deleted; deleted when released", async () => {
     await core.createNamespacedLimitRange({ namespace: ns.name, body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", defaultRequest: { cpu: "50m", memory: "64Mi" } }] } } });
     await createReservation("served", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "2", memory: "2Gi", requester: { peer: "member-b" } });
     const served = await eventually("served has a workspace", async () => {
@@ -288,7 +288,7 @@ describe("Reservation controller", function () {
     const binding = await rbac.readNamespacedRoleBinding({ namespace: workspace, name: "archipel-workflow-executor" });
     assert.deepEqual(binding.subjects?.map((x) => `${x.kind}:${x.namespace}/${x.name}`), [`ServiceAccount:${workspace}/default`]);
     const isolation = await cluster.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace: workspace, name: "archipel-workspace-isolation" });
-    assert.deepEqual([isolation.spec?.policyTypes, isolation.spec?.ingress?.map((i) => i._from)], [["Ingress"], [[{ podSelector: {} }]]], "no pod outside the workspace may connect to its pods");
+    assert.equal(JSON.stringify([isolation.spec?.podSelector, isolation.spec?.policyTypes, isolation.spec?.ingress?.map((i) => i._from)]), JSON.stringify([{}, ["Ingress"], [[{ podSelector: {} }]]]), "no pod outside the workspace may connect to its pods");
 
     // A reservation made here shares its namespace's quota with the others made here, not with the peer's.
     await createReservation("solo", { confirmed: true, start: inSeconds(-5), end: inSeconds(3600), cpu: "500m", memory: "512Mi" });
