@@ -417,6 +417,16 @@ test.describe.serial("web UI on a 2-member federation", () => {
     await expect(page.getByRole("heading", { name: /Reservation night-run/ })).toBeVisible();
     await page.getByRole("link", { name: "Reservations", exact: true }).click();
     await expect(page.getByRole("link", { name: "night-run" })).toBeVisible();
+    // A peer's hold (as the federation API makes them) says which peer, and where its pods run here.
+    const start = new Date(Date.now() - 5000).toISOString().slice(0, 19) + "Z";
+    const end = new Date(Date.now() + 3_600_000).toISOString().slice(0, 19) + "Z";
+    await m.cluster.kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      ...group, namespace, plural: "reservations",
+      body: { apiVersion: "archipel.io/v1alpha1", kind: "Reservation", metadata: { name: "peer-hold" }, spec: { providerRef: { name: "lab-compute" }, cpu: "500m", memory: "512Mi", start, end, confirmed: true, requester: { peer: "ui-fed-2" } } },
+    });
+    const peerRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: "peer-hold" }) });
+    await expect(peerRow.getByRole("cell", { name: "ui-fed-2", exact: true })).toBeVisible();
+    await expect(peerRow.getByRole("cell", { name: /^archipel-rsv-[0-9a-f]{16}$/ })).toBeVisible({ timeout: 30_000 });
     await shot(page, "17-reservations");
     await page.getByRole("link", { name: "Projects", exact: true }).click();
     await expect(page.locator("main")).toContainText("No Project yet");

@@ -66,6 +66,9 @@ export function ReservationsPage({ namespace }: { namespace: string }): React.JS
             field("CPU", "spec.cpu"),
             field("Memory", "spec.memory"),
             field("State", "status.state"),
+            // A peer's hold: which peer, and the namespace its pods run in here.
+            field("For peer", "spec.requester.peer"),
+            field("Workspace", "status.workspace"),
             { title: "Window", value: (o: KubeObject) => `${String((o.spec as { start?: string }).start ?? "")} → ${String((o.spec as { end?: string }).end ?? "")}` },
           ],
           template: { providerRef: { name: "lab-compute" }, cpu: "2", memory: "4Gi", start: new Date().toISOString().slice(0, 19) + "Z", end: new Date(Date.now() + 3_600_000).toISOString().slice(0, 19) + "Z" },
