@@ -13,6 +13,17 @@ const recorded = (name: string): { run: PipelineRun; workflow: MeteredWorkflow }
 
 const copy = <T>(x: T): T => structuredClone(x);
 
+/** The fan-out run as its Workflow shows it while one item's pod still runs (Argo has not measured it). */
+function oneItemRunning(): ReturnType<typeof recorded> {
+  const r = recorded("fanout");
+  r.workflow.status!.phase = "Running";
+  const item = Object.values(r.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
+  item.phase = "Running";
+  delete item.finishedAt;
+  delete item.resourcesDuration;
+  return r;
+}
+
 function input(name: string, prices: Price[], change: (i: MeteringInput) => void = () => {}): MeteringInput {
   const { run, workflow } = recorded(name);
   const i: MeteringInput = { run, workflow, prices, providerOf: () => "tools", cluster: "here" };
@@ -167,23 +178,13 @@ describe("metering finished steps", () => {
 
   it("measures a step only once every pod of it has finished in the Workflow it reads", () => {
     // The run's status (mirrored from a newer Workflow) says finished; this copy still runs an item.
-    const stale = recorded("fanout");
-    stale.workflow.status!.phase = "Running";
-    const item = Object.values(stale.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
-    item.phase = "Running";
-    delete item.finishedAt;
-    delete item.resourcesDuration;
+    const stale = oneItemRunning();
     assert.equal(measureStep(stale.workflow, "say"), "pending");
     assert.deepEqual(planUsage({ run: stale.run, workflow: stale.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).pending, ["say"]);
   });
 
   it("measures what finished of a Workflow being deleted, waiting for nothing more (its pods are going)", () => {
-    const deleting = recorded("fanout");
-    deleting.workflow.status!.phase = "Running";
-    const item = Object.values(deleting.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
-    item.phase = "Running";
-    delete item.finishedAt;
-    delete item.resourcesDuration;
+    const deleting = oneItemRunning();
     deleting.workflow.metadata = { ...deleting.workflow.metadata, deletionTimestamp: "2026-12-04T23:00:00Z" };
     const measured = measureStep(deleting.workflow, "say");
     assert.ok(typeof measured === "object", `measured: ${String(measured)}`);
@@ -194,13 +195,8 @@ describe("metering finished steps", () => {
   });
 
   it("meters a step still running when its Workflow is being deleted up to the deletion, saying it was stopped", () => {
-    const cut = recorded("fanout");
+    const cut = oneItemRunning();
     const at = "2026-12-04T23:00:00Z";
-    cut.workflow.status!.phase = "Running";
-    const item = Object.values(cut.workflow.status!.nodes!).find((n) => n.name === "fan-run.say-items(0:0).echo-items(1:1)")!;
-    item.phase = "Running";
-    delete item.finishedAt;
-    delete item.resourcesDuration;
     const step = cut.run.status!.steps!.find((s) => s.name === "say")!;
     step.phase = "Running";
     delete step.finishedAt;

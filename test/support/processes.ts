@@ -7,7 +7,9 @@ import path from "node:path";
 import { repoRoot } from "./cluster.ts";
 import { loopbackEgressEnv } from "./egress.ts";
 
-export { freePort } from "../../hack/lib/ports.ts";
+import { freePort } from "../../hack/lib/ports.ts";
+
+export { freePort };
 
 export interface ComponentProcess {
   name: string;
@@ -60,4 +62,28 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     if (Date.now() > deadline) throw new Error(`${url} did not answer 2xx within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The manager (operators/manager/main.ts) as a process: `controllers` only, acting as the identity
+ * of `kubeconfigPath`, for one namespace or (without `namespace`) all of them; its metrics and
+ * health on free ports. Resolves once /readyz answers; otherwise it is stopped and the error names
+ * its log.
+ */
+export async function startManager(name: string, opts: { controllers: string; kubeconfigPath: string; namespace?: string; logDir: string }): Promise<ComponentProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const scope = opts.namespace ? [`--namespace=${opts.namespace}`] : [];
+  const manager = await startComponent(
+    name,
+    "operators/manager/main.ts",
+    [`--controllers=${opts.controllers}`, ...scope, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
+    { env: { KUBECONFIG: opts.kubeconfigPath, POD_NAME: name, LOG_LEVEL: "debug" }, logDir: opts.logDir },
+  );
+  try {
+    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000);
+  } catch (err) {
+    await manager.stop();
+    throw new Error(`${(err as Error).message}; see ${manager.logFile}`, { cause: err });
+  }
+  return manager;
 }

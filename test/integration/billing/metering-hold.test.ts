@@ -15,7 +15,7 @@ import { controllerMarks } from "../../../operators/runtime/ownerReferences.ts";
 import type { PipelineRun } from "../../../operators/schema/pipelineRun.ts";
 import type { UsageRecord } from "../../../operators/schema/usageRecord.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
-import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
+import { type ComponentProcess, startManager } from "../../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
 
@@ -85,17 +85,8 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
     await run(path.join(repoRoot, "hack/argo"), ["crds", cluster.name], { env: { ...process.env, CLUSTERS_DIR: path.dirname(cluster.dir) } });
     ns = await freshNamespace(cluster, "hold");
     identity = await boundOnlyTo(cluster, ns.name, "config/rbac/billing_role.yaml", "usage");
-    const [metricsPort, healthPort] = [await freePort(), await freePort()];
     // Every namespace: the Workflows are in workspaces, not in the runs' namespace.
-    manager = await startComponent(
-      `manager-${ns.name}`,
-      "operators/manager/main.ts",
-      ["--controllers=usage", "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
-      { env: { KUBECONFIG: identity.kubeconfigPath, POD_NAME: `hold-it-${ns.name}`, LOG_LEVEL: "debug" }, logDir },
-    );
-    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; see ${manager?.logFile}`);
-    });
+    manager = await startManager(`hold-it-${ns.name}`, { controllers: "usage", kubeconfigPath: identity.kubeconfigPath, logDir });
   });
 
   after(async function () {

@@ -8,7 +8,7 @@ import { CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions } from "
 import type { Condition } from "../../../operators/schema/common.ts";
 import type { Price, PriceSpec } from "../../../operators/schema/price.ts";
 import { eventually, freshNamespace, sharedCluster, type TestCluster, type TestNamespace } from "../../support/cluster.ts";
-import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
+import { type ComponentProcess, startManager } from "../../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
 
@@ -54,16 +54,7 @@ describe("Price controller", function () {
     api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
     ns = await freshNamespace(cluster, "price");
     identity = await boundOnlyTo(cluster, ns.name, "config/rbac/billing_role.yaml", "billing");
-    const [metricsPort, healthPort] = [await freePort(), await freePort()];
-    manager = await startComponent(
-      `manager-${ns.name}`,
-      "operators/manager/main.ts",
-      ["--controllers=price", `--namespace=${ns.name}`, "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
-      { env: { KUBECONFIG: identity.kubeconfigPath, POD_NAME: `price-it-${ns.name}`, LOG_LEVEL: "debug" }, logDir },
-    );
-    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; see ${manager?.logFile}`);
-    });
+    manager = await startManager(`price-it-${ns.name}`, { controllers: "price", namespace: ns.name, kubeconfigPath: identity.kubeconfigPath, logDir });
     await create("providers", "Provider", "cpus", { type: "compute", compute: { capacity: { cpu: "4", memory: "8Gi" } } });
   });
 

@@ -31,7 +31,7 @@ import type { Peer } from "../../../operators/schema/peer.ts";
 import type { Project } from "../../../operators/schema/project.ts";
 import type { Resource } from "../../../operators/schema/resource.ts";
 import { loopbackEgress } from "../../support/egress.ts";
-import { type ComponentProcess, freePort, startComponent, waitForHttp } from "../../support/processes.ts";
+import { type ComponentProcess, startManager } from "../../support/processes.ts";
 import { boundOnlyTo, type SingleRoleIdentity } from "../../support/rbac.ts";
 import { deleteNamespaceAndWait, logDir } from "../provider/fixtures.ts";
 
@@ -86,24 +86,14 @@ describe("Reservation controller", function () {
    * first's). The reservation controller watches every namespace, as deployed: peers' reservations
    * have workspaces of their own.
    */
-  async function startManager(name: string, controllers: string, roleFile: string): Promise<void> {
+  async function startBoundManager(name: string, controllers: string, roleFile: string): Promise<void> {
     let identity = identityOf.get(roleFile);
     if (!identity) {
       identity = await boundOnlyTo(cluster, ns.name, roleFile, name);
       identityOf.set(roleFile, identity);
       identities.push(identity);
     }
-    const [metricsPort, healthPort] = [await freePort(), await freePort()];
-    const manager = await startComponent(
-      `${name}-${ns.name}`,
-      "operators/manager/main.ts",
-      [`--controllers=${controllers}`, ...(controllers === "reservation" ? [] : [`--namespace=${ns.name}`]), "--leader-elect=false", `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`],
-      { env: { KUBECONFIG: identity.kubeconfigPath, POD_NAME: `${name}-${ns.name}`, LOG_LEVEL: "debug" }, logDir },
-    );
-    managers.push(manager);
-    await waitForHttp(`http://127.0.0.1:${healthPort}/readyz`, 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; see ${manager.logFile}`);
-    });
+    managers.push(await startManager(`${name}-${ns.name}`, { controllers, ...(controllers === "reservation" ? {} : { namespace: ns.name }), kubeconfigPath: identity.kubeconfigPath, logDir }));
   }
 
   before(async function () {
@@ -112,8 +102,8 @@ describe("Reservation controller", function () {
     api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
     core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     ns = await freshNamespace(cluster, "reservation");
-    await startManager("compute", "reservation", "config/rbac/compute_role.yaml");
-    await startManager("catalog", "provider", "config/rbac/catalog_role.yaml");
+    await startBoundManager("compute", "reservation", "config/rbac/compute_role.yaml");
+    await startBoundManager("catalog", "provider", "config/rbac/catalog_role.yaml");
     await createProvider("cpus", "10");
   });
 
@@ -342,7 +332,7 @@ describe("Reservation controller", function () {
   });
 
   it("admits exactly 10 of 100 one-cpu Reservations created at once on a 10-cpu Provider, with two replicas racing", async () => {
-    await startManager("compute-b", "reservation", "config/rbac/compute_role.yaml");
+    await startBoundManager("compute-b", "reservation", "config/rbac/compute_role.yaml");
     await createProvider("hundred", "10", "1Ti");
     const window = { start: inSeconds(3600), end: inSeconds(7200) };
     const names = Array.from({ length: 100 }, (_, i) => `burst-${i}`);
