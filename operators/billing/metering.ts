@@ -138,7 +138,7 @@ export interface MeasuredStep {
 const notRun = new Set(["Skipped", "Omitted"]);
 const unfinished = (n: MeteredNode): boolean => !n.finishedAt && !notRun.has(n.phase ?? "");
 // A Workflow being deleted has ended for metering: Argo reports nothing more of it, and its pods
-// are going (what a pod did not finish is not measured).
+// are going (a step still running then is metered up to the deletion: stoppedByDeletion).
 const workflowDone = (w: MeteredWorkflow): boolean => ["Succeeded", "Failed", "Error"].includes(w.status?.phase ?? "") || Boolean(w.metadata?.deletionTimestamp);
 
 /**

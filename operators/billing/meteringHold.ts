@@ -3,7 +3,8 @@
 // deleted with its run but with the workspace, when the requester releases the reservation, and
 // nothing else orders that after the usage controller has metered its steps: a step not metered
 // when the Workflow went would never be. With the hold, the Workflow (and so the namespace) waits
-// until the usage controller has made the records of the steps that finished, then it lifts it.
+// until the usage controller has made the records of the steps that ran (one still running is
+// metered up to the deletion), then it lifts it.
 // Pure: which holds may be lifted.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { hasFinalizer, isBeingDeleted } from "../runtime/finalizers.ts";

@@ -25,6 +25,8 @@ export interface ControllerEnv {
   processEnv: NodeJS.ProcessEnv;
   /** The Manager's Prometheus registry, for controllers with metrics of their own (usage). */
   metrics: Registry;
+  /** The controllers this process runs (the orchestrator holds Workflows for metering only where usage runs). */
+  running: readonly string[];
 }
 
 /**
@@ -49,7 +51,7 @@ const controllers: Record<string, (env: ControllerEnv) => Promise<ControllerOpti
   price: async (env) => (await import("../billing/priceReconciler.ts")).priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
   pipelinerun: async (env) => {
     const { artifactStoreSettingsFrom, orchestratorSettingsFrom, pipelineRunController } = await import("../orchestrator/pipelineRunReconciler.ts");
-    const settings = orchestratorSettingsFrom(env.processEnv);
+    const settings = { ...orchestratorSettingsFrom(env.processEnv), holdForMetering: env.running.includes("usage") };
     return pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings, egress: env.egress, artifacts: artifactStoreSettingsFrom(env.processEnv), registry: env.metrics });
   },
   reservation: async (env) => (await import("../compute/reservationReconciler.ts")).reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
@@ -87,9 +89,10 @@ async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig,
   return kept;
 }
 
-function controllerEnv(kubeConfig: KubeConfig, logger: Logger, env: NodeJS.ProcessEnv, { egress, metrics }: Pick<ControllerEnv, "egress" | "metrics">): ControllerEnv {
+function controllerEnv(kubeConfig: KubeConfig, logger: Logger, env: NodeJS.ProcessEnv, { egress, metrics, running }: Pick<ControllerEnv, "egress" | "metrics" | "running">): ControllerEnv {
   return {
     metrics,
+    running,
     kubeConfig,
     logger,
     systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace,
@@ -131,9 +134,9 @@ async function main(): Promise<number> {
     ...(config.healthPort > 0 ? { healthPort: config.healthPort } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
-  const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry });
   const names = await runnable(config.controllers, config.controllersNamed, kubeConfig, logger);
   if (!names) return 2;
+  const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry, running: names });
   for (const name of names) manager.add(await controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {

@@ -401,7 +401,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const marks = controllerMarks(run as KubernetesObject, body.metadata?.namespace ?? "");
     body.metadata = { ...body.metadata, ...marks, labels: { ...body.metadata?.labels, ...marks.labels, "archipel.io/pipelinerun": name.slice(0, 63) } };
     // Outside the run's namespace it goes with its namespace, not with the run: held until metered.
-    if (body.metadata.namespace !== run.metadata.namespace) body.metadata.finalizers = [...(body.metadata.finalizers ?? []), meteringHold];
+    if (settings.holdForMetering && body.metadata.namespace !== run.metadata.namespace) body.metadata.finalizers = [...(body.metadata.finalizers ?? []), meteringHold];
     if (run.spec.serviceAccountName) body.spec.serviceAccountName = run.spec.serviceAccountName;
     if (run.spec.suspend === true) body.spec.suspend = true;
     const deadline = workflowDeadlineSeconds(run.spec);

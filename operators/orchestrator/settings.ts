@@ -16,6 +16,12 @@ export interface OrchestratorSettings {
   requestTimeoutMs: number;
   /** How long after a peer's steps ended their signed UsageRecords are waited for. */
   peerUsageWaitMs: number;
+  /**
+   * Whether a Workflow made outside its run's namespace carries the metering hold
+   * (billing/meteringHold.ts): only where this manager runs the usage controller that lifts it,
+   * or a workspace would stay Terminating for want of it.
+   */
+  holdForMetering: boolean;
 }
 
 export const defaultOrchestratorSettings: OrchestratorSettings = {
@@ -26,6 +32,7 @@ export const defaultOrchestratorSettings: OrchestratorSettings = {
   fallbackClusterName: "local",
   requestTimeoutMs: 30_000,
   peerUsageWaitMs: 5 * 60_000,
+  holdForMetering: true,
 };
 
 /** The settings from the manager's environment (read once by the composition root). */
