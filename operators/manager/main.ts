@@ -27,6 +27,8 @@ export interface ControllerEnv {
   metrics: Registry;
   /** The controllers this process runs (the orchestrator holds Workflows for metering only where usage runs). */
   running: readonly string[];
+  /** Whether its caches hold every namespace (no --namespace): only then do they see the workspaces. */
+  allNamespaces: boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ const controllers: Record<string, (env: ControllerEnv) => Promise<ControllerOpti
   price: async (env) => (await import("../billing/priceReconciler.ts")).priceController(env.kubeConfig, { logger: env.logger.child({ controller: "price" }) }),
   pipelinerun: async (env) => {
     const { artifactStoreSettingsFrom, orchestratorSettingsFrom, pipelineRunController } = await import("../orchestrator/pipelineRunReconciler.ts");
-    const settings = { ...orchestratorSettingsFrom(env.processEnv), holdForMetering: env.running.includes("usage") };
+    const settings = { ...orchestratorSettingsFrom(env.processEnv), holdForMetering: env.running.includes("usage") && env.allNamespaces };
     return pipelineRunController(env.kubeConfig, { logger: env.logger.child({ controller: "pipelinerun" }), settings, egress: env.egress, artifacts: artifactStoreSettingsFrom(env.processEnv), registry: env.metrics });
   },
   reservation: async (env) => (await import("../compute/reservationReconciler.ts")).reservationController(env.kubeConfig, { logger: env.logger.child({ controller: "reservation" }) }),
@@ -89,10 +91,11 @@ async function runnable(names: string[], named: boolean, kubeConfig: KubeConfig,
   return kept;
 }
 
-function controllerEnv(kubeConfig: KubeConfig, logger: Logger, env: NodeJS.ProcessEnv, { egress, metrics, running }: Pick<ControllerEnv, "egress" | "metrics" | "running">): ControllerEnv {
+function controllerEnv(kubeConfig: KubeConfig, logger: Logger, env: NodeJS.ProcessEnv, { egress, metrics, running, allNamespaces }: Pick<ControllerEnv, "egress" | "metrics" | "running" | "allNamespaces">): ControllerEnv {
   return {
     metrics,
     running,
+    allNamespaces,
     kubeConfig,
     logger,
     systemNamespace: env.POD_NAMESPACE ?? defaultSystemNamespace,
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
   });
   const names = await runnable(config.controllers, config.controllersNamed, kubeConfig, logger);
   if (!names) return 2;
-  const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry, running: names });
+  const env = controllerEnv(kubeConfig, logger, process.env, { egress: config.egress, metrics: manager.metrics.registry, running: names, allNamespaces: !config.namespace });
   for (const name of names) manager.add(await controllers[name]!(env));
 
   const stopped = new Promise<void>((resolve) => {

@@ -19,7 +19,7 @@ export interface OrchestratorSettings {
   /**
    * Whether a Workflow made outside its run's namespace carries the metering hold
    * (billing/meteringHold.ts): only where this manager runs the usage controller that lifts it,
-   * or a workspace would stay Terminating for want of it.
+   * over every namespace, or a workspace would stay Terminating for want of it.
    */
   holdForMetering: boolean;
 }
