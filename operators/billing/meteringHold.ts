@@ -25,8 +25,9 @@ export function holdLiftable(workflow: KubernetesObject, plan: Pick<MeteringPlan
 
 /**
  * Held Workflows that no live run meters: marked for the run of `key` but not for its uid (the run
- * was deleted, or made again under its name). Their steps cannot be metered any more (a run's
- * records go with it), so the hold only keeps the namespace from going. Found by their marks:
+ * was deleted, or made again under its name). Nothing more of them can be metered: what ran, for
+ * which project and at which Price is read from the run, which is gone (records made before stay:
+ * they outlive their run), so the hold only keeps the namespace from going. Found by their marks:
  * lifting this controller's own hold is the one thing done with what they say.
  */
 export function orphanedHolds<T extends KubernetesObject>(workflows: readonly T[], key: { namespace?: string; name: string }, liveRunUid: string | undefined): T[] {

@@ -140,7 +140,7 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
     await eventually("the workspace goes once its Workflow is metered", () => namespaceGone(ws), 60_000, 250);
   });
 
-  it("lifts the hold of a Workflow whose run is gone (its records would go with it) without deleting it", async () => {
+  it("lifts the hold of a Workflow whose run is gone (nothing of it can be metered any more) without deleting it", async () => {
     const ws = await workspace("rsv-gone");
     const gone = { apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { namespace: ns.name, name: "gone", uid: "6d9c4a52-0000-4000-8000-000000000001" } };
     await heldWorkflow(gone, ws);
