@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { Price } from "../schema/price.ts";
-import { measureStep, type MeteredWorkflow, type MeteringInput, planUsage, requestsOf, UsageReason, usageRecordName } from "./metering.ts";
+import { measureStep, type MeteredWorkflow, type MeteringInput, planUsage, requestsOf, unmeteredSteps, UsageReason, usageRecordName } from "./metering.ts";
 import { price } from "./testing.ts";
 
 // Runs and Workflows recorded from a real Argo (test/e2e/metering.test.ts's cluster): a run whose
@@ -212,6 +212,31 @@ describe("metering finished steps", () => {
     const whole = measureStep(recorded("fanout").workflow, "say");
     assert.ok(typeof whole === "object");
     assert.equal(record.spec.usage.pods, whole.pods, "the pod cut short counts, up to the deletion");
+  });
+
+  it("meters a step still running when its run is deleted up to then (the earlier of the run's and the Workflow's deletion)", () => {
+    const cut = oneItemRunning();
+    const step = cut.run.status!.steps!.find((s) => s.name === "say")!;
+    step.phase = "Running";
+    delete step.finishedAt;
+    cut.run.metadata.deletionTimestamp = "2026-12-04T22:00:00Z";
+    const byRun = planUsage({ run: cut.run, workflow: cut.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).records.find((r) => r.spec.step === "say");
+    assert.deepEqual([byRun?.spec.finishedAt, byRun?.spec.stopped?.reason], ["2026-12-04T22:00:00Z", "RunDeleted"]);
+    cut.workflow.metadata = { ...cut.workflow.metadata, deletionTimestamp: "2026-12-04T21:00:00Z" };
+    const byWorkflow = planUsage({ run: cut.run, workflow: cut.workflow, prices: [], providerOf: () => undefined, cluster: "here" }).records.find((r) => r.spec.step === "say");
+    assert.deepEqual([byWorkflow?.spec.finishedAt, byWorkflow?.spec.stopped?.reason], ["2026-12-04T21:00:00Z", "WorkflowDeleted"]);
+  });
+
+  it("says which steps a deleted run still waits for: those that ran a pod here and have no record of this run", () => {
+    const { run, workflow } = recorded("step-failed");
+    const ran = (run.status?.steps ?? []).map((s) => s.name);
+    assert.ok(ran.length >= 2, JSON.stringify(ran));
+    const [first = "", ...rest] = ran;
+    const record = (step: string, uid = run.metadata.uid) => ({ spec: { pipelineRunRef: { name: run.metadata.name ?? "", ...(uid ? { uid } : {}) }, step } });
+    assert.deepEqual(unmeteredSteps(run, workflow, [record(first)]), rest);
+    assert.deepEqual(unmeteredSteps(run, workflow, [record(first, "another-run"), ...rest.map((s) => record(s))]), [first], "a record of a namesake run is not this run's");
+    const noPods = { ...workflow, status: { ...workflow.status, nodes: {} } };
+    assert.deepEqual(unmeteredSteps(run, noPods, []), [], "a step that ran no pod gets no record: nothing to wait for");
   });
 
   it("names records after the run, the step and the run's uid, shortened with a hash past 253 characters", () => {

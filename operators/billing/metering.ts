@@ -5,7 +5,7 @@
 // - A step is metered once it has finished (Succeeded, Failed or Error in the run's status, with
 //   both times): a failed step used its resources too. A Skipped step never ran. A step run on a
 //   peer is the peer's to meter (it signs the record; docs/billing.md). A step still running when
-//   its Workflow is being deleted (a served run's workspace went) is metered up to the deletion.
+//   its run or its Workflow is being deleted (a served run's workspace went) is metered up to then.
 // - Its pods are the Pod nodes of its tasks (pipeline/argo/workflow.ts nodesOfStep: a fanned-out step has
 //   `<step>-inputs`, `<step>-items(…)` and `<step>` tasks). Only Pod nodes count: Argo also adds
 //   the children's resourcesDuration up into DAG nodes, which would count them twice.
@@ -246,22 +246,49 @@ function plannedRecord(input: MeteringInput, step: StepStatus, measured: Measure
   return { name: recordNameOf(run, step.name), labels: usageLabels(run, startedAt), spec, ready };
 }
 
-/** The reason on the record of a step whose pods were stopped by its Workflow's deletion. */
-export const workflowDeletedReason = "WorkflowDeleted";
+/** The reasons on the record of a step cut short: its run, or its Workflow (with its workspace), was deleted while it ran. */
+export const CutShortReason = { RunDeleted: "RunDeleted", WorkflowDeleted: "WorkflowDeleted" } as const;
+
+/** When the run's steps were cut short, and why: the earlier of the run's and its Workflow's deletion. */
+function cutShort(input: MeteringInput): { at: string; stopped: NonNullable<UsageRecordSpec["stopped"]> } | undefined {
+  const run = input.run.metadata.deletionTimestamp;
+  const workflow = input.workflow.metadata?.deletionTimestamp;
+  const byWorkflow = typeof workflow === "string" && (run === undefined || Date.parse(workflow) < Date.parse(run));
+  if (byWorkflow) return { at: workflow, stopped: { reason: CutShortReason.WorkflowDeleted, message: "the step was still running when its Workflow was deleted (with the reservation's workspace): metered until then" } };
+  if (run === undefined) return undefined;
+  return { at: run, stopped: { reason: CutShortReason.RunDeleted, message: "the step was still running when its run was deleted: metered until then" } };
+}
+
+/** Steps of this cluster that started, and have not finished (in the run's status). */
+function startedUnfinished(run: PipelineRun): StepStatus[] {
+  const onPeer = new Set(run.spec.steps.filter((s) => s.serviceRef.peer !== undefined).map((s) => s.name));
+  return (run.status?.steps ?? []).filter((s) => !finishedPhases.has(s.phase) && s.phase !== "Skipped" && Boolean(s.startedAt) && s.peer === undefined && !onPeer.has(s.name));
+}
 
 /**
- * The steps still running here when their Workflow is being deleted (a served run's goes with its
- * reservation's workspace): their pods are stopped now, so each is metered as ending at the
- * deletion, its pods from their own start (a pod that had not started used nothing).
+ * The steps still running here when their run or their Workflow is being deleted (a served run's
+ * Workflow goes with its reservation's workspace): their pods are being stopped, so each is
+ * metered as ending then, its pods from their own start (a pod that had not started used nothing).
  */
-function stoppedByDeletion(input: MeteringInput): { steps: StepStatus[]; workflow: MeteredWorkflow } {
-  const at = input.workflow.metadata?.deletionTimestamp;
-  if (typeof at !== "string") return { steps: [], workflow: input.workflow };
-  const running = (s: StepStatus): boolean => !finishedPhases.has(s.phase) && s.phase !== "Skipped" && Boolean(s.startedAt);
-  const onPeer = new Set(input.run.spec.steps.filter((s) => s.serviceRef.peer !== undefined).map((s) => s.name));
-  const steps = (input.run.status?.steps ?? []).filter((s) => running(s) && s.peer === undefined && !onPeer.has(s.name)).map((s) => ({ ...s, finishedAt: at }));
-  const nodes = Object.fromEntries(Object.entries(input.workflow.status?.nodes ?? {}).map(([id, n]) => [id, n.startedAt && !n.finishedAt ? { ...n, finishedAt: at } : n]));
-  return { steps, workflow: { ...input.workflow, status: { ...input.workflow.status, nodes } } };
+function stoppedByDeletion(input: MeteringInput): { steps: StepStatus[]; workflow: MeteredWorkflow; stopped?: UsageRecordSpec["stopped"] } {
+  const cut = cutShort(input);
+  if (!cut) return { steps: [], workflow: input.workflow };
+  const steps = startedUnfinished(input.run).map((s) => ({ ...s, finishedAt: cut.at }));
+  const nodes = Object.fromEntries(Object.entries(input.workflow.status?.nodes ?? {}).map(([id, n]) => [id, n.startedAt && !n.finishedAt ? { ...n, finishedAt: cut.at } : n]));
+  // Measured as a Workflow that ended at the cut: nothing of Argo's is waited for.
+  const ended = { ...input.workflow, metadata: { ...input.workflow.metadata, deletionTimestamp: cut.at }, status: { ...input.workflow.status, nodes } };
+  return { steps, workflow: ended, stopped: cut.stopped };
+}
+
+/**
+ * The steps of the run that ran a pod of `workflow` here and have no record yet (by the run's
+ * uid): what the orchestrator waits for before it lets a deleted run go (records outlive their
+ * run, but the run is what says what ran). A step that started no pod gets no record: not waited for.
+ */
+export function unmeteredSteps(run: PipelineRun, workflow: MeteredWorkflow, records: readonly { spec: Pick<UsageRecordSpec, "pipelineRunRef" | "step"> }[]): string[] {
+  const metered = new Set(records.filter((r) => r.spec.pipelineRunRef.uid !== undefined && r.spec.pipelineRunRef.uid === run.metadata.uid).map((r) => r.spec.step));
+  const ranPod = (step: string): boolean => nodesOfStep(workflow, step).some((n) => n.type === "Pod" && Boolean(n.startedAt));
+  return [...finishedLocalSteps(run), ...startedUnfinished(run)].map((s) => s.name).filter((name) => !metered.has(name) && ranPod(name));
 }
 
 /** The record `step` should have, added to `plan`; or why it has none (yet). */
@@ -278,12 +305,11 @@ function planStep(plan: MeteringPlan, input: MeteringInput, step: StepStatus, st
   }
 }
 
-/** The records the run's finished local steps should have, and those its Workflow's deletion stopped. */
+/** The records the run's finished local steps should have, and those its or its Workflow's deletion cut short. */
 export function planUsage(input: MeteringInput): MeteringPlan {
   const plan: MeteringPlan = { records: [], skipped: [], pending: [] };
   for (const step of finishedLocalSteps(input.run)) planStep(plan, input, step);
   const deleted = stoppedByDeletion(input);
-  const stopped = { reason: workflowDeletedReason, message: `the step was still running when its Workflow was deleted (with the reservation's workspace): metered until then` };
-  for (const step of deleted.steps) planStep(plan, { ...input, workflow: deleted.workflow }, step, stopped);
+  for (const step of deleted.steps) planStep(plan, { ...input, workflow: deleted.workflow }, step, deleted.stopped);
   return plan;
 }

@@ -28,7 +28,7 @@ describe("the metering hold on a served run's Workflow", () => {
     const current = workflow(run("u-new"));
     const key = { namespace: "opened", name: "greet" };
     assert.deepEqual(orphanedHolds([old, current], key, "u-new"), [old]);
-    assert.deepEqual(orphanedHolds([old, current], key, undefined), [old, current], "the run is gone (or being deleted): nothing more of it can be metered");
+    assert.deepEqual(orphanedHolds([old, current], key, undefined), [old, current], "the run is gone: nothing more of it can be metered");
   });
 
   it("is never lifted for another run's Workflow, or one without the hold", () => {

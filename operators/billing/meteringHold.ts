@@ -24,16 +24,16 @@ export function holdLiftable(workflow: KubernetesObject, plan: Pick<MeteringPlan
 }
 
 /**
- * Held Workflows that no live run meters: marked for the run of `key` but not for its uid (the run
- * was deleted, or made again under its name). Nothing more of them can be metered: what ran, for
+ * Held Workflows that no run meters: marked for the run of `key` but not for its uid (the run is
+ * gone, or was made again under its name; one being deleted is still there, and still metered). Nothing more of them can be metered: what ran, for
  * which project and at which Price is read from the run, which is gone (records made before stay:
  * they outlive their run), so the hold only keeps the namespace from going. Found by their marks:
  * lifting this controller's own hold is the one thing done with what they say.
  */
-export function orphanedHolds<T extends KubernetesObject>(workflows: readonly T[], key: { namespace?: string; name: string }, liveRunUid: string | undefined): T[] {
+export function orphanedHolds<T extends KubernetesObject>(workflows: readonly T[], key: { namespace?: string; name: string }, runUid: string | undefined): T[] {
   return workflows.filter((w) => {
     const labels = w.metadata?.labels ?? {};
     const marked = labels[ownerKindLabel] === pipelineRunKind.kind && labels[ownerNamespaceLabel] === key.namespace && w.metadata?.annotations?.[ownerNameAnnotation] === key.name;
-    return marked && hasFinalizer(w, meteringHold) && labels[ownerUidLabel] !== liveRunUid;
+    return marked && hasFinalizer(w, meteringHold) && labels[ownerUidLabel] !== runUid;
   });
 }

@@ -186,11 +186,12 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
   }
 
   return async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
-    const live = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
-    const run = live && !isBeingDeleted(live as KubernetesObject) ? live : undefined;
+    // A run being deleted is metered still: its records outlive it, and the orchestrator lets it
+    // go once they are made (a step still running is metered up to the deletion).
+    const run = ctx.cache<PipelineRun>(pipelineRunKindRef).get(key);
     for (const orphan of orphanedHolds(ctx.cache<KubernetesObject>(workflowKindRef).list(), key, run?.metadata.uid)) await liftHold(ctx, orphan, "its run is gone");
     if (!run) return;
-    await writeCost(ctx, run);
+    if (!isBeingDeleted(run as KubernetesObject)) await writeCost(ctx, run);
     const workflow = ownWorkflow(ctx, run);
     if (workflow) await meter(ctx, run, workflow);
   };

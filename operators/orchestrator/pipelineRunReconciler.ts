@@ -55,6 +55,7 @@ import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, type StepPlacement } from "./placement.ts";
 import { budgetRefusal, runQuote, type RunQuote } from "./runQuote.ts";
 import { meteringHold } from "../billing/meteringHold.ts";
+import { unmeteredSteps } from "../billing/metering.ts";
 import { sumByCurrency } from "../billing/money.ts";
 import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
 import type { Registry } from "prom-client";
@@ -212,17 +213,47 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     write: (ctx, run, o, { peerRuns, quote }) => writeStatus(ctx, run, o, { phase: o.phase, progress: o.progress, steps: o.steps, startedAt: o.startedAt, finishedAt: o.finishedAt, outputs: o.outputs, ...present({ peerRuns, quote }) }),
   });
 
+  // A deleted run waits this long at most for its steps' records, looking this often.
+  const meteringWaitMs = 60_000;
+  const meteringPollMs = 1_000;
+
   const runArtifacts = createRunArtifacts({ core: deps.core, artifacts: deps.artifacts, events: deps.events, now: () => now().getTime(), giveUpAfterMs: 10 * 60_000, retryAfterMs: 30_000, requestTimeoutMs: settings.requestTimeoutMs });
 
   /**
-   * A deleted run: its objects in the repository, then what it holds on a peer, let go. A Workflow
+   * A deleted run: once its steps here are metered, its objects in the repository, then what it
+   * holds on a peer, let go. A Workflow
    * in a reservation's workspace has no owner reference to go with the run: it goes with the
    * workspace, when the requester releases the hold (at once after cancelling the run) or the
    * window ends. The orchestrator deletes no Workflow itself.
    */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
+    if (await awaitingMetering(ctx, run)) return { requeueAfter: meteringPollMs };
     const artifacts = await runArtifacts.release(ctx, run, { namespace: recordedWorkflowNamespace(run), name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
     return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
+  }
+
+  /** The run's Workflow from the cache, where status says it is, if the run controls it. */
+  function ownWorkflowOf(ctx: ReconcileContext, run: PipelineRun): (ArgoWorkflow & KubernetesObject) | undefined {
+    const workflow = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace: recordedWorkflowNamespace(run), name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
+    return workflow && isControlledAcross(workflow, run as KubernetesObject) ? workflow : undefined;
+  }
+
+  /**
+   * Whether a deleted run still waits for the records of the steps it ran here: records outlive
+   * their run, but the run is what says what ran (a step still running is metered up to the
+   * deletion) from its Workflow. Only where this manager runs the usage controller; at most
+   * meteringWaitMs, then a Warning names the steps that go unmetered.
+   */
+  async function awaitingMetering(ctx: ReconcileContext, run: PipelineRun): Promise<boolean> {
+    // Without its Workflow nothing more can be metered: nothing to wait for.
+    const workflow = settings.holdForMetering ? ownWorkflowOf(ctx, run) : undefined;
+    if (!workflow) return false;
+    const waiting = unmeteredSteps(run, workflow, ctx.cache<UsageRecord>(usageRecordKindRef).list(run.metadata.namespace ?? ""));
+    if (waiting.length === 0) return false;
+    if (now().getTime() - Date.parse(run.metadata.deletionTimestamp ?? "") < meteringWaitMs) return true;
+    const note = `step(s) ${waiting.join(", ")} not metered within ${meteringWaitMs / 1000} s of the run's deletion: it goes without their UsageRecords (is the usage controller running?)`;
+    await deps.events.record(run as KubernetesObject, { type: "Warning", reason: "StepsNotMetered", action: "Delete", note });
+    return false;
   }
 
   /** A run that names a Reservation of this namespace starts only while it holds capacity. */

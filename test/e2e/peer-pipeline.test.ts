@@ -776,7 +776,7 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     await Promise.all([released(run, b, peerB), released(run, c, peerC)]);
   });
 
-  it("one peer's part fails, the other's is cancelled: B's step fails, C's long step is stopped and its hold given back, the run fails naming the step and B", async () => {
+  it("one peer's part fails, the other's is cancelled: B's step fails, C's long step is stopped (and metered by C until then) and its hold given back, the run fails naming the step and B", async () => {
     await Promise.all([
       create(b, "resources", { kind: "Resource", name: "crasher", spec: { providerRef: { name: "tools" }, type: "service", title: "crasher", visibility: "public", service: { image, cwl: { document: failingTool } } } }),
       create(c, "resources", { kind: "Resource", name: "napper", spec: { providerRef: { name: "tools" }, type: "service", title: "napper", visibility: "public", service: { image, cwl: { document: writerTool({ sleepSeconds: 600 }) } } } }),
@@ -803,6 +803,10 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
       return part?.phase === "Cancelled" && part.reservationState === "Released" ? part : undefined;
     }, 60_000, 500);
     await eventually("C's run of the nap is gone", async () => (await runOn(c, cancelled.name ?? "").catch(() => undefined)) === undefined || undefined, 60_000, 500);
+    // C metered the nap it ran until A cancelled it (its record outlives the run A deleted there).
+    const napped = ((await objects(c).listNamespacedCustomObject({ ...archipel, plural: "usagerecords", namespace, labelSelector: `archipel.io/pipelinerun=${cancelled.name ?? ""}` })) as { items: UsageRecord[] }).items;
+    assert.deepEqual(napped.map((r) => r.spec.step), ["nap"], "C metered the step it ran for A until the cancellation");
+    assert.ok(["RunDeleted", "WorkflowDeleted"].includes(napped[0]?.spec.stopped?.reason ?? ""), `metered as cut short: ${JSON.stringify(napped[0]?.spec.stopped)}`);
     await released(run, c, peerC);
     await released(run);
   });

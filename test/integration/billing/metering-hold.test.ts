@@ -99,7 +99,11 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
       for (const w of held) await api.patchNamespacedCustomObject({ ...argo, namespace: ws.name, name: w.metadata?.name ?? "", body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined);
       await deleteNamespaceAndWait(cluster, ws);
     }
-    if (ns) await deleteNamespaceAndWait(cluster, ns);
+    if (ns) {
+      const kept = ((await api.listNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name }).catch(() => ({ items: [] }))) as { items: KubernetesObject[] }).items.filter((r) => r.metadata?.finalizers?.length);
+      for (const r of kept) await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, name: r.metadata?.name ?? "", body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined);
+      await deleteNamespaceAndWait(cluster, ns);
+    }
     await identity?.cleanup();
     const crds = cluster.kubeConfig().makeApiClient(ApiextensionsV1Api);
     for (const crd of (await crds.listCustomResourceDefinition()).items.filter((c) => c.spec.group === "argoproj.io")) await crds.deleteCustomResourceDefinition({ name: crd.metadata?.name ?? "" });
@@ -138,6 +142,21 @@ describe("the metering hold on a Workflow outside its run's namespace (real API 
     const cutAt = Date.parse(record.spec.finishedAt);
     assert.ok(cutAt >= Math.floor(before / 1000) * 1000 - 1000 && cutAt <= Date.now(), `metered up to the deletion (${record.spec.finishedAt})`);
     await eventually("the workspace goes once its Workflow is metered", () => namespaceGone(ws), 60_000, 250);
+  });
+
+  it("meters a run deleted while its step runs up to the deletion, while something still holds the run", async () => {
+    const ws = await workspace("rsv-del");
+    const owner = await runOf("deleted", ws, "running");
+    await heldWorkflow(owner, ws, "running");
+    // What the orchestrator's finalizer does while it waits for the record: keep the run there.
+    await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, name: "deleted", body: [{ op: "add", path: "/metadata/finalizers", value: ["archipel.io/test-keep"] }] });
+    await api.deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, name: "deleted" });
+    const deletedAt = ((await api.getNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, name: "deleted" })) as PipelineRun).metadata.deletionTimestamp;
+    const record = await eventually("the running step metered once its run is being deleted", async () => (await recordsOf("deleted"))[0], 30_000, 250);
+    assert.deepEqual([record.spec.step, record.spec.finishedAt, record.spec.stopped?.reason], ["say", deletedAt, "RunDeleted"]);
+    assert.deepEqual(await finalizersOf(ws, "deleted"), [meteringHold], "the Workflow (not being deleted) keeps its hold");
+    await api.patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace: ns.name, name: "deleted", body: [{ op: "remove", path: "/metadata/finalizers" }] });
+    await eventually("the Workflow's hold lifted once its run is gone", async () => (await finalizersOf(ws, "deleted")).length === 0, 30_000, 250);
   });
 
   it("lifts the hold of a Workflow whose run is gone (nothing of it can be metered any more) without deleting it", async () => {
