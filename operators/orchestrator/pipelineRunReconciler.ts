@@ -221,10 +221,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   /**
    * A deleted run: once its steps here are metered, its objects in the repository, then what it
-   * holds on a peer, let go. A Workflow
-   * in a reservation's workspace has no owner reference to go with the run: it goes with the
-   * workspace, when the requester releases the hold (at once after cancelling the run) or the
-   * window ends. The orchestrator deletes no Workflow itself.
+   * holds on a peer, let go. A Workflow in a reservation's workspace has no owner reference to go
+   * with the run: it goes with the workspace, when the requester releases the hold (at once after
+   * cancelling the run) or the window ends. The orchestrator deletes no Workflow itself.
    */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     if (await awaitingMetering(ctx, run)) return { requeueAfter: meteringPollMs };
@@ -239,9 +238,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   }
 
   /**
-   * Whether a deleted run still waits for the records of the steps it ran here: records outlive
-   * their run, but the run is what says what ran (a step still running is metered up to the
-   * deletion) from its Workflow. Only where this manager runs the usage controller; at most
+   * Whether a deleted run still waits for the records of the steps that ran a pod here: records
+   * outlive their run, but only the run and its Workflow say what ran (a step still running is
+   * metered up to the deletion). Only where this manager runs the usage controller; at most
    * meteringWaitMs, then a Warning names the steps that go unmetered.
    */
   async function awaitingMetering(ctx: ReconcileContext, run: PipelineRun): Promise<boolean> {
