@@ -2,8 +2,9 @@
 // Confirmed or Active: the peer's Workflow and pods run there, under a ResourceQuota holding this
 // reservation's amounts alone (not the sum a shared namespace needs), with the namespace's
 // LimitRanges copied from the reservation's (the admin's defaults for pods that name no
-// requests), and Argo's executor Role bound to its default ServiceAccount. Deleting the namespace
-// when the reservation ends stops whatever still runs there and frees what it held.
+// requests), Argo's executor Role bound to its default ServiceAccount, and a NetworkPolicy that
+// lets no outside pod connect to its pods. Deleting the namespace when the reservation ends stops
+// whatever still runs there and frees what it held.
 //
 // Namespaces are cluster-scoped and a namespaced object cannot own one (nor an object of another
 // namespace), so the link is the reservation's uid: on the namespace as an annotation, on each
