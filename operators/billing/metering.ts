@@ -101,8 +101,13 @@ const recordNameOf = (run: PipelineRun, step: string): string => usageRecordName
 
 /** The steps of the run that have finished here (not on a peer), in spec order. */
 export function finishedLocalSteps(run: PipelineRun): StepStatus[] {
+  return localSteps(run).filter((s) => finishedPhases.has(s.phase) && s.startedAt && s.finishedAt);
+}
+
+/** The steps of the run's status that ran, or run, here (not on a peer). */
+function localSteps(run: PipelineRun): StepStatus[] {
   const onPeer = new Set(run.spec.steps.filter((s) => s.serviceRef.peer !== undefined).map((s) => s.name));
-  return (run.status?.steps ?? []).filter((s) => finishedPhases.has(s.phase) && s.startedAt && s.finishedAt && s.peer === undefined && !onPeer.has(s.name));
+  return (run.status?.steps ?? []).filter((s) => s.peer === undefined && !onPeer.has(s.name));
 }
 
 function templateOf(workflow: MeteredWorkflow, name: string | undefined): Template | undefined {
@@ -261,8 +266,7 @@ function cutShort(input: MeteringInput): { at: string; stopped: NonNullable<Usag
 
 /** Steps of this cluster that started, and have not finished (in the run's status). */
 function startedUnfinished(run: PipelineRun): StepStatus[] {
-  const onPeer = new Set(run.spec.steps.filter((s) => s.serviceRef.peer !== undefined).map((s) => s.name));
-  return (run.status?.steps ?? []).filter((s) => !finishedPhases.has(s.phase) && s.phase !== "Skipped" && Boolean(s.startedAt) && s.peer === undefined && !onPeer.has(s.name));
+  return localSteps(run).filter((s) => !finishedPhases.has(s.phase) && s.phase !== "Skipped" && Boolean(s.startedAt));
 }
 
 /**
