@@ -98,7 +98,12 @@ export class WorkspaceKeeper {
     if (!(await this.read(account))) await this.create(account);
   }
 
-  /** The workspace's LimitRanges made the copies of the reservation namespace's (its admin's defaults); or why they cannot be. */
+  /**
+   * The workspace's LimitRanges made the copies of the reservation namespace's (its admin's
+   * defaults); or why they cannot be. Both sides are listed live, not read from the informer cache
+   * the watch fills: the cache holds the API's JSON (`default`), the typed client writes its own
+   * model (`_default`), and a copy made from the one through the other would lose those limits.
+   */
   private async syncLimitRanges(reservation: Reservation, workspace: string): Promise<string | undefined> {
     const list = async (namespace: string): Promise<V1LimitRange[]> => (await this.core.listNamespacedLimitRange({ namespace }, withDeadline(undefined, this.signal))).items;
     const sync = limitRangeSync(reservation, await list(reservation.metadata.namespace ?? ""), await list(workspace));
