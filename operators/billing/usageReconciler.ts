@@ -168,7 +168,7 @@ export function createUsageReconciler(deps: UsageReconcilerDeps): Reconciler {
     ctx.logger.info("metering hold lifted", { namespace: workflow.metadata?.namespace, workflow: workflow.metadata?.name, why });
   }
 
-  /** Records for the run's finished steps; its Workflow's hold lifted once nothing more can be measured. */
+  /** Records for the run's finished steps and those cut short; its Workflow's hold lifted once nothing more can be measured. */
   async function meter(ctx: ReconcileContext, run: PipelineRun, workflow: MeteredWorkflow & KubernetesObject): Promise<void> {
     const namespace = run.metadata.namespace ?? "";
     const resources = ctx.cache<Resource>(resourceKindRef);
