@@ -1,11 +1,12 @@
 // Test fixtures: real kubo daemons in a private network on loopback (hack/kubo), one per name.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { generateSwarmKey } from "../../operators/discovery/swarmKey.ts";
 import { repoRoot } from "./cluster.ts";
+import { eventually } from "./eventually.ts";
 
 const run = promisify(execFile);
 const kuboScript = path.join(repoRoot, "hack/kubo");
@@ -27,8 +28,12 @@ export interface TestKubo {
   halt(): Promise<void>;
   /** Stops (if running) and starts again with the same identity and addresses. */
   restart(): Promise<void>;
-  /** SIGSTOP / SIGCONT the daemon: a hung or partitioned node whose connections stay open. */
-  freeze(): void;
+  /**
+   * SIGSTOP the daemon (a hung or partitioned node whose connections stay open), resolving once
+   * every one of its threads is stopped: the kernel stops them asynchronously, and a CI run saw
+   * a frozen node still answer the ping sent right after kill() returned.
+   */
+  freeze(): Promise<void>;
   thaw(): void;
 }
 
@@ -101,10 +106,25 @@ export async function startKubo(name: string, swarmKey: string, options: { pubsu
       node.startMs = again.startMs;
       pid = again.pid;
     },
-    freeze: () => process.kill(pid, "SIGSTOP"),
+    freeze: async () => {
+      process.kill(pid, "SIGSTOP");
+      await eventually(`kubo ${name} (pid ${pid}) stopped`, () => allThreadsStopped(pid), 5_000, 20);
+    },
     thaw: () => process.kill(pid, "SIGCONT"),
   };
   return node;
 }
 
-export { eventually } from "./eventually.ts";
+/** True when every thread of `pid` is in state T (stopped); /proc/PID/task/TID/stat's third field. */
+async function allThreadsStopped(pid: number): Promise<boolean> {
+  const threads = await readdir(`/proc/${pid}/task`);
+  for (const tid of threads) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    // "TID (comm) S …": comm may hold spaces or parentheses, so read after the last ")".
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (stat !== "" && state !== "T") return false;
+  }
+  return true;
+}
+
+export { eventually };

@@ -256,7 +256,7 @@ describe("discovery: real kubo nodes in private networks", function () {
     await ipfsA.connect(b.swarmAddrs[0] ?? "");
     const before = await ipfsA.probePeer(b.peerId);
     assert.equal(before.reachable, true);
-    b.freeze();
+    await b.freeze();
     try {
       const start = performance.now();
       const probe = await ipfsA.probePeer(b.peerId, 3_000);
