@@ -131,9 +131,9 @@ export interface FederationAuthDeps {
 }
 
 /** The peer caller of a federation request, or throws 401 naming the refusal reason. */
-export function requirePeer(request: FastifyRequest, deps: FederationAuthDeps): PeerCaller {
+export function requirePeer(request: FastifyRequest, deps: FederationAuthDeps, options: { unsignedPayload?: boolean } = {}): PeerCaller {
   const result = authenticatePeer(
-    { method: request.method, target: request.url, body: request.rawBody ?? "", headers: request.headers },
+    { method: request.method, target: request.url, body: request.rawBody ?? "", headers: request.headers, ...(options.unsignedPayload === true ? { unsignedPayload: true } : {}) },
     { audience: deps.audience(), peerByCluster: (n) => deps.peerByCluster(n), nonces: deps.nonces, now: (deps.now ?? Date.now)() },
   );
   if (!result.ok) throw new ApiError(401, result.reason, `federation request refused (${result.reason}): ${result.message}`);

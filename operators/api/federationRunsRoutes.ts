@@ -16,7 +16,7 @@ import { projectMemberships } from "../catalog/search.ts";
 import type { Cache } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import { federationReservationsPath, federationRunsPath, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, peerOutputBasenameHeader, type PeerOutputListing, type PeerReservationAnswer, PeerReservationRequest, type PeerRunAnswer, PeerRunRequest, requesterPeerLabel,
-  requesterProjectAnnotation, servedName, federationQuotesPath, type PeerQuoteAnswer, PeerQuoteRequest, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
+  requesterProjectAnnotation, servedName, awaitedInputsAnnotation, federationQuotesPath, type PeerQuoteAnswer, PeerQuoteRequest, peerRunUsagePath, peerRunReceiptsPath, type PeerUsageAnswer, PeerUsageReceiptsRequest, type PeerUsageReceiptsAnswer } from "../federation/peerRuns.ts";
 import { UsageLabel } from "../billing/metering.ts";
 import { requesterReceiptAnnotation, type ServedReceipt, usageDigest } from "../billing/peerUsage.ts";
 import { type UsageRecord, usageRecordKind } from "../schema/usageRecord.ts";
@@ -44,6 +44,8 @@ import { captureRawBody, type FederationAuthDeps, type PeerCaller, peerFinder, r
 import type { Peer } from "../schema/peer.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { NamespaceName, ObjectName } from "./kind-schemas.ts";
+import { registerRunInputsRoutes } from "./federationInputsRoutes.ts";
+import { awaitedInputsOf, awaitedInputsProblem, awaitedInputsValue, missingInputs } from "../orchestrator/sentInputs.ts";
 
 export const peerRunsLabel = "archipel.io/peer-runs";
 
@@ -114,6 +116,7 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
     ...present({ phase: s?.phase, ready: ready(run as never, "Ready"), succeeded: ready(run as never, "Succeeded"), startedAt: s?.startedAt, finishedAt: s?.finishedAt }),
     steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
+    ...present({ awaiting: awaitedInputsOf(run).length > 0 ? missingInputs(run) : undefined }),
   };
 }
 
@@ -250,6 +253,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
 
   void app.register(async (scope) => {
     captureRawBody(scope);
+    registerRunInputsRoutes(scope, { custom, core, opts, auth: deps.auth, artifacts: deps.artifacts, peerName: (caller) => peerObjectName(deps, caller), peersRun, answer: runAnswer });
 
     scope.post(federationReservationsPath, {
       schema: { summary: "Federation: hold compute capacity for the signing peer (Tentative until confirmed)", tags, body: PeerReservationRequest },
@@ -331,6 +335,8 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
         const peerName = peerObjectName(deps, caller);
         const body = request.body as PeerRunRequest;
         await requireOpenNamespace(core, body.namespace, opts());
+        const awaited = awaitedInputsProblem(body);
+        if (awaited) throw new ApiError(400, "BadRequest", awaited.message, { field: awaited.field });
         const reservation = await peersReservation(body.namespace, body.reservation, peerName, "body.reservation");
         requireVisible(body, caller);
         const name = servedName(peerName, body.name, hash);
@@ -341,7 +347,7 @@ export function registerFederationRunsRoutes(app: FastifyInstance, deps: Federat
             name,
             namespace: body.namespace,
             labels: { [requesterPeerLabel]: peerName },
-            ...(caller.project ? { annotations: { [requesterProjectAnnotation]: caller.project } } : {}),
+            annotations: present({ [requesterProjectAnnotation]: caller.project, [awaitedInputsAnnotation]: body.awaitedInputs?.length ? awaitedInputsValue(body.awaitedInputs) : undefined }),
             // Deleting the reservation deletes the run (and its Workflow) with it.
             ownerReferences: [{ apiVersion, kind: "Reservation", name: reservation.metadata.name ?? "", uid: reservation.metadata.uid ?? "" }],
           },

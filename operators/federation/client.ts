@@ -158,6 +158,37 @@ export async function signedStream(identity: SigningIdentity, req: SignedRequest
 }
 
 /**
+ * Sends one signed request whose body is a stream the signature does not cover (UNSIGNED_PAYLOAD:
+ * the receiver checks the bytes against a digest sent signed afterwards). The deadline bounds each
+ * silence while the body is sent, then the wait for the answer; the answer is read as JSON.
+ */
+export async function signedUpload(identity: SigningIdentity, req: Omit<SignedRequest, "body">, body: ReadableStream<Uint8Array>, now: number = Date.now()): Promise<SignedResponse> {
+  const signature = signRequest(
+    { method: req.method, target: req.target, keyId: identity.clusterName, audience: req.audience, now, nonce: newNonce(), unsignedPayload: true, ...(req.project !== undefined ? { project: req.project } : {}) },
+    identity.privateKeyPem,
+  );
+  const controller = new AbortController();
+  const stall = (): void => controller.abort(new FederationRequestError("Timeout", `${req.audience} took nothing for ${req.deadlineMs} ms`));
+  let timer = setTimeout(stall, req.deadlineMs);
+  const rearm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(stall, req.deadlineMs);
+  };
+  const sent = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, out) => (rearm(), out.enqueue(chunk)), flush: rearm }));
+  const signal = req.signal ? AbortSignal.any([controller.signal, req.signal]) : controller.signal;
+  const headers = { ...req.headers, "content-type": "application/octet-stream", ...signature };
+  try {
+    const init = { method: req.method, headers, body: sent, duplex: "half", signal } as Parameters<typeof egressFetch>[1];
+    const response = await egressFetch(joinUrl(req.endpoint, req.target), init, { policy: req.egress, purpose: "peer", maxRedirects: 0 });
+    return { status: response.status, body: await readJson(response, req.maxAnswerBytes ?? defaultMaxAnswerBytes) };
+  } catch (err) {
+    throw failureOf(controller.signal.aborted && controller.signal.reason instanceof FederationRequestError ? controller.signal.reason : err, req);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * This cluster's signing identity: the (single) Identity's clusterName and the private key from
  * its key Secret (status.keySecretRef, else spec.keySecretRef, else identityKey.ts defaultIdentityKeySecret). Read with
  * `kubeConfig` — the API's own credentials, which RBAC lets read that one Secret.

@@ -9,6 +9,8 @@ import { Type, type Static } from "typebox";
 
 export const federationReservationsPath = "/federation/v1/reservations";
 export const federationRunsPath = "/federation/v1/runs";
+/** The most files a Directory (an output, or an input sent to a run) may hold to cross. */
+export const maxPeerOutputFiles = 10_000;
 /** On a PipelineRun made for a peer: the Peer object's name (who may read and cancel it, and whom its usage is metered for). */
 export const requesterPeerLabel = "archipel.io/requester-peer";
 /** On a served run: the project the requester's signed request claimed (its data is granted for that project). */
@@ -16,6 +18,8 @@ export const requesterProjectAnnotation = "archipel.io/requester-project";
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
 const Namespace = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" });
+/** A pipeline input's name (a CWL identifier: the wiring names it). */
+const InputName = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" });
 const Quantity = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$" });
 
 /** A hold on the serving cluster's compute capacity (Tentative until confirmed: the first phase). */
@@ -65,7 +69,7 @@ export const PeerRunRequest = Type.Object(
       Type.Array(
         Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+            name: InputName,
             resource: Type.String({ minLength: 1, maxLength: 253, description: "a data Resource of the namespace, visible to the requester: the serving cluster reads it through its own AccessGrant for the requester" }),
           },
           { additionalProperties: false },
@@ -74,6 +78,13 @@ export const PeerRunRequest = Type.Object(
       ),
     ),
     job: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    awaitedInputs: Type.Optional(
+      Type.Array(InputName, {
+        maxItems: 128,
+        uniqueItems: true,
+        description: "pipeline inputs the requester sends later (the outputs of its steps elsewhere, relayed): PUT each file to .../inputs/{input}?path=, then POST .../inputs/{input} to complete it; the run starts once all are complete",
+      }),
+    ),
     timeout: Type.Optional({ ...Duration, description: "the run's spec.timeout: the serving cluster's run fails when it has not ended within it" }),
     retry: Type.Optional(described(RetryPolicy, "the run's spec.retry: the serving cluster runs a step's pod again as it says")),
     budget: Type.Optional(
@@ -103,8 +114,40 @@ export const PeerRunAnswer = Type.Object({
   finishedAt: Type.Optional(Type.String()),
   steps: Type.Array(StepAnswer),
   outputs: Type.Array(Type.Object({ name: Type.String(), location: Type.Optional(Type.String()), value: Type.Optional(Type.String()), class: Type.Optional(Type.Union([Type.Literal("File"), Type.Literal("Directory")])) })),
+  awaiting: Type.Optional(Type.Array(Type.String(), { description: "the awaitedInputs not complete yet: the run starts once none is left" })),
 });
 export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
+
+/** On a served run: the pipeline inputs its requester sends (comma-separated names), set from awaitedInputs. */
+export const awaitedInputsAnnotation = "archipel.io/awaited-inputs";
+
+/**
+ * An input the requester sends to its run, before the run starts. Each file is a PUT of its bytes
+ * (`application/octet-stream`, `path`: the File's name, or `<Directory>/<path below it>`, and
+ * `size`); the body's digest is not in the signature (the sender relays a stream it cannot hash
+ * before it sends), the POST that completes the input is: it names every file's size and SHA-256,
+ * and the serving cluster checks what it stored against them before the input counts.
+ */
+export function peerRunInputPath(namespace: string, name: string, input: string, file?: { path: string; size: number }): string {
+  const base = `${federationRunsPath}/${namespace}/${name}/inputs/${encodeURIComponent(input)}`;
+  return file === undefined ? base : `${base}?path=${encodeURIComponent(file.path)}&size=${file.size}`;
+}
+
+const Sha256Hex = Type.String({ pattern: "^[0-9a-f]{64}$" });
+
+/** Completes an input: a File (its name) or a Directory (its name), with every file sent. */
+export const PeerInputComplete = Type.Object(
+  {
+    class: Type.Union([Type.Literal("File"), Type.Literal("Directory")]),
+    name: Type.String({ minLength: 1, maxLength: 255, description: "the File's or the Directory's name" }),
+    files: Type.Array(
+      Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024, description: "below the Directory; a File's own name" }), size: Type.Integer({ minimum: 0 }), sha256: Sha256Hex }, { additionalProperties: false }),
+      { minItems: 1, maxItems: maxPeerOutputFiles },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PeerInputComplete = Static<typeof PeerInputComplete>;
 
 /**
  * An output of a succeeded run. A File: its bytes, streamed (`application/octet-stream`,
@@ -118,8 +161,6 @@ export function peerRunOutputPath(namespace: string, name: string, output: strin
   return path === undefined ? base : `${base}?path=${encodeURIComponent(path)}`;
 }
 
-/** The most files a Directory output may hold to cross. */
-export const maxPeerOutputFiles = 10_000;
 
 /** A Directory output's files: its name and each file's path below it and size. */
 export const PeerOutputListing = Type.Object({

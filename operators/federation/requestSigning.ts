@@ -42,6 +42,13 @@ export const RequestRefusal = {
 } as const;
 export type RequestRefusal = (typeof RequestRefusal)[keyof typeof RequestRefusal];
 
+/**
+ * The body digest of a request whose body the signature does not cover: a stream the sender relays
+ * and cannot hash before it sends. Accepted only by a route that says so (ReceivedRequest
+ * unsignedPayload) and that checks the bytes against a signed digest of its own.
+ */
+export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+
 export interface RequestToSign {
   method: string;
   /** Path and query exactly as sent on the wire, e.g. `/federation/v1/catalog?q=x`. */
@@ -57,6 +64,8 @@ export interface RequestToSign {
   nonce: string;
   /** The project this request acts for, if any (a Project name). */
   project?: string;
+  /** The body is not signed (UNSIGNED_PAYLOAD): only for the routes that accept it. */
+  unsignedPayload?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -64,6 +73,8 @@ export interface ReceivedRequest {
   target: string;
   body?: Uint8Array | string;
   headers: Record<string, string | string[] | undefined>;
+  /** This route accepts UNSIGNED_PAYLOAD (it checks the body against a signed digest itself). */
+  unsignedPayload?: boolean;
 }
 
 /**
@@ -125,7 +136,7 @@ export function signRequest(req: RequestToSign, privateKeyPem: string): Record<s
   const fields: SignedFields = {
     method: req.method,
     target: req.target,
-    contentSha256: bodySha256(req.body),
+    contentSha256: req.unsignedPayload === true ? UNSIGNED_PAYLOAD : bodySha256(req.body),
     timestamp: String(Math.trunc(req.now)),
     nonce: req.nonce,
     keyId: req.keyId,
@@ -184,7 +195,8 @@ export function verifyRequest(req: ReceivedRequest, ctx: VerifyContext): Request
   if (v.Audience !== ctx.audience) return refuse(RequestRefusal.WrongAudience, `request is addressed to ${v.Audience}, this is ${ctx.audience}`);
   const publicKey = ctx.lookupKey(v.KeyId);
   if (!publicKey) return refuse(RequestRefusal.UnknownKey, `no accepted peer named ${v.KeyId}`);
-  if (bodySha256(req.body) !== v.ContentSha256) return refuse(RequestRefusal.DigestMismatch, "the body does not match its SHA-256 header");
+  const unsigned = req.unsignedPayload === true && v.ContentSha256 === UNSIGNED_PAYLOAD;
+  if (!unsigned && bodySha256(req.body) !== v.ContentSha256) return refuse(RequestRefusal.DigestMismatch, "the body does not match its SHA-256 header");
   const fields: SignedFields = { method: req.method, target: req.target, contentSha256: v.ContentSha256, timestamp: v.Timestamp, nonce: v.Nonce, keyId: v.KeyId, audience: v.Audience, project: v.Project };
   if (!verifyBytes(publicKey, Buffer.from(signingString(fields)), v.Signature)) {
     return refuse(RequestRefusal.BadSignature, `signature does not verify with the key of peer ${v.KeyId} (method, target, body digest, timestamp, nonce, key id, audience and project claim are signed)`);

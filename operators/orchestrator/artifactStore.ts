@@ -75,6 +75,11 @@ export async function openObject(store: ArtifactStore, where: { bucket: string; 
 
 /** Writes `size` bytes as they come into `key` of the repository's bucket (one PutObject: at most 5 GiB). */
 export async function writeObjectStream(store: ArtifactStore, key: string, stream: ReadableStream<Uint8Array>, size: number): Promise<void> {
+  await putObjectStream(store, key, Readable.fromWeb(stream as NodeReadableStream<Uint8Array>), size);
+}
+
+/** writeObjectStream for a Node stream. */
+export async function putObjectStream(store: ArtifactStore, key: string, body: Readable, size: number): Promise<void> {
   const { PutObjectCommand } = await s3Sdk();
-  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: Readable.fromWeb(stream as NodeReadableStream<Uint8Array>), ContentLength: size }));
+  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: body, ContentLength: size }));
 }

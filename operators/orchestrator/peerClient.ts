@@ -5,7 +5,7 @@
 import { present } from "../runtime/present.ts";
 import { Value } from "typebox/value";
 import type { TSchema } from "typebox";
-import { FederationRequestError, type SigningIdentity, signedFetch, signedStream } from "../federation/client.ts";
+import { FederationRequestError, type SigningIdentity, signedFetch, signedStream, signedUpload } from "../federation/client.ts";
 import {
   federationReservationsPath,
   federationRunsPath,
@@ -16,6 +16,8 @@ import {
   PeerOutputListing,
   PeerReservationAnswer,
   peerRunOutputPath,
+  peerRunInputPath,
+  type PeerInputComplete,
   type PeerReservationRequest,
   PeerRunAnswer,
   type PeerRunRequest,
@@ -63,6 +65,13 @@ export interface PeerOutputAt {
   namespace: string;
   name: string;
   output: string;
+}
+
+/** An input the peer's run awaits, by the run's namespace and name there. */
+export interface PeerInputAt {
+  namespace: string;
+  name: string;
+  input: string;
 }
 
 /** An output of the peer's run: a File as it arrives, or a Directory's listing (its files asked for one by one). */
@@ -210,6 +219,18 @@ export class PeerRunsClient {
   /** Our verdict on those records; the peer says, per record, whether it holds the same. */
   receipts(peer: PeerEndpoint, namespace: string, name: string, receipts: PeerUsageReceipt[]): Promise<PeerUsageReceiptsAnswer> {
     return this.checked(peer, PeerUsageReceiptsAnswer, { method: "POST", target: peerRunReceiptsPath(namespace, name), body: { receipts } });
+  }
+
+  /** Sends one file of an input the peer's run awaits (`path`: the File's name, or `<Directory>/<path>`); the peer stores it as it arrives. */
+  async sendInputFile(peer: PeerEndpoint, at: PeerInputAt, file: { path: string; size: number }, stream: ReadableStream<Uint8Array>): Promise<void> {
+    const target = peerRunInputPath(at.namespace, at.name, at.input, file);
+    const res = await signedUpload(await this.opts.identity(), { endpoint: peer.endpoint, audience: peer.cluster, method: "PUT", target, deadlineMs: this.opts.deadlineMs, egress: this.opts.egress }, stream);
+    if (res.status < 200 || res.status >= 300) throw refusal(peer, res);
+  }
+
+  /** Completes an input: the peer checks every file sent against its size and SHA-256, then its run may start. */
+  async completeInput(peer: PeerEndpoint, at: PeerInputAt, body: PeerInputComplete): Promise<PeerRunAnswer> {
+    return this.checked(peer, PeerRunAnswer, { method: "POST", target: peerRunInputPath(at.namespace, at.name, at.input), body });
   }
 
   async cancel(peer: PeerEndpoint, namespace: string, name: string): Promise<void> {

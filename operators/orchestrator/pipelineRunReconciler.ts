@@ -70,6 +70,8 @@ import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, st
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
 import type { StepPlan } from "../billing/quote.ts";
+import { awaitedInputsOf, inputsAwaited } from "./sentInputs.ts";
+import { requesterPeerLabel } from "../federation/peerRuns.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -311,7 +313,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** What the orchestrator puts where the pods find it: a peer's outputs, then the data inputs read here. */
   async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: WorkflowPlace): Promise<Record<string, unknown> | Blocked> {
     const inputsKey = inputsKeyOf(workflow.namespace, workflow.name);
-    const brought = part.stage ? ((await part.stage(ctx, inputsKey)) as Record<string, unknown> | Blocked) : {};
+    // Inputs a requester sent are in the run's inputs already, their values in its job.
+    const sent = Object.fromEntries(awaitedInputsOf(run).map((name) => [name, part.spec.job?.[name]]));
+    const brought = part.stage ? ((await part.stage(ctx, inputsKey)) as Record<string, unknown> | Blocked) : sent;
     const data = part.spec.inputs ?? [];
     if ("reason" in brought || data.length === 0) return brought;
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
@@ -367,7 +371,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   /** What must hold before a run starts here: what this slice supports, its reservation, its services, its budget, its write grants. */
   async function admitted(ctx: ReconcileContext, run: PipelineRun, part: LocalPart): Promise<Map<string, ServiceProcess> | Blocked> {
-    const blocked = unsupported({ ...run, spec: part.spec }, { kind: "local" }) ?? reservationBlocker(ctx, run);
+    const blocked = unsupported({ ...run, spec: part.spec }, { kind: "local" }) ?? reservationBlocker(ctx, run) ?? inputsAwaited(run, run.metadata.labels?.[requesterPeerLabel] ?? "");
     if (blocked) return blocked;
     const services = await resolveServices(ctx, run, part.spec);
     if (!(services instanceof Map)) return services;

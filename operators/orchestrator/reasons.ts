@@ -22,12 +22,16 @@ export const RunReason = {
   ReservationRejected: "ReservationRejected",
   // a run served for a peer: its reservation's workspace (where its Workflow runs) is not there yet
   WorkspaceNotReady: "WorkspaceNotReady",
+  // a run served for a peer: inputs the requester sends (outputs of its steps elsewhere) are not all here yet
+  InputsAwaited: "InputsAwaited",
   // steps on a peer: waiting for the peer's reservation, then its run
   Reserving: "Reserving",
   PeerRunDeleted: "PeerRunDeleted",
   // a run across clusters: the peer's part succeeded, its outputs are brought here
   PeerStepsSucceeded: "PeerStepsSucceeded",
   PeerOutputUnavailable: "PeerOutputUnavailable",
+  // a run across peers: a peer's output is sent on (relayed) to the peer whose steps read it
+  RelayingOutputs: "RelayingOutputs",
   // the quote does not fit a budget (operators/billing/budget.ts names them), or cannot be made
   RunBudgetExceeded: "RunBudgetExceeded",
   ProjectBudgetExceeded: "ProjectBudgetExceeded",

@@ -1,0 +1,145 @@
+// Federation (serving side): the inputs a requester sends to the run it asked for here, before
+// that run starts (orchestrator/sentInputs.ts says why and what is checked). Each file is streamed
+// into the run's inputs in the artifact repository as it arrives; the signed completion names
+// every file's size and SHA-256, checked against what was stored (read back here) before the
+// input gets its value in the run's spec.job, which lets the run start. Only the run's requester,
+// only the inputs its request named, only before the run's Workflow exists.
+import { createHash } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type ConfigurationOptions, type CoreV1Api, type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { maxPeerOutputBytes, PeerInputComplete } from "../federation/peerRuns.ts";
+import { artifactStore, type ArtifactStore, openObject, putObjectStream } from "../orchestrator/artifactStore.ts";
+import { listPrefix } from "../orchestrator/objectCopy.ts";
+import { workflowNamespaceOf } from "../orchestrator/runWorkspace.ts";
+import { awaitedInputsOf, completionProblem, sentFilePath, sentFileProblem, sentInputValue } from "../orchestrator/sentInputs.ts";
+import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
+import { pipelineRunKind, type PipelineRun } from "../schema/pipelineRun.ts";
+import { reservationKind, type Reservation } from "../schema/reservation.ts";
+import { ApiError } from "./errors.ts";
+import { type FederationAuthDeps, requirePeer } from "./federationAuth.ts";
+import type { ArtifactStoreSettings } from "../orchestrator/artifactStore.ts";
+import { NamespaceName, ObjectName } from "./kind-schemas.ts";
+
+export interface RunInputsDeps {
+  custom: CustomObjectsApi;
+  core: CoreV1Api;
+  opts: () => ConfigurationOptions;
+  auth: FederationAuthDeps;
+  artifacts: ArtifactStoreSettings;
+  /** The Peer object's name of the signing peer (401 when unknown). */
+  peerName: (caller: ReturnType<typeof requirePeer>) => string;
+  /** The run made for `peerName`, or a 404. */
+  peersRun: (namespace: string, name: string, peerName: string) => Promise<PipelineRun>;
+  /** The run as the requester sees it (the answer to the completion). */
+  answer: (run: PipelineRun) => unknown;
+}
+
+const InputParams = Type.Object({ namespace: NamespaceName, name: ObjectName, input: Type.String({ minLength: 1, maxLength: 128 }) });
+const FileQuery = Type.Object(
+  { path: Type.String({ minLength: 1, maxLength: 1024, description: "the File's name, or <Directory>/<path below it>" }), size: Type.Integer({ minimum: 0, maximum: maxPeerOutputBytes, description: "the file's bytes" }) },
+  { additionalProperties: false },
+);
+const tags = ["federation"];
+
+/** The input may still be sent: one the run awaits, not complete yet, the run not started. */
+function requireOpenInput(run: PipelineRun, input: string): void {
+  const which = `run ${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
+  if (!awaitedInputsOf(run).includes(input)) throw new ApiError(404, "NotFound", `params.input: ${which} awaits no input ${input}`, { field: "params.input" });
+  if (run.spec.job && input in run.spec.job) throw new ApiError(409, "InputComplete", `params.input: ${which} already has input ${input}; it is sent once`, { field: "params.input" });
+  if (run.status?.workflowRef) throw new ApiError(409, "RunStarted", `${which} has started; its inputs can no longer change`);
+}
+
+/** Counts the bytes as they pass: exactly `size`, or the stream fails (the object is never completed). */
+function exactly(size: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > size ? new ApiError(400, "BadRequest", `query.size: the body is longer than ${size} bytes`, { field: "query.size" }) : null, chunk);
+    },
+    flush(done) {
+      done(seen === size ? null : new ApiError(400, "BadRequest", `query.size: the body has ${seen} bytes, not ${size}`, { field: "query.size" }));
+    },
+  });
+}
+
+async function sha256Of(store: ArtifactStore, key: string): Promise<string> {
+  const { stream } = await openObject(store, { bucket: store.repository.bucket, key }, maxPeerOutputBytes);
+  const hash = createHash("sha256");
+  await pipeline(stream, hash);
+  return hash.digest("hex");
+}
+
+export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsDeps): void {
+  const runs = { group: pipelineRunKind.group, version: pipelineRunKind.version, plural: pipelineRunKind.plural };
+
+  /** The folder of the run's input in the repository: under its Workflow's inputs (in its reservation's workspace). */
+  async function inputFolder(run: PipelineRun, input: string): Promise<string> {
+    const held = run.spec.placement?.reservationRef?.name ?? "";
+    const reservation = (await deps.custom
+      .getNamespacedCustomObject({ group: reservationKind.group, version: reservationKind.version, plural: reservationKind.plural, namespace: run.metadata.namespace ?? "", name: held }, deps.opts())
+      .catch(() => undefined)) as Reservation | undefined;
+    const namespace = workflowNamespaceOf(run, (name) => (name === held ? reservation : undefined));
+    if (typeof namespace !== "string") throw new ApiError(409, "WorkspaceNotReady", namespace.message);
+    return `${workflowKeyBase(deps.artifacts.keyPrefix, namespace, run.metadata.name ?? "")}/inputs/${input}`;
+  }
+
+  /** The run's store, closed when `use` is done with it. */
+  async function withStore<T>(run: PipelineRun, use: (store: ArtifactStore) => Promise<T>): Promise<T> {
+    const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");
+    try {
+      return await use(store);
+    } finally {
+      store.s3.destroy();
+    }
+  }
+
+  // The file's bytes are the body as sent: not parsed, not held (the route streams them on).
+  scope.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
+
+  scope.put(`/federation/v1/runs/:namespace/:name/inputs/:input`, {
+    schema: { summary: "Federation: one file of an input the signing peer's run awaits, streamed (application/octet-stream; unsigned body, checked at completion)", tags, params: InputParams, querystring: FileQuery },
+    handler: async (request, reply) => {
+      const peerName = deps.peerName(requirePeer(request, deps.auth, { unsignedPayload: true }));
+      const { namespace, name, input } = request.params as Static<typeof InputParams>;
+      const { path, size } = request.query as Static<typeof FileQuery>;
+      const problem = sentFileProblem(path, size);
+      if (problem) throw new ApiError(400, "BadRequest", problem.message, { field: problem.field });
+      const run = await deps.peersRun(namespace, name, peerName);
+      requireOpenInput(run, input);
+      const key = `${await inputFolder(run, input)}/${path}`;
+      const counted = exactly(size);
+      // A sender that goes away mid-file fails the counted stream, and with it the PutObject.
+      pipeline(request.body as Readable, counted).catch(() => undefined);
+      await withStore(run, (store) => putObjectStream(store, key, counted, size));
+      return reply.code(201).send({ path, size });
+    },
+  });
+
+  scope.post(`/federation/v1/runs/:namespace/:name/inputs/:input`, {
+    schema: { summary: "Federation: complete an input the signing peer's run awaits: every file sent is checked against the sizes and SHA-256 named here; the run starts once all its inputs are complete", tags, params: InputParams, body: PeerInputComplete },
+    handler: async (request) => {
+      const peerName = deps.peerName(requirePeer(request, deps.auth));
+      const { namespace, name, input } = request.params as Static<typeof InputParams>;
+      const body = request.body as PeerInputComplete;
+      const run = await deps.peersRun(namespace, name, peerName);
+      requireOpenInput(run, input);
+      const folder = await inputFolder(run, input);
+      await withStore(run, async (store) => {
+        const stored = (await listPrefix({ s3: store.s3, bucket: store.repository.bucket }, `${folder}/`, deps.artifacts.requestTimeoutMs)).map((o) => ({ path: o.key.slice(folder.length + 1), size: o.size }));
+        const problem = completionProblem(body, stored);
+        if (problem) throw new ApiError(409, "InputIncomplete", problem, { field: "body.files" });
+        for (const [i, f] of body.files.entries()) {
+          if ((await sha256Of(store, `${folder}/${sentFilePath(body, f)}`)) !== f.sha256) throw new ApiError(409, "InputIncomplete", `body.files[${i}].sha256: ${sentFilePath(body, f)} as stored has another digest (sent again, or changed on the way)`, { field: `body.files[${i}].sha256` });
+        }
+      });
+      // The value, on the run as read: a run that changed since (started) is a conflict, not overwritten.
+      const patch = { metadata: { resourceVersion: run.metadata.resourceVersion }, spec: { job: { [input]: sentInputValue(input, body) } } };
+      const patched = await deps.custom.patchNamespacedCustomObject({ ...runs, namespace, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, deps.opts()));
+      return deps.answer(patched as PipelineRun);
+    },
+  });
+}

@@ -1,0 +1,99 @@
+// Inputs a requesting cluster sends to the run it asked a peer for: the outputs of its steps
+// elsewhere (on another peer, relayed through the requester), which the served run's steps read.
+// The served run names them (the awaited-inputs annotation, from the request) and does not start
+// until each has a value in its spec.job; the federation API gives it that value only once every
+// file sent was checked against the sizes and SHA-256 digests the requester signed. The files sit
+// under the served run's inputs in the artifact repository, where its pods find them
+// (podInputsDir), as the outputs a requester brings home do. Pure.
+import { pathToFileURL } from "node:url";
+import { awaitedInputsAnnotation, basenameProblem, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, type PeerInputComplete, type PeerRunRequest } from "../federation/peerRuns.ts";
+import { podInputsDir } from "../pipeline/argo/conventions.ts";
+import type { PipelineRun } from "../schema/pipelineRun.ts";
+import { RunReason } from "./reasons.ts";
+import type { Blocked } from "./serviceResolution.ts";
+
+/** The inputs the run's requester sends, as the request named them. */
+export function awaitedInputsOf(run: PipelineRun): string[] {
+  const names = run.metadata.annotations?.[awaitedInputsAnnotation] ?? "";
+  return names.split(",").filter((n) => n !== "");
+}
+
+/** What is wrong with a request's awaitedInputs, or undefined: each is read by a step, and given no value otherwise. */
+export function awaitedInputsProblem(body: Pick<PeerRunRequest, "steps" | "awaitedInputs" | "job" | "inputs">): { field: string; message: string } | undefined {
+  const read = new Set(body.steps.flatMap((s) => Object.values(s.in ?? {})));
+  for (const [i, name] of (body.awaitedInputs ?? []).entries()) {
+    const field = `body.awaitedInputs[${i}]`;
+    if (!read.has(name)) return { field, message: `${field}: no step reads input ${name}` };
+    if (body.job && name in body.job) return { field, message: `${field}: input ${name} has a value in body.job already` };
+    if (body.inputs?.some((d) => d.name === name)) return { field, message: `${field}: input ${name} is a data input (body.inputs) already` };
+  }
+  return undefined;
+}
+
+/** The annotation's value for `names` (input names hold no comma: they are CWL identifiers). */
+export const awaitedInputsValue = (names: readonly string[]): string => names.join(",");
+
+/** The awaited inputs without a value in spec.job yet. */
+export function missingInputs(run: PipelineRun): string[] {
+  const job = run.spec.job ?? {};
+  return awaitedInputsOf(run).filter((name) => !(name in job));
+}
+
+/** Why the run cannot start yet: inputs its requester has not sent. */
+export function inputsAwaited(run: PipelineRun, requester: string): Blocked | undefined {
+  const missing = missingInputs(run);
+  if (missing.length === 0) return undefined;
+  return { reason: RunReason.InputsAwaited, message: `waiting for peer ${requester} to send input${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (outputs of its steps elsewhere); the run starts once all have arrived` };
+}
+
+/** The job value of a completed input: where the pods read it. */
+export function sentInputValue(input: string, body: Pick<PeerInputComplete, "class" | "name">): { class: "File" | "Directory"; location: string } {
+  return { class: body.class, location: pathToFileURL(`${podInputsDir}/${input}/${body.name}`).href };
+}
+
+/** A file's path under the input's folder: a File's name, or a Directory's name and the file's path below it. */
+export function sentFilePath(body: Pick<PeerInputComplete, "class" | "name">, file: { path: string }): string {
+  return body.class === "File" ? body.name : `${body.name}/${file.path}`;
+}
+
+/** Why a file cannot be sent to `path` with `size` bytes, or undefined. */
+export function sentFileProblem(path: string, size: number): { field: string; message: string } | undefined {
+  const problem = outputPathProblem(path);
+  if (problem) return { field: "query.path", message: `query.path: ${JSON.stringify(path)} ${problem}` };
+  if (!Number.isSafeInteger(size) || size < 0 || size > maxPeerOutputBytes) return { field: "query.size", message: `query.size: ${size} is not a size from 0 to ${maxPeerOutputBytes} bytes` };
+  return undefined;
+}
+
+/** What the completion says is wrong in itself (names, paths, counts, total), or undefined. */
+function completionShapeProblem(body: PeerInputComplete): string | undefined {
+  const name = basenameProblem(body.name);
+  if (name) return `body.name: ${JSON.stringify(body.name)} ${name}`;
+  if (body.class === "File" && (body.files.length !== 1 || body.files[0]?.path !== body.name)) return "body.files: a File is one file, whose path is its name";
+  const bad = body.files.findIndex((f) => outputPathProblem(f.path) !== undefined);
+  if (bad >= 0) return `body.files[${bad}].path: ${JSON.stringify(body.files[bad]?.path)} ${outputPathProblem(body.files[bad]?.path ?? "") ?? ""}`;
+  if (new Set(body.files.map((f) => f.path)).size !== body.files.length) return "body.files: a path is named twice";
+  const total = body.files.reduce((sum, f) => sum + f.size, 0);
+  if (body.files.length > maxPeerOutputFiles || total > maxPeerOutputBytes) return `body.files: ${body.files.length} files of ${total} bytes; at most ${maxPeerOutputFiles} files and ${maxPeerOutputBytes} bytes cross`;
+  return undefined;
+}
+
+/**
+ * What is wrong with a completion against what is stored under the input's folder (paths relative
+ * to it, with sizes), or undefined: every file named is there with its size, and nothing else is
+ * (a file left by an earlier attempt would appear in the pods' Directory). Digests are checked
+ * after, by reading what this leaves.
+ */
+export function completionProblem(body: PeerInputComplete, stored: readonly { path: string; size: number }[]): string | undefined {
+  const shape = completionShapeProblem(body);
+  if (shape) return shape;
+  const sizes = new Map(stored.map((o) => [o.path, o.size]));
+  for (const [i, f] of body.files.entries()) {
+    const path = sentFilePath(body, f);
+    const size = sizes.get(path);
+    if (size === undefined) return `body.files[${i}]: ${path} was not sent (PUT it first)`;
+    if (size !== f.size) return `body.files[${i}]: ${path} was sent with ${size} bytes, not ${f.size}`;
+  }
+  const named = new Set(body.files.map((f) => sentFilePath(body, f)));
+  const extra = stored.find((o) => !named.has(o.path));
+  return extra ? `body.files: ${extra.path} was sent but is not named (send the input again under a fresh run, or name every file)` : undefined;
+}
