@@ -45,7 +45,7 @@ import type { Peer } from "../schema/peer.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { NamespaceName, ObjectName } from "./kind-schemas.ts";
 import { registerRunInputsRoutes } from "./federationInputsRoutes.ts";
-import { awaitedInputsOf, awaitedInputsProblem, awaitedInputsValue, missingInputs } from "../orchestrator/sentInputs.ts";
+import { awaitedInputsProblem, awaitedInputsValue, awaitingOf } from "../orchestrator/sentInputs.ts";
 
 export const peerRunsLabel = "archipel.io/peer-runs";
 
@@ -116,7 +116,7 @@ export function runAnswer(run: PipelineRun): PeerRunAnswer {
     ...present({ phase: s?.phase, ready: ready(run as never, "Ready"), succeeded: ready(run as never, "Succeeded"), startedAt: s?.startedAt, finishedAt: s?.finishedAt }),
     steps: (s?.steps ?? []).map((step) => ({ name: step.name, phase: step.phase, ...present({ startedAt: step.startedAt, finishedAt: step.finishedAt, message: step.message }) })),
     outputs: (s?.outputs ?? []).map((o) => ({ ...o })),
-    ...present({ awaiting: awaitedInputsOf(run).length > 0 ? missingInputs(run) : undefined }),
+    ...present({ awaiting: awaitingOf(run) }),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   SignatureHeader,
   signRequest,
   type VerifyContext,
+  UNSIGNED_PAYLOAD,
   verifyRequest,
 } from "./requestSigning.ts";
 
@@ -59,6 +60,17 @@ describe("requestSigning", () => {
     assert.equal(reason({ ...signed(), target: "/federation/v1/grants?limit=10" }), RequestRefusal.BadSignature);
     assert.equal(reason({ ...signed(), target: "/federation/v1/catalog?limit=1000" }), RequestRefusal.BadSignature);
     assert.equal(reason({ ...signed(), body: body.replace("sentinel", "landsat") }), RequestRefusal.DigestMismatch);
+  });
+
+  it("takes an unsigned body only on a route that says so, and only when the sender signed it as unsigned", () => {
+    const streamed = { ...signed({ method: "PUT", body: undefined, unsignedPayload: true }), body: "any bytes" };
+    assert.equal(streamed.headers[SignatureHeader.ContentSha256], UNSIGNED_PAYLOAD);
+    assert.equal(reason({ ...streamed, unsignedPayload: true }), "ok");
+    assert.equal(reason(streamed), RequestRefusal.DigestMismatch, "a JSON route checks the body against the digest");
+    // The marker is signed: a JSON request's digest swapped for it no longer verifies.
+    const json = signed();
+    json.headers[SignatureHeader.ContentSha256] = UNSIGNED_PAYLOAD;
+    assert.equal(reason({ ...json, unsignedPayload: true }), RequestRefusal.BadSignature);
   });
 
   it("refuses a body swapped together with its digest header", () => {

@@ -182,6 +182,12 @@ function checkShape(v: HeaderValues): RequestVerification | undefined {
   return undefined;
 }
 
+/** The body has the digest the header claims, or the route takes an unsigned body and the header says so. */
+function digestMatches(req: ReceivedRequest, claimed: string): boolean {
+  if (req.unsignedPayload === true && claimed === UNSIGNED_PAYLOAD) return true;
+  return bodySha256(req.body) === claimed;
+}
+
 /**
  * Verifies a received request. Cheap checks first; the nonce is remembered only once the
  * signature and timestamp are good, so forged requests cannot fill the cache or burn nonces.
@@ -195,8 +201,7 @@ export function verifyRequest(req: ReceivedRequest, ctx: VerifyContext): Request
   if (v.Audience !== ctx.audience) return refuse(RequestRefusal.WrongAudience, `request is addressed to ${v.Audience}, this is ${ctx.audience}`);
   const publicKey = ctx.lookupKey(v.KeyId);
   if (!publicKey) return refuse(RequestRefusal.UnknownKey, `no accepted peer named ${v.KeyId}`);
-  const unsigned = req.unsignedPayload === true && v.ContentSha256 === UNSIGNED_PAYLOAD;
-  if (!unsigned && bodySha256(req.body) !== v.ContentSha256) return refuse(RequestRefusal.DigestMismatch, "the body does not match its SHA-256 header");
+  if (!digestMatches(req, v.ContentSha256)) return refuse(RequestRefusal.DigestMismatch, "the body does not match its SHA-256 header");
   const fields: SignedFields = { method: req.method, target: req.target, contentSha256: v.ContentSha256, timestamp: v.Timestamp, nonce: v.Nonce, keyId: v.KeyId, audience: v.Audience, project: v.Project };
   if (!verifyBytes(publicKey, Buffer.from(signingString(fields)), v.Signature)) {
     return refuse(RequestRefusal.BadSignature, `signature does not verify with the key of peer ${v.KeyId} (method, target, body digest, timestamp, nonce, key id, audience and project claim are signed)`);

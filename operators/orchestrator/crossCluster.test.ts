@@ -120,10 +120,40 @@ describe("crossCluster", () => {
     assert.deepEqual(split.peerOutputs, [{ name: "tagged", peer: "oslo" }]);
   });
 
-  it("refuses a step on one peer that reads a step or the data of another peer, naming the field", () => {
-    const across: PipelineRunSpec = { steps: [{ name: "first", serviceRef: { name: "a", peer: "lyon" } }, { name: "second", serviceRef: { name: "b", peer: "oslo" }, in: { x: "first/out" } }] };
-    const refused = splitAcrossClusters(across, planOf(across).steps);
-    assert.match("message" in refused ? refused.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on peer oslo and reads first\/out of step first, which runs on peer lyon; .*place first on peer oslo too/);
+  it("relays an output of one peer's part to the step on another peer that reads it: that part awaits it as an input, the other sends it out", () => {
+    const chain: PipelineRunSpec = {
+      job: { greeting: "hi" },
+      steps: [
+        { name: "first", serviceRef: { name: "a", peer: "lyon" }, in: { m: "greeting" } },
+        { name: "second", serviceRef: { name: "b", peer: "oslo" }, in: { x: "first/out", m: "greeting" } },
+        { name: "third", serviceRef: { name: "c", peer: "oslo" }, in: { y: "second/out", z: "first/out" } },
+        { name: "last", serviceRef: { name: "d" }, in: { w: "third/out", v: "first/out" } },
+      ],
+    };
+    const split = splitAcrossClusters(chain, planOf(chain).steps);
+    assert.ok(!("message" in split), "message" in split ? split.message : "");
+    assert.deepEqual(split.relays, [{ from: "lyon", output: "first_out", source: "first/out", to: "oslo", input: "peer_first_out" }], "one relay per source and reading peer");
+    const [lyon, oslo] = split.peers.map((p) => p.part);
+    assert.deepEqual(lyon?.outputs, [{ name: "first_out", source: "first/out" }], "sent here and on under one name");
+    assert.equal(lyon?.awaits, undefined);
+    assert.deepEqual(oslo?.awaits, [{ input: "peer_first_out", from: "lyon", output: "first_out" }]);
+    assert.deepEqual(oslo?.steps.map((s) => s.in), [{ x: "peer_first_out", m: "greeting" }, { y: "second/out", z: "peer_first_out" }], "a step reads what is relayed as an input, its own peer's steps as they are");
+    assert.deepEqual(split.local.steps[0]?.in, { w: "peer_third_out", v: "peer_first_out" });
+  });
+
+  it("refuses peers whose parts would wait for each other's outputs, naming the field", () => {
+    const loop: PipelineRunSpec = {
+      steps: [
+        { name: "first", serviceRef: { name: "a", peer: "lyon" } },
+        { name: "second", serviceRef: { name: "b", peer: "oslo" }, in: { x: "first/out" } },
+        { name: "third", serviceRef: { name: "c", peer: "lyon" }, in: { y: "second/out" } },
+      ],
+    };
+    const refused = splitAcrossClusters(loop, planOf(loop).steps);
+    assert.match("message" in refused ? refused.message : "", /^spec\.steps\[1\]\.in\.x: step second runs on peer oslo and reads first\/out of step first on peer lyon, whose part also waits for outputs of peer oslo's part/);
+  });
+
+  it("refuses a step on one peer that reads the data of another peer, naming the field", () => {
     const data: PipelineRunSpec = {
       inputs: [{ name: "scenes", resourceRef: { name: "s2", peer: "lyon" } }],
       steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "oslo" }, in: { text: "scenes" } }, { name: "other", serviceRef: { name: "x", peer: "lyon" } }],

@@ -1,9 +1,11 @@
 // A run whose plan puts some steps on peers and the rest here: the peers' parts run first (each on
 // its peer's Argo, side by side), then their outputs that steps here read are brought into this
-// cluster's artifact repository and the rest runs here. Pure: this splits the run's spec into one
-// part per peer and this cluster's, and says which outputs cross. Outputs go from a peer to this
-// cluster only: a peer step that reads a step of this cluster, or of another peer, is refused (it
-// would need another phase, or a copy the other way).
+// cluster's artifact repository and the rest runs here. A peer's step may read another peer's
+// output: that part waits for it, and this cluster relays it once the other part has succeeded
+// (the peers never talk to each other for a run). Pure: this splits the run's spec into one part
+// per peer and this cluster's, and says which outputs cross and where. Refused: a peer step that
+// reads a step of this cluster (this cluster's steps run last, in one Workflow), and peers that
+// would each wait for the other's outputs.
 import type { ReconcileContext } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import type { PipelineOutput, PipelineRunSpec, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
@@ -24,8 +26,22 @@ export interface Transfer {
   input: string;
 }
 
+/** One output of a peer's part that a step on another peer reads: this cluster relays it. */
+export interface Relay {
+  /** the Peer whose part makes it, and the output's name in that part's run */
+  from: string;
+  output: string;
+  /** `<step>/<output>` in this run */
+  source: string;
+  /** the Peer whose part reads it, and the input its steps read it as */
+  to: string;
+  input: string;
+}
+
 export interface PeerPart {
   steps: PipelineStep[];
+  /** inputs this part's run waits for: outputs of another peer's part, relayed by this cluster */
+  awaits?: { input: string; from: string; output: string }[];
   outputs: { name: string; source: string }[];
   /** pipeline inputs bound to the peer's data Resources (read there, through the peer's grant) */
   inputs?: { name: string; resource: string }[];
@@ -37,6 +53,7 @@ export interface CrossClusterSplit {
   peers: { peer: string; part: PeerPart }[];
   local: PipelineRunSpec;
   transfers: Transfer[];
+  relays: Relay[];
   /** run outputs that come from peer steps (their location stays on the peer), with that peer */
   peerOutputs: { name: string; peer: string }[];
 }
@@ -46,19 +63,45 @@ export function transferName(source: string): string {
   return `peer_${source.replace(/[^A-Za-z0-9_]/g, "_")}`;
 }
 
-/** A peer step that reads a step placed elsewhere (here, or another peer). */
-function peerReadsElsewhere(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): string | undefined {
-  for (const [index, step] of steps.entries()) {
+/** Each read of a peer step from a step placed elsewhere: which step, input and source, and the source's peer (undefined: here). */
+function crossReads(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): { index: number; step: PipelineStep; peer: string; input: string; source: string; from: string; fromPeer: string | undefined }[] {
+  return steps.flatMap((step, index) => {
     const peer = peerOf.get(step.name);
-    if (peer === undefined) continue;
-    for (const [input, source] of Object.entries(step.in ?? {})) {
+    if (peer === undefined) return [];
+    return Object.entries(step.in ?? {}).flatMap(([input, source]) => {
       const from = parseWiring(source).step;
-      if (from === undefined || peerOf.get(from) === peer) continue;
-      const where = peerOf.has(from) ? `on peer ${peerOf.get(from) ?? ""}` : "here";
-      return `spec.steps[${index}].in.${input}: step ${step.name} runs on peer ${peer} and reads ${source} of step ${from}, which runs ${where}; outputs move from a peer to this cluster only, so place ${from} on peer ${peer} too`;
-    }
+      if (from === undefined || peerOf.get(from) === peer) return [];
+      return [{ index, step, peer, input, source, from, fromPeer: peerOf.get(from) }];
+    });
+  });
+}
+
+/** A peer step that reads a step of this cluster, or peers whose parts would wait for each other's outputs. */
+function peerReadsElsewhere(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): string | undefined {
+  const reads = crossReads(steps, peerOf);
+  const here = reads.find((r) => r.fromPeer === undefined);
+  if (here) {
+    return `spec.steps[${here.index}].in.${here.input}: step ${here.step.name} runs on peer ${here.peer} and reads ${here.source} of step ${here.from}, which runs here; this cluster's steps run after every peer's, so place ${here.from} on a peer too`;
   }
-  return undefined;
+  // Part B waits for C's outputs (an edge C → B): a cycle would have each part wait for ever.
+  const edges = new Map<string, Set<string>>();
+  for (const r of reads) edges.set(r.fromPeer ?? "", (edges.get(r.fromPeer ?? "") ?? new Set()).add(r.peer));
+  const loop = reads.find((r) => reaches(edges, r.peer, r.fromPeer ?? ""));
+  if (!loop) return undefined;
+  return `spec.steps[${loop.index}].in.${loop.input}: step ${loop.step.name} runs on peer ${loop.peer} and reads ${loop.source} of step ${loop.from} on peer ${loop.fromPeer ?? ""}, whose part also waits for outputs of peer ${loop.peer}'s part; each peer runs its steps as one part, so place these steps on one peer`;
+}
+
+/** Whether `to` can be reached from `from` along `edges`. */
+function reaches(edges: ReadonlyMap<string, ReadonlySet<string>>, from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const open = [from];
+  for (let at = open.pop(); at !== undefined; at = open.pop()) {
+    if (at === to) return true;
+    if (seen.has(at)) continue;
+    seen.add(at);
+    open.push(...(edges.get(at) ?? []));
+  }
+  return false;
 }
 
 /** A step that reads an input bound to another cluster's data: data is read where it is, never moved. */
@@ -75,28 +118,49 @@ function readsDataElsewhere(spec: PipelineRunSpec, peerOf: ReadonlyMap<string, s
   return undefined;
 }
 
-/** Rewires a local step's inputs read from peer steps to the pipeline inputs they arrive as. */
-function rewired(step: PipelineStep, peerOf: ReadonlyMap<string, string>, transfers: Map<string, Transfer>): PipelineStep {
+/**
+ * Rewires a step's inputs read from steps on another peer than its own (`at`: undefined here) to
+ * the pipeline inputs they arrive as, noting each crossing once per source in `crossings`.
+ */
+function rewired(step: PipelineStep, peerOf: ReadonlyMap<string, string>, at: string | undefined, crossings: Map<string, Transfer>): PipelineStep {
   if (!step.in) return step;
   const entries = Object.entries(step.in).map(([input, source]) => {
     const from = parseWiring(source).step;
     const peer = from === undefined ? undefined : peerOf.get(from);
-    if (peer === undefined) return [input, source];
-    const transfer = transfers.get(source) ?? { peer, output: transferName(source).slice("peer_".length), source, input: transferName(source) };
-    transfers.set(source, transfer);
-    return [input, transfer.input];
+    if (peer === undefined || peer === at) return [input, source];
+    const crossing = crossings.get(source) ?? { peer, output: transferName(source).slice("peer_".length), source, input: transferName(source) };
+    crossings.set(source, crossing);
+    return [input, crossing.input];
   });
   return { ...step, in: Object.fromEntries(entries) as Record<string, string> };
 }
 
-/** The part of one peer: its steps, the outputs it sends here or keeps as the run's, its data. */
-function partOf(spec: PipelineRunSpec, peer: string, where: { peerOf: ReadonlyMap<string, string>; transfers: Transfer[]; outputs: PipelineOutput[] }): PeerPart {
+/** The part of one peer: its steps (rewired to what is relayed to them), the outputs it sends here, on, or keeps as the run's, its data. */
+function partOf(spec: PipelineRunSpec, peer: string, where: { peerOf: ReadonlyMap<string, string>; leaving: Transfer[]; relays: Relay[]; outputs: PipelineOutput[] }): PeerPart {
   const data = (spec.inputs ?? []).filter((i) => i.resourceRef.peer === peer);
+  const sent = new Map(where.leaving.filter((t) => t.peer === peer).map((t) => [t.output, { name: t.output, source: t.source }]));
+  const awaited = where.relays.filter((r) => r.to === peer);
+  const steps = spec.steps.filter((s) => where.peerOf.get(s.name) === peer).map((s) => rewired(s, where.peerOf, peer, new Map()));
   return {
-    steps: spec.steps.filter((s) => where.peerOf.get(s.name) === peer),
-    outputs: [...where.transfers.filter((t) => t.peer === peer).map((t) => ({ name: t.output, source: t.source })), ...where.outputs.map((o) => ({ name: o.name, source: o.source }))],
-    ...present({ inputs: data.length ? data.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined, job: spec.job }),
+    steps,
+    outputs: [...sent.values(), ...where.outputs.map((o) => ({ name: o.name, source: o.source }))],
+    ...present({
+      awaits: awaited.length ? awaited.map((r) => ({ input: r.input, from: r.from, output: r.output })) : undefined,
+      inputs: data.length ? data.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined,
+      job: spec.job,
+    }),
   };
+}
+
+/** Every peer step's read of another peer's step, as the relay it needs (one per source and reading peer). */
+function relaysOf(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): Relay[] {
+  const relays = new Map<string, Relay>();
+  for (const r of crossReads(steps, peerOf)) {
+    if (r.fromPeer === undefined) continue;
+    const input = transferName(r.source);
+    relays.set(`${r.peer}/${r.source}`, { from: r.fromPeer, output: input.slice("peer_".length), source: r.source, to: r.peer, input });
+  }
+  return [...relays.values()];
 }
 
 export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]): CrossClusterSplit | { message: string } {
@@ -104,17 +168,20 @@ export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]
   const refusal = peerReadsElsewhere(spec.steps, peerOf) ?? readsDataElsewhere(spec, peerOf);
   if (refusal) return { message: refusal };
   const transfers = new Map<string, Transfer>();
-  const localSteps = spec.steps.filter((s) => !peerOf.has(s.name)).map((s) => rewired(s, peerOf, transfers));
+  const localSteps = spec.steps.filter((s) => !peerOf.has(s.name)).map((s) => rewired(s, peerOf, undefined, transfers));
+  const relays = relaysOf(spec.steps, peerOf);
+  // What leaves each peer's part: to here, and on to another peer (one output per source).
+  const leaving = [...transfers.values(), ...relays.map((r) => ({ peer: r.from, output: r.output, source: r.source, input: r.input }))];
   const outputPeer = (o: PipelineOutput): string | undefined => peerOf.get(parseWiring(o.source).step ?? "");
   const runOutputs = spec.outputs ?? [];
   const peers = [...new Set(spec.steps.flatMap((s) => peerOf.get(s.name) ?? []))];
-  const parts = peers.map((peer) => ({ peer, part: partOf(spec, peer, { peerOf, transfers: [...transfers.values()], outputs: runOutputs.filter((o) => outputPeer(o) === peer) }) }));
+  const parts = peers.map((peer) => ({ peer, part: partOf(spec, peer, { peerOf, leaving, relays, outputs: runOutputs.filter((o) => outputPeer(o) === peer) }) }));
   const local: PipelineRunSpec = {
     ...spec,
     steps: localSteps,
     ...present({ outputs: spec.outputs?.filter((o) => outputPeer(o) === undefined), inputs: spec.inputs?.filter((i) => i.resourceRef.peer === undefined) }),
   };
-  return { peers: parts, local, transfers: [...transfers.values()], peerOutputs: runOutputs.flatMap((o) => { const peer = outputPeer(o); return peer === undefined ? [] : [{ name: o.name, peer }]; }) };
+  return { peers: parts, local, transfers: [...transfers.values()], relays, peerOutputs: runOutputs.flatMap((o) => { const peer = outputPeer(o); return peer === undefined ? [] : [{ name: o.name, peer }]; }) };
 }
 
 type Outputs = NonNullable<PipelineRunStatus["outputs"]>;

@@ -3,12 +3,14 @@
 // into a storage Resource here. A File arrives as one stream; a Directory as its listing (checked
 // before anything is asked for: plain names, at most 10,000 files and the byte limit), then each
 // of its files as a stream, written under the Directory at its path. Nothing is held whole.
+import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { podInputsDir } from "../pipeline/argo/conventions.ts";
 import { listingProblem, maxPeerOutputBytes } from "../federation/peerRuns.ts";
 import { type ArtifactStore, writeObjectStream } from "./artifactStore.ts";
 import { CopyRefused, putStreamed, type S3Place } from "./objectCopy.ts";
-import type { PeerEndpoint, PeerOutputStream, PeerRunsClient } from "./peerClient.ts";
+import type { PeerEndpoint, PeerInputAt, PeerOutputStream, PeerRunsClient } from "./peerClient.ts";
+import type { PeerInputComplete, PeerRunAnswer } from "../federation/peerRuns.ts";
 
 /** The peer's run, as this cluster asks it. */
 export interface PeerRunAt {
@@ -64,4 +66,32 @@ export async function deliverPeerOutput(from: { client: Client; run: PeerRunAt; 
   if (problem) throw new CopyRefused(`the peer's Directory ${from.output} ${problem}`);
   await eachFile(from, answer.listing, async (path, file) => void (await putStreamed(to.place, `${to.key}/${path}`, file, limits.ms)), limits.maxBytes);
   return { directory: true };
+}
+
+type Sender = Pick<PeerRunsClient, "sendInputFile" | "completeInput">;
+
+/** Sends one file as it arrives, hashing it on the way; its size and SHA-256 as sent. */
+async function sendHashed(to: { client: Sender; ep: PeerEndpoint; at: PeerInputAt }, path: string, file: PeerOutputStream): Promise<PeerInputComplete["files"][number]> {
+  const hash = createHash("sha256");
+  const hashed = file.stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, out) => (hash.update(chunk), out.enqueue(chunk)) }));
+  await to.client.sendInputFile(to.ep, to.at, { path, size: file.size }, hashed);
+  return { path, size: file.size, sha256: hash.digest("hex") };
+}
+
+/**
+ * Relays one output of a peer's run to another peer's run, as the input it awaits: each file
+ * streamed from one to the other (never held here whole), then the completion naming every file's
+ * size and SHA-256, which the receiving peer checks before its run may start. The receiver's answer.
+ */
+export async function relayPeerOutput(from: { client: Client; run: PeerRunAt; output: string }, to: { client: Sender; run: PeerRunAt; input: string }): Promise<PeerRunAnswer> {
+  const answer = await answerOf(from);
+  const target = { client: to.client, ep: to.run.ep, at: { namespace: to.run.namespace, name: to.run.name, input: to.input } };
+  if (answer.kind === "File") {
+    const sent = await sendHashed(target, answer.basename, answer);
+    return to.client.completeInput(target.ep, target.at, { class: "File", name: answer.basename, files: [sent] });
+  }
+  const { listing } = answer;
+  const files: PeerInputComplete["files"] = [];
+  await eachFile(from, listing, async (path, file) => void files.push({ ...(await sendHashed(target, `${listing.name}/${path}`, file)), path }), maxPeerOutputBytes);
+  return to.client.completeInput(target.ep, target.at, { class: "Directory", name: listing.name, files });
 }

@@ -42,6 +42,9 @@ describe("peerRun", () => {
     const retried = { ...run, spec: { ...run.spec, retry: { limit: 2, policy: "OnError" as const } } };
     assert.deepEqual(runRequest(retried, wholeRun(retried), { namespace: "shared", reservation: "a-greet-1" }).retry, { limit: 2, policy: "OnError" });
     assert.equal(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).retry, undefined);
+    assert.equal(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }).awaitedInputs, undefined);
+    const relayed = { ...wholeRun(run), awaits: [{ input: "peer_read_out", from: "oslo", output: "read_out" }] };
+    assert.deepEqual(runRequest(run, relayed, { namespace: "shared", reservation: "a-greet-1" }).awaitedInputs, ["peer_read_out"], "the peer's run is told which inputs to wait for");
     // What the peer's run may cost, when a budget applies.
     assert.deepEqual(runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }, { amount: "4.00", currency: "EUR" }).budget, { amount: "4.00", currency: "EUR" });
     assert.equal("budget" in runRequest(run, wholeRun(run), { namespace: "shared", reservation: "a-greet-1" }), false);
@@ -72,6 +75,10 @@ describe("peerRun", () => {
     assert.equal(failed.succeeded.message, 'step "write" failed on cluster isle-2: exit 3');
     const blocked = observePeerRun(plan, site, answer({ phase: "Pending", ready: { status: "False", reason: "ServiceNotReady", message: "image missing" } }));
     assert.deepEqual([blocked.ready.reason, blocked.ready.message], ["PeerRefused", "on peer isle-2: ServiceNotReady: image missing"]);
+    // Waiting for outputs this cluster relays is the plan, not the peer refusing.
+    const awaiting = observePeerRun(plan, site, answer({ phase: "Pending", ready: { status: "False", reason: "InputsAwaited", message: "waiting for peer a" }, awaiting: ["peer_read_out"] }));
+    assert.deepEqual([awaiting.ready.status, awaiting.ready.reason], ["True", "RelayingOutputs"]);
+    assert.match(awaiting.ready.message, /waits for peer_read_out: outputs of another peer's steps, relayed by this cluster/);
     const refused = failedPeerRun(plan, site, { reason: "ReservationRejected", message: "no room", at: "2026-12-02T10:00:00Z" });
     assert.deepEqual([refused.phase, refused.succeeded.status, refused.finishedAt], ["Failed", "False", "2026-12-02T10:00:00Z"]);
   });

@@ -154,6 +154,7 @@ export function runRequest(run: PipelineRun, part: PeerPart, where: { namespace:
     steps: part.steps.map((s) => ({ name: s.name, service: s.serviceRef.name, ...(s.in ? { in: s.in } : {}) })),
     ...(part.outputs.length ? { outputs: part.outputs } : {}),
     ...(part.inputs?.length ? { inputs: part.inputs } : {}),
+    ...(part.awaits?.length ? { awaitedInputs: part.awaits.map((a) => a.input) } : {}),
     ...(run.spec.timeout ? { timeout: run.spec.timeout } : {}),
     ...(run.spec.retry ? { retry: run.spec.retry } : {}),
     ...(part.job ? { job: part.job } : {}),
@@ -298,6 +299,8 @@ function failedAnswer(site: PeerSite, answer: PeerRunAnswer, steps: StepStatus[]
 /** The conditions while the peer's run is not finished. */
 function unfinishedAnswer(site: PeerSite, answer: PeerRunAnswer, phase: Phase, progress: string): Pick<RunObservation, "ready" | "succeeded"> {
   const on = `on peer ${site.cluster}`;
+  // Waiting for outputs this cluster relays from another peer's part: the plan, not a refusal.
+  if (answer.awaiting?.length) return both("True", "Unknown", RunReason.RelayingOutputs, `${answer.name} ${on} waits for ${answer.awaiting.join(", ")}: outputs of another peer's steps, relayed by this cluster once they have succeeded`);
   // The peer's orchestrator cannot start it (its own blocking reason): say it in the peer's words.
   if (answer.ready?.status === "False") return both("False", "Unknown", RunReason.PeerRefused, `${on}: ${answer.ready.reason ?? "blocked"}: ${answer.ready.message ?? ""}`);
   if (phase === "Running") return both("True", "Unknown", RunReason.Running, `${answer.name} runs ${on}: ${progress} steps succeeded`);

@@ -3,12 +3,13 @@
 // what it asks of each peer and when, and that a pass whose status write was lost converges.
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import type { PeerQuoteAnswer, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
+import { createHash } from "node:crypto";
+import type { PeerInputComplete, PeerQuoteAnswer, PeerReservationAnswer, PeerReservationRequest, PeerRunAnswer, PeerRunRequest } from "../federation/peerRuns.ts";
 import type { ReconcileContext } from "../runtime/index.ts";
 import type { Peer } from "../schema/peer.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import type { EventRecorder } from "../runtime/events.ts";
-import type { PeerEndpoint, PeerRunsClient } from "./peerClient.ts";
+import type { PeerEndpoint, PeerInputAt, PeerOutput, PeerOutputAt, PeerRunsClient } from "./peerClient.ts";
 import { defaultPeerRunSettings } from "./peerRun.ts";
 import { createPeerSteps, type PeerGroup, peerRunFinalizer, type PeerRunRecord } from "./peerSteps.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -40,11 +41,30 @@ class FakePeer {
     return { ...hold };
   }
 
+  /** Files sent to its runs' inputs (`run/input/path` → bytes), and the completions. */
+  readonly received = new Map<string, string>();
+  readonly completed: { run: string; input: string; body: PeerInputComplete }[] = [];
+
+  async receive(at: PeerInputAt, path: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+    this.asked.push("send");
+    this.received.set(`${at.name}/${at.input}/${path}`, await new Response(stream).text());
+  }
+
+  complete(at: PeerInputAt, body: PeerInputComplete): PeerRunAnswer {
+    this.asked.push("complete");
+    this.completed.push({ run: at.name, input: at.input, body });
+    const run = this.runs.get(at.name);
+    if (!run?.awaiting?.includes(at.input)) throw new Error(`${at.input} is completed only while awaited`);
+    run.awaiting = run.awaiting.filter((name) => name !== at.input);
+    return run;
+  }
+
   submit(request: PeerRunRequest): PeerRunAnswer {
     this.asked.push("submit");
     const hold = this.holds.get(request.reservation);
     assert.equal(hold?.state, "Confirmed", "a run is sent only within a confirmed hold");
-    const run = this.runs.get(request.name) ?? { namespace: request.namespace, name: request.name, phase: "Running", steps: request.steps.map((s) => ({ name: s.name, phase: "Running" })), outputs: [] };
+    const awaiting = request.awaitedInputs ? { awaiting: [...request.awaitedInputs] } : {};
+    const run = this.runs.get(request.name) ?? { namespace: request.namespace, name: request.name, phase: "Running", steps: request.steps.map((s) => ({ name: s.name, phase: "Running" })), outputs: [], ...awaiting };
     this.runs.set(request.name, run);
     return run;
   }
@@ -56,17 +76,24 @@ const peerObject = (name: string): Peer =>
 
 function federation(names: string[]): { peers: Record<string, FakePeer>; client: PeerRunsClient; ctx: ReconcileContext } {
   const peers = Object.fromEntries(names.map((n) => [n, new FakePeer()]));
-  const at = (ep: PeerEndpoint): FakePeer => peers[ep.peer] as FakePeer;
+  const on = (ep: PeerEndpoint): FakePeer => peers[ep.peer] as FakePeer;
   const client = {
     quote: (): Promise<PeerQuoteAnswer> => Promise.resolve({ priced: true, totals: [{ amount: "0.10", currency: "EUR" }], message: "0.10 EUR", requests: { cpu: "100m", memory: "64Mi" } }),
-    reserve: (ep: PeerEndpoint, r: PeerReservationRequest) => Promise.resolve(at(ep).reserve(r)),
-    reservation: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(at(ep).holds.get(name)),
-    decide: (ep: PeerEndpoint, _ns: string, name: string, action: "confirm" | "release") => Promise.resolve(at(ep).decide(name, action)),
-    submit: (ep: PeerEndpoint, r: PeerRunRequest) => Promise.resolve(at(ep).submit(r)),
-    run: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(at(ep).runs.get(name)),
+    reserve: (ep: PeerEndpoint, r: PeerReservationRequest) => Promise.resolve(on(ep).reserve(r)),
+    reservation: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(on(ep).holds.get(name)),
+    decide: (ep: PeerEndpoint, _ns: string, name: string, action: "confirm" | "release") => Promise.resolve(on(ep).decide(name, action)),
+    submit: (ep: PeerEndpoint, r: PeerRunRequest) => Promise.resolve(on(ep).submit(r)),
+    run: (ep: PeerEndpoint, _ns: string, name: string) => Promise.resolve(on(ep).runs.get(name)),
+    output: (ep: PeerEndpoint, at: PeerOutputAt): Promise<PeerOutput> => {
+      on(ep).asked.push(`output ${at.output}`);
+      const bytes = new TextEncoder().encode("hello from b");
+      return Promise.resolve({ kind: "File", basename: "greeting.txt", size: bytes.length, stream: new Response(bytes).body as ReadableStream<Uint8Array> });
+    },
+    sendInputFile: (ep: PeerEndpoint, at: PeerInputAt, file: { path: string }, stream: ReadableStream<Uint8Array>) => on(ep).receive(at, file.path, stream),
+    completeInput: (ep: PeerEndpoint, at: PeerInputAt, body: PeerInputComplete) => Promise.resolve(on(ep).complete(at, body)),
     cancel: (ep: PeerEndpoint, _ns: string, name: string) => {
-      at(ep).asked.push("cancel");
-      at(ep).runs.delete(name);
+      on(ep).asked.push("cancel");
+      on(ep).runs.delete(name);
       return Promise.resolve();
     },
   } as unknown as PeerRunsClient;
@@ -76,7 +103,7 @@ function federation(names: string[]): { peers: Record<string, FakePeer>; client:
 }
 
 /** A run with `write` on peer b and `tag` on peer c; its status is what the driver last wrote (unless a write is dropped). */
-function scenario(): { peers: Record<string, FakePeer>; run: PipelineRun; pass: (opts?: { dropWrite?: boolean }) => Promise<void> } {
+function scenario(opts: { relay?: boolean } = {}): { peers: Record<string, FakePeer>; run: PipelineRun; pass: (opts?: { dropWrite?: boolean }) => Promise<void> } {
   const { peers, client, ctx } = federation(["b", "c"]);
   const run: PipelineRun = {
     apiVersion: "archipel.io/v1alpha1",
@@ -89,13 +116,15 @@ function scenario(): { peers: Record<string, FakePeer>; run: PipelineRun; pass: 
     if (!dropping) run.status = { ...run.status, phase: o.phase, steps: o.steps, conditions: [o.ready, o.succeeded].map((c) => ({ ...c, lastTransitionTime: "2026-12-02T10:00:00Z" })), ...(kept.peerRuns ? { peerRuns: kept.peerRuns } : {}) };
     return Promise.resolve();
   };
+  // With `relay`: C's step reads B's output, relayed through this cluster (crossCluster.ts splits it so).
+  const relayedPart = { steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "c" }, in: { message: "peer_write_out" } }], outputs: [], awaits: [{ input: "peer_write_out", from: "b", output: "write_out" }] };
   const driver = createPeerSteps({ client, events: {} as EventRecorder, settings: defaultPeerRunSettings, now: () => new Date("2026-12-02T10:00:00Z"), write, giveUpAfterMs: 60_000 });
   const group = (): PeerGroup => ({
     run: structuredClone(run),
     jobs: ["b", "c"].map((peer, i) => ({
       peerName: peer,
       plan: [{ step: run.spec.steps[i]?.name ?? "", site: { kind: "peer" as const, peer }, reason: "Explicit" }],
-      part: { steps: [run.spec.steps[i]!], outputs: [] },
+      part: opts.relay && peer === "c" ? relayedPart : { steps: [run.spec.steps[i]!], outputs: opts.relay ? [{ name: "write_out", source: "write/out" }] : [] },
     })),
   });
   return {
@@ -172,6 +201,25 @@ describe("createPeerSteps over several peers", () => {
     assert.deepEqual([succeeded(s.run)?.status, succeeded(s.run)?.reason], ["False", "StepFailed"]);
     assert.match(succeeded(s.run)?.message ?? "", /^step "write" failed on cluster b-1: exit 7$/);
     assert.deepEqual(s.run.status?.peerRuns?.map((r) => [r.peer, r.phase, r.reservationState]), [["b", "Failed", "Released"], ["c", "Cancelled", "Released"]]);
+  });
+
+  it("relays B's output to C's run, which awaits it, once B's part has succeeded: streamed with its digest, sent once", async () => {
+    const s = scenario({ relay: true });
+    const [b, c] = [s.peers.b!, s.peers.c!];
+    for (let i = 0; i < 3; i++) await s.pass();
+    const onC = [...c.runs.values()][0]!;
+    assert.deepEqual(onC.awaiting, ["peer_write_out"], "C's run is sent with the input it awaits");
+    await s.pass();
+    assert.ok(!c.asked.includes("send"), "nothing is relayed while B's part runs");
+    Object.assign([...b.runs.values()][0]!, { phase: "Succeeded", steps: [{ name: "write", phase: "Succeeded" }] });
+    await s.pass();
+    assert.deepEqual([...c.received.entries()], [[`${onC.name}/peer_write_out/greeting.txt`, "hello from b"]]);
+    const sha256 = createHash("sha256").update("hello from b").digest("hex");
+    assert.deepEqual(c.completed.map((x) => x.body), [{ class: "File", name: "greeting.txt", files: [{ path: "greeting.txt", size: 12, sha256 }] }]);
+    assert.deepEqual(onC.awaiting, []);
+    assert.ok(b.asked.includes("output write_out"));
+    await s.pass();
+    assert.equal(c.asked.filter((x) => x === "send").length, 1, "a completed input is not sent again");
   });
 
   it("a round whose hold lapsed while another peer had not admitted its own is given back whole and asked again under new names; the next round goes through", async () => {

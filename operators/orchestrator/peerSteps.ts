@@ -39,6 +39,7 @@ import {
   trustRefusal,
 } from "./peerRun.ts";
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
+import { relayPeerOutput } from "./peerOutputs.ts";
 import { partBudget } from "../billing/budget.ts";
 import type { Money } from "../schema/common.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -369,9 +370,37 @@ export function createPeerSteps(deps: PeerStepsDeps): {
     return requeue(1000);
   }
 
+  /**
+   * The outputs a part awaits from another peer's part, relayed once that part has succeeded:
+   * each while the awaiting run still says it waits for it (so a pass cut short sends it again,
+   * and one that finished does not). The receiver's answer replaces the one read this pass.
+   */
+  async function relayDue(p: Pass, answers: Answers[]): Promise<void> {
+    for (const [i, m] of p.members.entries()) {
+      for (const wanted of m.part.awaits ?? []) {
+        const after = await relayOne(p, answers, { member: m, index: i }, wanted);
+        if (after) answers[i] = { ...(answers[i] as Answers), remote: after };
+      }
+    }
+  }
+
+  /** One awaited output relayed, if the receiver awaits it and its part has succeeded: the receiver's answer. */
+  async function relayOne(p: Pass, answers: Answers[], to: { member: Member; index: number }, wanted: NonNullable<PeerPart["awaits"]>[number]): Promise<PeerRunAnswer | undefined> {
+    const { member: m } = to;
+    const remote = answers[to.index]?.remote;
+    const j = p.members.findIndex((x) => x.peerName === wanted.from);
+    const [source, made] = [p.members[j], answers[j]?.remote];
+    if (!remote?.awaiting?.includes(wanted.input) || !source || made?.phase !== "Succeeded") return undefined;
+    const from = { client, run: { ep: source.ep, namespace: source.namespace, name: made.name }, output: wanted.output };
+    const after = await asking(m, () => relayPeerOutput(from, { client, run: { ep: m.ep, namespace: m.namespace, name: remote.name }, input: wanted.input }));
+    p.ctx.logger.info("output relayed between peers", { run: p.group.run.metadata.name, from: source.ep.cluster, output: wanted.output, to: m.ep.cluster, input: wanted.input });
+    return after;
+  }
+
   async function pass(p: Pass): Promise<ReconcileResult | void> {
     const answers: Answers[] = [];
     for (const m of p.members) answers.push(await asking(m, () => readPart(m)));
+    await relayDue(p, answers);
     const parts = p.members.map((m, i) => ({ cluster: m.ep.cluster, reservation: answers[i]?.reservation, run: answers[i]?.remote, submitted: m.known?.name !== undefined }));
     const actions = groupActions(parts);
     const elsewhere = holdEndedElsewhere(p, answers, actions);

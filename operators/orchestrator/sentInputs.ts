@@ -39,6 +39,9 @@ export function missingInputs(run: PipelineRun): string[] {
   return awaitedInputsOf(run).filter((name) => !(name in job));
 }
 
+/** For the requester: the inputs still awaited, or undefined for a run that awaits none. */
+export const awaitingOf = (run: PipelineRun): string[] | undefined => (awaitedInputsOf(run).length > 0 ? missingInputs(run) : undefined);
+
 /** Why the run cannot start yet: inputs its requester has not sent. */
 export function inputsAwaited(run: PipelineRun, requester: string): Blocked | undefined {
   const missing = missingInputs(run);
@@ -69,11 +72,16 @@ function completionShapeProblem(body: PeerInputComplete): string | undefined {
   const name = basenameProblem(body.name);
   if (name) return `body.name: ${JSON.stringify(body.name)} ${name}`;
   if (body.class === "File" && (body.files.length !== 1 || body.files[0]?.path !== body.name)) return "body.files: a File is one file, whose path is its name";
-  const bad = body.files.findIndex((f) => outputPathProblem(f.path) !== undefined);
-  if (bad >= 0) return `body.files[${bad}].path: ${JSON.stringify(body.files[bad]?.path)} ${outputPathProblem(body.files[bad]?.path ?? "") ?? ""}`;
-  if (new Set(body.files.map((f) => f.path)).size !== body.files.length) return "body.files: a path is named twice";
-  const total = body.files.reduce((sum, f) => sum + f.size, 0);
-  if (body.files.length > maxPeerOutputFiles || total > maxPeerOutputBytes) return `body.files: ${body.files.length} files of ${total} bytes; at most ${maxPeerOutputFiles} files and ${maxPeerOutputBytes} bytes cross`;
+  return filesProblem(body.files);
+}
+
+/** The files' paths are plain, each named once, within the counts and bytes that cross. */
+function filesProblem(files: PeerInputComplete["files"]): string | undefined {
+  const bad = files.findIndex((f) => outputPathProblem(f.path) !== undefined);
+  if (bad >= 0) return `body.files[${bad}].path: ${JSON.stringify(files[bad]?.path)} ${outputPathProblem(files[bad]?.path ?? "") ?? ""}`;
+  if (new Set(files.map((f) => f.path)).size !== files.length) return "body.files: a path is named twice";
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  if (files.length > maxPeerOutputFiles || total > maxPeerOutputBytes) return `body.files: ${files.length} files of ${total} bytes; at most ${maxPeerOutputFiles} files and ${maxPeerOutputBytes} bytes cross`;
   return undefined;
 }
 
@@ -95,5 +103,5 @@ export function completionProblem(body: PeerInputComplete, stored: readonly { pa
   }
   const named = new Set(body.files.map((f) => sentFilePath(body, f)));
   const extra = stored.find((o) => !named.has(o.path));
-  return extra ? `body.files: ${extra.path} was sent but is not named (send the input again under a fresh run, or name every file)` : undefined;
+  return extra ? `body.files: ${extra.path} was sent but is not named here (the pods would see it): name every file sent` : undefined;
 }
