@@ -2,7 +2,7 @@
 // that run starts (orchestrator/sentInputs.ts says why and what is checked). Each file is streamed
 // into the run's inputs in the artifact repository as it arrives; the signed completion names
 // every file's size and SHA-256, checked against what was stored (read back here) before the
-// input gets its value in the run's spec.job, which lets the run start. Only the run's requester,
+// input is recorded sent on the run (its sent-inputs annotation), which lets the run start. Only the run's requester,
 // only the inputs its request named, only before the run's Workflow exists.
 import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
@@ -10,11 +10,11 @@ import { pipeline } from "node:stream/promises";
 import { type ConfigurationOptions, type CoreV1Api, type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { maxPeerOutputBytes, PeerInputComplete } from "../federation/peerRuns.ts";
+import { maxPeerOutputBytes, PeerInputComplete, sentInputsAnnotation } from "../federation/peerRuns.ts";
 import { artifactStore, type ArtifactStore, openObject, putObjectStream } from "../orchestrator/artifactStore.ts";
 import { listPrefix } from "../orchestrator/objectCopy.ts";
 import { workflowNamespaceOf } from "../orchestrator/runWorkspace.ts";
-import { awaitedInputsOf, completionProblem, sentFilePath, sentFileProblem, sentInputValue } from "../orchestrator/sentInputs.ts";
+import { awaitedInputsOf, completionProblem, sentFilePath, sentFileProblem, sentInputsOf, withSentInput } from "../orchestrator/sentInputs.ts";
 import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
 import { pipelineRunKind, type PipelineRun } from "../schema/pipelineRun.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
@@ -48,22 +48,37 @@ const tags = ["federation"];
 function requireOpenInput(run: PipelineRun, input: string): void {
   const which = `run ${run.metadata.namespace ?? ""}/${run.metadata.name ?? ""}`;
   if (!awaitedInputsOf(run).includes(input)) throw new ApiError(404, "NotFound", `params.input: ${which} awaits no input ${input}`, { field: "params.input" });
-  if (run.spec.job && input in run.spec.job) throw new ApiError(409, "InputComplete", `params.input: ${which} already has input ${input}; it is sent once`, { field: "params.input" });
+  if (input in sentInputsOf(run)) throw new ApiError(409, "InputComplete", `params.input: ${which} already has input ${input}; it is sent once`, { field: "params.input" });
   if (run.status?.workflowRef) throw new ApiError(409, "RunStarted", `${which} has started; its inputs can no longer change`);
 }
 
-/** Counts the bytes as they pass: exactly `size`, or the stream fails (the object is never completed). */
-function exactly(size: number): Transform {
+/**
+ * The body, counted as it passes to S3: when it turns out longer or shorter than `size`, or the
+ * sender goes away, the PutObject is aborted (the object is never completed) with why, and the
+ * rest of the body is read and dropped so that the answer can be sent.
+ */
+function counted(body: Readable, size: number, abort: AbortController): Transform {
   let seen = 0;
-  return new Transform({
+  const stop = (why: Error): void => {
+    if (abort.signal.aborted) return;
+    abort.abort(why);
+    body.unpipe(through);
+    body.resume();
+  };
+  const through = new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      done(seen > size ? new ApiError(400, "BadRequest", `query.size: the body is longer than ${size} bytes`, { field: "query.size" }) : null, chunk);
+      if (seen > size) stop(new ApiError(400, "BadRequest", `query.size: the body is longer than ${size} bytes`, { field: "query.size" }));
+      done(null, abort.signal.aborted ? undefined : chunk);
     },
     flush(done) {
-      done(seen === size ? null : new ApiError(400, "BadRequest", `query.size: the body has ${seen} bytes, not ${size}`, { field: "query.size" }));
+      if (seen !== size) stop(new ApiError(400, "BadRequest", `query.size: the body has ${seen} bytes, not ${size}`, { field: "query.size" }));
+      done();
     },
   });
+  body.once("error", (err) => stop(err));
+  body.pipe(through);
+  return through;
 }
 
 async function sha256Of(store: ArtifactStore, key: string): Promise<string> {
@@ -76,9 +91,9 @@ async function sha256Of(store: ArtifactStore, key: string): Promise<string> {
 export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsDeps): void {
   const runs = { group: pipelineRunKind.group, version: pipelineRunKind.version, plural: pipelineRunKind.plural };
 
-  /** The folder of the run's input in the repository: under its Workflow's inputs (in its reservation's workspace). */
+  /** The folder of the run's input in the repository: under its Workflow's inputs (in the workspace of the reservation that owns it). */
   async function inputFolder(run: PipelineRun, input: string): Promise<string> {
-    const held = run.spec.placement?.reservationRef?.name ?? "";
+    const held = run.metadata.ownerReferences?.find((r) => r.kind === "Reservation")?.name ?? "";
     const reservation = (await deps.custom
       .getNamespacedCustomObject({ group: reservationKind.group, version: reservationKind.version, plural: reservationKind.plural, namespace: run.metadata.namespace ?? "", name: held }, deps.opts())
       .catch(() => undefined)) as Reservation | undefined;
@@ -111,10 +126,10 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
       const run = await deps.peersRun(namespace, name, peerName);
       requireOpenInput(run, input);
       const key = `${await inputFolder(run, input)}/${path}`;
-      const counted = exactly(size);
-      // A sender that goes away mid-file fails the counted stream, and with it the PutObject.
-      pipeline(request.body as Readable, counted).catch(() => undefined);
-      await withStore(run, (store) => putObjectStream(store, key, counted, size));
+      const abort = new AbortController();
+      await withStore(run, (store) => putObjectStream(store, { key, size }, counted(request.body as Readable, size, abort), abort.signal)).catch((err: unknown) => {
+        throw abort.signal.aborted ? abort.signal.reason : err;
+      });
       return reply.code(201).send({ path, size });
     },
   });
@@ -136,8 +151,8 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
           if ((await sha256Of(store, `${folder}/${sentFilePath(body, f)}`)) !== f.sha256) throw new ApiError(409, "InputIncomplete", `body.files[${i}].sha256: ${sentFilePath(body, f)} as stored has another digest (sent again, or changed on the way)`, { field: `body.files[${i}].sha256` });
         }
       });
-      // The value, on the run as read: a run that changed since (started) is a conflict, not overwritten.
-      const patch = { metadata: { resourceVersion: run.metadata.resourceVersion }, spec: { job: { [input]: sentInputValue(input, body) } } };
+      // Recorded on the run as read: a run that changed since (started, another input sent) is a conflict, not overwritten.
+      const patch = { metadata: { resourceVersion: run.metadata.resourceVersion, annotations: { [sentInputsAnnotation]: withSentInput(run, input, body) } } };
       const patched = await deps.custom.patchNamespacedCustomObject({ ...runs, namespace, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, deps.opts()));
       return deps.answer(patched as PipelineRun);
     },

@@ -120,6 +120,12 @@ export type PeerRunAnswer = Static<typeof PeerRunAnswer>;
 
 /** On a served run: the pipeline inputs its requester sends (comma-separated names), set from awaitedInputs. */
 export const awaitedInputsAnnotation = "archipel.io/awaited-inputs";
+/**
+ * On a served run: the inputs its requester has sent and completed, as JSON (`{"<input>":
+ * {"class":"File","name":"<name>"}}`), set by the federation API once every file was checked
+ * (spec.job is immutable; the orchestrator turns these into the job's values).
+ */
+export const sentInputsAnnotation = "archipel.io/sent-inputs";
 
 /**
  * An input the requester sends to its run, before the run starts. Each file is a PUT of its bytes

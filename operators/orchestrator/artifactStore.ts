@@ -75,11 +75,12 @@ export async function openObject(store: ArtifactStore, where: { bucket: string; 
 
 /** Writes `size` bytes as they come into `key` of the repository's bucket (one PutObject: at most 5 GiB). */
 export async function writeObjectStream(store: ArtifactStore, key: string, stream: ReadableStream<Uint8Array>, size: number): Promise<void> {
-  await putObjectStream(store, key, Readable.fromWeb(stream as NodeReadableStream<Uint8Array>), size);
+  await putObjectStream(store, { key, size }, Readable.fromWeb(stream as NodeReadableStream<Uint8Array>));
 }
 
-/** writeObjectStream for a Node stream. */
-export async function putObjectStream(store: ArtifactStore, key: string, body: Readable, size: number): Promise<void> {
+/** writeObjectStream for a Node stream; `signal` aborts it (the object is then not written). */
+export async function putObjectStream(store: ArtifactStore, object: { key: string; size: number }, body: Readable, signal?: AbortSignal): Promise<void> {
+  const { key, size } = object;
   const { PutObjectCommand } = await s3Sdk();
-  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: body, ContentLength: size }));
+  await store.s3.send(new PutObjectCommand({ Bucket: store.repository.bucket, Key: key, Body: body, ContentLength: size }), signal ? { abortSignal: signal } : {});
 }

@@ -70,7 +70,7 @@ import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, st
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
 import type { StepPlan } from "../billing/quote.ts";
-import { awaitedInputsOf, inputsAwaited } from "./sentInputs.ts";
+import { inputsAwaited, sentJob } from "./sentInputs.ts";
 import { requesterPeerLabel } from "../federation/peerRuns.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
@@ -313,9 +313,8 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** What the orchestrator puts where the pods find it: a peer's outputs, then the data inputs read here. */
   async function stagedInputs(ctx: ReconcileContext, run: PipelineRun, part: LocalPart, workflow: WorkflowPlace): Promise<Record<string, unknown> | Blocked> {
     const inputsKey = inputsKeyOf(workflow.namespace, workflow.name);
-    // Inputs a requester sent are in the run's inputs already, their values in its job.
-    const sent = Object.fromEntries(awaitedInputsOf(run).map((name) => [name, part.spec.job?.[name]]));
-    const brought = part.stage ? ((await part.stage(ctx, inputsKey)) as Record<string, unknown> | Blocked) : sent;
+    // Inputs a requester sent are in the run's inputs already (orchestrator/sentInputs.ts).
+    const brought = part.stage ? ((await part.stage(ctx, inputsKey)) as Record<string, unknown> | Blocked) : sentJob(run);
     const data = part.spec.inputs ?? [];
     if ("reason" in brought || data.length === 0) return brought;
     const store = await artifactStore(deps.core, deps.artifacts, run.metadata.namespace ?? "");

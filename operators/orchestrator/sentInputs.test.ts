@@ -1,31 +1,38 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { awaitedInputsAnnotation } from "../federation/peerRuns.ts";
+import { awaitedInputsAnnotation, sentInputsAnnotation } from "../federation/peerRuns.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
-import { awaitedInputsOf, awaitedInputsProblem, awaitingOf, completionProblem, inputsAwaited, sentFilePath, sentFileProblem, sentInputValue } from "./sentInputs.ts";
+import { awaitedInputsOf, awaitedInputsProblem, awaitingOf, completionProblem, inputsAwaited, sentFilePath, sentFileProblem, sentInputValue, sentJob, withSentInput } from "./sentInputs.ts";
 
 const sha = "a".repeat(64);
-const served = (job: Record<string, unknown>, awaited?: string): PipelineRun => ({
+const served = (sent: Record<string, unknown>, awaited?: string): PipelineRun => ({
   apiVersion: "archipel.io/v1alpha1",
   kind: "PipelineRun",
-  metadata: { namespace: "science", name: "isle-a-run-1", ...(awaited === undefined ? {} : { annotations: { [awaitedInputsAnnotation]: awaited } }) },
-  spec: { steps: [{ name: "tag", serviceRef: { name: "tagger" }, in: { message: "peer_write_out" } }], job },
+  metadata: { namespace: "science", name: "isle-a-run-1", annotations: { ...(awaited === undefined ? {} : { [awaitedInputsAnnotation]: awaited }), [sentInputsAnnotation]: JSON.stringify(sent) } },
+  spec: { steps: [{ name: "tag", serviceRef: { name: "tagger" }, in: { message: "peer_write_out" } }], job: { greeting: "hi" } },
 });
 
 describe("sentInputs: inputs a requester sends to the run it asked for", () => {
   it("a served run waits until every awaited input has a value in its job, naming the ones missing and the requester", () => {
-    const waiting = served({ greeting: "hi" }, "peer_write_out,peer_read_out");
+    const waiting = served({}, "peer_write_out,peer_read_out");
     assert.deepEqual(awaitedInputsOf(waiting), ["peer_write_out", "peer_read_out"]);
     assert.deepEqual(awaitingOf(waiting), ["peer_write_out", "peer_read_out"]);
     const blocked = inputsAwaited(waiting, "isle-a");
     assert.equal(blocked?.reason, "InputsAwaited");
     assert.match(blocked?.message ?? "", /^waiting for peer isle-a to send inputs peer_write_out, peer_read_out /);
-    const half = served({ peer_write_out: sentInputValue("peer_write_out", { class: "File", name: "greeting.txt" }) }, "peer_write_out,peer_read_out");
+    const half = served({ peer_write_out: { class: "File", name: "greeting.txt" } }, "peer_write_out,peer_read_out");
     assert.deepEqual(awaitingOf(half), ["peer_read_out"]);
-    const all = served({ peer_write_out: {}, peer_read_out: {} }, "peer_write_out,peer_read_out");
+    assert.deepEqual(sentJob(half), { peer_write_out: { class: "File", location: "file:///cwl/inputs/peer_write_out/greeting.txt" } }, "what was sent becomes the job's value");
+    const all = { ...half, metadata: { ...half.metadata, annotations: { ...half.metadata.annotations, [sentInputsAnnotation]: withSentInput(half, "peer_read_out", { class: "Directory", name: "tiles" }) } } };
     assert.equal(inputsAwaited(all, "isle-a"), undefined);
     assert.deepEqual(awaitingOf(all), []);
+    assert.deepEqual(Object.keys(sentJob(all)), ["peer_write_out", "peer_read_out"]);
+    // A record that is not one (hand-edited) counts as not sent: the run keeps waiting.
+    assert.deepEqual(awaitingOf(served({ peer_write_out: { class: "File", name: "../x" } }, "peer_write_out")), ["peer_write_out"]);
+    assert.deepEqual(awaitingOf({ ...waiting, metadata: { ...waiting.metadata, annotations: { [awaitedInputsAnnotation]: "peer_write_out", [sentInputsAnnotation]: "not json" } } }), ["peer_write_out"]);
+    assert.deepEqual(sentJob(served({ stray: { class: "File", name: "x" } }, "peer_write_out")), {}, "only awaited inputs become values");
     assert.equal(awaitingOf(served({})), undefined, "a run that awaits nothing says nothing");
+
     assert.equal(inputsAwaited(served({}), "isle-a"), undefined);
   });
 

@@ -1,12 +1,13 @@
 // Inputs a requesting cluster sends to the run it asked a peer for: the outputs of its steps
 // elsewhere (on another peer, relayed through the requester), which the served run's steps read.
 // The served run names them (the awaited-inputs annotation, from the request) and does not start
-// until each has a value in its spec.job; the federation API gives it that value only once every
-// file sent was checked against the sizes and SHA-256 digests the requester signed. The files sit
+// until each is recorded sent (the sent-inputs annotation: spec.job is immutable), which the
+// federation API writes only once every file sent was checked against the sizes and SHA-256
+// digests the requester signed. The orchestrator turns those records into the job's values. The files sit
 // under the served run's inputs in the artifact repository, where its pods find them
 // (podInputsDir), as the outputs a requester brings home do. Pure.
 import { pathToFileURL } from "node:url";
-import { awaitedInputsAnnotation, basenameProblem, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, type PeerInputComplete, type PeerRunRequest } from "../federation/peerRuns.ts";
+import { awaitedInputsAnnotation, sentInputsAnnotation, basenameProblem, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, type PeerInputComplete, type PeerRunRequest } from "../federation/peerRuns.ts";
 import { podInputsDir } from "../pipeline/argo/conventions.ts";
 import type { PipelineRun } from "../schema/pipelineRun.ts";
 import { RunReason } from "./reasons.ts";
@@ -33,10 +34,39 @@ export function awaitedInputsProblem(body: Pick<PeerRunRequest, "steps" | "await
 /** The annotation's value for `names` (input names hold no comma: they are CWL identifiers). */
 export const awaitedInputsValue = (names: readonly string[]): string => names.join(",");
 
-/** The awaited inputs without a value in spec.job yet. */
+type SentInput = Pick<PeerInputComplete, "class" | "name">;
+
+/** The inputs the requester has sent and completed, as the API recorded them (anything malformed is not one). */
+export function sentInputsOf(run: PipelineRun): Record<string, SentInput> {
+  let recorded: unknown;
+  try {
+    recorded = JSON.parse(run.metadata.annotations?.[sentInputsAnnotation] ?? "{}");
+  } catch {
+    return {};
+  }
+  if (typeof recorded !== "object" || recorded === null) return {};
+  const wellFormed = (v: unknown): v is SentInput => {
+    const { class: kind, name } = (v ?? {}) as { class?: unknown; name?: unknown };
+    return (kind === "File" || kind === "Directory") && typeof name === "string" && basenameProblem(name) === undefined;
+  };
+  return Object.fromEntries(Object.entries(recorded).filter(([, v]) => wellFormed(v))) as Record<string, SentInput>;
+}
+
+/** The annotation recording one more input sent and completed. */
+export function withSentInput(run: PipelineRun, input: string, sent: SentInput): string {
+  return JSON.stringify({ ...sentInputsOf(run), [input]: { class: sent.class, name: sent.name } });
+}
+
+/** The job values of the awaited inputs sent so far: where the pods read them. */
+export function sentJob(run: PipelineRun): Record<string, { class: "File" | "Directory"; location: string }> {
+  const sent = sentInputsOf(run);
+  return Object.fromEntries(awaitedInputsOf(run).flatMap((name) => (sent[name] ? [[name, sentInputValue(name, sent[name])]] : [])));
+}
+
+/** The awaited inputs not sent and completed yet. */
 export function missingInputs(run: PipelineRun): string[] {
-  const job = run.spec.job ?? {};
-  return awaitedInputsOf(run).filter((name) => !(name in job));
+  const sent = sentInputsOf(run);
+  return awaitedInputsOf(run).filter((name) => !(name in sent));
 }
 
 /** For the requester: the inputs still awaited, or undefined for a run that awaits none. */
