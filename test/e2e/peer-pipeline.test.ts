@@ -112,6 +112,8 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
   async function offerTagger(m: FederationMember): Promise<void> {
     await openToPeers(m);
     await create(m, "resources", { kind: "Resource", name: "tagger", spec: { providerRef: { name: "tools" }, type: "service", title: "tagger", visibility: "public", service: { image, cwl: { document: writerTool({ suffix: " (tagged on C)" }) } } } });
+    // A File in, a File out: what a step on C reads of a step on B (relayed by A).
+    await create(m, "resources", { kind: "Resource", name: "checker", spec: { providerRef: { name: "tools" }, type: "service", title: "checker", visibility: "public", service: { image, cwl: { document: appenderTool(" (checked on C)") } } } });
   }
 
   /** A's Peer object for member `m`, once A trusts it. */
@@ -732,24 +734,57 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     }
   });
 
-  it("a step on a peer reads only steps on the same peer: C's step reading B's output is refused (InvalidSpec), naming the field, before anything is held on either", async () => {
-    await create(a, "pipelineruns", { kind: "PipelineRun", name: "crossed", spec: {
+  it("a step on C reads B's output: C's run waits for it, A relays it once B's part has succeeded (C checks what it got), C's step runs on C's Argo, its output goes to A's storage; both holds are given back", async () => {
+    await serviceReady(c, "checker");
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "relayed", spec: {
       job: { greeting: "hello" },
       steps: [
         { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
-        { name: "tag", serviceRef: { name: "tagger", peer: peerC }, in: { message: "write/out" } },
+        { name: "check", serviceRef: { name: "checker", peer: peerC }, in: { text: "write/out" } },
+      ],
+      outputs: [{ name: "checked", source: "check/stamped", storageRef: { name: "results" }, prefix: "relayed/" }],
+    } });
+    const run = await ended(a, "relayed");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status?.conditions)}`);
+    const stepOf = (name: string): StepStatus | undefined => run.status?.steps?.find((s) => s.name === name);
+    const [write, check] = ["write", "check"].map(stepOf);
+    assert.deepEqual([write, check].map((s) => [s?.name, s?.phase, s?.cluster]), [["write", "Succeeded", b.name], ["check", "Succeeded", c.name]]);
+    const at = (t: string | undefined): number => Date.parse(t ?? "");
+    assert.ok(at(check?.startedAt) >= at(write?.finishedAt), `C's step started once B's had ended: ${JSON.stringify(run.status?.steps)}`);
+    // What C's step read is what B's wrote, byte for byte: it crossed B → A → C.
+    const location = run.status?.outputs?.find((o) => o.name === "checked")?.location ?? "";
+    const [, key] = /^s3:\/\/results\/(runs\/.*relayed\/stamped\.txt)$/.exec(location) ?? [];
+    assert.ok(key, `the output is in storage Resource results: ${location}`);
+    assert.equal(await resultsText(key), "hello from the peer (checked on C)");
+
+    // C's own run: created with B's run, it awaited the input, got it from A (checked), and read it as a pipeline input.
+    const onC = peerRunOf(run, peerC);
+    assert.ok(onC?.name, JSON.stringify(run.status?.peerRuns));
+    const served = await runOn(c, onC.name);
+    assert.deepEqual(served.spec.steps.map((s) => [s.name, s.in]), [["check", { text: "peer_write_out" }]]);
+    assert.equal(served.metadata.annotations?.["archipel.io/awaited-inputs"], "peer_write_out");
+    assert.deepEqual(JSON.parse(served.metadata.annotations?.["archipel.io/sent-inputs"] ?? "{}"), { peer_write_out: { class: "File", name: "greeting.txt" } });
+    const onB = await runOn(b, peerRunOf(run, peerB)?.name ?? "");
+    assert.deepEqual(onB.spec.outputs, [{ name: "write_out", source: "write/out" }], "B's run sends out what C reads");
+    await Promise.all([released(run, b, peerB), released(run, c, peerC)]);
+  });
+
+  it("a step on a peer that reads a step here is refused (InvalidSpec), naming the field, before anything is held", async () => {
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "crossed", spec: {
+      job: { greeting: "hello" },
+      steps: [
+        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "greeting" } },
+        { name: "tag", serviceRef: { name: "tagger", peer: peerC }, in: { message: "stamp/stamped" } },
       ],
     } });
     const run = await eventually("the run on A is refused", async () => {
       const r = await runOn(a, "crossed");
       return condition(r, "Ready")?.reason === "InvalidSpec" ? r : undefined;
     }, 60_000, 500);
-    assert.match(condition(run, "Ready")?.message ?? "", new RegExp(`^spec\\.steps\\[1\\]\\.in\\.message: step tag runs on peer ${peerC} and reads write/out of step write, which runs on peer ${peerB}`));
-    assert.deepEqual(run.status?.peerRuns ?? [], [], "nothing asked of either peer");
-    for (const m of [b, c]) {
-      const held = (await objects(m).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
-      assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-crossed-")).map((r) => r.metadata.name), [], `nothing held on ${m.name}`);
-    }
+    assert.match(condition(run, "Ready")?.message ?? "", new RegExp(`^spec\\.steps\\[1\\]\\.in\\.message: step tag runs on peer ${peerC} and reads stamp/stamped of step stamp, which runs here`));
+    assert.deepEqual(run.status?.peerRuns ?? [], [], "nothing asked of the peer");
+    const held = (await objects(c).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
+    assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-crossed-")).map((r) => r.metadata.name), [], `nothing held on ${c.name}`);
     await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "crossed" });
   });
 
