@@ -70,7 +70,7 @@ import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, st
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
 import type { StepPlan } from "../billing/quote.ts";
-import { inputsAwaited, sentJob } from "./sentInputs.ts";
+import { awaitedInputsOf, inputsAwaited, sentJob } from "./sentInputs.ts";
 import { requesterPeerLabel } from "../federation/peerRuns.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
@@ -229,7 +229,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    */
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     if (await awaitingMetering(ctx, run)) return { requeueAfter: meteringPollMs };
-    const artifacts = await runArtifacts.release(ctx, run, { namespace: recordedWorkflowNamespace(run), name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
+    // Where its Workflow is, or would have been (inputs a requester sent sit there before it exists).
+    const planned = workflowNamespaceOf(run, (name) => ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name }));
+    const namespace = typeof planned === "string" ? planned : recordedWorkflowNamespace(run);
+    const artifacts = await runArtifacts.release(ctx, run, { namespace, name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
     return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
   }
 
@@ -606,10 +609,12 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     if (live) return converge(ctx, run, live, where);
     const gone = workflowGone(ctx, run);
     if (gone) return gone;
-    const services = await admitted(ctx, run, part);
-    if (!(services instanceof Map)) return blockedHere(ctx, run, services, where);
+    // A run awaiting inputs owns its area of the repository before they come: its requester writes there.
+    const owning = awaitedInputsOf(run).length > 0 ? await runArtifacts.hold(ctx, run) : run;
+    const services = await admitted(ctx, owning, part);
+    if (!(services instanceof Map)) return blockedHere(ctx, owning, services, where);
     // Inputs are staged in the repository next: the run owns its objects there from here on.
-    const held = await runArtifacts.hold(ctx, run);
+    const held = await runArtifacts.hold(ctx, owning);
     const desired = await desiredWorkflow(ctx, held, { part, namespace }, services);
     if ("reason" in desired) return blockedHere(ctx, held, desired, where);
     return converge(ctx, held, await createWorkflow(ctx, desired), where);
