@@ -133,8 +133,9 @@ export function chooseAutoSite(offers: readonly AutoOffer[], rules: AutoRules = 
 
 /**
  * The Auto steps in the groups ranked apart: steps wired to each other, directly or through
- * other Auto steps, form one group and go to one cluster together (a step on a peer reads only
- * steps of that peer); groups come in the order of their first step.
+ * other Auto steps, form one group and go to one cluster together (outputs that cross between
+ * peers are relayed through this cluster: one cluster per chain keeps them where they are made);
+ * groups come in the order of their first step.
  */
 export function autoGroups(steps: readonly PipelineStep[]): PipelineStep[][] {
   const names = new Set(steps.map((s) => s.name));

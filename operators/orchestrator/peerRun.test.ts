@@ -12,7 +12,7 @@ const run: PipelineRun = {
   metadata: { name: "greet", namespace: "team", uid: "0b6f6c9e-1" },
   spec: { steps: [{ name: "write", serviceRef: { name: "writer", peer: "lyon", namespace: "shared" }, in: { message: "greeting" } }], job: { greeting: "hi" }, outputs: [{ name: "result", source: "write/out" }] },
 };
-const plan: StepPlacement[] = [{ step: "write", site: { kind: "peer", peer: "lyon" }, reason: "Local: the service writer is on peer lyon" }];
+const plan: StepPlacement[] = [{ step: "write", site: { kind: "peer", peer: "lyon" }, reason: "serviceRef.peer: the service writer is on peer lyon" }];
 const site = { peer: "lyon", cluster: "isle-2" };
 const answer = (over: Partial<PeerRunAnswer>): PeerRunAnswer => ({ namespace: "shared", name: "a-greet-1", steps: [], outputs: [], ...over });
 

@@ -106,7 +106,8 @@ function decide(spec: PipelineRunSpec, step: PipelineStep, placement: Placement 
 function servicePeerDecision(spec: PipelineRunSpec, step: PipelineStep, strategy: string, servicePeer: string): Decision {
   // The data's peer runs the step (its service is there too, or dataDisagrees said so): say why.
   if (strategy === "ComputeToData" && dataPeerOf(spec, step)?.peer === servicePeer) return computeToData(spec, step);
-  return { site: onPeer(servicePeer), reason: `${strategy}: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
+  // The strategy decides nothing here (it would read "Local: … on peer …"): the serviceRef does.
+  return { site: onPeer(servicePeer), reason: `serviceRef.peer: the service ${step.serviceRef.name} is on peer ${servicePeer}` };
 }
 
 /** Where Auto's ranking put the step, pinned in status. */
