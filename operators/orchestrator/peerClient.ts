@@ -109,6 +109,8 @@ export interface PeerRunsClientOptions {
 }
 
 type Method = "GET" | "POST" | "DELETE";
+/** One signed call; `deadlineMs` overrides the client's. */
+type CallRequest = { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string; deadlineMs?: number };
 
 /** A peer's non-2xx answer as the refusal it is, with the peer's own code and message. */
 function refusal(peer: PeerEndpoint, res: { status: number; body: unknown }): PeerRefusal {
@@ -132,15 +134,15 @@ export class PeerRunsClient {
     this.opts = opts;
   }
 
-  private async call(peer: PeerEndpoint, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string }): Promise<{ status: number; body: unknown }> {
+  private async call(peer: PeerEndpoint, req: CallRequest): Promise<{ status: number; body: unknown }> {
     const identity = await this.opts.identity();
     const { method, target, body, maxAnswerBytes, project } = req;
-    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...present({ body, maxAnswerBytes, project }), deadlineMs: this.opts.deadlineMs, egress: this.opts.egress });
+    const res = await signedFetch(identity, { endpoint: peer.endpoint, audience: peer.cluster, method, target, ...present({ body, maxAnswerBytes, project }), deadlineMs: req.deadlineMs ?? this.opts.deadlineMs, egress: this.opts.egress });
     if (res.status >= 200 && res.status < 300) return res;
     throw refusal(peer, res);
   }
 
-  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: { method: Method; target: string; body?: unknown; maxAnswerBytes?: number; project?: string }): Promise<T> {
+  private async checked<T>(peer: PeerEndpoint, schema: TSchema, req: CallRequest): Promise<T> {
     const res = await this.call(peer, req);
     if (!Value.Check(schema, res.body)) throw new FederationRequestError("BadResponse", `peer ${peer.cluster} answered ${req.target} with a body that is not the documented object`);
     return res.body as T;
@@ -228,9 +230,14 @@ export class PeerRunsClient {
     if (res.status < 200 || res.status >= 300) throw refusal(peer, res);
   }
 
-  /** Completes an input: the peer checks every file sent against its size and SHA-256, then its run may start. */
+  /**
+   * Completes an input: the peer checks every file sent against its size and SHA-256 (reading
+   * back what it stored, hence a deadline that grows by a second per 64 MiB), then its run may start.
+   */
   async completeInput(peer: PeerEndpoint, at: PeerInputAt, body: PeerInputComplete): Promise<PeerRunAnswer> {
-    return this.checked(peer, PeerRunAnswer, { method: "POST", target: peerRunInputPath(at.namespace, at.name, at.input), body });
+    const bytes = body.files.reduce((sum, f) => sum + f.size, 0);
+    const deadlineMs = this.opts.deadlineMs + Math.ceil(bytes / (64 << 20)) * 1000;
+    return this.checked(peer, PeerRunAnswer, { method: "POST", target: peerRunInputPath(at.namespace, at.name, at.input), body, deadlineMs });
   }
 
   async cancel(peer: PeerEndpoint, namespace: string, name: string): Promise<void> {
