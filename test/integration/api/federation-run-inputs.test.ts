@@ -146,6 +146,17 @@ describe("federation: inputs a requester sends to its run (real apiserver, real 
     assert.equal(await (await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString(), text, "the input is not overwritten");
   });
 
+  it("a Directory: its files sent under its name, completed with their paths below it; the run reads the Directory", async () => {
+    await servedRun("tree");
+    const files = { "a/1.txt": "one", "2.txt": "two!" };
+    for (const [path, text] of Object.entries(files)) assert.equal((await send("tree", "peer_write_out", { path: `tiles/${path}`, size: text.length, text })).status, 201);
+    assert.deepEqual((await stored(`${folder("tree", "peer_write_out")}/`)).sort(), [`${folder("tree", "peer_write_out")}/tiles/2.txt`, `${folder("tree", "peer_write_out")}/tiles/a/1.txt`]);
+    const body = { class: "Directory", name: "tiles", files: Object.entries(files).map(([path, text]) => ({ path, size: text.length, sha256: sha256(text) })) };
+    const done = await complete("tree", "peer_write_out", body);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.deepEqual(sentJob(await readRun("tree")), { peer_write_out: { class: "Directory", location: "file:///cwl/inputs/peer_write_out/tiles" } });
+  });
+
   it("a completion whose digest or files do not match what was stored gives the run nothing, naming the field", async () => {
     await servedRun("tampered");
     const text = "what B made";
