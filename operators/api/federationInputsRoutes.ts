@@ -2,16 +2,16 @@
 // that run starts (orchestrator/sentInputs.ts says why and what is checked). Each file is streamed
 // into the run's inputs in the artifact repository as it arrives; the signed completion names
 // every file's size and SHA-256, checked against what was stored (read back here) before the
-// input is recorded sent on the run (its sent-inputs annotation), which lets the run start. Only the run's requester,
-// only the inputs its request named, only before the run's Workflow exists.
+// input is recorded sent on the run (its sent-inputs annotation), which lets the run start. Only
+// the run's requester, only the inputs its request named, only before the run's Workflow exists.
 import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ConfigurationOptions, type CoreV1Api, type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { maxPeerOutputBytes, PeerInputComplete, sentInputsAnnotation } from "../federation/peerRuns.ts";
-import { artifactStore, type ArtifactStore, openObject, putObjectStream } from "../orchestrator/artifactStore.ts";
+import { federationRunsPath, maxPeerOutputBytes, PeerInputComplete, sentInputsAnnotation } from "../federation/peerRuns.ts";
+import { artifactStore, type ArtifactStore, type ArtifactStoreSettings, openObject, putObjectStream } from "../orchestrator/artifactStore.ts";
 import { listPrefix } from "../orchestrator/objectCopy.ts";
 import { workflowNamespaceOf } from "../orchestrator/runWorkspace.ts";
 import { awaitedInputsOf, completionProblem, sentFilePath, sentFileProblem, sentInputsOf, withSentInput } from "../orchestrator/sentInputs.ts";
@@ -20,7 +20,6 @@ import { pipelineRunKind, type PipelineRun } from "../schema/pipelineRun.ts";
 import { reservationKind, type Reservation } from "../schema/reservation.ts";
 import { ApiError } from "./errors.ts";
 import { type FederationAuthDeps, requirePeer } from "./federationAuth.ts";
-import type { ArtifactStoreSettings } from "../orchestrator/artifactStore.ts";
 import { NamespaceName, ObjectName } from "./kind-schemas.ts";
 
 export interface RunInputsDeps {
@@ -43,6 +42,7 @@ const FileQuery = Type.Object(
   { additionalProperties: false },
 );
 const tags = ["federation"];
+const inputRoute = `${federationRunsPath}/:namespace/:name/inputs/:input`;
 
 /** The input may still be sent: one the run awaits, not complete yet, the run not started. */
 function requireOpenInput(run: PipelineRun, input: string): void {
@@ -115,7 +115,7 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
   // The file's bytes are the body as sent: not parsed, not held (the route streams them on).
   scope.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
 
-  scope.put(`/federation/v1/runs/:namespace/:name/inputs/:input`, {
+  scope.put(inputRoute, {
     schema: { summary: "Federation: one file of an input the signing peer's run awaits, streamed (application/octet-stream; unsigned body, checked at completion)", tags, params: InputParams, querystring: FileQuery },
     handler: async (request, reply) => {
       const peerName = deps.peerName(requirePeer(request, deps.auth, { unsignedPayload: true }));
@@ -134,7 +134,7 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
     },
   });
 
-  scope.post(`/federation/v1/runs/:namespace/:name/inputs/:input`, {
+  scope.post(inputRoute, {
     schema: { summary: "Federation: complete an input the signing peer's run awaits: every file sent is checked against the sizes and SHA-256 named here; the run starts once all its inputs are complete", tags, params: InputParams, body: PeerInputComplete },
     handler: async (request) => {
       const peerName = deps.peerName(requirePeer(request, deps.auth));
@@ -151,10 +151,25 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
           if ((await sha256Of(store, `${folder}/${sentFilePath(body, f)}`)) !== f.sha256) throw new ApiError(409, "InputIncomplete", `body.files[${i}].sha256: ${sentFilePath(body, f)} as stored has another digest (sent again, or changed on the way)`, { field: `body.files[${i}].sha256` });
         }
       });
-      // Recorded on the run as read: a run that changed since (started, another input sent) is a conflict, not overwritten.
-      const patch = { metadata: { resourceVersion: run.metadata.resourceVersion, annotations: { [sentInputsAnnotation]: withSentInput(run, input, body) } } };
-      const patched = await deps.custom.patchNamespacedCustomObject({ ...runs, namespace, name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, deps.opts()));
-      return deps.answer(patched as PipelineRun);
+      return deps.answer(await recordSent({ namespace, name, peerName }, input, body));
     },
   });
+
+  /**
+   * Records the input sent on the run as read (a run that changed since is read again: one that
+   * started, or got this input meanwhile, is refused, never overwritten). The orchestrator writing
+   * the run's status in between is a conflict tried again, not a refusal.
+   */
+  async function recordSent(at: { namespace: string; name: string; peerName: string }, input: string, body: PeerInputComplete): Promise<PipelineRun> {
+    for (let attempt = 1; ; attempt++) {
+      const run = await deps.peersRun(at.namespace, at.name, at.peerName);
+      requireOpenInput(run, input);
+      const patch = { metadata: { resourceVersion: run.metadata.resourceVersion, annotations: { [sentInputsAnnotation]: withSentInput(run, input, body) } } };
+      try {
+        return (await deps.custom.patchNamespacedCustomObject({ ...runs, namespace: at.namespace, name: at.name, body: patch }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch, deps.opts()))) as PipelineRun;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
 }
