@@ -157,6 +157,31 @@ describe("federation: inputs a requester sends to its run (real apiserver, real 
     assert.deepEqual(sentJob(await readRun("tree")), { peer_write_out: { class: "Directory", location: "file:///cwl/inputs/peer_write_out/tiles" } });
   });
 
+  it("a 40 MB file, made as it is sent, streams through and its digest checks out (read back)", async function () {
+    this.timeout(120_000);
+    await servedRun("large");
+    const size = 40 * 1024 * 1024;
+    const chunk = 1024 * 1024;
+    const hash = createHash("sha256");
+    let made = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (made >= size) return controller.close();
+        const bytes = new Uint8Array(chunk).fill(made / chunk);
+        hash.update(bytes);
+        made += chunk;
+        controller.enqueue(bytes);
+      },
+    });
+    const put = await signedUpload(as("gamma"), { endpoint: url, audience: "beta", method: "PUT", target: peerRunInputPath(ns.name, "large", "peer_write_out", { path: "big.bin", size }), deadlineMs: 10_000, egress: loopbackEgress }, body);
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const done = await complete("large", "peer_write_out", { class: "File", name: "big.bin", files: [{ path: "big.bin", size, sha256: hash.digest("hex") }] });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    const stored = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: `${folder("large", "peer_write_out")}/big.bin` }));
+    assert.equal(stored.ContentLength, size);
+    await stored.Body?.transformToByteArray();
+  });
+
   it("a completion whose digest or files do not match what was stored gives the run nothing, naming the field", async () => {
     await servedRun("tampered");
     const text = "what B made";
