@@ -43,6 +43,8 @@ const FileQuery = Type.Object(
 );
 const tags = ["federation"];
 const inputRoute = `${federationRunsPath}/:namespace/:name/inputs/:input`;
+/** The largest completion body: 10,000 files of up to 1,024-character paths, their sizes and digests. */
+const completionBodyLimit = 16 << 20;
 
 /** The input may still be sent: one the run awaits, not complete yet, the run not started. */
 function requireOpenInput(run: PipelineRun, input: string): void {
@@ -135,6 +137,8 @@ export function registerRunInputsRoutes(scope: FastifyInstance, deps: RunInputsD
   });
 
   scope.post(inputRoute, {
+    // A Directory's completion names up to 10,000 files (path, size, digest): more than the default 1 MiB.
+    bodyLimit: completionBodyLimit,
     schema: { summary: "Federation: complete an input the signing peer's run awaits: every file sent is checked against the sizes and SHA-256 named here; the run starts once all its inputs are complete", tags, params: InputParams, body: PeerInputComplete },
     handler: async (request) => {
       const peerName = deps.peerName(requirePeer(request, deps.auth));
