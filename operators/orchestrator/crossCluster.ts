@@ -40,8 +40,11 @@ export interface Relay {
 
 export interface PeerPart {
   steps: PipelineStep[];
-  /** inputs this part's run waits for: outputs of another peer's part, relayed by this cluster */
-  awaits?: { input: string; from: string; output: string }[];
+  /**
+   * inputs this part's run waits for: outputs of another peer's part (`from`), relayed by this
+   * cluster, or of this run's prelude here (no `from`: preludeRun.ts), sent by this cluster
+   */
+  awaits?: { input: string; from?: string; output: string }[];
   outputs: { name: string; source: string }[];
   /** pipeline inputs bound to the peer's data Resources (read there, through the peer's grant) */
   inputs?: { name: string; resource: string }[];
@@ -136,20 +139,26 @@ function rewired(step: PipelineStep, peerOf: ReadonlyMap<string, string>, at: st
 }
 
 /** The part of one peer: its steps (rewired to what is relayed to them), the outputs it sends here, on, or keeps as the run's, its data. */
-function partOf(spec: PipelineRunSpec, peer: string, where: { peerOf: ReadonlyMap<string, string>; leaving: Transfer[]; relays: Relay[]; outputs: PipelineOutput[] }): PeerPart {
+function partOf(spec: PipelineRunSpec, peer: string, where: { peerOf: ReadonlyMap<string, string>; leaving: Transfer[]; relays: Relay[]; outputs: PipelineOutput[]; fromHere: ReadonlyMap<string, string> }): PeerPart {
   const data = (spec.inputs ?? []).filter((i) => i.resourceRef.peer === peer);
   const sent = new Map(where.leaving.filter((t) => t.peer === peer).map((t) => [t.output, { name: t.output, source: t.source }]));
-  const awaited = where.relays.filter((r) => r.to === peer);
   const steps = spec.steps.filter((s) => where.peerOf.get(s.name) === peer).map((s) => rewired(s, where.peerOf, peer, new Map()));
+  const awaited = [...where.relays.filter((r) => r.to === peer).map((r) => ({ input: r.input, from: r.from, output: r.output })), ...awaitedFromHere(steps, where.fromHere)];
   return {
     steps,
     outputs: [...sent.values(), ...where.outputs.map((o) => ({ name: o.name, source: o.source }))],
     ...present({
-      awaits: awaited.length ? awaited.map((r) => ({ input: r.input, from: r.from, output: r.output })) : undefined,
+      awaits: awaited.length ? awaited : undefined,
       inputs: data.length ? data.map((i) => ({ name: i.name, resource: i.resourceRef.name })) : undefined,
       job: spec.job,
     }),
   };
+}
+
+/** The prelude's outputs (`fromHere`: input → the prelude run's output) that `steps` read, each once. */
+export function awaitedFromHere(steps: readonly PipelineStep[], fromHere: ReadonlyMap<string, string>): { input: string; output: string }[] {
+  const read = new Set(steps.flatMap((s) => Object.values(s.in ?? {})));
+  return [...fromHere].filter(([input]) => read.has(input)).map(([input, output]) => ({ input, output }));
 }
 
 /** Every peer step's read of another peer's step, as the relay it needs (one per source and reading peer). */
@@ -163,7 +172,8 @@ function relaysOf(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): R
   return [...relays.values()];
 }
 
-export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]): CrossClusterSplit | { message: string } {
+/** `fromHere`: the pipeline inputs that are outputs of the run's prelude here (input → the prelude run's output). */
+export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[], fromHere: ReadonlyMap<string, string> = new Map()): CrossClusterSplit | { message: string } {
   const peerOf = new Map(plan.flatMap((p) => (p.site.kind === "peer" ? [[p.step, p.site.peer] as const] : [])));
   const refusal = peerReadsElsewhere(spec.steps, peerOf) ?? readsDataElsewhere(spec, peerOf);
   if (refusal) return { message: refusal };
@@ -175,7 +185,7 @@ export function splitAcrossClusters(spec: PipelineRunSpec, plan: StepPlacement[]
   const outputPeer = (o: PipelineOutput): string | undefined => peerOf.get(parseWiring(o.source).step ?? "");
   const runOutputs = spec.outputs ?? [];
   const peers = [...new Set(spec.steps.flatMap((s) => peerOf.get(s.name) ?? []))];
-  const parts = peers.map((peer) => ({ peer, part: partOf(spec, peer, { peerOf, leaving, relays, outputs: runOutputs.filter((o) => outputPeer(o) === peer) }) }));
+  const parts = peers.map((peer) => ({ peer, part: partOf(spec, peer, { peerOf, leaving, relays, outputs: runOutputs.filter((o) => outputPeer(o) === peer), fromHere }) }));
   const local: PipelineRunSpec = {
     ...spec,
     steps: localSteps,

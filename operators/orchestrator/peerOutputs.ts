@@ -4,11 +4,12 @@
 // before anything is asked for: plain names, at most 10,000 files and the byte limit), then each
 // of its files as a stream, written under the Directory at its path. Nothing is held whole.
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { podInputsDir } from "../pipeline/argo/conventions.ts";
 import { listingProblem, maxPeerOutputBytes } from "../federation/peerRuns.ts";
-import { type ArtifactStore, writeObjectStream } from "./artifactStore.ts";
-import { CopyRefused, putStreamed, type S3Place } from "./objectCopy.ts";
+import { type ArtifactStore, openObject, writeObjectStream } from "./artifactStore.ts";
+import { CopyRefused, listPrefix, putStreamed, type S3Place } from "./objectCopy.ts";
 import type { PeerEndpoint, PeerInputAt, PeerOutputStream, PeerRunsClient } from "./peerClient.ts";
 import type { PeerInputComplete, PeerRunAnswer } from "../federation/peerRuns.ts";
 
@@ -94,4 +95,33 @@ export async function relayPeerOutput(from: { client: Client; run: PeerRunAt; ou
   const files: PeerInputComplete["files"] = [];
   await eachFile(from, listing, async (path, file) => void files.push({ ...(await sendHashed(target, `${listing.name}/${path}`, file)), path }), maxPeerOutputBytes);
   return to.client.completeInput(target.ep, target.at, { class: "Directory", name: listing.name, files });
+}
+
+/** One object of this cluster's repository, as a peer's output arrives. */
+async function repositoryFile(store: ArtifactStore, key: string, basename: string): Promise<PeerOutputStream> {
+  const { size, stream } = await openObject(store, { bucket: store.repository.bucket, key }, maxPeerOutputBytes);
+  return { basename, size, stream: Readable.toWeb(stream) as ReadableStream<Uint8Array> };
+}
+
+/**
+ * Sends an output of a run of this cluster (its object, or a Directory's objects under its key, in
+ * this cluster's repository: the caller checked it is in the run's area) to a peer's run, as the
+ * input it awaits: as relayPeerOutput does with another peer's, each file streamed and hashed, then
+ * the completion.
+ */
+export async function sendRepositoryOutput(store: ArtifactStore, from: { key: string; directory: boolean; ms: number }, to: { client: Sender; run: PeerRunAt; input: string }): Promise<PeerRunAnswer> {
+  const target = { client: to.client, ep: to.run.ep, at: { namespace: to.run.namespace, name: to.run.name, input: to.input } };
+  const key = from.key.replace(/\/+$/, "");
+  const name = key.split("/").pop() ?? "";
+  if (!from.directory) {
+    const sent = await sendHashed(target, name, await repositoryFile(store, key, name));
+    return to.client.completeInput(target.ep, target.at, { class: "File", name, files: [sent] });
+  }
+  const listed = (await listPrefix({ s3: store.s3, bucket: store.repository.bucket }, `${key}/`, from.ms)).filter((o) => !o.key.endsWith("/"));
+  const listing = { name, files: listed.map((o) => ({ path: o.key.slice(key.length + 1), size: o.size })) };
+  const problem = listingProblem(listing, maxPeerOutputBytes);
+  if (problem) throw new CopyRefused(`the Directory ${name} ${problem}`);
+  const files: PeerInputComplete["files"] = [];
+  for (const f of listing.files) files.push({ ...(await sendHashed(target, `${name}/${f.path}`, await repositoryFile(store, `${key}/${f.path}`, f.path))), path: f.path });
+  return to.client.completeInput(target.ep, target.at, { class: "Directory", name, files });
 }

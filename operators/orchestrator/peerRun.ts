@@ -19,7 +19,7 @@ import type { Money } from "../schema/common.ts";
 import type { Peer } from "../schema/peer.ts";
 import type { PipelineRun, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
 import { upstreamOf } from "./pipelineWorkflow.ts";
-import type { PeerPart } from "./crossCluster.ts";
+import { awaitedFromHere, type PeerPart } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
@@ -81,7 +81,6 @@ export function reservationRequest(run: PipelineRun, namespace: string, now: num
   };
 }
 
-/** The part of a run the peer runs: by default every step, the run's outputs and job. */
 /**
  * The trust the run asks of the peer its part goes to: the highest placement.minTrust among the
  * part's steps' own placements and the run's, with the field that set it.
@@ -113,10 +112,12 @@ export function trustRefusal(peer: Peer | undefined, wanted: { min: number; fiel
   };
 }
 
-export function wholeRun(run: PipelineRun): PeerPart {
+/** The part of a run the peer runs: by default every step, the run's outputs and job; `fromHere`: inputs its prelude here makes (sent once made). */
+export function wholeRun(run: PipelineRun, fromHere: ReadonlyMap<string, string> = new Map()): PeerPart {
   const { steps, outputs, inputs, job } = run.spec;
   const data = (inputs ?? []).map((i) => ({ name: i.name, resource: i.resourceRef.name }));
-  return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(data.length ? { inputs: data } : {}), ...(job ? { job } : {}) };
+  const awaits = awaitedFromHere(steps, fromHere);
+  return { steps, outputs: (outputs ?? []).map((o) => ({ name: o.name, source: o.source })), ...(data.length ? { inputs: data } : {}), ...(job ? { job } : {}), ...(awaits.length ? { awaits } : {}) };
 }
 
 /** What the peer is asked to quote: the steps it would run, for the run's expected duration. */

@@ -39,7 +39,7 @@ import {
   trustRefusal,
 } from "./peerRun.ts";
 import { budgetRefusal, type RunQuote } from "./runQuote.ts";
-import { relayPeerOutput } from "./peerOutputs.ts";
+import { type PeerRunAt, relayPeerOutput } from "./peerOutputs.ts";
 import { partBudget } from "../billing/budget.ts";
 import type { Money } from "../schema/common.ts";
 import type { StepPlacement } from "./placement.ts";
@@ -107,6 +107,8 @@ export interface PeerGroup {
    * elsewhere (Auto put them there): called instead of failing the run. Only for a run on one peer.
    */
   onHoldEnded?: (ctx: ReconcileContext, ended: HoldEnded) => Promise<ReconcileResult | void>;
+  /** Sends an output of the run's prelude here to a peer's run that awaits it (preludeRun.ts); the peer's answer after. */
+  sendFromHere?: (ctx: ReconcileContext, output: string, to: PeerRunAt & { input: string }) => Promise<PeerRunAnswer>;
 }
 
 /** A peer's hold that ended before the steps were sent: which, how, and the peer's reason. */
@@ -388,12 +390,23 @@ export function createPeerSteps(deps: PeerStepsDeps): {
   async function relayOne(p: Pass, answers: Answers[], to: { member: Member; index: number }, wanted: NonNullable<PeerPart["awaits"]>[number]): Promise<PeerRunAnswer | undefined> {
     const { member: m } = to;
     const remote = answers[to.index]?.remote;
+    if (!remote?.awaiting?.includes(wanted.input)) return undefined;
+    if (wanted.from === undefined) return sendFromHere(p, m, { output: wanted.output, input: wanted.input, run: remote.name });
     const j = p.members.findIndex((x) => x.peerName === wanted.from);
     const [source, made] = [p.members[j], answers[j]?.remote];
-    if (!remote?.awaiting?.includes(wanted.input) || !source || made?.phase !== "Succeeded") return undefined;
+    if (!source || made?.phase !== "Succeeded") return undefined;
     const from = { client, run: { ep: source.ep, namespace: source.namespace, name: made.name }, output: wanted.output };
     const after = await asking(m, () => relayPeerOutput(from, { client, run: { ep: m.ep, namespace: m.namespace, name: remote.name }, input: wanted.input }));
     p.ctx.logger.info("output relayed between peers", { run: p.group.run.metadata.name, from: source.ep.cluster, output: wanted.output, to: m.ep.cluster, input: wanted.input });
+    return after;
+  }
+
+  /** An output of the run's prelude here, sent to the peer's run that awaits it. */
+  async function sendFromHere(p: Pass, m: Member, what: { output: string; input: string; run: string }): Promise<PeerRunAnswer | undefined> {
+    const send = p.group.sendFromHere;
+    if (!send) return undefined;
+    const after = await asking(m, () => send(p.ctx, what.output, { ep: m.ep, namespace: m.namespace, name: what.run, input: what.input }));
+    p.ctx.logger.info("output sent to a peer", { run: p.group.run.metadata.name, output: what.output, to: m.ep.cluster, input: what.input });
     return after;
   }
 

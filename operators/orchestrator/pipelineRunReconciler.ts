@@ -15,7 +15,8 @@ import { reportingInstance } from "../runtime/events.ts";
 import { configMapKindRef } from "../catalog/resourceReconciler.ts";
 import type { S3Repository } from "../pipeline/argo/translate.ts";
 import type { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow";
-import { workflowKeyBase } from "../pipeline/argo/conventions.ts";
+import { podInputsDir, workflowKeyBase } from "../pipeline/argo/conventions.ts";
+import { pathToFileURL } from "node:url";
 import { repositoryFromConfig } from "../pipeline/runner/argoStaging.ts";
 import type { Cache, ControllerOptions, ObjectKey, ReconcileContext, Reconciler, ReconcileResult } from "../runtime/index.ts";
 import { conditionMatches, conditionTime, type ConditionUpdate, setCondition } from "../runtime/conditions.ts";
@@ -24,11 +25,11 @@ import { EventRecorder } from "../runtime/events.ts";
 import { isBeingDeleted } from "../runtime/finalizers.ts";
 import { createRunArtifacts, CredentialsNameTaken, type WorkflowPlace } from "./runArtifacts.ts";
 import { runCredentialsSecretName } from "./runCredentials.ts";
-import { controllerMarks, isControlledAcross, markedOwnerOf } from "../runtime/ownerReferences.ts";
+import { controllerMarks, controllerRef, isControlledAcross, isControlledBy, markedOwnerOf } from "../runtime/ownerReferences.ts";
 import { StatusWriter } from "../runtime/status.ts";
 import { identityKind, type Identity } from "../schema/identity.ts";
 import { kindRefOf } from "../schema/kind.ts";
-import { type PipelineRun, pipelineRunKind, type PipelineRunSpec, type PipelineRunStatus } from "../schema/pipelineRun.ts";
+import { type PipelineRun, pipelineRunKind, type PipelineRunSpec, type PipelineRunStatus, type PipelineStep } from "../schema/pipelineRun.ts";
 import type { Resource } from "../schema/resource.ts";
 import { pipelineWorkflow, type ServiceProcess, workflowDeadlineSeconds } from "./pipelineWorkflow.ts";
 import { RunReason } from "./reasons.ts";
@@ -49,7 +50,8 @@ import { projectKindRef, runProject } from "./runProject.ts";
 import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
 import { artifactStore } from "./artifactStore.ts";
-import { type CrossClusterSplit, type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
+import { awaitedFromHere, type CrossClusterSplit, type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
+import { preludeName, preludeOfLabel, type PreludeShown, preludeShown, type PreludeSplit, preludeSplit, preludeSucceeded, whilePrelude, withPreludeShown } from "./preludeRun.ts";
 import { withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, type StepPlacement } from "./placement.ts";
@@ -61,17 +63,19 @@ import { type UsageMetrics, usageMetricsOf } from "../billing/usageMetrics.ts";
 import type { Registry } from "prom-client";
 import { onFirstUse } from "../runtime/lazyImport.ts";
 import { present } from "../runtime/present.ts";
-import type { Money } from "../schema/common.ts";
+import { apiVersion, type Money } from "../schema/common.ts";
+import { outputInRunArea } from "./dataAccess.ts";
+import { CopyRefused } from "./objectCopy.ts";
 import { type Price, priceKind } from "../schema/price.ts";
 import { accessGrantKindRef, createRunAccess, maxStagedBytes, type OutputSource, repositorySource } from "./runAccess.ts";
-import { bringPeerOutput, deliverPeerOutput } from "./peerOutputs.ts";
+import { bringPeerOutput, deliverPeerOutput, type PeerRunAt, sendRepositoryOutput } from "./peerOutputs.ts";
 import { recordedWorkflowNamespace, workflowNamespaceOf } from "./runWorkspace.ts";
 import { budgetCheckIntervalMs, budgetStop, budgetWatched, stoppedAnnotation, stoppedObservation, stopWorkflow } from "./runBudget.ts";
 import { spentWithout } from "../billing/budget.ts";
 import type { UsageRecord } from "../schema/usageRecord.ts";
 import type { StepPlan } from "../billing/quote.ts";
 import { awaitedInputsOf, inputsAwaited, sentJob } from "./sentInputs.ts";
-import { requesterPeerLabel } from "../federation/peerRuns.ts";
+import { type PeerRunAnswer, requesterPeerLabel } from "../federation/peerRuns.ts";
 
 export const pipelineRunControllerName = "pipelinerun";
 export const pipelineRunFieldManager = "archipel-pipelinerun-controller";
@@ -179,7 +183,10 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
 
   /** `forget`: fields kept otherwise that this write removes. */
   async function writeStatus(ctx: ReconcileContext, run: PipelineRun, decision: { ready: ConditionUpdate; succeeded: ConditionUpdate }, written: Mirrored & { forget?: readonly KeptField[] }): Promise<void> {
-    const { forget = [], ...fields } = written;
+    const { forget = [], ...own } = written;
+    // The rest of a run whose prelude ran first: its steps and outputs beside the rest's.
+    const shown = (run as { [preludeMark]?: PreludeShown })[preludeMark];
+    const fields = shown ? withPreludeShown(own, shown) : own;
     const generation = run.metadata.generation;
     let conditions = setCondition(run.status?.conditions, decision.ready, generation, now());
     conditions = setCondition(conditions, decision.succeeded, generation, now()).filter((c) => c.type === "Ready" || c.type === "Succeeded");
@@ -645,23 +652,22 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     placedOnPeerByAuto(run.spec, run.status?.autoPlacement, peerName) ? { onHoldEnded: (ctx, ended) => rankAgainWithout(ctx, run, ended) } : {};
 
   /** The peers' parts of a run across clusters, driven together (Auto's single peer may send them elsewhere). */
-  const groupOf = (run: PipelineRun, plan: StepPlacement[], parts: CrossClusterSplit["peers"]): PeerGroup => ({
+  const groupOf = (run: PipelineRun, plan: StepPlacement[], parts: CrossClusterSplit["peers"], first?: FirstHere): PeerGroup => ({
     run,
     jobs: parts.map(({ peer, part }) => ({ peerName: peer, part, plan: plan.filter((p) => p.site.kind === "peer" && p.site.peer === peer) })),
     ...(parts.length === 1 && parts[0] ? holdEndedOf(run, parts[0].peer) : {}),
+    ...(first ? { sendFromHere: (_ctx: ReconcileContext, output: string, to: PeerRunAt & { input: string }) => sendFromHere(first.run, output, to) } : {}),
   });
 
   /** A run with steps here and on peers: the peers' parts first, side by side, then this cluster's with their outputs. */
-  async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[]): Promise<ReconcileResult | void> {
-    const split = splitAcrossClusters(run.spec, plan);
+  async function runAcrossClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], first?: FirstHere): Promise<ReconcileResult | void> {
+    const split = splitAcrossClusters(run.spec, plan, first?.fromHere);
     if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
-    const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" });
+    const blocked = unsupported({ ...run, spec: split.local }, { kind: "local" }) ?? (await storageGrantsBeforeHold(ctx, run));
     if (blocked) return block(ctx, run, blocked, { plan });
-    const grants = await storageGrantsBeforeHold(ctx, run);
-    if (grants) return block(ctx, run, grants, { plan });
     const localPlan = plan.filter((p) => p.site.kind === "local");
     const here = clusterName(ctx, settings.fallbackClusterName);
-    const group = groupOf(run, plan, split.peers);
+    const group = groupOf(run, plan, split.peers, first);
     const peerOutputs = split.peerOutputs.map((o) => o.name);
     if (!peerPartsSucceeded(run, split.peers.map((p) => p.peer))) {
       const shape = (o: RunObservation): RunObservation => peerPhaseOfMixedRun(o, plannedSteps(localPlan, () => here), peerOutputs);
@@ -669,9 +675,9 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     }
     // The holds on the peers are given back as soon as their parts have ended (a no-op once they are).
     const settled = await peerSteps.drive(ctx, { run, jobs: group.jobs });
-    const kept = { steps: (run.status?.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status?.outputs ?? []).filter((o) => peerOutputs.includes(o.name)) };
+    const kept = keptOfPeers(run, peerOutputs);
     const outputPeers = new Map(split.peerOutputs.map((o) => [o.name, o.peer]));
-    const local = await runLocally(ctx, run, plan, { spec: split.local, kept, outputPeers, stage: (c, inputsKey) => bringPeerOutputs(c, run, split.transfers, inputsKey) });
+    const local = await runLocally(ctx, run, plan, { spec: split.local, kept, outputPeers, stage: stageAfterPeers(run, split, first) });
     return local ?? settled;
   }
 
@@ -695,17 +701,16 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * Every step on peers: on one, the whole run is its part; on several, each gets the steps placed
    * there. Outputs sent to storage here are copied once every part has succeeded.
    */
-  async function runOnPeers(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], peers: string[]): Promise<ReconcileResult | void> {
-    const split = peerParts(run, plan, peers);
+  async function runOnPeers(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], first?: FirstHere): Promise<ReconcileResult | void> {
+    const peers = peersOf(plan);
+    const split = peerParts(run, plan, peers, first?.fromHere);
     if ("message" in split) return block(ctx, run, { reason: RunReason.InvalidSpec, message: split.message }, { plan });
-    // On several peers, the split has placed each data input with the steps on its cluster already.
-    const site = { kind: "peer" as const, peer: peers[0] ?? "" };
-    const blocked = (peers.length === 1 ? unsupported(run, site) : unsupportedReservation(run, site)) ?? (await storageGrantsBeforeHold(ctx, run));
+    const blocked = onPeersUnsupported(run, peers) ?? (await storageGrantsBeforeHold(ctx, run));
     if (blocked) return block(ctx, run, blocked, { plan });
     const stored = (run.spec.outputs ?? []).some((o) => o.storageRef);
     const fromPeer = new Map(split.peerOutputs.map((o) => [o.name, o.peer]));
     if (stored && awaitingDelivery(run)) return deliverPeerOutputs(ctx, run, fromPeer);
-    return peerSteps.drive(ctx, { ...groupOf(run, plan, split.peers), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
+    return peerSteps.drive(ctx, { ...groupOf(run, plan, split.peers, first), ...(stored ? { shape: (o: RunObservation) => succeededOnceDelivered(run, o) } : {}) });
   }
 
   /** Copies the peers' outputs to storage here; the run succeeds once they are (retried every 30 s until then). */
@@ -810,19 +815,147 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
       return block(ctx, run, { reason: RunReason.InvalidSpec, message: `spec.steps: the plan places steps on ${peers.length} peers (${peers.join(", ")}); a run may use at most ${maxPeersPerRun}` }, { plan: plan.steps });
     }
     if (peers.length === 0) return runLocally(ctx, run, plan.steps);
-    if (plan.steps.every((p) => p.site.kind === "peer")) return runOnPeers(ctx, run, plan.steps, peers);
-    return runAcrossClusters(ctx, run, plan.steps);
+    const prelude = preludeSplit(run, plan.steps);
+    if (prelude && "message" in prelude) return block(ctx, run, { reason: RunReason.InvalidSpec, message: prelude.message }, { plan: plan.steps });
+    if (prelude) return runAfterPrelude(ctx, run, plan.steps, prelude);
+    return runOnClusters(ctx, run, plan.steps);
+  }
+
+  /** Steps on peers, and here or not. */
+  function runOnClusters(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], first?: FirstHere): Promise<ReconcileResult | void> {
+    if (plan.every((p) => p.site.kind === "peer")) return runOnPeers(ctx, run, plan, first);
+    return runAcrossClusters(ctx, run, plan, first);
+  }
+
+  /**
+   * A run whose steps on peers read steps here: those run first, as a run of its own that this one
+   * owns (preludeRun.ts); once it has succeeded the rest goes as any run across clusters, the
+   * prelude's outputs sent to the peers' parts that read them and copied for the steps here after.
+   */
+  async function runAfterPrelude(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], prelude: PreludeSplit): Promise<ReconcileResult | void> {
+    const first = await ensurePrelude(ctx, run, prelude.spec);
+    if ("reason" in first) return block(ctx, run, first, { plan });
+    const shown = preludeShown(first, prelude, (prelude.spec.outputs ?? []).map((o) => o.name), clusterName(ctx, settings.fallbackClusterName));
+    const rest = Object.assign({ ...run, spec: prelude.rest }, { [preludeMark]: shown });
+    const restPlan = plan.filter((p) => !prelude.steps.includes(p.step));
+    if (!preludeSucceeded(first)) {
+      const o = whilePrelude(first);
+      const steps = plannedSteps(restPlan, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName)));
+      await writeStatus(ctx, rest, o, { phase: o.phase, steps, ...present({ finishedAt: o.finishedAt }) });
+      return runDecided(run) || o.phase === "Failed" ? undefined : { requeueAfter: 5_000 };
+    }
+    const fromHere = new Map(prelude.fromHere.map((f) => [f.input, f.output]));
+    return runOnClusters(ctx, rest, restPlan, { run: first, fromHere });
+  }
+
+  /** The run's prelude run: made once, owned by the run; a same-named run of anyone else is never used. */
+  async function ensurePrelude(ctx: ReconcileContext, run: PipelineRun, spec: PipelineRunSpec): Promise<PipelineRun | Blocked> {
+    const namespace = run.metadata.namespace ?? "";
+    const name = preludeName(run);
+    const ours = (found: PipelineRun): PipelineRun | Blocked =>
+      isControlledBy(found as KubernetesObject, run as KubernetesObject) ? found : { reason: RunReason.NameTaken, message: `PipelineRun ${namespace}/${name} exists and is not this run's (it would run the steps here that its steps on peers read); delete or rename it` };
+    const cached = ctx.cache<PipelineRun>(pipelineRunKindRef).get({ namespace, name });
+    if (cached) return ours(cached);
+    const body = { apiVersion, kind: "PipelineRun", metadata: { name, namespace, labels: { [preludeOfLabel]: (run.metadata.name ?? "").slice(0, 63) }, ownerReferences: [controllerRef(run as KubernetesObject)] }, spec };
+    try {
+      const created = (await timed(`creating PipelineRun ${namespace}/${name}`, ctx.client.create(body as KubernetesObject, undefined, undefined, pipelineRunFieldManager), settings.requestTimeoutMs)) as PipelineRun;
+      ctx.logger.info("prelude run created", { namespace, name, for: run.metadata.name });
+      return created;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const live = (await timed(`reading PipelineRun ${namespace}/${name}`, ctx.client.read({ apiVersion, kind: "PipelineRun", metadata: { namespace, name } }), settings.requestTimeoutMs)) as PipelineRun;
+      return ours(live);
+    }
+  }
+
+  /** Where a prelude run's output is in this cluster's repository (only in its own area), or why not. */
+  function preludeOutput(first: PipelineRun, output: string, bucket: string): { key: string; directory: boolean; location: string } {
+    const found = (first.status?.outputs ?? []).find((o) => o.name === output);
+    const location = found?.location ?? "";
+    const where = location ? outputInRunArea(location, { bucket, prefix: `${runArea(first)}/` }) : { problem: "it has no such output" };
+    if ("problem" in where) throw new CopyRefused(`output ${output} of run ${first.metadata.name ?? ""}: ${where.problem}`);
+    return { key: where.key, directory: found?.class === "Directory", location };
+  }
+
+  /** A run's area of this cluster's repository: under its Workflow's key base. */
+  const runArea = (run: PipelineRun): string => workflowKeyBase(settings.keyPrefix, recordedWorkflowNamespace(run), run.status?.workflowRef?.name ?? workflowNameOf(run));
+
+  /** Sends a prelude output to the peer's run that awaits it. */
+  async function sendFromHere(first: PipelineRun, output: string, to: PeerRunAt & { input: string }): Promise<PeerRunAnswer> {
+    const store = await artifactStore(deps.core, deps.artifacts, first.metadata.namespace ?? "");
+    try {
+      const from = { ...preludeOutput(first, output, store.repository.bucket), ms: settings.requestTimeoutMs };
+      return await sendRepositoryOutput(store, from, { client: deps.peers, run: to, input: to.input });
+    } finally {
+      store.s3.destroy();
+    }
+  }
+
+  /** What the steps here after the peers' read, put in their inputs: the peers' outputs, then the prelude's. */
+  function stageAfterPeers(run: PipelineRun, split: CrossClusterSplit, first: FirstHere | undefined): NonNullable<LocalPart["stage"]> {
+    return async (ctx, inputsKey) => {
+      const brought = await bringPeerOutputs(ctx, run, split.transfers, inputsKey);
+      if ("reason" in brought || !first) return brought;
+      const fromHere = await bringFromHere(ctx, first, split.local.steps, inputsKey);
+      return "reason" in fromHere ? fromHere : { ...brought, ...fromHere };
+    };
+  }
+
+  /** The prelude outputs the steps here after the peers' read, copied into their inputs; the job values naming them. */
+  async function bringFromHere(ctx: ReconcileContext, used: FirstHere, steps: readonly PipelineStep[], inputsKey: string): Promise<Record<string, unknown> | Blocked> {
+    const wanted = awaitedFromHere(steps, used.fromHere);
+    if (wanted.length === 0) return {};
+    const store = await artifactStore(deps.core, deps.artifacts, used.run.metadata.namespace ?? "");
+    const source = repositorySource(store, { prefix: "", ms: settings.requestTimeoutMs });
+    try {
+      const job: Record<string, unknown> = {};
+      for (const { input, output } of wanted) {
+        const found = preludeOutput(used.run, output, store.repository.bucket);
+        const name = found.key.replace(/\/+$/, "").split("/").pop() ?? output;
+        await source.copy(output, { location: found.location, directory: found.directory }, { s3: store.s3, bucket: store.repository.bucket }, `${inputsKey}/${input}/${name}`);
+        job[input] = { class: found.directory ? "Directory" : "File", location: pathToFileURL(`${podInputsDir}/${input}/${name}`).href };
+      }
+      ctx.logger.info("prelude outputs brought to the steps after the peers'", { namespace: used.run.metadata.namespace, run: used.run.metadata.name, inputs: wanted.map((w) => w.input) });
+      return job;
+    } catch (err) {
+      return { reason: RunReason.PeerOutputUnavailable, message: `copying the outputs of run ${used.run.metadata.name ?? ""} for the steps here: ${errorMessage(err)} (trying again in 30 s)` };
+    } finally {
+      source.close();
+    }
   }
 
   return reconcile;
 }
 
 /** The parts of a run whose every step is on peers: on one, the whole run; on several, the steps placed on each. */
-function peerParts(run: PipelineRun, plan: StepPlacement[], peers: string[]): Pick<CrossClusterSplit, "peers" | "peerOutputs"> | { message: string } {
+function peerParts(run: PipelineRun, plan: StepPlacement[], peers: string[], fromHere?: ReadonlyMap<string, string>): Pick<CrossClusterSplit, "peers" | "peerOutputs"> | { message: string } {
   const [only] = peers;
-  if (peers.length !== 1 || only === undefined) return splitAcrossClusters(run.spec, plan);
-  return { peers: [{ peer: only, part: wholeRun(run) }], peerOutputs: (run.spec.outputs ?? []).map((o) => ({ name: o.name, peer: only })) };
+  if (peers.length !== 1 || only === undefined) return splitAcrossClusters(run.spec, plan, fromHere);
+  return { peers: [{ peer: only, part: wholeRun(run, fromHere) }], peerOutputs: (run.spec.outputs ?? []).map((o) => ({ name: o.name, peer: only })) };
 }
+
+/** What the peers' parts of a run across clusters left in its status: their steps and the run's outputs they made. */
+function keptOfPeers(run: PipelineRun, peerOutputs: readonly string[]): NonNullable<LocalPart["kept"]> {
+  return { steps: (run.status?.steps ?? []).filter((s) => s.peer !== undefined), outputs: (run.status?.outputs ?? []).filter((o) => peerOutputs.includes(o.name)) };
+}
+
+/** The peers the plan places steps on, each once. */
+const peersOf = (plan: readonly StepPlacement[]): string[] => [...new Set(plan.flatMap((p) => (p.site.kind === "peer" ? [p.site.peer] : [])))];
+
+/** What this slice cannot do for a run every step of which is on peers (on several, the split has placed each data input with its steps already). */
+function onPeersUnsupported(run: PipelineRun, peers: readonly string[]): Blocked | undefined {
+  const site = { kind: "peer" as const, peer: peers[0] ?? "" };
+  return peers.length === 1 ? unsupported(run, site) : unsupportedReservation(run, site);
+}
+
+/** A run's prelude once it has succeeded, and the pipeline inputs that are its outputs (input → its output). */
+interface FirstHere {
+  run: PipelineRun;
+  fromHere: ReadonlyMap<string, string>;
+}
+
+/** On the rest of a run whose prelude ran first: what its status shows of the prelude (writeStatus puts it beside). */
+const preludeMark = Symbol("prelude");
 
 /** A run that had started, or ended, before Auto ranked offers: it stays where it was. */
 const startedUnranked = (run: PipelineRun): boolean => Boolean(run.status?.workflowRef || run.status?.peerRuns?.length || runDecided(run));
