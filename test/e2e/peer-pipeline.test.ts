@@ -171,6 +171,7 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     await create(a, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "private", service: { image, cwl: { document: splitterTool } } } });
     await create(a, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "private", service: { image, cwl: { document: fillerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "relister", spec: { providerRef: { name: "tools" }, type: "service", title: "relister", visibility: "private", service: { image, cwl: { document: treeListerTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "scribe", spec: { providerRef: { name: "tools" }, type: "service", title: "scribe", visibility: "private", service: { image, cwl: { document: writerTool({ suffix: " (written on A)" }) } } } });
     await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     [peerB, peerC] = await Promise.all([peerOf(b), peerOf(c)]);
   });
@@ -769,22 +770,62 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     await Promise.all([released(run, b, peerB), released(run, c, peerC)]);
   });
 
-  it("a step on a peer that reads a step here is refused (InvalidSpec), naming the field, before anything is held", async () => {
+  it("a step on C reads a step here: that step runs first, as a run of its own that the run owns; its output is sent to C's run, and the step here after C's reads both", async () => {
+    await Promise.all([serviceReady(a, "scribe"), serviceReady(a, "stamper"), serviceReady(c, "checker")]);
+    await create(a, "pipelineruns", { kind: "PipelineRun", name: "here-first", spec: {
+      job: { greeting: "hello" },
+      steps: [
+        { name: "scribe", serviceRef: { name: "scribe" }, in: { message: "greeting" } },
+        { name: "check", serviceRef: { name: "checker", peer: peerC }, in: { text: "scribe/out" } },
+        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "check/stamped" } },
+      ],
+      outputs: [{ name: "final", source: "stamp/stamped", storageRef: { name: "results" }, prefix: "here-first/" }],
+    } });
+    const run = await ended(a, "here-first");
+    assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status)}`);
+    const stepOf = (name: string): StepStatus | undefined => run.status?.steps?.find((s) => s.name === name);
+    const [scribe, check, stamp] = ["scribe", "check", "stamp"].map(stepOf);
+    assert.deepEqual([scribe, check, stamp].map((s) => [s?.name, s?.phase, s?.cluster]), [["scribe", "Succeeded", a.name], ["check", "Succeeded", c.name], ["stamp", "Succeeded", a.name]], JSON.stringify(run.status?.steps));
+    assert.equal(run.status?.progress, "3/3");
+    const at = (t: string | undefined): number => Date.parse(t ?? "");
+    assert.ok(at(check?.startedAt) >= at(scribe?.finishedAt) && at(stamp?.startedAt) >= at(check?.finishedAt), `each step started once the one it reads had ended: ${JSON.stringify(run.status?.steps)}`);
+    const location = run.status?.outputs?.find((o) => o.name === "final")?.location ?? "";
+    const [, key] = /^s3:\/\/results\/(runs\/.*here-first\/stamped\.txt)$/.exec(location) ?? [];
+    assert.ok(key, `the output is in storage Resource results: ${location}`);
+    assert.equal(await resultsText(key), "hello (written on A) (checked on C) (checked on A)");
+
+    // The step here that C read ran in a run of its own, owned by this one.
+    const first = await runOn(a, "here-first-first");
+    assert.equal(condition(first, "Succeeded")?.status, "True", JSON.stringify(first.status?.conditions));
+    assert.deepEqual(first.spec.steps.map((s) => s.name), ["scribe"]);
+    assert.deepEqual(first.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.uid, (r as { controller?: boolean }).controller]), [["PipelineRun", "here-first", run.metadata.uid, true]]);
+    // C's run awaited it and got it from A, checked.
+    const served = await runOn(c, peerRunOf(run, peerC)?.name ?? "");
+    assert.deepEqual(served.spec.steps.map((s) => [s.name, s.in]), [["check", { text: "here_scribe_out" }]]);
+    assert.deepEqual(JSON.parse(served.metadata.annotations?.["archipel.io/sent-inputs"] ?? "{}"), { here_scribe_out: { class: "File", name: "greeting.txt" } });
+    await released(run, c, peerC);
+  });
+
+  it("a step here that reads a peer's step and is read by another peer's step is refused (InvalidSpec), naming the field, before anything is held", async () => {
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "crossed", spec: {
       job: { greeting: "hello" },
       steps: [
-        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "greeting" } },
-        { name: "tag", serviceRef: { name: "tagger", peer: peerC }, in: { message: "stamp/stamped" } },
+        { name: "write", serviceRef: { name: "writer", peer: peerB }, in: { message: "greeting" } },
+        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "write/out" } },
+        { name: "check", serviceRef: { name: "checker", peer: peerC }, in: { text: "stamp/stamped" } },
       ],
     } });
     const run = await eventually("the run on A is refused", async () => {
       const r = await runOn(a, "crossed");
       return condition(r, "Ready")?.reason === "InvalidSpec" ? r : undefined;
     }, 60_000, 500);
-    assert.match(condition(run, "Ready")?.message ?? "", new RegExp(`^spec\\.steps\\[1\\]\\.in\\.message: step tag runs on peer ${peerC} and reads stamp/stamped of step stamp, which runs here`));
-    assert.deepEqual(run.status?.peerRuns ?? [], [], "nothing asked of the peer");
-    const held = (await objects(c).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
-    assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-crossed-")).map((r) => r.metadata.name), [], `nothing held on ${c.name}`);
+    assert.match(condition(run, "Ready")?.message ?? "", /^spec\.steps\[1\]\.in\.text: step stamp runs here and reads write\/out of step write on peer .*, and a step on a peer reads what stamp makes/);
+    assert.deepEqual(run.status?.peerRuns ?? [], [], "nothing asked of the peers");
+    for (const m of [b, c]) {
+      const held = (await objects(m).listNamespacedCustomObject({ ...archipel, plural: "reservations", namespace })) as { items: Reservation[] };
+      assert.deepEqual(held.items.filter((r) => r.metadata.name?.includes("-crossed-")).map((r) => r.metadata.name), [], `nothing held on ${m.name}`);
+    }
+    await assert.rejects(runOn(a, "crossed-first"), "no run of the steps here was made");
     await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "crossed" });
   });
 
