@@ -3,9 +3,10 @@
 // cluster's artifact repository and the rest runs here. A peer's step may read another peer's
 // output: that part waits for it, and this cluster relays it once the other part has succeeded
 // (the peers never talk to each other for a run). Pure: this splits the run's spec into one part
-// per peer and this cluster's, and says which outputs cross and where. Refused: a peer step that
-// reads a step of this cluster (this cluster's steps run last, in one Workflow), and peers that
-// would each wait for the other's outputs.
+// per peer and this cluster's, and says which outputs cross and where. A peer step that reads a
+// step of this cluster is taken care of before: that step runs first, in the run's prelude
+// (preludeRun.ts), and the split sees its output as a pipeline input (`fromHere`). Refused: peers
+// that would each wait for the other's outputs.
 import type { ReconcileContext } from "../runtime/index.ts";
 import { present } from "../runtime/present.ts";
 import type { PipelineOutput, PipelineRunSpec, PipelineRunStatus, PipelineStep, StepStatus } from "../schema/pipelineRun.ts";
@@ -82,6 +83,7 @@ function crossReads(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>):
 /** A peer step that reads a step of this cluster, or peers whose parts would wait for each other's outputs. */
 function peerReadsElsewhere(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): string | undefined {
   const reads = crossReads(steps, peerOf);
+  // Never met through the reconciler (the prelude rewires such reads first): a guard for other callers.
   const here = reads.find((r) => r.fromPeer === undefined);
   if (here) {
     return `spec.steps[${here.index}].in.${here.input}: step ${here.step.name} runs on peer ${here.peer} and reads ${here.source} of step ${here.from}, which runs here; this cluster's steps run after every peer's, so place ${here.from} on a peer too`;
