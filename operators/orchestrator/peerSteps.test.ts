@@ -103,7 +103,7 @@ function federation(names: string[]): { peers: Record<string, FakePeer>; client:
 }
 
 /** A run with `write` on peer b and `tag` on peer c; its status is what the driver last wrote (unless a write is dropped). */
-function scenario(opts: { relay?: boolean } = {}): { peers: Record<string, FakePeer>; run: PipelineRun; pass: (opts?: { dropWrite?: boolean }) => Promise<void> } {
+function scenario(opts: { relay?: boolean; fromHere?: PeerGroup["sendFromHere"] } = {}): { peers: Record<string, FakePeer>; run: PipelineRun; pass: (opts?: { dropWrite?: boolean }) => Promise<void> } {
   const { peers, client, ctx } = federation(["b", "c"]);
   const run: PipelineRun = {
     apiVersion: "archipel.io/v1alpha1",
@@ -118,14 +118,17 @@ function scenario(opts: { relay?: boolean } = {}): { peers: Record<string, FakeP
   };
   // With `relay`: C's step reads B's output, relayed through this cluster (crossCluster.ts splits it so).
   const relayedPart = { steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "c" }, in: { message: "peer_write_out" } }], outputs: [], awaits: [{ input: "peer_write_out", from: "b", output: "write_out" }] };
+  // With `fromHere`: C's step reads an output of the run's prelude here (preludeRun.ts), sent by this cluster.
+  const fromHerePart = { steps: [{ name: "tag", serviceRef: { name: "tagger", peer: "c" }, in: { message: "here_scribe_out" } }], outputs: [], awaits: [{ input: "here_scribe_out", output: "scribe_out" }] };
   const driver = createPeerSteps({ client, events: {} as EventRecorder, settings: defaultPeerRunSettings, now: () => new Date("2026-12-02T10:00:00Z"), write, giveUpAfterMs: 60_000 });
   const group = (): PeerGroup => ({
     run: structuredClone(run),
     jobs: ["b", "c"].map((peer, i) => ({
       peerName: peer,
       plan: [{ step: run.spec.steps[i]?.name ?? "", site: { kind: "peer" as const, peer }, reason: "Explicit" }],
-      part: opts.relay && peer === "c" ? relayedPart : { steps: [run.spec.steps[i]!], outputs: opts.relay ? [{ name: "write_out", source: "write/out" }] : [] },
+      part: opts.relay && peer === "c" ? relayedPart : opts.fromHere && peer === "c" ? fromHerePart : { steps: [run.spec.steps[i]!], outputs: opts.relay ? [{ name: "write_out", source: "write/out" }] : [] },
     })),
+    ...(opts.fromHere ? { sendFromHere: opts.fromHere } : {}),
   });
   return {
     peers,
@@ -220,6 +223,27 @@ describe("createPeerSteps over several peers", () => {
     assert.ok(b.asked.includes("output write_out"));
     await s.pass();
     assert.equal(c.asked.filter((x) => x === "send").length, 1, "a completed input is not sent again");
+  });
+
+  it("sends an output of the run's prelude here to C's run once it awaits it, once", async () => {
+    const sent: string[] = [];
+    const at: { c?: FakePeer } = {};
+    const s = scenario({
+      fromHere: (_ctx, output, to) => {
+        sent.push(`${output} → ${to.ep.peer}/${to.name}/${to.input}`);
+        return Promise.resolve(at.c!.complete({ namespace: to.namespace, name: to.name, input: to.input }, { class: "File", name: "greeting.txt", files: [{ path: "greeting.txt", size: 1, sha256: "a".repeat(64) }] }));
+      },
+    });
+    const c = (at.c = s.peers.c!);
+    for (let i = 0; i < 3; i++) await s.pass();
+    const onC = [...c.runs.values()][0]!;
+    assert.deepEqual(onC.awaiting, ["here_scribe_out"], "C's run is sent with the input it awaits");
+    assert.deepEqual(sent, []);
+    await s.pass();
+    assert.deepEqual(sent, [`scribe_out → c/${onC.name}/here_scribe_out`], "sent on the pass after C's run was made");
+    assert.deepEqual(onC.awaiting, []);
+    await s.pass();
+    assert.equal(sent.length, 1, "not sent again");
   });
 
   it("a round whose hold lapsed while another peer had not admitted its own is given back whole and asked again under new names; the next round goes through", async () => {
