@@ -171,6 +171,7 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     await create(a, "resources", { kind: "Resource", name: "splitter", spec: { providerRef: { name: "tools" }, type: "service", title: "splitter", visibility: "private", service: { image, cwl: { document: splitterTool } } } });
     await create(a, "resources", { kind: "Resource", name: "filler", spec: { providerRef: { name: "tools" }, type: "service", title: "filler", visibility: "private", service: { image, cwl: { document: fillerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "relister", spec: { providerRef: { name: "tools" }, type: "service", title: "relister", visibility: "private", service: { image, cwl: { document: treeListerTool } } } });
+    await create(a, "resources", { kind: "Resource", name: "merger", spec: { providerRef: { name: "tools" }, type: "service", title: "merger", visibility: "private", service: { image, cwl: { document: joinerTool } } } });
     await create(a, "resources", { kind: "Resource", name: "scribe", spec: { providerRef: { name: "tools" }, type: "service", title: "scribe", visibility: "private", service: { image, cwl: { document: writerTool({ suffix: " (written on A)" }) } } } });
     await create(a, "resources", { kind: "Resource", name: "counter", spec: { providerRef: { name: "tools" }, type: "service", title: "counter", visibility: "private", service: { image, cwl: { document: byteCounterTool } } } });
     [peerB, peerC] = await Promise.all([peerOf(b), peerOf(c)]);
@@ -771,28 +772,29 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
   });
 
   it("a step on C reads a step here: that step runs first, as a run of its own that the run owns; its output is sent to C's run, and the step here after C's reads both", async () => {
-    await Promise.all([serviceReady(a, "scribe"), serviceReady(a, "stamper"), serviceReady(c, "checker")]);
+    await Promise.all([serviceReady(a, "scribe"), serviceReady(a, "merger"), serviceReady(c, "checker")]);
     await create(a, "pipelineruns", { kind: "PipelineRun", name: "here-first", spec: {
       job: { greeting: "hello" },
       steps: [
         { name: "scribe", serviceRef: { name: "scribe" }, in: { message: "greeting" } },
         { name: "check", serviceRef: { name: "checker", peer: peerC }, in: { text: "scribe/out" } },
-        { name: "stamp", serviceRef: { name: "stamper" }, in: { text: "check/stamped" } },
+        { name: "join", serviceRef: { name: "merger" }, in: { first: "scribe/out", second: "check/stamped" } },
       ],
-      outputs: [{ name: "final", source: "stamp/stamped", storageRef: { name: "results" }, prefix: "here-first/" }],
+      outputs: [{ name: "final", source: "join/joined", storageRef: { name: "results" }, prefix: "here-first/" }],
     } });
     const run = await ended(a, "here-first");
     assert.equal(condition(run, "Succeeded")?.status, "True", `the run failed: ${JSON.stringify(run.status)}`);
     const stepOf = (name: string): StepStatus | undefined => run.status?.steps?.find((s) => s.name === name);
-    const [scribe, check, stamp] = ["scribe", "check", "stamp"].map(stepOf);
-    assert.deepEqual([scribe, check, stamp].map((s) => [s?.name, s?.phase, s?.cluster]), [["scribe", "Succeeded", a.name], ["check", "Succeeded", c.name], ["stamp", "Succeeded", a.name]], JSON.stringify(run.status?.steps));
+    const [scribe, check, join] = ["scribe", "check", "join"].map(stepOf);
+    assert.deepEqual([scribe, check, join].map((s) => [s?.name, s?.phase, s?.cluster]), [["scribe", "Succeeded", a.name], ["check", "Succeeded", c.name], ["join", "Succeeded", a.name]], JSON.stringify(run.status?.steps));
     assert.equal(run.status?.progress, "3/3");
     const at = (t: string | undefined): number => Date.parse(t ?? "");
-    assert.ok(at(check?.startedAt) >= at(scribe?.finishedAt) && at(stamp?.startedAt) >= at(check?.finishedAt), `each step started once the one it reads had ended: ${JSON.stringify(run.status?.steps)}`);
+    assert.ok(at(check?.startedAt) >= at(scribe?.finishedAt) && at(join?.startedAt) >= at(check?.finishedAt), `each step started once the one it reads had ended: ${JSON.stringify(run.status?.steps)}`);
     const location = run.status?.outputs?.find((o) => o.name === "final")?.location ?? "";
-    const [, key] = /^s3:\/\/results\/(runs\/.*here-first\/stamped\.txt)$/.exec(location) ?? [];
+    const [, key] = /^s3:\/\/results\/(runs\/.*here-first\/joined\.txt)$/.exec(location) ?? [];
     assert.ok(key, `the output is in storage Resource results: ${location}`);
-    assert.equal(await resultsText(key), "hello (written on A) (checked on C) (checked on A)");
+    // The step after C's read the prelude's output (copied here) and C's (brought from C).
+    assert.equal(await resultsText(key), "hello (written on A)\nhello (written on A) (checked on C)");
 
     // The step here that C read ran in a run of its own, owned by this one.
     const first = await runOn(a, "here-first-first");
