@@ -1,11 +1,12 @@
-// Inputs a requesting cluster sends to the run it asked a peer for: the outputs of its steps
-// elsewhere (on another peer, relayed through the requester), which the served run's steps read.
-// The served run names them (the awaited-inputs annotation, from the request) and does not start
-// until each is recorded sent (the sent-inputs annotation: spec.job is immutable), which the
-// federation API writes only once every file sent was checked against the sizes and SHA-256
-// digests the requester signed. The orchestrator turns those records into the job's values. The files sit
-// under the served run's inputs in the artifact repository, where its pods find them
-// (podInputsDir), as the outputs a requester brings home do. Pure.
+// Inputs a requesting cluster sends to the run it asked a peer for: outputs of its run's steps
+// elsewhere (on another peer, relayed through the requester; or its own, run first in the run's
+// prelude), which the served run's steps read. The served run names them (the awaited-inputs
+// annotation, from the request) and does not start until each is recorded sent (the sent-inputs
+// annotation: spec.job is immutable), which the federation API writes only once every file sent
+// was checked against the sizes and SHA-256 digests the requester signed. The orchestrator turns
+// those records into the job's values. The files sit under the served run's inputs in the
+// artifact repository, where its pods find them (podInputsDir), as the outputs a requester brings
+// home do. Pure.
 import { pathToFileURL } from "node:url";
 import { awaitedInputsAnnotation, sentInputsAnnotation, basenameProblem, maxPeerOutputBytes, maxPeerOutputFiles, outputPathProblem, type PeerInputComplete, type PeerRunRequest } from "../federation/peerRuns.ts";
 import { podInputsDir } from "../pipeline/argo/conventions.ts";
