@@ -51,7 +51,7 @@ import { createPeerUsage, usageRecordKindRef } from "./peerUsage.ts";
 import type { PeerEndpoint } from "./peerClient.ts";
 import { artifactStore } from "./artifactStore.ts";
 import { awaitedFromHere, type CrossClusterSplit, type LocalPart, peerPhaseOfMixedRun, splitAcrossClusters, type Transfer, withKept } from "./crossCluster.ts";
-import { preludeName, preludeOfLabel, type PreludeShown, preludeShown, type PreludeSplit, preludeSplit, preludeSucceeded, whilePrelude, withPreludeShown } from "./preludeRun.ts";
+import { keptPreludeShown, preludeName, preludeOfLabel, type PreludeShown, preludeShown, type PreludeSplit, preludeSplit, preludeSucceeded, whilePrelude, withPreludeShown } from "./preludeRun.ts";
 import { withInputsArtifact } from "../pipeline/runner/argoStaging.ts";
 import type { Peer } from "../schema/peer.ts";
 import { admiraltyTargets, placementPlan, type StepPlacement } from "./placement.ts";
@@ -833,11 +833,16 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
    * prelude's outputs sent to the peers' parts that read them and copied for the steps here after.
    */
   async function runAfterPrelude(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], prelude: PreludeSplit): Promise<ReconcileResult | void> {
+    const restPlan = plan.filter((p) => !prelude.steps.includes(p.step));
+    const outputs = (prelude.spec.outputs ?? []).map((o) => o.name);
+    // A run that has ended never makes its prelude again (one deleted by hand would run its steps again): it settles with them as its status has them.
+    if (runDecided(run) && !ctx.cache<PipelineRun>(pipelineRunKindRef).get({ namespace: run.metadata.namespace ?? "", name: preludeName(run) })) {
+      return runOnClusters(ctx, Object.assign({ ...run, spec: prelude.rest }, { [preludeMark]: keptPreludeShown(run, prelude, outputs) }), restPlan);
+    }
     const first = await ensurePrelude(ctx, run, prelude.spec);
     if ("reason" in first) return block(ctx, run, first, { plan });
-    const shown = preludeShown(first, prelude, (prelude.spec.outputs ?? []).map((o) => o.name), clusterName(ctx, settings.fallbackClusterName));
+    const shown = preludeShown(first, prelude, outputs, clusterName(ctx, settings.fallbackClusterName));
     const rest = Object.assign({ ...run, spec: prelude.rest }, { [preludeMark]: shown });
-    const restPlan = plan.filter((p) => !prelude.steps.includes(p.step));
     if (!preludeSucceeded(first)) {
       const o = whilePrelude(first);
       const steps = plannedSteps(restPlan, (p) => (p.site.kind === "peer" ? p.site.peer : clusterName(ctx, settings.fallbackClusterName)));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { PipelineRun, PipelineRunSpec } from "../schema/pipelineRun.ts";
 import { placementPlan } from "./placement.ts";
-import { preludeName, preludeShown, preludeSplit, whilePrelude, withPreludeShown } from "./preludeRun.ts";
+import { keptPreludeShown, preludeName, preludeShown, preludeSplit, whilePrelude, withPreludeShown } from "./preludeRun.ts";
 import { splitAcrossClusters } from "./crossCluster.ts";
 
 const runOf = (spec: PipelineRunSpec, name = "mixed"): PipelineRun => ({ apiVersion: "archipel.io/v1alpha1", kind: "PipelineRun", metadata: { name, namespace: "team", uid: "u-1" }, spec });
@@ -86,6 +86,10 @@ describe("preludeRun: steps here that steps on peers read run first", () => {
     const merged = withPreludeShown({ steps: [{ name: "check", phase: "Pending" as const }], progress: "0/1" }, shown);
     assert.deepEqual([merged.steps.map((s) => s.name), merged.progress], [["tidy", "scribe", "check"], "1/3"]);
     assert.deepEqual(withPreludeShown({ progress: "1/1" }, shown), { progress: "1/1" }, "a write without steps is left as it is");
+    // Once the prelude run is gone, what the run's status showed of it stays.
+    const ended: PipelineRun = { ...runOf(spec), status: { steps: [{ name: "tidy", phase: "Succeeded" }, { name: "check", phase: "Succeeded" }], outputs: [{ name: "scribbled", location: "s3://r/k" }, { name: "stamped", location: "s3://r/s" }] } };
+    const kept = keptPreludeShown(ended, { steps: ["tidy", "scribe"] }, ["scribbled"]);
+    assert.deepEqual([kept.steps.map((s) => s.name), kept.outputs.map((o) => o.name)], [["tidy"], ["scribbled"]]);
     assert.match(whilePrelude(first).ready.message, /^run mixed-first runs the steps here that steps on peers read first \(1\/2 steps succeeded\)/);
     const blocked = whilePrelude({ ...first, status: { conditions: [{ type: "Ready", status: "False", reason: "ServiceNotFound", message: "no writer", lastTransitionTime: "2026-12-05T00:00:00Z" }] } });
     assert.deepEqual([blocked.ready.status, blocked.ready.reason, blocked.succeeded.status], ["False", "ServiceNotFound", "Unknown"]);

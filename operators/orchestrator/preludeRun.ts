@@ -138,6 +138,12 @@ export function preludeShown(first: PipelineRun, split: Pick<PreludeSplit, "step
   return { name: first.metadata.name ?? "", steps, outputs: (first.status?.outputs ?? []).filter((o) => runOutputs.includes(o.name)) };
 }
 
+/** What the run's status shows of its prelude already (once the prelude run is gone). */
+export function keptPreludeShown(run: PipelineRun, split: Pick<PreludeSplit, "steps">, runOutputs: readonly string[]): PreludeShown {
+  const steps = (run.status?.steps ?? []).filter((s) => split.steps.includes(s.name));
+  return { name: preludeName(run), steps, outputs: (run.status?.outputs ?? []).filter((o) => runOutputs.includes(o.name)) };
+}
+
 /** A status write's steps and outputs with the prelude's beside them (and the progress over all). */
 export function withPreludeShown<T extends { steps?: StepStatus[]; progress?: string; outputs?: PipelineRunStatus["outputs"] }>(fields: T, shown: PreludeShown): T {
   if (!fields.steps) return fields;

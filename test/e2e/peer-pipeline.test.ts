@@ -806,6 +806,18 @@ describe("steps placed on peers (hack/federation up 3 --node --argo)", function 
     assert.deepEqual(served.spec.steps.map((s) => [s.name, s.in]), [["check", { text: "here_scribe_out" }]]);
     assert.deepEqual(JSON.parse(served.metadata.annotations?.["archipel.io/sent-inputs"] ?? "{}"), { here_scribe_out: { class: "File", name: "greeting.txt" } });
     await released(run, c, peerC);
+
+    // The run has ended: its prelude run deleted by hand is not made again (its steps would run again), and the run still shows its steps.
+    await objects(a).deleteNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "here-first-first" });
+    await eventually("the prelude run is gone", async () => (await runOn(a, "here-first-first").catch(() => undefined)) === undefined, 60_000, 500);
+    await objects(a).patchNamespacedCustomObject({ ...archipel, plural: "pipelineruns", namespace, name: "here-first", body: [{ op: "add", path: "/metadata/annotations", value: { "archipel.io/test-poke": "1" } }] });
+    const until = Date.now() + 8_000;
+    while (Date.now() < until) {
+      assert.equal(await runOn(a, "here-first-first").catch(() => undefined), undefined, "the prelude run of an ended run was made again");
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const after = await runOn(a, "here-first");
+    assert.deepEqual([after.status?.steps?.map((s) => s.name).sort(), after.status?.progress, condition(after, "Succeeded")?.status], [["check", "join", "scribe"], "3/3", "True"]);
   });
 
   it("a step here that reads a peer's step and is read by another peer's step is refused (InvalidSpec), naming the field, before anything is held", async () => {
