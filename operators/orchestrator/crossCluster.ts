@@ -62,9 +62,14 @@ export interface CrossClusterSplit {
   peerOutputs: { name: string; peer: string }[];
 }
 
-/** A pipeline-input name for `<step>/<output>` (names allow letters, digits and `_`). */
+/** The name `<step>/<output>` crosses under, as an output of the run that makes it (names allow letters, digits and `_`). */
+export function crossingOutput(source: string): string {
+  return source.replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+/** A pipeline-input name for `<step>/<output>` made on a peer. */
 export function transferName(source: string): string {
-  return `peer_${source.replace(/[^A-Za-z0-9_]/g, "_")}`;
+  return `peer_${crossingOutput(source)}`;
 }
 
 /** Each read of a peer step from a step placed elsewhere: which step, input and source, and the source's peer (undefined: here). */
@@ -133,7 +138,7 @@ function rewired(step: PipelineStep, peerOf: ReadonlyMap<string, string>, at: st
     const from = parseWiring(source).step;
     const peer = from === undefined ? undefined : peerOf.get(from);
     if (peer === undefined || peer === at) return [input, source];
-    const crossing = crossings.get(source) ?? { peer, output: transferName(source).slice("peer_".length), source, input: transferName(source) };
+    const crossing = crossings.get(source) ?? { peer, output: crossingOutput(source), source, input: transferName(source) };
     crossings.set(source, crossing);
     return [input, crossing.input];
   });
@@ -168,8 +173,7 @@ function relaysOf(steps: PipelineStep[], peerOf: ReadonlyMap<string, string>): R
   const relays = new Map<string, Relay>();
   for (const r of crossReads(steps, peerOf)) {
     if (r.fromPeer === undefined) continue;
-    const input = transferName(r.source);
-    relays.set(`${r.peer}/${r.source}`, { from: r.fromPeer, output: input.slice("peer_".length), source: r.source, to: r.peer, input });
+    relays.set(`${r.peer}/${r.source}`, { from: r.fromPeer, output: crossingOutput(r.source), source: r.source, to: r.peer, input: transferName(r.source) });
   }
   return [...relays.values()];
 }

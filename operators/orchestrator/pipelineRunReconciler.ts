@@ -237,11 +237,17 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   async function deleted(ctx: ReconcileContext, run: PipelineRun): Promise<ReconcileResult | void> {
     if (await awaitingMetering(ctx, run)) return { requeueAfter: meteringPollMs };
     // Where its Workflow is, or would have been (inputs a requester sent sit there before it exists).
-    const planned = workflowNamespaceOf(run, (name) => ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name }));
+    const planned = workflowNamespaceOf(run, reservationOf(ctx, run));
     const namespace = typeof planned === "string" ? planned : recordedWorkflowNamespace(run);
     const artifacts = await runArtifacts.release(ctx, run, { namespace, name: run.status?.workflowRef?.name ?? workflowNameOf(run) });
     return "run" in artifacts ? peerSteps.cleanup(ctx, artifacts.run) : artifacts;
   }
+
+  /** A run's area of this cluster's repository: under its Workflow's key base. */
+  const runArea = (run: PipelineRun): string => workflowKeyBase(settings.keyPrefix, recordedWorkflowNamespace(run), run.status?.workflowRef?.name ?? workflowNameOf(run));
+
+  /** The Reservations of the run's namespace, by name, from the cache. */
+  const reservationOf = (ctx: ReconcileContext, run: PipelineRun) => (name: string): Reservation | undefined => ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name });
 
   /** The run's Workflow from the cache, where status says it is, if the run controls it. */
   function ownWorkflowOf(ctx: ReconcileContext, run: PipelineRun): (ArgoWorkflow & KubernetesObject) | undefined {
@@ -503,7 +509,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   function outputSource(ctx: ReconcileContext, run: PipelineRun, fromPeer: ReadonlyMap<string, string>): () => Promise<OutputSource> {
     return () => {
       let repository: OutputSource | undefined;
-      const area = `${workflowKeyBase(settings.keyPrefix, recordedWorkflowNamespace(run), run.status?.workflowRef?.name ?? workflowNameOf(run))}/`;
+      const area = `${runArea(run)}/`;
       const limits = { ms: settings.requestTimeoutMs, maxBytes: maxStagedBytes };
       return Promise.resolve({
         copy: async (output, from, to, key) => {
@@ -607,7 +613,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
   /** Steps that run here: on this cluster's Argo, through the run's Workflow. */
   async function runLocally(ctx: ReconcileContext, run: PipelineRun, plan: StepPlacement[], part: LocalPart = { spec: run.spec }): Promise<ReconcileResult | void> {
     const where = { plan, part };
-    const namespace = workflowNamespaceOf(run, (name) => ctx.cache<Reservation>(reservationKindRef).get({ namespace: run.metadata.namespace ?? "", name }));
+    const namespace = workflowNamespaceOf(run, reservationOf(ctx, run));
     if (typeof namespace !== "string") return blockedHere(ctx, run, namespace, where);
     const cached = ctx.cache<ArgoWorkflow & KubernetesObject>(workflowKindRef).get({ namespace, name: workflowNameOf(run) });
     if (cached) return converge(ctx, run, cached, where);
@@ -882,8 +888,6 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     return { key: where.key, directory: found?.class === "Directory", location };
   }
 
-  /** A run's area of this cluster's repository: under its Workflow's key base. */
-  const runArea = (run: PipelineRun): string => workflowKeyBase(settings.keyPrefix, recordedWorkflowNamespace(run), run.status?.workflowRef?.name ?? workflowNameOf(run));
 
   /** Sends a prelude output to the peer's run that awaits it. */
   async function sendFromHere(first: PipelineRun, output: string, to: PeerRunAt & { input: string }): Promise<PeerRunAnswer> {
@@ -911,7 +915,7 @@ export function createPipelineRunReconciler(deps: PipelineRunReconcilerDeps): Re
     const wanted = awaitedFromHere(steps, used.fromHere);
     if (wanted.length === 0) return {};
     const store = await artifactStore(deps.core, deps.artifacts, used.run.metadata.namespace ?? "");
-    const source = repositorySource(store, { prefix: "", ms: settings.requestTimeoutMs });
+    const source = repositorySource(store, { prefix: `${runArea(used.run)}/`, ms: settings.requestTimeoutMs });
     try {
       const job: Record<string, unknown> = {};
       for (const { input, output } of wanted) {

@@ -10,6 +10,7 @@ import type { PipelineRun, PipelineRunSpec, PipelineRunStatus, PipelineStep, Ste
 import { RunReason } from "./reasons.ts";
 import type { RunObservation } from "./runStatus.ts";
 import { parseWiring, upstreamOf } from "./pipelineWorkflow.ts";
+import { crossingOutput } from "./crossCluster.ts";
 import type { StepPlacement } from "./placement.ts";
 
 /** On a prelude run: the run it runs first for. */
@@ -28,7 +29,7 @@ export interface PreludeSplit {
 
 /** The pipeline input a prelude output `<step>/<output>` is read as, and the prelude run's output name. */
 export function hereInput(source: string): { input: string; output: string } {
-  const output = source.replace(/[^A-Za-z0-9_]/g, "_");
+  const output = crossingOutput(source);
   return { input: `here_${output}`, output };
 }
 
